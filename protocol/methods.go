@@ -1,0 +1,66 @@
+package protocol
+
+// Requests served by the daemon. docs/protocol.md documents each one; a test
+// keeps that page and this list in step.
+const (
+	MethodHello     = "studio/hello"
+	MethodSpawn     = "studio/spawn"
+	MethodSessions  = "studio/sessions"
+	MethodSession   = "studio/session"
+	MethodSend      = "studio/send"
+	MethodOutput    = "studio/output"
+	MethodResize    = "studio/resize"
+	MethodStop      = "studio/stop"
+	MethodRemove    = "studio/remove"
+	MethodHook      = "studio/hook"
+	MethodDiff      = "studio/diff"
+	MethodFile      = "studio/file"
+	MethodComment   = "studio/comment"
+	MethodComments  = "studio/comments"
+	MethodFeedback  = "studio/feedback"
+	MethodConflicts = "studio/conflicts"
+	MethodMerge     = "studio/merge"
+	MethodUndo      = "studio/undo"
+	MethodSubscribe = "studio/subscribe"
+	MethodStatus    = "studio/status"
+	MethodTrust     = "studio/trust"
+	MethodShutdown  = "studio/shutdown"
+)
+
+// Notifications sent by the daemon to subscribed connections.
+const (
+	NotifySessionChanged   = "studio/sessionChanged"
+	NotifyConflictsChanged = "studio/conflictsChanged"
+	NotifyOutput           = "studio/output"
+)
+
+// Commands offered to editors through workspace/executeCommand. Each takes one
+// object argument with the fields of the request it maps to.
+const (
+	CommandSpawn    = "studio.spawn"
+	CommandReview   = "studio.review"
+	CommandMerge    = "studio.merge"
+	CommandStop     = "studio.stop"
+	CommandRemove   = "studio.remove"
+	CommandSend     = "studio.send"
+	CommandFeedback = "studio.feedback"
+	CommandUndo     = "studio.undo"
+)
+
+// Methods lists every request, in the order of docs/protocol.md.
+var Methods = []string{
+	MethodHello, MethodSpawn, MethodSessions, MethodSession, MethodSend,
+	MethodOutput, MethodResize, MethodStop, MethodRemove, MethodHook,
+	MethodDiff, MethodFile, MethodComment, MethodComments, MethodFeedback,
+	MethodConflicts, MethodMerge, MethodUndo, MethodSubscribe, MethodStatus,
+	MethodTrust, MethodShutdown,
+}
+
+// Notifications lists every notification the daemon sends.
+var Notifications = []string{NotifySessionChanged, NotifyConflictsChanged, NotifyOutput}
+
+// Commands lists every editor command.
+var Commands = []string{
+	CommandSpawn, CommandReview, CommandMerge, CommandStop, CommandRemove,
+	CommandSend, CommandFeedback, CommandUndo,
+}

@@ -1,0 +1,156 @@
+package protocol
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/sourcegraph/jsonrpc2"
+)
+
+// MaxMessage caps the body of one message on any studiod connection. A peer
+// that sends more is told why and disconnected.
+const MaxMessage = 16 << 20
+
+// ErrTooLarge is returned by ReadObject for a message over MaxMessage.
+var ErrTooLarge = errors.New("message exceeds the size limit")
+
+// Stream is a jsonrpc2.ObjectStream with LSP framing (Content-Length headers).
+// Unlike the library's codec it answers malformed messages with a JSON-RPC
+// error and goes on reading, and refuses oversized ones without reading them
+// into memory.
+type Stream struct {
+	r     *bufio.Reader
+	c     io.Closer
+	limit int
+
+	wmu sync.Mutex // guards w
+	w   io.Writer
+}
+
+// NewStream returns a Stream over rwc.
+func NewStream(rwc io.ReadWriteCloser) *Stream {
+	return &Stream{r: bufio.NewReaderSize(rwc, 64<<10), w: rwc, c: rwc, limit: MaxMessage}
+}
+
+// NewStreamPair returns a Stream reading r and writing w, closing c.
+func NewStreamPair(r io.Reader, w io.Writer, c io.Closer) *Stream {
+	return &Stream{r: bufio.NewReaderSize(r, 64<<10), w: w, c: c, limit: MaxMessage}
+}
+
+// WriteObject writes one framed message.
+func (s *Stream) WriteObject(obj any) error {
+	data, err := json.Marshal(obj)
+	if err != nil {
+		return err
+	}
+	return s.writeRaw(data)
+}
+
+func (s *Stream) writeRaw(data []byte) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if _, err := fmt.Fprintf(s.w, "Content-Length: %d\r\n\r\n", len(data)); err != nil {
+		return err
+	}
+	_, err := s.w.Write(data)
+	return err
+}
+
+// ReadBody reads one framed message body. It is exported for forwarders that
+// relay messages without decoding them.
+func (s *Stream) ReadBody() ([]byte, error) {
+	n := -1
+	for {
+		line, err := s.r.ReadString('\n')
+		if err != nil {
+			return nil, err
+		}
+		line = strings.TrimRight(line, "\r\n")
+		if line == "" {
+			break
+		}
+		name, value, ok := strings.Cut(line, ":")
+		if !ok {
+			return nil, fmt.Errorf("malformed header line %q", line)
+		}
+		if strings.EqualFold(strings.TrimSpace(name), "Content-Length") {
+			n, err = strconv.Atoi(strings.TrimSpace(value))
+			if err != nil || n < 0 {
+				return nil, fmt.Errorf("malformed Content-Length %q", value)
+			}
+		}
+	}
+	if n < 0 {
+		return nil, errors.New("missing Content-Length header")
+	}
+	if n > s.limit {
+		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, n, s.limit)
+	}
+	body := make([]byte, n)
+	if _, err := io.ReadFull(s.r, body); err != nil {
+		return nil, err
+	}
+	return body, nil
+}
+
+// WriteBody writes one message body as is.
+func (s *Stream) WriteBody(body []byte) error { return s.writeRaw(body) }
+
+// ReadObject reads the next well-formed message into v. Bodies that are not
+// JSON, or not JSON-RPC messages, are answered with an error response and
+// skipped; framing errors and oversized messages end the stream after the
+// peer has been told why.
+func (s *Stream) ReadObject(v any) error {
+	for {
+		body, err := s.ReadBody()
+		if err != nil {
+			if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.ErrClosedPipe) {
+				code := int64(CodeParseError)
+				if errors.Is(err, ErrTooLarge) {
+					code = CodeInvalidRequest
+				}
+				s.replyError(nil, code, err.Error())
+			}
+			return err
+		}
+		if !json.Valid(body) {
+			s.replyError(nil, CodeParseError, "parse error: message body is not valid JSON")
+			continue
+		}
+		if err := json.Unmarshal(body, v); err != nil {
+			var probe struct {
+				ID *jsonrpc2.ID `json:"id"`
+			}
+			_ = json.Unmarshal(body, &probe)
+			s.replyError(probe.ID, CodeInvalidRequest, "invalid request: "+err.Error())
+			continue
+		}
+		return nil
+	}
+}
+
+func (s *Stream) replyError(id *jsonrpc2.ID, code int64, msg string) {
+	var b bytes.Buffer
+	b.WriteString(`{"jsonrpc":"2.0","id":`)
+	if id == nil {
+		b.WriteString("null")
+	} else {
+		idj, _ := json.Marshal(id)
+		b.Write(idj)
+	}
+	e, _ := json.Marshal(jsonrpc2.Error{Code: code, Message: msg})
+	b.WriteString(`,"error":`)
+	b.Write(e)
+	b.WriteString("}")
+	_ = s.writeRaw(b.Bytes())
+}
+
+// Close closes the underlying connection.
+func (s *Stream) Close() error { return s.c.Close() }

@@ -1,0 +1,422 @@
+package protocol
+
+import (
+	"encoding/json"
+	"time"
+)
+
+type jsonRaw = json.RawMessage
+
+// Version is the protocol version exchanged in studio/hello. Clients refuse a
+// daemon with a different major version.
+const Version = "1"
+
+// Session states. A session moves through them as DESIGN.md §4 draws.
+const (
+	StateStarting = "starting"
+	StateWorking  = "working"
+	StateWaiting  = "waiting"
+	StateIdle     = "idle"
+	StateExited   = "exited"
+	StateFailed   = "failed"
+	StateStopped  = "stopped"
+	StateMerged   = "merged"
+	StateRemoved  = "removed"
+)
+
+// Live reports whether an agent process may still be running in state s.
+func Live(s string) bool {
+	switch s {
+	case StateStarting, StateWorking, StateWaiting, StateIdle:
+		return true
+	}
+	return false
+}
+
+// Session is one agent working in its own worktree on its own branch.
+type Session struct {
+	ID       string    `json:"id"`
+	Name     string    `json:"name"`
+	Repo     string    `json:"repo"` // main worktree
+	Branch   string    `json:"branch"`
+	Base     string    `json:"base"` // commit the branch started from
+	Target   string    `json:"target"`
+	Worktree string    `json:"worktree"`
+	Agent    string    `json:"agent"`
+	Command  []string  `json:"command,omitempty"`
+	Prompt   string    `json:"prompt,omitempty"`
+	State    string    `json:"state"`
+	Detail   string    `json:"detail,omitempty"` // waiting question, failure reason
+	PID      int       `json:"pid,omitempty"`
+	ExitCode *int      `json:"exitCode,omitempty"`
+	Port     int       `json:"port,omitempty"`
+	Created  time.Time `json:"created"`
+	Updated  time.Time `json:"updated"`
+	Changes  Changes   `json:"changes"`
+	// Conflicts counts the predicted conflicts and overlaps this session is in.
+	Conflicts int `json:"conflicts"`
+	// Socket is the shim's socket: attach here for a raw terminal.
+	Socket string `json:"socket,omitempty"`
+	// Log is the file holding every byte the agent has written.
+	Log string `json:"log,omitempty"`
+}
+
+// Changes summarizes a session's work against its base, uncommitted included.
+type Changes struct {
+	Files     int `json:"files"`
+	Additions int `json:"additions"`
+	Deletions int `json:"deletions"`
+}
+
+// SessionRef names a session: by ID, or by name within a repo. Repo may be
+// any directory inside the repository; empty means the only session of that
+// name.
+type SessionRef struct {
+	Session string `json:"session"`
+	Repo    string `json:"repo,omitempty"`
+}
+
+// HelloParams opens a connection.
+type HelloParams struct {
+	Client  string `json:"client"`
+	Version string `json:"version"`
+}
+
+// HelloResult describes the daemon.
+type HelloResult struct {
+	Version         string `json:"version"` // studiod build version
+	ProtocolVersion string `json:"protocolVersion"`
+	PID             int    `json:"pid"`
+}
+
+// SpawnParams starts a session. Command is honoured only from the CLI (and
+// tests): MCP clients can pick an agent profile by name, never a command.
+type SpawnParams struct {
+	Repo    string   `json:"repo"`
+	Name    string   `json:"name,omitempty"`
+	Agent   string   `json:"agent,omitempty"`
+	Base    string   `json:"base,omitempty"`
+	Target  string   `json:"target,omitempty"`
+	Prompt  string   `json:"prompt,omitempty"`
+	Command []string `json:"command,omitempty"`
+	Rows    int      `json:"rows,omitempty"`
+	Cols    int      `json:"cols,omitempty"`
+}
+
+// SessionsParams filters the session list.
+type SessionsParams struct {
+	Repo string `json:"repo,omitempty"`
+	All  bool   `json:"all,omitempty"` // include removed and failed sessions
+}
+
+// SessionsResult lists sessions, newest last.
+type SessionsResult struct {
+	Sessions []Session `json:"sessions"`
+}
+
+// SendParams types text into the agent. Submit (default true) presses Enter
+// after it.
+type SendParams struct {
+	SessionRef
+	Text   string `json:"text"`
+	Submit *bool  `json:"submit,omitempty"`
+}
+
+// OutputParams reads the agent's output log from Offset. Limit caps the bytes
+// returned (default 1 MiB). A negative Offset counts back from the end.
+type OutputParams struct {
+	SessionRef
+	Offset int64 `json:"offset"`
+	Limit  int   `json:"limit,omitempty"`
+}
+
+// OutputResult is a slice of the output log. Data is base64 on the wire.
+type OutputResult struct {
+	Data   []byte `json:"data"`
+	Offset int64  `json:"offset"` // where Data starts
+	Next   int64  `json:"next"`   // offset after Data
+	Size   int64  `json:"size"`   // log size when read
+	Done   bool   `json:"done"`   // the agent has exited and Next == Size
+}
+
+// ResizeParams sets the agent terminal's size.
+type ResizeParams struct {
+	SessionRef
+	Rows int `json:"rows"`
+	Cols int `json:"cols"`
+}
+
+// StopParams stops the agent: SIGTERM to its process group, SIGKILL after a
+// grace period, at once with Force.
+type StopParams struct {
+	SessionRef
+	Force bool `json:"force,omitempty"`
+}
+
+// RemoveParams removes a session's worktree and, when merged or forced, its
+// branch.
+type RemoveParams struct {
+	SessionRef
+	KeepBranch bool `json:"keepBranch,omitempty"`
+	Force      bool `json:"force,omitempty"`
+}
+
+// RemoveResult says what remove did.
+type RemoveResult struct {
+	Session       Session `json:"session"`
+	BranchDeleted bool    `json:"branchDeleted"`
+	// BranchKept says why the branch stayed, when it did.
+	BranchKept string `json:"branchKept,omitempty"`
+}
+
+// HookParams reports an agent's own view of its state (working, waiting,
+// idle), from `studiod hook` inside the agent's environment.
+type HookParams struct {
+	SessionRef
+	Event   string `json:"event"`
+	Message string `json:"message,omitempty"`
+}
+
+// SubscribeParams chooses the notifications this connection receives. Each
+// call replaces the previous choice.
+type SubscribeParams struct {
+	Sessions  bool `json:"sessions,omitempty"`
+	Conflicts bool `json:"conflicts,omitempty"`
+	// Output lists session IDs whose output to stream, each from an offset.
+	Output []OutputSubscription `json:"output,omitempty"`
+}
+
+// OutputSubscription streams one session's output from Offset (-1: from now).
+type OutputSubscription struct {
+	Session string `json:"session"`
+	Offset  int64  `json:"offset"`
+}
+
+// SessionChanged is sent whenever a session's record changes.
+type SessionChanged struct {
+	Session Session `json:"session"`
+}
+
+// OutputNotification carries agent output bytes starting at Offset.
+type OutputNotification struct {
+	Session string `json:"session"`
+	Offset  int64  `json:"offset"`
+	Data    []byte `json:"data"`
+	Done    bool   `json:"done,omitempty"`
+}
+
+// StatusResult describes the running daemon.
+type StatusResult struct {
+	Version  string         `json:"version"`
+	PID      int            `json:"pid"`
+	Socket   string         `json:"socket"`
+	Log      string         `json:"log"`
+	State    string         `json:"state"` // state directory
+	Started  time.Time      `json:"started"`
+	Sessions map[string]int `json:"sessions"` // count by state
+	Watch    WatchStatus    `json:"watch"`
+}
+
+// WatchStatus reports the file watcher's health for `studiod doctor`.
+type WatchStatus struct {
+	Watches  int      `json:"watches"`
+	Degraded []string `json:"degraded,omitempty"` // worktrees rescanned instead of watched
+	Reason   string   `json:"reason,omitempty"`
+}
+
+// TrustParams records (or with Revoke, forgets) trust in a repo's .studio.toml.
+type TrustParams struct {
+	Repo   string `json:"repo"`
+	Revoke bool   `json:"revoke,omitempty"`
+}
+
+// TrustResult says what was trusted.
+type TrustResult struct {
+	Path     string   `json:"path"`
+	Hash     string   `json:"hash"`
+	Trusted  bool     `json:"trusted"`
+	Commands []string `json:"commands"` // what trusting allows to run
+}
+
+// ConflictsParams filters predicted conflicts.
+type ConflictsParams struct {
+	Repo    string `json:"repo,omitempty"`
+	Session string `json:"session,omitempty"`
+	Path    string `json:"path,omitempty"`
+}
+
+// Conflict kinds.
+const (
+	KindContent      = "content"
+	KindModifyDelete = "modify/delete"
+	KindAddAdd       = "add/add"
+	KindRename       = "rename"
+	KindBinary       = "binary"
+	KindMode         = "mode"
+	KindOverlap      = "overlap" // both sides change the file; it merges cleanly
+)
+
+// Conflict is one predicted collision between two sides on one path. A side
+// is a session name or "target".
+type Conflict struct {
+	ID       string `json:"id"` // stable while the conflict lasts
+	Repo     string `json:"repo"`
+	Path     string `json:"path"`
+	Kind     string `json:"kind"`
+	Severity string `json:"severity"` // "conflict" or "overlap"
+	A        Side   `json:"a"`
+	B        Side   `json:"b"`
+}
+
+// Side is one party to a conflict, with the lines it changed in its own file.
+type Side struct {
+	Session string  `json:"session"` // session name, or "target"
+	Path    string  `json:"path"`    // path on this side (differs after a rename)
+	File    string  `json:"file"`    // absolute path of this side's copy
+	Ranges  []Range `json:"ranges"`
+}
+
+// Range is a 1-based, inclusive line range. End < Start marks a pure deletion
+// before line Start.
+type Range struct {
+	Start int `json:"start"`
+	End   int `json:"end"`
+}
+
+// ConflictsResult is the full set.
+type ConflictsResult struct {
+	Conflicts []Conflict `json:"conflicts"`
+}
+
+// ConflictsChanged carries a delta, never the whole set again.
+type ConflictsChanged struct {
+	Added    []Conflict `json:"added,omitempty"`
+	Updated  []Conflict `json:"updated,omitempty"`
+	Resolved []string   `json:"resolved,omitempty"` // IDs
+}
+
+// DiffParams asks for a session's changes.
+type DiffParams struct {
+	SessionRef
+	Against string   `json:"against,omitempty"` // "base" (default) or "target"
+	Paths   []string `json:"paths,omitempty"`
+	Stat    bool     `json:"stat,omitempty"` // no hunks
+}
+
+// DiffResult is a session's changes, uncommitted work included.
+type DiffResult struct {
+	From  string     `json:"from"` // commit compared against
+	To    string     `json:"to"`   // snapshot commit of the worktree
+	Files []FileDiff `json:"files"`
+	Changes
+}
+
+// FileDiff is one changed file.
+type FileDiff struct {
+	Path      string `json:"path"`
+	OldPath   string `json:"oldPath,omitempty"`
+	Status    string `json:"status"` // added, modified, deleted, renamed
+	Binary    bool   `json:"binary,omitempty"`
+	Additions int    `json:"additions"`
+	Deletions int    `json:"deletions"`
+	Hunks     []Hunk `json:"hunks,omitempty"`
+}
+
+// Hunk is one unified-diff hunk.
+type Hunk struct {
+	OldStart int      `json:"oldStart"`
+	OldLines int      `json:"oldLines"`
+	NewStart int      `json:"newStart"`
+	NewLines int      `json:"newLines"`
+	Header   string   `json:"header,omitempty"`
+	Lines    []string `json:"lines"` // each prefixed with ' ', '+' or '-'
+}
+
+// FileParams asks for one version of a file: "base", "target", "worktree" or
+// "snapshot".
+type FileParams struct {
+	SessionRef
+	Path    string `json:"path"`
+	Version string `json:"version"`
+}
+
+// FileResult is the file's content; Missing when it does not exist there.
+type FileResult struct {
+	Content string `json:"content"`
+	Missing bool   `json:"missing,omitempty"`
+	Binary  bool   `json:"binary,omitempty"`
+}
+
+// CommentParams adds a review comment on lines of a file.
+type CommentParams struct {
+	SessionRef
+	Path      string `json:"path"`
+	StartLine int    `json:"startLine"`
+	EndLine   int    `json:"endLine,omitempty"`
+	Body      string `json:"body"`
+}
+
+// Comment is a stored review comment.
+type Comment struct {
+	ID        int64      `json:"id"`
+	Session   string     `json:"session"`
+	Path      string     `json:"path"`
+	StartLine int        `json:"startLine"`
+	EndLine   int        `json:"endLine"`
+	Body      string     `json:"body"`
+	Created   time.Time  `json:"created"`
+	Sent      *time.Time `json:"sent,omitempty"`
+}
+
+// CommentsResult lists a session's comments.
+type CommentsResult struct {
+	Comments []Comment `json:"comments"`
+}
+
+// FeedbackResult says what was delivered to the agent.
+type FeedbackResult struct {
+	Sent    int    `json:"sent"`
+	Message string `json:"message"`
+	Via     string `json:"via"` // "pty" or "resume"
+}
+
+// Merge strategies.
+const (
+	StrategyMerge  = "merge"
+	StrategySquash = "squash"
+	StrategyRebase = "rebase"
+)
+
+// MergeParams merges a session into its target.
+type MergeParams struct {
+	SessionRef
+	Strategy string `json:"strategy,omitempty"`
+	Message  string `json:"message,omitempty"`
+	Cleanup  bool   `json:"cleanup,omitempty"`
+	DryRun   bool   `json:"dryRun,omitempty"`
+	Force    bool   `json:"force,omitempty"`
+}
+
+// MergeResult describes a merge that happened (or would, with DryRun).
+type MergeResult struct {
+	Session  Session `json:"session"`
+	Strategy string  `json:"strategy"`
+	Target   string  `json:"target"`
+	Old      string  `json:"old"`    // target tip before
+	New      string  `json:"new"`    // target tip after
+	Backup   string  `json:"backup"` // backup ref of the old tip
+	DryRun   bool    `json:"dryRun,omitempty"`
+	Files    int     `json:"files"`
+}
+
+// MergeConflictData is the data of a CodeMergeConflict error.
+type MergeConflictData struct {
+	Conflicts []Conflict `json:"conflicts"`
+}
+
+// UndoResult says what undo restored.
+type UndoResult struct {
+	Target   string `json:"target"`
+	Restored string `json:"restored"`
+	Undone   string `json:"undone"`
+}

@@ -1,0 +1,58 @@
+package workspace
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/studiod/studiod/internal/gittest"
+)
+
+func TestSnapshotLeavesWorktreeAlone(t *testing.T) {
+	ctx := t.Context()
+	g := testGit()
+	dir := gittest.NewRepo(t, map[string]string{"a.txt": "a\n", "b.txt": "b\n"})
+	index := filepath.Join(t.TempDir(), "index")
+
+	gittest.Write(t, dir, map[string]string{"a.txt": "changed\n", "new/c.txt": "c\n"})
+	os.Remove(filepath.Join(dir, "b.txt"))
+	before := gittest.Git(t, dir, "status", "--porcelain")
+
+	s, err := g.TakeSnapshot(ctx, dir, index, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after := gittest.Git(t, dir, "status", "--porcelain"); after != before {
+		t.Errorf("status changed by snapshot:\n%s\nwant\n%s", after, before)
+	}
+	if got := gittest.Git(t, dir, "show", s.Commit+":a.txt"); got != "changed" {
+		t.Errorf("a.txt in snapshot: got %q", got)
+	}
+	if got := gittest.Git(t, dir, "show", s.Commit+":new/c.txt"); got != "c" {
+		t.Errorf("untracked file in snapshot: got %q", got)
+	}
+	if _, err := gittest.Try(dir, "cat-file", "-e", s.Commit+":b.txt"); err == nil {
+		t.Error("deleted file still in snapshot")
+	}
+
+	// Incremental: only the named path is re-read.
+	gittest.Write(t, dir, map[string]string{"new/c.txt": "c2\n"})
+	s2, err := g.TakeSnapshot(ctx, dir, index, []string{"new/c.txt"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := gittest.Git(t, dir, "show", s2.Commit+":new/c.txt"); got != "c2" {
+		t.Errorf("incremental snapshot: got %q", got)
+	}
+	if got := gittest.Git(t, dir, "show", s2.Commit+":a.txt"); got != "changed" {
+		t.Errorf("incremental snapshot lost a.txt: got %q", got)
+	}
+	// The same content gives the same commit.
+	s3, err := g.TakeSnapshot(ctx, dir, index, []string{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s3.Commit != s2.Commit {
+		t.Errorf("unchanged snapshot: got %s, want %s", s3.Commit, s2.Commit)
+	}
+}
