@@ -1,0 +1,304 @@
+package shim
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/creack/pty"
+)
+
+// clientBuffer is how many output chunks an attached client may lag behind
+// before the shim drops it; it can reattach from its last offset.
+const clientBuffer = 256
+
+type server struct {
+	spec Spec
+	ptmx *os.File
+	cmd  *exec.Cmd
+	log  *os.File
+	ln   net.Listener
+
+	// mu guards size, clients and exited. Lock order: mu before nothing else.
+	mu      sync.Mutex
+	size    int64
+	clients map[chan []byte]struct{}
+	exited  bool
+
+	wg sync.WaitGroup
+}
+
+// Run starts the agent described by spec and serves it until it exits. ready
+// receives "ok <pid>\n" once the agent runs, or "error: <reason>\n" when it
+// could not start; Run closes it either way.
+func Run(spec Spec, ready io.WriteCloser) error {
+	err := run(spec, ready)
+	if err != nil && ready != nil {
+		fmt.Fprintf(ready, "error: %v\n", err)
+		ready.Close()
+	}
+	return err
+}
+
+func run(spec Spec, ready io.WriteCloser) error {
+	if len(spec.Argv) == 0 {
+		return errors.New("no command")
+	}
+	path, err := exec.LookPath(spec.Argv[0])
+	if err != nil {
+		return fmt.Errorf("agent command %q not found: %w", spec.Argv[0], err)
+	}
+	logf, err := os.OpenFile(spec.Log, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("open log: %w", err)
+	}
+	fi, err := logf.Stat()
+	if err != nil {
+		return err
+	}
+	os.Remove(spec.Socket)
+	ln, err := net.Listen("unix", spec.Socket)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", spec.Socket, err)
+	}
+	if err := os.Chmod(spec.Socket, 0o600); err != nil {
+		return err
+	}
+	s := &server{spec: spec, log: logf, ln: ln, size: fi.Size(), clients: map[chan []byte]struct{}{}}
+
+	cmd := exec.Command(path, spec.Argv[1:]...)
+	cmd.Args[0] = spec.Argv[0]
+	cmd.Dir = spec.Dir
+	cmd.Env = spec.Env
+	rows, cols := spec.Rows, spec.Cols
+	if rows <= 0 || cols <= 0 {
+		rows, cols = 40, 120
+	}
+	ptmx, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: uint16(rows), Cols: uint16(cols)})
+	if err != nil {
+		ln.Close()
+		os.Remove(spec.Socket)
+		return fmt.Errorf("start agent %q: %w", spec.Argv[0], err)
+	}
+	s.ptmx, s.cmd = ptmx, cmd
+	if ready != nil {
+		fmt.Fprintf(ready, "ok %d\n", cmd.Process.Pid)
+		ready.Close()
+	}
+
+	s.wg.Go(s.accept)
+	readDone := make(chan struct{})
+	go func() {
+		defer close(readDone)
+		s.pump()
+	}()
+
+	werr := cmd.Wait()
+	// The agent is gone; collect what it wrote last. Children it left
+	// behind may keep the terminal open, so drain only briefly.
+	select {
+	case <-readDone:
+	case <-time.After(500 * time.Millisecond):
+	}
+	ptmx.Close()
+	<-readDone
+
+	ex := Exit{Code: cmd.ProcessState.ExitCode(), At: time.Now().UTC()}
+	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		ex.Signal = ws.Signal().String()
+	}
+	_ = werr
+	s.mu.Lock()
+	s.exited = true
+	ex.Size = s.size
+	for c := range s.clients {
+		close(c)
+		delete(s.clients, c)
+	}
+	s.mu.Unlock()
+	logf.Sync()
+	if err := writeExit(spec.Exit, ex); err != nil {
+		fmt.Fprintf(os.Stderr, "studiod shim: %v\n", err)
+	}
+	ln.Close()
+	os.Remove(spec.Socket)
+	s.wg.Wait()
+	logf.Close()
+	return nil
+}
+
+func writeExit(path string, ex Exit) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	if err := json.NewEncoder(f).Encode(ex); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// ReadExit reads an exit file written by a shim.
+func ReadExit(path string) (*Exit, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var ex Exit
+	if err := json.Unmarshal(b, &ex); err != nil {
+		return nil, fmt.Errorf("read exit file %s: %w", path, err)
+	}
+	return &ex, nil
+}
+
+// pump copies the PTY to the log and to attached clients. The log write
+// comes first: a byte a client has seen is a byte on disk.
+func (s *server) pump() {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := s.ptmx.Read(buf)
+		if n > 0 {
+			chunk := append([]byte(nil), buf[:n]...)
+			s.mu.Lock()
+			if _, werr := s.log.Write(chunk); werr != nil {
+				fmt.Fprintf(os.Stderr, "studiod shim: write log: %v\n", werr)
+			}
+			s.size += int64(n)
+			for c := range s.clients {
+				select {
+				case c <- chunk:
+				default:
+					close(c)
+					delete(s.clients, c)
+				}
+			}
+			s.mu.Unlock()
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (s *server) accept() {
+	for {
+		c, err := s.ln.Accept()
+		if err != nil {
+			return
+		}
+		s.wg.Go(func() { s.serve(c) })
+	}
+}
+
+func (s *server) serve(c net.Conn) {
+	defer c.Close()
+	br := bufio.NewReader(c)
+	line, err := br.ReadBytes('\n')
+	if err != nil {
+		return
+	}
+	var req request
+	if err := json.Unmarshal(line, &req); err != nil {
+		c.Write(encode(reply{Error: "bad request: " + err.Error()}))
+		return
+	}
+	switch req.Op {
+	case "attach":
+		s.attach(c, br, req.Offset)
+	case "input":
+		_, err := s.ptmx.Write(req.Data)
+		c.Write(encode(result(err)))
+	case "resize":
+		err := pty.Setsize(s.ptmx, &pty.Winsize{Rows: uint16(req.Rows), Cols: uint16(req.Cols)})
+		c.Write(encode(result(err)))
+	case "signal":
+		// The agent leads its own process group (it has its own session).
+		err := syscall.Kill(-s.cmd.Process.Pid, syscall.Signal(req.Signal))
+		if errors.Is(err, syscall.ESRCH) {
+			err = nil
+		}
+		c.Write(encode(result(err)))
+	case "status":
+		s.mu.Lock()
+		st := Status{PID: s.cmd.Process.Pid, Size: s.size}
+		s.mu.Unlock()
+		c.Write(encode(reply{OK: true, Status: st}))
+	default:
+		c.Write(encode(reply{Error: fmt.Sprintf("unknown op %q", req.Op)}))
+	}
+}
+
+func result(err error) reply {
+	if err != nil {
+		return reply{Error: err.Error()}
+	}
+	return reply{OK: true}
+}
+
+// attach streams output from offset: first what the log holds, then live
+// chunks, until the agent exits or the client goes away. Bytes the client
+// writes are typed into the PTY.
+func (s *server) attach(c net.Conn, br *bufio.Reader, offset int64) {
+	ch := make(chan []byte, clientBuffer)
+	s.mu.Lock()
+	end := s.size
+	exited := s.exited
+	if !exited {
+		s.clients[ch] = struct{}{}
+	}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		if _, ok := s.clients[ch]; ok {
+			delete(s.clients, ch)
+			close(ch)
+		}
+		s.mu.Unlock()
+	}()
+	if offset < 0 || offset > end {
+		offset = end
+	}
+	if _, err := c.Write(encode(reply{OK: true, Offset: offset})); err != nil {
+		return
+	}
+	go func() {
+		// Input from the client; ends when the client closes its side.
+		io.Copy(s.ptmx, br)
+	}()
+	if offset < end {
+		f, err := os.Open(s.spec.Log)
+		if err != nil {
+			return
+		}
+		_, err = io.Copy(c, io.NewSectionReader(f, offset, end-offset))
+		f.Close()
+		if err != nil {
+			return
+		}
+	}
+	if exited {
+		return
+	}
+	for chunk := range ch {
+		if _, err := c.Write(chunk); err != nil {
+			return
+		}
+	}
+}

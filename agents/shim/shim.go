@@ -1,0 +1,70 @@
+// Package shim holds one agent's pseudo-terminal for the lifetime of the
+// agent, independently of the daemon. The daemon starts `studiod shim` as a
+// detached process (its own session); the shim starts the agent on a PTY,
+// appends every byte the agent writes to the session's log, serves attach,
+// input, resize and signal requests on its own unix socket, and records the
+// agent's exit status in a file before it goes away. A daemon that crashed or
+// restarted finds live shims by their sockets and finished ones by their exit
+// files, so no agent and no output byte is lost.
+//
+// Run is the shim process's main; Client is how the daemon and the CLI talk
+// to it. The shim's goroutines are owned by Run and end with it.
+package shim
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Spec is what the daemon asks a shim to run. It is written as JSON to the
+// session directory and passed by path.
+type Spec struct {
+	Argv []string `json:"argv"`
+	Dir  string   `json:"dir"`
+	Env  []string `json:"env"` // full environment of the agent
+	Rows int      `json:"rows"`
+	Cols int      `json:"cols"`
+	// Log receives every output byte, appended.
+	Log string `json:"log"`
+	// Socket is where the shim listens.
+	Socket string `json:"socket"`
+	// Exit is where the shim writes the agent's Exit status.
+	Exit string `json:"exit"`
+}
+
+// Exit is the agent's exit status as recorded by the shim.
+type Exit struct {
+	Code   int       `json:"code"`   // -1 when killed by a signal
+	Signal string    `json:"signal"` // signal name, if killed by one
+	At     time.Time `json:"at"`
+	Size   int64     `json:"size"` // final log size
+}
+
+// request is the first line a client sends on a new connection.
+type request struct {
+	Op     string `json:"op"` // attach, input, resize, signal, status
+	Offset int64  `json:"offset,omitempty"`
+	Data   []byte `json:"data,omitempty"`
+	Rows   int    `json:"rows,omitempty"`
+	Cols   int    `json:"cols,omitempty"`
+	Signal int    `json:"signal,omitempty"`
+}
+
+// Status is the shim's answer to a status request.
+type Status struct {
+	PID  int   `json:"pid"`
+	Size int64 `json:"size"`
+}
+
+type reply struct {
+	OK     bool   `json:"ok"`
+	Error  string `json:"error,omitempty"`
+	Status Status `json:"status"`
+	// Offset is where an attach stream starts.
+	Offset int64 `json:"offset"`
+}
+
+func encode(v any) []byte {
+	b, _ := json.Marshal(v)
+	return append(b, '\n')
+}
