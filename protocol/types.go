@@ -228,6 +228,8 @@ type WatchStatus struct {
 type TrustParams struct {
 	Repo   string `json:"repo"`
 	Revoke bool   `json:"revoke,omitempty"`
+	// Check only reports whether the config is trusted, changing nothing.
+	Check bool `json:"check,omitempty"`
 }
 
 // TrustResult says what was trusted.

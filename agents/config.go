@@ -1,0 +1,270 @@
+package agents
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Config is studiod's configuration: the user's config.toml overlaid by a
+// repo's .studio.toml.
+type Config struct {
+	Defaults Defaults           `toml:"defaults"`
+	Agents   map[string]Profile `toml:"agents"`
+	Setup    Setup              `toml:"setup"`
+}
+
+// Defaults are settings for spawn and merge.
+type Defaults struct {
+	Agent         string `toml:"agent"`
+	Target        string `toml:"target"`
+	WorktreeDir   string `toml:"worktree_dir"`
+	BranchPrefix  string `toml:"branch_prefix"`
+	PortBase      int    `toml:"port_base"`
+	PortBlock     int    `toml:"port_block"`
+	MergeStrategy string `toml:"merge_strategy"`
+}
+
+// Profile says how to run one kind of agent. In Command and Resume,
+// "{prompt}" and "{message}" are replaced by the prompt or the message;
+// a prompt that has no placeholder to go to is typed into the terminal.
+type Profile struct {
+	Command []string `toml:"command"`
+	// Resume restarts an exited agent with a message (review feedback).
+	Resume []string `toml:"resume"`
+	// IdleAfter is how long the terminal stays quiet before a working agent
+	// counts as idle, when the agent reports no state of its own.
+	IdleAfter duration `toml:"idle_after"`
+	// Waiting are regular expressions matched against the last output line
+	// when the terminal goes quiet: a match means the agent waits for input.
+	Waiting []string          `toml:"waiting"`
+	Env     map[string]string `toml:"env"`
+}
+
+// Setup prepares a new worktree.
+type Setup struct {
+	// Copy are globs, relative to the main worktree, of files to copy into
+	// the new worktree (typically ignored ones such as .env*).
+	Copy []string `toml:"copy"`
+	// Commands run in the new worktree through sh -c, in order.
+	Commands []string `toml:"commands"`
+}
+
+type duration struct{ time.Duration }
+
+func (d *duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	d.Duration = v
+	return err
+}
+
+func (d duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// Builtin is the configuration studiod starts from. self is studiod's own
+// executable, which runs the demo agent.
+func Builtin(self string) Config {
+	return Config{
+		Defaults: Defaults{Agent: "claude", BranchPrefix: "studio/", PortBase: 41000, PortBlock: 10, MergeStrategy: "merge"},
+		Agents: map[string]Profile{
+			"claude": {Command: []string{"claude", "{prompt}"}, Resume: []string{"claude", "--continue", "{message}"},
+				Waiting: []string{`Do you want to`, `\(y/n\)`, `❯ 1\. Yes`}},
+			"codex": {Command: []string{"codex", "{prompt}"}, Resume: []string{"codex", "resume", "--last", "{message}"},
+				Waiting: []string{`Allow command\?`, `\(y/n\)`}},
+			"aider":    {Command: []string{"aider"}, Waiting: []string{`\(Y\)es/\(N\)o`, `^> ?$`}},
+			"gemini":   {Command: []string{"gemini", "-i", "{prompt}"}, Waiting: []string{`Allow execution`, `\(y/n\)`}},
+			"opencode": {Command: []string{"opencode", "--prompt", "{prompt}"}},
+			"command":  {},
+			"demo":     {Command: []string{self, "demo-agent", "{prompt}"}, Resume: []string{self, "demo-agent", "--resume", "{message}"}},
+		},
+	}
+}
+
+// RepoConfigName is the repo config file at the root of the main worktree.
+const RepoConfigName = ".studio.toml"
+
+// LoadFile decodes a TOML config file; a missing file is an empty config.
+func LoadFile(path string) (Config, []byte, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return Config{}, nil, nil
+	}
+	if err != nil {
+		return Config{}, nil, err
+	}
+	var c Config
+	md, err := toml.Decode(string(b), &c)
+	if err != nil {
+		return Config{}, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if keys := md.Undecoded(); len(keys) > 0 {
+		return Config{}, nil, fmt.Errorf("%s: unknown setting %q", path, keys[0].String())
+	}
+	return c, b, nil
+}
+
+// overlay returns base with every setting that o sets replaced.
+func overlay(base, o Config) Config {
+	d := &base.Defaults
+	od := o.Defaults
+	if od.Agent != "" {
+		d.Agent = od.Agent
+	}
+	if od.Target != "" {
+		d.Target = od.Target
+	}
+	if od.WorktreeDir != "" {
+		d.WorktreeDir = od.WorktreeDir
+	}
+	if od.BranchPrefix != "" {
+		d.BranchPrefix = od.BranchPrefix
+	}
+	if od.PortBase > 0 {
+		d.PortBase = od.PortBase
+	}
+	if od.PortBlock > 0 {
+		d.PortBlock = od.PortBlock
+	}
+	if od.MergeStrategy != "" {
+		d.MergeStrategy = od.MergeStrategy
+	}
+	agents := map[string]Profile{}
+	for k, v := range base.Agents {
+		agents[k] = v
+	}
+	for k, v := range o.Agents {
+		p := agents[k]
+		if v.Command != nil {
+			p.Command = v.Command
+		}
+		if v.Resume != nil {
+			p.Resume = v.Resume
+		}
+		if v.IdleAfter.Duration > 0 {
+			p.IdleAfter = v.IdleAfter
+		}
+		if v.Waiting != nil {
+			p.Waiting = v.Waiting
+		}
+		if v.Env != nil {
+			p.Env = v.Env
+		}
+		agents[k] = p
+	}
+	base.Agents = agents
+	base.Setup.Copy = append(base.Setup.Copy, o.Setup.Copy...)
+	base.Setup.Commands = append(base.Setup.Commands, o.Setup.Commands...)
+	return base
+}
+
+// repoCommands lists what a repo config would run: the commands that need
+// the user's trust.
+func repoCommands(c Config) []string {
+	var cmds []string
+	for _, s := range c.Setup.Commands {
+		cmds = append(cmds, "setup: "+s)
+	}
+	for name, p := range c.Agents {
+		if p.Command != nil {
+			cmds = append(cmds, fmt.Sprintf("agent %s: %s", name, strings.Join(p.Command, " ")))
+		}
+		if p.Resume != nil {
+			cmds = append(cmds, fmt.Sprintf("agent %s resume: %s", name, strings.Join(p.Resume, " ")))
+		}
+		if len(p.Env) > 0 {
+			cmds = append(cmds, fmt.Sprintf("agent %s: environment", name))
+		}
+	}
+	return cmds
+}
+
+func hashBytes(b []byte) string {
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])
+}
+
+// repoConfig is a repo's config with what trusting it means.
+type repoConfig struct {
+	Path     string
+	Config   Config
+	Hash     string
+	Commands []string
+	Trusted  bool
+}
+
+func (m *Manager) loadRepoConfig(ctx context.Context, root string) (*repoConfig, error) {
+	path := filepath.Join(root, RepoConfigName)
+	c, raw, err := LoadFile(path)
+	if err != nil {
+		return nil, invalidf("%v", err)
+	}
+	rc := &repoConfig{Path: path, Config: c, Commands: repoCommands(c)}
+	if raw == nil {
+		rc.Trusted = true
+		return rc, nil
+	}
+	rc.Hash = hashBytes(raw)
+	have, err := m.store.trustHash(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	rc.Trusted = len(rc.Commands) == 0 || have == rc.Hash
+	return rc, nil
+}
+
+// effectiveConfig is the built-in config overlaid by the user's and, when
+// trusted or command-free, the repo's.
+func (m *Manager) effectiveConfig(ctx context.Context, root string) (Config, *repoConfig, error) {
+	user, _, err := LoadFile(m.opts.UserConfig)
+	if err != nil {
+		return Config{}, nil, invalidf("%v", err)
+	}
+	c := overlay(Builtin(m.opts.Self), user)
+	rc, err := m.loadRepoConfig(ctx, root)
+	if err != nil {
+		return Config{}, nil, err
+	}
+	return overlay(c, rc.Config), rc, nil
+}
+
+// TrustResult says what trusting a repo config allows.
+type TrustResult struct {
+	Path     string
+	Hash     string
+	Trusted  bool
+	Commands []string
+}
+
+// Trust records the current content of the repo's .studio.toml as trusted,
+// or forgets it with revoke.
+func (m *Manager) Trust(ctx context.Context, dir string, revoke, check bool) (TrustResult, error) {
+	repo, err := m.openRepo(ctx, dir)
+	if err != nil {
+		return TrustResult{}, err
+	}
+	rc, err := m.loadRepoConfig(ctx, repo.Root)
+	if err != nil {
+		return TrustResult{}, err
+	}
+	if rc.Hash == "" {
+		return TrustResult{}, fmt.Errorf("%w: %s has no %s to trust", ErrNotFound, repo.Root, RepoConfigName)
+	}
+	if check {
+		return TrustResult{Path: rc.Path, Hash: rc.Hash, Trusted: rc.Trusted, Commands: rc.Commands}, nil
+	}
+	hash := rc.Hash
+	if revoke {
+		hash = ""
+	}
+	if err := m.store.setTrust(ctx, rc.Path, hash); err != nil {
+		return TrustResult{}, err
+	}
+	return TrustResult{Path: rc.Path, Hash: rc.Hash, Trusted: !revoke, Commands: rc.Commands}, nil
+}

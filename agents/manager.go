@@ -1,0 +1,374 @@
+package agents
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/studiod/studiod/workspace"
+)
+
+// Options configure a Manager.
+type Options struct {
+	// StateDir holds the database and a directory per session.
+	StateDir string
+	// RuntimeDir holds the shims' sockets.
+	RuntimeDir string
+	// WorktreeDir is the default root for worktrees.
+	WorktreeDir string
+	// UserConfig is the user's config.toml.
+	UserConfig string
+	// Self is studiod's executable: it runs shims and the demo agent.
+	Self string
+	// Socket is the daemon's socket, passed to agents for hooks.
+	Socket string
+	Git    *workspace.Git
+	Log    *slog.Logger
+	// IdleAfter is the default quiet time before an agent counts as idle.
+	IdleAfter time.Duration
+	// SpawnGrace is how soon after starting an agent that exits with an
+	// error counts as a failed spawn, rolled back.
+	SpawnGrace time.Duration
+}
+
+// Event reports a changed session.
+type Event struct {
+	Session Session
+}
+
+// Manager owns all sessions.
+type Manager struct {
+	opts  Options
+	store *store
+	log   *slog.Logger
+
+	// writeMu serializes state changes: database write, then fan-out.
+	writeMu sync.Mutex
+
+	// mu guards sessions, sups, listeners and repoLocks.
+	mu        sync.Mutex
+	sessions  map[string]*Session // by ID
+	sups      map[string]*supervisor
+	listeners map[int]func(Event)
+	nextL     int
+	repoLocks map[string]*sync.Mutex
+
+	ctx    context.Context // ends when the manager closes
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// New opens the state database and reattaches to the sessions it records:
+// live shims are supervised again, finished ones have their exit status
+// read, and spawns a crash cut short are rolled back.
+func New(ctx context.Context, opts Options) (*Manager, error) {
+	if opts.Git == nil {
+		opts.Git = workspace.DefaultGit
+	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	if opts.IdleAfter <= 0 {
+		opts.IdleAfter = 5 * time.Second
+	}
+	if opts.SpawnGrace <= 0 {
+		opts.SpawnGrace = time.Second
+	}
+	for _, d := range []string{opts.StateDir, filepath.Join(opts.RuntimeDir, "shims")} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return nil, err
+		}
+	}
+	st, err := openStore(ctx, filepath.Join(opts.StateDir, "studiod.db"))
+	if err != nil {
+		return nil, err
+	}
+	mctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	m := &Manager{
+		opts: opts, store: st, log: opts.Log,
+		sessions: map[string]*Session{}, sups: map[string]*supervisor{},
+		listeners: map[int]func(Event){}, repoLocks: map[string]*sync.Mutex{},
+		ctx: mctx, cancel: cancel,
+	}
+	list, err := st.all(ctx)
+	if err != nil {
+		st.close()
+		cancel()
+		return nil, err
+	}
+	for _, s := range list {
+		s.Socket = m.socketPath(s.ID)
+		m.sessions[s.ID] = s
+	}
+	for _, s := range list {
+		m.recover(ctx, s.clone())
+	}
+	return m, nil
+}
+
+// Close stops supervising (agents keep running) and closes the database.
+func (m *Manager) Close() error {
+	m.cancel()
+	m.wg.Wait()
+	return m.store.close()
+}
+
+// Subscribe calls fn for every session change until cancel is called. fn
+// must not block.
+func (m *Manager) Subscribe(fn func(Event)) (cancel func()) {
+	m.mu.Lock()
+	id := m.nextL
+	m.nextL++
+	m.listeners[id] = fn
+	m.mu.Unlock()
+	return func() {
+		m.mu.Lock()
+		delete(m.listeners, id)
+		m.mu.Unlock()
+	}
+}
+
+func (m *Manager) socketPath(id string) string {
+	return filepath.Join(m.opts.RuntimeDir, "shims", id+".sock")
+}
+
+// update applies fn to the session's record, stores it, then announces it.
+// It returns the updated copy. fn returning false leaves everything as is.
+func (m *Manager) update(id string, fn func(s *Session) bool) (Session, error) {
+	m.writeMu.Lock()
+	defer m.writeMu.Unlock()
+	m.mu.Lock()
+	cur, ok := m.sessions[id]
+	if !ok {
+		m.mu.Unlock()
+		return Session{}, fmt.Errorf("%w: session %s", ErrNotFound, id)
+	}
+	next := cur.clone()
+	m.mu.Unlock()
+	if !fn(&next) {
+		return next, nil
+	}
+	next.Updated = time.Now().UTC()
+	if err := m.store.put(m.ctx, &next); err != nil {
+		return Session{}, err
+	}
+	m.mu.Lock()
+	*cur = next.clone()
+	fns := make([]func(Event), 0, len(m.listeners))
+	for _, f := range m.listeners {
+		fns = append(fns, f)
+	}
+	m.mu.Unlock()
+	for _, f := range fns {
+		f(Event{Session: next.clone()})
+	}
+	return next, nil
+}
+
+// insert stores a new session and announces it.
+func (m *Manager) insert(s *Session) error {
+	m.writeMu.Lock()
+	defer m.writeMu.Unlock()
+	if err := m.store.put(m.ctx, s); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	c := s.clone()
+	m.sessions[s.ID] = &c
+	fns := make([]func(Event), 0, len(m.listeners))
+	for _, f := range m.listeners {
+		fns = append(fns, f)
+	}
+	m.mu.Unlock()
+	for _, f := range fns {
+		f(Event{Session: s.clone()})
+	}
+	return nil
+}
+
+// setState moves a session to state with detail.
+func (m *Manager) setState(id, state, detail string) (Session, error) {
+	return m.update(id, func(s *Session) bool {
+		if s.State == state && s.Detail == detail {
+			return false
+		}
+		s.State, s.Detail = state, detail
+		return true
+	})
+}
+
+// Ref names a session: by ID, or by name, optionally within the repository
+// containing Repo.
+type Ref struct {
+	Session string
+	Repo    string
+}
+
+// Lookup finds a session.
+func (m *Manager) Lookup(ref Ref) (Session, error) {
+	if ref.Session == "" {
+		return Session{}, invalidf("no session named: give a session name or id")
+	}
+	dir := ""
+	if ref.Repo != "" {
+		dir, _ = filepath.Abs(ref.Repo)
+		if r, err := filepath.EvalSymlinks(dir); err == nil {
+			dir = r
+		}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if s, ok := m.sessions[ref.Session]; ok {
+		return s.clone(), nil
+	}
+	var best *Session
+	ambiguous := false
+	for _, s := range m.sessions {
+		if s.Name != ref.Session {
+			continue
+		}
+		if dir != "" && !within(dir, s.Repo) && !within(dir, s.Worktree) {
+			continue
+		}
+		switch {
+		case best == nil:
+			best = s
+		case active(s.State) && active(best.State) && s.Repo != best.Repo:
+			ambiguous = true
+		case active(s.State) && !active(best.State), active(s.State) == active(best.State) && s.Created.After(best.Created):
+			best = s
+		}
+	}
+	if best == nil {
+		where := ""
+		if dir != "" {
+			where = " in " + dir
+		}
+		return Session{}, fmt.Errorf("%w: no session %q%s (see `studiod ls`)", ErrNotFound, ref.Session, where)
+	}
+	if ambiguous {
+		return Session{}, invalidf("session name %q is used in several repos: pass --repo", ref.Session)
+	}
+	return best.clone(), nil
+}
+
+func within(dir, root string) bool {
+	if root == "" {
+		return false
+	}
+	rel, err := filepath.Rel(root, dir)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, "../")
+}
+
+// List returns sessions, oldest first: those of the repository containing
+// repo (all when empty); removed, merged and failed ones only with all.
+func (m *Manager) List(repo string, all bool) []Session {
+	if repo != "" {
+		repo, _ = filepath.Abs(repo)
+		if r, err := filepath.EvalSymlinks(repo); err == nil {
+			repo = r
+		}
+	}
+	m.mu.Lock()
+	list := make([]Session, 0, len(m.sessions))
+	for _, s := range m.sessions {
+		if !all && !active(s.State) {
+			continue
+		}
+		if repo != "" && !within(repo, s.Repo) && !within(repo, s.Worktree) {
+			continue
+		}
+		list = append(list, s.clone())
+	}
+	m.mu.Unlock()
+	sort.Slice(list, func(i, j int) bool { return list[i].Created.Before(list[j].Created) })
+	return list
+}
+
+func (m *Manager) openRepo(ctx context.Context, dir string) (*workspace.Repo, error) {
+	if dir == "" {
+		return nil, invalidf("no repository given: pass --repo or run inside a git repository")
+	}
+	return workspace.Open(ctx, m.opts.Git, dir)
+}
+
+// repoLock serializes operations that change one repository's branches.
+func (m *Manager) repoLock(root string) *sync.Mutex {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	l, ok := m.repoLocks[root]
+	if !ok {
+		l = new(sync.Mutex)
+		m.repoLocks[root] = l
+	}
+	return l
+}
+
+func newID() string {
+	var b [6]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// repoKey names a repository's worktree directory: its base name and a hash
+// of its path, so two checkouts called "app" do not collide.
+func repoKey(root string) string {
+	return filepath.Base(root) + "-" + hashBytes([]byte(root))[:8]
+}
+
+// Changes recomputes a session's change stats from a snapshot of its
+// worktree and stores them if they moved.
+func (m *Manager) refreshChanges(ctx context.Context, id string) {
+	s, err := m.Lookup(Ref{Session: id})
+	if err != nil || !active(s.State) {
+		return
+	}
+	if _, err := os.Stat(s.Worktree); err != nil {
+		return
+	}
+	snap, err := m.opts.Git.TakeSnapshot(ctx, s.Worktree, s.indexFile(), nil)
+	if err != nil {
+		m.log.Debug("snapshot", "session", s.Name, "err", err)
+		return
+	}
+	out, err := m.opts.Git.Run(ctx, s.Worktree, "diff", "--numstat", "-z", "--no-renames", s.Base, snap.Commit)
+	if err != nil {
+		return
+	}
+	c := parseNumstat(out)
+	m.update(id, func(s *Session) bool {
+		if s.Changes == c {
+			return false
+		}
+		s.Changes = c
+		return true
+	})
+}
+
+func parseNumstat(out []byte) Changes {
+	var c Changes
+	for _, rec := range strings.Split(string(out), "\x00") {
+		f := strings.SplitN(rec, "\t", 3)
+		if len(f) < 3 {
+			continue
+		}
+		c.Files++
+		var a, d int
+		fmt.Sscan(f[0], &a)
+		fmt.Sscan(f[1], &d)
+		c.Additions += a
+		c.Deletions += d
+	}
+	return c
+}
+
+var errStopped = errors.New("stopped")

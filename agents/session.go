@@ -1,0 +1,134 @@
+package agents
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// States of a session (see DESIGN.md §4). Their names are the wire names.
+const (
+	Starting = "starting"
+	Working  = "working"
+	Waiting  = "waiting"
+	Idle     = "idle"
+	Exited   = "exited"
+	Failed   = "failed"
+	Stopped  = "stopped"
+	Merged   = "merged"
+	Removed  = "removed"
+)
+
+// IsLive reports whether an agent process may run in state s.
+func IsLive(s string) bool { return live(s) }
+
+// live reports whether an agent process may run in state s.
+func live(s string) bool {
+	switch s {
+	case Starting, Working, Waiting, Idle:
+		return true
+	}
+	return false
+}
+
+// active reports whether a session in state s holds its name, worktree and
+// branch.
+func active(s string) bool { return s != Failed && s != Removed && s != Merged }
+
+// Session is a session record. Values handed out are copies.
+type Session struct {
+	ID       string
+	Name     string
+	Repo     string
+	Branch   string
+	Base     string
+	Target   string
+	Worktree string
+	Agent    string
+	Command  []string
+	Prompt   string
+	State    string
+	Detail   string
+	PID      int
+	ExitCode *int
+	Port     int
+	Dir      string // studiod's directory for this session: log, exit file, index
+	Changes  Changes
+	Created  time.Time
+	Updated  time.Time
+	// Socket is the shim's socket while the agent runs.
+	Socket string
+}
+
+// Changes summarizes a session's work against its base.
+type Changes struct {
+	Files, Additions, Deletions int
+}
+
+// Log is the agent's output log.
+func (s *Session) Log() string { return s.Dir + "/output.log" }
+
+func (s *Session) exitFile() string  { return s.Dir + "/exit.json" }
+func (s *Session) specFile() string  { return s.Dir + "/spec.json" }
+func (s *Session) indexFile() string { return s.Dir + "/index" }
+
+func (s *Session) clone() Session {
+	c := *s
+	c.Command = append([]string(nil), s.Command...)
+	if s.ExitCode != nil {
+		v := *s.ExitCode
+		c.ExitCode = &v
+	}
+	return c
+}
+
+// Errors the server maps to wire codes.
+var (
+	ErrNotFound    = errors.New("not found")
+	ErrInvalid     = errors.New("invalid argument")
+	ErrUntrusted   = errors.New("untrusted repo config")
+	ErrBusy        = errors.New("busy")
+	ErrUncommitted = errors.New("uncommitted work")
+)
+
+func invalidf(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...))
+}
+
+var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,39}$`)
+
+// ValidateName checks a session name.
+func ValidateName(name string) error {
+	if !nameRE.MatchString(name) {
+		return invalidf("session name %q: use 1 to 40 lower-case letters, digits and dashes, starting with a letter or digit", name)
+	}
+	return nil
+}
+
+var stopWords = map[string]bool{"a": true, "an": true, "the": true, "to": true, "and": true, "of": true, "in": true, "for": true, "on": true, "with": true, "please": true}
+
+// NameFromPrompt derives a session name from the first words of a prompt.
+func NameFromPrompt(prompt string) string {
+	var words []string
+	for _, w := range strings.FieldsFunc(strings.ToLower(prompt), func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9')
+	}) {
+		if stopWords[w] {
+			continue
+		}
+		words = append(words, w)
+		if len(words) == 3 {
+			break
+		}
+	}
+	name := strings.Join(words, "-")
+	if len(name) > 30 {
+		name = strings.TrimRight(name[:30], "-")
+	}
+	if name == "" {
+		name = "session"
+	}
+	return name
+}

@@ -1,0 +1,494 @@
+package agents
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/studiod/studiod/agents/shim"
+	"github.com/studiod/studiod/workspace"
+)
+
+// SpawnRequest asks for a new session.
+type SpawnRequest struct {
+	Repo    string
+	Name    string
+	Agent   string
+	Base    string
+	Target  string
+	Prompt  string
+	Command []string // any argv; only for trusted callers (the CLI)
+	Rows    int
+	Cols    int
+}
+
+// Progress receives a short message at each step of a slow operation.
+type Progress func(msg string)
+
+// Spawn creates a worktree and branch, prepares them, and starts the agent.
+// Any failure rolls back what was made and leaves a failed record.
+func (m *Manager) Spawn(ctx context.Context, req SpawnRequest, progress Progress) (Session, error) {
+	if progress == nil {
+		progress = func(string) {}
+	}
+	repo, err := m.openRepo(ctx, req.Repo)
+	if err != nil {
+		return Session{}, err
+	}
+	cfg, rc, err := m.effectiveConfig(ctx, repo.Root)
+	if err != nil {
+		return Session{}, err
+	}
+	if !rc.Trusted {
+		return Session{}, fmt.Errorf("%w: %s defines commands (%s); review it, then run `studiod trust` in %s",
+			ErrUntrusted, rc.Path, strings.Join(rc.Commands, "; "), repo.Root)
+	}
+
+	// The agent to run.
+	agent := req.Agent
+	var argv []string
+	switch {
+	case len(req.Command) > 0:
+		if agent == "" {
+			agent = "command"
+		}
+		argv = append([]string(nil), req.Command...)
+	default:
+		if agent == "" {
+			agent = cfg.Defaults.Agent
+		}
+		if agent == "command" {
+			return Session{}, invalidf("agent profile \"command\" needs a command: studiod spawn --name N -- CMD ARGS...")
+		}
+	}
+	profile, ok := cfg.Agents[agent]
+	if !ok {
+		return Session{}, invalidf("no agent profile %q (built in: claude, codex, aider, gemini, opencode, command, demo; or define [agents.%s] in config)", agent, agent)
+	}
+	var typed string
+	if argv == nil {
+		if len(profile.Command) == 0 {
+			return Session{}, invalidf("agent profile %q has no command", agent)
+		}
+		argv, typed = expand(profile.Command, "{prompt}", req.Prompt)
+		if _, err := exec.LookPath(argv[0]); err != nil {
+			return Session{}, invalidf("agent %q: command %q is not on PATH: install it or configure [agents.%s] command", agent, argv[0], agent)
+		}
+	} else {
+		typed = req.Prompt
+	}
+
+	// Name, branch, base, target.
+	m.repoLock(repo.Root).Lock()
+	defer m.repoLock(repo.Root).Unlock()
+	name := req.Name
+	if name != "" {
+		if err := ValidateName(name); err != nil {
+			return Session{}, err
+		}
+		if m.nameTaken(repo.Root, name) {
+			return Session{}, invalidf("session %q already exists in %s: pick another --name or remove it with `studiod rm %s`", name, repo.Root, name)
+		}
+	} else {
+		name = m.uniqueName(repo.Root, NameFromPrompt(req.Prompt))
+	}
+	branch := cfg.Defaults.BranchPrefix + name
+	if err := repo.CheckBranchName(ctx, branch); err != nil {
+		return Session{}, invalidf("%v", err)
+	}
+	if exists, err := repo.BranchExists(ctx, branch); err != nil {
+		return Session{}, err
+	} else if exists {
+		return Session{}, invalidf("branch %s already exists in %s: pick another --name or delete the branch", branch, repo.Root)
+	}
+	target := req.Target
+	if target == "" {
+		target = cfg.Defaults.Target
+	}
+	if target == "" {
+		if target, err = repo.CurrentBranch(ctx); err != nil {
+			return Session{}, err
+		}
+		if target == "" {
+			return Session{}, invalidf("the main worktree has a detached HEAD: pass --target BRANCH")
+		}
+	}
+	if err := repo.CheckBranchName(ctx, target); err != nil {
+		return Session{}, invalidf("--target: %v", err)
+	}
+	if ok, err := repo.BranchExists(ctx, target); err != nil {
+		return Session{}, err
+	} else if !ok {
+		return Session{}, invalidf("target branch %q does not exist in %s", target, repo.Root)
+	}
+	baseRef := req.Base
+	if baseRef == "" {
+		baseRef = target
+	}
+	base, err := repo.ResolveCommit(ctx, baseRef)
+	if err != nil {
+		return Session{}, invalidf("--base: %v", err)
+	}
+	wtRoot := cfg.Defaults.WorktreeDir
+	if wtRoot == "" {
+		wtRoot = m.opts.WorktreeDir
+	}
+	wtPath := filepath.Join(wtRoot, repoKey(repo.Root), name)
+	if _, err := os.Stat(wtPath); err == nil {
+		return Session{}, invalidf("worktree path %s already exists: remove it or pick another --name", wtPath)
+	}
+
+	now := time.Now().UTC()
+	s := &Session{
+		ID: newID(), Name: name, Repo: repo.Root, Branch: branch, Base: base, Target: target,
+		Worktree: wtPath, Agent: agent, Command: argv, Prompt: req.Prompt, State: Starting,
+		Created: now, Updated: now,
+	}
+	s.Dir = filepath.Join(m.opts.StateDir, "sessions", s.ID)
+	s.Socket = m.socketPath(s.ID)
+	s.Port = m.allocPort(cfg.Defaults)
+	if err := os.MkdirAll(s.Dir, 0o700); err != nil {
+		return Session{}, err
+	}
+	if err := m.insert(s); err != nil {
+		return Session{}, err
+	}
+	log := m.log.With("session", name)
+
+	fail := func(step string, err error) (Session, error) {
+		log.Warn("spawn failed", "step", step, "err", err)
+		m.rollback(context.WithoutCancel(ctx), s)
+		m.setState(s.ID, Failed, fmt.Sprintf("%s: %v", step, err))
+		return Session{}, fmt.Errorf("spawn %s: %s: %w", name, step, err)
+	}
+
+	progress("creating worktree " + wtPath)
+	if err := repo.AddWorktree(ctx, wtPath, branch, base); err != nil {
+		return fail("create worktree", err)
+	}
+	if err := copyFiles(repo.Root, wtPath, cfg.Setup.Copy); err != nil {
+		return fail("copy files", err)
+	}
+	env := m.agentEnv(s, profile)
+	for _, c := range cfg.Setup.Commands {
+		progress("setup: " + c)
+		if err := runSetup(ctx, wtPath, env, c, filepath.Join(s.Dir, "setup.log")); err != nil {
+			return fail("setup", err)
+		}
+	}
+	progress("starting " + agent)
+	pid, err := m.startShim(ctx, s, env, req.Rows, req.Cols)
+	if err != nil {
+		return fail("start agent", err)
+	}
+	started, err := m.update(s.ID, func(r *Session) bool {
+		r.PID, r.State = pid, Working
+		return true
+	})
+	if err != nil {
+		return fail("record start", err)
+	}
+	m.supervise(started, profile, true)
+	if typed != "" {
+		// Agents whose command has no place for the prompt get it typed.
+		go func() {
+			time.Sleep(300 * time.Millisecond)
+			shim.Input(m.ctx, s.Socket, []byte(typed+"\r"))
+		}()
+	}
+	return started, nil
+}
+
+func expand(tmpl []string, key, value string) (argv []string, unused string) {
+	used := false
+	for _, a := range tmpl {
+		if strings.Contains(a, key) {
+			used = true
+			if a == key && value == "" {
+				continue
+			}
+			a = strings.ReplaceAll(a, key, value)
+		}
+		argv = append(argv, a)
+	}
+	if !used {
+		unused = value
+	}
+	return argv, unused
+}
+
+func (m *Manager) nameTaken(root, name string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, s := range m.sessions {
+		if s.Repo == root && s.Name == name && active(s.State) {
+			return true
+		}
+	}
+	return false
+}
+
+func (m *Manager) uniqueName(root, base string) string {
+	name := base
+	for i := 2; m.nameTaken(root, name); i++ {
+		suffix := "-" + strconv.Itoa(i)
+		b := base
+		if len(b)+len(suffix) > 40 {
+			b = b[:40-len(suffix)]
+		}
+		name = b + suffix
+	}
+	return name
+}
+
+// allocPort returns the first port block no active session holds.
+func (m *Manager) allocPort(d Defaults) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	used := map[int]bool{}
+	for _, s := range m.sessions {
+		if active(s.State) {
+			used[s.Port] = true
+		}
+	}
+	for i := 0; ; i++ {
+		p := d.PortBase + i*d.PortBlock
+		if !used[p] {
+			return p
+		}
+	}
+}
+
+func (m *Manager) agentEnv(s *Session, p Profile) []string {
+	env := os.Environ()
+	env = append(env,
+		"STUDIO_SESSION="+s.Name,
+		"STUDIO_SESSION_ID="+s.ID,
+		"STUDIO_WORKTREE="+s.Worktree,
+		"STUDIO_REPO="+s.Repo,
+		"STUDIO_BRANCH="+s.Branch,
+		"STUDIO_PORT="+strconv.Itoa(s.Port),
+		"STUDIOD_SOCKET="+m.opts.Socket,
+		// How the agent reports its state: append working, waiting or idle
+		// (and, for waiting, the question).
+		"STUDIO_HOOK="+m.opts.Self+" hook --session "+s.ID,
+		"TERM=xterm-256color",
+	)
+	if h := os.Getenv("STUDIOD_HOME"); h != "" {
+		env = append(env, "STUDIOD_HOME="+h)
+	}
+	for k, v := range p.Env {
+		env = append(env, k+"="+v)
+	}
+	return env
+}
+
+// copyFiles copies files matching globs from the main worktree into the new
+// one. Globs must stay inside the repository.
+func copyFiles(from, to string, globs []string) error {
+	for _, g := range globs {
+		if filepath.IsAbs(g) || strings.HasPrefix(filepath.Clean(g), "..") {
+			return fmt.Errorf("copy glob %q leaves the repository", g)
+		}
+		matches, err := filepath.Glob(filepath.Join(from, g))
+		if err != nil {
+			return fmt.Errorf("copy glob %q: %w", g, err)
+		}
+		for _, src := range matches {
+			rel, _ := filepath.Rel(from, src)
+			if strings.HasPrefix(rel, ".git") && (rel == ".git" || strings.HasPrefix(rel, ".git/")) {
+				continue
+			}
+			if err := copyTree(src, filepath.Join(to, rel)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func copyTree(src, dst string) error {
+	fi, err := os.Lstat(src)
+	if err != nil {
+		return err
+	}
+	switch {
+	case fi.Mode()&os.ModeSymlink != 0:
+		return nil
+	case fi.IsDir():
+		entries, err := os.ReadDir(src)
+		if err != nil {
+			return err
+		}
+		for _, e := range entries {
+			if err := copyTree(filepath.Join(src, e.Name()), filepath.Join(dst, e.Name())); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if _, err := os.Lstat(dst); err == nil {
+		return nil // the checkout has it: never overwrite tracked content
+	}
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, fi.Mode().Perm())
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
+func runSetup(ctx context.Context, dir string, env []string, command, logPath string) error {
+	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	defer logf.Close()
+	fmt.Fprintf(logf, "$ %s\n", command)
+	cmd := exec.CommandContext(ctx, "sh", "-c", command)
+	cmd.Dir, cmd.Env = dir, env
+	var tail tailBuffer
+	cmd.Stdout = io.MultiWriter(logf, &tail)
+	cmd.Stderr = cmd.Stdout
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = 5 * time.Second
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("%q: %v: %s (full output in %s)", command, err, strings.TrimSpace(tail.String()), logPath)
+	}
+	return nil
+}
+
+// tailBuffer keeps the last 2 KiB written to it.
+type tailBuffer struct{ b []byte }
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.b = append(t.b, p...)
+	if len(t.b) > 2048 {
+		t.b = t.b[len(t.b)-2048:]
+	}
+	return len(p), nil
+}
+
+func (t *tailBuffer) String() string { return string(t.b) }
+
+// startShim starts `studiod shim` detached and waits for it to report that
+// the agent runs.
+func (m *Manager) startShim(ctx context.Context, s *Session, env []string, rows, cols int) (int, error) {
+	spec := shim.Spec{
+		Argv: s.Command, Dir: s.Worktree, Env: env, Rows: rows, Cols: cols,
+		Log: s.Log(), Socket: s.Socket, Exit: s.exitFile(),
+	}
+	b, _ := json.MarshalIndent(spec, "", "  ")
+	if err := os.WriteFile(s.specFile(), b, 0o600); err != nil {
+		return 0, err
+	}
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return 0, err
+	}
+	defer pr.Close()
+	errLog, err := os.OpenFile(filepath.Join(s.Dir, "shim.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		pw.Close()
+		return 0, err
+	}
+	defer errLog.Close()
+	cmd := exec.Command(m.opts.Self, "shim", "--spec", s.specFile())
+	cmd.Stdout, cmd.Stderr = errLog, errLog
+	cmd.ExtraFiles = []*os.File{pw}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	cmd.Dir = s.Worktree
+	if err := cmd.Start(); err != nil {
+		pw.Close()
+		return 0, fmt.Errorf("start shim: %w", err)
+	}
+	pw.Close()
+	// The shim is not our child to wait for in the long run; reap it
+	// whenever it exits so it leaves no zombie while the daemon lives.
+	go cmd.Wait()
+
+	type result struct {
+		line string
+		err  error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		line, err := bufio.NewReader(io.LimitReader(pr, 4096)).ReadString('\n')
+		ch <- result{strings.TrimSpace(line), err}
+	}()
+	select {
+	case r := <-ch:
+		if pid, ok := strings.CutPrefix(r.line, "ok "); ok {
+			n, _ := strconv.Atoi(pid)
+			return n, nil
+		}
+		if msg, ok := strings.CutPrefix(r.line, "error: "); ok {
+			return 0, errors.New(msg)
+		}
+		return 0, fmt.Errorf("shim exited without starting the agent (see %s)", filepath.Join(s.Dir, "shim.log"))
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		return 0, errors.New("shim did not start the agent within 30s")
+	case <-ctx.Done():
+		cmd.Process.Kill()
+		return 0, ctx.Err()
+	}
+}
+
+// rollback undoes what a spawn made: the agent, the worktree, the branch.
+func (m *Manager) rollback(ctx context.Context, s *Session) {
+	if err := shim.Signal(ctx, s.Socket, syscall.SIGKILL); err == nil {
+		waitGone(s.Socket, 5*time.Second)
+	}
+	repo, err := workspace.Open(ctx, m.opts.Git, s.Repo)
+	if err != nil {
+		m.log.Warn("rollback: open repo", "session", s.Name, "err", err)
+		return
+	}
+	if wt, _ := repo.WorktreeFor(ctx, s.Branch); wt != nil && wt.Path == s.Worktree {
+		if err := repo.RemoveWorktree(ctx, s.Worktree, true); err != nil {
+			m.log.Warn("rollback: remove worktree", "session", s.Name, "err", err)
+		}
+	} else if _, err := os.Stat(s.Worktree); err == nil {
+		// A directory git does not know as our worktree: a crash between
+		// mkdir and registration. Only remove it if it is empty.
+		os.Remove(s.Worktree)
+	}
+	repo.Run(ctx, "worktree", "prune")
+	if ok, _ := repo.BranchExists(ctx, s.Branch); ok {
+		if err := repo.DeleteBranch(ctx, s.Branch); err != nil {
+			m.log.Warn("rollback: delete branch", "session", s.Name, "err", err)
+		}
+	}
+}
+
+func waitGone(socket string, d time.Duration) {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		if _, err := os.Stat(socket); errors.Is(err, os.ErrNotExist) {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -1,0 +1,179 @@
+package agents
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	_ "modernc.org/sqlite"
+)
+
+// migrations are applied in order; PRAGMA user_version records how many ran.
+// Never edit one that has shipped: append a new one.
+var migrations = []string{
+	`CREATE TABLE sessions (
+		id        TEXT PRIMARY KEY,
+		name      TEXT NOT NULL,
+		repo      TEXT NOT NULL,
+		branch    TEXT NOT NULL,
+		base      TEXT NOT NULL,
+		target    TEXT NOT NULL,
+		worktree  TEXT NOT NULL,
+		agent     TEXT NOT NULL,
+		command   TEXT NOT NULL,
+		prompt    TEXT NOT NULL,
+		state     TEXT NOT NULL,
+		detail    TEXT NOT NULL DEFAULT '',
+		pid       INTEGER NOT NULL DEFAULT 0,
+		exit_code INTEGER,
+		port      INTEGER NOT NULL DEFAULT 0,
+		dir       TEXT NOT NULL,
+		files     INTEGER NOT NULL DEFAULT 0,
+		additions INTEGER NOT NULL DEFAULT 0,
+		deletions INTEGER NOT NULL DEFAULT 0,
+		created   INTEGER NOT NULL,
+		updated   INTEGER NOT NULL
+	);
+	CREATE INDEX sessions_repo_name ON sessions(repo, name);
+	CREATE TABLE trust (
+		path TEXT PRIMARY KEY,
+		hash TEXT NOT NULL,
+		at   INTEGER NOT NULL
+	);`,
+	`CREATE TABLE comments (
+		id         INTEGER PRIMARY KEY AUTOINCREMENT,
+		session    TEXT NOT NULL REFERENCES sessions(id),
+		path       TEXT NOT NULL,
+		start_line INTEGER NOT NULL,
+		end_line   INTEGER NOT NULL,
+		body       TEXT NOT NULL,
+		created    INTEGER NOT NULL,
+		sent       INTEGER
+	);
+	CREATE INDEX comments_session ON comments(session);`,
+}
+
+// store is the SQLite state database. Its methods are safe for concurrent
+// use; database/sql serializes the single connection.
+type store struct {
+	db *sql.DB
+}
+
+func openStore(ctx context.Context, path string) (*store, error) {
+	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=busy_timeout(5000)&_pragma=foreign_keys(ON)"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open state db %s: %w", path, err)
+	}
+	db.SetMaxOpenConns(1)
+	s := &store{db: db}
+	if err := s.migrate(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("migrate state db %s: %w", path, err)
+	}
+	return s, nil
+}
+
+func (s *store) migrate(ctx context.Context) error {
+	var v int
+	if err := s.db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+		return err
+	}
+	if v > len(migrations) {
+		return fmt.Errorf("state db has schema version %d, newer than this studiod (%d): upgrade studiod", v, len(migrations))
+	}
+	for i := v; i < len(migrations); i++ {
+		tx, err := s.db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, migrations[i]); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("migration %d: %w", i+1, err)
+		}
+		if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", i+1)); err != nil {
+			tx.Rollback()
+			return err
+		}
+		if err := tx.Commit(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *store) close() error { return s.db.Close() }
+
+const sessionCols = `id, name, repo, branch, base, target, worktree, agent, command, prompt,
+	state, detail, pid, exit_code, port, dir, files, additions, deletions, created, updated`
+
+func (s *store) put(ctx context.Context, r *Session) error {
+	cmd, _ := json.Marshal(r.Command)
+	_, err := s.db.ExecContext(ctx, `INSERT INTO sessions (`+sessionCols+`)
+		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+		ON CONFLICT(id) DO UPDATE SET
+			name=excluded.name, repo=excluded.repo, branch=excluded.branch, base=excluded.base,
+			target=excluded.target, worktree=excluded.worktree, agent=excluded.agent,
+			command=excluded.command, prompt=excluded.prompt, state=excluded.state,
+			detail=excluded.detail, pid=excluded.pid, exit_code=excluded.exit_code,
+			port=excluded.port, dir=excluded.dir, files=excluded.files,
+			additions=excluded.additions, deletions=excluded.deletions, updated=excluded.updated`,
+		r.ID, r.Name, r.Repo, r.Branch, r.Base, r.Target, r.Worktree, r.Agent, string(cmd), r.Prompt,
+		r.State, r.Detail, r.PID, r.ExitCode, r.Port, r.Dir, r.Changes.Files, r.Changes.Additions,
+		r.Changes.Deletions, r.Created.UnixNano(), r.Updated.UnixNano())
+	if err != nil {
+		return fmt.Errorf("store session %s: %w", r.Name, err)
+	}
+	return nil
+}
+
+func (s *store) all(ctx context.Context) ([]*Session, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+sessionCols+` FROM sessions ORDER BY created`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var list []*Session
+	for rows.Next() {
+		var r Session
+		var cmd string
+		var exit sql.NullInt64
+		var created, updated int64
+		if err := rows.Scan(&r.ID, &r.Name, &r.Repo, &r.Branch, &r.Base, &r.Target, &r.Worktree,
+			&r.Agent, &cmd, &r.Prompt, &r.State, &r.Detail, &r.PID, &exit, &r.Port, &r.Dir,
+			&r.Changes.Files, &r.Changes.Additions, &r.Changes.Deletions, &created, &updated); err != nil {
+			return nil, err
+		}
+		json.Unmarshal([]byte(cmd), &r.Command)
+		if exit.Valid {
+			c := int(exit.Int64)
+			r.ExitCode = &c
+		}
+		r.Created = time.Unix(0, created).UTC()
+		r.Updated = time.Unix(0, updated).UTC()
+		list = append(list, &r)
+	}
+	return list, rows.Err()
+}
+
+func (s *store) trustHash(ctx context.Context, path string) (string, error) {
+	var h string
+	err := s.db.QueryRowContext(ctx, `SELECT hash FROM trust WHERE path = ?`, path).Scan(&h)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return h, err
+}
+
+func (s *store) setTrust(ctx context.Context, path, hash string) error {
+	if hash == "" {
+		_, err := s.db.ExecContext(ctx, `DELETE FROM trust WHERE path = ?`, path)
+		return err
+	}
+	_, err := s.db.ExecContext(ctx, `INSERT INTO trust (path, hash, at) VALUES (?,?,?)
+		ON CONFLICT(path) DO UPDATE SET hash=excluded.hash, at=excluded.at`, path, hash, time.Now().UnixNano())
+	return err
+}

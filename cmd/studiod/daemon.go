@@ -1,0 +1,327 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/studiod/studiod/agents"
+	"github.com/studiod/studiod/protocol"
+	"github.com/studiod/studiod/server"
+	"github.com/studiod/studiod/workspace"
+)
+
+func (a *app) serveCmd() *cobra.Command {
+	var background bool
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the daemon in the foreground (clients start it on demand otherwise)",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := a.dirs.Ensure(); err != nil {
+				return err
+			}
+			logf, err := os.OpenFile(a.dirs.Log(), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+			if err != nil {
+				return err
+			}
+			defer logf.Close()
+			var w io.Writer = logf
+			if !background {
+				w = io.MultiWriter(logf, os.Stderr)
+			}
+			log := slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))
+			self, err := os.Executable()
+			if err != nil {
+				return err
+			}
+			err = server.Run(cmd.Context(), server.Config{
+				Socket: a.dirs.Socket(), Lock: a.dirs.Lock(), RuntimeDir: a.dirs.Runtime,
+				StateDir: a.dirs.State, WorktreeDir: a.dirs.Worktrees(), UserConfig: a.dirs.ConfigFile(),
+				LogFile: a.dirs.Log(), Self: self, Version: buildVersion(), Log: log,
+				Ready: func() {
+					if !background && !a.json {
+						fmt.Fprintf(os.Stderr, "studiod %s listening on %s (log %s)\n", buildVersion(), a.dirs.Socket(), a.dirs.Log())
+					}
+				},
+			})
+			var ar *server.AlreadyRunningError
+			if errors.As(err, &ar) && background {
+				return nil // another client started it first
+			}
+			return err
+		},
+	}
+	cmd.Flags().BoolVar(&background, "background", false, "started by a client: log to the log file only")
+	cmd.Flags().MarkHidden("background")
+	return cmd
+}
+
+func (a *app) statusCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "status",
+		Short: "Show the daemon: version, pid, socket, log, sessions",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := protocol.Dial(cmd.Context(), a.dirs.Socket(), nil)
+			if err != nil {
+				if a.json {
+					printJSON(map[string]any{"running": false, "socket": a.dirs.Socket(), "log": a.dirs.Log()})
+					return exitCodeErr(exitNoDaemon)
+				}
+				fmt.Printf("studiod is not running (socket %s); any command starts it, or run `studiod serve`\n", a.dirs.Socket())
+				return exitCodeErr(exitNoDaemon)
+			}
+			defer c.Close()
+			st, err := c.Status(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if a.json {
+				return printJSON(st)
+			}
+			tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintf(tw, "version\t%s\npid\t%d\nsocket\t%s\nlog\t%s\nstate\t%s\nup\t%s\n", st.Version, st.PID, st.Socket, st.Log, st.State, time.Since(st.Started).Round(time.Second))
+			var parts []string
+			total := 0
+			for _, k := range []string{"starting", "working", "waiting", "idle", "exited", "stopped", "failed", "merged", "removed"} {
+				if n := st.Sessions[k]; n > 0 {
+					parts = append(parts, fmt.Sprintf("%d %s", n, k))
+					total += n
+				}
+			}
+			fmt.Fprintf(tw, "sessions\t%d (%s)\n", total, strings.Join(parts, ", "))
+			if st.Watch.Watches > 0 || len(st.Watch.Degraded) > 0 {
+				fmt.Fprintf(tw, "watches\t%d\n", st.Watch.Watches)
+			}
+			return tw.Flush()
+		},
+	}
+}
+
+func (a *app) shutdownCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "shutdown",
+		Short: "Stop the daemon (agents keep running; the next daemon reattaches)",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := protocol.Dial(cmd.Context(), a.dirs.Socket(), nil)
+			if err != nil {
+				if !a.json {
+					fmt.Println("studiod is not running")
+				}
+				return nil
+			}
+			err = c.Shutdown(cmd.Context())
+			c.Close()
+			if err != nil {
+				return err
+			}
+			if !server.WaitStopped(a.dirs.Lock(), 10*time.Second) {
+				return fmt.Errorf("studiod did not stop within 10s (see %s)", a.dirs.Log())
+			}
+			if a.json {
+				return printJSON(map[string]bool{"stopped": true})
+			}
+			fmt.Println("studiod stopped")
+			return nil
+		},
+	}
+}
+
+func (a *app) trustCmd() *cobra.Command {
+	var p protocol.TrustParams
+	cmd := &cobra.Command{
+		Use:   "trust",
+		Short: "Allow this repo's .studio.toml to run its commands (setup, agent overrides)",
+		Long: `A repo's .studio.toml may define commands: setup steps and agent overrides.
+Cloning a repo must never run its commands, so studiod runs them only after
+you have read the file and trusted it. A changed file needs trust again.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p.Repo = a.repoDir()
+			return a.call(cmd.Context(), func(c *protocol.Client) error {
+				r, err := c.Trust(cmd.Context(), p)
+				if err != nil {
+					return err
+				}
+				if a.json {
+					return printJSON(r)
+				}
+				verb := "trusted"
+				switch {
+				case p.Check && r.Trusted:
+					verb = "is trusted:"
+				case p.Check:
+					verb = "is NOT trusted:"
+				case p.Revoke:
+					verb = "no longer trusted:"
+				}
+				fmt.Printf("%s %s (sha256 %s)\n", verb, r.Path, r.Hash[:12])
+				for _, c := range r.Commands {
+					fmt.Printf("  %s\n", c)
+				}
+				return nil
+			})
+		},
+	}
+	cmd.Flags().StringVar(&a.repo, "repo", "", "repository (default: the current directory's)")
+	cmd.Flags().BoolVar(&p.Revoke, "revoke", false, "forget the trust")
+	cmd.Flags().BoolVar(&p.Check, "check", false, "only say whether it is trusted")
+	return cmd
+}
+
+type check struct {
+	Name   string `json:"name"`
+	OK     bool   `json:"ok"`
+	Warn   bool   `json:"warn,omitempty"`
+	Detail string `json:"detail"`
+}
+
+func (a *app) doctorCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "doctor",
+		Short: "Check git, agents on PATH, inotify limits, socket permissions and config trust",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			checks := a.doctor(cmd.Context())
+			failed := false
+			for _, c := range checks {
+				if !c.OK && !c.Warn {
+					failed = true
+				}
+			}
+			if a.json {
+				printJSON(map[string]any{"ok": !failed, "checks": checks})
+			} else {
+				for _, c := range checks {
+					mark := "ok  "
+					if c.Warn {
+						mark = "warn"
+					} else if !c.OK {
+						mark = "FAIL"
+					}
+					fmt.Printf("%s  %-16s %s\n", mark, c.Name, c.Detail)
+				}
+			}
+			if failed {
+				return exitCodeErr(1)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&a.repo, "repo", "", "repository whose config to check (default: the current directory's)")
+	return cmd
+}
+
+func (a *app) doctor(ctx context.Context) []check {
+	var checks []check
+	g := &workspace.Git{}
+	if v, err := g.Version(ctx); err != nil {
+		checks = append(checks, check{Name: "git", Detail: err.Error()})
+	} else {
+		checks = append(checks, check{Name: "git", OK: true, Detail: "git " + v})
+	}
+	self, _ := os.Executable()
+	cfg := agents.Builtin(self)
+	if user, _, err := agents.LoadFile(a.dirs.ConfigFile()); err != nil {
+		checks = append(checks, check{Name: "config", Detail: err.Error()})
+	} else {
+		for name, p := range user.Agents {
+			cfg.Agents[name] = p
+		}
+	}
+	var have, missing []string
+	for _, name := range []string{"claude", "codex", "aider", "gemini", "opencode"} {
+		p := cfg.Agents[name]
+		if len(p.Command) == 0 {
+			continue
+		}
+		if _, err := exec.LookPath(p.Command[0]); err == nil {
+			have = append(have, name)
+		} else {
+			missing = append(missing, name)
+		}
+	}
+	detail := "on PATH: " + strings.Join(have, ", ")
+	if len(have) == 0 {
+		detail = "no AI agent CLI on PATH (the demo agent and `spawn -- CMD` still work)"
+	}
+	if len(missing) > 0 {
+		detail += "; not found: " + strings.Join(missing, ", ")
+	}
+	checks = append(checks, check{Name: "agents", OK: len(have) > 0, Warn: len(have) == 0, Detail: detail})
+
+	inst := readInt("/proc/sys/fs/inotify/max_user_instances")
+	watches := readInt("/proc/sys/fs/inotify/max_user_watches")
+	ic := check{Name: "inotify", OK: true, Detail: fmt.Sprintf("max_user_instances %d, max_user_watches %d", inst, watches)}
+	if watches > 0 && watches < 65536 {
+		ic.OK, ic.Warn = false, true
+		ic.Detail += ": large repos may exhaust watches (raise fs.inotify.max_user_watches); studiod then rescans instead"
+	}
+	checks = append(checks, ic)
+
+	sc := check{Name: "socket", OK: true}
+	if fi, err := os.Stat(a.dirs.Runtime); err == nil {
+		if fi.Mode().Perm() != 0o700 {
+			sc.OK, sc.Detail = false, fmt.Sprintf("%s has mode %o, want 700: run chmod 700 %s", a.dirs.Runtime, fi.Mode().Perm(), a.dirs.Runtime)
+		}
+	}
+	if sc.OK {
+		if fi, err := os.Stat(a.dirs.Socket()); err == nil {
+			if fi.Mode().Perm()&0o077 != 0 {
+				sc.OK, sc.Detail = false, fmt.Sprintf("%s has mode %o, want 600", a.dirs.Socket(), fi.Mode().Perm())
+			} else {
+				sc.Detail = a.dirs.Socket() + " (private)"
+			}
+		} else {
+			sc.Detail = a.dirs.Socket() + " (daemon not running)"
+		}
+	}
+	checks = append(checks, sc)
+
+	if c, err := protocol.Dial(ctx, a.dirs.Socket(), nil); err == nil {
+		defer c.Close()
+		if st, err := c.Status(ctx); err == nil {
+			wc := check{Name: "watcher", OK: len(st.Watch.Degraded) == 0, Detail: fmt.Sprintf("%d watches", st.Watch.Watches)}
+			if !wc.OK {
+				wc.Warn = true
+				wc.Detail = fmt.Sprintf("rescanning instead of watching %s: %s", strings.Join(st.Watch.Degraded, ", "), st.Watch.Reason)
+			}
+			checks = append(checks, wc)
+		}
+		repo := a.repoDir()
+		if _, err := os.Stat(filepath.Join(repo, agents.RepoConfigName)); err == nil {
+			r, err := c.Trust(ctx, protocol.TrustParams{Repo: repo, Check: true})
+			switch {
+			case err != nil:
+				checks = append(checks, check{Name: "config trust", Detail: err.Error()})
+			case r.Trusted:
+				checks = append(checks, check{Name: "config trust", OK: true, Detail: r.Path + " trusted"})
+			default:
+				checks = append(checks, check{Name: "config trust", Warn: true, Detail: r.Path + " defines commands and is not trusted: read it, then run `studiod trust`"})
+			}
+		}
+	}
+	return checks
+}
+
+func readInt(path string) int {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0
+	}
+	n, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	return n
+}

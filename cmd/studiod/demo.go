@@ -1,0 +1,225 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/studiod/studiod/internal/home"
+	"github.com/studiod/studiod/protocol"
+	"github.com/studiod/studiod/server"
+)
+
+func (a *app) demoCmd() *cobra.Command {
+	var keep bool
+	cmd := &cobra.Command{
+		Use:   "demo",
+		Short: "Watch two demo agents work in parallel on a throwaway repo (no AI account needed)",
+		Long: `Create a throwaway repo in a temporary directory, run a private daemon there,
+and spawn two sessions of the built-in demo agent. They edit files over about
+20 seconds (some of the same lines), commit, ask a question and go idle. Every
+step is printed as it happens. Afterwards everything is stopped and deleted,
+unless --keep.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.demo(cmd.Context(), keep)
+		},
+	}
+	cmd.Flags().BoolVar(&keep, "keep", false, "leave the repo, the sessions and the daemon running for inspection")
+	return cmd
+}
+
+var demoFiles = map[string]string{
+	"README.md":      "# demo shop\n\nA tiny project for studiod's demo.\n",
+	"app/config.txt": "# app config\nname = shop\ntimeout = 30\nowner = nobody\nretries = 1\nport = 8080\n",
+	"src/main.go":    "package src\n\nfunc Main() string { return \"shop\" }\n",
+}
+
+func (a *app) demo(ctx context.Context, keep bool) error {
+	tmp, err := os.MkdirTemp("", "studiod-demo-")
+	if err != nil {
+		return err
+	}
+	tmp, _ = filepath.EvalSymlinks(tmp)
+	repo := filepath.Join(tmp, "repo")
+	studioHome := filepath.Join(tmp, "home")
+	// Everything below runs against a private daemon in the temp dir.
+	os.Setenv("STUDIOD_HOME", studioHome)
+	a.dirs = home.Resolve()
+	cleanup := func() {}
+	if !keep {
+		cleanup = func() { os.RemoveAll(tmp) }
+	}
+	defer func() { cleanup() }()
+
+	fmt.Printf("studiod demo: throwaway repo %s\n", repo)
+	if err := makeDemoRepo(repo); err != nil {
+		return err
+	}
+	start := time.Now()
+	stamp := func() string { return fmt.Sprintf("[%5.1fs]", time.Since(start).Seconds()) }
+
+	var mu sync.Mutex
+	last := map[string]protocol.Session{}
+	answered := map[string]bool{}
+	events := make(chan protocol.Session, 256)
+	c, err := a.connect(ctx, func(method string, params json.RawMessage) {
+		if method == protocol.NotifySessionChanged {
+			var n protocol.SessionChanged
+			if json.Unmarshal(params, &n) == nil {
+				events <- n.Session
+			}
+		}
+	})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	stopDaemon := func() {
+		c.Shutdown(context.WithoutCancel(ctx))
+		server.WaitStopped(a.dirs.Lock(), 10*time.Second)
+	}
+	st, _ := c.Status(ctx)
+	if st != nil {
+		fmt.Printf("%s daemon pid %d on %s\n", stamp(), st.PID, st.Socket)
+	}
+	if err := c.Subscribe(ctx, protocol.SubscribeParams{Sessions: true}); err != nil {
+		return err
+	}
+
+	names := []string{"auth", "billing"}
+	prompts := []string{"Add login with sessions to the shop", "Add invoices and payment retries"}
+	var ids []string
+	for i, n := range names {
+		s, err := c.Spawn(ctx, protocol.SpawnParams{Repo: repo, Name: n, Agent: "demo", Prompt: prompts[i]})
+		if err != nil {
+			stopDaemon()
+			return fmt.Errorf("spawn demo session %s: %w", n, err)
+		}
+		ids = append(ids, s.ID)
+		fmt.Printf("%s spawned %-8s worktree %s\n", stamp(), s.Name, s.Worktree)
+	}
+
+	settled := func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, id := range ids {
+			s, ok := last[id]
+			if !ok || s.State == protocol.StateWorking || s.State == protocol.StateStarting || s.State == protocol.StateWaiting {
+				return false
+			}
+		}
+		return true
+	}
+	timeout := time.After(90 * time.Second)
+loop:
+	for {
+		select {
+		case s := <-events:
+			mu.Lock()
+			prev, seen := last[s.ID]
+			last[s.ID] = s
+			mu.Unlock()
+			if !seen || prev.State != s.State || prev.Detail != s.Detail {
+				fmt.Printf("%s %-8s %s\n", stamp(), s.Name, stateText(s))
+			}
+			if seen && prev.Changes != s.Changes {
+				fmt.Printf("%s %-8s changes: %s\n", stamp(), s.Name, changesText(s.Changes))
+			}
+			if s.State == protocol.StateWaiting && !answered[s.ID] {
+				answered[s.ID] = true
+				// Answer like a person would, a moment later.
+				go func(id, name string) {
+					time.Sleep(700 * time.Millisecond)
+					fmt.Printf("%s %-8s you answer: y\n", stamp(), name)
+					c.Send(ctx, protocol.SendParams{SessionRef: protocol.SessionRef{Session: id}, Text: "y"})
+				}(s.ID, s.Name)
+			}
+			if settled() {
+				break loop
+			}
+		case <-timeout:
+			fmt.Printf("%s the demo agents did not settle within 90s\n", stamp())
+			break loop
+		case <-ctx.Done():
+			break loop
+		}
+	}
+
+	fmt.Printf("\n%s summary\n", stamp())
+	res, err := c.Sessions(context.WithoutCancel(ctx), protocol.SessionsParams{Repo: repo})
+	if err == nil {
+		for _, s := range res.Sessions {
+			fmt.Printf("  %-8s %-8s %-16s %s\n", s.Name, s.State, s.Branch, changesText(s.Changes))
+		}
+	}
+	for _, s := range names {
+		out, _ := exec.Command("git", "-C", repo, "diff", "--stat", "main", "studio/"+s).Output()
+		fmt.Printf("  committed on studio/%s:\n%s", s, indent(string(out), "    "))
+	}
+
+	if keep {
+		fmt.Printf(`
+Everything is still there. Look at it with:
+  export STUDIOD_HOME=%s
+  studiod ls
+  studiod show auth ; studiod logs auth ; studiod attach auth
+  cd %s && git log --oneline --all
+Clean up with:
+  STUDIOD_HOME=%s studiod shutdown   (after stopping sessions: studiod stop auth; studiod stop billing)
+  rm -rf %s
+`, studioHome, repo, studioHome, tmp)
+		return nil
+	}
+	for _, id := range ids {
+		c.Stop(context.WithoutCancel(ctx), protocol.StopParams{SessionRef: protocol.SessionRef{Session: id}})
+	}
+	stopDaemon()
+	fmt.Printf("%s stopped the demo agents and the daemon; removed %s\n", stamp(), tmp)
+	return nil
+}
+
+func indent(s, pre string) string {
+	if s == "" {
+		return ""
+	}
+	lines := strings.SplitAfter(s, "\n")
+	for i, l := range lines {
+		if l != "" {
+			lines[i] = pre + l
+		}
+	}
+	return strings.Join(lines, "")
+}
+
+func makeDemoRepo(dir string) error {
+	for name, content := range demoFiles {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			return err
+		}
+	}
+	for _, args := range [][]string{
+		{"init", "-q", "-b", "main"},
+		{"add", "-A"},
+		{"-c", "user.name=studiod demo", "-c", "user.email=demo@studiod.invalid", "commit", "-q", "-m", "demo shop"},
+	} {
+		cmd := exec.Command("git", args...)
+		cmd.Dir = dir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("make demo repo: git %s: %v: %s", strings.Join(args, " "), err, out)
+		}
+	}
+	return nil
+}

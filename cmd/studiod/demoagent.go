@@ -1,0 +1,236 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"hash/crc32"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/studiod/studiod/protocol"
+)
+
+// The demo agent is a scripted stand-in for an AI agent: it edits files on a
+// schedule, commits some of its work, asks a question, and goes idle, calling
+// studiod's hook like a real agent would. STUDIO_DEMO_SPEED (default 1)
+// divides its delays; tests run it fast.
+func demoAgentCmd() *cobra.Command {
+	var resume string
+	cmd := &cobra.Command{
+		Use:    "demo-agent [PROMPT]",
+		Short:  "The scripted demo agent (run by the demo profile)",
+		Hidden: true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			d := newDemoAgent(cmd.Context(), strings.Join(args, " "))
+			defer d.close()
+			if resume != "" {
+				return d.feedback(resume)
+			}
+			return d.run()
+		},
+	}
+	cmd.Flags().StringVar(&resume, "resume", "", "resume with this message (review feedback)")
+	return cmd
+}
+
+type demoAgent struct {
+	ctx    context.Context
+	name   string
+	prompt string
+	speed  float64
+	client *protocol.Client
+	lines  chan string
+}
+
+func newDemoAgent(ctx context.Context, prompt string) *demoAgent {
+	d := &demoAgent{ctx: ctx, name: os.Getenv("STUDIO_SESSION"), prompt: prompt, speed: 1, lines: make(chan string)}
+	if d.name == "" {
+		d.name = "demo"
+	}
+	if v, err := strconv.ParseFloat(os.Getenv("STUDIO_DEMO_SPEED"), 64); err == nil && v > 0 {
+		d.speed = v
+	}
+	if sock := os.Getenv("STUDIOD_SOCKET"); sock != "" {
+		d.client, _ = protocol.Dial(ctx, sock, nil)
+	}
+	go func() {
+		sc := bufio.NewScanner(os.Stdin)
+		for sc.Scan() {
+			d.lines <- sc.Text()
+		}
+		close(d.lines)
+	}()
+	return d
+}
+
+func (d *demoAgent) close() {
+	if d.client != nil {
+		d.client.Close()
+	}
+}
+
+func (d *demoAgent) hook(event, msg string) {
+	if d.client == nil {
+		return
+	}
+	d.client.Hook(d.ctx, protocol.HookParams{SessionRef: protocol.SessionRef{Session: os.Getenv("STUDIO_SESSION_ID")}, Event: event, Message: msg})
+}
+
+func (d *demoAgent) sleep(sec float64) {
+	select {
+	case <-time.After(time.Duration(sec / d.speed * float64(time.Second))):
+	case <-d.ctx.Done():
+	}
+}
+
+func (d *demoAgent) say(format string, args ...any) {
+	fmt.Printf("\x1b[36m●\x1b[0m "+format+"\r\n", args...)
+}
+
+func (d *demoAgent) run() error {
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGHUP)
+	go func() {
+		<-sigs
+		fmt.Print("demo agent: stopping\r\n")
+		os.Exit(0)
+	}()
+	d.hook("working", "")
+	d.say("demo agent %s: %s", d.name, d.prompt)
+	d.sleep(1)
+
+	d.say("reading the code base")
+	d.sleep(2)
+	mod := filepath.Join("src", d.name+".go")
+	d.say("writing %s", mod)
+	writeFile(mod, fmt.Sprintf("package src\n\n// %s is the %s module.\nfunc %s() string {\n\treturn %q\n}\n", exported(d.name), d.name, exported(d.name), d.name))
+	d.sleep(3)
+
+	// Every demo session edits the same lines here: the collision studiod
+	// predicts.
+	d.say("tuning app/config.txt")
+	editLines("app/config.txt", 3, 5, []string{
+		"timeout = " + strconv.Itoa(10+int(crc32.ChecksumIEEE([]byte(d.name))%50)),
+		"owner = " + d.name,
+		"retries = 3",
+	})
+	d.sleep(2)
+	d.say("committing my work so far")
+	git("add", "-A")
+	git("commit", "-q", "-m", "demo("+d.name+"): add "+d.name+" module and tune config")
+	d.sleep(1)
+
+	q := "Also document the " + d.name + " module in README.md? (y/n)"
+	d.hook("waiting", q)
+	fmt.Print(q + " ")
+	answer := "y"
+	select {
+	case l, ok := <-d.lines:
+		if ok {
+			answer = strings.TrimSpace(l)
+		}
+	case <-time.After(time.Duration(6 / d.speed * float64(time.Second))):
+		fmt.Print("\r\n")
+		d.say("no answer; going ahead")
+	case <-d.ctx.Done():
+	}
+	d.hook("working", "")
+	if !strings.HasPrefix(strings.ToLower(answer), "n") {
+		d.say("documenting %s in README.md", d.name)
+		// Sessions document themselves in different places of the same
+		// file: an overlap that merges cleanly.
+		if crc32.ChecksumIEEE([]byte(d.name))%2 == 0 {
+			editLines("README.md", 1, 0, []string{"> " + d.name + ": see src/" + d.name + ".go"})
+		} else {
+			appendLine("README.md", "- "+d.name+": see src/"+d.name+".go")
+		}
+	}
+	d.sleep(2)
+	d.say("done; waiting for review feedback")
+	d.hook("idle", "")
+	for l := range d.lines {
+		if err := d.feedback(l); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (d *demoAgent) feedback(msg string) error {
+	d.hook("working", "")
+	d.say("got feedback: %s", msg)
+	appendLine("REVIEW-NOTES.md", "- "+d.name+": "+msg)
+	d.sleep(1)
+	d.say("addressed; waiting for review feedback")
+	d.hook("idle", "")
+	return nil
+}
+
+func exported(s string) string {
+	var b strings.Builder
+	up := true
+	for _, r := range s {
+		if r == '-' {
+			up = true
+			continue
+		}
+		if up && r >= 'a' && r <= 'z' {
+			r -= 'a' - 'A'
+		}
+		up = false
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+func writeFile(path, content string) {
+	os.MkdirAll(filepath.Dir(path), 0o755)
+	os.WriteFile(path, []byte(content), 0o644)
+}
+
+// editLines replaces lines [from, to] (1-based; to < from inserts before
+// from) with repl.
+func editLines(path string, from, to int, repl []string) {
+	b, _ := os.ReadFile(path)
+	lines := strings.SplitAfter(string(b), "\n")
+	if len(lines) > 0 && lines[len(lines)-1] == "" {
+		lines = lines[:len(lines)-1]
+	}
+	for len(lines) < to {
+		lines = append(lines, "\n")
+	}
+	var out []string
+	out = append(out, lines[:from-1]...)
+	for _, r := range repl {
+		out = append(out, r+"\n")
+	}
+	if to >= from {
+		out = append(out, lines[to:]...)
+	} else {
+		out = append(out, lines[from-1:]...)
+	}
+	writeFile(path, strings.Join(out, ""))
+}
+
+func appendLine(path, line string) {
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return
+	}
+	fmt.Fprintln(f, line)
+	f.Close()
+}
+
+func git(args ...string) {
+	cmd := exec.Command("git", append([]string{"-c", "user.name=studiod demo", "-c", "user.email=demo@studiod.invalid"}, args...)...)
+	cmd.Run()
+}

@@ -1,0 +1,469 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/studiod/studiod/protocol"
+)
+
+func (a *app) spawnCmd() *cobra.Command {
+	var p protocol.SpawnParams
+	cmd := &cobra.Command{
+		Use:   "spawn [flags] \"prompt\" | spawn --name N -- CMD ARGS...",
+		Short: "Start an agent in a new worktree on branch studio/NAME",
+		Long: `Create branch studio/NAME and its worktree, copy files and run setup as the
+repo's .studio.toml says, and start the agent in a terminal under a detached shim.
+
+With -- the rest of the line is the command to run as the agent.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if dash := cmd.ArgsLenAtDash(); dash >= 0 {
+				p.Command = args[dash:]
+				args = args[:dash]
+				if len(p.Command) == 0 {
+					return usageError{fmt.Errorf("nothing after --: give the command to run")}
+				}
+			}
+			p.Prompt = strings.Join(args, " ")
+			if p.Prompt == "" && len(p.Command) == 0 && p.Agent != "demo" {
+				return usageError{fmt.Errorf("give a prompt, or a command after --")}
+			}
+			p.Repo = a.repoDir()
+			return a.spawn(cmd.Context(), p)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&a.repo, "repo", "", "repository (default: the current directory's)")
+	f.StringVar(&p.Name, "name", "", "session name (default: derived from the prompt)")
+	f.StringVar(&p.Agent, "agent", "", "agent profile: claude, codex, aider, gemini, opencode, demo, or one from config")
+	f.StringVar(&p.Base, "base", "", "commit to start from (default: the target branch)")
+	f.StringVar(&p.Target, "target", "", "branch the work merges into (default: the main worktree's branch)")
+	return cmd
+}
+
+func (a *app) spawn(ctx context.Context, p protocol.SpawnParams) error {
+	events := make(chan protocol.Session, 64)
+	c, err := a.connect(ctx, func(method string, params json.RawMessage) {
+		if method != protocol.NotifySessionChanged {
+			return
+		}
+		var n protocol.SessionChanged
+		if json.Unmarshal(params, &n) == nil {
+			select {
+			case events <- n.Session:
+			default:
+			}
+		}
+	})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if err := c.Subscribe(ctx, protocol.SubscribeParams{Sessions: true}); err != nil {
+		return err
+	}
+	s, err := c.Spawn(ctx, p)
+	if err != nil {
+		return err
+	}
+	// An agent that dies at once is a failed spawn: wait out the daemon's
+	// grace period so the user hears about it here.
+	deadline := time.After(1500 * time.Millisecond)
+wait:
+	for {
+		select {
+		case ev := <-events:
+			if ev.ID != s.ID {
+				continue
+			}
+			s = &ev
+			if s.State == protocol.StateFailed {
+				break wait
+			}
+		case <-deadline:
+			break wait
+		case <-ctx.Done():
+			break wait
+		}
+	}
+	if s.State == protocol.StateFailed {
+		if a.json {
+			printJSON(s)
+			return exitCodeErr(1)
+		}
+		return fmt.Errorf("session %s failed: %s (nothing was left behind)", s.Name, s.Detail)
+	}
+	if a.json {
+		return printJSON(s)
+	}
+	fmt.Printf("spawned %s (agent %s) on branch %s\n", s.Name, s.Agent, s.Branch)
+	fmt.Printf("  worktree  %s\n  state     %s\n", s.Worktree, stateText(*s))
+	fmt.Printf("  next      studiod attach %s · studiod logs %s -f · studiod show %s\n", s.Name, s.Name, s.Name)
+	return nil
+}
+
+func stateText(s protocol.Session) string {
+	switch {
+	case s.State == protocol.StateExited && s.ExitCode != nil:
+		t := fmt.Sprintf("exited(%d)", *s.ExitCode)
+		if s.Detail != "" {
+			t += " " + s.Detail
+		}
+		return t
+	case s.Detail != "":
+		return s.State + ": " + s.Detail
+	}
+	return s.State
+}
+
+func changesText(c protocol.Changes) string {
+	if c.Files == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%d files +%d -%d", c.Files, c.Additions, c.Deletions)
+}
+
+func (a *app) lsCmd() *cobra.Command {
+	var all bool
+	cmd := &cobra.Command{
+		Use:     "ls",
+		Aliases: []string{"list"},
+		Short:   "List sessions (of this repo with --repo, else all)",
+		Args:    noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.call(cmd.Context(), func(c *protocol.Client) error {
+				repo := ""
+				if a.repo != "" {
+					repo = a.repoDir()
+				}
+				res, err := c.Sessions(cmd.Context(), protocol.SessionsParams{Repo: repo, All: all})
+				if err != nil {
+					return err
+				}
+				if a.json {
+					return printJSON(res)
+				}
+				if len(res.Sessions) == 0 {
+					fmt.Println("no sessions: start one with `studiod spawn \"prompt\"` (or try `studiod demo`)")
+					return nil
+				}
+				tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "NAME\tSTATE\tAGENT\tCHANGES\tAGE\tREPO")
+				for _, s := range res.Sessions {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.Name, trunc(stateText(s), 40), s.Agent,
+						changesText(s.Changes), age(s.Created), s.Repo)
+				}
+				return tw.Flush()
+			})
+		},
+	}
+	cmd.Flags().StringVar(&a.repo, "repo", "", "only sessions of this repository")
+	cmd.Flags().BoolVarP(&all, "all", "a", false, "include failed, merged and removed sessions")
+	return cmd
+}
+
+func trunc(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n-1] + "…"
+}
+
+func age(t time.Time) string {
+	d := time.Since(t).Round(time.Second)
+	switch {
+	case d < time.Minute:
+		return d.String()
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh", int(d.Hours()))
+	}
+	return fmt.Sprintf("%dd", int(d.Hours()/24))
+}
+
+func (a *app) sessionRef(name string) protocol.SessionRef {
+	return protocol.SessionRef{Session: name, Repo: a.repoDir()}
+}
+
+func (a *app) showCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "show NAME",
+		Short: "Show one session",
+		Args:  exactArgs(1, "NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.call(cmd.Context(), func(c *protocol.Client) error {
+				s, err := c.Session(cmd.Context(), a.sessionRef(args[0]))
+				if err != nil {
+					return err
+				}
+				if a.json {
+					return printJSON(s)
+				}
+				tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+				row := func(k, v string) {
+					if v != "" {
+						fmt.Fprintf(tw, "%s\t%s\n", k, v)
+					}
+				}
+				row("name", s.Name)
+				row("id", s.ID)
+				row("state", stateText(*s))
+				row("agent", s.Agent+"  ("+strings.Join(s.Command, " ")+")")
+				row("prompt", s.Prompt)
+				row("repo", s.Repo)
+				row("worktree", s.Worktree)
+				row("branch", s.Branch+" → "+s.Target)
+				row("base", s.Base)
+				row("changes", changesText(s.Changes))
+				if s.PID != 0 {
+					row("pid", fmt.Sprint(s.PID))
+				}
+				if s.Port != 0 {
+					row("port", fmt.Sprint(s.Port))
+				}
+				row("log", s.Log)
+				row("created", s.Created.Local().Format(time.DateTime))
+				row("updated", s.Updated.Local().Format(time.DateTime))
+				return tw.Flush()
+			})
+		},
+	}
+	cmd.Flags().StringVar(&a.repo, "repo", "", "repository (default: the current directory's)")
+	return cmd
+}
+
+func (a *app) logsCmd() *cobra.Command {
+	var follow bool
+	var tail int64
+	cmd := &cobra.Command{
+		Use:   "logs NAME [-f]",
+		Short: "Print the agent's terminal output",
+		Args:  exactArgs(1, "NAME [-f]"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.logs(cmd.Context(), args[0], follow, tail)
+		},
+	}
+	cmd.Flags().StringVar(&a.repo, "repo", "", "repository (default: the current directory's)")
+	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing output as it comes, until the agent exits")
+	cmd.Flags().Int64Var(&tail, "tail", 0, "start this many bytes before the end")
+	return cmd
+}
+
+func (a *app) logs(ctx context.Context, name string, follow bool, tail int64) error {
+	type chunk struct {
+		n   protocol.OutputNotification
+		err error
+	}
+	chunks := make(chan protocol.OutputNotification, 1024)
+	c, err := a.connect(ctx, func(method string, params json.RawMessage) {
+		if method != protocol.NotifyOutput {
+			return
+		}
+		var n protocol.OutputNotification
+		if json.Unmarshal(params, &n) == nil {
+			chunks <- n
+		}
+	})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	ref := a.sessionRef(name)
+	s, err := c.Session(ctx, ref)
+	if err != nil {
+		return err
+	}
+	offset := int64(0)
+	if tail > 0 {
+		offset = -tail
+	}
+	var all []byte
+	for {
+		out, err := c.Output(ctx, protocol.OutputParams{SessionRef: protocol.SessionRef{Session: s.ID}, Offset: offset})
+		if err != nil {
+			return err
+		}
+		if !a.json {
+			os.Stdout.Write(out.Data)
+		} else {
+			all = append(all, out.Data...)
+		}
+		offset = out.Next
+		if out.Next >= out.Size {
+			if !follow || out.Done {
+				if a.json {
+					return printJSON(protocol.OutputResult{Data: all, Offset: 0, Next: offset, Size: out.Size, Done: out.Done})
+				}
+				return nil
+			}
+			break
+		}
+	}
+	if err := c.Subscribe(ctx, protocol.SubscribeParams{Output: []protocol.OutputSubscription{{Session: s.ID, Offset: offset}}}); err != nil {
+		return err
+	}
+	for {
+		select {
+		case n := <-chunks:
+			if a.json {
+				printJSON(n)
+			} else {
+				os.Stdout.Write(n.Data)
+			}
+			if n.Done {
+				return nil
+			}
+		case <-c.Done():
+			return fmt.Errorf("lost the connection to studiod")
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}
+
+func (a *app) sendCmd() *cobra.Command {
+	var noSubmit bool
+	cmd := &cobra.Command{
+		Use:   "send NAME TEXT...",
+		Short: "Type text into the agent and press Enter",
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) < 2 {
+				return usageError{fmt.Errorf("usage: studiod send NAME TEXT")}
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.call(cmd.Context(), func(c *protocol.Client) error {
+				submit := !noSubmit
+				s, err := c.Send(cmd.Context(), protocol.SendParams{SessionRef: a.sessionRef(args[0]), Text: strings.Join(args[1:], " "), Submit: &submit})
+				if err != nil {
+					return err
+				}
+				if a.json {
+					return printJSON(s)
+				}
+				fmt.Printf("sent to %s (%s)\n", s.Name, stateText(*s))
+				return nil
+			})
+		},
+	}
+	cmd.Flags().StringVar(&a.repo, "repo", "", "repository (default: the current directory's)")
+	cmd.Flags().BoolVar(&noSubmit, "no-enter", false, "type the text without pressing Enter")
+	return cmd
+}
+
+func (a *app) stopCmd() *cobra.Command {
+	var force bool
+	cmd := &cobra.Command{
+		Use:   "stop NAME",
+		Short: "Stop the agent (SIGTERM, then SIGKILL; at once with --force); the worktree stays",
+		Args:  exactArgs(1, "NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.call(cmd.Context(), func(c *protocol.Client) error {
+				s, err := c.Stop(cmd.Context(), protocol.StopParams{SessionRef: a.sessionRef(args[0]), Force: force})
+				if err != nil {
+					return err
+				}
+				if a.json {
+					return printJSON(s)
+				}
+				fmt.Printf("%s: %s\n", s.Name, stateText(*s))
+				return nil
+			})
+		},
+	}
+	cmd.Flags().StringVar(&a.repo, "repo", "", "repository (default: the current directory's)")
+	cmd.Flags().BoolVar(&force, "force", false, "kill at once (SIGKILL)")
+	return cmd
+}
+
+func (a *app) rmCmd() *cobra.Command {
+	var p protocol.RemoveParams
+	cmd := &cobra.Command{
+		Use:     "rm NAME",
+		Aliases: []string{"remove"},
+		Short:   "Remove a session's worktree, and its branch once merged",
+		Long: `Remove the session's worktree and, if its branch is merged into the target,
+the branch. Refuses uncommitted work and running agents unless --force; never
+deletes an unmerged branch unless --force.`,
+		Args: exactArgs(1, "NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p.SessionRef = a.sessionRef(args[0])
+			return a.call(cmd.Context(), func(c *protocol.Client) error {
+				r, err := c.Remove(cmd.Context(), p)
+				if err != nil {
+					return err
+				}
+				if a.json {
+					return printJSON(r)
+				}
+				fmt.Printf("removed %s (worktree %s)\n", r.Session.Name, r.Session.Worktree)
+				if r.BranchDeleted {
+					fmt.Printf("deleted branch %s\n", r.Session.Branch)
+				} else if r.BranchKept != "" {
+					fmt.Println(r.BranchKept)
+				}
+				return nil
+			})
+		},
+	}
+	cmd.Flags().StringVar(&a.repo, "repo", "", "repository (default: the current directory's)")
+	cmd.Flags().BoolVar(&p.KeepBranch, "keep-branch", false, "keep the branch even when merged")
+	cmd.Flags().BoolVar(&p.Force, "force", false, "stop a running agent, discard uncommitted work, delete an unmerged branch")
+	return cmd
+}
+
+func (a *app) hookCmd() *cobra.Command {
+	var session string
+	cmd := &cobra.Command{
+		Use:    "hook --session ID working|waiting|idle [MESSAGE]",
+		Short:  "Report an agent's state to studiod (called by agents; see STUDIO_HOOK)",
+		Hidden: false,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) < 1 {
+				return usageError{fmt.Errorf("usage: studiod hook --session ID working|waiting|idle [MESSAGE]")}
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if session == "" {
+				session = os.Getenv("STUDIO_SESSION_ID")
+			}
+			if session == "" {
+				return usageError{fmt.Errorf("no --session and no STUDIO_SESSION_ID in the environment")}
+			}
+			socket := os.Getenv("STUDIOD_SOCKET")
+			if socket == "" {
+				socket = a.dirs.Socket()
+			}
+			// A hook never starts a daemon: with none running there is
+			// nobody to tell.
+			c, err := protocol.Dial(cmd.Context(), socket, nil)
+			if err != nil {
+				return fmt.Errorf("%w: %v", errNoDaemon, err)
+			}
+			defer c.Close()
+			s, err := c.Hook(cmd.Context(), protocol.HookParams{
+				SessionRef: protocol.SessionRef{Session: session, Repo: a.repoDir()},
+				Event:      args[0], Message: strings.Join(args[1:], " "),
+			})
+			if err != nil {
+				return err
+			}
+			if a.json {
+				return printJSON(s)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&session, "session", "", "session id or name (default: $STUDIO_SESSION_ID)")
+	return cmd
+}

@@ -1,0 +1,234 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+
+	"github.com/sourcegraph/jsonrpc2"
+
+	"github.com/studiod/studiod/agents"
+	"github.com/studiod/studiod/agents/shim"
+	"github.com/studiod/studiod/protocol"
+)
+
+// queueSize bounds a connection's pending notifications; a client that
+// falls this far behind is disconnected rather than slowing the daemon.
+const queueSize = 4096
+
+type notification struct {
+	method string
+	params any
+}
+
+type conn struct {
+	s   *Server
+	rpc *jsonrpc2.Conn
+	out chan notification
+	ctx context.Context
+	end context.CancelFunc
+	wg  sync.WaitGroup
+
+	// mu guards the fields below.
+	mu       sync.Mutex
+	subs     protocol.SubscribeParams
+	outputs  map[string]context.CancelFunc // session ID → output stream
+	inflight map[string]context.CancelFunc // request ID → cancel
+}
+
+func newConn(s *Server) *conn {
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &conn{
+		s: s, out: make(chan notification, queueSize), ctx: ctx, end: cancel,
+		outputs: map[string]context.CancelFunc{}, inflight: map[string]context.CancelFunc{},
+	}
+	c.wg.Go(c.writer)
+	return c
+}
+
+func (c *conn) close() {
+	c.end()
+	c.wg.Wait()
+}
+
+// writer sends queued notifications in order.
+func (c *conn) writer() {
+	for {
+		select {
+		case <-c.ctx.Done():
+			return
+		case n := <-c.out:
+			if err := c.rpc.Notify(c.ctx, n.method, n.params); err != nil {
+				return
+			}
+		}
+	}
+}
+
+// notify queues a notification; a full queue disconnects the client.
+func (c *conn) notify(method string, params any) {
+	select {
+	case c.out <- notification{method, params}:
+	case <-c.ctx.Done():
+	default:
+		c.s.log.Warn("client too slow: disconnecting", "queued", queueSize)
+		go c.rpc.Close()
+	}
+}
+
+// handle runs each request in its own goroutine so a slow one (spawn, stop,
+// merge) does not hold up the connection.
+func (c *conn) Handle(ctx context.Context, rpc *jsonrpc2.Conn, req *jsonrpc2.Request) {
+	if req.Method == "$/cancelRequest" {
+		var p struct {
+			ID jsonrpc2.ID `json:"id"`
+		}
+		if req.Params != nil && json.Unmarshal(*req.Params, &p) == nil {
+			c.mu.Lock()
+			if cancel, ok := c.inflight[p.ID.String()]; ok {
+				cancel()
+			}
+			c.mu.Unlock()
+		}
+		return
+	}
+	h, ok := c.s.routes[req.Method]
+	if !ok {
+		if !req.Notif {
+			rpc.ReplyWithError(ctx, req.ID, &jsonrpc2.Error{Code: protocol.CodeMethodNotFound, Message: fmt.Sprintf("method not found: %s", req.Method)})
+		}
+		return
+	}
+	var params json.RawMessage
+	if req.Params != nil {
+		params = *req.Params
+	}
+	rctx, cancel := context.WithCancel(c.ctx)
+	key := req.ID.String()
+	if !req.Notif {
+		c.mu.Lock()
+		c.inflight[key] = cancel
+		c.mu.Unlock()
+	}
+	c.wg.Go(func() {
+		defer cancel()
+		res, err := h(rctx, c, params)
+		if !req.Notif {
+			c.mu.Lock()
+			delete(c.inflight, key)
+			c.mu.Unlock()
+		}
+		if req.Notif {
+			return
+		}
+		if err != nil {
+			we := wireError(err)
+			if we.Code == protocol.CodeInternal {
+				c.s.log.Error("request failed", "method", req.Method, "err", err)
+			}
+			rpc.ReplyWithError(ctx, req.ID, protocol.ToRPC(we))
+			return
+		}
+		if err := rpc.Reply(ctx, req.ID, res); err != nil && !errors.Is(err, jsonrpc2.ErrClosed) {
+			c.s.log.Warn("reply", "method", req.Method, "err", err)
+		}
+	})
+}
+
+// subscribed reports whether this connection wants session events.
+func (c *conn) wantsSessions() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.subs.Sessions
+}
+
+// setOutputs starts and stops output streams to match subs.
+func (c *conn) setOutputs(subs []protocol.OutputSubscription) error {
+	want := map[string]protocol.OutputSubscription{}
+	for _, o := range subs {
+		s, err := c.s.agents.Lookup(agents.Ref{Session: o.Session})
+		if err != nil {
+			return err
+		}
+		o.Session = s.ID
+		want[s.ID] = o
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for id, cancel := range c.outputs {
+		if _, ok := want[id]; !ok {
+			cancel()
+			delete(c.outputs, id)
+		}
+	}
+	for id, o := range want {
+		if _, ok := c.outputs[id]; ok {
+			continue
+		}
+		ctx, cancel := context.WithCancel(c.ctx)
+		c.outputs[id] = cancel
+		c.wg.Go(func() { c.streamOutput(ctx, id, o.Offset) })
+	}
+	return nil
+}
+
+// streamOutput sends a session's output from offset as notifications: the
+// shim replays its log from there and follows live output, so nothing is
+// skipped; once the agent has gone, the rest of the log is read directly.
+func (c *conn) streamOutput(ctx context.Context, id string, offset int64) {
+	buf := make([]byte, 32<<10)
+	for ctx.Err() == nil {
+		s, err := c.s.agents.Lookup(agents.Ref{Session: id})
+		if err != nil {
+			return
+		}
+		st, err := shim.Attach(ctx, s.Socket, offset)
+		if err != nil {
+			if !errors.Is(err, shim.ErrGone) {
+				c.s.log.Warn("attach for output", "session", s.Name, "err", err)
+			}
+			c.sendLogTail(s, offset)
+			return
+		}
+		stop := context.AfterFunc(ctx, func() { st.Close() })
+		offset = st.Offset
+		for {
+			n, err := st.Read(buf)
+			if n > 0 {
+				c.notify(protocol.NotifyOutput, protocol.OutputNotification{Session: id, Offset: offset, Data: append([]byte(nil), buf[:n]...)})
+				offset += int64(n)
+			}
+			if err != nil {
+				break
+			}
+		}
+		stop()
+		st.Close()
+	}
+}
+
+func (c *conn) sendLogTail(s agents.Session, offset int64) {
+	f, err := os.Open(s.Log())
+	if err == nil {
+		defer f.Close()
+		if offset < 0 {
+			fi, _ := f.Stat()
+			offset = fi.Size()
+		}
+		buf := make([]byte, 32<<10)
+		for {
+			n, err := f.ReadAt(buf, offset)
+			if n > 0 {
+				c.notify(protocol.NotifyOutput, protocol.OutputNotification{Session: s.ID, Offset: offset, Data: append([]byte(nil), buf[:n]...)})
+				offset += int64(n)
+			}
+			if err != nil {
+				break
+			}
+		}
+	}
+	c.notify(protocol.NotifyOutput, protocol.OutputNotification{Session: s.ID, Offset: max(offset, 0), Done: true})
+}

@@ -1,0 +1,150 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/studiod/studiod/agents"
+	"github.com/studiod/studiod/workspace"
+)
+
+// Config is what the daemon needs to run.
+type Config struct {
+	Socket      string
+	Lock        string
+	RuntimeDir  string
+	StateDir    string
+	WorktreeDir string
+	UserConfig  string
+	LogFile     string
+	Self        string // studiod's executable
+	Version     string
+	Log         *slog.Logger
+	Git         *workspace.Git
+	// Ready, if set, is called once the socket accepts connections.
+	Ready func()
+}
+
+// AlreadyRunningError reports that another daemon holds the lock.
+type AlreadyRunningError struct {
+	PID    int
+	Socket string
+}
+
+func (e *AlreadyRunningError) Error() string {
+	return fmt.Sprintf("studiod is already running (pid %d, socket %s)", e.PID, e.Socket)
+}
+
+// Run runs the daemon until ctx ends or a client asks it to shut down.
+// Agents keep running after it returns; the next daemon reattaches to them.
+func Run(ctx context.Context, cfg Config) error {
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	unlock, err := lock(cfg.Lock, cfg.Socket)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+
+	// We hold the lock, so a socket file left behind is a crashed
+	// daemon's: replace it.
+	if err := os.Remove(cfg.Socket); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("remove stale socket %s: %w", cfg.Socket, err)
+	}
+	old := syscall.Umask(0o177)
+	ln, err := net.Listen("unix", cfg.Socket)
+	syscall.Umask(old)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Socket, err)
+	}
+	defer os.Remove(cfg.Socket)
+	if err := os.Chmod(cfg.Socket, 0o600); err != nil {
+		ln.Close()
+		return err
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	m, err := agents.New(ctx, agents.Options{
+		StateDir: cfg.StateDir, RuntimeDir: cfg.RuntimeDir, WorktreeDir: cfg.WorktreeDir,
+		UserConfig: cfg.UserConfig, Self: cfg.Self, Socket: cfg.Socket, Git: cfg.Git, Log: cfg.Log,
+	})
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	srv := New(m, cfg.Log, cfg.Version, Info{Socket: cfg.Socket, Log: cfg.LogFile, State: cfg.StateDir}, cancel)
+	cfg.Log.Info("studiod started", "pid", os.Getpid(), "socket", cfg.Socket, "version", cfg.Version)
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ctx, ln) }()
+	if cfg.Ready != nil {
+		cfg.Ready()
+	}
+	select {
+	case <-ctx.Done():
+	case err = <-served:
+	}
+	ln.Close()
+	srv.Close()
+	cerr := m.Close()
+	cfg.Log.Info("studiod stopped")
+	if err != nil {
+		return err
+	}
+	return cerr
+}
+
+// lock takes the single-instance lock, a flock on the lock file, which the
+// kernel releases if the daemon dies however it dies.
+func lock(path, socket string) (func(), error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open lock %s: %w", path, err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		b := make([]byte, 32)
+		n, _ := f.ReadAt(b, 0)
+		f.Close()
+		pid, _ := strconv.Atoi(strings.TrimSpace(string(b[:n])))
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, &AlreadyRunningError{PID: pid, Socket: socket}
+		}
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	f.Truncate(0)
+	f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	return func() {
+		f.Truncate(0)
+		syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		f.Close()
+	}, nil
+}
+
+// WaitStopped waits until no daemon holds the lock, for shutdown commands.
+func WaitStopped(path string, d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		f, err := os.OpenFile(path, os.O_RDWR, 0)
+		if err != nil {
+			return true
+		}
+		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+			f.Close()
+			return true
+		}
+		f.Close()
+		time.Sleep(20 * time.Millisecond)
+	}
+	return false
+}
