@@ -81,7 +81,7 @@ func New(ctx context.Context, opts Options) (*Manager, error) {
 		opts.IdleAfter = 5 * time.Second
 	}
 	if opts.SpawnGrace <= 0 {
-		opts.SpawnGrace = time.Second
+		opts.SpawnGrace = 700 * time.Millisecond
 	}
 	for _, d := range []string{opts.StateDir, filepath.Join(opts.RuntimeDir, "shims")} {
 		if err := os.MkdirAll(d, 0o700); err != nil {

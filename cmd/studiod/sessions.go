@@ -75,7 +75,7 @@ func (a *app) spawn(ctx context.Context, p protocol.SpawnParams) error {
 	}
 	// An agent that dies at once is a failed spawn: wait out the daemon's
 	// grace period so the user hears about it here.
-	deadline := time.After(1500 * time.Millisecond)
+	deadline := time.After(time.Second)
 wait:
 	for {
 		select {

@@ -1,0 +1,152 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/studiod/studiod/internal/gittest"
+	"github.com/studiod/studiod/protocol"
+)
+
+// TestMain makes the test binary double as studiod and as a fake agent, so
+// scripts and integration tests run the real daemon as a separate process.
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"studiod":   func() { os.Exit(run(os.Args[1:])) },
+		"fakeagent": fakeAgent,
+	})
+}
+
+// fakeAgent is an agent with failure modes chosen by flags.
+func fakeAgent() {
+	fs := flag.NewFlagSet("fakeagent", flag.ExitOnError)
+	exit := fs.Int("exit", 0, "exit with this code when done")
+	hang := fs.Bool("hang", false, "run until killed")
+	lines := fs.Int("lines", 0, "print this many numbered lines")
+	every := fs.Duration("every", 0, "pause between lines")
+	ask := fs.String("ask", "", "print this question, report waiting, and wait for a line")
+	edit := fs.String("edit", "", "comma-separated files to write")
+	echo := fs.Bool("echo", false, "echo every input line as 'got: LINE'")
+	fs.Parse(os.Args[1:])
+	hook := func(args ...string) {
+		if h := os.Getenv("STUDIO_HOOK"); h != "" {
+			f := strings.Fields(h)
+			exec.Command(f[0], append(f[1:], args...)...).Run()
+		}
+	}
+	fmt.Println("fakeagent started in", filepath.Base(os.Getenv("STUDIO_WORKTREE")), "port", os.Getenv("STUDIO_PORT"))
+	for _, f := range strings.Split(*edit, ",") {
+		if f != "" {
+			os.MkdirAll(filepath.Dir(f), 0o755)
+			os.WriteFile(f, []byte("edited by "+os.Getenv("STUDIO_SESSION")+"\n"), 0o644)
+		}
+	}
+	for i := 1; i <= *lines; i++ {
+		fmt.Printf("line %d\n", i)
+		time.Sleep(*every)
+	}
+	in := bufio.NewScanner(os.Stdin)
+	if *ask != "" {
+		hook("waiting", *ask)
+		fmt.Print(*ask + " ")
+		if in.Scan() {
+			fmt.Println("answer:", in.Text())
+		}
+		hook("working")
+	}
+	if *echo {
+		hook("idle")
+		for in.Scan() {
+			fmt.Println("got:", in.Text())
+		}
+	}
+	if *hang {
+		select {}
+	}
+	fmt.Println("fakeagent done")
+	os.Exit(*exit)
+}
+
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir: "testdata/script",
+		Setup: func(e *testscript.Env) error {
+			e.Setenv("STUDIOD_HOME", filepath.Join(e.WorkDir, ".studiod"))
+			e.Setenv("HOME", e.WorkDir)
+			for _, kv := range gittest.Env {
+				k, v, _ := strings.Cut(kv, "=")
+				e.Setenv(k, v)
+			}
+			// Every script's agents and daemon go away with the script.
+			home := filepath.Join(e.WorkDir, ".studiod")
+			e.Defer(func() { cleanupHome(home) })
+			return nil
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"waitstate": waitStateCmd,
+		},
+	})
+}
+
+// cleanupHome stops every live agent of the daemon under home, then the
+// daemon itself.
+func cleanupHome(home string) {
+	env := append(os.Environ(), "STUDIOD_HOME="+home)
+	socket := filepath.Join(home, "run", "studiod.sock")
+	if _, err := os.Stat(socket); err != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if c, err := protocol.Dial(ctx, socket, nil); err == nil {
+		if res, err := c.Sessions(ctx, protocol.SessionsParams{All: true}); err == nil {
+			for _, s := range res.Sessions {
+				if protocol.Live(s.State) {
+					c.Stop(ctx, protocol.StopParams{SessionRef: protocol.SessionRef{Session: s.ID}, Force: true})
+				}
+			}
+		}
+		c.Close()
+	}
+	cmd := exec.CommandContext(ctx, "studiod", "shutdown")
+	cmd.Env = env
+	cmd.Run()
+}
+
+// waitstate NAME STATE [DETAIL-SUBSTRING] waits until the session is in
+// STATE (30s at most).
+func waitStateCmd(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) < 2 {
+		ts.Fatalf("usage: waitstate NAME STATE [DETAIL]")
+	}
+	home := ts.Getenv("STUDIOD_HOME")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := protocol.Dial(ctx, filepath.Join(home, "run", "studiod.sock"), nil)
+	if err != nil {
+		ts.Fatalf("dial: %v", err)
+	}
+	defer c.Close()
+	var last *protocol.Session
+	for ctx.Err() == nil {
+		s, err := c.Session(ctx, protocol.SessionRef{Session: args[0], Repo: ts.MkAbs(".")})
+		if err == nil {
+			last = s
+			if s.State == args[1] && (len(args) < 3 || strings.Contains(s.Detail, args[2])) {
+				return
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	ts.Fatalf("session %s never reached %v; last: %+v", args[0], args[1:], last)
+}
