@@ -1,0 +1,420 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/studiod/studiod/internal/gittest"
+	"github.com/studiod/studiod/protocol"
+)
+
+// daemon is a real `studiod serve` process under a private STUDIOD_HOME.
+type daemon struct {
+	t    *testing.T
+	home string
+	cmd  *exec.Cmd
+}
+
+func newHome(t *testing.T) string {
+	t.Helper()
+	// Unix socket paths are short: keep the home near the root.
+	home, err := os.MkdirTemp("", "sd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cleanupHome(home)
+		os.RemoveAll(home)
+	})
+	return home
+}
+
+func (d *daemon) socket() string { return filepath.Join(d.home, "run", "studiod.sock") }
+
+func startDaemon(t *testing.T, home string) *daemon {
+	t.Helper()
+	gittest.Setenv(t)
+	cmd := exec.Command("studiod", "serve")
+	cmd.Env = append(os.Environ(), "STUDIOD_HOME="+home)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	d := &daemon{t: t, home: home, cmd: cmd}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		c, err := protocol.Dial(t.Context(), d.socket(), nil)
+		if err == nil {
+			c.Close()
+			return d
+		}
+		select {
+		case <-exited:
+			t.Fatalf("daemon exited: %s", stderr.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("daemon did not come up: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// kill9 kills the daemon the hard way.
+func (d *daemon) kill9() {
+	d.cmd.Process.Kill()
+	for i := 0; i < 500; i++ {
+		if err := d.cmd.Process.Signal(syscall.Signal(0)); err != nil {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func (d *daemon) client(notify protocol.NotifyFunc) *protocol.Client {
+	d.t.Helper()
+	c, err := protocol.Dial(d.t.Context(), d.socket(), notify)
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	d.t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// await polls cond until it holds (30s at most).
+func await(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func sessionState(t *testing.T, c *protocol.Client, id string) *protocol.Session {
+	s, err := c.Session(t.Context(), protocol.SessionRef{Session: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// TestDaemonCrashKeepsAgentsAndOutput kills the daemon with SIGKILL while an
+// agent writes, starts a new one, and checks the agent kept running, no
+// output byte was lost, and its exit was recorded.
+func TestDaemonCrashKeepsAgentsAndOutput(t *testing.T) {
+	home := newHome(t)
+	repo := gittest.NewRepo(t, nil)
+	d := startDaemon(t, home)
+	c := d.client(nil)
+	s, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: "writer",
+		Command: []string{"fakeagent", "-lines", "300", "-every", "10ms", "-exit", "5"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	await(t, "some output", func() bool {
+		out, err := c.Output(t.Context(), protocol.OutputParams{SessionRef: protocol.SessionRef{Session: s.ID}})
+		return err == nil && bytes.Contains(out.Data, []byte("line 20\r\n"))
+	})
+	d.kill9()
+	if err := syscall.Kill(s.PID, 0); err != nil {
+		t.Fatalf("agent died with the daemon: %v", err)
+	}
+	d2 := startDaemon(t, home)
+	c2 := d2.client(nil)
+	got := sessionState(t, c2, s.ID)
+	if got.Name != "writer" || got.Worktree != s.Worktree {
+		t.Fatalf("session after restart: %+v", got)
+	}
+	await(t, "exit recorded", func() bool {
+		return sessionState(t, c2, s.ID).State == protocol.StateExited
+	})
+	got = sessionState(t, c2, s.ID)
+	if got.ExitCode == nil || *got.ExitCode != 5 {
+		t.Errorf("exit code: got %v, want 5", got.ExitCode)
+	}
+	out, err := c2.Output(t.Context(), protocol.OutputParams{SessionRef: protocol.SessionRef{Session: s.ID}, Limit: 4 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want strings.Builder
+	for i := 1; i <= 300; i++ {
+		fmt.Fprintf(&want, "line %d\r\n", i)
+	}
+	if !bytes.Contains(out.Data, []byte(want.String())) {
+		t.Errorf("output lost lines across the restart:\n%s", out.Data)
+	}
+	if !out.Done {
+		t.Errorf("output not done after exit: %+v", out)
+	}
+}
+
+// TestCrashDuringSpawn kills the daemon while a spawn runs its setup; the
+// next daemon rolls the spawn back.
+func TestCrashDuringSpawn(t *testing.T) {
+	home := newHome(t)
+	repo := gittest.NewRepo(t, map[string]string{
+		".studio.toml": "[setup]\ncommands = [\"touch ../setup-started-$STUDIO_SESSION; sleep 30\"]\n",
+	})
+	d := startDaemon(t, home)
+	c := d.client(nil)
+	if _, err := c.Trust(t.Context(), protocol.TrustParams{Repo: repo}); err != nil {
+		t.Fatal(err)
+	}
+	spawned := make(chan error, 1)
+	go func() {
+		_, err := c.Spawn(context.Background(), protocol.SpawnParams{Repo: repo, Name: "cut", Command: []string{"fakeagent", "-hang"}})
+		spawned <- err
+	}()
+	res, _ := c.Sessions(t.Context(), protocol.SessionsParams{})
+	_ = res
+	var wt string
+	await(t, "setup to start", func() bool {
+		r, err := c.Sessions(t.Context(), protocol.SessionsParams{All: true})
+		if err != nil || len(r.Sessions) == 0 {
+			return false
+		}
+		wt = r.Sessions[0].Worktree
+		_, err = os.Stat(filepath.Join(filepath.Dir(wt), "setup-started-cut"))
+		return err == nil
+	})
+	d.kill9()
+	<-spawned
+	// The setup's sleep was the daemon's child; it must not keep the
+	// worktree busy for the rollback.
+	d2 := startDaemon(t, home)
+	c2 := d2.client(nil)
+	r, err := c2.Sessions(t.Context(), protocol.SessionsParams{All: true})
+	if err != nil || len(r.Sessions) != 1 {
+		t.Fatalf("sessions after restart: %+v, %v", r, err)
+	}
+	s := r.Sessions[0]
+	if s.State != protocol.StateFailed || !strings.Contains(s.Detail, "interrupted") {
+		t.Errorf("state: got %s (%s), want failed: interrupted", s.State, s.Detail)
+	}
+	if out := gittest.Git(t, repo, "branch", "--list", "studio/cut"); out != "" {
+		t.Errorf("branch left behind: %q", out)
+	}
+	if out := gittest.Git(t, repo, "worktree", "list", "--porcelain"); strings.Contains(out, "cut") {
+		t.Errorf("worktree left behind:\n%s", out)
+	}
+	if _, err := os.Stat(wt); err == nil {
+		t.Errorf("worktree directory %s left behind", wt)
+	}
+	// The name is free again.
+	if _, err := c2.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: "cut", Command: []string{"fakeagent", "-hang"}}); err == nil {
+		t.Log("respawned after rollback")
+	} else if protocol.CodeOf(err) != protocol.CodeUntrusted {
+		t.Errorf("respawn: %v", err)
+	}
+}
+
+func TestSecondDaemonAndStaleSocket(t *testing.T) {
+	home := newHome(t)
+	d := startDaemon(t, home)
+	cmd := exec.Command("studiod", "serve")
+	cmd.Env = append(os.Environ(), "STUDIOD_HOME="+home)
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "already running") {
+		t.Fatalf("second daemon: err %v, output %q", err, out)
+	}
+	// The first one still serves.
+	if _, err := d.client(nil).Status(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	d.kill9()
+	// The socket file a crashed daemon leaves behind is recovered.
+	if _, err := os.Stat(d.socket()); err != nil {
+		t.Fatalf("expected a stale socket: %v", err)
+	}
+	d2 := startDaemon(t, home)
+	if _, err := d2.client(nil).Status(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(d2.socket())
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("socket mode: %v, %v", fi.Mode(), err)
+	}
+	di, err := os.Stat(filepath.Dir(d2.socket()))
+	if err != nil || di.Mode().Perm() != 0o700 {
+		t.Errorf("socket dir mode: %v, %v", di.Mode(), err)
+	}
+}
+
+// TestAutoStart checks that any client starts the daemon when none runs.
+func TestAutoStart(t *testing.T) {
+	home := newHome(t)
+	cmd := exec.Command("studiod", "ls", "--json")
+	cmd.Env = append(os.Environ(), "STUDIOD_HOME="+home)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("ls: %v: %s", err, out)
+	}
+	cmd = exec.Command("studiod", "status", "--json")
+	cmd.Env = append(os.Environ(), "STUDIOD_HOME="+home)
+	out, err = cmd.Output()
+	if err != nil {
+		t.Fatalf("status: %v: %s", err, out)
+	}
+	var st protocol.StatusResult
+	if err := json.Unmarshal(out, &st); err != nil || st.PID == 0 {
+		t.Fatalf("status: %s (%v)", out, err)
+	}
+}
+
+// rawCall sends one framed body and reads one framed reply.
+func rawExchange(t *testing.T, nc net.Conn, body string) map[string]any {
+	t.Helper()
+	fmt.Fprintf(nc, "Content-Length: %d\r\n\r\n%s", len(body), body)
+	return rawRead(t, nc)
+}
+
+func rawRead(t *testing.T, nc net.Conn) map[string]any {
+	t.Helper()
+	nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	st := protocol.NewStream(nc)
+	b, err := st.ReadBody()
+	if err != nil {
+		t.Fatalf("read reply: %v", err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatalf("reply %q: %v", b, err)
+	}
+	return m
+}
+
+func errCode(m map[string]any) int {
+	e, ok := m["error"].(map[string]any)
+	if !ok {
+		return 0
+	}
+	return int(e["code"].(float64))
+}
+
+func TestMalformedRPC(t *testing.T) {
+	home := newHome(t)
+	d := startDaemon(t, home)
+	nc, err := net.Dial("unix", d.socket())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	cases := []struct {
+		name string
+		body string
+		code int
+	}{
+		{"not json", `{"jsonrpc":"2.0",`, protocol.CodeParseError},
+		{"not a message", `{"jsonrpc":"2.0","id":1}`, protocol.CodeInvalidRequest},
+		{"unknown method", `{"jsonrpc":"2.0","id":2,"method":"studio/nope"}`, protocol.CodeMethodNotFound},
+		{"wrong param type", `{"jsonrpc":"2.0","id":3,"method":"studio/spawn","params":{"rows":"many"}}`, protocol.CodeInvalidParams},
+		{"missing session", `{"jsonrpc":"2.0","id":4,"method":"studio/session","params":{"session":"nobody"}}`, protocol.CodeNotFound},
+		{"empty ref", `{"jsonrpc":"2.0","id":5,"method":"studio/session","params":{}}`, protocol.CodeInvalid},
+	}
+	for _, tc := range cases {
+		if got := errCode(rawExchange(t, nc, tc.body)); got != tc.code {
+			t.Errorf("%s: got code %d, want %d", tc.name, got, tc.code)
+		}
+	}
+	// The connection survived all of that.
+	if m := rawExchange(t, nc, `{"jsonrpc":"2.0","id":9,"method":"studio/sessions"}`); m["result"] == nil {
+		t.Errorf("sessions after bad input: %v", m)
+	}
+	// An oversized message is refused without being read, and the
+	// connection closed.
+	fmt.Fprintf(nc, "Content-Length: %d\r\n\r\n", protocol.MaxMessage+1)
+	if got := errCode(rawRead(t, nc)); got != protocol.CodeInvalidRequest {
+		t.Errorf("oversized: got code %d", got)
+	}
+	nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := nc.Read(make([]byte, 1)); err == nil {
+		t.Error("connection still open after an oversized message")
+	}
+	// And the daemon serves others.
+	if _, err := d.client(nil).Status(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestSubscribeNotifications checks that state changes and output reach a
+// subscribed client, output from the offset it asked for.
+func TestSubscribeNotifications(t *testing.T) {
+	home := newHome(t)
+	repo := gittest.NewRepo(t, nil)
+	d := startDaemon(t, home)
+	states := make(chan string, 100)
+	output := make(chan []byte, 100)
+	c := d.client(func(method string, params json.RawMessage) {
+		switch method {
+		case protocol.NotifySessionChanged:
+			var n protocol.SessionChanged
+			json.Unmarshal(params, &n)
+			states <- n.Session.State + ":" + n.Session.Detail
+		case protocol.NotifyOutput:
+			var n protocol.OutputNotification
+			json.Unmarshal(params, &n)
+			output <- n.Data
+		}
+	})
+	if err := c.Subscribe(t.Context(), protocol.SubscribeParams{Sessions: true}); err != nil {
+		t.Fatal(err)
+	}
+	s, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: "asker",
+		Command: []string{"fakeagent", "-ask", "Proceed?", "-echo"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantState := func(want string) {
+		t.Helper()
+		timeout := time.After(30 * time.Second)
+		for {
+			select {
+			case got := <-states:
+				if got == want {
+					return
+				}
+			case <-timeout:
+				t.Fatalf("no %q notification", want)
+			}
+		}
+	}
+	wantState("waiting:Proceed?")
+	if err := c.Subscribe(t.Context(), protocol.SubscribeParams{Sessions: true,
+		Output: []protocol.OutputSubscription{{Session: s.ID, Offset: 0}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Send(t.Context(), protocol.SendParams{SessionRef: protocol.SessionRef{Session: "asker", Repo: repo}, Text: "yes"}); err != nil {
+		t.Fatal(err)
+	}
+	wantState("idle:")
+	var got []byte
+	timeout := time.After(30 * time.Second)
+	for !bytes.Contains(got, []byte("answer: yes")) {
+		select {
+		case b := <-output:
+			got = append(got, b...)
+		case <-timeout:
+			t.Fatalf("output so far: %q", got)
+		}
+	}
+	if !bytes.HasPrefix(got, []byte("fakeagent started")) {
+		t.Errorf("output did not start at offset 0: %q", got)
+	}
+}
