@@ -1,0 +1,668 @@
+package workspace
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"sync"
+)
+
+// TargetSide is the side name of a target branch tip in a Conflict.
+const TargetSide = "target"
+
+// Conflict is one predicted collision between two sides on one path; it
+// maps 1:1 to the wire's Conflict.
+type Conflict struct {
+	ID       string // stable while the conflict lasts
+	Repo     string // main worktree
+	Path     string // path in the merged tree
+	Kind     string
+	Severity string // SeverityConflict or SeverityOverlap
+	A, B     Side
+}
+
+// Side is one party to a Conflict: a worktree's name or TargetSide, with the
+// lines it changed in its own copy of the file.
+type Side struct {
+	Name   string
+	Path   string // path on this side (differs after a rename)
+	File   string // absolute path of this side's copy
+	Ranges []Range
+}
+
+// Delta is a change of the conflict set, never the whole set again.
+type Delta struct {
+	Added    []Conflict
+	Updated  []Conflict
+	Resolved []string // IDs
+	// Gone lists worktrees found deleted; their conflicts are resolved.
+	Gone []string
+}
+
+func (d Delta) empty() bool {
+	return len(d.Added) == 0 && len(d.Updated) == 0 && len(d.Resolved) == 0 && len(d.Gone) == 0
+}
+
+// TrackerOptions configure a Tracker.
+type TrackerOptions struct {
+	// Watcher is the process's file watcher; it is shared, not owned.
+	Watcher *Watcher
+	// OnDelta receives each change of the conflict set, one at a time, from
+	// the tracker's goroutine.
+	OnDelta func(Delta)
+	Logger  *slog.Logger
+}
+
+// Tracker predicts, live, the conflicts between a repository's worktrees
+// (their uncommitted work included) and between each worktree and the tip
+// of its target branch. A change in one worktree re-snapshots it and
+// re-predicts only the pairs involving it; a target branch moving
+// re-predicts the pairs with that target.
+//
+// All the work happens in one goroutine; the methods only record what to do
+// and are safe for concurrent use.
+type Tracker struct {
+	repo *Repo
+	pred *Predictor
+	w    *Watcher
+	opts TrackerOptions
+	log  *slog.Logger
+
+	ctx         context.Context
+	cancel      context.CancelFunc
+	wg          sync.WaitGroup
+	wakeC       chan struct{}
+	unwatchRefs func()
+
+	// mu guards the fields below. Never held while git runs or OnDelta is
+	// called.
+	mu           sync.Mutex
+	trees        map[string]*tracked
+	dirty        map[string]*dirtyPaths
+	refsDirty    bool
+	removed      []string
+	tips         map[string]string // target branch → commit
+	results      map[pairKey]map[string]Conflict
+	busy         bool // the worker is processing
+	gen, doneGen int  // requests made, requests fully processed
+}
+
+type tracked struct {
+	id, name, dir, index, target string
+	snap                         Snapshot
+	haveSnap                     bool
+	gone                         bool
+	unwatch                      func() // guarded by Tracker.mu
+}
+
+type dirtyPaths struct {
+	all   bool
+	paths map[string]bool
+}
+
+// pairKey names two sides: worktree ids, or "target:" + branch for B.
+type pairKey struct{ a, b string }
+
+// NewTracker starts tracking repo's worktrees. Close stops it.
+func NewTracker(ctx context.Context, repo *Repo, opts TrackerOptions) (*Tracker, error) {
+	if opts.Watcher == nil {
+		return nil, errors.New("new tracker: no watcher")
+	}
+	pred, err := NewPredictor(ctx, repo.Git, repo.Root)
+	if err != nil {
+		return nil, err
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	tctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	t := &Tracker{
+		repo: repo, pred: pred, w: opts.Watcher, opts: opts, log: log.With("repo", repo.Root),
+		ctx: tctx, cancel: cancel, wakeC: make(chan struct{}, 1),
+		trees: map[string]*tracked{}, dirty: map[string]*dirtyPaths{},
+		tips: map[string]string{}, results: map[pairKey]map[string]Conflict{},
+	}
+	// Refs, HEAD and packed-refs of the common git directory: target tips
+	// move there, and so do the worktrees' HEADs.
+	t.unwatchRefs, err = t.w.Add(ctx, WatchRoot{
+		Dir:    repo.CommonDir,
+		Skip:   func(rel string) bool { return rel != "refs" && !strings.HasPrefix(rel, "refs/") },
+		Notify: func(WatchBatch) { t.markRefs() },
+	})
+	if err != nil {
+		cancel()
+		pred.Close()
+		return nil, err
+	}
+	t.wg.Go(t.run)
+	return t, nil
+}
+
+// Close stops the tracker and waits for it.
+func (t *Tracker) Close() error {
+	t.cancel()
+	t.wg.Wait()
+	t.unwatchRefs()
+	t.mu.Lock()
+	var stops []func()
+	for _, tr := range t.trees {
+		stops = append(stops, tr.unwatch)
+		tr.unwatch = nil
+	}
+	t.mu.Unlock()
+	for _, stop := range stops {
+		if stop != nil {
+			stop()
+		}
+	}
+	return t.pred.Close()
+}
+
+// Predictor returns the tracker's predictor (for its statistics).
+func (t *Tracker) Predictor() *Predictor { return t.pred }
+
+// Add tracks the worktree dir under id, snapshotting it through the private
+// index at index, against the tip of branch target.
+func (t *Tracker) Add(ctx context.Context, id, name, dir, index, target string) error {
+	dir = filepath.Clean(dir)
+	t.mu.Lock()
+	if _, ok := t.trees[id]; ok {
+		t.mu.Unlock()
+		return errors.New("track " + id + ": already tracked")
+	}
+	tr := &tracked{id: id, name: name, dir: dir, index: index, target: target}
+	t.trees[id] = tr
+	t.mu.Unlock()
+	stop, err := t.w.Add(ctx, WatchRoot{Dir: dir, GitIgnore: true, Notify: func(b WatchBatch) { t.markPaths(id, b) }})
+	t.mu.Lock()
+	if err != nil {
+		delete(t.trees, id)
+	} else {
+		tr.unwatch = stop
+	}
+	t.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	t.markPaths(id, WatchBatch{Rescan: true})
+	t.markRefs()
+	return nil
+}
+
+// Remove stops tracking a worktree; its conflicts are resolved.
+func (t *Tracker) Remove(id string) {
+	t.mu.Lock()
+	tr := t.trees[id]
+	delete(t.trees, id)
+	delete(t.dirty, id)
+	t.removed = append(t.removed, id)
+	t.gen++
+	var stop func()
+	if tr != nil {
+		stop, tr.unwatch = tr.unwatch, nil
+	}
+	t.mu.Unlock()
+	if stop != nil {
+		stop()
+	}
+	t.wake()
+}
+
+// Conflicts returns the current conflict set, sorted by ID.
+func (t *Tracker) Conflicts() []Conflict {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var list []Conflict
+	for _, m := range t.results {
+		for _, c := range m {
+			list = append(list, c)
+		}
+	}
+	slices.SortFunc(list, func(a, b Conflict) int { return strings.Compare(a.ID, b.ID) })
+	return list
+}
+
+// Gone lists the tracked worktrees found deleted.
+func (t *Tracker) Gone() []string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var ids []string
+	for id, tr := range t.trees {
+		if tr.gone {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// Idle reports whether every change recorded so far has been processed.
+func (t *Tracker) Idle() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return !t.busy && t.doneGen == t.gen
+}
+
+func (t *Tracker) wake() {
+	select {
+	case t.wakeC <- struct{}{}:
+	default:
+	}
+}
+
+func (t *Tracker) markPaths(id string, b WatchBatch) {
+	t.mu.Lock()
+	tr := t.trees[id]
+	if tr == nil || tr.gone {
+		t.mu.Unlock()
+		return
+	}
+	d := t.dirty[id]
+	if d == nil {
+		d = &dirtyPaths{paths: map[string]bool{}}
+		t.dirty[id] = d
+	}
+	if b.Rescan {
+		d.all = true
+	}
+	for _, p := range b.Paths {
+		d.paths[p] = true
+	}
+	t.gen++
+	t.mu.Unlock()
+	t.wake()
+}
+
+func (t *Tracker) markRefs() {
+	t.mu.Lock()
+	t.refsDirty = true
+	t.gen++
+	t.mu.Unlock()
+	t.wake()
+}
+
+func (t *Tracker) run() {
+	for {
+		select {
+		case <-t.wakeC:
+		case <-t.ctx.Done():
+			return
+		}
+		t.process(t.ctx)
+	}
+}
+
+// side is one side of a pair as the worker sees it.
+type side struct {
+	key, name, root string
+	commit, head    string
+}
+
+func (t *Tracker) process(ctx context.Context) {
+	t.mu.Lock()
+	gen := t.gen
+	dirty, refs, removed := t.dirty, t.refsDirty, t.removed
+	t.dirty, t.refsDirty, t.removed, t.busy = map[string]*dirtyPaths{}, false, nil, true
+	t.mu.Unlock()
+	defer func() {
+		t.mu.Lock()
+		t.busy = false
+		t.doneGen = gen
+		t.mu.Unlock()
+	}()
+
+	var delta Delta
+	affected := map[pairKey]bool{}
+	var retargeted map[string]bool
+	if refs {
+		retargeted = t.refreshRefs(ctx, dirty)
+	}
+	for id, d := range dirty {
+		if t.snapshot(ctx, id, d, &delta) {
+			t.mu.Lock()
+			for _, k := range t.pairsOf(id) {
+				affected[k] = true
+			}
+			t.mu.Unlock()
+		}
+	}
+	t.mu.Lock()
+	for _, tr := range t.trees {
+		if retargeted[tr.target] && tr.haveSnap && !tr.gone {
+			affected[pairKey{tr.id, "target:" + tr.target}] = true
+		}
+	}
+	gone := append([]string{}, removed...)
+	gone = append(gone, delta.Gone...)
+	for k := range t.results {
+		for _, id := range gone {
+			if k.a == id || k.b == id {
+				for cid := range t.results[k] {
+					delta.Resolved = append(delta.Resolved, cid)
+				}
+				delete(t.results, k)
+			}
+		}
+	}
+	t.mu.Unlock()
+
+	if len(affected) > 0 {
+		if err := t.predict(ctx, affected, &delta); err != nil {
+			if ctx.Err() == nil {
+				t.log.Warn("predict conflicts", "err", err)
+			}
+		}
+	}
+	if !delta.empty() && t.opts.OnDelta != nil {
+		slices.Sort(delta.Resolved)
+		t.opts.OnDelta(delta)
+	}
+}
+
+// pairsOf lists the pairs involving worktree id. Caller holds mu.
+func (t *Tracker) pairsOf(id string) []pairKey {
+	tr := t.trees[id]
+	if tr == nil || tr.gone || !tr.haveSnap {
+		return nil
+	}
+	keys := []pairKey{{id, "target:" + tr.target}}
+	for oid, o := range t.trees {
+		if oid == id || o.gone || !o.haveSnap {
+			continue
+		}
+		if id < oid {
+			keys = append(keys, pairKey{id, oid})
+		} else {
+			keys = append(keys, pairKey{oid, id})
+		}
+	}
+	return keys
+}
+
+// refreshRefs re-reads branch tips: targets that moved are returned, and
+// worktrees whose HEAD moved are marked for a fresh snapshot in dirty.
+func (t *Tracker) refreshRefs(ctx context.Context, dirty map[string]*dirtyPaths) map[string]bool {
+	out, err := t.repo.Git.Run(ctx, t.repo.Root, "for-each-ref", "--format=%(objectname) %(refname)", "refs/heads", "refs/remotes")
+	if err != nil {
+		t.log.Warn("read refs", "err", err)
+		return nil
+	}
+	refs := map[string]string{}
+	for _, line := range strings.Split(string(out), "\n") {
+		if oid, name, ok := strings.Cut(line, " "); ok {
+			refs[name] = oid
+		}
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	moved := map[string]bool{}
+	for _, tr := range t.trees {
+		if tr.gone {
+			continue
+		}
+		tip := refs["refs/heads/"+tr.target]
+		if tip == "" {
+			tip = refs["refs/remotes/"+tr.target]
+		}
+		if tip == "" {
+			tip = refs[tr.target]
+		}
+		if tip != t.tips[tr.target] {
+			t.tips[tr.target] = tip
+			moved[tr.target] = true
+		}
+		if tr.haveSnap && worktreeHead(tr.dir, refs) != tr.snap.Head && dirty[tr.id] == nil {
+			dirty[tr.id] = &dirtyPaths{paths: map[string]bool{}}
+		}
+	}
+	return moved
+}
+
+// worktreeHead reads a worktree's HEAD from its files ("" if unknown).
+func worktreeHead(dir string, refs map[string]string) string {
+	gitdir := filepath.Join(dir, ".git")
+	if b, err := os.ReadFile(gitdir); err == nil {
+		if p, ok := strings.CutPrefix(strings.TrimSpace(string(b)), "gitdir: "); ok {
+			if !filepath.IsAbs(p) {
+				p = filepath.Join(dir, p)
+			}
+			gitdir = p
+		}
+	}
+	b, err := os.ReadFile(filepath.Join(gitdir, "HEAD"))
+	if err != nil {
+		return ""
+	}
+	head := strings.TrimSpace(string(b))
+	if ref, ok := strings.CutPrefix(head, "ref: "); ok {
+		return refs[ref]
+	}
+	return head
+}
+
+// snapshot brings worktree id's snapshot up to date and reports whether it
+// changed. A worktree deleted from under the tracker is reported gone.
+func (t *Tracker) snapshot(ctx context.Context, id string, d *dirtyPaths, delta *Delta) bool {
+	t.mu.Lock()
+	tr := t.trees[id]
+	if tr == nil || tr.gone {
+		t.mu.Unlock()
+		return false
+	}
+	dir, index, prev, have := tr.dir, tr.index, tr.snap, tr.haveSnap
+	t.mu.Unlock()
+
+	markGone := func() bool {
+		t.mu.Lock()
+		tr.gone = true
+		stop := tr.unwatch
+		tr.unwatch = nil
+		t.mu.Unlock()
+		if stop != nil {
+			stop()
+		}
+		delta.Gone = append(delta.Gone, id)
+		t.log.Info("worktree gone", "worktree", id, "dir", dir)
+		return false
+	}
+	if _, err := os.Stat(filepath.Join(dir, ".git")); errors.Is(err, os.ErrNotExist) {
+		return markGone()
+	}
+	var paths []string
+	if !d.all && have {
+		paths = pathspecs(dir, d.paths)
+	}
+	snap, err := t.repo.Git.TakeSnapshot(ctx, dir, index, paths)
+	if err != nil && paths != nil && ctx.Err() == nil {
+		snap, err = t.repo.Git.TakeSnapshot(ctx, dir, index, nil)
+	}
+	if err != nil {
+		if _, serr := os.Stat(filepath.Join(dir, ".git")); errors.Is(serr, os.ErrNotExist) {
+			return markGone()
+		}
+		if ctx.Err() == nil {
+			t.log.Warn("snapshot", "worktree", id, "err", err)
+		}
+		return false
+	}
+	if have && snap == prev {
+		return false
+	}
+	t.mu.Lock()
+	tr.snap, tr.haveSnap = snap, true
+	t.mu.Unlock()
+	return true
+}
+
+// pathspecs turns changed paths into pathspecs git accepts: a path that no
+// longer exists becomes its nearest existing directory, so that deletions
+// (and files that came and went) are seen without a pathspec that matches
+// nothing. Reaching the root means everything (nil).
+func pathspecs(dir string, changed map[string]bool) []string {
+	set := map[string]bool{}
+	for p := range changed {
+		for {
+			if _, err := os.Lstat(filepath.Join(dir, filepath.FromSlash(p))); err == nil {
+				break
+			}
+			parent := filepath.ToSlash(filepath.Dir(filepath.FromSlash(p)))
+			if parent == "." || parent == "/" || parent == p {
+				return nil
+			}
+			p = parent
+		}
+		set[p] = true
+	}
+	list := make([]string, 0, len(set))
+	for p := range set {
+		list = append(list, p)
+	}
+	slices.Sort(list)
+	return list
+}
+
+// predict re-predicts the affected pairs and records the change in delta.
+func (t *Tracker) predict(ctx context.Context, affected map[pairKey]bool, delta *Delta) error {
+	type job struct {
+		key  pairKey
+		a, b side
+		base string
+	}
+	var jobs []job
+	t.mu.Lock()
+	for k := range affected {
+		ta := t.trees[k.a]
+		if ta == nil || ta.gone || !ta.haveSnap {
+			continue
+		}
+		j := job{key: k, a: side{key: k.a, name: ta.name, root: ta.dir, commit: ta.snap.Commit, head: ta.snap.Head}}
+		if target, ok := strings.CutPrefix(k.b, "target:"); ok {
+			tip := t.tips[target]
+			if tip == "" {
+				continue
+			}
+			j.b = side{key: k.b, name: TargetSide, root: t.repo.Root, commit: tip, head: tip}
+		} else {
+			tb := t.trees[k.b]
+			if tb == nil || tb.gone || !tb.haveSnap {
+				continue
+			}
+			j.b = side{key: k.b, name: tb.name, root: tb.dir, commit: tb.snap.Commit, head: tb.snap.Head}
+		}
+		jobs = append(jobs, j)
+	}
+	t.mu.Unlock()
+
+	next := map[pairKey]map[string]Conflict{}
+	var pairs []Pair
+	var predJobs []job
+	for _, j := range jobs {
+		next[j.key] = map[string]Conflict{}
+		base, err := t.pred.MergeBase(ctx, j.a.head, j.b.head)
+		if errors.Is(err, ErrNoMergeBase) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		j.base = base
+		// Pairs whose changed paths do not meet cannot collide.
+		chA, err := t.pred.ChangedPaths(ctx, base, j.a.commit)
+		if err != nil {
+			return err
+		}
+		chB, err := t.pred.ChangedPaths(ctx, base, j.b.commit)
+		if err != nil {
+			return err
+		}
+		if !intersect(chA, chB) {
+			continue
+		}
+		pairs = append(pairs, Pair{A: j.a.commit, B: j.b.commit, Base: base})
+		predJobs = append(predJobs, j)
+	}
+	if len(pairs) > 0 {
+		preds, err := t.pred.Predict(ctx, pairs)
+		if err != nil {
+			return err
+		}
+		for i, pr := range preds {
+			j := predJobs[i]
+			if pr.Err != nil {
+				t.log.Warn("predict", "a", j.a.name, "b", j.b.name, "err", pr.Err)
+				continue
+			}
+			files, err := t.pred.Locate(ctx, pr)
+			if err != nil {
+				return err
+			}
+			for _, f := range files {
+				c := Conflict{
+					Repo: t.repo.Root, Path: f.Path, Kind: f.Kind, Severity: f.Severity,
+					A: Side{Name: j.a.name, Path: f.A.Path, File: filepath.Join(j.a.root, filepath.FromSlash(f.A.Path)), Ranges: f.A.Ranges},
+					B: Side{Name: j.b.name, Path: f.B.Path, File: filepath.Join(j.b.root, filepath.FromSlash(f.B.Path)), Ranges: f.B.Ranges},
+				}
+				c.ID = conflictID(t.repo.Root, j.a.key, j.b.key, f.Path, f.Kind)
+				next[j.key][c.ID] = c
+			}
+		}
+	}
+
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for k, now := range next {
+		if t.trees[k.a] == nil || t.trees[k.a].gone {
+			continue // removed meanwhile
+		}
+		if tb, ok := t.trees[k.b]; !strings.HasPrefix(k.b, "target:") && (!ok || tb.gone) {
+			continue
+		}
+		old := t.results[k]
+		for id, c := range now {
+			if o, ok := old[id]; !ok {
+				delta.Added = append(delta.Added, c)
+			} else if !reflect.DeepEqual(o, c) {
+				delta.Updated = append(delta.Updated, c)
+			}
+		}
+		for id := range old {
+			if _, ok := now[id]; !ok {
+				delta.Resolved = append(delta.Resolved, id)
+			}
+		}
+		if len(now) == 0 {
+			delete(t.results, k)
+		} else {
+			t.results[k] = now
+		}
+	}
+	return nil
+}
+
+func intersect(a, b []Change) bool {
+	set := make(map[string]bool, len(a))
+	for _, c := range a {
+		set[c.BasePath()] = true
+		set[c.Path] = true
+	}
+	for _, c := range b {
+		if set[c.BasePath()] || set[c.Path] {
+			return true
+		}
+	}
+	return false
+}
+
+// conflictID is stable for the same sides, path and kind.
+func conflictID(repo, a, b, path, kind string) string {
+	h := sha256.Sum256([]byte(repo + "\x00" + a + "\x00" + b + "\x00" + path + "\x00" + kind))
+	return hex.EncodeToString(h[:10])
+}
