@@ -38,6 +38,8 @@ type Options struct {
 	// SpawnGrace is how soon after starting an agent that exits with an
 	// error counts as a failed spawn, rolled back.
 	SpawnGrace time.Duration
+	// Watch tunes the file watcher behind conflict prediction.
+	Watch workspace.WatcherOptions
 }
 
 // Event reports a changed session.
@@ -54,13 +56,16 @@ type Manager struct {
 	// writeMu serializes state changes: database write, then fan-out.
 	writeMu sync.Mutex
 
-	// mu guards sessions, sups, listeners and repoLocks.
-	mu        sync.Mutex
-	sessions  map[string]*Session // by ID
-	sups      map[string]*supervisor
-	listeners map[int]func(Event)
-	nextL     int
-	repoLocks map[string]*sync.Mutex
+	// mu guards sessions, sups, listeners, conflictListeners and repoLocks.
+	mu                sync.Mutex
+	sessions          map[string]*Session // by ID
+	sups              map[string]*supervisor
+	listeners         map[int]func(Event)
+	conflictListeners map[int]func(ConflictEvent)
+	nextL             int
+	repoLocks         map[string]*sync.Mutex
+
+	conf *conflicts
 
 	ctx    context.Context // ends when the manager closes
 	cancel context.CancelFunc
@@ -97,8 +102,10 @@ func New(ctx context.Context, opts Options) (*Manager, error) {
 		opts: opts, store: st, log: opts.Log,
 		sessions: map[string]*Session{}, sups: map[string]*supervisor{},
 		listeners: map[int]func(Event){}, repoLocks: map[string]*sync.Mutex{},
+		conflictListeners: map[int]func(ConflictEvent){},
 		ctx: mctx, cancel: cancel,
 	}
+	m.conf = newConflicts(m, opts.Watch)
 	list, err := st.all(ctx)
 	if err != nil {
 		st.close()
@@ -112,12 +119,16 @@ func New(ctx context.Context, opts Options) (*Manager, error) {
 	for _, s := range list {
 		m.recover(ctx, s.clone())
 	}
+	for _, s := range m.List("", false) {
+		m.conf.track(ctx, s)
+	}
 	return m, nil
 }
 
 // Close stops supervising (agents keep running) and closes the database.
 func (m *Manager) Close() error {
 	m.cancel()
+	m.conf.close()
 	m.wg.Wait()
 	return m.store.close()
 }
@@ -160,6 +171,9 @@ func (m *Manager) update(id string, fn func(s *Session) bool) (Session, error) {
 	next.Updated = time.Now().UTC()
 	if err := m.store.put(m.ctx, &next); err != nil {
 		return Session{}, err
+	}
+	if !active(next.State) {
+		m.conf.untrack(id)
 	}
 	m.mu.Lock()
 	*cur = next.clone()
@@ -259,6 +273,14 @@ func (m *Manager) Lookup(ref Ref) (Session, error) {
 		return Session{}, invalidf("session name %q is used in several repos: pass --repo", ref.Session)
 	}
 	return best.clone(), nil
+}
+
+func cleanAbs(dir string) string {
+	dir, _ = filepath.Abs(dir)
+	if r, err := filepath.EvalSymlinks(dir); err == nil {
+		dir = r
+	}
+	return dir
 }
 
 func within(dir, root string) bool {

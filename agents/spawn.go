@@ -199,6 +199,7 @@ func (m *Manager) Spawn(ctx context.Context, req SpawnRequest, progress Progress
 		return fail("record start", err)
 	}
 	m.supervise(started, profile, true)
+	m.conf.track(ctx, started)
 	if typed != "" {
 		// Agents whose command has no place for the prompt get it typed.
 		go func() {

@@ -145,6 +145,13 @@ func (c *conn) wantsSessions() bool {
 	return c.subs.Sessions
 }
 
+// wantsConflicts reports whether this connection wants conflict deltas.
+func (c *conn) wantsConflicts() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.subs.Conflicts
+}
+
 // setOutputs starts and stops output streams to match subs.
 func (c *conn) setOutputs(subs []protocol.OutputSubscription) error {
 	want := map[string]protocol.OutputSubscription{}

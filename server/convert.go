@@ -5,7 +5,7 @@ import (
 	"github.com/studiod/studiod/protocol"
 )
 
-func wireSession(s agents.Session) protocol.Session {
+func (srv *Server) wireSession(s agents.Session) protocol.Session {
 	p := protocol.Session{
 		ID: s.ID, Name: s.Name, Repo: s.Repo, Branch: s.Branch, Base: s.Base, Target: s.Target,
 		Worktree: s.Worktree, Agent: s.Agent, Command: s.Command, Prompt: s.Prompt, State: s.State,
@@ -16,13 +16,14 @@ func wireSession(s agents.Session) protocol.Session {
 	if agents.IsLive(s.State) {
 		p.Socket = s.Socket
 	}
+	p.Conflicts = srv.conflictCount(s)
 	return p
 }
 
-func wireSessions(list []agents.Session) []protocol.Session {
+func (srv *Server) wireSessions(list []agents.Session) []protocol.Session {
 	out := make([]protocol.Session, len(list))
 	for i, s := range list {
-		out[i] = wireSession(s)
+		out[i] = srv.wireSession(s)
 	}
 	return out
 }

@@ -68,8 +68,11 @@ func New(m *agents.Manager, log *slog.Logger, version string, info Info, shutdow
 		protocol.MethodStatus:    s.status,
 		protocol.MethodTrust:     s.trust,
 		protocol.MethodShutdown:  s.shutdownReq,
+		protocol.MethodConflicts: s.conflicts,
 	}
-	s.unsub = m.Subscribe(s.sessionChanged)
+	unsubSessions := m.Subscribe(s.sessionChanged)
+	unsubConflicts := m.SubscribeConflicts(s.conflictsChanged)
+	s.unsub = func() { unsubSessions(); unsubConflicts() }
 	return s
 }
 

@@ -36,7 +36,7 @@ func (s *Server) spawn(ctx context.Context, c *conn, params json.RawMessage) (an
 	if err != nil {
 		return nil, err
 	}
-	return wireSession(sess), nil
+	return s.wireSession(sess), nil
 }
 
 func (s *Server) sessions(ctx context.Context, c *conn, params json.RawMessage) (any, error) {
@@ -44,7 +44,7 @@ func (s *Server) sessions(ctx context.Context, c *conn, params json.RawMessage) 
 	if err != nil {
 		return nil, err
 	}
-	return protocol.SessionsResult{Sessions: wireSessions(s.agents.List(p.Repo, p.All))}, nil
+	return protocol.SessionsResult{Sessions: s.wireSessions(s.agents.List(p.Repo, p.All))}, nil
 }
 
 func (s *Server) session(ctx context.Context, c *conn, params json.RawMessage) (any, error) {
@@ -56,7 +56,7 @@ func (s *Server) session(ctx context.Context, c *conn, params json.RawMessage) (
 	if err != nil {
 		return nil, err
 	}
-	return wireSession(sess), nil
+	return s.wireSession(sess), nil
 }
 
 func (s *Server) send(ctx context.Context, c *conn, params json.RawMessage) (any, error) {
@@ -69,7 +69,7 @@ func (s *Server) send(ctx context.Context, c *conn, params json.RawMessage) (any
 	if err != nil {
 		return nil, err
 	}
-	return wireSession(sess), nil
+	return s.wireSession(sess), nil
 }
 
 func (s *Server) output(ctx context.Context, c *conn, params json.RawMessage) (any, error) {
@@ -93,7 +93,7 @@ func (s *Server) resize(ctx context.Context, c *conn, params json.RawMessage) (a
 	if err != nil {
 		return nil, err
 	}
-	return wireSession(sess), nil
+	return s.wireSession(sess), nil
 }
 
 func (s *Server) stop(ctx context.Context, c *conn, params json.RawMessage) (any, error) {
@@ -105,7 +105,7 @@ func (s *Server) stop(ctx context.Context, c *conn, params json.RawMessage) (any
 	if err != nil {
 		return nil, err
 	}
-	return wireSession(sess), nil
+	return s.wireSession(sess), nil
 }
 
 func (s *Server) remove(ctx context.Context, c *conn, params json.RawMessage) (any, error) {
@@ -117,7 +117,7 @@ func (s *Server) remove(ctx context.Context, c *conn, params json.RawMessage) (a
 	if err != nil {
 		return nil, err
 	}
-	return protocol.RemoveResult{Session: wireSession(res.Session), BranchDeleted: res.BranchDeleted, BranchKept: res.BranchKept}, nil
+	return protocol.RemoveResult{Session: s.wireSession(res.Session), BranchDeleted: res.BranchDeleted, BranchKept: res.BranchKept}, nil
 }
 
 func (s *Server) hook(ctx context.Context, c *conn, params json.RawMessage) (any, error) {
@@ -129,7 +129,7 @@ func (s *Server) hook(ctx context.Context, c *conn, params json.RawMessage) (any
 	if err != nil {
 		return nil, err
 	}
-	return wireSession(sess), nil
+	return s.wireSession(sess), nil
 }
 
 func (s *Server) subscribe(ctx context.Context, c *conn, params json.RawMessage) (any, error) {
@@ -148,7 +148,7 @@ func (s *Server) subscribe(ctx context.Context, c *conn, params json.RawMessage)
 
 // sessionChanged fans a session change out to subscribed connections.
 func (s *Server) sessionChanged(ev agents.Event) {
-	n := protocol.SessionChanged{Session: wireSession(ev.Session)}
+	n := protocol.SessionChanged{Session: s.wireSession(ev.Session)}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for c := range s.conns {
@@ -163,10 +163,21 @@ func (s *Server) status(ctx context.Context, c *conn, params json.RawMessage) (a
 	for _, sess := range s.agents.List("", true) {
 		counts[sess.State]++
 	}
-	return protocol.StatusResult{
+	res := protocol.StatusResult{
 		Version: s.version, PID: os.Getpid(), Socket: s.info.Socket, Log: s.info.Log, State: s.info.State,
 		Started: s.started, Sessions: counts,
-	}, nil
+	}
+	if ws, ok := s.agents.WatchStatus(); ok {
+		res.Watch.Watches = ws.Watches
+		for _, d := range ws.Degraded {
+			res.Watch.Degraded = append(res.Watch.Degraded, d.Root)
+			res.Watch.Reason = d.Reason
+		}
+	} else {
+		res.Watch.Reason = "no file watcher: inotify instances exhausted (fs.inotify.max_user_instances)"
+		res.Watch.Degraded = []string{"*"}
+	}
+	return res, nil
 }
 
 func (s *Server) trust(ctx context.Context, c *conn, params json.RawMessage) (any, error) {

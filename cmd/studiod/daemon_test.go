@@ -418,3 +418,80 @@ func TestSubscribeNotifications(t *testing.T) {
 		t.Errorf("output did not start at offset 0: %q", got)
 	}
 }
+
+// TestConflictsLive spawns two agents that rewrite the same file and checks
+// the daemon predicts the conflict, with line ranges, and pushes it to a
+// subscribed client as a delta.
+func TestConflictsLive(t *testing.T) {
+	home := newHome(t)
+	repo := gittest.NewRepo(t, map[string]string{"shared.txt": gittest.Lines(10), "other.txt": "x\n"})
+	d := startDaemon(t, home)
+	deltas := make(chan protocol.ConflictsChanged, 100)
+	c := d.client(func(method string, params json.RawMessage) {
+		if method == protocol.NotifyConflictsChanged {
+			var n protocol.ConflictsChanged
+			json.Unmarshal(params, &n)
+			deltas <- n
+		}
+	})
+	if err := c.Subscribe(t.Context(), protocol.SubscribeParams{Conflicts: true}); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"one", "two"} {
+		if _, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: name,
+			Command: []string{"fakeagent", "-edit", "shared.txt", "-hang"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var added protocol.Conflict
+	timeout := time.After(60 * time.Second)
+	for added.ID == "" {
+		select {
+		case n := <-deltas:
+			for _, cf := range n.Added {
+				if cf.Severity == "conflict" {
+					added = cf
+				}
+			}
+		case <-timeout:
+			t.Fatal("no conflictsChanged notification")
+		}
+	}
+	if added.Path != "shared.txt" || added.Kind != protocol.KindContent {
+		t.Errorf("conflict: %+v", added)
+	}
+	sides := map[string]protocol.Side{added.A.Session: added.A, added.B.Session: added.B}
+	for _, name := range []string{"one", "two"} {
+		s, ok := sides[name]
+		if !ok || len(s.Ranges) != 1 || s.Ranges[0] != (protocol.Range{Start: 1, End: 1}) {
+			t.Errorf("side %s: %+v", name, s)
+		}
+		if !strings.HasSuffix(s.File, "/"+name+"/shared.txt") {
+			t.Errorf("side %s file: %s", name, s.File)
+		}
+	}
+	res, err := c.Conflicts(t.Context(), protocol.ConflictsParams{Session: "one", Repo: repo})
+	if err != nil || len(res.Conflicts) == 0 {
+		t.Fatalf("studio/conflicts: %+v, %v", res, err)
+	}
+	s := sessionState(t, c, "one")
+	if s.Conflicts == 0 {
+		t.Errorf("session conflict count: %d", s.Conflicts)
+	}
+	// Removing one side resolves the conflict.
+	if _, err := c.Remove(t.Context(), protocol.RemoveParams{SessionRef: protocol.SessionRef{Session: "two", Repo: repo}, Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	await(t, "conflict resolved", func() bool {
+		r, err := c.Conflicts(t.Context(), protocol.ConflictsParams{Repo: repo})
+		if err != nil {
+			return false
+		}
+		for _, cf := range r.Conflicts {
+			if cf.A.Session == "two" || cf.B.Session == "two" {
+				return false
+			}
+		}
+		return true
+	})
+}

@@ -71,11 +71,18 @@ func (a *app) demo(ctx context.Context, keep bool) error {
 	last := map[string]protocol.Session{}
 	answered := map[string]bool{}
 	events := make(chan protocol.Session, 256)
+	deltas := make(chan protocol.ConflictsChanged, 256)
 	c, err := a.connect(ctx, func(method string, params json.RawMessage) {
-		if method == protocol.NotifySessionChanged {
+		switch method {
+		case protocol.NotifySessionChanged:
 			var n protocol.SessionChanged
 			if json.Unmarshal(params, &n) == nil {
 				events <- n.Session
+			}
+		case protocol.NotifyConflictsChanged:
+			var n protocol.ConflictsChanged
+			if json.Unmarshal(params, &n) == nil {
+				deltas <- n
 			}
 		}
 	})
@@ -91,7 +98,7 @@ func (a *app) demo(ctx context.Context, keep bool) error {
 	if st != nil {
 		fmt.Printf("%s daemon pid %d on %s\n", stamp(), st.PID, st.Socket)
 	}
-	if err := c.Subscribe(ctx, protocol.SubscribeParams{Sessions: true}); err != nil {
+	if err := c.Subscribe(ctx, protocol.SubscribeParams{Sessions: true, Conflicts: true}); err != nil {
 		return err
 	}
 
@@ -146,6 +153,16 @@ loop:
 			if settled() {
 				break loop
 			}
+		case d := <-deltas:
+			for _, cf := range d.Added {
+				fmt.Printf("%s predicted %s\n", stamp(), conflictLine(cf))
+			}
+			for _, cf := range d.Updated {
+				fmt.Printf("%s updated   %s\n", stamp(), conflictLine(cf))
+			}
+			if n := len(d.Resolved); n > 0 {
+				fmt.Printf("%s resolved  %d conflict(s)\n", stamp(), n)
+			}
 		case <-timeout:
 			fmt.Printf("%s the demo agents did not settle within 90s\n", stamp())
 			break loop
@@ -164,6 +181,15 @@ loop:
 	for _, s := range names {
 		out, _ := exec.Command("git", "-C", repo, "diff", "--stat", "main", "studio/"+s).Output()
 		fmt.Printf("  committed on studio/%s:\n%s", s, indent(string(out), "    "))
+	}
+	if cr, err := c.Conflicts(context.WithoutCancel(ctx), protocol.ConflictsParams{Repo: repo}); err == nil {
+		fmt.Printf("\n  predicted collisions (uncommitted work included):\n")
+		for _, cf := range cr.Conflicts {
+			fmt.Printf("    %s\n", conflictLine(cf))
+		}
+		if len(cr.Conflicts) == 0 {
+			fmt.Printf("    none\n")
+		}
 	}
 
 	if keep {

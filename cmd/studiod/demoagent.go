@@ -109,11 +109,11 @@ func (d *demoAgent) run() error {
 	d.sleep(1)
 
 	d.say("reading the code base")
-	d.sleep(2)
+	d.sleep(3)
 	mod := filepath.Join("src", d.name+".go")
 	d.say("writing %s", mod)
 	writeFile(mod, fmt.Sprintf("package src\n\n// %s is the %s module.\nfunc %s() string {\n\treturn %q\n}\n", exported(d.name), d.name, exported(d.name), d.name))
-	d.sleep(3)
+	d.sleep(4)
 
 	// Every demo session edits the same lines here: the collision studiod
 	// predicts.
@@ -123,7 +123,7 @@ func (d *demoAgent) run() error {
 		"owner = " + d.name,
 		"retries = 3",
 	})
-	d.sleep(2)
+	d.sleep(3)
 	d.say("committing my work so far")
 	git("add", "-A")
 	git("commit", "-q", "-m", "demo("+d.name+"): add "+d.name+" module and tune config")
@@ -154,7 +154,7 @@ func (d *demoAgent) run() error {
 			appendLine("README.md", "- "+d.name+": see src/"+d.name+".go")
 		}
 	}
-	d.sleep(2)
+	d.sleep(3)
 	d.say("done; waiting for review feedback")
 	d.hook("idle", "")
 	for l := range d.lines {

@@ -1,0 +1,252 @@
+package agents
+
+import (
+	"context"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/studiod/studiod/workspace"
+)
+
+// conflicts owns live conflict prediction: the daemon's one file watcher and
+// a tracker per repository with sessions. A session is tracked from a
+// successful spawn until it is removed, merged or fails; stopped and exited
+// sessions stay in, since their work is still to be merged.
+type conflicts struct {
+	m       *Manager
+	watcher *workspace.Watcher // nil when no inotify instance could be had
+
+	// mu guards the fields below.
+	mu       sync.Mutex
+	trackers map[string]*workspace.Tracker // by repo root
+	tracked  map[string]string             // session ID → repo root
+	stats    map[string]func()             // session ID → stop its change-stats watch
+	timers   map[string]*time.Timer        // session ID → pending change-stats refresh
+}
+
+// ConflictEvent reports a change of a repository's conflict set.
+type ConflictEvent struct {
+	Repo  string
+	Delta workspace.Delta
+}
+
+func newConflicts(m *Manager, opts workspace.WatcherOptions) *conflicts {
+	c := &conflicts{m: m, trackers: map[string]*workspace.Tracker{}, tracked: map[string]string{},
+		stats: map[string]func(){}, timers: map[string]*time.Timer{}}
+	opts.Logger = m.log
+	w, err := workspace.NewWatcher(m.opts.Git, opts)
+	if err != nil {
+		m.log.Error("file watcher unavailable: conflicts are predicted only on request", "err", err)
+	} else {
+		c.watcher = w
+	}
+	return c
+}
+
+func (c *conflicts) close() {
+	c.mu.Lock()
+	trackers := c.trackers
+	c.trackers = map[string]*workspace.Tracker{}
+	stops := c.stats
+	c.stats = map[string]func(){}
+	for _, t := range c.timers {
+		t.Stop()
+	}
+	c.mu.Unlock()
+	for _, stop := range stops {
+		stop()
+	}
+	for _, t := range trackers {
+		t.Close()
+	}
+	if c.watcher != nil {
+		c.watcher.Close()
+	}
+}
+
+// track starts predicting for session s.
+func (c *conflicts) track(ctx context.Context, s Session) {
+	if c.watcher == nil {
+		return
+	}
+	if _, err := os.Stat(s.Worktree); err != nil {
+		return
+	}
+	c.mu.Lock()
+	if _, ok := c.tracked[s.ID]; ok {
+		c.mu.Unlock()
+		return
+	}
+	t, ok := c.trackers[s.Repo]
+	c.mu.Unlock()
+	if !ok {
+		repo, err := workspace.Open(ctx, c.m.opts.Git, s.Repo)
+		if err != nil {
+			c.m.log.Warn("track conflicts: open repo", "repo", s.Repo, "err", err)
+			return
+		}
+		root := repo.Root
+		t, err = workspace.NewTracker(c.m.ctx, repo, workspace.TrackerOptions{
+			Watcher: c.watcher, Logger: c.m.log,
+			OnDelta: func(d workspace.Delta) { c.m.emitConflicts(root, d) },
+		})
+		if err != nil {
+			c.m.log.Warn("track conflicts", "repo", s.Repo, "err", err)
+			return
+		}
+		c.mu.Lock()
+		if existing, ok := c.trackers[s.Repo]; ok {
+			c.mu.Unlock()
+			t.Close()
+			t = existing
+		} else {
+			c.trackers[s.Repo] = t
+			c.mu.Unlock()
+		}
+	}
+	if err := t.Add(ctx, s.ID, s.Name, s.Worktree, s.Dir+"/conflict-index", s.Target); err != nil {
+		c.m.log.Warn("track conflicts", "session", s.Name, "err", err)
+		return
+	}
+	// The same events keep the session's change stats current.
+	id := s.ID
+	stop, err := c.watcher.Add(ctx, workspace.WatchRoot{Dir: s.Worktree, GitIgnore: true, Notify: func(workspace.WatchBatch) {
+		c.scheduleStats(id)
+	}})
+	c.mu.Lock()
+	c.tracked[s.ID] = s.Repo
+	if err == nil {
+		c.stats[s.ID] = stop
+	}
+	c.mu.Unlock()
+}
+
+// scheduleStats refreshes a session's change stats shortly after its files
+// stop changing.
+func (c *conflicts) scheduleStats(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if t, ok := c.timers[id]; ok {
+		t.Reset(200 * time.Millisecond)
+		return
+	}
+	c.timers[id] = time.AfterFunc(200*time.Millisecond, func() {
+		c.m.refreshChanges(c.m.ctx, id)
+	})
+}
+
+// untrack stops predicting for a session; its conflicts resolve.
+func (c *conflicts) untrack(id string) {
+	c.mu.Lock()
+	root, ok := c.tracked[id]
+	delete(c.tracked, id)
+	t := c.trackers[root]
+	stop := c.stats[id]
+	delete(c.stats, id)
+	if tm, ok := c.timers[id]; ok {
+		tm.Stop()
+		delete(c.timers, id)
+	}
+	c.mu.Unlock()
+	if stop != nil {
+		stop()
+	}
+	if ok && t != nil {
+		t.Remove(id)
+	}
+}
+
+// list returns the current conflicts, filtered.
+func (c *conflicts) list(repo, session, path string) []workspace.Conflict {
+	c.mu.Lock()
+	trackers := make(map[string]*workspace.Tracker, len(c.trackers))
+	for k, v := range c.trackers {
+		trackers[k] = v
+	}
+	c.mu.Unlock()
+	var out []workspace.Conflict
+	for root, t := range trackers {
+		if repo != "" && !within(repo, root) && root != repo {
+			continue
+		}
+		for _, cf := range t.Conflicts() {
+			if session != "" && cf.A.Name != session && cf.B.Name != session {
+				continue
+			}
+			if path != "" && cf.Path != path && cf.A.Path != path && cf.B.Path != path && cf.A.File != path && cf.B.File != path {
+				continue
+			}
+			out = append(out, cf)
+		}
+	}
+	slices.SortFunc(out, func(a, b workspace.Conflict) int { return strings.Compare(a.ID, b.ID) })
+	return out
+}
+
+// idle reports whether every tracker has processed every change seen.
+func (c *conflicts) idle() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, t := range c.trackers {
+		if !t.Idle() {
+			return false
+		}
+	}
+	return true
+}
+
+// Conflicts returns the predicted conflicts and overlaps: of the repository
+// containing repo (all when empty), involving session (a name), touching
+// path (repo-relative or absolute).
+func (m *Manager) Conflicts(repo, session, path string) []workspace.Conflict {
+	return m.conf.list(canon(repo), session, path)
+}
+
+// ConflictsIdle reports whether predictions are up to date with every file
+// change seen so far.
+func (m *Manager) ConflictsIdle() bool { return m.conf.idle() }
+
+// WatchStatus reports the file watcher's health.
+func (m *Manager) WatchStatus() (workspace.WatchStatus, bool) {
+	if m.conf.watcher == nil {
+		return workspace.WatchStatus{}, false
+	}
+	return m.conf.watcher.Status(), true
+}
+
+// SubscribeConflicts calls fn for every change of a conflict set until
+// cancel is called. fn must not block.
+func (m *Manager) SubscribeConflicts(fn func(ConflictEvent)) (cancel func()) {
+	m.mu.Lock()
+	id := m.nextL
+	m.nextL++
+	m.conflictListeners[id] = fn
+	m.mu.Unlock()
+	return func() {
+		m.mu.Lock()
+		delete(m.conflictListeners, id)
+		m.mu.Unlock()
+	}
+}
+
+func (m *Manager) emitConflicts(repo string, d workspace.Delta) {
+	m.mu.Lock()
+	fns := make([]func(ConflictEvent), 0, len(m.conflictListeners))
+	for _, f := range m.conflictListeners {
+		fns = append(fns, f)
+	}
+	m.mu.Unlock()
+	for _, f := range fns {
+		f(ConflictEvent{Repo: repo, Delta: d})
+	}
+}
+
+func canon(dir string) string {
+	if dir == "" {
+		return ""
+	}
+	return cleanAbs(dir)
+}

@@ -1,0 +1,156 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/studiod/studiod/protocol"
+)
+
+func (a *app) conflictsCmd() *cobra.Command {
+	var p protocol.ConflictsParams
+	var watch bool
+	cmd := &cobra.Command{
+		Use:   "conflicts [--session N] [--path P] [--watch]",
+		Short: "List predicted conflicts between sessions and with their target, down to the lines",
+		Long: `List every predicted conflict between live sessions, and between each session
+and the branch it will merge into ("target"): the two sides, the path, the
+kind, and the line ranges on each side in that side's own file. Overlaps
+(both sides change a file, but it merges cleanly) are listed too, with lower
+severity. Uncommitted work counts. --watch prints changes as they happen.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if a.repo != "" || p.Session == "" {
+				p.Repo = a.repoDir()
+			}
+			return a.conflicts(cmd.Context(), p, watch)
+		},
+	}
+	cmd.Flags().StringVar(&a.repo, "repo", "", "repository (default: the current directory's)")
+	cmd.Flags().StringVar(&p.Session, "session", "", "only conflicts involving this session")
+	cmd.Flags().StringVar(&p.Path, "path", "", "only conflicts on this path")
+	cmd.Flags().BoolVarP(&watch, "watch", "w", false, "keep printing changes as they happen")
+	return cmd
+}
+
+func (a *app) conflicts(ctx context.Context, p protocol.ConflictsParams, watch bool) error {
+	deltas := make(chan protocol.ConflictsChanged, 256)
+	c, err := a.connect(ctx, func(method string, params json.RawMessage) {
+		if method != protocol.NotifyConflictsChanged {
+			return
+		}
+		var n protocol.ConflictsChanged
+		if json.Unmarshal(params, &n) == nil {
+			deltas <- n
+		}
+	})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if watch {
+		if err := c.Subscribe(ctx, protocol.SubscribeParams{Conflicts: true}); err != nil {
+			return err
+		}
+	}
+	res, err := c.Conflicts(ctx, p)
+	if err != nil {
+		return err
+	}
+	if a.json {
+		printJSON(res)
+	} else {
+		printConflicts(res.Conflicts)
+	}
+	if !watch {
+		return nil
+	}
+	known := map[string]protocol.Conflict{}
+	for _, cf := range res.Conflicts {
+		known[cf.ID] = cf
+	}
+	for {
+		select {
+		case d := <-deltas:
+			if a.json {
+				printJSON(d)
+				continue
+			}
+			for _, cf := range d.Added {
+				if matches(cf, p) {
+					known[cf.ID] = cf
+					fmt.Println("+ " + conflictLine(cf))
+				}
+			}
+			for _, cf := range d.Updated {
+				if matches(cf, p) {
+					known[cf.ID] = cf
+					fmt.Println("~ " + conflictLine(cf))
+				}
+			}
+			for _, id := range d.Resolved {
+				if cf, ok := known[id]; ok {
+					delete(known, id)
+					fmt.Println("- resolved: " + conflictLine(cf))
+				}
+			}
+		case <-c.Done():
+			return fmt.Errorf("lost the connection to studiod")
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}
+
+func matches(cf protocol.Conflict, p protocol.ConflictsParams) bool {
+	if p.Session != "" && cf.A.Session != p.Session && cf.B.Session != p.Session {
+		return false
+	}
+	if p.Path != "" && cf.Path != p.Path && cf.A.Path != p.Path && cf.B.Path != p.Path {
+		return false
+	}
+	return true
+}
+
+func rangesText(rs []protocol.Range) string {
+	if len(rs) == 0 {
+		return "-"
+	}
+	var parts []string
+	for _, r := range rs {
+		switch {
+		case r.End < r.Start:
+			parts = append(parts, fmt.Sprintf("deleted before %d", r.Start))
+		case r.End == r.Start:
+			parts = append(parts, fmt.Sprint(r.Start))
+		default:
+			parts = append(parts, fmt.Sprintf("%d-%d", r.Start, r.End))
+		}
+	}
+	return strings.Join(parts, ",")
+}
+
+func conflictLine(cf protocol.Conflict) string {
+	return fmt.Sprintf("%s %s: %s (%s lines %s × %s lines %s)", cf.Severity, cf.Kind, cf.Path,
+		cf.A.Session, rangesText(cf.A.Ranges), cf.B.Session, rangesText(cf.B.Ranges))
+}
+
+func printConflicts(list []protocol.Conflict) {
+	if len(list) == 0 {
+		fmt.Println("no predicted conflicts")
+		return
+	}
+	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SEVERITY\tKIND\tPATH\tSIDE A\tLINES\tSIDE B\tLINES")
+	for _, cf := range list {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", cf.Severity, cf.Kind, cf.Path, cf.A.Session,
+			rangesText(cf.A.Ranges), cf.B.Session, rangesText(cf.B.Ranges))
+	}
+	tw.Flush()
+}
