@@ -160,11 +160,9 @@ func Recover(ctx context.Context, g *Git, path string) (RecoverResult, error) {
 	if err != nil {
 		return res, fmt.Errorf("recover: %w", err)
 	}
-	finished := false
-	if j.New != "" && cur != j.Old {
-		if finished, err = r.IsAncestor(ctx, j.New, cur); err != nil {
-			return res, fmt.Errorf("recover: %w", err)
-		}
+	finished, err := recoveredForward(ctx, r, &j, cur)
+	if err != nil {
+		return res, fmt.Errorf("recover: %w", err)
 	}
 	if finished {
 		res.Outcome = RecoverFinished
@@ -186,4 +184,23 @@ func Recover(ctx context.Context, g *Git, path string) (RecoverResult, error) {
 		return res, fmt.Errorf("recover: %w", err)
 	}
 	return res, nil
+}
+
+// recoveredForward reports whether the target, now at cur, got the
+// operation's result: it is at New, or someone has built on New since. For
+// an undo New is an ancestor of Old, so a target that still contains Old
+// did not get it.
+func recoveredForward(ctx context.Context, r *Repo, j *journal, cur string) (bool, error) {
+	switch {
+	case j.New == "" || cur == j.Old:
+		return false, nil
+	case cur == j.New:
+		return true, nil
+	}
+	onNew, err := r.IsAncestor(ctx, j.New, cur)
+	if err != nil || !onNew || j.Op == "merge" {
+		return onNew, err
+	}
+	onOld, err := r.IsAncestor(ctx, j.Old, cur)
+	return !onOld, err
 }

@@ -201,3 +201,29 @@ func TestRecoverTargetMovedOn(t *testing.T) {
 		t.Errorf("recover moved main")
 	}
 }
+
+func TestRecoverUndoTargetMovedOn(t *testing.T) {
+	ctx := t.Context()
+	f := newMergeFixture(t, false)
+	res, err := Merge(ctx, f.opts(StrategyMerge))
+	if err != nil {
+		t.Fatal(err)
+	}
+	jpath := filepath.Join(t.TempDir(), "undo.json")
+	crashAt(t, stepBackup)
+	if _, err := Undo(ctx, UndoOptions{Repo: f.r, Target: "main", Merged: res.New, Backup: res.Backup, Journal: jpath}); !errors.Is(err, errCrash) {
+		t.Fatal(err)
+	}
+	testHookAfterStep = nil
+	// main moves on from the merge, which also descends from the restore
+	// point: the undo still did not happen.
+	later := gittest.Git(t, f.root, "commit-tree", "-p", res.New, "-m", "later", res.New+"^{tree}")
+	gittest.Git(t, f.root, "update-ref", "refs/heads/main", later)
+	rec, err := Recover(ctx, f.r.Git, jpath)
+	if err != nil || rec.Outcome != RecoverRolledBack {
+		t.Errorf("got %+v, %v; want rolled back", rec, err)
+	}
+	if f.tip(t, "main") != later {
+		t.Errorf("recover moved main")
+	}
+}

@@ -230,10 +230,19 @@ func Merge(ctx context.Context, o MergeOptions) (MergeResult, error) {
 }
 
 type merger struct {
-	o  MergeOptions
-	r  *Repo
-	g  *Git
-	wt string // session worktree, "" when none
+	o     MergeOptions
+	r     *Repo
+	g     *Git
+	wt    string   // session worktree, "" when none
+	ident []string // identityEnv, once known
+	idOK  bool
+}
+
+func (m *merger) identity(ctx context.Context) []string {
+	if !m.idOK {
+		m.ident, m.idOK = m.g.identityEnv(ctx, m.r.Root), true
+	}
+	return m.ident
 }
 
 func (m *merger) validate(ctx context.Context) error {
@@ -243,9 +252,15 @@ func (m *merger) validate(ctx context.Context) error {
 	default:
 		return fmt.Errorf("unknown strategy %q", o.Strategy)
 	}
+	// ValidateRefArg keeps options and odd characters out; that
+	// refs/heads/<name> must then resolve (run) proves the rest, without a
+	// check-ref-format process each.
 	for _, b := range []string{o.Branch, o.Target} {
-		if err := m.r.CheckBranchName(ctx, b); err != nil {
+		if err := ValidateRefArg(b); err != nil {
 			return err
+		}
+		if strings.Contains(b, "..") || strings.ContainsAny(b, "^~:@{}") {
+			return fmt.Errorf("%w: %q is not a branch name", ErrBadRef, b)
 		}
 	}
 	if o.Branch == o.Target {
@@ -303,7 +318,9 @@ func (m *merger) run(ctx context.Context, res *MergeResult) error {
 	} else if ok {
 		return ErrNothingToMerge
 	}
-	tree, commit, err := m.build(ctx, old, planTip, false)
+	// With nothing to checkpoint, the plan is the result: build the commit
+	// now (objects only; nothing refers to them yet).
+	tree, commit, err := m.build(ctx, old, planTip, !dirty && !o.DryRun)
 	if err != nil {
 		return err
 	}
@@ -320,7 +337,7 @@ func (m *merger) run(ctx context.Context, res *MergeResult) error {
 		return err
 	}
 	if targetWT != nil {
-		if err := m.g.checkTargetWorktree(ctx, targetWT.Path, old, tree); err != nil {
+		if err := m.g.checkTargetWorktree(ctx, targetWT.Path, old, tree, false); err != nil {
 			return err
 		}
 	}
@@ -348,13 +365,15 @@ func (m *merger) run(ctx context.Context, res *MergeResult) error {
 			return err
 		}
 	}
-	if tree, commit, err = m.build(ctx, old, tip, true); err != nil {
-		m.abort()
-		return err
-	}
-	if err := m.checkNotEmpty(ctx, old, tree, commit); err != nil {
-		m.abort()
-		return err
+	if dirty {
+		if tree, commit, err = m.build(ctx, old, tip, true); err != nil {
+			m.abort()
+			return err
+		}
+		if err := m.checkNotEmpty(ctx, old, tree, commit); err != nil {
+			m.abort()
+			return err
+		}
 	}
 	res.New, j.New = commit, commit
 	if err := j.step(o.Journal, stepBuild); err != nil {
@@ -426,7 +445,7 @@ func (m *merger) checkNotEmpty(ctx context.Context, old, tree, commit string) er
 // for rebase it replays the commits (so always returns a commit).
 func (m *merger) build(ctx context.Context, old, tip string, makeCommit bool) (tree, commit string, err error) {
 	if m.o.Strategy == StrategyRebase {
-		commit, err := m.g.replay(ctx, m.r.Root, old, tip)
+		commit, err := m.g.replay(ctx, m.r.Root, old, tip, m.identity(ctx))
 		if err != nil {
 			return "", "", err
 		}
@@ -459,7 +478,7 @@ func (m *merger) build(ctx context.Context, old, tip string, makeCommit bool) (t
 			return "", "", err
 		}
 	}
-	env := m.g.identityEnv(ctx, m.r.Root)
+	env := slices.Clip(m.identity(ctx))
 	if m.o.AuthorName != "" {
 		env = append(env, "GIT_AUTHOR_NAME="+m.o.AuthorName)
 	}
@@ -544,7 +563,7 @@ type replayCommit struct {
 // throwaway commit with the current tree and P as its only parent, "theirs"
 // is the picked commit, whose parent is P as well. That is the three-way
 // merge cherry-pick does, with the same merge-ort machinery.
-func (g *Git) replay(ctx context.Context, dir, onto, tip string) (string, error) {
+func (g *Git) replay(ctx context.Context, dir, onto, tip string, ident []string) (string, error) {
 	commits, err := g.replayList(ctx, dir, onto, tip)
 	if err != nil {
 		return "", err
@@ -555,7 +574,6 @@ func (g *Git) replay(ctx context.Context, dir, onto, tip string) (string, error)
 		return "", err
 	}
 	tree := trim(curTree)
-	ident := g.identityEnv(ctx, dir)
 	for _, c := range commits {
 		if c.parent == cur {
 			// Already in place: keep the commit, as rebase fast-forwards.
@@ -677,8 +695,12 @@ func moveBranch(ctx context.Context, r *Repo, branch, old, new string, ff bool) 
 		return err
 	}
 	g := r.Git
-	if err := g.checkTargetWorktree(ctx, wt.Path, old, new); err != nil {
+	head, err := g.Run(ctx, wt.Path, "rev-parse", "--verify", "HEAD^{commit}")
+	if err != nil {
 		return err
+	}
+	if h := trim(head); h != old {
+		return fmt.Errorf("%w: worktree %s is at %s, not %s", ErrTargetMoved, wt.Path, h, old)
 	}
 	args := []string{"reset", "-q", "--keep", new, "--"}
 	if ff {
@@ -686,7 +708,7 @@ func moveBranch(ctx context.Context, r *Repo, branch, old, new string, ff bool) 
 	}
 	if _, err := g.Run(ctx, wt.Path, args...); err != nil {
 		// Tell the refusals apart by state, not by git's messages.
-		if cerr := g.checkTargetWorktree(ctx, wt.Path, old, new); cerr != nil {
+		if cerr := g.checkTargetWorktree(ctx, wt.Path, old, new, true); cerr != nil {
 			return cerr
 		}
 		return fmt.Errorf("move %s in %s: %w", branch, wt.Path, err)
@@ -695,9 +717,12 @@ func moveBranch(ctx context.Context, r *Repo, branch, old, new string, ff bool) 
 }
 
 // checkTargetWorktree checks that the worktree at dir is still at old and
-// has no local changes in the paths that differ between old and new (a
-// commit or tree).
-func (g *Git) checkTargetWorktree(ctx context.Context, dir, old, new string) error {
+// has no local changes (staged, unstaged or untracked) in the paths that
+// differ between old and new (a commit or tree). It asks git about those
+// paths only, so its cost follows the change, not the worktree's size; with
+// full it looks at every path, to also catch a local file where the other
+// side has a directory.
+func (g *Git) checkTargetWorktree(ctx context.Context, dir, old, new string, full bool) error {
 	head, err := g.Run(ctx, dir, "rev-parse", "--verify", "HEAD^{commit}")
 	if err != nil {
 		return err
@@ -705,24 +730,29 @@ func (g *Git) checkTargetWorktree(ctx context.Context, dir, old, new string) err
 	if h := trim(head); h != old {
 		return fmt.Errorf("%w: worktree %s is at %s, not %s", ErrTargetMoved, dir, h, old)
 	}
-	st, err := g.WorktreeStatus(ctx, dir)
-	if err != nil {
-		return err
-	}
-	if !st.Dirty() {
-		return nil
-	}
 	out, err := g.Run(ctx, dir, "diff-tree", "-r", "-z", "--name-only", "--no-renames", old, new)
 	if err != nil {
 		return err
 	}
 	touched := strings.FieldsFunc(string(out), func(r rune) bool { return r == 0 })
+	if len(touched) == 0 {
+		return nil
+	}
+	args := []string{"status", "--porcelain=v1", "-z", "--untracked-files=all", "--no-renames"}
+	// Past a few thousand paths the command line gets long and a full
+	// status costs about the same.
+	if !full && len(touched) <= 2000 {
+		args = append(append(args, "--"), touched...)
+	}
+	out, err = g.RunCmd(ctx, Cmd{Dir: dir, Env: []string{"GIT_LITERAL_PATHSPECS=1"}}, args...)
+	if err != nil {
+		return err
+	}
 	var dirty []string
-	for _, e := range st.Entries {
-		for _, p := range []string{e.Path, e.Orig} {
-			if p != "" && overlaps(p, touched) {
-				dirty = append(dirty, p)
-			}
+	for _, e := range strings.Split(string(out), "\x00") {
+		// "XY path"
+		if len(e) > 3 && overlaps(e[3:], touched) {
+			dirty = append(dirty, e[3:])
 		}
 	}
 	if len(dirty) > 0 {
@@ -811,7 +841,7 @@ func undo(ctx context.Context, o UndoOptions, res *UndoResult) error {
 	if wt, err := r.WorktreeFor(ctx, o.Target); err != nil {
 		return err
 	} else if wt != nil {
-		if err := r.Git.checkTargetWorktree(ctx, wt.Path, o.Merged, restored); err != nil {
+		if err := r.Git.checkTargetWorktree(ctx, wt.Path, o.Merged, restored, false); err != nil {
 			return err
 		}
 	}
