@@ -103,7 +103,7 @@ func New(ctx context.Context, opts Options) (*Manager, error) {
 		sessions: map[string]*Session{}, sups: map[string]*supervisor{},
 		listeners: map[int]func(Event){}, repoLocks: map[string]*sync.Mutex{},
 		conflictListeners: map[int]func(ConflictEvent){},
-		ctx: mctx, cancel: cancel,
+		ctx:               mctx, cancel: cancel,
 	}
 	m.conf = newConflicts(m, opts.Watch)
 	list, err := st.all(ctx)

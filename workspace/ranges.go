@@ -16,13 +16,13 @@ type Range struct {
 	Start, End int
 }
 
-// Hunk is one `git diff -U0` hunk: Old* in the base file, New* in the side's.
-type Hunk struct {
+// span is one `git diff -U0` hunk: Old* in the base file, New* in the side's.
+type span struct {
 	OldStart, OldCount, NewStart, NewCount int
 }
 
 // Range returns the hunk's lines in the side's file.
-func (h Hunk) Range() Range {
+func (h span) Range() Range {
 	if h.NewCount == 0 {
 		return Range{Start: h.NewStart + 1, End: h.NewStart}
 	}
@@ -31,7 +31,7 @@ func (h Hunk) Range() Range {
 
 // baseSpan is the hunk's half-open, 0-based span of base lines; an insertion
 // is the empty span at its position.
-func (h Hunk) baseSpan() (lo, hi int) {
+func (h span) baseSpan() (lo, hi int) {
 	if h.OldCount == 0 {
 		return h.OldStart, h.OldStart
 	}
@@ -40,7 +40,7 @@ func (h Hunk) baseSpan() (lo, hi int) {
 
 // collide reports whether two hunks against the same base touch the same
 // base lines. Like git's merge, adjacent changes collide too.
-func collide(a, b Hunk) bool {
+func collide(a, b span) bool {
 	alo, ahi := a.baseSpan()
 	blo, bhi := b.baseSpan()
 	return alo <= bhi && blo <= ahi
@@ -75,7 +75,7 @@ type FileSide struct {
 }
 
 type blobDiff struct {
-	hunks  []Hunk
+	hunks  []span
 	binary bool
 }
 
@@ -195,7 +195,7 @@ func (p *Predictor) fillSides(ctx context.Context, f *FileConflict, base string,
 	f.A.Binary, f.B.Binary = da.binary, db.binary
 	selA, selB := da.hunks, db.hunks
 	if onlyColliding && len(da.hunks) > 0 && len(db.hunks) > 0 {
-		var ca, cb []Hunk
+		var ca, cb []span
 		usedB := make([]bool, len(db.hunks))
 		for _, ha := range da.hunks {
 			hit := false
@@ -221,7 +221,7 @@ func (p *Predictor) fillSides(ctx context.Context, f *FileConflict, base string,
 	return nil
 }
 
-func hunkRanges(hs []Hunk) []Range {
+func hunkRanges(hs []span) []Range {
 	if len(hs) == 0 {
 		return nil
 	}
@@ -260,7 +260,7 @@ func (p *Predictor) diffChange(ctx context.Context, c Change) (blobDiff, error) 
 		if isBinary(data) {
 			d.binary = true
 		} else if n := countLines(data); n > 0 {
-			d.hunks = []Hunk{{OldStart: 0, OldCount: 0, NewStart: 1, NewCount: n}}
+			d.hunks = []span{{OldStart: 0, OldCount: 0, NewStart: 1, NewCount: n}}
 		}
 	} else {
 		out, err := p.g.Run(ctx, p.dir, "diff", "-U0", "--no-color", "--no-ext-diff", "--no-textconv", "--end-of-options", c.OldBlob, c.NewBlob)
@@ -314,7 +314,7 @@ func parseHunks(out []byte) (blobDiff, error) {
 		if !ok1 || !ok2 {
 			return d, fmt.Errorf("bad hunk header %q", line)
 		}
-		var h Hunk
+		var h span
 		var err1, err2 error
 		h.OldStart, h.OldCount, err1 = parseSpan(old)
 		h.NewStart, h.NewCount, err2 = parseSpan(nw)
