@@ -39,8 +39,12 @@ func NewStream(rwc io.ReadWriteCloser) *Stream {
 	return &Stream{r: bufio.NewReaderSize(rwc, 64<<10), w: rwc, c: rwc, limit: MaxMessage}
 }
 
-// NewStreamPair returns a Stream reading r and writing w, closing c.
+// NewStreamPair returns a Stream reading r and writing w, closing c (which
+// may be nil).
 func NewStreamPair(r io.Reader, w io.Writer, c io.Closer) *Stream {
+	if c == nil {
+		c = io.NopCloser(nil)
+	}
 	return &Stream{r: bufio.NewReaderSize(r, 64<<10), w: w, c: c, limit: MaxMessage}
 }
 
