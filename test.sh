@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Runs every test studiod has: formatting, vet, the Go tests with the race
+# detector, then the real-client suites (MCP, LSP, Neovim, VS Code), each of
+# which installs what it needs first. Usage: ./test.sh [go|clients]
+set -euo pipefail
+cd "$(dirname "$0")"
+what=${1:-all}
+
+if [ "$what" = all ] || [ "$what" = go ]; then
+  echo "== gofmt"
+  unformatted=$(gofmt -l $(git ls-files '*.go'))
+  if [ -n "$unformatted" ]; then
+    echo "gofmt would change:"; echo "$unformatted"; exit 1
+  fi
+  echo "== go vet"
+  go vet ./...
+  echo "== go test -race"
+  go test -race -count=1 -timeout 30m ./...
+fi
+
+if [ "$what" = all ] || [ "$what" = clients ]; then
+  for suite in mcp lsp nvim vscode; do
+    if [ -x ".ci/$suite.sh" ] || [ -f ".ci/$suite.sh" ]; then
+      echo "== $suite"
+      bash ".ci/$suite.sh"
+    fi
+  done
+fi
+echo "== all tests passed"
