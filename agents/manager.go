@@ -118,6 +118,7 @@ func New(ctx context.Context, opts Options) (*Manager, error) {
 	}
 	for _, s := range list {
 		m.recover(ctx, s.clone())
+		m.recoverMerges(ctx, s.clone())
 	}
 	for _, s := range m.List("", false) {
 		m.conf.track(ctx, s)
@@ -357,7 +358,7 @@ func (m *Manager) refreshChanges(ctx context.Context, id string) {
 	if _, err := os.Stat(s.Worktree); err != nil {
 		return
 	}
-	snap, err := m.opts.Git.TakeSnapshot(ctx, s.Worktree, s.indexFile(), nil)
+	snap, err := m.snapshot(ctx, s)
 	if err != nil {
 		m.log.Debug("snapshot", "session", s.Name, "err", err)
 		return

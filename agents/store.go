@@ -54,6 +54,19 @@ var migrations = []string{
 		sent       INTEGER
 	);
 	CREATE INDEX comments_session ON comments(session);`,
+	`CREATE TABLE merges (
+		id         INTEGER PRIMARY KEY AUTOINCREMENT,
+		session    TEXT NOT NULL REFERENCES sessions(id),
+		strategy   TEXT NOT NULL,
+		target     TEXT NOT NULL,
+		old        TEXT NOT NULL,
+		new        TEXT NOT NULL,
+		backup     TEXT NOT NULL,
+		prev_state TEXT NOT NULL,
+		at         INTEGER NOT NULL,
+		undone     INTEGER
+	);
+	CREATE INDEX merges_session ON merges(session);`,
 }
 
 // store is the SQLite state database. Its methods are safe for concurrent
@@ -175,5 +188,106 @@ func (s *store) setTrust(ctx context.Context, path, hash string) error {
 	}
 	_, err := s.db.ExecContext(ctx, `INSERT INTO trust (path, hash, at) VALUES (?,?,?)
 		ON CONFLICT(path) DO UPDATE SET hash=excluded.hash, at=excluded.at`, path, hash, time.Now().UnixNano())
+	return err
+}
+
+// Comment is a review comment on lines of a session's file.
+type Comment struct {
+	ID        int64
+	Session   string
+	Path      string
+	StartLine int
+	EndLine   int
+	Body      string
+	Created   time.Time
+	Sent      *time.Time
+}
+
+func (s *store) addComment(ctx context.Context, c *Comment) error {
+	res, err := s.db.ExecContext(ctx, `INSERT INTO comments (session, path, start_line, end_line, body, created) VALUES (?,?,?,?,?,?)`,
+		c.Session, c.Path, c.StartLine, c.EndLine, c.Body, c.Created.UnixNano())
+	if err != nil {
+		return fmt.Errorf("store comment: %w", err)
+	}
+	c.ID, err = res.LastInsertId()
+	return err
+}
+
+func (s *store) comments(ctx context.Context, session string) ([]Comment, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, session, path, start_line, end_line, body, created, sent FROM comments WHERE session = ? ORDER BY id`, session)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var list []Comment
+	for rows.Next() {
+		var c Comment
+		var created int64
+		var sent sql.NullInt64
+		if err := rows.Scan(&c.ID, &c.Session, &c.Path, &c.StartLine, &c.EndLine, &c.Body, &created, &sent); err != nil {
+			return nil, err
+		}
+		c.Created = time.Unix(0, created).UTC()
+		if sent.Valid {
+			t := time.Unix(0, sent.Int64).UTC()
+			c.Sent = &t
+		}
+		list = append(list, c)
+	}
+	return list, rows.Err()
+}
+
+func (s *store) markSent(ctx context.Context, ids []int64, at time.Time) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if _, err := tx.ExecContext(ctx, `UPDATE comments SET sent = ? WHERE id = ?`, at.UnixNano(), id); err != nil {
+			tx.Rollback()
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
+// mergeRecord is a merge studiod made, kept so it can be undone.
+type mergeRecord struct {
+	ID                          int64
+	Session, Strategy, Target   string
+	Old, New, Backup, PrevState string
+	At                          time.Time
+	Undone                      bool
+}
+
+func (s *store) addMerge(ctx context.Context, r *mergeRecord) error {
+	res, err := s.db.ExecContext(ctx, `INSERT INTO merges (session, strategy, target, old, new, backup, prev_state, at) VALUES (?,?,?,?,?,?,?,?)`,
+		r.Session, r.Strategy, r.Target, r.Old, r.New, r.Backup, r.PrevState, r.At.UnixNano())
+	if err != nil {
+		return fmt.Errorf("store merge: %w", err)
+	}
+	r.ID, err = res.LastInsertId()
+	return err
+}
+
+func (s *store) lastMerge(ctx context.Context, session string) (*mergeRecord, error) {
+	var r mergeRecord
+	var at int64
+	var undone sql.NullInt64
+	err := s.db.QueryRowContext(ctx, `SELECT id, session, strategy, target, old, new, backup, prev_state, at, undone FROM merges WHERE session = ? ORDER BY id DESC LIMIT 1`, session).
+		Scan(&r.ID, &r.Session, &r.Strategy, &r.Target, &r.Old, &r.New, &r.Backup, &r.PrevState, &at, &undone)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	r.At = time.Unix(0, at).UTC()
+	r.Undone = undone.Valid
+	return &r, nil
+}
+
+func (s *store) markUndone(ctx context.Context, id int64) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE merges SET undone = ? WHERE id = ?`, time.Now().UnixNano(), id)
 	return err
 }

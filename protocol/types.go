@@ -414,6 +414,8 @@ type MergeResult struct {
 // MergeConflictData is the data of a CodeMergeConflict error.
 type MergeConflictData struct {
 	Conflicts []Conflict `json:"conflicts"`
+	// Paths are the conflicted paths, also when no prediction was at hand.
+	Paths []string `json:"paths"`
 }
 
 // UndoResult says what undo restored.

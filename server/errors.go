@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 
 	"github.com/studiod/studiod/agents"
@@ -14,9 +15,21 @@ import (
 func wireError(err error) *protocol.Error {
 	var pe *protocol.Error
 	var gv *workspace.GitVersionError
+	var mc *agents.MergeConflictError
+	var td *workspace.TargetDirtyError
 	switch {
 	case errors.As(err, &pe):
 		return pe
+	case errors.As(err, &mc):
+		data, _ := json.Marshal(protocol.MergeConflictData{Conflicts: wireConflicts(mc.Conflicts), Paths: mc.Paths})
+		return &protocol.Error{Code: protocol.CodeMergeConflict, Message: err.Error() + ": nothing was changed; resolve them on the session branch (or ask the agent to), then merge again", Data: data}
+	case errors.As(err, &td):
+		data, _ := json.Marshal(td)
+		return &protocol.Error{Code: protocol.CodeTargetDirty, Message: err.Error() + ": nothing was changed; commit or stash those changes in " + td.Worktree + ", then merge again", Data: data}
+	case errors.Is(err, workspace.ErrTargetMoved):
+		return &protocol.Error{Code: protocol.CodeBusy, Message: err.Error() + " while merging: nothing was changed; run the merge again"}
+	case errors.Is(err, workspace.ErrNothingToMerge), errors.Is(err, workspace.ErrBadPath), errors.Is(err, workspace.ErrNotFile):
+		return &protocol.Error{Code: protocol.CodeInvalid, Message: err.Error()}
 	case errors.Is(err, agents.ErrNotFound):
 		return &protocol.Error{Code: protocol.CodeNotFound, Message: err.Error()}
 	case errors.Is(err, agents.ErrInvalid),

@@ -69,6 +69,13 @@ func New(m *agents.Manager, log *slog.Logger, version string, info Info, shutdow
 		protocol.MethodTrust:     s.trust,
 		protocol.MethodShutdown:  s.shutdownReq,
 		protocol.MethodConflicts: s.conflicts,
+		protocol.MethodDiff:      s.diff,
+		protocol.MethodFile:      s.file,
+		protocol.MethodComment:   s.comment,
+		protocol.MethodComments:  s.commentsReq,
+		protocol.MethodFeedback:  s.feedback,
+		protocol.MethodMerge:     s.merge,
+		protocol.MethodUndo:      s.undo,
 	}
 	unsubSessions := m.Subscribe(s.sessionChanged)
 	unsubConflicts := m.SubscribeConflicts(s.conflictsChanged)

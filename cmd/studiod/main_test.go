@@ -68,6 +68,7 @@ func fakeAgent() {
 		hook("idle")
 		for in.Scan() {
 			fmt.Println("got:", in.Text())
+			hook("idle")
 		}
 	}
 	if *hang {

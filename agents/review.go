@@ -1,0 +1,399 @@
+package agents
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/studiod/studiod/agents/shim"
+	"github.com/studiod/studiod/workspace"
+)
+
+// snapLocks serializes snapshots of one session: they share its private
+// index.
+var snapLocks sync.Map // session ID → *sync.Mutex
+
+func (m *Manager) snapshot(ctx context.Context, s Session) (workspace.Snapshot, error) {
+	l, _ := snapLocks.LoadOrStore(s.ID, new(sync.Mutex))
+	l.(*sync.Mutex).Lock()
+	defer l.(*sync.Mutex).Unlock()
+	return m.opts.Git.TakeSnapshot(ctx, s.Worktree, s.indexFile(), nil)
+}
+
+// tip is the commit that holds a session's work: a snapshot of its worktree
+// while it has one, else its branch.
+func (m *Manager) tip(ctx context.Context, s Session) (string, error) {
+	if _, err := os.Stat(s.Worktree); err == nil {
+		snap, err := m.snapshot(ctx, s)
+		if err != nil {
+			return "", err
+		}
+		return snap.Commit, nil
+	}
+	out, err := m.opts.Git.Run(ctx, s.Repo, "rev-parse", "--verify", "-q", "refs/heads/"+s.Branch+"^{commit}")
+	if err != nil {
+		return "", fmt.Errorf("%w: session %s has neither a worktree nor a branch any more", ErrNotFound, s.Name)
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
+// Diff returns a session's changes, uncommitted work included, against its
+// base or against the target (from their merge base).
+func (m *Manager) Diff(ctx context.Context, ref Ref, against string, paths []string, stat bool) (from, to string, files []workspace.FileDiff, err error) {
+	s, err := m.Lookup(ref)
+	if err != nil {
+		return "", "", nil, err
+	}
+	for _, p := range paths {
+		if err := workspace.ValidatePath(p); err != nil {
+			return "", "", nil, invalidf("path %q: %v", p, err)
+		}
+	}
+	to, err = m.tip(ctx, s)
+	if err != nil {
+		return "", "", nil, err
+	}
+	switch against {
+	case "", "base":
+		from = s.Base
+	case "target":
+		out, err := m.opts.Git.Run(ctx, s.Repo, "merge-base", "refs/heads/"+s.Target, to)
+		if err != nil {
+			return "", "", nil, fmt.Errorf("diff against %s: %w", s.Target, err)
+		}
+		from = strings.TrimSpace(string(out))
+	default:
+		return "", "", nil, invalidf("against %q: use base or target", against)
+	}
+	files, err = m.opts.Git.Diff(ctx, s.Repo, from, to, paths, stat)
+	return from, to, files, err
+}
+
+// File returns one version of a session's file: base, target, worktree or
+// snapshot.
+func (m *Manager) File(ctx context.Context, ref Ref, path, version string) (workspace.FileVersion, error) {
+	s, err := m.Lookup(ref)
+	if err != nil {
+		return workspace.FileVersion{}, err
+	}
+	if err := workspace.ValidatePath(path); err != nil {
+		return workspace.FileVersion{}, invalidf("path %q: %v", path, err)
+	}
+	switch version {
+	case "base":
+		return m.opts.Git.FileAt(ctx, s.Repo, s.Base, path)
+	case "target":
+		return m.opts.Git.FileAt(ctx, s.Repo, "refs/heads/"+s.Target, path)
+	case "worktree", "":
+		if _, err := os.Stat(s.Worktree); err != nil {
+			return workspace.FileVersion{}, fmt.Errorf("%w: session %s has no worktree any more", ErrNotFound, s.Name)
+		}
+		return workspace.ReadWorktreeFile(s.Worktree, path)
+	case "snapshot":
+		tip, err := m.tip(ctx, s)
+		if err != nil {
+			return workspace.FileVersion{}, err
+		}
+		return m.opts.Git.FileAt(ctx, s.Repo, tip, path)
+	}
+	return workspace.FileVersion{}, invalidf("version %q: use base, target, worktree or snapshot", version)
+}
+
+// AddComment stores a review comment on lines of a session's file.
+func (m *Manager) AddComment(ctx context.Context, ref Ref, path string, start, end int, body string) (Comment, error) {
+	s, err := m.Lookup(ref)
+	if err != nil {
+		return Comment{}, err
+	}
+	if err := workspace.ValidatePath(path); err != nil {
+		return Comment{}, invalidf("path %q: %v", path, err)
+	}
+	if end == 0 {
+		end = start
+	}
+	if start < 1 || end < start {
+		return Comment{}, invalidf("lines %d-%d: give 1-based lines, start ≤ end", start, end)
+	}
+	if strings.TrimSpace(body) == "" {
+		return Comment{}, invalidf("empty comment")
+	}
+	c := Comment{Session: s.ID, Path: path, StartLine: start, EndLine: end, Body: body, Created: time.Now().UTC()}
+	return c, m.store.addComment(ctx, &c)
+}
+
+// Comments lists a session's review comments.
+func (m *Manager) Comments(ctx context.Context, ref Ref) ([]Comment, error) {
+	s, err := m.Lookup(ref)
+	if err != nil {
+		return nil, err
+	}
+	return m.store.comments(ctx, s.ID)
+}
+
+// Feedback delivers every unsent comment to the agent as one message, typed
+// into its terminal, or through its profile's resume command when it has
+// exited, and marks them sent.
+func (m *Manager) Feedback(ctx context.Context, ref Ref) (sent int, message, via string, err error) {
+	s, err := m.Lookup(ref)
+	if err != nil {
+		return 0, "", "", err
+	}
+	all, err := m.store.comments(ctx, s.ID)
+	if err != nil {
+		return 0, "", "", err
+	}
+	var parts []string
+	var ids []int64
+	for _, c := range all {
+		if c.Sent != nil {
+			continue
+		}
+		lines := fmt.Sprintf("%d", c.StartLine)
+		if c.EndLine > c.StartLine {
+			lines = fmt.Sprintf("%d-%d", c.StartLine, c.EndLine)
+		}
+		parts = append(parts, fmt.Sprintf("(%d) %s:%s: %s", len(parts)+1, c.Path, lines, strings.Join(strings.Fields(c.Body), " ")))
+		ids = append(ids, c.ID)
+	}
+	if len(ids) == 0 {
+		return 0, "", "", invalidf("session %s has no unsent review comments: add some with `studiod comment`", s.Name)
+	}
+	// One line: a newline would submit a half-typed message to most agents.
+	message = "Review feedback on your changes: " + strings.Join(parts, " ")
+	if live(s.State) {
+		if err := shim.Input(ctx, s.Socket, []byte(message+"\r")); err != nil {
+			return 0, "", "", fmt.Errorf("send feedback to %s: %w", s.Name, err)
+		}
+		via = "pty"
+		if s.State == Waiting || s.State == Idle {
+			m.setState(s.ID, Working, "")
+		}
+	} else {
+		if err := m.resume(ctx, s, message); err != nil {
+			return 0, "", "", err
+		}
+		via = "resume"
+	}
+	if err := m.store.markSent(ctx, ids, time.Now().UTC()); err != nil {
+		return 0, "", "", err
+	}
+	return len(ids), message, via, nil
+}
+
+// resume restarts an exited agent with its profile's resume command.
+func (m *Manager) resume(ctx context.Context, s Session, message string) error {
+	if !active(s.State) {
+		return invalidf("session %s is %s: there is no agent to send feedback to", s.Name, s.State)
+	}
+	if _, err := os.Stat(s.Worktree); err != nil {
+		return invalidf("session %s has no worktree any more", s.Name)
+	}
+	cfg, rc, err := m.effectiveConfig(ctx, s.Repo)
+	if err != nil {
+		return err
+	}
+	if !rc.Trusted {
+		return fmt.Errorf("%w: %s changed since it was trusted: run `studiod trust`", ErrUntrusted, rc.Path)
+	}
+	p := cfg.Agents[s.Agent]
+	if len(p.Resume) == 0 {
+		return invalidf("session %s has exited and agent %q has no resume command: configure [agents.%s] resume, or spawn a new session", s.Name, s.Agent, s.Agent)
+	}
+	argv, _ := expand(p.Resume, "{message}", message)
+	s.Command = argv
+	os.Remove(s.exitFile())
+	pid, err := m.startShim(ctx, &s, m.agentEnv(&s, p), 0, 0)
+	if err != nil {
+		return fmt.Errorf("resume %s: %w", s.Name, err)
+	}
+	started, err := m.update(s.ID, func(r *Session) bool {
+		r.PID, r.State, r.Detail, r.ExitCode = pid, Working, "", nil
+		return true
+	})
+	if err != nil {
+		return err
+	}
+	m.supervise(started, p, false)
+	return nil
+}
+
+// MergeRequest asks to merge a session into its target.
+type MergeRequest struct {
+	Strategy string
+	Message  string
+	Cleanup  bool
+	DryRun   bool
+	Force    bool
+}
+
+// MergeConflictError refuses a merge that would conflict, with the
+// predicted conflicts. Nothing was changed.
+type MergeConflictError struct {
+	Paths     []string
+	Conflicts []workspace.Conflict
+	Err       error
+}
+
+func (e *MergeConflictError) Error() string { return e.Err.Error() }
+func (e *MergeConflictError) Unwrap() error { return e.Err }
+
+// Merge merges a session into its target as a transaction (DESIGN.md §6):
+// refused while the agent works (unless forced) or when it would conflict;
+// uncommitted work is checkpointed; the target's old tip is kept in a
+// backup ref; a checked-out target is moved with git's own safety.
+func (m *Manager) Merge(ctx context.Context, ref Ref, req MergeRequest) (Session, workspace.MergeResult, error) {
+	s, err := m.Lookup(ref)
+	if err != nil {
+		return Session{}, workspace.MergeResult{}, err
+	}
+	if !active(s.State) {
+		return s, workspace.MergeResult{}, invalidf("session %s is %s: nothing to merge", s.Name, s.State)
+	}
+	if s.State == Working && !req.Force {
+		return s, workspace.MergeResult{}, fmt.Errorf("%w: the agent of %s is working: wait until it is idle, or pass --force", ErrBusy, s.Name)
+	}
+	strategy := req.Strategy
+	if strategy == "" {
+		cfg, _, err := m.effectiveConfig(ctx, s.Repo)
+		if err == nil {
+			strategy = cfg.Defaults.MergeStrategy
+		}
+	}
+	switch strategy {
+	case "", "merge", "squash", "rebase":
+	default:
+		return s, workspace.MergeResult{}, invalidf("strategy %q: use merge, squash or rebase", strategy)
+	}
+	repo, err := workspace.Open(ctx, m.opts.Git, s.Repo)
+	if err != nil {
+		return s, workspace.MergeResult{}, err
+	}
+	lock := m.repoLock(repo.Root)
+	lock.Lock()
+	defer lock.Unlock()
+	msg := req.Message
+	if msg == "" {
+		subject, rest, _ := strings.Cut(strings.TrimSpace(s.Prompt), "\n")
+		if subject == "" {
+			subject = "Merge session " + s.Name
+		}
+		msg = subject + "\n\n" + strings.TrimSpace(rest+"\n\nstudiod session "+s.Name+" ("+s.Branch+")")
+	}
+	wt := s.Worktree
+	if _, err := os.Stat(wt); err != nil {
+		wt = ""
+	}
+	res, err := workspace.Merge(ctx, workspace.MergeOptions{
+		Repo: repo, Branch: s.Branch, Target: s.Target, Worktree: wt, Strategy: strategy,
+		Message: msg, Journal: s.Dir + "/merge.journal", DryRun: req.DryRun,
+	})
+	var ce *workspace.ConflictError
+	if errors.As(err, &ce) {
+		var cs []workspace.Conflict
+		for _, c := range m.Conflicts(s.Repo, s.Name, "") {
+			if c.Severity == workspace.SeverityConflict && (c.A.Name == workspace.TargetSide || c.B.Name == workspace.TargetSide) {
+				cs = append(cs, c)
+			}
+		}
+		return s, res, &MergeConflictError{Paths: ce.Paths, Conflicts: cs, Err: err}
+	}
+	if err != nil || req.DryRun {
+		return s, res, err
+	}
+	rec := &mergeRecord{Session: s.ID, Strategy: res.Strategy, Target: res.Target, Old: res.Old, New: res.New,
+		Backup: res.Backup, PrevState: s.State, At: time.Now().UTC()}
+	if err := m.store.addMerge(ctx, rec); err != nil {
+		return s, res, err
+	}
+	if !live(s.State) {
+		s, err = m.setState(s.ID, Merged, "into "+s.Target)
+		if err != nil {
+			return s, res, err
+		}
+	}
+	if req.Cleanup {
+		if live(s.State) {
+			if _, err := m.Stop(ctx, Ref{Session: s.ID}, false); err != nil {
+				return s, res, err
+			}
+		}
+		lock.Unlock()
+		_, err := m.Remove(ctx, Ref{Session: s.ID}, false, false)
+		lock.Lock()
+		if err != nil {
+			return s, res, fmt.Errorf("merged, but cleanup failed: %w", err)
+		}
+		m.setState(s.ID, Merged, "into "+s.Target+"; worktree removed")
+	}
+	s, _ = m.Lookup(Ref{Session: s.ID})
+	return s, res, nil
+}
+
+// Undo reverts a session's last merge while the target is still at the
+// merge result.
+func (m *Manager) Undo(ctx context.Context, ref Ref) (Session, workspace.UndoResult, error) {
+	s, err := m.Lookup(ref)
+	if err != nil {
+		return Session{}, workspace.UndoResult{}, err
+	}
+	rec, err := m.store.lastMerge(ctx, s.ID)
+	if err != nil {
+		return s, workspace.UndoResult{}, err
+	}
+	if rec == nil || rec.Undone {
+		return s, workspace.UndoResult{}, invalidf("session %s has no merge to undo", s.Name)
+	}
+	repo, err := workspace.Open(ctx, m.opts.Git, s.Repo)
+	if err != nil {
+		return s, workspace.UndoResult{}, err
+	}
+	lock := m.repoLock(repo.Root)
+	lock.Lock()
+	defer lock.Unlock()
+	res, err := workspace.Undo(ctx, workspace.UndoOptions{Repo: repo, Target: rec.Target, Merged: rec.New, Backup: rec.Backup, Journal: s.Dir + "/merge.journal"})
+	if err != nil {
+		return s, res, err
+	}
+	if err := m.store.markUndone(ctx, rec.ID); err != nil {
+		return s, res, err
+	}
+	if s.State == Merged {
+		prev := rec.PrevState
+		if live(prev) {
+			prev = Stopped
+		}
+		s, err = m.setState(s.ID, prev, "")
+		if err == nil {
+			m.conf.track(ctx, s)
+		}
+	}
+	return s, res, err
+}
+
+// recoverMerges finishes or rolls back merges a crash cut short.
+func (m *Manager) recoverMerges(ctx context.Context, s Session) {
+	path := s.Dir + "/merge.journal"
+	if _, err := os.Stat(path); err != nil {
+		return
+	}
+	r, err := workspace.Recover(ctx, m.opts.Git, path)
+	if err != nil {
+		m.log.Error("recover merge", "session", s.Name, "err", err)
+		return
+	}
+	m.log.Info("recovered merge", "session", s.Name, "outcome", r.Outcome, "op", r.Op)
+	if r.Op == "merge" && r.Outcome == workspace.RecoverFinished {
+		last, _ := m.store.lastMerge(ctx, s.ID)
+		if last == nil || last.New != r.New {
+			m.store.addMerge(ctx, &mergeRecord{Session: s.ID, Strategy: "merge", Target: r.Target, Old: r.Old, New: r.New,
+				Backup: r.Backup, PrevState: s.State, At: time.Now().UTC()})
+			if !live(s.State) {
+				m.setState(s.ID, Merged, "into "+r.Target)
+			}
+		}
+	}
+}
