@@ -162,11 +162,13 @@ export const merge: CommandFactory = (ctx) => async (arg?: unknown) => {
             if (!(e instanceof lc.ResponseError)) throw e;
             if (e.code === p.Code.MergeConflict) {
                 const conflicts = (e.data as p.MergeConflictData | undefined)?.conflicts ?? [];
-                const choice = await vscode.window.showErrorMessage(
-                    `Merging ${s.name} was refused: ${conflicts.length} ${conflicts.length === 1 ? "conflict" : "conflicts"} with ${s.target}.`,
-                    "Show Conflicts",
-                );
-                if (choice) await showConflictList(conflicts, s.name);
+                // Not awaited: the command reports the refusal at once.
+                void vscode.window
+                    .showErrorMessage(
+                        `Merging ${s.name} was refused: ${conflicts.length} ${conflicts.length === 1 ? "conflict" : "conflicts"} with ${s.target}.`,
+                        "Show Conflicts",
+                    )
+                    .then((choice) => choice && showConflictList(conflicts, s.name));
                 return { refused: true, conflicts };
             }
             if (e.code === p.Code.Busy && !params.force) {

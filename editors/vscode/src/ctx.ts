@@ -159,19 +159,21 @@ export class Ctx {
             this.setState("running");
         } catch (e) {
             this.setState("error");
-            await this.showStartError(e);
+            // Not awaited: the message stays until the user answers it.
+            this.showStartError(e);
         }
     }
 
-    private async showStartError(e: unknown): Promise<void> {
+    private showStartError(e: unknown): void {
         const fix = e instanceof BootstrapError ? ` ${e.fix}` : "";
         const message = `studiod failed to start: ${describe(e)}${fix}`;
         this._lastError = message;
         this.log.error(message);
-        const choice = await vscode.window.showErrorMessage(message, "Open Settings", "Show Log", "Retry");
-        if (choice === "Open Settings") await vscode.commands.executeCommand("workbench.action.openSettings", "studiod.path");
-        else if (choice === "Show Log") this.log.show();
-        else if (choice === "Retry") await this.restart();
+        void vscode.window.showErrorMessage(message, "Open Settings", "Show Log", "Retry").then(async (choice) => {
+            if (choice === "Open Settings") await vscode.commands.executeCommand("workbench.action.openSettings", "studiod.path");
+            else if (choice === "Show Log") this.log.show();
+            else if (choice === "Retry") await this.restart();
+        });
     }
 
     private setState(s: ClientState): void {
