@@ -252,8 +252,19 @@ const handlers = {
     "studio/merge": ({ session, strategy = "merge" }) => {
         const s = find(session);
         git(s.worktree, "add", "-A");
-        git(s.worktree, "commit", "-q", "-m", `${s.name}: ${s.prompt ?? "work"}`);
+        if (git(s.worktree, "status", "--porcelain")) git(s.worktree, "commit", "-q", "-m", `${s.name}: ${s.prompt ?? "work"}`);
         const old = git(s.repo, "rev-parse", "HEAD");
+        try {
+            git(s.repo, "merge-tree", "--write-tree", "--name-only", "--no-messages", old, s.branch);
+        } catch {
+            const file = path.join(s.worktree, "notes.txt");
+            const conflict = {
+                id: `${s.name}:target:notes.txt`, repo: s.repo, path: "notes.txt", kind: "content", severity: "conflict",
+                a: { session: s.name, path: "notes.txt", file, ranges: [range] },
+                b: { session: "target", path: "notes.txt", file: path.join(s.repo, "notes.txt"), ranges: [range] },
+            };
+            throw new RpcError(-32003, `${s.name} conflicts with main`, { conflicts: [conflict] });
+        }
         git(s.repo, "merge", "-q", "--no-ff", "-m", `Merge ${s.branch}`, s.branch);
         const now = git(s.repo, "rev-parse", "HEAD");
         s.state = "merged";

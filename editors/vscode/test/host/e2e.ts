@@ -149,8 +149,39 @@ export const e2e: HostTest[] = [
                 () => a.tree.getTreeItem(node(a, "alpha")!).contextValue?.startsWith("session:merged"),
                 () => `alpha merged in the tree: ${describeSessions(a)}`,
             );
-            await vscode.commands.executeCommand("studiod.focus");
-            await sleep(500);
+        },
+    },
+    {
+        name: "e2e: merging beta after alpha is refused with the conflicts (-32003)",
+        skip,
+        timeoutMs: 60_000,
+        fn: async () => {
+            const { a } = state!;
+            const r = (await vscode.commands.executeCommand("studiod.merge", { session: "beta", strategy: "squash" })) as
+                | { refused?: boolean; conflicts?: p.Conflict[] }
+                | undefined;
+            assert.ok(r?.refused, `merge returned ${JSON.stringify(r)}: ${a.ctx.lastError}`);
+            assert.ok((r.conflicts ?? []).some((c) => c.path === "notes.txt"), JSON.stringify(r.conflicts));
+            assert.notEqual(a.ctx.sessions.get("beta")?.state, "merged");
+        },
+    },
+    {
+        name: "e2e: Attach Terminal opens the agent's terminal",
+        skip,
+        timeoutMs: 30_000,
+        fn: async () => {
+            const { a } = state!;
+            await vscode.commands.executeCommand("studiod.attach", "beta");
+            const t = await waitFor(
+                () => vscode.window.terminals.find((t) => t.name === "agent: beta"),
+                () => `an "agent: beta" terminal: ${vscode.window.terminals.map((t) => t.name).join(", ")} ${a.ctx.lastError ?? ""}`,
+            );
+            // Typing goes to studio/send; it must not fail.
+            t.sendText("y", false);
+            await sleep(300);
+            assert.equal(a.ctx.state, "running");
+            t.dispose();
+            await vscode.commands.executeCommand("workbench.action.closePanel");
         },
     },
 ];
