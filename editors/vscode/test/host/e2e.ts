@@ -1,0 +1,187 @@
+// End-to-end tests against a real `studiod lsp`: STUDIOD_BIN names the binary,
+// and run-host.mjs gives the extension host an isolated STUDIOD_HOME and a
+// temp git repository as the workspace.
+
+import assert from "node:assert/strict";
+import * as vscode from "vscode";
+import type { Api } from "../../src/main";
+import type * as p from "../../src/protocol";
+import type { SessionNode } from "../../src/tree";
+import { api, HostTest, setSetting, sleep, waitFor } from "./harness";
+
+const bin = process.env["STUDIOD_BIN"];
+const skip = bin ? undefined : "STUDIOD_BIN is not set (point it at a studiod binary with `studiod lsp` to run the end-to-end tests)";
+
+function sessionNodes(a: Api): SessionNode[] {
+    return a.tree.getChildren().filter((n): n is SessionNode => n.kind === "session");
+}
+
+function node(a: Api, name: string): SessionNode | undefined {
+    return sessionNodes(a).find((n) => a.tree.getTreeItem(n).label === name);
+}
+
+function describeSessions(a: Api): string {
+    return JSON.stringify(a.ctx.sessions.all().map((s) => ({ name: s.name, state: s.state, changes: s.changes, detail: s.detail })));
+}
+
+async function spawnDemo(a: Api, name: string): Promise<p.Session> {
+    const s = (await vscode.commands.executeCommand("studiod.spawn", {
+        prompt: `demo edit for ${name}`,
+        agent: "demo",
+        name,
+    })) as p.Session | undefined;
+    assert.ok(s, `spawn ${name} failed: ${a.ctx.lastError}`);
+    assert.equal(s.name, name);
+    assert.equal(s.agent, "demo");
+    return s;
+}
+
+/** Waits until the session has changes (its demo agent has edited files). */
+async function changed(a: Api, name: string): Promise<p.Session> {
+    return waitFor(
+        () => {
+            const s = a.ctx.sessions.get(name);
+            return s && s.changes?.files > 0 ? s : undefined;
+        },
+        () => `${name} to have changes; sessions: ${describeSessions(a)}`,
+        60_000,
+    );
+}
+
+let state: { a: Api; alpha?: p.Session; files?: p.FileDiff[] } | undefined;
+
+export const e2e: HostTest[] = [
+    {
+        name: "e2e: connects to studiod lsp",
+        skip,
+        timeoutMs: 60_000,
+        fn: async () => {
+            const a = await api();
+            await setSetting("path", bin);
+            await a.ctx.restart();
+            await waitFor(() => a.ctx.state === "running", () => `state running (is ${a.ctx.state}: ${a.ctx.lastError})`, 30_000);
+            assert.equal(a.ctx.server?.protocolVersion.split(".")[0], "1");
+            state = { a };
+        },
+    },
+    {
+        name: "e2e: a spawned demo session appears in the view",
+        skip,
+        timeoutMs: 90_000,
+        fn: async () => {
+            const { a } = state!;
+            await spawnDemo(a, "alpha");
+            const n = await waitFor(() => node(a, "alpha"), () => `alpha in the tree: ${describeSessions(a)}`);
+            assert.match(String(a.tree.getTreeItem(n).description), /^demo · /);
+            state!.alpha = await changed(a, "alpha");
+            // The row follows the session's notifications.
+            await waitFor(
+                () => /\+\d+ −\d+/.test(String(a.tree.getTreeItem(node(a, "alpha")!).description)),
+                () => `change counts on the alpha row: ${String(a.tree.getTreeItem(node(a, "alpha")!).description)}`,
+            );
+        },
+    },
+    {
+        name: "e2e: Review Session opens the multi-file diff",
+        skip,
+        timeoutMs: 60_000,
+        fn: async () => {
+            const { a, alpha } = state!;
+            const files = (await vscode.commands.executeCommand("studiod.review", alpha!.id)) as p.FileDiff[] | undefined;
+            assert.ok(files && files.length > 0, `review returned ${JSON.stringify(files)}: ${a.ctx.lastError}`);
+            state!.files = files;
+            await waitFor(
+                () => vscode.window.tabGroups.all.flatMap((g) => g.tabs).find((t) => t.label.includes("Review: alpha")),
+                () => `a "Review: alpha" tab; tabs: ${vscode.window.tabGroups.all.flatMap((g) => g.tabs.map((t) => t.label)).join(", ")}`,
+            );
+            // The base side comes from studio/file through the studio: scheme.
+            const f = files.find((f) => f.status === "modified") ?? files[0]!;
+            const q = new URLSearchParams({ session: alpha!.id, version: "base" }).toString();
+            const doc = await vscode.workspace.openTextDocument(vscode.Uri.from({ scheme: "studio", path: "/" + f.path, query: q }));
+            assert.equal(typeof doc.getText(), "string");
+        },
+    },
+    {
+        name: "e2e: two demo sessions editing the same lines get a studiod diagnostic",
+        skip,
+        timeoutMs: 120_000,
+        fn: async () => {
+            const { a } = state!;
+            await spawnDemo(a, "beta");
+            const beta = await changed(a, "beta");
+            // Open the changed files so the server can publish for them.
+            for (const s of [state!.alpha!, beta]) {
+                for (const f of state!.files ?? []) {
+                    await vscode.workspace.openTextDocument(vscode.Uri.file(`${s.worktree}/${f.path}`)).then(
+                        () => undefined,
+                        () => undefined,
+                    );
+                }
+            }
+            const found = await waitFor(
+                () => vscode.languages.getDiagnostics().find(([, ds]) => ds.some((d) => d.source === "studiod")),
+                () =>
+                    `a diagnostic with source studiod; conflicts: ${JSON.stringify(a.ctx.conflicts.all())}; diagnostics: ${JSON.stringify(
+                        vscode.languages.getDiagnostics().map(([u, ds]) => [u.toString(), ds.map((d) => d.source)]),
+                    )}`,
+                60_000,
+            );
+            assert.ok(found[0].fsPath);
+            await waitFor(() => a.ctx.conflicts.size > 0, () => "the conflict set to fill from studio/conflictsChanged");
+            await waitFor(
+                () => a.tree.getChildren(node(a, "alpha")).length > 0,
+                () => "conflicts under alpha in the tree",
+            );
+        },
+    },
+    {
+        name: "e2e: Merge Session merges alpha",
+        skip,
+        timeoutMs: 60_000,
+        fn: async () => {
+            const { a, alpha } = state!;
+            const r = (await vscode.commands.executeCommand("studiod.merge", { session: alpha!.id, strategy: "merge" })) as
+                | p.MergeResult
+                | undefined;
+            assert.ok(r && "new" in r, `merge returned ${JSON.stringify(r)}: ${a.ctx.lastError}`);
+            assert.notEqual(r.new, r.old);
+            await waitFor(
+                () => a.tree.getTreeItem(node(a, "alpha")!).contextValue?.startsWith("session:merged"),
+                () => `alpha merged in the tree: ${describeSessions(a)}`,
+            );
+        },
+    },
+    {
+        name: "e2e: merging beta after alpha is refused with the conflicts (-32003)",
+        skip,
+        timeoutMs: 60_000,
+        fn: async () => {
+            const { a } = state!;
+            const r = (await vscode.commands.executeCommand("studiod.merge", { session: "beta", strategy: "squash" })) as
+                | { refused?: boolean; conflicts?: p.Conflict[] }
+                | undefined;
+            assert.ok(r?.refused, `merge returned ${JSON.stringify(r)}: ${a.ctx.lastError}`);
+            assert.ok((r.conflicts ?? []).some((c) => c.path === "notes.txt"), JSON.stringify(r.conflicts));
+            assert.notEqual(a.ctx.sessions.get("beta")?.state, "merged");
+        },
+    },
+    {
+        name: "e2e: Attach Terminal opens the agent's terminal",
+        skip,
+        timeoutMs: 30_000,
+        fn: async () => {
+            const { a } = state!;
+            await vscode.commands.executeCommand("studiod.attach", "beta");
+            const t = await waitFor(
+                () => vscode.window.terminals.find((t) => t.name === "agent: beta"),
+                () => `an "agent: beta" terminal: ${vscode.window.terminals.map((t) => t.name).join(", ")} ${a.ctx.lastError ?? ""}`,
+            );
+            // Typing goes to studio/send; it must not fail.
+            t.sendText("y", false);
+            await sleep(300);
+            assert.equal(a.ctx.state, "running");
+            t.dispose();
+            await vscode.commands.executeCommand("workbench.action.closePanel");
+        },
+    },
+];

@@ -1,0 +1,123 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { State } from "../../src/protocol";
+import { changesText, inWorkspace, renderConflict, renderSession, sortSessions, stateIcon, statusText } from "../../src/render";
+import { session } from "./util";
+
+describe("renderSession", () => {
+    const cases = [
+        {
+            name: "working without changes",
+            in: session(),
+            label: "auth",
+            description: "claude · working",
+            icon: "sync~spin",
+            context: "session:working:live",
+        },
+        {
+            name: "waiting with changes and conflicts",
+            in: session({ state: "waiting", detail: "Proceed? [y/n]", changes: { files: 2, additions: 12, deletions: 3 }, conflicts: 1 }),
+            label: "auth",
+            description: "claude · waiting · +12 −3 · 2 files · ⚠ 1 conflict",
+            icon: "bell-dot",
+            context: "session:waiting:live:conflicts",
+        },
+        {
+            name: "merged",
+            in: session({ state: "merged", changes: { files: 1, additions: 1, deletions: 0 } }),
+            label: "auth",
+            description: "claude · merged · +1 −0 · 1 file",
+            icon: "git-merge",
+            context: "session:merged",
+        },
+        {
+            name: "failed with conflicts",
+            in: session({ state: "failed", conflicts: 3 }),
+            label: "auth",
+            description: "claude · failed · ⚠ 3 conflicts",
+            icon: "error",
+            context: "session:failed:conflicts",
+        },
+    ];
+    for (const c of cases) {
+        test(c.name, () => {
+            const v = renderSession(c.in);
+            assert.equal(v.label, c.label);
+            assert.equal(v.description, c.description);
+            assert.equal(v.icon, c.icon);
+            assert.equal(v.contextValue, c.context);
+        });
+    }
+
+    test("the tooltip carries the waiting question and the branch", () => {
+        const v = renderSession(session({ state: "waiting", detail: "Proceed? [y/n]" }));
+        assert.match(v.tooltip, /Proceed\? \[y\/n\]/);
+        assert.match(v.tooltip, /studio\/auth → main/);
+    });
+
+    test("every state has its own icon", () => {
+        const icons = Object.values(State).map((s) => stateIcon(s).icon);
+        assert.equal(new Set(icons).size, icons.length);
+        assert.equal(stateIcon("bogus").icon, "question");
+    });
+
+    test("package.json menus match the context values", () => {
+        // The regexes in package.json's view/item/context menus.
+        assert.match(renderSession(session({ state: "idle" })).contextValue, /^session.*:live/);
+        assert.doesNotMatch(renderSession(session({ state: "exited" })).contextValue, /^session.*:live/);
+        assert.match(renderSession(session({ state: "merged" })).contextValue, /^session:merged/);
+    });
+});
+
+test("changesText", () => {
+    assert.equal(changesText(session()), "");
+    assert.equal(changesText(session({ changes: { files: 1, additions: 0, deletions: 4 } })), "+0 −4 · 1 file");
+});
+
+test("statusText counts waiting sessions", () => {
+    assert.deepEqual(statusText([]), { text: "$(hubot) 0", tooltip: "0 agent sessions" });
+    const s = [session(), session({ id: "2", state: "waiting" }), session({ id: "3", state: "waiting" })];
+    assert.deepEqual(statusText(s), { text: "$(hubot) 3 $(bell-dot) 2", tooltip: "3 agent sessions, 2 waiting for input" });
+});
+
+test("sortSessions puts waiting first, then live, then the rest", () => {
+    const list = [
+        session({ id: "a", name: "a", state: "merged", created: "1" }),
+        session({ id: "b", name: "b", state: "working", created: "2" }),
+        session({ id: "c", name: "c", state: "waiting", created: "3" }),
+        session({ id: "d", name: "d", state: "idle", created: "0" }),
+    ];
+    assert.deepEqual(
+        sortSessions(list).map((s) => s.name),
+        ["c", "d", "b", "a"],
+    );
+});
+
+test("inWorkspace", () => {
+    const s = session({ repo: "/src/app", worktree: "/wt/app/auth" });
+    assert.ok(inWorkspace(s, []));
+    assert.ok(inWorkspace(s, ["/src/app"]));
+    assert.ok(inWorkspace(s, ["/src/app/web"]));
+    assert.ok(inWorkspace(s, ["/src"]));
+    assert.ok(inWorkspace(s, ["/wt/app/auth"]));
+    assert.ok(!inWorkspace(s, ["/src/application"]));
+    assert.ok(!inWorkspace(s, ["/other"]));
+});
+
+test("renderConflict from one side", () => {
+    const c = {
+        id: "x",
+        repo: "/src/app",
+        path: "auth.go",
+        kind: "content",
+        severity: "conflict",
+        a: { session: "auth", path: "auth.go", file: "/wt/auth/auth.go", ranges: [{ start: 3, end: 7 }] },
+        b: { session: "api", path: "auth.go", file: "/wt/api/auth.go", ranges: [{ start: 5, end: 5 }] },
+    };
+    assert.deepEqual(renderConflict(c, "auth"), { label: "auth.go", description: "content with api · lines 3–7" });
+    assert.deepEqual(renderConflict(c, "api"), { label: "auth.go", description: "content with auth · lines 5" });
+    assert.deepEqual(renderConflict({ ...c, severity: "overlap", kind: "overlap" }), {
+        label: "auth.go",
+        description: "overlap with auth ↔ api · lines 3–7",
+    });
+});
