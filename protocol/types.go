@@ -310,7 +310,7 @@ type DiffResult struct {
 	From  string     `json:"from"` // commit compared against
 	To    string     `json:"to"`   // snapshot commit of the worktree
 	Files []FileDiff `json:"files"`
-	Changes
+	Stats Changes    `json:"stats"`
 }
 
 // FileDiff is one changed file.

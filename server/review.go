@@ -33,7 +33,7 @@ func (s *Server) diff(ctx context.Context, c *conn, params json.RawMessage) (any
 	}
 	t := workspace.Total(files)
 	return protocol.DiffResult{From: from, To: to, Files: wireFiles(files),
-		Changes: protocol.Changes{Files: t.Files, Additions: t.Additions, Deletions: t.Deletions}}, nil
+		Stats: protocol.Changes{Files: t.Files, Additions: t.Additions, Deletions: t.Deletions}}, nil
 }
 
 func (s *Server) file(ctx context.Context, c *conn, params json.RawMessage) (any, error) {

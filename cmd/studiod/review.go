@@ -60,7 +60,7 @@ func (a *app) diffCmd() *cobra.Command {
 						}
 					}
 				}
-				fmt.Printf("%d files changed, +%d -%d (against %s)\n", d.Changes.Files, d.Additions, d.Deletions, short(d.From))
+				fmt.Printf("%d files changed, +%d -%d (against %s)\n", d.Stats.Files, d.Stats.Additions, d.Stats.Deletions, short(d.From))
 				return nil
 			})
 		},

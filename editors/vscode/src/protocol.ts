@@ -304,14 +304,11 @@ export interface FileDiff {
     deletions: number;
     hunks?: Hunk[];
 }
-// Go embeds Changes in DiffResult, but its own Files field shadows
-// Changes.Files in JSON: the wire has the file list, not the count.
 export interface DiffResult {
     from: string;
     to: string;
     files: FileDiff[];
-    additions: number;
-    deletions: number;
+    stats: Changes;
 }
 
 export type FileVersion = "base" | "target" | "worktree" | "snapshot";
