@@ -91,7 +91,12 @@ func (c *conflicts) track(ctx context.Context, s Session) {
 		root := repo.Root
 		t, err = workspace.NewTracker(c.m.ctx, repo, workspace.TrackerOptions{
 			Watcher: c.watcher, Logger: c.m.log,
-			OnDelta: func(d workspace.Delta) { c.m.emitConflicts(root, d) },
+			OnDelta: func(d workspace.Delta) {
+				for _, id := range d.Gone {
+					c.m.worktreeGone(id)
+				}
+				c.m.emitConflicts(root, d)
+			},
 		})
 		if err != nil {
 			c.m.log.Warn("track conflicts", "repo", s.Repo, "err", err)
@@ -135,6 +140,18 @@ func (c *conflicts) scheduleStats(id string) {
 	}
 	c.timers[id] = time.AfterFunc(200*time.Millisecond, func() {
 		c.m.refreshChanges(c.m.ctx, id)
+	})
+}
+
+// worktreeGone records that a session's worktree was deleted behind
+// studiod's back. The session stays (its branch may hold work) until removed.
+func (m *Manager) worktreeGone(id string) {
+	go m.update(id, func(s *Session) bool {
+		if _, err := os.Stat(s.Worktree); err == nil || !active(s.State) {
+			return false
+		}
+		s.Detail = "worktree " + s.Worktree + " was deleted outside studiod: `studiod rm " + s.Name + " --force` cleans up (the branch keeps committed work)"
+		return true
 	})
 }
 

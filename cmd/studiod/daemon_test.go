@@ -495,3 +495,60 @@ func TestConflictsLive(t *testing.T) {
 		return true
 	})
 }
+
+// TestConflictsSurviveRestartAndDeletedWorktree checks that a restarted
+// daemon rebuilds its predictions, and that a worktree deleted from under
+// it leaves a clear state and no crash.
+func TestConflictsSurviveRestartAndDeletedWorktree(t *testing.T) {
+	home := newHome(t)
+	repo := gittest.NewRepo(t, map[string]string{"shared.txt": gittest.Lines(10)})
+	d := startDaemon(t, home)
+	c := d.client(nil)
+	var worktrees []string
+	for _, name := range []string{"one", "two"} {
+		s, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: name,
+			Command: []string{"fakeagent", "-edit", "shared.txt", "-hang"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		worktrees = append(worktrees, s.Worktree)
+	}
+	conflictIDs := func(c *protocol.Client) []string {
+		r, err := c.Conflicts(t.Context(), protocol.ConflictsParams{Repo: repo})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, cf := range r.Conflicts {
+			if cf.Severity == "conflict" && cf.A.Session != "target" && cf.B.Session != "target" {
+				ids = append(ids, cf.ID)
+			}
+		}
+		return ids
+	}
+	await(t, "a conflict", func() bool { return len(conflictIDs(c)) == 1 })
+	before := conflictIDs(c)
+
+	d.kill9()
+	d2 := startDaemon(t, home)
+	c2 := d2.client(nil)
+	await(t, "the conflict rebuilt", func() bool {
+		got := conflictIDs(c2)
+		return len(got) == 1 && got[0] == before[0]
+	})
+
+	// Delete one worktree behind the daemon's back.
+	if err := os.RemoveAll(worktrees[1]); err != nil {
+		t.Fatal(err)
+	}
+	await(t, "the deleted side to drop out", func() bool { return len(conflictIDs(c2)) == 0 })
+	await(t, "a clear state", func() bool {
+		return strings.Contains(sessionState(t, c2, "two").Detail, "deleted outside studiod")
+	})
+	if _, err := c2.Status(t.Context()); err != nil {
+		t.Fatalf("daemon unwell after the deletion: %v", err)
+	}
+	if _, err := c2.Remove(t.Context(), protocol.RemoveParams{SessionRef: protocol.SessionRef{Session: "two", Repo: repo}, Force: true}); err != nil {
+		t.Fatalf("rm after deletion: %v", err)
+	}
+}

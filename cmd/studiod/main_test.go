@@ -37,9 +37,10 @@ func fakeAgent() {
 	ask := fs.String("ask", "", "print this question, report waiting, and wait for a line")
 	edit := fs.String("edit", "", "comma-separated files to write")
 	echo := fs.Bool("echo", false, "echo every input line as 'got: LINE'")
+	nohook := fs.Bool("nohook", false, "never report state through STUDIO_HOOK")
 	fs.Parse(os.Args[1:])
 	hook := func(args ...string) {
-		if h := os.Getenv("STUDIO_HOOK"); h != "" {
+		if h := os.Getenv("STUDIO_HOOK"); h != "" && !*nohook {
 			f := strings.Fields(h)
 			exec.Command(f[0], append(f[1:], args...)...).Run()
 		}

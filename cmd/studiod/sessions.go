@@ -32,8 +32,8 @@ With -- the rest of the line is the command to run as the agent.`,
 				}
 			}
 			p.Prompt = strings.Join(args, " ")
-			if p.Prompt == "" && len(p.Command) == 0 && p.Agent != "demo" {
-				return usageError{fmt.Errorf("give a prompt, or a command after --")}
+			if p.Prompt == "" && len(p.Command) == 0 && p.Agent == "" {
+				return usageError{fmt.Errorf("give a prompt, an --agent, or a command after --")}
 			}
 			p.Repo = a.repoDir()
 			return a.spawn(cmd.Context(), p)
