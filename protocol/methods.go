@@ -57,7 +57,7 @@ var Methods = []string{
 }
 
 // Notifications lists every notification the daemon sends.
-var Notifications = []string{NotifySessionChanged, NotifyConflictsChanged, NotifyOutput}
+var Notifications = []string{NotifySessionChanged, NotifyConflictsChanged, NotifyOutput, NotifyProgress}
 
 // Commands lists every editor command.
 var Commands = []string{

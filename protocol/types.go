@@ -101,6 +101,27 @@ type SpawnParams struct {
 	Command []string `json:"command,omitempty"`
 	Rows    int      `json:"rows,omitempty"`
 	Cols    int      `json:"cols,omitempty"`
+	// WorkDoneToken, when set, asks for $/progress notifications on this
+	// connection as the spawn goes through its steps (as in LSP).
+	WorkDoneToken any `json:"workDoneToken,omitempty"`
+}
+
+// NotifyProgress is LSP's progress notification, used for slow requests
+// that carry a workDoneToken.
+const NotifyProgress = "$/progress"
+
+// ProgressParams is a $/progress notification.
+type ProgressParams struct {
+	Token any      `json:"token"`
+	Value WorkDone `json:"value"`
+}
+
+// WorkDone is one step of LSP's work-done progress: kind "begin" (with a
+// title), "report" or "end".
+type WorkDone struct {
+	Kind    string `json:"kind"`
+	Title   string `json:"title,omitempty"`
+	Message string `json:"message,omitempty"`
 }
 
 // SessionsParams filters the session list.

@@ -145,6 +145,18 @@ func (c *conn) wantsSessions() bool {
 	return c.subs.Sessions
 }
 
+// progress returns a function reporting the steps of a slow request as
+// $/progress notifications, when the client gave a token; nil otherwise.
+func (c *conn) progress(token any, title string) func(string) {
+	if token == nil {
+		return nil
+	}
+	c.notify(protocol.NotifyProgress, protocol.ProgressParams{Token: token, Value: protocol.WorkDone{Kind: "begin", Title: title}})
+	return func(msg string) {
+		c.notify(protocol.NotifyProgress, protocol.ProgressParams{Token: token, Value: protocol.WorkDone{Kind: "report", Message: msg}})
+	}
+}
+
 // wantsConflicts reports whether this connection wants conflict deltas.
 func (c *conn) wantsConflicts() bool {
 	c.mu.Lock()

@@ -51,6 +51,13 @@ With -- the rest of the line is the command to run as the agent.`,
 func (a *app) spawn(ctx context.Context, p protocol.SpawnParams) error {
 	events := make(chan protocol.Session, 64)
 	c, err := a.connect(ctx, func(method string, params json.RawMessage) {
+		if method == protocol.NotifyProgress && !a.json {
+			var n protocol.ProgressParams
+			if json.Unmarshal(params, &n) == nil && n.Value.Message != "" {
+				fmt.Fprintf(os.Stderr, "  … %s\n", n.Value.Message)
+			}
+			return
+		}
 		if method != protocol.NotifySessionChanged {
 			return
 		}
@@ -69,6 +76,7 @@ func (a *app) spawn(ctx context.Context, p protocol.SpawnParams) error {
 	if err := c.Subscribe(ctx, protocol.SubscribeParams{Sessions: true}); err != nil {
 		return err
 	}
+	p.WorkDoneToken = "spawn"
 	s, err := c.Spawn(ctx, p)
 	if err != nil {
 		return err
