@@ -1,10 +1,14 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -126,4 +130,207 @@ func startDaemonB(b *testing.B, home string) string {
 	}
 	b.Fatal("daemon did not start")
 	return ""
+}
+
+// BenchmarkConflictLatency measures, through the real daemon, the time from
+// a file write in one session's worktree to the studio/conflictsChanged
+// notification at a subscribed client, with 10 live sessions, next to the
+// floor measured in the same run: the plain git commands for one snapshot
+// and the merge-tree of the affected pair. It also reports the daemon's CPU
+// while nothing changes and its memory. STUDIOD_BENCH_FILES sets the repo
+// size (default 10000); STUDIOD_BENCH_WRITES the writes (default 200).
+func BenchmarkConflictLatency(b *testing.B) {
+	files := envInt("STUDIOD_BENCH_FILES", 10000)
+	writes := envInt("STUDIOD_BENCH_WRITES", 200)
+	repo := genRepo(b, files)
+	gittest.Write(b, repo, map[string]string{"hot.txt": gittest.Lines(40)})
+	gittest.Commit(b, repo, "hot file")
+	home, err := os.MkdirTemp("", "sd")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer os.RemoveAll(home)
+	defer cleanupHome(home)
+	sock := startDaemonB(b, home)
+	deltas := make(chan time.Time, 1024)
+	c, err := protocol.Dial(b.Context(), sock, func(method string, params json.RawMessage) {
+		if method == protocol.NotifyConflictsChanged {
+			deltas <- time.Now()
+		}
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Subscribe(b.Context(), protocol.SubscribeParams{Conflicts: true}); err != nil {
+		b.Fatal(err)
+	}
+	var wts []string
+	for i := 0; i < 10; i++ {
+		s, err := c.Spawn(b.Context(), protocol.SpawnParams{Repo: repo, Name: fmt.Sprintf("s%d", i), Command: []string{"fakeagent", "-hang"}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		wts = append(wts, s.Worktree)
+	}
+	// Session 1 changes lines 10-12 of hot.txt; session 0 will flip between
+	// colliding with it and not.
+	edit := func(dir string, at int, tag string) {
+		lines := strings.SplitAfter(gittest.Lines(40), "\n")
+		for j := at; j < at+3; j++ {
+			lines[j] = fmt.Sprintf("%s %d\n", tag, j)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "hot.txt"), []byte(strings.Join(lines, "")), 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+	edit(wts[1], 10, "one")
+	drain := func(quiet time.Duration) {
+		for {
+			select {
+			case <-deltas:
+			case <-time.After(quiet):
+				return
+			}
+		}
+	}
+	drain(3 * time.Second)
+
+	st, err := c.Status(b.Context())
+	if err != nil {
+		b.Fatal(err)
+	}
+	cpu0 := procCPU(st.PID)
+	time.Sleep(5 * time.Second)
+	idleCPU := float64(procCPU(st.PID)-cpu0) / 5 / 100 // clock ticks (100/s) → fraction of a core
+
+	var lat []time.Duration
+	b.ResetTimer()
+	for i := 0; i < writes; i++ {
+		at := 30 // elsewhere: no conflict
+		if i%2 == 0 {
+			at = 10 // the same lines as session 1
+		}
+		t0 := time.Now()
+		edit(wts[0], at, fmt.Sprintf("zero-%d", i))
+		select {
+		case t := <-deltas:
+			lat = append(lat, t.Sub(t0))
+		case <-time.After(30 * time.Second):
+			b.Fatalf("write %d: no notification", i)
+		}
+		drain(20 * time.Millisecond)
+	}
+	b.StopTimer()
+
+	// The floor: what git itself needs for one snapshot and one merge-tree.
+	var floor []time.Duration
+	idx := filepath.Join(b.TempDir(), "index")
+	gitIn := func(dir string, env []string, args ...string) string {
+		cmd := exec.Command("git", args...)
+		cmd.Dir = dir
+		cmd.Env = append(append(os.Environ(), gittest.Env...), env...)
+		out, err := cmd.Output()
+		if err != nil {
+			b.Fatalf("git %v: %v", args, err)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	env := []string{"GIT_INDEX_FILE=" + idx}
+	gitIn(wts[0], env, "read-tree", "HEAD")
+	other := gitIn(wts[1], nil, "rev-parse", "HEAD")
+	for i := 0; i < 20; i++ {
+		edit(wts[0], 10, fmt.Sprintf("floor-%d", i))
+		t0 := time.Now()
+		gitIn(wts[0], env, "add", "--", "hot.txt")
+		tree := gitIn(wts[0], env, "write-tree")
+		commit := gitIn(wts[0], nil, "commit-tree", tree, "-p", "HEAD", "-m", "s")
+		cmd := exec.Command("git", "merge-tree", "--write-tree", commit, other)
+		cmd.Dir = wts[0]
+		cmd.Run()
+		floor = append(floor, time.Since(t0))
+	}
+	rss := procRSS(st.PID)
+	p50, p99, f50 := pct(lat, 50), pct(lat, 99), pct(floor, 50)
+	b.ReportMetric(ms(p50), "p50-ms")
+	b.ReportMetric(ms(p99), "p99-ms")
+	b.ReportMetric(ms(f50), "floor-p50-ms")
+	b.ReportMetric(ms(p50)/ms(f50), "p50/floor")
+	b.ReportMetric(idleCPU*100, "idle-cpu-%")
+	b.ReportMetric(float64(rss)/1024, "rss-MiB")
+	b.Logf("%d files, 10 sessions, %d writes: p50 %.1f ms, p99 %.1f ms; floor p50 %.1f ms (ratio %.2f); idle CPU %.2f%%; RSS %d KiB",
+		files, writes, ms(p50), ms(p99), ms(f50), ms(p50)/ms(f50), idleCPU*100, rss)
+}
+
+// BenchmarkMemory20Sessions reports the daemon's memory with 20 live
+// sessions.
+func BenchmarkMemory20Sessions(b *testing.B) {
+	repo := genRepo(b, envInt("STUDIOD_BENCH_FILES", 1000))
+	home, err := os.MkdirTemp("", "sd")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer os.RemoveAll(home)
+	defer cleanupHome(home)
+	sock := startDaemonB(b, home)
+	c, err := protocol.Dial(b.Context(), sock, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	for i := 0; i < 20; i++ {
+		if _, err := c.Spawn(b.Context(), protocol.SpawnParams{Repo: repo, Name: fmt.Sprintf("m%d", i), Command: []string{"fakeagent", "-hang"}}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	time.Sleep(2 * time.Second)
+	st, err := c.Status(b.Context())
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		c.Sessions(b.Context(), protocol.SessionsParams{})
+	}
+	b.ReportMetric(float64(procRSS(st.PID))/1024, "rss-MiB")
+	b.ReportMetric(float64(st.Watch.Watches), "watches")
+}
+
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
+		return v
+	}
+	return def
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func pct(ds []time.Duration, p int) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[min(len(s)-1, len(s)*p/100)]
+}
+
+// procCPU returns a process's user+system time in clock ticks.
+func procCPU(pid int) int64 {
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndex(s, ")")+2:])
+	if len(f) < 13 {
+		return 0
+	}
+	u, _ := strconv.ParseInt(f[11], 10, 64)
+	k, _ := strconv.ParseInt(f[12], 10, 64)
+	return u + k
+}
+
+// procRSS returns a process's resident memory in KiB.
+func procRSS(pid int) int64 {
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
+			n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return n
+		}
+	}
+	return 0
 }
