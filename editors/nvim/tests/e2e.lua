@@ -55,7 +55,7 @@ local function session(name)
   return not err and s or nil
 end
 
-local ok, err = pcall(function()
+local ok, err = xpcall(function()
   H.test('setup is idempotent', function()
     studio.setup({ binary = bin })
     local first = #vim.api.nvim_get_autocmds({ group = 'studio' })
@@ -223,7 +223,7 @@ local ok, err = pcall(function()
     H.truthy(text:find('log: ', 1, true), 'log path reported')
     H.truthy(not text:find('ERROR'), 'no errors:\n' .. text)
   end)
-end)
+end, debug.traceback)
 if not ok then
   H.failures = H.failures + 1
   H.log('FAIL (harness) %s', tostring(err))

@@ -75,6 +75,12 @@ function H.await(what, fn, timeout)
 end
 
 function H.finish()
+  -- An error inside a callback (vim.schedule, a job, an RPC response) does not
+  -- fail the case that caused it, but it leaves v:errmsg behind.
+  if vim.v.errmsg ~= '' then
+    H.failures = H.failures + 1
+    H.log('FAIL an error was reported: %s', vim.v.errmsg)
+  end
   H.log('%d passed, %d failed, %d skipped', H.passed, H.failures, H.skipped)
   if H.failures > 0 then
     vim.cmd('cquit 1')

@@ -239,7 +239,7 @@ function M.comment(line1, line2, body, cb)
       body = text,
     }, function(err)
       if err then
-        return cb(failure('session ' .. name, err))
+        return cb(failure('comment', err))
       end
       if vim.api.nvim_buf_is_valid(buf) and line1 <= vim.api.nvim_buf_line_count(buf) then
         vim.api.nvim_buf_set_extmark(buf, ns, line1 - 1, 0, {
