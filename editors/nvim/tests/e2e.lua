@@ -190,6 +190,28 @@ local ok, err = xpcall(function()
     H.eq(vim.api.nvim_buf_get_lines(base, 0, -1, false), vim.fn.readfile(repo .. '/app/config.txt'), 'base content')
   end)
 
+  H.test(':cnext in the review tab opens the next file as a diff', function()
+    local files = require('studio.review').current().files
+    local idx = vim.fn.index(files, 'app/config.txt') + 1
+    local want = files[idx % #files + 1]
+    vim.cmd('cc ' .. idx)
+    vim.cmd(idx == #files and 'cfirst' or 'cnext')
+    H.wait('the base of ' .. want, function()
+      for _, win in ipairs(vim.api.nvim_tabpage_list_wins(0)) do
+        local name = vim.api.nvim_buf_get_name(vim.api.nvim_win_get_buf(win))
+        if name == 'studio://alpha/base/' .. want and vim.wo[win].diff then
+          return true
+        end
+      end
+    end)
+    -- Back to app/config.txt for the comment below.
+    vim.cmd('cc ' .. idx)
+    H.wait('the base of app/config.txt', function()
+      return vim.api.nvim_buf_get_name(0):match('/alpha/app/config%.txt$') and vim.wo.diff
+        and vim.fn.bufwinid('studio://alpha/base/app/config.txt') ~= -1
+    end)
+  end)
+
   H.test(':Studio comment and feedback during review', function()
     vim.api.nvim_win_set_cursor(0, { 4, 0 })
     local cerr = H.await('comment', function(cb)

@@ -79,6 +79,9 @@ local function scratch(name, lines, ft)
   return buf
 end
 
+-- Set while open_file edits a buffer, so its own BufWinEnter is ignored.
+local opening = false
+
 -- Opens path of the tab's session as a diff against its base version.
 -- cb(err) runs once both sides are shown.
 function M.open_file(path, cb)
@@ -87,6 +90,7 @@ function M.open_file(path, cb)
   if not rs then
     return cb(failure('not in a :Studio review tab'))
   end
+  opening = true
   local l = layout()
   if not l.file then
     vim.cmd('aboveleft new')
@@ -96,10 +100,15 @@ function M.open_file(path, cb)
   vim.cmd('diffoff!')
   local file = rs.worktree .. '/' .. path
   if vim.fn.filereadable(file) == 1 then
-    vim.cmd('edit ' .. vim.fn.fnameescape(file))
+    local ok, err = pcall(vim.cmd, 'edit ' .. vim.fn.fnameescape(file))
+    if not ok then
+      opening = false
+      return cb(failure(tostring(err)))
+    end
   else -- deleted in the session
     vim.api.nvim_win_set_buf(l.file, scratch('studio://' .. rs.session .. '/deleted/' .. path, {}))
   end
+  opening = false
   local filebuf = vim.api.nvim_get_current_buf()
   vim.b[filebuf].studio_session = rs.session
   vim.b[filebuf].studio_path = path
@@ -183,6 +192,29 @@ function M.open(name, repo, cb)
         rs.files[i] = f.path
       end
       vim.api.nvim_tabpage_set_var(0, 'studio_review', rs)
+      -- :cnext, :cc and friends open a file of the list as a diff too.
+      vim.api.nvim_create_autocmd('BufWinEnter', {
+        group = vim.api.nvim_create_augroup('studio_review_' .. s.id, { clear = true }),
+        pattern = s.worktree .. '/*',
+        callback = function(ev)
+          local cur = M.current()
+          if opening or not cur or cur.id ~= s.id then
+            return
+          end
+          local path = vim.api.nvim_buf_get_name(ev.buf):sub(#cur.worktree + 2)
+          local base = layout().base
+          if
+            vim.wo.diff
+            and base
+            and vim.api.nvim_buf_get_name(vim.api.nvim_win_get_buf(base)) == 'studio://' .. s.name .. '/base/' .. path
+          then
+            return -- already shown as a diff
+          end
+          vim.schedule(function()
+            M.open_file(path)
+          end)
+        end,
+      })
       vim.fn.setqflist({}, ' ', {
         title = string.format('studio review: %s (+%d -%d)', s.name, diff.additions or 0, diff.deletions or 0),
         items = qf_items(rs, files),
