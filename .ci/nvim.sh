@@ -2,7 +2,8 @@
 # Headless Neovim tests of editors/nvim against the real daemon.
 # Usage: .ci/nvim.sh   (from anywhere; needs go, git, and root or neovim)
 # STUDIO_TEST_DIAGNOSTICS=1 also requires LSP conflict diagnostics;
-# STUDIO_TEST_STRICT=1 fails on requests the daemon does not serve yet.
+# STUDIO_TEST_STRICT=1 fails on requests the daemon does not serve yet;
+# STUDIOD_BIN=/path/to/studiod tests that binary instead of building one.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -14,15 +15,16 @@ nvim --version | head -1
 
 tmp=$(mktemp -d)
 export STUDIOD_HOME="$tmp/home"
-export STUDIOD_BIN="$tmp/studiod"
+if [ -z "${STUDIOD_BIN:-}" ]; then
+	export STUDIOD_BIN="$tmp/studiod"
+	(cd "$root" && go build -o "$STUDIOD_BIN" ./cmd/studiod)
+fi
 cleanup() {
 	# The test stops its sessions and the daemon; this is the backstop.
 	"$STUDIOD_BIN" shutdown >/dev/null 2>&1 || true
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
-
-(cd "$root" && go build -o "$STUDIOD_BIN" ./cmd/studiod)
 
 export GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_NOSYSTEM=1
 export GIT_AUTHOR_NAME=studio-test GIT_AUTHOR_EMAIL=test@studio.invalid

@@ -58,10 +58,11 @@ M['studio/diff'] = function(params, cb)
     table.sort(files, function(x, y)
       return x.path < y.path
     end)
-    local res = { from = from, files = files, additions = 0, deletions = 0 }
+    local stats = { files = #files, additions = 0, deletions = 0 }
     for _, f in ipairs(files) do
-      res.additions, res.deletions = res.additions + f.additions, res.deletions + f.deletions
+      stats.additions, stats.deletions = stats.additions + f.additions, stats.deletions + f.deletions
     end
+    local res = { from = from, files = files, stats = stats }
     return res
   end)
 end

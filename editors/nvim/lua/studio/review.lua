@@ -181,6 +181,7 @@ function M.open(name, repo, cb)
         return cb(failure('diff of ' .. name, derr))
       end
       local files = diff.files or {}
+      local stats = diff.stats or {}
       local tab = find_tab(s.id)
       if tab then
         vim.api.nvim_set_current_tabpage(tab)
@@ -216,7 +217,7 @@ function M.open(name, repo, cb)
         end,
       })
       vim.fn.setqflist({}, ' ', {
-        title = string.format('studio review: %s (+%d -%d)', s.name, diff.additions or 0, diff.deletions or 0),
+        title = string.format('studio review: %s (+%d -%d)', s.name, stats.additions or 0, stats.deletions or 0),
         items = qf_items(rs, files),
         context = { studio_review = s.id },
       })
