@@ -48,7 +48,7 @@ function M.on_session(s)
     local msg = question ~= '' and question or 'waiting for input'
     if not M.seen(msg) then
       util.notify(
-        string.format('%s is waiting: %s  (answer with :Studio send %s {text})', s.name, msg, s.name),
+        string.format('%s is waiting: %s  (:Studio send %s {answer}, or :Studio attach %s)', s.name, msg, s.name, s.name),
         vim.log.levels.WARN
       )
     end

@@ -145,6 +145,17 @@ local function probe(done)
   end, 5000)
 end
 
+-- Commands the server puts in code lenses and code actions that are better
+-- done by the editor: studio.review opens the review tab here rather than
+-- having the server open one file.
+local function register_commands()
+  vim.lsp.commands['studio.review'] = function(command)
+    local a = (command.arguments or {})[1] or {}
+    local paths = a.paths ~= vim.NIL and a.paths or nil
+    require('studio.review').open(a.session, a.repo ~= vim.NIL and a.repo or nil, nil, paths and paths[1])
+  end
+end
+
 -- Attaches the client to bufnr when it shows a file inside a git repository.
 function M.attach(bufnr)
   bufnr = bufnr or vim.api.nvim_get_current_buf()
@@ -159,6 +170,7 @@ function M.attach(bufnr)
   if not root then
     return
   end
+  register_commands()
   if state.support == false then
     return
   elseif state.support == true then

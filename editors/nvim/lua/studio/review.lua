@@ -169,8 +169,8 @@ local function qf_items(rs, files)
 end
 
 -- :Studio review {name}: opens (or switches to) the session's review tab.
--- cb(err) runs once the first file's diff is shown.
-function M.open(name, repo, cb)
+-- cb(err) runs once the diff of path (default: the first file) is shown.
+function M.open(name, repo, cb, path)
   cb = cb or default_cb
   rpc.request('studio/session', { session = name, repo = repo }, function(err, s)
     if err then
@@ -229,7 +229,7 @@ function M.open(name, repo, cb)
         util.notify(s.name .. ' has no changes')
         return cb(nil)
       end
-      M.open_file(files[1].path, cb)
+      M.open_file(path or files[1].path, cb)
     end)
   end)
 end
