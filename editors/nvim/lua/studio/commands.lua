@@ -1,0 +1,388 @@
+-- The :Studio subcommands. Each entry: run(args) with the parsed command
+-- (fargs after the subcommand, bang, line1, line2, range) and complete(arglead,
+-- args) for its arguments.
+local config = require('studio.config')
+local rpc = require('studio.rpc')
+local util = require('studio.util')
+
+local M = {}
+
+-- Splits flags (--name value, --force) from positional arguments.
+-- flags: { name = true } for flags that take a value.
+function M.parse(fargs, valued)
+  local opts, rest = {}, {}
+  local i = 1
+  while i <= #fargs do
+    local a = fargs[i]
+    local key, val = a:match('^%-%-([%w-]+)=(.*)$')
+    if key then
+      opts[key] = val
+    elseif a == '--' then
+      vim.list_extend(rest, fargs, i + 1)
+      break
+    elseif a:match('^%-%-[%w-]+$') and #rest == 0 then
+      key = a:sub(3)
+      if valued[key] then
+        i = i + 1
+        opts[key] = fargs[i]
+      else
+        opts[key] = true
+      end
+    else
+      table.insert(rest, a)
+    end
+    i = i + 1
+  end
+  return opts, rest
+end
+
+local function report(what)
+  return function(err)
+    if err then
+      util.err(what .. ': ' .. rpc.describe(err))
+    end
+  end
+end
+
+local function need_name(args, verb)
+  local name = args.fargs[1]
+  if not name then
+    util.err('usage: :Studio ' .. verb .. ' {name}')
+  end
+  return name
+end
+
+local function complete_names(arglead, args)
+  if #args > 0 then
+    return {}
+  end
+  return vim.tbl_filter(function(n)
+    return vim.startswith(n, arglead)
+  end, require('studio.events').names(util.current_repo()))
+end
+
+local function change_summary(s)
+  local c = s.changes or {}
+  return string.format('+%d -%d in %d file%s', c.additions or 0, c.deletions or 0, c.files or 0, c.files == 1 and '' or 's')
+end
+
+-- One line describing a session, as :Studio list shows it.
+function M.format_session(s)
+  local line = string.format('%-16s %-8s %-16s', s.name, s.state, change_summary(s))
+  if (s.conflicts or 0) > 0 then
+    line = line .. string.format('  %d conflict%s', s.conflicts, s.conflicts == 1 and '' or 's')
+  end
+  if s.state == 'waiting' and s.detail and s.detail ~= '' then
+    line = line .. '  ? ' .. s.detail
+  elseif (s.state == 'failed') and s.detail then
+    line = line .. '  ' .. s.detail
+  end
+  return line
+end
+
+M.subcommands = {}
+local sub = M.subcommands
+
+sub.spawn = {
+  run = function(args, cb)
+    local opts, rest = M.parse(args.fargs, { agent = true, name = true, base = true, target = true })
+    local function go(prompt)
+      if not prompt or prompt == '' then
+        return
+      end
+      rpc.request('studio/spawn', {
+        repo = util.current_repo() or vim.loop.cwd(),
+        name = opts.name,
+        agent = opts.agent or config.options.agent,
+        base = opts.base,
+        target = opts.target,
+        prompt = prompt,
+      }, function(err, s)
+        if not err then
+          require('studio.events').on_session(s)
+          util.notify(string.format('spawned %s (%s) on %s', s.name, s.agent, s.branch))
+        end
+        ;(cb or report('spawn'))(err, s)
+      end)
+    end
+    if #rest > 0 then
+      return go(table.concat(rest, ' '))
+    end
+    vim.ui.input({ prompt = 'Prompt for the agent: ' }, go)
+  end,
+  complete = function(arglead)
+    if vim.startswith(arglead, '-') then
+      return vim.tbl_filter(function(f)
+        return vim.startswith(f, arglead)
+      end, { '--agent', '--name', '--base', '--target' })
+    end
+    return {}
+  end,
+}
+
+sub.list = {
+  run = function(args, cb)
+    rpc.request('studio/sessions', { repo = not args.bang and util.current_repo() or nil, all = args.bang }, function(err, res)
+      if err then
+        return (cb or report('list'))(err)
+      end
+      local sessions = res.sessions or {}
+      for _, s in ipairs(sessions) do
+        require('studio.events').sessions[s.id] = s
+      end
+      if cb then
+        return cb(nil, sessions)
+      end
+      if #sessions == 0 then
+        return util.notify('no sessions (start one with :Studio spawn {prompt})')
+      end
+      vim.ui.select(sessions, {
+        prompt = 'studio sessions',
+        format_item = M.format_session,
+      }, function(s)
+        if not s then
+          return
+        end
+        local actions = { 'review', 'attach', 'send', 'feedback', 'merge', 'stop', 'rm' }
+        vim.ui.select(actions, { prompt = s.name }, function(action)
+          if action == 'send' then
+            vim.ui.input({ prompt = 'Send to ' .. s.name .. ': ' }, function(text)
+              if text then
+                M.run({ fargs = { 'send', s.name, text } })
+              end
+            end)
+          elseif action then
+            M.run({ fargs = { action, s.name } })
+          end
+        end)
+      end)
+    end)
+  end,
+}
+sub.ls = sub.list
+
+sub.review = {
+  run = function(args, cb)
+    local name = need_name(args, 'review {name}')
+    if name then
+      require('studio.review').open(name, util.current_repo(), cb)
+    end
+  end,
+  complete = complete_names,
+}
+
+sub.comment = {
+  run = function(args, cb)
+    local line1, line2 = args.line1, args.line2
+    if not args.range or args.range == 0 then
+      line1 = vim.fn.line('.')
+      line2 = line1
+    end
+    require('studio.review').comment(line1, line2, table.concat(args.fargs, ' '), cb)
+  end,
+}
+
+sub.feedback = {
+  run = function(args, cb)
+    local name = args.fargs[1] or (require('studio.review').current() or {}).session
+    if not name then
+      return util.err('usage: :Studio feedback {name}')
+    end
+    rpc.request('studio/feedback', { session = name, repo = util.current_repo() }, function(err, res)
+      if not err and not cb then
+        util.notify(string.format('sent %d comment%s to %s', res.sent or 0, res.sent == 1 and '' or 's', name))
+      end
+      ;(cb or report('feedback'))(err, res)
+    end)
+  end,
+  complete = complete_names,
+}
+
+sub.send = {
+  run = function(args, cb)
+    local name = need_name(args, 'send {name} {text}')
+    if not name then
+      return
+    end
+    local text = table.concat(vim.list_slice(args.fargs, 2), ' ')
+    rpc.request('studio/send', { session = name, repo = util.current_repo(), text = text }, cb or report('send'))
+  end,
+  complete = complete_names,
+}
+
+local function show_conflicts(conflicts, title)
+  local items = {}
+  for _, c in ipairs(conflicts or {}) do
+    for _, pair in ipairs({ { c.a, c.b }, { c.b, c.a } }) do
+      local side, other = pair[1], pair[2]
+      local r = (side.ranges or {})[1] or { start = 1, ['end'] = 1 }
+      if side.file and side.file ~= '' then
+        table.insert(items, {
+          filename = side.file,
+          lnum = math.max(r.start, 1),
+          end_lnum = math.max(r['end'], r.start, 1),
+          type = c.severity == 'conflict' and 'E' or 'W',
+          text = string.format('[%s] %s: %s also changes %s', c.kind, side.session, other.session, other.path),
+        })
+      end
+    end
+  end
+  vim.fn.setqflist({}, ' ', { title = title, items = items, context = { studio_conflicts = true } })
+  return items
+end
+
+sub.conflicts = {
+  run = function(args, cb)
+    local name = args.fargs[1]
+    rpc.request('studio/conflicts', { repo = util.current_repo(), session = name }, function(err, res)
+      if err then
+        return (cb or report('conflicts'))(err)
+      end
+      local items = show_conflicts(res.conflicts, 'studio conflicts' .. (name and (': ' .. name) or ''))
+      if cb then
+        return cb(nil, res.conflicts)
+      end
+      if #items == 0 then
+        return util.notify('no predicted conflicts')
+      end
+      vim.cmd('botright copen')
+    end)
+  end,
+  complete = complete_names,
+}
+
+sub.merge = {
+  run = function(args, cb)
+    local name = need_name(args, 'merge {name} [merge|squash|rebase]')
+    if not name then
+      return
+    end
+    local strategy = args.fargs[2] or config.options.merge_strategy
+    rpc.request('studio/merge', { session = name, repo = util.current_repo(), strategy = strategy }, function(err, res)
+      if err and err.code == rpc.codes.merge_conflict and err.data and err.data ~= vim.NIL then
+        show_conflicts(err.data.conflicts, 'studio merge conflicts: ' .. name)
+        if not cb then
+          util.err(name .. ' does not merge cleanly: ' .. rpc.describe(err) .. ' (see the quickfix list)')
+          vim.cmd('botright copen')
+          return
+        end
+      elseif not err and not cb then
+        util.notify(string.format('merged %s into %s (%s, %d files); :Studio undo %s reverts it', name, res.target or '?', res.strategy or '?', res.files or 0, name))
+      end
+      ;(cb or report('merge'))(err, res)
+    end)
+  end,
+  complete = function(arglead, args)
+    if #args == 0 then
+      return complete_names(arglead, args)
+    end
+    return vim.tbl_filter(function(s)
+      return vim.startswith(s, arglead)
+    end, { 'merge', 'squash', 'rebase' })
+  end,
+}
+
+sub.undo = {
+  run = function(args, cb)
+    local name = need_name(args, 'undo {name}')
+    if name then
+      rpc.request('studio/undo', { session = name, repo = util.current_repo() }, function(err, res)
+        if not err and not cb then
+          util.notify(string.format('restored %s to %s', res.target or '?', (res.restored or ''):sub(1, 12)))
+        end
+        ;(cb or report('undo'))(err, res)
+      end)
+    end
+  end,
+  complete = complete_names,
+}
+
+sub.stop = {
+  run = function(args, cb)
+    local name = need_name(args, 'stop[!] {name}')
+    if name then
+      rpc.request('studio/stop', { session = name, repo = util.current_repo(), force = args.bang or nil }, cb or report('stop'))
+    end
+  end,
+  complete = complete_names,
+}
+
+sub.rm = {
+  run = function(args, cb)
+    local name = need_name(args, 'rm[!] {name}')
+    if name then
+      rpc.request('studio/remove', { session = name, repo = util.current_repo(), force = args.bang or nil }, function(err, res)
+        if not err and not cb and res and res.branchKept and res.branchKept ~= '' then
+          util.notify('removed ' .. name .. '; branch kept: ' .. res.branchKept)
+        end
+        ;(cb or report('rm'))(err, res)
+      end)
+    end
+  end,
+  complete = complete_names,
+}
+
+sub.attach = {
+  run = function(args)
+    local name = need_name(args, 'attach {name}')
+    if not name then
+      return
+    end
+    vim.cmd('tabnew')
+    local cmd = { config.options.binary, 'attach', name }
+    local repo = util.current_repo()
+    vim.fn.termopen(cmd, { cwd = repo, env = util.env() })
+    vim.b.studio_session = name
+    pcall(vim.api.nvim_buf_set_name, 0, 'studio://' .. name .. '/terminal')
+    vim.cmd('startinsert')
+  end,
+  complete = complete_names,
+}
+
+-- Runs :Studio with the parsed user-command table.
+function M.run(opts, cb)
+  local fargs = vim.list_slice(opts.fargs or {}, 1)
+  local name = table.remove(fargs, 1)
+  if not name then
+    return sub.list.run({ fargs = {}, bang = opts.bang })
+  end
+  local s = sub[name]
+  if not s then
+    return util.err('unknown subcommand ' .. name .. ' (one of: ' .. table.concat(M.names(), ', ') .. ')')
+  end
+  return s.run({
+    fargs = fargs,
+    bang = opts.bang or false,
+    line1 = opts.line1,
+    line2 = opts.line2,
+    range = opts.range,
+  }, cb)
+end
+
+function M.names()
+  local names = vim.tbl_keys(sub)
+  table.sort(names)
+  return names
+end
+
+-- Completion for :Studio: subcommands, then the subcommand's arguments.
+function M.complete(arglead, cmdline)
+  local words = vim.split(cmdline, '%s+', { trimempty = true })
+  -- Drop the command itself, and the word being completed.
+  table.remove(words, 1)
+  if arglead ~= '' then
+    table.remove(words)
+  end
+  if #words == 0 then
+    return vim.tbl_filter(function(n)
+      return vim.startswith(n, arglead)
+    end, M.names())
+  end
+  local s = sub[words[1]]
+  if not s or not s.complete then
+    return {}
+  end
+  return s.complete(arglead, vim.list_slice(words, 2))
+end
+
+return M
