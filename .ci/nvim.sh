@@ -32,6 +32,7 @@ export GIT_COMMITTER_NAME=studio-test GIT_COMMITTER_EMAIL=test@studio.invalid
 export XDG_CONFIG_HOME="$tmp/xdg/config" XDG_DATA_HOME="$tmp/xdg/data"
 export XDG_STATE_HOME="$tmp/xdg/state" XDG_CACHE_HOME="$tmp/xdg/cache"
 export STUDIO_DEMO_SPEED=${STUDIO_DEMO_SPEED:-20}
+export STUDIO_TEST_STRICT=${STUDIO_TEST_STRICT:-1}
 mkdir -p "$STUDIOD_HOME" "$XDG_CONFIG_HOME" "$XDG_DATA_HOME" "$XDG_STATE_HOME" "$XDG_CACHE_HOME"
 
 export STUDIO_TEST_REPO="$tmp/repo"

@@ -127,11 +127,6 @@ function M.request(method, params, cb)
   local function done(err, result)
     err = normalize(err)
     if err and err.code == M.codes.method_not_found then
-      -- The daemon predates this method: answer locally where that is safe.
-      local fallback = require('studio.fallback')[method]
-      if fallback then
-        return fallback(params, cb)
-      end
       err.message = method .. ' is not served by this studiod (update it): ' .. (err.message or '')
     end
     if result == vim.NIL then
