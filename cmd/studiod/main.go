@@ -146,6 +146,7 @@ Try it with no AI account: studiod demo`,
 		a.stopCmd(), a.rmCmd(), a.statusCmd(), a.doctorCmd(), a.serveCmd(), a.trustCmd(),
 		a.versionCmd(), a.hookCmd(), a.shutdownCmd(), a.demoCmd(),
 		shimCmd(), demoAgentCmd(),
+		a.mcpCmd(), a.mcpTokenCmd(),
 	)
 	return root
 }
