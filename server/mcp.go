@@ -44,9 +44,10 @@ type MCP struct {
 	// daemon or an MCP client.
 	mu     sync.Mutex
 	client *protocol.Client
-	srv    *mcpserver.MCPServer
-	// subs maps an MCP session ID to the resource URIs it subscribed to.
-	subs map[string]map[string]bool
+	// subs maps an MCP client session to the resource URIs it subscribed
+	// to, each with the subscriptions/listen stream ID (nil for
+	// resources/subscribe).
+	subs map[mcpserver.ClientSession]map[string]any
 }
 
 // NewMCP returns the adapter. It dials the daemon on first use.
@@ -57,7 +58,7 @@ func NewMCP(cfg MCPConfig) *MCP {
 	if cfg.Version == "" {
 		cfg.Version = "dev"
 	}
-	return &MCP{cfg: cfg, subs: map[string]map[string]bool{}}
+	return &MCP{cfg: cfg, subs: map[mcpserver.ClientSession]map[string]any{}}
 }
 
 const mcpInstructions = `studiod runs several AI coding agents in parallel, each in its own git worktree on branch studio/<name>, predicts where their work will collide, and merges it safely.
@@ -65,18 +66,29 @@ Typical flow: spawn_session (pick an agent profile the user configured) → get_
 Sessions are named within a repository; pass repo (an absolute path) when working outside the client's workspace root.`
 
 // Options are the server options the adapter needs: capabilities and the
-// hooks that track resource subscriptions.
+// hooks that track resource subscriptions, both the resources/subscribe
+// requests of protocol versions up to 2025-11-25 and the
+// subscriptions/listen streams of 2026-07-28.
 func (m *MCP) Options() []mcpserver.ServerOption {
 	hooks := &mcpserver.Hooks{}
 	hooks.AddAfterSubscribe(func(ctx context.Context, id any, req *mcp.SubscribeRequest, _ *mcp.EmptyResult) {
-		m.subscribe(ctx, req.Params.URI, true)
+		m.subscribe(ctx, nil, []string{req.Params.URI}, true)
 	})
 	hooks.AddAfterUnsubscribe(func(ctx context.Context, id any, req *mcp.UnsubscribeRequest, _ *mcp.EmptyResult) {
-		m.subscribe(ctx, req.Params.URI, false)
+		m.subscribe(ctx, nil, []string{req.Params.URI}, false)
+	})
+	hooks.AddBeforeSubscriptionsListen(func(ctx context.Context, id any, req *mcp.SubscriptionsListenRequest) {
+		uris := req.Params.Notifications.ResourceSubscriptions
+		if len(uris) == 0 || id == nil {
+			return
+		}
+		m.subscribe(ctx, id, uris, true)
+		// The stream lasts as long as the request.
+		context.AfterFunc(ctx, func() { m.subscribe(ctx, id, uris, false) })
 	})
 	hooks.AddOnUnregisterSession(func(ctx context.Context, s mcpserver.ClientSession) {
 		m.mu.Lock()
-		delete(m.subs, s.SessionID())
+		delete(m.subs, s)
 		m.mu.Unlock()
 	})
 	return []mcpserver.ServerOption{
@@ -94,9 +106,6 @@ func (m *MCP) Server() *mcpserver.MCPServer {
 	s.AddTools(m.Tools()...)
 	s.AddResources(m.Resources()...)
 	s.AddResourceTemplates(m.ResourceTemplates()...)
-	m.mu.Lock()
-	m.srv = s
-	m.mu.Unlock()
 	return s
 }
 
@@ -182,49 +191,62 @@ func (m *MCP) notified(method string, params json.RawMessage) {
 		sessionURI(n.Session.ID, "diff"):     true,
 		sessionURI(n.Session.ID, "output"):   true,
 	}
-	type send struct{ session, uri string }
+	type send struct {
+		session mcpserver.ClientSession
+		uri     string
+		stream  any
+	}
 	var sends []send
 	m.mu.Lock()
-	srv := m.srv
-	for sid, uris := range m.subs {
-		for uri := range uris {
+	for cs, uris := range m.subs {
+		for uri, stream := range uris {
 			if changed[uri] {
-				sends = append(sends, send{sid, uri})
+				sends = append(sends, send{cs, uri, stream})
 			}
 		}
 	}
 	m.mu.Unlock()
-	if srv == nil {
-		return
-	}
 	for _, s := range sends {
-		if err := srv.SendNotificationToSpecificClient(s.session, string(mcp.MethodNotificationResourceUpdated), map[string]any{"uri": s.uri}); err != nil {
-			m.cfg.Log.Debug("resource update not sent", "uri", s.uri, "err", err)
+		n := mcp.JSONRPCNotification{JSONRPC: mcp.JSONRPC_VERSION, Notification: mcp.Notification{
+			Method: string(mcp.MethodNotificationResourceUpdated),
+			Params: mcp.NotificationParams{AdditionalFields: map[string]any{"uri": s.uri}},
+		}}
+		if s.stream != nil {
+			n.Params.Meta = map[string]any{mcp.MetaKeySubscriptionID: s.stream}
+		}
+		// Queue without blocking: a client that does not read its
+		// notifications misses updates rather than stalling the daemon
+		// connection.
+		select {
+		case s.session.NotificationChannel() <- n:
+		default:
+			m.cfg.Log.Debug("resource update dropped: client queue full", "uri", s.uri)
 		}
 	}
 }
 
-func (m *MCP) subscribe(ctx context.Context, uri string, on bool) {
+// subscribe records (or forgets) the calling session's interest in uris.
+// stream is the subscriptions/listen request ID, nil for resources/subscribe.
+func (m *MCP) subscribe(ctx context.Context, stream any, uris []string, on bool) {
 	cs := mcpserver.ClientSessionFromContext(ctx)
 	if cs == nil {
 		return
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.srv == nil {
-		// mcptest and other embedders build their own server from
-		// Options and Tools; learn it from the request.
-		m.srv = mcpserver.ServerFromContext(ctx)
+	for _, uri := range uris {
+		if !on {
+			delete(m.subs[cs], uri)
+			continue
+		}
+		if m.subs[cs] == nil {
+			m.subs[cs] = map[string]any{}
+		}
+		m.subs[cs][uri] = stream
 	}
-	sid := cs.SessionID()
-	if !on {
-		delete(m.subs[sid], uri)
-		return
+	if len(m.subs[cs]) == 0 {
+		delete(m.subs, cs)
 	}
-	if m.subs[sid] == nil {
-		m.subs[sid] = map[string]bool{}
-	}
-	m.subs[sid][uri] = true
 }
 
 // repo resolves the repository a call acts on: the explicit argument, else
@@ -275,8 +297,9 @@ func (m *MCP) rootDir(ctx context.Context) string {
 }
 
 // ansiRE matches terminal escape sequences: CSI, OSC (ended by BEL or ST),
-// and two-byte escapes.
-var ansiRE = regexp.MustCompile(`\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[PX^_][^\x1b]*\x1b\\|\x1b[@-Z\\-_]|\x1b[()][0-9A-Za-z]`)
+// string controls (DCS, SOS, PM, APC), charset selection, and two-byte
+// escapes.
+var ansiRE = regexp.MustCompile(`\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[PX^_][^\x1b]*\x1b\\|\x1b[()*+][0-9A-Za-z]|\x1b[0-~]`)
 
 // plainText turns terminal output into text a model can read: escape
 // sequences removed, CRLF and lone CR made newlines, other control
