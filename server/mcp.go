@@ -9,6 +9,7 @@ import (
 	"log"
 	"log/slog"
 	"net/url"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -261,13 +262,28 @@ func (m *MCP) repo(ctx context.Context, explicit string) (string, error) {
 		}
 		return filepath.Join(m.cfg.Dir, explicit), nil
 	}
-	if dir := m.rootDir(ctx); dir != "" {
+	// Implicit choices count only inside a git work tree: an assistant
+	// started in / or in a home directory must name the repository.
+	if dir := m.rootDir(ctx); dir != "" && inWorkTree(dir) {
 		return dir, nil
 	}
-	if m.cfg.Dir != "" {
+	if m.cfg.Dir != "" && inWorkTree(m.cfg.Dir) {
 		return m.cfg.Dir, nil
 	}
 	return "", errors.New("no repository: pass repo (the absolute path of a git repository); this client shares no workspace roots")
+}
+
+// inWorkTree reports whether dir is inside a git work tree (a .git entry
+// in it or above it).
+func inWorkTree(dir string) bool {
+	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
+		if _, err := os.Lstat(filepath.Join(d, ".git")); err == nil {
+			return true
+		}
+		if d == filepath.Dir(d) {
+			return false
+		}
+	}
 }
 
 // rootDir asks the client for its roots when it declared the capability.

@@ -258,12 +258,17 @@ func TestMCPBadArguments(t *testing.T) {
 	}
 }
 
-// TestMCPMissingRepo: no repo argument, no roots, no working directory.
+// TestMCPMissingRepo: no repo argument, no roots, and a working directory
+// that is none or not a repository.
 func TestMCPMissingRepo(t *testing.T) {
-	e := newMCPEnv(t, "", false)
-	r := e.call("spawn_session", map[string]any{"agent": "demo", "prompt": "x"})
-	if !r.IsError || !strings.Contains(resultText(r), "pass repo") {
-		t.Fatalf("got %v %q, want a tool error asking for repo", r.IsError, resultText(r))
+	for _, dir := range []string{"", "/"} {
+		t.Run("dir="+dir, func(t *testing.T) {
+			e := newMCPEnv(t, dir, false)
+			r := e.call("spawn_session", map[string]any{"agent": "demo", "prompt": "x"})
+			if !r.IsError || !strings.Contains(resultText(r), "pass repo") {
+				t.Fatalf("got %v %q, want a tool error asking for repo", r.IsError, resultText(r))
+			}
+		})
 	}
 }
 
