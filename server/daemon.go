@@ -31,6 +31,9 @@ type Config struct {
 	Git         *workspace.Git
 	// Ready, if set, is called once the socket accepts connections.
 	Ready func()
+	// MCPHTTP, if set, is a loopback host:port on which to serve MCP over
+	// Streamable HTTP, with the bearer token kept in StateDir.
+	MCPHTTP string
 }
 
 // AlreadyRunningError reports that another daemon holds the lock.
@@ -48,6 +51,16 @@ func (e *AlreadyRunningError) Error() string {
 func Run(ctx context.Context, cfg Config) error {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	var mcpToken string
+	var err error
+	if cfg.MCPHTTP != "" {
+		if err := CheckLoopbackAddr(cfg.MCPHTTP); err != nil {
+			return err
+		}
+		if mcpToken, err = MCPToken(cfg.StateDir); err != nil {
+			return err
+		}
 	}
 	unlock, err := lock(cfg.Lock, cfg.Socket)
 	if err != nil {
@@ -86,6 +99,19 @@ func Run(ctx context.Context, cfg Config) error {
 	cfg.Log.Info("studiod started", "pid", os.Getpid(), "socket", cfg.Socket, "version", cfg.Version)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ctx, ln) }()
+	stopMCP := func() {}
+	if cfg.MCPHTTP != "" {
+		h, herr := StartMCPHTTP(ctx, srv, cfg.MCPHTTP, mcpToken, cfg.Version)
+		if herr != nil {
+			cancel()
+			ln.Close()
+			<-served
+			srv.Close()
+			m.Close()
+			return herr
+		}
+		stopMCP = func() { h.Close() }
+	}
 	if cfg.Ready != nil {
 		cfg.Ready()
 	}
@@ -93,6 +119,7 @@ func Run(ctx context.Context, cfg Config) error {
 	case <-ctx.Done():
 	case err = <-served:
 	}
+	stopMCP()
 	ln.Close()
 	srv.Close()
 	cerr := m.Close()

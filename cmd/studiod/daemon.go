@@ -24,6 +24,7 @@ import (
 
 func (a *app) serveCmd() *cobra.Command {
 	var background bool
+	var mcpHTTP string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the daemon in the foreground (clients start it on demand otherwise)",
@@ -50,6 +51,7 @@ func (a *app) serveCmd() *cobra.Command {
 				Socket: a.dirs.Socket(), Lock: a.dirs.Lock(), RuntimeDir: a.dirs.Runtime,
 				StateDir: a.dirs.State, WorktreeDir: a.dirs.Worktrees(), UserConfig: a.dirs.ConfigFile(),
 				LogFile: a.dirs.Log(), Self: self, Version: buildVersion(), Log: log,
+				MCPHTTP: mcpHTTP,
 				Ready: func() {
 					if !background && !a.json {
 						fmt.Fprintf(os.Stderr, "studiod %s listening on %s (log %s)\n", buildVersion(), a.dirs.Socket(), a.dirs.Log())
@@ -65,6 +67,7 @@ func (a *app) serveCmd() *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&background, "background", false, "started by a client: log to the log file only")
 	cmd.Flags().MarkHidden("background")
+	cmd.Flags().StringVar(&mcpHTTP, "mcp-http", "", "also serve MCP over Streamable HTTP on this loopback ADDR (127.0.0.1:PORT); token: `studiod mcp-token`")
 	return cmd
 }
 

@@ -147,6 +147,7 @@ Try it with no AI account: studiod demo`,
 		a.versionCmd(), a.hookCmd(), a.shutdownCmd(), a.demoCmd(), a.conflictsCmd(), a.lspCmd(),
 		a.diffCmd(), a.commentCmd(), a.commentsCmd(), a.feedbackCmd(), a.mergeCmd(), a.undoCmd(),
 		shimCmd(), demoAgentCmd(),
+		a.mcpCmd(), a.mcpTokenCmd(),
 	)
 	return root
 }

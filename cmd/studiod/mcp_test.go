@@ -1,0 +1,514 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	mcpclient "github.com/mark3labs/mcp-go/client"
+	"github.com/mark3labs/mcp-go/client/transport"
+	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/mcptest"
+
+	"github.com/studiod/studiod/internal/gittest"
+	"github.com/studiod/studiod/protocol"
+	"github.com/studiod/studiod/server"
+)
+
+// reviewLanded makes the MCP tests demand successful results from the
+// tools over studio/diff, studio/conflicts, studio/comment, studio/feedback
+// and studio/merge. Until the daemon implements them they may return a
+// readable tool error instead. Flip it (or set STUDIOD_MCP_STRICT=1) when
+// they land; test/mcp reads the same variable.
+const reviewLanded = false
+
+func strictReview() bool { return reviewLanded || os.Getenv("STUDIOD_MCP_STRICT") == "1" }
+
+type roots []string
+
+func (r roots) ListRoots(ctx context.Context, req mcp.ListRootsRequest) (*mcp.ListRootsResult, error) {
+	res := &mcp.ListRootsResult{}
+	for _, p := range r {
+		res.Roots = append(res.Roots, mcp.Root{URI: "file://" + p, Name: filepath.Base(p)})
+	}
+	return res, nil
+}
+
+// mcpEnv is an MCP client wired through the adapter to a real daemon.
+type mcpEnv struct {
+	t      *testing.T
+	repo   string
+	daemon *daemon
+	client *mcpclient.Client
+
+	mu     sync.Mutex
+	notifs []mcp.JSONRPCNotification
+}
+
+// newMCPEnv starts a daemon under a private home and an in-process MCP
+// server (mcptest) over it. dir is the adapter's fallback repository; with
+// withRoots the client offers the repository as its root.
+func newMCPEnv(t *testing.T, dir string, withRoots bool) *mcpEnv {
+	t.Helper()
+	t.Setenv("STUDIO_DEMO_SPEED", "20")
+	home := newHome(t)
+	e := &mcpEnv{t: t, repo: gittest.NewRepo(t, map[string]string{"README.md": "hello\n", "app.go": "package app\n"})}
+	e.daemon = startDaemon(t, home)
+	if dir == "repo" {
+		dir = e.repo
+	}
+	m := server.NewMCP(server.MCPConfig{
+		Dir: dir,
+		Dial: func(ctx context.Context, notify protocol.NotifyFunc) (*protocol.Client, error) {
+			c, err := protocol.Dial(ctx, e.daemon.socket(), notify)
+			if err != nil {
+				return nil, err
+			}
+			if _, err := c.Hello(ctx, protocol.HelloParams{Client: "mcp-test", Version: protocol.Version}); err != nil {
+				c.Close()
+				return nil, err
+			}
+			return c, nil
+		},
+	})
+	t.Cleanup(func() { m.Close() })
+	s := mcptest.NewUnstartedServer(t)
+	s.AddTools(m.Tools()...)
+	s.AddResources(m.Resources()...)
+	s.AddResourceTemplates(m.ResourceTemplates()...)
+	s.AddServerOptions(m.Options()...)
+	if withRoots {
+		s.SetRootsHandler(roots{e.repo})
+	}
+	if err := s.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	e.client = s.Client()
+	e.client.OnNotification(func(n mcp.JSONRPCNotification) {
+		e.mu.Lock()
+		e.notifs = append(e.notifs, n)
+		e.mu.Unlock()
+	})
+	return e
+}
+
+func (e *mcpEnv) call(name string, args map[string]any) *mcp.CallToolResult {
+	e.t.Helper()
+	return callTool(e.t, e.client, name, args, nil)
+}
+
+func callTool(t *testing.T, c *mcpclient.Client, name string, args map[string]any, meta *mcp.Meta) *mcp.CallToolResult {
+	t.Helper()
+	var req mcp.CallToolRequest
+	req.Params.Name = name
+	req.Params.Arguments = args
+	req.Params.Meta = meta
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	res, err := c.CallTool(ctx, req)
+	if err != nil {
+		t.Fatalf("%s: protocol error (want a result or a tool error): %v", name, err)
+	}
+	return res
+}
+
+func resultText(r *mcp.CallToolResult) string {
+	var b strings.Builder
+	for _, c := range r.Content {
+		if tc, ok := c.(mcp.TextContent); ok {
+			b.WriteString(tc.Text)
+		}
+	}
+	return b.String()
+}
+
+// wantOK fails unless r is a successful result, and decodes its structured
+// content into v.
+func wantOK(t *testing.T, name string, r *mcp.CallToolResult, v any) {
+	t.Helper()
+	if r.IsError {
+		t.Fatalf("%s: got tool error %q, want success", name, resultText(r))
+	}
+	if v != nil {
+		b, _ := json.Marshal(r.StructuredContent)
+		if err := json.Unmarshal(b, v); err != nil {
+			t.Fatalf("%s: structured content %s: %v", name, b, err)
+		}
+	}
+}
+
+// wantOKOrReadable accepts a success, or, until the review methods land, a
+// tool error that explains itself.
+func wantOKOrReadable(t *testing.T, name string, r *mcp.CallToolResult, v any) bool {
+	t.Helper()
+	if !r.IsError {
+		wantOK(t, name, r, v)
+		return true
+	}
+	if strictReview() {
+		t.Fatalf("%s: got tool error %q, want success (strict)", name, resultText(r))
+	}
+	text := resultText(r)
+	if !strings.HasPrefix(text, name) || len(text) < len(name)+20 {
+		t.Fatalf("%s: tool error %q does not say what failed and why", name, text)
+	}
+	t.Logf("%s: tool error (allowed until the daemon implements it): %s", name, text)
+	return false
+}
+
+func TestMCPListTools(t *testing.T) {
+	e := newMCPEnv(t, "repo", false)
+	res, err := e.client.ListTools(t.Context(), mcp.ListToolsRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	readOnly := map[string]bool{
+		server.ToolListSessions: true, server.ToolGetSession: true, server.ToolReadOutput: true,
+		server.ToolSessionDiff: true, server.ToolCheckConflicts: true,
+	}
+	destructive := map[string]bool{server.ToolMergeSession: true, server.ToolStopSession: true, server.ToolRemoveSession: true}
+	got := map[string]bool{}
+	for _, tl := range res.Tools {
+		got[tl.Name] = true
+		a := tl.Annotations
+		if a.ReadOnlyHint == nil || *a.ReadOnlyHint != readOnly[tl.Name] {
+			t.Errorf("%s: readOnlyHint %v, want %v", tl.Name, a.ReadOnlyHint, readOnly[tl.Name])
+		}
+		if a.DestructiveHint == nil || *a.DestructiveHint != destructive[tl.Name] {
+			t.Errorf("%s: destructiveHint %v, want %v", tl.Name, a.DestructiveHint, destructive[tl.Name])
+		}
+		if a.OpenWorldHint == nil || *a.OpenWorldHint {
+			t.Errorf("%s: openWorldHint %v, want false", tl.Name, a.OpenWorldHint)
+		}
+		if tl.InputSchema.AdditionalProperties != false {
+			t.Errorf("%s: additionalProperties %v, want false", tl.Name, tl.InputSchema.AdditionalProperties)
+		}
+		if len(tl.Description) < 40 {
+			t.Errorf("%s: description %q is too thin for a model", tl.Name, tl.Description)
+		}
+		if tl.Name == server.ToolSpawnSession {
+			if _, ok := tl.InputSchema.Properties["command"]; ok {
+				t.Errorf("spawn_session offers a command argument")
+			}
+		}
+	}
+	for _, n := range []string{"spawn_session", "list_sessions", "get_session", "read_output", "send_input", "session_diff",
+		"check_conflicts", "add_review_comment", "send_feedback", "merge_session", "stop_session", "remove_session"} {
+		if !got[n] {
+			t.Errorf("tool %s missing", n)
+		}
+	}
+	if len(res.Tools) != 12 {
+		t.Errorf("got %d tools, want 12", len(res.Tools))
+	}
+}
+
+func TestMCPBadArguments(t *testing.T) {
+	e := newMCPEnv(t, "repo", false)
+	tests := []struct {
+		name string
+		tool string
+		args map[string]any
+		want string // in the tool error
+	}{
+		{"command refused", "spawn_session", map[string]any{"agent": "demo", "command": []string{"sh", "-c", "id"}}, "never a command"},
+		{"argv refused", "spawn_session", map[string]any{"argv": "id"}, "never a command"},
+		{"command profile refused", "spawn_session", map[string]any{"agent": "command"}, "not available to MCP clients"},
+		{"unknown profile", "spawn_session", map[string]any{"agent": "nosuch", "prompt": "x"}, "no agent profile"},
+		{"bad name", "spawn_session", map[string]any{"agent": "demo", "name": "Bad Name!"}, "spawn_session: "},
+		{"not a repo", "spawn_session", map[string]any{"agent": "demo", "repo": "/nonexistent/repo"}, "spawn_session: "},
+		{"relative repo with no base", "list_sessions", map[string]any{"repo": "x", "bogus": 1}, "unknown field"},
+		{"unknown session", "get_session", map[string]any{"session": "ghost"}, "list_sessions"},
+		{"missing session", "get_session", map[string]any{}, "session is required"},
+		{"negative tail", "read_output", map[string]any{"session": "ghost", "tail": -5}, "negative"},
+		{"wrong type", "read_output", map[string]any{"session": 7}, "invalid arguments"},
+		{"bad strategy", "merge_session", map[string]any{"session": "ghost", "strategy": "octopus"}, "strategy must be"},
+		{"bad against", "session_diff", map[string]any{"session": "ghost", "against": "yesterday"}, "against must be"},
+		{"unknown session stop", "stop_session", map[string]any{"session": "ghost"}, "list_sessions"},
+		{"unknown session remove", "remove_session", map[string]any{"session": "ghost"}, "list_sessions"},
+		{"empty comment", "add_review_comment", map[string]any{"session": "ghost", "path": "a", "start_line": 1, "body": " "}, "required"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := callTool(t, e.client, tt.tool, tt.args, nil)
+			if !r.IsError {
+				t.Fatalf("got success %q, want a tool error", resultText(r))
+			}
+			if got := resultText(r); !strings.Contains(got, tt.want) {
+				t.Fatalf("got %q, want it to contain %q", got, tt.want)
+			}
+		})
+	}
+	// Nothing was spawned by any of them.
+	var list struct{ Sessions []protocol.Session }
+	wantOK(t, "list_sessions", e.call("list_sessions", map[string]any{"all_repos": true, "include_removed": true}), &list)
+	if len(list.Sessions) != 0 {
+		t.Fatalf("bad calls left sessions behind: %+v", list.Sessions)
+	}
+}
+
+// TestMCPMissingRepo: no repo argument, no roots, and a working directory
+// that is none or not a repository.
+func TestMCPMissingRepo(t *testing.T) {
+	for _, dir := range []string{"", "/"} {
+		t.Run("dir="+dir, func(t *testing.T) {
+			e := newMCPEnv(t, dir, false)
+			r := e.call("spawn_session", map[string]any{"agent": "demo", "prompt": "x"})
+			if !r.IsError || !strings.Contains(resultText(r), "pass repo") {
+				t.Fatalf("got %v %q, want a tool error asking for repo", r.IsError, resultText(r))
+			}
+		})
+	}
+}
+
+// TestMCPFlow drives every tool on a demo agent, with the repository
+// coming from the client's roots, and checks progress and resource update
+// notifications.
+func TestMCPFlow(t *testing.T) {
+	e := newMCPEnv(t, "", true)
+	ctx := t.Context()
+	// mcptest speaks protocol 2026-07-28: resource updates come on a
+	// subscriptions/listen stream (the real clients in test/mcp use
+	// resources/subscribe).
+	stop, err := e.client.ListenAsync(ctx, mcp.SubscriptionFilter{ResourceSubscriptions: []string{"studio://sessions"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+
+	var s protocol.Session
+	r := callTool(t, e.client, "spawn_session", map[string]any{"agent": "demo", "name": "feat", "prompt": "add a feature"},
+		&mcp.Meta{ProgressToken: "spawn-1"})
+	wantOK(t, "spawn_session", r, &s)
+	if s.Name != "feat" || s.Branch != "studio/feat" || s.Repo != e.repo {
+		t.Fatalf("spawned %+v", s)
+	}
+	await(t, "progress and resource update notifications", func() bool {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		var progress, updated bool
+		for _, n := range e.notifs {
+			switch n.Method {
+			case "notifications/progress":
+				progress = progress || n.Params.AdditionalFields["progressToken"] == "spawn-1"
+			case "notifications/resources/updated":
+				updated = updated || n.Params.AdditionalFields["uri"] == "studio://sessions"
+			}
+		}
+		return progress && updated
+	})
+
+	// The demo agent edits, commits and asks a question.
+	await(t, "the demo agent to wait for input", func() bool {
+		var got protocol.Session
+		wantOK(t, "get_session", e.call("get_session", map[string]any{"session": "feat"}), &got)
+		return got.State == protocol.StateWaiting
+	})
+	var out struct {
+		Text string `json:"text"`
+		Next int64  `json:"next"`
+	}
+	wantOK(t, "read_output", e.call("read_output", map[string]any{"session": "feat", "tail": 4096}), &out)
+	if out.Text == "" || strings.ContainsRune(out.Text, 0x1b) || strings.Contains(out.Text, "\r") {
+		t.Fatalf("read_output text %q: want plain text", out.Text)
+	}
+	wantOK(t, "read_output", e.call("read_output", map[string]any{"session": "feat", "offset": 0, "limit": 10}), &out)
+	if out.Next != 10 {
+		t.Fatalf("read_output limit 10: next %d", out.Next)
+	}
+	wantOK(t, "send_input", e.call("send_input", map[string]any{"session": "feat", "text": "yes"}), nil)
+
+	// Resources.
+	rr, err := e.client.ReadResource(ctx, mcp.ReadResourceRequest{Params: mcp.ReadResourceParams{URI: "studio://sessions"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if txt := rr.Contents[0].(mcp.TextResourceContents).Text; !strings.Contains(txt, `"feat"`) {
+		t.Fatalf("studio://sessions: %s", txt)
+	}
+	rr, err = e.client.ReadResource(ctx, mcp.ReadResourceRequest{Params: mcp.ReadResourceParams{URI: "studio://sessions/feat/output"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if txt := rr.Contents[0].(mcp.TextResourceContents).Text; txt == "" || strings.ContainsRune(txt, 0x1b) {
+		t.Fatalf("studio://sessions/feat/output: %q", txt)
+	}
+
+	var diff protocol.DiffResult
+	if wantOKOrReadable(t, "session_diff", e.call("session_diff", map[string]any{"session": "feat"}), &diff) && len(diff.Files) == 0 {
+		t.Fatalf("session_diff: no files")
+	}
+	wantOKOrReadable(t, "check_conflicts", e.call("check_conflicts", map[string]any{"session": "feat"}), nil)
+	wantOKOrReadable(t, "check_conflicts", e.call("check_conflicts", map[string]any{"path": "README.md"}), nil)
+	if wantOKOrReadable(t, "add_review_comment", e.call("add_review_comment", map[string]any{"session": "feat", "path": "README.md", "start_line": 1, "body": "Say hello to the reader."}), nil) {
+		wantOKOrReadable(t, "send_feedback", e.call("send_feedback", map[string]any{"session": "feat"}), nil)
+	}
+	await(t, "the demo agent to settle", func() bool {
+		var got protocol.Session
+		wantOK(t, "get_session", e.call("get_session", map[string]any{"session": "feat"}), &got)
+		return got.State == protocol.StateIdle || got.State == protocol.StateExited
+	})
+	wantOKOrReadable(t, "merge_session", e.call("merge_session", map[string]any{"session": "feat", "dry_run": true}), nil)
+	if wantOKOrReadable(t, "merge_session", callTool(t, e.client, "merge_session", map[string]any{"session": "feat", "strategy": "merge"}, &mcp.Meta{ProgressToken: 7}), nil) {
+		if log := gittest.Git(t, e.repo, "log", "--oneline", "main"); !strings.Contains(log, "Merge") && len(strings.Split(log, "\n")) < 2 {
+			t.Fatalf("main after merge: %s", log)
+		}
+	}
+	var stopped protocol.Session
+	wantOK(t, "stop_session", e.call("stop_session", map[string]any{"session": "feat", "force": true}), &stopped)
+	if protocol.Live(stopped.State) {
+		t.Fatalf("stop_session: still %s", stopped.State)
+	}
+	var removed protocol.RemoveResult
+	wantOK(t, "remove_session", e.call("remove_session", map[string]any{"session": "feat", "force": true}), &removed)
+	var list struct{ Sessions []protocol.Session }
+	wantOK(t, "list_sessions", e.call("list_sessions", nil), &list)
+	if len(list.Sessions) != 0 {
+		t.Fatalf("sessions after remove: %+v", list.Sessions)
+	}
+}
+
+// freePort returns a loopback port nothing listens on (racy, but only
+// tests use it).
+func freePort(t *testing.T) int {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// TestMCPHTTPServe runs `studiod serve --mcp-http` and drives it with
+// mcp-go's Streamable HTTP client.
+func TestMCPHTTPServe(t *testing.T) {
+	gittest.Setenv(t)
+	t.Setenv("STUDIO_DEMO_SPEED", "20")
+	home := newHome(t)
+	repo := gittest.NewRepo(t, map[string]string{"README.md": "hello\n"})
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	cmd := exec.Command("studiod", "serve", "--mcp-http", addr)
+	cmd.Env = append(os.Environ(), "STUDIOD_HOME="+home)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() })
+	tc := exec.Command("studiod", "mcp-token")
+	tc.Env = append(os.Environ(), "STUDIOD_HOME="+home)
+	tokOut, err := tc.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := strings.TrimSpace(string(tokOut))
+	if fi, err := os.Stat(filepath.Join(home, "state", server.MCPTokenFile)); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("token file: %v %v", fi, err)
+	}
+	url := "http://" + addr + "/mcp"
+	await(t, "the MCP endpoint", func() bool {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	})
+
+	tr, err := transport.NewStreamableHTTP(url, transport.WithHTTPHeaders(map[string]string{"Authorization": "Bearer " + token}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := mcpclient.NewClient(tr)
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var init mcp.InitializeRequest
+	init.Params.ProtocolVersion = "2025-11-25"
+	init.Params.ClientInfo = mcp.Implementation{Name: "go-test", Version: "1"}
+	if _, err := c.Initialize(ctx, init); err != nil {
+		t.Fatalf("initialize: %v (daemon: %s)", err, stderr.String())
+	}
+	// Over HTTP there is no working directory: a call without repo says so.
+	r := callTool(t, c, "spawn_session", map[string]any{"agent": "demo"}, nil)
+	if !r.IsError || !strings.Contains(resultText(r), "pass repo") {
+		t.Fatalf("spawn without repo over HTTP: %q", resultText(r))
+	}
+	var s protocol.Session
+	wantOK(t, "spawn_session", callTool(t, c, "spawn_session", map[string]any{"repo": repo, "agent": "demo", "name": "web"}, nil), &s)
+	var got protocol.Session
+	wantOK(t, "get_session", callTool(t, c, "get_session", map[string]any{"repo": repo, "session": "web"}, nil), &got)
+	if got.ID != s.ID {
+		t.Fatalf("get_session: %+v", got)
+	}
+	wantOK(t, "stop_session", callTool(t, c, "stop_session", map[string]any{"repo": repo, "session": "web", "force": true}, nil), nil)
+
+	// The same endpoint without the token is refused.
+	bad, _ := transport.NewStreamableHTTP(url)
+	bc := mcpclient.NewClient(bad)
+	defer bc.Close()
+	bc.Start(ctx)
+	if _, err := bc.Initialize(ctx, init); err == nil {
+		t.Fatal("initialize without a token succeeded")
+	}
+}
+
+func TestServeRefusesNonLoopbackMCP(t *testing.T) {
+	for _, addr := range []string{"0.0.0.0:8765", "[::]:8765", ":8765", "192.0.2.1:8765", "example.com:8765"} {
+		t.Run(addr, func(t *testing.T) {
+			home := newHome(t)
+			cmd := exec.Command("studiod", "serve", "--mcp-http", addr)
+			cmd.Env = append(os.Environ(), "STUDIOD_HOME="+home)
+			out, err := cmd.CombinedOutput()
+			if err == nil {
+				t.Fatalf("serve --mcp-http %s started", addr)
+			}
+			if !strings.Contains(string(out), "loopback") {
+				t.Fatalf("got %q, want an error about loopback", out)
+			}
+		})
+	}
+}
+
+func TestMCPPrintConfig(t *testing.T) {
+	for _, client := range []string{"claude-code", "claude-desktop", "cursor", "vscode"} {
+		t.Run(client, func(t *testing.T) {
+			out, err := exec.Command("studiod", "mcp", "--print-config", client).Output()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var v map[string]map[string]struct {
+				Command string   `json:"command"`
+				Args    []string `json:"args"`
+			}
+			if err := json.Unmarshal(out, &v); err != nil {
+				t.Fatalf("%s: %v", out, err)
+			}
+			key := "mcpServers"
+			if client == "vscode" {
+				key = "servers"
+			}
+			e := v[key]["studiod"]
+			if !filepath.IsAbs(e.Command) || strings.Join(e.Args, " ") != "mcp" {
+				t.Fatalf("got %s", out)
+			}
+		})
+	}
+	if err := exec.Command("studiod", "mcp", "--print-config", "emacs").Run(); err == nil {
+		t.Fatal("unknown client accepted")
+	}
+}

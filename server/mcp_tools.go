@@ -1,0 +1,814 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/mark3labs/mcp-go/mcp"
+	mcpserver "github.com/mark3labs/mcp-go/server"
+
+	"github.com/studiod/studiod/protocol"
+)
+
+// MCP tool names. DESIGN.md §7 lists them; the README documents them.
+const (
+	ToolSpawnSession     = "spawn_session"
+	ToolListSessions     = "list_sessions"
+	ToolGetSession       = "get_session"
+	ToolReadOutput       = "read_output"
+	ToolSendInput        = "send_input"
+	ToolSessionDiff      = "session_diff"
+	ToolCheckConflicts   = "check_conflicts"
+	ToolAddReviewComment = "add_review_comment"
+	ToolSendFeedback     = "send_feedback"
+	ToolMergeSession     = "merge_session"
+	ToolStopSession      = "stop_session"
+	ToolRemoveSession    = "remove_session"
+)
+
+// Output read limits for read_output, in bytes.
+const (
+	outputDefaultLimit = 16 << 10
+	outputMaxLimit     = 256 << 10
+)
+
+// Shared argument descriptions.
+const (
+	descRepo    = "Absolute path of the git repository (any directory inside it). Optional: defaults to the client's workspace root, else the directory studiod mcp was started in."
+	descSession = "Session name (as given to spawn_session or shown by list_sessions) or session ID."
+)
+
+// hints are a tool's annotations. Every studiod tool acts on the local
+// daemon only, so none is open-world.
+type hints struct{ readOnly, destructive, idempotent bool }
+
+func (h hints) options(title string) []mcp.ToolOption {
+	return []mcp.ToolOption{
+		mcp.WithTitleAnnotation(title),
+		mcp.WithReadOnlyHintAnnotation(h.readOnly),
+		mcp.WithDestructiveHintAnnotation(h.destructive),
+		mcp.WithIdempotentHintAnnotation(h.idempotent),
+		mcp.WithOpenWorldHintAnnotation(false),
+		mcp.WithSchemaAdditionalProperties(false),
+	}
+}
+
+func tool(name, title, desc string, h hints, opts ...mcp.ToolOption) mcp.Tool {
+	all := append([]mcp.ToolOption{mcp.WithDescription(desc)}, h.options(title)...)
+	return mcp.NewTool(name, append(all, opts...)...)
+}
+
+func repoArg() mcp.ToolOption { return mcp.WithString("repo", mcp.Description(descRepo)) }
+func sessionArg() mcp.ToolOption {
+	return mcp.WithString("session", mcp.Required(), mcp.Description(descSession), mcp.MinLength(1))
+}
+
+// Tools returns every tool with its handler.
+func (m *MCP) Tools() []mcpserver.ServerTool {
+	ro := hints{readOnly: true, idempotent: true}
+	return []mcpserver.ServerTool{
+		{Tool: tool(ToolSpawnSession, "Start an agent session",
+			"Start a coding agent in a new git worktree on its own branch (studio/<name>), working on the prompt you give it. "+
+				"The agent is one of the profiles the user configured (for example claude, codex, aider, or demo for a scripted demo agent); "+
+				"this tool never runs an arbitrary command. Returns the new session; follow it with get_session or read_output.",
+			hints{},
+			repoArg(),
+			mcp.WithString("prompt", mcp.Description("The task for the agent, in plain language.")),
+			mcp.WithString("agent", mcp.Description("Name of a configured agent profile. Optional: defaults to the user's default profile.")),
+			mcp.WithString("name", mcp.Description("Session name: lowercase letters, digits and dashes; also names the branch studio/<name>. Optional: derived from the prompt.")),
+			mcp.WithString("base", mcp.Description("Branch or commit to start from. Optional: the target branch.")),
+			mcp.WithString("target", mcp.Description("Branch the work will be merged into. Optional: the repository's configured target, else its current branch.")),
+		), Handler: m.spawnSession},
+		{Tool: tool(ToolListSessions, "List agent sessions",
+			"List agent sessions with their state (starting, working, waiting for input, idle, exited, failed, stopped, merged), branch, change counts and predicted conflicts.",
+			ro,
+			repoArg(),
+			mcp.WithBoolean("all_repos", mcp.Description("List sessions of every repository, not only this one.")),
+			mcp.WithBoolean("include_removed", mcp.Description("Also list removed and failed sessions.")),
+		), Handler: m.listSessions},
+		{Tool: tool(ToolGetSession, "Show one session",
+			"Show one session: state (and the agent's question when it is waiting), branch, worktree path, changes and predicted conflicts.",
+			ro, repoArg(), sessionArg(),
+		), Handler: m.getSession},
+		{Tool: tool(ToolReadOutput, "Read an agent's terminal output",
+			"Read what the agent printed to its terminal, as plain text (terminal escapes removed). "+
+				"Use tail to see the latest output, or offset/limit to page through it; the result says where the next read starts.",
+			ro, repoArg(), sessionArg(),
+			mcp.WithInteger("offset", mcp.Description("Byte offset to read from (the previous result's next). Ignored when tail is set."), mcp.Min(0)),
+			mcp.WithInteger("limit", mcp.Description(fmt.Sprintf("Maximum bytes to read (default %d, at most %d).", outputDefaultLimit, outputMaxLimit)), mcp.Min(1), mcp.Max(outputMaxLimit)),
+			mcp.WithInteger("tail", mcp.Description("Read the last N bytes of output instead of from offset."), mcp.Min(1), mcp.Max(outputMaxLimit)),
+		), Handler: m.readOutput},
+		{Tool: tool(ToolSendInput, "Type into an agent's terminal",
+			"Type text into the agent's terminal, for example to answer the question it is waiting on. Presses Enter afterwards unless submit is false.",
+			hints{}, repoArg(), sessionArg(),
+			mcp.WithString("text", mcp.Required(), mcp.Description("The text to type.")),
+			mcp.WithBoolean("submit", mcp.Description("Press Enter after the text (default true).")),
+		), Handler: m.sendInput},
+		{Tool: tool(ToolSessionDiff, "Show a session's changes",
+			"Show the session's changes as a unified diff, uncommitted work included, against its base (default) or against the current target branch.",
+			ro, repoArg(), sessionArg(),
+			mcp.WithString("against", mcp.Enum("base", "target"), mcp.Description("Compare with the commit the session started from (base) or the target branch's tip (target).")),
+			mcp.WithArray("paths", mcp.WithStringItems(), mcp.Description("Only these repository-relative paths.")),
+			mcp.WithBoolean("stat", mcp.Description("Only list files and line counts, no hunks.")),
+		), Handler: m.sessionDiff},
+		{Tool: tool(ToolCheckConflicts, "Check predicted conflicts",
+			"Predict where parallel work collides before anything is merged: which sessions (or the target branch) change the same files, and which lines on each side. "+
+				"Give session to see one session's collisions, path to ask who else is editing that file, or neither for the whole repository. "+
+				"severity conflict means the merge would fail; overlap means both sides change the file but it merges cleanly.",
+			ro, repoArg(),
+			mcp.WithString("session", mcp.Description("Only conflicts involving this session (name or ID).")),
+			mcp.WithString("path", mcp.Description("Only conflicts on this repository-relative file path.")),
+		), Handler: m.checkConflicts},
+		{Tool: tool(ToolAddReviewComment, "Add a review comment",
+			"Attach a review comment to lines of a file in the session's work. Comments are queued: send_feedback delivers them to the agent.",
+			hints{}, repoArg(), sessionArg(),
+			mcp.WithString("path", mcp.Required(), mcp.Description("Repository-relative path of the file.")),
+			mcp.WithInteger("start_line", mcp.Required(), mcp.Min(1), mcp.Description("First line (1-based) in the session's version of the file.")),
+			mcp.WithInteger("end_line", mcp.Min(1), mcp.Description("Last line, inclusive (default start_line).")),
+			mcp.WithString("body", mcp.Required(), mcp.MinLength(1), mcp.Description("What to change and why, addressed to the agent.")),
+		), Handler: m.addReviewComment},
+		{Tool: tool(ToolSendFeedback, "Send review feedback to the agent",
+			"Deliver the session's pending review comments to its agent in one message (typed into its terminal, or by resuming it if it has exited).",
+			hints{}, repoArg(), sessionArg(),
+		), Handler: m.sendFeedback},
+		{Tool: tool(ToolMergeSession, "Merge a session into its target",
+			"Merge the session's branch into its target branch. A backup ref of the old target tip is kept, so `studiod undo` can restore it. "+
+				"Run with dry_run first to see what would happen; a conflicting merge is refused and lists the conflicts.",
+			hints{destructive: true}, repoArg(), sessionArg(),
+			mcp.WithString("strategy", mcp.Enum(protocol.StrategyMerge, protocol.StrategySquash, protocol.StrategyRebase), mcp.Description("How to merge (default: the repository's configured strategy, else merge).")),
+			mcp.WithString("message", mcp.Description("Commit message for merge and squash.")),
+			mcp.WithBoolean("dry_run", mcp.Description("Only report what the merge would do; change nothing.")),
+			mcp.WithBoolean("cleanup", mcp.Description("Remove the session's worktree and branch after a successful merge.")),
+		), Handler: m.mergeSession},
+		{Tool: tool(ToolStopSession, "Stop an agent",
+			"Stop the session's agent (SIGTERM, then SIGKILL after a grace period). Its worktree, branch and output stay; remove_session deletes them.",
+			hints{destructive: true, idempotent: true}, repoArg(), sessionArg(),
+			mcp.WithBoolean("force", mcp.Description("Kill at once (SIGKILL) instead of asking it to stop.")),
+		), Handler: m.stopSession},
+		{Tool: tool(ToolRemoveSession, "Remove a session",
+			"Remove the session's worktree. Its branch is deleted only when merged (or with force); otherwise it is kept and the result says why. "+
+				"A worktree with uncommitted work is refused unless force is set.",
+			hints{destructive: true, idempotent: true}, repoArg(), sessionArg(),
+			mcp.WithBoolean("keep_branch", mcp.Description("Keep the branch even when it was merged.")),
+			mcp.WithBoolean("force", mcp.Description("Also discard uncommitted work and unmerged branches. Only when the user asked for it.")),
+		), Handler: m.removeSession},
+	}
+}
+
+// decodeArgs decodes a tool's arguments strictly: an unknown argument is
+// an error, so a misspelt option is reported instead of ignored.
+func decodeArgs(req mcp.CallToolRequest, v any) error {
+	raw, err := json.Marshal(req.GetRawArguments())
+	if err != nil {
+		return err
+	}
+	if string(raw) == "null" {
+		raw = []byte("{}")
+	}
+	d := json.NewDecoder(bytes.NewReader(raw))
+	d.DisallowUnknownFields()
+	if err := d.Decode(v); err != nil {
+		return fmt.Errorf("invalid arguments: %s", strings.TrimPrefix(err.Error(), "json: "))
+	}
+	return nil
+}
+
+type sessionArgs struct {
+	Repo    string `json:"repo"`
+	Session string `json:"session"`
+}
+
+// ref resolves a session reference. The repo narrows the name to one
+// repository; without any, the daemon finds the only session of that name.
+func (m *MCP) ref(ctx context.Context, a sessionArgs) (protocol.SessionRef, error) {
+	if strings.TrimSpace(a.Session) == "" {
+		return protocol.SessionRef{}, errors.New("session is required: pass a session name or ID (see list_sessions)")
+	}
+	repo, err := m.repo(ctx, a.Repo)
+	if err != nil && a.Repo != "" {
+		return protocol.SessionRef{}, err
+	}
+	return protocol.SessionRef{Session: a.Session, Repo: repo}, nil
+}
+
+// call runs one tool: decode the arguments into A, connect, run fn, and
+// turn any failure into a tool error the model can act on.
+func call[A any](m *MCP, what string, fn func(ctx context.Context, c *protocol.Client, a A) (*mcp.CallToolResult, error)) mcpserver.ToolHandlerFunc {
+	return func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		var a A
+		if err := decodeArgs(req, &a); err != nil {
+			return mcp.NewToolResultError(fmt.Sprintf("%s: %v. Check the tool's input schema and retry.", what, err)), nil
+		}
+		c, err := m.daemon(ctx)
+		if err != nil {
+			return mcp.NewToolResultError(fmt.Sprintf("%s: cannot reach the studiod daemon: %v. Ask the user to run `studiod doctor`.", what, err)), nil
+		}
+		res, err := fn(ctx, c, a)
+		if err != nil {
+			return toolError(what, err), nil
+		}
+		return res, nil
+	}
+}
+
+// argError is a bad argument found by the adapter itself.
+type argError struct{ msg string }
+
+func (e argError) Error() string { return e.msg }
+
+// toolError explains a failure and what to do about it. It is the one
+// place that maps daemon error codes to guidance for a model.
+func toolError(what string, err error) *mcp.CallToolResult {
+	var ae argError
+	if errors.As(err, &ae) {
+		return mcp.NewToolResultError(fmt.Sprintf("%s: %s", what, ae.msg))
+	}
+	var pe *protocol.Error
+	if !errors.As(err, &pe) {
+		return mcp.NewToolResultError(fmt.Sprintf("%s failed: %v", what, err))
+	}
+	var hint string
+	switch pe.Code {
+	case protocol.CodeNotFound:
+		hint = "Call list_sessions to see the sessions of this repository, and pass repo if the session lives in another one."
+	case protocol.CodeInvalid, protocol.CodeInvalidParams:
+		hint = "Fix the argument and retry."
+	case protocol.CodeMergeConflict:
+		var d protocol.MergeConflictData
+		if len(pe.Data) > 0 && json.Unmarshal(pe.Data, &d) == nil && len(d.Conflicts) > 0 {
+			hint = "Conflicts:\n" + conflictsText(d.Conflicts) + "\n"
+		}
+		hint += "Nothing was changed. Ask the agent to rebase or resolve (add_review_comment, send_feedback), or merge the other side first."
+	case protocol.CodeTargetDirty:
+		hint = "The target branch's worktree has uncommitted changes in the way; ask the user to commit or stash them, then retry."
+	case protocol.CodeUntrusted:
+		hint = "The repository's .studio.toml defines commands the user has not trusted. Ask the user to review it and run `studiod trust` in the repository; an MCP client cannot trust it."
+	case protocol.CodeBusy:
+		hint = "The agent is working. Wait until get_session shows it idle or waiting, or stop it first."
+	case protocol.CodeGit:
+		hint = "git is missing or too old on this machine; ask the user to run `studiod doctor`."
+	case protocol.CodeMethodNotFound:
+		return mcp.NewToolResultError(fmt.Sprintf("%s: this studiod daemon does not support it yet (%s). Ask the user to upgrade studiod and restart the daemon with `studiod shutdown`.", what, pe.Message))
+	default:
+		hint = "This looks like a studiod bug; the daemon log (`studiod status`) has details."
+	}
+	return mcp.NewToolResultError(fmt.Sprintf("%s: %s. %s", what, pe.Message, hint))
+}
+
+// structured returns v as structured content with its JSON as the text
+// fallback, preceded by a one-line summary for a model to read first.
+func structured(v any, summary string) (*mcp.CallToolResult, error) {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	text := string(b)
+	if summary != "" {
+		text = summary + "\n" + text
+	}
+	return mcp.NewToolResultStructured(v, text), nil
+}
+
+// progress reports progress to a client that asked for it with a
+// progressToken; it never fails the call.
+func progress(ctx context.Context, req mcp.CallToolRequest, done, total float64, msg string) {
+	if req.Params.Meta == nil || req.Params.Meta.ProgressToken == nil {
+		return
+	}
+	srv := mcpserver.ServerFromContext(ctx)
+	if srv == nil {
+		return
+	}
+	srv.SendNotificationToClient(ctx, string(mcp.MethodNotificationProgress), map[string]any{
+		"progressToken": req.Params.Meta.ProgressToken, "progress": done, "total": total, "message": msg,
+	})
+}
+
+type spawnArgs struct {
+	Repo   string `json:"repo"`
+	Prompt string `json:"prompt"`
+	Agent  string `json:"agent"`
+	Name   string `json:"name"`
+	Base   string `json:"base"`
+	Target string `json:"target"`
+}
+
+func (m *MCP) spawnSession(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+	// An MCP client picks an agent profile; it never gets to run a
+	// command. The schema forbids extra properties, and this says why to
+	// a client that does not read schemas.
+	args := req.GetArguments()
+	for _, k := range []string{"command", "argv", "args", "cmd"} {
+		if _, ok := args[k]; ok {
+			return mcp.NewToolResultError(fmt.Sprintf("spawn_session: %q is not accepted: an MCP client can only pick an agent profile the user configured (agent), never a command to run.", k)), nil
+		}
+	}
+	return call(m, "spawn_session", func(ctx context.Context, c *protocol.Client, a spawnArgs) (*mcp.CallToolResult, error) {
+		if a.Agent == "command" {
+			return nil, argError{`agent profile "command" runs an arbitrary command and is not available to MCP clients; pick a configured agent profile such as claude, codex or demo`}
+		}
+		repo, err := m.repo(ctx, a.Repo)
+		if err != nil {
+			return nil, argError{err.Error()}
+		}
+		progress(ctx, req, 0, 2, "creating the worktree and starting the agent")
+		s, err := c.Spawn(ctx, protocol.SpawnParams{Repo: repo, Name: a.Name, Agent: a.Agent, Base: a.Base, Target: a.Target, Prompt: a.Prompt})
+		if err != nil {
+			return nil, err
+		}
+		progress(ctx, req, 2, 2, "agent started")
+		return structured(s, fmt.Sprintf("Started session %s (agent %s) on branch %s in %s. Follow it with get_session or read_output.", s.Name, s.Agent, s.Branch, s.Worktree))
+	})(ctx, req)
+}
+
+type listArgs struct {
+	Repo           string `json:"repo"`
+	AllRepos       bool   `json:"all_repos"`
+	IncludeRemoved bool   `json:"include_removed"`
+}
+
+func (m *MCP) listSessions(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+	return call(m, "list_sessions", func(ctx context.Context, c *protocol.Client, a listArgs) (*mcp.CallToolResult, error) {
+		p := protocol.SessionsParams{All: a.IncludeRemoved}
+		if !a.AllRepos {
+			repo, err := m.repo(ctx, a.Repo)
+			if err != nil && a.Repo != "" {
+				return nil, argError{err.Error()}
+			}
+			p.Repo = repo
+		}
+		res, err := c.Sessions(ctx, p)
+		if err != nil {
+			return nil, err
+		}
+		if res.Sessions == nil {
+			res.Sessions = []protocol.Session{}
+		}
+		return structured(res, sessionsSummary(res.Sessions))
+	})(ctx, req)
+}
+
+func sessionsSummary(ss []protocol.Session) string {
+	if len(ss) == 0 {
+		return "No sessions."
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d session(s):", len(ss))
+	for _, s := range ss {
+		fmt.Fprintf(&b, "\n- %s: %s", s.Name, s.State)
+		if s.Detail != "" {
+			fmt.Fprintf(&b, " (%s)", s.Detail)
+		}
+		fmt.Fprintf(&b, ", %d file(s) +%d -%d", s.Changes.Files, s.Changes.Additions, s.Changes.Deletions)
+		if s.Conflicts > 0 {
+			fmt.Fprintf(&b, ", %d predicted conflict(s)", s.Conflicts)
+		}
+	}
+	return b.String()
+}
+
+func (m *MCP) getSession(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+	return call(m, "get_session", func(ctx context.Context, c *protocol.Client, a sessionArgs) (*mcp.CallToolResult, error) {
+		r, err := m.ref(ctx, a)
+		if err != nil {
+			return nil, argError{err.Error()}
+		}
+		s, err := c.Session(ctx, r)
+		if err != nil {
+			return nil, err
+		}
+		return structured(s, sessionsSummary([]protocol.Session{*s}))
+	})(ctx, req)
+}
+
+type outputArgs struct {
+	sessionArgs
+	Offset *int64 `json:"offset"`
+	Limit  int    `json:"limit"`
+	Tail   int    `json:"tail"`
+}
+
+// outputInfo is read_output's structured result.
+type outputInfo struct {
+	Text   string `json:"text"`
+	Offset int64  `json:"offset"`
+	Next   int64  `json:"next"`
+	Size   int64  `json:"size"`
+	Done   bool   `json:"done"`
+}
+
+func (m *MCP) readOutput(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+	return call(m, "read_output", func(ctx context.Context, c *protocol.Client, a outputArgs) (*mcp.CallToolResult, error) {
+		r, err := m.ref(ctx, a.sessionArgs)
+		if err != nil {
+			return nil, argError{err.Error()}
+		}
+		if a.Limit < 0 || a.Tail < 0 || a.Offset != nil && *a.Offset < 0 {
+			return nil, argError{"offset, limit and tail must not be negative"}
+		}
+		p := protocol.OutputParams{SessionRef: r, Limit: min(cmp0(a.Limit, outputDefaultLimit), outputMaxLimit)}
+		switch {
+		case a.Tail > 0:
+			p.Offset = -int64(min(a.Tail, outputMaxLimit))
+			p.Limit = min(a.Tail, outputMaxLimit)
+		case a.Offset != nil:
+			p.Offset = *a.Offset
+		}
+		out, err := c.Output(ctx, p)
+		if err != nil {
+			return nil, err
+		}
+		info := outputInfo{Text: plainText(out.Data), Offset: out.Offset, Next: out.Next, Size: out.Size, Done: out.Done}
+		more := "the agent may write more"
+		switch {
+		case out.Next < out.Size:
+			more = fmt.Sprintf("more output follows: read again with offset %d", out.Next)
+		case out.Done:
+			more = "the agent has exited; this is the end"
+		}
+		text := fmt.Sprintf("[bytes %d-%d of %d; %s]\n%s", out.Offset, out.Next, out.Size, more, info.Text)
+		return mcp.NewToolResultStructured(info, text), nil
+	})(ctx, req)
+}
+
+func cmp0(v, def int) int {
+	if v == 0 {
+		return def
+	}
+	return v
+}
+
+type sendArgs struct {
+	sessionArgs
+	Text   string `json:"text"`
+	Submit *bool  `json:"submit"`
+}
+
+func (m *MCP) sendInput(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+	return call(m, "send_input", func(ctx context.Context, c *protocol.Client, a sendArgs) (*mcp.CallToolResult, error) {
+		r, err := m.ref(ctx, a.sessionArgs)
+		if err != nil {
+			return nil, argError{err.Error()}
+		}
+		s, err := c.Send(ctx, protocol.SendParams{SessionRef: r, Text: a.Text, Submit: a.Submit})
+		if err != nil {
+			return nil, err
+		}
+		return structured(s, fmt.Sprintf("Sent to %s; it is now %s.", s.Name, s.State))
+	})(ctx, req)
+}
+
+type diffArgs struct {
+	sessionArgs
+	Against string   `json:"against"`
+	Paths   []string `json:"paths"`
+	Stat    bool     `json:"stat"`
+}
+
+func (m *MCP) sessionDiff(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+	return call(m, "session_diff", func(ctx context.Context, c *protocol.Client, a diffArgs) (*mcp.CallToolResult, error) {
+		r, err := m.ref(ctx, a.sessionArgs)
+		if err != nil {
+			return nil, argError{err.Error()}
+		}
+		if a.Against != "" && a.Against != "base" && a.Against != "target" {
+			return nil, argError{fmt.Sprintf("against must be base or target, not %q", a.Against)}
+		}
+		d, err := c.Diff(ctx, protocol.DiffParams{SessionRef: r, Against: a.Against, Paths: a.Paths, Stat: a.Stat})
+		if err != nil {
+			return nil, err
+		}
+		if d.Files == nil {
+			d.Files = []protocol.FileDiff{}
+		}
+		return mcp.NewToolResultStructured(d, diffText(d)), nil
+	})(ctx, req)
+}
+
+// diffText renders a diff as unified-diff text.
+func diffText(d *protocol.DiffResult) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d file(s) changed, +%d -%d (%.12s..%.12s)\n", len(d.Files), d.Additions, d.Deletions, d.From, d.To)
+	for _, f := range d.Files {
+		old := f.Path
+		if f.OldPath != "" {
+			old = f.OldPath
+		}
+		fmt.Fprintf(&b, "diff --git a/%s b/%s\n", old, f.Path)
+		if f.Binary {
+			fmt.Fprintf(&b, "Binary file %s (%s)\n", f.Path, f.Status)
+			continue
+		}
+		if len(f.Hunks) == 0 {
+			fmt.Fprintf(&b, "%s +%d -%d\n", f.Status, f.Additions, f.Deletions)
+			continue
+		}
+		from, to := "a/"+old, "b/"+f.Path
+		switch f.Status {
+		case "added":
+			from = "/dev/null"
+		case "deleted":
+			to = "/dev/null"
+		}
+		fmt.Fprintf(&b, "--- %s\n+++ %s\n", from, to)
+		for _, h := range f.Hunks {
+			fmt.Fprintf(&b, "@@ -%d,%d +%d,%d @@", h.OldStart, h.OldLines, h.NewStart, h.NewLines)
+			if h.Header != "" {
+				b.WriteString(" " + h.Header)
+			}
+			b.WriteByte('\n')
+			for _, l := range h.Lines {
+				b.WriteString(l)
+				if !strings.HasSuffix(l, "\n") {
+					b.WriteByte('\n')
+				}
+			}
+		}
+	}
+	return b.String()
+}
+
+type conflictsArgs struct {
+	Repo    string `json:"repo"`
+	Session string `json:"session"`
+	Path    string `json:"path"`
+}
+
+func (m *MCP) checkConflicts(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+	return call(m, "check_conflicts", func(ctx context.Context, c *protocol.Client, a conflictsArgs) (*mcp.CallToolResult, error) {
+		repo, err := m.repo(ctx, a.Repo)
+		if err != nil && (a.Repo != "" || a.Session == "") {
+			return nil, argError{err.Error()}
+		}
+		res, err := c.Conflicts(ctx, protocol.ConflictsParams{Repo: repo, Session: a.Session, Path: a.Path})
+		if err != nil {
+			return nil, err
+		}
+		if res.Conflicts == nil {
+			res.Conflicts = []protocol.Conflict{}
+		}
+		summary := "No predicted conflicts or overlaps."
+		if len(res.Conflicts) > 0 {
+			summary = fmt.Sprintf("%d predicted collision(s):\n%s", len(res.Conflicts), conflictsText(res.Conflicts))
+		}
+		return mcp.NewToolResultStructured(res, summary), nil
+	})(ctx, req)
+}
+
+// conflictsText says who collides where, one line per conflict.
+func conflictsText(cs []protocol.Conflict) string {
+	cs = append([]protocol.Conflict(nil), cs...)
+	sort.SliceStable(cs, func(i, j int) bool { return cs[i].Path < cs[j].Path })
+	var lines []string
+	for _, c := range cs {
+		lines = append(lines, fmt.Sprintf("- %s: %s (%s) between %s and %s", c.Path, c.Severity, c.Kind, sideText(c.A), sideText(c.B)))
+	}
+	return strings.Join(lines, "\n")
+}
+
+func sideText(s protocol.Side) string {
+	var rs []string
+	for _, r := range s.Ranges {
+		switch {
+		case r.End < r.Start:
+			rs = append(rs, fmt.Sprintf("deletion before %d", r.Start))
+		case r.End == r.Start:
+			rs = append(rs, fmt.Sprintf("%d", r.Start))
+		default:
+			rs = append(rs, fmt.Sprintf("%d-%d", r.Start, r.End))
+		}
+	}
+	t := s.Session
+	if len(rs) > 0 {
+		t += " lines " + strings.Join(rs, ", ")
+	}
+	return t
+}
+
+type commentArgs struct {
+	sessionArgs
+	Path      string `json:"path"`
+	StartLine int    `json:"start_line"`
+	EndLine   int    `json:"end_line"`
+	Body      string `json:"body"`
+}
+
+func (m *MCP) addReviewComment(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+	return call(m, "add_review_comment", func(ctx context.Context, c *protocol.Client, a commentArgs) (*mcp.CallToolResult, error) {
+		r, err := m.ref(ctx, a.sessionArgs)
+		if err != nil {
+			return nil, argError{err.Error()}
+		}
+		if a.Path == "" || a.StartLine < 1 || strings.TrimSpace(a.Body) == "" {
+			return nil, argError{"path, start_line (1 or more) and body are required"}
+		}
+		if a.EndLine != 0 && a.EndLine < a.StartLine {
+			return nil, argError{"end_line must not be before start_line"}
+		}
+		cm, err := c.Comment(ctx, protocol.CommentParams{SessionRef: r, Path: a.Path, StartLine: a.StartLine, EndLine: a.EndLine, Body: a.Body})
+		if err != nil {
+			return nil, err
+		}
+		return structured(cm, fmt.Sprintf("Comment %d queued on %s:%d. Call send_feedback to deliver pending comments to the agent.", cm.ID, cm.Path, cm.StartLine))
+	})(ctx, req)
+}
+
+func (m *MCP) sendFeedback(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+	return call(m, "send_feedback", func(ctx context.Context, c *protocol.Client, a sessionArgs) (*mcp.CallToolResult, error) {
+		r, err := m.ref(ctx, a)
+		if err != nil {
+			return nil, argError{err.Error()}
+		}
+		fb, err := c.Feedback(ctx, r)
+		if err != nil {
+			return nil, err
+		}
+		return structured(fb, fmt.Sprintf("Delivered %d comment(s) to the agent via %s.", fb.Sent, fb.Via))
+	})(ctx, req)
+}
+
+type mergeArgs struct {
+	sessionArgs
+	Strategy string `json:"strategy"`
+	Message  string `json:"message"`
+	DryRun   bool   `json:"dry_run"`
+	Cleanup  bool   `json:"cleanup"`
+}
+
+func (m *MCP) mergeSession(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+	return call(m, "merge_session", func(ctx context.Context, c *protocol.Client, a mergeArgs) (*mcp.CallToolResult, error) {
+		r, err := m.ref(ctx, a.sessionArgs)
+		if err != nil {
+			return nil, argError{err.Error()}
+		}
+		switch a.Strategy {
+		case "", protocol.StrategyMerge, protocol.StrategySquash, protocol.StrategyRebase:
+		default:
+			return nil, argError{fmt.Sprintf("strategy must be merge, squash or rebase, not %q", a.Strategy)}
+		}
+		progress(ctx, req, 0, 1, "merging "+a.Session)
+		res, err := c.Merge(ctx, protocol.MergeParams{SessionRef: r, Strategy: a.Strategy, Message: a.Message, DryRun: a.DryRun, Cleanup: a.Cleanup})
+		if err != nil {
+			return nil, err
+		}
+		progress(ctx, req, 1, 1, "merged")
+		summary := fmt.Sprintf("Merged %s into %s (%s, %d file(s)): %.12s → %.12s; backup %s (`studiod undo` restores it).", res.Session.Name, res.Target, res.Strategy, res.Files, res.Old, res.New, res.Backup)
+		if res.DryRun {
+			summary = fmt.Sprintf("Dry run: %s would merge cleanly into %s (%s, %d file(s)). Nothing changed.", res.Session.Name, res.Target, res.Strategy, res.Files)
+		}
+		return structured(res, summary)
+	})(ctx, req)
+}
+
+type stopArgs struct {
+	sessionArgs
+	Force bool `json:"force"`
+}
+
+func (m *MCP) stopSession(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+	return call(m, "stop_session", func(ctx context.Context, c *protocol.Client, a stopArgs) (*mcp.CallToolResult, error) {
+		r, err := m.ref(ctx, a.sessionArgs)
+		if err != nil {
+			return nil, argError{err.Error()}
+		}
+		s, err := c.Stop(ctx, protocol.StopParams{SessionRef: r, Force: a.Force})
+		if err != nil {
+			return nil, err
+		}
+		return structured(s, fmt.Sprintf("Session %s is %s.", s.Name, s.State))
+	})(ctx, req)
+}
+
+type removeArgs struct {
+	sessionArgs
+	KeepBranch bool `json:"keep_branch"`
+	Force      bool `json:"force"`
+}
+
+func (m *MCP) removeSession(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+	return call(m, "remove_session", func(ctx context.Context, c *protocol.Client, a removeArgs) (*mcp.CallToolResult, error) {
+		r, err := m.ref(ctx, a.sessionArgs)
+		if err != nil {
+			return nil, argError{err.Error()}
+		}
+		res, err := c.Remove(ctx, protocol.RemoveParams{SessionRef: r, KeepBranch: a.KeepBranch, Force: a.Force})
+		if err != nil {
+			return nil, err
+		}
+		summary := fmt.Sprintf("Removed session %s; branch %s deleted.", res.Session.Name, res.Session.Branch)
+		if !res.BranchDeleted {
+			summary = fmt.Sprintf("Removed session %s; branch %s kept (%s).", res.Session.Name, res.Session.Branch, res.BranchKept)
+		}
+		return structured(res, summary)
+	})(ctx, req)
+}
+
+// Resource URIs.
+const (
+	sessionsURI = "studio://sessions"
+)
+
+func sessionURI(name, what string) string { return "studio://sessions/" + name + "/" + what }
+
+// Resources returns the fixed resources.
+func (m *MCP) Resources() []mcpserver.ServerResource {
+	return []mcpserver.ServerResource{{
+		Resource: mcp.NewResource(sessionsURI, "sessions",
+			mcp.WithResourceDescription("Every agent session of this repository (all repositories over HTTP), as JSON. Subscribe to be told when any session changes."),
+			mcp.WithMIMEType("application/json")),
+		Handler: m.readSessions,
+	}}
+}
+
+// ResourceTemplates returns the per-session resources.
+func (m *MCP) ResourceTemplates() []mcpserver.ServerResourceTemplate {
+	return []mcpserver.ServerResourceTemplate{
+		{
+			Template: mcp.NewResourceTemplate("studio://sessions/{name}/diff", "session diff",
+				mcp.WithTemplateDescription("The session's changes against its base as a unified diff, uncommitted work included."),
+				mcp.WithTemplateMIMEType("text/x-diff")),
+			Handler: m.readDiff,
+		},
+		{
+			Template: mcp.NewResourceTemplate("studio://sessions/{name}/output", "session output",
+				mcp.WithTemplateDescription("The last 64 KiB of the agent's terminal output as plain text."),
+				mcp.WithTemplateMIMEType("text/plain")),
+			Handler: m.readOutputResource,
+		},
+	}
+}
+
+func (m *MCP) readSessions(ctx context.Context, req mcp.ReadResourceRequest) ([]mcp.ResourceContents, error) {
+	c, err := m.daemon(ctx)
+	if err != nil {
+		return nil, err
+	}
+	repo, _ := m.repo(ctx, "")
+	res, err := c.Sessions(ctx, protocol.SessionsParams{Repo: repo})
+	if err != nil {
+		return nil, err
+	}
+	if res.Sessions == nil {
+		res.Sessions = []protocol.Session{}
+	}
+	b, err := json.MarshalIndent(res, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return []mcp.ResourceContents{mcp.TextResourceContents{URI: req.Params.URI, MIMEType: "application/json", Text: string(b)}}, nil
+}
+
+// templateRef is the session a per-session resource names.
+func (m *MCP) templateRef(ctx context.Context, req mcp.ReadResourceRequest) (protocol.SessionRef, error) {
+	var name string
+	switch v := req.Params.Arguments["name"].(type) {
+	case string:
+		name = v
+	case []string:
+		if len(v) > 0 {
+			name = v[0]
+		}
+	}
+	if name == "" {
+		return protocol.SessionRef{}, fmt.Errorf("no session name in %s", req.Params.URI)
+	}
+	repo, _ := m.repo(ctx, "")
+	return protocol.SessionRef{Session: name, Repo: repo}, nil
+}
+
+func (m *MCP) readDiff(ctx context.Context, req mcp.ReadResourceRequest) ([]mcp.ResourceContents, error) {
+	r, err := m.templateRef(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	c, err := m.daemon(ctx)
+	if err != nil {
+		return nil, err
+	}
+	d, err := c.Diff(ctx, protocol.DiffParams{SessionRef: r})
+	if err != nil {
+		return nil, err
+	}
+	return []mcp.ResourceContents{mcp.TextResourceContents{URI: req.Params.URI, MIMEType: "text/x-diff", Text: diffText(d)}}, nil
+}
+
+func (m *MCP) readOutputResource(ctx context.Context, req mcp.ReadResourceRequest) ([]mcp.ResourceContents, error) {
+	r, err := m.templateRef(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	c, err := m.daemon(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out, err := c.Output(ctx, protocol.OutputParams{SessionRef: r, Offset: -(64 << 10), Limit: 64 << 10})
+	if err != nil {
+		return nil, err
+	}
+	return []mcp.ResourceContents{mcp.TextResourceContents{URI: req.Params.URI, MIMEType: "text/plain", Text: plainText(out.Data)}}, nil
+}
