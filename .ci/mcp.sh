@@ -8,7 +8,7 @@
 # feedback and merge.
 set -eu
 cd "$(dirname "$0")/.."
-: "${STUDIOD_MCP_STRICT:=0}"
+: "${STUDIOD_MCP_STRICT:=1}"
 export STUDIOD_MCP_STRICT
 
 tmp=$(mktemp -d /tmp/sdci.XXXXXX)

@@ -493,7 +493,7 @@ func (m *MCP) sessionDiff(ctx context.Context, req mcp.CallToolRequest) (*mcp.Ca
 // diffText renders a diff as unified-diff text.
 func diffText(d *protocol.DiffResult) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%d file(s) changed, +%d -%d (%.12s..%.12s)\n", len(d.Files), d.Additions, d.Deletions, d.From, d.To)
+	fmt.Fprintf(&b, "%d file(s) changed, +%d -%d (%.12s..%.12s)\n", len(d.Files), d.Stats.Additions, d.Stats.Deletions, d.From, d.To)
 	for _, f := range d.Files {
 		old := f.Path
 		if f.OldPath != "" {

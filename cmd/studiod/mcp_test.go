@@ -30,7 +30,7 @@ import (
 // and studio/merge. Until the daemon implements them they may return a
 // readable tool error instead. Flip it (or set STUDIOD_MCP_STRICT=1) when
 // they land; test/mcp reads the same variable.
-const reviewLanded = false
+const reviewLanded = true
 
 func strictReview() bool { return reviewLanded || os.Getenv("STUDIOD_MCP_STRICT") == "1" }
 
