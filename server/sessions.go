@@ -32,7 +32,7 @@ func (s *Server) spawn(ctx context.Context, c *conn, params json.RawMessage) (an
 	sess, err := s.agents.Spawn(sctx, agents.SpawnRequest{
 		Repo: p.Repo, Name: p.Name, Agent: p.Agent, Base: p.Base, Target: p.Target,
 		Prompt: p.Prompt, Command: p.Command, Rows: p.Rows, Cols: p.Cols,
-	}, nil)
+	}, progressFrom(ctx))
 	if err != nil {
 		return nil, err
 	}
