@@ -166,7 +166,15 @@ func (p *workProgress) send(v any) {
 	if err != nil {
 		return
 	}
-	p.c.lspNotify(lspProgress, lsp.ProgressParams{Token: p.token, Value: lsp.LSPAny(raw)})
+	params, err := lspEncode(lsp.ProgressParams{Token: p.token, Value: lsp.LSPAny(raw)})
+	if err != nil {
+		return
+	}
+	// Written here rather than queued, so that the end reaches the client
+	// before the command's reply does.
+	if err := p.c.rpc.Notify(p.c.ctx, lspProgress, params); err != nil {
+		p.c.s.log.Debug("progress", "err", err)
+	}
 }
 
 // openArg is studio.open's argument.
