@@ -47,6 +47,12 @@ const (
 	CommandUndo     = "studio.undo"
 )
 
+// CommandOpen is served by the daemon's LSP adapter alone: it asks the
+// editor (window/showDocument) to open a file, selecting lines. Its object
+// argument has "file" (absolute path) and optional 1-based "line" and
+// "endLine". Code actions use it to open the other side of a conflict.
+const CommandOpen = "studio.open"
+
 // Methods lists every request, in the order of docs/protocol.md.
 var Methods = []string{
 	MethodHello, MethodSpawn, MethodSessions, MethodSession, MethodSend,

@@ -37,6 +37,9 @@ type conn struct {
 	subs     protocol.SubscribeParams
 	outputs  map[string]context.CancelFunc // session ID → output stream
 	inflight map[string]context.CancelFunc // request ID → cancel
+
+	// lsp is the connection's LSP session, once it sends initialize.
+	lsp lspState
 }
 
 func newConn(s *Server) *conn {
@@ -95,7 +98,13 @@ func (c *conn) Handle(ctx context.Context, rpc *jsonrpc2.Conn, req *jsonrpc2.Req
 		}
 		return
 	}
+	if c.lspNotification(req) {
+		return
+	}
 	h, ok := c.s.routes[req.Method]
+	if !ok {
+		h, ok = c.s.lsp[req.Method]
+	}
 	if !ok {
 		if !req.Notif {
 			rpc.ReplyWithError(ctx, req.ID, &jsonrpc2.Error{Code: protocol.CodeMethodNotFound, Message: fmt.Sprintf("method not found: %s", req.Method)})

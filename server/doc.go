@@ -12,4 +12,10 @@
 // notification queue. Server.mu guards the connection set; conn.mu guards
 // a connection's subscriptions. Lock order: Server.mu, then conn.mu. No
 // lock is held while a request runs.
+//
+// LSP (lsp*.go) runs on the same connections: a connection that sends
+// initialize gets an LSP worker goroutine for requests to the client
+// (prompts, code lens refreshes), which are never sent from the read loop.
+// Text-sync and lifecycle notifications are handled in the read loop, in
+// order. Lock order with LSP: Server.diag.mu, Server.mu, conn.lsp.mu.
 package server

@@ -29,6 +29,9 @@ type Server struct {
 	shutdown func()
 
 	routes map[string]handler
+	lsp    map[string]handler // LSP requests (lsp.go)
+	diag   diagIndex          // files with conflict diagnostics
+	lens   lensCache          // per-file change counts for code lenses
 
 	// mu guards conns.
 	mu    sync.Mutex
@@ -77,9 +80,13 @@ func New(m *agents.Manager, log *slog.Logger, version string, info Info, shutdow
 		protocol.MethodMerge:     s.merge,
 		protocol.MethodUndo:      s.undo,
 	}
+	s.lsp = s.lspRoutes()
 	unsubSessions := m.Subscribe(s.sessionChanged)
 	unsubConflicts := m.SubscribeConflicts(s.conflictsChanged)
-	s.unsub = func() { unsubSessions(); unsubConflicts() }
+	unsubLSPSessions := m.Subscribe(s.lspSessionChanged)
+	unsubLSPConflicts := m.SubscribeConflicts(s.lspConflictsChanged)
+	s.seedDiagnostics()
+	s.unsub = func() { unsubSessions(); unsubConflicts(); unsubLSPSessions(); unsubLSPConflicts() }
 	return s
 }
 

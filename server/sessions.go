@@ -29,12 +29,18 @@ func (s *Server) spawn(ctx context.Context, c *conn, params json.RawMessage) (an
 	// A spawn outlives a client that goes away mid-way: it either
 	// completes or rolls back, never stops half-done.
 	sctx := context.WithoutCancel(ctx)
-	progress := c.progress(p.WorkDoneToken, "Spawning agent session")
+	// Editors get LSP work-done progress from executeCommand; other
+	// clients ask for it with a token.
+	progress := progressFrom(ctx)
+	tokenProgress := progress == nil && p.WorkDoneToken != nil
+	if tokenProgress {
+		progress = c.progress(p.WorkDoneToken, "Spawning agent session")
+	}
 	sess, err := s.agents.Spawn(sctx, agents.SpawnRequest{
 		Repo: p.Repo, Name: p.Name, Agent: p.Agent, Base: p.Base, Target: p.Target,
 		Prompt: p.Prompt, Command: p.Command, Rows: p.Rows, Cols: p.Cols,
 	}, progress)
-	if p.WorkDoneToken != nil {
+	if tokenProgress {
 		c.notify(protocol.NotifyProgress, protocol.ProgressParams{Token: p.WorkDoneToken, Value: protocol.WorkDone{Kind: "end"}})
 	}
 	if err != nil {
