@@ -309,18 +309,17 @@ func (m *Manager) Merge(ctx context.Context, ref Ref, req MergeRequest) (Session
 	if err := m.store.addMerge(ctx, rec); err != nil {
 		return s, res, err
 	}
-	if !live(s.State) {
-		s, err = m.setState(s.ID, Merged, "into "+s.Target)
-		if err != nil {
-			return s, res, err
+	// A merged session is done: its agent, idle or (with --force) still
+	// working, is stopped; the worktree stays until removed.
+	if live(s.State) {
+		if _, err := m.Stop(ctx, Ref{Session: s.ID}, false); err != nil {
+			return s, res, fmt.Errorf("merged, but stopping the agent failed: %w", err)
 		}
 	}
+	if s, err = m.setState(s.ID, Merged, "into "+s.Target); err != nil {
+		return s, res, err
+	}
 	if req.Cleanup {
-		if live(s.State) {
-			if _, err := m.Stop(ctx, Ref{Session: s.ID}, false); err != nil {
-				return s, res, err
-			}
-		}
 		lock.Unlock()
 		_, err := m.Remove(ctx, Ref{Session: s.ID}, false, false)
 		lock.Lock()
@@ -362,6 +361,7 @@ func (m *Manager) Undo(ctx context.Context, ref Ref) (Session, workspace.UndoRes
 		return s, res, err
 	}
 	if s.State == Merged {
+		// The agent was stopped by the merge.
 		prev := rec.PrevState
 		if live(prev) {
 			prev = Stopped

@@ -78,7 +78,9 @@ type SessionRef struct {
 
 // HelloParams opens a connection.
 type HelloParams struct {
-	Client  string `json:"client"`
+	Client string `json:"client"` // who is calling: "studiod-cli", "vscode", …
+	// Version is the protocol version the client speaks (Version here); a
+	// different major version is refused.
 	Version string `json:"version"`
 }
 

@@ -13,7 +13,7 @@ import (
 )
 
 func (a *app) lspCmd() *cobra.Command {
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "lsp",
 		Short: "Serve the Language Server Protocol on stdio (for editors), through the daemon",
 		Long: `Editors start this on stdio. It connects to the daemon (starting it if
@@ -24,6 +24,10 @@ where the sessions and conflicts are. Nothing but the protocol goes to stdout.`,
 			return a.lsp(cmd.Context(), os.Stdin, os.Stdout)
 		},
 	}
+	// Language clients (vscode-languageclient among them) pass --stdio.
+	cmd.Flags().Bool("stdio", true, "serve on stdin/stdout (the only transport)")
+	cmd.Flags().MarkHidden("stdio")
+	return cmd
 }
 
 // lsp relays framed messages between the editor and the daemon. It starts

@@ -145,7 +145,7 @@ export class Ctx {
             await client.start();
             const hello = await client.sendRequest(p.hello.method, {
                 client: "vscode",
-                version: this.extCtx.extension.packageJSON.version,
+                version: p.ProtocolVersion,
             } satisfies p.HelloParams) as p.HelloResult;
             if (hello.protocolVersion.split(".")[0] !== p.ProtocolVersion) {
                 throw new BootstrapError(

@@ -49,6 +49,8 @@ export const Notify = {
     SessionChanged: "studio/sessionChanged",
     ConflictsChanged: "studio/conflictsChanged",
     Output: "studio/output",
+    // LSP's work-done progress, for spawns that carry a workDoneToken.
+    Progress: "$/progress",
 } as const;
 
 // Server-side workspace/executeCommand commands (Go: Command*). The extension's
@@ -63,6 +65,8 @@ export const Command = {
     Send: "studio.send",
     Feedback: "studio.feedback",
     Undo: "studio.undo",
+    // Asks the editor to show a file at a line (code actions use it).
+    Open: "studio.open",
 } as const;
 
 // Error codes (Go: Code*).

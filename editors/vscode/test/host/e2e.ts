@@ -157,11 +157,17 @@ export const e2e: HostTest[] = [
         timeoutMs: 60_000,
         fn: async () => {
             const { a } = state!;
+            // A working agent is refused for another reason (busy): wait
+            // until beta has settled.
+            await waitFor(
+                () => a.ctx.sessions.get("beta")?.state === "idle",
+                () => `beta idle: ${describeSessions(a)}`,
+            );
             const r = (await vscode.commands.executeCommand("studiod.merge", { session: "beta", strategy: "squash" })) as
                 | { refused?: boolean; conflicts?: p.Conflict[] }
                 | undefined;
             assert.ok(r?.refused, `merge returned ${JSON.stringify(r)}: ${a.ctx.lastError}`);
-            assert.ok((r.conflicts ?? []).some((c) => c.path === "notes.txt"), JSON.stringify(r.conflicts));
+            assert.ok((r.conflicts ?? []).some((c) => c.path === "app/config.txt"), JSON.stringify(r.conflicts));
             assert.notEqual(a.ctx.sessions.get("beta")?.state, "merged");
         },
     },
@@ -182,6 +188,28 @@ export const e2e: HostTest[] = [
             assert.equal(a.ctx.state, "running");
             t.dispose();
             await vscode.commands.executeCommand("workbench.action.closePanel");
+        },
+    },
+    {
+        name: "e2e: beta's file shows its conflict with the target inline and in Problems",
+        skip,
+        timeoutMs: 60_000,
+        fn: async () => {
+            const { a } = state!;
+            const beta = a.ctx.sessions.get("beta")!;
+            const uri = vscode.Uri.file(`${beta.worktree}/app/config.txt`);
+            await vscode.window.showTextDocument(await vscode.workspace.openTextDocument(uri), { preview: false });
+            const ds = await waitFor(
+                () => {
+                    const found = vscode.languages.getDiagnostics(uri).filter((d) => d.source === "studiod");
+                    return found.length > 0 ? found : undefined;
+                },
+                () => `a studiod diagnostic on ${uri.fsPath}: ${JSON.stringify(vscode.languages.getDiagnostics(uri))}`,
+            );
+            assert.match(ds[0].message, /target/, ds[0].message);
+            // Leave the workbench showing it, for the screenshot.
+            await vscode.commands.executeCommand("workbench.actions.view.problems");
+            await sleep(500);
         },
     },
 ];
