@@ -66,6 +66,9 @@ type Manager struct {
 	repoLocks         map[string]*sync.Mutex
 
 	conf *conflicts
+	// snapLocks holds a *sync.Mutex per session ID, serializing snapshots
+	// through the session's private index.
+	snapLocks sync.Map
 
 	ctx    context.Context // ends when the manager closes
 	cancel context.CancelFunc

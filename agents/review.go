@@ -13,12 +13,10 @@ import (
 	"github.com/studiod/studiod/workspace"
 )
 
-// snapLocks serializes snapshots of one session: they share its private
-// index.
-var snapLocks sync.Map // session ID → *sync.Mutex
-
+// snapshot records a session's worktree through its private index; one at a
+// time per session, since they share the index.
 func (m *Manager) snapshot(ctx context.Context, s Session) (workspace.Snapshot, error) {
-	l, _ := snapLocks.LoadOrStore(s.ID, new(sync.Mutex))
+	l, _ := m.snapLocks.LoadOrStore(s.ID, new(sync.Mutex))
 	l.(*sync.Mutex).Lock()
 	defer l.(*sync.Mutex).Unlock()
 	return m.opts.Git.TakeSnapshot(ctx, s.Worktree, s.indexFile(), nil)

@@ -31,6 +31,9 @@ type Config struct {
 	Git         *workspace.Git
 	// Ready, if set, is called once the socket accepts connections.
 	Ready func()
+	// Watch tunes the file watcher (MaxWatches caps inotify watches below
+	// the kernel's limit).
+	Watch workspace.WatcherOptions
 	// MCPHTTP, if set, is a loopback host:port on which to serve MCP over
 	// Streamable HTTP, with the bearer token kept in StateDir.
 	MCPHTTP string
@@ -89,7 +92,7 @@ func Run(ctx context.Context, cfg Config) error {
 	defer cancel()
 	m, err := agents.New(ctx, agents.Options{
 		StateDir: cfg.StateDir, RuntimeDir: cfg.RuntimeDir, WorktreeDir: cfg.WorktreeDir,
-		UserConfig: cfg.UserConfig, Self: cfg.Self, Socket: cfg.Socket, Git: cfg.Git, Log: cfg.Log,
+		UserConfig: cfg.UserConfig, Self: cfg.Self, Socket: cfg.Socket, Git: cfg.Git, Log: cfg.Log, Watch: cfg.Watch,
 	})
 	if err != nil {
 		ln.Close()

@@ -51,6 +51,7 @@ func (a *app) serveCmd() *cobra.Command {
 				Socket: a.dirs.Socket(), Lock: a.dirs.Lock(), RuntimeDir: a.dirs.Runtime,
 				StateDir: a.dirs.State, WorktreeDir: a.dirs.Worktrees(), UserConfig: a.dirs.ConfigFile(),
 				LogFile: a.dirs.Log(), Self: self, Version: buildVersion(), Log: log,
+				Watch: watchOptions(),
 				MCPHTTP: mcpHTTP,
 				Ready: func() {
 					if !background && !a.json {
@@ -69,6 +70,17 @@ func (a *app) serveCmd() *cobra.Command {
 	cmd.Flags().MarkHidden("background")
 	cmd.Flags().StringVar(&mcpHTTP, "mcp-http", "", "also serve MCP over Streamable HTTP on this loopback ADDR (127.0.0.1:PORT); token: `studiod mcp-token`")
 	return cmd
+}
+
+// watchOptions reads STUDIOD_MAX_WATCHES, which caps the inotify watches the
+// daemon uses (below the kernel's fs.inotify.max_user_watches): worktrees
+// beyond it are rescanned instead of watched.
+func watchOptions() workspace.WatcherOptions {
+	var o workspace.WatcherOptions
+	if n, err := strconv.Atoi(os.Getenv("STUDIOD_MAX_WATCHES")); err == nil && n > 0 {
+		o.MaxWatches = n
+	}
+	return o
 }
 
 func (a *app) statusCmd() *cobra.Command {

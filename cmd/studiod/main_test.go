@@ -95,7 +95,8 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"waitstate": waitStateCmd,
+			"waitstate":    waitStateCmd,
+			"waitconflict": waitConflictCmd,
 		},
 	})
 }
@@ -123,6 +124,33 @@ func cleanupHome(home string) {
 	cmd := exec.CommandContext(ctx, "studiod", "shutdown")
 	cmd.Env = env
 	cmd.Run()
+}
+
+// waitconflict PATH waits until a conflict on PATH is predicted (30s at
+// most).
+func waitConflictCmd(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: waitconflict PATH")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := protocol.Dial(ctx, filepath.Join(ts.Getenv("STUDIOD_HOME"), "run", "studiod.sock"), nil)
+	if err != nil {
+		ts.Fatalf("dial: %v", err)
+	}
+	defer c.Close()
+	for ctx.Err() == nil {
+		r, err := c.Conflicts(ctx, protocol.ConflictsParams{Repo: ts.MkAbs("."), Path: args[0]})
+		if err == nil {
+			for _, cf := range r.Conflicts {
+				if cf.Severity == "conflict" {
+					return
+				}
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	ts.Fatalf("no conflict on %s", args[0])
 }
 
 // waitstate NAME STATE [DETAIL-SUBSTRING] waits until the session is in

@@ -266,10 +266,6 @@ func (a *app) logsCmd() *cobra.Command {
 }
 
 func (a *app) logs(ctx context.Context, name string, follow bool, tail int64) error {
-	type chunk struct {
-		n   protocol.OutputNotification
-		err error
-	}
 	chunks := make(chan protocol.OutputNotification, 1024)
 	c, err := a.connect(ctx, func(method string, params json.RawMessage) {
 		if method != protocol.NotifyOutput {

@@ -1,0 +1,148 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+
+	"github.com/studiod/studiod/internal/gittest"
+	"github.com/studiod/studiod/protocol"
+)
+
+// TestConcurrentMerges merges two sessions into the same target at once:
+// when they do not collide both land, the second on top of the first; when
+// they do, one wins and the other is refused with nothing changed.
+func TestConcurrentMerges(t *testing.T) {
+	home := newHome(t)
+	repo := gittest.NewRepo(t, map[string]string{"shared.txt": "base\n"})
+	d := startDaemon(t, home)
+	c := d.client(nil)
+	spawnIdle := func(name string, edit string) {
+		t.Helper()
+		if _, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: name,
+			Command: []string{"fakeagent", "-edit", edit, "-echo"}}); err != nil {
+			t.Fatal(err)
+		}
+		await(t, name+" idle", func() bool { return sessionState(t, c, name).State == protocol.StateIdle })
+	}
+	mergeBoth := func(a, b string) []error {
+		var wg sync.WaitGroup
+		errs := make([]error, 2)
+		for i, name := range []string{a, b} {
+			wg.Go(func() {
+				_, errs[i] = c.Merge(t.Context(), protocol.MergeParams{SessionRef: protocol.SessionRef{Session: name, Repo: repo}})
+			})
+		}
+		wg.Wait()
+		return errs
+	}
+
+	spawnIdle("left", "left.txt")
+	spawnIdle("right", "right.txt")
+	for _, err := range mergeBoth("left", "right") {
+		if err != nil {
+			t.Fatalf("non-colliding merges: %v", err)
+		}
+	}
+	for _, f := range []string{"left.txt", "right.txt"} {
+		if _, err := gittest.Try(repo, "cat-file", "-e", "main:"+f); err != nil {
+			t.Errorf("%s missing from main after both merges", f)
+		}
+	}
+
+	spawnIdle("red", "shared.txt")
+	spawnIdle("blue", "shared.txt")
+	before := gittest.Git(t, repo, "rev-parse", "main")
+	errs := mergeBoth("red", "blue")
+	won, refused := 0, 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			won++
+		case protocol.CodeOf(err) == protocol.CodeMergeConflict:
+			refused++
+		default:
+			t.Errorf("unexpected error: %v", err)
+		}
+	}
+	if won != 1 || refused != 1 {
+		t.Fatalf("colliding merges: %d won, %d refused (%v)", won, refused, errs)
+	}
+	after := gittest.Git(t, repo, "rev-parse", "main")
+	if parents := gittest.Git(t, repo, "rev-list", "--parents", "-n1", after); !strings.Contains(parents, before) {
+		t.Errorf("main moved by more than the winning merge: %s", parents)
+	}
+	if st := gittest.Git(t, repo, "status", "--porcelain"); st != "" {
+		t.Errorf("the main worktree is not clean after the refused merge:\n%s", st)
+	}
+}
+
+// TestPeerCredentials checks that the daemon refuses a client of another
+// user even when the socket's permissions would let it connect. It needs
+// root to act as another user.
+func TestPeerCredentials(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("needs root to connect as another user")
+	}
+	home := newHome(t)
+	d := startDaemon(t, home)
+	// Open the way in the file system, so only the daemon's check is left.
+	for _, p := range []string{home, home + "/run"} {
+		os.Chmod(p, 0o755)
+	}
+	os.Chmod(d.socket(), 0o777)
+	// A client running as nobody: it connects, sends a request and must
+	// get no answer but a closed connection.
+	// The test binary, where that user may run it.
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, err := os.MkdirTemp("", "peer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	os.Chmod(dir, 0o755)
+	bin := dir + "/peer.test"
+	if out, err := exec.Command("cp", self, bin).CombinedOutput(); err != nil {
+		t.Fatalf("copy test binary: %v: %s", err, out)
+	}
+	os.Chmod(bin, 0o755)
+	cmd := exec.Command(bin, "-test.run=^TestPeerClientHelper$", "-test.v")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "STUDIOD_PEER_SOCKET="+d.socket())
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("helper: %v: %s", err, out)
+	}
+	if !strings.Contains(string(out), "REFUSED") {
+		t.Fatalf("a client of another user was served: %s", out)
+	}
+	// The daemon still serves its own user.
+	if _, err := d.client(nil).Status(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestPeerClientHelper is run by TestPeerCredentials as another user.
+func TestPeerClientHelper(t *testing.T) {
+	sock := os.Getenv("STUDIOD_PEER_SOCKET")
+	if sock == "" {
+		t.Skip("run by TestPeerCredentials")
+	}
+	c, err := protocol.Dial(t.Context(), sock, nil)
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	defer c.Close()
+	if _, err := c.Status(t.Context()); err != nil {
+		os.Stdout.WriteString("REFUSED: " + err.Error() + "\n")
+		return
+	}
+	os.Stdout.WriteString("SERVED\n")
+}
