@@ -51,7 +51,7 @@ func (a *app) serveCmd() *cobra.Command {
 				Socket: a.dirs.Socket(), Lock: a.dirs.Lock(), RuntimeDir: a.dirs.Runtime,
 				StateDir: a.dirs.State, WorktreeDir: a.dirs.Worktrees(), UserConfig: a.dirs.ConfigFile(),
 				LogFile: a.dirs.Log(), Self: self, Version: buildVersion(), Log: log,
-				Watch: watchOptions(),
+				Watch:   watchOptions(),
 				MCPHTTP: mcpHTTP,
 				Ready: func() {
 					if !background && !a.json {
