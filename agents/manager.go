@@ -69,6 +69,9 @@ type Manager struct {
 	// snapLocks holds a *sync.Mutex per session ID, serializing snapshots
 	// through the session's private index.
 	snapLocks sync.Map
+	// snapCounts holds an *atomic.Int64 per repo root: snapshots taken,
+	// for git gc --auto.
+	snapCounts sync.Map
 
 	ctx    context.Context // ends when the manager closes
 	cancel context.CancelFunc

@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/studiod/studiod/agents/shim"
@@ -19,7 +20,29 @@ func (m *Manager) snapshot(ctx context.Context, s Session) (workspace.Snapshot, 
 	l, _ := m.snapLocks.LoadOrStore(s.ID, new(sync.Mutex))
 	l.(*sync.Mutex).Lock()
 	defer l.(*sync.Mutex).Unlock()
-	return m.opts.Git.TakeSnapshot(ctx, s.Worktree, s.indexFile(), nil)
+	snap, err := m.opts.Git.TakeSnapshot(ctx, s.Worktree, s.indexFile(), nil)
+	if err == nil {
+		m.maybeGC(s.Repo)
+	}
+	return snap, err
+}
+
+// gcEvery is how many snapshots of a repository go by between two
+// `git gc --auto` runs: snapshots leave loose objects behind.
+const gcEvery = 500
+
+// maybeGC runs `git gc --auto` in the background every gcEvery snapshots
+// of a repository; git itself decides whether there is anything to do.
+func (m *Manager) maybeGC(repo string) {
+	v, _ := m.snapCounts.LoadOrStore(repo, new(atomic.Int64))
+	if v.(*atomic.Int64).Add(1)%gcEvery != 0 || m.ctx.Err() != nil {
+		return
+	}
+	m.wg.Go(func() {
+		if _, err := m.opts.Git.Run(m.ctx, repo, "gc", "--auto", "--quiet"); err != nil {
+			m.log.Warn("git gc --auto", "repo", repo, "err", err)
+		}
+	})
 }
 
 // tip is the commit that holds a session's work: a snapshot of its worktree

@@ -28,6 +28,9 @@ var ErrNoDaemon = errors.New("studiod is not running")
 
 // Dial connects to the daemon's socket.
 func Dial(ctx context.Context, socket string, notify NotifyFunc) (*Client, error) {
+	if len(socket) > 107 {
+		return nil, fmt.Errorf("socket path %s is %d bytes, over the 107 unix sockets allow: use a shorter STUDIOD_HOME (or XDG_RUNTIME_DIR)", socket, len(socket))
+	}
 	var d net.Dialer
 	nc, err := d.DialContext(ctx, "unix", socket)
 	if err != nil {

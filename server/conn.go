@@ -144,6 +144,10 @@ func (c *conn) Handle(ctx context.Context, rpc *jsonrpc2.Conn, req *jsonrpc2.Req
 		if err := rpc.Reply(ctx, req.ID, res); err != nil && !errors.Is(err, jsonrpc2.ErrClosed) {
 			c.s.log.Warn("reply", "method", req.Method, "err", err)
 		}
+		if req.Method == protocol.MethodShutdown {
+			// Only now: stopping closes this connection.
+			go c.s.shutdown()
+		}
 	})
 }
 

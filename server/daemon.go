@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -64,6 +65,11 @@ func Run(ctx context.Context, cfg Config) error {
 		if mcpToken, err = MCPToken(cfg.StateDir); err != nil {
 			return err
 		}
+	}
+	// Unix socket paths are short (108 bytes with the NUL); the shims'
+	// sockets are the longest studiod makes.
+	if longest := filepath.Join(cfg.RuntimeDir, "shims", "0123456789ab.sock"); len(longest) > 107 || len(cfg.Socket) > 107 {
+		return fmt.Errorf("socket paths under %s would be %d bytes, over the 107 unix sockets allow: use a shorter STUDIOD_HOME (or XDG_RUNTIME_DIR)", cfg.RuntimeDir, max(len(longest), len(cfg.Socket)))
 	}
 	unlock, err := lock(cfg.Lock, cfg.Socket)
 	if err != nil {

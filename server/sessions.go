@@ -203,7 +203,7 @@ func (s *Server) trust(ctx context.Context, c *conn, params json.RawMessage) (an
 }
 
 func (s *Server) shutdownReq(ctx context.Context, c *conn, params json.RawMessage) (any, error) {
+	// The daemon stops once the reply is on its way (see conn.Handle).
 	s.log.Info("shutdown requested by a client")
-	go s.shutdown()
 	return struct{}{}, nil
 }

@@ -14,6 +14,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/sourcegraph/jsonrpc2"
 	"github.com/spf13/cobra"
 
 	"github.com/studiod/studiod/agents"
@@ -140,7 +141,7 @@ func (a *app) shutdownCmd() *cobra.Command {
 			}
 			err = c.Shutdown(cmd.Context())
 			c.Close()
-			if err != nil {
+			if err != nil && !errors.Is(err, jsonrpc2.ErrClosed) {
 				return err
 			}
 			if !server.WaitStopped(a.dirs.Lock(), 10*time.Second) {
