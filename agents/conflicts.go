@@ -219,7 +219,10 @@ func (c *conflicts) idle() bool {
 // containing repo (all when empty), involving session (a name), touching
 // path (repo-relative or absolute).
 func (m *Manager) Conflicts(repo, session, path string) []workspace.Conflict {
-	return m.conf.list(canon(repo), session, path)
+	m.mu.Lock()
+	repo = m.repoForLocked(repo)
+	m.mu.Unlock()
+	return m.conf.list(repo, session, path)
 }
 
 // ConflictsIdle reports whether predictions are up to date with every file
@@ -261,9 +264,3 @@ func (m *Manager) emitConflicts(repo string, d workspace.Delta) {
 	}
 }
 
-func canon(dir string) string {
-	if dir == "" {
-		return ""
-	}
-	return cleanAbs(dir)
-}

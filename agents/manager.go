@@ -239,25 +239,19 @@ func (m *Manager) Lookup(ref Ref) (Session, error) {
 	if ref.Session == "" {
 		return Session{}, invalidf("no session named: give a session name or id")
 	}
-	dir := ""
-	if ref.Repo != "" {
-		dir, _ = filepath.Abs(ref.Repo)
-		if r, err := filepath.EvalSymlinks(dir); err == nil {
-			dir = r
-		}
-	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if s, ok := m.sessions[ref.Session]; ok {
 		return s.clone(), nil
 	}
+	dir := m.repoForLocked(ref.Repo)
 	var best *Session
 	ambiguous := false
 	for _, s := range m.sessions {
 		if s.Name != ref.Session {
 			continue
 		}
-		if dir != "" && !within(dir, s.Repo) && !within(dir, s.Worktree) {
+		if dir != "" && !within(dir, s.Repo) {
 			continue
 		}
 		switch {
@@ -282,6 +276,22 @@ func (m *Manager) Lookup(ref Ref) (Session, error) {
 	return best.clone(), nil
 }
 
+// repoForLocked maps a directory to the repository it belongs to for
+// studiod: a session worktree (or a directory in one) belongs to its
+// session's repository, anything else to itself. m.mu must be held.
+func (m *Manager) repoForLocked(dir string) string {
+	if dir == "" {
+		return ""
+	}
+	dir = cleanAbs(dir)
+	for _, s := range m.sessions {
+		if within(dir, s.Worktree) {
+			return s.Repo
+		}
+	}
+	return dir
+}
+
 func cleanAbs(dir string) string {
 	dir, _ = filepath.Abs(dir)
 	if r, err := filepath.EvalSymlinks(dir); err == nil {
@@ -301,19 +311,14 @@ func within(dir, root string) bool {
 // List returns sessions, oldest first: those of the repository containing
 // repo (all when empty); removed, merged and failed ones only with all.
 func (m *Manager) List(repo string, all bool) []Session {
-	if repo != "" {
-		repo, _ = filepath.Abs(repo)
-		if r, err := filepath.EvalSymlinks(repo); err == nil {
-			repo = r
-		}
-	}
 	m.mu.Lock()
+	repo = m.repoForLocked(repo)
 	list := make([]Session, 0, len(m.sessions))
 	for _, s := range m.sessions {
 		if !all && !active(s.State) {
 			continue
 		}
-		if repo != "" && !within(repo, s.Repo) && !within(repo, s.Worktree) {
+		if repo != "" && !within(repo, s.Repo) {
 			continue
 		}
 		list = append(list, s.clone())
