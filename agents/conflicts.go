@@ -263,4 +263,3 @@ func (m *Manager) emitConflicts(repo string, d workspace.Delta) {
 		f(ConflictEvent{Repo: repo, Delta: d})
 	}
 }
-
