@@ -412,9 +412,13 @@ func (m *Manager) recoverMerges(ctx context.Context, s Session) {
 		if last == nil || last.New != r.New {
 			m.store.addMerge(ctx, &mergeRecord{Session: s.ID, Strategy: "merge", Target: r.Target, Old: r.Old, New: r.New,
 				Backup: r.Backup, PrevState: s.State, At: time.Now().UTC()})
-			if !live(s.State) {
-				m.setState(s.ID, Merged, "into "+r.Target)
+			// As Merge would have: the agent stops, the session is merged.
+			if live(s.State) {
+				if _, err := m.Stop(ctx, Ref{Session: s.ID}, false); err != nil {
+					m.log.Warn("recover merge: stop agent", "session", s.Name, "err", err)
+				}
 			}
+			m.setState(s.ID, Merged, "into "+r.Target)
 		}
 	}
 }

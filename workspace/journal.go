@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 )
 
@@ -46,8 +47,19 @@ func (j *journal) step(path, step string) error {
 	if testHookAfterStep != nil {
 		return testHookAfterStep(step)
 	}
+	if CrashAfterStep != "" && CrashAfterStep == step {
+		// Fault injection for crash tests of whole processes: die as
+		// kill -9 would, right after the step is on disk.
+		syscall.Kill(os.Getpid(), syscall.SIGKILL)
+	}
 	return nil
 }
+
+// CrashAfterStep, when set to a merge or undo step name (begin, checkpoint,
+// build, backup, move), makes the process SIGKILL itself right after that
+// step is journaled. The daemon sets it from STUDIOD_DEBUG_CRASH_AFTER so
+// that tests can crash a real daemon mid-merge.
+var CrashAfterStep string
 
 // writeFileAtomic writes v as JSON to path so that path holds either the
 // old content or the new, even across a crash: temp file, fsync, rename,

@@ -44,6 +44,10 @@ func (a *app) serveCmd() *cobra.Command {
 				w = io.MultiWriter(logf, os.Stderr)
 			}
 			log := slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))
+			if step := os.Getenv("STUDIOD_DEBUG_CRASH_AFTER"); step != "" {
+				log.Warn("fault injection: the daemon kills itself after this merge step", "step", step)
+				workspace.CrashAfterStep = step
+			}
 			self, err := os.Executable()
 			if err != nil {
 				return err

@@ -43,9 +43,15 @@ func (d *daemon) socket() string { return filepath.Join(d.home, "run", "studiod.
 
 func startDaemon(t *testing.T, home string) *daemon {
 	t.Helper()
+	return startDaemonEnv(t, home)
+}
+
+// startDaemonEnv starts a daemon with extra environment.
+func startDaemonEnv(t *testing.T, home string, env ...string) *daemon {
+	t.Helper()
 	gittest.Setenv(t)
 	cmd := exec.Command("studiod", "serve")
-	cmd.Env = append(os.Environ(), "STUDIOD_HOME="+home)
+	cmd.Env = append(append(os.Environ(), "STUDIOD_HOME="+home), env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr

@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -145,4 +146,75 @@ func TestPeerClientHelper(t *testing.T) {
 		return
 	}
 	os.Stdout.WriteString("SERVED\n")
+}
+
+// TestMergeCrashRecovery kills the daemon (SIGKILL, from inside, right
+// after each journaled step of a merge), restarts it, and checks that the
+// target is at its old tip or at the merge, never anything else; that the
+// backup ref is there once written; that no work is lost; and that a merge
+// cut short can simply be run again.
+func TestMergeCrashRecovery(t *testing.T) {
+	for _, step := range []string{"begin", "checkpoint", "build", "backup", "move"} {
+		t.Run(step, func(t *testing.T) {
+			home := newHome(t)
+			repo := gittest.NewRepo(t, map[string]string{"a.txt": "a\n"})
+			old := gittest.Git(t, repo, "rev-parse", "main")
+			d := startDaemonEnv(t, home, "STUDIOD_DEBUG_CRASH_AFTER="+step)
+			c := d.client(nil)
+			s, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: "work",
+				Command: []string{"fakeagent", "-edit", "work.txt", "-echo"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			await(t, "idle", func() bool { return sessionState(t, c, s.ID).State == protocol.StateIdle })
+			if _, err := c.Merge(t.Context(), protocol.MergeParams{SessionRef: protocol.SessionRef{Session: s.ID}}); err == nil {
+				t.Fatal("the merge finished although the daemon was to die")
+			}
+			await(t, "the daemon to die", func() bool { return d.cmd.ProcessState != nil || syscall.Kill(d.cmd.Process.Pid, 0) != nil })
+
+			d2 := startDaemon(t, home)
+			c2 := d2.client(nil)
+			tip := gittest.Git(t, repo, "rev-parse", "main")
+			moved := tip != old
+			if moved {
+				if got := gittest.Git(t, repo, "show", "main:work.txt"); got != "edited by work" {
+					t.Fatalf("main moved to %s without the work: %q", tip, got)
+				}
+			}
+			if step == "move" && !moved {
+				t.Fatal("crash after the move: main is back at its old tip")
+			}
+			if step != "move" && moved {
+				t.Fatalf("crash after %s: main moved", step)
+			}
+			backups := gittest.Git(t, repo, "for-each-ref", "--format=%(objectname)", "refs/studio/backup/")
+			if (step == "backup" || step == "move") && !strings.Contains(backups, old) {
+				t.Errorf("no backup ref of the old tip after %s: %q", step, backups)
+			}
+			if _, err := os.Stat(filepath.Join(home, "state", "sessions", s.ID, "merge.journal")); err == nil {
+				t.Error("the journal is still there after recovery")
+			}
+			// The work is on main or on the session (branch or worktree).
+			branchHas := gittest.Git(t, repo, "log", "--format=%H", "studio/work", "--", "work.txt") != ""
+			_, wtErr := os.Stat(filepath.Join(s.Worktree, "work.txt"))
+			if !moved && !branchHas && wtErr != nil {
+				t.Fatal("the session's work is lost")
+			}
+			got := sessionState(t, c2, s.ID)
+			if moved {
+				if got.State != protocol.StateMerged {
+					t.Errorf("after a finished merge the session is %s, want merged", got.State)
+				}
+				return
+			}
+			// Rolled back: merging again works.
+			await(t, "the session settled", func() bool { return !strings.HasPrefix(sessionState(t, c2, s.ID).State, "start") })
+			if _, err := c2.Merge(t.Context(), protocol.MergeParams{SessionRef: protocol.SessionRef{Session: s.ID}, Force: true}); err != nil {
+				t.Fatalf("merge again after the crash: %v", err)
+			}
+			if got := gittest.Git(t, repo, "show", "main:work.txt"); got != "edited by work" {
+				t.Errorf("main after the second merge: %q", got)
+			}
+		})
+	}
 }
