@@ -1,6 +1,7 @@
 package agents
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -249,6 +250,8 @@ type MergeRequest struct {
 	Cleanup  bool
 	DryRun   bool
 	Force    bool
+	// Progress, if set, hears about each step.
+	Progress Progress
 }
 
 // MergeConflictError refuses a merge that would conflict, with the
@@ -289,6 +292,10 @@ func (m *Manager) Merge(ctx context.Context, ref Ref, req MergeRequest) (Session
 	default:
 		return s, workspace.MergeResult{}, invalidf("strategy %q: use merge, squash or rebase", strategy)
 	}
+	progress := req.Progress
+	if progress == nil {
+		progress = func(string) {}
+	}
 	repo, err := workspace.Open(ctx, m.opts.Git, s.Repo)
 	if err != nil {
 		return s, workspace.MergeResult{}, err
@@ -296,6 +303,7 @@ func (m *Manager) Merge(ctx context.Context, ref Ref, req MergeRequest) (Session
 	lock := m.repoLock(repo.Root)
 	lock.Lock()
 	defer lock.Unlock()
+	progress(fmt.Sprintf("merging %s into %s (%s)", s.Branch, s.Target, cmp.Or(strategy, "merge")))
 	msg := req.Message
 	if msg == "" {
 		subject, rest, _ := strings.Cut(strings.TrimSpace(s.Prompt), "\n")
@@ -332,6 +340,7 @@ func (m *Manager) Merge(ctx context.Context, ref Ref, req MergeRequest) (Session
 	}
 	// A merged session is done: its agent, idle or (with --force) still
 	// working, is stopped; the worktree stays until removed.
+	progress(fmt.Sprintf("%s is at %.10s; backup of the old tip in %s", res.Target, res.New, res.Backup))
 	if live(s.State) {
 		if _, err := m.Stop(ctx, Ref{Session: s.ID}, false); err != nil {
 			return s, res, fmt.Errorf("merged, but stopping the agent failed: %w", err)
@@ -341,6 +350,7 @@ func (m *Manager) Merge(ctx context.Context, ref Ref, req MergeRequest) (Session
 		return s, res, err
 	}
 	if req.Cleanup {
+		progress("removing the worktree and branch")
 		lock.Unlock()
 		_, err := m.Remove(ctx, Ref{Session: s.ID}, false, false)
 		lock.Lock()

@@ -106,6 +106,7 @@ func (s *Server) merge(ctx context.Context, c *conn, params json.RawMessage) (an
 	// whatever happens to the client.
 	sess, res, err := s.agents.Merge(context.WithoutCancel(ctx), ref(p.SessionRef), agents.MergeRequest{
 		Strategy: p.Strategy, Message: p.Message, Cleanup: p.Cleanup, DryRun: p.DryRun, Force: p.Force,
+		Progress: progressFrom(ctx),
 	})
 	if err != nil {
 		return nil, err
