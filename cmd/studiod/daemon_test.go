@@ -20,9 +20,10 @@ import (
 
 // daemon is a real `studiod serve` process under a private STUDIOD_HOME.
 type daemon struct {
-	t    *testing.T
-	home string
-	cmd  *exec.Cmd
+	t      *testing.T
+	home   string
+	cmd    *exec.Cmd
+	exited chan struct{} // closed once the process has been reaped
 }
 
 func newHome(t *testing.T) string {
@@ -58,15 +59,20 @@ func startDaemonEnv(t *testing.T, home string, env ...string) *daemon {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	d := &daemon{t: t, home: home, cmd: cmd}
 	exited := make(chan struct{})
+	d := &daemon{t: t, home: home, cmd: cmd, exited: exited}
 	go func() { cmd.Wait(); close(exited) }()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
+		// A daemon answers once it has recovered its sessions: the socket
+		// listens before that.
 		c, err := protocol.Dial(t.Context(), d.socket(), nil)
 		if err == nil {
+			_, err = c.Hello(t.Context(), protocol.HelloParams{Client: "test", Version: protocol.Version})
 			c.Close()
-			return d
+			if err == nil {
+				return d
+			}
 		}
 		select {
 		case <-exited:
@@ -83,11 +89,10 @@ func startDaemonEnv(t *testing.T, home string, env ...string) *daemon {
 // kill9 kills the daemon the hard way.
 func (d *daemon) kill9() {
 	d.cmd.Process.Kill()
-	for i := 0; i < 500; i++ {
-		if err := d.cmd.Process.Signal(syscall.Signal(0)); err != nil {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
+	select {
+	case <-d.exited:
+	case <-time.After(30 * time.Second):
+		d.t.Fatal("the daemon survived SIGKILL")
 	}
 }
 

@@ -354,10 +354,17 @@ func TestMCPFlow(t *testing.T) {
 	if wantOKOrReadable(t, "add_review_comment", e.call("add_review_comment", map[string]any{"session": "feat", "path": "README.md", "start_line": 1, "body": "Say hello to the reader."}), nil) {
 		wantOKOrReadable(t, "send_feedback", e.call("send_feedback", map[string]any{"session": "feat"}), nil)
 	}
+	// The agent has the answer and the feedback queued in its terminal:
+	// it has settled once it has addressed the feedback and gone idle.
 	await(t, "the demo agent to settle", func() bool {
+		var out struct {
+			Text string `json:"text"`
+		}
+		wantOK(t, "read_output", e.call("read_output", map[string]any{"session": "feat"}), &out)
 		var got protocol.Session
 		wantOK(t, "get_session", e.call("get_session", map[string]any{"session": "feat"}), &got)
-		return got.State == protocol.StateIdle || got.State == protocol.StateExited
+		addressed := !reviewLanded || strings.Contains(out.Text, "addressed")
+		return addressed && (got.State == protocol.StateIdle || got.State == protocol.StateExited)
 	})
 	wantOKOrReadable(t, "merge_session", e.call("merge_session", map[string]any{"session": "feat", "dry_run": true}), nil)
 	if wantOKOrReadable(t, "merge_session", callTool(t, e.client, "merge_session", map[string]any{"session": "feat", "strategy": "merge"}, &mcp.Meta{ProgressToken: 7}), nil) {

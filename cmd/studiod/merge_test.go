@@ -8,6 +8,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/studiod/studiod/internal/gittest"
 	"github.com/studiod/studiod/protocol"
@@ -170,7 +171,11 @@ func TestMergeCrashRecovery(t *testing.T) {
 			if _, err := c.Merge(t.Context(), protocol.MergeParams{SessionRef: protocol.SessionRef{Session: s.ID}}); err == nil {
 				t.Fatal("the merge finished although the daemon was to die")
 			}
-			await(t, "the daemon to die", func() bool { return d.cmd.ProcessState != nil || syscall.Kill(d.cmd.Process.Pid, 0) != nil })
+			select {
+			case <-d.exited:
+			case <-time.After(30 * time.Second):
+				t.Fatal("the daemon did not die after the step")
+			}
 
 			d2 := startDaemon(t, home)
 			c2 := d2.client(nil)
