@@ -286,6 +286,9 @@ test("MCP Inspector CLI over stdio: list tools and run the flow", async () => {
   // agent's brief question: wait for it to settle instead.
   const settled = async () => ["idle", "exited"].includes(ok("get_session", await inspectorCall("get_session", { session: "insp" })).state);
   await until("the demo agent to settle", settled);
+  ok("send_input", await inspectorCall("send_input", { session: "insp", text: "looks good" }));
+  await until("the demo agent to take the input", async () =>
+    ok("read_output", await inspectorCall("read_output", { session: "insp" })).text.includes("got feedback: looks good") && (await settled()));
   const check = STRICT ? ok : okOrReadable;
   check("session_diff", await inspectorCall("session_diff", { session: "insp", stat: true }));
   check("check_conflicts", await inspectorCall("check_conflicts", { session: "insp" }));
@@ -294,7 +297,6 @@ test("MCP Inspector CLI over stdio: list tools and run the flow", async () => {
     const log = execFileSync("git", ["-C", inspRepo, "log", "--format=%s", "main"], { env }).toString();
     assert.match(log, /inspect/, "the merge reached main");
   }
-  ok("send_input", await inspectorCall("send_input", { session: "insp", text: "looks good" }));
   ok("stop_session", await inspectorCall("stop_session", { session: "insp", force: true }));
   ok("remove_session", await inspectorCall("remove_session", { session: "insp", force: true }));
 });
