@@ -62,7 +62,7 @@ func (g *Git) TakeSnapshot(ctx context.Context, dir, index string, paths []strin
 		return Snapshot{}, fmt.Errorf("snapshot %s: %w", dir, err)
 	}
 	s.Tree = trim(tree)
-	commit, err := g.RunCmd(ctx, Cmd{Dir: dir, Env: snapshotIdentity}, "commit-tree", s.Tree, "-p", s.Head, "-m", "studiod snapshot")
+	commit, err := g.RunCmd(ctx, Cmd{Dir: dir, Env: snapshotIdentity}, "commit-tree", "--no-gpg-sign", s.Tree, "-p", s.Head, "-m", "studiod snapshot")
 	if err != nil {
 		return Snapshot{}, fmt.Errorf("snapshot %s: %w", dir, err)
 	}

@@ -239,7 +239,7 @@ func makeDemoRepo(dir string) error {
 	for _, args := range [][]string{
 		{"init", "-q", "-b", "main"},
 		{"add", "-A"},
-		{"-c", "user.name=studiod demo", "-c", "user.email=demo@studiod.invalid", "commit", "-q", "-m", "demo shop"},
+		{"-c", "user.name=studiod demo", "-c", "user.email=demo@studiod.invalid", "-c", "commit.gpgsign=false", "-c", "core.hooksPath=/dev/null", "commit", "-q", "-m", "demo shop"},
 	} {
 		cmd := exec.Command("git", args...)
 		cmd.Dir = dir

@@ -231,6 +231,6 @@ func appendLine(path, line string) {
 }
 
 func git(args ...string) {
-	cmd := exec.Command("git", append([]string{"-c", "user.name=studiod demo", "-c", "user.email=demo@studiod.invalid"}, args...)...)
+	cmd := exec.Command("git", append([]string{"-c", "user.name=studiod demo", "-c", "user.email=demo@studiod.invalid", "-c", "commit.gpgsign=false", "-c", "core.hooksPath=/dev/null"}, args...)...)
 	cmd.Run()
 }
