@@ -336,7 +336,11 @@ func (m *merger) run(ctx context.Context, res *MergeResult) error {
 	if err != nil {
 		return err
 	}
-	if targetWT != nil {
+	// Local changes in the target's worktree must stop the merge before
+	// anything is written: a dry run reports them, and a checkpoint would
+	// be a change. Without either, the move itself (merge --ff-only)
+	// refuses them, and moveBranch tells why.
+	if targetWT != nil && (dirty || o.DryRun) {
 		if err := m.g.checkTargetWorktree(ctx, targetWT.Path, old, tree, false); err != nil {
 			return err
 		}
