@@ -1,8 +1,10 @@
 // Package agents owns studiod's sessions: one agent working in its own git
 // worktree on its own branch. It runs the session state machine, starts and
 // supervises the shims that hold the agents' terminals, detects each agent's
-// status, loads agent profiles and repo config, and persists everything in
-// SQLite before announcing it.
+// status, loads agent profiles and repo config, tracks the sessions' predicted
+// conflicts, keeps review comments, orchestrates merges and undos (and
+// recovers ones a crash cut short), and persists everything in SQLite before
+// announcing it.
 //
 // It imports workspace and nothing else of studiod; the wire types live in
 // protocol and are mapped by server.

@@ -1,9 +1,11 @@
 // Package workspace is studiod's interface to git and the file system: the one
 // git runner, repositories, worktrees and branches, snapshots of uncommitted
-// work, diffs, merge-tree predictions with their line ranges, and the file
-// watcher.
+// work, diffs and file versions, merge-tree predictions with their line
+// ranges (Predictor) kept live across worktrees (Tracker), the file watcher,
+// and the merge transaction (Merge, Undo, and Recover from its journal).
 //
 // It imports nothing else of studiod. Functions take a context and run git
 // through Git.Run; they hold no locks while git runs. Values returned are
-// owned by the caller.
+// owned by the caller. Watcher, Tracker and Predictor own goroutines and
+// long-lived git processes: each has a Close that stops and waits for them.
 package workspace
