@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -16,6 +15,7 @@ import (
 	"github.com/studiod/studiod/internal/home"
 	"github.com/studiod/studiod/protocol"
 	"github.com/studiod/studiod/server"
+	"github.com/studiod/studiod/workspace"
 )
 
 func (a *app) demoCmd() *cobra.Command {
@@ -61,7 +61,7 @@ func (a *app) demo(ctx context.Context, keep bool) error {
 	defer func() { cleanup() }()
 
 	fmt.Printf("studiod demo: throwaway repo %s\n", repo)
-	if err := makeDemoRepo(repo); err != nil {
+	if err := makeDemoRepo(ctx, repo); err != nil {
 		return err
 	}
 	start := time.Now()
@@ -179,7 +179,7 @@ loop:
 		}
 	}
 	for _, s := range names {
-		out, _ := exec.Command("git", "-C", repo, "diff", "--stat", "main", "studio/"+s).Output()
+		out, _ := workspace.DefaultGit.Run(context.WithoutCancel(ctx), repo, "diff", "--stat", "main", "studio/"+s)
 		fmt.Printf("  committed on studio/%s:\n%s", s, indent(string(out), "    "))
 	}
 	if cr, err := c.Conflicts(context.WithoutCancel(ctx), protocol.ConflictsParams{Repo: repo}); err == nil {
@@ -226,7 +226,7 @@ func indent(s, pre string) string {
 	return strings.Join(lines, "")
 }
 
-func makeDemoRepo(dir string) error {
+func makeDemoRepo(ctx context.Context, dir string) error {
 	for name, content := range demoFiles {
 		p := filepath.Join(dir, name)
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
@@ -241,10 +241,8 @@ func makeDemoRepo(dir string) error {
 		{"add", "-A"},
 		{"-c", "user.name=studiod demo", "-c", "user.email=demo@studiod.invalid", "-c", "commit.gpgsign=false", "-c", "core.hooksPath=/dev/null", "commit", "-q", "-m", "demo shop"},
 	} {
-		cmd := exec.Command("git", args...)
-		cmd.Dir = dir
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("make demo repo: git %s: %v: %s", strings.Join(args, " "), err, out)
+		if _, err := workspace.DefaultGit.Run(ctx, dir, args...); err != nil {
+			return fmt.Errorf("make demo repo: %w", err)
 		}
 	}
 	return nil
