@@ -32,18 +32,7 @@ func BenchmarkSpawn(b *testing.B) {
 	for _, n := range []int{1000, 10000} {
 		b.Run(fmt.Sprintf("files=%d", n), func(b *testing.B) {
 			repo := genRepo(b, n)
-			home, err := os.MkdirTemp("", "sd")
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer os.RemoveAll(home)
-			defer cleanupHome(home)
-			d := startDaemonB(b, home)
-			c, err := protocol.Dial(b.Context(), d, nil)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer c.Close()
+			c := benchDaemon(b, nil)
 			wtDir := b.TempDir()
 			var gitTotal, spawnTotal time.Duration
 			for i := 0; b.Loop(); i++ {
@@ -76,18 +65,7 @@ func BenchmarkSpawn(b *testing.B) {
 // BenchmarkSessionsRoundTrip measures one studio/sessions request over the
 // socket, next to a plain `git rev-parse` process for scale.
 func BenchmarkSessionsRoundTrip(b *testing.B) {
-	home, err := os.MkdirTemp("", "sd")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer os.RemoveAll(home)
-	defer cleanupHome(home)
-	sock := startDaemonB(b, home)
-	c, err := protocol.Dial(b.Context(), sock, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer c.Close()
+	c := benchDaemon(b, nil)
 	repo := gittest.NewRepo(b, nil)
 	for i := 0; i < 10; i++ {
 		if _, err := c.Spawn(b.Context(), protocol.SpawnParams{Repo: repo, Name: fmt.Sprintf("s%d", i), Command: []string{"fakeagent", "-hang"}}); err != nil {
@@ -111,25 +89,37 @@ func BenchmarkSessionsRoundTrip(b *testing.B) {
 	b.ReportMetric(float64(gitOne.Microseconds()), "µs/git-process")
 }
 
-func startDaemonB(b *testing.B, home string) string {
+// benchDaemon starts a daemon under a fresh home and returns a client of it;
+// both go away when the benchmark ends.
+func benchDaemon(b *testing.B, notify protocol.NotifyFunc) *protocol.Client {
 	b.Helper()
+	home, err := os.MkdirTemp("", "sd")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		cleanupHome(home)
+		os.RemoveAll(home)
+	})
 	cmd := exec.Command("studiod", "serve")
-	cmd.Env = append(os.Environ(), "STUDIOD_HOME="+home)
-	cmd.Env = append(cmd.Env, gittest.Env...)
+	cmd.Env = append(append(os.Environ(), "STUDIOD_HOME="+home), gittest.Env...)
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
 	}
 	go cmd.Wait()
 	sock := filepath.Join(home, "run", "studiod.sock")
-	for i := 0; i < 1000; i++ {
-		if c, err := protocol.Dial(b.Context(), sock, nil); err == nil {
+	for i := 0; i < 1500; i++ {
+		if c, err := protocol.Dial(b.Context(), sock, notify); err == nil {
+			if _, err := c.Hello(b.Context(), protocol.HelloParams{Client: "bench", Version: protocol.Version}); err == nil {
+				b.Cleanup(func() { c.Close() })
+				return c
+			}
 			c.Close()
-			return sock
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	b.Fatal("daemon did not start")
-	return ""
+	return nil
 }
 
 // BenchmarkConflictLatency measures, through the real daemon, the time from
@@ -145,23 +135,12 @@ func BenchmarkConflictLatency(b *testing.B) {
 	repo := genRepo(b, files)
 	gittest.Write(b, repo, map[string]string{"hot.txt": gittest.Lines(40)})
 	gittest.Commit(b, repo, "hot file")
-	home, err := os.MkdirTemp("", "sd")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer os.RemoveAll(home)
-	defer cleanupHome(home)
-	sock := startDaemonB(b, home)
 	deltas := make(chan time.Time, 1024)
-	c, err := protocol.Dial(b.Context(), sock, func(method string, params json.RawMessage) {
+	c := benchDaemon(b, func(method string, params json.RawMessage) {
 		if method == protocol.NotifyConflictsChanged {
 			deltas <- time.Now()
 		}
 	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer c.Close()
 	if err := c.Subscribe(b.Context(), protocol.SubscribeParams{Conflicts: true}); err != nil {
 		b.Fatal(err)
 	}
@@ -266,18 +245,7 @@ func BenchmarkConflictLatency(b *testing.B) {
 // sessions.
 func BenchmarkMemory20Sessions(b *testing.B) {
 	repo := genRepo(b, envInt("STUDIOD_BENCH_FILES", 1000))
-	home, err := os.MkdirTemp("", "sd")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer os.RemoveAll(home)
-	defer cleanupHome(home)
-	sock := startDaemonB(b, home)
-	c, err := protocol.Dial(b.Context(), sock, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer c.Close()
+	c := benchDaemon(b, nil)
 	for i := 0; i < 20; i++ {
 		if _, err := c.Spawn(b.Context(), protocol.SpawnParams{Repo: repo, Name: fmt.Sprintf("m%d", i), Command: []string{"fakeagent", "-hang"}}); err != nil {
 			b.Fatal(err)
