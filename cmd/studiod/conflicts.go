@@ -137,7 +137,11 @@ func rangesText(rs []protocol.Range) string {
 }
 
 func conflictLine(cf protocol.Conflict) string {
-	return fmt.Sprintf("%s %s: %s (%s lines %s × %s lines %s)", cf.Severity, cf.Kind, cf.Path,
+	what := cf.Severity + " " + cf.Kind
+	if cf.Kind == cf.Severity {
+		what = cf.Kind
+	}
+	return fmt.Sprintf("%s: %s (%s lines %s × %s lines %s)", what, cf.Path,
 		cf.A.Session, rangesText(cf.A.Ranges), cf.B.Session, rangesText(cf.B.Ranges))
 }
 
