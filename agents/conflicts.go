@@ -23,8 +23,8 @@ type conflicts struct {
 	mu       sync.Mutex
 	trackers map[string]*workspace.Tracker // by repo root
 	tracked  map[string]string             // session ID → repo root
-	stats    map[string]func()             // session ID → stop its change-stats watch
-	timers   map[string]*time.Timer        // session ID → pending change-stats refresh
+	timers   map[string]*time.Timer        // session ID → pending change-stats update
+	latest   map[string]string             // session ID → newest snapshot commit
 }
 
 // ConflictEvent reports a change of a repository's conflict set.
@@ -35,7 +35,7 @@ type ConflictEvent struct {
 
 func newConflicts(m *Manager, opts workspace.WatcherOptions) *conflicts {
 	c := &conflicts{m: m, trackers: map[string]*workspace.Tracker{}, tracked: map[string]string{},
-		stats: map[string]func(){}, timers: map[string]*time.Timer{}}
+		timers: map[string]*time.Timer{}, latest: map[string]string{}}
 	opts.Logger = m.log
 	w, err := workspace.NewWatcher(m.opts.Git, opts)
 	if err != nil {
@@ -50,15 +50,10 @@ func (c *conflicts) close() {
 	c.mu.Lock()
 	trackers := c.trackers
 	c.trackers = map[string]*workspace.Tracker{}
-	stops := c.stats
-	c.stats = map[string]func(){}
 	for _, t := range c.timers {
 		t.Stop()
 	}
 	c.mu.Unlock()
-	for _, stop := range stops {
-		stop()
-	}
 	for _, t := range trackers {
 		t.Close()
 	}
@@ -91,6 +86,8 @@ func (c *conflicts) track(ctx context.Context, s Session) {
 		root := repo.Root
 		t, err = workspace.NewTracker(c.m.ctx, repo, workspace.TrackerOptions{
 			Watcher: c.watcher, Logger: c.m.log,
+			// The tracker's snapshots also give the sessions' change stats.
+			OnSnapshot: func(id string, snap workspace.Snapshot) { c.snapshotted(id, snap.Commit) },
 			OnDelta: func(d workspace.Delta) {
 				for _, id := range d.Gone {
 					c.m.worktreeGone(id)
@@ -116,30 +113,35 @@ func (c *conflicts) track(ctx context.Context, s Session) {
 		c.m.log.Warn("track conflicts", "session", s.Name, "err", err)
 		return
 	}
-	// The same events keep the session's change stats current.
-	id := s.ID
-	stop, err := c.watcher.Add(ctx, workspace.WatchRoot{Dir: s.Worktree, GitIgnore: true, Notify: func(workspace.WatchBatch) {
-		c.scheduleStats(id)
-	}})
 	c.mu.Lock()
 	c.tracked[s.ID] = s.Repo
-	if err == nil {
-		c.stats[s.ID] = stop
-	}
 	c.mu.Unlock()
 }
 
-// scheduleStats refreshes a session's change stats shortly after its files
-// stop changing.
-func (c *conflicts) scheduleStats(id string) {
+// isTracked reports whether the tracker keeps a session's snapshots (and so
+// its change stats) current.
+func (c *conflicts) isTracked(id string) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	_, ok := c.tracked[id]
+	return ok
+}
+
+// snapshotted updates a session's change stats from the tracker's newest
+// snapshot, shortly after its files stop changing.
+func (c *conflicts) snapshotted(id, commit string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.latest[id] = commit
 	if t, ok := c.timers[id]; ok {
-		t.Reset(200 * time.Millisecond)
+		t.Reset(100 * time.Millisecond)
 		return
 	}
-	c.timers[id] = time.AfterFunc(200*time.Millisecond, func() {
-		c.m.refreshChanges(c.m.ctx, id)
+	c.timers[id] = time.AfterFunc(100*time.Millisecond, func() {
+		c.mu.Lock()
+		commit := c.latest[id]
+		c.mu.Unlock()
+		c.m.setChanges(c.m.ctx, id, commit)
 	})
 }
 
@@ -161,16 +163,12 @@ func (c *conflicts) untrack(id string) {
 	root, ok := c.tracked[id]
 	delete(c.tracked, id)
 	t := c.trackers[root]
-	stop := c.stats[id]
-	delete(c.stats, id)
+	delete(c.latest, id)
 	if tm, ok := c.timers[id]; ok {
 		tm.Stop()
 		delete(c.timers, id)
 	}
 	c.mu.Unlock()
-	if stop != nil {
-		stop()
-	}
 	if ok && t != nil {
 		t.Remove(id)
 	}

@@ -359,9 +359,13 @@ func repoKey(root string) string {
 	return filepath.Base(root) + "-" + hashBytes([]byte(root))[:8]
 }
 
-// Changes recomputes a session's change stats from a snapshot of its
-// worktree and stores them if they moved.
+// refreshChanges recomputes a session's change stats from a snapshot of its
+// worktree. Sessions the conflict tracker follows get theirs from its
+// snapshots (setChanges); this is for the others (no file watcher).
 func (m *Manager) refreshChanges(ctx context.Context, id string) {
+	if m.conf.isTracked(id) {
+		return
+	}
 	s, err := m.Lookup(Ref{Session: id})
 	if err != nil || !active(s.State) {
 		return
@@ -374,7 +378,17 @@ func (m *Manager) refreshChanges(ctx context.Context, id string) {
 		m.log.Debug("snapshot", "session", s.Name, "err", err)
 		return
 	}
-	out, err := m.opts.Git.Run(ctx, s.Worktree, "diff", "--numstat", "-z", "--no-renames", s.Base, snap.Commit)
+	m.setChanges(ctx, id, snap.Commit)
+}
+
+// setChanges stores a session's change stats against its base as of the
+// snapshot commit, if they moved.
+func (m *Manager) setChanges(ctx context.Context, id, commit string) {
+	s, err := m.Lookup(Ref{Session: id})
+	if err != nil || !active(s.State) || commit == "" {
+		return
+	}
+	out, err := m.opts.Git.Run(ctx, s.Repo, "diff", "--numstat", "-z", "--no-renames", s.Base, commit)
 	if err != nil {
 		return
 	}

@@ -57,7 +57,10 @@ type TrackerOptions struct {
 	// OnDelta receives each change of the conflict set, one at a time, from
 	// the tracker's goroutine.
 	OnDelta func(Delta)
-	Logger  *slog.Logger
+	// OnSnapshot, if set, receives each new snapshot of a worktree (by id),
+	// from the tracker's goroutine: it must not block.
+	OnSnapshot func(id string, s Snapshot)
+	Logger     *slog.Logger
 }
 
 // Tracker predicts, live, the conflicts between a repository's worktrees
@@ -499,6 +502,9 @@ func (t *Tracker) snapshot(ctx context.Context, id string, d *dirtyPaths, delta 
 	t.mu.Lock()
 	tr.snap, tr.haveSnap = snap, true
 	t.mu.Unlock()
+	if t.opts.OnSnapshot != nil {
+		t.opts.OnSnapshot(id, snap)
+	}
 	return true
 }
 

@@ -41,15 +41,7 @@ severity. Uncommitted work counts. --watch prints changes as they happen.`,
 
 func (a *app) conflicts(ctx context.Context, p protocol.ConflictsParams, watch bool) error {
 	deltas := make(chan protocol.ConflictsChanged, 256)
-	c, err := a.connect(ctx, func(method string, params json.RawMessage) {
-		if method != protocol.NotifyConflictsChanged {
-			return
-		}
-		var n protocol.ConflictsChanged
-		if json.Unmarshal(params, &n) == nil {
-			deltas <- n
-		}
-	})
+	c, err := a.connect(ctx, forward(protocol.NotifyConflictsChanged, deltas))
 	if err != nil {
 		return err
 	}
@@ -104,6 +96,17 @@ func (a *app) conflicts(ctx context.Context, p protocol.ConflictsParams, watch b
 			return fmt.Errorf("lost the connection to studiod")
 		case <-ctx.Done():
 			return nil
+		}
+	}
+}
+
+// forward decodes the notifications named method into ch, in order; other
+// notifications are ignored.
+func forward[T any](method string, ch chan<- T) protocol.NotifyFunc {
+	return func(m string, params json.RawMessage) {
+		var n T
+		if m == method && json.Unmarshal(params, &n) == nil {
+			ch <- n
 		}
 	}
 }

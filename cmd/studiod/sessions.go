@@ -267,15 +267,7 @@ func (a *app) logsCmd() *cobra.Command {
 
 func (a *app) logs(ctx context.Context, name string, follow bool, tail int64) error {
 	chunks := make(chan protocol.OutputNotification, 1024)
-	c, err := a.connect(ctx, func(method string, params json.RawMessage) {
-		if method != protocol.NotifyOutput {
-			return
-		}
-		var n protocol.OutputNotification
-		if json.Unmarshal(params, &n) == nil {
-			chunks <- n
-		}
-	})
+	c, err := a.connect(ctx, forward(protocol.NotifyOutput, chunks))
 	if err != nil {
 		return err
 	}
