@@ -2,12 +2,14 @@ package studiod_test
 
 import (
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 )
 
-// TestImportRules enforces DESIGN.md §2: which of our packages each package
-// may import, and that third-party protocol libraries stay at the edge.
+// TestImportRules enforces the package rules of docs/architecture.md: which
+// of our packages each package may import, and that protocol libraries
+// stay in the faces that speak them. Test files are not checked.
 func TestImportRules(t *testing.T) {
 	const mod = "github.com/studiod/studiod/"
 	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}} {{join .Imports " "}}`, "./...").Output()
@@ -15,46 +17,57 @@ func TestImportRules(t *testing.T) {
 		t.Fatalf("go list: %v", err)
 	}
 	// allowed lists, per package, the module's packages it may import.
+	// cmd/studiod, which wires everything together, may import any.
 	allowed := map[string][]string{
-		"workspace":        {},
-		"protocol":         {},
-		"agents":           {"workspace", "agents/shim"},
-		"agents/shim":      {},
-		"server":           {"agents", "agents/shim", "workspace", "protocol"},
-		"internal/home":    {},
-		"internal/gittest": {},
+		"workspace":           {},
+		"protocol":            {},
+		"agents":              {"workspace", "agents/shim"},
+		"agents/shim":         {},
+		"server":              {"agents", "agents/shim", "workspace", "protocol"},
+		"server/lsp":          {"protocol"},
+		"server/mcp":          {"protocol"},
+		"internal/home":       {},
+		"internal/gittest":    {},
+		"internal/studiotest": {"protocol"},
 	}
-	edgeOnly := []string{"github.com/sourcegraph/jsonrpc2", "github.com/mark3labs/mcp-go", "go.lsp.dev/"}
-	edgeAllowed := map[string]bool{"server": true, "protocol": true, "cmd/studiod": true}
+	// libraries lists, per protocol library, the packages that may use it:
+	// the daemon core knows nothing of LSP or MCP.
+	libraries := map[string][]string{
+		"github.com/sourcegraph/jsonrpc2": {"protocol", "server", "server/lsp"},
+		"go.lsp.dev/":                     {"server/lsp"},
+		"github.com/mark3labs/mcp-go":     {"server/mcp"},
+	}
+	seen := map[string]bool{}
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
 		f := strings.Fields(line)
 		pkg := strings.TrimPrefix(f[0], mod)
 		if pkg == f[0] || pkg == "github.com/studiod/studiod" {
 			continue
 		}
+		seen[pkg] = true
 		for _, imp := range f[1:] {
-			for _, e := range edgeOnly {
-				if strings.HasPrefix(imp, e) && !edgeAllowed[pkg] {
-					t.Errorf("%s imports %s: protocol libraries stay in server and protocol", pkg, imp)
+			for lib, users := range libraries {
+				if strings.HasPrefix(imp, lib) && !slices.Contains(users, pkg) {
+					t.Errorf("%s imports %s: only %v may", pkg, imp, users)
 				}
 			}
 			dep, ok := strings.CutPrefix(imp, mod)
-			if !ok {
+			if !ok || pkg == "cmd/studiod" {
 				continue
 			}
 			rules, ok := allowed[pkg]
 			if !ok {
-				continue // cmd/studiod may import everything
+				t.Errorf("package %s has no import rule: add it to this test and to docs/architecture.md", pkg)
+				continue
 			}
-			permitted := false
-			for _, r := range rules {
-				if dep == r {
-					permitted = true
-				}
+			if !slices.Contains(rules, dep) {
+				t.Errorf("%s imports %s, which docs/architecture.md does not allow", pkg, dep)
 			}
-			if !permitted {
-				t.Errorf("%s imports %s, which DESIGN.md §2 does not allow", pkg, dep)
-			}
+		}
+	}
+	for pkg := range allowed {
+		if !seen[pkg] {
+			t.Errorf("rule for %s, which does not exist", pkg)
 		}
 	}
 }

@@ -93,6 +93,7 @@ func (c *conflicts) track(ctx context.Context, s Session) {
 					c.m.worktreeGone(id)
 				}
 				c.m.emitConflicts(root, d)
+				c.recount(root)
 			},
 		})
 		if err != nil {
@@ -116,6 +117,42 @@ func (c *conflicts) track(ctx context.Context, s Session) {
 	c.mu.Lock()
 	c.tracked[s.ID] = s.Repo
 	c.mu.Unlock()
+}
+
+// recount brings the conflict counts of root's sessions in line with the
+// prediction. The counts change through the manager's one writer, so a
+// session's events stay in order.
+func (c *conflicts) recount(root string) {
+	counts := map[string]int{}
+	for _, cf := range c.list(root, "", "") {
+		counts[cf.A.Name]++
+		counts[cf.B.Name]++
+	}
+	for _, s := range c.m.List(root, false) {
+		n := counts[s.Name]
+		if s.Conflicts == n {
+			continue
+		}
+		c.m.updateDerived(s.ID, func(r *Session) bool {
+			if r.Conflicts == n || !active(r.State) {
+				return false
+			}
+			r.Conflicts = n
+			return true
+		})
+	}
+}
+
+// snapshotOf returns the tracker's newest snapshot of a session's worktree.
+func (c *conflicts) snapshotOf(id string) (workspace.Snapshot, bool) {
+	c.mu.Lock()
+	root, ok := c.tracked[id]
+	t := c.trackers[root]
+	c.mu.Unlock()
+	if !ok || t == nil {
+		return workspace.Snapshot{}, false
+	}
+	return t.Snapshot(id)
 }
 
 // isTracked reports whether the tracker keeps a session's snapshots (and so

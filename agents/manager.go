@@ -40,6 +40,9 @@ type Options struct {
 	SpawnGrace time.Duration
 	// Watch tunes the file watcher behind conflict prediction.
 	Watch workspace.WatcherOptions
+	// Host provides sessions' workspaces and starts their agents; nil
+	// means this machine (worktrees and shims).
+	Host Host
 }
 
 // Event reports a changed session.
@@ -52,6 +55,7 @@ type Manager struct {
 	opts  Options
 	store *store
 	log   *slog.Logger
+	host  Host
 
 	// writeMu serializes state changes: database write, then fan-out.
 	writeMu sync.Mutex
@@ -66,6 +70,7 @@ type Manager struct {
 	repoLocks         map[string]*sync.Mutex
 
 	conf *conflicts
+	who  whoCache
 	// snapLocks holds a *sync.Mutex per session ID, serializing snapshots
 	// through the session's private index.
 	snapLocks sync.Map
@@ -103,9 +108,12 @@ func New(ctx context.Context, opts Options) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
+	if opts.Host == nil {
+		opts.Host = localHost{self: opts.Self}
+	}
 	mctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	m := &Manager{
-		opts: opts, store: st, log: opts.Log,
+		opts: opts, store: st, log: opts.Log, host: opts.Host,
 		sessions: map[string]*Session{}, sups: map[string]*supervisor{},
 		listeners: map[int]func(Event){}, repoLocks: map[string]*sync.Mutex{},
 		conflictListeners: map[int]func(ConflictEvent){},
@@ -162,6 +170,16 @@ func (m *Manager) socketPath(id string) string {
 // update applies fn to the session's record, stores it, then announces it.
 // It returns the updated copy. fn returning false leaves everything as is.
 func (m *Manager) update(id string, fn func(s *Session) bool) (Session, error) {
+	return m.change(id, true, fn)
+}
+
+// updateDerived is update for fields derived from other state (conflict
+// counts): announced in order with every other change, not stored.
+func (m *Manager) updateDerived(id string, fn func(s *Session) bool) (Session, error) {
+	return m.change(id, false, fn)
+}
+
+func (m *Manager) change(id string, store bool, fn func(s *Session) bool) (Session, error) {
 	m.writeMu.Lock()
 	defer m.writeMu.Unlock()
 	m.mu.Lock()
@@ -175,11 +193,14 @@ func (m *Manager) update(id string, fn func(s *Session) bool) (Session, error) {
 	if !fn(&next) {
 		return next, nil
 	}
-	next.Updated = time.Now().UTC()
-	if err := m.store.put(m.ctx, &next); err != nil {
-		return Session{}, err
+	if store {
+		next.Updated = time.Now().UTC()
+		if err := m.store.put(m.ctx, &next); err != nil {
+			return Session{}, err
+		}
 	}
 	if !active(next.State) {
+		next.Conflicts = 0
 		m.conf.untrack(id)
 	}
 	m.mu.Lock()

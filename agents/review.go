@@ -228,7 +228,7 @@ func (m *Manager) resume(ctx context.Context, s Session, message string) error {
 	argv, _ := expand(p.Resume, "{message}", message)
 	s.Command = argv
 	os.Remove(s.exitFile())
-	pid, err := m.startShim(ctx, &s, m.agentEnv(&s, p), 0, 0)
+	pid, err := m.host.Start(ctx, &s, m.agentEnv(&s, p), 0, 0)
 	if err != nil {
 		return fmt.Errorf("resume %s: %w", s.Name, err)
 	}
@@ -265,7 +265,8 @@ type MergeConflictError struct {
 func (e *MergeConflictError) Error() string { return e.Err.Error() }
 func (e *MergeConflictError) Unwrap() error { return e.Err }
 
-// Merge merges a session into its target as a transaction (DESIGN.md §6):
+// Merge merges a session into its target as a transaction (see
+// docs/architecture.md):
 // refused while the agent works (unless forced) or when it would conflict;
 // uncommitted work is checkpointed; the target's old tip is kept in a
 // backup ref; a checked-out target is moved with git's own safety.

@@ -8,7 +8,8 @@ import (
 	"time"
 )
 
-// States of a session (see DESIGN.md §4). Their names are the wire names.
+// States of a session (docs/architecture.md draws the machine). The server
+// maps them to the wire's protocol.State, which has the same names.
 const (
 	Starting = "starting"
 	Working  = "working"
@@ -20,9 +21,6 @@ const (
 	Merged   = "merged"
 	Removed  = "removed"
 )
-
-// IsLive reports whether an agent process may run in state s.
-func IsLive(s string) bool { return live(s) }
 
 // live reports whether an agent process may run in state s.
 func live(s string) bool {
@@ -56,8 +54,11 @@ type Session struct {
 	Port     int
 	Dir      string // studiod's directory for this session: log, exit file, index
 	Changes  Changes
-	Created  time.Time
-	Updated  time.Time
+	// Conflicts counts the predicted conflicts and overlaps the session is
+	// in. It is derived from the prediction, not stored.
+	Conflicts int
+	Created   time.Time
+	Updated   time.Time
 	// Socket is the shim's socket while the agent runs.
 	Socket string
 }

@@ -1,9 +1,7 @@
 package agents
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -88,106 +86,34 @@ func (m *Manager) Spawn(ctx context.Context, req SpawnRequest, progress Progress
 		typed = req.Prompt
 	}
 
-	// Name, branch, base, target.
-	m.repoLock(repo.Root).Lock()
-	defer m.repoLock(repo.Root).Unlock()
-	name := req.Name
-	if name != "" {
-		if err := ValidateName(name); err != nil {
-			return Session{}, err
-		}
-		if m.nameTaken(repo.Root, name) {
-			return Session{}, invalidf("session %q already exists in %s: pick another --name or remove it with `studiod rm %s`", name, repo.Root, name)
-		}
-	} else {
-		name = m.uniqueName(repo.Root, NameFromPrompt(req.Prompt))
-	}
-	branch := cfg.Defaults.BranchPrefix + name
-	if err := repo.CheckBranchName(ctx, branch); err != nil {
-		return Session{}, invalidf("%v", err)
-	}
-	if exists, err := repo.BranchExists(ctx, branch); err != nil {
-		return Session{}, err
-	} else if exists {
-		return Session{}, invalidf("branch %s already exists in %s: pick another --name or delete the branch", branch, repo.Root)
-	}
-	target := req.Target
-	if target == "" {
-		target = cfg.Defaults.Target
-	}
-	if target == "" {
-		if target, err = repo.CurrentBranch(ctx); err != nil {
-			return Session{}, err
-		}
-		if target == "" {
-			return Session{}, invalidf("the main worktree has a detached HEAD: pass --target BRANCH")
-		}
-	}
-	if err := repo.CheckBranchName(ctx, target); err != nil {
-		return Session{}, invalidf("--target: %v", err)
-	}
-	if ok, err := repo.BranchExists(ctx, target); err != nil {
-		return Session{}, err
-	} else if !ok {
-		return Session{}, invalidf("target branch %q does not exist in %s", target, repo.Root)
-	}
-	baseRef := req.Base
-	if baseRef == "" {
-		baseRef = target
-	}
-	base, err := repo.ResolveCommit(ctx, baseRef)
+	s, err := m.reserve(ctx, repo, cfg, req, agent, argv)
 	if err != nil {
-		return Session{}, invalidf("--base: %v", err)
-	}
-	wtRoot := cfg.Defaults.WorktreeDir
-	if wtRoot == "" {
-		wtRoot = m.opts.WorktreeDir
-	}
-	wtPath := filepath.Join(wtRoot, repoKey(repo.Root), name)
-	if _, err := os.Stat(wtPath); err == nil {
-		return Session{}, invalidf("worktree path %s already exists: remove it or pick another --name", wtPath)
-	}
-
-	now := time.Now().UTC()
-	s := &Session{
-		ID: newID(), Name: name, Repo: repo.Root, Branch: branch, Base: base, Target: target,
-		Worktree: wtPath, Agent: agent, Command: argv, Prompt: req.Prompt, State: Starting,
-		Created: now, Updated: now,
-	}
-	s.Dir = filepath.Join(m.opts.StateDir, "sessions", s.ID)
-	s.Socket = m.socketPath(s.ID)
-	s.Port = m.allocPort(cfg.Defaults)
-	if err := os.MkdirAll(s.Dir, 0o700); err != nil {
 		return Session{}, err
 	}
-	if err := m.insert(s); err != nil {
-		return Session{}, err
-	}
-	log := m.log.With("session", name)
-
+	log := m.log.With("session", s.Name)
 	fail := func(step string, err error) (Session, error) {
 		log.Warn("spawn failed", "step", step, "err", err)
 		m.rollback(context.WithoutCancel(ctx), s)
 		m.setState(s.ID, Failed, fmt.Sprintf("%s: %v", step, err))
-		return Session{}, fmt.Errorf("spawn %s: %s: %w", name, step, err)
+		return Session{}, fmt.Errorf("spawn %s: %s: %w", s.Name, step, err)
 	}
 
-	progress("creating worktree " + wtPath)
-	if err := repo.AddWorktree(ctx, wtPath, branch, base); err != nil {
+	progress("creating worktree " + s.Worktree)
+	if err := m.host.Acquire(ctx, repo, s); err != nil {
 		return fail("create worktree", err)
 	}
-	if err := copyFiles(repo.Root, wtPath, cfg.Setup.Copy); err != nil {
+	if err := copyFiles(repo.Root, s.Worktree, cfg.Setup.Copy); err != nil {
 		return fail("copy files", err)
 	}
 	env := m.agentEnv(s, profile)
 	for _, c := range cfg.Setup.Commands {
 		progress("setup: " + c)
-		if err := runSetup(ctx, wtPath, env, c, filepath.Join(s.Dir, "setup.log")); err != nil {
+		if err := runSetup(ctx, s.Worktree, env, c, filepath.Join(s.Dir, "setup.log")); err != nil {
 			return fail("setup", err)
 		}
 	}
 	progress("starting " + agent)
-	pid, err := m.startShim(ctx, s, env, req.Rows, req.Cols)
+	pid, err := m.host.Start(ctx, s, env, req.Rows, req.Cols)
 	if err != nil {
 		return fail("start agent", err)
 	}
@@ -208,6 +134,90 @@ func (m *Manager) Spawn(ctx context.Context, req SpawnRequest, progress Progress
 		}()
 	}
 	return started, nil
+}
+
+// reserve validates the session's name, branch, target and base and
+// records the session as starting, which reserves its name. It holds the
+// repo lock only while it checks and records; the slow steps of a spawn
+// run without it.
+func (m *Manager) reserve(ctx context.Context, repo *workspace.Repo, cfg Config, req SpawnRequest, agent string, argv []string) (*Session, error) {
+	lock := m.repoLock(repo.Root)
+	lock.Lock()
+	defer lock.Unlock()
+	name := req.Name
+	if name != "" {
+		if err := ValidateName(name); err != nil {
+			return nil, err
+		}
+		if m.nameTaken(repo.Root, name) {
+			return nil, invalidf("session %q already exists in %s: pick another --name or remove it with `studiod rm %s`", name, repo.Root, name)
+		}
+	} else {
+		name = m.uniqueName(repo.Root, NameFromPrompt(req.Prompt))
+	}
+	branch := cfg.Defaults.BranchPrefix + name
+	if err := repo.CheckBranchName(ctx, branch); err != nil {
+		return nil, invalidf("%v", err)
+	}
+	if exists, err := repo.BranchExists(ctx, branch); err != nil {
+		return nil, err
+	} else if exists {
+		return nil, invalidf("branch %s already exists in %s: pick another --name or delete the branch", branch, repo.Root)
+	}
+	target := req.Target
+	if target == "" {
+		target = cfg.Defaults.Target
+	}
+	if target == "" {
+		var err error
+		if target, err = repo.CurrentBranch(ctx); err != nil {
+			return nil, err
+		}
+		if target == "" {
+			return nil, invalidf("the main worktree has a detached HEAD: pass --target BRANCH")
+		}
+	}
+	if err := repo.CheckBranchName(ctx, target); err != nil {
+		return nil, invalidf("--target: %v", err)
+	}
+	if ok, err := repo.BranchExists(ctx, target); err != nil {
+		return nil, err
+	} else if !ok {
+		return nil, invalidf("target branch %q does not exist in %s", target, repo.Root)
+	}
+	baseRef := req.Base
+	if baseRef == "" {
+		baseRef = target
+	}
+	base, err := repo.ResolveCommit(ctx, baseRef)
+	if err != nil {
+		return nil, invalidf("--base: %v", err)
+	}
+	wtRoot := cfg.Defaults.WorktreeDir
+	if wtRoot == "" {
+		wtRoot = m.opts.WorktreeDir
+	}
+	wtPath := filepath.Join(wtRoot, repoKey(repo.Root), name)
+	if _, err := os.Stat(wtPath); err == nil {
+		return nil, invalidf("worktree path %s already exists: remove it or pick another --name", wtPath)
+	}
+
+	now := time.Now().UTC()
+	s := &Session{
+		ID: newID(), Name: name, Repo: repo.Root, Branch: branch, Base: base, Target: target,
+		Worktree: wtPath, Agent: agent, Command: argv, Prompt: req.Prompt, State: Starting,
+		Created: now, Updated: now,
+	}
+	s.Dir = filepath.Join(m.opts.StateDir, "sessions", s.ID)
+	s.Socket = m.socketPath(s.ID)
+	s.Port = m.allocPort(cfg.Defaults)
+	if err := os.MkdirAll(s.Dir, 0o700); err != nil {
+		return nil, err
+	}
+	if err := m.insert(s); err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 func expand(tmpl []string, key, value string) (argv []string, unused string) {
@@ -393,70 +403,6 @@ func (t *tailBuffer) Write(p []byte) (int, error) {
 
 func (t *tailBuffer) String() string { return string(t.b) }
 
-// startShim starts `studiod shim` detached and waits for it to report that
-// the agent runs.
-func (m *Manager) startShim(ctx context.Context, s *Session, env []string, rows, cols int) (int, error) {
-	spec := shim.Spec{
-		Argv: s.Command, Dir: s.Worktree, Env: env, Rows: rows, Cols: cols,
-		Log: s.Log(), Socket: s.Socket, Exit: s.exitFile(),
-	}
-	b, _ := json.MarshalIndent(spec, "", "  ")
-	if err := os.WriteFile(s.specFile(), b, 0o600); err != nil {
-		return 0, err
-	}
-	pr, pw, err := os.Pipe()
-	if err != nil {
-		return 0, err
-	}
-	defer pr.Close()
-	errLog, err := os.OpenFile(filepath.Join(s.Dir, "shim.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
-	if err != nil {
-		pw.Close()
-		return 0, err
-	}
-	defer errLog.Close()
-	cmd := exec.Command(m.opts.Self, "shim", "--spec", s.specFile())
-	cmd.Stdout, cmd.Stderr = errLog, errLog
-	cmd.ExtraFiles = []*os.File{pw}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	cmd.Dir = s.Worktree
-	if err := cmd.Start(); err != nil {
-		pw.Close()
-		return 0, fmt.Errorf("start shim: %w", err)
-	}
-	pw.Close()
-	// The shim is not our child to wait for in the long run; reap it
-	// whenever it exits so it leaves no zombie while the daemon lives.
-	go cmd.Wait()
-
-	type result struct {
-		line string
-		err  error
-	}
-	ch := make(chan result, 1)
-	go func() {
-		line, err := bufio.NewReader(io.LimitReader(pr, 4096)).ReadString('\n')
-		ch <- result{strings.TrimSpace(line), err}
-	}()
-	select {
-	case r := <-ch:
-		if pid, ok := strings.CutPrefix(r.line, "ok "); ok {
-			n, _ := strconv.Atoi(pid)
-			return n, nil
-		}
-		if msg, ok := strings.CutPrefix(r.line, "error: "); ok {
-			return 0, errors.New(msg)
-		}
-		return 0, fmt.Errorf("shim exited without starting the agent (see %s)", filepath.Join(s.Dir, "shim.log"))
-	case <-time.After(30 * time.Second):
-		cmd.Process.Kill()
-		return 0, errors.New("shim did not start the agent within 30s")
-	case <-ctx.Done():
-		cmd.Process.Kill()
-		return 0, ctx.Err()
-	}
-}
-
 // rollback undoes what a spawn made: the agent, the worktree, the branch.
 func (m *Manager) rollback(ctx context.Context, s *Session) {
 	if err := shim.Signal(ctx, s.Socket, syscall.SIGKILL); err == nil {
@@ -468,7 +414,7 @@ func (m *Manager) rollback(ctx context.Context, s *Session) {
 		return
 	}
 	if wt, _ := repo.WorktreeFor(ctx, s.Branch); wt != nil && wt.Path == s.Worktree {
-		if err := repo.RemoveWorktree(ctx, s.Worktree, true); err != nil {
+		if err := m.host.Release(ctx, repo, s, true); err != nil {
 			m.log.Warn("rollback: remove worktree", "session", s.Name, "err", err)
 		}
 	} else if _, err := os.Stat(s.Worktree); err == nil {

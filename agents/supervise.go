@@ -464,7 +464,7 @@ func (m *Manager) Remove(ctx context.Context, ref Ref, keepBranch, force bool) (
 				ErrUncommitted, s.Worktree, len(st.Entries), st.Entries[0].Path)
 		}
 	}
-	if err := repo.RemoveWorktree(ctx, s.Worktree, force); err != nil {
+	if err := m.host.Release(ctx, repo, &s, force); err != nil {
 		return RemoveResult{}, err
 	}
 	res := RemoveResult{}

@@ -23,6 +23,9 @@ type Client struct {
 // not block or call the client.
 type NotifyFunc func(method string, params json.RawMessage)
 
+// ErrClosed reports that the connection closed before the reply came.
+var ErrClosed = jsonrpc2.ErrClosed
+
 // ErrNoDaemon reports that nothing listens on the socket.
 var ErrNoDaemon = errors.New("studiod is not running")
 
@@ -56,7 +59,7 @@ func NewClient(nc net.Conn, notify NotifyFunc) *Client {
 		}
 		return nil, &jsonrpc2.Error{Code: CodeMethodNotFound, Message: "client serves no requests"}
 	})
-	c.conn = jsonrpc2.NewConn(context.Background(), NewStream(nc), h)
+	c.conn = jsonrpc2.NewConn(context.Background(), NewStream(nc), h, jsonrpc2.SetLogger(discardLogger{}))
 	return c
 }
 
@@ -106,6 +109,8 @@ func call[R any](ctx context.Context, c *Client, method string, params any) (*R,
 	return &r, nil
 }
 
+var _ API = (*Client)(nil)
+
 func (c *Client) Hello(ctx context.Context, p HelloParams) (*HelloResult, error) {
 	return call[HelloResult](ctx, c, MethodHello, p)
 }
@@ -146,22 +151,6 @@ func (c *Client) Hook(ctx context.Context, p HookParams) (*Session, error) {
 	return call[Session](ctx, c, MethodHook, p)
 }
 
-func (c *Client) Subscribe(ctx context.Context, p SubscribeParams) error {
-	return c.Call(ctx, MethodSubscribe, p, nil)
-}
-
-func (c *Client) Status(ctx context.Context) (*StatusResult, error) {
-	return call[StatusResult](ctx, c, MethodStatus, struct{}{})
-}
-
-func (c *Client) Trust(ctx context.Context, p TrustParams) (*TrustResult, error) {
-	return call[TrustResult](ctx, c, MethodTrust, p)
-}
-
-func (c *Client) Conflicts(ctx context.Context, p ConflictsParams) (*ConflictsResult, error) {
-	return call[ConflictsResult](ctx, c, MethodConflicts, p)
-}
-
 func (c *Client) Diff(ctx context.Context, p DiffParams) (*DiffResult, error) {
 	return call[DiffResult](ctx, c, MethodDiff, p)
 }
@@ -182,6 +171,14 @@ func (c *Client) Feedback(ctx context.Context, p SessionRef) (*FeedbackResult, e
 	return call[FeedbackResult](ctx, c, MethodFeedback, p)
 }
 
+func (c *Client) Conflicts(ctx context.Context, p ConflictsParams) (*ConflictsResult, error) {
+	return call[ConflictsResult](ctx, c, MethodConflicts, p)
+}
+
+func (c *Client) Who(ctx context.Context, p WhoParams) (*WhoResult, error) {
+	return call[WhoResult](ctx, c, MethodWho, p)
+}
+
 func (c *Client) Merge(ctx context.Context, p MergeParams) (*MergeResult, error) {
 	return call[MergeResult](ctx, c, MethodMerge, p)
 }
@@ -190,6 +187,22 @@ func (c *Client) Undo(ctx context.Context, p SessionRef) (*UndoResult, error) {
 	return call[UndoResult](ctx, c, MethodUndo, p)
 }
 
-func (c *Client) Shutdown(ctx context.Context) error {
-	return c.Call(ctx, MethodShutdown, struct{}{}, nil)
+func (c *Client) Subscribe(ctx context.Context, p SubscribeParams) (*Empty, error) {
+	return call[Empty](ctx, c, MethodSubscribe, p)
 }
+
+func (c *Client) Status(ctx context.Context, p Empty) (*StatusResult, error) {
+	return call[StatusResult](ctx, c, MethodStatus, p)
+}
+
+func (c *Client) Trust(ctx context.Context, p TrustParams) (*TrustResult, error) {
+	return call[TrustResult](ctx, c, MethodTrust, p)
+}
+
+func (c *Client) Shutdown(ctx context.Context, p Empty) (*Empty, error) {
+	return call[Empty](ctx, c, MethodShutdown, p)
+}
+
+type discardLogger struct{}
+
+func (discardLogger) Printf(string, ...any) {}

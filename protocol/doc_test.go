@@ -2,6 +2,7 @@ package protocol
 
 import (
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -23,8 +24,8 @@ func TestReferenceInStep(t *testing.T) {
 			t.Errorf("docs/protocol.md does not document %s", n)
 		}
 	}
-	for _, code := range []string{"-32001", "-32002", "-32003", "-32004", "-32005", "-32006", "-32007"} {
-		if !strings.Contains(doc, code) {
+	for _, c := range []int{CodeNotFound, CodeInvalid, CodeMergeConflict, CodeTargetDirty, CodeUntrusted, CodeBusy, CodeGit, CodeRequestCancelled} {
+		if code := strconv.Itoa(c); !strings.Contains(doc, code) {
 			t.Errorf("docs/protocol.md does not document error %s", code)
 		}
 	}

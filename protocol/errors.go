@@ -7,22 +7,27 @@ import (
 	"github.com/sourcegraph/jsonrpc2"
 )
 
-// Error codes beyond JSON-RPC's own (-32700 parse error, -32600 invalid
-// request, -32601 method not found, -32602 invalid params, -32603 internal).
+// JSON-RPC's own error codes, and LSP's code for a cancelled request.
 const (
-	CodeParseError     = -32700
-	CodeInvalidRequest = -32600
-	CodeMethodNotFound = -32601
-	CodeInvalidParams  = -32602
-	CodeInternal       = -32603
+	CodeParseError       = -32700
+	CodeInvalidRequest   = -32600
+	CodeMethodNotFound   = -32601
+	CodeInvalidParams    = -32602
+	CodeInternal         = -32603
+	CodeRequestCancelled = -32800
+)
 
-	CodeNotFound      = -32001 // no such session, file or ref
-	CodeInvalid       = -32002 // an argument failed validation
-	CodeMergeConflict = -32003 // data: MergeConflictData
-	CodeTargetDirty   = -32004 // the target's worktree has local changes in the way
-	CodeUntrusted     = -32005 // the repo's config defines commands and is not trusted
-	CodeBusy          = -32006 // the agent is working; retry or force
-	CodeGit           = -32007 // git missing or too old
+// studiod's application error codes. They lie outside the ranges JSON-RPC
+// (-32768 to -32000) and LSP (-32899 to -32800) reserve, since LSP shares the
+// connection with them.
+const (
+	CodeNotFound      = -31001 // no such session, file or ref
+	CodeInvalid       = -31002 // an argument failed validation
+	CodeMergeConflict = -31003 // data: MergeConflictData
+	CodeTargetDirty   = -31004 // the target's worktree has local changes in the way
+	CodeUntrusted     = -31005 // the repo's config defines commands and is not trusted
+	CodeBusy          = -31006 // the agent is working; retry or force
+	CodeGit           = -31007 // git missing or too old
 )
 
 // Error is a failure reported by the daemon: a JSON-RPC error object.

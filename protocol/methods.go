@@ -19,6 +19,7 @@ const (
 	MethodComments  = "studio/comments"
 	MethodFeedback  = "studio/feedback"
 	MethodConflicts = "studio/conflicts"
+	MethodWho       = "studio/who"
 	MethodMerge     = "studio/merge"
 	MethodUndo      = "studio/undo"
 	MethodSubscribe = "studio/subscribe"
@@ -58,7 +59,7 @@ var Methods = []string{
 	MethodHello, MethodSpawn, MethodSessions, MethodSession, MethodSend,
 	MethodOutput, MethodResize, MethodStop, MethodRemove, MethodHook,
 	MethodDiff, MethodFile, MethodComment, MethodComments, MethodFeedback,
-	MethodConflicts, MethodMerge, MethodUndo, MethodSubscribe, MethodStatus,
+	MethodConflicts, MethodWho, MethodMerge, MethodUndo, MethodSubscribe, MethodStatus,
 	MethodTrust, MethodShutdown,
 }
 

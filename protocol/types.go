@@ -9,23 +9,30 @@ type jsonRaw = json.RawMessage
 
 // Version is the protocol version exchanged in studio/hello. Clients refuse a
 // daemon with a different major version.
-const Version = "1"
+const Version = "2"
 
-// Session states. A session moves through them as DESIGN.md §4 draws.
+// State is a session's state. A session moves through the states as
+// docs/architecture.md draws.
+type State string
+
+// Session states.
 const (
-	StateStarting = "starting"
-	StateWorking  = "working"
-	StateWaiting  = "waiting"
-	StateIdle     = "idle"
-	StateExited   = "exited"
-	StateFailed   = "failed"
-	StateStopped  = "stopped"
-	StateMerged   = "merged"
-	StateRemoved  = "removed"
+	StateStarting State = "starting"
+	StateWorking  State = "working"
+	StateWaiting  State = "waiting"
+	StateIdle     State = "idle"
+	StateExited   State = "exited"
+	StateFailed   State = "failed"
+	StateStopped  State = "stopped"
+	StateMerged   State = "merged"
+	StateRemoved  State = "removed"
 )
 
+// States lists every state, in the order above.
+var States = []State{StateStarting, StateWorking, StateWaiting, StateIdle, StateExited, StateFailed, StateStopped, StateMerged, StateRemoved}
+
 // Live reports whether an agent process may still be running in state s.
-func Live(s string) bool {
+func (s State) Live() bool {
 	switch s {
 	case StateStarting, StateWorking, StateWaiting, StateIdle:
 		return true
@@ -45,7 +52,7 @@ type Session struct {
 	Agent    string    `json:"agent"`
 	Command  []string  `json:"command,omitempty"`
 	Prompt   string    `json:"prompt,omitempty"`
-	State    string    `json:"state"`
+	State    State     `json:"state"`
 	Detail   string    `json:"detail,omitempty"` // waiting question, failure reason
 	PID      int       `json:"pid,omitempty"`
 	ExitCode *int      `json:"exitCode,omitempty"`
@@ -270,32 +277,47 @@ type ConflictsParams struct {
 	Path    string `json:"path,omitempty"`
 }
 
+// Kind says how two sides collide on a path.
+type Kind string
+
 // Conflict kinds.
 const (
-	KindContent      = "content"
-	KindModifyDelete = "modify/delete"
-	KindAddAdd       = "add/add"
-	KindRename       = "rename"
-	KindBinary       = "binary"
-	KindMode         = "mode"
-	KindOverlap      = "overlap" // both sides change the file; it merges cleanly
+	KindContent      Kind = "content"
+	KindModifyDelete Kind = "modify/delete"
+	KindAddAdd       Kind = "add/add"
+	KindRename       Kind = "rename"
+	KindBinary       Kind = "binary"
+	KindMode         Kind = "mode"
+	KindOverlap      Kind = "overlap" // both sides change the file; it merges cleanly
 )
+
+// Severity says whether a collision fails a merge.
+type Severity string
+
+// Severities.
+const (
+	SeverityConflict Severity = "conflict" // the merge would fail
+	SeverityOverlap  Severity = "overlap"  // both sides change the file; it merges cleanly
+)
+
+// TargetSide is the Side.Session of a conflict's target-branch side.
+const TargetSide = "target"
 
 // Conflict is one predicted collision between two sides on one path. A side
 // is a session name or "target".
 type Conflict struct {
-	ID       string `json:"id"` // stable while the conflict lasts
-	Repo     string `json:"repo"`
-	Path     string `json:"path"`
-	Kind     string `json:"kind"`
-	Severity string `json:"severity"` // "conflict" or "overlap"
-	A        Side   `json:"a"`
-	B        Side   `json:"b"`
+	ID       string   `json:"id"` // stable while the conflict lasts
+	Repo     string   `json:"repo"`
+	Path     string   `json:"path"`
+	Kind     Kind     `json:"kind"`
+	Severity Severity `json:"severity"`
+	A        Side     `json:"a"`
+	B        Side     `json:"b"`
 }
 
 // Side is one party to a conflict, with the lines it changed in its own file.
 type Side struct {
-	Session string  `json:"session"` // session name, or "target"
+	Session string  `json:"session"` // session name, or TargetSide
 	Path    string  `json:"path"`    // path on this side (differs after a rename)
 	File    string  `json:"file"`    // absolute path of this side's copy
 	Ranges  []Range `json:"ranges"`
@@ -357,12 +379,22 @@ type Hunk struct {
 	Lines    []string `json:"lines"` // each prefixed with ' ', '+' or '-'
 }
 
-// FileParams asks for one version of a file: "base", "target", "worktree" or
-// "snapshot".
+// FileVersion names a version of a session's file.
+type FileVersion string
+
+// File versions.
+const (
+	FileBase     FileVersion = "base"     // at the commit the session started from
+	FileTarget   FileVersion = "target"   // at the target branch's tip
+	FileWorktree FileVersion = "worktree" // in the session's worktree now
+	FileSnapshot FileVersion = "snapshot" // in the newest snapshot of the worktree
+)
+
+// FileParams asks for one version of a file.
 type FileParams struct {
 	SessionRef
-	Path    string `json:"path"`
-	Version string `json:"version"`
+	Path    string      `json:"path"`
+	Version FileVersion `json:"version"`
 }
 
 // FileResult is the file's content; Missing when it does not exist there.
@@ -405,33 +437,39 @@ type FeedbackResult struct {
 	Via     string `json:"via"` // "pty" or "resume"
 }
 
+// Strategy is how a session's work lands on its target.
+type Strategy string
+
 // Merge strategies.
 const (
-	StrategyMerge  = "merge"
-	StrategySquash = "squash"
-	StrategyRebase = "rebase"
+	StrategyMerge  Strategy = "merge"  // a merge commit (no fast-forward)
+	StrategySquash Strategy = "squash" // one commit with the session's changes
+	StrategyRebase Strategy = "rebase" // the session's commits replayed on the target
 )
 
 // MergeParams merges a session into its target.
 type MergeParams struct {
 	SessionRef
-	Strategy string `json:"strategy,omitempty"`
-	Message  string `json:"message,omitempty"`
-	Cleanup  bool   `json:"cleanup,omitempty"`
-	DryRun   bool   `json:"dryRun,omitempty"`
-	Force    bool   `json:"force,omitempty"`
+	Strategy Strategy `json:"strategy,omitempty"`
+	Message  string   `json:"message,omitempty"`
+	Cleanup  bool     `json:"cleanup,omitempty"`
+	DryRun   bool     `json:"dryRun,omitempty"`
+	Force    bool     `json:"force,omitempty"`
+	// WorkDoneToken, when set, asks for $/progress notifications on this
+	// connection as the merge goes through its steps.
+	WorkDoneToken any `json:"workDoneToken,omitempty"`
 }
 
 // MergeResult describes a merge that happened (or would, with DryRun).
 type MergeResult struct {
-	Session  Session `json:"session"`
-	Strategy string  `json:"strategy"`
-	Target   string  `json:"target"`
-	Old      string  `json:"old"`    // target tip before
-	New      string  `json:"new"`    // target tip after
-	Backup   string  `json:"backup"` // backup ref of the old tip
-	DryRun   bool    `json:"dryRun,omitempty"`
-	Files    int     `json:"files"`
+	Session  Session  `json:"session"`
+	Strategy Strategy `json:"strategy"`
+	Target   string   `json:"target"`
+	Old      string   `json:"old"`    // target tip before
+	New      string   `json:"new"`    // target tip after
+	Backup   string   `json:"backup"` // backup ref of the old tip
+	DryRun   bool     `json:"dryRun,omitempty"`
+	Files    int      `json:"files"`
 }
 
 // MergeConflictData is the data of a CodeMergeConflict error.
@@ -440,6 +478,38 @@ type MergeConflictData struct {
 	// Paths are the conflicted paths, also when no prediction was at hand.
 	Paths []string `json:"paths"`
 }
+
+// WhoParams asks which sessions are changing a file, optionally only
+// those whose changes touch lines Start to End (1-based, inclusive) of it.
+type WhoParams struct {
+	Repo  string `json:"repo,omitempty"`
+	Path  string `json:"path"` // repository-relative, or absolute inside the repo or a session worktree
+	Start int    `json:"start,omitempty"`
+	End   int    `json:"end,omitempty"`
+}
+
+// WhoResult lists the sessions changing a file.
+type WhoResult struct {
+	Repo     string     `json:"repo"`
+	Path     string     `json:"path"` // repository-relative
+	Sessions []Presence `json:"sessions"`
+}
+
+// Presence is one session's work on a file, uncommitted included.
+type Presence struct {
+	Session   string `json:"session"` // name
+	ID        string `json:"id"`
+	Agent     string `json:"agent"`
+	State     State  `json:"state"`
+	Status    string `json:"status"` // added, modified, deleted, renamed
+	Additions int    `json:"additions"`
+	Deletions int    `json:"deletions"`
+	// Ranges are the lines the session changed, in its own copy.
+	Ranges []Range `json:"ranges"`
+}
+
+// Empty is the params or result of a request that has none.
+type Empty struct{}
 
 // UndoResult says what undo restored.
 type UndoResult struct {

@@ -37,9 +37,16 @@ type conn struct {
 	subs     protocol.SubscribeParams
 	outputs  map[string]context.CancelFunc // session ID → output stream
 	inflight map[string]context.CancelFunc // request ID → cancel
+}
 
-	// lsp is the connection's LSP session, once it sends initialize.
-	lsp lspState
+// connKey carries the connection a request arrived on in its context.
+type connKey struct{}
+
+// connOf returns the connection a request arrived on, or nil for a call
+// made in process.
+func connOf(ctx context.Context) *conn {
+	c, _ := ctx.Value(connKey{}).(*conn)
+	return c
 }
 
 func newConn(s *Server) *conn {
@@ -98,13 +105,7 @@ func (c *conn) Handle(ctx context.Context, rpc *jsonrpc2.Conn, req *jsonrpc2.Req
 		}
 		return
 	}
-	if c.lspNotification(req) {
-		return
-	}
 	h, ok := c.s.routes[req.Method]
-	if !ok {
-		h, ok = c.s.lsp[req.Method]
-	}
 	if !ok {
 		if !req.Notif {
 			rpc.ReplyWithError(ctx, req.ID, &jsonrpc2.Error{Code: protocol.CodeMethodNotFound, Message: fmt.Sprintf("method not found: %s", req.Method)})
@@ -115,7 +116,7 @@ func (c *conn) Handle(ctx context.Context, rpc *jsonrpc2.Conn, req *jsonrpc2.Req
 	if req.Params != nil {
 		params = *req.Params
 	}
-	rctx, cancel := context.WithCancel(c.ctx)
+	rctx, cancel := context.WithCancel(context.WithValue(c.ctx, connKey{}, c))
 	key := req.ID.String()
 	if !req.Notif {
 		c.mu.Lock()
@@ -124,7 +125,7 @@ func (c *conn) Handle(ctx context.Context, rpc *jsonrpc2.Conn, req *jsonrpc2.Req
 	}
 	c.wg.Go(func() {
 		defer cancel()
-		res, err := h(rctx, c, params)
+		res, err := h(rctx, params)
 		if !req.Notif {
 			c.mu.Lock()
 			delete(c.inflight, key)
@@ -158,15 +159,43 @@ func (c *conn) wantsSessions() bool {
 	return c.subs.Sessions
 }
 
-// progress returns a function reporting the steps of a slow request as
-// $/progress notifications, when the client gave a token; nil otherwise.
-func (c *conn) progress(token any, title string) func(string) {
-	if token == nil {
+// progress reports the steps of a slow request as $/progress
+// notifications on c, when the client gave a token. A progress on a nil
+// connection or without a token reports nothing.
+func (c *conn) progress(token any, title string) *progress {
+	if c == nil || token == nil {
 		return nil
 	}
-	c.notify(protocol.NotifyProgress, protocol.ProgressParams{Token: token, Value: protocol.WorkDone{Kind: "begin", Title: title}})
-	return func(msg string) {
-		c.notify(protocol.NotifyProgress, protocol.ProgressParams{Token: token, Value: protocol.WorkDone{Kind: "report", Message: msg}})
+	p := &progress{c: c, token: token}
+	p.send(protocol.WorkDone{Kind: "begin", Title: title})
+	return p
+}
+
+// progress is one request's work-done progress.
+type progress struct {
+	c     *conn
+	token any
+}
+
+// send writes at once rather than queueing, so that the end reaches the
+// client before the request's reply does.
+func (p *progress) send(v protocol.WorkDone) {
+	if err := p.c.rpc.Notify(p.c.ctx, protocol.NotifyProgress, protocol.ProgressParams{Token: p.token, Value: v}); err != nil {
+		p.c.s.log.Debug("progress", "err", err)
+	}
+}
+
+// report is an agents.Progress; a nil *progress's is a no-op.
+func (p *progress) report(msg string) {
+	if p != nil {
+		p.send(protocol.WorkDone{Kind: "report", Message: msg})
+	}
+}
+
+// end closes the progress.
+func (p *progress) end() {
+	if p != nil {
+		p.send(protocol.WorkDone{Kind: "end"})
 	}
 }
 

@@ -3,29 +3,68 @@ package server
 import (
 	"github.com/studiod/studiod/agents"
 	"github.com/studiod/studiod/protocol"
+	"github.com/studiod/studiod/workspace"
 )
 
-func (srv *Server) wireSession(s agents.Session) protocol.Session {
+// The one boundary where the domain's values become wire values. agents
+// and workspace name states, kinds and severities as protocol does; the
+// conversions below are where that holds (convert_test.go checks it).
+
+func wireSession(s agents.Session) protocol.Session {
 	p := protocol.Session{
 		ID: s.ID, Name: s.Name, Repo: s.Repo, Branch: s.Branch, Base: s.Base, Target: s.Target,
-		Worktree: s.Worktree, Agent: s.Agent, Command: s.Command, Prompt: s.Prompt, State: s.State,
+		Worktree: s.Worktree, Agent: s.Agent, Command: s.Command, Prompt: s.Prompt, State: protocol.State(s.State),
 		Detail: s.Detail, PID: s.PID, ExitCode: s.ExitCode, Port: s.Port, Created: s.Created, Updated: s.Updated,
-		Changes: protocol.Changes{Files: s.Changes.Files, Additions: s.Changes.Additions, Deletions: s.Changes.Deletions},
-		Log:     s.Log(),
+		Changes:   protocol.Changes{Files: s.Changes.Files, Additions: s.Changes.Additions, Deletions: s.Changes.Deletions},
+		Conflicts: s.Conflicts,
+		Log:       s.Log(),
 	}
-	if agents.IsLive(s.State) {
+	if p.State.Live() {
 		p.Socket = s.Socket
 	}
-	p.Conflicts = srv.conflictCount(s)
 	return p
 }
 
-func (srv *Server) wireSessions(list []agents.Session) []protocol.Session {
-	out := make([]protocol.Session, len(list))
-	for i, s := range list {
-		out[i] = srv.wireSession(s)
+func ref(r protocol.SessionRef) agents.Ref { return agents.Ref{Session: r.Session, Repo: r.Repo} }
+
+func wireRanges(rs []workspace.Range) []protocol.Range {
+	out := make([]protocol.Range, len(rs))
+	for i, r := range rs {
+		out[i] = protocol.Range{Start: r.Start, End: r.End}
 	}
 	return out
 }
 
-func ref(r protocol.SessionRef) agents.Ref { return agents.Ref{Session: r.Session, Repo: r.Repo} }
+func wireConflict(c workspace.Conflict) protocol.Conflict {
+	side := func(s workspace.Side) protocol.Side {
+		return protocol.Side{Session: s.Name, Path: s.Path, File: s.File, Ranges: wireRanges(s.Ranges)}
+	}
+	return protocol.Conflict{ID: c.ID, Repo: c.Repo, Path: c.Path, Kind: protocol.Kind(c.Kind),
+		Severity: protocol.Severity(c.Severity), A: side(c.A), B: side(c.B)}
+}
+
+func wireConflicts(list []workspace.Conflict) []protocol.Conflict {
+	out := make([]protocol.Conflict, len(list))
+	for i, c := range list {
+		out[i] = wireConflict(c)
+	}
+	return out
+}
+
+func wireFiles(files []workspace.FileDiff) []protocol.FileDiff {
+	out := make([]protocol.FileDiff, len(files))
+	for i, f := range files {
+		hunks := make([]protocol.Hunk, len(f.Hunks))
+		for j, h := range f.Hunks {
+			hunks[j] = protocol.Hunk{OldStart: h.OldStart, OldLines: h.OldLines, NewStart: h.NewStart, NewLines: h.NewLines, Header: h.Header, Lines: h.Lines}
+		}
+		out[i] = protocol.FileDiff{Path: f.Path, OldPath: f.OldPath, Status: f.Status, Binary: f.Binary,
+			Additions: f.Additions, Deletions: f.Deletions, Hunks: hunks}
+	}
+	return out
+}
+
+func wireComment(c agents.Comment) protocol.Comment {
+	return protocol.Comment{ID: c.ID, Session: c.Session, Path: c.Path, StartLine: c.StartLine, EndLine: c.EndLine,
+		Body: c.Body, Created: c.Created, Sent: c.Sent}
+}

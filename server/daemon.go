@@ -35,10 +35,15 @@ type Config struct {
 	// Watch tunes the file watcher (MaxWatches caps inotify watches below
 	// the kernel's limit).
 	Watch workspace.WatcherOptions
-	// MCPHTTP, if set, is a loopback host:port on which to serve MCP over
-	// Streamable HTTP, with the bearer token kept in StateDir.
-	MCPHTTP string
+	// Faces are served from inside the daemon once it accepts
+	// connections (MCP over HTTP), as clients of its API.
+	Faces []Face
 }
+
+// A Face serves another protocol from inside the daemon, as a client of
+// the daemon's API: connect returns a new in-process connection to the
+// daemon, as a socket client would have. It returns how to stop it.
+type Face func(ctx context.Context, connect func() net.Conn) (stop func(), err error)
 
 // AlreadyRunningError reports that another daemon holds the lock.
 type AlreadyRunningError struct {
@@ -55,16 +60,6 @@ func (e *AlreadyRunningError) Error() string {
 func Run(ctx context.Context, cfg Config) error {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
-	}
-	var mcpToken string
-	var err error
-	if cfg.MCPHTTP != "" {
-		if err := CheckLoopbackAddr(cfg.MCPHTTP); err != nil {
-			return err
-		}
-		if mcpToken, err = MCPToken(cfg.StateDir); err != nil {
-			return err
-		}
 	}
 	// Unix socket paths are short (108 bytes with the NUL); the shims'
 	// sockets are the longest studiod makes.
@@ -108,18 +103,29 @@ func Run(ctx context.Context, cfg Config) error {
 	cfg.Log.Info("studiod started", "pid", os.Getpid(), "socket", cfg.Socket, "version", cfg.Version)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ctx, ln) }()
-	stopMCP := func() {}
-	if cfg.MCPHTTP != "" {
-		h, herr := StartMCPHTTP(ctx, srv, cfg.MCPHTTP, mcpToken, cfg.Version)
-		if herr != nil {
+	connect := func() net.Conn {
+		a, b := net.Pipe()
+		srv.ServeConn(ctx, a)
+		return b
+	}
+	var stops []func()
+	stopFaces := func() {
+		for _, stop := range stops {
+			stop()
+		}
+	}
+	for _, face := range cfg.Faces {
+		stop, ferr := face(ctx, connect)
+		if ferr != nil {
+			stopFaces()
 			cancel()
 			ln.Close()
 			<-served
 			srv.Close()
 			m.Close()
-			return herr
+			return ferr
 		}
-		stopMCP = func() { h.Close() }
+		stops = append(stops, stop)
 	}
 	if cfg.Ready != nil {
 		cfg.Ready()
@@ -128,7 +134,7 @@ func Run(ctx context.Context, cfg Config) error {
 	case <-ctx.Done():
 	case err = <-served:
 	}
-	stopMCP()
+	stopFaces()
 	ln.Close()
 	srv.Close()
 	cerr := m.Close()

@@ -46,7 +46,7 @@ func wireError(err error) *protocol.Error {
 	case errors.Is(err, workspace.ErrGitMissing), errors.As(err, &gv):
 		return &protocol.Error{Code: protocol.CodeGit, Message: err.Error()}
 	case errors.Is(err, context.Canceled):
-		return &protocol.Error{Code: -32800, Message: "request cancelled"}
+		return &protocol.Error{Code: protocol.CodeRequestCancelled, Message: "request cancelled"}
 	}
 	return &protocol.Error{Code: protocol.CodeInternal, Message: err.Error()}
 }

@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -18,7 +17,9 @@ import (
 	"github.com/studiod/studiod/protocol"
 )
 
-// Server serves the studio/* protocol over accepted connections.
+// Server serves the studio/* protocol over accepted connections: the
+// daemon core's API through its route table, and the fan-out of session and
+// conflict events to the connections subscribed to them.
 type Server struct {
 	agents  *agents.Manager
 	log     *slog.Logger
@@ -28,10 +29,7 @@ type Server struct {
 	// shutdown asks the daemon to stop.
 	shutdown func()
 
-	routes map[string]handler
-	lsp    map[string]handler // LSP requests (lsp.go)
-	diag   diagIndex          // files with conflict diagnostics
-	lens   lensCache          // per-file change counts for code lenses
+	routes map[string]protocol.Handler
 
 	// mu guards conns.
 	mu    sync.Mutex
@@ -48,46 +46,46 @@ type Info struct {
 	State  string
 }
 
-type handler func(ctx context.Context, c *conn, params json.RawMessage) (any, error)
-
 // New returns a Server over the manager.
 func New(m *agents.Manager, log *slog.Logger, version string, info Info, shutdown func()) *Server {
 	s := &Server{
 		agents: m, log: log, version: version, started: time.Now().UTC(), info: info,
 		shutdown: shutdown, conns: map[*conn]struct{}{},
 	}
-	s.routes = map[string]handler{
-		protocol.MethodHello:     s.hello,
-		protocol.MethodSpawn:     s.spawn,
-		protocol.MethodSessions:  s.sessions,
-		protocol.MethodSession:   s.session,
-		protocol.MethodSend:      s.send,
-		protocol.MethodOutput:    s.output,
-		protocol.MethodResize:    s.resize,
-		protocol.MethodStop:      s.stop,
-		protocol.MethodRemove:    s.remove,
-		protocol.MethodHook:      s.hook,
-		protocol.MethodSubscribe: s.subscribe,
-		protocol.MethodStatus:    s.status,
-		protocol.MethodTrust:     s.trust,
-		protocol.MethodShutdown:  s.shutdownReq,
-		protocol.MethodConflicts: s.conflicts,
-		protocol.MethodDiff:      s.diff,
-		protocol.MethodFile:      s.file,
-		protocol.MethodComment:   s.comment,
-		protocol.MethodComments:  s.commentsReq,
-		protocol.MethodFeedback:  s.feedback,
-		protocol.MethodMerge:     s.merge,
-		protocol.MethodUndo:      s.undo,
-	}
-	s.lsp = s.lspRoutes()
+	s.routes = protocol.Routes(&core{s: s, m: m})
 	unsubSessions := m.Subscribe(s.sessionChanged)
 	unsubConflicts := m.SubscribeConflicts(s.conflictsChanged)
-	unsubLSPSessions := m.Subscribe(s.lspSessionChanged)
-	unsubLSPConflicts := m.SubscribeConflicts(s.lspConflictsChanged)
-	s.seedDiagnostics()
-	s.unsub = func() { unsubSessions(); unsubConflicts(); unsubLSPSessions(); unsubLSPConflicts() }
+	s.unsub = func() { unsubSessions(); unsubConflicts() }
 	return s
+}
+
+// sessionChanged fans a session change out to subscribed connections. The
+// manager calls it for every stored change, in order, from its one writer.
+func (s *Server) sessionChanged(ev agents.Event) {
+	n := protocol.SessionChanged{Session: wireSession(ev.Session)}
+	s.broadcast(protocol.NotifySessionChanged, n, (*conn).wantsSessions)
+}
+
+// conflictsChanged fans a conflict delta out to subscribed connections.
+// The sessions whose conflict counts moved are announced by the manager.
+func (s *Server) conflictsChanged(ev agents.ConflictEvent) {
+	d := ev.Delta
+	n := protocol.ConflictsChanged{Added: wireConflicts(d.Added), Updated: wireConflicts(d.Updated), Resolved: d.Resolved}
+	if len(n.Added)+len(n.Updated)+len(n.Resolved) == 0 {
+		return
+	}
+	s.broadcast(protocol.NotifyConflictsChanged, n, (*conn).wantsConflicts)
+}
+
+// broadcast queues a notification on every connection that wants it.
+func (s *Server) broadcast(method string, params any, wants func(*conn) bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		if wants(c) {
+			c.notify(method, params)
+		}
+	}
 }
 
 // Serve accepts connections until ln is closed. Only processes of the
@@ -170,15 +168,3 @@ func (s *Server) Close() {
 type discardLogger struct{}
 
 func (discardLogger) Printf(string, ...any) {}
-
-// decode unmarshals params strictly enough to report wrong types.
-func decode[T any](params json.RawMessage) (T, error) {
-	var v T
-	if len(params) == 0 || string(params) == "null" {
-		return v, nil
-	}
-	if err := json.Unmarshal(params, &v); err != nil {
-		return v, &protocol.Error{Code: protocol.CodeInvalidParams, Message: "invalid params: " + err.Error()}
-	}
-	return v, nil
-}

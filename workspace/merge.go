@@ -191,8 +191,7 @@ const (
 )
 
 // Merge merges the session branch into the target as one transaction
-// (DESIGN §6 steps 2–7; locking the repo and checking the agent is idle are
-// the caller's):
+// (locking the repo and checking the agent is idle are the caller's):
 //
 //  1. plan: compute the result from the branch plus any uncommitted work (a
 //     snapshot); conflicts give *ConflictError and a checked-out target with

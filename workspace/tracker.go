@@ -233,6 +233,17 @@ func (t *Tracker) Conflicts() []Conflict {
 	return list
 }
 
+// Snapshot returns the newest snapshot of worktree id, if one was taken.
+func (t *Tracker) Snapshot(id string) (Snapshot, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	tr := t.trees[id]
+	if tr == nil || !tr.haveSnap || tr.gone {
+		return Snapshot{}, false
+	}
+	return tr.snap, true
+}
+
 // Gone lists the tracked worktrees found deleted.
 func (t *Tracker) Gone() []string {
 	t.mu.Lock()

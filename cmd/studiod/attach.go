@@ -34,7 +34,7 @@ func (a *app) attachCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if !protocol.Live(s.State) || s.Socket == "" {
+			if !s.State.Live() || s.Socket == "" {
 				return fmt.Errorf("session %s is %s: nothing to attach to (see `studiod logs %s`)", s.Name, stateText(*s), s.Name)
 			}
 			return attach(cmd, s)

@@ -13,6 +13,7 @@ import (
 	"github.com/creack/pty"
 
 	"github.com/studiod/studiod/internal/gittest"
+	"github.com/studiod/studiod/internal/studiotest"
 	"github.com/studiod/studiod/protocol"
 )
 
@@ -37,6 +38,7 @@ func TestAttach(t *testing.T) {
 	defer ptmx.Close()
 	var mu sync.Mutex
 	var screen bytes.Buffer
+	var read studiotest.Signal
 	go func() {
 		buf := make([]byte, 4096)
 		for {
@@ -44,6 +46,7 @@ func TestAttach(t *testing.T) {
 			mu.Lock()
 			screen.Write(buf[:n])
 			mu.Unlock()
+			read.Notify()
 			if err != nil {
 				return
 			}
@@ -56,10 +59,10 @@ func TestAttach(t *testing.T) {
 			return strings.Contains(screen.String(), s)
 		}
 	}
-	await(t, "the attach banner", seen("[attached to tty; detach with Ctrl-]]"))
-	await(t, "the agent's earlier output", seen("fakeagent started"))
+	read.Await(t, "the attach banner", seen("[attached to tty; detach with Ctrl-]]"))
+	read.Await(t, "the agent's earlier output", seen("fakeagent started"))
 	io.WriteString(ptmx, "hello agent\r")
-	await(t, "the agent's answer", seen("got: hello agent"))
+	read.Await(t, "the agent's answer", seen("got: hello agent"))
 	ptmx.Write([]byte{detachKey})
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
@@ -71,8 +74,8 @@ func TestAttach(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("attach did not detach on Ctrl-]")
 	}
-	await(t, "the detach message", seen("[detached from tty]"))
-	if got := sessionState(t, c, s.ID); !protocol.Live(got.State) {
+	read.Await(t, "the detach message", seen("[detached from tty]"))
+	if got := sessionState(t, c, s.ID); !got.State.Live() {
 		t.Errorf("agent state after detach: %s", got.State)
 	}
 }

@@ -141,7 +141,7 @@ func BenchmarkConflictLatency(b *testing.B) {
 			deltas <- time.Now()
 		}
 	})
-	if err := c.Subscribe(b.Context(), protocol.SubscribeParams{Conflicts: true}); err != nil {
+	if _, err := c.Subscribe(b.Context(), protocol.SubscribeParams{Conflicts: true}); err != nil {
 		b.Fatal(err)
 	}
 	var wts []string
@@ -175,7 +175,7 @@ func BenchmarkConflictLatency(b *testing.B) {
 	}
 	drain(3 * time.Second)
 
-	st, err := c.Status(b.Context())
+	st, err := c.Status(b.Context(), protocol.Empty{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -252,7 +252,7 @@ func BenchmarkMemory20Sessions(b *testing.B) {
 		}
 	}
 	time.Sleep(2 * time.Second)
-	st, err := c.Status(b.Context())
+	st, err := c.Status(b.Context(), protocol.Empty{})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
@@ -47,7 +49,7 @@ func (a *app) conflicts(ctx context.Context, p protocol.ConflictsParams, watch b
 	}
 	defer c.Close()
 	if watch {
-		if err := c.Subscribe(ctx, protocol.SubscribeParams{Conflicts: true}); err != nil {
+		if _, err := c.Subscribe(ctx, protocol.SubscribeParams{Conflicts: true}); err != nil {
 			return err
 		}
 	}
@@ -121,30 +123,20 @@ func matches(cf protocol.Conflict, p protocol.ConflictsParams) bool {
 	return true
 }
 
+// rangesText says a side's lines, the way every face says them.
 func rangesText(rs []protocol.Range) string {
 	if len(rs) == 0 {
 		return "-"
 	}
-	var parts []string
-	for _, r := range rs {
-		switch {
-		case r.End < r.Start:
-			parts = append(parts, fmt.Sprintf("deleted before %d", r.Start))
-		case r.End == r.Start:
-			parts = append(parts, fmt.Sprint(r.Start))
-		default:
-			parts = append(parts, fmt.Sprintf("%d-%d", r.Start, r.End))
-		}
-	}
-	return strings.Join(parts, ",")
+	return protocol.FormatRanges(rs)
 }
 
 func conflictLine(cf protocol.Conflict) string {
-	what := cf.Severity + " " + cf.Kind
-	if cf.Kind == cf.Severity {
-		what = cf.Kind
+	what := string(cf.Severity) + " " + string(cf.Kind)
+	if string(cf.Kind) == string(cf.Severity) {
+		what = string(cf.Kind)
 	}
-	return fmt.Sprintf("%s: %s (%s lines %s × %s lines %s)", what, cf.Path,
+	return fmt.Sprintf("%s: %s (%s %s × %s %s)", what, cf.Path,
 		cf.A.Session, rangesText(cf.A.Ranges), cf.B.Session, rangesText(cf.B.Ranges))
 }
 
@@ -160,4 +152,73 @@ func printConflicts(list []protocol.Conflict) {
 			rangesText(cf.A.Ranges), cf.B.Session, rangesText(cf.B.Ranges))
 	}
 	tw.Flush()
+}
+
+func (a *app) whoCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "who PATH[:LINE[-END]]",
+		Short: "List the sessions whose work changes a file (and those lines)",
+		Long: `List the sessions whose work, uncommitted included, changes PATH: their agent,
+state, line counts and the lines they changed in their own copy. With
+:LINE or :LINE-END, only sessions whose changed lines meet those lines.
+PATH is relative to the current directory, or absolute; it may be the main
+worktree's copy of the file or a session worktree's.`,
+		Args: exactArgs(1, "PATH[:LINE[-END]]"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p, err := whoParams(args[0])
+			if err != nil {
+				return err
+			}
+			return a.call(cmd.Context(), func(c *protocol.Client) error {
+				res, err := c.Who(cmd.Context(), p)
+				if err != nil {
+					return err
+				}
+				if a.json {
+					return printJSON(res)
+				}
+				if len(res.Sessions) == 0 {
+					fmt.Printf("no session changes %s (in %s)\n", res.Path, res.Repo)
+					return nil
+				}
+				tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "SESSION\tAGENT\tSTATE\tCHANGES\tLINES")
+				for _, s := range res.Sessions {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t+%d −%d\t%s\n", s.Session, s.Agent, s.State, s.Additions, s.Deletions, rangesText(s.Ranges))
+				}
+				return tw.Flush()
+			})
+		},
+	}
+	return cmd
+}
+
+// whoParams parses PATH[:LINE[-END]] into an absolute path and lines.
+func whoParams(arg string) (protocol.WhoParams, error) {
+	var p protocol.WhoParams
+	path, lines := arg, ""
+	if i := strings.LastIndex(arg, ":"); i > 0 {
+		if _, err := strconv.Atoi(strings.SplitN(arg[i+1:], "-", 2)[0]); err == nil {
+			path, lines = arg[:i], arg[i+1:]
+		}
+	}
+	if lines != "" {
+		start, end, ok := strings.Cut(lines, "-")
+		var err error
+		if p.Start, err = strconv.Atoi(start); err != nil || p.Start < 1 {
+			return p, usageError{fmt.Errorf("lines %q: give LINE or LINE-END, 1-based", lines)}
+		}
+		p.End = p.Start
+		if ok {
+			if p.End, err = strconv.Atoi(end); err != nil || p.End < p.Start {
+				return p, usageError{fmt.Errorf("lines %q: give LINE or LINE-END, 1-based, END not before LINE", lines)}
+			}
+		}
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return p, err
+	}
+	p.Path = abs
+	return p, nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,12 +15,12 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/sourcegraph/jsonrpc2"
 	"github.com/spf13/cobra"
 
 	"github.com/studiod/studiod/agents"
 	"github.com/studiod/studiod/protocol"
 	"github.com/studiod/studiod/server"
+	"github.com/studiod/studiod/server/mcp"
 	"github.com/studiod/studiod/workspace"
 )
 
@@ -52,12 +53,20 @@ func (a *app) serveCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			var faces []server.Face
+			if mcpHTTP != "" {
+				face, err := mcpHTTPFace(mcpHTTP, a.dirs.State, log)
+				if err != nil {
+					return err
+				}
+				faces = append(faces, face)
+			}
 			err = server.Run(cmd.Context(), server.Config{
 				Socket: a.dirs.Socket(), Lock: a.dirs.Lock(), RuntimeDir: a.dirs.Runtime,
 				StateDir: a.dirs.State, WorktreeDir: a.dirs.Worktrees(), UserConfig: a.dirs.ConfigFile(),
 				LogFile: a.dirs.Log(), Self: self, Version: buildVersion(), Log: log,
-				Watch:   watchOptions(),
-				MCPHTTP: mcpHTTP,
+				Watch: watchOptions(),
+				Faces: faces,
 				Ready: func() {
 					if !background && !a.json {
 						fmt.Fprintf(os.Stderr, "studiod %s listening on %s (log %s)\n", buildVersion(), a.dirs.Socket(), a.dirs.Log())
@@ -75,6 +84,25 @@ func (a *app) serveCmd() *cobra.Command {
 	cmd.Flags().MarkHidden("background")
 	cmd.Flags().StringVar(&mcpHTTP, "mcp-http", "", "also serve MCP over Streamable HTTP on this loopback ADDR (127.0.0.1:PORT); token: `studiod mcp-token`")
 	return cmd
+}
+
+// mcpHTTPFace serves MCP over Streamable HTTP on addr from inside the
+// daemon, with the bearer token kept in stateDir.
+func mcpHTTPFace(addr, stateDir string, log *slog.Logger) (server.Face, error) {
+	if err := mcp.CheckLoopbackAddr(addr); err != nil {
+		return nil, err
+	}
+	token, err := mcp.Token(stateDir)
+	if err != nil {
+		return nil, err
+	}
+	return func(ctx context.Context, connect func() net.Conn) (func(), error) {
+		h, err := mcp.StartHTTP(connect, addr, token, buildVersion(), log.With("component", "mcp"))
+		if err != nil {
+			return nil, err
+		}
+		return func() { h.Close() }, nil
+	}, nil
 }
 
 // watchOptions reads STUDIOD_MAX_WATCHES, which caps the inotify watches the
@@ -104,7 +132,7 @@ func (a *app) statusCmd() *cobra.Command {
 				return exitCodeErr(exitNoDaemon)
 			}
 			defer c.Close()
-			st, err := c.Status(cmd.Context())
+			st, err := c.Status(cmd.Context(), protocol.Empty{})
 			if err != nil {
 				return err
 			}
@@ -143,9 +171,9 @@ func (a *app) shutdownCmd() *cobra.Command {
 				}
 				return nil
 			}
-			err = c.Shutdown(cmd.Context())
+			_, err = c.Shutdown(cmd.Context(), protocol.Empty{})
 			c.Close()
-			if err != nil && !errors.Is(err, jsonrpc2.ErrClosed) {
+			if err != nil && !errors.Is(err, protocol.ErrClosed) {
 				return err
 			}
 			if !server.WaitStopped(a.dirs.Lock(), 10*time.Second) {
@@ -313,7 +341,7 @@ func (a *app) doctor(ctx context.Context) []check {
 
 	if c, err := protocol.Dial(ctx, a.dirs.Socket(), nil); err == nil {
 		defer c.Close()
-		if st, err := c.Status(ctx); err == nil {
+		if st, err := c.Status(ctx, protocol.Empty{}); err == nil {
 			wc := check{Name: "watcher", OK: len(st.Watch.Degraded) == 0, Detail: fmt.Sprintf("%d watches", st.Watch.Watches)}
 			if !wc.OK {
 				wc.Warn = true

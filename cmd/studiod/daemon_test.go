@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/studiod/studiod/internal/gittest"
+	"github.com/studiod/studiod/internal/studiotest"
 	"github.com/studiod/studiod/protocol"
 )
 
@@ -106,16 +107,14 @@ func (d *daemon) client(notify protocol.NotifyFunc) *protocol.Client {
 	return c
 }
 
-// await polls cond until it holds (30s at most).
-func await(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+// watch connects a client that follows the daemon's sessions and
+// conflicts (and the given output streams) as its notifications arrive.
+func (d *daemon) watch(output ...protocol.OutputSubscription) (*protocol.Client, *studiotest.Watch) {
+	d.t.Helper()
+	w := studiotest.NewWatch()
+	c := d.client(w.Receive)
+	w.Follow(d.t, c, output...)
+	return c, w
 }
 
 func sessionState(t *testing.T, c *protocol.Client, id string) *protocol.Session {
@@ -133,29 +132,28 @@ func TestDaemonCrashKeepsAgentsAndOutput(t *testing.T) {
 	home := newHome(t)
 	repo := gittest.NewRepo(t, nil)
 	d := startDaemon(t, home)
-	c := d.client(nil)
+	c, w := d.watch()
 	s, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: "writer",
 		Command: []string{"fakeagent", "-lines", "300", "-every", "10ms", "-exit", "5"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	await(t, "some output", func() bool {
-		out, err := c.Output(t.Context(), protocol.OutputParams{SessionRef: protocol.SessionRef{Session: s.ID}})
-		return err == nil && bytes.Contains(out.Data, []byte("line 20\r\n"))
+	w.Follow(t, c, protocol.OutputSubscription{Session: s.ID})
+	w.Await(t, "some output", func() bool {
+		out, _ := w.Output(s.ID)
+		return bytes.Contains(out, []byte("line 20\r\n"))
 	})
 	d.kill9()
 	if err := syscall.Kill(s.PID, 0); err != nil {
 		t.Fatalf("agent died with the daemon: %v", err)
 	}
 	d2 := startDaemon(t, home)
-	c2 := d2.client(nil)
+	c2, w2 := d2.watch()
 	got := sessionState(t, c2, s.ID)
 	if got.Name != "writer" || got.Worktree != s.Worktree {
 		t.Fatalf("session after restart: %+v", got)
 	}
-	await(t, "exit recorded", func() bool {
-		return sessionState(t, c2, s.ID).State == protocol.StateExited
-	})
+	w2.AwaitState(t, s.ID, protocol.StateExited)
 	got = sessionState(t, c2, s.ID)
 	if got.ExitCode == nil || *got.ExitCode != 5 {
 		t.Errorf("exit code: got %v, want 5", got.ExitCode)
@@ -180,8 +178,13 @@ func TestDaemonCrashKeepsAgentsAndOutput(t *testing.T) {
 // next daemon rolls the spawn back.
 func TestCrashDuringSpawn(t *testing.T) {
 	home := newHome(t)
+	// The setup command says it started through a FIFO the test reads.
+	fifo := filepath.Join(t.TempDir(), "setup-started")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	repo := gittest.NewRepo(t, map[string]string{
-		".studio.toml": "[setup]\ncommands = [\"touch ../setup-started-$STUDIO_SESSION; sleep 30\"]\n",
+		".studio.toml": "[setup]\ncommands = [\"if [ -p " + fifo + " ]; then echo $STUDIO_WORKTREE > " + fifo + "; sleep 30; fi\"]\n",
 	})
 	d := startDaemon(t, home)
 	c := d.client(nil)
@@ -193,18 +196,19 @@ func TestCrashDuringSpawn(t *testing.T) {
 		_, err := c.Spawn(context.Background(), protocol.SpawnParams{Repo: repo, Name: "cut", Command: []string{"fakeagent", "-hang"}})
 		spawned <- err
 	}()
-	res, _ := c.Sessions(t.Context(), protocol.SessionsParams{})
-	_ = res
-	var wt string
-	await(t, "setup to start", func() bool {
-		r, err := c.Sessions(t.Context(), protocol.SessionsParams{All: true})
-		if err != nil || len(r.Sessions) == 0 {
-			return false
-		}
-		wt = r.Sessions[0].Worktree
-		_, err = os.Stat(filepath.Join(filepath.Dir(wt), "setup-started-cut"))
-		return err == nil
-	})
+	// Opening a FIFO for reading blocks until the setup command opens it.
+	read := make(chan []byte, 1)
+	go func() {
+		b, _ := os.ReadFile(fifo)
+		read <- b
+	}()
+	var started []byte
+	select {
+	case started = <-read:
+	case err := <-spawned:
+		t.Fatalf("the spawn ended before its setup started: %v", err)
+	}
+	wt := strings.TrimSpace(string(started))
 	d.kill9()
 	<-spawned
 	// The setup's sleep was the daemon's child; it must not keep the
@@ -228,11 +232,10 @@ func TestCrashDuringSpawn(t *testing.T) {
 	if _, err := os.Stat(wt); err == nil {
 		t.Errorf("worktree directory %s left behind", wt)
 	}
-	// The name is free again.
-	if _, err := c2.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: "cut", Command: []string{"fakeagent", "-hang"}}); err == nil {
-		t.Log("respawned after rollback")
-	} else if protocol.CodeOf(err) != protocol.CodeUntrusted {
-		t.Errorf("respawn: %v", err)
+	// The name is free again (the setup does nothing without its FIFO).
+	os.Remove(fifo)
+	if _, err := c2.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: "cut", Command: []string{"fakeagent", "-hang"}}); err != nil {
+		t.Errorf("respawn after the rollback: %v", err)
 	}
 }
 
@@ -246,7 +249,7 @@ func TestSecondDaemonAndStaleSocket(t *testing.T) {
 		t.Fatalf("second daemon: err %v, output %q", err, out)
 	}
 	// The first one still serves.
-	if _, err := d.client(nil).Status(t.Context()); err != nil {
+	if _, err := d.client(nil).Status(t.Context(), protocol.Empty{}); err != nil {
 		t.Fatal(err)
 	}
 	d.kill9()
@@ -255,7 +258,7 @@ func TestSecondDaemonAndStaleSocket(t *testing.T) {
 		t.Fatalf("expected a stale socket: %v", err)
 	}
 	d2 := startDaemon(t, home)
-	if _, err := d2.client(nil).Status(t.Context()); err != nil {
+	if _, err := d2.client(nil).Status(t.Context(), protocol.Empty{}); err != nil {
 		t.Fatal(err)
 	}
 	fi, err := os.Stat(d2.socket())
@@ -359,7 +362,7 @@ func TestMalformedRPC(t *testing.T) {
 		t.Error("connection still open after an oversized message")
 	}
 	// And the daemon serves others.
-	if _, err := d.client(nil).Status(t.Context()); err != nil {
+	if _, err := d.client(nil).Status(t.Context(), protocol.Empty{}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -377,14 +380,14 @@ func TestSubscribeNotifications(t *testing.T) {
 		case protocol.NotifySessionChanged:
 			var n protocol.SessionChanged
 			json.Unmarshal(params, &n)
-			states <- n.Session.State + ":" + n.Session.Detail
+			states <- string(n.Session.State) + ":" + n.Session.Detail
 		case protocol.NotifyOutput:
 			var n protocol.OutputNotification
 			json.Unmarshal(params, &n)
 			output <- n.Data
 		}
 	})
-	if err := c.Subscribe(t.Context(), protocol.SubscribeParams{Sessions: true}); err != nil {
+	if _, err := c.Subscribe(t.Context(), protocol.SubscribeParams{Sessions: true}); err != nil {
 		t.Fatal(err)
 	}
 	s, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: "asker",
@@ -407,7 +410,7 @@ func TestSubscribeNotifications(t *testing.T) {
 		}
 	}
 	wantState("waiting:Proceed?")
-	if err := c.Subscribe(t.Context(), protocol.SubscribeParams{Sessions: true,
+	if _, err := c.Subscribe(t.Context(), protocol.SubscribeParams{Sessions: true,
 		Output: []protocol.OutputSubscription{{Session: s.ID, Offset: 0}}}); err != nil {
 		t.Fatal(err)
 	}
@@ -437,65 +440,36 @@ func TestConflictsLive(t *testing.T) {
 	home := newHome(t)
 	repo := gittest.NewRepo(t, map[string]string{"shared.txt": gittest.Lines(10), "other.txt": "x\n"})
 	d := startDaemon(t, home)
-	deltas := make(chan protocol.ConflictsChanged, 100)
-	c := d.client(func(method string, params json.RawMessage) {
-		if method == protocol.NotifyConflictsChanged {
-			var n protocol.ConflictsChanged
-			json.Unmarshal(params, &n)
-			deltas <- n
-		}
-	})
-	if err := c.Subscribe(t.Context(), protocol.SubscribeParams{Conflicts: true}); err != nil {
-		t.Fatal(err)
-	}
+	c, w := d.watch()
 	for _, name := range []string{"one", "two"} {
 		if _, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: name,
 			Command: []string{"fakeagent", "-edit", "shared.txt", "-hang"}}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	var added protocol.Conflict
-	timeout := time.After(60 * time.Second)
-	for added.ID == "" {
-		select {
-		case n := <-deltas:
-			for _, cf := range n.Added {
-				if cf.Severity == "conflict" {
-					added = cf
-				}
-			}
-		case <-timeout:
-			t.Fatal("no conflictsChanged notification")
-		}
-	}
-	if added.Path != "shared.txt" {
-		t.Errorf("conflict: %+v", added)
-	}
 	// A write caught half-way (the file truncated, not yet written) may be
-	// predicted first; the settled prediction has each side's one line.
-	settled := func() bool {
-		r, err := c.Conflicts(t.Context(), protocol.ConflictsParams{Repo: repo, Path: "shared.txt"})
-		if err != nil || len(r.Conflicts) != 1 {
-			return false
-		}
-		cf := r.Conflicts[0]
+	// predicted first; the settled prediction has each side's one line, in
+	// each side's own file. It arrives as a delta.
+	w.AwaitConflict(t, "line 1 on both sides, in each side's own file", func(cf protocol.Conflict) bool {
 		for _, s := range []protocol.Side{cf.A, cf.B} {
 			if len(s.Ranges) != 1 || s.Ranges[0] != (protocol.Range{Start: 1, End: 1}) ||
 				!strings.HasSuffix(s.File, "/"+s.Session+"/shared.txt") {
 				return false
 			}
 		}
-		return cf.Kind == protocol.KindContent && cf.A.Session != cf.B.Session
-	}
-	await(t, "line 1 on both sides, in each side's own file", settled)
+		return cf.Path == "shared.txt" && cf.Kind == protocol.KindContent && cf.Severity == protocol.SeverityConflict &&
+			cf.A.Session != cf.B.Session && cf.A.Session != protocol.TargetSide && cf.B.Session != protocol.TargetSide
+	})
 	res, err := c.Conflicts(t.Context(), protocol.ConflictsParams{Session: "one", Repo: repo})
 	if err != nil || len(res.Conflicts) == 0 {
 		t.Fatalf("studio/conflicts: %+v, %v", res, err)
 	}
-	s := sessionState(t, c, "one")
-	if s.Conflicts == 0 {
-		t.Errorf("session conflict count: %d", s.Conflicts)
-	}
+	// The session's conflict count follows, announced in its own event.
+	s := w.AwaitState(t, "one", protocol.StateWorking)
+	w.Await(t, "session one's conflict count", func() bool {
+		s, _ = w.Session("one")
+		return s.Conflicts > 0
+	})
 	// From inside a session's worktree, the repo is the session's.
 	inside := filepath.Join(s.Worktree, "sub")
 	os.MkdirAll(inside, 0o755)
@@ -508,21 +482,19 @@ func TestConflictsLive(t *testing.T) {
 	if _, err := c.Session(t.Context(), protocol.SessionRef{Session: "two", Repo: inside}); err != nil {
 		t.Errorf("another session by name from inside a worktree: %v", err)
 	}
-	// Removing one side resolves the conflict.
+	// Removing one side resolves the conflict, and session one's count
+	// drops with it.
 	if _, err := c.Remove(t.Context(), protocol.RemoveParams{SessionRef: protocol.SessionRef{Session: "two", Repo: repo}, Force: true}); err != nil {
 		t.Fatal(err)
 	}
-	await(t, "conflict resolved", func() bool {
-		r, err := c.Conflicts(t.Context(), protocol.ConflictsParams{Repo: repo})
-		if err != nil {
-			return false
-		}
-		for _, cf := range r.Conflicts {
+	w.Await(t, "the conflict resolved", func() bool {
+		for _, cf := range w.Conflicts() {
 			if cf.A.Session == "two" || cf.B.Session == "two" {
 				return false
 			}
 		}
-		return true
+		one, _ := w.Session("one")
+		return one.Conflicts == len(w.Conflicts())
 	})
 }
 
@@ -533,7 +505,7 @@ func TestConflictsSurviveRestartAndDeletedWorktree(t *testing.T) {
 	home := newHome(t)
 	repo := gittest.NewRepo(t, map[string]string{"shared.txt": gittest.Lines(10)})
 	d := startDaemon(t, home)
-	c := d.client(nil)
+	c, w := d.watch()
 	var worktrees []string
 	for _, name := range []string{"one", "two"} {
 		s, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: name,
@@ -543,27 +515,24 @@ func TestConflictsSurviveRestartAndDeletedWorktree(t *testing.T) {
 		}
 		worktrees = append(worktrees, s.Worktree)
 	}
-	conflictIDs := func(c *protocol.Client) []string {
-		r, err := c.Conflicts(t.Context(), protocol.ConflictsParams{Repo: repo})
-		if err != nil {
-			t.Fatal(err)
-		}
+	conflictIDs := func(w *studiotest.Watch) []string {
 		var ids []string
-		for _, cf := range r.Conflicts {
-			if cf.Severity == "conflict" && cf.A.Session != "target" && cf.B.Session != "target" {
+		for _, cf := range w.Conflicts() {
+			if cf.Severity == protocol.SeverityConflict && cf.A.Session != protocol.TargetSide && cf.B.Session != protocol.TargetSide {
 				ids = append(ids, cf.ID)
 			}
 		}
 		return ids
 	}
-	await(t, "a conflict", func() bool { return len(conflictIDs(c)) == 1 })
-	before := conflictIDs(c)
+	w.Await(t, "a conflict", func() bool { return len(conflictIDs(w)) == 1 })
+	before := conflictIDs(w)
+	c.Close()
 
 	d.kill9()
 	d2 := startDaemon(t, home)
-	c2 := d2.client(nil)
-	await(t, "the conflict rebuilt", func() bool {
-		got := conflictIDs(c2)
+	c2, w2 := d2.watch()
+	w2.Await(t, "the conflict rebuilt", func() bool {
+		got := conflictIDs(w2)
 		return len(got) == 1 && got[0] == before[0]
 	})
 
@@ -571,14 +540,63 @@ func TestConflictsSurviveRestartAndDeletedWorktree(t *testing.T) {
 	if err := os.RemoveAll(worktrees[1]); err != nil {
 		t.Fatal(err)
 	}
-	await(t, "the deleted side to drop out", func() bool { return len(conflictIDs(c2)) == 0 })
-	await(t, "a clear state", func() bool {
-		return strings.Contains(sessionState(t, c2, "two").Detail, "deleted outside studiod")
+	w2.Await(t, "the deleted side to drop out", func() bool { return len(conflictIDs(w2)) == 0 })
+	w2.Await(t, "a clear state", func() bool {
+		s, _ := w2.Session("two")
+		return strings.Contains(s.Detail, "deleted outside studiod")
 	})
-	if _, err := c2.Status(t.Context()); err != nil {
+	if _, err := c2.Status(t.Context(), protocol.Empty{}); err != nil {
 		t.Fatalf("daemon unwell after the deletion: %v", err)
 	}
 	if _, err := c2.Remove(t.Context(), protocol.RemoveParams{SessionRef: protocol.SessionRef{Session: "two", Repo: repo}, Force: true}); err != nil {
 		t.Fatalf("rm after deletion: %v", err)
 	}
+}
+
+// TestSpawnsDoNotWaitForEachOther holds one spawn in its setup and checks
+// that another spawn in the same repository completes meanwhile: the repo
+// lock is not held across a checkout, setup or agent start.
+func TestSpawnsDoNotWaitForEachOther(t *testing.T) {
+	home := newHome(t)
+	dir := t.TempDir()
+	started, gate := filepath.Join(dir, "started"), filepath.Join(dir, "gate")
+	for _, f := range []string{started, gate} {
+		if err := syscall.Mkfifo(f, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	repo := gittest.NewRepo(t, map[string]string{
+		".studio.toml": "[setup]\ncommands = [\"if [ \\\"$STUDIO_SESSION\\\" = slow ]; then echo > " + started + "; cat " + gate + "; fi\"]\n",
+	})
+	d := startDaemon(t, home)
+	c, w := d.watch()
+	if _, err := c.Trust(t.Context(), protocol.TrustParams{Repo: repo}); err != nil {
+		t.Fatal(err)
+	}
+	slow := make(chan error, 1)
+	go func() {
+		_, err := c.Spawn(context.Background(), protocol.SpawnParams{Repo: repo, Name: "slow", Command: []string{"fakeagent", "-hang"}})
+		slow <- err
+	}()
+	// The slow setup has started (and holds on the gate) once this read
+	// returns.
+	if _, err := os.ReadFile(started); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: "fast", Command: []string{"fakeagent", "-hang"}}); err != nil {
+		t.Fatalf("spawn while another is in its setup: %v", err)
+	}
+	select {
+	case err := <-slow:
+		t.Fatalf("the slow spawn finished before its setup was released: %v", err)
+	default:
+	}
+	// Release the slow setup: it completes too.
+	if err := os.WriteFile(gate, []byte("go\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-slow; err != nil {
+		t.Fatalf("slow spawn: %v", err)
+	}
+	w.AwaitState(t, "slow", protocol.StateWorking)
 }

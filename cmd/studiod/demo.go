@@ -91,14 +91,14 @@ func (a *app) demo(ctx context.Context, keep bool) error {
 	}
 	defer c.Close()
 	stopDaemon := func() {
-		c.Shutdown(context.WithoutCancel(ctx))
+		c.Shutdown(context.WithoutCancel(ctx), protocol.Empty{})
 		server.WaitStopped(a.dirs.Lock(), 10*time.Second)
 	}
-	st, _ := c.Status(ctx)
+	st, _ := c.Status(ctx, protocol.Empty{})
 	if st != nil {
 		fmt.Printf("%s daemon pid %d on %s\n", stamp(), st.PID, st.Socket)
 	}
-	if err := c.Subscribe(ctx, protocol.SubscribeParams{Sessions: true, Conflicts: true}); err != nil {
+	if _, err := c.Subscribe(ctx, protocol.SubscribeParams{Sessions: true, Conflicts: true}); err != nil {
 		return err
 	}
 

@@ -2,26 +2,36 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"io"
-	"net"
+	"log/slog"
 	"os"
 
 	"github.com/spf13/cobra"
 
 	"github.com/studiod/studiod/protocol"
+	"github.com/studiod/studiod/server/lsp"
 )
 
 func (a *app) lspCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "lsp",
-		Short: "Serve the Language Server Protocol on stdio (for editors), through the daemon",
+		Short: "Serve the Language Server Protocol on stdio (for editors), as a client of the daemon",
 		Long: `Editors start this on stdio. It connects to the daemon (starting it if
-needed) and relays the LSP stream both ways: all LSP logic lives in the daemon,
-where the sessions and conflicts are. Nothing but the protocol goes to stdout.`,
+needed) and serves LSP from the daemon's sessions and predicted conflicts:
+diagnostics, code lenses, code actions, commands and progress. studio/*
+requests from the editor are relayed to the daemon. If the daemon restarts,
+it reconnects. Nothing but the protocol goes to stdout; logs go to stderr.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.lsp(cmd.Context(), os.Stdin, os.Stdout)
+			if err := a.dirs.Ensure(); err != nil {
+				return err
+			}
+			log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+			return lsp.Serve(cmd.Context(), lsp.Config{
+				Version: buildVersion(), Log: log,
+				Dial: func(ctx context.Context, notify protocol.NotifyFunc) (lsp.Daemon, error) {
+					return a.connect(ctx, notify)
+				},
+			}, stdio{os.Stdin, os.Stdout})
 		},
 	}
 	// Language clients (vscode-languageclient among them) pass --stdio.
@@ -30,50 +40,16 @@ where the sessions and conflicts are. Nothing but the protocol goes to stdout.`,
 	return cmd
 }
 
-// lsp relays framed messages between the editor and the daemon. It starts
-// the daemon if needed but sends no message of its own: the editor's
-// initialize is the first thing the daemon sees on this connection.
-func (a *app) lsp(ctx context.Context, in io.Reader, out io.Writer) error {
-	if err := a.dirs.Ensure(); err != nil {
-		return err
-	}
-	// Dial (or start) the daemon, then drop the client: the raw socket is
-	// what gets relayed.
-	c, err := protocol.DialOrStart(ctx, a.dirs.Socket(), nil, a.startDaemon, startWait)
-	if err != nil {
-		return fmt.Errorf("%w: %v", errNoDaemon, err)
-	}
-	c.Close()
-	var d net.Dialer
-	nc, err := d.DialContext(ctx, "unix", a.dirs.Socket())
-	if err != nil {
-		return fmt.Errorf("%w: %v", errNoDaemon, err)
-	}
-	defer nc.Close()
-	editor := protocol.NewStreamPair(in, out, nil)
-	daemon := protocol.NewStream(nc)
-	done := make(chan error, 2)
-	go func() { done <- relay(editor, daemon) }()
-	go func() { done <- relay(daemon, editor) }()
-	select {
-	case err = <-done:
-	case <-ctx.Done():
-	}
-	if err == io.EOF {
-		err = nil
-	}
-	return err
+// stdio is the editor's end of `studiod lsp`: stdin and stdout as one
+// stream.
+type stdio struct {
+	*os.File // stdin
+	out      *os.File
 }
 
-// relay copies whole messages, so neither side ever sees half of one.
-func relay(from, to *protocol.Stream) error {
-	for {
-		body, err := from.ReadBody()
-		if err != nil {
-			return err
-		}
-		if err := to.WriteBody(body); err != nil {
-			return err
-		}
-	}
+func (s stdio) Write(p []byte) (int, error) { return s.out.Write(p) }
+
+func (s stdio) Close() error {
+	s.out.Close()
+	return s.File.Close()
 }

@@ -15,15 +15,17 @@ import (
 	"github.com/sourcegraph/jsonrpc2"
 
 	"github.com/studiod/studiod/internal/gittest"
+	"github.com/studiod/studiod/internal/studiotest"
 	"github.com/studiod/studiod/protocol"
 )
 
 // editor is an LSP client driving a real `studiod lsp` process, as an
 // editor would: it records notifications and answers the server's requests.
 type editor struct {
-	t   *testing.T
-	rpc *jsonrpc2.Conn
-	cmd *exec.Cmd
+	t                 *testing.T
+	rpc               *jsonrpc2.Conn
+	cmd               *exec.Cmd
+	studiotest.Signal // a message arrived
 
 	// mu guards the fields below.
 	mu    sync.Mutex
@@ -66,6 +68,7 @@ func (e *editor) Handle(ctx context.Context, conn *jsonrpc2.Conn, req *jsonrpc2.
 		e.diags[d.URI] = d.Diagnostics
 	}
 	e.mu.Unlock()
+	e.Notify()
 	if req.Notif {
 		return
 	}
@@ -191,7 +194,7 @@ func TestLSPEditor(t *testing.T) {
 
 	one := filepath.Join(filepath.Dir(spawned.Worktree), "one", "shared.txt")
 	two := filepath.Join(spawned.Worktree, "shared.txt")
-	await(t, "diagnostics on both sides", func() bool {
+	e.Await(t, "diagnostics on both sides", func() bool {
 		a, _ := e.diagnostics(one)
 		b, _ := e.diagnostics(two)
 		return len(a) > 0 && len(b) > 0
@@ -252,7 +255,7 @@ func TestLSPEditor(t *testing.T) {
 	e.call("workspace/executeCommand", map[string]any{"command": protocol.CommandSpawn, "arguments": []any{
 		map[string]any{"name": "three", "command": []string{"fakeagent", "-ask", "Proceed with the migration?"}},
 	}}, &spawned)
-	await(t, "prompt for the waiting session", func() bool {
+	e.Await(t, "prompt for the waiting session", func() bool {
 		for _, p := range e.seen("window/showMessageRequest") {
 			if strings.Contains(string(p), "three") && strings.Contains(string(p), "Proceed with the migration?") {
 				return true
@@ -261,7 +264,7 @@ func TestLSPEditor(t *testing.T) {
 		return false
 	})
 	// "Attach" opens the agent's output.
-	await(t, "attach shows the output log", func() bool {
+	e.Await(t, "attach shows the output log", func() bool {
 		return len(e.seen("window/showDocument")) == 2 && strings.Contains(string(e.seen("window/showDocument")[1]), "output.log")
 	})
 
@@ -270,7 +273,7 @@ func TestLSPEditor(t *testing.T) {
 	e.call("workspace/executeCommand", map[string]any{"command": protocol.CommandRemove, "arguments": []any{
 		map[string]any{"session": "two", "force": true},
 	}}, &removed)
-	await(t, "diagnostics cleared", func() bool {
+	e.Await(t, "diagnostics cleared", func() bool {
 		d, ok := e.diagnostics(one)
 		return ok && len(d) == 0
 	})

@@ -144,7 +144,7 @@ Try it with no AI account: studiod demo`,
 	root.AddCommand(
 		a.spawnCmd(), a.lsCmd(), a.showCmd(), a.logsCmd(), a.attachCmd(), a.sendCmd(),
 		a.stopCmd(), a.rmCmd(), a.statusCmd(), a.doctorCmd(), a.serveCmd(), a.trustCmd(),
-		a.versionCmd(), a.hookCmd(), a.shutdownCmd(), a.demoCmd(), a.conflictsCmd(), a.lspCmd(),
+		a.versionCmd(), a.hookCmd(), a.shutdownCmd(), a.demoCmd(), a.conflictsCmd(), a.whoCmd(), a.lspCmd(),
 		a.diffCmd(), a.commentCmd(), a.commentsCmd(), a.feedbackCmd(), a.mergeCmd(), a.undoCmd(),
 		shimCmd(), demoAgentCmd(),
 		a.mcpCmd(), a.mcpTokenCmd(),

@@ -15,6 +15,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/studiod/studiod/internal/gittest"
+	"github.com/studiod/studiod/internal/studiotest"
 	"github.com/studiod/studiod/protocol"
 )
 
@@ -114,7 +115,7 @@ func cleanupHome(home string) {
 	if c, err := protocol.Dial(ctx, socket, nil); err == nil {
 		if res, err := c.Sessions(ctx, protocol.SessionsParams{All: true}); err == nil {
 			for _, s := range res.Sessions {
-				if protocol.Live(s.State) {
+				if s.State.Live() {
 					c.Stop(ctx, protocol.StopParams{SessionRef: protocol.SessionRef{Session: s.ID}, Force: true})
 				}
 			}
@@ -126,57 +127,51 @@ func cleanupHome(home string) {
 	cmd.Run()
 }
 
-// waitconflict PATH waits until a conflict on PATH is predicted (30s at
-// most).
+// scriptWatch follows the script's daemon through its notifications.
+func scriptWatch(ts *testscript.TestScript) *studiotest.Watch {
+	w := studiotest.NewWatch()
+	c, err := protocol.Dial(context.Background(), filepath.Join(ts.Getenv("STUDIOD_HOME"), "run", "studiod.sock"), w.Receive)
+	if err != nil {
+		ts.Fatalf("dial: %v", err)
+	}
+	ts.Defer(func() { c.Close() })
+	w.Follow(scriptT{ts}, c)
+	return w
+}
+
+// scriptT lets the studiotest helpers fail a script.
+type scriptT struct{ ts *testscript.TestScript }
+
+func (s scriptT) Helper()                           {}
+func (s scriptT) Fatal(args ...any)                 { s.ts.Fatalf("%s", fmt.Sprint(args...)) }
+func (s scriptT) Fatalf(format string, args ...any) { s.ts.Fatalf(format, args...) }
+func (s scriptT) Context() context.Context          { return context.Background() }
+
+// waitconflict PATH waits until a conflict on PATH is predicted.
 func waitConflictCmd(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) != 1 {
 		ts.Fatalf("usage: waitconflict PATH")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	c, err := protocol.Dial(ctx, filepath.Join(ts.Getenv("STUDIOD_HOME"), "run", "studiod.sock"), nil)
-	if err != nil {
-		ts.Fatalf("dial: %v", err)
-	}
-	defer c.Close()
-	for ctx.Err() == nil {
-		r, err := c.Conflicts(ctx, protocol.ConflictsParams{Repo: ts.MkAbs("."), Path: args[0]})
-		if err == nil {
-			for _, cf := range r.Conflicts {
-				if cf.Severity == "conflict" {
-					return
-				}
-			}
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	ts.Fatalf("no conflict on %s", args[0])
+	w := scriptWatch(ts)
+	repo := ts.MkAbs(".")
+	w.AwaitConflict(scriptT{ts}, "a conflict on "+args[0], func(cf protocol.Conflict) bool {
+		return cf.Repo == repo && cf.Path == args[0] && cf.Severity == protocol.SeverityConflict
+	})
 }
 
 // waitstate NAME STATE [DETAIL-SUBSTRING] waits until the session is in
-// STATE (30s at most).
+// STATE.
 func waitStateCmd(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) < 2 {
 		ts.Fatalf("usage: waitstate NAME STATE [DETAIL]")
 	}
-	home := ts.Getenv("STUDIOD_HOME")
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	c, err := protocol.Dial(ctx, filepath.Join(home, "run", "studiod.sock"), nil)
-	if err != nil {
-		ts.Fatalf("dial: %v", err)
-	}
-	defer c.Close()
-	var last *protocol.Session
-	for ctx.Err() == nil {
-		s, err := c.Session(ctx, protocol.SessionRef{Session: args[0], Repo: ts.MkAbs(".")})
-		if err == nil {
-			last = s
-			if s.State == args[1] && (len(args) < 3 || strings.Contains(s.Detail, args[2])) {
-				return
-			}
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	ts.Fatalf("session %s never reached %v; last: %+v", args[0], args[1:], last)
+	w := scriptWatch(ts)
+	repo := ts.MkAbs(".")
+	w.Await(scriptT{ts}, fmt.Sprintf("session %s to be %v", args[0], args[1:]), func() bool {
+		s, ok := w.Session(args[0])
+		return ok && s.Repo == repo && string(s.State) == args[1] && (len(args) < 3 || strings.Contains(s.Detail, args[2]))
+	}, func() string {
+		s, _ := w.Session(args[0])
+		return fmt.Sprintf("last seen: %+v", s)
+	})
 }

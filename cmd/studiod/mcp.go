@@ -13,7 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/studiod/studiod/protocol"
-	"github.com/studiod/studiod/server"
+	"github.com/studiod/studiod/server/mcp"
 )
 
 // mcpClients maps each supported MCP client to its config snippet for a
@@ -95,7 +95,7 @@ func (a *app) serveMCP(ctx context.Context) error {
 		wd = a.repoDir()
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	m := server.NewMCP(server.MCPConfig{
+	m := mcp.New(mcp.Config{
 		Dir: wd, Version: buildVersion(), Log: log,
 		Dial: func(ctx context.Context, notify protocol.NotifyFunc) (*protocol.Client, error) {
 			return a.connect(ctx, notify)
@@ -117,12 +117,12 @@ the state directory; delete the file and restart the daemon to rotate it.`,
 			if err := a.dirs.Ensure(); err != nil {
 				return err
 			}
-			tok, err := server.MCPToken(a.dirs.State)
+			tok, err := mcp.Token(a.dirs.State)
 			if err != nil {
 				return err
 			}
 			if a.json {
-				return json.NewEncoder(os.Stdout).Encode(map[string]string{"token": tok, "file": filepath.Join(a.dirs.State, server.MCPTokenFile)})
+				return json.NewEncoder(os.Stdout).Encode(map[string]string{"token": tok, "file": filepath.Join(a.dirs.State, mcp.TokenFile)})
 			}
 			fmt.Println(tok)
 			return nil

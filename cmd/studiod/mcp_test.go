@@ -1,7 +1,7 @@
 package main
 
 import (
-	"bytes"
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -21,8 +21,9 @@ import (
 	"github.com/mark3labs/mcp-go/mcptest"
 
 	"github.com/studiod/studiod/internal/gittest"
+	"github.com/studiod/studiod/internal/studiotest"
 	"github.com/studiod/studiod/protocol"
-	"github.com/studiod/studiod/server"
+	mcpface "github.com/studiod/studiod/server/mcp"
 )
 
 // reviewLanded makes the MCP tests demand successful results from the
@@ -46,10 +47,11 @@ func (r roots) ListRoots(ctx context.Context, req mcp.ListRootsRequest) (*mcp.Li
 
 // mcpEnv is an MCP client wired through the adapter to a real daemon.
 type mcpEnv struct {
-	t      *testing.T
-	repo   string
-	daemon *daemon
-	client *mcpclient.Client
+	t                 *testing.T
+	repo              string
+	daemon            *daemon
+	client            *mcpclient.Client
+	studiotest.Signal // MCP notifications arrived
 
 	mu     sync.Mutex
 	notifs []mcp.JSONRPCNotification
@@ -67,7 +69,7 @@ func newMCPEnv(t *testing.T, dir string, withRoots bool) *mcpEnv {
 	if dir == "repo" {
 		dir = e.repo
 	}
-	m := server.NewMCP(server.MCPConfig{
+	m := mcpface.New(mcpface.Config{
 		Dir: dir,
 		Dial: func(ctx context.Context, notify protocol.NotifyFunc) (*protocol.Client, error) {
 			c, err := protocol.Dial(ctx, e.daemon.socket(), notify)
@@ -99,6 +101,7 @@ func newMCPEnv(t *testing.T, dir string, withRoots bool) *mcpEnv {
 		e.mu.Lock()
 		e.notifs = append(e.notifs, n)
 		e.mu.Unlock()
+		e.Notify()
 	})
 	return e
 }
@@ -174,10 +177,10 @@ func TestMCPListTools(t *testing.T) {
 		t.Fatal(err)
 	}
 	readOnly := map[string]bool{
-		server.ToolListSessions: true, server.ToolGetSession: true, server.ToolReadOutput: true,
-		server.ToolSessionDiff: true, server.ToolCheckConflicts: true,
+		mcpface.ToolListSessions: true, mcpface.ToolGetSession: true, mcpface.ToolReadOutput: true,
+		mcpface.ToolSessionDiff: true, mcpface.ToolCheckConflicts: true,
 	}
-	destructive := map[string]bool{server.ToolMergeSession: true, server.ToolStopSession: true, server.ToolRemoveSession: true}
+	destructive := map[string]bool{mcpface.ToolMergeSession: true, mcpface.ToolStopSession: true, mcpface.ToolRemoveSession: true}
 	got := map[string]bool{}
 	for _, tl := range res.Tools {
 		got[tl.Name] = true
@@ -197,7 +200,7 @@ func TestMCPListTools(t *testing.T) {
 		if len(tl.Description) < 40 {
 			t.Errorf("%s: description %q is too thin for a model", tl.Name, tl.Description)
 		}
-		if tl.Name == server.ToolSpawnSession {
+		if tl.Name == mcpface.ToolSpawnSession {
 			if _, ok := tl.InputSchema.Properties["command"]; ok {
 				t.Errorf("spawn_session offers a command argument")
 			}
@@ -294,7 +297,7 @@ func TestMCPFlow(t *testing.T) {
 	if s.Name != "feat" || s.Branch != "studio/feat" || s.Repo != e.repo {
 		t.Fatalf("spawned %+v", s)
 	}
-	await(t, "progress and resource update notifications", func() bool {
+	e.Await(t, "progress and resource update notifications", func() bool {
 		e.mu.Lock()
 		defer e.mu.Unlock()
 		var progress, updated bool
@@ -310,11 +313,9 @@ func TestMCPFlow(t *testing.T) {
 	})
 
 	// The demo agent edits, commits and asks a question.
-	await(t, "the demo agent to wait for input", func() bool {
-		var got protocol.Session
-		wantOK(t, "get_session", e.call("get_session", map[string]any{"session": "feat"}), &got)
-		return got.State == protocol.StateWaiting
-	})
+	dc, w := e.daemon.watch()
+	w.Follow(t, dc, protocol.OutputSubscription{Session: s.ID})
+	w.AwaitState(t, s.ID, protocol.StateWaiting)
 	var out struct {
 		Text string `json:"text"`
 		Next int64  `json:"next"`
@@ -356,14 +357,10 @@ func TestMCPFlow(t *testing.T) {
 	}
 	// The agent has the answer and the feedback queued in its terminal:
 	// it has settled once it has addressed the feedback and gone idle.
-	await(t, "the demo agent to settle", func() bool {
-		var out struct {
-			Text string `json:"text"`
-		}
-		wantOK(t, "read_output", e.call("read_output", map[string]any{"session": "feat"}), &out)
-		var got protocol.Session
-		wantOK(t, "get_session", e.call("get_session", map[string]any{"session": "feat"}), &got)
-		addressed := !reviewLanded || strings.Contains(out.Text, "addressed")
+	w.Await(t, "the demo agent to settle", func() bool {
+		out, _ := w.Output(s.ID)
+		got, _ := w.Session(s.ID)
+		addressed := !reviewLanded || strings.Contains(string(out), "addressed")
 		return addressed && (got.State == protocol.StateIdle || got.State == protocol.StateExited)
 	})
 	wantOKOrReadable(t, "merge_session", e.call("merge_session", map[string]any{"session": "feat", "dry_run": true}), nil)
@@ -374,7 +371,7 @@ func TestMCPFlow(t *testing.T) {
 	}
 	var stopped protocol.Session
 	wantOK(t, "stop_session", e.call("stop_session", map[string]any{"session": "feat", "force": true}), &stopped)
-	if protocol.Live(stopped.State) {
+	if stopped.State.Live() {
 		t.Fatalf("stop_session: still %s", stopped.State)
 	}
 	var removed protocol.RemoveResult
@@ -408,12 +405,31 @@ func TestMCPHTTPServe(t *testing.T) {
 	cmd := exec.Command("studiod", "serve", "--mcp-http", addr)
 	cmd.Env = append(os.Environ(), "STUDIOD_HOME="+home)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
+	// The daemon says it listens once every face, the MCP endpoint
+	// among them, serves.
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() })
+	listening := make(chan string, 1)
+	var logMu sync.Mutex
+	var daemonLog strings.Builder
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			logMu.Lock()
+			daemonLog.WriteString(sc.Text() + "\n")
+			logMu.Unlock()
+			if strings.Contains(sc.Text(), "listening on") {
+				listening <- sc.Text()
+			}
+		}
+		close(listening)
+	}()
 	tc := exec.Command("studiod", "mcp-token")
 	tc.Env = append(os.Environ(), "STUDIOD_HOME="+home)
 	tokOut, err := tc.Output()
@@ -421,17 +437,19 @@ func TestMCPHTTPServe(t *testing.T) {
 		t.Fatal(err)
 	}
 	token := strings.TrimSpace(string(tokOut))
-	if fi, err := os.Stat(filepath.Join(home, "state", server.MCPTokenFile)); err != nil || fi.Mode().Perm() != 0o600 {
+	if fi, err := os.Stat(filepath.Join(home, "state", mcpface.TokenFile)); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("token file: %v %v", fi, err)
 	}
 	url := "http://" + addr + "/mcp"
-	await(t, "the MCP endpoint", func() bool {
-		c, err := net.Dial("tcp", addr)
-		if err == nil {
-			c.Close()
+	select {
+	case line, ok := <-listening:
+		if !ok {
+			t.Fatal("the daemon exited before it listened")
 		}
-		return err == nil
-	})
+		t.Log(line)
+	case <-time.After(studiotest.Timeout):
+		t.Fatal("the daemon did not start")
+	}
 
 	tr, err := transport.NewStreamableHTTP(url, transport.WithHTTPHeaders(map[string]string{"Authorization": "Bearer " + token}))
 	if err != nil {
@@ -448,7 +466,9 @@ func TestMCPHTTPServe(t *testing.T) {
 	init.Params.ProtocolVersion = "2025-11-25"
 	init.Params.ClientInfo = mcp.Implementation{Name: "go-test", Version: "1"}
 	if _, err := c.Initialize(ctx, init); err != nil {
-		t.Fatalf("initialize: %v (daemon: %s)", err, stderr.String())
+		logMu.Lock()
+		defer logMu.Unlock()
+		t.Fatalf("initialize: %v (daemon: %s)", err, daemonLog.String())
 	}
 	// Over HTTP there is no working directory: a call without repo says so.
 	r := callTool(t, c, "spawn_session", map[string]any{"agent": "demo"}, nil)

@@ -21,14 +21,14 @@ func TestConcurrentMerges(t *testing.T) {
 	home := newHome(t)
 	repo := gittest.NewRepo(t, map[string]string{"shared.txt": "base\n"})
 	d := startDaemon(t, home)
-	c := d.client(nil)
+	c, w := d.watch()
 	spawnIdle := func(name string, edit string) {
 		t.Helper()
 		if _, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: name,
 			Command: []string{"fakeagent", "-edit", edit, "-echo"}}); err != nil {
 			t.Fatal(err)
 		}
-		await(t, name+" idle", func() bool { return sessionState(t, c, name).State == protocol.StateIdle })
+		w.AwaitState(t, name, protocol.StateIdle)
 	}
 	mergeBoth := func(a, b string) []error {
 		var wg sync.WaitGroup
@@ -126,7 +126,7 @@ func TestPeerCredentials(t *testing.T) {
 		t.Fatalf("a client of another user was served: %s", out)
 	}
 	// The daemon still serves its own user.
-	if _, err := d.client(nil).Status(t.Context()); err != nil {
+	if _, err := d.client(nil).Status(t.Context(), protocol.Empty{}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -142,7 +142,7 @@ func TestPeerClientHelper(t *testing.T) {
 		t.Fatalf("dial: %v", err)
 	}
 	defer c.Close()
-	if _, err := c.Status(t.Context()); err != nil {
+	if _, err := c.Status(t.Context(), protocol.Empty{}); err != nil {
 		os.Stdout.WriteString("REFUSED: " + err.Error() + "\n")
 		return
 	}
@@ -161,13 +161,13 @@ func TestMergeCrashRecovery(t *testing.T) {
 			repo := gittest.NewRepo(t, map[string]string{"a.txt": "a\n"})
 			old := gittest.Git(t, repo, "rev-parse", "main")
 			d := startDaemonEnv(t, home, "STUDIOD_DEBUG_CRASH_AFTER="+step)
-			c := d.client(nil)
+			c, w := d.watch()
 			s, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: "work",
 				Command: []string{"fakeagent", "-edit", "work.txt", "-echo"}})
 			if err != nil {
 				t.Fatal(err)
 			}
-			await(t, "idle", func() bool { return sessionState(t, c, s.ID).State == protocol.StateIdle })
+			w.AwaitState(t, s.ID, protocol.StateIdle)
 			if _, err := c.Merge(t.Context(), protocol.MergeParams{SessionRef: protocol.SessionRef{Session: s.ID}}); err == nil {
 				t.Fatal("the merge finished although the daemon was to die")
 			}
@@ -178,7 +178,7 @@ func TestMergeCrashRecovery(t *testing.T) {
 			}
 
 			d2 := startDaemon(t, home)
-			c2 := d2.client(nil)
+			c2, w2 := d2.watch()
 			tip := gittest.Git(t, repo, "rev-parse", "main")
 			moved := tip != old
 			if moved {
@@ -213,7 +213,7 @@ func TestMergeCrashRecovery(t *testing.T) {
 				return
 			}
 			// Rolled back: merging again works.
-			await(t, "the session settled", func() bool { return !strings.HasPrefix(sessionState(t, c2, s.ID).State, "start") })
+			w2.AwaitState(t, s.ID, protocol.StateWorking, protocol.StateWaiting, protocol.StateIdle, protocol.StateExited, protocol.StateStopped)
 			if _, err := c2.Merge(t.Context(), protocol.MergeParams{SessionRef: protocol.SessionRef{Session: s.ID}, Force: true}); err != nil {
 				t.Fatalf("merge again after the crash: %v", err)
 			}

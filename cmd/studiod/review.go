@@ -230,7 +230,7 @@ move the target. Nothing changes anywhere when it refuses. Undo with
 		},
 	}
 	cmd.Flags().StringVar(&a.repo, "repo", "", "repository (default: the current directory's)")
-	cmd.Flags().StringVar(&p.Strategy, "strategy", "", "merge (no-ff, default), squash or rebase")
+	cmd.Flags().StringVar((*string)(&p.Strategy), "strategy", "", "merge (no-ff, default), squash or rebase")
 	cmd.Flags().StringVarP(&p.Message, "message", "m", "", "commit message (default: from the session's prompt)")
 	cmd.Flags().BoolVar(&p.Cleanup, "cleanup", false, "remove the worktree and branch after a successful merge")
 	cmd.Flags().BoolVar(&p.DryRun, "dry-run", false, "check that it would merge, change nothing")

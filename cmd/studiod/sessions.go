@@ -73,7 +73,7 @@ func (a *app) spawn(ctx context.Context, p protocol.SpawnParams) error {
 		return err
 	}
 	defer c.Close()
-	if err := c.Subscribe(ctx, protocol.SubscribeParams{Sessions: true}); err != nil {
+	if _, err := c.Subscribe(ctx, protocol.SubscribeParams{Sessions: true}); err != nil {
 		return err
 	}
 	p.WorkDoneToken = "spawn"
@@ -126,9 +126,9 @@ func stateText(s protocol.Session) string {
 		}
 		return t
 	case s.Detail != "":
-		return s.State + ": " + s.Detail
+		return string(s.State) + ": " + s.Detail
 	}
-	return s.State
+	return string(s.State)
 }
 
 func changesText(c protocol.Changes) string {
@@ -303,7 +303,7 @@ func (a *app) logs(ctx context.Context, name string, follow bool, tail int64) er
 			break
 		}
 	}
-	if err := c.Subscribe(ctx, protocol.SubscribeParams{Output: []protocol.OutputSubscription{{Session: s.ID, Offset: offset}}}); err != nil {
+	if _, err := c.Subscribe(ctx, protocol.SubscribeParams{Output: []protocol.OutputSubscription{{Session: s.ID, Offset: offset}}}); err != nil {
 		return err
 	}
 	for {

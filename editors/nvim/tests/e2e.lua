@@ -10,6 +10,7 @@ vim.opt.rtp:prepend(root)
 package.path = here .. '/?.lua;' .. package.path
 vim.cmd('runtime plugin/studio.lua')
 
+local protocol = require('studio.protocol')
 local H = require('helpers')
 local bin = assert(os.getenv('STUDIOD_BIN'), 'STUDIOD_BIN')
 local repo = assert(os.getenv('STUDIO_TEST_REPO'), 'STUDIO_TEST_REPO')
@@ -51,7 +52,7 @@ local function run(line)
 end
 
 local function session(name)
-  local err, s = rpc.request_sync('studio/session', { session = name, repo = repo }, 5000)
+  local err, s = rpc.request_sync(protocol.method.session, { session = name, repo = repo }, 5000)
   return not err and s or nil
 end
 

@@ -136,7 +136,7 @@ export const sendReview =
         return r;
     };
 
-const strategies: { label: p.MergeStrategy; detail: string }[] = [
+const strategies: { label: p.Strategy; detail: string }[] = [
     { label: p.Strategy.Merge, detail: "A merge commit keeps the agent's commits" },
     { label: p.Strategy.Squash, detail: "One commit with all of the agent's work" },
     { label: p.Strategy.Rebase, detail: "Replay the agent's commits on the target" },
@@ -146,7 +146,7 @@ export const merge: CommandFactory = (ctx) => async (arg?: unknown) => {
     const s = await pickSession(ctx, arg, (s) => s.state !== p.State.Merged);
     if (!s) return undefined;
     const strategy =
-        field<p.MergeStrategy>(arg, "strategy") ??
+        field<p.Strategy>(arg, "strategy") ??
         (await vscode.window.showQuickPick(strategies, { title: `Merge ${s.name} into ${s.target}`, placeHolder: "Strategy" }))?.label;
     if (!strategy) return undefined;
     const params: p.MergeParams = { session: s.id, strategy };

@@ -8,7 +8,6 @@ import { Config } from "./config";
 import { ConflictSet } from "./conflicts";
 import { CommandId, runningContext } from "./ids";
 import * as p from "./protocol";
-import { Notifier } from "./notify";
 import { inWorkspace } from "./render";
 import { SessionStore } from "./sessions";
 
@@ -42,7 +41,6 @@ export class Ctx {
     private readonly sessionChanged = new vscode.EventEmitter<{ prev: p.Session | undefined; session: p.Session }>();
     private readonly stateChanged = new vscode.EventEmitter<ClientState>();
     private starting: Promise<void> | undefined;
-    private readonly notifier: Notifier;
 
     constructor(readonly extCtx: vscode.ExtensionContext) {
         this.log = vscode.window.createOutputChannel("studiod", { log: true });
@@ -50,8 +48,6 @@ export class Ctx {
         this.onDidChangeSession = this.sessionChanged.event;
         this.onDidChangeState = this.stateChanged.event;
         this.pushExtCleanup(this.log, this.changed, this.sessionChanged, this.stateChanged);
-        this.notifier = new Notifier(this);
-        this.pushExtCleanup(this.notifier);
         this.pushExtCleanup(
             vscode.workspace.onDidChangeConfiguration((e) => {
                 if (this.config.affectsServer(e)) void this.restart();
@@ -196,12 +192,13 @@ export class Ctx {
             {
                 documentSelector: [{ scheme: "file" }],
                 outputChannel: this.log,
-                initializationOptions: { client: "vscode" },
+                // The extension tells the person about waiting sessions itself
+                // (notify.ts), so the server must not also ask.
+                initializationOptions: { client: "vscode", showsWaiting: true },
                 initializationFailedHandler: () => false,
             },
         );
         this.clientDisposables.push(
-            ...this.notifier.install(client),
             client.onNotification(p.sessionChanged.method, (n: p.SessionChanged) => this.applySession(n.session)),
             client.onNotification(p.conflictsChanged.method, (d: p.ConflictsChanged) => {
                 this.conflicts.apply(d);

@@ -6,6 +6,7 @@ import { factories } from "./commands";
 import { FileContentProvider } from "./content";
 import { Ctx } from "./ctx";
 import { commandIds, scheme, sessionsViewId } from "./ids";
+import { Notifier } from "./notify";
 import { ReviewComments } from "./review";
 import { createStatusBar } from "./status";
 import { SessionsTree } from "./tree";
@@ -31,6 +32,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Api> {
             vscode.window.createTreeView(sessionsViewId, { treeDataProvider: tree, showCollapseAll: true }),
             vscode.workspace.registerTextDocumentContentProvider(scheme, content),
             createStatusBar(ctx),
+            new Notifier(ctx),
             ctx,
         );
         const table = factories(comments);

@@ -1,9 +1,7 @@
-// The studiod wire surface, mirrored from the Go package `protocol`
-// (methods.go, errors.go, types.go). This is the one place the extension names
-// a method, notification, command or error code; test/unit/protocol.test.ts
-// fails when this file and the Go constants disagree.
-//
-// This module imports nothing, so the unit tests can load it outside VS Code.
+// The studiod wire surface, generated from the Go package protocol by
+// `go test ./protocol -run TestGenerated -update`. Do not edit: change
+// the Go declarations and regenerate. It imports nothing, so the unit tests
+// can load it outside VS Code.
 
 /** A request with its parameter and result types. */
 export class Request<P, R> {
@@ -18,7 +16,13 @@ export class Notification<P> {
     constructor(readonly method: string) {}
 }
 
-// Requests (Go: Method*).
+/** Clients refuse a daemon with a different major version. */
+export const ProtocolVersion = "2";
+
+/** The Side.session of a conflict's target-branch side. */
+export const TargetSide = "target";
+
+/** Requests served by the daemon. */
 export const Method = {
     Hello: "studio/hello",
     Spawn: "studio/spawn",
@@ -36,6 +40,7 @@ export const Method = {
     Comments: "studio/comments",
     Feedback: "studio/feedback",
     Conflicts: "studio/conflicts",
+    Who: "studio/who",
     Merge: "studio/merge",
     Undo: "studio/undo",
     Subscribe: "studio/subscribe",
@@ -44,18 +49,15 @@ export const Method = {
     Shutdown: "studio/shutdown",
 } as const;
 
-// Notifications from the daemon (Go: Notify*).
+/** Notifications from the daemon. */
 export const Notify = {
     SessionChanged: "studio/sessionChanged",
     ConflictsChanged: "studio/conflictsChanged",
     Output: "studio/output",
-    // LSP's work-done progress, for spawns that carry a workDoneToken.
     Progress: "$/progress",
 } as const;
 
-// Server-side workspace/executeCommand commands (Go: Command*). The extension's
-// own commands are named `studiod.*` so they never collide with these, which
-// vscode-languageclient registers on its own.
+/** Editor commands (workspace/executeCommand). */
 export const Command = {
     Spawn: "studio.spawn",
     Review: "studio.review",
@@ -65,27 +67,27 @@ export const Command = {
     Send: "studio.send",
     Feedback: "studio.feedback",
     Undo: "studio.undo",
-    // Asks the editor to show a file at a line (code actions use it).
     Open: "studio.open",
 } as const;
 
-// Error codes (Go: Code*).
+/** Error codes. */
 export const Code = {
     ParseError: -32700,
     InvalidRequest: -32600,
     MethodNotFound: -32601,
     InvalidParams: -32602,
     Internal: -32603,
-    NotFound: -32001,
-    Invalid: -32002,
-    MergeConflict: -32003,
-    TargetDirty: -32004,
-    Untrusted: -32005,
-    Busy: -32006,
-    Git: -32007,
+    RequestCancelled: -32800,
+    NotFound: -31001, // no such session, file or ref
+    Invalid: -31002, // an argument failed validation
+    MergeConflict: -31003, // data: MergeConflictData
+    TargetDirty: -31004, // the target's worktree has local changes in the way
+    Untrusted: -31005, // the repo's config defines commands and is not trusted
+    Busy: -31006, // the agent is working; retry or force
+    Git: -31007, // git missing or too old
 } as const;
 
-// Session states (Go: State*).
+/** Session states. */
 export const State = {
     Starting: "starting",
     Working: "working",
@@ -97,14 +99,9 @@ export const State = {
     Merged: "merged",
     Removed: "removed",
 } as const;
-export type SessionState = (typeof State)[keyof typeof State];
+export type State = (typeof State)[keyof typeof State];
 
-/** Reports whether an agent process may still be running in state s (Go: Live). */
-export function live(s: string): boolean {
-    return s === State.Starting || s === State.Working || s === State.Waiting || s === State.Idle;
-}
-
-// Conflict kinds (Go: Kind*).
+/** Conflict kinds. */
 export const Kind = {
     Content: "content",
     ModifyDelete: "modify/delete",
@@ -112,26 +109,169 @@ export const Kind = {
     Rename: "rename",
     Binary: "binary",
     Mode: "mode",
-    Overlap: "overlap",
+    Overlap: "overlap", // both sides change the file; it merges cleanly
 } as const;
+export type Kind = (typeof Kind)[keyof typeof Kind];
 
-// Merge strategies (Go: Strategy*).
+/** Conflict severities. */
+export const Severity = {
+    Conflict: "conflict", // the merge would fail
+    Overlap: "overlap", // both sides change the file; it merges cleanly
+} as const;
+export type Severity = (typeof Severity)[keyof typeof Severity];
+
+/** Merge strategies. */
 export const Strategy = {
-    Merge: "merge",
-    Squash: "squash",
-    Rebase: "rebase",
+    Merge: "merge", // a merge commit (no fast-forward)
+    Squash: "squash", // one commit with the session's changes
+    Rebase: "rebase", // the session's commits replayed on the target
 } as const;
-export type MergeStrategy = (typeof Strategy)[keyof typeof Strategy];
+export type Strategy = (typeof Strategy)[keyof typeof Strategy];
 
-/** Go: Version. Clients refuse a daemon with a different major version. */
-export const ProtocolVersion = "1";
+/** File versions (studio/file). */
+export const File = {
+    Base: "base", // at the commit the session started from
+    Target: "target", // at the target branch's tip
+    Worktree: "worktree", // in the session's worktree now
+    Snapshot: "snapshot", // in the newest snapshot of the worktree
+} as const;
+export type FileVersion = (typeof File)[keyof typeof File];
 
-// ---- types (Go: types.go) ---------------------------------------------------
+/** Reports whether an agent process may still be running in state s. */
+export function live(s: string): boolean {
+    return s === State.Starting || s === State.Working || s === State.Waiting || s === State.Idle;
+}
+
+// ---- types ----
+
+export interface SessionRef {
+    session: string;
+    repo?: string;
+}
+
+export interface CommentParams extends SessionRef {
+    path: string;
+    startLine: number;
+    endLine?: number;
+    body: string;
+}
+
+export interface Comment {
+    id: number;
+    session: string;
+    path: string;
+    startLine: number;
+    endLine: number;
+    body: string;
+    created: string;
+    sent?: string;
+}
+
+export interface CommentsResult {
+    comments: Comment[];
+}
+
+export interface ConflictsParams {
+    repo?: string;
+    session?: string;
+    path?: string;
+}
+
+export interface Range {
+    start: number;
+    end: number;
+}
+
+export interface Side {
+    session: string;
+    path: string;
+    file: string;
+    ranges: Range[];
+}
+
+export interface Conflict {
+    id: string;
+    repo: string;
+    path: string;
+    kind: Kind;
+    severity: Severity;
+    a: Side;
+    b: Side;
+}
+
+export interface ConflictsResult {
+    conflicts: Conflict[];
+}
+
+export interface DiffParams extends SessionRef {
+    against?: string;
+    paths?: string[];
+    stat?: boolean;
+}
+
+export interface Hunk {
+    oldStart: number;
+    oldLines: number;
+    newStart: number;
+    newLines: number;
+    header?: string;
+    lines: string[];
+}
+
+export interface FileDiff {
+    path: string;
+    oldPath?: string;
+    status: string;
+    binary?: boolean;
+    additions: number;
+    deletions: number;
+    hunks?: Hunk[];
+}
 
 export interface Changes {
     files: number;
     additions: number;
     deletions: number;
+}
+
+export interface DiffResult {
+    from: string;
+    to: string;
+    files: FileDiff[];
+    stats: Changes;
+}
+
+export interface FeedbackResult {
+    sent: number;
+    message: string;
+    via: string;
+}
+
+export interface FileParams extends SessionRef {
+    path: string;
+    version: FileVersion;
+}
+
+export interface FileResult {
+    content: string;
+    missing?: boolean;
+    binary?: boolean;
+}
+
+export interface HelloParams {
+    client: string;
+    version: string;
+}
+
+export interface HelloResult {
+    version: string;
+    protocolVersion: string;
+    pid: number;
+}
+
+export interface HookParams extends SessionRef {
+    event: string;
+    message?: string;
 }
 
 export interface Session {
@@ -145,7 +285,7 @@ export interface Session {
     agent: string;
     command?: string[];
     prompt?: string;
-    state: SessionState | string;
+    state: State;
     detail?: string;
     pid?: number;
     exitCode?: number;
@@ -158,20 +298,70 @@ export interface Session {
     log?: string;
 }
 
-export interface SessionRef {
-    session: string;
-    repo?: string;
+export interface MergeParams extends SessionRef {
+    strategy?: Strategy;
+    message?: string;
+    cleanup?: boolean;
+    dryRun?: boolean;
+    force?: boolean;
+    workDoneToken?: unknown;
 }
 
-export interface HelloParams {
-    client: string;
-    version: string;
+export interface MergeResult {
+    session: Session;
+    strategy: Strategy;
+    target: string;
+    old: string;
+    new: string;
+    backup: string;
+    dryRun?: boolean;
+    files: number;
 }
-export interface HelloResult {
-    version: string;
-    protocolVersion: string;
-    pid: number;
+
+export interface OutputParams extends SessionRef {
+    offset: number;
+    limit?: number;
 }
+
+export interface OutputResult {
+    data: string;
+    offset: number;
+    next: number;
+    size: number;
+    done: boolean;
+}
+
+export interface RemoveParams extends SessionRef {
+    keepBranch?: boolean;
+    force?: boolean;
+}
+
+export interface RemoveResult {
+    session: Session;
+    branchDeleted: boolean;
+    branchKept?: string;
+}
+
+export interface ResizeParams extends SessionRef {
+    rows: number;
+    cols: number;
+}
+
+export interface SendParams extends SessionRef {
+    text: string;
+    submit?: boolean;
+}
+
+export interface SessionsParams {
+    repo?: string;
+    all?: boolean;
+}
+
+export interface SessionsResult {
+    sessions: Session[];
+}
+
+export interface Empty {}
 
 export interface SpawnParams {
     repo: string;
@@ -180,197 +370,55 @@ export interface SpawnParams {
     base?: string;
     target?: string;
     prompt?: string;
+    command?: string[];
     rows?: number;
     cols?: number;
+    workDoneToken?: unknown;
 }
 
-export interface SessionsParams {
-    repo?: string;
-    all?: boolean;
-}
-export interface SessionsResult {
-    sessions: Session[];
+export interface WatchStatus {
+    watches: number;
+    degraded?: string[];
+    reason?: string;
 }
 
-export interface SendParams extends SessionRef {
-    text: string;
-    submit?: boolean;
-}
-
-export interface OutputParams extends SessionRef {
-    offset: number;
-    limit?: number;
-}
-export interface OutputResult {
-    data: string; // base64
-    offset: number;
-    next: number;
-    size: number;
-    done: boolean;
-}
-
-export interface ResizeParams extends SessionRef {
-    rows: number;
-    cols: number;
+export interface StatusResult {
+    version: string;
+    pid: number;
+    socket: string;
+    log: string;
+    state: string;
+    started: string;
+    sessions: Record<string, number>;
+    watch: WatchStatus;
 }
 
 export interface StopParams extends SessionRef {
     force?: boolean;
 }
 
-export interface RemoveParams extends SessionRef {
-    keepBranch?: boolean;
-    force?: boolean;
-}
-export interface RemoveResult {
-    session: Session;
-    branchDeleted: boolean;
-    branchKept?: string;
-}
-
 export interface OutputSubscription {
     session: string;
     offset: number;
 }
+
 export interface SubscribeParams {
     sessions?: boolean;
     conflicts?: boolean;
     output?: OutputSubscription[];
 }
 
-export interface SessionChanged {
-    session: Session;
-}
-
-export interface OutputNotification {
-    session: string;
-    offset: number;
-    data: string; // base64
-    done?: boolean;
-}
-
-export interface Range {
-    start: number; // 1-based
-    end: number; // inclusive; end < start: a pure deletion before start
-}
-
-export interface Side {
-    session: string; // session name, or "target"
-    path: string;
-    file: string;
-    ranges: Range[];
-}
-
-export interface Conflict {
-    id: string;
+export interface TrustParams {
     repo: string;
+    revoke?: boolean;
+    check?: boolean;
+}
+
+export interface TrustResult {
     path: string;
-    kind: string;
-    severity: "conflict" | "overlap" | string;
-    a: Side;
-    b: Side;
-}
-
-export interface ConflictsParams {
-    repo?: string;
-    session?: string;
-    path?: string;
-}
-export interface ConflictsResult {
-    conflicts: Conflict[];
-}
-
-export interface ConflictsChanged {
-    added?: Conflict[];
-    updated?: Conflict[];
-    resolved?: string[];
-}
-
-export interface DiffParams extends SessionRef {
-    against?: "base" | "target";
-    paths?: string[];
-    stat?: boolean;
-}
-export interface Hunk {
-    oldStart: number;
-    oldLines: number;
-    newStart: number;
-    newLines: number;
-    header?: string;
-    lines: string[];
-}
-export interface FileDiff {
-    path: string;
-    oldPath?: string;
-    status: "added" | "modified" | "deleted" | "renamed" | string;
-    binary?: boolean;
-    additions: number;
-    deletions: number;
-    hunks?: Hunk[];
-}
-export interface DiffResult {
-    from: string;
-    to: string;
-    files: FileDiff[];
-    stats: Changes;
-}
-
-export type FileVersion = "base" | "target" | "worktree" | "snapshot";
-export interface FileParams extends SessionRef {
-    path: string;
-    version: FileVersion;
-}
-export interface FileResult {
-    content: string;
-    missing?: boolean;
-    binary?: boolean;
-}
-
-export interface CommentParams extends SessionRef {
-    path: string;
-    startLine: number;
-    endLine?: number;
-    body: string;
-}
-export interface Comment {
-    id: number;
-    session: string;
-    path: string;
-    startLine: number;
-    endLine: number;
-    body: string;
-    created: string;
-    sent?: string;
-}
-export interface CommentsResult {
-    comments: Comment[];
-}
-
-export interface FeedbackResult {
-    sent: number;
-    message: string;
-    via: "pty" | "resume" | string;
-}
-
-export interface MergeParams extends SessionRef {
-    strategy?: MergeStrategy;
-    message?: string;
-    cleanup?: boolean;
-    dryRun?: boolean;
-    force?: boolean;
-}
-export interface MergeResult {
-    session: Session;
-    strategy: string;
-    target: string;
-    old: string;
-    new: string;
-    backup: string;
-    dryRun?: boolean;
-    files: number;
-}
-export interface MergeConflictData {
-    conflicts: Conflict[];
+    hash: string;
+    trusted: boolean;
+    commands: string[];
 }
 
 export interface UndoResult {
@@ -379,27 +427,90 @@ export interface UndoResult {
     undone: string;
 }
 
-// ---- typed requests and notifications ---------------------------------------
+export interface WhoParams {
+    repo?: string;
+    path: string;
+    start?: number;
+    end?: number;
+}
 
-export const hello = new Request<HelloParams, HelloResult>(Method.Hello);
-export const spawn = new Request<SpawnParams, Session>(Method.Spawn);
-export const sessions = new Request<SessionsParams, SessionsResult>(Method.Sessions);
-export const session = new Request<SessionRef, Session>(Method.Session);
-export const send = new Request<SendParams, unknown>(Method.Send);
-export const output = new Request<OutputParams, OutputResult>(Method.Output);
-export const resize = new Request<ResizeParams, unknown>(Method.Resize);
-export const stop = new Request<StopParams, Session>(Method.Stop);
-export const remove = new Request<RemoveParams, RemoveResult>(Method.Remove);
-export const diff = new Request<DiffParams, DiffResult>(Method.Diff);
-export const file = new Request<FileParams, FileResult>(Method.File);
+export interface Presence {
+    session: string;
+    id: string;
+    agent: string;
+    state: State;
+    status: string;
+    additions: number;
+    deletions: number;
+    ranges: Range[];
+}
+
+export interface WhoResult {
+    repo: string;
+    path: string;
+    sessions: Presence[];
+}
+
+export interface SessionChanged {
+    session: Session;
+}
+
+export interface ConflictsChanged {
+    added?: Conflict[];
+    updated?: Conflict[];
+    resolved?: string[];
+}
+
+export interface OutputNotification {
+    session: string;
+    offset: number;
+    data: string;
+    done?: boolean;
+}
+
+export interface WorkDone {
+    kind: string;
+    title?: string;
+    message?: string;
+}
+
+export interface ProgressParams {
+    token: unknown;
+    value: WorkDone;
+}
+
+export interface MergeConflictData {
+    conflicts: Conflict[];
+    paths: string[];
+}
+
+// ---- typed requests and notifications ----
+
 export const comment = new Request<CommentParams, Comment>(Method.Comment);
 export const comments = new Request<SessionRef, CommentsResult>(Method.Comments);
-export const feedback = new Request<SessionRef, FeedbackResult>(Method.Feedback);
 export const conflicts = new Request<ConflictsParams, ConflictsResult>(Method.Conflicts);
+export const diff = new Request<DiffParams, DiffResult>(Method.Diff);
+export const feedback = new Request<SessionRef, FeedbackResult>(Method.Feedback);
+export const file = new Request<FileParams, FileResult>(Method.File);
+export const hello = new Request<HelloParams, HelloResult>(Method.Hello);
+export const hook = new Request<HookParams, Session>(Method.Hook);
 export const merge = new Request<MergeParams, MergeResult>(Method.Merge);
+export const output = new Request<OutputParams, OutputResult>(Method.Output);
+export const remove = new Request<RemoveParams, RemoveResult>(Method.Remove);
+export const resize = new Request<ResizeParams, Session>(Method.Resize);
+export const send = new Request<SendParams, Session>(Method.Send);
+export const session = new Request<SessionRef, Session>(Method.Session);
+export const sessions = new Request<SessionsParams, SessionsResult>(Method.Sessions);
+export const shutdown = new Request<Empty, Empty>(Method.Shutdown);
+export const spawn = new Request<SpawnParams, Session>(Method.Spawn);
+export const status = new Request<Empty, StatusResult>(Method.Status);
+export const stop = new Request<StopParams, Session>(Method.Stop);
+export const subscribe = new Request<SubscribeParams, Empty>(Method.Subscribe);
+export const trust = new Request<TrustParams, TrustResult>(Method.Trust);
 export const undo = new Request<SessionRef, UndoResult>(Method.Undo);
-export const subscribe = new Request<SubscribeParams, unknown>(Method.Subscribe);
+export const who = new Request<WhoParams, WhoResult>(Method.Who);
 
 export const sessionChanged = new Notification<SessionChanged>(Notify.SessionChanged);
 export const conflictsChanged = new Notification<ConflictsChanged>(Notify.ConflictsChanged);
 export const outputNotification = new Notification<OutputNotification>(Notify.Output);
+export const progress = new Notification<ProgressParams>(Notify.Progress);

@@ -1,7 +1,7 @@
 // Pure rendering of sessions and conflicts for the tree view and the status
 // bar. No vscode import: tree.ts turns these views into TreeItems.
 
-import { Conflict, live, Session, State } from "./protocol";
+import { Conflict, live, Range, Session, Severity, State } from "./protocol";
 
 /** What a session row shows, independent of the VS Code API. */
 export interface SessionView {
@@ -83,15 +83,26 @@ export function mySide(c: Conflict, me: string) {
     return c.a.session === me ? c.a : c.b;
 }
 
+/**
+ * Line ranges for a person, as every studiod face writes them (Go:
+ * protocol.FormatRanges): "line 4", "lines 12–14, 20", "deletion before
+ * line 7", "the whole file".
+ */
+export function formatRanges(ranges: readonly Range[]): string {
+    if (ranges.length === 0) return "the whole file";
+    const deletion = (r: Range) => r.end < r.start;
+    if (ranges.length === 1 && deletion(ranges[0]!)) return `deletion before line ${ranges[0]!.start}`;
+    const parts = ranges.map((r) => (deletion(r) ? `deletion before ${r.start}` : r.start === r.end ? `${r.start}` : `${r.start}–${r.end}`));
+    const one = ranges.length === 1 && ranges[0]!.start === ranges[0]!.end;
+    return (one ? "line " : "lines ") + parts.join(", ");
+}
+
 export function renderConflict(c: Conflict, me?: string): { label: string; description: string } {
     const other = me ? otherSide(c, me).session : `${c.a.session} ↔ ${c.b.session}`;
     const side = me ? mySide(c, me) : c.a;
-    const lines = side.ranges
-        .map((r) => (r.end < r.start ? `${r.start} (deleted)` : r.start === r.end ? `${r.start}` : `${r.start}–${r.end}`))
-        .join(", ");
     return {
         label: c.path,
-        description: `${c.severity === "overlap" ? "overlap" : c.kind} with ${other}${lines ? ` · lines ${lines}` : ""}`,
+        description: `${c.severity === Severity.Overlap ? "overlap" : c.kind} with ${other}${side.ranges.length ? ` · ${formatRanges(side.ranges)}` : ""}`,
     };
 }
 

@@ -1,6 +1,7 @@
 -- The :Studio subcommands. Each entry: run(args) with the parsed command
 -- (fargs after the subcommand, bang, line1, line2, range) and complete(arglead,
 -- args) for its arguments.
+local protocol = require('studio.protocol')
 local config = require('studio.config')
 local rpc = require('studio.rpc')
 local util = require('studio.util')
@@ -90,7 +91,7 @@ sub.spawn = {
       if not prompt or prompt == '' then
         return
       end
-      rpc.request('studio/spawn', {
+      rpc.request(protocol.method.spawn, {
         repo = util.current_repo() or vim.loop.cwd(),
         name = opts.name,
         agent = opts.agent or config.options.agent,
@@ -122,7 +123,7 @@ sub.spawn = {
 
 sub.list = {
   run = function(args, cb)
-    rpc.request('studio/sessions', { repo = not args.bang and util.current_repo() or nil, all = args.bang }, function(err, res)
+    rpc.request(protocol.method.sessions, { repo = not args.bang and util.current_repo() or nil, all = args.bang }, function(err, res)
       if err then
         return (cb or report('list'))(err)
       end
@@ -188,7 +189,7 @@ sub.feedback = {
     if not name then
       return util.err('usage: :Studio feedback {name}')
     end
-    rpc.request('studio/feedback', { session = name, repo = util.current_repo() }, function(err, res)
+    rpc.request(protocol.method.feedback, { session = name, repo = util.current_repo() }, function(err, res)
       if not err and not cb then
         util.notify(string.format('sent %d comment%s to %s', res.sent or 0, res.sent == 1 and '' or 's', name))
       end
@@ -205,7 +206,7 @@ sub.send = {
       return
     end
     local text = table.concat(vim.list_slice(args.fargs, 2), ' ')
-    rpc.request('studio/send', { session = name, repo = util.current_repo(), text = text }, cb or report('send'))
+    rpc.request(protocol.method.send, { session = name, repo = util.current_repo(), text = text }, cb or report('send'))
   end,
   complete = complete_names,
 }
@@ -234,7 +235,7 @@ end
 sub.conflicts = {
   run = function(args, cb)
     local name = args.fargs[1]
-    rpc.request('studio/conflicts', { repo = util.current_repo(), session = name }, function(err, res)
+    rpc.request(protocol.method.conflicts, { repo = util.current_repo(), session = name }, function(err, res)
       if err then
         return (cb or report('conflicts'))(err)
       end
@@ -258,8 +259,8 @@ sub.merge = {
       return
     end
     local strategy = args.fargs[2] or config.options.merge_strategy
-    rpc.request('studio/merge', { session = name, repo = util.current_repo(), strategy = strategy }, function(err, res)
-      if err and err.code == rpc.codes.merge_conflict and err.data and err.data ~= vim.NIL then
+    rpc.request(protocol.method.merge, { session = name, repo = util.current_repo(), strategy = strategy }, function(err, res)
+      if err and err.code == protocol.code.merge_conflict and err.data and err.data ~= vim.NIL then
         show_conflicts(err.data.conflicts, 'studio merge conflicts: ' .. name)
         if not cb then
           util.err(name .. ' does not merge cleanly: ' .. rpc.describe(err) .. ' (see the quickfix list)')
@@ -286,7 +287,7 @@ sub.undo = {
   run = function(args, cb)
     local name = need_name(args, 'undo {name}')
     if name then
-      rpc.request('studio/undo', { session = name, repo = util.current_repo() }, function(err, res)
+      rpc.request(protocol.method.undo, { session = name, repo = util.current_repo() }, function(err, res)
         if not err and not cb then
           util.notify(string.format('restored %s to %s', res.target or '?', (res.restored or ''):sub(1, 12)))
         end
@@ -301,7 +302,7 @@ sub.stop = {
   run = function(args, cb)
     local name = need_name(args, 'stop[!] {name}')
     if name then
-      rpc.request('studio/stop', { session = name, repo = util.current_repo(), force = args.bang or nil }, cb or report('stop'))
+      rpc.request(protocol.method.stop, { session = name, repo = util.current_repo(), force = args.bang or nil }, cb or report('stop'))
     end
   end,
   complete = complete_names,
@@ -311,7 +312,7 @@ sub.rm = {
   run = function(args, cb)
     local name = need_name(args, 'rm[!] {name}')
     if name then
-      rpc.request('studio/remove', { session = name, repo = util.current_repo(), force = args.bang or nil }, function(err, res)
+      rpc.request(protocol.method.remove, { session = name, repo = util.current_repo(), force = args.bang or nil }, function(err, res)
         if not err and not cb and res and res.branchKept and res.branchKept ~= '' then
           util.notify('removed ' .. name .. '; branch kept: ' .. res.branchKept)
         end

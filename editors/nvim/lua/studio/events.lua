@@ -2,6 +2,7 @@
 -- for completion and listings, a notification when a session starts waiting
 -- for input, and User autocmds (StudioSessionChanged, StudioConflictsChanged)
 -- for statuslines and other plugins.
+local protocol = require('studio.protocol')
 local config = require('studio.config')
 local rpc = require('studio.rpc')
 local util = require('studio.util')
@@ -12,22 +13,6 @@ local M = {}
 M.sessions = {}
 -- The last conflictsChanged delta.
 M.last_conflicts = nil
-
--- Questions already shown, so the LSP's showMessageRequest and the
--- sessionChanged notification of the same question are shown once.
-local shown = {}
-
--- Whether a message naming one of the shown questions was already shown;
--- records it otherwise.
-function M.seen(message)
-  for q in pairs(shown) do
-    if message:find(q, 1, true) or q:find(message, 1, true) then
-      return true
-    end
-  end
-  shown[message] = true
-  return false
-end
 
 local function doautocmd(pattern)
   vim.cmd('doautocmd <nomodeline> User ' .. pattern)
@@ -42,19 +27,14 @@ function M.on_session(s)
   local question = s.detail or ''
   if
     config.options.notify
-    and s.state == 'waiting'
-    and (not old or old.state ~= 'waiting' or old.detail ~= s.detail)
+    and s.state == protocol.state.waiting
+    and (not old or old.state ~= protocol.state.waiting or old.detail ~= s.detail)
   then
     local msg = question ~= '' and question or 'waiting for input'
-    if not M.seen(msg) then
-      util.notify(
-        string.format('%s is waiting: %s  (:Studio send %s {answer}, or :Studio attach %s)', s.name, msg, s.name, s.name),
-        vim.log.levels.WARN
-      )
-    end
-  end
-  if s.state ~= 'waiting' and question ~= '' then
-    shown[question] = nil
+    util.notify(
+      string.format('%s is waiting: %s  (:Studio send %s {answer}, or :Studio attach %s)', s.name, msg, s.name, s.name),
+      vim.log.levels.WARN
+    )
   end
   M.last_session = s
   doautocmd('StudioSessionChanged')
@@ -62,10 +42,10 @@ end
 
 -- Subscribes to session and conflict notifications and seeds the cache.
 function M.start()
-  rpc.on('studio/sessionChanged', function(params)
+  rpc.on(protocol.notify.session_changed, function(params)
     M.on_session(params and params.session)
   end)
-  rpc.on('studio/conflictsChanged', function(params)
+  rpc.on(protocol.notify.conflicts_changed, function(params)
     M.last_conflicts = params
     doautocmd('StudioConflictsChanged')
   end)
@@ -79,7 +59,7 @@ end
 -- Session names of repo (all repos when nil), from the daemon when it answers
 -- in time, else from the cache.
 function M.names(repo)
-  local err, res = rpc.request_sync('studio/sessions', { repo = repo }, config.options.timeout)
+  local err, res = rpc.request_sync(protocol.method.sessions, { repo = repo }, config.options.timeout)
   if not err and res and res.sessions then
     for _, s in ipairs(res.sessions) do
       M.sessions[s.id] = s

@@ -1,5 +1,5 @@
--- The studiod language client: diagnostics for predicted conflicts, code
--- lenses, and questions from waiting sessions, on buffers inside git repos.
+-- The studiod language client: diagnostics for predicted conflicts and code
+-- lenses, on buffers inside git repos.
 --
 -- One client serves every repository (the daemon is global). Neovim 0.8+ has
 -- vim.lsp.start; 0.7 gets vim.lsp.start_client + vim.lsp.buf_attach_client.
@@ -7,6 +7,7 @@
 -- a daemon without LSP support answers "method not found", and then the
 -- client is never started (0.7 would raise an assertion error from inside
 -- its initialize callback otherwise). The studio/* requests work either way.
+local protocol = require('studio.protocol')
 local config = require('studio.config')
 local util = require('studio.util')
 
@@ -35,27 +36,15 @@ function M.supported()
   return state.support
 end
 
-local function show_message_request(_, params)
-  if params and params.message then
-    local events = require('studio.events')
-    if not events.seen(params.message) then
-      util.notify(params.message, vim.log.levels.WARN)
-    end
-  end
-  -- Never block the editor on a modal prompt: the answer goes to the agent
-  -- with :Studio send.
-  return vim.NIL
-end
-
 local function client_config(root)
   return {
     name = 'studiod',
     cmd = { config.options.binary, 'lsp' },
     cmd_env = util.env(),
     root_dir = root,
-    handlers = {
-      ['window/showMessageRequest'] = show_message_request,
-    },
+    -- Waiting sessions are announced from studio/sessionChanged (events.lua),
+    -- so the server must not also ask with window/showMessageRequest.
+    init_options = { client = 'nvim', showsWaiting = true },
     on_init = function(client)
       local caps = client.server_capabilities or {}
       if caps.codeLensProvider then
@@ -149,7 +138,7 @@ end
 -- done by the editor: studio.review opens the review tab here rather than
 -- having the server open one file.
 local function register_commands()
-  vim.lsp.commands['studio.review'] = function(command)
+  vim.lsp.commands[protocol.command.review] = function(command)
     local a = (command.arguments or {})[1] or {}
     local paths = a.paths ~= vim.NIL and a.paths or nil
     require('studio.review').open(a.session, a.repo ~= vim.NIL and a.repo or nil, nil, paths and paths[1])

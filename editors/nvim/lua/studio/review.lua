@@ -2,6 +2,7 @@
 -- changed files; opening one shows it as a diff between its base version
 -- (fetched with studio/file into a scratch buffer) and the worktree file,
 -- which stays an ordinary, editable buffer.
+local protocol = require('studio.protocol')
 local rpc = require('studio.rpc')
 local util = require('studio.util')
 
@@ -112,7 +113,7 @@ function M.open_file(path, cb)
   local filebuf = vim.api.nvim_get_current_buf()
   vim.b[filebuf].studio_session = rs.session
   vim.b[filebuf].studio_path = path
-  rpc.request('studio/file', { session = rs.id, repo = rs.repo, path = path, version = 'base' }, function(err, res)
+  rpc.request(protocol.method.file, { session = rs.id, repo = rs.repo, path = path, version = 'base' }, function(err, res)
     if err then
       return cb(failure('base of ' .. path, err))
     end
@@ -172,11 +173,11 @@ end
 -- cb(err) runs once the diff of path (default: the first file) is shown.
 function M.open(name, repo, cb, path)
   cb = cb or default_cb
-  rpc.request('studio/session', { session = name, repo = repo }, function(err, s)
+  rpc.request(protocol.method.session, { session = name, repo = repo }, function(err, s)
     if err then
       return cb(failure('session ' .. name, err))
     end
-    rpc.request('studio/diff', { session = s.id, repo = s.repo, stat = true }, function(derr, diff)
+    rpc.request(protocol.method.diff, { session = s.id, repo = s.repo, stat = true }, function(derr, diff)
       if derr then
         return cb(failure('diff of ' .. name, derr))
       end
@@ -263,7 +264,7 @@ function M.comment(line1, line2, body, cb)
     if not text or text == '' then
       return cb(failure('empty comment'))
     end
-    rpc.request('studio/comment', {
+    rpc.request(protocol.method.comment, {
       session = (rs and rs.session == session) and rs.id or session,
       repo = rs and rs.repo or util.current_repo(),
       path = path,

@@ -1,7 +1,7 @@
 -- How requests reach the daemon.
 --
--- `studiod lsp` relays one connection to the daemon, and the daemon serves the
--- studio/* requests on any connection, with or without an LSP `initialize`.
+-- `studiod lsp` relays studio/* requests to the daemon on any connection,
+-- with or without an LSP `initialize`.
 -- So a request goes over the attached studiod language client when there is
 -- one, else over a private connection: a second `studiod lsp` driven with
 -- vim.lsp.rpc (LSP framing, no initialize). That private connection also
@@ -9,21 +9,13 @@
 -- session events however many buffers the client is attached to.
 --
 -- Callbacks run on the main loop: cb(err, result), err = {code, message, data}.
+local protocol = require('studio.protocol')
 local config = require('studio.config')
 
 local M = {}
 
--- Error codes of the wire API (protocol/errors.go).
-M.codes = {
-  method_not_found = -32601,
-  not_found = -32001,
-  invalid = -32002,
-  merge_conflict = -32003,
-  target_dirty = -32004,
-  untrusted = -32005,
-  busy = -32006,
-  git = -32007,
-}
+-- Error codes of the wire API (generated from the Go package protocol).
+M.codes = protocol.code
 
 -- The private connection: { rpc = <vim.lsp.rpc client>, hello = {...} }.
 local channel = nil
@@ -69,7 +61,7 @@ local function open()
   local ok, rpc = pcall(rpc_start, {
     notification = dispatch,
     server_request = function(method)
-      return nil, vim.lsp.rpc.rpc_response_error(M.codes.method_not_found, method)
+      return nil, vim.lsp.rpc.rpc_response_error(protocol.code.method_not_found, method)
     end,
     -- Runs in a fast event: only forget the connection here.
     on_exit = function()
@@ -83,13 +75,13 @@ local function open()
   end
   this.rpc = rpc
   channel = this
-  rpc.request('studio/hello', { client = 'nvim', version = '1' }, function(err, result)
+  rpc.request(protocol.method.hello, { client = 'nvim', version = protocol.version }, function(err, result)
     if not err then
       this.hello = result
     end
   end)
   if subscription then
-    rpc.request('studio/subscribe', subscription, function() end)
+    rpc.request(protocol.method.subscribe, subscription, function() end)
   end
   return channel
 end
@@ -126,7 +118,7 @@ function M.request(method, params, cb)
   cb = cb or function() end
   local function done(err, result)
     err = normalize(err)
-    if err and err.code == M.codes.method_not_found then
+    if err and err.code == protocol.code.method_not_found then
       err.message = method .. ' is not served by this studiod (update it): ' .. (err.message or '')
     end
     if result == vim.NIL then
@@ -179,7 +171,7 @@ function M.subscribe(params, cb)
   if not c then
     return cb and cb({ code = 0, message = oerr })
   end
-  c.rpc.request('studio/subscribe', params, function(err, result)
+  c.rpc.request(protocol.method.subscribe, params, function(err, result)
     if cb then
       cb(normalize(err), result)
     end

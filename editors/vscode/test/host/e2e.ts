@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import * as vscode from "vscode";
 import type { Api } from "../../src/main";
-import type * as p from "../../src/protocol";
+import * as p from "../../src/protocol";
 import type { SessionNode } from "../../src/tree";
 import { api, HostTest, setSetting, sleep, waitFor } from "./harness";
 
@@ -60,7 +60,7 @@ export const e2e: HostTest[] = [
             await setSetting("path", bin);
             await a.ctx.restart();
             await waitFor(() => a.ctx.state === "running", () => `state running (is ${a.ctx.state}: ${a.ctx.lastError})`, 30_000);
-            assert.equal(a.ctx.server?.protocolVersion.split(".")[0], "1");
+            assert.equal(a.ctx.server?.protocolVersion.split(".")[0], p.ProtocolVersion);
             state = { a };
         },
     },
@@ -152,7 +152,7 @@ export const e2e: HostTest[] = [
         },
     },
     {
-        name: "e2e: merging beta after alpha is refused with the conflicts (-32003)",
+        name: "e2e: merging beta after alpha is refused with the conflicts (p.Code.MergeConflict)",
         skip,
         timeoutMs: 60_000,
         fn: async () => {

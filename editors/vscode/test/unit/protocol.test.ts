@@ -1,5 +1,5 @@
-// Keeps src/protocol.ts, the Go package protocol, package.json and the
-// extension's command table in step.
+// Keeps package.json, the extension's command table and the generated
+// src/protocol.ts in step.
 
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
@@ -7,51 +7,11 @@ import * as path from "node:path";
 import { describe, test } from "node:test";
 import { commandIds, configKeys, configSection, sessionsViewId, viewContainerId } from "../../src/ids";
 import * as proto from "../../src/protocol";
-import { extRoot, goConsts, repoRoot } from "./util";
+import { extRoot } from "./util";
 
-const goDir = path.join(repoRoot(), "protocol");
-const go = new Map([
-    ...goConsts(path.join(goDir, "methods.go")),
-    ...goConsts(path.join(goDir, "errors.go")),
-    ...goConsts(path.join(goDir, "types.go")),
-]);
-
-/** Go constants named prefix+X, as {X: value}. */
-function goGroup(prefix: string): Record<string, string | number> {
-    const out: Record<string, string | number> = {};
-    for (const [k, v] of go) if (k.startsWith(prefix) && k.length > prefix.length) out[k.slice(prefix.length)] = v;
-    return out;
-}
-
-describe("protocol.ts mirrors the Go constants", () => {
-    const groups: [string, Record<string, string | number>][] = [
-        ["Method", proto.Method],
-        ["Notify", proto.Notify],
-        ["Command", proto.Command],
-        ["Code", proto.Code],
-        ["State", proto.State],
-        ["Kind", proto.Kind],
-        ["Strategy", proto.Strategy],
-    ];
-    for (const [prefix, ts] of groups) {
-        test(prefix, () => {
-            const want = goGroup(prefix);
-            assert.ok(Object.keys(want).length > 0, `no Go constants named ${prefix}* found`);
-            assert.deepEqual({ ...ts }, want, `protocol.ts ${prefix} differs from Go ${prefix}*`);
-        });
-    }
-
-    test("Version", () => {
-        assert.equal(proto.ProtocolVersion, go.get("Version"));
-    });
-
-    test("the Go Methods list has every method once", () => {
-        const src = readFileSync(path.join(goDir, "methods.go"), "utf8");
-        const list = /var Methods = \[\]string\{([\s\S]*?)\}/.exec(src)?.[1] ?? "";
-        const names = list.split(",").map((s) => s.trim()).filter(Boolean);
-        assert.deepEqual(new Set(names.map((n) => go.get(n))), new Set(Object.values(proto.Method)));
-    });
-
+// src/protocol.ts itself is generated from the Go package protocol, and a
+// Go test fails when it is out of date; these tests check what uses it.
+describe("protocol.ts", () => {
     test("typed requests and notifications use declared names", () => {
         const methods = new Set<string>(Object.values(proto.Method));
         const notifies = new Set<string>(Object.values(proto.Notify));
@@ -60,14 +20,7 @@ describe("protocol.ts mirrors the Go constants", () => {
             if (v instanceof proto.Request) (n++, assert.ok(methods.has(v.method), `${name}: ${v.method}`));
             if (v instanceof proto.Notification) (n++, assert.ok(notifies.has(v.method), `${name}: ${v.method}`));
         }
-        assert.ok(n > 15);
-    });
-
-    test("live() agrees with Go's Live", () => {
-        const src = readFileSync(path.join(goDir, "types.go"), "utf8");
-        const body = /func Live\(s string\) bool \{[\s\S]*?case ([^:]+):/.exec(src)?.[1] ?? "";
-        const liveStates = new Set(body.split(",").map((n) => go.get(n.trim())));
-        for (const s of Object.values(proto.State)) assert.equal(proto.live(s), liveStates.has(s), s);
+        assert.equal(n, Object.keys(proto.Method).length + Object.keys(proto.Notify).length);
     });
 });
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { State } from "../../src/protocol";
-import { changesText, inWorkspace, renderConflict, renderSession, sortSessions, stateIcon, statusText } from "../../src/render";
+import { Conflict, Range, State } from "../../src/protocol";
+import { changesText, formatRanges, inWorkspace, renderConflict, renderSession, sortSessions, stateIcon, statusText } from "../../src/render";
 import { session } from "./util";
 
 describe("renderSession", () => {
@@ -104,8 +104,21 @@ test("inWorkspace", () => {
     assert.ok(!inWorkspace(s, ["/other"]));
 });
 
+test("formatRanges says lines as the Go faces do", () => {
+    // The cases of protocol/ranges_test.go.
+    const cases: [Range[], string][] = [
+        [[], "the whole file"],
+        [[{ start: 4, end: 4 }], "line 4"],
+        [[{ start: 12, end: 14 }], "lines 12–14"],
+        [[{ start: 12, end: 14 }, { start: 20, end: 20 }], "lines 12–14, 20"],
+        [[{ start: 7, end: 6 }], "deletion before line 7"],
+        [[{ start: 3, end: 3 }, { start: 7, end: 6 }], "lines 3, deletion before 7"],
+    ];
+    for (const [ranges, want] of cases) assert.equal(formatRanges(ranges), want);
+});
+
 test("renderConflict from one side", () => {
-    const c = {
+    const c: Conflict = {
         id: "x",
         repo: "/src/app",
         path: "auth.go",
@@ -115,7 +128,7 @@ test("renderConflict from one side", () => {
         b: { session: "api", path: "auth.go", file: "/wt/api/auth.go", ranges: [{ start: 5, end: 5 }] },
     };
     assert.deepEqual(renderConflict(c, "auth"), { label: "auth.go", description: "content with api · lines 3–7" });
-    assert.deepEqual(renderConflict(c, "api"), { label: "auth.go", description: "content with auth · lines 5" });
+    assert.deepEqual(renderConflict(c, "api"), { label: "auth.go", description: "content with auth · line 5" });
     assert.deepEqual(renderConflict({ ...c, severity: "overlap", kind: "overlap" }), {
         label: "auth.go",
         description: "overlap with auth ↔ api · lines 3–7",

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import * as path from "node:path";
 import { Session } from "../../src/protocol";
 
@@ -16,21 +16,6 @@ export function repoRoot(): string {
 /** The extension's directory (holding package.json). */
 export function extRoot(): string {
     return path.join(repoRoot(), "editors", "vscode");
-}
-
-/** Go string and integer constants of a file: name → value. */
-export function goConsts(file: string): Map<string, string | number> {
-    const src = readFileSync(file, "utf8");
-    const out = new Map<string, string | number>();
-    for (const block of src.matchAll(/^const \(\n([\s\S]*?)^\)/gm)) {
-        for (const m of block[1]!.matchAll(/^\s*([A-Z]\w*)\s*=\s*("(?:[^"\\]|\\.)*"|-?\d+)/gm)) {
-            out.set(m[1]!, m[2]!.startsWith('"') ? (JSON.parse(m[2]!) as string) : Number(m[2]));
-        }
-    }
-    for (const m of src.matchAll(/^const ([A-Z]\w*)\s*=\s*("(?:[^"\\]|\\.)*"|-?\d+)/gm)) {
-        out.set(m[1]!, m[2]!.startsWith('"') ? (JSON.parse(m[2]!) as string) : Number(m[2]));
-    }
-    return out;
 }
 
 export function session(over: Partial<Session> = {}): Session {

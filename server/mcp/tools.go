@@ -1,4 +1,4 @@
-package server
+package mcp
 
 import (
 	"bytes"
@@ -15,7 +15,7 @@ import (
 	"github.com/studiod/studiod/protocol"
 )
 
-// MCP tool names. DESIGN.md §7 lists them; the README documents them.
+// MCP tool names. The README documents them.
 const (
 	ToolSpawnSession     = "spawn_session"
 	ToolListSessions     = "list_sessions"
@@ -69,7 +69,7 @@ func sessionArg() mcp.ToolOption {
 }
 
 // Tools returns every tool with its handler.
-func (m *MCP) Tools() []mcpserver.ServerTool {
+func (m *Server) Tools() []mcpserver.ServerTool {
 	ro := hints{readOnly: true, idempotent: true}
 	return []mcpserver.ServerTool{
 		{Tool: tool(ToolSpawnSession, "Start an agent session",
@@ -140,7 +140,7 @@ func (m *MCP) Tools() []mcpserver.ServerTool {
 			"Merge the session's branch into its target branch. A backup ref of the old target tip is kept, so `studiod undo` can restore it. "+
 				"Run with dry_run first to see what would happen; a conflicting merge is refused and lists the conflicts.",
 			hints{destructive: true}, repoArg(), sessionArg(),
-			mcp.WithString("strategy", mcp.Enum(protocol.StrategyMerge, protocol.StrategySquash, protocol.StrategyRebase), mcp.Description("How to merge (default: the repository's configured strategy, else merge).")),
+			mcp.WithString("strategy", mcp.Enum(string(protocol.StrategyMerge), string(protocol.StrategySquash), string(protocol.StrategyRebase)), mcp.Description("How to merge (default: the repository's configured strategy, else merge).")),
 			mcp.WithString("message", mcp.Description("Commit message for merge and squash.")),
 			mcp.WithBoolean("dry_run", mcp.Description("Only report what the merge would do; change nothing.")),
 			mcp.WithBoolean("cleanup", mcp.Description("Remove the session's worktree and branch after a successful merge.")),
@@ -185,7 +185,7 @@ type sessionArgs struct {
 
 // ref resolves a session reference. The repo narrows the name to one
 // repository; without any, the daemon finds the only session of that name.
-func (m *MCP) ref(ctx context.Context, a sessionArgs) (protocol.SessionRef, error) {
+func (m *Server) ref(ctx context.Context, a sessionArgs) (protocol.SessionRef, error) {
 	if strings.TrimSpace(a.Session) == "" {
 		return protocol.SessionRef{}, errors.New("session is required: pass a session name or ID (see list_sessions)")
 	}
@@ -198,7 +198,7 @@ func (m *MCP) ref(ctx context.Context, a sessionArgs) (protocol.SessionRef, erro
 
 // call runs one tool: decode the arguments into A, connect, run fn, and
 // turn any failure into a tool error the model can act on.
-func call[A any](m *MCP, what string, fn func(ctx context.Context, c *protocol.Client, a A) (*mcp.CallToolResult, error)) mcpserver.ToolHandlerFunc {
+func call[A any](m *Server, what string, fn func(ctx context.Context, c *protocol.Client, a A) (*mcp.CallToolResult, error)) mcpserver.ToolHandlerFunc {
 	return func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 		var a A
 		if err := decodeArgs(req, &a); err != nil {
@@ -298,7 +298,7 @@ type spawnArgs struct {
 	Target string `json:"target"`
 }
 
-func (m *MCP) spawnSession(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+func (m *Server) spawnSession(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 	// An MCP client picks an agent profile; it never gets to run a
 	// command. The schema forbids extra properties, and this says why to
 	// a client that does not read schemas.
@@ -332,7 +332,7 @@ type listArgs struct {
 	IncludeRemoved bool   `json:"include_removed"`
 }
 
-func (m *MCP) listSessions(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+func (m *Server) listSessions(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 	return call(m, "list_sessions", func(ctx context.Context, c *protocol.Client, a listArgs) (*mcp.CallToolResult, error) {
 		p := protocol.SessionsParams{All: a.IncludeRemoved}
 		if !a.AllRepos {
@@ -372,7 +372,7 @@ func sessionsSummary(ss []protocol.Session) string {
 	return b.String()
 }
 
-func (m *MCP) getSession(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+func (m *Server) getSession(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 	return call(m, "get_session", func(ctx context.Context, c *protocol.Client, a sessionArgs) (*mcp.CallToolResult, error) {
 		r, err := m.ref(ctx, a)
 		if err != nil {
@@ -402,7 +402,7 @@ type outputInfo struct {
 	Done   bool   `json:"done"`
 }
 
-func (m *MCP) readOutput(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+func (m *Server) readOutput(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 	return call(m, "read_output", func(ctx context.Context, c *protocol.Client, a outputArgs) (*mcp.CallToolResult, error) {
 		r, err := m.ref(ctx, a.sessionArgs)
 		if err != nil {
@@ -449,7 +449,7 @@ type sendArgs struct {
 	Submit *bool  `json:"submit"`
 }
 
-func (m *MCP) sendInput(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+func (m *Server) sendInput(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 	return call(m, "send_input", func(ctx context.Context, c *protocol.Client, a sendArgs) (*mcp.CallToolResult, error) {
 		r, err := m.ref(ctx, a.sessionArgs)
 		if err != nil {
@@ -470,7 +470,7 @@ type diffArgs struct {
 	Stat    bool     `json:"stat"`
 }
 
-func (m *MCP) sessionDiff(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+func (m *Server) sessionDiff(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 	return call(m, "session_diff", func(ctx context.Context, c *protocol.Client, a diffArgs) (*mcp.CallToolResult, error) {
 		r, err := m.ref(ctx, a.sessionArgs)
 		if err != nil {
@@ -539,7 +539,7 @@ type conflictsArgs struct {
 	Path    string `json:"path"`
 }
 
-func (m *MCP) checkConflicts(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+func (m *Server) checkConflicts(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 	return call(m, "check_conflicts", func(ctx context.Context, c *protocol.Client, a conflictsArgs) (*mcp.CallToolResult, error) {
 		repo, err := m.repo(ctx, a.Repo)
 		if err != nil && (a.Repo != "" || a.Session == "") {
@@ -572,22 +572,10 @@ func conflictsText(cs []protocol.Conflict) string {
 }
 
 func sideText(s protocol.Side) string {
-	var rs []string
-	for _, r := range s.Ranges {
-		switch {
-		case r.End < r.Start:
-			rs = append(rs, fmt.Sprintf("deletion before %d", r.Start))
-		case r.End == r.Start:
-			rs = append(rs, fmt.Sprintf("%d", r.Start))
-		default:
-			rs = append(rs, fmt.Sprintf("%d-%d", r.Start, r.End))
-		}
+	if len(s.Ranges) == 0 {
+		return s.Session
 	}
-	t := s.Session
-	if len(rs) > 0 {
-		t += " lines " + strings.Join(rs, ", ")
-	}
-	return t
+	return s.Session + " " + protocol.FormatRanges(s.Ranges)
 }
 
 type commentArgs struct {
@@ -598,7 +586,7 @@ type commentArgs struct {
 	Body      string `json:"body"`
 }
 
-func (m *MCP) addReviewComment(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+func (m *Server) addReviewComment(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 	return call(m, "add_review_comment", func(ctx context.Context, c *protocol.Client, a commentArgs) (*mcp.CallToolResult, error) {
 		r, err := m.ref(ctx, a.sessionArgs)
 		if err != nil {
@@ -618,7 +606,7 @@ func (m *MCP) addReviewComment(ctx context.Context, req mcp.CallToolRequest) (*m
 	})(ctx, req)
 }
 
-func (m *MCP) sendFeedback(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+func (m *Server) sendFeedback(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 	return call(m, "send_feedback", func(ctx context.Context, c *protocol.Client, a sessionArgs) (*mcp.CallToolResult, error) {
 		r, err := m.ref(ctx, a)
 		if err != nil {
@@ -634,13 +622,13 @@ func (m *MCP) sendFeedback(ctx context.Context, req mcp.CallToolRequest) (*mcp.C
 
 type mergeArgs struct {
 	sessionArgs
-	Strategy string `json:"strategy"`
-	Message  string `json:"message"`
-	DryRun   bool   `json:"dry_run"`
-	Cleanup  bool   `json:"cleanup"`
+	Strategy protocol.Strategy `json:"strategy"`
+	Message  string            `json:"message"`
+	DryRun   bool              `json:"dry_run"`
+	Cleanup  bool              `json:"cleanup"`
 }
 
-func (m *MCP) mergeSession(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+func (m *Server) mergeSession(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 	return call(m, "merge_session", func(ctx context.Context, c *protocol.Client, a mergeArgs) (*mcp.CallToolResult, error) {
 		r, err := m.ref(ctx, a.sessionArgs)
 		if err != nil {
@@ -670,7 +658,7 @@ type stopArgs struct {
 	Force bool `json:"force"`
 }
 
-func (m *MCP) stopSession(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+func (m *Server) stopSession(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 	return call(m, "stop_session", func(ctx context.Context, c *protocol.Client, a stopArgs) (*mcp.CallToolResult, error) {
 		r, err := m.ref(ctx, a.sessionArgs)
 		if err != nil {
@@ -690,7 +678,7 @@ type removeArgs struct {
 	Force      bool `json:"force"`
 }
 
-func (m *MCP) removeSession(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+func (m *Server) removeSession(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 	return call(m, "remove_session", func(ctx context.Context, c *protocol.Client, a removeArgs) (*mcp.CallToolResult, error) {
 		r, err := m.ref(ctx, a.sessionArgs)
 		if err != nil {
@@ -716,7 +704,7 @@ const (
 func sessionURI(name, what string) string { return "studio://sessions/" + name + "/" + what }
 
 // Resources returns the fixed resources.
-func (m *MCP) Resources() []mcpserver.ServerResource {
+func (m *Server) Resources() []mcpserver.ServerResource {
 	return []mcpserver.ServerResource{{
 		Resource: mcp.NewResource(sessionsURI, "sessions",
 			mcp.WithResourceDescription("Every agent session of this repository (all repositories over HTTP), as JSON. Subscribe to be told when any session changes."),
@@ -726,7 +714,7 @@ func (m *MCP) Resources() []mcpserver.ServerResource {
 }
 
 // ResourceTemplates returns the per-session resources.
-func (m *MCP) ResourceTemplates() []mcpserver.ServerResourceTemplate {
+func (m *Server) ResourceTemplates() []mcpserver.ServerResourceTemplate {
 	return []mcpserver.ServerResourceTemplate{
 		{
 			Template: mcp.NewResourceTemplate("studio://sessions/{name}/diff", "session diff",
@@ -743,7 +731,7 @@ func (m *MCP) ResourceTemplates() []mcpserver.ServerResourceTemplate {
 	}
 }
 
-func (m *MCP) readSessions(ctx context.Context, req mcp.ReadResourceRequest) ([]mcp.ResourceContents, error) {
+func (m *Server) readSessions(ctx context.Context, req mcp.ReadResourceRequest) ([]mcp.ResourceContents, error) {
 	c, err := m.daemon(ctx)
 	if err != nil {
 		return nil, err
@@ -764,7 +752,7 @@ func (m *MCP) readSessions(ctx context.Context, req mcp.ReadResourceRequest) ([]
 }
 
 // templateRef is the session a per-session resource names.
-func (m *MCP) templateRef(ctx context.Context, req mcp.ReadResourceRequest) (protocol.SessionRef, error) {
+func (m *Server) templateRef(ctx context.Context, req mcp.ReadResourceRequest) (protocol.SessionRef, error) {
 	var name string
 	switch v := req.Params.Arguments["name"].(type) {
 	case string:
@@ -781,7 +769,7 @@ func (m *MCP) templateRef(ctx context.Context, req mcp.ReadResourceRequest) (pro
 	return protocol.SessionRef{Session: name, Repo: repo}, nil
 }
 
-func (m *MCP) readDiff(ctx context.Context, req mcp.ReadResourceRequest) ([]mcp.ResourceContents, error) {
+func (m *Server) readDiff(ctx context.Context, req mcp.ReadResourceRequest) ([]mcp.ResourceContents, error) {
 	r, err := m.templateRef(ctx, req)
 	if err != nil {
 		return nil, err
@@ -797,7 +785,7 @@ func (m *MCP) readDiff(ctx context.Context, req mcp.ReadResourceRequest) ([]mcp.
 	return []mcp.ResourceContents{mcp.TextResourceContents{URI: req.Params.URI, MIMEType: "text/x-diff", Text: diffText(d)}}, nil
 }
 
-func (m *MCP) readOutputResource(ctx context.Context, req mcp.ReadResourceRequest) ([]mcp.ResourceContents, error) {
+func (m *Server) readOutputResource(ctx context.Context, req mcp.ReadResourceRequest) ([]mcp.ResourceContents, error) {
 	r, err := m.templateRef(ctx, req)
 	if err != nil {
 		return nil, err

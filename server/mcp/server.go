@@ -1,4 +1,4 @@
-package server
+package mcp
 
 import (
 	"context"
@@ -22,8 +22,8 @@ import (
 	"github.com/studiod/studiod/protocol"
 )
 
-// MCPConfig configures the MCP adapter.
-type MCPConfig struct {
+// Config configures the MCP adapter.
+type Config struct {
 	// Dial connects to the daemon. The adapter keeps one connection and
 	// dials again when it drops (the daemon restarted).
 	Dial func(ctx context.Context, notify protocol.NotifyFunc) (*protocol.Client, error)
@@ -35,11 +35,12 @@ type MCPConfig struct {
 	Log     *slog.Logger
 }
 
-// MCP is the Model Context Protocol face of the daemon: tools, resources
-// and notifications that are thin adapters over protocol.Client calls. One
-// MCP serves any number of MCP sessions (one over stdio, many over HTTP).
-type MCP struct {
-	cfg MCPConfig
+// Server is the Model Context Protocol face of the daemon: tools,
+// resources and notifications that are thin adapters over protocol.API
+// calls on a client of the daemon. One Server serves any number of MCP
+// sessions (one over stdio, many over HTTP).
+type Server struct {
+	cfg Config
 
 	// mu guards the fields below. It is never held while calling the
 	// daemon or an MCP client.
@@ -51,15 +52,15 @@ type MCP struct {
 	subs map[mcpserver.ClientSession]map[string]any
 }
 
-// NewMCP returns the adapter. It dials the daemon on first use.
-func NewMCP(cfg MCPConfig) *MCP {
+// New returns the adapter. It dials the daemon on first use.
+func New(cfg Config) *Server {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
 	if cfg.Version == "" {
 		cfg.Version = "dev"
 	}
-	return &MCP{cfg: cfg, subs: map[mcpserver.ClientSession]map[string]any{}}
+	return &Server{cfg: cfg, subs: map[mcpserver.ClientSession]map[string]any{}}
 }
 
 const mcpInstructions = `studiod runs several AI coding agents in parallel, each in its own git worktree on branch studio/<name>, predicts where their work will collide, and merges it safely.
@@ -70,7 +71,7 @@ Sessions are named within a repository; pass repo (an absolute path) when workin
 // hooks that track resource subscriptions, both the resources/subscribe
 // requests of protocol versions up to 2025-11-25 and the
 // subscriptions/listen streams of 2026-07-28.
-func (m *MCP) Options() []mcpserver.ServerOption {
+func (m *Server) Options() []mcpserver.ServerOption {
 	hooks := &mcpserver.Hooks{}
 	hooks.AddAfterSubscribe(func(ctx context.Context, id any, req *mcp.SubscribeRequest, _ *mcp.EmptyResult) {
 		m.subscribe(ctx, nil, []string{req.Params.URI}, true)
@@ -102,7 +103,7 @@ func (m *MCP) Options() []mcpserver.ServerOption {
 }
 
 // Server returns a complete MCP server with every tool and resource.
-func (m *MCP) Server() *mcpserver.MCPServer {
+func (m *Server) Server() *mcpserver.MCPServer {
 	s := mcpserver.NewMCPServer("studiod", m.cfg.Version, m.Options()...)
 	s.AddTools(m.Tools()...)
 	s.AddResources(m.Resources()...)
@@ -112,7 +113,7 @@ func (m *MCP) Server() *mcpserver.MCPServer {
 
 // ServeStdio serves one MCP client on r and w (stdin and stdout) until ctx
 // ends or the client closes its end.
-func (m *MCP) ServeStdio(ctx context.Context, r io.Reader, w io.Writer, errLog io.Writer) error {
+func (m *Server) ServeStdio(ctx context.Context, r io.Reader, w io.Writer, errLog io.Writer) error {
 	s := mcpserver.NewStdioServer(m.Server())
 	if errLog != nil {
 		s.SetErrorLogger(logLogger(errLog))
@@ -125,7 +126,7 @@ func (m *MCP) ServeStdio(ctx context.Context, r io.Reader, w io.Writer, errLog i
 }
 
 // Close closes the daemon connection.
-func (m *MCP) Close() error {
+func (m *Server) Close() error {
 	m.mu.Lock()
 	c := m.client
 	m.client = nil
@@ -139,7 +140,7 @@ func (m *MCP) Close() error {
 // daemon returns the connection to the daemon, dialling it when there is
 // none or the last one dropped. Each new connection subscribes to session
 // changes, which drive resource update notifications.
-func (m *MCP) daemon(ctx context.Context) (*protocol.Client, error) {
+func (m *Server) daemon(ctx context.Context) (*protocol.Client, error) {
 	m.mu.Lock()
 	c := m.client
 	m.mu.Unlock()
@@ -154,7 +155,7 @@ func (m *MCP) daemon(ctx context.Context) (*protocol.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := c.Subscribe(ctx, protocol.SubscribeParams{Sessions: true}); err != nil {
+	if _, err := c.Subscribe(ctx, protocol.SubscribeParams{Sessions: true}); err != nil {
 		c.Close()
 		return nil, fmt.Errorf("subscribe to session changes: %w", err)
 	}
@@ -177,7 +178,7 @@ func (m *MCP) daemon(ctx context.Context) (*protocol.Client, error) {
 
 // notified runs on the daemon connection's read goroutine: it must not
 // block or call the daemon. Sending an MCP notification only queues it.
-func (m *MCP) notified(method string, params json.RawMessage) {
+func (m *Server) notified(method string, params json.RawMessage) {
 	if method != protocol.NotifySessionChanged {
 		return
 	}
@@ -228,7 +229,7 @@ func (m *MCP) notified(method string, params json.RawMessage) {
 
 // subscribe records (or forgets) the calling session's interest in uris.
 // stream is the subscriptions/listen request ID, nil for resources/subscribe.
-func (m *MCP) subscribe(ctx context.Context, stream any, uris []string, on bool) {
+func (m *Server) subscribe(ctx context.Context, stream any, uris []string, on bool) {
 	cs := mcpserver.ClientSessionFromContext(ctx)
 	if cs == nil {
 		return
@@ -252,7 +253,7 @@ func (m *MCP) subscribe(ctx context.Context, stream any, uris []string, on bool)
 
 // repo resolves the repository a call acts on: the explicit argument, else
 // the client's first file root, else the adapter's working directory.
-func (m *MCP) repo(ctx context.Context, explicit string) (string, error) {
+func (m *Server) repo(ctx context.Context, explicit string) (string, error) {
 	if explicit != "" {
 		if filepath.IsAbs(explicit) {
 			return filepath.Clean(explicit), nil
@@ -287,7 +288,7 @@ func inWorkTree(dir string) bool {
 }
 
 // rootDir asks the client for its roots when it declared the capability.
-func (m *MCP) rootDir(ctx context.Context) string {
+func (m *Server) rootDir(ctx context.Context) string {
 	srv := mcpserver.ServerFromContext(ctx)
 	cs := mcpserver.ClientSessionFromContext(ctx)
 	if srv == nil || cs == nil {

@@ -1,4 +1,4 @@
-package server
+package mcp
 
 import (
 	"bytes"
@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
@@ -23,11 +24,11 @@ import (
 	"github.com/studiod/studiod/protocol"
 )
 
-// MCPBodyLimit caps an MCP HTTP request body.
-const MCPBodyLimit = 4 << 20
+// BodyLimit caps an MCP HTTP request body.
+const BodyLimit = 4 << 20
 
-// MCPTokenFile is the bearer token's file name in the state directory.
-const MCPTokenFile = "mcp-token"
+// TokenFile is the bearer token's file name in the state directory.
+const TokenFile = "mcp-token"
 
 // CheckLoopbackAddr accepts only host:port listen addresses whose host is
 // a loopback IP or localhost: the MCP endpoint can start agents, so it must
@@ -59,10 +60,10 @@ func CheckLoopbackAddr(addr string) error {
 	return nil
 }
 
-// MCPToken returns the bearer token kept in dir, creating it (0600) on
+// Token returns the bearer token kept in dir, creating it (0600) on
 // first use.
-func MCPToken(dir string) (string, error) {
-	path := filepath.Join(dir, MCPTokenFile)
+func Token(dir string) (string, error) {
+	path := filepath.Join(dir, TokenFile)
 	if b, err := os.ReadFile(path); err == nil {
 		if tok := strings.TrimSpace(string(b)); len(tok) >= 32 {
 			return tok, nil
@@ -92,17 +93,17 @@ func MCPToken(dir string) (string, error) {
 	// first wins and both use it.
 	if err := os.Link(tmp.Name(), path); err != nil {
 		if errors.Is(err, os.ErrExist) {
-			return MCPToken(dir)
+			return Token(dir)
 		}
 		return "", fmt.Errorf("write MCP token: %w", err)
 	}
 	return tok, nil
 }
 
-// MCPHandler serves MCP over Streamable HTTP behind the checks a loopback
+// Handler serves MCP over Streamable HTTP behind the checks a loopback
 // endpoint needs: a bearer token, Host and Origin against DNS rebinding,
 // and a body size cap.
-func MCPHandler(m *MCP, token string) http.Handler {
+func Handler(m *Server, token string) http.Handler {
 	h := mcpserver.NewStreamableHTTPServer(m.Server(), mcpserver.WithStateful(true), mcpserver.WithSessionIdleTTL(time.Hour))
 	return &mcpGuard{token: token, next: h}
 }
@@ -131,15 +132,15 @@ func (g *mcpGuard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.Body != nil && r.Method == http.MethodPost {
-		if r.ContentLength > MCPBodyLimit {
-			http.Error(w, fmt.Sprintf("request body too large (limit %d bytes)", MCPBodyLimit), http.StatusRequestEntityTooLarge)
+		if r.ContentLength > BodyLimit {
+			http.Error(w, fmt.Sprintf("request body too large (limit %d bytes)", BodyLimit), http.StatusRequestEntityTooLarge)
 			return
 		}
-		b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MCPBodyLimit))
+		b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, BodyLimit))
 		if err != nil {
 			var mbe *http.MaxBytesError
 			if errors.As(err, &mbe) {
-				http.Error(w, fmt.Sprintf("request body too large (limit %d bytes)", MCPBodyLimit), http.StatusRequestEntityTooLarge)
+				http.Error(w, fmt.Sprintf("request body too large (limit %d bytes)", BodyLimit), http.StatusRequestEntityTooLarge)
 				return
 			}
 			http.Error(w, "read request body: "+err.Error(), http.StatusBadRequest)
@@ -173,16 +174,16 @@ func loopbackOrigin(origin string) bool {
 	return loopbackHost(u.Host)
 }
 
-// MCPHTTP is a running MCP HTTP endpoint.
-type MCPHTTP struct {
+// HTTP is a running MCP HTTP endpoint.
+type HTTP struct {
 	Addr string // where it listens, with the actual port
 	srv  *http.Server
-	mcp  *MCP
+	mcp  *Server
 	done chan error
 }
 
 // Close stops the endpoint.
-func (h *MCPHTTP) Close() error {
+func (h *HTTP) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	err := h.srv.Shutdown(ctx)
@@ -194,9 +195,9 @@ func (h *MCPHTTP) Close() error {
 	return err
 }
 
-// StartMCPHTTP serves MCP on addr, with tool calls going to s over an
-// in-process connection.
-func StartMCPHTTP(ctx context.Context, s *Server, addr, token, version string) (*MCPHTTP, error) {
+// StartHTTP serves MCP on addr, a loopback host:port, with tool calls going
+// to the daemon over connections that connect makes.
+func StartHTTP(connect func() net.Conn, addr, token, version string, log *slog.Logger) (*HTTP, error) {
 	if err := CheckLoopbackAddr(addr); err != nil {
 		return nil, err
 	}
@@ -204,21 +205,19 @@ func StartMCPHTTP(ctx context.Context, s *Server, addr, token, version string) (
 	if err != nil {
 		return nil, fmt.Errorf("MCP HTTP: %w", err)
 	}
-	m := NewMCP(MCPConfig{
-		Version: version, Log: s.log.With("component", "mcp"),
+	m := New(Config{
+		Version: version, Log: log,
 		Dial: func(_ context.Context, notify protocol.NotifyFunc) (*protocol.Client, error) {
-			a, b := net.Pipe()
-			s.ServeConn(ctx, a)
-			return protocol.NewClient(b, notify), nil
+			return protocol.NewClient(connect(), notify), nil
 		},
 	})
 	mux := http.NewServeMux()
-	mux.Handle("/mcp", MCPHandler(m, token))
-	h := &MCPHTTP{
+	mux.Handle("/mcp", Handler(m, token))
+	h := &HTTP{
 		Addr: ln.Addr().String(), mcp: m, done: make(chan error, 1),
 		srv: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 64 << 10},
 	}
 	go func() { h.done <- h.srv.Serve(ln) }()
-	s.log.Info("MCP over HTTP", "url", "http://"+h.Addr+"/mcp")
+	log.Info("MCP over HTTP", "url", "http://"+h.Addr+"/mcp")
 	return h, nil
 }

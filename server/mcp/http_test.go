@@ -1,4 +1,4 @@
-package server
+package mcp
 
 import (
 	"context"
@@ -22,14 +22,14 @@ const initBody = `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"proto
 // initialize.
 func newMCPHTTP(t *testing.T) (url, token string) {
 	t.Helper()
-	token, err := MCPToken(t.TempDir())
+	token, err := Token(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := NewMCP(MCPConfig{Dial: func(context.Context, protocol.NotifyFunc) (*protocol.Client, error) {
+	m := New(Config{Dial: func(context.Context, protocol.NotifyFunc) (*protocol.Client, error) {
 		return nil, errors.New("no daemon in this test")
 	}})
-	srv := httptest.NewServer(MCPHandler(m, token))
+	srv := httptest.NewServer(Handler(m, token))
 	t.Cleanup(srv.Close)
 	return srv.URL + "/mcp", token
 }
@@ -53,8 +53,8 @@ func TestMCPHTTPGuard(t *testing.T) {
 		{name: "null origin", header: map[string]string{"Authorization": "Bearer " + token, "Origin": "null"}, want: http.StatusForbidden},
 		{name: "rebinding host", host: "evil.example:" + port, header: map[string]string{"Authorization": "Bearer " + token}, want: http.StatusForbidden},
 		{name: "rebinding host without token", host: "evil.example", want: http.StatusForbidden},
-		{name: "oversized body", header: map[string]string{"Authorization": "Bearer " + token}, body: strings.NewReader(strings.Repeat(" ", MCPBodyLimit+1)), want: http.StatusRequestEntityTooLarge},
-		{name: "oversized chunked body", header: map[string]string{"Authorization": "Bearer " + token}, body: io.MultiReader(strings.NewReader(strings.Repeat(" ", MCPBodyLimit+1))), want: http.StatusRequestEntityTooLarge},
+		{name: "oversized body", header: map[string]string{"Authorization": "Bearer " + token}, body: strings.NewReader(strings.Repeat(" ", BodyLimit+1)), want: http.StatusRequestEntityTooLarge},
+		{name: "oversized chunked body", header: map[string]string{"Authorization": "Bearer " + token}, body: io.MultiReader(strings.NewReader(strings.Repeat(" ", BodyLimit+1))), want: http.StatusRequestEntityTooLarge},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -128,23 +128,23 @@ func TestCheckLoopbackAddr(t *testing.T) {
 
 func TestMCPToken(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "state")
-	tok, err := MCPToken(dir)
+	tok, err := Token(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(tok) != 64 {
 		t.Fatalf("token %q: want 64 hex digits", tok)
 	}
-	fi, err := os.Stat(filepath.Join(dir, MCPTokenFile))
+	fi, err := os.Stat(filepath.Join(dir, TokenFile))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if fi.Mode().Perm() != 0o600 {
 		t.Fatalf("token file mode %v, want 0600", fi.Mode().Perm())
 	}
-	again, err := MCPToken(dir)
+	again, err := Token(dir)
 	if err != nil || again != tok {
-		t.Fatalf("second MCPToken = %q, %v; want the same token", again, err)
+		t.Fatalf("second Token = %q, %v; want the same token", again, err)
 	}
 }
 

@@ -1,0 +1,125 @@
+-- The studiod wire surface, generated from the Go package protocol by
+-- `go test ./protocol -run TestGenerated -update`. Do not edit: change the
+-- Go declarations and regenerate.
+local M = {}
+
+-- Clients refuse a daemon with a different major version.
+M.version = '2'
+
+-- The side name of a conflict's target branch.
+M.target_side = 'target'
+
+-- Requests served by the daemon.
+M.method = {
+  hello = 'studio/hello',
+  spawn = 'studio/spawn',
+  sessions = 'studio/sessions',
+  session = 'studio/session',
+  send = 'studio/send',
+  output = 'studio/output',
+  resize = 'studio/resize',
+  stop = 'studio/stop',
+  remove = 'studio/remove',
+  hook = 'studio/hook',
+  diff = 'studio/diff',
+  file = 'studio/file',
+  comment = 'studio/comment',
+  comments = 'studio/comments',
+  feedback = 'studio/feedback',
+  conflicts = 'studio/conflicts',
+  who = 'studio/who',
+  merge = 'studio/merge',
+  undo = 'studio/undo',
+  subscribe = 'studio/subscribe',
+  status = 'studio/status',
+  trust = 'studio/trust',
+  shutdown = 'studio/shutdown',
+}
+
+-- Notifications from the daemon.
+M.notify = {
+  session_changed = 'studio/sessionChanged',
+  conflicts_changed = 'studio/conflictsChanged',
+  output = 'studio/output',
+  progress = '$/progress',
+}
+
+-- Editor commands (workspace/executeCommand).
+M.command = {
+  spawn = 'studio.spawn',
+  review = 'studio.review',
+  merge = 'studio.merge',
+  stop = 'studio.stop',
+  remove = 'studio.remove',
+  send = 'studio.send',
+  feedback = 'studio.feedback',
+  undo = 'studio.undo',
+  open = 'studio.open',
+}
+
+-- Error codes.
+M.code = {
+  parse_error = -32700,
+  invalid_request = -32600,
+  method_not_found = -32601,
+  invalid_params = -32602,
+  internal = -32603,
+  request_cancelled = -32800,
+  not_found = -31001,
+  invalid = -31002,
+  merge_conflict = -31003,
+  target_dirty = -31004,
+  untrusted = -31005,
+  busy = -31006,
+  git = -31007,
+}
+
+-- Session states.
+M.state = {
+  starting = 'starting',
+  working = 'working',
+  waiting = 'waiting',
+  idle = 'idle',
+  exited = 'exited',
+  failed = 'failed',
+  stopped = 'stopped',
+  merged = 'merged',
+  removed = 'removed',
+}
+
+-- Conflict kinds.
+M.kind = {
+  content = 'content',
+  modify_delete = 'modify/delete',
+  add_add = 'add/add',
+  rename = 'rename',
+  binary = 'binary',
+  mode = 'mode',
+  overlap = 'overlap',
+}
+
+-- Conflict severities.
+M.severity = {
+  conflict = 'conflict',
+  overlap = 'overlap',
+}
+
+-- Merge strategies.
+M.strategy = {
+  merge = 'merge',
+  squash = 'squash',
+  rebase = 'rebase',
+}
+
+-- File versions (studio/file).
+M.file = {
+  base = 'base',
+  target = 'target',
+  worktree = 'worktree',
+  snapshot = 'snapshot',
+}
+
+-- States in which an agent process may still be running.
+M.live = { ['starting'] = true, ['working'] = true, ['waiting'] = true, ['idle'] = true }
+
+return M

@@ -1,0 +1,238 @@
+package lsp
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"unicode/utf16"
+
+	lsp "go.lsp.dev/protocol"
+	"go.lsp.dev/uri"
+
+	"github.com/studiod/studiod/protocol"
+)
+
+// Conflicts and overlaps reach the editor as diagnostics on both sides'
+// files. Each delta republishes every file it touches, computed from the
+// current conflict set, so a file whose last conflict went away gets an
+// empty list.
+
+// sessionChanged runs on the daemon connection's read goroutine: it only
+// records and queues.
+func (s *server) sessionChanged(n protocol.SessionChanged) {
+	s.mu.Lock()
+	s.state.sessions[n.Session.ID] = n.Session
+	s.mu.Unlock()
+	s.waiting(n.Session)
+	s.refreshLenses()
+}
+
+// conflictsChanged runs on the daemon connection's read goroutine.
+func (s *server) conflictsChanged(d protocol.ConflictsChanged) {
+	s.mu.Lock()
+	files := s.state.apply(d)
+	s.mu.Unlock()
+	s.queue(func() { s.publish(files) })
+	s.refreshLenses()
+}
+
+// publish sends the diagnostics of files, computed now, to a ready editor.
+// It runs on the worker, so an older set never overtakes a newer one.
+func (s *server) publish(files map[string]bool) {
+	if !s.isReady() {
+		return
+	}
+	for _, file := range sortedKeys(files) {
+		s.notifyLSP(methodPublishDiagnostics, s.fileDiagnostics(file))
+	}
+}
+
+// publishAll sends the diagnostics of every file with a conflict.
+func (s *server) publishAll() {
+	s.mu.Lock()
+	files := s.state.files()
+	s.mu.Unlock()
+	s.publish(files)
+}
+
+// publishFile sends one file's diagnostics; an empty list only with empty.
+func (s *server) publishFile(file string, empty bool) {
+	if file == "" || !s.isReady() {
+		return
+	}
+	p := s.fileDiagnostics(file)
+	if len(p.Diagnostics) > 0 || empty {
+		s.notifyLSP(methodPublishDiagnostics, p)
+	}
+}
+
+// conflictSide is a conflict seen from one of its files.
+type conflictSide struct {
+	cf          protocol.Conflict
+	self, other protocol.Side
+}
+
+// conflictsIn returns the conflicts with a side in file, seen from there.
+func (s *server) conflictsIn(file string) []conflictSide {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []conflictSide
+	for _, cf := range s.state.conflicts {
+		switch file {
+		case cf.A.File:
+			out = append(out, conflictSide{cf, cf.A, cf.B})
+		case cf.B.File:
+			out = append(out, conflictSide{cf, cf.B, cf.A})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].cf.ID < out[j].cf.ID })
+	return out
+}
+
+// fileDiagnostics computes one file's diagnostics from the current conflict
+// set: one per changed range of this side, naming the other side.
+func (s *server) fileDiagnostics(file string) lsp.PublishDiagnosticsParams {
+	lines := fileLines{}
+	diags := []lsp.Diagnostic{}
+	for _, x := range s.conflictsIn(file) {
+		sev := lsp.DiagnosticSeverityWarning
+		verb, tail := "conflicts with", ""
+		if x.cf.Severity == protocol.SeverityOverlap {
+			sev = lsp.DiagnosticSeverityInformation
+			verb, tail = "overlaps with", " (merges cleanly)"
+		} else if x.cf.Kind != "" && x.cf.Kind != protocol.KindContent {
+			verb = "conflicts (" + string(x.cf.Kind) + ") with"
+		}
+		msg := fmt.Sprintf("%s %s: %s of %s%s", verb, s.sideLabel(x.cf.Repo, x.other, x.self), protocol.FormatRanges(x.other.Ranges), x.other.Path, tail)
+		var related []lsp.DiagnosticRelatedInformation
+		for _, r := range orWhole(x.other.Ranges) {
+			related = append(related, lsp.DiagnosticRelatedInformation{
+				Location: lsp.Location{URI: uri.File(x.other.File), Range: lines.lspRange(x.other.File, r)},
+				Message:  fmt.Sprintf("%s: %s", sideName(x.other), protocol.FormatRanges([]protocol.Range{r})),
+			})
+		}
+		data, _ := json.Marshal(map[string]string{"conflict": x.cf.ID, "session": x.self.Session, "other": x.other.Session, "otherFile": x.other.File})
+		for _, r := range orWhole(x.self.Ranges) {
+			diags = append(diags, lsp.Diagnostic{
+				Range:              lines.lspRange(file, r),
+				Severity:           sev,
+				Code:               lsp.String(string(x.cf.Severity)),
+				Source:             lsp.NewOptional("studiod"),
+				Message:            lsp.String(msg),
+				RelatedInformation: related,
+				Data:               lsp.LSPAny(data),
+			})
+		}
+	}
+	return lsp.PublishDiagnosticsParams{URI: uri.File(file), Diagnostics: diags}
+}
+
+// sideLabel names a side for a person: "session api (claude)" or "the
+// target branch main".
+func (s *server) sideLabel(repo string, side, from protocol.Side) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if side.Session == protocol.TargetSide {
+		if sess, ok := s.state.session(repo, from.Session); ok && sess.Target != "" {
+			return "the target branch " + sess.Target
+		}
+		return "the target branch"
+	}
+	if sess, ok := s.state.session(repo, side.Session); ok && sess.Agent != "" {
+		return fmt.Sprintf("session %s (%s)", side.Session, sess.Agent)
+	}
+	return "session " + side.Session
+}
+
+func sideName(side protocol.Side) string {
+	if side.Session == protocol.TargetSide {
+		return "target"
+	}
+	return "session " + side.Session
+}
+
+// orWhole returns ranges, or the first line when there are none (a
+// whole-file conflict such as modify/delete).
+func orWhole(ranges []protocol.Range) []protocol.Range {
+	if len(ranges) == 0 {
+		return []protocol.Range{{Start: 1, End: 1}}
+	}
+	return ranges
+}
+
+// fileLines reads files once per computation to turn 1-based line ranges
+// into LSP ranges that end at the end of the last line (in UTF-16 units).
+type fileLines map[string][]string
+
+// maxLinesFile bounds the files read for line lengths.
+const maxLinesFile = 8 << 20
+
+func (fl fileLines) get(file string) []string {
+	if l, ok := fl[file]; ok {
+		return l
+	}
+	var lines []string
+	if fi, err := os.Stat(file); err == nil && fi.Mode().IsRegular() && fi.Size() <= maxLinesFile {
+		if b, err := os.ReadFile(file); err == nil {
+			lines = strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+		}
+	}
+	fl[file] = lines
+	return lines
+}
+
+// lspRange converts a 1-based inclusive line range; a deletion marks the
+// line it stands before. Lines past the end of the file are clamped to its
+// last line.
+func (fl fileLines) lspRange(file string, r protocol.Range) lsp.Range {
+	lines := fl.get(file)
+	start, end := r.Start-1, r.End-1
+	if end < start {
+		end = start
+	}
+	last := max(len(lines)-1, 0)
+	start = min(max(start, 0), last)
+	end = min(max(end, 0), last)
+	width := 0
+	if end < len(lines) {
+		width = utf16Len(strings.TrimSuffix(lines[end], "\r"))
+	}
+	return lsp.Range{
+		Start: lsp.Position{Line: uint32(start)},
+		End:   lsp.Position{Line: uint32(end), Character: uint32(width)},
+	}
+}
+
+func utf16Len(s string) int {
+	n := 0
+	for _, r := range s {
+		n += utf16.RuneLen(r)
+	}
+	return n
+}
+
+// docPath turns a document URI into a clean file path ("" if not a file).
+func docPath(u uri.URI) string {
+	if !u.IsFile() {
+		return ""
+	}
+	p := filepath.Clean(u.FsPath())
+	if real, err := filepath.EvalSymlinks(p); err == nil {
+		p = real
+	}
+	return p
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		if k != "" {
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
