@@ -216,7 +216,19 @@ type batchProc struct {
 }
 
 func (p *Predictor) start(ctx context.Context, args ...string) (*batchProc, error) {
-	cmd := p.g.Command(ctx, Cmd{Dir: p.dir}, args...)
+	b, err := startBatch(ctx, p.g, p.dir, args...)
+	if err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	p.stats.ProcStarts++
+	p.mu.Unlock()
+	return b, nil
+}
+
+// startBatch starts a long-lived git process in dir, living until ctx ends.
+func startBatch(ctx context.Context, g *Git, dir string, args ...string) (*batchProc, error) {
+	cmd := g.Command(ctx, Cmd{Dir: dir}, args...)
 	in, err := cmd.StdinPipe()
 	if err != nil {
 		return nil, err
@@ -228,11 +240,8 @@ func (p *Predictor) start(ctx context.Context, args ...string) (*batchProc, erro
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
-		return nil, p.g.wrap(args, err, "")
+		return nil, g.wrap(args, err, "")
 	}
-	p.mu.Lock()
-	p.stats.ProcStarts++
-	p.mu.Unlock()
 	return &batchProc{cmd: cmd, in: in, out: bufio.NewReaderSize(out, 64<<10), stderr: &stderr}, nil
 }
 

@@ -1,0 +1,934 @@
+package workspace
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// ErrFullSnapshot reports that a worktree cannot be snapshotted
+// incrementally this time (its HEAD moved, ignore rules changed, or its
+// configuration is one the incremental path does not model): take a full
+// snapshot, TakeSnapshot with paths == nil on a fresh private index. The
+// error wraps it with the reason.
+var ErrFullSnapshot = errors.New("needs a full snapshot")
+
+// Snapshotter takes snapshots of a repository's worktrees without an index.
+// Given a worktree's previous snapshot and the paths changed since (from the
+// watcher), it hashes what changed and rewrites only the trees above it, so
+// the cost follows the change, not the size of the repository: no index is
+// read or written and no other file is looked at.
+//
+// The tree is the one `git add -A` and `git write-tree` give on a copy of the
+// worktree's index: untracked files are in, ignored ones are out unless
+// tracked, empty directories vanish, modes are 100644, 100755, 120000 (the
+// link's text as a blob) or 160000 (a nested repository's HEAD, never its
+// files). "Tracked" is read from the previous snapshot: a path it holds was
+// tracked or not ignored, and with the ignore rules unchanged it still is. So
+// what it cannot see is what changes only the index (`git add -f` of an
+// ignored file, `git rm --cached` of one) or the ignore rules outside the
+// worktree (info/exclude, core.excludesFile); when HEAD moves or a
+// .gitignore changes it returns ErrFullSnapshot.
+//
+// Blobs are written by `git hash-object -w --stdin-paths`, so clean filters
+// and line-ending conversion apply as for `git add`. Trees and the commit are
+// built in process and written as loose objects (`git gc --auto` packs them
+// eventually); trees are read through one long-lived `git cat-file --batch`
+// and cached.
+//
+// A Snapshotter is safe for concurrent use; Updates run one at a time.
+type Snapshotter struct {
+	g       *Git
+	dir     string // a worktree of the repository, for cat-file
+	objects looseStore
+	ctx     context.Context // bounds the long-lived process
+	cancel  context.CancelFunc
+
+	// mu serializes Updates and guards the fields below. It is held while
+	// git runs: the cat-file pipe and the caches are the resource, as with
+	// Predictor.catMu.
+	mu    sync.Mutex
+	cat   *batchProc
+	trees map[oid][]treeEntry // tree id → entries, read or written
+	wts   map[string]string   // worktree → why it needs full snapshots ("" if it does not)
+
+	// Alternatives measured by the benchmarks; production leaves them nil.
+	// hashFiles replaces hash-object; build replaces the in-process trees and
+	// commit.
+	hashFiles func(ctx context.Context, dir string, paths []string) ([]oid, error)
+	build     func(ctx context.Context, dir string, base oid, head string, edits []treeEdit) (tree, commit oid, err error)
+	// write replaces the loose-object writer for trees, symlink blobs and
+	// the commit.
+	write func(ctx context.Context, typ string, data []byte) (oid, error)
+}
+
+// NewSnapshotter returns a Snapshotter for repo. Its process starts on first
+// use and lives until Close.
+func NewSnapshotter(repo *Repo) *Snapshotter {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Snapshotter{
+		g: repo.Git, dir: repo.Root, objects: looseStore{filepath.Join(repo.CommonDir, "objects")},
+		ctx: ctx, cancel: cancel,
+		trees: map[oid][]treeEntry{}, wts: map[string]string{},
+	}
+}
+
+// Close stops the Snapshotter's process.
+func (s *Snapshotter) Close() error {
+	s.cancel()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cat != nil {
+		s.cat.close()
+		s.cat = nil
+	}
+	return nil
+}
+
+// treeCacheMax bounds the tree cache; past it the cache starts over.
+const treeCacheMax = 20000
+
+// treeEdit is one change to a tree, as fast-import's M and D: set path to an
+// entry, or delete it with everything below.
+type treeEdit struct {
+	path string
+	del  bool
+	mode uint32
+	id   oid
+}
+
+// Update returns the snapshot of the worktree at dir, given prev, an earlier
+// snapshot of it, and the paths changed since (relative to dir,
+// slash-separated; files or directories, existing or not). It returns an
+// error wrapping ErrFullSnapshot when only a full snapshot will do.
+func (s *Snapshotter) Update(ctx context.Context, dir string, prev Snapshot, changed []string) (Snapshot, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if why, err := s.unsupported(ctx, dir); err != nil {
+		return Snapshot{}, fmt.Errorf("snapshot %s: %w", dir, err)
+	} else if why != "" {
+		return Snapshot{}, fmt.Errorf("snapshot %s: %w: %s", dir, ErrFullSnapshot, why)
+	}
+	head, err := s.head(ctx, dir)
+	if err != nil {
+		return Snapshot{}, fmt.Errorf("snapshot %s: %w", dir, err)
+	}
+	if head != prev.Head {
+		return Snapshot{}, fmt.Errorf("snapshot %s: %w: HEAD moved", dir, ErrFullSnapshot)
+	}
+	base, err := parseOID(prev.Tree)
+	if err != nil {
+		return Snapshot{}, fmt.Errorf("snapshot %s: previous snapshot: %w", dir, err)
+	}
+	u := &update{s: s, ctx: ctx, dir: dir, base: base, listings: map[string][]treeEntry{}, stats: map[string]statResult{}}
+	roots, err := u.roots(changed)
+	if err != nil {
+		return Snapshot{}, fmt.Errorf("snapshot %s: %w", dir, err)
+	}
+	if len(roots) == 0 {
+		return prev, nil
+	}
+	if err := u.collect(roots); err != nil {
+		return Snapshot{}, fmt.Errorf("snapshot %s: %w", dir, err)
+	}
+	if err := u.hash(); err != nil {
+		return Snapshot{}, fmt.Errorf("snapshot %s: %w", dir, err)
+	}
+	build := s.build
+	if build == nil {
+		build = s.buildInProcess
+	}
+	tree, commit, err := build(ctx, dir, base, head, u.edits)
+	if err != nil {
+		return Snapshot{}, fmt.Errorf("snapshot %s: %w", dir, err)
+	}
+	return Snapshot{Commit: commit.String(), Tree: tree.String(), Head: head}, nil
+}
+
+// forget drops what is known of dir's configuration, to be read again.
+func (s *Snapshotter) forget(dir string) {
+	s.mu.Lock()
+	delete(s.wts, dir)
+	s.mu.Unlock()
+}
+
+// unsupported says why dir's configuration needs full snapshots, or "".
+// Caller holds mu.
+func (s *Snapshotter) unsupported(ctx context.Context, dir string) (string, error) {
+	if why, ok := s.wts[dir]; ok {
+		return why, nil
+	}
+	out, err := s.g.Run(ctx, dir, "config", "-z", "--list")
+	if err != nil && ExitCode(err) != 1 {
+		return "", fmt.Errorf("read config: %w", err)
+	}
+	why := unsupportedConfig(out)
+	for _, kv := range slices.Concat(os.Environ(), s.g.Env) {
+		if strings.HasPrefix(kv, "GIT_OBJECT_DIRECTORY=") || strings.HasPrefix(kv, "GIT_DIR=") || strings.HasPrefix(kv, "GIT_WORK_TREE=") {
+			why = "GIT_OBJECT_DIRECTORY, GIT_DIR or GIT_WORK_TREE is set"
+		}
+	}
+	s.wts[dir] = why
+	return why, nil
+}
+
+// unsupportedConfig reads `git config -z --list` output and says which
+// setting makes `git add` behave otherwise than the incremental path
+// models, or "".
+func unsupportedConfig(out []byte) string {
+	for _, rec := range strings.Split(string(out), "\x00") {
+		key, val, hasVal := strings.Cut(rec, "\n")
+		key = strings.ToLower(key)
+		on := func() bool {
+			if !hasVal {
+				return true
+			}
+			switch strings.ToLower(val) {
+			case "true", "yes", "on":
+				return true
+			case "false", "no", "off", "":
+				return false
+			}
+			n, err := strconv.Atoi(val)
+			return err != nil || n != 0
+		}
+		switch {
+		case key == "core.filemode" && !on(),
+			key == "core.symlinks" && !on(),
+			key == "core.ignorecase" && on(),
+			key == "core.precomposeunicode" && on(),
+			key == "core.sparsecheckout" && on(),
+			key == "index.sparse" && on():
+			return key + "=" + val
+		case key == "core.sharedrepository" && !slices.Contains([]string{"", "false", "umask", "0", "no", "off"}, strings.ToLower(val)):
+			return key + "=" + val
+		case key == "extensions.objectformat" && strings.ToLower(val) != "sha1":
+			return key + "=" + val
+		}
+	}
+	return ""
+}
+
+// head returns dir's HEAD commit, from its files when it can.
+func (s *Snapshotter) head(ctx context.Context, dir string) (string, error) {
+	if h, ok := readHead(dir); ok {
+		return h, nil
+	}
+	out, err := s.g.Run(ctx, dir, "rev-parse", "--verify", "HEAD^{commit}")
+	if err != nil {
+		return "", err
+	}
+	return trim(out), nil
+}
+
+// readHead resolves a worktree's HEAD by reading its files; ok is false
+// when it takes more than that (a symbolic ref to a symbolic ref, an unborn
+// branch, anything unexpected), for rev-parse to answer.
+func readHead(dir string) (string, bool) {
+	gitdir := filepath.Join(dir, ".git")
+	fi, err := os.Lstat(gitdir)
+	if err != nil {
+		return "", false
+	}
+	if fi.Mode().IsRegular() {
+		b, err := os.ReadFile(gitdir)
+		p, ok := strings.CutPrefix(strings.TrimSpace(string(b)), "gitdir: ")
+		if err != nil || !ok {
+			return "", false
+		}
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(dir, p)
+		}
+		gitdir = p
+	}
+	b, err := os.ReadFile(filepath.Join(gitdir, "HEAD"))
+	if err != nil {
+		return "", false
+	}
+	h := strings.TrimSpace(string(b))
+	ref, ok := strings.CutPrefix(h, "ref: ")
+	if !ok {
+		return h, len(h) == 40 && isOID(h)
+	}
+	if !strings.HasPrefix(ref, "refs/") || strings.Contains(ref, "..") {
+		return "", false
+	}
+	common := gitdir
+	if b, err := os.ReadFile(filepath.Join(gitdir, "commondir")); err == nil {
+		c := strings.TrimSpace(string(b))
+		if !filepath.IsAbs(c) {
+			c = filepath.Join(gitdir, c)
+		}
+		common = c
+	}
+	refdir := common
+	for _, p := range []string{"refs/bisect/", "refs/worktree/", "refs/rewritten/"} {
+		if strings.HasPrefix(ref, p) {
+			refdir = gitdir
+		}
+	}
+	if b, err := os.ReadFile(filepath.Join(refdir, filepath.FromSlash(ref))); err == nil {
+		v := strings.TrimSpace(string(b))
+		return v, len(v) == 40 && isOID(v)
+	}
+	f, err := os.Open(filepath.Join(common, "packed-refs"))
+	if err != nil {
+		return "", false
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if id, name, ok := strings.Cut(sc.Text(), " "); ok && name == ref && len(id) == 40 && isOID(id) {
+			return id, true
+		}
+	}
+	return "", false
+}
+
+// tree returns the entries of tree id. Caller holds mu.
+func (s *Snapshotter) tree(ctx context.Context, id oid) ([]treeEntry, error) {
+	if list, ok := s.trees[id]; ok {
+		return list, nil
+	}
+	if s.cat != nil && s.cat.dead {
+		s.cat.close()
+		s.cat = nil
+	}
+	if s.cat == nil {
+		b, err := startBatch(s.ctx, s.g, s.dir, "cat-file", "--batch")
+		if err != nil {
+			return nil, fmt.Errorf("start cat-file: %w", err)
+		}
+		s.cat = b
+	}
+	var data []byte
+	b := s.cat
+	err := b.exchange(ctx, func() error {
+		if _, err := fmt.Fprintf(b.in, "%s\n", id); err != nil {
+			return err
+		}
+		line, err := b.out.ReadString('\n')
+		if err != nil {
+			return err
+		}
+		f := strings.Fields(line)
+		if len(f) != 3 || f[1] != "tree" {
+			return fmt.Errorf("read tree %s: got %q", id, strings.TrimSpace(line))
+		}
+		n, err := strconv.Atoi(f[2])
+		if err != nil {
+			return fmt.Errorf("read tree %s: got %q", id, strings.TrimSpace(line))
+		}
+		data = make([]byte, n+1)
+		_, err = io.ReadFull(b.out, data)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	list, err := parseTree(data[:len(data)-1])
+	if err != nil {
+		return nil, fmt.Errorf("read tree %s: %w", id, err)
+	}
+	s.remember(id, list)
+	return list, nil
+}
+
+// remember caches a tree. Caller holds mu.
+func (s *Snapshotter) remember(id oid, list []treeEntry) {
+	if len(s.trees) >= treeCacheMax {
+		clear(s.trees)
+	}
+	s.trees[id] = list
+}
+
+// writeObject stores an object, loose unless a benchmark says otherwise.
+func (s *Snapshotter) writeObject(ctx context.Context, typ string, data []byte) (oid, error) {
+	if s.write != nil {
+		return s.write(ctx, typ, data)
+	}
+	return s.objects.write(typ, data)
+}
+
+// snapshotMessage and snapshotSig make snapshot commits byte for byte the
+// ones `git commit-tree` writes with snapshotIdentity.
+const (
+	snapshotMessage = "studiod snapshot"
+	snapshotSig     = "studiod <studiod@localhost> 1700000000 +0000"
+)
+
+// commitObject is a snapshot commit's content.
+func commitObject(tree oid, head string) []byte {
+	return fmt.Appendf(nil, "tree %s\nparent %s\nauthor %s\ncommitter %s\n\n%s\n", tree, head, snapshotSig, snapshotSig, snapshotMessage)
+}
+
+// buildInProcess applies edits to the tree base and commits the result on
+// head, writing the new trees and the commit as loose objects.
+func (s *Snapshotter) buildInProcess(ctx context.Context, dir string, base oid, head string, edits []treeEdit) (tree, commit oid, err error) {
+	root := &editNode{}
+	for _, e := range edits {
+		root.add(e)
+	}
+	top, err := s.apply(ctx, root, &treeEntry{mode: modeTree, id: base})
+	if err != nil {
+		return tree, commit, err
+	}
+	if top == nil {
+		// Everything is gone: the empty tree, as write-tree gives.
+		if tree, err = s.writeObject(ctx, "tree", nil); err != nil {
+			return tree, commit, err
+		}
+	} else {
+		tree = top.id
+	}
+	commit, err = s.writeObject(ctx, "commit", commitObject(tree, head))
+	return tree, commit, err
+}
+
+// editNode is the edits below one path, as a tree of names.
+type editNode struct {
+	// replace starts from nothing instead of the base's content.
+	replace bool
+	// set, if not nil, is what the path becomes (not a tree).
+	set  *treeEntry
+	kids map[string]*editNode
+}
+
+func (n *editNode) add(e treeEdit) {
+	parts := strings.Split(e.path, "/")
+	for i, name := range parts {
+		if n.kids == nil {
+			n.kids = map[string]*editNode{}
+		}
+		if i == len(parts)-1 {
+			if e.del {
+				n.kids[name] = &editNode{replace: true}
+			} else {
+				n.kids[name] = &editNode{set: &treeEntry{name: name, mode: e.mode, id: e.id}}
+			}
+			return
+		}
+		k := n.kids[name]
+		if k == nil {
+			k = &editNode{}
+			n.kids[name] = k
+		}
+		if k.set != nil {
+			// What was set to a file becomes a directory.
+			k.set, k.replace = nil, true
+		}
+		n = k
+	}
+}
+
+// apply returns what base becomes under n's edits: nil when nothing is left.
+// Caller holds mu.
+func (s *Snapshotter) apply(ctx context.Context, n *editNode, base *treeEntry) (*treeEntry, error) {
+	if n.set != nil {
+		return n.set, nil
+	}
+	var entries []treeEntry
+	if !n.replace && base != nil && base.isTree() {
+		list, err := s.tree(ctx, base.id)
+		if err != nil {
+			return nil, err
+		}
+		entries = slices.Clone(list)
+	}
+	for name, kid := range n.kids {
+		i := slices.IndexFunc(entries, func(e treeEntry) bool { return e.name == name })
+		var b *treeEntry
+		if i >= 0 {
+			b = &entries[i]
+		}
+		r, err := s.apply(ctx, kid, b)
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case r == nil && i >= 0:
+			entries = slices.Delete(entries, i, i+1)
+		case r == nil:
+		case i >= 0:
+			entries[i] = treeEntry{name: name, mode: r.mode, id: r.id}
+		default:
+			entries = append(entries, treeEntry{name: name, mode: r.mode, id: r.id})
+		}
+	}
+	if len(entries) == 0 {
+		return nil, nil
+	}
+	data := encodeTree(entries)
+	id, err := s.writeObject(ctx, "tree", data)
+	if err != nil {
+		return nil, err
+	}
+	s.remember(id, entries)
+	return &treeEntry{mode: modeTree, id: id}, nil
+}
+
+// update is one Update's work.
+type update struct {
+	s    *Snapshotter
+	ctx  context.Context
+	dir  string
+	base oid
+
+	listings map[string][]treeEntry // directory → its entries in base (nil: not a tree there)
+	stats    map[string]statResult
+
+	edits []treeEdit
+	files []fileMode // regular files to hash, in order
+	cands []candidate
+	dirs  []string // directories whose content is read from disk
+}
+
+type statResult struct {
+	fi  fs.FileInfo
+	err error
+}
+
+type fileMode struct {
+	path string
+	mode uint32
+}
+
+// candidate is a path the previous snapshot does not hold: it comes in only
+// if git does not ignore it.
+type candidate struct {
+	path string
+	fi   fs.FileInfo
+	// nested marks a directory holding a repository of its own.
+	nested bool
+}
+
+func (u *update) abs(p string) string { return filepath.Join(u.dir, filepath.FromSlash(p)) }
+
+func (u *update) lstat(p string) (fs.FileInfo, error) {
+	if r, ok := u.stats[p]; ok {
+		return r.fi, r.err
+	}
+	fi, err := os.Lstat(u.abs(p))
+	u.stats[p] = statResult{fi, err}
+	return fi, err
+}
+
+// hasGit reports whether directory p holds a `.git`: git takes it for a
+// nested repository.
+func (u *update) hasGit(p string) bool {
+	_, err := os.Lstat(filepath.Join(u.abs(p), ".git"))
+	return err == nil
+}
+
+// listing returns the entries of directory p in the base tree, nil if p is
+// not a tree there.
+func (u *update) listing(p string) ([]treeEntry, error) {
+	if l, ok := u.listings[p]; ok {
+		return l, nil
+	}
+	var l []treeEntry
+	var err error
+	if p == "" {
+		l, err = u.s.tree(u.ctx, u.base)
+	} else if e, ok, lerr := u.entry(p); lerr != nil {
+		err = lerr
+	} else if ok && e.isTree() {
+		l, err = u.s.tree(u.ctx, e.id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	u.listings[p] = l
+	return l, nil
+}
+
+// entry returns path p's entry in the base tree.
+func (u *update) entry(p string) (treeEntry, bool, error) {
+	dir, name := path.Split(p)
+	l, err := u.listing(strings.TrimSuffix(dir, "/"))
+	if err != nil {
+		return treeEntry{}, false, err
+	}
+	for _, e := range l {
+		if e.name == name {
+			return e, true, nil
+		}
+	}
+	return treeEntry{}, false, nil
+}
+
+// roots turns the changed paths into the paths to look at afresh, none
+// below another: a path below a file, a symlink, a nested repository or a
+// directory that is gone is looked at from there.
+func (u *update) roots(changed []string) ([]string, error) {
+	set := map[string]bool{}
+	for _, p := range changed {
+		p = path.Clean(p)
+		if p == "." || p == "/" || strings.HasPrefix(p, "/") || p == ".." || strings.HasPrefix(p, "../") {
+			return nil, fmt.Errorf("%w: changed path %q", ErrFullSnapshot, p)
+		}
+		parts := strings.Split(p, "/")
+		if i := slices.Index(parts, ".git"); i == 0 {
+			continue
+		} else if i > 0 {
+			parts = parts[:i] // inside a nested repository: the repository
+		}
+		r, err := u.root(parts)
+		if err != nil {
+			return nil, err
+		}
+		if path.Base(r) == ".gitignore" {
+			return nil, fmt.Errorf("%w: %s changed", ErrFullSnapshot, r)
+		}
+		set[r] = true
+	}
+	var list []string
+	for p := range set {
+		covered := false
+		for a := path.Dir(p); a != "."; a = path.Dir(a) {
+			if set[a] {
+				covered = true
+				break
+			}
+		}
+		if !covered {
+			list = append(list, p)
+		}
+	}
+	slices.Sort(list)
+	return list, nil
+}
+
+// root returns the path to look at for a change at parts.
+func (u *update) root(parts []string) (string, error) {
+	for i := 1; i < len(parts); i++ {
+		a := strings.Join(parts[:i], "/")
+		e, inBase, err := u.entry(a)
+		if err != nil {
+			return "", err
+		}
+		if inBase && !e.isTree() {
+			return a, nil // was a file, a symlink or a nested repository
+		}
+		fi, err := u.lstat(a)
+		if err != nil || !fi.IsDir() {
+			return a, nil // is gone, or not a directory any more
+		}
+		if !inBase && u.hasGit(a) {
+			return a, nil // a new nested repository
+		}
+	}
+	return strings.Join(parts, "/"), nil
+}
+
+// collect turns roots into edits, reading new directories and asking git
+// which new paths it ignores, one question per level of directories.
+func (u *update) collect(roots []string) error {
+	for _, r := range roots {
+		e, inBase, err := u.entry(r)
+		if err != nil {
+			return err
+		}
+		if inBase {
+			// Whatever r becomes is set again below.
+			u.edits = append(u.edits, treeEdit{path: r, del: true})
+		}
+		fi, err := u.lstat(r)
+		if err != nil {
+			continue // gone, with everything below
+		}
+		var base *treeEntry
+		if inBase {
+			base = &e
+		}
+		if err := u.visit(r, base, fi); err != nil {
+			return err
+		}
+	}
+	for len(u.cands) > 0 || len(u.dirs) > 0 {
+		if err := u.settle(); err != nil {
+			return err
+		}
+		dirs := u.dirs
+		u.dirs = nil
+		for _, d := range dirs {
+			if err := u.readDir(d); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// visit decides about p, which is on disk as fi and in the base as base
+// (nil if not there).
+func (u *update) visit(p string, base *treeEntry, fi fs.FileInfo) error {
+	tracked := base != nil && !base.isTree()
+	switch m := fi.Mode(); {
+	case m.IsRegular() || m&fs.ModeSymlink != 0:
+		if !tracked {
+			u.cands = append(u.cands, candidate{path: p, fi: fi})
+			return nil
+		}
+		return u.file(p, fi)
+	case m.IsDir():
+		switch {
+		case base != nil && base.mode == modeGitlink:
+			return u.gitlink(p, base)
+		case base != nil && base.isTree():
+			u.dirs = append(u.dirs, p)
+		default:
+			u.cands = append(u.cands, candidate{path: p, fi: fi, nested: u.hasGit(p)})
+		}
+	}
+	// Anything else (a fifo, a socket) git leaves out.
+	return nil
+}
+
+// settle asks git which candidates it ignores and takes in the others.
+func (u *update) settle() error {
+	if len(u.cands) == 0 {
+		return nil
+	}
+	cands := u.cands
+	u.cands = nil
+	paths := make([]string, len(cands))
+	for i, c := range cands {
+		paths[i] = c.path
+	}
+	ignored, err := u.ignored(paths)
+	if err != nil {
+		return err
+	}
+	for _, c := range cands {
+		switch {
+		case ignored[c.path]:
+		case c.fi.IsDir() && c.nested:
+			if err := u.gitlink(c.path, nil); err != nil {
+				return err
+			}
+		case c.fi.IsDir():
+			u.dirs = append(u.dirs, c.path)
+		default:
+			if err := u.file(c.path, c.fi); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// readDir visits the entries of directory d, whose content replaces the
+// base's.
+func (u *update) readDir(d string) error {
+	des, err := os.ReadDir(u.abs(d))
+	if err != nil {
+		return nil // gone meanwhile: the next event brings it up to date
+	}
+	base, err := u.listing(d)
+	if err != nil {
+		return err
+	}
+	for _, de := range des {
+		if de.Name() == ".git" {
+			continue
+		}
+		p := d + "/" + de.Name()
+		if d == "" {
+			p = de.Name()
+		}
+		fi, err := de.Info()
+		if err != nil {
+			continue
+		}
+		var b *treeEntry
+		if i := slices.IndexFunc(base, func(e treeEntry) bool { return e.name == de.Name() }); i >= 0 {
+			b = &base[i]
+		}
+		if err := u.visit(p, b, fi); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// file takes in the regular file or symlink at p.
+func (u *update) file(p string, fi fs.FileInfo) error {
+	if fi.Mode()&fs.ModeSymlink != 0 {
+		target, err := os.Readlink(u.abs(p))
+		if err != nil {
+			return nil // gone meanwhile
+		}
+		id, err := u.s.writeObject(u.ctx, "blob", []byte(target))
+		if err != nil {
+			return err
+		}
+		u.edits = append(u.edits, treeEdit{path: p, mode: modeSymlink, id: id})
+		return nil
+	}
+	mode := uint32(modeFile)
+	if fi.Mode()&0o100 != 0 {
+		mode = modeExec
+	}
+	u.files = append(u.files, fileMode{p, mode})
+	return nil
+}
+
+// gitlink takes in the nested repository at p as its HEAD commit, as git
+// does; base is p's entry in the base tree, if any.
+func (u *update) gitlink(p string, base *treeEntry) error {
+	keep := func() {
+		if base != nil && base.mode == modeGitlink {
+			u.edits = append(u.edits, treeEdit{path: p, mode: modeGitlink, id: base.id})
+		}
+	}
+	if !u.hasGit(p) {
+		keep() // a submodule not checked out
+		return nil
+	}
+	// The ceiling keeps git from finding the outer repository.
+	c := Cmd{Dir: u.abs(p), Env: []string{"GIT_CEILING_DIRECTORIES=" + filepath.Dir(u.abs(p))}}
+	out, err := u.s.g.RunCmd(u.ctx, c, "rev-parse", "--verify", "-q", "HEAD^{commit}")
+	switch code := ExitCode(err); {
+	case err == nil:
+		id, err := parseOID(trim(out))
+		if err != nil {
+			return err
+		}
+		u.edits = append(u.edits, treeEdit{path: p, mode: modeGitlink, id: id})
+	case code == 1:
+		keep() // no commit yet: git leaves it out
+	case code == 128 && (base == nil || base.mode != modeGitlink):
+		u.dirs = append(u.dirs, p) // not a repository after all
+	case code == 128:
+		keep()
+	default:
+		return err
+	}
+	return nil
+}
+
+// ignored returns the paths among paths that git ignores. They are not in
+// the previous snapshot, so the index need not be read: were they tracked,
+// the snapshot would hold them.
+func (u *update) ignored(paths []string) (map[string]bool, error) {
+	in := strings.Join(paths, "\x00") + "\x00"
+	out, err := u.s.g.RunCmd(u.ctx, Cmd{Dir: u.dir, Stdin: strings.NewReader(in)}, "check-ignore", "--stdin", "-z", "--no-index")
+	if err != nil && ExitCode(err) != 1 {
+		return nil, fmt.Errorf("check ignored paths: %w", err)
+	}
+	set := map[string]bool{}
+	for _, p := range strings.Split(string(out), "\x00") {
+		if p != "" {
+			set[p] = true
+		}
+	}
+	return set, nil
+}
+
+// hash writes the blobs of the regular files taken in and adds their edits.
+// A file that vanished meanwhile is left out, as `git add --ignore-errors`
+// does; the next event brings it up to date.
+func (u *update) hash() error {
+	if len(u.files) == 0 {
+		return nil
+	}
+	paths := make([]string, len(u.files))
+	for i, f := range u.files {
+		paths[i] = f.path
+	}
+	hashFiles := u.s.hashFiles
+	if hashFiles == nil {
+		hashFiles = u.s.hashObjects
+	}
+	ids, err := hashFiles(u.ctx, u.dir, paths)
+	if err != nil && u.ctx.Err() == nil {
+		// Retry without the files that are gone.
+		var kept []fileMode
+		for _, f := range u.files {
+			if _, serr := os.Lstat(u.abs(f.path)); serr == nil {
+				kept = append(kept, f)
+			}
+		}
+		if len(kept) == len(u.files) {
+			return err
+		}
+		u.files = kept
+		return u.hash()
+	}
+	if err != nil {
+		return err
+	}
+	for i, f := range u.files {
+		u.edits = append(u.edits, treeEdit{path: f.path, mode: f.mode, id: ids[i]})
+	}
+	return nil
+}
+
+// hashObjects writes the blobs of files (relative to dir) with `git
+// hash-object -w --stdin-paths`, which applies the worktree's attributes.
+func (s *Snapshotter) hashObjects(ctx context.Context, dir string, paths []string) ([]oid, error) {
+	var in strings.Builder
+	for _, p := range paths {
+		in.WriteString(quotePath(p))
+		in.WriteByte('\n')
+	}
+	out, err := s.g.RunCmd(ctx, Cmd{Dir: dir, Stdin: strings.NewReader(in.String())}, "hash-object", "-w", "--stdin-paths")
+	if err != nil {
+		return nil, fmt.Errorf("hash files: %w", err)
+	}
+	lines := strings.Fields(string(out))
+	if len(lines) != len(paths) {
+		return nil, fmt.Errorf("hash files: %d ids for %d files", len(lines), len(paths))
+	}
+	ids := make([]oid, len(lines))
+	for i, l := range lines {
+		if ids[i], err = parseOID(l); err != nil {
+			return nil, fmt.Errorf("hash files: %w", err)
+		}
+	}
+	return ids, nil
+}
+
+// quotePath quotes p for git's line-oriented input the way git quotes
+// paths (C style), when it has to: a line starting with a double quote is
+// unquoted by git, and line ends cannot appear raw.
+func quotePath(p string) string {
+	if !strings.ContainsAny(p, "\n\r\"\\") && !strings.ContainsFunc(p, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		return p
+	}
+	var b bytes.Buffer
+	b.WriteByte('"')
+	for i := 0; i < len(p); i++ {
+		switch c := p[i]; c {
+		case '"', '\\':
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		case '\n':
+			b.WriteString(`\n`)
+		case '\t':
+			b.WriteString(`\t`)
+		case '\r':
+			b.WriteString(`\r`)
+		default:
+			if c < 0x20 || c == 0x7f {
+				fmt.Fprintf(&b, `\%03o`, c)
+			} else {
+				b.WriteByte(c)
+			}
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}
