@@ -58,10 +58,11 @@ type Snapshotter struct {
 	// mu serializes Updates and guards the fields below. It is held while
 	// git runs: the cat-file pipe and the caches are the resource, as with
 	// Predictor.catMu.
-	mu    sync.Mutex
-	cat   *batchProc
-	trees map[oid][]treeEntry // tree id → entries, read or written
-	wts   map[string]string   // worktree → why it needs full snapshots ("" if it does not)
+	mu      sync.Mutex
+	cat     *batchProc
+	trees   map[oid][]treeEntry // tree id → entries, read or written
+	entries int                 // in trees, to bound its memory
+	wts     map[string]string   // worktree → why it needs full snapshots ("" if it does not)
 
 	// Alternatives measured by the benchmarks; production leaves them nil.
 	// hashFiles replaces hash-object; build replaces the in-process trees and
@@ -96,8 +97,10 @@ func (s *Snapshotter) Close() error {
 	return nil
 }
 
-// treeCacheMax bounds the tree cache; past it the cache starts over.
-const treeCacheMax = 20000
+// treeCacheMax bounds the entries in the tree cache (a few MB); past it the
+// cache starts over. Each snapshot adds the trees above its changes, the
+// root's included, and reads those again next time.
+const treeCacheMax = 50000
 
 // treeEdit is one change to a tree, as fast-import's M and D: set path to an
 // entry, or delete it with everything below.
@@ -347,10 +350,15 @@ func (s *Snapshotter) tree(ctx context.Context, id oid) ([]treeEntry, error) {
 
 // remember caches a tree. Caller holds mu.
 func (s *Snapshotter) remember(id oid, list []treeEntry) {
-	if len(s.trees) >= treeCacheMax {
+	if _, ok := s.trees[id]; ok {
+		return
+	}
+	if s.entries+len(list) > treeCacheMax {
 		clear(s.trees)
+		s.entries = 0
 	}
 	s.trees[id] = list
+	s.entries += len(list)
 }
 
 // writeObject stores an object, loose unless a benchmark says otherwise.
