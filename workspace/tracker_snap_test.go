@@ -86,6 +86,15 @@ func TestTrackerIncrementalSnapshotsPredictTheSame(t *testing.T) {
 	gittest.Write(t, b, map[string]string{"m.txt": edit(5, map[int]string{2: "B2"})})
 	settled("symlink, mode, new directories")
 
+	// a undoes its commit, keeping the work, then resets hard: the next
+	// snapshots start from the new HEAD.
+	gittest.Git(t, a, "reset", "-q", "HEAD~1")
+	settled("a resets its commit")
+	gittest.Write(t, a, map[string]string{"g.txt": "back\n"})
+	settled("a edits after the reset")
+	gittest.Git(t, a, "reset", "-q", "--hard", "HEAD")
+	settled("a resets hard")
+
 	gittest.Write(t, a, map[string]string{"f.txt": gittest.Lines(30)})
 	os.RemoveAll(filepath.Join(a, "new"))
 	cs = settled("a reverts f.txt")
