@@ -7,14 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 )
 
 // ErrFullSnapshot reports that a worktree cannot be snapshotted
@@ -39,21 +38,24 @@ var ErrFullSnapshot = errors.New("needs a full snapshot")
 // what it cannot see is what changes only the index (`git add -f` of an
 // ignored file, `git rm --cached` of one) or the ignore rules outside the
 // worktree (info/exclude, core.excludesFile); when HEAD moves or a
-// .gitignore changes it returns ErrFullSnapshot.
+// .gitignore or .gitattributes changes it returns ErrFullSnapshot.
 //
 // Blobs are written by `git hash-object -w --stdin-paths`, so clean filters
-// and line-ending conversion apply as for `git add`. Trees and the commit are
-// built in process and written as loose objects (`git gc --auto` packs them
-// eventually); trees are read through one long-lived `git cat-file --batch`
-// and cached.
+// and line-ending conversion apply as for `git add`: one long-lived process
+// per worktree, stopped by forget (the caller's full snapshots) and after a
+// minute unused. Trees and the commit are built in process and
+// written as loose objects (`git gc --auto` packs them eventually); trees
+// are read through one long-lived `git cat-file --batch` and cached.
 //
 // A Snapshotter is safe for concurrent use; Updates run one at a time.
 type Snapshotter struct {
 	g       *Git
 	dir     string // a worktree of the repository, for cat-file
 	objects looseStore
-	ctx     context.Context // bounds the long-lived process
+	ctx     context.Context // bounds the long-lived processes
 	cancel  context.CancelFunc
+	// wg counts the runs of reaper's func, for Close to wait.
+	wg sync.WaitGroup
 
 	// mu serializes Updates and guards the fields below. It is held while
 	// git runs: the cat-file pipe and the caches are the resource, as with
@@ -63,6 +65,11 @@ type Snapshotter struct {
 	trees   map[oid][]treeEntry // tree id → entries, read or written
 	entries int                 // in trees, to bound its memory
 	wts     map[string]string   // worktree → why it needs full snapshots ("" if it does not)
+	hashers map[string]*hasher  // worktree → its hash-object
+	idle    time.Duration       // after which an unused hasher stops
+	reaper  *time.Timer         // stops idle hashers
+	armed   bool                // reaper is set to fire
+	closed  bool
 
 	// Alternatives measured by the benchmarks; production leaves them nil.
 	// hashFiles replaces hash-object; build replaces the in-process trees and
@@ -81,19 +88,28 @@ func NewSnapshotter(repo *Repo) *Snapshotter {
 	return &Snapshotter{
 		g: repo.Git, dir: repo.Root, objects: looseStore{filepath.Join(repo.CommonDir, "objects")},
 		ctx: ctx, cancel: cancel,
-		trees: map[oid][]treeEntry{}, wts: map[string]string{},
+		trees: map[oid][]treeEntry{}, wts: map[string]string{}, hashers: map[string]*hasher{}, idle: hasherIdle,
 	}
 }
 
-// Close stops the Snapshotter's process.
+// Close stops the Snapshotter's processes and waits for them.
 func (s *Snapshotter) Close() error {
 	s.cancel()
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.closed = true
+	if s.armed && s.reaper.Stop() {
+		s.armed = false
+		s.wg.Done()
+	}
 	if s.cat != nil {
 		s.cat.close()
 		s.cat = nil
 	}
+	for dir := range s.hashers {
+		s.dropHasher(dir)
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
 	return nil
 }
 
@@ -159,10 +175,12 @@ func (s *Snapshotter) Update(ctx context.Context, dir string, prev Snapshot, cha
 	return Snapshot{Commit: commit.String(), Tree: tree.String(), Head: head}, nil
 }
 
-// forget drops what is known of dir's configuration, to be read again.
+// forget drops what is known of dir's configuration, to be read again, and
+// stops its hash-object, which read it too.
 func (s *Snapshotter) forget(dir string) {
 	s.mu.Lock()
 	delete(s.wts, dir)
+	s.dropHasher(dir)
 	s.mu.Unlock()
 }
 
@@ -486,407 +504,106 @@ func (s *Snapshotter) apply(ctx context.Context, n *editNode, base *treeEntry) (
 	return &treeEntry{mode: modeTree, id: id}, nil
 }
 
-// update is one Update's work.
-type update struct {
-	s    *Snapshotter
-	ctx  context.Context
-	dir  string
-	base oid
+// hasherIdle is how long a worktree's hash-object waits unused before it is
+// stopped.
+const hasherIdle = time.Minute
 
-	listings map[string][]treeEntry // directory → its entries in base (nil: not a tree there)
-	stats    map[string]statResult
-
-	edits []treeEdit
-	files []fileMode // regular files to hash, in order
-	cands []candidate
-	dirs  []string // directories whose content is read from disk
+// hasher is a worktree's long-lived `git hash-object -w --stdin-paths`: it
+// answers each path as it comes (git flushes after each one into a pipe).
+type hasher struct {
+	p    *batchProc
+	used time.Time
 }
 
-type statResult struct {
-	fi  fs.FileInfo
-	err error
-}
-
-type fileMode struct {
-	path string
-	mode uint32
-}
-
-// candidate is a path the previous snapshot does not hold: it comes in only
-// if git does not ignore it.
-type candidate struct {
-	path string
-	fi   fs.FileInfo
-	// nested marks a directory holding a repository of its own.
-	nested bool
-}
-
-func (u *update) abs(p string) string { return filepath.Join(u.dir, filepath.FromSlash(p)) }
-
-func (u *update) lstat(p string) (fs.FileInfo, error) {
-	if r, ok := u.stats[p]; ok {
-		return r.fi, r.err
-	}
-	fi, err := os.Lstat(u.abs(p))
-	u.stats[p] = statResult{fi, err}
-	return fi, err
-}
-
-// hasGit reports whether directory p holds a `.git`: git takes it for a
-// nested repository.
-func (u *update) hasGit(p string) bool {
-	_, err := os.Lstat(filepath.Join(u.abs(p), ".git"))
-	return err == nil
-}
-
-// listing returns the entries of directory p in the base tree, nil if p is
-// not a tree there.
-func (u *update) listing(p string) ([]treeEntry, error) {
-	if l, ok := u.listings[p]; ok {
-		return l, nil
-	}
-	var l []treeEntry
-	var err error
-	if p == "" {
-		l, err = u.s.tree(u.ctx, u.base)
-	} else if e, ok, lerr := u.entry(p); lerr != nil {
-		err = lerr
-	} else if ok && e.isTree() {
-		l, err = u.s.tree(u.ctx, e.id)
-	}
-	if err != nil {
-		return nil, err
-	}
-	u.listings[p] = l
-	return l, nil
-}
-
-// entry returns path p's entry in the base tree.
-func (u *update) entry(p string) (treeEntry, bool, error) {
-	dir, name := path.Split(p)
-	l, err := u.listing(strings.TrimSuffix(dir, "/"))
-	if err != nil {
-		return treeEntry{}, false, err
-	}
-	for _, e := range l {
-		if e.name == name {
-			return e, true, nil
-		}
-	}
-	return treeEntry{}, false, nil
-}
-
-// roots turns the changed paths into the paths to look at afresh, none
-// below another: a path below a file, a symlink, a nested repository or a
-// directory that is gone is looked at from there.
-func (u *update) roots(changed []string) ([]string, error) {
-	set := map[string]bool{}
-	for _, p := range changed {
-		p = path.Clean(p)
-		if p == "." || p == "/" || strings.HasPrefix(p, "/") || p == ".." || strings.HasPrefix(p, "../") {
-			return nil, fmt.Errorf("%w: changed path %q", ErrFullSnapshot, p)
-		}
-		parts := strings.Split(p, "/")
-		if i := slices.Index(parts, ".git"); i == 0 {
-			continue
-		} else if i > 0 {
-			parts = parts[:i] // inside a nested repository: the repository
-		}
-		r, err := u.root(parts)
+// hashObjects writes the blobs of files (relative to dir) with the
+// worktree's hash-object, which applies the worktree's attributes. If that
+// fails (a file vanished: git stops there) it stops the process and hashes
+// once more with a process of its own, whose error the caller gets. Caller
+// holds mu.
+func (s *Snapshotter) hashObjects(ctx context.Context, dir string, paths []string) ([]oid, error) {
+	h := s.hashers[dir]
+	if h == nil && !s.closed {
+		p, err := startBatch(s.ctx, s.g, dir, "hash-object", "-w", "--stdin-paths")
 		if err != nil {
+			return nil, fmt.Errorf("start hash-object: %w", err)
+		}
+		h = &hasher{p: p}
+		s.hashers[dir] = h
+		s.arm()
+	}
+	if h != nil {
+		h.used = time.Now()
+		ids := make([]oid, len(paths))
+		err := h.p.exchange(ctx, func() error {
+			for i, p := range paths {
+				if _, err := fmt.Fprintf(h.p.in, "%s\n", quotePath(p)); err != nil {
+					return err
+				}
+				line, err := h.p.out.ReadString('\n')
+				if err != nil {
+					return err
+				}
+				if ids[i], err = parseOID(strings.TrimSpace(line)); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err == nil {
+			return ids, nil
+		}
+		s.dropHasher(dir)
+		if ctx.Err() != nil {
 			return nil, err
 		}
-		if path.Base(r) == ".gitignore" {
-			return nil, fmt.Errorf("%w: %s changed", ErrFullSnapshot, r)
-		}
-		set[r] = true
 	}
-	var list []string
-	for p := range set {
-		covered := false
-		for a := path.Dir(p); a != "."; a = path.Dir(a) {
-			if set[a] {
-				covered = true
-				break
-			}
-		}
-		if !covered {
-			list = append(list, p)
-		}
-	}
-	slices.Sort(list)
-	return list, nil
+	return s.hashOnce(ctx, dir, paths)
 }
 
-// root returns the path to look at for a change at parts.
-func (u *update) root(parts []string) (string, error) {
-	for i := 1; i < len(parts); i++ {
-		a := strings.Join(parts[:i], "/")
-		e, inBase, err := u.entry(a)
-		if err != nil {
-			return "", err
-		}
-		if inBase && !e.isTree() {
-			return a, nil // was a file, a symlink or a nested repository
-		}
-		fi, err := u.lstat(a)
-		if err != nil || !fi.IsDir() {
-			return a, nil // is gone, or not a directory any more
-		}
-		if !inBase && u.hasGit(a) {
-			return a, nil // a new nested repository
-		}
+// dropHasher stops dir's hash-object. Caller holds mu.
+func (s *Snapshotter) dropHasher(dir string) {
+	if h := s.hashers[dir]; h != nil {
+		h.p.close()
+		delete(s.hashers, dir)
 	}
-	return strings.Join(parts, "/"), nil
 }
 
-// collect turns roots into edits, reading new directories and asking git
-// which new paths it ignores, one question per level of directories.
-func (u *update) collect(roots []string) error {
-	for _, r := range roots {
-		e, inBase, err := u.entry(r)
-		if err != nil {
-			return err
-		}
-		if inBase {
-			// Whatever r becomes is set again below.
-			u.edits = append(u.edits, treeEdit{path: r, del: true})
-		}
-		fi, err := u.lstat(r)
-		if err != nil {
-			continue // gone, with everything below
-		}
-		var base *treeEntry
-		if inBase {
-			base = &e
-		}
-		if err := u.visit(r, base, fi); err != nil {
-			return err
-		}
+// arm sets the reaper to stop idle hashers. Caller holds mu.
+func (s *Snapshotter) arm() {
+	if s.armed || s.closed {
+		return
 	}
-	for len(u.cands) > 0 || len(u.dirs) > 0 {
-		if err := u.settle(); err != nil {
-			return err
-		}
-		dirs := u.dirs
-		u.dirs = nil
-		for _, d := range dirs {
-			if err := u.readDir(d); err != nil {
-				return err
-			}
-		}
+	s.armed = true
+	s.wg.Add(1)
+	if s.reaper == nil {
+		s.reaper = time.AfterFunc(s.idle, s.reap)
+	} else {
+		s.reaper.Reset(s.idle)
 	}
-	return nil
 }
 
-// visit decides about p, which is on disk as fi and in the base as base
-// (nil if not there).
-func (u *update) visit(p string, base *treeEntry, fi fs.FileInfo) error {
-	tracked := base != nil && !base.isTree()
-	switch m := fi.Mode(); {
-	case m.IsRegular() || m&fs.ModeSymlink != 0:
-		if !tracked {
-			u.cands = append(u.cands, candidate{path: p, fi: fi})
-			return nil
-		}
-		return u.file(p, fi)
-	case m.IsDir():
-		switch {
-		case base != nil && base.mode == modeGitlink:
-			return u.gitlink(p, base)
-		case base != nil && base.isTree():
-			u.dirs = append(u.dirs, p)
-		default:
-			u.cands = append(u.cands, candidate{path: p, fi: fi, nested: u.hasGit(p)})
+// reap stops the hashers unused for s.idle.
+func (s *Snapshotter) reap() {
+	defer s.wg.Done()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.armed = false
+	if s.closed {
+		return
+	}
+	for dir, h := range s.hashers {
+		if time.Since(h.used) >= s.idle {
+			s.dropHasher(dir)
 		}
 	}
-	// Anything else (a fifo, a socket) git leaves out.
-	return nil
+	if len(s.hashers) > 0 {
+		s.arm()
+	}
 }
 
-// settle asks git which candidates it ignores and takes in the others.
-func (u *update) settle() error {
-	if len(u.cands) == 0 {
-		return nil
-	}
-	cands := u.cands
-	u.cands = nil
-	paths := make([]string, len(cands))
-	for i, c := range cands {
-		paths[i] = c.path
-	}
-	ignored, err := u.ignored(paths)
-	if err != nil {
-		return err
-	}
-	for _, c := range cands {
-		switch {
-		case ignored[c.path]:
-		case c.fi.IsDir() && c.nested:
-			if err := u.gitlink(c.path, nil); err != nil {
-				return err
-			}
-		case c.fi.IsDir():
-			u.dirs = append(u.dirs, c.path)
-		default:
-			if err := u.file(c.path, c.fi); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-// readDir visits the entries of directory d, whose content replaces the
-// base's.
-func (u *update) readDir(d string) error {
-	des, err := os.ReadDir(u.abs(d))
-	if err != nil {
-		return nil // gone meanwhile: the next event brings it up to date
-	}
-	base, err := u.listing(d)
-	if err != nil {
-		return err
-	}
-	for _, de := range des {
-		if de.Name() == ".git" {
-			continue
-		}
-		p := d + "/" + de.Name()
-		if d == "" {
-			p = de.Name()
-		}
-		fi, err := de.Info()
-		if err != nil {
-			continue
-		}
-		var b *treeEntry
-		if i := slices.IndexFunc(base, func(e treeEntry) bool { return e.name == de.Name() }); i >= 0 {
-			b = &base[i]
-		}
-		if err := u.visit(p, b, fi); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// file takes in the regular file or symlink at p.
-func (u *update) file(p string, fi fs.FileInfo) error {
-	if fi.Mode()&fs.ModeSymlink != 0 {
-		target, err := os.Readlink(u.abs(p))
-		if err != nil {
-			return nil // gone meanwhile
-		}
-		id, err := u.s.writeObject(u.ctx, "blob", []byte(target))
-		if err != nil {
-			return err
-		}
-		u.edits = append(u.edits, treeEdit{path: p, mode: modeSymlink, id: id})
-		return nil
-	}
-	mode := uint32(modeFile)
-	if fi.Mode()&0o100 != 0 {
-		mode = modeExec
-	}
-	u.files = append(u.files, fileMode{p, mode})
-	return nil
-}
-
-// gitlink takes in the nested repository at p as its HEAD commit, as git
-// does; base is p's entry in the base tree, if any.
-func (u *update) gitlink(p string, base *treeEntry) error {
-	keep := func() {
-		if base != nil && base.mode == modeGitlink {
-			u.edits = append(u.edits, treeEdit{path: p, mode: modeGitlink, id: base.id})
-		}
-	}
-	if !u.hasGit(p) {
-		keep() // a submodule not checked out
-		return nil
-	}
-	// The ceiling keeps git from finding the outer repository.
-	c := Cmd{Dir: u.abs(p), Env: []string{"GIT_CEILING_DIRECTORIES=" + filepath.Dir(u.abs(p))}}
-	out, err := u.s.g.RunCmd(u.ctx, c, "rev-parse", "--verify", "-q", "HEAD^{commit}")
-	switch code := ExitCode(err); {
-	case err == nil:
-		id, err := parseOID(trim(out))
-		if err != nil {
-			return err
-		}
-		u.edits = append(u.edits, treeEdit{path: p, mode: modeGitlink, id: id})
-	case code == 1:
-		keep() // no commit yet: git leaves it out
-	case code == 128 && (base == nil || base.mode != modeGitlink):
-		u.dirs = append(u.dirs, p) // not a repository after all
-	case code == 128:
-		keep()
-	default:
-		return err
-	}
-	return nil
-}
-
-// ignored returns the paths among paths that git ignores. They are not in
-// the previous snapshot, so the index need not be read: were they tracked,
-// the snapshot would hold them.
-func (u *update) ignored(paths []string) (map[string]bool, error) {
-	in := strings.Join(paths, "\x00") + "\x00"
-	out, err := u.s.g.RunCmd(u.ctx, Cmd{Dir: u.dir, Stdin: strings.NewReader(in)}, "check-ignore", "--stdin", "-z", "--no-index")
-	if err != nil && ExitCode(err) != 1 {
-		return nil, fmt.Errorf("check ignored paths: %w", err)
-	}
-	set := map[string]bool{}
-	for _, p := range strings.Split(string(out), "\x00") {
-		if p != "" {
-			set[p] = true
-		}
-	}
-	return set, nil
-}
-
-// hash writes the blobs of the regular files taken in and adds their edits.
-// A file that vanished meanwhile is left out, as `git add --ignore-errors`
-// does; the next event brings it up to date.
-func (u *update) hash() error {
-	if len(u.files) == 0 {
-		return nil
-	}
-	paths := make([]string, len(u.files))
-	for i, f := range u.files {
-		paths[i] = f.path
-	}
-	hashFiles := u.s.hashFiles
-	if hashFiles == nil {
-		hashFiles = u.s.hashObjects
-	}
-	ids, err := hashFiles(u.ctx, u.dir, paths)
-	if err != nil && u.ctx.Err() == nil {
-		// Retry without the files that are gone.
-		var kept []fileMode
-		for _, f := range u.files {
-			if _, serr := os.Lstat(u.abs(f.path)); serr == nil {
-				kept = append(kept, f)
-			}
-		}
-		if len(kept) == len(u.files) {
-			return err
-		}
-		u.files = kept
-		return u.hash()
-	}
-	if err != nil {
-		return err
-	}
-	for i, f := range u.files {
-		u.edits = append(u.edits, treeEdit{path: f.path, mode: f.mode, id: ids[i]})
-	}
-	return nil
-}
-
-// hashObjects writes the blobs of files (relative to dir) with `git
-// hash-object -w --stdin-paths`, which applies the worktree's attributes.
-func (s *Snapshotter) hashObjects(ctx context.Context, dir string, paths []string) ([]oid, error) {
+// hashOnce writes the blobs of files (relative to dir) with a `git
+// hash-object -w --stdin-paths` of their own.
+func (s *Snapshotter) hashOnce(ctx context.Context, dir string, paths []string) ([]oid, error) {
 	var in strings.Builder
 	for _, p := range paths {
 		in.WriteString(quotePath(p))

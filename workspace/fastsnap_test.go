@@ -7,6 +7,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/studiod/studiod/internal/gittest"
 )
@@ -342,6 +343,13 @@ func TestSnapshotterCases(t *testing.T) {
 			e.write(map[string]string{"sm/stray.txt": "s\n"})
 			return []string{"sm", "sm/stray.txt"}
 		}},
+		{"attributes apply", func(e *snapEnv) {
+			e.write(map[string]string{".gitattributes": "*.crlf text\n"})
+			gittest.Commit(e.t, e.dir, "attributes")
+		}, func(e *snapEnv) []string {
+			e.write(map[string]string{"x.crlf": "a\r\nb\r\n", "y.bin": "a\r\nb\r\n"})
+			return []string{"x.crlf", "y.bin"}
+		}},
 		{"staged but not committed", func(e *snapEnv) {
 			e.write(map[string]string{"staged.txt": "s\n"})
 			gittest.Git(e.t, e.dir, "add", "staged.txt")
@@ -393,6 +401,10 @@ func TestSnapshotterNeedsFull(t *testing.T) {
 			e.write(map[string]string{"dir/.gitignore": "*.txt\n"})
 			return []string{"dir/.gitignore"}
 		}, ".gitignore changed"},
+		{"a .gitattributes changed", func(e *snapEnv) []string {
+			e.write(map[string]string{"dir/.gitattributes": "*.txt text\n"})
+			return []string{"dir/.gitattributes"}
+		}, ".gitattributes changed"},
 		{"the root changed", func(e *snapEnv) []string { return []string{"."} }, "changed path"},
 		{"core.fileMode=false", func(e *snapEnv) []string {
 			gittest.Git(e.t, e.dir, "config", "core.fileMode", "false")
@@ -438,5 +450,49 @@ func TestSnapshotterLinkedWorktree(t *testing.T) {
 	}
 	if got != want {
 		t.Errorf("got %+v, want %+v", got, want)
+	}
+}
+
+// The long-lived hash-object reads the attributes again after forget,
+// starts again after failing, and stops when idle.
+func TestSnapshotterHasher(t *testing.T) {
+	e := newSnapEnv(t, map[string]string{"a.txt": "a\n"})
+	e.s.idle = 10 * time.Millisecond
+	prev := e.full()
+	e.write(map[string]string{"a.txt": "a2\n"})
+	prev = e.check(prev, []string{"a.txt"})
+
+	// New attributes: a full snapshot, after which the hasher reads them.
+	e.write(map[string]string{".gitattributes": "*.crlf text\n", "x.crlf": "a\r\nb\r\n"})
+	if _, err := e.s.Update(t.Context(), e.dir, prev, []string{".gitattributes", "x.crlf"}); !errors.Is(err, ErrFullSnapshot) {
+		t.Fatalf("attributes changed: got %v, want ErrFullSnapshot", err)
+	}
+	e.s.forget(e.dir)
+	prev = e.full()
+	e.write(map[string]string{"y.crlf": "a\r\nb\r\n"})
+	prev = e.check(prev, []string{"y.crlf"})
+
+	e.s.mu.Lock()
+	_, err := e.s.hashObjects(t.Context(), e.dir, []string{"a.txt", "gone.txt"})
+	stopped := e.s.hashers[e.dir] == nil
+	e.s.mu.Unlock()
+	if err == nil || !stopped {
+		t.Errorf("hashing a vanished file: got error %v, hasher stopped %v; want an error and a stopped hasher", err, stopped)
+	}
+	e.write(map[string]string{"a.txt": "a3\n"})
+	e.check(prev, []string{"a.txt"})
+
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		e.s.mu.Lock()
+		n := len(e.s.hashers)
+		e.s.mu.Unlock()
+		if n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("idle hasher never stopped")
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }

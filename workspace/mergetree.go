@@ -211,7 +211,7 @@ type batchProc struct {
 	cmd    *exec.Cmd
 	in     io.WriteCloser
 	out    *bufio.Reader
-	stderr *bytes.Buffer
+	stderr *lockedBuffer
 	dead   bool
 }
 
@@ -237,12 +237,31 @@ func startBatch(ctx context.Context, g *Git, dir string, args ...string) (*batch
 	if err != nil {
 		return nil, err
 	}
-	var stderr bytes.Buffer
+	var stderr lockedBuffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		return nil, g.wrap(args, err, "")
 	}
 	return &batchProc{cmd: cmd, in: in, out: bufio.NewReaderSize(out, 64<<10), stderr: &stderr}, nil
+}
+
+// lockedBuffer is a bytes.Buffer safe to read while exec's goroutine copies
+// a process's stderr into it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func (b *batchProc) close() error {

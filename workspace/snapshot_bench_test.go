@@ -19,9 +19,11 @@ import (
 // BenchmarkSnapshot compares, in one run on one repository, the ways of
 // snapshotting a worktree after a few files changed:
 //
-//   - fast: Snapshotter.Update as the tracker uses it (hash-object for the
-//     blobs, trees and commit built in process, written loose);
+//   - fast: Snapshotter.Update as the tracker uses it (a long-lived
+//     hash-object for the blobs, trees and commit built in process, written
+//     loose);
 //   - fast-inproc-blobs: the same with blobs hashed and written in process;
+//   - fast-hash-once: the same with one hash-object process per snapshot;
 //   - fast-mktree: trees written by one `git mktree` per changed directory
 //     level, the commit by `git hash-object`;
 //   - fast-import: blobs by hash-object, then trees and commit by one
@@ -92,6 +94,7 @@ func BenchmarkSnapshot(b *testing.B) {
 	methods := []method{
 		fastMethod("fast", nil),
 		fastMethod("fast-inproc-blobs", func(s *Snapshotter) { s.hashFiles = s.hashInProcess }),
+		fastMethod("fast-hash-once", func(s *Snapshotter) { s.hashFiles = s.hashOnce }),
 		fastMethod("fast-mktree", func(s *Snapshotter) { s.write = mktreeWriter(g, dir) }),
 		fastMethod("fast-import", func(s *Snapshotter) { s.build = fastImportBuilder(g) }),
 	}
