@@ -42,10 +42,10 @@ var ErrFullSnapshot = errors.New("needs a full snapshot")
 //
 // Blobs are written by `git hash-object -w --stdin-paths`, so clean filters
 // and line-ending conversion apply as for `git add`: one long-lived process
-// per worktree, stopped by forget (the caller's full snapshots) and after a
-// minute unused. Trees and the commit are built in process and
-// written as loose objects (`git gc --auto` packs them eventually); trees
-// are read through one long-lived `git cat-file --batch` and cached.
+// per worktree, stopped by Forget and after a minute unused. Trees and the
+// commit are built in process and written as loose objects (`git gc --auto`
+// packs them eventually); trees are read through one long-lived `git
+// cat-file --batch` and cached.
 //
 // A Snapshotter is safe for concurrent use; Updates run one at a time.
 type Snapshotter struct {
@@ -175,9 +175,11 @@ func (s *Snapshotter) Update(ctx context.Context, dir string, prev Snapshot, cha
 	return Snapshot{Commit: commit.String(), Tree: tree.String(), Head: head}, nil
 }
 
-// forget drops what is known of dir's configuration, to be read again, and
-// stops its hash-object, which read it too.
-func (s *Snapshotter) forget(dir string) {
+// Forget drops what the Snapshotter keeps for the worktree at dir: what it
+// read of its configuration, and its hash-object (which read it too). Call it
+// when done with a worktree, and after taking a full snapshot of it, so that
+// configuration changes are seen.
+func (s *Snapshotter) Forget(dir string) {
 	s.mu.Lock()
 	delete(s.wts, dir)
 	s.dropHasher(dir)

@@ -453,7 +453,7 @@ func TestSnapshotterLinkedWorktree(t *testing.T) {
 	}
 }
 
-// The long-lived hash-object reads the attributes again after forget,
+// The long-lived hash-object reads the attributes again after Forget,
 // starts again after failing, and stops when idle.
 func TestSnapshotterHasher(t *testing.T) {
 	e := newSnapEnv(t, map[string]string{"a.txt": "a\n"})
@@ -467,7 +467,7 @@ func TestSnapshotterHasher(t *testing.T) {
 	if _, err := e.s.Update(t.Context(), e.dir, prev, []string{".gitattributes", "x.crlf"}); !errors.Is(err, ErrFullSnapshot) {
 		t.Fatalf("attributes changed: got %v, want ErrFullSnapshot", err)
 	}
-	e.s.forget(e.dir)
+	e.s.Forget(e.dir)
 	prev = e.full()
 	e.write(map[string]string{"y.crlf": "a\r\nb\r\n"})
 	prev = e.check(prev, []string{"y.crlf"})

@@ -230,7 +230,7 @@ func (t *Tracker) Remove(id string) {
 		stop()
 	}
 	if tr != nil {
-		t.snaps.forget(tr.dir)
+		t.snaps.Forget(tr.dir)
 	}
 	t.wake()
 }
@@ -546,7 +546,7 @@ func (t *Tracker) takeSnapshot(ctx context.Context, id, dir, index string, prev 
 			t.log.Warn("incremental snapshot failed, taking a full one", "worktree", id, "err", err)
 		}
 	}
-	t.snaps.forget(dir) // its configuration may have changed too
+	t.snaps.Forget(dir) // its configuration may have changed too
 	if err := os.Remove(index); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return Snapshot{}, true, fmt.Errorf("snapshot %s: %w", dir, err)
 	}
