@@ -1,11 +1,13 @@
 // Package workspace is studiod's interface to git and the file system: the one
 // git runner, repositories, worktrees and branches, snapshots of uncommitted
-// work, diffs and file versions, merge-tree predictions with their line
-// ranges (Predictor) kept live across worktrees (Tracker), the file watcher,
-// and the merge transaction (Merge, Undo, and Recover from its journal).
+// work (through a private index, or incrementally without one: Snapshotter),
+// diffs and file versions, merge-tree predictions with their line ranges
+// (Predictor) kept live across worktrees (Tracker), the file watcher, and the
+// merge transaction (Merge, Undo, and Recover from its journal).
 //
 // It imports nothing else of studiod. Functions take a context and run git
-// through Git.Run; they hold no locks while git runs. Values returned are
-// owned by the caller. Watcher, Tracker and Predictor own goroutines and
+// through Git.Run; they hold no locks while git runs, except the ones that
+// serialize the use of one long-lived process. Values returned are owned by
+// the caller. Watcher, Tracker, Predictor and Snapshotter own goroutines or
 // long-lived git processes: each has a Close that stops and waits for them.
 package workspace

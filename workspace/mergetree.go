@@ -211,12 +211,24 @@ type batchProc struct {
 	cmd    *exec.Cmd
 	in     io.WriteCloser
 	out    *bufio.Reader
-	stderr *bytes.Buffer
+	stderr *lockedBuffer
 	dead   bool
 }
 
 func (p *Predictor) start(ctx context.Context, args ...string) (*batchProc, error) {
-	cmd := p.g.Command(ctx, Cmd{Dir: p.dir}, args...)
+	b, err := startBatch(ctx, p.g, p.dir, args...)
+	if err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	p.stats.ProcStarts++
+	p.mu.Unlock()
+	return b, nil
+}
+
+// startBatch starts a long-lived git process in dir, living until ctx ends.
+func startBatch(ctx context.Context, g *Git, dir string, args ...string) (*batchProc, error) {
+	cmd := g.Command(ctx, Cmd{Dir: dir}, args...)
 	in, err := cmd.StdinPipe()
 	if err != nil {
 		return nil, err
@@ -225,15 +237,31 @@ func (p *Predictor) start(ctx context.Context, args ...string) (*batchProc, erro
 	if err != nil {
 		return nil, err
 	}
-	var stderr bytes.Buffer
+	var stderr lockedBuffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
-		return nil, p.g.wrap(args, err, "")
+		return nil, g.wrap(args, err, "")
 	}
-	p.mu.Lock()
-	p.stats.ProcStarts++
-	p.mu.Unlock()
 	return &batchProc{cmd: cmd, in: in, out: bufio.NewReaderSize(out, 64<<10), stderr: &stderr}, nil
+}
+
+// lockedBuffer is a bytes.Buffer safe to read while exec's goroutine copies
+// a process's stderr into it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func (b *batchProc) close() error {

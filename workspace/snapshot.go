@@ -106,5 +106,14 @@ func (g *Git) seedIndex(ctx context.Context, dir, index string) error {
 	if err := dst.Close(); err != nil {
 		return err
 	}
+	// The copy keeps the index's modification time: git takes entries not
+	// older than the index file for "racily clean" and compares their
+	// content. A copy dated now would make git trust the stat data of a file
+	// rewritten within the same second, keeping its old content.
+	if fi, err := src.Stat(); err == nil {
+		if err := os.Chtimes(tmp, fi.ModTime(), fi.ModTime()); err != nil {
+			return err
+		}
+	}
 	return os.Rename(tmp, index)
 }

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/studiod/studiod/internal/gittest"
 )
@@ -54,5 +55,29 @@ func TestSnapshotLeavesWorktreeAlone(t *testing.T) {
 	}
 	if s3.Commit != s2.Commit {
 		t.Errorf("unchanged snapshot: got %s, want %s", s3.Commit, s2.Commit)
+	}
+}
+
+// The private index starts as a copy of the worktree's dated like it: git
+// compares the content of entries not older than the index file, and a copy
+// dated now would hide a file rewritten (same size) within the second of its
+// last staging.
+func TestSeedIndexKeepsModTime(t *testing.T) {
+	dir := gittest.NewRepo(t, map[string]string{"a.txt": "a\n"})
+	own := filepath.Join(dir, ".git", "index")
+	past := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+	if err := os.Chtimes(own, past, past); err != nil {
+		t.Fatal(err)
+	}
+	index := filepath.Join(t.TempDir(), "index")
+	if err := testGit().seedIndex(t.Context(), dir, index); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !fi.ModTime().Equal(past) {
+		t.Errorf("private index dated %v, want %v", fi.ModTime(), past)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -69,14 +70,20 @@ type TrackerOptions struct {
 // re-predicts only the pairs involving it; a target branch moving
 // re-predicts the pairs with that target.
 //
+// Snapshots follow the watcher's changed paths (Snapshotter.Update): the
+// first one, rescans after an overflow, and the cases Update refuses (HEAD
+// moved, ignore rules changed) go through the worktree's private index,
+// copied afresh from the worktree's own each time.
+//
 // All the work happens in one goroutine; the methods only record what to do
 // and are safe for concurrent use.
 type Tracker struct {
-	repo *Repo
-	pred *Predictor
-	w    *Watcher
-	opts TrackerOptions
-	log  *slog.Logger
+	repo  *Repo
+	pred  *Predictor
+	snaps *Snapshotter
+	w     *Watcher
+	opts  TrackerOptions
+	log   *slog.Logger
 
 	ctx         context.Context
 	cancel      context.CancelFunc
@@ -95,6 +102,10 @@ type Tracker struct {
 	results      map[pairKey]map[string]Conflict
 	busy         bool // the worker is processing
 	gen, doneGen int  // requests made, requests fully processed
+	// indexOnly turns incremental snapshots off (tests compare both ways).
+	indexOnly bool
+	// fullSnaps and incSnaps count snapshots taken each way.
+	fullSnaps, incSnaps int
 }
 
 type tracked struct {
@@ -128,7 +139,7 @@ func NewTracker(ctx context.Context, repo *Repo, opts TrackerOptions) (*Tracker,
 	}
 	tctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	t := &Tracker{
-		repo: repo, pred: pred, w: opts.Watcher, opts: opts, log: log.With("repo", repo.Root),
+		repo: repo, pred: pred, snaps: NewSnapshotter(repo), w: opts.Watcher, opts: opts, log: log.With("repo", repo.Root),
 		ctx: tctx, cancel: cancel, wakeC: make(chan struct{}, 1),
 		trees: map[string]*tracked{}, dirty: map[string]*dirtyPaths{},
 		tips: map[string]string{}, results: map[pairKey]map[string]Conflict{},
@@ -143,6 +154,7 @@ func NewTracker(ctx context.Context, repo *Repo, opts TrackerOptions) (*Tracker,
 	if err != nil {
 		cancel()
 		pred.Close()
+		t.snaps.Close()
 		return nil, err
 	}
 	t.wg.Go(t.run)
@@ -166,6 +178,7 @@ func (t *Tracker) Close() error {
 			stop()
 		}
 	}
+	t.snaps.Close()
 	return t.pred.Close()
 }
 
@@ -215,6 +228,9 @@ func (t *Tracker) Remove(id string) {
 	t.mu.Unlock()
 	if stop != nil {
 		stop()
+	}
+	if tr != nil {
+		t.snaps.Forget(tr.dir)
 	}
 	t.wake()
 }
@@ -472,6 +488,7 @@ func (t *Tracker) snapshot(ctx context.Context, id string, d *dirtyPaths, delta 
 		return false
 	}
 	dir, index, prev, have := tr.dir, tr.index, tr.snap, tr.haveSnap
+	indexOnly := t.indexOnly
 	t.mu.Unlock()
 
 	markGone := func() bool {
@@ -490,14 +507,7 @@ func (t *Tracker) snapshot(ctx context.Context, id string, d *dirtyPaths, delta 
 	if _, err := os.Stat(filepath.Join(dir, ".git")); errors.Is(err, os.ErrNotExist) {
 		return markGone()
 	}
-	var paths []string
-	if !d.all && have {
-		paths = pathspecs(dir, d.paths)
-	}
-	snap, err := t.repo.Git.TakeSnapshot(ctx, dir, index, paths)
-	if err != nil && paths != nil && ctx.Err() == nil {
-		snap, err = t.repo.Git.TakeSnapshot(ctx, dir, index, nil)
-	}
+	snap, full, err := t.takeSnapshot(ctx, id, dir, index, prev, have && !d.all && !indexOnly, d.paths)
 	if err != nil {
 		if _, serr := os.Stat(filepath.Join(dir, ".git")); errors.Is(serr, os.ErrNotExist) {
 			return markGone()
@@ -507,6 +517,13 @@ func (t *Tracker) snapshot(ctx context.Context, id string, d *dirtyPaths, delta 
 		}
 		return false
 	}
+	t.mu.Lock()
+	if full {
+		t.fullSnaps++
+	} else {
+		t.incSnaps++
+	}
+	t.mu.Unlock()
 	if have && snap == prev {
 		return false
 	}
@@ -519,31 +536,33 @@ func (t *Tracker) snapshot(ctx context.Context, id string, d *dirtyPaths, delta 
 	return true
 }
 
-// pathspecs turns changed paths into pathspecs git accepts: a path that no
-// longer exists becomes its nearest existing directory, so that deletions
-// (and files that came and went) are seen without a pathspec that matches
-// nothing. Reaching the root means everything (nil).
-func pathspecs(dir string, changed map[string]bool) []string {
-	set := map[string]bool{}
-	for p := range changed {
-		for {
-			if _, err := os.Lstat(filepath.Join(dir, filepath.FromSlash(p))); err == nil {
-				break
-			}
-			parent := filepath.ToSlash(filepath.Dir(filepath.FromSlash(p)))
-			if parent == "." || parent == "/" || parent == p {
-				return nil
-			}
-			p = parent
+// takeSnapshot snapshots worktree id: incrementally from prev when inc is
+// set and the Snapshotter can, else in full through the private index,
+// copied afresh from the worktree's (so that the tree is the one `git add
+// -A` gives now, whatever the private index saw before). full reports which.
+func (t *Tracker) takeSnapshot(ctx context.Context, id, dir, index string, prev Snapshot, inc bool, changed map[string]bool) (snap Snapshot, full bool, err error) {
+	if inc {
+		paths := make([]string, 0, len(changed))
+		for p := range changed {
+			paths = append(paths, p)
 		}
-		set[p] = true
+		slices.Sort(paths)
+		snap, err = t.snaps.Update(ctx, dir, prev, paths)
+		if err == nil || ctx.Err() != nil {
+			return snap, false, err
+		}
+		if errors.Is(err, ErrFullSnapshot) {
+			t.log.Debug("full snapshot", "worktree", id, "reason", err)
+		} else if _, serr := os.Stat(dir); serr == nil {
+			t.log.Warn("incremental snapshot failed, taking a full one", "worktree", id, "err", err)
+		}
 	}
-	list := make([]string, 0, len(set))
-	for p := range set {
-		list = append(list, p)
+	t.snaps.Forget(dir) // its configuration may have changed too
+	if err := os.Remove(index); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return Snapshot{}, true, fmt.Errorf("snapshot %s: %w", dir, err)
 	}
-	slices.Sort(list)
-	return list
+	snap, err = t.repo.Git.TakeSnapshot(ctx, dir, index, nil)
+	return snap, true, err
 }
 
 // predict re-predicts the affected pairs and records the change in delta.

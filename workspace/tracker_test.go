@@ -49,6 +49,12 @@ func newFixture(t *testing.T, files map[string]string, sessions []string, wopts 
 
 // start makes a tracker over every session, private indexes under ixdir.
 func (f *fixture) start(ixdir string) {
+	f.tr = f.newTracker(ixdir, false)
+}
+
+// newTracker makes a tracker over every session, private indexes under
+// ixdir; indexOnly turns incremental snapshots off.
+func (f *fixture) newTracker(ixdir string, indexOnly bool) *Tracker {
 	t := f.t
 	tr, err := NewTracker(t.Context(), f.repo, TrackerOptions{Watcher: f.w, OnDelta: func(d Delta) {
 		f.mu.Lock()
@@ -59,12 +65,15 @@ func (f *fixture) start(ixdir string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { tr.Close() })
+	tr.mu.Lock()
+	tr.indexOnly = indexOnly
+	tr.mu.Unlock()
 	for s, dir := range f.wts {
 		if err := tr.Add(t.Context(), s, s, dir, filepath.Join(ixdir, s+".index"), "main"); err != nil {
 			t.Fatal(err)
 		}
 	}
-	f.tr = tr
+	return tr
 }
 
 // await waits for cond on the tracker's state, failing after a generous
