@@ -169,6 +169,8 @@ func (c *conflicts) isTracked(id string) bool {
 func (c *conflicts) snapshotted(id, commit string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	// Snapshots leave loose objects behind, whoever takes them.
+	c.m.maybeGC(c.tracked[id])
 	c.latest[id] = commit
 	if t, ok := c.timers[id]; ok {
 		t.Reset(100 * time.Millisecond)

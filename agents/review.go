@@ -35,6 +35,9 @@ const gcEvery = 500
 // maybeGC runs `git gc --auto` in the background every gcEvery snapshots
 // of a repository; git itself decides whether there is anything to do.
 func (m *Manager) maybeGC(repo string) {
+	if repo == "" {
+		return
+	}
 	v, _ := m.snapCounts.LoadOrStore(repo, new(atomic.Int64))
 	if v.(*atomic.Int64).Add(1)%gcEvery != 0 || m.ctx.Err() != nil {
 		return
