@@ -38,6 +38,11 @@ type Request struct {
 	// System is the system prompt or instructions, concatenated.
 	System   string
 	Messages []Message
+	// Schema is the JSON schema the answer must follow, when the request
+	// asks for structured output (Gemini responseJsonSchema, OpenAI
+	// json_schema formats). Side queries such as Gemini CLI's model router
+	// ask for it.
+	Schema json.RawMessage
 
 	// Turn is the index in Script.Turns of the turn that answered, or -1
 	// when the request was answered with Script.Default or an error.
@@ -216,9 +221,18 @@ func (r *Request) decodeResponses() {
 			Type string `json:"type"`
 			Name string `json:"name"`
 		} `json:"tools"`
+		Text struct {
+			Format struct {
+				Type   string          `json:"type"`
+				Schema json.RawMessage `json:"schema"`
+			} `json:"format"`
+		} `json:"text"`
 	}
 	if json.Unmarshal(r.Body, &body) != nil {
 		return
+	}
+	if body.Text.Format.Type == "json_schema" {
+		r.Schema = body.Text.Format.Schema
 	}
 	r.Model, r.Stream, r.System = body.Model, body.Stream, body.Instructions
 	for _, t := range body.Tools {
@@ -292,9 +306,21 @@ func (r *Request) decodeChat() {
 				Name string `json:"name"`
 			} `json:"function"`
 		} `json:"tools"`
+		ResponseFormat struct {
+			Type       string `json:"type"`
+			JSONSchema struct {
+				Schema json.RawMessage `json:"schema"`
+			} `json:"json_schema"`
+		} `json:"response_format"`
 	}
 	if json.Unmarshal(r.Body, &body) != nil {
 		return
+	}
+	switch body.ResponseFormat.Type {
+	case "json_schema":
+		r.Schema = body.ResponseFormat.JSONSchema.Schema
+	case "json_object":
+		r.Schema = json.RawMessage(`{"type":"object"}`)
 	}
 	r.Model, r.Stream = body.Model, body.Stream
 	for _, t := range body.Tools {
@@ -353,11 +379,23 @@ func (r *Request) decodeGemini() {
 				Name string `json:"name"`
 			} `json:"functionDeclarations"`
 		} `json:"tools"`
-		// countTokens wraps the request: {"generateContentRequest": {...}}
-		// in some versions, or sends contents directly.
+		GenerationConfig struct {
+			ResponseMimeType   string          `json:"responseMimeType"`
+			ResponseJSONSchema json.RawMessage `json:"responseJsonSchema"`
+			ResponseSchema     json.RawMessage `json:"responseSchema"`
+		} `json:"generationConfig"`
 	}
 	if json.Unmarshal(r.Body, &body) != nil {
 		return
+	}
+	if g := body.GenerationConfig; g.ResponseMimeType == "application/json" {
+		r.Schema = g.ResponseJSONSchema
+		if r.Schema == nil {
+			r.Schema = g.ResponseSchema
+		}
+		if r.Schema == nil {
+			r.Schema = json.RawMessage(`{"type":"object"}`)
+		}
 	}
 	for _, t := range body.Tools {
 		for _, f := range t.FunctionDeclarations {

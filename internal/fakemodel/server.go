@@ -19,7 +19,8 @@ type Script struct {
 	Turns []Turn `json:"turns"`
 	// Default is the text answering side queries (requests that offer no
 	// tools, such as title generation) and requests no turn matches.
-	// Empty means "OK".
+	// Empty means "OK". A request that asks for structured output gets
+	// Example(its schema) instead.
 	Default string `json:"default,omitempty"`
 }
 
@@ -201,6 +202,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 		reply = Turn{Text: s.script.Default}
 		if reply.Text == "" {
 			reply.Text = "OK"
+		}
+		if r.Schema != nil {
+			reply.Text = string(Example(r.Schema))
 		}
 	}
 	if reply.Tool != nil {
