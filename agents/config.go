@@ -47,6 +47,18 @@ type Profile struct {
 	// when the terminal goes quiet: a match means the agent waits for input.
 	Waiting []string          `toml:"waiting"`
 	Env     map[string]string `toml:"env"`
+	// Hooks names the agent's lifecycle-hook format (claude, codex,
+	// gemini): studiod installs its hooks per session, so the agent reports
+	// its own state exactly, and confirms the prompts it takes.
+	Hooks string `toml:"hooks"`
+	// Paste is "bracketed" for agents that take pasted text between
+	// bracketed-paste markers.
+	Paste string `toml:"paste"`
+	// Answers are the keys that answer the agent's questions: by answer
+	// (allow, always, reject, never) for permission prompts, or by
+	// KIND.ANSWER (trust.allow, login.allow). \r is Enter, \e Escape,
+	// \xNN any byte.
+	Answers map[string]string `toml:"answers"`
 }
 
 // Setup prepares a new worktree.
@@ -74,13 +86,26 @@ func Builtin(self string) Config {
 	return Config{
 		Defaults: Defaults{Agent: "claude", BranchPrefix: "studio/", PortBase: 41000, PortBlock: 10, MergeStrategy: "merge"},
 		Agents: map[string]Profile{
-			"claude": {Command: []string{"claude", "{prompt}"}, Resume: []string{"claude", "--continue", "{message}"},
-				Waiting: []string{`Do you want to`, `\(y/n\)`, `❯ 1\. Yes`}},
-			"codex": {Command: []string{"codex", "{prompt}"}, Resume: []string{"codex", "resume", "--last", "{message}"},
-				Waiting: []string{`Allow command\?`, `\(y/n\)`}},
-			"aider":    {Command: []string{"aider"}, Waiting: []string{`\(Y\)es/\(N\)o`, `^> ?$`}},
-			"gemini":   {Command: []string{"gemini", "-i", "{prompt}"}, Waiting: []string{`Allow execution`, `\(y/n\)`}},
-			"opencode": {Command: []string{"opencode", "--prompt", "{prompt}"}},
+			// Claude Code reports through its hooks (--settings) and keeps the
+			// conversation studiod names (--session-id), so feedback after exit
+			// resumes exactly it.
+			"claude": {Command: []string{"claude", "{prompt}"}, Resume: []string{"claude", "--resume", "{conversation}", "{message}"},
+				Hooks: HooksClaude, Paste: "bracketed",
+				// "1. Yes" is selected; "2." allows edits for the session; Escape
+				// declines. The trust screen's default is "No, exit".
+				Answers: map[string]string{"allow": `\r`, "always": "2", "reject": `\e`, "never": `\e`, "trust.allow": `\e[B\r`, "trust.reject": `\r`}},
+			// --no-daemon: Codex's TUI otherwise starts a detached app-server
+			// that outlives the session.
+			"codex": {Command: []string{"codex", "--no-daemon", "{prompt}"}, Resume: []string{"codex", "--no-daemon", "resume", "{conversation}", "{message}"},
+				Hooks: HooksCodex, Paste: "bracketed",
+				Answers: map[string]string{"allow": `\r`, "always": "p", "reject": `\e`, "never": `\e`, "trust.allow": `\r`, "login.allow": `\r`}},
+			"aider": {Command: []string{"aider"}, Waiting: []string{`\(Y\)es/\(N\)o`, `^> ?$`}},
+			"gemini": {Command: []string{"gemini", "-i", "{prompt}"}, Resume: []string{"gemini", "--resume", "{conversation}", "-i", "{message}"},
+				Hooks: HooksGemini, Paste: "bracketed",
+				Answers: map[string]string{"allow": `\r`, "always": "2", "reject": `\e`, "never": `\e`, "trust.allow": `\r`}},
+			"opencode": {Command: []string{"opencode", "--prompt", "{prompt}"}, Resume: []string{"opencode", "--session", "{conversation}", "--prompt", "{message}"},
+				Paste: "bracketed",
+				Answers: map[string]string{"allow": `\r`, "reject": `\e`}},
 			"command":  {},
 			"demo":     {Command: []string{self, "demo-agent", "{prompt}"}, Resume: []string{self, "demo-agent", "--resume", "{message}"}},
 		},
@@ -156,6 +181,15 @@ func overlay(base, o Config) Config {
 		if v.Env != nil {
 			p.Env = v.Env
 		}
+		if v.Hooks != "" {
+			p.Hooks = v.Hooks
+		}
+		if v.Paste != "" {
+			p.Paste = v.Paste
+		}
+		if v.Answers != nil {
+			p.Answers = v.Answers
+		}
 		agents[k] = p
 	}
 	base.Agents = agents
@@ -180,6 +214,9 @@ func repoCommands(c Config) []string {
 		}
 		if len(p.Env) > 0 {
 			cmds = append(cmds, fmt.Sprintf("agent %s: environment", name))
+		}
+		if len(p.Answers) > 0 {
+			cmds = append(cmds, fmt.Sprintf("agent %s: keys typed to answer it", name))
 		}
 	}
 	return cmds

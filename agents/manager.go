@@ -69,8 +69,11 @@ type Manager struct {
 	nextL             int
 	repoLocks         map[string]*sync.Mutex
 
-	conf *conflicts
-	who  whoCache
+	conf       *conflicts
+	who        whoCache
+	deliveries deliveries
+	// answerLocks holds a *sync.Mutex per session ID: one answer at a time.
+	answerLocks sync.Map
 	// snapLocks holds a *sync.Mutex per session ID, serializing snapshots
 	// through the session's private index.
 	snapLocks sync.Map
@@ -192,6 +195,9 @@ func (m *Manager) change(id string, store bool, fn func(s *Session) bool) (Sessi
 	m.mu.Unlock()
 	if !fn(&next) {
 		return next, nil
+	}
+	if next.State != Waiting {
+		next.Ask = nil // only a waiting session asks anything
 	}
 	if store {
 		next.Updated = time.Now().UTC()

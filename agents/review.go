@@ -6,12 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/studiod/studiod/agents/shim"
 	"github.com/studiod/studiod/workspace"
 )
 
@@ -162,14 +162,14 @@ func (m *Manager) Comments(ctx context.Context, ref Ref) ([]Comment, error) {
 // Feedback delivers every unsent comment to the agent as one message, typed
 // into its terminal, or through its profile's resume command when it has
 // exited, and marks them sent.
-func (m *Manager) Feedback(ctx context.Context, ref Ref) (sent int, message, via string, err error) {
+func (m *Manager) Feedback(ctx context.Context, ref Ref) (sent int, message string, d Delivery, err error) {
 	s, err := m.Lookup(ref)
 	if err != nil {
-		return 0, "", "", err
+		return 0, "", d, err
 	}
 	all, err := m.store.comments(ctx, s.ID)
 	if err != nil {
-		return 0, "", "", err
+		return 0, "", d, err
 	}
 	var parts []string
 	var ids []int64
@@ -185,28 +185,24 @@ func (m *Manager) Feedback(ctx context.Context, ref Ref) (sent int, message, via
 		ids = append(ids, c.ID)
 	}
 	if len(ids) == 0 {
-		return 0, "", "", invalidf("session %s has no unsent review comments: add some with `studiod comment`", s.Name)
+		return 0, "", d, invalidf("session %s has no unsent review comments: add some with `studiod comment`", s.Name)
 	}
 	// One line: a newline would submit a half-typed message to most agents.
 	message = "Review feedback on your changes: " + strings.Join(parts, " ")
 	if live(s.State) {
-		if err := shim.Input(ctx, s.Socket, []byte(message+"\r")); err != nil {
-			return 0, "", "", fmt.Errorf("send feedback to %s: %w", s.Name, err)
-		}
-		via = "pty"
-		if s.State == Waiting || s.State == Idle {
-			m.setState(s.ID, Working, "")
+		if _, d, err = m.Send(ctx, Ref{Session: s.ID}, message, true); err != nil {
+			return 0, "", d, fmt.Errorf("send feedback to %s: %w", s.Name, err)
 		}
 	} else {
 		if err := m.resume(ctx, s, message); err != nil {
-			return 0, "", "", err
+			return 0, "", d, err
 		}
-		via = "resume"
+		d = Delivery{Via: "resume", Note: "the agent was started again on its conversation with the feedback as its prompt"}
 	}
 	if err := m.store.markSent(ctx, ids, time.Now().UTC()); err != nil {
-		return 0, "", "", err
+		return 0, "", d, err
 	}
-	return len(ids), message, via, nil
+	return len(ids), message, d, nil
 }
 
 // resume restarts an exited agent with its profile's resume command.
@@ -229,14 +225,25 @@ func (m *Manager) resume(ctx context.Context, s Session, message string) error {
 		return invalidf("session %s has exited and agent %q has no resume command: configure [agents.%s] resume, or spawn a new session", s.Name, s.Agent, s.Agent)
 	}
 	argv, _ := expand(p.Resume, "{message}", message)
-	s.Command = argv
+	if slices.ContainsFunc(argv, func(a string) bool { return strings.Contains(a, "{conversation}") }) {
+		if s.Conversation == "" {
+			return fmt.Errorf("%w: session %s has no conversation id recorded, so its agent cannot resume exactly this session: attach and tell it, or spawn a new session", ErrInvalid, s.Name)
+		}
+		argv, _ = expand(argv, "{conversation}", s.Conversation)
+	}
+	l, err := m.prepareLaunch(&s, p, true)
+	if err != nil {
+		return err
+	}
+	s.Command = withLaunch(argv, l)
 	os.Remove(s.exitFile())
-	pid, err := m.host.Start(ctx, &s, m.agentEnv(&s, p), 0, 0)
+	pid, err := m.host.Start(ctx, &s, append(m.agentEnv(&s, p), l.env...), 0, 0)
 	if err != nil {
 		return fmt.Errorf("resume %s: %w", s.Name, err)
 	}
 	started, err := m.update(s.ID, func(r *Session) bool {
 		r.PID, r.State, r.Detail, r.ExitCode = pid, Working, "", nil
+		r.Command = s.Command
 		return true
 	})
 	if err != nil {

@@ -49,6 +49,11 @@ type Session struct {
 	Prompt   string
 	State    string
 	Detail   string
+	// Ask says what a waiting session needs from the person; nil in
+	// every other state.
+	Ask *Ask
+	// Conversation is the agent's own id for the session's conversation.
+	Conversation string
 	PID      int
 	ExitCode *int
 	Port     int
@@ -61,6 +66,37 @@ type Session struct {
 	Updated   time.Time
 	// Socket is the shim's socket while the agent runs.
 	Socket string
+}
+
+// Kinds of waiting (the wire's protocol.WaitKind).
+const (
+	WaitPermission = "permission"
+	WaitQuestion   = "question"
+	WaitTrust      = "trust"
+	WaitLogin      = "login"
+)
+
+// Answers (the wire's protocol.Answer).
+const (
+	AnswerAllow  = "allow"
+	AnswerAlways = "always"
+	AnswerReject = "reject"
+	AnswerNever  = "never"
+)
+
+// Ask is what a waiting session needs from the person.
+type Ask struct {
+	Kind     string
+	Question string
+	Tool     string
+	Subject  string
+	Options  []Option
+	Source   string // hook, screen, acp
+}
+
+// Option is one answer a waiting session offers.
+type Option struct {
+	ID, Kind, Label string
 }
 
 // Changes summarizes a session's work against its base.
@@ -78,6 +114,11 @@ func (s *Session) indexFile() string { return s.Dir + "/index" }
 func (s *Session) clone() Session {
 	c := *s
 	c.Command = append([]string(nil), s.Command...)
+	if s.Ask != nil {
+		a := *s.Ask
+		a.Options = append([]Option(nil), s.Ask.Options...)
+		c.Ask = &a
+	}
 	if s.ExitCode != nil {
 		v := *s.ExitCode
 		c.ExitCode = &v

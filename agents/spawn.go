@@ -105,7 +105,12 @@ func (m *Manager) Spawn(ctx context.Context, req SpawnRequest, progress Progress
 	if err := copyFiles(repo.Root, s.Worktree, cfg.Setup.Copy); err != nil {
 		return fail("copy files", err)
 	}
-	env := m.agentEnv(s, profile)
+	l, err := m.prepareLaunch(s, profile, false)
+	if err != nil {
+		return fail("install agent hooks", err)
+	}
+	s.Command = withLaunch(s.Command, l)
+	env := append(m.agentEnv(s, profile), l.env...)
 	for _, c := range cfg.Setup.Commands {
 		progress("setup: " + c)
 		if err := runSetup(ctx, s.Worktree, env, c, filepath.Join(s.Dir, "setup.log")); err != nil {
@@ -119,6 +124,7 @@ func (m *Manager) Spawn(ctx context.Context, req SpawnRequest, progress Progress
 	}
 	started, err := m.update(s.ID, func(r *Session) bool {
 		r.PID, r.State = pid, Working
+		r.Command, r.Conversation = s.Command, s.Conversation
 		return true
 	})
 	if err != nil {

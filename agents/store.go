@@ -67,6 +67,19 @@ var migrations = []string{
 		undone     INTEGER
 	);
 	CREATE INDEX merges_session ON merges(session);`,
+	`ALTER TABLE sessions ADD COLUMN waiting TEXT NOT NULL DEFAULT '';
+	ALTER TABLE sessions ADD COLUMN conversation TEXT NOT NULL DEFAULT '';
+	CREATE TABLE answers (
+		id       INTEGER PRIMARY KEY AUTOINCREMENT,
+		session  TEXT NOT NULL REFERENCES sessions(id),
+		kind     TEXT NOT NULL,
+		question TEXT NOT NULL,
+		subject  TEXT NOT NULL,
+		answer   TEXT NOT NULL,
+		by       TEXT NOT NULL,
+		at       INTEGER NOT NULL
+	);
+	CREATE INDEX answers_session ON answers(session);`,
 }
 
 // store is the SQLite state database. Its methods are safe for concurrent
@@ -121,22 +134,28 @@ func (s *store) migrate(ctx context.Context) error {
 func (s *store) close() error { return s.db.Close() }
 
 const sessionCols = `id, name, repo, branch, base, target, worktree, agent, command, prompt,
-	state, detail, pid, exit_code, port, dir, files, additions, deletions, created, updated`
+	state, detail, pid, exit_code, port, dir, files, additions, deletions, created, updated,
+	waiting, conversation`
 
 func (s *store) put(ctx context.Context, r *Session) error {
 	cmd, _ := json.Marshal(r.Command)
+	var waiting []byte
+	if r.Ask != nil {
+		waiting, _ = json.Marshal(r.Ask)
+	}
 	_, err := s.db.ExecContext(ctx, `INSERT INTO sessions (`+sessionCols+`)
-		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
 		ON CONFLICT(id) DO UPDATE SET
 			name=excluded.name, repo=excluded.repo, branch=excluded.branch, base=excluded.base,
 			target=excluded.target, worktree=excluded.worktree, agent=excluded.agent,
 			command=excluded.command, prompt=excluded.prompt, state=excluded.state,
 			detail=excluded.detail, pid=excluded.pid, exit_code=excluded.exit_code,
 			port=excluded.port, dir=excluded.dir, files=excluded.files,
-			additions=excluded.additions, deletions=excluded.deletions, updated=excluded.updated`,
+			additions=excluded.additions, deletions=excluded.deletions, updated=excluded.updated,
+			waiting=excluded.waiting, conversation=excluded.conversation`,
 		r.ID, r.Name, r.Repo, r.Branch, r.Base, r.Target, r.Worktree, r.Agent, string(cmd), r.Prompt,
 		r.State, r.Detail, r.PID, r.ExitCode, r.Port, r.Dir, r.Changes.Files, r.Changes.Additions,
-		r.Changes.Deletions, r.Created.UnixNano(), r.Updated.UnixNano())
+		r.Changes.Deletions, r.Created.UnixNano(), r.Updated.UnixNano(), string(waiting), r.Conversation)
 	if err != nil {
 		return fmt.Errorf("store session %s: %w", r.Name, err)
 	}
@@ -152,15 +171,20 @@ func (s *store) all(ctx context.Context) ([]*Session, error) {
 	var list []*Session
 	for rows.Next() {
 		var r Session
-		var cmd string
+		var cmd, waiting string
 		var exit sql.NullInt64
 		var created, updated int64
 		if err := rows.Scan(&r.ID, &r.Name, &r.Repo, &r.Branch, &r.Base, &r.Target, &r.Worktree,
 			&r.Agent, &cmd, &r.Prompt, &r.State, &r.Detail, &r.PID, &exit, &r.Port, &r.Dir,
-			&r.Changes.Files, &r.Changes.Additions, &r.Changes.Deletions, &created, &updated); err != nil {
+			&r.Changes.Files, &r.Changes.Additions, &r.Changes.Deletions, &created, &updated,
+			&waiting, &r.Conversation); err != nil {
 			return nil, err
 		}
 		json.Unmarshal([]byte(cmd), &r.Command)
+		if waiting != "" {
+			r.Ask = new(Ask)
+			json.Unmarshal([]byte(waiting), r.Ask)
+		}
 		if exit.Valid {
 			c := int(exit.Int64)
 			r.ExitCode = &c
@@ -170,6 +194,13 @@ func (s *store) all(ctx context.Context) ([]*Session, error) {
 		list = append(list, &r)
 	}
 	return list, rows.Err()
+}
+
+// addAnswer records who answered a waiting session, and how.
+func (s *store) addAnswer(ctx context.Context, session string, w *Ask, answer, by string, at time.Time) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO answers (session, kind, question, subject, answer, by, at) VALUES (?,?,?,?,?,?,?)`,
+		session, w.Kind, w.Question, w.Subject, answer, by, at.UnixNano())
+	return err
 }
 
 func (s *store) trustHash(ctx context.Context, path string) (string, error) {

@@ -166,7 +166,7 @@ func (sv *supervisor) output(p []byte) {
 			if s.State != Idle && s.State != Waiting {
 				return false
 			}
-			s.State, s.Detail = Working, ""
+			s.State, s.Detail, s.Ask = Working, "", nil
 			return true
 		})
 	}
@@ -183,9 +183,11 @@ func (sv *supervisor) quiet() {
 		return
 	}
 	state, detail := Idle, ""
+	var ask *Ask
 	for _, re := range sv.patterns {
 		if re.MatchString(line) {
 			state, detail = Waiting, line
+			ask = &Ask{Kind: WaitQuestion, Question: line, Source: "screen"}
 			break
 		}
 	}
@@ -193,7 +195,7 @@ func (sv *supervisor) quiet() {
 		if s.State != Working || (s.State == state && s.Detail == detail) {
 			return false
 		}
-		s.State, s.Detail = state, detail
+		s.State, s.Detail, s.Ask = state, detail, ask
 		return true
 	})
 }
@@ -270,63 +272,123 @@ func (m *Manager) recover(ctx context.Context, s Session) {
 	sv.finish(ctx)
 }
 
-// Hook applies an agent's own report of its state.
-func (m *Manager) Hook(ctx context.Context, ref Ref, event, message string) (Session, error) {
-	s, err := m.Lookup(ref)
-	if err != nil {
-		return Session{}, err
-	}
-	var state string
-	switch event {
-	case "working", "busy", "start":
-		state = Working
-	case "waiting", "question", "permission":
-		state = Waiting
-	case "idle", "done", "stop":
-		state = Idle
-	default:
-		return Session{}, invalidf("hook event %q: use working, waiting or idle", event)
-	}
-	if !live(s.State) {
-		return s, invalidf("session %s is %s: hooks apply to running agents", s.Name, s.State)
-	}
-	if sv := m.supervisorOf(s.ID); sv != nil {
-		sv.mu.Lock()
-		sv.hooked = true
-		sv.mu.Unlock()
-	}
-	if state != Waiting {
-		message = ""
-	}
-	return m.update(s.ID, func(r *Session) bool {
-		if r.State == state && r.Detail == message {
-			return false
-		}
-		r.State, r.Detail = state, message
-		return true
-	})
+// HookRequest is an agent's report through `studiod hook`: a generic
+// Event (working, waiting, idle) with an optional Message, or the agent's
+// own hook Payload in the format Kind names.
+type HookRequest struct {
+	Event, Message string
+	Kind           string
+	Payload        []byte
 }
 
-// Send types text into the agent's terminal, with Enter when submit.
-func (m *Manager) Send(ctx context.Context, ref Ref, text string, submit bool) (Session, error) {
+// Hook applies an agent's own report of its state. It returns the session
+// and what the hook should print for the agent, if anything.
+func (m *Manager) Hook(ctx context.Context, ref Ref, req HookRequest) (Session, []byte, error) {
 	s, err := m.Lookup(ref)
 	if err != nil {
-		return Session{}, err
+		return Session{}, nil, err
+	}
+	var e hookEvent
+	if req.Kind != "" {
+		if e, err = decodeHook(req.Kind, req.Payload); err != nil {
+			return s, nil, err
+		}
+	} else {
+		e.name = req.Event
+		switch req.Event {
+		case "working", "busy", "start":
+			e.state = Working
+		case "waiting", "question", "permission":
+			e.state = Waiting
+			e.ask = &Ask{Kind: WaitQuestion, Question: req.Message, Source: "hook"}
+			if req.Event == "permission" {
+				e.ask.Kind = WaitPermission
+			}
+		case "idle", "done", "stop":
+			e.state = Idle
+		default:
+			return Session{}, nil, invalidf("hook event %q: use working, waiting or idle", req.Event)
+		}
 	}
 	if !live(s.State) {
-		return s, invalidf("session %s is %s: nothing runs to type into", s.Name, s.State)
+		return s, nil, invalidf("session %s is %s: hooks apply to running agents", s.Name, s.State)
 	}
-	data := text
-	if submit {
-		data += "\r"
+	m.log.Debug("hook", "session", s.Name, "event", e.name, "state", e.state)
+	if e.prompt {
+		m.deliveries.confirm(s.ID, e.promptText)
 	}
-	if err := shim.Input(ctx, s.Socket, []byte(data)); err != nil {
-		return s, fmt.Errorf("send to %s: %w", s.Name, err)
+	if e.state != "" {
+		if sv := m.supervisorOf(s.ID); sv != nil {
+			sv.mu.Lock()
+			sv.hooked = true
+			sv.mu.Unlock()
+		}
 	}
-	if submit && s.State == Waiting {
-		return m.setState(s.ID, Working, "")
+	s, err = m.update(s.ID, func(r *Session) bool {
+		changed := false
+		if e.conversation != "" && r.Conversation == "" {
+			r.Conversation, changed = e.conversation, true
+		}
+		// Codex also reports the turns of its side threads (titles):
+		// only the session's own conversation moves its state.
+		if req.Kind == HooksCodexNotify && e.conversation != r.Conversation {
+			return changed
+		}
+		if e.state == "" {
+			return changed
+		}
+		ask, detail := e.ask, e.detail
+		if e.state == Waiting {
+			// A later, vaguer report of the same question (Claude's
+			// permission notification) keeps what the first one said.
+			if r.State == Waiting && r.Ask != nil && ask != nil && r.Ask.Tool != "" && ask.Tool == "" {
+				ask = r.Ask
+			}
+			if ask != nil {
+				detail = ask.Question
+			}
+		}
+		if r.State == e.state && r.Detail == detail && sameAsk(r.Ask, ask) {
+			return changed
+		}
+		r.State, r.Detail, r.Ask = e.state, detail, ask
+		return true
+	})
+	return s, nil, err
+}
+
+func sameAsk(a, b *Ask) bool {
+	if a == nil || b == nil {
+		return a == b
 	}
-	return s, nil
+	return a.Kind == b.Kind && a.Question == b.Question && a.Tool == b.Tool && a.Subject == b.Subject
+}
+
+// Send types text into the agent's terminal and, with submit, presses
+// Enter as a separate keystroke; agents whose hooks report prompts confirm
+// the delivery.
+func (m *Manager) Send(ctx context.Context, ref Ref, text string, submit bool) (Session, Delivery, error) {
+	s, err := m.Lookup(ref)
+	if err != nil {
+		return Session{}, Delivery{}, err
+	}
+	if !live(s.State) {
+		return s, Delivery{}, invalidf("session %s is %s: nothing runs to type into", s.Name, s.State)
+	}
+	d, err := m.deliver(ctx, s, text, submit)
+	if err != nil {
+		return s, d, fmt.Errorf("send to %s: %w", s.Name, err)
+	}
+	if submit && (s.State == Waiting || s.State == Idle) {
+		s, err = m.update(s.ID, func(r *Session) bool {
+			if r.State != Waiting && r.State != Idle {
+				return false
+			}
+			r.State, r.Detail, r.Ask = Working, "", nil
+			return true
+		})
+	}
+	return s, d, err
 }
 
 // Resize sets the agent terminal's size.

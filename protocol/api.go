@@ -20,12 +20,13 @@ type API interface {
 	Spawn(context.Context, SpawnParams) (*Session, error)
 	Sessions(context.Context, SessionsParams) (*SessionsResult, error)
 	Session(context.Context, SessionRef) (*Session, error)
-	Send(context.Context, SendParams) (*Session, error)
+	Send(context.Context, SendParams) (*SendResult, error)
+	Answer(context.Context, AnswerParams) (*AnswerResult, error)
 	Output(context.Context, OutputParams) (*OutputResult, error)
 	Resize(context.Context, ResizeParams) (*Session, error)
 	Stop(context.Context, StopParams) (*Session, error)
 	Remove(context.Context, RemoveParams) (*RemoveResult, error)
-	Hook(context.Context, HookParams) (*Session, error)
+	Hook(context.Context, HookParams) (*HookResult, error)
 	Diff(context.Context, DiffParams) (*DiffResult, error)
 	File(context.Context, FileParams) (*FileResult, error)
 	Comment(context.Context, CommentParams) (*Comment, error)
@@ -54,6 +55,7 @@ func Routes(api API) map[string]Handler {
 		MethodSessions:  route(api.Sessions),
 		MethodSession:   route(api.Session),
 		MethodSend:      route(api.Send),
+		MethodAnswer:    route(api.Answer),
 		MethodOutput:    route(api.Output),
 		MethodResize:    route(api.Resize),
 		MethodStop:      route(api.Stop),

@@ -127,8 +127,12 @@ func (c *Client) Session(ctx context.Context, p SessionRef) (*Session, error) {
 	return call[Session](ctx, c, MethodSession, p)
 }
 
-func (c *Client) Send(ctx context.Context, p SendParams) (*Session, error) {
-	return call[Session](ctx, c, MethodSend, p)
+func (c *Client) Send(ctx context.Context, p SendParams) (*SendResult, error) {
+	return call[SendResult](ctx, c, MethodSend, p)
+}
+
+func (c *Client) Answer(ctx context.Context, p AnswerParams) (*AnswerResult, error) {
+	return call[AnswerResult](ctx, c, MethodAnswer, p)
 }
 
 func (c *Client) Output(ctx context.Context, p OutputParams) (*OutputResult, error) {
@@ -147,8 +151,8 @@ func (c *Client) Remove(ctx context.Context, p RemoveParams) (*RemoveResult, err
 	return call[RemoveResult](ctx, c, MethodRemove, p)
 }
 
-func (c *Client) Hook(ctx context.Context, p HookParams) (*Session, error) {
-	return call[Session](ctx, c, MethodHook, p)
+func (c *Client) Hook(ctx context.Context, p HookParams) (*HookResult, error) {
+	return call[HookResult](ctx, c, MethodHook, p)
 }
 
 func (c *Client) Diff(ctx context.Context, p DiffParams) (*DiffResult, error) {

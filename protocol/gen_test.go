@@ -2,6 +2,7 @@ package protocol
 
 import (
 	"bytes"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"go/ast"
@@ -343,6 +344,8 @@ func tsType(t reflect.Type) string {
 		return "string" // RFC 3339
 	case t == reflect.TypeFor[[]byte]():
 		return "string" // base64
+	case t == reflect.TypeFor[json.RawMessage]():
+		return "unknown" // any JSON
 	}
 	switch t.Kind() {
 	case reflect.Pointer:

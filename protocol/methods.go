@@ -8,6 +8,7 @@ const (
 	MethodSessions  = "studio/sessions"
 	MethodSession   = "studio/session"
 	MethodSend      = "studio/send"
+	MethodAnswer    = "studio/answer"
 	MethodOutput    = "studio/output"
 	MethodResize    = "studio/resize"
 	MethodStop      = "studio/stop"
@@ -56,7 +57,7 @@ const CommandOpen = "studio.open"
 
 // Methods lists every request, in the order of docs/protocol.md.
 var Methods = []string{
-	MethodHello, MethodSpawn, MethodSessions, MethodSession, MethodSend,
+	MethodHello, MethodSpawn, MethodSessions, MethodSession, MethodSend, MethodAnswer,
 	MethodOutput, MethodResize, MethodStop, MethodRemove, MethodHook,
 	MethodDiff, MethodFile, MethodComment, MethodComments, MethodFeedback,
 	MethodConflicts, MethodWho, MethodMerge, MethodUndo, MethodSubscribe, MethodStatus,

@@ -54,6 +54,11 @@ type Session struct {
 	Prompt   string    `json:"prompt,omitempty"`
 	State    State     `json:"state"`
 	Detail   string    `json:"detail,omitempty"` // waiting question, failure reason
+	// Waiting says what a waiting session needs from the person.
+	Waiting *Waiting `json:"waiting,omitempty"`
+	// Conversation is the agent's own id for this session's conversation,
+	// when it has one (feedback after exit resumes exactly that one).
+	Conversation string `json:"conversation,omitempty"`
 	PID      int       `json:"pid,omitempty"`
 	ExitCode *int      `json:"exitCode,omitempty"`
 	Port     int       `json:"port,omitempty"`
@@ -73,6 +78,51 @@ type Changes struct {
 	Files     int `json:"files"`
 	Additions int `json:"additions"`
 	Deletions int `json:"deletions"`
+}
+
+// WaitKind says what kind of answer a waiting session needs.
+type WaitKind string
+
+// Kinds of waiting.
+const (
+	WaitPermission WaitKind = "permission" // a tool asks to run
+	WaitQuestion   WaitKind = "question"   // the agent asks the person something
+	WaitTrust      WaitKind = "trust"      // the agent asks whether to trust the folder
+	WaitLogin      WaitKind = "login"      // the agent needs signing in or a provider
+)
+
+// Answer is how a person answers a waiting session: one of these kinds,
+// an offered option's ID, or (for a question) free text.
+type Answer string
+
+// Answers.
+const (
+	AnswerAllow  Answer = "allow"  // allow once; for trust and login screens, go ahead
+	AnswerAlways Answer = "always" // allow, and do not ask again for this
+	AnswerReject Answer = "reject" // refuse once
+	AnswerNever  Answer = "never"  // refuse, and do not ask again for this
+)
+
+// Waiting is what a waiting session needs from the person.
+type Waiting struct {
+	Kind WaitKind `json:"kind"`
+	// Question is what to show the person, one line.
+	Question string `json:"question"`
+	// Tool and Subject say what a permission is for: Write and hello.py,
+	// Bash and `npm test`.
+	Tool    string `json:"tool,omitempty"`
+	Subject string `json:"subject,omitempty"`
+	// Options are the answers offered, when the agent names them.
+	Options []Option `json:"options,omitempty"`
+	// Source says how studiod knows: "hook", "screen" or "acp".
+	Source string `json:"source,omitempty"`
+}
+
+// Option is one answer a waiting session offers.
+type Option struct {
+	ID    string `json:"id"`
+	Kind  Answer `json:"kind,omitempty"`
+	Label string `json:"label"`
 }
 
 // SessionRef names a session: by ID, or by name within a repo. Repo may be
@@ -199,12 +249,55 @@ type RemoveResult struct {
 	BranchKept string `json:"branchKept,omitempty"`
 }
 
-// HookParams reports an agent's own view of its state (working, waiting,
-// idle), from `studiod hook` inside the agent's environment.
+// HookParams reports an agent's own view of its state, from `studiod hook`
+// inside the agent's environment: either a generic Event (working,
+// waiting, idle) with an optional Message, or an agent's own hook payload
+// (Agent names its format: claude, codex, gemini, opencode).
 type HookParams struct {
 	SessionRef
-	Event   string `json:"event"`
-	Message string `json:"message,omitempty"`
+	Event   string          `json:"event,omitempty"`
+	Message string          `json:"message,omitempty"`
+	Agent   string          `json:"agent,omitempty"`
+	Payload json.RawMessage `json:"payload,omitempty"`
+}
+
+// HookResult is the session after the hook, and what the hook prints for
+// the agent to read (the agent's own hook output format), if anything.
+type HookResult struct {
+	Session Session         `json:"session"`
+	Output  json.RawMessage `json:"output,omitempty"`
+}
+
+// Delivery says how text reached an agent, and whether the agent confirmed
+// it received it as a prompt.
+type Delivery struct {
+	Via string `json:"via"` // typed, resume
+	// Confirmed is true once the agent said it took the text as a prompt
+	// (its prompt-submitted hook fired).
+	Confirmed bool `json:"confirmed"`
+	// Note says what to do when the delivery is not confirmed.
+	Note string `json:"note,omitempty"`
+}
+
+// SendResult is the session after a send, and the delivery.
+type SendResult struct {
+	Session  Session  `json:"session"`
+	Delivery Delivery `json:"delivery"`
+}
+
+// AnswerParams answers a waiting session.
+type AnswerParams struct {
+	SessionRef
+	// Answer is allow, always, reject, never, or an offered option's ID.
+	Answer Answer `json:"answer,omitempty"`
+	// Text answers a question in the agent's words.
+	Text string `json:"text,omitempty"`
+}
+
+// AnswerResult is the session after the answer and how it was delivered.
+type AnswerResult struct {
+	Session  Session  `json:"session"`
+	Delivery Delivery `json:"delivery"`
 }
 
 // SubscribeParams chooses the notifications this connection receives. Each
@@ -432,9 +525,9 @@ type CommentsResult struct {
 
 // FeedbackResult says what was delivered to the agent.
 type FeedbackResult struct {
-	Sent    int    `json:"sent"`
-	Message string `json:"message"`
-	Via     string `json:"via"` // "pty" or "resume"
+	Sent     int      `json:"sent"`
+	Message  string   `json:"message"`
+	Delivery Delivery `json:"delivery"`
 }
 
 // Strategy is how a session's work lands on its target.

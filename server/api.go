@@ -26,6 +26,11 @@ func (a *core) Hello(ctx context.Context, p protocol.HelloParams) (*protocol.Hel
 	if p.Version != "" && strings.Split(p.Version, ".")[0] != strings.Split(protocol.Version, ".")[0] {
 		return nil, protocol.Errorf(protocol.CodeInvalid, "client speaks protocol %s, this daemon %s: restart the daemon (`studiod shutdown`) after upgrading", p.Version, protocol.Version)
 	}
+	if c := connOf(ctx); c != nil && p.Client != "" {
+		c.mu.Lock()
+		c.client = p.Client
+		c.mu.Unlock()
+	}
 	return &protocol.HelloResult{Version: a.s.version, ProtocolVersion: protocol.Version, PID: os.Getpid()}, nil
 }
 
@@ -65,9 +70,21 @@ func (a *core) session(s agents.Session, err error) (*protocol.Session, error) {
 	return ptr(wireSession(s)), nil
 }
 
-func (a *core) Send(ctx context.Context, p protocol.SendParams) (*protocol.Session, error) {
+func (a *core) Send(ctx context.Context, p protocol.SendParams) (*protocol.SendResult, error) {
 	submit := p.Submit == nil || *p.Submit
-	return a.session(a.m.Send(ctx, ref(p.SessionRef), p.Text, submit))
+	s, d, err := a.m.Send(ctx, ref(p.SessionRef), p.Text, submit)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.SendResult{Session: wireSession(s), Delivery: wireDelivery(d)}, nil
+}
+
+func (a *core) Answer(ctx context.Context, p protocol.AnswerParams) (*protocol.AnswerResult, error) {
+	s, d, err := a.m.Answer(ctx, ref(p.SessionRef), string(p.Answer), p.Text, connOf(ctx).name())
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.AnswerResult{Session: wireSession(s), Delivery: wireDelivery(d)}, nil
 }
 
 func (a *core) Output(ctx context.Context, p protocol.OutputParams) (*protocol.OutputResult, error) {
@@ -94,8 +111,12 @@ func (a *core) Remove(ctx context.Context, p protocol.RemoveParams) (*protocol.R
 	return &protocol.RemoveResult{Session: wireSession(res.Session), BranchDeleted: res.BranchDeleted, BranchKept: res.BranchKept}, nil
 }
 
-func (a *core) Hook(ctx context.Context, p protocol.HookParams) (*protocol.Session, error) {
-	return a.session(a.m.Hook(ctx, ref(p.SessionRef), p.Event, p.Message))
+func (a *core) Hook(ctx context.Context, p protocol.HookParams) (*protocol.HookResult, error) {
+	s, out, err := a.m.Hook(ctx, ref(p.SessionRef), agents.HookRequest{Event: p.Event, Message: p.Message, Kind: p.Agent, Payload: p.Payload})
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.HookResult{Session: wireSession(s), Output: out}, nil
 }
 
 func (a *core) Diff(ctx context.Context, p protocol.DiffParams) (*protocol.DiffResult, error) {
@@ -141,11 +162,11 @@ func (a *core) Comments(ctx context.Context, p protocol.SessionRef) (*protocol.C
 }
 
 func (a *core) Feedback(ctx context.Context, p protocol.SessionRef) (*protocol.FeedbackResult, error) {
-	n, msg, via, err := a.m.Feedback(context.WithoutCancel(ctx), ref(p))
+	n, msg, d, err := a.m.Feedback(context.WithoutCancel(ctx), ref(p))
 	if err != nil {
 		return nil, err
 	}
-	return &protocol.FeedbackResult{Sent: n, Message: msg, Via: via}, nil
+	return &protocol.FeedbackResult{Sent: n, Message: msg, Delivery: wireDelivery(d)}, nil
 }
 
 func (a *core) Conflicts(ctx context.Context, p protocol.ConflictsParams) (*protocol.ConflictsResult, error) {

@@ -37,6 +37,20 @@ type conn struct {
 	subs     protocol.SubscribeParams
 	outputs  map[string]context.CancelFunc // session ID → output stream
 	inflight map[string]context.CancelFunc // request ID → cancel
+	client   string                        // who the client said it is (studio/hello)
+}
+
+// name is who the client said it is, for the records (who answered).
+func (c *conn) name() string {
+	if c == nil {
+		return "in-process"
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.client == "" {
+		return "unnamed client"
+	}
+	return c.client
 }
 
 // connKey carries the connection a request arrived on in its context.

@@ -22,7 +22,19 @@ func wireSession(s agents.Session) protocol.Session {
 	if p.State.Live() {
 		p.Socket = s.Socket
 	}
+	p.Conversation = s.Conversation
+	if a := s.Ask; a != nil {
+		w := &protocol.Waiting{Kind: protocol.WaitKind(a.Kind), Question: a.Question, Tool: a.Tool, Subject: a.Subject, Source: a.Source}
+		for _, o := range a.Options {
+			w.Options = append(w.Options, protocol.Option{ID: o.ID, Kind: protocol.Answer(o.Kind), Label: o.Label})
+		}
+		p.Waiting = w
+	}
 	return p
+}
+
+func wireDelivery(d agents.Delivery) protocol.Delivery {
+	return protocol.Delivery{Via: d.Via, Confirmed: d.Confirmed, Note: d.Note}
 }
 
 func ref(r protocol.SessionRef) agents.Ref { return agents.Ref{Session: r.Session, Repo: r.Repo} }

@@ -63,6 +63,9 @@ func startDaemonEnv(t *testing.T, home string, env ...string) *daemon {
 	exited := make(chan struct{})
 	d := &daemon{t: t, home: home, cmd: cmd, exited: exited}
 	go func() { cmd.Wait(); close(exited) }()
+	// Stop the agents and the daemon before the test's repositories go:
+	// cleanups run last first, and the repositories were made before.
+	t.Cleanup(func() { cleanupHome(home) })
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		// A daemon answers once it has recovered its sessions: the socket

@@ -206,14 +206,15 @@ func TestMCPListTools(t *testing.T) {
 			}
 		}
 	}
-	for _, n := range []string{"spawn_session", "list_sessions", "get_session", "read_output", "send_input", "session_diff",
-		"check_conflicts", "add_review_comment", "send_feedback", "merge_session", "stop_session", "remove_session"} {
+	want := []string{"spawn_session", "list_sessions", "get_session", "read_output", "send_input", "answer_session", "session_diff",
+		"check_conflicts", "add_review_comment", "send_feedback", "merge_session", "stop_session", "remove_session"}
+	for _, n := range want {
 		if !got[n] {
 			t.Errorf("tool %s missing", n)
 		}
 	}
-	if len(res.Tools) != 12 {
-		t.Errorf("got %d tools, want 12", len(res.Tools))
+	if len(res.Tools) != len(want) {
+		t.Errorf("got %d tools, want %d", len(res.Tools), len(want))
 	}
 }
 

@@ -177,7 +177,10 @@ func (a *app) feedbackCmd() *cobra.Command {
 				if a.json {
 					return printJSON(r)
 				}
-				fmt.Printf("sent %d comment(s) to %s (via %s)\n", r.Sent, args[0], r.Via)
+				fmt.Printf("sent %d comment(s): %s %s\n", r.Sent, deliveredText(r.Delivery), args[0])
+				if !r.Delivery.Confirmed && r.Delivery.Note != "" {
+					fmt.Println("  " + r.Delivery.Note)
+				}
 				return nil
 			})
 		},

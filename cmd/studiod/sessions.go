@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"text/tabwriter"
@@ -339,14 +340,17 @@ func (a *app) sendCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.call(cmd.Context(), func(c *protocol.Client) error {
 				submit := !noSubmit
-				s, err := c.Send(cmd.Context(), protocol.SendParams{SessionRef: a.sessionRef(args[0]), Text: strings.Join(args[1:], " "), Submit: &submit})
+				r, err := c.Send(cmd.Context(), protocol.SendParams{SessionRef: a.sessionRef(args[0]), Text: strings.Join(args[1:], " "), Submit: &submit})
 				if err != nil {
 					return err
 				}
 				if a.json {
-					return printJSON(s)
+					return printJSON(r)
 				}
-				fmt.Printf("sent to %s (%s)\n", s.Name, stateText(*s))
+				fmt.Printf("%s %s (%s)\n", deliveredText(r.Delivery), r.Session.Name, stateText(r.Session))
+				if !r.Delivery.Confirmed && r.Delivery.Note != "" {
+					fmt.Println("  " + r.Delivery.Note)
+				}
 				return nil
 			})
 		},
@@ -417,14 +421,95 @@ deletes an unmerged branch unless --force.`,
 	return cmd
 }
 
-func (a *app) hookCmd() *cobra.Command {
-	var session string
+// deliveredText says how text reached an agent: "delivered to" once the
+// agent confirmed it took it as a prompt, "typed into" otherwise.
+func deliveredText(d protocol.Delivery) string {
+	switch {
+	case d.Confirmed:
+		return "delivered to"
+	case d.Via == "resume":
+		return "resumed"
+	}
+	return "typed into"
+}
+
+func (a *app) answerCmd() *cobra.Command {
 	cmd := &cobra.Command{
-		Use:    "hook --session ID working|waiting|idle [MESSAGE]",
-		Short:  "Report an agent's state to studiod (called by agents; see STUDIO_HOOK)",
-		Hidden: false,
+		Use:   "answer NAME allow|always|reject|never|OPTION-ID|TEXT...",
+		Short: "Answer a waiting session: a permission, a trust or sign-in screen, or a question",
+		Long: `Answer the question a waiting session asks (studiod show NAME says what it
+is). For a permission, or a trust or sign-in screen: allow (once), always,
+reject, never, or the id of an option the agent offers. For a question, the
+answer in words. The first answer wins: if another client answered already,
+this one is refused.`,
 		Args: func(cmd *cobra.Command, args []string) error {
-			if len(args) < 1 {
+			if len(args) < 2 {
+				return usageError{fmt.Errorf("usage: studiod answer NAME allow|always|reject|never|TEXT...")}
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.call(cmd.Context(), func(c *protocol.Client) error {
+				p := protocol.AnswerParams{SessionRef: a.sessionRef(args[0])}
+				s, err := c.Session(cmd.Context(), p.SessionRef)
+				if err != nil {
+					return err
+				}
+				word := strings.Join(args[1:], " ")
+				if isAnswerWord(word, s.Waiting) {
+					p.Answer = protocol.Answer(word)
+				} else {
+					p.Text = word
+				}
+				r, err := c.Answer(cmd.Context(), p)
+				if err != nil {
+					return err
+				}
+				if a.json {
+					return printJSON(r)
+				}
+				fmt.Printf("answered %s: %s (%s)\n", r.Session.Name, word, stateText(r.Session))
+				return nil
+			})
+		},
+	}
+	cmd.Flags().StringVar(&a.repo, "repo", "", "repository (default: the current directory's)")
+	return cmd
+}
+
+// isAnswerWord reports whether word is an answer kind or an offered option
+// rather than text.
+func isAnswerWord(word string, w *protocol.Waiting) bool {
+	switch protocol.Answer(word) {
+	case protocol.AnswerAllow, protocol.AnswerAlways, protocol.AnswerReject, protocol.AnswerNever:
+		return true
+	}
+	if w != nil {
+		for _, o := range w.Options {
+			if o.ID == word {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (a *app) hookCmd() *cobra.Command {
+	var session, agent string
+	cmd := &cobra.Command{
+		Use:   "hook [--session ID] (working|waiting|idle [MESSAGE] | --agent KIND [PAYLOAD])",
+		Short: "Report an agent's state to studiod (called by agents and their hooks)",
+		Long: `Agents report their state through this command: $STUDIO_HOOK working,
+$STUDIO_HOOK waiting "question", $STUDIO_HOOK idle. studiod also installs it
+as the lifecycle hook of the agents it knows (--agent claude, codex, gemini),
+which pass their own hook payload on stdin (Codex's notify program, --agent
+codex-notify, as an argument), and prints what the agent should read.
+
+It never starts the daemon and never blocks the agent: when the daemon is not
+running or does not answer in time it prints nothing and exits 0, noting that
+in the session's log directory when it can.`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if agent == "" && len(args) < 1 {
 				return usageError{fmt.Errorf("usage: studiod hook --session ID working|waiting|idle [MESSAGE]")}
 			}
 			return nil
@@ -436,30 +521,76 @@ func (a *app) hookCmd() *cobra.Command {
 			if session == "" {
 				return usageError{fmt.Errorf("no --session and no STUDIO_SESSION_ID in the environment")}
 			}
+			p := protocol.HookParams{SessionRef: protocol.SessionRef{Session: session}}
+			if agent != "" {
+				p.Agent = agent
+				payload, err := hookPayload(args)
+				if err != nil {
+					return err
+				}
+				p.Payload = payload
+			} else {
+				p.SessionRef.Repo = a.repoDir()
+				p.Event, p.Message = args[0], strings.Join(args[1:], " ")
+			}
 			socket := os.Getenv("STUDIOD_SOCKET")
 			if socket == "" {
 				socket = a.dirs.Socket()
 			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), hookTimeout)
+			defer cancel()
 			// A hook never starts a daemon: with none running there is
-			// nobody to tell.
-			c, err := protocol.Dial(cmd.Context(), socket, nil)
+			// nobody to tell, and the agent must go on.
+			c, err := protocol.Dial(ctx, socket, nil)
 			if err != nil {
+				if agent != "" {
+					return nil
+				}
 				return fmt.Errorf("%w: %v", errNoDaemon, err)
 			}
 			defer c.Close()
-			s, err := c.Hook(cmd.Context(), protocol.HookParams{
-				SessionRef: protocol.SessionRef{Session: session, Repo: a.repoDir()},
-				Event:      args[0], Message: strings.Join(args[1:], " "),
-			})
+			r, err := c.Hook(ctx, p)
 			if err != nil {
+				if agent != "" {
+					// Never fail the agent's hook: say why on stderr, which
+					// agents log, and let it go on.
+					fmt.Fprintf(os.Stderr, "studiod hook: %v\n", err)
+					return nil
+				}
 				return err
 			}
 			if a.json {
-				return printJSON(s)
+				return printJSON(r)
+			}
+			if len(r.Output) > 0 {
+				os.Stdout.Write(append(r.Output, '\n'))
 			}
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&session, "session", "", "session id or name (default: $STUDIO_SESSION_ID)")
+	cmd.Flags().StringVar(&agent, "agent", "", "the hook payload's format: claude, codex, codex-notify, gemini")
 	return cmd
+}
+
+// hookTimeout bounds a hook's call: an agent waits for its hooks.
+const hookTimeout = 5 * time.Second
+
+// hookPayload is an agent hook's payload: the argument, or stdin (at most
+// 4 MiB).
+func hookPayload(args []string) (json.RawMessage, error) {
+	var b []byte
+	if len(args) > 0 {
+		b = []byte(strings.Join(args, " "))
+	} else {
+		var err error
+		b, err = io.ReadAll(io.LimitReader(os.Stdin, 4<<20))
+		if err != nil {
+			return nil, fmt.Errorf("read the hook payload: %w", err)
+		}
+	}
+	if !json.Valid(b) {
+		return nil, usageError{fmt.Errorf("the hook payload is not JSON")}
+	}
+	return json.RawMessage(b), nil
 }

@@ -22,6 +22,7 @@ const (
 	ToolGetSession       = "get_session"
 	ToolReadOutput       = "read_output"
 	ToolSendInput        = "send_input"
+	ToolAnswerSession    = "answer_session"
 	ToolSessionDiff      = "session_diff"
 	ToolCheckConflicts   = "check_conflicts"
 	ToolAddReviewComment = "add_review_comment"
@@ -109,6 +110,14 @@ func (m *Server) Tools() []mcpserver.ServerTool {
 			mcp.WithString("text", mcp.Required(), mcp.Description("The text to type.")),
 			mcp.WithBoolean("submit", mcp.Description("Press Enter after the text (default true).")),
 		), Handler: m.sendInput},
+		{Tool: tool(ToolAnswerSession, "Answer a waiting agent",
+			"Answer the question a waiting session asks (get_session shows it under waiting: a permission for a tool, a trust or sign-in screen, or a question). "+
+				"Give answer for a permission or screen (allow once, always, reject, never, or the id of an option it offers) or text for a question. "+
+				"The first answer wins: a session that is no longer waiting refuses the answer.",
+			hints{}, repoArg(), sessionArg(),
+			mcp.WithString("answer", mcp.Description("allow, always, reject, never, or the id of an offered option.")),
+			mcp.WithString("text", mcp.Description("The answer in words, for a question.")),
+		), Handler: m.answerSession},
 		{Tool: tool(ToolSessionDiff, "Show a session's changes",
 			"Show the session's changes as a unified diff, uncommitted work included, against its base (default) or against the current target branch.",
 			ro, repoArg(), sessionArg(),
@@ -455,11 +464,47 @@ func (m *Server) sendInput(ctx context.Context, req mcp.CallToolRequest) (*mcp.C
 		if err != nil {
 			return nil, argError{err.Error()}
 		}
-		s, err := c.Send(ctx, protocol.SendParams{SessionRef: r, Text: a.Text, Submit: a.Submit})
+		res, err := c.Send(ctx, protocol.SendParams{SessionRef: r, Text: a.Text, Submit: a.Submit})
 		if err != nil {
 			return nil, err
 		}
-		return structured(s, fmt.Sprintf("Sent to %s; it is now %s.", s.Name, s.State))
+		return structured(res, fmt.Sprintf("Sent to %s (%s); it is now %s.", res.Session.Name, deliveryText(res.Delivery), res.Session.State))
+	})(ctx, req)
+}
+
+// deliveryText says whether the agent confirmed a delivery.
+func deliveryText(d protocol.Delivery) string {
+	switch {
+	case d.Confirmed:
+		return "the agent confirmed it took the prompt"
+	case d.Via == "resume":
+		return "the agent was resumed with it"
+	case d.Note != "":
+		return d.Note
+	}
+	return "typed, not confirmed"
+}
+
+type answerArgs struct {
+	sessionArgs
+	Answer string `json:"answer"`
+	Text   string `json:"text"`
+}
+
+func (m *Server) answerSession(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+	return call(m, "answer_session", func(ctx context.Context, c *protocol.Client, a answerArgs) (*mcp.CallToolResult, error) {
+		r, err := m.ref(ctx, a.sessionArgs)
+		if err != nil {
+			return nil, argError{err.Error()}
+		}
+		if (a.Answer == "") == (a.Text == "") {
+			return nil, argError{"give answer (allow, always, reject, never, or an offered option's id) or text, one of the two"}
+		}
+		res, err := c.Answer(ctx, protocol.AnswerParams{SessionRef: r, Answer: protocol.Answer(a.Answer), Text: a.Text})
+		if err != nil {
+			return nil, err
+		}
+		return structured(res, fmt.Sprintf("Answered %s (%s); it is now %s.", res.Session.Name, deliveryText(res.Delivery), res.Session.State))
 	})(ctx, req)
 }
 
@@ -616,7 +661,7 @@ func (m *Server) sendFeedback(ctx context.Context, req mcp.CallToolRequest) (*mc
 		if err != nil {
 			return nil, err
 		}
-		return structured(fb, fmt.Sprintf("Delivered %d comment(s) to the agent via %s.", fb.Sent, fb.Via))
+		return structured(fb, fmt.Sprintf("Sent %d comment(s) to the agent: %s.", fb.Sent, deliveryText(fb.Delivery)))
 	})(ctx, req)
 }
 

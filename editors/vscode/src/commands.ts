@@ -131,7 +131,7 @@ export const sendReview =
         const r = await ctx.request(p.feedback, { session: s.id });
         comments.markSent(s);
         void vscode.window.showInformationMessage(
-            r.sent ? `Sent ${r.sent} review ${r.sent === 1 ? "comment" : "comments"} to ${s.name} (${r.via}).` : `No unsent comments for ${s.name}.`,
+            r.sent ? `Sent ${r.sent} review ${r.sent === 1 ? "comment" : "comments"} to ${s.name} (${r.delivery.confirmed ? "delivered" : r.delivery.via}).` : `No unsent comments for ${s.name}.`,
         );
         return r;
     };

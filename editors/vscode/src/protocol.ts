@@ -29,6 +29,7 @@ export const Method = {
     Sessions: "studio/sessions",
     Session: "studio/session",
     Send: "studio/send",
+    Answer: "studio/answer",
     Output: "studio/output",
     Resize: "studio/resize",
     Stop: "studio/stop",
@@ -149,6 +150,69 @@ export interface SessionRef {
     repo?: string;
 }
 
+export interface AnswerParams extends SessionRef {
+    answer?: string;
+    text?: string;
+}
+
+export interface Option {
+    id: string;
+    kind?: string;
+    label: string;
+}
+
+export interface Waiting {
+    kind: string;
+    question: string;
+    tool?: string;
+    subject?: string;
+    options?: Option[];
+    source?: string;
+}
+
+export interface Changes {
+    files: number;
+    additions: number;
+    deletions: number;
+}
+
+export interface Session {
+    id: string;
+    name: string;
+    repo: string;
+    branch: string;
+    base: string;
+    target: string;
+    worktree: string;
+    agent: string;
+    command?: string[];
+    prompt?: string;
+    state: State;
+    detail?: string;
+    waiting?: Waiting;
+    conversation?: string;
+    pid?: number;
+    exitCode?: number;
+    port?: number;
+    created: string;
+    updated: string;
+    changes: Changes;
+    conflicts: number;
+    socket?: string;
+    log?: string;
+}
+
+export interface Delivery {
+    via: string;
+    confirmed: boolean;
+    note?: string;
+}
+
+export interface AnswerResult {
+    session: Session;
+    delivery: Delivery;
+}
+
 export interface CommentParams extends SessionRef {
     path: string;
     startLine: number;
@@ -228,12 +292,6 @@ export interface FileDiff {
     hunks?: Hunk[];
 }
 
-export interface Changes {
-    files: number;
-    additions: number;
-    deletions: number;
-}
-
 export interface DiffResult {
     from: string;
     to: string;
@@ -244,7 +302,7 @@ export interface DiffResult {
 export interface FeedbackResult {
     sent: number;
     message: string;
-    via: string;
+    delivery: Delivery;
 }
 
 export interface FileParams extends SessionRef {
@@ -270,32 +328,15 @@ export interface HelloResult {
 }
 
 export interface HookParams extends SessionRef {
-    event: string;
+    event?: string;
     message?: string;
+    agent?: string;
+    payload?: unknown;
 }
 
-export interface Session {
-    id: string;
-    name: string;
-    repo: string;
-    branch: string;
-    base: string;
-    target: string;
-    worktree: string;
-    agent: string;
-    command?: string[];
-    prompt?: string;
-    state: State;
-    detail?: string;
-    pid?: number;
-    exitCode?: number;
-    port?: number;
-    created: string;
-    updated: string;
-    changes: Changes;
-    conflicts: number;
-    socket?: string;
-    log?: string;
+export interface HookResult {
+    session: Session;
+    output?: unknown;
 }
 
 export interface MergeParams extends SessionRef {
@@ -350,6 +391,11 @@ export interface ResizeParams extends SessionRef {
 export interface SendParams extends SessionRef {
     text: string;
     submit?: boolean;
+}
+
+export interface SendResult {
+    session: Session;
+    delivery: Delivery;
 }
 
 export interface SessionsParams {
@@ -486,6 +532,7 @@ export interface MergeConflictData {
 
 // ---- typed requests and notifications ----
 
+export const answer = new Request<AnswerParams, AnswerResult>(Method.Answer);
 export const comment = new Request<CommentParams, Comment>(Method.Comment);
 export const comments = new Request<SessionRef, CommentsResult>(Method.Comments);
 export const conflicts = new Request<ConflictsParams, ConflictsResult>(Method.Conflicts);
@@ -493,12 +540,12 @@ export const diff = new Request<DiffParams, DiffResult>(Method.Diff);
 export const feedback = new Request<SessionRef, FeedbackResult>(Method.Feedback);
 export const file = new Request<FileParams, FileResult>(Method.File);
 export const hello = new Request<HelloParams, HelloResult>(Method.Hello);
-export const hook = new Request<HookParams, Session>(Method.Hook);
+export const hook = new Request<HookParams, HookResult>(Method.Hook);
 export const merge = new Request<MergeParams, MergeResult>(Method.Merge);
 export const output = new Request<OutputParams, OutputResult>(Method.Output);
 export const remove = new Request<RemoveParams, RemoveResult>(Method.Remove);
 export const resize = new Request<ResizeParams, Session>(Method.Resize);
-export const send = new Request<SendParams, Session>(Method.Send);
+export const send = new Request<SendParams, SendResult>(Method.Send);
 export const session = new Request<SessionRef, Session>(Method.Session);
 export const sessions = new Request<SessionsParams, SessionsResult>(Method.Sessions);
 export const shutdown = new Request<Empty, Empty>(Method.Shutdown);

@@ -16,6 +16,7 @@ M.method = {
   sessions = 'studio/sessions',
   session = 'studio/session',
   send = 'studio/send',
+  answer = 'studio/answer',
   output = 'studio/output',
   resize = 'studio/resize',
   stop = 'studio/stop',

@@ -1,0 +1,256 @@
+package agents
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/studiod/studiod/agents/shim"
+)
+
+// Delivery says how text reached an agent.
+type Delivery struct {
+	Via       string // typed, resume
+	Confirmed bool   // the agent's hook said it took the text as a prompt
+	Note      string // what to do when not confirmed
+}
+
+// Bracketed paste markers: agents that enable the mode take what is
+// between them as one paste, never as keystrokes.
+const (
+	pasteStart = "\x1b[200~"
+	pasteEnd   = "\x1b[201~"
+)
+
+// Delivery timing. Enter goes as its own write after the text, so that an
+// agent's paste detection cannot swallow it; without confirmation it is
+// sent once more.
+var (
+	enterDelay   = 60 * time.Millisecond
+	confirmAfter = 4 * time.Second
+)
+
+// deliver types text into s's terminal, then Enter when submit. For agents
+// whose hooks report prompts it waits for that report, presses Enter once
+// more if none comes, and says whether the agent confirmed.
+func (m *Manager) deliver(ctx context.Context, s Session, text string, submit bool) (Delivery, error) {
+	p := m.profileOf(ctx, s)
+	d := Delivery{Via: "typed"}
+	confirms := submit && promptHooks(p.Hooks)
+	var wait <-chan struct{}
+	var done func()
+	if confirms {
+		wait, done = m.deliveries.expect(s.ID)
+		defer done()
+	}
+	payload := text
+	if p.Paste == "bracketed" && text != "" {
+		payload = pasteStart + text + pasteEnd
+	}
+	if payload != "" {
+		if err := shim.Input(ctx, s.Socket, []byte(payload)); err != nil {
+			return d, err
+		}
+	}
+	if !submit {
+		return d, nil
+	}
+	if payload != "" {
+		time.Sleep(enterDelay)
+	}
+	if err := shim.Input(ctx, s.Socket, []byte("\r")); err != nil {
+		return d, err
+	}
+	if !confirms {
+		d.Note = fmt.Sprintf("typed into the agent's terminal; agent %q does not report the prompts it takes, so the delivery is not confirmed: check `studiod logs %s`", s.Agent, s.Name)
+		return d, nil
+	}
+	for try := 0; try < 2; try++ {
+		select {
+		case <-wait:
+			d.Confirmed = true
+			return d, nil
+		case <-time.After(confirmAfter):
+		case <-ctx.Done():
+			return d, ctx.Err()
+		}
+		if try == 0 {
+			// The text may sit in the input box: press Enter again.
+			if err := shim.Input(ctx, s.Socket, []byte("\r")); err != nil {
+				return d, err
+			}
+		}
+	}
+	d.Note = fmt.Sprintf("typed, but the agent did not confirm it took the prompt (it may be busy, or showing a question): see `studiod attach %s`", s.Name)
+	return d, nil
+}
+
+// promptHooks reports whether agents with hooks of kind report each prompt
+// they take.
+func promptHooks(kind string) bool {
+	switch kind {
+	case HooksClaude, HooksCodex, HooksGemini:
+		return true
+	}
+	return false
+}
+
+// deliveries wait for agents to confirm the prompts typed into them.
+type deliveries struct {
+	// mu guards waiters.
+	mu      sync.Mutex
+	waiters map[string][]chan struct{} // session ID → one channel per delivery
+}
+
+// expect registers a delivery to s: the channel closes when the agent
+// reports a prompt. done unregisters it.
+func (d *deliveries) expect(id string) (<-chan struct{}, func()) {
+	ch := make(chan struct{})
+	d.mu.Lock()
+	if d.waiters == nil {
+		d.waiters = map[string][]chan struct{}{}
+	}
+	d.waiters[id] = append(d.waiters[id], ch)
+	d.mu.Unlock()
+	return ch, func() {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		list := d.waiters[id]
+		for i, c := range list {
+			if c == ch {
+				d.waiters[id] = append(list[:i:i], list[i+1:]...)
+				break
+			}
+		}
+		if len(d.waiters[id]) == 0 {
+			delete(d.waiters, id)
+		}
+	}
+}
+
+// confirm releases every delivery waiting on s: the agent took a prompt.
+func (d *deliveries) confirm(id, text string) {
+	d.mu.Lock()
+	list := d.waiters[id]
+	delete(d.waiters, id)
+	d.mu.Unlock()
+	for _, ch := range list {
+		close(ch)
+	}
+}
+
+// Answer answers a waiting session: answer is allow, always, reject, never
+// or an offered option's ID; text answers a question in words. The first
+// answer wins: a session that no longer waits refuses the others. by names
+// who answered (the client), for the session's record.
+func (m *Manager) Answer(ctx context.Context, ref Ref, answer, text, by string) (Session, Delivery, error) {
+	s, err := m.Lookup(ref)
+	if err != nil {
+		return Session{}, Delivery{}, err
+	}
+	l, _ := m.answerLocks.LoadOrStore(s.ID, new(sync.Mutex))
+	l.(*sync.Mutex).Lock()
+	defer l.(*sync.Mutex).Unlock()
+	if s, err = m.Lookup(Ref{Session: s.ID}); err != nil {
+		return Session{}, Delivery{}, err
+	}
+	if s.State != Waiting || s.Ask == nil {
+		return s, Delivery{}, fmt.Errorf("%w: session %s is %s, not waiting for an answer (someone may have answered it already)", ErrInvalid, s.Name, s.State)
+	}
+	ask := *s.Ask
+	var d Delivery
+	switch {
+	case text != "":
+		if answer != "" {
+			return s, d, invalidf("give an answer or a text, not both")
+		}
+		d, err = m.deliver(ctx, s, text, true)
+		answer = "text: " + clip(oneLine(text), 200)
+	default:
+		var keys string
+		keys, err = m.answerKeys(ctx, s, ask, answer)
+		if err == nil {
+			err = shim.Input(ctx, s.Socket, []byte(keys))
+			d = Delivery{Via: "typed", Note: "keys typed at the agent's prompt"}
+		}
+	}
+	if err != nil {
+		return s, d, err
+	}
+	if err := m.store.addAnswer(m.ctx, s.ID, &ask, answer, by, time.Now().UTC()); err != nil {
+		m.log.Warn("record answer", "session", s.Name, "err", err)
+	}
+	// The agent goes on; its hooks (or its screen) say what comes next.
+	s, err = m.update(s.ID, func(r *Session) bool {
+		if r.State != Waiting {
+			return false
+		}
+		r.State, r.Detail = Working, ""
+		return true
+	})
+	return s, d, err
+}
+
+// answerKeys finds the keys that give answer at s's prompt: from the
+// profile's table for that kind of question.
+func (m *Manager) answerKeys(ctx context.Context, s Session, ask Ask, answer string) (string, error) {
+	switch answer {
+	case AnswerAllow, AnswerAlways, AnswerReject, AnswerNever:
+	case "":
+		return "", invalidf("no answer: give allow, always, reject or never (or a text for a question)")
+	default:
+		// An offered option's ID names its kind.
+		found := false
+		for _, o := range ask.Options {
+			if o.ID == answer {
+				answer, found = o.Kind, true
+				break
+			}
+		}
+		if !found {
+			return "", invalidf("answer %q: use allow, always, reject or never, or one of the options offered", answer)
+		}
+	}
+	p := m.profileOf(ctx, s)
+	if keys, ok := p.Answers[ask.Kind+"."+answer]; ok {
+		return unescapeKeys(keys), nil
+	}
+	if keys, ok := p.Answers[answer]; ok && ask.Kind == WaitPermission {
+		return unescapeKeys(keys), nil
+	}
+	return "", fmt.Errorf("%w: agent %q has no keys for answering %q to a %s question: answer in its terminal (`studiod attach %s`) or configure [agents.%s.answers]",
+		ErrInvalid, s.Agent, answer, ask.Kind, s.Name, s.Agent)
+}
+
+// unescapeKeys turns a key table entry into bytes: \r, \e, \t and \xNN.
+func unescapeKeys(s string) string {
+	r := strings.NewReplacer(`\r`, "\r", `\n`, "\n", `\t`, "\t", `\e`, "\x1b")
+	s = r.Replace(s)
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) && s[i+1] == 'x' {
+			var v byte
+			if _, err := fmt.Sscanf(s[i+2:i+4], "%02x", &v); err == nil {
+				b.WriteByte(v)
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+// profileOf is the profile a session runs with, from the current config.
+func (m *Manager) profileOf(ctx context.Context, s Session) Profile {
+	cfg, _, err := m.effectiveConfig(ctx, s.Repo)
+	if err != nil {
+		cfg = Builtin(m.opts.Self)
+	}
+	return cfg.Agents[s.Agent]
+}
+
+var errNoConversation = errors.New("no conversation recorded")

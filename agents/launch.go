@@ -1,0 +1,203 @@
+package agents
+
+import (
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// launch is what studiod adds to an agent's command line and environment
+// so that it reports its state through hooks: flags inserted after the
+// program name, and environment. Files it needs go in the session's own
+// directory, never in the worktree (they would show in the session's diff)
+// nor in the user's config.
+type launch struct {
+	args []string
+	env  []string
+}
+
+// hookEvents are the events studiod hooks, per hook kind.
+var hookEvents = map[string][]string{
+	HooksClaude: {"SessionStart", "UserPromptSubmit", "PreToolUse", "PostToolUse", "PermissionRequest", "Notification", "Stop", "StopFailure"},
+	HooksCodex:  {"SessionStart", "UserPromptSubmit", "PreToolUse", "PostToolUse", "PermissionRequest", "Stop"},
+	HooksGemini: {"SessionStart", "BeforeAgent", "BeforeTool", "AfterTool", "Notification", "AfterAgent"},
+}
+
+// hookCommand is the command an agent runs for each hook: the session comes
+// from STUDIO_SESSION_ID in the agent's environment, so the command is the
+// same for every session (Codex asks the person to trust hook commands it
+// has not seen).
+func (m *Manager) hookCommand(kind string) []string {
+	return []string{m.opts.Self, "hook", "--agent", kind}
+}
+
+// prepareLaunch makes s's hooks for profile p. resume says the agent
+// continues s's conversation (whose id the resume command names) rather
+// than starting one.
+func (m *Manager) prepareLaunch(s *Session, p Profile, resume bool) (launch, error) {
+	switch p.Hooks {
+	case "":
+		return launch{}, nil
+	case HooksClaude:
+		return m.claudeLaunch(s, resume)
+	case HooksCodex:
+		return m.codexLaunch(), nil
+	case HooksGemini:
+		return m.geminiLaunch(s, resume)
+	}
+	return launch{}, invalidf("agent %q: hooks %q: use %s, %s or %s", s.Agent, p.Hooks, HooksClaude, HooksCodex, HooksGemini)
+}
+
+// claudeLaunch writes Claude Code's settings with studiod's hooks
+// (--settings merges them over the user's own) and names the conversation
+// (--session-id), so that feedback after exit resumes exactly it.
+func (m *Manager) claudeLaunch(s *Session, resume bool) (launch, error) {
+	type command struct {
+		Type    string `json:"type"`
+		Command string `json:"command"`
+		Timeout int    `json:"timeout"`
+	}
+	type matcher struct {
+		Matcher string    `json:"matcher"`
+		Hooks   []command `json:"hooks"`
+	}
+	hooks := map[string][]matcher{}
+	cmd := shellJoin(m.hookCommand(HooksClaude))
+	for _, ev := range hookEvents[HooksClaude] {
+		hooks[ev] = []matcher{{Matcher: "*", Hooks: []command{{Type: "command", Command: cmd, Timeout: 10}}}}
+	}
+	file := filepath.Join(s.Dir, "claude-settings.json")
+	if err := writeJSON(file, map[string]any{"hooks": hooks}); err != nil {
+		return launch{}, err
+	}
+	l := launch{args: []string{"--settings", file}}
+	if !resume {
+		if s.Conversation == "" {
+			s.Conversation = newUUID()
+		}
+		l.args = append(l.args, "--session-id", s.Conversation)
+	}
+	return l, nil
+}
+
+// codexLaunch passes Codex its hooks and its notify program as config
+// overrides on the command line.
+func (m *Manager) codexLaunch() launch {
+	cmd := tomlString(shellJoin(m.hookCommand(HooksCodex)))
+	var l launch
+	for _, ev := range hookEvents[HooksCodex] {
+		l.args = append(l.args, "-c", fmt.Sprintf(`hooks.%s=[{hooks=[{type="command",command=%s}]}]`, ev, cmd))
+	}
+	var notify []string
+	for _, a := range m.hookCommand(HooksCodexNotify) {
+		notify = append(notify, tomlString(a))
+	}
+	l.args = append(l.args, "-c", "notify=["+strings.Join(notify, ",")+"]")
+	return l
+}
+
+// geminiLaunch gives Gemini CLI a home of its own for the session
+// (GEMINI_CLI_HOME): its settings are the user's with studiod's hooks
+// added, and everything else the user keeps there (credentials, trusted
+// folders) is linked, so signing in and trust work as usual.
+func (m *Manager) geminiLaunch(s *Session, resume bool) (launch, error) {
+	home := filepath.Join(s.Dir, "gemini-home")
+	dir := filepath.Join(home, ".gemini")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return launch{}, err
+	}
+	userHome := os.Getenv("GEMINI_CLI_HOME")
+	if userHome == "" {
+		userHome, _ = os.UserHomeDir()
+	}
+	userDir := filepath.Join(userHome, ".gemini")
+	settings := map[string]any{}
+	if b, err := os.ReadFile(filepath.Join(userDir, "settings.json")); err == nil {
+		json.Unmarshal(b, &settings)
+	}
+	entries, _ := os.ReadDir(userDir)
+	for _, e := range entries {
+		if e.Name() == "settings.json" {
+			continue
+		}
+		link := filepath.Join(dir, e.Name())
+		os.Remove(link)
+		if err := os.Symlink(filepath.Join(userDir, e.Name()), link); err != nil {
+			return launch{}, err
+		}
+	}
+	type command struct {
+		Type    string `json:"type"`
+		Command string `json:"command"`
+		Name    string `json:"name"`
+	}
+	type matcher struct {
+		Matcher string    `json:"matcher"`
+		Hooks   []command `json:"hooks"`
+	}
+	hooks, _ := settings["hooks"].(map[string]any)
+	if hooks == nil {
+		hooks = map[string]any{}
+	}
+	cmd := shellJoin(m.hookCommand(HooksGemini))
+	for _, ev := range hookEvents[HooksGemini] {
+		list, _ := hooks[ev].([]any)
+		hooks[ev] = append(list, matcher{Matcher: "*", Hooks: []command{{Type: "command", Command: cmd, Name: "studiod"}}})
+	}
+	settings["hooks"] = hooks
+	if err := writeJSON(filepath.Join(dir, "settings.json"), settings); err != nil {
+		return launch{}, err
+	}
+	l := launch{env: []string{"GEMINI_CLI_HOME=" + home}}
+	if !resume {
+		if s.Conversation == "" {
+			s.Conversation = newUUID()
+		}
+		l.args = append(l.args, "--session-id", s.Conversation)
+	}
+	return l, nil
+}
+
+// withLaunch returns argv with l's flags after the program name.
+func withLaunch(argv []string, l launch) []string {
+	if len(l.args) == 0 || len(argv) == 0 {
+		return argv
+	}
+	out := append([]string{argv[0]}, l.args...)
+	return append(out, argv[1:]...)
+}
+
+func writeJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, b, 0o600)
+}
+
+// shellJoin quotes argv for sh.
+func shellJoin(argv []string) string {
+	q := make([]string, len(argv))
+	for i, a := range argv {
+		q[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+	}
+	return strings.Join(q, " ")
+}
+
+// tomlString quotes s as a TOML basic string.
+func tomlString(s string) string {
+	b, _ := json.Marshal(s) // JSON string escapes are valid TOML ones
+	return string(b)
+}
+
+// newUUID returns a random (version 4) UUID.
+func newUUID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
