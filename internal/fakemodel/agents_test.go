@@ -92,6 +92,9 @@ func startTerm(t *testing.T, dir string, env []string, argv ...string) *term {
 	t.Helper()
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir, cmd.Env = dir, env
+	// If the test binary dies (a -timeout panic skips Cleanup), the agent
+	// gets SIGKILL; pty adds Setsid and Setctty to these attributes.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	f, err := pty.StartWithSize(cmd, &pty.Winsize{Cols: 120, Rows: 40})
 	if err != nil {
 		t.Fatalf("start %s: %v", argv[0], err)
@@ -169,6 +172,26 @@ func (tm *term) stop() {
 	}
 	tm.f.Close()
 	<-tm.done
+}
+
+// answer waits until the agent has drawn text (its permission prompt),
+// lets the prompt settle, then sends keys. A hook fires before the agent's
+// UI takes input: Enter sent the moment PermissionRequest (Claude Code,
+// Codex) or Notification (Gemini CLI) arrives is sometimes lost.
+func (tm *term) answer(ctx context.Context, text, keys string) {
+	tm.t.Helper()
+	for !strings.Contains(tm.output(), text) {
+		if tm.exited() {
+			tm.t.Fatalf("agent exited before showing %q; it wrote:\n%s", text, tail(tm.output()))
+		}
+		select {
+		case <-ctx.Done():
+			tm.t.Fatalf("agent never showed %q: %v; it wrote:\n%s", text, ctx.Err(), tail(tm.output()))
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	time.Sleep(500 * time.Millisecond) // settle; not a bound
+	tm.send(keys)
 }
 
 // exited reports whether the agent has exited, for failure messages.
@@ -322,7 +345,7 @@ func TestClaudeCode(t *testing.T) {
 	if perm["tool_name"] != "Write" || perm["session_id"] != session {
 		t.Errorf("PermissionRequest %v: want tool Write in session %s", perm, session)
 	}
-	tm.send("\r") // 1. Yes is selected
+	tm.answer(ctx, "Do you want to create", "\r") // 1. Yes is selected
 	waitModel(ctx, t, tm, s, "the Write tool result", hasToolResult)
 	waitEvent(ctx, t, tm, events, "Stop hook", event("Stop"))
 	mustExist(t, filepath.Join(dir, "hello.py"))
@@ -382,7 +405,7 @@ func TestCodex(t *testing.T) {
 	if perm["tool_name"] != "Bash" || perm["session_id"] != start["session_id"] {
 		t.Errorf("PermissionRequest %v: want tool Bash in session %v", perm, start["session_id"])
 	}
-	tm.send("\r") // 1. Yes, proceed
+	tm.answer(ctx, "Would you like to run", "\r") // 1. Yes, proceed
 	waitModel(ctx, t, tm, s, "the command's output", hasToolResult)
 	waitEvent(ctx, t, tm, events, "Stop hook", event("Stop"))
 	notify := waitEvent(ctx, t, tm, events, "notify for the session's turn", func(ev map[string]any) bool {
@@ -427,7 +450,7 @@ func TestGeminiCLI(t *testing.T) {
 	if perm["session_id"] != session {
 		t.Errorf("Notification %v: want session %s", perm, session)
 	}
-	tm.send("\r") // 1. Allow once
+	tm.answer(ctx, "Apply this change", "\r") // 1. Allow once
 	waitModel(ctx, t, tm, s, "the write_file result", hasToolResult)
 	waitEvent(ctx, t, tm, events, "AfterAgent hook", event("AfterAgent"))
 	mustExist(t, filepath.Join(dir, "hello.py"))
