@@ -92,6 +92,9 @@ func startTerm(t *testing.T, dir string, env []string, argv ...string) *term {
 	t.Helper()
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir, cmd.Env = dir, env
+	// If the test binary dies (a -timeout panic skips Cleanup), the agent
+	// gets SIGKILL; pty adds Setsid and Setctty to these attributes.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	f, err := pty.StartWithSize(cmd, &pty.Winsize{Cols: 120, Rows: 40})
 	if err != nil {
 		t.Fatalf("start %s: %v", argv[0], err)
@@ -169,6 +172,26 @@ func (tm *term) stop() {
 	}
 	tm.f.Close()
 	<-tm.done
+}
+
+// answer waits until the agent has drawn text (its permission prompt),
+// lets the prompt settle, then sends keys. A hook fires before the agent's
+// UI takes input: Enter sent the moment PermissionRequest (Claude Code,
+// Codex) or Notification (Gemini CLI) arrives is sometimes lost.
+func (tm *term) answer(ctx context.Context, text, keys string) {
+	tm.t.Helper()
+	for !strings.Contains(tm.output(), text) {
+		if tm.exited() {
+			tm.t.Fatalf("agent exited before showing %q; it wrote:\n%s", text, tail(tm.output()))
+		}
+		select {
+		case <-ctx.Done():
+			tm.t.Fatalf("agent never showed %q: %v; it wrote:\n%s", text, ctx.Err(), tail(tm.output()))
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	time.Sleep(500 * time.Millisecond) // settle; not a bound
+	tm.send(keys)
 }
 
 // exited reports whether the agent has exited, for failure messages.
@@ -322,7 +345,7 @@ func TestClaudeCode(t *testing.T) {
 	if perm["tool_name"] != "Write" || perm["session_id"] != session {
 		t.Errorf("PermissionRequest %v: want tool Write in session %s", perm, session)
 	}
-	tm.send("\r") // 1. Yes is selected
+	tm.answer(ctx, "Do you want to create", "\r") // 1. Yes is selected
 	waitModel(ctx, t, tm, s, "the Write tool result", hasToolResult)
 	waitEvent(ctx, t, tm, events, "Stop hook", event("Stop"))
 	mustExist(t, filepath.Join(dir, "hello.py"))
@@ -382,7 +405,7 @@ func TestCodex(t *testing.T) {
 	if perm["tool_name"] != "Bash" || perm["session_id"] != start["session_id"] {
 		t.Errorf("PermissionRequest %v: want tool Bash in session %v", perm, start["session_id"])
 	}
-	tm.send("\r") // 1. Yes, proceed
+	tm.answer(ctx, "Would you like to run", "\r") // 1. Yes, proceed
 	waitModel(ctx, t, tm, s, "the command's output", hasToolResult)
 	waitEvent(ctx, t, tm, events, "Stop hook", event("Stop"))
 	notify := waitEvent(ctx, t, tm, events, "notify for the session's turn", func(ev map[string]any) bool {
@@ -427,7 +450,7 @@ func TestGeminiCLI(t *testing.T) {
 	if perm["session_id"] != session {
 		t.Errorf("Notification %v: want session %s", perm, session)
 	}
-	tm.send("\r") // 1. Allow once
+	tm.answer(ctx, "Apply this change", "\r") // 1. Allow once
 	waitModel(ctx, t, tm, s, "the write_file result", hasToolResult)
 	waitEvent(ctx, t, tm, events, "AfterAgent hook", event("AfterAgent"))
 	mustExist(t, filepath.Join(dir, "hello.py"))
@@ -468,4 +491,123 @@ func TestOpencode(t *testing.T) {
 			t.Errorf("opencode called %s %s", r.Method, r.Path)
 		}
 	}
+}
+
+// TestClaudeAgentACP drives claude-agent-acp over stdio with hand-written
+// JSON-RPC lines (the real client will use an ACP library): initialize →
+// session/new → session/set_mode "default" → session/prompt →
+// session/request_permission answered allow-once → stopReason end_turn.
+func TestClaudeAgentACP(t *testing.T) {
+	bin := agentBin(t, "claude-agent-acp")
+	ctx := t.Context()
+	dir := repo(t)
+	home := t.TempDir()
+	s := New(Script{Turns: []Turn{
+		{UserContains: "hello.py", Text: "I'll create it.", Tool: Call("Write", map[string]string{"file_path": filepath.Join(dir, "hello.py"), "content": "print('hello')\n"})},
+		{AfterToolResult: true, Text: "Done: hello.py is written."},
+	}})
+	defer s.Close()
+	const key = "sk-ant-fake-0123456789abcdefghijklmnop"
+	writeJSONFile(t, filepath.Join(home, ".claude.json"), map[string]any{
+		"hasCompletedOnboarding": true,
+		"customApiKeyResponses":  map[string]any{"approved": []string{key[len(key)-20:]}},
+		"projects":               map[string]any{dir: map[string]any{"hasTrustDialogAccepted": true}},
+	})
+	cmd := exec.CommandContext(ctx, filepath.Join(bin, "claude-agent-acp"))
+	cmd.Dir = dir
+	cmd.Env = append(baseEnv(home), "ANTHROPIC_BASE_URL="+s.URL(), "ANTHROPIC_API_KEY="+key,
+		"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1", "DISABLE_AUTOUPDATER=1")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+		_ = cmd.Wait()
+	}()
+	send := func(v map[string]any) {
+		v["jsonrpc"] = "2.0"
+		b, _ := json.Marshal(v)
+		if _, err := in.Write(append(b, '\n')); err != nil {
+			t.Fatalf("write to agent: %v", err)
+		}
+	}
+	dec := json.NewDecoder(out)
+	type msg struct {
+		ID     any             `json:"id"`
+		Method string          `json:"method"`
+		Params json.RawMessage `json:"params"`
+		Result json.RawMessage `json:"result"`
+		Error  json.RawMessage `json:"error"`
+	}
+	// next returns the response to id, answering permission requests and
+	// skipping notifications on the way.
+	var permissions int
+	next := func(id float64) json.RawMessage {
+		t.Helper()
+		for {
+			var m msg
+			if err := dec.Decode(&m); err != nil {
+				t.Fatalf("read from agent: %v\nstderr:\n%s", err, tail(stderr.String()))
+			}
+			if m.Method == "session/request_permission" {
+				permissions++
+				var p struct {
+					ToolCall struct{ Title, Kind string } `json:"toolCall"`
+					Options  []struct{ OptionID, Kind string }
+				}
+				if err := json.Unmarshal(m.Params, &p); err != nil {
+					t.Fatal(err)
+				}
+				if p.ToolCall.Title != "Write hello.py" || p.ToolCall.Kind != "edit" {
+					t.Errorf("permission for %+v, want Write hello.py (edit)", p.ToolCall)
+				}
+				allow := ""
+				for _, o := range p.Options {
+					if o.Kind == "allow_once" {
+						allow = o.OptionID
+					}
+				}
+				send(map[string]any{"id": m.ID, "result": map[string]any{"outcome": map[string]any{"outcome": "selected", "optionId": allow}}})
+				continue
+			}
+			if m.Method == "" && m.ID == id {
+				if m.Error != nil {
+					t.Fatalf("request %v failed: %s", id, m.Error)
+				}
+				return m.Result
+			}
+		}
+	}
+	send(map[string]any{"id": 1, "method": "initialize", "params": map[string]any{"protocolVersion": 1,
+		"clientCapabilities": map[string]any{"fs": map[string]any{"readTextFile": false, "writeTextFile": false}, "terminal": false}}})
+	next(1)
+	send(map[string]any{"id": 2, "method": "session/new", "params": map[string]any{"cwd": dir, "mcpServers": []any{}}})
+	var created struct{ SessionID string }
+	if err := json.Unmarshal(next(2), &created); err != nil || created.SessionID == "" {
+		t.Fatalf("session/new: %v", err)
+	}
+	send(map[string]any{"id": 3, "method": "session/set_mode", "params": map[string]any{"sessionId": created.SessionID, "modeId": "default"}})
+	next(3)
+	send(map[string]any{"id": 4, "method": "session/prompt", "params": map[string]any{"sessionId": created.SessionID,
+		"prompt": []any{map[string]any{"type": "text", "text": "Create hello.py"}}}})
+	var done struct{ StopReason string }
+	if err := json.Unmarshal(next(4), &done); err != nil || done.StopReason != "end_turn" {
+		t.Errorf("prompt ended with %+v (%v), want end_turn", done, err)
+	}
+	if permissions != 1 {
+		t.Errorf("got %d permission requests, want 1", permissions)
+	}
+	mustExist(t, filepath.Join(dir, "hello.py"))
 }
