@@ -15,6 +15,9 @@ if [ "$what" = all ] || [ "$what" = go ]; then
   fi
   echo "== go vet"
   go vet ./...
+  echo "== agent CLIs (npm)"
+  STUDIOD_AGENTS_BIN=$(bash .ci/agents.sh)
+  export STUDIOD_AGENTS_BIN
   echo "== go test -race"
   go test -race -count=1 -timeout 30m ./...
   suites=$((suites + 1))

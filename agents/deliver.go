@@ -173,8 +173,7 @@ func (m *Manager) Answer(ctx context.Context, ref Ref, answer, text, by string) 
 		var keys string
 		keys, err = m.answerKeys(ctx, s, ask, answer)
 		if err == nil {
-			err = shim.Input(ctx, s.Socket, []byte(keys))
-			d = Delivery{Via: "typed", Note: "keys typed at the agent's prompt"}
+			d, err = m.typeAnswer(ctx, s, keys)
 		}
 	}
 	if err != nil {
@@ -192,6 +191,42 @@ func (m *Manager) Answer(ctx context.Context, ref Ref, answer, text, by string) 
 		return true
 	})
 	return s, d, err
+}
+
+// answerSettle is how long an agent may take to act on an answer before
+// the keys are typed once more: an agent's hook can fire before its prompt
+// takes keys, and keys typed then are lost.
+var answerSettle = 2 * time.Second
+
+// typeAnswer types keys at s's prompt and waits for the session to move
+// on; if it still waits on the same question, the keys go once more.
+func (m *Manager) typeAnswer(ctx context.Context, s Session, keys string) (Delivery, error) {
+	moved := make(chan struct{}, 1)
+	unsub := m.Subscribe(func(ev Event) {
+		if ev.Session.ID == s.ID && (ev.Session.State != Waiting || !sameAsk(ev.Session.Ask, s.Ask)) {
+			select {
+			case moved <- struct{}{}:
+			default:
+			}
+		}
+	})
+	defer unsub()
+	d := Delivery{Via: "typed"}
+	for try := 0; try < 2; try++ {
+		if err := shim.Input(ctx, s.Socket, []byte(keys)); err != nil {
+			return d, err
+		}
+		select {
+		case <-moved:
+			d.Confirmed = true
+			return d, nil
+		case <-time.After(answerSettle):
+		case <-ctx.Done():
+			return d, ctx.Err()
+		}
+	}
+	d.Note = fmt.Sprintf("keys typed at the agent's prompt, but it still shows the question: see `studiod attach %s`", s.Name)
+	return d, nil
 }
 
 // answerKeys finds the keys that give answer at s's prompt: from the

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -8,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -235,6 +235,8 @@ type check struct {
 	OK     bool   `json:"ok"`
 	Warn   bool   `json:"warn,omitempty"`
 	Detail string `json:"detail"`
+	// Agent is what an agent's check found.
+	Agent *agents.AgentCheck `json:"agent,omitempty"`
 }
 
 func (a *app) doctorCmd() *cobra.Command {
@@ -290,26 +292,37 @@ func (a *app) doctor(ctx context.Context) []check {
 			cfg.Agents[name] = p
 		}
 	}
-	var have, missing []string
-	for _, name := range []string{"claude", "codex", "aider", "gemini", "opencode"} {
-		p := cfg.Agents[name]
-		if len(p.Command) == 0 {
+	found := 0
+	var missing []string
+	for _, name := range []string{"claude", "codex", "gemini", "opencode", "aider"} {
+		p, ok := cfg.Agents[name]
+		if !ok {
 			continue
 		}
-		if _, err := exec.LookPath(p.Command[0]); err == nil {
-			have = append(have, name)
-		} else {
+		ac := agents.CheckAgent(ctx, name, p)
+		if !ac.Found {
 			missing = append(missing, name)
+			continue
 		}
+		found++
+		detail := fmt.Sprintf("%s %s at %s; state from %s", name, cmp.Or(ac.Version, "(version unknown)"), ac.Path, ac.Hooks)
+		c := check{Name: "agent " + name, OK: ac.Hint == "", Warn: ac.Hint != "", Detail: detail, Agent: &ac}
+		if ac.Hint != "" {
+			c.Detail += ": " + ac.Hint
+		}
+		checks = append(checks, c)
 	}
-	detail := "on PATH: " + strings.Join(have, ", ")
-	if len(have) == 0 {
-		detail = "no AI agent CLI on PATH (the demo agent and `spawn -- CMD` still work)"
+	ac := check{Name: "agents", OK: found > 0, Warn: found == 0}
+	switch {
+	case found == 0:
+		ac.Detail = "no AI agent CLI on PATH (the demo agent and `spawn -- CMD` still work)"
+	default:
+		ac.Detail = fmt.Sprintf("%d on PATH", found)
 	}
 	if len(missing) > 0 {
-		detail += "; not found: " + strings.Join(missing, ", ")
+		ac.Detail += "; not found: " + strings.Join(missing, ", ")
 	}
-	checks = append(checks, check{Name: "agents", OK: len(have) > 0, Warn: len(have) == 0, Detail: detail})
+	checks = append(checks, ac)
 
 	inst := readInt("/proc/sys/fs/inotify/max_user_instances")
 	watches := readInt("/proc/sys/fs/inotify/max_user_watches")

@@ -3,8 +3,8 @@ package fakemodel
 // These tests run the real agent CLIs, installed by .ci/agents.sh into
 // test/agents/node_modules, in a real PTY against the fake model server, fully
 // offline (loopback only). They follow docs/agents.md to the letter: if one
-// breaks after a version bump, the recipe there is what changed. They skip
-// when the CLIs are not installed, and under -short.
+// breaks after a version bump, the recipe there is what changed. They fail
+// when the CLIs are not installed.
 
 import (
 	"bytes"
@@ -23,12 +23,10 @@ import (
 	"github.com/creack/pty"
 )
 
-// agentBin returns the directory holding the agent CLIs, or skips.
+// agentBin returns the directory holding the agent CLIs; the test fails
+// when they are not installed (run .ci/agents.sh; ./test.sh does).
 func agentBin(t *testing.T, names ...string) string {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("runs a real agent CLI")
-	}
 	dir := os.Getenv("STUDIOD_AGENTS_BIN")
 	if dir == "" {
 		abs, err := filepath.Abs("../../test/agents/node_modules/.bin")
@@ -39,7 +37,7 @@ func agentBin(t *testing.T, names ...string) string {
 	}
 	for _, n := range names {
 		if _, err := os.Stat(filepath.Join(dir, n)); err != nil {
-			t.Skipf("%s not installed in %s (run .ci/agents.sh, or set STUDIOD_AGENTS_BIN)", n, dir)
+			t.Fatalf("%s is not installed in %s: run .ci/agents.sh (./test.sh does), or set STUDIOD_AGENTS_BIN", n, dir)
 		}
 	}
 	return dir

@@ -1,0 +1,264 @@
+package main
+
+// These tests run the real agent CLIs, installed from npm by .ci/agents.sh
+// into test/agents/node_modules (pinned versions), under the real daemon,
+// against the scripted model server of internal/fakemodel on loopback.
+// docs/agents.md has how each runs offline.
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/studiod/studiod/internal/fakemodel"
+	"github.com/studiod/studiod/internal/gittest"
+	"github.com/studiod/studiod/protocol"
+)
+
+// agentsBin is the directory holding the agent CLIs: STUDIOD_AGENTS_BIN, or
+// what .ci/agents.sh installs. The test fails when they are missing: run
+// .ci/agents.sh (./test.sh does).
+func agentsBin(t *testing.T, names ...string) string {
+	t.Helper()
+	dir := os.Getenv("STUDIOD_AGENTS_BIN")
+	if dir == "" {
+		abs, err := filepath.Abs("../../test/agents/node_modules/.bin")
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir = abs
+	}
+	for _, n := range names {
+		if _, err := os.Stat(filepath.Join(dir, n)); err != nil {
+			t.Fatalf("%s is not installed in %s: run .ci/agents.sh (./test.sh does), or set STUDIOD_AGENTS_BIN", n, dir)
+		}
+	}
+	return dir
+}
+
+// writeJSON writes v to path as JSON.
+func writeJSON(t *testing.T, path string, v any) {
+	t.Helper()
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// sessionProcesses lists the live processes that carry the session's ID
+// in their environment: the agent and everything it started.
+func sessionProcesses(id string) []string {
+	var out []string
+	dirs, _ := os.ReadDir("/proc")
+	for _, d := range dirs {
+		pid, err := strconv.Atoi(d.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		env, err := os.ReadFile(filepath.Join("/proc", d.Name(), "environ"))
+		if err != nil || !strings.Contains("\x00"+string(env)+"\x00", "\x00STUDIO_SESSION_ID="+id+"\x00") {
+			continue
+		}
+		stat, _ := os.ReadFile(filepath.Join("/proc", d.Name(), "stat"))
+		// A zombie (state Z) is gone but for its exit status.
+		if f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:])); len(f) > 0 && f[0] == "Z" {
+			continue
+		}
+		cmd, _ := os.ReadFile(filepath.Join("/proc", d.Name(), "cmdline"))
+		out = append(out, fmt.Sprintf("%d %s", pid, strings.ReplaceAll(string(cmd), "\x00", " ")))
+	}
+	return out
+}
+
+// claudeHome makes a HOME for Claude Code that has done its onboarding,
+// approved the key and trusts repo (every worktree of it).
+func claudeHome(t *testing.T, key, repo string) string {
+	home := t.TempDir()
+	writeJSON(t, filepath.Join(home, ".claude.json"), map[string]any{
+		"hasCompletedOnboarding": true,
+		"customApiKeyResponses":  map[string]any{"approved": []string{key[len(key)-20:]}},
+		"projects":               map[string]any{repo: map[string]any{"hasTrustDialogAccepted": true}},
+	})
+	return home
+}
+
+// TestClaudeCode drives the real Claude Code through studiod: spawn →
+// the permission request shows as waiting with the tool and file → answer
+// allow → the file lands in the worktree → idle → a 500-character review
+// sent as feedback reaches the model whole, confirmed → stop leaves
+// nothing running.
+func TestClaudeCode(t *testing.T) {
+	bin := agentsBin(t, "claude")
+	home := newHome(t)
+	repo := gittest.NewRepo(t, map[string]string{"README.md": "hello\n"})
+	const name = "hello"
+	// The session's worktree, where the model will ask to write.
+	wt := filepath.Join(home, "data", "worktrees", filepath.Base(repo)+"-"+sha256Hex(repo)[:8], name)
+	review := strings.Repeat("please print hello in capitals; ", 20)[:470]
+	fm := fakemodel.New(fakemodel.Script{Turns: []fakemodel.Turn{
+		{UserContains: "hello.py", Text: "I'll create it.", Tool: fakemodel.Call("Write", map[string]string{"file_path": filepath.Join(wt, "hello.py"), "content": "print('hello')\n"})},
+		{AfterToolResult: true, Text: "Done: hello.py is written."},
+		{UserContains: "Review feedback", Text: "Thanks for the review."},
+	}})
+	defer fm.Close()
+
+	const key = "sk-ant-fake-0123456789abcdefghijklmnop"
+	// Manual permission mode: this version's default (auto) asks nothing.
+	if err := os.MkdirAll(filepath.Join(home, "config"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(home, "config", "config.toml"),
+		[]byte("[agents.claude]\ncommand = [\"claude\", \"--permission-mode\", \"manual\", \"{prompt}\"]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d := startDaemonEnv(t, home,
+		"PATH="+bin+":"+os.Getenv("PATH"), "HOME="+claudeHome(t, key, repo),
+		"ANTHROPIC_BASE_URL="+fm.URL(), "ANTHROPIC_API_KEY="+key,
+		"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1", "DISABLE_AUTOUPDATER=1")
+	c, w := d.watch()
+	s, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: name, Agent: "claude", Prompt: "Create hello.py that prints hello"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Worktree != wt {
+		t.Fatalf("worktree %s, want %s", s.Worktree, wt)
+	}
+	if s.Conversation == "" {
+		t.Errorf("no conversation id recorded for Claude Code")
+	}
+
+	got := w.AwaitState(t, s.ID, protocol.StateWaiting)
+	if got.Waiting == nil || got.Waiting.Kind != protocol.WaitPermission || got.Waiting.Tool != "Write" ||
+		got.Waiting.Subject != "hello.py" || !strings.Contains(got.Detail, "hello.py") {
+		t.Fatalf("waiting: %+v (detail %q), want a permission to Write hello.py", got.Waiting, got.Detail)
+	}
+	if _, err := os.Stat(filepath.Join(wt, "hello.py")); err == nil {
+		t.Fatal("hello.py written before the permission was answered")
+	}
+	ans, err := c.Answer(t.Context(), protocol.AnswerParams{SessionRef: protocol.SessionRef{Session: s.ID}, Answer: protocol.AnswerAllow})
+	if err != nil {
+		t.Fatalf("answer: %v", err)
+	}
+	if !ans.Delivery.Confirmed {
+		t.Errorf("answer not confirmed: %+v", ans.Delivery)
+	}
+	// A second answer finds nothing to answer: the first one won.
+	if _, err := c.Answer(t.Context(), protocol.AnswerParams{SessionRef: protocol.SessionRef{Session: s.ID}, Answer: protocol.AnswerAllow}); protocol.CodeOf(err) != protocol.CodeInvalid {
+		t.Errorf("second answer: %v, want an invalid-argument error", err)
+	}
+	w.AwaitState(t, s.ID, protocol.StateIdle)
+	if b, err := os.ReadFile(filepath.Join(wt, "hello.py")); err != nil || string(b) != "print('hello')\n" {
+		t.Fatalf("hello.py in the worktree: %q, %v", b, err)
+	}
+
+	// A long review arrives whole, as one prompt, confirmed by the agent.
+	if _, err := c.Comment(t.Context(), protocol.CommentParams{SessionRef: protocol.SessionRef{Session: s.ID}, Path: "hello.py", StartLine: 1, Body: review}); err != nil {
+		t.Fatal(err)
+	}
+	fb, err := c.Feedback(t.Context(), protocol.SessionRef{Session: s.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !fb.Delivery.Confirmed || len(fb.Message) < 500 {
+		t.Errorf("feedback: %d characters, delivery %+v; want 500 or more, confirmed", len(fb.Message), fb.Delivery)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	if _, err := fm.Wait(ctx, func(r *fakemodel.Request) bool { return strings.Contains(r.LastUserText(), fb.Message) }); err != nil {
+		t.Fatalf("the model never received the review as a prompt: %v", err)
+	}
+	w.AwaitState(t, s.ID, protocol.StateIdle)
+
+	// Stop ends the agent and everything it started.
+	if len(sessionProcesses(s.ID)) == 0 {
+		t.Fatal("no process of the session found before stop: the check below would prove nothing")
+	}
+	if _, err := c.Stop(t.Context(), protocol.StopParams{SessionRef: protocol.SessionRef{Session: s.ID}}); err != nil {
+		t.Fatal(err)
+	}
+	w.AwaitState(t, s.ID, protocol.StateStopped, protocol.StateExited)
+	if left := sessionProcesses(s.ID); len(left) > 0 {
+		t.Errorf("processes of the session still running after stop:\n%s", strings.Join(left, "\n"))
+	}
+}
+
+func sha256Hex(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:])
+}
+
+// TestDoctorAgents: doctor finds each real agent CLI, its version, how its
+// state is learned, and says when it looks signed out.
+func TestDoctorAgents(t *testing.T) {
+	bin := agentsBin(t, "claude", "codex", "gemini", "opencode")
+	versions := map[string]string{}
+	var pkg struct{ DevDependencies map[string]string }
+	b, err := os.ReadFile("../../test/agents/package.json")
+	if err != nil || json.Unmarshal(b, &pkg) != nil {
+		t.Fatalf("test/agents/package.json: %v", err)
+	}
+	versions["claude"] = pkg.DevDependencies["@anthropic-ai/claude-code"]
+	versions["codex"] = pkg.DevDependencies["@openai/codex"]
+	versions["gemini"] = pkg.DevDependencies["@google/gemini-cli"]
+	versions["opencode"] = pkg.DevDependencies["opencode-linux-x64"]
+	doctor := func(env ...string) map[string]agentsCheck {
+		t.Helper()
+		cmd := exec.Command("studiod", "doctor", "--json")
+		cmd.Env = append(os.Environ(), append([]string{"STUDIOD_HOME=" + newHome(t), "HOME=" + t.TempDir(),
+			"PATH=" + bin + ":" + os.Getenv("PATH"), "ANTHROPIC_API_KEY=", "OPENAI_API_KEY=", "GEMINI_API_KEY=", "GOOGLE_API_KEY="}, env...)...)
+		out, _ := cmd.Output()
+		var res struct {
+			Checks []struct{ Agent *agentsCheck }
+		}
+		if err := json.Unmarshal(out, &res); err != nil {
+			t.Fatalf("doctor --json: %v\n%s", err, out)
+		}
+		got := map[string]agentsCheck{}
+		for _, c := range res.Checks {
+			if c.Agent != nil {
+				got[c.Agent.Name] = *c.Agent
+			}
+		}
+		return got
+	}
+	got := doctor()
+	for name, v := range versions {
+		a, ok := got[name]
+		if !ok || !a.Found || a.Version != v {
+			t.Errorf("%s: %+v, want found with version %s", name, a, v)
+			continue
+		}
+		if a.Hint == "" {
+			t.Errorf("%s: no sign-in hint with an empty HOME and no keys", name)
+		}
+	}
+	for _, name := range []string{"claude", "codex", "gemini"} {
+		if got[name].Hooks != "hooks" {
+			t.Errorf("%s: state from %q, want hooks", name, got[name].Hooks)
+		}
+	}
+	if got := doctor("ANTHROPIC_API_KEY=sk-ant-x"); got["claude"].Hint != "" {
+		t.Errorf("claude with a key: hint %q", got["claude"].Hint)
+	}
+}
+
+// agentsCheck is doctor's JSON for an agent.
+type agentsCheck struct {
+	Name, Version, Hooks, Hint string
+	Found                      bool
+}
