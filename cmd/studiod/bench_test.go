@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/studiod/studiod/internal/gittest"
+	"github.com/studiod/studiod/internal/studiotest"
 	"github.com/studiod/studiod/protocol"
 )
 
@@ -93,6 +94,13 @@ func BenchmarkSessionsRoundTrip(b *testing.B) {
 // both go away when the benchmark ends.
 func benchDaemon(b *testing.B, notify protocol.NotifyFunc) *protocol.Client {
 	b.Helper()
+	c, _ := benchDaemonHome(b, notify)
+	return c
+}
+
+// benchDaemonHome is benchDaemon that also returns the daemon's home.
+func benchDaemonHome(b *testing.B, notify protocol.NotifyFunc) (*protocol.Client, string) {
+	b.Helper()
 	home, err := os.MkdirTemp("", "sd")
 	if err != nil {
 		b.Fatal(err)
@@ -112,14 +120,68 @@ func benchDaemon(b *testing.B, notify protocol.NotifyFunc) *protocol.Client {
 		if c, err := protocol.Dial(b.Context(), sock, notify); err == nil {
 			if _, err := c.Hello(b.Context(), protocol.HelloParams{Client: "bench", Version: protocol.Version}); err == nil {
 				b.Cleanup(func() { c.Close() })
-				return c
+				return c, home
 			}
 			c.Close()
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	b.Fatal("daemon did not start")
-	return nil
+	return nil, ""
+}
+
+// BenchmarkHookToWaiting measures, over the real daemon, the time from an
+// agent's permission hook starting (`studiod hook --agent claude` run with
+// Claude Code's PermissionRequest payload, as Claude Code runs it) to the
+// session's waiting state at a subscribed client; a PostToolUse hook puts
+// it back to working between requests. It prints p50 and p99.
+func BenchmarkHookToWaiting(b *testing.B) {
+	permission, err := os.ReadFile("../../agents/testdata/hooks/claude/permission-request.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	working, err := os.ReadFile("../../agents/testdata/hooks/claude/post-tool-use.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	w := studiotest.NewWatch()
+	c, home := benchDaemonHome(b, w.Receive)
+	w.Follow(b, c)
+	repo := gittest.NewRepo(b, nil)
+	s, err := c.Spawn(b.Context(), protocol.SpawnParams{Repo: repo, Name: "hooked", Command: []string{"fakeagent", "-hang", "-nohook"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	hook := func(payload []byte) error {
+		cmd := exec.Command("studiod", "hook", "--agent", "claude")
+		cmd.Env = append(os.Environ(), "STUDIOD_HOME="+home, "STUDIO_SESSION_ID="+s.ID,
+			"STUDIOD_SOCKET="+filepath.Join(home, "run", "studiod.sock"))
+		cmd.Stdin = strings.NewReader(string(payload))
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("hook: %v: %s", err, out)
+		}
+		return nil
+	}
+	var lat []time.Duration
+	for b.Loop() {
+		t0 := time.Now()
+		done := make(chan error, 1)
+		go func() { done <- hook(permission) }()
+		w.AwaitState(b, s.ID, protocol.StateWaiting)
+		lat = append(lat, time.Since(t0))
+		b.StopTimer()
+		if err := <-done; err != nil {
+			b.Fatal(err)
+		}
+		if err := hook(working); err != nil {
+			b.Fatal(err)
+		}
+		w.AwaitState(b, s.ID, protocol.StateWorking)
+		b.StartTimer()
+	}
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(lat[(len(lat)*99)/100].Microseconds())/1000, "p99-ms")
 }
 
 // BenchmarkConflictLatency measures, through the real daemon, the time from

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -261,4 +262,81 @@ func TestDoctorAgents(t *testing.T) {
 type agentsCheck struct {
 	Name, Version, Hooks, Hint string
 	Found                      bool
+}
+
+// TestClaudeCodeStateAccuracy runs 20 turns of the real Claude Code, each
+// asking permission for a write, and checks every state transition was
+// announced, in order, none missed: working, waiting, working, idle.
+func TestClaudeCodeStateAccuracy(t *testing.T) {
+	bin := agentsBin(t, "claude")
+	home := newHome(t)
+	repo := gittest.NewRepo(t, map[string]string{"README.md": "hello\n"})
+	const name = "turns"
+	wt := filepath.Join(home, "data", "worktrees", filepath.Base(repo)+"-"+sha256Hex(repo)[:8], name)
+	const turns = 20
+	var script []fakemodel.Turn
+	for i := 1; i <= turns; i++ {
+		file := fmt.Sprintf("f%02d.txt", i)
+		script = append(script,
+			fakemodel.Turn{UserContains: fmt.Sprintf("task %d:", i), Text: "Writing " + file + ".",
+				Tool: fakemodel.Call("Write", map[string]string{"file_path": filepath.Join(wt, file), "content": file + "\n"})},
+			fakemodel.Turn{AfterToolResult: true, Text: "Wrote " + file + "."})
+	}
+	fm := fakemodel.New(fakemodel.Script{Turns: script})
+	defer fm.Close()
+	const key = "sk-ant-fake-0123456789abcdefghijklmnop"
+	if err := os.MkdirAll(filepath.Join(home, "config"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(home, "config", "config.toml"),
+		[]byte("[agents.claude]\ncommand = [\"claude\", \"--permission-mode\", \"manual\", \"{prompt}\"]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d := startDaemonEnv(t, home,
+		"PATH="+bin+":"+os.Getenv("PATH"), "HOME="+claudeHome(t, key, repo),
+		"ANTHROPIC_BASE_URL="+fm.URL(), "ANTHROPIC_API_KEY="+key,
+		"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1", "DISABLE_AUTOUPDATER=1")
+	c, w := d.watch()
+	s, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: name, Agent: "claude", Prompt: "task 1: write f01.txt"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := protocol.SessionRef{Session: s.ID}
+	want := []protocol.State{protocol.StateStarting}
+	for i := 1; i <= turns; i++ {
+		if i > 1 {
+			r, err := c.Send(t.Context(), protocol.SendParams{SessionRef: ref, Text: fmt.Sprintf("task %d: write f%02d.txt", i, i)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !r.Delivery.Confirmed {
+				t.Errorf("turn %d: prompt not confirmed: %+v", i, r.Delivery)
+			}
+		}
+		got := w.AwaitState(t, s.ID, protocol.StateWaiting)
+		if got.Waiting == nil || got.Waiting.Subject != fmt.Sprintf("f%02d.txt", i) {
+			t.Fatalf("turn %d: waiting on %+v", i, got.Waiting)
+		}
+		if _, err := c.Answer(t.Context(), protocol.AnswerParams{SessionRef: ref, Answer: protocol.AnswerAllow}); err != nil {
+			t.Fatalf("turn %d: answer: %v", i, err)
+		}
+		w.AwaitState(t, s.ID, protocol.StateIdle)
+		want = append(want, protocol.StateWorking, protocol.StateWaiting, protocol.StateWorking, protocol.StateIdle)
+	}
+	// Conflict counts and change stats announce the session again in the
+	// same state: compare the transitions.
+	var got []protocol.State
+	for _, st := range w.States(s.ID) {
+		if len(got) == 0 || got[len(got)-1] != st {
+			got = append(got, st)
+		}
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("transitions:\n got %v\nwant %v", got, want)
+	}
+	for i := 1; i <= turns; i++ {
+		if _, err := os.Stat(filepath.Join(wt, fmt.Sprintf("f%02d.txt", i))); err != nil {
+			t.Errorf("turn %d wrote nothing: %v", i, err)
+		}
+	}
 }
