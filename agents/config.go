@@ -104,10 +104,10 @@ func Builtin(self string) Config {
 				Hooks: HooksGemini, Paste: "bracketed",
 				Answers: map[string]string{"allow": `\r`, "always": "2", "reject": `\e`, "never": `\e`, "trust.allow": `\r`}},
 			"opencode": {Command: []string{"opencode", "--prompt", "{prompt}"}, Resume: []string{"opencode", "--session", "{conversation}", "--prompt", "{message}"},
-				Paste: "bracketed",
+				Paste:   "bracketed",
 				Answers: map[string]string{"allow": `\r`, "reject": `\e`}},
-			"command":  {},
-			"demo":     {Command: []string{self, "demo-agent", "{prompt}"}, Resume: []string{self, "demo-agent", "--resume", "{message}"}},
+			"command": {},
+			"demo":    {Command: []string{self, "demo-agent", "{prompt}"}, Resume: []string{self, "demo-agent", "--resume", "{message}"}},
 		},
 	}
 }
