@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -72,6 +73,7 @@ type Manager struct {
 	conf       *conflicts
 	who        whoCache
 	deliveries deliveries
+	gates      gateNotes
 	// answerLocks holds a *sync.Mutex per session ID: one answer at a time.
 	answerLocks sync.Map
 	// snapLocks holds a *sync.Mutex per session ID, serializing snapshots
@@ -409,7 +411,8 @@ func (m *Manager) refreshChanges(ctx context.Context, id string) {
 }
 
 // setChanges stores a session's change stats against its base as of the
-// snapshot commit, if they moved.
+// snapshot commit, and the paths it changed outside its scope, if they
+// moved.
 func (m *Manager) setChanges(ctx context.Context, id, commit string) {
 	s, err := m.Lookup(Ref{Session: id})
 	if err != nil || !active(s.State) || commit == "" {
@@ -419,18 +422,20 @@ func (m *Manager) setChanges(ctx context.Context, id, commit string) {
 	if err != nil {
 		return
 	}
-	c := parseNumstat(out)
+	c, paths := parseNumstat(out)
+	oos := outOfScope(s.Scope, paths)
 	m.update(id, func(s *Session) bool {
-		if s.Changes == c {
+		if s.Changes == c && slices.Equal(s.OutOfScope, oos) {
 			return false
 		}
-		s.Changes = c
+		s.Changes, s.OutOfScope = c, oos
 		return true
 	})
 }
 
-func parseNumstat(out []byte) Changes {
+func parseNumstat(out []byte) (Changes, []string) {
 	var c Changes
+	var paths []string
 	for _, rec := range strings.Split(string(out), "\x00") {
 		f := strings.SplitN(rec, "\t", 3)
 		if len(f) < 3 {
@@ -442,8 +447,9 @@ func parseNumstat(out []byte) Changes {
 		fmt.Sscan(f[1], &d)
 		c.Additions += a
 		c.Deletions += d
+		paths = append(paths, f[2])
 	}
-	return c
+	return c, paths
 }
 
 var errStopped = errors.New("stopped")

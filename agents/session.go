@@ -54,6 +54,14 @@ type Session struct {
 	Ask *Ask
 	// Conversation is the agent's own id for the session's conversation.
 	Conversation string
+	// Scope are path globs of the area the session works in (none: anywhere);
+	// OutOfScope the paths it changed outside them.
+	Scope      []string
+	OutOfScope []string
+	// Note says what the session is doing.
+	Note string
+	// Gate is the session's gate mode ("" follows the repository's).
+	Gate string
 	PID          int
 	ExitCode     *int
 	Port         int
@@ -114,6 +122,8 @@ func (s *Session) indexFile() string { return s.Dir + "/index" }
 func (s *Session) clone() Session {
 	c := *s
 	c.Command = append([]string(nil), s.Command...)
+	c.Scope = append([]string(nil), s.Scope...)
+	c.OutOfScope = append([]string(nil), s.OutOfScope...)
 	if s.Ask != nil {
 		a := *s.Ask
 		a.Options = append([]Option(nil), s.Ask.Options...)

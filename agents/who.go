@@ -16,6 +16,8 @@ type Presence struct {
 	Session Session
 	File    workspace.FileDiff
 	Ranges  []workspace.Range
+	// InScope says the file is inside the session's scope.
+	InScope bool
 }
 
 // Who lists the live or finished, unmerged sessions whose work changes
@@ -49,7 +51,7 @@ func (m *Manager) Who(ctx context.Context, dir, path string, start, end int) (re
 		if !ok {
 			continue
 		}
-		p := Presence{Session: s, File: fd, Ranges: changedLines(fd.Hunks)}
+		p := Presence{Session: s, File: fd, Ranges: changedLines(fd.Hunks), InScope: inScope(s.Scope, rel)}
 		if start > 0 && !meets(p.Ranges, start, end) {
 			continue
 		}

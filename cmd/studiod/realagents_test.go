@@ -340,3 +340,109 @@ func TestClaudeCodeStateAccuracy(t *testing.T) {
 		}
 	}
 }
+
+// TestClaudeCodeGate: the real Claude Code writes a file whose lines
+// another session changed. In deny and inform modes the gate's reason
+// reaches the model in its next request (as the refused tool's result, or
+// as context after the write); in ask mode the write becomes a permission
+// question carrying the reason.
+func TestClaudeCodeGate(t *testing.T) {
+	bin := agentsBin(t, "claude")
+	const key = "sk-ant-fake-0123456789abcdefghijklmnop"
+	for _, mode := range []protocol.GateMode{protocol.GateDeny, protocol.GateInform, protocol.GateAsk} {
+		t.Run(string(mode), func(t *testing.T) {
+			home := newHome(t)
+			repo := gittest.NewRepo(t, map[string]string{"shared.txt": gittest.Lines(10)})
+			wt := filepath.Join(home, "data", "worktrees", filepath.Base(repo)+"-"+sha256Hex(repo)[:8], "ui")
+			fm := fakemodel.New(fakemodel.Script{Turns: []fakemodel.Turn{
+				{UserContains: "shared.txt", Text: "Rewriting it.", Tool: fakemodel.Call("Write", map[string]string{"file_path": filepath.Join(wt, "shared.txt"), "content": "mine\n"})},
+				{AfterToolResult: true, Text: "Done."},
+			}})
+			defer fm.Close()
+			if err := os.MkdirAll(filepath.Join(home, "config"), 0o700); err != nil {
+				t.Fatal(err)
+			}
+			// Edits need no permission here, so that only the gate asks.
+			if err := os.WriteFile(filepath.Join(home, "config", "config.toml"),
+				[]byte("[agents.claude]\ncommand = [\"claude\", \"--permission-mode\", \"acceptEdits\", \"{prompt}\"]\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			d := startDaemonEnv(t, home,
+				"PATH="+bin+":"+os.Getenv("PATH"), "HOME="+claudeHome(t, key, repo),
+				"ANTHROPIC_BASE_URL="+fm.URL(), "ANTHROPIC_API_KEY="+key,
+				"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1", "DISABLE_AUTOUPDATER=1")
+			c, w := d.watch()
+			// Another session has rewritten shared.txt, and says why.
+			api, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: "api", Scopes: []string{"shared.txt"},
+				Note: "rename CheckToken to VerifyToken", Command: []string{"fakeagent", "-edit", "shared.txt", "-hang"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			w.Await(t, "session api's change", func() bool {
+				s, _ := w.Session(api.ID)
+				return s.Changes.Files == 1
+			})
+			s, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: "ui", Agent: "claude", Gate: mode,
+				Scopes: []string{"web/**"}, Prompt: "Rewrite shared.txt"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			reason := func(r *fakemodel.Request) bool {
+				return strings.Contains(string(r.Body), "session `api` (scope shared.txt; working on: rename CheckToken to VerifyToken)") &&
+					strings.Contains(string(r.Body), "outside this session's scope (web/**)")
+			}
+			ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
+			defer cancel()
+			switch mode {
+			case protocol.GateDeny:
+				if _, err := fm.Wait(ctx, reason); err != nil {
+					t.Fatalf("the model never got the gate's reason: %v", err)
+				}
+				w.AwaitState(t, s.ID, protocol.StateIdle)
+				if b, _ := os.ReadFile(filepath.Join(wt, "shared.txt")); string(b) == "mine\n" {
+					t.Error("the write went through in deny mode")
+				}
+			case protocol.GateInform:
+				if _, err := fm.Wait(ctx, reason); err != nil {
+					t.Fatalf("the model never got the gate's reason: %v", err)
+				}
+				w.AwaitState(t, s.ID, protocol.StateIdle)
+				if b, _ := os.ReadFile(filepath.Join(wt, "shared.txt")); string(b) != "mine\n" {
+					t.Errorf("inform mode blocked the write: shared.txt is %q", b)
+				}
+			case protocol.GateAsk:
+				got := w.AwaitState(t, s.ID, protocol.StateWaiting)
+				if got.Waiting == nil || !strings.Contains(got.Waiting.Question, "session `api`") {
+					t.Fatalf("waiting: %+v, want the gate's reason in the question", got.Waiting)
+				}
+				if _, err := c.Answer(t.Context(), protocol.AnswerParams{SessionRef: protocol.SessionRef{Session: s.ID}, Answer: protocol.AnswerReject}); err != nil {
+					t.Fatal(err)
+				}
+				w.AwaitState(t, s.ID, protocol.StateIdle, protocol.StateWorking)
+			}
+		})
+	}
+}
+
+// TestHookDaemonDown: with no daemon to ask, an agent's hook lets the
+// agent go on at once, prints nothing, and notes it in the session's
+// hooks log.
+func TestHookDaemonDown(t *testing.T) {
+	payload, err := os.ReadFile("../../agents/testdata/hooks/claude/pre-tool-use-write.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cmd := exec.Command("studiod", "hook", "--agent", "claude")
+	cmd.Env = append(os.Environ(), "STUDIOD_HOME="+newHome(t), "STUDIO_SESSION_ID=0123456789ab",
+		"STUDIOD_SOCKET="+filepath.Join(dir, "nobody.sock"), "STUDIO_SESSION_DIR="+dir)
+	cmd.Stdin = strings.NewReader(string(payload))
+	out, err := cmd.Output()
+	if err != nil || len(out) > 0 {
+		t.Fatalf("hook with the daemon down: %v, printed %q; want exit 0 and nothing", err, out)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "hooks.log"))
+	if err != nil || !strings.Contains(string(b), "studiod unreachable") || !strings.Contains(string(b), "went on unchecked") {
+		t.Errorf("hooks.log: %q, %v", b, err)
+	}
+}
