@@ -119,17 +119,6 @@ func TestLastLine(t *testing.T) {
 	}
 }
 
-func TestParseNumstat(t *testing.T) {
-	got, paths := parseNumstat([]byte("3\t1\ta.txt\x00-\t-\tbin.png\x0010\t0\tnew.go\x00"))
-	want := Changes{Files: 3, Additions: 13, Deletions: 1}
-	if got != want {
-		t.Errorf("got %+v, want %+v", got, want)
-	}
-	if !slices.Equal(paths, []string{"a.txt", "bin.png", "new.go"}) {
-		t.Errorf("paths: %q", paths)
-	}
-}
-
 func TestScopes(t *testing.T) {
 	for _, tc := range []struct {
 		scopes []string

@@ -412,17 +412,24 @@ func (m *Manager) refreshChanges(ctx context.Context, id string) {
 
 // setChanges stores a session's change stats against its base as of the
 // snapshot commit, and the paths it changed outside its scope, if they
-// moved.
+// moved. The diff it reads also fills the cache `who` and the gate read,
+// so that they answer without running git.
 func (m *Manager) setChanges(ctx context.Context, id, commit string) {
 	s, err := m.Lookup(Ref{Session: id})
 	if err != nil || !active(s.State) || commit == "" {
 		return
 	}
-	out, err := m.opts.Git.Run(ctx, s.Repo, "diff", "--numstat", "-z", "--no-renames", s.Base, commit)
+	files, err := m.opts.Git.Diff(ctx, s.Repo, s.Base, commit, nil, false)
 	if err != nil {
 		return
 	}
-	c, paths := parseNumstat(out)
+	m.who.putTip(s.Base, commit, files)
+	t := workspace.Total(files)
+	c := Changes{Files: t.Files, Additions: t.Additions, Deletions: t.Deletions}
+	var paths []string
+	for _, f := range files {
+		paths = append(paths, f.Path)
+	}
 	oos := outOfScope(s.Scope, paths)
 	m.update(id, func(s *Session) bool {
 		if s.Changes == c && slices.Equal(s.OutOfScope, oos) {
@@ -433,23 +440,5 @@ func (m *Manager) setChanges(ctx context.Context, id, commit string) {
 	})
 }
 
-func parseNumstat(out []byte) (Changes, []string) {
-	var c Changes
-	var paths []string
-	for _, rec := range strings.Split(string(out), "\x00") {
-		f := strings.SplitN(rec, "\t", 3)
-		if len(f) < 3 {
-			continue
-		}
-		c.Files++
-		var a, d int
-		fmt.Sscan(f[0], &a)
-		fmt.Sscan(f[1], &d)
-		c.Additions += a
-		c.Deletions += d
-		paths = append(paths, f[2])
-	}
-	return c, paths
-}
 
 var errStopped = errors.New("stopped")
