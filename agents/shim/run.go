@@ -28,7 +28,7 @@ type server struct {
 	ln   net.Listener
 	term *term
 
-	// mu guards size, clients and exited. Lock order: mu before nothing else.
+	// mu guards size, clients and exited. Lock order: mu, then term's own.
 	mu      sync.Mutex
 	size    int64
 	clients map[chan []byte]struct{}
@@ -184,6 +184,7 @@ func (s *server) pump() {
 				fmt.Fprintf(os.Stderr, "studiod shim: write log: %v\n", werr)
 			}
 			s.size += int64(n)
+			s.term.Write(chunk) // before any client sees it: their next Screen shows it
 			for c := range s.clients {
 				select {
 				case c <- chunk:
@@ -193,7 +194,6 @@ func (s *server) pump() {
 				}
 			}
 			s.mu.Unlock()
-			s.term.Write(chunk)
 		}
 		if err != nil {
 			return
