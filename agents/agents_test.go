@@ -1,10 +1,10 @@
 package agents
 
 import (
-	"slices"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -146,5 +146,20 @@ func TestScopes(t *testing.T) {
 	}
 	if got := outOfScope([]string{"web/**"}, []string{"web/a.ts", "server/b.go", "README.md"}); !slices.Equal(got, []string{"README.md", "server/b.go"}) {
 		t.Errorf("outOfScope: %q", got)
+	}
+}
+
+func TestLastWords(t *testing.T) {
+	for _, tc := range []struct {
+		rows []string
+		want string
+	}{
+		{nil, ""},
+		{[]string{"", "  Unable to connect to Anthropic services  ", "", "│ │"}, "Unable to connect to Anthropic services"},
+		{[]string{"Welcome", "Error: invalid API key", "  Fix: run /login"}, "Error: invalid API key · Fix: run /login"},
+	} {
+		if got := lastWords(tc.rows); got != tc.want {
+			t.Errorf("lastWords(%q) = %q, want %q", tc.rows, got, tc.want)
+		}
 	}
 }

@@ -62,6 +62,10 @@ type Profile struct {
 	// Paste is "bracketed" for agents that take pasted text between
 	// bracketed-paste markers.
 	Paste string `toml:"paste"`
+	// Screen names the agent whose built-in prompts (trust, sign-in,
+	// permission screens) its terminal shows: claude, codex, gemini or
+	// opencode.
+	Screen string `toml:"screen"`
 	// Answers are the keys that answer the agent's questions: by answer
 	// (allow, always, reject, never) for permission prompts, or by
 	// KIND.ANSWER (trust.allow, login.allow). \r is Enter, \e Escape,
@@ -99,21 +103,23 @@ func Builtin(self string) Config {
 			// conversation studiod names (--session-id), so feedback after exit
 			// resumes exactly it.
 			"claude": {Command: []string{"claude", "{prompt}"}, Resume: []string{"claude", "--resume", "{conversation}", "{message}"},
-				Hooks: HooksClaude, Paste: "bracketed",
+				Hooks: HooksClaude, Screen: "claude", Paste: "bracketed",
 				// "1. Yes" is selected; "2." allows edits for the session; Escape
 				// declines. The trust screen's default is "No, exit".
 				Answers: map[string]string{"allow": `\r`, "always": "2", "reject": `\e`, "never": `\e`, "trust.allow": `\e[B\r`, "trust.reject": `\r`}},
 			// --no-daemon: Codex's TUI otherwise starts a detached app-server
 			// that outlives the session.
 			"codex": {Command: []string{"codex", "--no-daemon", "{prompt}"}, Resume: []string{"codex", "--no-daemon", "resume", "{conversation}", "{message}"},
-				Hooks: HooksCodex, Paste: "bracketed",
+				Hooks: HooksCodex, Screen: "codex", Paste: "bracketed",
 				Answers: map[string]string{"allow": `\r`, "always": "p", "reject": `\e`, "never": `\e`, "trust.allow": `\r`, "login.allow": `\r`}},
 			"aider": {Command: []string{"aider"}, Waiting: []string{`\(Y\)es/\(N\)o`, `^> ?$`}},
 			"gemini": {Command: []string{"gemini", "-i", "{prompt}"}, Resume: []string{"gemini", "--resume", "{conversation}", "-i", "{message}"},
-				Hooks: HooksGemini, Paste: "bracketed",
+				Hooks: HooksGemini, Screen: "gemini", Paste: "bracketed",
 				Answers: map[string]string{"allow": `\r`, "always": "2", "reject": `\e`, "never": `\e`, "trust.allow": `\r`}},
+			// opencode has no hooks studiod can install offline: its state
+			// comes from its screen (its prompts are built in).
 			"opencode": {Command: []string{"opencode", "--prompt", "{prompt}"}, Resume: []string{"opencode", "--session", "{conversation}", "--prompt", "{message}"},
-				Paste:   "bracketed",
+				Screen: "opencode", Paste: "bracketed",
 				Answers: map[string]string{"allow": `\r`, "reject": `\e`}},
 			"command": {},
 			"demo":    {Command: []string{self, "demo-agent", "{prompt}"}, Resume: []string{self, "demo-agent", "--resume", "{message}"}},
@@ -198,6 +204,9 @@ func overlay(base, o Config) Config {
 		}
 		if v.Paste != "" {
 			p.Paste = v.Paste
+		}
+		if v.Screen != "" {
+			p.Screen = v.Screen
 		}
 		if v.Answers != nil {
 			p.Answers = v.Answers

@@ -170,7 +170,7 @@ func (m *Manager) Answer(ctx context.Context, ref Ref, answer, text, by string) 
 		d, err = m.deliver(ctx, s, text, true)
 		answer = "text: " + clip(oneLine(text), 200)
 	default:
-		var keys string
+		var keys []string
 		keys, err = m.answerKeys(ctx, s, ask, answer)
 		if err == nil {
 			d, err = m.typeAnswer(ctx, s, keys)
@@ -198,9 +198,14 @@ func (m *Manager) Answer(ctx context.Context, ref Ref, answer, text, by string) 
 // takes keys, and keys typed then are lost.
 var answerSettle = 2 * time.Second
 
-// typeAnswer types keys at s's prompt and waits for the session to move
-// on; if it still waits on the same question, the keys go once more.
-func (m *Manager) typeAnswer(ctx context.Context, s Session, keys string) (Delivery, error) {
+// keyPause separates the writes of an answer: an agent takes several keys
+// arriving in one read for a paste.
+const keyPause = 150 * time.Millisecond
+
+// typeAnswer types keys at s's prompt, one write after the other, and waits
+// for the session to move on; if it still waits on the same question, the
+// keys go once more.
+func (m *Manager) typeAnswer(ctx context.Context, s Session, keys []string) (Delivery, error) {
 	moved := make(chan struct{}, 1)
 	unsub := m.Subscribe(func(ev Event) {
 		if ev.Session.ID == s.ID && (ev.Session.State != Waiting || !sameAsk(ev.Session.Ask, s.Ask)) {
@@ -213,8 +218,13 @@ func (m *Manager) typeAnswer(ctx context.Context, s Session, keys string) (Deliv
 	defer unsub()
 	d := Delivery{Via: "typed"}
 	for try := 0; try < 2; try++ {
-		if err := shim.Input(ctx, s.Socket, []byte(keys)); err != nil {
-			return d, err
+		for i, k := range keys {
+			if i > 0 {
+				time.Sleep(keyPause)
+			}
+			if err := shim.Input(ctx, s.Socket, []byte(k)); err != nil {
+				return d, err
+			}
 		}
 		select {
 		case <-moved:
@@ -224,18 +234,22 @@ func (m *Manager) typeAnswer(ctx context.Context, s Session, keys string) (Deliv
 		case <-ctx.Done():
 			return d, ctx.Err()
 		}
+		if len(keys) > 1 {
+			break // typing a sequence twice may pick another choice
+		}
 	}
 	d.Note = fmt.Sprintf("keys typed at the agent's prompt, but it still shows the question: see `studiod attach %s`", s.Name)
 	return d, nil
 }
 
-// answerKeys finds the keys that give answer at s's prompt: from the
-// profile's table for that kind of question.
-func (m *Manager) answerKeys(ctx context.Context, s Session, ask Ask, answer string) (string, error) {
+// answerKeys finds the keys that give answer at s's prompt, as writes to
+// type one after the other: from the prompt its screen shows (the built-in
+// prompts of its kind), else from the profile's table.
+func (m *Manager) answerKeys(ctx context.Context, s Session, ask Ask, answer string) ([]string, error) {
 	switch answer {
 	case AnswerAllow, AnswerAlways, AnswerReject, AnswerNever:
 	case "":
-		return "", invalidf("no answer: give allow, always, reject or never (or a text for a question)")
+		return nil, invalidf("no answer: give allow, always, reject or never (or a text for a question)")
 	default:
 		// An offered option's ID names its kind.
 		found := false
@@ -246,17 +260,28 @@ func (m *Manager) answerKeys(ctx context.Context, s Session, ask Ask, answer str
 			}
 		}
 		if !found {
-			return "", invalidf("answer %q: use allow, always, reject or never, or one of the options offered", answer)
+			return nil, invalidf("answer %q: use allow, always, reject or never, or one of the options offered", answer)
 		}
 	}
 	p := m.profileOf(ctx, s)
+	if scr, err := shim.Screen(ctx, s.Socket); err == nil {
+		if pr, ok := matchPrompt(p.Screen, scr.Rows); ok {
+			keys := pr.Keys[answer]
+			if keys == nil && answer == AnswerNever {
+				keys = pr.Keys[AnswerReject]
+			}
+			if keys != nil {
+				return keys, nil
+			}
+		}
+	}
 	if keys, ok := p.Answers[ask.Kind+"."+answer]; ok {
-		return unescapeKeys(keys), nil
+		return []string{unescapeKeys(keys)}, nil
 	}
 	if keys, ok := p.Answers[answer]; ok && ask.Kind == WaitPermission {
-		return unescapeKeys(keys), nil
+		return []string{unescapeKeys(keys)}, nil
 	}
-	return "", fmt.Errorf("%w: agent %q has no keys for answering %q to a %s question: answer in its terminal (`studiod attach %s`) or configure [agents.%s.answers]",
+	return nil, fmt.Errorf("%w: agent %q has no keys for answering %q to a %s question: answer in its terminal (`studiod attach %s`) or configure [agents.%s.answers]",
 		ErrInvalid, s.Agent, answer, ask.Kind, s.Name, s.Agent)
 }
 

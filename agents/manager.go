@@ -440,5 +440,4 @@ func (m *Manager) setChanges(ctx context.Context, id, commit string) {
 	})
 }
 
-
 var errStopped = errors.New("stopped")

@@ -6,19 +6,13 @@ import (
 	"strings"
 )
 
-// Prompt kinds: what an agent waiting on its screen needs from the person.
+// Prompt kinds: what an agent waiting on its screen needs from the person
+// (the kinds of Ask).
 const (
-	PromptPermission = "permission" // may it run a tool (write a file, run a command)
-	PromptQuestion   = "question"   // it asks something only the person can answer
-	PromptTrust      = "trust"      // may it work in this folder, with these hooks
-	PromptLogin      = "login"      // it needs an account or a provider
-)
-
-// Answers a person can give a prompt; Prompt.Keys has those that apply.
-const (
-	AnswerAllow  = "allow"  // yes, this once; for trust and login: go on (see the table)
-	AnswerAlways = "always" // yes, and do not ask again for the same thing
-	AnswerReject = "reject" // no
+	PromptPermission = WaitPermission // may it run a tool (write a file, run a command)
+	PromptQuestion   = WaitQuestion   // it asks something only the person can answer
+	PromptTrust      = WaitTrust      // may it work in this folder, with these hooks
+	PromptLogin      = WaitLogin      // it needs an account or a provider
 )
 
 // Prompt is a question an agent shows on its screen and waits on, as read

@@ -61,12 +61,12 @@ type Session struct {
 	// Note says what the session is doing.
 	Note string
 	// Gate is the session's gate mode ("" follows the repository's).
-	Gate string
-	PID          int
-	ExitCode     *int
-	Port         int
-	Dir          string // studiod's directory for this session: log, exit file, index
-	Changes      Changes
+	Gate     string
+	PID      int
+	ExitCode *int
+	Port     int
+	Dir      string // studiod's directory for this session: log, exit file, index
+	Changes  Changes
 	// Conflicts counts the predicted conflicts and overlaps the session is
 	// in. It is derived from the prediction, not stored.
 	Conflicts int

@@ -25,22 +25,28 @@ type supervisor struct {
 	patterns  []*regexp.Regexp
 	idleAfter time.Duration
 	started   time.Time
-	fresh     bool // spawned by this daemon just now: an early failure rolls back
+	fresh     bool   // spawned by this daemon just now: an early failure rolls back
+	kind      string // the profile's hook kind: which built-in prompts its screen shows
 	done      chan struct{}
 
 	// mu guards the fields below.
 	mu      sync.Mutex
 	hooked  bool   // the agent reports its own state; activity no longer decides
 	stopReq bool   // an exit now means "stopped"
-	tail    []byte // last output, for prompt patterns
+	tail    []byte // last output, for the agent's last words without a screen
 	idle    *time.Timer
+	look    *time.Timer // reads the screen once output settles
 	changes *time.Timer
 }
+
+// lookAfter is how long output must settle before the screen is read for
+// a prompt: long enough for a redraw to finish.
+const lookAfter = 300 * time.Millisecond
 
 func (m *Manager) supervise(s Session, p Profile, fresh bool) {
 	sv := &supervisor{
 		m: m, id: s.ID, name: s.Name, socket: s.Socket, started: time.Now(), fresh: fresh,
-		idleAfter: m.opts.IdleAfter, done: make(chan struct{}),
+		idleAfter: m.opts.IdleAfter, done: make(chan struct{}), kind: p.Screen,
 	}
 	if p.IdleAfter.Duration > 0 {
 		sv.idleAfter = p.IdleAfter.Duration
@@ -72,6 +78,9 @@ func (sv *supervisor) run(ctx context.Context) {
 		sv.mu.Lock()
 		if sv.idle != nil {
 			sv.idle.Stop()
+		}
+		if sv.look != nil {
+			sv.look.Stop()
 		}
 		if sv.changes != nil {
 			sv.changes.Stop()
@@ -145,57 +154,112 @@ func lastLine(b []byte) string {
 
 func (sv *supervisor) output(p []byte) {
 	sv.mu.Lock()
+	defer sv.mu.Unlock()
 	sv.tail = append(sv.tail, p...)
 	if len(sv.tail) > 4096 {
 		sv.tail = sv.tail[len(sv.tail)-4096:]
 	}
-	hooked := sv.hooked
 	if sv.idle == nil {
 		sv.idle = time.AfterFunc(sv.idleAfter, sv.quiet)
 	} else {
 		sv.idle.Reset(sv.idleAfter)
+	}
+	if sv.look == nil {
+		sv.look = time.AfterFunc(lookAfter, sv.lookAtScreen)
+	} else {
+		sv.look.Reset(lookAfter)
 	}
 	if sv.changes == nil {
 		sv.changes = time.AfterFunc(700*time.Millisecond, func() { sv.m.refreshChanges(sv.m.ctx, sv.id) })
 	} else {
 		sv.changes.Reset(700 * time.Millisecond)
 	}
-	sv.mu.Unlock()
-	if !hooked {
-		sv.m.update(sv.id, func(s *Session) bool {
-			if s.State != Idle && s.State != Waiting {
-				return false
-			}
-			s.State, s.Detail, s.Ask = Working, "", nil
-			return true
-		})
-	}
 }
 
-// quiet runs when the terminal has been silent for idleAfter: the agent is
-// idle, or waiting when its last line looks like a question.
-func (sv *supervisor) quiet() {
+// screenPrompt reads the agent's screen, as its terminal shows it, for a
+// question it waits on: one of the built-in prompts of its kind, or one of
+// the profile's waiting patterns. ok is false when the screen cannot be
+// read.
+func (sv *supervisor) screenPrompt() (ask *Ask, ok bool) {
+	ctx, cancel := context.WithTimeout(sv.m.ctx, 5*time.Second)
+	defer cancel()
+	scr, err := shim.Screen(ctx, sv.socket)
+	if err != nil {
+		return nil, false
+	}
+	if p, found := matchPrompt(sv.kind, scr.Rows); found {
+		return &Ask{Kind: p.Kind, Question: p.Question, Subject: p.Subject, Source: "screen"}, true
+	}
+	// A profile's patterns look where a question waits: the cursor's row,
+	// not the transcript above, which may hold questions answered long ago.
+	for _, row := range nearCursor(scr) {
+		for _, re := range sv.patterns {
+			if re.MatchString(row) {
+				return &Ask{Kind: WaitQuestion, Question: strings.TrimSpace(row), Source: "screen"}, true
+			}
+		}
+	}
+	return nil, true
+}
+
+// nearCursor returns the row a question waits on: the cursor's, or when
+// that is blank the nearest non-blank row above it.
+func nearCursor(scr shim.ScreenState) []string {
+	for i := min(scr.CursorRow, len(scr.Rows)-1); i >= 0; i-- {
+		if strings.TrimSpace(scr.Rows[i]) != "" {
+			return []string{scr.Rows[i]}
+		}
+	}
+	return nil
+}
+
+// lookAtScreen runs once the agent's output settles: a question on its
+// screen means waiting; none, after a question or idling, means working
+// again. Agents that report their own state decide it themselves.
+func (sv *supervisor) lookAtScreen() {
 	sv.mu.Lock()
 	hooked := sv.hooked
-	line := lastLine(sv.tail)
 	sv.mu.Unlock()
 	if hooked {
 		return
 	}
-	state, detail := Idle, ""
-	var ask *Ask
-	for _, re := range sv.patterns {
-		if re.MatchString(line) {
-			state, detail = Waiting, line
-			ask = &Ask{Kind: WaitQuestion, Question: line, Source: "screen"}
-			break
-		}
+	ask, ok := sv.screenPrompt()
+	if !ok {
+		return
 	}
 	sv.m.update(sv.id, func(s *Session) bool {
-		if s.State != Working || (s.State == state && s.Detail == detail) {
+		switch {
+		case ask != nil:
+			if s.State == Waiting && sameAsk(s.Ask, ask) || !live(s.State) || s.State == Starting {
+				return false
+			}
+			s.State, s.Detail, s.Ask = Waiting, ask.Question, ask
+		case s.State == Waiting || s.State == Idle:
+			s.State, s.Detail = Working, ""
+		default:
 			return false
 		}
-		s.State, s.Detail, s.Ask = state, detail, ask
+		return true
+	})
+}
+
+// quiet runs when the terminal has been silent for idleAfter: the agent is
+// idle, unless a question waits on its screen.
+func (sv *supervisor) quiet() {
+	sv.mu.Lock()
+	hooked := sv.hooked
+	sv.mu.Unlock()
+	if hooked {
+		return
+	}
+	if ask, ok := sv.screenPrompt(); ok && ask != nil {
+		return // lookAtScreen has said it waits
+	}
+	sv.m.update(sv.id, func(s *Session) bool {
+		if s.State != Working {
+			return false
+		}
+		s.State, s.Detail = Idle, ""
 		return true
 	})
 }
@@ -217,6 +281,11 @@ func (sv *supervisor) finish(ctx context.Context) {
 		return
 	}
 	code := ex.Code
+	// The agent's last words, as its screen showed them, say why it
+	// gave up better than a raw last line of output.
+	if words := lastWords(ex.Last); words != "" {
+		tail = words
+	}
 	switch {
 	case stopReq:
 		sv.m.update(sv.id, func(s *Session) bool {
@@ -235,14 +304,29 @@ func (sv *supervisor) finish(ctx context.Context) {
 		})
 	default:
 		detail := ""
-		if ex.Signal != "" {
+		switch {
+		case ex.Signal != "":
 			detail = "killed by " + ex.Signal
+		case code != 0 && tail != "":
+			detail = tail
 		}
 		sv.m.update(sv.id, func(s *Session) bool {
 			s.State, s.Detail, s.ExitCode = Exited, detail, &code
 			return true
 		})
 	}
+}
+
+// lastWords is the gist of an agent's last screen rows: the last two that
+// say something, one line.
+func lastWords(rows []string) string {
+	var words []string
+	for i := len(rows) - 1; i >= 0 && len(words) < 2; i-- {
+		if r := oneLine(strings.Trim(rows[i], " │╭╮╰╯─━┃")); len([]rune(r)) > 2 {
+			words = append([]string{r}, words...)
+		}
+	}
+	return clip(strings.Join(words, " · "), 240)
 }
 
 // recover brings a stored session back under supervision after a restart.
@@ -313,6 +397,16 @@ func (m *Manager) Hook(ctx context.Context, ref Ref, req HookRequest) (Session, 
 			return Session{}, nil, invalidf("hook event %q: use working, waiting, idle or note", req.Event)
 		}
 	}
+	return m.applyHook(ctx, Ref{Session: s.ID}, req.Kind, e)
+}
+
+// applyHook applies one of an agent's reports of kind (a hook kind, "" for
+// generic events) to the session.
+func (m *Manager) applyHook(ctx context.Context, ref Ref, kind string, e hookEvent) (Session, []byte, error) {
+	s, err := m.Lookup(ref)
+	if err != nil {
+		return Session{}, nil, err
+	}
 	if !live(s.State) {
 		return s, nil, invalidf("session %s is %s: hooks apply to running agents", s.Name, s.State)
 	}
@@ -320,7 +414,7 @@ func (m *Manager) Hook(ctx context.Context, ref Ref, req HookRequest) (Session, 
 	if e.prompt {
 		m.deliveries.confirm(s.ID, e.promptText)
 	}
-	out := m.gateHook(ctx, s, req.Kind, &e)
+	out := m.gateHook(ctx, s, kind, &e)
 	if e.state != "" {
 		if sv := m.supervisorOf(s.ID); sv != nil {
 			sv.mu.Lock()
@@ -335,7 +429,7 @@ func (m *Manager) Hook(ctx context.Context, ref Ref, req HookRequest) (Session, 
 		}
 		// Codex also reports the turns of its side threads (titles):
 		// only the session's own conversation moves its state.
-		if req.Kind == HooksCodexNotify && e.conversation != r.Conversation {
+		if kind == HooksCodexNotify && e.conversation != r.Conversation {
 			return changed
 		}
 		if e.state == "" {

@@ -446,3 +446,135 @@ func TestHookDaemonDown(t *testing.T) {
 		t.Errorf("hooks.log: %q, %v", b, err)
 	}
 }
+
+// TestOpencode drives the real opencode through studiod. It has no hooks
+// studiod can install offline: its permission prompt is read from its
+// screen (waiting, with what it asks) → answered with its keys → the file
+// lands → idle when it goes quiet; a prompt sent later reaches the model;
+// stop leaves nothing running.
+func TestOpencode(t *testing.T) {
+	bin := agentsBin(t, "opencode")
+	home := newHome(t)
+	repo := gittest.NewRepo(t, map[string]string{"README.md": "hello\n"})
+	wt := filepath.Join(home, "data", "worktrees", filepath.Base(repo)+"-"+sha256Hex(repo)[:8], "oc")
+	fm := fakemodel.New(fakemodel.Script{Turns: []fakemodel.Turn{
+		{UserContains: "hello.py", Text: "I'll create it.", Tool: fakemodel.Call("write", map[string]string{"filePath": filepath.Join(wt, "hello.py"), "content": "print('hello')\n"})},
+		{AfterToolResult: true, Text: "Done: hello.py is written."},
+		{UserContains: "second task", Text: "On it."},
+	}})
+	defer fm.Close()
+	config := filepath.Join(t.TempDir(), "opencode.json")
+	writeJSON(t, config, map[string]any{
+		"autoupdate": false, "share": "disabled",
+		"provider": map[string]any{"fake": map[string]any{
+			"npm": "@ai-sdk/openai-compatible", "name": "Fake",
+			"options": map[string]any{"baseURL": fm.URL() + "/v1", "apiKey": "sk-fake"},
+			"models":  map[string]any{"fake-model": map[string]any{"name": "Fake Model", "tool_call": true}},
+		}},
+		"model": "fake/fake-model", "small_model": "fake/fake-model",
+		"permission": map[string]any{"edit": "ask", "bash": "ask"},
+	})
+	d := startDaemonEnv(t, home, "PATH="+bin+":"+os.Getenv("PATH"), "HOME="+t.TempDir(), "OPENCODE_CONFIG="+config,
+		"OPENCODE_DISABLE_AUTOUPDATE=1", "OPENCODE_DISABLE_MODELS_FETCH=1", "OPENCODE_DISABLE_DEFAULT_PLUGINS=1")
+	c, w := d.watch()
+	s, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: "oc", Agent: "opencode", Prompt: "Create hello.py"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := w.AwaitState(t, s.ID, protocol.StateWaiting)
+	if got.Waiting == nil || got.Waiting.Kind != protocol.WaitPermission || got.Waiting.Source != "screen" || !strings.Contains(got.Detail, "hello.py") {
+		t.Fatalf("waiting: %+v (%q), want a permission read from the screen, naming hello.py", got.Waiting, got.Detail)
+	}
+	if _, err := c.Answer(t.Context(), protocol.AnswerParams{SessionRef: protocol.SessionRef{Session: s.ID}, Answer: protocol.AnswerAllow}); err != nil {
+		t.Fatalf("answer: %v", err)
+	}
+	w.AwaitState(t, s.ID, protocol.StateIdle)
+	if b, err := os.ReadFile(filepath.Join(wt, "hello.py")); err != nil || string(b) != "print('hello')\n" {
+		t.Fatalf("hello.py: %q, %v", b, err)
+	}
+	if _, err := c.Send(t.Context(), protocol.SendParams{SessionRef: protocol.SessionRef{Session: s.ID}, Text: "second task: nothing"}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+	if _, err := fm.Wait(ctx, func(r *fakemodel.Request) bool { return strings.Contains(r.LastUserText(), "second task") }); err != nil {
+		t.Fatalf("the model never got the second prompt: %v", err)
+	}
+	if len(sessionProcesses(s.ID)) == 0 {
+		t.Fatal("no process of the session found before stop")
+	}
+	if _, err := c.Stop(t.Context(), protocol.StopParams{SessionRef: protocol.SessionRef{Session: s.ID}}); err != nil {
+		t.Fatal(err)
+	}
+	w.AwaitState(t, s.ID, protocol.StateStopped, protocol.StateExited)
+	if left := sessionProcesses(s.ID); len(left) > 0 {
+		t.Errorf("processes of the session still running after stop:\n%s", strings.Join(left, "\n"))
+	}
+}
+
+// TestClaudeCodeLastWords: a Claude Code that cannot sign in or reach its
+// service gives up; the session says why, in the agent's own words.
+func TestClaudeCodeLastWords(t *testing.T) {
+	bin := agentsBin(t, "claude")
+	home := newHome(t)
+	repo := gittest.NewRepo(t, map[string]string{"README.md": "hello\n"})
+	// No credentials, and a service address where nothing listens.
+	d := startDaemonEnv(t, home, "PATH="+bin+":"+os.Getenv("PATH"), "HOME="+t.TempDir(),
+		"ANTHROPIC_API_KEY=", "ANTHROPIC_BASE_URL=http://127.0.0.1:9", "DISABLE_AUTOUPDATER=1")
+	c, w := d.watch()
+	s, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: "offline", Agent: "claude", Prompt: "hello"})
+	var detail string
+	if err != nil {
+		detail = err.Error() // it died before the spawn returned
+	} else {
+		detail = w.AwaitState(t, s.ID, protocol.StateExited, protocol.StateFailed).Detail
+	}
+	// The reason is what the agent said last, as its screen showed it, not
+	// only an exit code.
+	words := detail
+	if _, after, ok := strings.Cut(detail, "right after starting: "); ok {
+		words = after
+	}
+	if len(words) < 20 || !strings.Contains(words, "Claude") {
+		t.Errorf("reason %q: want the agent's own last words", detail)
+	}
+}
+
+// TestFirstScreens: Codex with no provider and Gemini CLI in an untrusted
+// folder stop at their first screen, read as a waiting session with the
+// screen's question; stop leaves nothing of them running.
+func TestFirstScreens(t *testing.T) {
+	bin := agentsBin(t, "codex", "gemini")
+	for _, tc := range []struct {
+		agent string
+		env   []string
+		kind  protocol.WaitKind
+		text  string
+	}{
+		{"codex", []string{"CODEX_HOME=" + t.TempDir(), "OPENAI_API_KEY="}, protocol.WaitLogin, "Sign in"},
+		{"gemini", []string{"GEMINI_CLI_HOME=" + t.TempDir(), "GEMINI_API_KEY=", "GEMINI_CLI_TRUST_WORKSPACE="}, protocol.WaitTrust, "trust the files"},
+	} {
+		t.Run(tc.agent, func(t *testing.T) {
+			home := newHome(t)
+			repo := gittest.NewRepo(t, map[string]string{"README.md": "hello\n"})
+			env := append([]string{"PATH=" + bin + ":" + os.Getenv("PATH"), "HOME=" + t.TempDir()}, tc.env...)
+			d := startDaemonEnv(t, home, env...)
+			c, w := d.watch()
+			s, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: tc.agent, Agent: tc.agent, Prompt: "hello"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := w.AwaitState(t, s.ID, protocol.StateWaiting)
+			if got.Waiting == nil || got.Waiting.Kind != tc.kind || !strings.Contains(got.Waiting.Question, tc.text) {
+				t.Fatalf("waiting: %+v, want %s asking %q", got.Waiting, tc.kind, tc.text)
+			}
+			if _, err := c.Stop(t.Context(), protocol.StopParams{SessionRef: protocol.SessionRef{Session: s.ID}}); err != nil {
+				t.Fatal(err)
+			}
+			w.AwaitState(t, s.ID, protocol.StateStopped, protocol.StateExited)
+			if left := sessionProcesses(s.ID); len(left) > 0 {
+				t.Errorf("processes of the session still running after stop:\n%s", strings.Join(left, "\n"))
+			}
+		})
+	}
+}

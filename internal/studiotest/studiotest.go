@@ -29,7 +29,7 @@ type TB interface {
 
 // Timeout bounds every wait: long enough for a slow, shared machine, short
 // enough that a test that will never see its condition says so.
-const Timeout = 60 * time.Second
+const Timeout = 3 * time.Minute
 
 // Signal tells waiters that something they watch changed.
 type Signal struct {
