@@ -490,47 +490,15 @@ func (m *Server) sessionDiff(ctx context.Context, req mcp.CallToolRequest) (*mcp
 	})(ctx, req)
 }
 
-// diffText renders a diff as unified-diff text.
+// diffText is a diff for a model: a one-line summary, then the unified
+// diff (protocol.UnifiedDiff).
 func diffText(d *protocol.DiffResult) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%d file(s) changed, +%d -%d (%.12s..%.12s)\n", len(d.Files), d.Stats.Additions, d.Stats.Deletions, d.From, d.To)
-	for _, f := range d.Files {
-		old := f.Path
-		if f.OldPath != "" {
-			old = f.OldPath
-		}
-		fmt.Fprintf(&b, "diff --git a/%s b/%s\n", old, f.Path)
-		if f.Binary {
-			fmt.Fprintf(&b, "Binary file %s (%s)\n", f.Path, f.Status)
-			continue
-		}
-		if len(f.Hunks) == 0 {
-			fmt.Fprintf(&b, "%s +%d -%d\n", f.Status, f.Additions, f.Deletions)
-			continue
-		}
-		from, to := "a/"+old, "b/"+f.Path
-		switch f.Status {
-		case "added":
-			from = "/dev/null"
-		case "deleted":
-			to = "/dev/null"
-		}
-		fmt.Fprintf(&b, "--- %s\n+++ %s\n", from, to)
-		for _, h := range f.Hunks {
-			fmt.Fprintf(&b, "@@ -%d,%d +%d,%d @@", h.OldStart, h.OldLines, h.NewStart, h.NewLines)
-			if h.Header != "" {
-				b.WriteString(" " + h.Header)
-			}
-			b.WriteByte('\n')
-			for _, l := range h.Lines {
-				b.WriteString(l)
-				if !strings.HasSuffix(l, "\n") {
-					b.WriteByte('\n')
-				}
-			}
-		}
-	}
-	return b.String()
+	return diffSummary(d) + "\n" + protocol.UnifiedDiff(d.Files)
+}
+
+// diffSummary says how big a diff is, in one line.
+func diffSummary(d *protocol.DiffResult) string {
+	return fmt.Sprintf("%d file(s) changed, +%d -%d (%.12s..%.12s)", len(d.Files), d.Stats.Additions, d.Stats.Deletions, d.From, d.To)
 }
 
 type conflictsArgs struct {
@@ -782,7 +750,9 @@ func (m *Server) readDiff(ctx context.Context, req mcp.ReadResourceRequest) ([]m
 	if err != nil {
 		return nil, err
 	}
-	return []mcp.ResourceContents{mcp.TextResourceContents{URI: req.Params.URI, MIMEType: "text/x-diff", Text: diffText(d)}}, nil
+	// A valid unified diff, and nothing else: what `git apply` or an
+	// editor's diff view takes.
+	return []mcp.ResourceContents{mcp.TextResourceContents{URI: req.Params.URI, MIMEType: "text/x-diff", Text: protocol.UnifiedDiff(d.Files)}}, nil
 }
 
 func (m *Server) readOutputResource(ctx context.Context, req mcp.ReadResourceRequest) ([]mcp.ResourceContents, error) {
