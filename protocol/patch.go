@@ -1,6 +1,8 @@
 package protocol
 
 import (
+	"os"
+	"strconv"
 	"strings"
 
 	"github.com/bluekeyes/go-gitdiff/gitdiff"
@@ -15,14 +17,16 @@ func (h Hunk) HeaderLine() string {
 	return fragment(h).Header()
 }
 
-// UnifiedDiff writes files as a git-style unified diff. Binary files get
-// git's "Binary files … differ" line and renames their rename lines; a
-// file with neither hunks nor either of those (a mode change, or a diff
-// asked for with stat) has nothing a patch could say and is left out.
+// UnifiedDiff writes files as a git-style unified diff, with git's mode
+// lines, so that `git apply` creates, deletes and renames files as the
+// diff says. Binary files get git's "Binary files … differ" line; a file
+// with nothing a patch could say (a diff asked for with stat) is left out.
+// The wire does not carry git's "\ No newline at end of file" marker, so a
+// last line without one is written with one.
 func UnifiedDiff(files []FileDiff) string {
 	var b strings.Builder
 	for _, f := range files {
-		gf := &gitdiff.File{OldName: f.Path, NewName: f.Path, IsBinary: f.Binary}
+		gf := &gitdiff.File{OldName: f.Path, NewName: f.Path, IsBinary: f.Binary, OldMode: mode(f.OldMode), NewMode: mode(f.NewMode)}
 		switch f.Status {
 		case "added":
 			gf.OldName, gf.IsNew = "", true
@@ -36,7 +40,10 @@ func UnifiedDiff(files []FileDiff) string {
 				gf.TextFragments = append(gf.TextFragments, fragment(h))
 			}
 		}
-		if !gf.IsBinary && !gf.IsRename && len(gf.TextFragments) == 0 {
+		if gf.OldMode == gf.NewMode && !gf.IsNew && !gf.IsDelete {
+			gf.OldMode, gf.NewMode = 0, 0 // no mode lines for a mode that stays
+		}
+		if !gf.IsBinary && !gf.IsRename && len(gf.TextFragments) == 0 && gf.OldMode == gf.NewMode {
 			continue
 		}
 		b.WriteString(gf.String())
@@ -66,4 +73,13 @@ func fragment(h Hunk) *gitdiff.TextFragment {
 		frag.Lines = append(frag.Lines, gitdiff.Line{Op: op, Line: text + "\n"})
 	}
 	return frag
+}
+
+// mode parses git's octal mode; 0 when there is none.
+func mode(m string) os.FileMode {
+	v, err := strconv.ParseUint(m, 8, 32)
+	if err != nil {
+		return 0
+	}
+	return os.FileMode(v)
 }

@@ -49,19 +49,22 @@ func TestUnifiedDiffApplies(t *testing.T) {
 	write("gone.txt", "bye\n")
 	write("old.txt", "a\nb\nc\nd\ne\nf\ng\nh\n")
 	write("crlf.txt", "a\r\nb\r\n")
+	write("run.sh", "echo hi\n")
 	git("add", "-A")
 	git("commit", "-q", "-m", "base")
 
 	files := []FileDiff{
-		{Path: "keep.txt", Status: "modified", Hunks: []Hunk{{OldStart: 2, OldLines: 3, NewStart: 2, NewLines: 3, Header: "1", Lines: []string{" 2", "-3", "+three", " 4"}}}},
-		{Path: "gone.txt", Status: "deleted", Hunks: []Hunk{{OldStart: 1, OldLines: 1, NewStart: 0, NewLines: 0, Lines: []string{"-bye"}}}},
-		{Path: "new/file.txt", Status: "added", Hunks: []Hunk{{OldStart: 0, OldLines: 0, NewStart: 1, NewLines: 2, Lines: []string{"+x", "+y"}}}},
-		{Path: "moved.txt", OldPath: "old.txt", Status: "renamed", Hunks: []Hunk{{OldStart: 1, OldLines: 2, NewStart: 1, NewLines: 2, Lines: []string{"-a", "+A", " b"}}}},
-		{Path: "crlf.txt", Status: "modified", Hunks: []Hunk{{OldStart: 1, OldLines: 2, NewStart: 1, NewLines: 2, Lines: []string{" a\r", "-b\r", "+B\r"}}}},
-		{Path: "mode.sh", Status: "modified"}, // nothing to say: left out
+		{Path: "keep.txt", Status: "modified", OldMode: "100644", NewMode: "100644", Hunks: []Hunk{{OldStart: 2, OldLines: 3, NewStart: 2, NewLines: 3, Header: "1", Lines: []string{" 2", "-3", "+three", " 4"}}}},
+		{Path: "gone.txt", Status: "deleted", OldMode: "100644", Hunks: []Hunk{{OldStart: 1, OldLines: 1, NewStart: 0, NewLines: 0, Lines: []string{"-bye"}}}},
+		{Path: "new/file.txt", Status: "added", NewMode: "100644", Hunks: []Hunk{{OldStart: 0, OldLines: 0, NewStart: 1, NewLines: 2, Lines: []string{"+x", "+y"}}}},
+		{Path: "moved.txt", OldPath: "old.txt", Status: "renamed", OldMode: "100644", NewMode: "100644", Hunks: []Hunk{{OldStart: 1, OldLines: 2, NewStart: 1, NewLines: 2, Lines: []string{"-a", "+A", " b"}}}},
+		{Path: "crlf.txt", Status: "modified", OldMode: "100644", NewMode: "100644", Hunks: []Hunk{{OldStart: 1, OldLines: 2, NewStart: 1, NewLines: 2, Lines: []string{" a\r", "-b\r", "+B\r"}}}},
+		{Path: "added.sh", Status: "added", NewMode: "100755", Hunks: []Hunk{{OldStart: 0, OldLines: 0, NewStart: 1, NewLines: 1, Lines: []string{"+exit 0"}}}},
+		{Path: "run.sh", Status: "modified", OldMode: "100644", NewMode: "100755"},
+		{Path: "stat.txt", Status: "modified", OldMode: "100644", NewMode: "100644"}, // nothing to say: left out
 	}
 	text := UnifiedDiff(files)
-	if strings.Contains(text, "mode.sh") {
+	if strings.Contains(text, "stat.txt") {
 		t.Errorf("a file with nothing to patch is in the diff:\n%s", text)
 	}
 	if !strings.HasPrefix(text, "diff --git a/keep.txt b/keep.txt\n--- a/keep.txt\n+++ b/keep.txt\n@@ -2,3 +2,3 @@ 1\n") {
@@ -80,6 +83,11 @@ func TestUnifiedDiffApplies(t *testing.T) {
 		got, err := os.ReadFile(filepath.Join(dir, name))
 		if err != nil || string(got) != want {
 			t.Errorf("%s after git apply: %q, %v; want %q", name, got, err, want)
+		}
+	}
+	for _, exe := range []string{"run.sh", "added.sh"} {
+		if fi, err := os.Stat(filepath.Join(dir, exe)); err != nil || fi.Mode().Perm()&0o100 == 0 {
+			t.Errorf("%s after git apply: %v, %v; want it executable", exe, fi.Mode(), err)
 		}
 	}
 	for _, gone := range []string{"gone.txt", "old.txt"} {

@@ -23,7 +23,10 @@ type FileDiff struct {
 	Path    string
 	OldPath string // set on renames
 	Status  string // StatusAdded, StatusModified, StatusDeleted or StatusRenamed
-	Binary  bool
+	// OldMode and NewMode are git's modes ("100644", "100755", "120000",
+	// "160000"); empty on the side where the file does not exist.
+	OldMode, NewMode string
+	Binary           bool
 	// Additions and Deletions count lines; both are 0 for binary files.
 	Additions int
 	Deletions int
@@ -143,6 +146,14 @@ func (g *Git) Diff(ctx context.Context, dir, from, to string, paths []string, st
 	return files, nil
 }
 
+// rawMode is a raw record's mode, or "" for git's all-zero "no file".
+func rawMode(m string) string {
+	if strings.Trim(m, "0") == "" {
+		return ""
+	}
+	return m
+}
+
 // parseRawNumstat parses `git diff -z --raw --numstat`: all raw records, then
 // all numstat records, in the same order.
 func parseRawNumstat(out []byte) ([]FileDiff, error) {
@@ -161,7 +172,7 @@ func parseRawNumstat(out []byte) ([]FileDiff, error) {
 				return nil, fmt.Errorf("bad raw record %q", f)
 			}
 			st := meta[4]
-			fd := FileDiff{Path: fields[i+1]}
+			fd := FileDiff{Path: fields[i+1], OldMode: rawMode(meta[0][1:]), NewMode: rawMode(meta[1])}
 			i++
 			switch st[0] {
 			case 'A':
