@@ -93,7 +93,9 @@ func (s *server) conflictsIn(file string) []conflictSide {
 }
 
 // fileDiagnostics computes one file's diagnostics from the current conflict
-// set: one per changed range of this side, naming the other side.
+// set: one per changed range of this side, naming the other side; and, in
+// the user's own copy of a file two sessions contest, one per contested
+// range (usercopy.go).
 func (s *server) fileDiagnostics(file string) lsp.PublishDiagnosticsParams {
 	lines := fileLines{}
 	diags := []lsp.Diagnostic{}
@@ -127,6 +129,7 @@ func (s *server) fileDiagnostics(file string) lsp.PublishDiagnosticsParams {
 			})
 		}
 	}
+	diags = append(diags, s.userDiagnostics(lines, file)...)
 	return lsp.PublishDiagnosticsParams{URI: uri.File(file), Diagnostics: diags}
 }
 
