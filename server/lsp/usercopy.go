@@ -40,6 +40,15 @@ func userCopy(cf protocol.Conflict) string {
 	return f
 }
 
+// byName returns a conflict's sides in the order of their session names,
+// whichever the daemon calls A, so that what a person reads is stable.
+func byName(cf protocol.Conflict) []protocol.Side {
+	if cf.B.Session < cf.A.Session {
+		return []protocol.Side{cf.B, cf.A}
+	}
+	return []protocol.Side{cf.A, cf.B}
+}
+
 // userConflictsIn returns the conflicts whose user's copy is file.
 func (s *server) userConflictsIn(file string) []protocol.Conflict {
 	s.mu.Lock()
@@ -190,8 +199,9 @@ func (s *server) userDiagnostics(lines fileLines, file string) []lsp.Diagnostic 
 		} else if cf.Kind != "" && cf.Kind != protocol.KindContent {
 			tail = fmt.Sprintf("a %s conflict when both land", cf.Kind)
 		}
+		sides := byName(cf)
 		var related []lsp.DiagnosticRelatedInformation
-		for _, side := range []protocol.Side{cf.A, cf.B} {
+		for _, side := range sides {
 			for _, r := range orWhole(side.Ranges) {
 				related = append(related, lsp.DiagnosticRelatedInformation{
 					Location: lsp.Location{URI: uri.File(side.File), Range: lines.lspRange(side.File, r)},
@@ -216,7 +226,7 @@ func (s *server) userDiagnostics(lines fileLines, file string) []lsp.Diagnostic 
 				Severity:           sev,
 				Code:               lsp.String(string(cf.Severity)),
 				Source:             lsp.NewOptional("studiod"),
-				Message:            lsp.String(fmt.Sprintf("sessions %s and %s both %s: %s", cf.A.Session, cf.B.Session, what(r), tail)),
+				Message:            lsp.String(fmt.Sprintf("sessions %s and %s both %s: %s", sides[0].Session, sides[1].Session, what(r), tail)),
 				RelatedInformation: related,
 				Data:               lsp.LSPAny(data),
 			})

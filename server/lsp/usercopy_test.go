@@ -123,6 +123,15 @@ func TestUserCopyDiagnostics(t *testing.T) {
 		t.Errorf("related information %+v", d.RelatedInformation)
 	}
 
+	// Whichever side the daemon calls A, the sessions are named in order.
+	swapped := cf
+	swapped.A, swapped.B = cf.B, cf.A
+	s.state.conflicts[cf.ID] = swapped
+	if got := s.userDiagnostics(fileLines{}, user); len(got) != 1 || string(got[0].Message.(lsp.String)) != string(d.Message.(lsp.String)) ||
+		got[0].RelatedInformation[0].Location.URI != d.RelatedInformation[0].Location.URI {
+		t.Errorf("swapped sides: %+v", got)
+	}
+
 	// Both add lines at the same place: an insertion point.
 	write("wt/a/app/config.txt", "1\n2\nnew a\n"+strings.TrimPrefix(base, "1\n2\n"))
 	write("wt/b/app/config.txt", "1\n2\nnew b\n"+strings.TrimPrefix(base, "1\n2\n"))
