@@ -146,6 +146,9 @@ func (m *Manager) AddComment(ctx context.Context, ref Ref, path string, start, e
 	if strings.TrimSpace(body) == "" {
 		return Comment{}, invalidf("empty comment")
 	}
+	if err := m.checkCommentLines(ctx, s, path, start, end); err != nil {
+		return Comment{}, err
+	}
 	c := Comment{Session: s.ID, Path: path, StartLine: start, EndLine: end, Body: body, Created: time.Now().UTC()}
 	return c, m.store.addComment(ctx, &c)
 }

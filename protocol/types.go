@@ -482,9 +482,14 @@ type DiffResult struct {
 
 // FileDiff is one changed file.
 type FileDiff struct {
-	Path      string `json:"path"`
-	OldPath   string `json:"oldPath,omitempty"`
-	Status    string `json:"status"` // added, modified, deleted, renamed
+	Path    string `json:"path"`
+	OldPath string `json:"oldPath,omitempty"`
+	Status  string `json:"status"` // added, modified, deleted, renamed
+	// OldMode and NewMode are git's file modes on each side ("100644",
+	// "100755", "120000" for a link, "160000" for a submodule); empty on
+	// the side where the file does not exist.
+	OldMode   string `json:"oldMode,omitempty"`
+	NewMode   string `json:"newMode,omitempty"`
 	Binary    bool   `json:"binary,omitempty"`
 	Additions int    `json:"additions"`
 	Deletions int    `json:"deletions"`

@@ -71,7 +71,7 @@ func wireFiles(files []workspace.FileDiff) []protocol.FileDiff {
 		for j, h := range f.Hunks {
 			hunks[j] = protocol.Hunk{OldStart: h.OldStart, OldLines: h.OldLines, NewStart: h.NewStart, NewLines: h.NewLines, Header: h.Header, Lines: h.Lines}
 		}
-		out[i] = protocol.FileDiff{Path: f.Path, OldPath: f.OldPath, Status: f.Status, Binary: f.Binary,
+		out[i] = protocol.FileDiff{Path: f.Path, OldPath: f.OldPath, Status: f.Status, OldMode: f.OldMode, NewMode: f.NewMode, Binary: f.Binary,
 			Additions: f.Additions, Deletions: f.Deletions, Hunks: hunks}
 	}
 	return out

@@ -1,8 +1,6 @@
 package workspace
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -25,7 +23,10 @@ type FileDiff struct {
 	Path    string
 	OldPath string // set on renames
 	Status  string // StatusAdded, StatusModified, StatusDeleted or StatusRenamed
-	Binary  bool
+	// OldMode and NewMode are git's modes ("100644", "100755", "120000",
+	// "160000"); empty on the side where the file does not exist.
+	OldMode, NewMode string
+	Binary           bool
 	// Additions and Deletions count lines; both are 0 for binary files.
 	Additions int
 	Deletions int
@@ -140,9 +141,17 @@ func (g *Git) Diff(ctx context.Context, dir, from, to string, paths []string, st
 		return nil, fmt.Errorf("diff %s %s: %d patches for %d files", from, to, len(patches), len(files))
 	}
 	for i := range files {
-		files[i].Hunks = patches[i]
+		files[i].Hunks = patches[i].hunks
 	}
 	return files, nil
+}
+
+// rawMode is a raw record's mode, or "" for git's all-zero "no file".
+func rawMode(m string) string {
+	if strings.Trim(m, "0") == "" {
+		return ""
+	}
+	return m
 }
 
 // parseRawNumstat parses `git diff -z --raw --numstat`: all raw records, then
@@ -163,7 +172,7 @@ func parseRawNumstat(out []byte) ([]FileDiff, error) {
 				return nil, fmt.Errorf("bad raw record %q", f)
 			}
 			st := meta[4]
-			fd := FileDiff{Path: fields[i+1]}
+			fd := FileDiff{Path: fields[i+1], OldMode: rawMode(meta[0][1:]), NewMode: rawMode(meta[1])}
 			i++
 			switch st[0] {
 			case 'A':
@@ -214,108 +223,4 @@ func parseRawNumstat(out []byte) ([]FileDiff, error) {
 		return nil, fmt.Errorf("%d numstat records for %d files", n, len(files))
 	}
 	return files, nil
-}
-
-// parsePatches splits `git diff` output at its "diff --git" headers and
-// parses each file's hunks. Hunk bodies are read by their line counts, so a
-// content line that looks like a header cannot confuse the parser.
-func parsePatches(out []byte) ([][]Hunk, error) {
-	var patches [][]Hunk
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	sc.Buffer(make([]byte, 0, 64*1024), 1<<30)
-	sc.Split(scanLF)
-	for sc.Scan() {
-		line := sc.Text()
-		switch {
-		case strings.HasPrefix(line, "diff --git "):
-			patches = append(patches, nil)
-		case strings.HasPrefix(line, "@@ "):
-			if len(patches) == 0 {
-				return nil, fmt.Errorf("hunk before any file header")
-			}
-			h, err := parseHunkHeader(line)
-			if err != nil {
-				return nil, err
-			}
-			oldLeft, newLeft := h.OldLines, h.NewLines
-			for oldLeft > 0 || newLeft > 0 {
-				if !sc.Scan() {
-					return nil, fmt.Errorf("hunk %q cut short", line)
-				}
-				l := sc.Text()
-				if l == "" {
-					// Some tools strip the space of empty context lines.
-					l = " "
-				}
-				switch l[0] {
-				case ' ':
-					oldLeft--
-					newLeft--
-				case '-':
-					oldLeft--
-				case '+':
-					newLeft--
-				case '\\':
-					continue
-				default:
-					return nil, fmt.Errorf("bad line %q in hunk %q", l, line)
-				}
-				h.Lines = append(h.Lines, l)
-			}
-			patches[len(patches)-1] = append(patches[len(patches)-1], h)
-		}
-		// Extended header lines, "\ No newline" after a hunk's last line,
-		// and "Binary files differ" carry nothing the raw records lack.
-	}
-	if err := sc.Err(); err != nil {
-		return nil, err
-	}
-	return patches, nil
-}
-
-// parseHunkHeader parses "@@ -a,b +c,d @@ header"; a missing count is 1.
-func parseHunkHeader(line string) (Hunk, error) {
-	rest := strings.TrimPrefix(line, "@@ ")
-	ranges, header, ok := strings.Cut(rest, " @@")
-	if !ok {
-		return Hunk{}, fmt.Errorf("bad hunk header %q", line)
-	}
-	oldR, newR, ok := strings.Cut(ranges, " ")
-	if !ok || !strings.HasPrefix(oldR, "-") || !strings.HasPrefix(newR, "+") {
-		return Hunk{}, fmt.Errorf("bad hunk header %q", line)
-	}
-	var h Hunk
-	var err error
-	if h.OldStart, h.OldLines, err = parseRange(oldR[1:]); err != nil {
-		return Hunk{}, fmt.Errorf("bad hunk header %q", line)
-	}
-	if h.NewStart, h.NewLines, err = parseRange(newR[1:]); err != nil {
-		return Hunk{}, fmt.Errorf("bad hunk header %q", line)
-	}
-	h.Header = strings.TrimPrefix(header, " ")
-	return h, nil
-}
-
-func parseRange(s string) (start, n int, err error) {
-	a, b, ok := strings.Cut(s, ",")
-	if start, err = strconv.Atoi(a); err != nil {
-		return 0, 0, err
-	}
-	if !ok {
-		return start, 1, nil
-	}
-	n, err = strconv.Atoi(b)
-	return start, n, err
-}
-
-// scanLF splits at "\n" only: bufio.ScanLines would also drop the "\r" of
-// CRLF lines, changing their content.
-func scanLF(data []byte, atEOF bool) (advance int, token []byte, err error) {
-	if i := bytes.IndexByte(data, '\n'); i >= 0 {
-		return i + 1, data[:i], nil
-	}
-	if atEOF && len(data) > 0 {
-		return len(data), data, nil
-	}
-	return 0, nil, nil
 }

@@ -1,12 +1,10 @@
 package workspace
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 )
 
@@ -294,46 +292,27 @@ func countLines(data []byte) int {
 	return n
 }
 
-// parseHunks reads the hunk headers of a -U0 diff of one file.
+// parseHunks reads the hunks of a -U0 diff of one blob pair. git names
+// such a diff's sides by the two object names ("diff --git a/<old>
+// b/<new>"); with no "---"/"+++" lines to follow (a binary pair has none)
+// a parser cannot tell that header from a rename's, so both sides are
+// named alike first.
 func parseHunks(out []byte) (blobDiff, error) {
+	if rest, ok := bytes.CutPrefix(out, []byte("diff --git ")); ok {
+		if i := bytes.IndexByte(rest, '\n'); i >= 0 {
+			out = append([]byte("diff --git a/blob b/blob"), rest[i:]...)
+		}
+	}
+	ps, err := parsePatches(out)
+	if err != nil {
+		return blobDiff{}, err
+	}
 	var d blobDiff
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	sc.Buffer(make([]byte, 64<<10), 16<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if strings.HasPrefix(line, "Binary files ") {
-			d.binary = true
-			continue
+	for _, p := range ps {
+		d.binary = d.binary || p.binary
+		for _, h := range p.hunks {
+			d.hunks = append(d.hunks, h.span())
 		}
-		rest, ok := strings.CutPrefix(line, "@@ -")
-		if !ok {
-			continue
-		}
-		old, rest, ok1 := strings.Cut(rest, " +")
-		nw, _, ok2 := strings.Cut(rest, " @@")
-		if !ok1 || !ok2 {
-			return d, fmt.Errorf("bad hunk header %q", line)
-		}
-		var h span
-		var err1, err2 error
-		h.OldStart, h.OldCount, err1 = parseSpan(old)
-		h.NewStart, h.NewCount, err2 = parseSpan(nw)
-		if err1 != nil || err2 != nil {
-			return d, fmt.Errorf("bad hunk header %q", line)
-		}
-		d.hunks = append(d.hunks, h)
 	}
-	return d, sc.Err()
-}
-
-func parseSpan(s string) (start, count int, err error) {
-	a, b, ok := strings.Cut(s, ",")
-	if start, err = strconv.Atoi(a); err != nil {
-		return
-	}
-	count = 1
-	if ok {
-		count, err = strconv.Atoi(b)
-	}
-	return
+	return d, nil
 }

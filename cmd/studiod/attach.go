@@ -25,6 +25,9 @@ func (a *app) attachCmd() *cobra.Command {
 		Short: "Connect this terminal to the agent's (detach with Ctrl-])",
 		Args:  exactArgs(1, "NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if !term.IsTerminal(int(os.Stdin.Fd())) {
+				return usageError{fmt.Errorf("attach needs a terminal, and stdin is not one: follow the output with `studiod logs %s -f` and type with `studiod send %s TEXT`", args[0], args[0])}
+			}
 			var s *protocol.Session
 			err := a.call(cmd.Context(), func(c *protocol.Client) error {
 				var err error

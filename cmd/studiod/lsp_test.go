@@ -148,7 +148,8 @@ func (m multiCloser) Close() error {
 
 // TestLSPEditor drives `studiod lsp` like an editor: two sessions spawned
 // through executeCommand edit the same lines, the conflict shows up as
-// diagnostics on both worktree copies with code lenses and code actions,
+// diagnostics on both worktree copies and on the contested lines of the
+// user's own checkout, with code lenses and code actions,
 // a waiting agent prompts, and removing a session clears the diagnostics.
 func TestLSPEditor(t *testing.T) {
 	home := newHome(t)
@@ -206,6 +207,30 @@ func TestLSPEditor(t *testing.T) {
 	}
 	if len(d[0].RelatedInformation) == 0 || d[0].RelatedInformation[0].Location.URI != "file://"+two {
 		t.Errorf("related information: %+v", d[0].RelatedInformation)
+	}
+
+	// The user's own checkout gets the contested lines too, with related
+	// information to both sides, and code actions to open either.
+	user := filepath.Join(repo, "shared.txt")
+	e.Await(t, "diagnostics on the user's own copy", func() bool {
+		u, _ := e.diagnostics(user)
+		return len(u) > 0
+	})
+	u, _ := e.diagnostics(user)
+	if len(u) != 1 || u[0].Message != "sessions one and two both change lines 1–10: a conflict when both land" ||
+		u[0].Severity != 2 || u[0].Range.Start.Line != 0 || u[0].Range.End.Line != 9 {
+		t.Errorf("user's copy diagnostics: %+v", u)
+	} else if r := u[0].RelatedInformation; len(r) != 2 || r[0].Location.URI != "file://"+one || r[1].Location.URI != "file://"+two {
+		t.Errorf("user's copy related information: %+v", r)
+	}
+	var userActions []struct{ Title string }
+	e.call("textDocument/codeAction", map[string]any{
+		"textDocument": map[string]any{"uri": "file://" + user},
+		"range":        map[string]any{"start": map[string]any{"line": 4, "character": 0}, "end": map[string]any{"line": 4, "character": 0}},
+		"context":      map[string]any{"diagnostics": []any{}},
+	}, &userActions)
+	if len(userActions) != 4 || userActions[0].Title != "Open session one's version of shared.txt" || userActions[1].Title != "Open session two's version of shared.txt" {
+		t.Errorf("code actions in the user's copy: %+v", userActions)
 	}
 
 	var lenses []struct {
@@ -275,7 +300,8 @@ func TestLSPEditor(t *testing.T) {
 	}}, &removed)
 	e.Await(t, "diagnostics cleared", func() bool {
 		d, ok := e.diagnostics(one)
-		return ok && len(d) == 0
+		u, uok := e.diagnostics(user)
+		return ok && len(d) == 0 && uok && len(u) == 0
 	})
 
 	e.call("shutdown", nil, nil)

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -108,6 +109,10 @@ func run(args []string) int {
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return exitOK
+	}
+	if c, _, ferr := root.Find(args); ferr != nil && c == root {
+		// An unknown verb (cobra adds its suggestions) is a usage error.
+		err = usageError{fmt.Errorf("%s\nrun `studiod --help` for the list of verbs", strings.TrimRight(err.Error(), "\n"))}
 	}
 	code := exitCode(err)
 	var ce exitCodeErr

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -38,6 +39,7 @@ func fakeAgent() {
 	every := fs.Duration("every", 0, "pause between lines")
 	ask := fs.String("ask", "", "print this question, report waiting, and wait for a line")
 	edit := fs.String("edit", "", "comma-separated files to write")
+	remove := fs.String("rm", "", "comma-separated files to delete")
 	echo := fs.Bool("echo", false, "echo every input line as 'got: LINE'")
 	nohook := fs.Bool("nohook", false, "never report state through STUDIO_HOOK")
 	fs.Parse(os.Args[1:])
@@ -52,6 +54,11 @@ func fakeAgent() {
 		if f != "" {
 			os.MkdirAll(filepath.Dir(f), 0o755)
 			os.WriteFile(f, []byte("edited by "+os.Getenv("STUDIO_SESSION")+"\n"), 0o644)
+		}
+	}
+	for _, f := range strings.Split(*remove, ",") {
+		if f != "" {
+			os.Remove(f)
 		}
 	}
 	for i := 1; i <= *lines; i++ {
@@ -100,6 +107,7 @@ func TestScripts(t *testing.T) {
 			"waitstate":      waitStateCmd,
 			"waitconflict":   waitConflictCmd,
 			"waitoutofscope": waitOutOfScopeCmd,
+			"exitcode":       exitCodeCmd,
 		},
 	})
 }
@@ -189,4 +197,36 @@ func waitStateCmd(ts *testscript.TestScript, neg bool, args []string) {
 		s, _ := w.Session(args[0])
 		return fmt.Sprintf("last seen: %+v", s)
 	})
+}
+
+// exitcode N PROG ARGS... runs PROG in the script's directory and
+// environment, with stdin from /dev/null, and fails unless it exits with
+// status N. Its output is the command's stdout and stderr for the
+// assertions that follow.
+func exitCodeCmd(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: exitcode N PROG ARGS...")
+	}
+	want, err := strconv.Atoi(args[0])
+	if err != nil {
+		ts.Fatalf("exitcode: %v", err)
+	}
+	cmd := exec.Command(args[1], args[2:]...)
+	cmd.Dir = ts.MkAbs(".")
+	env := os.Environ()
+	for _, k := range []string{"PATH", "HOME", "TMPDIR", "STUDIOD_HOME"} {
+		env = append(env, k+"="+ts.Getenv(k))
+	}
+	cmd.Env = append(env, gittest.Env...)
+	cmd.Stdout, cmd.Stderr = ts.Stdout(), ts.Stderr()
+	err = cmd.Run()
+	got := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		got = ee.ExitCode()
+	} else if err != nil {
+		ts.Fatalf("exitcode: %v", err)
+	}
+	if got != want {
+		ts.Fatalf("%s exited with %d, want %d", strings.Join(args[1:], " "), got, want)
+	}
 }

@@ -197,6 +197,9 @@ func TestMCPListTools(t *testing.T) {
 		if tl.InputSchema.AdditionalProperties != false {
 			t.Errorf("%s: additionalProperties %v, want false", tl.Name, tl.InputSchema.AdditionalProperties)
 		}
+		if tl.OutputSchema.Type != "object" || len(tl.OutputSchema.Properties) == 0 {
+			t.Errorf("%s: output schema %+v, want an object with properties", tl.Name, tl.OutputSchema)
+		}
 		if len(tl.Description) < 40 {
 			t.Errorf("%s: description %q is too thin for a model", tl.Name, tl.Description)
 		}

@@ -47,7 +47,7 @@ func (a *app) diffCmd() *cobra.Command {
 						fmt.Println("  (binary)")
 					}
 					for _, h := range f.Hunks {
-						fmt.Printf("\x1b[36m@@ -%d,%d +%d,%d @@ %s\x1b[0m\n", h.OldStart, h.OldLines, h.NewStart, h.NewLines, h.Header)
+						fmt.Printf("\x1b[36m%s\x1b[0m\n", h.HeaderLine())
 						for _, l := range h.Lines {
 							switch {
 							case strings.HasPrefix(l, "+"):

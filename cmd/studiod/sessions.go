@@ -84,6 +84,9 @@ func (a *app) spawn(ctx context.Context, p protocol.SpawnParams) error {
 	p.WorkDoneToken = "spawn"
 	s, err := c.Spawn(ctx, p)
 	if err != nil {
+		if a.repo == "" && protocol.CodeOf(err) == protocol.CodeInvalid && !inWorkTree(p.Repo) {
+			return fmt.Errorf("%w\n  the current directory is not in a git repository: cd into one, or name it with --repo DIR", err)
+		}
 		return err
 	}
 	// An agent that dies at once is a failed spawn: wait out the daemon's
@@ -289,6 +292,9 @@ func (a *app) logsCmd() *cobra.Command {
 		Short: "Print the agent's terminal output",
 		Args:  exactArgs(1, "NAME [-f]"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if tail < 0 {
+				return usageError{fmt.Errorf("--tail %d: give how many bytes before the end to start at (0 or more)", tail)}
+			}
 			return a.logs(cmd.Context(), args[0], follow, tail)
 		},
 	}
@@ -670,4 +676,17 @@ func hookPayload(args []string) (json.RawMessage, error) {
 		return nil, usageError{fmt.Errorf("the hook payload is not JSON")}
 	}
 	return json.RawMessage(b), nil
+}
+
+// inWorkTree reports whether dir is inside a git work tree: a .git entry
+// in it or above it.
+func inWorkTree(dir string) bool {
+	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
+		if _, err := os.Lstat(filepath.Join(d, ".git")); err == nil {
+			return true
+		}
+		if d == filepath.Dir(d) {
+			return false
+		}
+	}
 }

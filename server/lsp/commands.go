@@ -293,6 +293,26 @@ func (s *server) codeAction(ctx context.Context, params json.RawMessage) (any, e
 				protocol.CommandSend, protocol.SendParams{SessionRef: protocol.SessionRef{Session: to.Session, Repo: x.cf.Repo}, Text: note}))
 		}
 	}
+	// In the user's copy of a file two sessions contest: open either side,
+	// review either session.
+	for _, cf := range s.userConflictsIn(file) {
+		ranges, ok := contested(lines, cf, file)
+		if !ok || !touches(lines, file, ranges, p.Range) {
+			continue
+		}
+		for _, side := range byName(cf) {
+			rs := orWhole(side.Ranges)
+			first, last := rs[0], rs[len(rs)-1]
+			actions = append(actions, action(
+				fmt.Sprintf("Open %s's version of %s", sideName(side), side.Path),
+				protocol.CommandOpen, openArg{File: side.File, Line: first.Start, EndLine: max(last.End, last.Start)}))
+		}
+		for _, side := range byName(cf) {
+			actions = append(actions, action(
+				fmt.Sprintf("Review session %s's changes to %s", side.Session, side.Path),
+				protocol.CommandReview, protocol.DiffParams{SessionRef: protocol.SessionRef{Session: side.Session, Repo: cf.Repo}, Paths: []string{side.Path}}))
+		}
+	}
 	return encode(actions)
 }
 

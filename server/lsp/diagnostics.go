@@ -96,7 +96,9 @@ func (s *server) conflictsIn(file string) []conflictSide {
 }
 
 // fileDiagnostics computes one file's diagnostics from the current conflict
-// set: one per changed range of this side, naming the other side.
+// set: one per changed range of this side, naming the other side; and, in
+// the user's own copy of a file two sessions contest, one per contested
+// range (usercopy.go).
 func (s *server) fileDiagnostics(file string) lsp.PublishDiagnosticsParams {
 	lines := fileLines{}
 	diags := []lsp.Diagnostic{}
@@ -140,6 +142,7 @@ func (s *server) fileDiagnostics(file string) lsp.PublishDiagnosticsParams {
 				sess.Name, strings.Join(sess.Scope, ", "))),
 		})
 	}
+	diags = append(diags, s.userDiagnostics(lines, file)...)
 	return lsp.PublishDiagnosticsParams{URI: uri.File(file), Diagnostics: diags}
 }
 

@@ -114,10 +114,10 @@ func (st *state) session(repo, name string) (protocol.Session, bool) {
 }
 
 // diagnosedFiles are the files a conflict puts diagnostics in: each side's
-// own copy.
+// own copy, and the user's copy when both sides are sessions.
 func diagnosedFiles(cf protocol.Conflict) []string {
 	var out []string
-	for _, f := range []string{cf.A.File, cf.B.File} {
+	for _, f := range []string{cf.A.File, cf.B.File, userCopy(cf)} {
 		if f != "" {
 			out = append(out, f)
 		}

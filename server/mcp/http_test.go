@@ -158,6 +158,10 @@ func TestPlainText(t *testing.T) {
 		{"private modes", "\x1b[?25l\x1b[?2004hx\x1b[?25h", "x"},
 		{"controls", "a\x07b\x08c\x00", "abc"},
 		{"utf8", "héllo → ✓\n", "héllo → ✓\n"},
+		{"truecolor and sub-parameters", "\x1b[38;2;255;0;0mred\x1b[4:3mcurly\x1b[m", "redcurly"},
+		{"dcs", "\x1bP1$r0m\x1b\\after", "after"},
+		{"apc with escapes inside", "\x1b_Gf=100;AAAA\x1b\\img", "img"},
+		{"clipboard osc", "\x1b]52;c;aGVsbG8=\x07copied", "copied"},
 	}
 	for _, tt := range tests {
 		if got := plainText([]byte(tt.in)); got != tt.want {

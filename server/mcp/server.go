@@ -11,11 +11,11 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/charmbracelet/x/ansi"
 	"github.com/mark3labs/mcp-go/mcp"
 	mcpserver "github.com/mark3labs/mcp-go/server"
 
@@ -95,6 +95,10 @@ func (m *Server) Options() []mcpserver.ServerOption {
 	})
 	return []mcpserver.ServerOption{
 		mcpserver.WithToolCapabilities(false),
+		// Every tool declares an output schema made from its result type;
+		// a result that broke it would be a bug, reported as a tool error
+		// rather than sent.
+		mcpserver.WithOutputSchemaValidation(),
 		mcpserver.WithResourceCapabilities(true, false),
 		mcpserver.WithInstructions(mcpInstructions),
 		mcpserver.WithHooks(hooks),
@@ -313,20 +317,16 @@ func (m *Server) rootDir(ctx context.Context) string {
 	return ""
 }
 
-// ansiRE matches terminal escape sequences: CSI, OSC (ended by BEL or ST),
-// string controls (DCS, SOS, PM, APC), charset selection, and two-byte
-// escapes.
-var ansiRE = regexp.MustCompile(`\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[PX^_][^\x1b]*\x1b\\|\x1b[()*+][0-9A-Za-z]|\x1b[0-~]`)
-
 // plainText turns terminal output into text a model can read: escape
-// sequences removed, CRLF and lone CR made newlines, other control
+// sequences removed (by x/ansi's ECMA-48 parser, which knows where each
+// kind of sequence ends), CRLF and lone CR made newlines, other control
 // characters dropped.
 func plainText(b []byte) string {
-	s := ansiRE.ReplaceAllString(string(b), "")
+	s := ansi.Strip(string(b))
 	s = strings.ReplaceAll(s, "\r\n", "\n")
 	s = strings.ReplaceAll(s, "\r", "\n")
 	return strings.Map(func(r rune) rune {
-		if r == '\n' || r == '\t' || r >= 0x20 && r != 0x7f {
+		if r == '\n' || r == '\t' || r >= 0x20 && r != 0x7f && (r < 0x80 || r > 0x9f) {
 			return r
 		}
 		return -1

@@ -74,7 +74,7 @@ func sessionArg() mcp.ToolOption {
 func (m *Server) Tools() []mcpserver.ServerTool {
 	ro := hints{readOnly: true, idempotent: true}
 	return []mcpserver.ServerTool{
-		{Tool: tool(ToolSpawnSession, "Start an agent session",
+		refuseCommand(typed(m, tool(ToolSpawnSession, "Start an agent session",
 			"Start a coding agent in a new git worktree on its own branch (studio/<name>), working on the prompt you give it. "+
 				"The agent is one of the profiles the user configured (for example claude, codex, aider, or demo for a scripted demo agent); "+
 				"this tool never runs an arbitrary command. Returns the new session; follow it with get_session or read_output.",
@@ -87,94 +87,94 @@ func (m *Server) Tools() []mcpserver.ServerTool {
 			mcp.WithString("target", mcp.Description("Branch the work will be merged into. Optional: the repository's configured target, else its current branch.")),
 			mcp.WithArray("scopes", mcp.WithStringItems(), mcp.Description("Path globs of the area the session is meant to work in, relative to the repository (for example web/** or docs/web.md). The agent is told before it writes outside them, or inside another session's.")),
 			mcp.WithString("note", mcp.Description("What the session is for, shown to the other agents and the person. Optional: the prompt's first line.")),
-		), Handler: m.spawnSession},
-		{Tool: tool(ToolSetNote, "Set a session's intent note",
+		), m.spawnSession)),
+		typed(m, tool(ToolSetNote, "Set a session's intent note",
 			"Say what a session is doing now, in one line: the other agents see it when they are about to write where it works, and the person sees it in their editor. "+
 				"An agent that has this MCP server can keep its own note current.",
 			hints{idempotent: true}, repoArg(), sessionArg(),
 			mcp.WithString("note", mcp.Required(), mcp.Description("One line: what the session is doing.")),
-		), Handler: m.setNote},
-		{Tool: tool(ToolListSessions, "List agent sessions",
+		), m.setNote),
+		typed(m, tool(ToolListSessions, "List agent sessions",
 			"List agent sessions with their state (starting, working, waiting for input, idle, exited, failed, stopped, merged), branch, change counts and predicted conflicts.",
 			ro,
 			repoArg(),
 			mcp.WithBoolean("all_repos", mcp.Description("List sessions of every repository, not only this one.")),
 			mcp.WithBoolean("include_removed", mcp.Description("Also list removed and failed sessions.")),
-		), Handler: m.listSessions},
-		{Tool: tool(ToolGetSession, "Show one session",
+		), m.listSessions),
+		typed(m, tool(ToolGetSession, "Show one session",
 			"Show one session: state (and the agent's question when it is waiting), branch, worktree path, changes and predicted conflicts.",
 			ro, repoArg(), sessionArg(),
-		), Handler: m.getSession},
-		{Tool: tool(ToolReadOutput, "Read an agent's terminal output",
+		), m.getSession),
+		typed(m, tool(ToolReadOutput, "Read an agent's terminal output",
 			"Read what the agent printed to its terminal, as plain text (terminal escapes removed). "+
 				"Use tail to see the latest output, or offset/limit to page through it; the result says where the next read starts.",
 			ro, repoArg(), sessionArg(),
 			mcp.WithInteger("offset", mcp.Description("Byte offset to read from (the previous result's next). Ignored when tail is set."), mcp.Min(0)),
 			mcp.WithInteger("limit", mcp.Description(fmt.Sprintf("Maximum bytes to read (default %d, at most %d).", outputDefaultLimit, outputMaxLimit)), mcp.Min(1), mcp.Max(outputMaxLimit)),
 			mcp.WithInteger("tail", mcp.Description("Read the last N bytes of output instead of from offset."), mcp.Min(1), mcp.Max(outputMaxLimit)),
-		), Handler: m.readOutput},
-		{Tool: tool(ToolSendInput, "Type into an agent's terminal",
+		), m.readOutput),
+		typed(m, tool(ToolSendInput, "Type into an agent's terminal",
 			"Type text into the agent's terminal, for example to answer the question it is waiting on. Presses Enter afterwards unless submit is false.",
 			hints{}, repoArg(), sessionArg(),
 			mcp.WithString("text", mcp.Required(), mcp.Description("The text to type.")),
 			mcp.WithBoolean("submit", mcp.Description("Press Enter after the text (default true).")),
-		), Handler: m.sendInput},
-		{Tool: tool(ToolAnswerSession, "Answer a waiting agent",
+		), m.sendInput),
+		typed(m, tool(ToolAnswerSession, "Answer a waiting agent",
 			"Answer the question a waiting session asks (get_session shows it under waiting: a permission for a tool, a trust or sign-in screen, or a question). "+
 				"Give answer for a permission or screen (allow once, always, reject, never, or the id of an option it offers) or text for a question. "+
 				"The first answer wins: a session that is no longer waiting refuses the answer.",
 			hints{}, repoArg(), sessionArg(),
 			mcp.WithString("answer", mcp.Description("allow, always, reject, never, or the id of an offered option.")),
 			mcp.WithString("text", mcp.Description("The answer in words, for a question.")),
-		), Handler: m.answerSession},
-		{Tool: tool(ToolSessionDiff, "Show a session's changes",
+		), m.answerSession),
+		typed(m, tool(ToolSessionDiff, "Show a session's changes",
 			"Show the session's changes as a unified diff, uncommitted work included, against its base (default) or against the current target branch.",
 			ro, repoArg(), sessionArg(),
 			mcp.WithString("against", mcp.Enum("base", "target"), mcp.Description("Compare with the commit the session started from (base) or the target branch's tip (target).")),
 			mcp.WithArray("paths", mcp.WithStringItems(), mcp.Description("Only these repository-relative paths.")),
 			mcp.WithBoolean("stat", mcp.Description("Only list files and line counts, no hunks.")),
-		), Handler: m.sessionDiff},
-		{Tool: tool(ToolCheckConflicts, "Check predicted conflicts",
+		), m.sessionDiff),
+		typed(m, tool(ToolCheckConflicts, "Check predicted conflicts",
 			"Predict where parallel work collides before anything is merged: which sessions (or the target branch) change the same files, and which lines on each side. "+
 				"Give session to see one session's collisions, path to ask who else is editing that file, or neither for the whole repository. "+
 				"severity conflict means the merge would fail; overlap means both sides change the file but it merges cleanly.",
 			ro, repoArg(),
 			mcp.WithString("session", mcp.Description("Only conflicts involving this session (name or ID).")),
 			mcp.WithString("path", mcp.Description("Only conflicts on this repository-relative file path.")),
-		), Handler: m.checkConflicts},
-		{Tool: tool(ToolAddReviewComment, "Add a review comment",
+		), m.checkConflicts),
+		typed(m, tool(ToolAddReviewComment, "Add a review comment",
 			"Attach a review comment to lines of a file in the session's work. Comments are queued: send_feedback delivers them to the agent.",
 			hints{}, repoArg(), sessionArg(),
 			mcp.WithString("path", mcp.Required(), mcp.Description("Repository-relative path of the file.")),
 			mcp.WithInteger("start_line", mcp.Required(), mcp.Min(1), mcp.Description("First line (1-based) in the session's version of the file.")),
 			mcp.WithInteger("end_line", mcp.Min(1), mcp.Description("Last line, inclusive (default start_line).")),
 			mcp.WithString("body", mcp.Required(), mcp.MinLength(1), mcp.Description("What to change and why, addressed to the agent.")),
-		), Handler: m.addReviewComment},
-		{Tool: tool(ToolSendFeedback, "Send review feedback to the agent",
+		), m.addReviewComment),
+		typed(m, tool(ToolSendFeedback, "Send review feedback to the agent",
 			"Deliver the session's pending review comments to its agent in one message (typed into its terminal, or by resuming it if it has exited).",
 			hints{}, repoArg(), sessionArg(),
-		), Handler: m.sendFeedback},
-		{Tool: tool(ToolMergeSession, "Merge a session into its target",
-			"Merge the session's branch into its target branch. A backup ref of the old target tip is kept, so `studiod undo` can restore it. "+
+		), m.sendFeedback),
+		typed(m, tool(ToolMergeSession, "Merge a session into its target",
+			"Merge the session's branch into its target branch. A backup ref of the old target tip is kept, so the user can undo the merge (`studiod undo`). "+
 				"Run with dry_run first to see what would happen; a conflicting merge is refused and lists the conflicts.",
 			hints{destructive: true}, repoArg(), sessionArg(),
 			mcp.WithString("strategy", mcp.Enum(string(protocol.StrategyMerge), string(protocol.StrategySquash), string(protocol.StrategyRebase)), mcp.Description("How to merge (default: the repository's configured strategy, else merge).")),
 			mcp.WithString("message", mcp.Description("Commit message for merge and squash.")),
 			mcp.WithBoolean("dry_run", mcp.Description("Only report what the merge would do; change nothing.")),
 			mcp.WithBoolean("cleanup", mcp.Description("Remove the session's worktree and branch after a successful merge.")),
-		), Handler: m.mergeSession},
-		{Tool: tool(ToolStopSession, "Stop an agent",
+		), m.mergeSession),
+		typed(m, tool(ToolStopSession, "Stop an agent",
 			"Stop the session's agent (SIGTERM, then SIGKILL after a grace period). Its worktree, branch and output stay; remove_session deletes them.",
 			hints{destructive: true, idempotent: true}, repoArg(), sessionArg(),
 			mcp.WithBoolean("force", mcp.Description("Kill at once (SIGKILL) instead of asking it to stop.")),
-		), Handler: m.stopSession},
-		{Tool: tool(ToolRemoveSession, "Remove a session",
+		), m.stopSession),
+		typed(m, tool(ToolRemoveSession, "Remove a session",
 			"Remove the session's worktree. Its branch is deleted only when merged (or with force); otherwise it is kept and the result says why. "+
 				"A worktree with uncommitted work is refused unless force is set.",
 			hints{destructive: true, idempotent: true}, repoArg(), sessionArg(),
 			mcp.WithBoolean("keep_branch", mcp.Description("Keep the branch even when it was merged.")),
 			mcp.WithBoolean("force", mcp.Description("Also discard uncommitted work and unmerged branches. Only when the user asked for it.")),
-		), Handler: m.removeSession},
+		), m.removeSession),
 	}
 }
 
@@ -214,10 +214,19 @@ func (m *Server) ref(ctx context.Context, a sessionArgs) (protocol.SessionRef, e
 	return protocol.SessionRef{Session: a.Session, Repo: repo}, nil
 }
 
-// call runs one tool: decode the arguments into A, connect, run fn, and
-// turn any failure into a tool error the model can act on.
-func call[A any](m *Server, what string, fn func(ctx context.Context, c *protocol.Client, a A) (*mcp.CallToolResult, error)) mcpserver.ToolHandlerFunc {
-	return func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+// handlerFunc is a tool's work: it gets the decoded arguments and a client
+// of the daemon, and returns the structured result and a short summary of
+// it for a model to read.
+type handlerFunc[A, R any] func(ctx context.Context, req mcp.CallToolRequest, c *protocol.Client, a A) (R, string, error)
+
+// typed makes a tool from its definition and handler: the output schema is
+// generated from the handler's result type R, so the two cannot drift; the
+// arguments are decoded into A; any failure becomes a tool error the model
+// can act on. The text content is the summary, not R again.
+func typed[A, R any](m *Server, t mcp.Tool, fn handlerFunc[A, R]) mcpserver.ServerTool {
+	mcp.WithOutputSchema[R]()(&t)
+	what := t.Name
+	return mcpserver.ServerTool{Tool: t, Handler: func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 		var a A
 		if err := decodeArgs(req, &a); err != nil {
 			return mcp.NewToolResultError(fmt.Sprintf("%s: %v. Check the tool's input schema and retry.", what, err)), nil
@@ -226,70 +235,12 @@ func call[A any](m *Server, what string, fn func(ctx context.Context, c *protoco
 		if err != nil {
 			return mcp.NewToolResultError(fmt.Sprintf("%s: cannot reach the studiod daemon: %v. Ask the user to run `studiod doctor`.", what, err)), nil
 		}
-		res, err := fn(ctx, c, a)
+		res, summary, err := fn(ctx, req, c, a)
 		if err != nil {
 			return toolError(what, err), nil
 		}
-		return res, nil
-	}
-}
-
-// argError is a bad argument found by the adapter itself.
-type argError struct{ msg string }
-
-func (e argError) Error() string { return e.msg }
-
-// toolError explains a failure and what to do about it. It is the one
-// place that maps daemon error codes to guidance for a model.
-func toolError(what string, err error) *mcp.CallToolResult {
-	var ae argError
-	if errors.As(err, &ae) {
-		return mcp.NewToolResultError(fmt.Sprintf("%s: %s", what, ae.msg))
-	}
-	var pe *protocol.Error
-	if !errors.As(err, &pe) {
-		return mcp.NewToolResultError(fmt.Sprintf("%s failed: %v", what, err))
-	}
-	var hint string
-	switch pe.Code {
-	case protocol.CodeNotFound:
-		hint = "Call list_sessions to see the sessions of this repository, and pass repo if the session lives in another one."
-	case protocol.CodeInvalid, protocol.CodeInvalidParams:
-		hint = "Fix the argument and retry."
-	case protocol.CodeMergeConflict:
-		var d protocol.MergeConflictData
-		if len(pe.Data) > 0 && json.Unmarshal(pe.Data, &d) == nil && len(d.Conflicts) > 0 {
-			hint = "Conflicts:\n" + conflictsText(d.Conflicts) + "\n"
-		}
-		hint += "Nothing was changed. Ask the agent to rebase or resolve (add_review_comment, send_feedback), or merge the other side first."
-	case protocol.CodeTargetDirty:
-		hint = "The target branch's worktree has uncommitted changes in the way; ask the user to commit or stash them, then retry."
-	case protocol.CodeUntrusted:
-		hint = "The repository's .studio.toml defines commands the user has not trusted. Ask the user to review it and run `studiod trust` in the repository; an MCP client cannot trust it."
-	case protocol.CodeBusy:
-		hint = "The agent is working. Wait until get_session shows it idle or waiting, or stop it first."
-	case protocol.CodeGit:
-		hint = "git is missing or too old on this machine; ask the user to run `studiod doctor`."
-	case protocol.CodeMethodNotFound:
-		return mcp.NewToolResultError(fmt.Sprintf("%s: this studiod daemon does not support it yet (%s). Ask the user to upgrade studiod and restart the daemon with `studiod shutdown`.", what, pe.Message))
-	default:
-		hint = "This looks like a studiod bug; the daemon log (`studiod status`) has details."
-	}
-	return mcp.NewToolResultError(fmt.Sprintf("%s: %s. %s", what, pe.Message, hint))
-}
-
-// structured returns v as structured content with its JSON as the text
-// fallback, preceded by a one-line summary for a model to read first.
-func structured(v any, summary string) (*mcp.CallToolResult, error) {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return nil, err
-	}
-	text := string(b)
-	if summary != "" {
-		text = summary + "\n" + text
-	}
-	return mcp.NewToolResultStructured(v, text), nil
+		return mcp.NewToolResultStructured(res, summary), nil
+	}}
 }
 
 // progress reports progress to a client that asked for it with a
@@ -323,47 +274,51 @@ type noteArgs struct {
 	Note string `json:"note"`
 }
 
-func (m *Server) setNote(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-	return call(m, "set_note", func(ctx context.Context, c *protocol.Client, a noteArgs) (*mcp.CallToolResult, error) {
-		r, err := m.ref(ctx, a.sessionArgs)
-		if err != nil {
-			return nil, argError{err.Error()}
-		}
-		s, err := c.Note(ctx, protocol.NoteParams{SessionRef: r, Note: a.Note})
-		if err != nil {
-			return nil, err
-		}
-		return structured(s, fmt.Sprintf("Session %s: %s", s.Name, s.Note))
-	})(ctx, req)
+func (m *Server) setNote(ctx context.Context, req mcp.CallToolRequest, c *protocol.Client, a noteArgs) (protocol.Session, string, error) {
+	r, err := m.ref(ctx, a.sessionArgs)
+	if err != nil {
+		return protocol.Session{}, "", argError{err.Error()}
+	}
+	s, err := c.Note(ctx, protocol.NoteParams{SessionRef: r, Note: a.Note})
+	if err != nil {
+		return protocol.Session{}, "", err
+	}
+	return *s, fmt.Sprintf("Session %s: %s", s.Name, s.Note), nil
 }
 
-func (m *Server) spawnSession(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-	// An MCP client picks an agent profile; it never gets to run a
-	// command. The schema forbids extra properties, and this says why to
-	// a client that does not read schemas.
-	args := req.GetArguments()
-	for _, k := range []string{"command", "argv", "args", "cmd"} {
-		if _, ok := args[k]; ok {
-			return mcp.NewToolResultError(fmt.Sprintf("spawn_session: %q is not accepted: an MCP client can only pick an agent profile the user configured (agent), never a command to run.", k)), nil
+// refuseCommand wraps spawn_session's handler: an MCP client picks an agent
+// profile; it never gets to run a command. The schema forbids extra
+// properties, and this says why to a client that does not read schemas.
+func refuseCommand(t mcpserver.ServerTool) mcpserver.ServerTool {
+	h := t.Handler
+	t.Handler = func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		args := req.GetArguments()
+		for _, k := range []string{"command", "argv", "args", "cmd"} {
+			if _, ok := args[k]; ok {
+				return mcp.NewToolResultError(fmt.Sprintf("%s: %q is not accepted: an MCP client can only pick an agent profile the user configured (agent), never a command to run.", t.Tool.Name, k)), nil
+			}
 		}
+		return h(ctx, req)
 	}
-	return call(m, "spawn_session", func(ctx context.Context, c *protocol.Client, a spawnArgs) (*mcp.CallToolResult, error) {
-		if a.Agent == "command" {
-			return nil, argError{`agent profile "command" runs an arbitrary command and is not available to MCP clients; pick a configured agent profile such as claude, codex or demo`}
-		}
-		repo, err := m.repo(ctx, a.Repo)
-		if err != nil {
-			return nil, argError{err.Error()}
-		}
-		progress(ctx, req, 0, 2, "creating the worktree and starting the agent")
-		s, err := c.Spawn(ctx, protocol.SpawnParams{Repo: repo, Name: a.Name, Agent: a.Agent, Base: a.Base, Target: a.Target, Prompt: a.Prompt,
-			Scopes: a.Scopes, Note: a.Note})
-		if err != nil {
-			return nil, err
-		}
-		progress(ctx, req, 2, 2, "agent started")
-		return structured(s, fmt.Sprintf("Started session %s (agent %s) on branch %s in %s. Follow it with get_session or read_output.", s.Name, s.Agent, s.Branch, s.Worktree))
-	})(ctx, req)
+	return t
+}
+
+func (m *Server) spawnSession(ctx context.Context, req mcp.CallToolRequest, c *protocol.Client, a spawnArgs) (protocol.Session, string, error) {
+	if a.Agent == "command" {
+		return protocol.Session{}, "", argError{`agent profile "command" runs an arbitrary command and is not available to MCP clients; pick a configured agent profile such as claude, codex or demo`}
+	}
+	repo, err := m.repo(ctx, a.Repo)
+	if err != nil {
+		return protocol.Session{}, "", argError{err.Error()}
+	}
+	progress(ctx, req, 0, 2, "creating the worktree and starting the agent")
+	s, err := c.Spawn(ctx, protocol.SpawnParams{Repo: repo, Name: a.Name, Agent: a.Agent, Base: a.Base, Target: a.Target, Prompt: a.Prompt,
+		Scopes: a.Scopes, Note: a.Note})
+	if err != nil {
+		return protocol.Session{}, "", err
+	}
+	progress(ctx, req, 2, 2, "agent started")
+	return *s, fmt.Sprintf("Started session %s (agent %s) on branch %s in %s. Follow it with get_session or read_output.", s.Name, s.Agent, s.Branch, s.Worktree), nil
 }
 
 type listArgs struct {
@@ -372,27 +327,26 @@ type listArgs struct {
 	IncludeRemoved bool   `json:"include_removed"`
 }
 
-func (m *Server) listSessions(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-	return call(m, "list_sessions", func(ctx context.Context, c *protocol.Client, a listArgs) (*mcp.CallToolResult, error) {
-		p := protocol.SessionsParams{All: a.IncludeRemoved}
-		if !a.AllRepos {
-			repo, err := m.repo(ctx, a.Repo)
-			if err != nil && a.Repo != "" {
-				return nil, argError{err.Error()}
-			}
-			p.Repo = repo
+func (m *Server) listSessions(ctx context.Context, req mcp.CallToolRequest, c *protocol.Client, a listArgs) (protocol.SessionsResult, string, error) {
+	p := protocol.SessionsParams{All: a.IncludeRemoved}
+	if !a.AllRepos {
+		repo, err := m.repo(ctx, a.Repo)
+		if err != nil && a.Repo != "" {
+			return protocol.SessionsResult{}, "", argError{err.Error()}
 		}
-		res, err := c.Sessions(ctx, p)
-		if err != nil {
-			return nil, err
-		}
-		if res.Sessions == nil {
-			res.Sessions = []protocol.Session{}
-		}
-		return structured(res, sessionsSummary(res.Sessions))
-	})(ctx, req)
+		p.Repo = repo
+	}
+	res, err := c.Sessions(ctx, p)
+	if err != nil {
+		return protocol.SessionsResult{}, "", err
+	}
+	if res.Sessions == nil {
+		res.Sessions = []protocol.Session{}
+	}
+	return *res, sessionsSummary(res.Sessions), nil
 }
 
+// sessionsSummary lists sessions, one short line each.
 func sessionsSummary(ss []protocol.Session) string {
 	if len(ss) == 0 {
 		return "No sessions."
@@ -400,30 +354,39 @@ func sessionsSummary(ss []protocol.Session) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%d session(s):", len(ss))
 	for _, s := range ss {
-		fmt.Fprintf(&b, "\n- %s: %s", s.Name, s.State)
-		if s.Detail != "" {
-			fmt.Fprintf(&b, " (%s)", s.Detail)
-		}
-		fmt.Fprintf(&b, ", %d file(s) +%d -%d", s.Changes.Files, s.Changes.Additions, s.Changes.Deletions)
-		if s.Conflicts > 0 {
-			fmt.Fprintf(&b, ", %d predicted conflict(s)", s.Conflicts)
-		}
+		b.WriteString("\n- " + sessionLine(s))
 	}
 	return b.String()
 }
 
-func (m *Server) getSession(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-	return call(m, "get_session", func(ctx context.Context, c *protocol.Client, a sessionArgs) (*mcp.CallToolResult, error) {
-		r, err := m.ref(ctx, a)
-		if err != nil {
-			return nil, argError{err.Error()}
-		}
-		s, err := c.Session(ctx, r)
-		if err != nil {
-			return nil, err
-		}
-		return structured(s, sessionsSummary([]protocol.Session{*s}))
-	})(ctx, req)
+// sessionLine says what a session is doing: "feat (claude): waiting
+// (Proceed?), 2 file(s) +10 -3, 1 predicted conflict(s)".
+func sessionLine(s protocol.Session) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s (%s): %s", s.Name, s.Agent, s.State)
+	if s.State == protocol.StateExited && s.ExitCode != nil {
+		fmt.Fprintf(&b, " with code %d", *s.ExitCode)
+	}
+	if s.Detail != "" {
+		fmt.Fprintf(&b, " (%s)", s.Detail)
+	}
+	fmt.Fprintf(&b, ", %d file(s) +%d -%d", s.Changes.Files, s.Changes.Additions, s.Changes.Deletions)
+	if s.Conflicts > 0 {
+		fmt.Fprintf(&b, ", %d predicted conflict(s)", s.Conflicts)
+	}
+	return b.String()
+}
+
+func (m *Server) getSession(ctx context.Context, req mcp.CallToolRequest, c *protocol.Client, a sessionArgs) (protocol.Session, string, error) {
+	r, err := m.ref(ctx, a)
+	if err != nil {
+		return protocol.Session{}, "", argError{err.Error()}
+	}
+	s, err := c.Session(ctx, r)
+	if err != nil {
+		return protocol.Session{}, "", err
+	}
+	return *s, fmt.Sprintf("Session %s; branch %s → %s; worktree %s.", sessionLine(*s), s.Branch, s.Target, s.Worktree), nil
 }
 
 type outputArgs struct {
@@ -442,38 +405,36 @@ type outputInfo struct {
 	Done   bool   `json:"done"`
 }
 
-func (m *Server) readOutput(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-	return call(m, "read_output", func(ctx context.Context, c *protocol.Client, a outputArgs) (*mcp.CallToolResult, error) {
-		r, err := m.ref(ctx, a.sessionArgs)
-		if err != nil {
-			return nil, argError{err.Error()}
-		}
-		if a.Limit < 0 || a.Tail < 0 || a.Offset != nil && *a.Offset < 0 {
-			return nil, argError{"offset, limit and tail must not be negative"}
-		}
-		p := protocol.OutputParams{SessionRef: r, Limit: min(cmp0(a.Limit, outputDefaultLimit), outputMaxLimit)}
-		switch {
-		case a.Tail > 0:
-			p.Offset = -int64(min(a.Tail, outputMaxLimit))
-			p.Limit = min(a.Tail, outputMaxLimit)
-		case a.Offset != nil:
-			p.Offset = *a.Offset
-		}
-		out, err := c.Output(ctx, p)
-		if err != nil {
-			return nil, err
-		}
-		info := outputInfo{Text: plainText(out.Data), Offset: out.Offset, Next: out.Next, Size: out.Size, Done: out.Done}
-		more := "the agent may write more"
-		switch {
-		case out.Next < out.Size:
-			more = fmt.Sprintf("more output follows: read again with offset %d", out.Next)
-		case out.Done:
-			more = "the agent has exited; this is the end"
-		}
-		text := fmt.Sprintf("[bytes %d-%d of %d; %s]\n%s", out.Offset, out.Next, out.Size, more, info.Text)
-		return mcp.NewToolResultStructured(info, text), nil
-	})(ctx, req)
+func (m *Server) readOutput(ctx context.Context, req mcp.CallToolRequest, c *protocol.Client, a outputArgs) (outputInfo, string, error) {
+	r, err := m.ref(ctx, a.sessionArgs)
+	if err != nil {
+		return outputInfo{}, "", argError{err.Error()}
+	}
+	if a.Limit < 0 || a.Tail < 0 || a.Offset != nil && *a.Offset < 0 {
+		return outputInfo{}, "", argError{"offset, limit and tail must not be negative"}
+	}
+	p := protocol.OutputParams{SessionRef: r, Limit: min(cmp0(a.Limit, outputDefaultLimit), outputMaxLimit)}
+	switch {
+	case a.Tail > 0:
+		p.Offset = -int64(min(a.Tail, outputMaxLimit))
+		p.Limit = min(a.Tail, outputMaxLimit)
+	case a.Offset != nil:
+		p.Offset = *a.Offset
+	}
+	out, err := c.Output(ctx, p)
+	if err != nil {
+		return outputInfo{}, "", err
+	}
+	info := outputInfo{Text: plainText(out.Data), Offset: out.Offset, Next: out.Next, Size: out.Size, Done: out.Done}
+	more := "the agent may write more"
+	switch {
+	case out.Next < out.Size:
+		more = fmt.Sprintf("more output follows: read again with offset %d", out.Next)
+	case out.Done:
+		more = "the agent has exited; this is the end"
+	}
+	// The output is what a model reads here: it follows the summary.
+	return info, fmt.Sprintf("[bytes %d-%d of %d; %s]\n%s", out.Offset, out.Next, out.Size, more, info.Text), nil
 }
 
 func cmp0(v, def int) int {
@@ -489,18 +450,16 @@ type sendArgs struct {
 	Submit *bool  `json:"submit"`
 }
 
-func (m *Server) sendInput(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-	return call(m, "send_input", func(ctx context.Context, c *protocol.Client, a sendArgs) (*mcp.CallToolResult, error) {
-		r, err := m.ref(ctx, a.sessionArgs)
-		if err != nil {
-			return nil, argError{err.Error()}
-		}
-		res, err := c.Send(ctx, protocol.SendParams{SessionRef: r, Text: a.Text, Submit: a.Submit})
-		if err != nil {
-			return nil, err
-		}
-		return structured(res, fmt.Sprintf("Sent to %s (%s); it is now %s.", res.Session.Name, deliveryText(res.Delivery), res.Session.State))
-	})(ctx, req)
+func (m *Server) sendInput(ctx context.Context, req mcp.CallToolRequest, c *protocol.Client, a sendArgs) (protocol.SendResult, string, error) {
+	r, err := m.ref(ctx, a.sessionArgs)
+	if err != nil {
+		return protocol.SendResult{}, "", argError{err.Error()}
+	}
+	res, err := c.Send(ctx, protocol.SendParams{SessionRef: r, Text: a.Text, Submit: a.Submit})
+	if err != nil {
+		return protocol.SendResult{}, "", err
+	}
+	return *res, fmt.Sprintf("Sent to %s (%s); it is now %s.", res.Session.Name, deliveryText(res.Delivery), res.Session.State), nil
 }
 
 // deliveryText says whether the agent confirmed a delivery.
@@ -522,21 +481,19 @@ type answerArgs struct {
 	Text   string `json:"text"`
 }
 
-func (m *Server) answerSession(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-	return call(m, "answer_session", func(ctx context.Context, c *protocol.Client, a answerArgs) (*mcp.CallToolResult, error) {
-		r, err := m.ref(ctx, a.sessionArgs)
-		if err != nil {
-			return nil, argError{err.Error()}
-		}
-		if (a.Answer == "") == (a.Text == "") {
-			return nil, argError{"give answer (allow, always, reject, never, or an offered option's id) or text, one of the two"}
-		}
-		res, err := c.Answer(ctx, protocol.AnswerParams{SessionRef: r, Answer: protocol.Answer(a.Answer), Text: a.Text})
-		if err != nil {
-			return nil, err
-		}
-		return structured(res, fmt.Sprintf("Answered %s (%s); it is now %s.", res.Session.Name, deliveryText(res.Delivery), res.Session.State))
-	})(ctx, req)
+func (m *Server) answerSession(ctx context.Context, req mcp.CallToolRequest, c *protocol.Client, a answerArgs) (protocol.AnswerResult, string, error) {
+	r, err := m.ref(ctx, a.sessionArgs)
+	if err != nil {
+		return protocol.AnswerResult{}, "", argError{err.Error()}
+	}
+	if (a.Answer == "") == (a.Text == "") {
+		return protocol.AnswerResult{}, "", argError{"give answer (allow, always, reject, never, or an offered option's id) or text, one of the two"}
+	}
+	res, err := c.Answer(ctx, protocol.AnswerParams{SessionRef: r, Answer: protocol.Answer(a.Answer), Text: a.Text})
+	if err != nil {
+		return protocol.AnswerResult{}, "", err
+	}
+	return *res, fmt.Sprintf("Answered %s (%s); it is now %s.", res.Session.Name, deliveryText(res.Delivery), res.Session.State), nil
 }
 
 type diffArgs struct {
@@ -546,67 +503,41 @@ type diffArgs struct {
 	Stat    bool     `json:"stat"`
 }
 
-func (m *Server) sessionDiff(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-	return call(m, "session_diff", func(ctx context.Context, c *protocol.Client, a diffArgs) (*mcp.CallToolResult, error) {
-		r, err := m.ref(ctx, a.sessionArgs)
-		if err != nil {
-			return nil, argError{err.Error()}
+func (m *Server) sessionDiff(ctx context.Context, req mcp.CallToolRequest, c *protocol.Client, a diffArgs) (protocol.DiffResult, string, error) {
+	r, err := m.ref(ctx, a.sessionArgs)
+	if err != nil {
+		return protocol.DiffResult{}, "", argError{err.Error()}
+	}
+	if a.Against != "" && a.Against != "base" && a.Against != "target" {
+		return protocol.DiffResult{}, "", argError{fmt.Sprintf("against must be base or target, not %q", a.Against)}
+	}
+	d, err := c.Diff(ctx, protocol.DiffParams{SessionRef: r, Against: a.Against, Paths: a.Paths, Stat: a.Stat})
+	if err != nil {
+		return protocol.DiffResult{}, "", err
+	}
+	if d.Files == nil {
+		d.Files = []protocol.FileDiff{}
+	}
+	if a.Stat {
+		var b strings.Builder
+		b.WriteString(diffSummary(d))
+		for _, f := range d.Files {
+			fmt.Fprintf(&b, "\n- %s %s +%d -%d", f.Path, f.Status, f.Additions, f.Deletions)
 		}
-		if a.Against != "" && a.Against != "base" && a.Against != "target" {
-			return nil, argError{fmt.Sprintf("against must be base or target, not %q", a.Against)}
-		}
-		d, err := c.Diff(ctx, protocol.DiffParams{SessionRef: r, Against: a.Against, Paths: a.Paths, Stat: a.Stat})
-		if err != nil {
-			return nil, err
-		}
-		if d.Files == nil {
-			d.Files = []protocol.FileDiff{}
-		}
-		return mcp.NewToolResultStructured(d, diffText(d)), nil
-	})(ctx, req)
+		return *d, b.String(), nil
+	}
+	return *d, diffText(d), nil
 }
 
-// diffText renders a diff as unified-diff text.
+// diffText is a diff for a model: a one-line summary, then the unified
+// diff (protocol.UnifiedDiff).
 func diffText(d *protocol.DiffResult) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%d file(s) changed, +%d -%d (%.12s..%.12s)\n", len(d.Files), d.Stats.Additions, d.Stats.Deletions, d.From, d.To)
-	for _, f := range d.Files {
-		old := f.Path
-		if f.OldPath != "" {
-			old = f.OldPath
-		}
-		fmt.Fprintf(&b, "diff --git a/%s b/%s\n", old, f.Path)
-		if f.Binary {
-			fmt.Fprintf(&b, "Binary file %s (%s)\n", f.Path, f.Status)
-			continue
-		}
-		if len(f.Hunks) == 0 {
-			fmt.Fprintf(&b, "%s +%d -%d\n", f.Status, f.Additions, f.Deletions)
-			continue
-		}
-		from, to := "a/"+old, "b/"+f.Path
-		switch f.Status {
-		case "added":
-			from = "/dev/null"
-		case "deleted":
-			to = "/dev/null"
-		}
-		fmt.Fprintf(&b, "--- %s\n+++ %s\n", from, to)
-		for _, h := range f.Hunks {
-			fmt.Fprintf(&b, "@@ -%d,%d +%d,%d @@", h.OldStart, h.OldLines, h.NewStart, h.NewLines)
-			if h.Header != "" {
-				b.WriteString(" " + h.Header)
-			}
-			b.WriteByte('\n')
-			for _, l := range h.Lines {
-				b.WriteString(l)
-				if !strings.HasSuffix(l, "\n") {
-					b.WriteByte('\n')
-				}
-			}
-		}
-	}
-	return b.String()
+	return diffSummary(d) + "\n" + protocol.UnifiedDiff(d.Files)
+}
+
+// diffSummary says how big a diff is, in one line.
+func diffSummary(d *protocol.DiffResult) string {
+	return fmt.Sprintf("%d file(s) changed, +%d -%d (%.12s..%.12s)", len(d.Files), d.Stats.Additions, d.Stats.Deletions, d.From, d.To)
 }
 
 type conflictsArgs struct {
@@ -615,36 +546,34 @@ type conflictsArgs struct {
 	Path    string `json:"path"`
 }
 
-func (m *Server) checkConflicts(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-	return call(m, "check_conflicts", func(ctx context.Context, c *protocol.Client, a conflictsArgs) (*mcp.CallToolResult, error) {
-		repo, err := m.repo(ctx, a.Repo)
-		if err != nil && (a.Repo != "" || a.Session == "") {
-			return nil, argError{err.Error()}
-		}
-		res, err := c.Conflicts(ctx, protocol.ConflictsParams{Repo: repo, Session: a.Session, Path: a.Path})
+func (m *Server) checkConflicts(ctx context.Context, req mcp.CallToolRequest, c *protocol.Client, a conflictsArgs) (conflictsResult, string, error) {
+	repo, err := m.repo(ctx, a.Repo)
+	if err != nil && (a.Repo != "" || a.Session == "") {
+		return conflictsResult{}, "", argError{err.Error()}
+	}
+	res, err := c.Conflicts(ctx, protocol.ConflictsParams{Repo: repo, Session: a.Session, Path: a.Path})
+	if err != nil {
+		return conflictsResult{}, "", err
+	}
+	if res.Conflicts == nil {
+		res.Conflicts = []protocol.Conflict{}
+	}
+	out := conflictsResult{ConflictsResult: *res}
+	summary := "No predicted conflicts or overlaps."
+	if len(res.Conflicts) > 0 {
+		summary = fmt.Sprintf("%d predicted collision(s):\n%s", len(res.Conflicts), conflictsText(res.Conflicts))
+	}
+	// By path: who else is editing the file, with their lines, scopes
+	// and notes.
+	if a.Path != "" && repo != "" {
+		who, err := c.Who(ctx, protocol.WhoParams{Repo: repo, Path: a.Path})
 		if err != nil {
-			return nil, err
+			return conflictsResult{}, "", err
 		}
-		if res.Conflicts == nil {
-			res.Conflicts = []protocol.Conflict{}
-		}
-		out := conflictsResult{ConflictsResult: *res}
-		summary := "No predicted conflicts or overlaps."
-		if len(res.Conflicts) > 0 {
-			summary = fmt.Sprintf("%d predicted collision(s):\n%s", len(res.Conflicts), conflictsText(res.Conflicts))
-		}
-		// By path: who else is editing the file, with their lines, scopes
-		// and notes.
-		if a.Path != "" && repo != "" {
-			who, err := c.Who(ctx, protocol.WhoParams{Repo: repo, Path: a.Path})
-			if err != nil {
-				return nil, err
-			}
-			out.Editing = who.Sessions
-			summary += "\n" + whoText(who)
-		}
-		return mcp.NewToolResultStructured(out, summary), nil
-	})(ctx, req)
+		out.Editing = who.Sessions
+		summary += "\n" + whoText(who)
+	}
+	return out, summary, nil
 }
 
 // conflictsResult is check_conflicts' result: the conflicts, and by path
@@ -702,38 +631,35 @@ type commentArgs struct {
 	Body      string `json:"body"`
 }
 
-func (m *Server) addReviewComment(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-	return call(m, "add_review_comment", func(ctx context.Context, c *protocol.Client, a commentArgs) (*mcp.CallToolResult, error) {
-		r, err := m.ref(ctx, a.sessionArgs)
-		if err != nil {
-			return nil, argError{err.Error()}
-		}
-		if a.Path == "" || a.StartLine < 1 || strings.TrimSpace(a.Body) == "" {
-			return nil, argError{"path, start_line (1 or more) and body are required"}
-		}
-		if a.EndLine != 0 && a.EndLine < a.StartLine {
-			return nil, argError{"end_line must not be before start_line"}
-		}
-		cm, err := c.Comment(ctx, protocol.CommentParams{SessionRef: r, Path: a.Path, StartLine: a.StartLine, EndLine: a.EndLine, Body: a.Body})
-		if err != nil {
-			return nil, err
-		}
-		return structured(cm, fmt.Sprintf("Comment %d queued on %s:%d. Call send_feedback to deliver pending comments to the agent.", cm.ID, cm.Path, cm.StartLine))
-	})(ctx, req)
+func (m *Server) addReviewComment(ctx context.Context, req mcp.CallToolRequest, c *protocol.Client, a commentArgs) (protocol.Comment, string, error) {
+	r, err := m.ref(ctx, a.sessionArgs)
+	if err != nil {
+		return protocol.Comment{}, "", argError{err.Error()}
+	}
+	if a.Path == "" || a.StartLine < 1 || strings.TrimSpace(a.Body) == "" {
+		return protocol.Comment{}, "", argError{"path, start_line (1 or more) and body are required"}
+	}
+	if a.EndLine != 0 && a.EndLine < a.StartLine {
+		return protocol.Comment{}, "", argError{"end_line must not be before start_line"}
+	}
+	cm, err := c.Comment(ctx, protocol.CommentParams{SessionRef: r, Path: a.Path, StartLine: a.StartLine, EndLine: a.EndLine, Body: a.Body})
+	if err != nil {
+		return protocol.Comment{}, "", err
+	}
+	lines := protocol.FormatRanges([]protocol.Range{{Start: cm.StartLine, End: max(cm.EndLine, cm.StartLine)}})
+	return *cm, fmt.Sprintf("Comment %d queued on %s, %s. Call send_feedback to deliver pending comments to the agent.", cm.ID, cm.Path, lines), nil
 }
 
-func (m *Server) sendFeedback(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-	return call(m, "send_feedback", func(ctx context.Context, c *protocol.Client, a sessionArgs) (*mcp.CallToolResult, error) {
-		r, err := m.ref(ctx, a)
-		if err != nil {
-			return nil, argError{err.Error()}
-		}
-		fb, err := c.Feedback(ctx, r)
-		if err != nil {
-			return nil, err
-		}
-		return structured(fb, fmt.Sprintf("Sent %d comment(s) to the agent: %s.", fb.Sent, deliveryText(fb.Delivery)))
-	})(ctx, req)
+func (m *Server) sendFeedback(ctx context.Context, req mcp.CallToolRequest, c *protocol.Client, a sessionArgs) (protocol.FeedbackResult, string, error) {
+	r, err := m.ref(ctx, a)
+	if err != nil {
+		return protocol.FeedbackResult{}, "", argError{err.Error()}
+	}
+	fb, err := c.Feedback(ctx, r)
+	if err != nil {
+		return protocol.FeedbackResult{}, "", err
+	}
+	return *fb, fmt.Sprintf("Sent %d comment(s) to the agent: %s.", fb.Sent, deliveryText(fb.Delivery)), nil
 }
 
 type mergeArgs struct {
@@ -744,29 +670,27 @@ type mergeArgs struct {
 	Cleanup  bool              `json:"cleanup"`
 }
 
-func (m *Server) mergeSession(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-	return call(m, "merge_session", func(ctx context.Context, c *protocol.Client, a mergeArgs) (*mcp.CallToolResult, error) {
-		r, err := m.ref(ctx, a.sessionArgs)
-		if err != nil {
-			return nil, argError{err.Error()}
-		}
-		switch a.Strategy {
-		case "", protocol.StrategyMerge, protocol.StrategySquash, protocol.StrategyRebase:
-		default:
-			return nil, argError{fmt.Sprintf("strategy must be merge, squash or rebase, not %q", a.Strategy)}
-		}
-		progress(ctx, req, 0, 1, "merging "+a.Session)
-		res, err := c.Merge(ctx, protocol.MergeParams{SessionRef: r, Strategy: a.Strategy, Message: a.Message, DryRun: a.DryRun, Cleanup: a.Cleanup})
-		if err != nil {
-			return nil, err
-		}
-		progress(ctx, req, 1, 1, "merged")
-		summary := fmt.Sprintf("Merged %s into %s (%s, %d file(s)): %.12s → %.12s; backup %s (`studiod undo` restores it).", res.Session.Name, res.Target, res.Strategy, res.Files, res.Old, res.New, res.Backup)
-		if res.DryRun {
-			summary = fmt.Sprintf("Dry run: %s would merge cleanly into %s (%s, %d file(s)). Nothing changed.", res.Session.Name, res.Target, res.Strategy, res.Files)
-		}
-		return structured(res, summary)
-	})(ctx, req)
+func (m *Server) mergeSession(ctx context.Context, req mcp.CallToolRequest, c *protocol.Client, a mergeArgs) (protocol.MergeResult, string, error) {
+	r, err := m.ref(ctx, a.sessionArgs)
+	if err != nil {
+		return protocol.MergeResult{}, "", argError{err.Error()}
+	}
+	switch a.Strategy {
+	case "", protocol.StrategyMerge, protocol.StrategySquash, protocol.StrategyRebase:
+	default:
+		return protocol.MergeResult{}, "", argError{fmt.Sprintf("strategy must be merge, squash or rebase, not %q", a.Strategy)}
+	}
+	progress(ctx, req, 0, 1, "merging "+a.Session)
+	res, err := c.Merge(ctx, protocol.MergeParams{SessionRef: r, Strategy: a.Strategy, Message: a.Message, DryRun: a.DryRun, Cleanup: a.Cleanup})
+	if err != nil {
+		return protocol.MergeResult{}, "", err
+	}
+	progress(ctx, req, 1, 1, "merged")
+	summary := fmt.Sprintf("Merged %s into %s (%s, %d file(s)): %.12s → %.12s. The old tip is kept in %s; the user can restore it with `studiod undo %s`.", res.Session.Name, res.Target, res.Strategy, res.Files, res.Old, res.New, res.Backup, res.Session.Name)
+	if res.DryRun {
+		summary = fmt.Sprintf("Dry run: %s would merge cleanly into %s (%s, %d file(s)). Nothing changed.", res.Session.Name, res.Target, res.Strategy, res.Files)
+	}
+	return *res, summary, nil
 }
 
 type stopArgs struct {
@@ -774,18 +698,16 @@ type stopArgs struct {
 	Force bool `json:"force"`
 }
 
-func (m *Server) stopSession(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-	return call(m, "stop_session", func(ctx context.Context, c *protocol.Client, a stopArgs) (*mcp.CallToolResult, error) {
-		r, err := m.ref(ctx, a.sessionArgs)
-		if err != nil {
-			return nil, argError{err.Error()}
-		}
-		s, err := c.Stop(ctx, protocol.StopParams{SessionRef: r, Force: a.Force})
-		if err != nil {
-			return nil, err
-		}
-		return structured(s, fmt.Sprintf("Session %s is %s.", s.Name, s.State))
-	})(ctx, req)
+func (m *Server) stopSession(ctx context.Context, req mcp.CallToolRequest, c *protocol.Client, a stopArgs) (protocol.Session, string, error) {
+	r, err := m.ref(ctx, a.sessionArgs)
+	if err != nil {
+		return protocol.Session{}, "", argError{err.Error()}
+	}
+	s, err := c.Stop(ctx, protocol.StopParams{SessionRef: r, Force: a.Force})
+	if err != nil {
+		return protocol.Session{}, "", err
+	}
+	return *s, fmt.Sprintf("Session %s is %s.", s.Name, s.State), nil
 }
 
 type removeArgs struct {
@@ -794,22 +716,20 @@ type removeArgs struct {
 	Force      bool `json:"force"`
 }
 
-func (m *Server) removeSession(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-	return call(m, "remove_session", func(ctx context.Context, c *protocol.Client, a removeArgs) (*mcp.CallToolResult, error) {
-		r, err := m.ref(ctx, a.sessionArgs)
-		if err != nil {
-			return nil, argError{err.Error()}
-		}
-		res, err := c.Remove(ctx, protocol.RemoveParams{SessionRef: r, KeepBranch: a.KeepBranch, Force: a.Force})
-		if err != nil {
-			return nil, err
-		}
-		summary := fmt.Sprintf("Removed session %s; branch %s deleted.", res.Session.Name, res.Session.Branch)
-		if !res.BranchDeleted {
-			summary = fmt.Sprintf("Removed session %s; branch %s kept (%s).", res.Session.Name, res.Session.Branch, res.BranchKept)
-		}
-		return structured(res, summary)
-	})(ctx, req)
+func (m *Server) removeSession(ctx context.Context, req mcp.CallToolRequest, c *protocol.Client, a removeArgs) (protocol.RemoveResult, string, error) {
+	r, err := m.ref(ctx, a.sessionArgs)
+	if err != nil {
+		return protocol.RemoveResult{}, "", argError{err.Error()}
+	}
+	res, err := c.Remove(ctx, protocol.RemoveParams{SessionRef: r, KeepBranch: a.KeepBranch, Force: a.Force})
+	if err != nil {
+		return protocol.RemoveResult{}, "", err
+	}
+	summary := fmt.Sprintf("Removed session %s; branch %s deleted.", res.Session.Name, res.Session.Branch)
+	if !res.BranchDeleted {
+		summary = fmt.Sprintf("Removed session %s; branch %s kept (%s).", res.Session.Name, res.Session.Branch, res.BranchKept)
+	}
+	return *res, summary, nil
 }
 
 // Resource URIs.
@@ -898,7 +818,9 @@ func (m *Server) readDiff(ctx context.Context, req mcp.ReadResourceRequest) ([]m
 	if err != nil {
 		return nil, err
 	}
-	return []mcp.ResourceContents{mcp.TextResourceContents{URI: req.Params.URI, MIMEType: "text/x-diff", Text: diffText(d)}}, nil
+	// A valid unified diff, and nothing else: what `git apply` or an
+	// editor's diff view takes.
+	return []mcp.ResourceContents{mcp.TextResourceContents{URI: req.Params.URI, MIMEType: "text/x-diff", Text: protocol.UnifiedDiff(d.Files)}}, nil
 }
 
 func (m *Server) readOutputResource(ctx context.Context, req mcp.ReadResourceRequest) ([]mcp.ResourceContents, error) {

@@ -129,13 +129,23 @@ async function main() {
   assert.equal(d.relatedInformation[0].location.uri, uri(sessions.two));
   console.log(`diagnostic: ${d.message}`);
 
+  // The user's own shared.txt: the lines both sessions rewrite, pointing at both.
+  const mine = `file://${repo}/shared.txt`;
+  await until("studiod diagnostics on the user's own copy", () => (diagnostics.get(mine) || []).length > 0);
+  const u = diagnostics.get(mine)[0];
+  assert.equal(u.message, 'sessions one and two both change lines 1–10: a conflict when both land');
+  assert.deepEqual([u.range.start.line, u.range.end.line], [0, 9]);
+  assert.deepEqual(u.relatedInformation.map((r) => r.location.uri).sort(), [uri(sessions.one), uri(sessions.two)].sort());
+  console.log(`user's copy: ${u.message}`);
+
   const lenses = await conn.sendRequest(CodeLensRequest.type, { textDocument: { uri: `file://${repo}/shared.txt` } });
   assert.match(lenses[0].command.title, /^2 sessions edit this file: one \+1 −10 · two \+1 −10$/);
   console.log(`code lens: ${lenses[0].command.title}`);
 
   // Removing one side clears the other's diagnostics.
   await conn.sendRequest(ExecuteCommandRequest.type, { command: 'studio.remove', arguments: [{ session: 'two', force: true }] });
-  await until('diagnostics cleared', () => (diagnostics.get(uri(sessions.one)) || [1]).length === 0);
+  await until('diagnostics cleared', () =>
+    (diagnostics.get(uri(sessions.one)) || [1]).length === 0 && (diagnostics.get(mine) || [1]).length === 0);
   await conn.sendRequest(ExecuteCommandRequest.type, { command: 'studio.stop', arguments: [{ session: 'one', force: true }] });
 
   await conn.sendRequest(ShutdownRequest.type);

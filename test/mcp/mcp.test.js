@@ -90,6 +90,9 @@ function text(result) {
 function ok(name, result) {
   assert.ok(!result.isError, `${name}: got tool error ${JSON.stringify(text(result))}, want success`);
   assert.ok(Array.isArray(result.content) && result.content.length > 0, `${name}: no content`);
+  // The text is a short summary for a model, not the structured result again.
+  const t = text(result).trim();
+  assert.ok(!(t.startsWith("{") && t.endsWith("}")), `${name}: the text content repeats the JSON: ${t.slice(0, 80)}`);
   return result.structuredContent;
 }
 
@@ -110,6 +113,9 @@ function checkTools(tools) {
     assert.equal(t.annotations?.openWorldHint, false, `${t.name} openWorldHint`);
     assert.equal(t.inputSchema.additionalProperties, false, `${t.name} additionalProperties`);
     assert.ok(t.description.length > 40, `${t.name} description`);
+    // Every tool returns structured content; the SDK's callTool validates
+    // it against this schema (after listTools has cached it).
+    assert.equal(t.outputSchema?.type, "object", `${t.name} outputSchema`);
   }
   const spawnTool = tools.find((t) => t.name === "spawn_session");
   assert.ok(!("command" in spawnTool.inputSchema.properties), "spawn_session must not take a command");

@@ -39,4 +39,42 @@ H.test('unknown subcommand reports an error', function()
   H.truthy(got and got:find('unknown subcommand frobnicate', 1, true), tostring(got))
 end)
 
+H.test('the shipped doc/tags are what :helptags makes of doc/studio.txt', function()
+  local help = require('studio.help')
+  local tmp = vim.fn.tempname()
+  vim.fn.mkdir(tmp, 'p')
+  vim.fn.writefile(vim.fn.readfile(help.doc_dir() .. '/studio.txt', 'b'), tmp .. '/studio.txt', 'b')
+  vim.cmd('helptags ' .. vim.fn.fnameescape(tmp))
+  H.eq(vim.fn.readfile(help.doc_dir() .. '/tags'), vim.fn.readfile(tmp .. '/tags'), 'doc/tags (regenerate with :helptags editors/nvim/doc)')
+  vim.fn.delete(tmp, 'rf')
+end)
+
+H.test(':help studio opens the plugin help at its top tag', function()
+  vim.cmd('help studio')
+  H.eq(vim.bo.filetype, 'help', 'filetype')
+  H.truthy(vim.api.nvim_buf_get_name(0):find('editors/nvim/doc/studio.txt', 1, true), vim.api.nvim_buf_get_name(0))
+  H.truthy(vim.api.nvim_get_current_line():find('*studio*', 1, true), vim.api.nvim_get_current_line())
+  vim.cmd('help :Studio-merge')
+  H.truthy(vim.api.nvim_get_current_line():find('*:Studio-merge*', 1, true), vim.api.nvim_get_current_line())
+  vim.cmd('helpclose')
+end)
+
+H.test('setup makes the help tags of a copy shipped without them', function()
+  local help = require('studio.help')
+  local tmp = vim.fn.tempname()
+  vim.fn.mkdir(tmp .. '/doc', 'p')
+  vim.fn.writefile(vim.fn.readfile(help.doc_dir() .. '/studio.txt', 'b'), tmp .. '/doc/studio.txt', 'b')
+  H.eq(vim.fn.filereadable(tmp .. '/doc/tags'), 0, 'no tags before')
+  H.eq(help.ensure_tags(tmp .. '/doc'), true, 'ensure_tags')
+  H.truthy(vim.fn.readfile(tmp .. '/doc/tags')[1], 'tags written')
+  local found = false
+  for _, l in ipairs(vim.fn.readfile(tmp .. '/doc/tags')) do
+    found = found or l:find('^studio\tstudio.txt\t') ~= nil
+  end
+  H.truthy(found, 'a top-level studio tag')
+  -- A directory that cannot be written is left alone.
+  H.eq(help.ensure_tags(tmp .. '/nowhere'), false, 'missing dir')
+  vim.fn.delete(tmp, 'rf')
+end)
+
 H.finish()

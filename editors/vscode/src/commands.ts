@@ -43,7 +43,7 @@ async function pickSession(ctx: Ctx, arg: unknown, filter: (s: p.Session) => boo
     const picked = await vscode.window.showQuickPick(
         candidates.map((s) => {
             const v = renderSession(s);
-            return { label: `$(${v.icon}) ${s.name}`, description: v.description, session: s };
+            return { label: `$(${v.icon}) ${s.name}`, description: [s.agent, s.state, v.description].filter((x) => x).join(" · "), session: s };
         }),
         { placeHolder: "Agent session" },
     );

@@ -6,8 +6,9 @@ import { scheme } from "./ids";
 import * as p from "./protocol";
 import { FileRef, fromQuery, toQuery } from "./uris";
 
-export function studioUri(ref: FileRef): vscode.Uri {
-    const { path, query } = toQuery(ref);
+/** The URI of one version of a session's file; root is the session's worktree. */
+export function studioUri(ref: FileRef, root: string): vscode.Uri {
+    const { path, query } = toQuery(ref, root);
     return vscode.Uri.from({ scheme, path, query });
 }
 

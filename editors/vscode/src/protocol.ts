@@ -291,6 +291,8 @@ export interface FileDiff {
     path: string;
     oldPath?: string;
     status: string;
+    oldMode?: string;
+    newMode?: string;
     binary?: boolean;
     additions: number;
     deletions: number;

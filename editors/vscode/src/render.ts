@@ -5,13 +5,18 @@ import { Conflict, live, Range, Session, Severity, State } from "./protocol";
 
 /** What a session row shows, independent of the VS Code API. */
 export interface SessionView {
+    /** The session's name: short, so the row is not cut off. */
     label: string;
+    /** What needs attention, its changes and conflicts: "waiting +12 −3 ⚠ 1". */
     description: string;
+    /** Everything else, one item a line. */
     tooltip: string;
-    /** A codicon id. */
+    /** For screen readers: the label, the state and the description in words. */
+    accessibility: string;
+    /** A codicon id, one per state. */
     icon: string;
-    /** A theme color id for the icon, if any. */
-    color?: string;
+    /** A theme color id for the icon, one per state. */
+    color: string;
     /**
      * `session:<state>` plus `:live` while an agent may run and `:conflicts`
      * when it has any, so package.json menus can match with regexes.
@@ -19,20 +24,29 @@ export interface SessionView {
     contextValue: string;
 }
 
-const icons: Record<string, { icon: string; color?: string }> = {
-    [State.Starting]: { icon: "loading~spin" },
+/** Each state's icon and colour; the icon says the state, so the row need not. */
+const icons: Record<string, { icon: string; color: string }> = {
+    [State.Starting]: { icon: "loading~spin", color: "charts.foreground" },
     [State.Working]: { icon: "sync~spin", color: "charts.blue" },
     [State.Waiting]: { icon: "bell-dot", color: "charts.yellow" },
-    [State.Idle]: { icon: "circle-outline" },
-    [State.Exited]: { icon: "pass", color: "charts.green" },
-    [State.Failed]: { icon: "error", color: "errorForeground" },
-    [State.Stopped]: { icon: "debug-stop" },
+    [State.Idle]: { icon: "debug-pause", color: "charts.green" },
+    [State.Exited]: { icon: "pass", color: "descriptionForeground" },
+    [State.Failed]: { icon: "error", color: "charts.red" },
+    [State.Stopped]: { icon: "debug-stop", color: "disabledForeground" },
     [State.Merged]: { icon: "git-merge", color: "charts.purple" },
-    [State.Removed]: { icon: "trash" },
+    [State.Removed]: { icon: "trash", color: "charts.lines" },
 };
 
-export function stateIcon(state: string): { icon: string; color?: string } {
-    return icons[state] ?? { icon: "question" };
+export function stateIcon(state: string): { icon: string; color: string } {
+    return icons[state] ?? { icon: "question", color: "descriptionForeground" };
+}
+
+/** An agent that exited with an error looks like a warning, not like a finished one. */
+function sessionIcon(s: Session): { icon: string; color: string } {
+    if (s.state === State.Exited && s.exitCode !== undefined && s.exitCode !== null && s.exitCode !== 0) {
+        return { icon: "warning", color: "charts.orange" };
+    }
+    return stateIcon(s.state);
 }
 
 /** "+12 −3 · 2 files", or "" when nothing changed. */
@@ -42,20 +56,40 @@ export function changesText(s: Pick<Session, "changes">): string {
     return `+${c.additions} −${c.deletions} · ${c.files} ${c.files === 1 ? "file" : "files"}`;
 }
 
-export function renderSession(s: Session): SessionView {
-    const { icon, color } = stateIcon(s.state);
-    const parts = [s.agent, s.state];
-    const changes = changesText(s);
-    if (changes) parts.push(changes);
-    if (s.conflicts > 0) parts.push(`⚠ ${s.conflicts} ${s.conflicts === 1 ? "conflict" : "conflicts"}`);
+/** The state in words: "waiting for input", "exited with code 1". */
+function stateWords(s: Session): string {
+    switch (s.state) {
+        case State.Waiting:
+            return "waiting for input";
+        case State.Idle:
+            return "idle (its turn is done)";
+        case State.Exited:
+            return s.exitCode !== undefined && s.exitCode !== null ? `exited with code ${s.exitCode}` : "exited";
+        default:
+            return s.state;
+    }
+}
 
+export function renderSession(s: Session): SessionView {
+    const { icon, color } = sessionIcon(s);
+    const c = s.changes ?? { files: 0, additions: 0, deletions: 0 };
+    // The row: what needs the person (a question, a failure, an exit), the
+    // line counts, the conflicts. The icon says the rest of the state.
+    const parts: string[] = [];
+    if (s.state === State.Waiting || s.state === State.Failed) parts.push(s.state);
+    if (s.state === State.Exited) parts.push(s.exitCode ? `exited ${s.exitCode}` : "exited");
+    if (c.files) parts.push(`+${c.additions} −${c.deletions}`);
+    if (s.conflicts > 0) parts.push(`⚠ ${s.conflicts}`);
+
+    const changes = changesText(s);
+    const conflicts = s.conflicts > 0 ? `${s.conflicts} predicted ${s.conflicts === 1 ? "conflict or overlap" : "conflicts or overlaps"}` : "";
     const tip = [
-        `${s.name} (${s.agent}) — ${s.state}`,
+        `${s.name} (${s.agent}): ${stateWords(s)}`,
         s.detail ? `${s.detail}` : "",
         `branch ${s.branch} → ${s.target}`,
         `worktree ${s.worktree}`,
         changes ? `changes ${changes}` : "no changes yet",
-        s.conflicts > 0 ? `${s.conflicts} predicted conflicts or overlaps` : "",
+        conflicts,
         s.prompt ? `prompt: ${s.prompt}` : "",
     ].filter((l) => l !== "");
 
@@ -63,15 +97,17 @@ export function renderSession(s: Session): SessionView {
     if (live(s.state)) contextValue += ":live";
     if (s.conflicts > 0) contextValue += ":conflicts";
 
-    const view: SessionView = {
+    return {
         label: s.name,
-        description: parts.join(" · "),
+        description: parts.join(" "),
         tooltip: tip.join("\n"),
+        accessibility: [`session ${s.name}`, `${s.agent} ${stateWords(s)}`, changes ? `${c.files} ${c.files === 1 ? "file" : "files"}, ${c.additions} added, ${c.deletions} deleted` : "", conflicts]
+            .filter((l) => l !== "")
+            .join(", "),
         icon,
+        color,
         contextValue,
     };
-    if (color) view.color = color;
-    return view;
 }
 
 /** The other side of a conflict, seen from session name `me`. */

@@ -13,12 +13,18 @@ import * as p from "./protocol";
 /** The resources vscode.changes shows: [label, original, modified]. */
 export type ChangeResource = [vscode.Uri, vscode.Uri | undefined, vscode.Uri | undefined];
 
+/**
+ * Every URI of a file has the file's path in the worktree, whatever its
+ * scheme, so VS Code pairs a base with its worktree file as one resource
+ * (a rename shows as one, by its old path). An added file has no original,
+ * as in VS Code's own Git changes view.
+ */
 export function changeResources(s: p.Session, files: readonly p.FileDiff[], worktreeExists: boolean): ChangeResource[] {
     return files.map((f) => {
         const current = worktreeExists
             ? vscode.Uri.file(path.join(s.worktree, f.path))
-            : studioUri({ session: s.id, path: f.path, version: "snapshot" });
-        const base = studioUri({ session: s.id, path: f.oldPath ?? f.path, version: "base" });
+            : studioUri({ session: s.id, path: f.path, version: "snapshot" }, s.worktree);
+        const base = studioUri({ session: s.id, path: f.oldPath ?? f.path, version: "base" }, s.worktree);
         if (f.status === "added") return [current, undefined, current];
         if (f.status === "deleted") return [base, base, undefined];
         return [current, base, current];
@@ -99,7 +105,7 @@ export class ReviewComments implements vscode.Disposable {
             this.loaded.add(String(c.id));
             const uri = existsSync(s.worktree)
                 ? vscode.Uri.file(path.join(s.worktree, c.path))
-                : studioUri({ session: s.id, path: c.path, version: "snapshot" });
+                : studioUri({ session: s.id, path: c.path, version: "snapshot" }, s.worktree);
             const t = this.controller.createCommentThread(
                 uri,
                 new vscode.Range(c.startLine - 1, 0, Math.max(c.endLine, c.startLine) - 1, 0),

@@ -58,7 +58,8 @@ export class SessionsTree implements vscode.TreeDataProvider<Node>, vscode.Dispo
             item.id = node.session.id;
             item.description = v.description;
             item.tooltip = v.tooltip;
-            item.iconPath = new vscode.ThemeIcon(v.icon, v.color ? new vscode.ThemeColor(v.color) : undefined);
+            item.accessibilityInformation = { label: v.accessibility };
+            item.iconPath = new vscode.ThemeIcon(v.icon, new vscode.ThemeColor(v.color));
             item.contextValue = v.contextValue;
             return item;
         }

@@ -5,9 +5,10 @@
 import { basic } from "./host/basic";
 import { e2e } from "./host/e2e";
 import { HostTest, screenshotPoint } from "./host/harness";
+import { settings } from "./host/settings";
 
 export async function run(): Promise<void> {
-    const tests: HostTest[] = [...basic, ...e2e];
+    const tests: HostTest[] = [...settings, ...basic, ...e2e];
     if (process.env["STUDIOD_TEST_FORCE_FAIL"]) {
         tests.push({
             name: "forced failure (STUDIOD_TEST_FORCE_FAIL)",

@@ -74,6 +74,10 @@ function makeWorkspace(dir, env) {
     const lines = Array.from({ length: 20 }, (_, i) => `line ${i + 1}`).join("\n") + "\n";
     writeFileSync(path.join(dir, "README.md"), "# demo\n\nA repository for the studiod extension tests.\n");
     writeFileSync(path.join(dir, "notes.txt"), lines);
+    // Every demo session rewrites lines 3–5 of app/config.txt: a conflict
+    // between sessions on a file the user's own checkout has too.
+    mkdirSync(path.join(dir, "app"));
+    writeFileSync(path.join(dir, "app", "config.txt"), Array.from({ length: 8 }, (_, i) => `setting${i + 1} = ${i + 1}`).join("\n") + "\n");
     mkdirSync(path.join(dir, "src"));
     writeFileSync(path.join(dir, "src", "main.go"), 'package main\n\nfunc main() {\n\tprintln("hello")\n}\n');
     // Editor state must not make the target's worktree dirty.
@@ -183,9 +187,16 @@ async function main() {
         null,
         2,
     );
-    for (const dir of [path.join(dirs["user-data"], "User"), path.join(dirs["server-data"], "data", "Machine")]) {
+    // User settings, and the remote's machine settings (under the
+    // user-data-dir the server is given). studiod.path goes in the user
+    // settings only, where a person sets it: the tests check it is read
+    // from there.
+    for (const [dir, extra] of [
+        [path.join(dirs["user-data"], "User"), studiodBin ? { "studiod.path": studiodBin } : {}],
+        [path.join(dirs["user-data"], "Machine"), {}],
+    ]) {
         mkdirSync(dir, { recursive: true });
-        writeFileSync(path.join(dir, "settings.json"), settings);
+        writeFileSync(path.join(dir, "settings.json"), JSON.stringify({ ...JSON.parse(settings), ...extra }, null, 2));
     }
 
     const port = await freePort();

@@ -40,6 +40,7 @@ function M.setup(opts)
 
   rpc.clear_listeners()
   require('studio.events').start()
+  require('studio.help').ensure_tags()
   return M
 end
 

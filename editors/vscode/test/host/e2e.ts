@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import * as vscode from "vscode";
 import type { Api } from "../../src/main";
 import * as p from "../../src/protocol";
+import { stateIcon } from "../../src/render";
 import type { SessionNode } from "../../src/tree";
 import { api, HostTest, setSetting, sleep, waitFor } from "./harness";
 
@@ -57,6 +58,7 @@ export const e2e: HostTest[] = [
         timeoutMs: 60_000,
         fn: async () => {
             const a = await api();
+            // The basic tests changed studiod.path; set it back.
             await setSetting("path", bin);
             await a.ctx.restart();
             await waitFor(() => a.ctx.state === "running", () => `state running (is ${a.ctx.state}: ${a.ctx.lastError})`, 30_000);
@@ -72,12 +74,44 @@ export const e2e: HostTest[] = [
             const { a } = state!;
             await spawnDemo(a, "alpha");
             const n = await waitFor(() => node(a, "alpha"), () => `alpha in the tree: ${describeSessions(a)}`);
-            assert.match(String(a.tree.getTreeItem(n).description), /^demo · /);
+            assert.equal(a.tree.getTreeItem(n).label, "alpha");
             state!.alpha = await changed(a, "alpha");
             // The row follows the session's notifications.
             await waitFor(
                 () => /\+\d+ −\d+/.test(String(a.tree.getTreeItem(node(a, "alpha")!).description)),
                 () => `change counts on the alpha row: ${String(a.tree.getTreeItem(node(a, "alpha")!).description)}`,
+            );
+        },
+    },
+    {
+        name: "e2e: session rows are short, with the details in the tooltip and an icon and colour per state",
+        skip,
+        timeoutMs: 60_000,
+        fn: async () => {
+            const { a } = state!;
+            const seen = new Set<string>();
+            // The demo agent goes working → waiting → idle: each row shows
+            // its state's icon and colour, and no more than fits.
+            await waitFor(
+                () => {
+                    const s = a.ctx.sessions.get("alpha")!;
+                    const item = a.tree.getTreeItem(node(a, "alpha")!);
+                    const icon = item.iconPath as vscode.ThemeIcon;
+                    const want = stateIcon(s.state);
+                    assert.ok(icon instanceof vscode.ThemeIcon, `icon ${JSON.stringify(item.iconPath)}`);
+                    assert.equal(icon.id, want.icon, `${s.state}: icon`);
+                    // ThemeColor.id is newer than the @types/vscode this builds with.
+                    assert.equal((icon.color as unknown as { id?: string } | undefined)?.id, want.color, `${s.state}: colour`);
+                    assert.equal(item.label, "alpha");
+                    const description = String(item.description ?? "");
+                    assert.ok(!description.includes("demo") && description.length <= 24, `description ${description}`);
+                    const tooltip = String(item.tooltip);
+                    assert.ok(tooltip.includes("alpha (demo):") && tooltip.includes("studio/alpha → main"), tooltip);
+                    seen.add(s.state);
+                    return seen.has("idle") && seen.size >= 2;
+                },
+                () => `alpha through two states to idle; seen ${[...seen].join(", ")}: ${describeSessions(a)}`,
+                45_000,
             );
         },
     },
@@ -94,6 +128,18 @@ export const e2e: HostTest[] = [
                 () => vscode.window.tabGroups.all.flatMap((g) => g.tabs).find((t) => t.label.includes("Review: alpha")),
                 () => `a "Review: alpha" tab; tabs: ${vscode.window.tabGroups.all.flatMap((g) => g.tabs.map((t) => t.label)).join(", ")}`,
             );
+            // Base and worktree of each file are one resource to VS Code:
+            // the same path (no "R" renamed badge); added files have no
+            // original at all.
+            const tab = vscode.window.tabGroups.all.flatMap((g) => g.tabs).find((t) => t.label.includes("Review: alpha"))!;
+            // A TabInputTextMultiDiff (newer than the @types/vscode this builds with).
+            const diffs = (tab.input as { textDiffs?: { original: vscode.Uri; modified: vscode.Uri }[] }).textDiffs;
+            assert.ok(diffs, `review tab input ${JSON.stringify(tab.input)}`);
+            assert.equal(diffs.length, files.filter((f) => f.status === "modified").length, JSON.stringify({ diffs, files }));
+            for (const d of diffs) {
+                assert.equal(d.original.path, d.modified.path, `${d.original.toString()} vs ${d.modified.toString()}`);
+                assert.equal(d.original.scheme, "studio");
+            }
             // The base side comes from studio/file through the studio: scheme.
             const f = files.find((f) => f.status === "modified") ?? files[0]!;
             const q = new URLSearchParams({ session: alpha!.id, version: "base" }).toString();
@@ -127,6 +173,20 @@ export const e2e: HostTest[] = [
                 60_000,
             );
             assert.ok(found[0].fsPath);
+            // The user's own checkout: the lines both rewrite, with both
+            // sides as related information.
+            const mine = vscode.Uri.file(`${vscode.workspace.workspaceFolders![0]!.uri.fsPath}/app/config.txt`);
+            await vscode.window.showTextDocument(await vscode.workspace.openTextDocument(mine), { preview: false });
+            const d = await waitFor(
+                () => vscode.languages.getDiagnostics(mine).find((d) => d.source === "studiod"),
+                () => `a studiod diagnostic on the user's ${mine.fsPath}: ${JSON.stringify(vscode.languages.getDiagnostics(mine))}`,
+                30_000,
+            );
+            assert.equal(d.message, "sessions alpha and beta both change lines 3–5: a conflict when both land");
+            assert.equal(d.severity, vscode.DiagnosticSeverity.Warning);
+            assert.deepEqual([d.range.start.line, d.range.end.line], [2, 4]);
+            const related = (d.relatedInformation ?? []).map((r) => r.location.uri.fsPath).sort();
+            assert.deepEqual(related, [`${state!.alpha!.worktree}/app/config.txt`, `${beta.worktree}/app/config.txt`].sort());
             await waitFor(() => a.ctx.conflicts.size > 0, () => "the conflict set to fill from studio/conflictsChanged");
             await waitFor(
                 () => a.tree.getChildren(node(a, "alpha")).length > 0,

@@ -5,59 +5,90 @@ import { changesText, formatRanges, inWorkspace, renderConflict, renderSession, 
 import { session } from "./util";
 
 describe("renderSession", () => {
+    // The row is the name and a short description that fits the default
+    // sidebar width; the icon and its colour say the state.
     const cases = [
         {
             name: "working without changes",
             in: session(),
-            label: "auth",
-            description: "claude · working",
+            description: "",
             icon: "sync~spin",
+            color: "charts.blue",
             context: "session:working:live",
         },
         {
             name: "waiting with changes and conflicts",
             in: session({ state: "waiting", detail: "Proceed? [y/n]", changes: { files: 2, additions: 12, deletions: 3 }, conflicts: 1 }),
-            label: "auth",
-            description: "claude · waiting · +12 −3 · 2 files · ⚠ 1 conflict",
+            description: "waiting +12 −3 ⚠ 1",
             icon: "bell-dot",
+            color: "charts.yellow",
             context: "session:waiting:live:conflicts",
+        },
+        {
+            name: "idle is not a plain circle",
+            in: session({ state: "idle", changes: { files: 3, additions: 10, deletions: 3 } }),
+            description: "+10 −3",
+            icon: "debug-pause",
+            color: "charts.green",
+            context: "session:idle:live",
         },
         {
             name: "merged",
             in: session({ state: "merged", changes: { files: 1, additions: 1, deletions: 0 } }),
-            label: "auth",
-            description: "claude · merged · +1 −0 · 1 file",
+            description: "+1 −0",
             icon: "git-merge",
+            color: "charts.purple",
             context: "session:merged",
         },
         {
             name: "failed with conflicts",
             in: session({ state: "failed", conflicts: 3 }),
-            label: "auth",
-            description: "claude · failed · ⚠ 3 conflicts",
+            description: "failed ⚠ 3",
             icon: "error",
+            color: "charts.red",
             context: "session:failed:conflicts",
+        },
+        {
+            name: "exited with an error",
+            in: session({ state: "exited", exitCode: 2 }),
+            description: "exited 2",
+            icon: "warning",
+            color: "charts.orange",
+            context: "session:exited",
         },
     ];
     for (const c of cases) {
         test(c.name, () => {
             const v = renderSession(c.in);
-            assert.equal(v.label, c.label);
+            assert.equal(v.label, "auth");
             assert.equal(v.description, c.description);
             assert.equal(v.icon, c.icon);
+            assert.equal(v.color, c.color);
             assert.equal(v.contextValue, c.context);
         });
     }
 
-    test("the tooltip carries the waiting question and the branch", () => {
-        const v = renderSession(session({ state: "waiting", detail: "Proceed? [y/n]" }));
-        assert.match(v.tooltip, /Proceed\? \[y\/n\]/);
-        assert.match(v.tooltip, /studio\/auth → main/);
+    test("the row fits the default sidebar width; the tooltip has the rest", () => {
+        const s = session({
+            name: "rate-limit",
+            state: "waiting",
+            detail: "Proceed? [y/n]",
+            changes: { files: 13, additions: 1240, deletions: 312 },
+            conflicts: 12,
+        });
+        const v = renderSession(s);
+        // About 35 characters fit next to the icon at the default width.
+        assert.ok(v.label.length + 1 + v.description.length <= 35, `${v.label} ${v.description}`);
+        for (const want of ["rate-limit (claude): waiting for input", "Proceed? [y/n]", "studio/auth → main", "13 files", "12 predicted conflicts"]) {
+            assert.ok(v.tooltip.includes(want), `tooltip lacks ${want}: ${v.tooltip}`);
+        }
+        assert.match(v.accessibility, /session rate-limit, claude waiting for input, 13 files, 1240 added, 312 deleted/);
     });
 
-    test("every state has its own icon", () => {
-        const icons = Object.values(State).map((s) => stateIcon(s).icon);
-        assert.equal(new Set(icons).size, icons.length);
+    test("every state has its own icon and colour", () => {
+        const looks = Object.values(State).map((s) => stateIcon(s));
+        assert.equal(new Set(looks.map((l) => l.icon)).size, looks.length, JSON.stringify(looks));
+        assert.equal(new Set(looks.map((l) => l.color)).size, looks.length, JSON.stringify(looks));
         assert.equal(stateIcon("bogus").icon, "question");
     });
 

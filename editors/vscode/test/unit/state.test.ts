@@ -68,9 +68,13 @@ test("SessionStore tracks previous records and forgets removed sessions", () => 
 
 test("studio: URI query round-trips", () => {
     const ref = { session: "s 1&x", path: "dir/a b.go", version: "base" as const };
-    const q = toQuery(ref);
-    assert.equal(q.path, "/dir/a b.go");
+    const q = toQuery(ref, "/wt/auth");
+    // The path is the worktree file's, as the file: URI of the other side
+    // of a diff has it: VS Code takes the pair for one resource.
+    assert.equal(q.path, "/wt/auth/dir/a b.go");
     assert.deepEqual(fromQuery(q.path, q.query), ref);
+    // Older URIs carried the relative path as the URI's path.
+    assert.deepEqual(fromQuery("/dir/a b.go", "session=s+1%26x&version=base"), ref);
     assert.equal(fromQuery("/x", "session=s&version=bogus"), undefined);
     assert.equal(fromQuery("/x", "version=base"), undefined);
 });
