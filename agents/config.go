@@ -20,6 +20,20 @@ type Config struct {
 	Defaults Defaults           `toml:"defaults"`
 	Agents   map[string]Profile `toml:"agents"`
 	Setup    Setup              `toml:"setup"`
+	Check    Check              `toml:"check"`
+}
+
+// Check is how a combination of sessions is tested before it lands
+// (preview --check, land --check).
+type Check struct {
+	// Command runs through sh -c in a scratch worktree holding the
+	// combination, with the environment of a scratch session.
+	Command string `toml:"command"`
+	// Timeout kills the command's process group (default 10m).
+	Timeout duration `toml:"timeout"`
+	// Concurrency is how many checks of one repository may run at once
+	// (default 1).
+	Concurrency int `toml:"concurrency"`
 }
 
 // Defaults are settings for spawn and merge.
@@ -159,6 +173,15 @@ func overlay(base, o Config) Config {
 		agents[k] = p
 	}
 	base.Agents = agents
+	if o.Check.Command != "" {
+		base.Check.Command = o.Check.Command
+	}
+	if o.Check.Timeout.Duration > 0 {
+		base.Check.Timeout = o.Check.Timeout
+	}
+	if o.Check.Concurrency > 0 {
+		base.Check.Concurrency = o.Check.Concurrency
+	}
 	base.Setup.Copy = append(base.Setup.Copy, o.Setup.Copy...)
 	base.Setup.Commands = append(base.Setup.Commands, o.Setup.Commands...)
 	return base
@@ -170,6 +193,9 @@ func repoCommands(c Config) []string {
 	var cmds []string
 	for _, s := range c.Setup.Commands {
 		cmds = append(cmds, "setup: "+s)
+	}
+	if c.Check.Command != "" {
+		cmds = append(cmds, "check: "+c.Check.Command)
 	}
 	for name, p := range c.Agents {
 		if p.Command != nil {

@@ -69,8 +69,9 @@ type Manager struct {
 	nextL             int
 	repoLocks         map[string]*sync.Mutex
 
-	conf *conflicts
-	who  whoCache
+	conf  *conflicts
+	integ *integrator
+	who   whoCache
 	// snapLocks holds a *sync.Mutex per session ID, serializing snapshots
 	// through the session's private index.
 	snapLocks sync.Map
@@ -120,6 +121,7 @@ func New(ctx context.Context, opts Options) (*Manager, error) {
 		ctx:               mctx, cancel: cancel,
 	}
 	m.conf = newConflicts(m, opts.Watch)
+	m.integ = newIntegrator(m)
 	list, err := st.all(ctx)
 	if err != nil {
 		st.close()
@@ -134,15 +136,18 @@ func New(ctx context.Context, opts Options) (*Manager, error) {
 		m.recover(ctx, s.clone())
 		m.recoverMerges(ctx, s.clone())
 	}
+	m.recoverLands(ctx)
 	for _, s := range m.List("", false) {
 		m.conf.track(ctx, s)
 	}
+	m.integ.start(ctx)
 	return m, nil
 }
 
 // Close stops supervising (agents keep running) and closes the database.
 func (m *Manager) Close() error {
 	m.cancel()
+	m.integ.close()
 	m.conf.close()
 	m.wg.Wait()
 	return m.store.close()
@@ -200,7 +205,7 @@ func (m *Manager) change(id string, store bool, fn func(s *Session) bool) (Sessi
 		}
 	}
 	if !active(next.State) {
-		next.Conflicts = 0
+		next.Conflicts, next.Behind, next.WouldConflict = 0, 0, false
 		m.conf.untrack(id)
 	}
 	m.mu.Lock()

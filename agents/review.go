@@ -255,6 +255,9 @@ type MergeRequest struct {
 	Force    bool
 	// Progress, if set, hears about each step.
 	Progress Progress
+	// Verify, if set, checks the built result before the target moves
+	// (see workspace.MergeOptions).
+	Verify func(ctx context.Context, commit, tree string) error
 }
 
 // MergeConflictError refuses a merge that would conflict, with the
@@ -263,6 +266,9 @@ type MergeConflictError struct {
 	Paths     []string
 	Conflicts []workspace.Conflict
 	Err       error
+	// Sent reports that the conflicts went to the agent, and Via how.
+	Sent bool
+	Via  string
 }
 
 func (e *MergeConflictError) Error() string { return e.Err.Error() }
@@ -322,7 +328,7 @@ func (m *Manager) Merge(ctx context.Context, ref Ref, req MergeRequest) (Session
 	}
 	res, err := workspace.Merge(ctx, workspace.MergeOptions{
 		Repo: repo, Branch: s.Branch, Target: s.Target, Worktree: wt, Strategy: strategy,
-		Message: msg, Journal: s.Dir + "/merge.journal", DryRun: req.DryRun,
+		Message: msg, Journal: s.Dir + "/merge.journal", DryRun: req.DryRun, Verify: req.Verify,
 	})
 	var ce *workspace.ConflictError
 	if errors.As(err, &ce) {

@@ -35,6 +35,10 @@ type API interface {
 	Who(context.Context, WhoParams) (*WhoResult, error)
 	Merge(context.Context, MergeParams) (*MergeResult, error)
 	Undo(context.Context, SessionRef) (*UndoResult, error)
+	Preview(context.Context, PreviewParams) (*Preview, error)
+	Land(context.Context, LandParams) (*LandResult, error)
+	UndoLand(context.Context, UndoLandParams) (*UndoLandResult, error)
+	Sync(context.Context, SyncParams) (*SyncResult, error)
 	Subscribe(context.Context, SubscribeParams) (*Empty, error)
 	Status(context.Context, Empty) (*StatusResult, error)
 	Trust(context.Context, TrustParams) (*TrustResult, error)
@@ -68,6 +72,10 @@ func Routes(api API) map[string]Handler {
 		MethodWho:       route(api.Who),
 		MethodMerge:     route(api.Merge),
 		MethodUndo:      route(api.Undo),
+		MethodPreview:   route(api.Preview),
+		MethodLand:      route(api.Land),
+		MethodUndoLand:  route(api.UndoLand),
+		MethodSync:      route(api.Sync),
 		MethodSubscribe: route(api.Subscribe),
 		MethodStatus:    route(api.Status),
 		MethodTrust:     route(api.Trust),
@@ -112,6 +120,7 @@ type Events struct {
 	SessionChanged   func(SessionChanged)
 	ConflictsChanged func(ConflictsChanged)
 	Output           func(OutputNotification)
+	PreviewChanged   func(PreviewChanged)
 	Progress         func(ProgressParams)
 }
 
@@ -124,6 +133,8 @@ func (e *Events) Notify(method string, params json.RawMessage) {
 		dispatch(params, e.ConflictsChanged)
 	case NotifyOutput:
 		dispatch(params, e.Output)
+	case NotifyPreviewChanged:
+		dispatch(params, e.PreviewChanged)
 	case NotifyProgress:
 		dispatch(params, e.Progress)
 	}

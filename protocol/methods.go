@@ -22,6 +22,10 @@ const (
 	MethodWho       = "studio/who"
 	MethodMerge     = "studio/merge"
 	MethodUndo      = "studio/undo"
+	MethodPreview   = "studio/preview"
+	MethodLand      = "studio/land"
+	MethodUndoLand  = "studio/undoLand"
+	MethodSync      = "studio/sync"
 	MethodSubscribe = "studio/subscribe"
 	MethodStatus    = "studio/status"
 	MethodTrust     = "studio/trust"
@@ -33,6 +37,7 @@ const (
 	NotifySessionChanged   = "studio/sessionChanged"
 	NotifyConflictsChanged = "studio/conflictsChanged"
 	NotifyOutput           = "studio/output"
+	NotifyPreviewChanged   = "studio/previewChanged"
 )
 
 // Commands offered to editors through workspace/executeCommand. Each takes one
@@ -59,12 +64,13 @@ var Methods = []string{
 	MethodHello, MethodSpawn, MethodSessions, MethodSession, MethodSend,
 	MethodOutput, MethodResize, MethodStop, MethodRemove, MethodHook,
 	MethodDiff, MethodFile, MethodComment, MethodComments, MethodFeedback,
-	MethodConflicts, MethodWho, MethodMerge, MethodUndo, MethodSubscribe, MethodStatus,
+	MethodConflicts, MethodWho, MethodMerge, MethodUndo,
+	MethodPreview, MethodLand, MethodUndoLand, MethodSync, MethodSubscribe, MethodStatus,
 	MethodTrust, MethodShutdown,
 }
 
 // Notifications lists every notification the daemon sends.
-var Notifications = []string{NotifySessionChanged, NotifyConflictsChanged, NotifyOutput, NotifyProgress}
+var Notifications = []string{NotifySessionChanged, NotifyConflictsChanged, NotifyOutput, NotifyPreviewChanged, NotifyProgress}
 
 // Commands lists every editor command.
 var Commands = []string{

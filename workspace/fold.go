@@ -44,7 +44,7 @@ type FoldLeft struct {
 	// With are the sides it conflicts with (indices); empty for the target.
 	With []int
 	// Files are the conflicting paths, with line ranges when a pair's
-	// prediction gave them.
+	// prediction gave them: A is the side left out.
 	Files []FileConflict
 	Err   error
 }
@@ -278,7 +278,12 @@ func (f *Folder) Fold(ctx context.Context, tip string, sides []FoldSide) (FoldRe
 				continue
 			}
 			l.With = append(l.With, j)
-			l.Files = append(l.Files, fs...)
+			for _, f := range fs {
+				if i > j {
+					f.A, f.B = f.B, f.A // the side left out is A
+				}
+				l.Files = append(l.Files, f)
+			}
 		}
 		left[i] = l
 	}
