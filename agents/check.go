@@ -522,9 +522,10 @@ func (m *Manager) checkPreview(ctx context.Context, rs *repoInteg, cc checkConfi
 	}
 	slices.SortFunc(inOrder, func(a, b PreviewSession) int { return a.Position - b.Position })
 	p.Sessions = append(inOrder, out...)
-	if decisive != nil {
-		run.Log, run.Tail = decisive.Log, decisive.Tail
+	if decisive == nil {
+		decisive = &final
 	}
+	run.Log, run.Tail = decisive.Log, decisive.Tail
 	switch {
 	case targetFails:
 		run.Status = CheckFailed

@@ -51,7 +51,8 @@ type LandRequest struct {
 	CheckCommand string
 	SendFailures bool
 	Force        bool
-	// Resume continues the queue of this land ID.
+	// Resume continues the queue of this land ID ("last": the repository's
+	// newest).
 	Resume   string
 	Progress Progress
 }
@@ -235,7 +236,7 @@ func (m *Manager) Land(ctx context.Context, req LandRequest) (*Land, error) {
 	var repo *workspace.Repo
 	var err error
 	if req.Resume != "" {
-		if l, err = m.loadLand(req.Resume); err != nil {
+		if l, err = m.findLand(ctx, req.Repo, req.Resume); err != nil {
 			return nil, err
 		}
 		switch l.Status {
@@ -282,10 +283,11 @@ func (m *Manager) Land(ctx context.Context, req LandRequest) (*Land, error) {
 					return nil, err
 				}
 			}
+			// Sessions with nothing to merge stay in the queue: the
+			// snapshot that says so may be a moment old, and the merge
+			// itself skips them.
 			for _, ps := range pv.Sessions {
-				if ps.Status != PreviewEmpty {
-					l.Queue = append(l.Queue, ps.Session.ID)
-				}
+				l.Queue = append(l.Queue, ps.Session.ID)
 			}
 		}
 		if len(l.Queue) == 0 {

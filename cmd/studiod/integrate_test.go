@@ -3,9 +3,12 @@ package main
 import (
 	"encoding/json"
 	"os"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 
 	"github.com/studiod/studiod/internal/gittest"
@@ -90,8 +93,18 @@ func (e *integEnv) spawn(name string, files map[string]string) *protocol.Session
 	}
 	e.outs = append(e.outs, protocol.OutputSubscription{Session: s.ID, Offset: 0})
 	e.subscribe()
-	e.w.AwaitState(e.t, s.ID, protocol.StateIdle)
+	e.awaitWork(s.ID)
 	return s
+}
+
+// awaitWork waits until a session is idle and its changes are seen (its
+// change stats come from the snapshots previews fold).
+func (e *integEnv) awaitWork(ref string) {
+	e.t.Helper()
+	e.w.Await(e.t, "session "+ref+" idle with its changes seen", func() bool {
+		s, ok := e.w.Session(ref)
+		return ok && s.State == protocol.StateIdle && s.Changes.Files > 0
+	}, func() string { s, _ := e.w.Session(ref); return jsonString(s) })
 }
 
 func (e *integEnv) output(name string) string {
@@ -291,4 +304,153 @@ func asError(err error, pe **protocol.Error) bool {
 	e, ok := err.(*protocol.Error)
 	*pe = e
 	return ok && e != nil
+}
+
+// TestLandCrashRecovery kills the daemon (SIGKILL, from inside, right after
+// each journaled step of a two-session land: the queue recorded, each step
+// of each merge, each merge recorded) and restarts it: the target is at a
+// state reached by whole merges only, every backup ref of a merge that
+// moved it is kept, the queue is recorded as interrupted, and resuming it
+// lands the rest.
+func TestLandCrashRecovery(t *testing.T) {
+	steps := []string{"land-begin", "begin", "checkpoint", "build", "backup", "move", "land-merged", "move#2", "land-merged#2"}
+	for _, step := range steps {
+		t.Run(step, func(t *testing.T) {
+			e := newIntegEnv(t, map[string]string{"a.txt": "a\n"}, "STUDIOD_DEBUG_CRASH_AFTER="+step)
+			old := gittest.Git(t, e.repo, "rev-parse", "main")
+			for _, name := range []string{"one", "two"} {
+				s, err := e.c.Spawn(t.Context(), protocol.SpawnParams{Repo: e.repo, Name: name,
+					Command: []string{"fakeagent", "-edit", name + ".txt", "-echo"}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				e.awaitWork(s.ID)
+			}
+			if _, err := e.c.Land(t.Context(), protocol.LandParams{Repo: e.repo}); err == nil {
+				t.Fatal("the land finished although the daemon was to die")
+			}
+			select {
+			case <-e.d.exited:
+			case <-t.Context().Done():
+				t.Fatal("the daemon did not die")
+			}
+
+			e.d = startDaemon(t, e.d.home)
+			e.connect()
+			// Whole merges only: main's first parents back to the old tip
+			// are merge commits of the sessions, in order.
+			chain := strings.Fields(gittest.Git(t, e.repo, "rev-list", "--first-parent", "--reverse", old+"..main"))
+			if len(chain) > 2 {
+				t.Fatalf("main moved by %d commits: %v", len(chain), chain)
+			}
+			backups := gittest.Git(t, e.repo, "for-each-ref", "--format=%(objectname)", "refs/studio/backup/main/")
+			for i, c := range chain {
+				want := []string{"one.txt", "two.txt"}[i]
+				if got := gittest.Git(t, e.repo, "show", c+":"+want); got != "edited by "+[]string{"one", "two"}[i] {
+					t.Errorf("merge %d (%s) lacks %s: %q", i+1, c, want, got)
+				}
+				if parents := strings.Fields(gittest.Git(t, e.repo, "rev-list", "--parents", "-n1", c)); len(parents) != 3 {
+					t.Errorf("main's commit %s is not a merge: %v", c, parents)
+				}
+				if prev := gittest.Git(t, e.repo, "rev-parse", c+"^1"); !strings.Contains(backups, prev) {
+					t.Errorf("no backup ref of %s, the tip before merge %d: %q", prev, i+1, backups)
+				}
+			}
+			wantMoved := map[string]int{"move": 1, "land-merged": 1, "move#2": 2, "land-merged#2": 2}[step]
+			if len(chain) != wantMoved {
+				t.Errorf("crash after %s: main moved by %d merges, want %d", step, len(chain), wantMoved)
+			}
+			// The queue says it was interrupted, with what landed.
+			files, _ := filepath.Glob(filepath.Join(e.d.home, "state", "lands", "*.json"))
+			if len(files) != 1 {
+				t.Fatalf("land records: %v", files)
+			}
+			var rec struct {
+				Status string `json:"status"`
+				Landed []struct {
+					Name string `json:"name"`
+				} `json:"landed"`
+			}
+			b, _ := os.ReadFile(files[0])
+			json.Unmarshal(b, &rec)
+			if rec.Status != "interrupted" || len(rec.Landed) != len(chain) {
+				t.Errorf("land record after the crash: status %s, %d landed; want interrupted, %d", rec.Status, len(rec.Landed), len(chain))
+			}
+			for _, name := range []string{"one", "two"} {
+				e.w.AwaitState(t, name, protocol.StateIdle, protocol.StateMerged, protocol.StateStopped, protocol.StateExited)
+			}
+			r, err := e.c.Land(t.Context(), protocol.LandParams{Repo: e.repo, Resume: "last"})
+			if err != nil {
+				t.Fatalf("resume: %v", err)
+			}
+			if r.Status != protocol.LandDone || len(r.Landed) != 2 || r.Old != old {
+				t.Fatalf("resumed land: %+v", r)
+			}
+			for _, f := range []string{"one.txt", "two.txt"} {
+				if _, err := gittest.Try(e.repo, "cat-file", "-e", "main:"+f); err != nil {
+					t.Errorf("%s not on main after the resumed land", f)
+				}
+			}
+			// And the whole queue can be undone.
+			if _, err := e.c.UndoLand(t.Context(), protocol.UndoLandParams{Repo: e.repo, Land: r.ID}); err != nil {
+				t.Fatal(err)
+			}
+			if got := gittest.Git(t, e.repo, "rev-parse", "main"); got != old {
+				t.Errorf("main after undoing the land: %s, want %s", got, old)
+			}
+		})
+	}
+}
+
+// TestPreviewCheckCancelled: a change while the check runs makes a newer
+// preview, which cancels the older check (its whole process group is
+// killed) and checks the new combination; the request gets the newer
+// verdict.
+func TestPreviewCheckCancelled(t *testing.T) {
+	tmp := t.TempDir()
+	fifo := filepath.Join(tmp, "started")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	check := "if [ -f slow.txt ]; then sleep 1000 & echo $! > " + tmp + "/sleeper; echo started > " + fifo + "; wait; fi; echo quick"
+	e := newIntegEnv(t, map[string]string{"README.md": "hi\n"})
+	s := e.spawn("slow", map[string]string{"slow.txt": "slow\n"})
+	type result struct {
+		pv  *protocol.Preview
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		pv, err := e.c.Preview(t.Context(), protocol.PreviewParams{Repo: e.repo, Check: true, CheckCommand: check})
+		done <- result{pv, err}
+	}()
+	started, err := os.ReadFile(fifo) // blocks until the check has started
+	if err != nil || strings.TrimSpace(string(started)) != "started" {
+		t.Fatalf("the check did not start: %q, %v", started, err)
+	}
+	pid, err := os.ReadFile(filepath.Join(tmp, "sleeper"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The agent changes its mind: no slow file any more.
+	os.Remove(filepath.Join(s.Worktree, "slow.txt"))
+	gittest.Write(t, s.Worktree, map[string]string{"quick.txt": "quick\n"})
+	r := <-done
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	if r.pv.Check == nil || r.pv.Check.Status != protocol.CheckPassed || !strings.Contains(r.pv.Check.Tail, "quick") {
+		t.Fatalf("check %+v, want the new combination checked and passed", r.pv.Check)
+	}
+	if r.pv.Generation < 2 {
+		t.Errorf("generation %d: the verdict is not of a newer preview", r.pv.Generation)
+	}
+	// The cancelled check's process group is gone (at most a zombie
+	// waiting to be reaped by init).
+	n, _ := strconv.Atoi(strings.TrimSpace(string(pid)))
+	if st, err := os.ReadFile("/proc/" + strconv.Itoa(n) + "/stat"); err == nil {
+		if f := strings.Fields(string(st)); len(f) > 2 && f[2] != "Z" {
+			t.Errorf("the cancelled check's sleep (pid %d) still runs: %s", n, st)
+		}
+	}
 }
