@@ -216,6 +216,9 @@ func TestIntegrationLoop(t *testing.T) {
 		out := e.output("caller")
 		return strings.Contains(out, "got: studiod could not land your work on main") && strings.Contains(out, "hello: not found")
 	}, func() string { return e.output("caller") })
+	// On this connection the agent's "working" came before its output: once
+	// it is idle again it has handled the message.
+	e.w.AwaitState(t, "caller", protocol.StateIdle)
 	if got := gittest.Git(t, e.repo, "rev-parse", "main"); got != r.New || r.Old != old {
 		t.Errorf("main at %s; land says %s → %s", got, r.Old, r.New)
 	}

@@ -30,8 +30,9 @@ if (!STUDIOD) throw new Error("set STUDIOD_BIN to a studiod binary");
 const TOOLS = [
   "spawn_session", "list_sessions", "get_session", "read_output", "send_input", "session_diff",
   "check_conflicts", "add_review_comment", "send_feedback", "merge_session", "stop_session", "remove_session",
+  "preview_integration", "land_sessions", "sync_session",
 ];
-const READ_ONLY = new Set(["list_sessions", "get_session", "read_output", "session_diff", "check_conflicts"]);
+const READ_ONLY = new Set(["list_sessions", "get_session", "read_output", "session_diff", "check_conflicts", "preview_integration"]);
 
 // Short paths: unix socket paths are limited.
 const root = mkdtempSync(join("/tmp", "sdmcp"));
