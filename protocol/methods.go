@@ -51,6 +51,9 @@ const (
 	CommandSend     = "studio.send"
 	CommandFeedback = "studio.feedback"
 	CommandUndo     = "studio.undo"
+	CommandPreview  = "studio.preview"
+	CommandLand     = "studio.land"
+	CommandSync     = "studio.sync"
 )
 
 // CommandOpen is served by the daemon's LSP adapter alone: it asks the
@@ -75,5 +78,5 @@ var Notifications = []string{NotifySessionChanged, NotifyConflictsChanged, Notif
 // Commands lists every editor command.
 var Commands = []string{
 	CommandSpawn, CommandReview, CommandMerge, CommandStop, CommandRemove,
-	CommandSend, CommandFeedback, CommandUndo,
+	CommandSend, CommandFeedback, CommandUndo, CommandPreview, CommandLand, CommandSync,
 }

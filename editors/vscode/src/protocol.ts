@@ -72,6 +72,9 @@ export const Command = {
     Send: "studio.send",
     Feedback: "studio.feedback",
     Undo: "studio.undo",
+    Preview: "studio.preview",
+    Land: "studio.land",
+    Sync: "studio.sync",
     Open: "studio.open",
 } as const;
 

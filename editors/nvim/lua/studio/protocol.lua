@@ -59,6 +59,9 @@ M.command = {
   send = 'studio.send',
   feedback = 'studio.feedback',
   undo = 'studio.undo',
+  preview = 'studio.preview',
+  land = 'studio.land',
+  sync = 'studio.sync',
   open = 'studio.open',
 }
 
