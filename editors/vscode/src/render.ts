@@ -1,6 +1,7 @@
 // Pure rendering of sessions and conflicts for the tree view and the status
 // bar. No vscode import: tree.ts turns these views into TreeItems.
 
+import { behindText } from "./preview";
 import { Conflict, live, Range, Session, Severity, State } from "./protocol";
 
 /** What a session row shows, independent of the VS Code API. */
@@ -13,8 +14,9 @@ export interface SessionView {
     /** A theme color id for the icon, if any. */
     color?: string;
     /**
-     * `session:<state>` plus `:live` while an agent may run and `:conflicts`
-     * when it has any, so package.json menus can match with regexes.
+     * `session:<state>` plus `:live` while an agent may run, `:conflicts`
+     * when it has any and `:behind` when its target has moved on, so
+     * package.json menus can match with regexes.
      */
     contextValue: string;
 }
@@ -48,6 +50,8 @@ export function renderSession(s: Session): SessionView {
     const changes = changesText(s);
     if (changes) parts.push(changes);
     if (s.conflicts > 0) parts.push(`⚠ ${s.conflicts} ${s.conflicts === 1 ? "conflict" : "conflicts"}`);
+    const behind = behindText(s);
+    if (behind) parts.push(behind);
 
     const tip = [
         `${s.name} (${s.agent}) — ${s.state}`,
@@ -56,12 +60,14 @@ export function renderSession(s: Session): SessionView {
         `worktree ${s.worktree}`,
         changes ? `changes ${changes}` : "no changes yet",
         s.conflicts > 0 ? `${s.conflicts} predicted conflicts or overlaps` : "",
+        behind,
         s.prompt ? `prompt: ${s.prompt}` : "",
     ].filter((l) => l !== "");
 
     let contextValue = `session:${s.state}`;
     if (live(s.state)) contextValue += ":live";
     if (s.conflicts > 0) contextValue += ":conflicts";
+    if (s.behind) contextValue += ":behind";
 
     const view: SessionView = {
         label: s.name,

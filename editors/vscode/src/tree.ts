@@ -5,6 +5,7 @@
 import * as vscode from "vscode";
 import { Ctx } from "./ctx";
 import * as p from "./protocol";
+import { renderPreview } from "./preview";
 import { renderConflict, renderSession, sortSessions } from "./render";
 
 export type Node = SessionNode | ConflictNode;
@@ -56,8 +57,9 @@ export class SessionsTree implements vscode.TreeDataProvider<Node>, vscode.Dispo
                 hasChildren ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.None,
             );
             item.id = node.session.id;
-            item.description = v.description;
-            item.tooltip = v.tooltip;
+            const pv = renderPreview(this.ctx.previews.forSession(node.session), this.ctx.previews.get(node.session.repo));
+            item.description = pv ? `${v.description} · ${pv.badge}` : v.description;
+            item.tooltip = pv?.tooltip ? `${v.tooltip}\n${pv.tooltip}` : v.tooltip;
             item.iconPath = new vscode.ThemeIcon(v.icon, v.color ? new vscode.ThemeColor(v.color) : undefined);
             item.contextValue = v.contextValue;
             return item;
