@@ -122,9 +122,9 @@ func previewReason(p agents.Preview, ps agents.PreviewSession) string {
 	case workspace.LeftError:
 		return "cannot be merged: " + ps.Err
 	case workspace.LeftTarget:
-		return "conflicts with " + p.Target + " in " + files() + ": sync it (studiod sync " + ps.Session.Name + ") or resolve on its branch"
+		return "conflicts with " + p.Target + " in " + files() + ": `studiod sync " + ps.Session.Name + " --send` gives the conflict to its agent"
 	case workspace.LeftSession:
-		return "conflicts with " + strings.Join(ps.With, ", ") + " in " + files() + ": land it after syncing once they have landed"
+		return "conflicts with " + strings.Join(ps.With, ", ") + " in " + files() + "; once they have landed, `studiod sync " + ps.Session.Name + " --send` gives the conflict to its agent"
 	case workspace.LeftCombination:
 		return "conflicts with the combination of " + strings.Join(ps.With, ", ") + " in " + files()
 	case agents.LeftCheck:

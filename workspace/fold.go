@@ -151,37 +151,55 @@ func (f *Folder) Fold(ctx context.Context, tip string, sides []FoldSide) (FoldRe
 		ok      bool
 	}
 	infos := make([]info, len(sides))
+	lefts := make([]*FoldLeft, len(sides))
+	errs := make([]error, len(sides))
+	// Each side's merge base and changes cost a git process or two the
+	// first time: a few at once.
+	sem := make(chan struct{}, 4)
+	var wg sync.WaitGroup
+	for i, s := range sides {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			head := cmpOr(s.Head, s.Commit)
+			base, err := f.pred.MergeBase(ctx, head, tip)
+			if err == nil {
+				_, err = f.pred.Tree(ctx, s.Commit)
+			}
+			switch {
+			case errors.Is(err, ErrBadRef) || errors.Is(err, ErrNoMergeBase):
+				lefts[i] = &FoldLeft{Side: i, Reason: LeftError, Err: err}
+				return
+			case err != nil:
+				errs[i] = err
+				return
+			case base == s.Commit:
+				lefts[i] = &FoldLeft{Side: i, Reason: LeftEmpty}
+				return
+			}
+			ch, err := f.pred.ChangedPaths(ctx, base, s.Commit)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			if len(ch) == 0 {
+				lefts[i] = &FoldLeft{Side: i, Reason: LeftEmpty}
+				return
+			}
+			infos[i] = info{base: base, changes: ch, ok: true}
+		})
+	}
+	wg.Wait()
 	left := map[int]FoldLeft{}
 	var live []int
-	for i, s := range sides {
-		head := s.Head
-		if head == "" {
-			head = s.Commit
+	for i := range sides {
+		if errs[i] != nil {
+			return res, errs[i]
 		}
-		base, err := f.pred.MergeBase(ctx, head, tip)
-		if err == nil {
-			_, err = f.pred.Tree(ctx, s.Commit)
-		}
-		if errors.Is(err, ErrBadRef) || errors.Is(err, ErrNoMergeBase) {
-			left[i] = FoldLeft{Side: i, Reason: LeftError, Err: err}
+		if lefts[i] != nil {
+			left[i] = *lefts[i]
 			continue
 		}
-		if err != nil {
-			return res, err
-		}
-		if base == s.Commit {
-			left[i] = FoldLeft{Side: i, Reason: LeftEmpty}
-			continue
-		}
-		ch, err := f.pred.ChangedPaths(ctx, base, s.Commit)
-		if err != nil {
-			return res, err
-		}
-		if len(ch) == 0 {
-			left[i] = FoldLeft{Side: i, Reason: LeftEmpty}
-			continue
-		}
-		infos[i] = info{base: base, changes: ch, ok: true}
 		live = append(live, i)
 	}
 

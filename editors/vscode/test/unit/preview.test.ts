@@ -19,7 +19,7 @@ function preview(over: Partial<Preview> = {}): Preview {
         durationMs: 3,
         sessions: [
             ps(),
-            ps({ session: "api", id: "s2", status: "conflict", position: 0, with: ["auth"], reason: "conflicts with auth in a.go (lines 3–5): land it after syncing once they have landed" }),
+            ps({ session: "api", id: "s2", status: "conflict", position: 0, with: ["auth"], reason: "conflicts with auth in a.go (lines 3–5): once they have landed, `studiod sync api --send` gives the conflict to its agent" }),
         ],
         order: ["auth"],
         commit: "f",
@@ -84,7 +84,7 @@ describe("PreviewStore", () => {
 test("previewSummary", () => {
     assert.deepEqual(previewSummary(preview()), [
         "Landing order onto main: auth.",
-        "api: conflicts with auth in a.go (lines 3–5): land it after syncing once they have landed",
+        "api: conflicts with auth in a.go (lines 3–5): once they have landed, `studiod sync api --send` gives the conflict to its agent",
     ]);
     const checked = preview({ check: { command: "make test", status: "failed", started: "", tries: [], reason: "api breaks it" } });
     assert.equal(previewSummary(checked).at(-1), "Check `make test`: failed — api breaks it");
