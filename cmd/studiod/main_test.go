@@ -98,6 +98,7 @@ func TestScripts(t *testing.T) {
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"waitstate":    waitStateCmd,
 			"waitconflict": waitConflictCmd,
+			"waitwork":     waitWorkCmd,
 		},
 	})
 }
@@ -170,6 +171,23 @@ func waitStateCmd(ts *testscript.TestScript, neg bool, args []string) {
 	w.Await(scriptT{ts}, fmt.Sprintf("session %s to be %v", args[0], args[1:]), func() bool {
 		s, ok := w.Session(args[0])
 		return ok && s.Repo == repo && string(s.State) == args[1] && (len(args) < 3 || strings.Contains(s.Detail, args[2]))
+	}, func() string {
+		s, _ := w.Session(args[0])
+		return fmt.Sprintf("last seen: %+v", s)
+	})
+}
+
+// waitwork NAME waits until the session is idle and its changes are seen
+// (its change stats come from the snapshots a preview folds).
+func waitWorkCmd(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: waitwork NAME")
+	}
+	w := scriptWatch(ts)
+	repo := ts.MkAbs(".")
+	w.Await(scriptT{ts}, "session "+args[0]+" idle with its changes seen", func() bool {
+		s, ok := w.Session(args[0])
+		return ok && s.Repo == repo && s.State == protocol.StateIdle && s.Changes.Files > 0
 	}, func() string {
 		s, _ := w.Session(args[0])
 		return fmt.Sprintf("last seen: %+v", s)
