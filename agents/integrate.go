@@ -107,6 +107,7 @@ type integrator struct {
 	states    map[string]string // session ID → last state seen
 	ports     map[int]bool      // port blocks held by running checks
 	preds     map[string]*workspace.Predictor
+	behind    map[string]behindCount // session ID → Behind, by the tips it was counted at
 }
 
 // repoInteg is one repository's integration state.
@@ -140,7 +141,8 @@ const (
 
 func newIntegrator(m *Manager) *integrator {
 	ig := &integrator{m: m, ctx: m.ctx, repos: map[string]*repoInteg{}, listeners: map[int]func(PreviewEvent){},
-		states: map[string]string{}, ports: map[int]bool{}, preds: map[string]*workspace.Predictor{}}
+		states: map[string]string{}, ports: map[int]bool{}, preds: map[string]*workspace.Predictor{},
+		behind: map[string]behindCount{}}
 	return ig
 }
 
@@ -226,6 +228,10 @@ func (ig *integrator) sessionEvent(ev Event) {
 	ig.mu.Lock()
 	prev, seen := ig.states[s.ID]
 	ig.states[s.ID] = s.State
+	if s.State == Removed {
+		delete(ig.states, s.ID)
+		delete(ig.behind, s.ID)
+	}
 	ig.mu.Unlock()
 	if !seen || prev != s.State {
 		ig.previewSoon(s.Repo)
@@ -705,29 +711,61 @@ func (ig *integrator) derivedSoon(root string) {
 	}
 	rs.derived = time.AfterFunc(100*time.Millisecond, func() {
 		ig.mu.Lock()
+		defer ig.mu.Unlock()
 		rs.derived = nil
-		ok := ig.goLocked(func() { ig.m.refreshDerived(ig.ctx, root) })
-		ig.mu.Unlock()
-		_ = ok
+		ig.goLocked(func() { ig.m.refreshDerived(ig.ctx, root) })
 	})
+}
+
+// behindCount is a session's Behind as counted with its branch and target
+// at these tips.
+type behindCount struct {
+	branch, target string
+	n              int
 }
 
 // refreshDerived brings root's sessions' Behind (the target's commits their
 // branch lacks) and WouldConflict (a predicted conflict with the target)
 // up to date, through the manager's one writer so that session events stay
-// in order.
+// in order. The tips come from one for-each-ref; a count is made again only
+// when a tip moved.
 func (m *Manager) refreshDerived(ctx context.Context, root string) {
+	out, err := m.opts.Git.Run(ctx, root, "for-each-ref", "--format=%(objectname) %(refname)", "refs/heads")
+	if err != nil {
+		return
+	}
+	tips := map[string]string{}
+	for _, line := range strings.Split(string(out), "\n") {
+		if oid, ref, ok := strings.Cut(line, " "); ok {
+			tips[ref] = oid
+		}
+	}
+	ig := m.integ
 	for _, s := range m.List(root, false) {
 		if s.State == Starting || s.Repo != root {
 			continue
 		}
-		behind := 0
-		out, err := m.opts.Git.Run(ctx, root, "rev-list", "--count", "refs/heads/"+s.Branch+"..refs/heads/"+s.Target, "--")
-		if err == nil {
-			behind, _ = strconv.Atoi(strings.TrimSpace(string(out)))
-		} else if ctx.Err() != nil {
-			return
+		bt, tt := tips["refs/heads/"+s.Branch], tips["refs/heads/"+s.Target]
+		ig.mu.Lock()
+		bc, ok := ig.behind[s.ID]
+		ig.mu.Unlock()
+		if !ok || bc.branch != bt || bc.target != tt {
+			bc = behindCount{branch: bt, target: tt}
+			if bt != "" && tt != "" {
+				out, err := m.opts.Git.Run(ctx, root, "rev-list", "--count", bt+".."+tt, "--")
+				if err != nil {
+					if ctx.Err() != nil {
+						return
+					}
+					m.log.Debug("count commits behind", "session", s.Name, "err", err)
+				}
+				bc.n, _ = strconv.Atoi(strings.TrimSpace(string(out)))
+			}
+			ig.mu.Lock()
+			ig.behind[s.ID] = bc
+			ig.mu.Unlock()
 		}
+		behind := bc.n
 		would := false
 		for _, c := range m.Conflicts(root, s.Name, "") {
 			if c.Severity == workspace.SeverityConflict && (c.A.Name == workspace.TargetSide || c.B.Name == workspace.TargetSide) {

@@ -248,8 +248,9 @@ func (m *Manager) Land(ctx context.Context, req LandRequest) (*Land, error) {
 			return nil, err
 		}
 		l.Stopped, l.Status = nil, LandRunning
-		if req.SendFailures {
-			l.SendFailures = true
+		l.SendFailures = l.SendFailures || req.SendFailures
+		if req.Check && !l.Check {
+			l.Check, l.CheckCommand = true, req.CheckCommand
 		}
 	} else {
 		repo, err = m.openRepo(ctx, req.Repo)
@@ -327,7 +328,9 @@ func (m *Manager) Land(ctx context.Context, req LandRequest) (*Land, error) {
 		}
 		if stop != nil {
 			l.Stopped, l.Current, l.Status = stop, nil, LandStopped
-			if l.SendFailures && stop.Reason != StopBusy && stop.Reason != StopDirty && stop.Reason != StopMoved {
+			// Only what the agent can act on goes to it: its conflicts,
+			// its check failure.
+			if l.SendFailures && (stop.Reason == StopConflict || stop.Reason == StopCheck) {
 				if via, err := m.deliver(ctx, s, stopMessage(l, s, stop)); err != nil {
 					m.log.Warn("land: send the failure to the agent", "session", s.Name, "err", err)
 					stop.Message += " (sending it to the agent failed: " + err.Error() + ")"
