@@ -219,6 +219,12 @@ test("TypeScript SDK over stdio: the whole flow, with roots, progress and resour
     okOrReadable("check_conflicts", await client.callTool({ name: "check_conflicts", arguments: { path: "README.md" } }));
 
     await until("the demo agent to settle", async () => ["idle", "exited"].includes((await session(client, "sdk")).state));
+    // The integration preview: one session, first in the landing order,
+    // also as the live studio://preview resource.
+    const preview = ok("preview_integration", await client.callTool({ name: "preview_integration", arguments: {} }));
+    assert.deepEqual(preview.order, ["sdk"]);
+    const previewRes = JSON.parse((await client.readResource({ uri: "studio://preview" })).contents[0].text);
+    assert.deepEqual(previewRes.order, ["sdk"]);
     okOrReadable("merge_session", await client.callTool({ name: "merge_session", arguments: { session: "sdk", dry_run: true } }));
     const mergeProgress = [];
     const merged = okOrReadable("merge_session", await client.callTool(
