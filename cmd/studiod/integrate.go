@@ -94,6 +94,10 @@ func printPreview(w io.Writer, pv *protocol.Preview) {
 		fmt.Fprintf(tw, "%s %s\t%s\t%s\t%s\n", pos, ps.Session, ps.Status, check, ps.Reason)
 	}
 	tw.Flush()
+	if len(pv.Conflicts) > 0 {
+		fmt.Fprintln(w, "conflicts, pair by pair:")
+		printConflicts(pv.Conflicts)
+	}
 	if ck := pv.Check; ck != nil {
 		fmt.Fprintf(w, "check `%s`: %s", ck.Command, ck.Status)
 		if ck.Reason != "" {
