@@ -21,6 +21,7 @@ type Config struct {
 	Agents   map[string]Profile `toml:"agents"`
 	Setup    Setup              `toml:"setup"`
 	Gate     Gate               `toml:"gate"`
+	Check    Check              `toml:"check"`
 }
 
 // Gate configures what an agent hears, before it writes a file, of the
@@ -28,6 +29,19 @@ type Config struct {
 type Gate struct {
 	// Mode is off, inform (the default), ask or deny.
 	Mode string `toml:"mode"`
+}
+
+// Check is how a combination of sessions is tested before it lands
+// (preview --check, land --check).
+type Check struct {
+	// Command runs through sh -c in a scratch worktree holding the
+	// combination, with the environment of a scratch session.
+	Command string `toml:"command"`
+	// Timeout kills the command's process group (default 10m).
+	Timeout duration `toml:"timeout"`
+	// Concurrency is how many checks of one repository may run at once
+	// (default 1).
+	Concurrency int `toml:"concurrency"`
 }
 
 // Defaults are settings for spawn and merge.
@@ -214,6 +228,15 @@ func overlay(base, o Config) Config {
 		agents[k] = p
 	}
 	base.Agents = agents
+	if o.Check.Command != "" {
+		base.Check.Command = o.Check.Command
+	}
+	if o.Check.Timeout.Duration > 0 {
+		base.Check.Timeout = o.Check.Timeout
+	}
+	if o.Check.Concurrency > 0 {
+		base.Check.Concurrency = o.Check.Concurrency
+	}
 	base.Setup.Copy = append(base.Setup.Copy, o.Setup.Copy...)
 	base.Setup.Commands = append(base.Setup.Commands, o.Setup.Commands...)
 	return base
@@ -225,6 +248,9 @@ func repoCommands(c Config) []string {
 	var cmds []string
 	for _, s := range c.Setup.Commands {
 		cmds = append(cmds, "setup: "+s)
+	}
+	if c.Check.Command != "" {
+		cmds = append(cmds, "check: "+c.Check.Command)
 	}
 	for name, p := range c.Agents {
 		if p.Command != nil {

@@ -87,14 +87,19 @@ func (c *conflicts) track(ctx context.Context, s Session) {
 		t, err = workspace.NewTracker(c.m.ctx, repo, workspace.TrackerOptions{
 			Watcher: c.watcher, Logger: c.m.log,
 			// The tracker's snapshots also give the sessions' change stats.
-			OnSnapshot: func(id string, snap workspace.Snapshot) { c.snapshotted(id, snap.Commit) },
+			OnSnapshot: func(id string, snap workspace.Snapshot) {
+				c.snapshotted(id, snap.Commit)
+				c.m.integ.snapshotted(root)
+			},
 			OnDelta: func(d workspace.Delta) {
 				for _, id := range d.Gone {
 					c.m.worktreeGone(id)
 				}
 				c.m.emitConflicts(root, d)
 				c.recount(root)
+				c.m.integ.conflictsChanged(root)
 			},
+			OnTargets: func([]string) { c.m.integ.targetsMoved(root) },
 		})
 		if err != nil {
 			c.m.log.Warn("track conflicts", "repo", s.Repo, "err", err)

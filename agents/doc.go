@@ -4,8 +4,11 @@
 // worktree and a detached shim today), supervises the agents and detects
 // their status, loads agent profiles and repo config, tracks the sessions'
 // predicted conflicts, keeps review comments, orchestrates merges and undos
-// (and recovers ones a crash cut short), and persists everything in SQLite
-// before announcing it.
+// (and recovers ones a crash cut short), integrates sessions (the live
+// preview of their fold onto the target, check runs in a scratch worktree,
+// the journaled land queue, sync, and each session's Behind and
+// WouldConflict), and persists everything in SQLite (land queues in JSON
+// journals) before announcing it.
 //
 // It imports workspace and agents/shim and nothing else of studiod; the
 // wire types live in protocol and are mapped by server.
@@ -17,5 +20,7 @@
 // the database write and the (non-blocking) fan-out, so listeners see
 // transitions in the order they were stored. Manager.mu guards the
 // in-memory session table. Lock order: repo lock, then writeMu, then mu.
-// See docs/architecture.md.
+// The integrator's mu guards previews, check slots and timers; it is a leaf
+// (taken under writeMu by its session listener, never held while git or a
+// check runs or listeners are called). See docs/architecture.md.
 package agents

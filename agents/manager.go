@@ -71,6 +71,7 @@ type Manager struct {
 	repoLocks         map[string]*sync.Mutex
 
 	conf       *conflicts
+	integ      *integrator
 	who        whoCache
 	deliveries deliveries
 	gates      gateNotes
@@ -125,6 +126,7 @@ func New(ctx context.Context, opts Options) (*Manager, error) {
 		ctx:               mctx, cancel: cancel,
 	}
 	m.conf = newConflicts(m, opts.Watch)
+	m.integ = newIntegrator(m)
 	list, err := st.all(ctx)
 	if err != nil {
 		st.close()
@@ -139,15 +141,18 @@ func New(ctx context.Context, opts Options) (*Manager, error) {
 		m.recover(ctx, s.clone())
 		m.recoverMerges(ctx, s.clone())
 	}
+	m.recoverLands(ctx)
 	for _, s := range m.List("", false) {
 		m.conf.track(ctx, s)
 	}
+	m.integ.start(ctx)
 	return m, nil
 }
 
 // Close stops supervising (agents keep running) and closes the database.
 func (m *Manager) Close() error {
 	m.cancel()
+	m.integ.close()
 	m.conf.close()
 	m.wg.Wait()
 	return m.store.close()
@@ -208,7 +213,7 @@ func (m *Manager) change(id string, store bool, fn func(s *Session) bool) (Sessi
 		}
 	}
 	if !active(next.State) {
-		next.Conflicts = 0
+		next.Conflicts, next.Behind, next.WouldConflict = 0, 0, false
 		m.conf.untrack(id)
 	}
 	m.mu.Lock()

@@ -192,15 +192,8 @@ func (m *Manager) Feedback(ctx context.Context, ref Ref) (sent int, message stri
 	}
 	// One line: a newline would submit a half-typed message to most agents.
 	message = "Review feedback on your changes: " + strings.Join(parts, " ")
-	if live(s.State) {
-		if _, d, err = m.Send(ctx, Ref{Session: s.ID}, message, true); err != nil {
-			return 0, "", d, fmt.Errorf("send feedback to %s: %w", s.Name, err)
-		}
-	} else {
-		if err := m.resume(ctx, s, message); err != nil {
-			return 0, "", d, err
-		}
-		d = Delivery{Via: "resume", Note: "the agent was started again on its conversation with the feedback as its prompt"}
+	if d, err = m.tell(ctx, s, message); err != nil {
+		return 0, "", d, fmt.Errorf("send feedback to %s: %w", s.Name, err)
 	}
 	if err := m.store.markSent(ctx, ids, time.Now().UTC()); err != nil {
 		return 0, "", d, err
@@ -265,6 +258,9 @@ type MergeRequest struct {
 	Force    bool
 	// Progress, if set, hears about each step.
 	Progress Progress
+	// Verify, if set, checks the built result before the target moves
+	// (see workspace.MergeOptions).
+	Verify func(ctx context.Context, commit, tree string) error
 }
 
 // MergeConflictError refuses a merge that would conflict, with the
@@ -273,6 +269,9 @@ type MergeConflictError struct {
 	Paths     []string
 	Conflicts []workspace.Conflict
 	Err       error
+	// Sent reports that the conflicts went to the agent, and Via how.
+	Sent bool
+	Via  string
 }
 
 func (e *MergeConflictError) Error() string { return e.Err.Error() }
@@ -332,7 +331,7 @@ func (m *Manager) Merge(ctx context.Context, ref Ref, req MergeRequest) (Session
 	}
 	res, err := workspace.Merge(ctx, workspace.MergeOptions{
 		Repo: repo, Branch: s.Branch, Target: s.Target, Worktree: wt, Strategy: strategy,
-		Message: msg, Journal: s.Dir + "/merge.journal", DryRun: req.DryRun,
+		Message: msg, Journal: s.Dir + "/merge.journal", DryRun: req.DryRun, Verify: req.Verify,
 	})
 	var ce *workspace.ConflictError
 	if errors.As(err, &ce) {

@@ -70,8 +70,13 @@ type Session struct {
 	// Conflicts counts the predicted conflicts and overlaps the session is
 	// in. It is derived from the prediction, not stored.
 	Conflicts int
-	Created   time.Time
-	Updated   time.Time
+	// Behind counts the target's commits the branch lacks; WouldConflict
+	// says a merge (or sync) now would conflict with the target. Both are
+	// derived, not stored (see refreshDerived).
+	Behind        int
+	WouldConflict bool
+	Created       time.Time
+	Updated       time.Time
 	// Socket is the shim's socket while the agent runs.
 	Socket string
 }

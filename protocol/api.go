@@ -37,6 +37,10 @@ type API interface {
 	Note(context.Context, NoteParams) (*Session, error)
 	Merge(context.Context, MergeParams) (*MergeResult, error)
 	Undo(context.Context, SessionRef) (*UndoResult, error)
+	Preview(context.Context, PreviewParams) (*Preview, error)
+	Land(context.Context, LandParams) (*LandResult, error)
+	UndoLand(context.Context, UndoLandParams) (*UndoLandResult, error)
+	Sync(context.Context, SyncParams) (*SyncResult, error)
 	Subscribe(context.Context, SubscribeParams) (*Empty, error)
 	Status(context.Context, Empty) (*StatusResult, error)
 	Trust(context.Context, TrustParams) (*TrustResult, error)
@@ -72,6 +76,10 @@ func Routes(api API) map[string]Handler {
 		MethodNote:      route(api.Note),
 		MethodMerge:     route(api.Merge),
 		MethodUndo:      route(api.Undo),
+		MethodPreview:   route(api.Preview),
+		MethodLand:      route(api.Land),
+		MethodUndoLand:  route(api.UndoLand),
+		MethodSync:      route(api.Sync),
 		MethodSubscribe: route(api.Subscribe),
 		MethodStatus:    route(api.Status),
 		MethodTrust:     route(api.Trust),
@@ -116,6 +124,7 @@ type Events struct {
 	SessionChanged   func(SessionChanged)
 	ConflictsChanged func(ConflictsChanged)
 	Output           func(OutputNotification)
+	PreviewChanged   func(PreviewChanged)
 	Progress         func(ProgressParams)
 }
 
@@ -128,6 +137,8 @@ func (e *Events) Notify(method string, params json.RawMessage) {
 		dispatch(params, e.ConflictsChanged)
 	case NotifyOutput:
 		dispatch(params, e.Output)
+	case NotifyPreviewChanged:
+		dispatch(params, e.PreviewChanged)
 	case NotifyProgress:
 		dispatch(params, e.Progress)
 	}

@@ -32,6 +32,7 @@ var notificationTypes = map[string]reflect.Type{
 	NotifySessionChanged:   reflect.TypeFor[SessionChanged](),
 	NotifyConflictsChanged: reflect.TypeFor[ConflictsChanged](),
 	NotifyOutput:           reflect.TypeFor[OutputNotification](),
+	NotifyPreviewChanged:   reflect.TypeFor[PreviewChanged](),
 	NotifyProgress:         reflect.TypeFor[ProgressParams](),
 }
 
@@ -175,6 +176,9 @@ var groups = []struct{ prefix, typ, doc string }{
 	{"Severity", "Severity", "Conflict severities."},
 	{"Strategy", "Strategy", "Merge strategies."},
 	{"File", "FileVersion", "File versions (studio/file)."},
+	{"Preview", "PreviewStatus", "Where a session stands in a preview."},
+	{"Check", "CheckStatus", "Check statuses."},
+	{"Land", "LandStatus", "Land queue statuses."},
 }
 
 // typed reports whether a Go string type has a constant group.

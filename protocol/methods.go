@@ -24,6 +24,10 @@ const (
 	MethodNote      = "studio/note"
 	MethodMerge     = "studio/merge"
 	MethodUndo      = "studio/undo"
+	MethodPreview   = "studio/preview"
+	MethodLand      = "studio/land"
+	MethodUndoLand  = "studio/undoLand"
+	MethodSync      = "studio/sync"
 	MethodSubscribe = "studio/subscribe"
 	MethodStatus    = "studio/status"
 	MethodTrust     = "studio/trust"
@@ -35,6 +39,7 @@ const (
 	NotifySessionChanged   = "studio/sessionChanged"
 	NotifyConflictsChanged = "studio/conflictsChanged"
 	NotifyOutput           = "studio/output"
+	NotifyPreviewChanged   = "studio/previewChanged"
 )
 
 // Commands offered to editors through workspace/executeCommand. Each takes one
@@ -48,6 +53,9 @@ const (
 	CommandSend     = "studio.send"
 	CommandFeedback = "studio.feedback"
 	CommandUndo     = "studio.undo"
+	CommandPreview  = "studio.preview"
+	CommandLand     = "studio.land"
+	CommandSync     = "studio.sync"
 )
 
 // CommandOpen is served by the daemon's LSP adapter alone: it asks the
@@ -61,15 +69,16 @@ var Methods = []string{
 	MethodHello, MethodSpawn, MethodSessions, MethodSession, MethodSend, MethodAnswer,
 	MethodOutput, MethodResize, MethodStop, MethodRemove, MethodHook,
 	MethodDiff, MethodFile, MethodComment, MethodComments, MethodFeedback,
-	MethodConflicts, MethodWho, MethodNote, MethodMerge, MethodUndo, MethodSubscribe, MethodStatus,
+	MethodConflicts, MethodWho, MethodNote, MethodMerge, MethodUndo,
+	MethodPreview, MethodLand, MethodUndoLand, MethodSync, MethodSubscribe, MethodStatus,
 	MethodTrust, MethodShutdown,
 }
 
 // Notifications lists every notification the daemon sends.
-var Notifications = []string{NotifySessionChanged, NotifyConflictsChanged, NotifyOutput, NotifyProgress}
+var Notifications = []string{NotifySessionChanged, NotifyConflictsChanged, NotifyOutput, NotifyPreviewChanged, NotifyProgress}
 
 // Commands lists every editor command.
 var Commands = []string{
 	CommandSpawn, CommandReview, CommandMerge, CommandStop, CommandRemove,
-	CommandSend, CommandFeedback, CommandUndo,
+	CommandSend, CommandFeedback, CommandUndo, CommandPreview, CommandLand, CommandSync,
 }

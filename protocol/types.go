@@ -78,6 +78,11 @@ type Session struct {
 	Changes  Changes   `json:"changes"`
 	// Conflicts counts the predicted conflicts and overlaps this session is in.
 	Conflicts int `json:"conflicts"`
+	// Behind counts the target's commits the session's branch does not
+	// have; WouldConflict says whether merging (or syncing) it now would
+	// conflict with the target.
+	Behind        int  `json:"behind,omitempty"`
+	WouldConflict bool `json:"wouldConflict,omitempty"`
 	// Socket is the shim's socket: attach here for a raw terminal.
 	Socket string `json:"socket,omitempty"`
 	// Log is the file holding every byte the agent has written.
@@ -334,6 +339,8 @@ type AnswerResult struct {
 type SubscribeParams struct {
 	Sessions  bool `json:"sessions,omitempty"`
 	Conflicts bool `json:"conflicts,omitempty"`
+	// Preview asks for studio/previewChanged.
+	Preview bool `json:"preview,omitempty"`
 	// Output lists session IDs whose output to stream, each from an offset.
 	Output []OutputSubscription `json:"output,omitempty"`
 }
@@ -604,6 +611,10 @@ type MergeConflictData struct {
 	Conflicts []Conflict `json:"conflicts"`
 	// Paths are the conflicted paths, also when no prediction was at hand.
 	Paths []string `json:"paths"`
+	// Sent reports that the conflict list went to the agent (studio/sync
+	// with send), and Via how (typed or resume).
+	Sent bool   `json:"sent,omitempty"`
+	Via  string `json:"via,omitempty"`
 }
 
 // WhoParams asks which sessions are changing a file, optionally only

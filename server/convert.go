@@ -15,9 +15,11 @@ func wireSession(s agents.Session) protocol.Session {
 		ID: s.ID, Name: s.Name, Repo: s.Repo, Branch: s.Branch, Base: s.Base, Target: s.Target,
 		Worktree: s.Worktree, Agent: s.Agent, Command: s.Command, Prompt: s.Prompt, State: protocol.State(s.State),
 		Detail: s.Detail, PID: s.PID, ExitCode: s.ExitCode, Port: s.Port, Created: s.Created, Updated: s.Updated,
-		Changes:   protocol.Changes{Files: s.Changes.Files, Additions: s.Changes.Additions, Deletions: s.Changes.Deletions},
-		Conflicts: s.Conflicts,
-		Log:       s.Log(),
+		Changes:       protocol.Changes{Files: s.Changes.Files, Additions: s.Changes.Additions, Deletions: s.Changes.Deletions},
+		Conflicts:     s.Conflicts,
+		Behind:        s.Behind,
+		WouldConflict: s.WouldConflict,
+		Log:           s.Log(),
 	}
 	if p.State.Live() {
 		p.Socket = s.Socket

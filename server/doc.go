@@ -1,7 +1,7 @@
 // Package server is studiod's daemon core: it listens on the unix socket,
 // serves protocol.API (implemented in api.go over the agents manager)
-// through the route table protocol.Routes makes, fans session and conflict
-// events out to subscribed connections, and maps domain errors to wire codes
+// through the route table protocol.Routes makes, fans session, conflict and
+// preview events out to subscribed connections, and maps domain errors to wire codes
 // in one place (errors.go). It knows nothing of LSP or MCP: those faces are
 // clients of the API (server/lsp, server/mcp), and the daemon hosts a face
 // in process only through a Face, which gets connections as a socket client

@@ -21,7 +21,7 @@ func wireError(err error) *protocol.Error {
 	case errors.As(err, &pe):
 		return pe
 	case errors.As(err, &mc):
-		data, _ := json.Marshal(protocol.MergeConflictData{Conflicts: wireConflicts(mc.Conflicts), Paths: mc.Paths})
+		data, _ := json.Marshal(protocol.MergeConflictData{Conflicts: wireConflicts(mc.Conflicts), Paths: mc.Paths, Sent: mc.Sent, Via: mc.Via})
 		return &protocol.Error{Code: protocol.CodeMergeConflict, Message: err.Error() + ": nothing was changed; resolve them on the session branch (or ask the agent to), then merge again", Data: data}
 	case errors.As(err, &td):
 		data, _ := json.Marshal(td)

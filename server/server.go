@@ -55,7 +55,8 @@ func New(m *agents.Manager, log *slog.Logger, version string, info Info, shutdow
 	s.routes = protocol.Routes(&core{s: s, m: m})
 	unsubSessions := m.Subscribe(s.sessionChanged)
 	unsubConflicts := m.SubscribeConflicts(s.conflictsChanged)
-	s.unsub = func() { unsubSessions(); unsubConflicts() }
+	unsubPreviews := m.SubscribePreviews(s.previewChanged)
+	s.unsub = func() { unsubSessions(); unsubConflicts(); unsubPreviews() }
 	return s
 }
 

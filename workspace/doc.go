@@ -2,8 +2,10 @@
 // git runner, repositories, worktrees and branches, snapshots of uncommitted
 // work (through a private index, or incrementally without one: Snapshotter),
 // diffs and file versions, merge-tree predictions with their line ranges
-// (Predictor) kept live across worktrees (Tracker), the file watcher, and the
-// merge transaction (Merge, Undo, and Recover from its journal).
+// (Predictor) kept live across worktrees (Tracker), the fold of several lines
+// of work onto a target in memory (Folder), the file watcher, the merge
+// transaction (Merge, Undo, and Recover from its journal), and Sync, which
+// brings a target into a session branch.
 //
 // It imports nothing else of studiod. Functions take a context and run git
 // through Git.Run; they hold no locks while git runs, except the ones that

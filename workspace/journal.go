@@ -7,6 +7,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -47,19 +50,54 @@ func (j *journal) step(path, step string) error {
 	if testHookAfterStep != nil {
 		return testHookAfterStep(step)
 	}
-	if CrashAfterStep != "" && CrashAfterStep == step {
-		// Fault injection for crash tests of whole processes: die as
-		// kill -9 would, right after the step is on disk.
-		syscall.Kill(os.Getpid(), syscall.SIGKILL)
-	}
+	CrashPoint(step)
 	return nil
 }
 
 // CrashAfterStep, when set to a merge or undo step name (begin, checkpoint,
-// build, backup, move), makes the process SIGKILL itself right after that
-// step is journaled. The daemon sets it from STUDIOD_DEBUG_CRASH_AFTER so
-// that tests can crash a real daemon mid-merge.
+// build, backup, move) or a land step (land-begin, land-merged), makes the
+// process SIGKILL itself right after that step is journaled; "move#2"
+// waits for the step's second time. The daemon sets it from
+// STUDIOD_DEBUG_CRASH_AFTER so that tests can crash a real daemon
+// mid-merge or mid-land.
 var CrashAfterStep string
+
+// crashSeen counts the steps CrashPoint has seen, by name.
+var crashSeen = map[string]int{}
+var crashMu sync.Mutex
+
+// CrashPoint is where a journaled operation has just recorded step: with
+// CrashAfterStep naming it, the process dies there as kill -9 would. The
+// land queue (package agents) calls it for its own steps.
+func CrashPoint(step string) {
+	if CrashAfterStep == "" {
+		return
+	}
+	name, nth := CrashAfterStep, 1
+	if n, k, ok := strings.Cut(CrashAfterStep, "#"); ok {
+		name = n
+		if v, err := strconv.Atoi(k); err == nil && v > 0 {
+			nth = v
+		}
+	}
+	if name != step {
+		return
+	}
+	crashMu.Lock()
+	crashSeen[step]++
+	hit := crashSeen[step] == nth
+	crashMu.Unlock()
+	if hit {
+		// Fault injection for crash tests of whole processes: die right
+		// after the step is on disk.
+		syscall.Kill(os.Getpid(), syscall.SIGKILL)
+	}
+}
+
+// WriteJSONAtomic writes v as JSON to path so that path holds the old
+// content or the new, even across a crash. Journals outside this package
+// (the land queue's) use it.
+func WriteJSONAtomic(path string, v any) error { return writeFileAtomic(path, v) }
 
 // writeFileAtomic writes v as JSON to path so that path holds either the
 // old content or the new, even across a crash: temp file, fsync, rename,

@@ -159,6 +159,11 @@ type MergeOptions struct {
 	// DryRun computes the result, conflicts and dirty-target checks
 	// included, and changes nothing.
 	DryRun bool
+	// Verify, when set, is called with the built result (the commit and its
+	// tree) after uncommitted work is checkpointed and before the backup ref
+	// is written; an error stops the merge there with the target unmoved
+	// (a land queue checks the result this way).
+	Verify func(ctx context.Context, commit, tree string) error
 }
 
 // MergeResult describes a merge that happened (or, with DryRun, would).
@@ -175,6 +180,8 @@ type MergeResult struct {
 	// Files counts the files the merge changes on the target.
 	Files  int
 	DryRun bool
+	// Tree is the result's tree (computed by a dry run too).
+	Tree string
 }
 
 // testHookAfterStep, when set, runs after each journaled step of Merge and
@@ -331,6 +338,7 @@ func (m *merger) run(ctx context.Context, res *MergeResult) error {
 		return err
 	}
 	res.Files = len(files)
+	res.Tree = tree
 	targetWT, err := r.WorktreeFor(ctx, o.Target)
 	if err != nil {
 		return err
@@ -378,8 +386,16 @@ func (m *merger) run(ctx context.Context, res *MergeResult) error {
 		}
 	}
 	res.New, j.New = commit, commit
+	res.Tree = tree
 	if err := j.step(o.Journal, stepBuild); err != nil {
 		return err
+	}
+	if o.Verify != nil {
+		if err := o.Verify(ctx, commit, tree); err != nil {
+			res.New = ""
+			m.abort()
+			return err
+		}
 	}
 	if err := writeBackup(ctx, r, j.Backup, old); err != nil {
 		m.abort()

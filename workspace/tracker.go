@@ -61,7 +61,11 @@ type TrackerOptions struct {
 	// OnSnapshot, if set, receives each new snapshot of a worktree (by id),
 	// from the tracker's goroutine: it must not block.
 	OnSnapshot func(id string, s Snapshot)
-	Logger     *slog.Logger
+	// OnTargets, if set, hears that target branches moved (after their
+	// pairs are predicted again), from the tracker's goroutine: it must
+	// not block.
+	OnTargets func(moved []string)
+	Logger    *slog.Logger
 }
 
 // Tracker predicts, live, the conflicts between a repository's worktrees
@@ -394,6 +398,14 @@ func (t *Tracker) process(ctx context.Context) {
 	if !delta.empty() && t.opts.OnDelta != nil {
 		slices.Sort(delta.Resolved)
 		t.opts.OnDelta(delta)
+	}
+	if len(retargeted) > 0 && t.opts.OnTargets != nil {
+		moved := make([]string, 0, len(retargeted))
+		for b := range retargeted {
+			moved = append(moved, b)
+		}
+		slices.Sort(moved)
+		t.opts.OnTargets(moved)
 	}
 }
 

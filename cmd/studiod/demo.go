@@ -26,7 +26,9 @@ func (a *app) demoCmd() *cobra.Command {
 		Long: `Create a throwaway repo in a temporary directory, run a private daemon there,
 and spawn two sessions of the built-in demo agent. They edit files over about
 20 seconds (some of the same lines), commit, ask a question and go idle. Every
-step is printed as it happens. Afterwards everything is stopped and deleted,
+step is printed as it happens. Then the integration loop: a preview of both
+sessions folded onto main, the one that fits landed, why the other is held
+back, and the land undone. Afterwards everything is stopped and deleted,
 unless --keep.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -192,6 +194,10 @@ loop:
 		}
 	}
 
+	// From here on only session events are read.
+	c.Subscribe(context.WithoutCancel(ctx), protocol.SubscribeParams{Sessions: true})
+	a.demoIntegration(ctx, c, repo, events, stamp)
+
 	if keep {
 		fmt.Printf(`
 Everything is still there. Look at it with:
@@ -246,4 +252,64 @@ func makeDemoRepo(ctx context.Context, dir string) error {
 		}
 	}
 	return nil
+}
+
+// demoIntegration shows the integration loop once the agents are done:
+// preview both sessions folded onto main, land the one that fits, say why
+// the other is held back and how far behind it now is, and undo the land.
+func (a *app) demoIntegration(ctx context.Context, c *protocol.Client, repo string, events <-chan protocol.Session, stamp func() string) {
+	ctx = context.WithoutCancel(ctx)
+	fmt.Printf("\n%s integration: both sessions folded onto main in memory, uncommitted work included\n", stamp())
+	pv, err := c.Preview(ctx, protocol.PreviewParams{Repo: repo})
+	if err != nil {
+		fmt.Printf("%s preview failed: %v\n", stamp(), err)
+		return
+	}
+	if len(pv.Order) == 0 {
+		fmt.Printf("%s preview: no session lands on %s without a conflict\n", stamp(), pv.Target)
+		return
+	}
+	line := fmt.Sprintf("preview (%d ms): %s lands first", pv.DurationMs, strings.Join(pv.Order, ", "))
+	var held []protocol.PreviewSession
+	for _, ps := range pv.Sessions {
+		if ps.Position == 0 && ps.Status != protocol.PreviewEmpty {
+			held = append(held, ps)
+			line += fmt.Sprintf("; %s is held back: %s", ps.Session, ps.Reason)
+		}
+	}
+	fmt.Printf("%s %s\n", stamp(), line)
+	lr, err := c.Land(ctx, protocol.LandParams{Repo: repo, Sessions: pv.Order})
+	if err != nil {
+		fmt.Printf("%s land failed: %v\n", stamp(), err)
+		return
+	}
+	for _, d := range lr.Landed {
+		fmt.Printf("%s landed %s on %s: %s → %s (old tip kept in %s)\n", stamp(), d.Session, lr.Target, short(d.Old), short(d.New), d.Backup)
+	}
+	// The sessions held back learn how far behind they now are.
+	for _, ps := range held {
+		deadline := time.After(10 * time.Second)
+	wait:
+		for {
+			select {
+			case s := <-events:
+				if s.ID == ps.ID && s.Behind > 0 {
+					what := "syncs cleanly: `studiod sync " + s.Name + "`"
+					if s.WouldConflict {
+						what = "would conflict: `studiod sync " + s.Name + " --send` hands the conflict to its agent"
+					}
+					fmt.Printf("%s %s is now %d commit(s) behind %s and %s\n", stamp(), s.Name, s.Behind, s.Target, what)
+					break wait
+				}
+			case <-deadline:
+				break wait
+			}
+		}
+	}
+	u, err := c.UndoLand(ctx, protocol.UndoLandParams{Repo: repo, Land: lr.ID})
+	if err != nil {
+		fmt.Printf("%s undo failed: %v\n", stamp(), err)
+		return
+	}
+	fmt.Printf("%s undid the land (studiod undo --land %s): %s is back at %s\n", stamp(), lr.ID, u.Target, short(u.Restored))
 }

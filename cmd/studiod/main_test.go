@@ -107,6 +107,7 @@ func TestScripts(t *testing.T) {
 			"waitstate":      waitStateCmd,
 			"waitconflict":   waitConflictCmd,
 			"waitoutofscope": waitOutOfScopeCmd,
+			"waitwork":       waitWorkCmd,
 			"exitcode":       exitCodeCmd,
 		},
 	})
@@ -229,4 +230,21 @@ func exitCodeCmd(ts *testscript.TestScript, neg bool, args []string) {
 	if got != want {
 		ts.Fatalf("%s exited with %d, want %d", strings.Join(args[1:], " "), got, want)
 	}
+}
+
+// waitwork NAME waits until the session is idle and its changes are seen
+// (its change stats come from the snapshots a preview folds).
+func waitWorkCmd(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: waitwork NAME")
+	}
+	w := scriptWatch(ts)
+	repo := ts.MkAbs(".")
+	w.Await(scriptT{ts}, "session "+args[0]+" idle with its changes seen", func() bool {
+		s, ok := w.Session(args[0])
+		return ok && s.Repo == repo && s.State == protocol.StateIdle && s.Changes.Files > 0
+	}, func() string {
+		s, _ := w.Session(args[0])
+		return fmt.Sprintf("last seen: %+v", s)
+	})
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -178,9 +179,10 @@ func TestMCPListTools(t *testing.T) {
 	}
 	readOnly := map[string]bool{
 		mcpface.ToolListSessions: true, mcpface.ToolGetSession: true, mcpface.ToolReadOutput: true,
-		mcpface.ToolSessionDiff: true, mcpface.ToolCheckConflicts: true,
+		mcpface.ToolSessionDiff: true, mcpface.ToolCheckConflicts: true, mcpface.ToolPreviewIntegration: true,
 	}
-	destructive := map[string]bool{mcpface.ToolMergeSession: true, mcpface.ToolStopSession: true, mcpface.ToolRemoveSession: true}
+	destructive := map[string]bool{mcpface.ToolMergeSession: true, mcpface.ToolStopSession: true, mcpface.ToolRemoveSession: true,
+		mcpface.ToolLandSessions: true, mcpface.ToolSyncSession: true}
 	got := map[string]bool{}
 	for _, tl := range res.Tools {
 		got[tl.Name] = true
@@ -210,7 +212,8 @@ func TestMCPListTools(t *testing.T) {
 		}
 	}
 	want := []string{"spawn_session", "list_sessions", "get_session", "read_output", "send_input", "answer_session", "set_note", "session_diff",
-		"check_conflicts", "add_review_comment", "send_feedback", "merge_session", "stop_session", "remove_session"}
+		"check_conflicts", "add_review_comment", "send_feedback", "merge_session", "stop_session", "remove_session",
+		"preview_integration", "land_sessions", "sync_session"}
 	for _, n := range want {
 		if !got[n] {
 			t.Errorf("tool %s missing", n)
@@ -241,6 +244,13 @@ func TestMCPBadArguments(t *testing.T) {
 		{"negative tail", "read_output", map[string]any{"session": "ghost", "tail": -5}, "negative"},
 		{"wrong type", "read_output", map[string]any{"session": 7}, "invalid arguments"},
 		{"bad strategy", "merge_session", map[string]any{"session": "ghost", "strategy": "octopus"}, "strategy must be"},
+		{"bad land strategy", "land_sessions", map[string]any{"strategy": "octopus"}, "strategy must be"},
+		{"squash sync", "sync_session", map[string]any{"session": "ghost", "strategy": "squash"}, "strategy must be merge or rebase"},
+		{"unknown session sync", "sync_session", map[string]any{"session": "ghost"}, "list_sessions"},
+		{"unknown session preview", "preview_integration", map[string]any{"sessions": []string{"ghost"}}, "list_sessions"},
+		{"no check command", "preview_integration", map[string]any{"check": true}, "no check command"},
+		{"nothing to land", "land_sessions", map[string]any{}, "nothing to land"},
+		{"check command refused", "preview_integration", map[string]any{"check_command": "id"}, "unknown field"},
 		{"bad against", "session_diff", map[string]any{"session": "ghost", "against": "yesterday"}, "against must be"},
 		{"unknown session stop", "stop_session", map[string]any{"session": "ghost"}, "list_sessions"},
 		{"unknown session remove", "remove_session", map[string]any{"session": "ghost"}, "list_sessions"},
@@ -558,5 +568,87 @@ func TestMCPPrintConfig(t *testing.T) {
 	}
 	if err := exec.Command("studiod", "mcp", "--print-config", "emacs").Run(); err == nil {
 		t.Fatal("unknown client accepted")
+	}
+}
+
+// TestMCPIntegration runs the integration loop through the MCP tools: two
+// sessions collide, the preview says which one lands and why the other
+// waits (also as the live studio://preview resource), land lands the first
+// and sends the conflict to the second's agent, and sync refuses it with
+// the conflict list.
+func TestMCPIntegration(t *testing.T) {
+	e := newMCPEnv(t, "", true)
+	ctx := t.Context()
+	stop, err := e.client.ListenAsync(ctx, mcp.SubscriptionFilter{ResourceSubscriptions: []string{"studio://preview"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	dc, w := e.daemon.watch()
+	// MCP clients cannot run commands: the sessions come from the CLI's
+	// side of the daemon.
+	var ids []string
+	for _, name := range []string{"first", "second"} {
+		s, err := dc.Spawn(ctx, protocol.SpawnParams{Repo: e.repo, Name: name,
+			Command: []string{"sh", "-c", "echo " + name + " > README.md && exec fakeagent -echo"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, s.ID)
+		w.Follow(t, dc, protocol.OutputSubscription{Session: s.ID})
+		w.Await(t, name+" idle with its change", func() bool {
+			got, _ := w.Session(s.ID)
+			return got.State == protocol.StateIdle && got.Changes.Files > 0
+		})
+	}
+
+	var pv protocol.Preview
+	wantOK(t, "preview_integration", e.call("preview_integration", nil), &pv)
+	if !slices.Equal(pv.Order, []string{"first"}) {
+		t.Fatalf("order %v, want [first]", pv.Order)
+	}
+	r := e.call("preview_integration", nil)
+	if txt := resultText(r); !strings.Contains(txt, "Landing order onto main: first.") || !strings.Contains(txt, "second left out (conflict): conflicts with first in README.md (line 1)") {
+		t.Errorf("preview summary:\n%s", txt)
+	}
+	rr, err := e.client.ReadResource(ctx, mcp.ReadResourceRequest{Params: mcp.ReadResourceParams{URI: "studio://preview"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res protocol.Preview
+	if err := json.Unmarshal([]byte(rr.Contents[0].(mcp.TextResourceContents).Text), &res); err != nil || !slices.Equal(res.Order, []string{"first"}) {
+		t.Fatalf("studio://preview: %v %+v", err, res)
+	}
+
+	working := func() int { return strings.Count(fmt.Sprint(w.States(ids[1])), string(protocol.StateWorking)) }
+	before := working()
+	var land protocol.LandResult
+	wantOK(t, "land_sessions", e.call("land_sessions", map[string]any{"send_failures": true}), &land)
+	if len(land.Landed) != 1 || land.Landed[0].Session != "first" || land.Stopped == nil || land.Stopped.Session != "second" || !land.Stopped.Sent {
+		t.Fatalf("land: %+v", land)
+	}
+	w.Await(t, "second's agent to hear of the conflict", func() bool {
+		out, _ := w.Output(ids[1])
+		return strings.Contains(string(out), "got: studiod could not land your work on main: it conflicts with main in README.md")
+	})
+	// The landed merge moved main: the live preview was recomputed.
+	e.Await(t, "an update of studio://preview", func() bool {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		for _, n := range e.notifs {
+			if n.Method == "notifications/resources/updated" && n.Params.AdditionalFields["uri"] == "studio://preview" {
+				return true
+			}
+		}
+		return false
+	})
+	// It has read the message: worked on it and gone idle again.
+	w.Await(t, "second idle after the message", func() bool {
+		got, _ := w.Session(ids[1])
+		return working() > before && got.State == protocol.StateIdle
+	})
+	r = e.call("sync_session", map[string]any{"session": "second"})
+	if !r.IsError || !strings.Contains(resultText(r), "Conflicts:") || !strings.Contains(resultText(r), "README.md") {
+		t.Fatalf("sync_session of a conflicting session: %v %q, want a tool error listing the conflict", r.IsError, resultText(r))
 	}
 }

@@ -242,11 +242,23 @@ move the target. Nothing changes anywhere when it refuses. Undo with
 }
 
 func (a *app) undoCmd() *cobra.Command {
+	var land string
 	cmd := &cobra.Command{
-		Use:   "undo NAME",
-		Short: "Undo a session's last merge (while the target is still at the merge)",
-		Args:  exactArgs(1, "NAME"),
+		Use:   "undo NAME | undo --land ID",
+		Short: "Undo a session's last merge, or a land queue (while the target is still where it left it)",
+		Args: func(cmd *cobra.Command, args []string) error {
+			if land != "" && len(args) == 0 {
+				return nil
+			}
+			if land != "" {
+				return usageError{fmt.Errorf("usage: studiod undo --land ID (no session name with it)")}
+			}
+			return exactArgs(1, "NAME | undo --land ID")(cmd, args)
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if land != "" {
+				return a.undoLand(cmd.Context(), land)
+			}
 			return a.call(cmd.Context(), func(c *protocol.Client) error {
 				r, err := c.Undo(cmd.Context(), a.sessionRef(args[0]))
 				if err != nil {
@@ -261,5 +273,6 @@ func (a *app) undoCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&a.repo, "repo", "", "repository (default: the current directory's)")
+	cmd.Flags().StringVar(&land, "land", "", "undo the land queue with this ID (or last)")
 	return cmd
 }

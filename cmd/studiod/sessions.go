@@ -260,6 +260,15 @@ func (a *app) showCmd() *cobra.Command {
 				row("branch", s.Branch+" → "+s.Target)
 				row("base", s.Base)
 				row("changes", changesText(s.Changes))
+				if s.Behind > 0 || s.WouldConflict {
+					v := fmt.Sprintf("%d commit(s) behind %s", s.Behind, s.Target)
+					if s.WouldConflict {
+						v += "; would conflict with it (studiod sync " + s.Name + " --send)"
+					} else {
+						v += "; syncs cleanly (studiod sync " + s.Name + ")"
+					}
+					row("target", v)
+				}
 				if s.PID != 0 {
 					row("pid", fmt.Sprint(s.PID))
 				}

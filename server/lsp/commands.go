@@ -56,6 +56,19 @@ var commands = map[string]command{
 		p.Repo = cmp.Or(p.Repo, e.root)
 		return ""
 	}),
+	protocol.CommandPreview: typed(Daemon.Preview, func(p *protocol.PreviewParams, e env) string {
+		p.Repo = cmp.Or(p.Repo, e.root)
+		return ""
+	}),
+	protocol.CommandLand: typed(Daemon.Land, func(p *protocol.LandParams, e env) string {
+		p.Repo = cmp.Or(p.Repo, e.root)
+		p.WorkDoneToken = e.token
+		return "Landing sessions"
+	}),
+	protocol.CommandSync: typed(Daemon.Sync, func(p *protocol.SyncParams, e env) string {
+		p.Repo = cmp.Or(p.Repo, e.root)
+		return ""
+	}),
 }
 
 // env is what a command's params are completed with.

@@ -65,6 +65,7 @@ func New(cfg Config) *Server {
 
 const mcpInstructions = `studiod runs several AI coding agents in parallel, each in its own git worktree on branch studio/<name>, predicts where their work will collide, and merges it safely.
 Typical flow: spawn_session (pick an agent profile the user configured) → get_session / read_output to follow it → session_diff to review → check_conflicts before merging → add_review_comment + send_feedback to request changes → merge_session (dry_run first) → remove_session.
+With several sessions: preview_integration (check: true to test the combination) → land_sessions (send_failures: true sends what breaks to its agent) → sync_session for the sessions left behind.
 Sessions are named within a repository; pass repo (an absolute path) when working outside the client's workspace root.`
 
 // Options are the server options the adapter needs: capabilities and the
@@ -159,7 +160,7 @@ func (m *Server) daemon(ctx context.Context) (*protocol.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := c.Subscribe(ctx, protocol.SubscribeParams{Sessions: true}); err != nil {
+	if _, err := c.Subscribe(ctx, protocol.SubscribeParams{Sessions: true, Preview: true}); err != nil {
 		c.Close()
 		return nil, fmt.Errorf("subscribe to session changes: %w", err)
 	}
@@ -183,19 +184,24 @@ func (m *Server) daemon(ctx context.Context) (*protocol.Client, error) {
 // notified runs on the daemon connection's read goroutine: it must not
 // block or call the daemon. Sending an MCP notification only queues it.
 func (m *Server) notified(method string, params json.RawMessage) {
-	if method != protocol.NotifySessionChanged {
+	var changed map[string]bool
+	switch method {
+	case protocol.NotifyPreviewChanged:
+		changed = map[string]bool{previewURI: true}
+	case protocol.NotifySessionChanged:
+		var n protocol.SessionChanged
+		if json.Unmarshal(params, &n) != nil {
+			return
+		}
+		changed = map[string]bool{
+			sessionsURI:                          true,
+			sessionURI(n.Session.Name, "diff"):   true,
+			sessionURI(n.Session.Name, "output"): true,
+			sessionURI(n.Session.ID, "diff"):     true,
+			sessionURI(n.Session.ID, "output"):   true,
+		}
+	default:
 		return
-	}
-	var n protocol.SessionChanged
-	if json.Unmarshal(params, &n) != nil {
-		return
-	}
-	changed := map[string]bool{
-		sessionsURI:                          true,
-		sessionURI(n.Session.Name, "diff"):   true,
-		sessionURI(n.Session.Name, "output"): true,
-		sessionURI(n.Session.ID, "diff"):     true,
-		sessionURI(n.Session.ID, "output"):   true,
 	}
 	type send struct {
 		session mcpserver.ClientSession

@@ -73,7 +73,7 @@ func sessionArg() mcp.ToolOption {
 // Tools returns every tool with its handler.
 func (m *Server) Tools() []mcpserver.ServerTool {
 	ro := hints{readOnly: true, idempotent: true}
-	return []mcpserver.ServerTool{
+	return append([]mcpserver.ServerTool{
 		refuseCommand(typed(m, tool(ToolSpawnSession, "Start an agent session",
 			"Start a coding agent in a new git worktree on its own branch (studio/<name>), working on the prompt you give it. "+
 				"The agent is one of the profiles the user configured (for example claude, codex, aider, or demo for a scripted demo agent); "+
@@ -175,7 +175,7 @@ func (m *Server) Tools() []mcpserver.ServerTool {
 			mcp.WithBoolean("keep_branch", mcp.Description("Keep the branch even when it was merged.")),
 			mcp.WithBoolean("force", mcp.Description("Also discard uncommitted work and unmerged branches. Only when the user asked for it.")),
 		), m.removeSession),
-	}
+	}, m.integrationTools()...)
 }
 
 // decodeArgs decodes a tool's arguments strictly: an unknown argument is
@@ -741,12 +741,12 @@ func sessionURI(name, what string) string { return "studio://sessions/" + name +
 
 // Resources returns the fixed resources.
 func (m *Server) Resources() []mcpserver.ServerResource {
-	return []mcpserver.ServerResource{{
+	return append([]mcpserver.ServerResource{{
 		Resource: mcp.NewResource(sessionsURI, "sessions",
 			mcp.WithResourceDescription("Every agent session of this repository (all repositories over HTTP), as JSON. Subscribe to be told when any session changes."),
 			mcp.WithMIMEType("application/json")),
 		Handler: m.readSessions,
-	}}
+	}}, m.integrationResources()...)
 }
 
 // ResourceTemplates returns the per-session resources.

@@ -30,8 +30,9 @@ if (!STUDIOD) throw new Error("set STUDIOD_BIN to a studiod binary");
 const TOOLS = [
   "spawn_session", "list_sessions", "get_session", "read_output", "send_input", "answer_session", "set_note", "session_diff",
   "check_conflicts", "add_review_comment", "send_feedback", "merge_session", "stop_session", "remove_session",
+  "preview_integration", "land_sessions", "sync_session",
 ];
-const READ_ONLY = new Set(["list_sessions", "get_session", "read_output", "session_diff", "check_conflicts"]);
+const READ_ONLY = new Set(["list_sessions", "get_session", "read_output", "session_diff", "check_conflicts", "preview_integration"]);
 
 // Short paths: unix socket paths are limited.
 const root = mkdtempSync(join("/tmp", "sdmcp"));
@@ -224,6 +225,12 @@ test("TypeScript SDK over stdio: the whole flow, with roots, progress and resour
     okOrReadable("check_conflicts", await client.callTool({ name: "check_conflicts", arguments: { path: "README.md" } }));
 
     await until("the demo agent to settle", async () => ["idle", "exited"].includes((await session(client, "sdk")).state));
+    // The integration preview: one session, first in the landing order,
+    // also as the live studio://preview resource.
+    const preview = ok("preview_integration", await client.callTool({ name: "preview_integration", arguments: {} }));
+    assert.deepEqual(preview.order, ["sdk"]);
+    const previewRes = JSON.parse((await client.readResource({ uri: "studio://preview" })).contents[0].text);
+    assert.deepEqual(previewRes.order, ["sdk"]);
     okOrReadable("merge_session", await client.callTool({ name: "merge_session", arguments: { session: "sdk", dry_run: true } }));
     const mergeProgress = [];
     const merged = okOrReadable("merge_session", await client.callTool(

@@ -226,6 +226,23 @@ local ok, err = xpcall(function()
     H.eq(res.sent, 1, 'comments sent')
   end)
 
+  H.test(':Studio preview names the landing order and why the other waits', function()
+    local perr, pv = run('preview')
+    served(perr, 'studio/preview')
+    H.eq(perr, nil, 'preview error')
+    H.eq(pv.order, { 'alpha' }, 'landing order')
+    local beta
+    for _, ps in ipairs(pv.sessions) do
+      if ps.session == 'beta' then
+        beta = ps
+      end
+    end
+    H.truthy(beta and beta.status == 'conflict' and beta.reason:find('app/config.txt', 1, true), 'beta left out: ' .. vim.inspect(beta))
+    local qf = vim.fn.getqflist({ title = 1, items = 1 })
+    H.truthy(qf.title:find('studio preview: main', 1, true), 'quickfix title ' .. qf.title)
+    H.truthy(#qf.items >= 2, 'preview lines in the quickfix list')
+  end)
+
   H.test(':Studio merge', function()
     vim.cmd('tabonly')
     local merr, res = run('merge beta')

@@ -17,7 +17,8 @@ H.test('parse flags and prompt', function()
 end)
 
 H.test('complete subcommands and flags', function()
-  H.eq(commands.complete('s', 'Studio s'), { 'send', 'spawn', 'stop' }, 'subcommands')
+  H.eq(commands.complete('s', 'Studio s'), { 'send', 'spawn', 'stop', 'sync' }, 'subcommands')
+  H.eq(commands.complete('--c', 'Studio preview --c'), { '--check' }, 'preview flags')
   H.eq(commands.complete('--a', 'Studio spawn --a'), { '--agent' }, 'spawn flags')
   H.eq(commands.complete('', 'Studio nope '), {}, 'unknown subcommand')
 end)
@@ -28,6 +29,30 @@ H.test('format a waiting session', function()
     changes = { files = 1, additions = 12, deletions = 3 },
   })
   H.truthy(line:find('+12 -3 in 1 file ', 1, true) and line:find('2 conflicts', 1, true) and line:find('? Proceed?', 1, true), line)
+end)
+
+H.test('format a preview', function()
+  local lines = commands.format_preview({
+    target = 'main',
+    order = { 'alpha' },
+    sessions = {
+      { session = 'alpha', status = 'clean', position = 1, check = 'passed' },
+      { session = 'beta', status = 'conflict', position = 0, reason = 'conflicts with alpha in app/config.txt (lines 3–5)' },
+    },
+    check = { command = 'make test', status = 'passed' },
+  })
+  H.eq(lines, {
+    'landing order onto main: alpha',
+    '  1. alpha check passed',
+    '  - beta (conflict): conflicts with alpha in app/config.txt (lines 3–5)',
+    'check `make test`: passed',
+  }, 'preview lines')
+  H.eq(commands.format_preview({ target = 'main', sessions = {} }), { 'no session has work to land on main' }, 'empty preview')
+end)
+
+H.test('format a session behind its target', function()
+  local line = commands.format_session({ name = 'b', state = 'idle', behind = 2, wouldConflict = true, changes = {} })
+  H.truthy(line:find('2 behind, would conflict', 1, true), line)
 end)
 
 H.test('unknown subcommand reports an error', function()

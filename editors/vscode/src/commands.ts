@@ -5,6 +5,7 @@ import * as vscode from "vscode";
 import * as lc from "vscode-languageclient/node";
 import { CommandFactory, Ctx } from "./ctx";
 import { CommandId, sessionsViewId } from "./ids";
+import { previewSummary } from "./preview";
 import * as p from "./protocol";
 import { otherSide, renderConflict, renderSession, mySide } from "./render";
 import { openReview, ReviewComments } from "./review";
@@ -280,6 +281,108 @@ export const showConflicts: CommandFactory = (ctx) => async (arg?: unknown) => {
     return list;
 };
 
+/** The repository of a command's argument (a session node or {repo}), else the workspace's. */
+async function repoOf(ctx: Ctx, arg: unknown): Promise<string | undefined> {
+    const node = arg as Partial<SessionNode> | undefined;
+    if (node?.kind === "session" && node.session) return node.session.repo;
+    return pickRepo(ctx, field<string>(arg, "repo"));
+}
+
+/** Shows the preview of the repository: the landing order and why the others wait. */
+export const preview: CommandFactory = (ctx) => async (arg?: unknown) => {
+    const repo = await repoOf(ctx, arg);
+    if (!repo) return undefined;
+    const check = field<boolean>(arg, "check") ?? false;
+    const pv = await vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Notification, title: check ? "Previewing and checking the integration…" : "Previewing the integration…" },
+        () => ctx.request(p.preview, { repo, check }),
+    );
+    ctx.applyPreview(pv);
+    if (field<boolean>(arg, "quiet")) return pv;
+    const lines = previewSummary(pv);
+    const actions = [...(pv.order.length ? ["Land"] : []), ...(check ? [] : ["Check"])];
+    void vscode.window.showInformationMessage(lines.join(" "), ...actions).then((choice) => {
+        if (choice === "Land") void vscode.commands.executeCommand("studiod.land", { repo });
+        if (choice === "Check") void vscode.commands.executeCommand("studiod.preview", { repo, check: true });
+    });
+    return pv;
+};
+
+/** Lands the landing order as a merge queue; the failure goes to its agent. */
+export const land: CommandFactory = (ctx) => async (arg?: unknown) => {
+    const repo = await repoOf(ctx, arg);
+    if (!repo) return undefined;
+    let check = field<boolean>(arg, "check");
+    if (!field<boolean>(arg, "confirmed")) {
+        const order = ctx.previews.get(repo)?.order ?? [];
+        const choice = await vscode.window.showWarningMessage(
+            order.length ? `Land ${order.join(", ")} in this order? Each merge can be undone.` : "Land the sessions of this repository?",
+            { modal: true },
+            "Land",
+            "Check and Land",
+        );
+        if (!choice) return undefined;
+        check ??= choice === "Check and Land";
+    }
+    const params: p.LandParams = { repo, sendFailures: field<boolean>(arg, "sendFailures") ?? true };
+    if (check) params.check = true;
+    const sessions = field<string[]>(arg, "sessions");
+    if (sessions) params.sessions = sessions;
+    const r = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: "Landing…" }, () => ctx.request(p.land, params));
+    const landed = r.landed.map((d) => d.session);
+    let msg = landed.length ? `Landed ${landed.join(", ")} on ${r.target}.` : `Landed nothing on ${r.target}.`;
+    if (r.stopped) msg += ` Stopped at ${r.stopped.session}: ${r.stopped.message}${r.stopped.sent ? ` (sent to its agent)` : ""}.`;
+    const show = r.stopped ? vscode.window.showWarningMessage : vscode.window.showInformationMessage;
+    void show(msg, ...(landed.length ? ["Undo Land"] : [])).then(async (choice) => {
+        if (choice !== "Undo Land") return;
+        const u = await ctx.request(p.undoLand, { repo, land: r.id });
+        void vscode.window.showInformationMessage(`Undid the land: ${u.target} is back at ${u.restored.slice(0, 12)}.`);
+        await ctx.refresh();
+    });
+    await ctx.refresh();
+    return r;
+};
+
+const syncStrategies: { label: p.Strategy; detail: string }[] = [
+    { label: p.Strategy.Merge, detail: "Merge the target into the session's branch" },
+    { label: p.Strategy.Rebase, detail: "Replay the session's commits on the target" },
+];
+
+/** Brings the target into a session; a refusal can go to its agent. */
+export const sync: CommandFactory = (ctx) => async (arg?: unknown) => {
+    const s = await pickSession(ctx, arg, (s) => s.state !== p.State.Merged);
+    if (!s) return undefined;
+    const strategy =
+        field<p.Strategy>(arg, "strategy") ??
+        (await vscode.window.showQuickPick(syncStrategies, { title: `Sync ${s.name} with ${s.target}`, placeHolder: "Strategy" }))?.label;
+    if (!strategy) return undefined;
+    const params: p.SyncParams = { session: s.id, strategy };
+    if (field<boolean>(arg, "send")) params.send = true;
+    try {
+        const r = await ctx.request(p.sync, params);
+        ctx.applySession(r.session);
+        void vscode.window.showInformationMessage(
+            r.upToDate ? `${s.name} already has ${r.target}.` : `Synced ${s.name} with ${r.target} (${r.strategy}).`,
+        );
+        return r;
+    } catch (e) {
+        if (!(e instanceof lc.ResponseError) || e.code !== p.Code.MergeConflict) throw e;
+        const data = e.data as p.MergeConflictData | undefined;
+        const paths = data?.paths ?? [];
+        if (data?.sent) {
+            void vscode.window.showWarningMessage(`Syncing ${s.name} would conflict in ${paths.join(", ")}; the list went to its agent.`);
+            return { refused: true, data };
+        }
+        void vscode.window
+            .showErrorMessage(`Syncing ${s.name} with ${s.target} would conflict in ${paths.join(", ")}. Nothing was changed.`, "Send to Agent", "Show Conflicts")
+            .then((choice) => {
+                if (choice === "Send to Agent") void vscode.commands.executeCommand("studiod.sync", { session: s.id, strategy, send: true });
+                if (choice === "Show Conflicts") void showConflictList(data?.conflicts ?? [], s.name);
+            });
+        return { refused: true, data };
+    }
+};
+
 export const refresh: CommandFactory = (ctx) => () => ctx.refresh();
 export const restart: CommandFactory = (ctx) => () => ctx.restart();
 export const focus: CommandFactory = () => () => vscode.commands.executeCommand(`${sessionsViewId}.focus`);
@@ -298,6 +401,9 @@ export function factories(comments: ReviewComments): Record<CommandId, CommandFa
         "studiod.attach": attachTerminal,
         "studiod.openWorktree": openWorktree,
         "studiod.showConflicts": showConflicts,
+        "studiod.preview": preview,
+        "studiod.land": land,
+        "studiod.sync": sync,
         "studiod.refresh": refresh,
         "studiod.restart": restart,
         "studiod.focus": focus,

@@ -8,6 +8,7 @@ import { Config } from "./config";
 import { ConflictSet } from "./conflicts";
 import { CommandId, runningContext } from "./ids";
 import * as p from "./protocol";
+import { PreviewStore } from "./preview";
 import { inWorkspace } from "./render";
 import { SessionStore } from "./sessions";
 
@@ -22,6 +23,8 @@ export class Ctx {
     readonly config = new Config();
     readonly sessions = new SessionStore();
     readonly conflicts = new ConflictSet();
+    /** Each repository's integration preview (studio/preview, kept live). */
+    readonly previews = new PreviewStore();
     readonly log: vscode.LogOutputChannel;
 
     /** Fires when sessions or conflicts change. */
@@ -204,6 +207,7 @@ export class Ctx {
                 this.conflicts.apply(d);
                 this.changed.fire();
             }),
+            client.onNotification(p.previewChanged.method, (n: p.PreviewChanged) => this.applyPreview(n.preview)),
             client.onNotification(p.outputNotification.method, (n: p.OutputNotification) => {
                 this.outputs.get(n.session)?.handler(n);
             }),
@@ -234,6 +238,7 @@ export class Ctx {
         const repos = folders.length ? folders : [undefined];
         const sessions: p.Session[] = [];
         const conflicts: p.Conflict[] = [];
+        const previews: p.Preview[] = [];
         const seen = new Set<string>();
         for (const repo of repos) {
             try {
@@ -241,6 +246,9 @@ export class Ctx {
                 for (const s of r.sessions ?? []) if (!seen.has(s.id)) (seen.add(s.id), sessions.push(s));
                 const c = await this.request(p.conflicts, repo ? { repo } : {});
                 conflicts.push(...(c.conflicts ?? []));
+                // The preview of a repository with sessions; asking for it
+                // keeps it live, and studio/previewChanged brings it.
+                if (repo && r.sessions?.length) previews.push(await this.request(p.preview, { repo }));
             } catch (e) {
                 // A folder that is not a git repository has no sessions.
                 this.log.info(`sessions of ${repo ?? "all repos"}: ${describe(e)}`);
@@ -248,6 +256,8 @@ export class Ctx {
         }
         this.sessions.reset(sessions);
         this.conflicts.reset(dedupe(conflicts));
+        this.previews.clear();
+        for (const pv of previews) this.previews.set(pv);
         await this.subscribe();
         this.changed.fire();
     }
@@ -258,6 +268,11 @@ export class Ctx {
         const prev = this.sessions.upsert(s);
         this.sessionChanged.fire({ prev, session: s });
         this.changed.fire();
+    }
+
+    /** Applies a repository's preview (from a notification or a response). */
+    applyPreview(pv: p.Preview): void {
+        if (this.previews.set(pv)) this.changed.fire();
     }
 
     /** Streams session output to handler from offset until unwatchOutput. */
@@ -274,7 +289,7 @@ export class Ctx {
     private async subscribe(): Promise<void> {
         if (!this._client) return;
         const output = [...this.outputs].map(([session, o]) => ({ session, offset: o.offset }));
-        await this.request(p.subscribe, { sessions: true, conflicts: true, output });
+        await this.request(p.subscribe, { sessions: true, conflicts: true, preview: true, output });
     }
 
     dispose(): void {

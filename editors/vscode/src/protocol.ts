@@ -45,6 +45,10 @@ export const Method = {
     Note: "studio/note",
     Merge: "studio/merge",
     Undo: "studio/undo",
+    Preview: "studio/preview",
+    Land: "studio/land",
+    UndoLand: "studio/undoLand",
+    Sync: "studio/sync",
     Subscribe: "studio/subscribe",
     Status: "studio/status",
     Trust: "studio/trust",
@@ -56,6 +60,7 @@ export const Notify = {
     SessionChanged: "studio/sessionChanged",
     ConflictsChanged: "studio/conflictsChanged",
     Output: "studio/output",
+    PreviewChanged: "studio/previewChanged",
     Progress: "$/progress",
 } as const;
 
@@ -69,6 +74,9 @@ export const Command = {
     Send: "studio.send",
     Feedback: "studio.feedback",
     Undo: "studio.undo",
+    Preview: "studio.preview",
+    Land: "studio.land",
+    Sync: "studio.sync",
     Open: "studio.open",
 } as const;
 
@@ -139,6 +147,37 @@ export const File = {
 } as const;
 export type FileVersion = (typeof File)[keyof typeof File];
 
+/** Where a session stands in a preview. */
+export const Preview = {
+    Clean: "clean", // in the landing order: folds with no conflict
+    Conflict: "conflict", // left out: conflicts with the target or a session in the order
+    Breaks: "breaks", // left out: the check fails with it
+    Empty: "empty", // nothing to merge: the target has it all
+    Error: "error", // cannot be merged at all (see reason)
+} as const;
+export type PreviewStatus = (typeof Preview)[keyof typeof Preview];
+
+/** Check statuses. */
+export const Check = {
+    Running: "running",
+    Passed: "passed",
+    Failed: "failed",
+    Timeout: "timeout", // killed after the configured timeout
+    Cancelled: "cancelled", // a newer preview replaced it
+    Error: "error", // it could not run (see reason)
+} as const;
+export type CheckStatus = (typeof Check)[keyof typeof Check];
+
+/** Land queue statuses. */
+export const Land = {
+    Running: "running",
+    Done: "done", // every session in the queue landed
+    Stopped: "stopped", // it stopped at a conflict or failed check (see stopped)
+    Interrupted: "interrupted", // the daemon died mid-queue; resume with resume: ID
+    Undone: "undone", // studio/undoLand put the target back
+} as const;
+export type LandStatus = (typeof Land)[keyof typeof Land];
+
 /** Reports whether an agent process may still be running in state s. */
 export function live(s: string): boolean {
     return s === State.Starting || s === State.Working || s === State.Waiting || s === State.Idle;
@@ -203,6 +242,8 @@ export interface Session {
     updated: string;
     changes: Changes;
     conflicts: number;
+    behind?: number;
+    wouldConflict?: boolean;
     socket?: string;
     log?: string;
 }
@@ -346,6 +387,63 @@ export interface HookResult {
     output?: unknown;
 }
 
+export interface LandParams {
+    repo?: string;
+    sessions?: string[];
+    strategy?: Strategy;
+    check?: boolean;
+    checkCommand?: string;
+    sendFailures?: boolean;
+    force?: boolean;
+    resume?: string;
+    workDoneToken?: unknown;
+}
+
+export interface CheckTry {
+    sessions: string[];
+    commit: string;
+    status: CheckStatus;
+    exitCode: number;
+    log: string;
+    tail?: string;
+    durationMs: number;
+}
+
+export interface LandedSession {
+    session: string;
+    id: string;
+    strategy: Strategy;
+    old: string;
+    new: string;
+    backup: string;
+    check?: CheckTry;
+}
+
+export interface LandStop {
+    session: string;
+    id: string;
+    reason: string;
+    message: string;
+    conflicts?: Conflict[];
+    paths?: string[];
+    check?: CheckTry;
+    sent?: boolean;
+    via?: string;
+}
+
+export interface LandResult {
+    id: string;
+    repo: string;
+    target: string;
+    status: LandStatus;
+    old: string;
+    new: string;
+    landed: LandedSession[];
+    stopped?: LandStop;
+    remaining?: string[];
+    started: string;
+}
+
 export interface MergeParams extends SessionRef {
     strategy?: Strategy;
     message?: string;
@@ -381,6 +479,54 @@ export interface OutputResult {
     next: number;
     size: number;
     done: boolean;
+}
+
+export interface PreviewParams {
+    repo?: string;
+    sessions?: string[];
+    target?: string;
+    check?: boolean;
+    checkCommand?: string;
+}
+
+export interface PreviewSession {
+    session: string;
+    id: string;
+    state: State;
+    commit: string;
+    status: PreviewStatus;
+    position?: number;
+    reason?: string;
+    with?: string[];
+    paths?: string[];
+    check?: CheckStatus;
+}
+
+export interface CheckRun {
+    command: string;
+    status: CheckStatus;
+    started: string;
+    finished?: string;
+    tries: CheckTry[];
+    culprit?: string[];
+    reason?: string;
+    log?: string;
+    tail?: string;
+}
+
+export interface Preview {
+    repo: string;
+    target: string;
+    tip: string;
+    generation: number;
+    computed: string;
+    durationMs: number;
+    sessions: PreviewSession[];
+    order: string[];
+    commit: string;
+    tree: string;
+    conflicts: Conflict[];
+    check?: CheckRun;
 }
 
 export interface RemoveParams extends SessionRef {
@@ -465,7 +611,26 @@ export interface OutputSubscription {
 export interface SubscribeParams {
     sessions?: boolean;
     conflicts?: boolean;
+    preview?: boolean;
     output?: OutputSubscription[];
+}
+
+export interface SyncParams extends SessionRef {
+    strategy?: Strategy;
+    send?: boolean;
+    force?: boolean;
+}
+
+export interface SyncResult {
+    session: Session;
+    strategy: Strategy;
+    target: string;
+    targetTip: string;
+    old: string;
+    new: string;
+    backup?: string;
+    checkpoint?: string;
+    upToDate?: boolean;
 }
 
 export interface TrustParams {
@@ -485,6 +650,19 @@ export interface UndoResult {
     target: string;
     restored: string;
     undone: string;
+}
+
+export interface UndoLandParams {
+    repo?: string;
+    land: string;
+}
+
+export interface UndoLandResult {
+    id: string;
+    target: string;
+    restored: string;
+    undone: string;
+    sessions: string[];
 }
 
 export interface WhoParams {
@@ -531,6 +709,10 @@ export interface OutputNotification {
     done?: boolean;
 }
 
+export interface PreviewChanged {
+    preview: Preview;
+}
+
 export interface WorkDone {
     kind: string;
     title?: string;
@@ -545,6 +727,8 @@ export interface ProgressParams {
 export interface MergeConflictData {
     conflicts: Conflict[];
     paths: string[];
+    sent?: boolean;
+    via?: string;
 }
 
 // ---- typed requests and notifications ----
@@ -558,9 +742,11 @@ export const feedback = new Request<SessionRef, FeedbackResult>(Method.Feedback)
 export const file = new Request<FileParams, FileResult>(Method.File);
 export const hello = new Request<HelloParams, HelloResult>(Method.Hello);
 export const hook = new Request<HookParams, HookResult>(Method.Hook);
+export const land = new Request<LandParams, LandResult>(Method.Land);
 export const merge = new Request<MergeParams, MergeResult>(Method.Merge);
 export const note = new Request<NoteParams, Session>(Method.Note);
 export const output = new Request<OutputParams, OutputResult>(Method.Output);
+export const preview = new Request<PreviewParams, Preview>(Method.Preview);
 export const remove = new Request<RemoveParams, RemoveResult>(Method.Remove);
 export const resize = new Request<ResizeParams, Session>(Method.Resize);
 export const send = new Request<SendParams, SendResult>(Method.Send);
@@ -571,11 +757,14 @@ export const spawn = new Request<SpawnParams, Session>(Method.Spawn);
 export const status = new Request<Empty, StatusResult>(Method.Status);
 export const stop = new Request<StopParams, Session>(Method.Stop);
 export const subscribe = new Request<SubscribeParams, Empty>(Method.Subscribe);
+export const sync = new Request<SyncParams, SyncResult>(Method.Sync);
 export const trust = new Request<TrustParams, TrustResult>(Method.Trust);
 export const undo = new Request<SessionRef, UndoResult>(Method.Undo);
+export const undoLand = new Request<UndoLandParams, UndoLandResult>(Method.UndoLand);
 export const who = new Request<WhoParams, WhoResult>(Method.Who);
 
 export const sessionChanged = new Notification<SessionChanged>(Notify.SessionChanged);
 export const conflictsChanged = new Notification<ConflictsChanged>(Notify.ConflictsChanged);
 export const outputNotification = new Notification<OutputNotification>(Notify.Output);
+export const previewChanged = new Notification<PreviewChanged>(Notify.PreviewChanged);
 export const progress = new Notification<ProgressParams>(Notify.Progress);

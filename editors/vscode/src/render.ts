@@ -1,6 +1,7 @@
 // Pure rendering of sessions and conflicts for the tree view and the status
 // bar. No vscode import: tree.ts turns these views into TreeItems.
 
+import { behindText } from "./preview";
 import { Conflict, live, Range, Session, Severity, State } from "./protocol";
 
 /** What a session row shows, independent of the VS Code API. */
@@ -18,8 +19,9 @@ export interface SessionView {
     /** A theme color id for the icon, one per state. */
     color: string;
     /**
-     * `session:<state>` plus `:live` while an agent may run and `:conflicts`
-     * when it has any, so package.json menus can match with regexes.
+     * `session:<state>` plus `:live` while an agent may run, `:conflicts`
+     * when it has any and `:behind` when its target has moved on, so
+     * package.json menus can match with regexes.
      */
     contextValue: string;
 }
@@ -80,6 +82,8 @@ export function renderSession(s: Session): SessionView {
     if (s.state === State.Exited) parts.push(s.exitCode ? `exited ${s.exitCode}` : "exited");
     if (c.files) parts.push(`+${c.additions} −${c.deletions}`);
     if (s.conflicts > 0) parts.push(`⚠ ${s.conflicts}`);
+    const behind = behindText(s);
+    if (behind) parts.push(behind);
 
     const changes = changesText(s);
     const conflicts = s.conflicts > 0 ? `${s.conflicts} predicted ${s.conflicts === 1 ? "conflict or overlap" : "conflicts or overlaps"}` : "";
@@ -90,18 +94,20 @@ export function renderSession(s: Session): SessionView {
         `worktree ${s.worktree}`,
         changes ? `changes ${changes}` : "no changes yet",
         conflicts,
+        behind,
         s.prompt ? `prompt: ${s.prompt}` : "",
     ].filter((l) => l !== "");
 
     let contextValue = `session:${s.state}`;
     if (live(s.state)) contextValue += ":live";
     if (s.conflicts > 0) contextValue += ":conflicts";
+    if (s.behind) contextValue += ":behind";
 
     return {
         label: s.name,
         description: parts.join(" "),
         tooltip: tip.join("\n"),
-        accessibility: [`session ${s.name}`, `${s.agent} ${stateWords(s)}`, changes ? `${c.files} ${c.files === 1 ? "file" : "files"}, ${c.additions} added, ${c.deletions} deleted` : "", conflicts]
+        accessibility: [`session ${s.name}`, `${s.agent} ${stateWords(s)}`, changes ? `${c.files} ${c.files === 1 ? "file" : "files"}, ${c.additions} added, ${c.deletions} deleted` : "", conflicts, behind]
             .filter((l) => l !== "")
             .join(", "),
         icon,

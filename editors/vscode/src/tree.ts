@@ -5,6 +5,7 @@
 import * as vscode from "vscode";
 import { Ctx } from "./ctx";
 import * as p from "./protocol";
+import { renderPreview } from "./preview";
 import { renderConflict, renderSession, sortSessions } from "./render";
 
 export type Node = SessionNode | ConflictNode;
@@ -56,9 +57,10 @@ export class SessionsTree implements vscode.TreeDataProvider<Node>, vscode.Dispo
                 hasChildren ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.None,
             );
             item.id = node.session.id;
-            item.description = v.description;
-            item.tooltip = v.tooltip;
-            item.accessibilityInformation = { label: v.accessibility };
+            const pv = renderPreview(this.ctx.previews.forSession(node.session), this.ctx.previews.get(node.session.repo));
+            item.description = pv ? (v.description ? `${v.description} · ${pv.badge}` : pv.badge) : v.description;
+            item.tooltip = pv?.tooltip ? `${v.tooltip}\n${pv.tooltip}` : v.tooltip;
+            item.accessibilityInformation = { label: pv ? `${v.accessibility}, ${pv.badge}` : v.accessibility };
             item.iconPath = new vscode.ThemeIcon(v.icon, new vscode.ThemeColor(v.color));
             item.contextValue = v.contextValue;
             return item;

@@ -73,6 +73,9 @@ function M.format_session(s)
   if (s.conflicts or 0) > 0 then
     line = line .. string.format('  %d conflict%s', s.conflicts, s.conflicts == 1 and '' or 's')
   end
+  if (s.behind or 0) > 0 then
+    line = line .. string.format('  %d behind%s', s.behind, s.wouldConflict and ', would conflict' or '')
+  end
   if s.state == 'waiting' and s.detail and s.detail ~= '' then
     line = line .. '  ? ' .. s.detail
   elseif (s.state == 'failed') and s.detail then
@@ -296,6 +299,156 @@ sub.undo = {
     end
   end,
   complete = complete_names,
+}
+
+-- Lines describing a preview, as :Studio preview shows them.
+function M.format_preview(pv)
+  local lines = {}
+  local sessions = pv.sessions or {}
+  if #sessions == 0 then
+    return { 'no session has work to land on ' .. (pv.target or '?') }
+  end
+  local order = pv.order or {}
+  if #order > 0 then
+    table.insert(lines, string.format('landing order onto %s: %s', pv.target, table.concat(order, ', ')))
+  else
+    table.insert(lines, 'no session lands on ' .. (pv.target or '?') .. ' without a conflict')
+  end
+  for _, ps in ipairs(sessions) do
+    local check = (ps.check and ps.check ~= '' and ps.check ~= vim.NIL) and (' check ' .. ps.check) or ''
+    if (ps.position or 0) > 0 then
+      table.insert(lines, string.format('  %d. %s%s', ps.position, ps.session, check))
+    else
+      table.insert(lines, string.format('  - %s (%s): %s', ps.session, ps.status, ps.reason or ''))
+    end
+  end
+  local ck = pv.check
+  if ck and ck ~= vim.NIL then
+    local line = string.format('check `%s`: %s', ck.command, ck.status)
+    if ck.reason and ck.reason ~= '' then
+      line = line .. ' — ' .. ck.reason
+    end
+    table.insert(lines, line)
+    if ck.status ~= protocol.check.passed and ck.log and ck.log ~= '' then
+      table.insert(lines, '  log ' .. ck.log)
+    end
+  end
+  return lines
+end
+
+-- Conflicts of a preview as quickfix items: one per session left out, at its
+-- first conflicting file.
+local function preview_qf(pv)
+  vim.fn.setqflist({}, ' ', {
+    title = 'studio preview: ' .. (pv.target or ''),
+    lines = M.format_preview(pv),
+    context = { studio_preview = true },
+  })
+end
+
+sub.preview = {
+  run = function(args, cb)
+    local opts, rest = M.parse(args.fargs, {})
+    rpc.request(protocol.method.preview, {
+      repo = util.current_repo(),
+      sessions = #rest > 0 and rest or nil,
+      check = opts.check or nil,
+    }, function(err, pv)
+      if not err then
+        preview_qf(pv)
+        if not cb then
+          util.notify(table.concat(M.format_preview(pv), '\n'))
+        end
+      end
+      ;(cb or report('preview'))(err, pv)
+    end)
+  end,
+  complete = function(arglead, args)
+    if vim.startswith(arglead, '-') then
+      return vim.tbl_filter(function(f)
+        return vim.startswith(f, arglead)
+      end, { '--check' })
+    end
+    return complete_names(arglead, {})
+  end,
+}
+
+sub.land = {
+  run = function(args, cb)
+    local opts, rest = M.parse(args.fargs, { strategy = true, resume = true })
+    rpc.request(protocol.method.land, {
+      repo = util.current_repo(),
+      sessions = #rest > 0 and rest or nil,
+      strategy = opts.strategy,
+      check = opts.check or nil,
+      sendFailures = opts['send-failures'] or nil,
+      resume = opts.resume,
+    }, function(err, res)
+      if not err and not cb then
+        local landed = {}
+        for _, d in ipairs(res.landed or {}) do
+          table.insert(landed, d.session)
+        end
+        local msg = #landed > 0 and ('landed ' .. table.concat(landed, ', ') .. ' on ' .. res.target) or ('landed nothing on ' .. res.target)
+        local st = res.stopped
+        if st and st ~= vim.NIL then
+          msg = msg .. string.format('; stopped at %s (%s): %s', st.session, st.reason, st.message)
+          if st.sent then
+            msg = msg .. ' (sent to its agent)'
+          end
+        end
+        if #landed > 0 then
+          msg = msg .. '; undo: studiod undo --land ' .. res.id
+        end
+        util.notify(msg, st and st ~= vim.NIL and vim.log.levels.WARN or nil)
+      end
+      ;(cb or report('land'))(err, res)
+    end)
+  end,
+  complete = function(arglead)
+    if vim.startswith(arglead, '-') then
+      return vim.tbl_filter(function(f)
+        return vim.startswith(f, arglead)
+      end, { '--check', '--send-failures', '--strategy', '--resume' })
+    end
+    return complete_names(arglead, {})
+  end,
+}
+
+sub.sync = {
+  run = function(args, cb)
+    local opts, rest = M.parse(args.fargs, {})
+    local name = rest[1]
+    if not name then
+      return util.err('usage: :Studio sync {name} [--rebase] [--send]')
+    end
+    rpc.request(protocol.method.sync, {
+      session = name,
+      repo = util.current_repo(),
+      strategy = opts.rebase and protocol.strategy.rebase or nil,
+      send = opts.send or nil,
+    }, function(err, res)
+      if err and err.code == protocol.code.merge_conflict and err.data and err.data ~= vim.NIL then
+        show_conflicts(err.data.conflicts, 'studio sync conflicts: ' .. name)
+        if not cb then
+          local sent = err.data.sent and ' (the list went to its agent)' or ' (see the quickfix list; --send gives it to the agent)'
+          util.err(name .. ' would conflict with its target: ' .. rpc.describe(err) .. sent)
+          return
+        end
+      elseif not err and not cb then
+        util.notify(res.upToDate and (name .. ' already has ' .. res.target) or string.format('synced %s with %s (%s)', name, res.target, res.strategy))
+      end
+      ;(cb or report('sync'))(err, res)
+    end)
+  end,
+  complete = function(arglead, args)
+    if vim.startswith(arglead, '-') then
+      return vim.tbl_filter(function(f)
+        return vim.startswith(f, arglead)
+      end, { '--rebase', '--merge', '--send' })
+    end
+    return complete_names(arglead, args)
+  end,
 }
 
 sub.stop = {

@@ -32,6 +32,10 @@ M.method = {
   note = 'studio/note',
   merge = 'studio/merge',
   undo = 'studio/undo',
+  preview = 'studio/preview',
+  land = 'studio/land',
+  undo_land = 'studio/undoLand',
+  sync = 'studio/sync',
   subscribe = 'studio/subscribe',
   status = 'studio/status',
   trust = 'studio/trust',
@@ -43,6 +47,7 @@ M.notify = {
   session_changed = 'studio/sessionChanged',
   conflicts_changed = 'studio/conflictsChanged',
   output = 'studio/output',
+  preview_changed = 'studio/previewChanged',
   progress = '$/progress',
 }
 
@@ -56,6 +61,9 @@ M.command = {
   send = 'studio.send',
   feedback = 'studio.feedback',
   undo = 'studio.undo',
+  preview = 'studio.preview',
+  land = 'studio.land',
+  sync = 'studio.sync',
   open = 'studio.open',
 }
 
@@ -119,6 +127,34 @@ M.file = {
   target = 'target',
   worktree = 'worktree',
   snapshot = 'snapshot',
+}
+
+-- Where a session stands in a preview.
+M.preview = {
+  clean = 'clean',
+  conflict = 'conflict',
+  breaks = 'breaks',
+  empty = 'empty',
+  error = 'error',
+}
+
+-- Check statuses.
+M.check = {
+  running = 'running',
+  passed = 'passed',
+  failed = 'failed',
+  timeout = 'timeout',
+  cancelled = 'cancelled',
+  error = 'error',
+}
+
+-- Land queue statuses.
+M.land = {
+  running = 'running',
+  done = 'done',
+  stopped = 'stopped',
+  interrupted = 'interrupted',
+  undone = 'undone',
 }
 
 -- States in which an agent process may still be running.

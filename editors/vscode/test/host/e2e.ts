@@ -195,6 +195,23 @@ export const e2e: HostTest[] = [
         },
     },
     {
+        name: "e2e: the sessions view shows the preview: alpha lands, beta is held back",
+        skip,
+        timeoutMs: 60_000,
+        fn: async () => {
+            const { a } = state!;
+            const pv = (await vscode.commands.executeCommand("studiod.preview", { quiet: true })) as p.Preview | undefined;
+            assert.ok(pv, `preview returned nothing: ${a.ctx.lastError}`);
+            assert.deepEqual(pv.order, ["alpha"]);
+            const row = (name: string) => String(a.tree.getTreeItem(node(a, name)!).description);
+            await waitFor(
+                () => row("alpha").includes("lands #1") && row("beta").includes("held back: conflicts with alpha"),
+                () => `preview badges: alpha "${row("alpha")}", beta "${row("beta")}"`,
+            );
+            assert.match(String(a.tree.getTreeItem(node(a, "beta")!).tooltip), /app\/config\.txt/);
+        },
+    },
+    {
         name: "e2e: Merge Session merges alpha",
         skip,
         timeoutMs: 60_000,
@@ -229,6 +246,24 @@ export const e2e: HostTest[] = [
             assert.ok(r?.refused, `merge returned ${JSON.stringify(r)}: ${a.ctx.lastError}`);
             assert.ok((r.conflicts ?? []).some((c) => c.path === "app/config.txt"), JSON.stringify(r.conflicts));
             assert.notEqual(a.ctx.sessions.get("beta")?.state, "merged");
+        },
+    },
+    {
+        name: "e2e: beta shows it is behind main and Sync refuses it with the conflicts",
+        skip,
+        timeoutMs: 60_000,
+        fn: async () => {
+            const { a } = state!;
+            await waitFor(
+                () => String(a.tree.getTreeItem(node(a, "beta")!).description).includes("behind main, would conflict"),
+                () => `beta behind main: ${String(a.tree.getTreeItem(node(a, "beta")!).description)}`,
+            );
+            assert.match(String(a.tree.getTreeItem(node(a, "beta")!).contextValue), /:behind/);
+            const r = (await vscode.commands.executeCommand("studiod.sync", { session: "beta", strategy: "merge" })) as
+                | { refused?: boolean; data?: p.MergeConflictData }
+                | undefined;
+            assert.ok(r?.refused, `sync returned ${JSON.stringify(r)}: ${a.ctx.lastError}`);
+            assert.deepEqual(r.data?.paths, ["app/config.txt"]);
         },
     },
     {

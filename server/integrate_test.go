@@ -1,0 +1,63 @@
+package server
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/studiod/studiod/agents"
+	"github.com/studiod/studiod/protocol"
+	"github.com/studiod/studiod/workspace"
+)
+
+// TestIntegrationVocabulary fails when a preview, check or land status of
+// package agents has no namesake on the wire.
+func TestIntegrationVocabulary(t *testing.T) {
+	wire := []protocol.PreviewStatus{protocol.PreviewClean, protocol.PreviewConflict, protocol.PreviewBreaks, protocol.PreviewEmpty, protocol.PreviewError}
+	for _, s := range []string{agents.PreviewClean, agents.PreviewConflict, agents.PreviewBreaks, agents.PreviewEmpty, agents.PreviewError} {
+		if !slices.Contains(wire, protocol.PreviewStatus(s)) {
+			t.Errorf("agents preview status %q is not a protocol.PreviewStatus", s)
+		}
+	}
+	checks := []protocol.CheckStatus{protocol.CheckRunning, protocol.CheckPassed, protocol.CheckFailed, protocol.CheckTimeout, protocol.CheckCancelled, protocol.CheckError}
+	for _, s := range []string{agents.CheckRunning, agents.CheckPassed, agents.CheckFailed, agents.CheckTimeout, agents.CheckCancelled, agents.CheckError} {
+		if !slices.Contains(checks, protocol.CheckStatus(s)) {
+			t.Errorf("agents check status %q is not a protocol.CheckStatus", s)
+		}
+	}
+	lands := []protocol.LandStatus{protocol.LandRunning, protocol.LandDone, protocol.LandStopped, protocol.LandInterrupted, protocol.LandUndone}
+	for _, s := range []string{agents.LandRunning, agents.LandDone, agents.LandStopped, agents.LandInterrupted, agents.LandUndone} {
+		if !slices.Contains(lands, protocol.LandStatus(s)) {
+			t.Errorf("agents land status %q is not a protocol.LandStatus", s)
+		}
+	}
+}
+
+// TestPreviewReason: every reason a session is left out reads as a
+// sentence, with lines written as every face writes them.
+func TestPreviewReason(t *testing.T) {
+	pv := agents.Preview{Target: "main"}
+	side := func(left string, with []string, files ...workspace.FileConflict) agents.PreviewSession {
+		return agents.PreviewSession{Session: agents.Session{Name: "beta"}, Left: left, With: with, Files: files}
+	}
+	lines := workspace.FileConflict{Path: "app/config.txt", A: workspace.FileSide{Ranges: []workspace.Range{{Start: 3, End: 5}}}}
+	for _, tc := range []struct {
+		ps   agents.PreviewSession
+		want string
+	}{
+		{side("", nil), ""},
+		{side(workspace.LeftEmpty, nil), "nothing to merge: main has all of it"},
+		{side(workspace.LeftTarget, []string{"target"}, lines), "conflicts with main in app/config.txt (lines 3–5): `studiod sync beta --send` gives the conflict to its agent"},
+		{side(workspace.LeftSession, []string{"alpha"}, lines), "conflicts with alpha in app/config.txt (lines 3–5); once they have landed, `studiod sync beta --send` gives the conflict to its agent"},
+		{side(workspace.LeftCombination, []string{"a", "b"}, workspace.FileConflict{Path: "e/new.txt"}), "conflicts with the combination of a, b in e/new.txt"},
+		{side(agents.LeftCheck, []string{"rename"}), "the check fails when it is combined with rename"},
+		{side(agents.LeftCheck, nil), "the check fails with it on main"},
+	} {
+		if got := previewReason(pv, tc.ps); got != tc.want {
+			t.Errorf("%s: got %q, want %q", tc.ps.Left, got, tc.want)
+		}
+	}
+	if got := previewReason(pv, agents.PreviewSession{Left: workspace.LeftError, Err: "bad ref"}); !strings.HasPrefix(got, "cannot be merged: bad ref") {
+		t.Errorf("error reason: %q", got)
+	}
+}
