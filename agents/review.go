@@ -193,6 +193,10 @@ func (m *Manager) Feedback(ctx context.Context, ref Ref) (sent int, message stri
 		if _, d, err = m.Send(ctx, Ref{Session: s.ID}, message, true); err != nil {
 			return 0, "", d, fmt.Errorf("send feedback to %s: %w", s.Name, err)
 		}
+	} else if s.Protocol == ProtocolACP {
+		if d, err = m.resumeACP(ctx, s, message); err != nil {
+			return 0, "", d, err
+		}
 	} else {
 		if err := m.resume(ctx, s, message); err != nil {
 			return 0, "", d, err

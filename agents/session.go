@@ -54,11 +54,11 @@ type Session struct {
 	Ask *Ask
 	// Conversation is the agent's own id for the session's conversation.
 	Conversation string
-	PID      int
-	ExitCode *int
-	Port     int
-	Dir      string // studiod's directory for this session: log, exit file, index
-	Changes  Changes
+	PID          int
+	ExitCode     *int
+	Port         int
+	Dir          string // studiod's directory for this session: log, exit file, index
+	Changes      Changes
 	// Conflicts counts the predicted conflicts and overlaps the session is
 	// in. It is derived from the prediction, not stored.
 	Conflicts int
@@ -66,6 +66,9 @@ type Session struct {
 	Updated   time.Time
 	// Socket is the shim's socket while the agent runs.
 	Socket string
+	// Protocol is ProtocolACP for an agent driven over ACP, "" for a
+	// terminal agent.
+	Protocol string
 }
 
 // Kinds of waiting (the wire's protocol.WaitKind).

@@ -80,6 +80,7 @@ var migrations = []string{
 		at       INTEGER NOT NULL
 	);
 	CREATE INDEX answers_session ON answers(session);`,
+	`ALTER TABLE sessions ADD COLUMN protocol TEXT NOT NULL DEFAULT '';`,
 }
 
 // store is the SQLite state database. Its methods are safe for concurrent
@@ -135,7 +136,7 @@ func (s *store) close() error { return s.db.Close() }
 
 const sessionCols = `id, name, repo, branch, base, target, worktree, agent, command, prompt,
 	state, detail, pid, exit_code, port, dir, files, additions, deletions, created, updated,
-	waiting, conversation`
+	waiting, conversation, protocol`
 
 func (s *store) put(ctx context.Context, r *Session) error {
 	cmd, _ := json.Marshal(r.Command)
@@ -144,7 +145,7 @@ func (s *store) put(ctx context.Context, r *Session) error {
 		waiting, _ = json.Marshal(r.Ask)
 	}
 	_, err := s.db.ExecContext(ctx, `INSERT INTO sessions (`+sessionCols+`)
-		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
 		ON CONFLICT(id) DO UPDATE SET
 			name=excluded.name, repo=excluded.repo, branch=excluded.branch, base=excluded.base,
 			target=excluded.target, worktree=excluded.worktree, agent=excluded.agent,
@@ -152,10 +153,10 @@ func (s *store) put(ctx context.Context, r *Session) error {
 			detail=excluded.detail, pid=excluded.pid, exit_code=excluded.exit_code,
 			port=excluded.port, dir=excluded.dir, files=excluded.files,
 			additions=excluded.additions, deletions=excluded.deletions, updated=excluded.updated,
-			waiting=excluded.waiting, conversation=excluded.conversation`,
+			waiting=excluded.waiting, conversation=excluded.conversation, protocol=excluded.protocol`,
 		r.ID, r.Name, r.Repo, r.Branch, r.Base, r.Target, r.Worktree, r.Agent, string(cmd), r.Prompt,
 		r.State, r.Detail, r.PID, r.ExitCode, r.Port, r.Dir, r.Changes.Files, r.Changes.Additions,
-		r.Changes.Deletions, r.Created.UnixNano(), r.Updated.UnixNano(), string(waiting), r.Conversation)
+		r.Changes.Deletions, r.Created.UnixNano(), r.Updated.UnixNano(), string(waiting), r.Conversation, r.Protocol)
 	if err != nil {
 		return fmt.Errorf("store session %s: %w", r.Name, err)
 	}
@@ -177,7 +178,7 @@ func (s *store) all(ctx context.Context) ([]*Session, error) {
 		if err := rows.Scan(&r.ID, &r.Name, &r.Repo, &r.Branch, &r.Base, &r.Target, &r.Worktree,
 			&r.Agent, &cmd, &r.Prompt, &r.State, &r.Detail, &r.PID, &exit, &r.Port, &r.Dir,
 			&r.Changes.Files, &r.Changes.Additions, &r.Changes.Deletions, &created, &updated,
-			&waiting, &r.Conversation); err != nil {
+			&waiting, &r.Conversation, &r.Protocol); err != nil {
 			return nil, err
 		}
 		json.Unmarshal([]byte(cmd), &r.Command)

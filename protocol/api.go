@@ -114,6 +114,7 @@ type Events struct {
 	SessionChanged   func(SessionChanged)
 	ConflictsChanged func(ConflictsChanged)
 	Output           func(OutputNotification)
+	SessionActivity  func(SessionActivity)
 	Progress         func(ProgressParams)
 }
 
@@ -126,6 +127,8 @@ func (e *Events) Notify(method string, params json.RawMessage) {
 		dispatch(params, e.ConflictsChanged)
 	case NotifyOutput:
 		dispatch(params, e.Output)
+	case NotifySessionActivity:
+		dispatch(params, e.SessionActivity)
 	case NotifyProgress:
 		dispatch(params, e.Progress)
 	}

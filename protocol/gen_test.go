@@ -32,6 +32,7 @@ var notificationTypes = map[string]reflect.Type{
 	NotifySessionChanged:   reflect.TypeFor[SessionChanged](),
 	NotifyConflictsChanged: reflect.TypeFor[ConflictsChanged](),
 	NotifyOutput:           reflect.TypeFor[OutputNotification](),
+	NotifySessionActivity:  reflect.TypeFor[SessionActivity](),
 	NotifyProgress:         reflect.TypeFor[ProgressParams](),
 }
 

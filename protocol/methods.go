@@ -34,6 +34,7 @@ const (
 	NotifySessionChanged   = "studio/sessionChanged"
 	NotifyConflictsChanged = "studio/conflictsChanged"
 	NotifyOutput           = "studio/output"
+	NotifySessionActivity  = "studio/sessionActivity"
 )
 
 // Commands offered to editors through workspace/executeCommand. Each takes one
@@ -65,7 +66,7 @@ var Methods = []string{
 }
 
 // Notifications lists every notification the daemon sends.
-var Notifications = []string{NotifySessionChanged, NotifyConflictsChanged, NotifyOutput, NotifyProgress}
+var Notifications = []string{NotifySessionChanged, NotifyConflictsChanged, NotifyOutput, NotifySessionActivity, NotifyProgress}
 
 // Commands lists every editor command.
 var Commands = []string{

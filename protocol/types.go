@@ -42,35 +42,39 @@ func (s State) Live() bool {
 
 // Session is one agent working in its own worktree on its own branch.
 type Session struct {
-	ID       string    `json:"id"`
-	Name     string    `json:"name"`
-	Repo     string    `json:"repo"` // main worktree
-	Branch   string    `json:"branch"`
-	Base     string    `json:"base"` // commit the branch started from
-	Target   string    `json:"target"`
-	Worktree string    `json:"worktree"`
-	Agent    string    `json:"agent"`
-	Command  []string  `json:"command,omitempty"`
-	Prompt   string    `json:"prompt,omitempty"`
-	State    State     `json:"state"`
-	Detail   string    `json:"detail,omitempty"` // waiting question, failure reason
+	ID       string   `json:"id"`
+	Name     string   `json:"name"`
+	Repo     string   `json:"repo"` // main worktree
+	Branch   string   `json:"branch"`
+	Base     string   `json:"base"` // commit the branch started from
+	Target   string   `json:"target"`
+	Worktree string   `json:"worktree"`
+	Agent    string   `json:"agent"`
+	Command  []string `json:"command,omitempty"`
+	Prompt   string   `json:"prompt,omitempty"`
+	State    State    `json:"state"`
+	Detail   string   `json:"detail,omitempty"` // waiting question, failure reason
 	// Waiting says what a waiting session needs from the person.
 	Waiting *Waiting `json:"waiting,omitempty"`
 	// Conversation is the agent's own id for this session's conversation,
 	// when it has one (feedback after exit resumes exactly that one).
-	Conversation string `json:"conversation,omitempty"`
-	PID      int       `json:"pid,omitempty"`
-	ExitCode *int      `json:"exitCode,omitempty"`
-	Port     int       `json:"port,omitempty"`
-	Created  time.Time `json:"created"`
-	Updated  time.Time `json:"updated"`
-	Changes  Changes   `json:"changes"`
+	Conversation string    `json:"conversation,omitempty"`
+	PID          int       `json:"pid,omitempty"`
+	ExitCode     *int      `json:"exitCode,omitempty"`
+	Port         int       `json:"port,omitempty"`
+	Created      time.Time `json:"created"`
+	Updated      time.Time `json:"updated"`
+	Changes      Changes   `json:"changes"`
 	// Conflicts counts the predicted conflicts and overlaps this session is in.
 	Conflicts int `json:"conflicts"`
 	// Socket is the shim's socket: attach here for a raw terminal.
 	Socket string `json:"socket,omitempty"`
 	// Log is the file holding every byte the agent has written.
 	Log string `json:"log,omitempty"`
+	// Protocol is "acp" for an agent driven over the Agent Client
+	// Protocol (its log is then JSON lines, one message each); empty for a
+	// terminal agent.
+	Protocol string `json:"protocol,omitempty"`
 }
 
 // Changes summarizes a session's work against its base, uncommitted included.
@@ -307,6 +311,9 @@ type SubscribeParams struct {
 	Conflicts bool `json:"conflicts,omitempty"`
 	// Output lists session IDs whose output to stream, each from an offset.
 	Output []OutputSubscription `json:"output,omitempty"`
+	// Activity asks for studio/sessionActivity: ACP sessions' tool calls
+	// and plans.
+	Activity bool `json:"activity,omitempty"`
 }
 
 // OutputSubscription streams one session's output from Offset (-1: from now).
@@ -326,6 +333,33 @@ type OutputNotification struct {
 	Offset  int64  `json:"offset"`
 	Data    []byte `json:"data"`
 	Done    bool   `json:"done,omitempty"`
+}
+
+// SessionActivity says what an ACP session's agent is doing: a tool call
+// that started or changed, or the plan, sent whole each time it changes.
+type SessionActivity struct {
+	Session string     `json:"session"` // ID
+	Tool    *ToolCall  `json:"tool,omitempty"`
+	Plan    []PlanStep `json:"plan,omitempty"`
+}
+
+// ToolCall is an ACP agent's tool call. Kind and Status are ACP's: read,
+// edit, delete, move, search, execute, think, fetch, other; pending,
+// in_progress, completed, failed.
+type ToolCall struct {
+	ID     string   `json:"id"`
+	Title  string   `json:"title"`
+	Kind   string   `json:"kind,omitempty"`
+	Status string   `json:"status"`
+	Files  []string `json:"files,omitempty"` // relative to the worktree when inside it
+}
+
+// PlanStep is one entry of an ACP agent's plan: status pending,
+// in_progress or completed; priority high, medium or low.
+type PlanStep struct {
+	Content  string `json:"content"`
+	Status   string `json:"status"`
+	Priority string `json:"priority,omitempty"`
 }
 
 // StatusResult describes the running daemon.

@@ -55,7 +55,10 @@ func New(m *agents.Manager, log *slog.Logger, version string, info Info, shutdow
 	s.routes = protocol.Routes(&core{s: s, m: m})
 	unsubSessions := m.Subscribe(s.sessionChanged)
 	unsubConflicts := m.SubscribeConflicts(s.conflictsChanged)
-	s.unsub = func() { unsubSessions(); unsubConflicts() }
+	unsubActivity := m.SubscribeActivity(func(a agents.Activity) {
+		s.broadcast(protocol.NotifySessionActivity, wireActivity(a), (*conn).wantsActivity)
+	})
+	s.unsub = func() { unsubSessions(); unsubConflicts(); unsubActivity() }
 	return s
 }
 

@@ -28,6 +28,7 @@ const (
 	FromAgent  = "agent"   // a line on the agent's stdout
 	FromClient = "studiod" // a message written to the agent's stdin
 	FromStderr = "stderr"  // a line on the agent's stderr
+	FromShim   = "shim"    // the shim's own note: the agent started or exited
 )
 
 // Record is one line of a pipes-mode log.
@@ -116,6 +117,9 @@ func runPipes(spec Spec, ready io.WriteCloser) error {
 		return fmt.Errorf("start agent %q: %w", spec.Argv[0], err)
 	}
 	s.cmd, s.stdin = cmd, stdin
+	// Each start of an agent opens a new conversation on the wire: a
+	// reader of the log starts over from here.
+	s.append(Record{T: time.Now().UTC(), From: FromShim, Text: fmt.Sprintf("started pid %d", cmd.Process.Pid)})
 	if ready != nil {
 		fmt.Fprintf(ready, "ok %d\n", cmd.Process.Pid)
 		ready.Close()
@@ -133,6 +137,11 @@ func runPipes(spec Spec, ready io.WriteCloser) error {
 	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
 		ex.Signal = ws.Signal().String()
 	}
+	note := fmt.Sprintf("exited with code %d", ex.Code)
+	if ex.Signal != "" {
+		note = "killed by " + ex.Signal
+	}
+	s.append(Record{T: ex.At, From: FromShim, Text: note})
 	s.mu.Lock()
 	s.exited = true
 	ex.Size = s.size

@@ -49,7 +49,10 @@ func TestPipes(t *testing.T) {
 		}
 		return r
 	}
-	// stdout and stderr are read concurrently: take the two first records
+	if r := next(); r.From != FromShim || !strings.HasPrefix(r.Text, "started pid ") {
+		t.Fatalf("first record: %+v", r)
+	}
+	// stdout and stderr are read concurrently: take the two next records
 	// in either order.
 	got := map[string]Record{}
 	for range 2 {
@@ -74,6 +77,9 @@ func TestPipes(t *testing.T) {
 	if r := next(); r.From != FromAgent || r.Text != "not json" || r.Msg != nil {
 		t.Fatalf("malformed line: %+v", r)
 	}
+	if r := next(); r.From != FromShim || r.Text != "exited with code 3" {
+		t.Fatalf("last record: %+v", r)
+	}
 	if _, err := br.ReadBytes('\n'); err != io.EOF {
 		t.Fatalf("stream after exit: %v, want EOF", err)
 	}
@@ -85,7 +91,7 @@ func TestPipes(t *testing.T) {
 		t.Fatalf("exit: %+v, %v", ex, err)
 	}
 	b, _ := os.ReadFile(spec.Log)
-	if n := strings.Count(string(b), "\n"); n != 5 || ex.Size != int64(len(b)) {
+	if n := strings.Count(string(b), "\n"); n != 7 || ex.Size != int64(len(b)) {
 		t.Errorf("log has %d records, %d bytes (exit says %d):\n%s", n, len(b), ex.Size, b)
 	}
 }

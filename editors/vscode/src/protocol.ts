@@ -55,6 +55,7 @@ export const Notify = {
     SessionChanged: "studio/sessionChanged",
     ConflictsChanged: "studio/conflictsChanged",
     Output: "studio/output",
+    SessionActivity: "studio/sessionActivity",
     Progress: "$/progress",
 } as const;
 
@@ -200,6 +201,7 @@ export interface Session {
     conflicts: number;
     socket?: string;
     log?: string;
+    protocol?: string;
 }
 
 export interface Delivery {
@@ -452,6 +454,7 @@ export interface SubscribeParams {
     sessions?: boolean;
     conflicts?: boolean;
     output?: OutputSubscription[];
+    activity?: boolean;
 }
 
 export interface TrustParams {
@@ -514,6 +517,26 @@ export interface OutputNotification {
     done?: boolean;
 }
 
+export interface ToolCall {
+    id: string;
+    title: string;
+    kind?: string;
+    status: string;
+    files?: string[];
+}
+
+export interface PlanStep {
+    content: string;
+    status: string;
+    priority?: string;
+}
+
+export interface SessionActivity {
+    session: string;
+    tool?: ToolCall;
+    plan?: PlanStep[];
+}
+
 export interface WorkDone {
     kind: string;
     title?: string;
@@ -560,4 +583,5 @@ export const who = new Request<WhoParams, WhoResult>(Method.Who);
 export const sessionChanged = new Notification<SessionChanged>(Notify.SessionChanged);
 export const conflictsChanged = new Notification<ConflictsChanged>(Notify.ConflictsChanged);
 export const outputNotification = new Notification<OutputNotification>(Notify.Output);
+export const sessionActivity = new Notification<SessionActivity>(Notify.SessionActivity);
 export const progress = new Notification<ProgressParams>(Notify.Progress);

@@ -42,6 +42,7 @@ M.notify = {
   session_changed = 'studio/sessionChanged',
   conflicts_changed = 'studio/conflictsChanged',
   output = 'studio/output',
+  session_activity = 'studio/sessionActivity',
   progress = '$/progress',
 }
 
