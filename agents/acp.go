@@ -37,9 +37,14 @@ type acpDriver struct {
 	feed *io.PipeWriter // the agent's messages, to the SDK
 	out  *shimWriter
 
+	// pubMu serializes publish, so that the last state computed is the
+	// last stored. Lock order: pubMu, mu.
+	pubMu sync.Mutex
+
 	// mu guards the fields below; changed is closed (and replaced) at
 	// every change of them.
 	mu      sync.Mutex
+	inflight int // prompts taken from the queue and not answered yet
 	st      *acpState
 	waiters map[string]chan acp.RequestPermissionOutcome // by tool call id
 	queue   []string                                     // prompts waiting for their turn
@@ -133,9 +138,11 @@ func (d *acpDriver) record(line []byte, live bool) {
 
 // publish moves the session's record to the state the protocol says.
 func (d *acpDriver) publish() {
+	d.pubMu.Lock()
+	defer d.pubMu.Unlock()
 	d.mu.Lock()
 	state, detail, ask, ok := d.st.status(d.agent)
-	if ok && state == Idle && len(d.queue) > 0 && !d.st.exited {
+	if ok && state == Idle && len(d.queue)+d.inflight > 0 && !d.st.exited {
 		state, detail = Working, "" // the next prompt goes at once
 	}
 	conv := d.st.sessionID
@@ -224,6 +231,7 @@ func (d *acpDriver) runTurns(ctx context.Context) {
 		}
 		text := d.queue[0]
 		d.queue = d.queue[1:]
+		d.inflight++
 		sid := d.st.sessionID
 		d.mu.Unlock()
 		// The outcome (stop reason, error) is read from the log; an error
@@ -231,6 +239,10 @@ func (d *acpDriver) runTurns(ctx context.Context) {
 		if _, err := d.conn.Prompt(ctx, acp.PromptRequest{SessionId: acp.SessionId(sid), Prompt: []acp.ContentBlock{acp.TextBlock(text)}}); err != nil {
 			d.log.Debug("prompt", "err", err)
 		}
+		d.mu.Lock()
+		d.inflight--
+		d.mu.Unlock()
+		d.publish()
 	}
 }
 
@@ -524,6 +536,13 @@ func (d *acpDriver) cancel(ctx context.Context) {
 	d.wait(wctx, func() bool { return d.st.turn == "" || d.st.exited })
 }
 
+// opened reports whether a session was ever open on this connection.
+func (d *acpDriver) opened() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.st.sessionID != ""
+}
+
 // exitNote says what the agent was doing when it exited, if that matters.
 func (d *acpDriver) exitNote() string {
 	d.mu.Lock()
@@ -654,7 +673,6 @@ func (sv *supervisor) runACP(ctx context.Context) {
 			offset = 0
 		}
 	}
-	d.connect(ctx)
 	defer d.close()
 	d.publish()
 	go d.resumeOpen()

@@ -59,6 +59,8 @@ func (m *Manager) superviseFrom(s Session, p Profile, fresh bool, from int64) *s
 	}
 	if s.Protocol == ProtocolACP {
 		sv.acp = newACPDriver(m, s, p)
+		// Connected before anyone can call it; fed once the stream runs.
+		sv.acp.connect(m.ctx)
 	}
 	if p.IdleAfter.Duration > 0 {
 		sv.idleAfter = p.IdleAfter.Duration
@@ -255,7 +257,7 @@ func (sv *supervisor) finish(ctx context.Context) {
 			s.State, s.Detail, s.ExitCode = Stopped, "", &code
 			return true
 		})
-	case sv.fresh && code != 0 && ex.At.Sub(sv.started) < sv.m.opts.SpawnGrace:
+	case sv.fresh && code != 0 && ex.At.Sub(sv.started) < sv.m.opts.SpawnGrace && (sv.acp == nil || !sv.acp.opened()):
 		reason := fmt.Sprintf("agent exited with code %d right after starting", code)
 		if tail != "" {
 			reason += ": " + tail
