@@ -43,13 +43,13 @@ type acpDriver struct {
 
 	// mu guards the fields below; changed is closed (and replaced) at
 	// every change of them.
-	mu      sync.Mutex
+	mu       sync.Mutex
 	inflight int // prompts taken from the queue and not answered yet
-	st      *acpState
-	waiters map[string]chan acp.RequestPermissionOutcome // by tool call id
-	queue   []string                                     // prompts waiting for their turn
-	opening bool                                         // a session is being opened
-	changed chan struct{}
+	st       *acpState
+	waiters  map[string]chan acp.RequestPermissionOutcome // by tool call id
+	queue    []string                                     // prompts waiting for their turn
+	opening  bool                                         // a session is being opened
+	changed  chan struct{}
 }
 
 func newACPDriver(m *Manager, s Session, p Profile) *acpDriver {
