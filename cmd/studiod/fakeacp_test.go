@@ -161,6 +161,24 @@ func (a *acpAgent) Prompt(ctx context.Context, p acp.PromptRequest) (acp.PromptR
 			a.say(ctx, p.SessionId, "about to crash")
 			fmt.Fprintln(os.Stderr, "fakeacp: crashing as asked")
 			os.Exit(3)
+		case "bench":
+			// bench N: N permission requests in a row, each titled with
+			// the time it is sent, for BenchmarkACPPermission.
+			n := 50
+			if i+1 < len(words) {
+				fmt.Sscan(words[i+1], &n)
+			}
+			kind := acp.ToolKindEdit
+			for k := range n {
+				title := fmt.Sprintf("Bench %d @%d", k, time.Now().UnixNano())
+				id := acp.ToolCallId(fmt.Sprintf("%s_%d", call, k))
+				if _, err := a.conn.RequestPermission(ctx, acp.RequestPermissionRequest{SessionId: p.SessionId,
+					ToolCall: acp.ToolCallUpdate{ToolCallId: id, Title: &title, Kind: &kind},
+					Options:  []acp.PermissionOption{{OptionId: "allow-once", Name: "Allow", Kind: acp.PermissionOptionKindAllowOnce}}}); err != nil {
+					return acp.PromptResponse{}, err
+				}
+			}
+			return end, nil
 		case "garbage":
 			os.Stdout.Write([]byte("this line is not JSON\n"))
 		case "unknown":
