@@ -10,9 +10,12 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // ModePipes runs the agent on pipes instead of a terminal: agents that
@@ -91,6 +94,12 @@ func runPipes(spec Spec, ready io.WriteCloser) error {
 		return err
 	}
 	s := &pipeServer{spec: spec, log: logf, ln: ln, size: fi.Size(), clients: map[chan []byte]struct{}{}}
+	// Whatever the agent starts and detaches (claude-agent-acp runs
+	// Claude Code in a session of its own) becomes the shim's child when
+	// its parent goes, so that the shim can end it with the agent.
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		fmt.Fprintf(os.Stderr, "studiod shim: subreaper: %v\n", err)
+	}
 
 	cmd := exec.Command(path, spec.Argv[1:]...)
 	cmd.Args[0] = spec.Argv[0]
@@ -129,12 +138,26 @@ func runPipes(spec Spec, ready io.WriteCloser) error {
 	var readers sync.WaitGroup
 	readers.Go(func() { s.pump(stdout, FromAgent) })
 	readers.Go(func() { s.pump(stderr, FromStderr) })
-	// Wait returns once both pipes are drained (cmd owns them).
-	readers.Wait()
-	cmd.Wait()
+	ps, err := cmd.Process.Wait()
+	if err != nil {
+		return fmt.Errorf("wait for the agent: %w", err)
+	}
+	// The agent is gone: end what it left behind, which may hold its
+	// pipes open, then collect its last lines.
+	endOrphans(2 * time.Second)
+	drained := make(chan struct{})
+	go func() { readers.Wait(); close(drained) }()
+	select {
+	case <-drained:
+	case <-time.After(2 * time.Second):
+		stdout.Close()
+		stderr.Close()
+		<-drained
+	}
+	stdin.Close()
 
-	ex := Exit{Code: cmd.ProcessState.ExitCode(), At: time.Now().UTC()}
-	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+	ex := Exit{Code: ps.ExitCode(), At: time.Now().UTC()}
+	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
 		ex.Signal = ws.Signal().String()
 	}
 	note := fmt.Sprintf("exited with code %d", ex.Code)
@@ -336,4 +359,63 @@ func (s *pipeServer) attach(c net.Conn, offset int64) {
 			return
 		}
 	}
+}
+
+// endOrphans ends the shim's remaining children (processes the agent left
+// behind, reparented to the shim as subreaper): SIGTERM to each and its
+// process group, SIGKILL after grace, reaping as they go.
+func endOrphans(grace time.Duration) {
+	deadline := time.Now().Add(grace)
+	sig := syscall.SIGTERM
+	for {
+		for {
+			// Reap whatever has exited.
+			pid, err := syscall.Wait4(-1, nil, syscall.WNOHANG, nil)
+			if pid <= 0 || err != nil {
+				break
+			}
+		}
+		kids := children(os.Getpid())
+		if len(kids) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			sig = syscall.SIGKILL
+		}
+		for _, pid := range kids {
+			syscall.Kill(-pid, sig)
+			syscall.Kill(pid, sig)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// children lists the live children of pid, from /proc.
+func children(pid int) []int {
+	dirs, _ := os.ReadDir("/proc")
+	var out []int
+	for _, d := range dirs {
+		var p int
+		if _, err := fmt.Sscan(d.Name(), &p); err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + d.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 {
+			continue
+		}
+		// After the command: state, ppid, pgrp, …
+		f := strings.Fields(string(b[i+1:]))
+		var ppid int
+		if len(f) > 1 && f[0] != "Z" {
+			fmt.Sscan(f[1], &ppid)
+		}
+		if ppid == pid && p != pid {
+			out = append(out, p)
+		}
+	}
+	return out
 }
