@@ -675,7 +675,7 @@ func (sv *supervisor) runACP(ctx context.Context) {
 	}
 	defer d.close()
 	d.publish()
-	go d.resumeOpen()
+	sv.m.wg.Go(d.resumeOpen)
 	sv.m.wg.Go(func() { d.runTurns(ctx) })
 	for ctx.Err() == nil {
 		st, err := shim.Attach(ctx, sv.socket, offset)
