@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -118,10 +119,32 @@ func TestLastLine(t *testing.T) {
 	}
 }
 
-func TestParseNumstat(t *testing.T) {
-	got := parseNumstat([]byte("3\t1\ta.txt\x00-\t-\tbin.png\x0010\t0\tnew.go\x00"))
-	want := Changes{Files: 3, Additions: 13, Deletions: 1}
-	if got != want {
-		t.Errorf("got %+v, want %+v", got, want)
+func TestScopes(t *testing.T) {
+	for _, tc := range []struct {
+		scopes []string
+		path   string
+		want   bool
+	}{
+		{nil, "anything.go", true},
+		{[]string{"web/**"}, "web/app/main.ts", true},
+		{[]string{"web/**"}, "server/main.go", false},
+		{[]string{"web"}, "web/index.html", true},
+		{[]string{"docs/web.md"}, "docs/web.md", true},
+		{[]string{"docs/web.md"}, "docs/api.md", false},
+		{[]string{"*.md"}, "README.md", true},
+		{[]string{"*.md"}, "docs/README.md", false},
+		{[]string{"{web,docs}/**"}, "docs/a.md", true},
+	} {
+		if got := inScope(tc.scopes, tc.path); got != tc.want {
+			t.Errorf("inScope(%q, %q) = %v, want %v", tc.scopes, tc.path, got, tc.want)
+		}
+	}
+	for _, bad := range [][]string{{""}, {"/abs/**"}, {"../up/**"}, {"a/../b"}, {"-x"}, {"web/[**"}} {
+		if err := validateScopes(bad); err == nil {
+			t.Errorf("validateScopes(%q): no error", bad)
+		}
+	}
+	if got := outOfScope([]string{"web/**"}, []string{"web/a.ts", "server/b.go", "README.md"}); !slices.Equal(got, []string{"README.md", "server/b.go"}) {
+		t.Errorf("outOfScope: %q", got)
 	}
 }

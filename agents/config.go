@@ -20,6 +20,14 @@ type Config struct {
 	Defaults Defaults           `toml:"defaults"`
 	Agents   map[string]Profile `toml:"agents"`
 	Setup    Setup              `toml:"setup"`
+	Gate     Gate               `toml:"gate"`
+}
+
+// Gate configures what an agent hears, before it writes a file, of the
+// other sessions' work on it.
+type Gate struct {
+	// Mode is off, inform (the default), ask or deny.
+	Mode string `toml:"mode"`
 }
 
 // Defaults are settings for spawn and merge.
@@ -93,6 +101,7 @@ func (d duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil
 func Builtin(self string) Config {
 	return Config{
 		Defaults: Defaults{Agent: "claude", BranchPrefix: "studio/", PortBase: 41000, PortBlock: 10, MergeStrategy: "merge"},
+		Gate:     Gate{Mode: GateInform},
 		Agents: map[string]Profile{
 			// Claude Code reports through its hooks (--settings) and keeps the
 			// conversation studiod names (--session-id), so feedback after exit
@@ -173,6 +182,9 @@ func overlay(base, o Config) Config {
 	}
 	if od.MergeStrategy != "" {
 		d.MergeStrategy = od.MergeStrategy
+	}
+	if o.Gate.Mode != "" {
+		base.Gate.Mode = o.Gate.Mode
 	}
 	agents := map[string]Profile{}
 	for k, v := range base.Agents {

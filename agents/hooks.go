@@ -30,6 +30,12 @@ type hookEvent struct {
 	// what confirms a delivery.
 	prompt     bool
 	promptText string
+	// write is a tool about to run (the gate looks at writes); ran names
+	// a tool call that just ran.
+	write *toolWrite
+	ran   string
+	// ranTool says a tool ran (ran may be empty when the agent gives no id).
+	ranTool bool
 }
 
 // decodeHook reads one hook payload of kind.
@@ -59,6 +65,7 @@ type hookPayload struct {
 	Prompt           string          `json:"prompt"`
 	ToolName         string          `json:"tool_name"`
 	ToolInput        json.RawMessage `json:"tool_input"`
+	ToolUseID        string          `json:"tool_use_id"`
 	NotificationType string          `json:"notification_type"`
 	Message          string          `json:"message"`
 	Error            string          `json:"error"`
@@ -81,7 +88,12 @@ func (p hookPayload) claude() hookEvent {
 		e.conversation = p.SessionID
 	case "UserPromptSubmit":
 		e.state, e.prompt, e.promptText = Working, true, p.Prompt
-	case "PreToolUse", "PostToolUse", "PostToolUseFailure", "PostToolBatch", "PermissionDenied", "SubagentStart":
+	case "PreToolUse":
+		e.state = Working
+		e.write = &toolWrite{id: p.ToolUseID, tool: p.ToolName, input: p.ToolInput}
+	case "PostToolUse", "PostToolUseFailure":
+		e.state, e.ran, e.ranTool = Working, p.ToolUseID, true
+	case "PostToolBatch", "PermissionDenied", "SubagentStart":
 		e.state = Working
 	case "PermissionRequest":
 		e.state, e.ask = Waiting, p.permission()
@@ -113,7 +125,12 @@ func (p hookPayload) codex() hookEvent {
 	case "UserPromptSubmit":
 		e.state, e.prompt, e.promptText = Working, true, p.Prompt
 		e.conversation = p.SessionID
-	case "PreToolUse", "PostToolUse", "SubagentStart":
+	case "PreToolUse":
+		e.state = Working
+		e.write = &toolWrite{id: p.ToolUseID, tool: p.ToolName, input: p.ToolInput}
+	case "PostToolUse":
+		e.state, e.ran, e.ranTool = Working, p.ToolUseID, true
+	case "SubagentStart":
 		e.state = Working
 	case "PermissionRequest":
 		e.state, e.ask = Waiting, p.permission()
@@ -141,7 +158,12 @@ func (p hookPayload) gemini() hookEvent {
 		e.conversation = p.SessionID
 	case "BeforeAgent":
 		e.state, e.prompt, e.promptText = Working, true, p.Prompt
-	case "BeforeTool", "AfterTool", "BeforeModel", "AfterModel", "BeforeToolSelection":
+	case "BeforeTool":
+		e.state = Working
+		e.write = &toolWrite{tool: p.ToolName, input: p.ToolInput}
+	case "AfterTool":
+		e.state, e.ranTool = Working, true
+	case "BeforeModel", "AfterModel", "BeforeToolSelection":
 		e.state = Working
 	case "Notification":
 		if p.NotificationType == "ToolPermission" {

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -81,6 +82,7 @@ type Manager struct {
 	conf       *conflicts
 	who        whoCache
 	deliveries deliveries
+	gates      gateNotes
 	// answerLocks holds a *sync.Mutex per session ID: one answer at a time.
 	answerLocks sync.Map
 	// snapLocks holds a *sync.Mutex per session ID, serializing snapshots
@@ -447,41 +449,33 @@ func (m *Manager) refreshChanges(ctx context.Context, id string) {
 }
 
 // setChanges stores a session's change stats against its base as of the
-// snapshot commit, if they moved.
+// snapshot commit, and the paths it changed outside its scope, if they
+// moved. The diff it reads also fills the cache `who` and the gate read,
+// so that they answer without running git.
 func (m *Manager) setChanges(ctx context.Context, id, commit string) {
 	s, err := m.Lookup(Ref{Session: id})
 	if err != nil || !active(s.State) || commit == "" {
 		return
 	}
-	out, err := m.opts.Git.Run(ctx, s.Repo, "diff", "--numstat", "-z", "--no-renames", s.Base, commit)
+	files, err := m.opts.Git.Diff(ctx, s.Repo, s.Base, commit, nil, false)
 	if err != nil {
 		return
 	}
-	c := parseNumstat(out)
+	m.who.putTip(s.Base, commit, files)
+	t := workspace.Total(files)
+	c := Changes{Files: t.Files, Additions: t.Additions, Deletions: t.Deletions}
+	var paths []string
+	for _, f := range files {
+		paths = append(paths, f.Path)
+	}
+	oos := outOfScope(s.Scope, paths)
 	m.update(id, func(s *Session) bool {
-		if s.Changes == c {
+		if s.Changes == c && slices.Equal(s.OutOfScope, oos) {
 			return false
 		}
-		s.Changes = c
+		s.Changes, s.OutOfScope = c, oos
 		return true
 	})
-}
-
-func parseNumstat(out []byte) Changes {
-	var c Changes
-	for _, rec := range strings.Split(string(out), "\x00") {
-		f := strings.SplitN(rec, "\t", 3)
-		if len(f) < 3 {
-			continue
-		}
-		c.Files++
-		var a, d int
-		fmt.Sscan(f[0], &a)
-		fmt.Sscan(f[1], &d)
-		c.Additions += a
-		c.Deletions += d
-	}
-	return c
 }
 
 var errStopped = errors.New("stopped")

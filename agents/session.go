@@ -54,11 +54,19 @@ type Session struct {
 	Ask *Ask
 	// Conversation is the agent's own id for the session's conversation.
 	Conversation string
-	PID          int
-	ExitCode     *int
-	Port         int
-	Dir          string // studiod's directory for this session: log, exit file, index
-	Changes      Changes
+	// Scope are path globs of the area the session works in (none: anywhere);
+	// OutOfScope the paths it changed outside them.
+	Scope      []string
+	OutOfScope []string
+	// Note says what the session is doing.
+	Note string
+	// Gate is the session's gate mode ("" follows the repository's).
+	Gate     string
+	PID      int
+	ExitCode *int
+	Port     int
+	Dir      string // studiod's directory for this session: log, exit file, index
+	Changes  Changes
 	// Conflicts counts the predicted conflicts and overlaps the session is
 	// in. It is derived from the prediction, not stored.
 	Conflicts int
@@ -117,6 +125,8 @@ func (s *Session) indexFile() string { return s.Dir + "/index" }
 func (s *Session) clone() Session {
 	c := *s
 	c.Command = append([]string(nil), s.Command...)
+	c.Scope = append([]string(nil), s.Scope...)
+	c.OutOfScope = append([]string(nil), s.OutOfScope...)
 	if s.Ask != nil {
 		a := *s.Ask
 		a.Options = append([]Option(nil), s.Ask.Options...)

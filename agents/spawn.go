@@ -1,6 +1,7 @@
 package agents
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -28,6 +29,12 @@ type SpawnRequest struct {
 	Command []string // any argv; only for trusted callers (the CLI)
 	Rows    int
 	Cols    int
+	// Scopes are path globs of the area the session works in.
+	Scopes []string
+	// Note says what the session is for (default: the prompt's first line).
+	Note string
+	// Gate overrides the repository's gate mode.
+	Gate string
 }
 
 // Progress receives a short message at each step of a slow operation.
@@ -38,6 +45,15 @@ type Progress func(msg string)
 func (m *Manager) Spawn(ctx context.Context, req SpawnRequest, progress Progress) (Session, error) {
 	if progress == nil {
 		progress = func(string) {}
+	}
+	if err := validateScopes(req.Scopes); err != nil {
+		return Session{}, err
+	}
+	if err := validGate(req.Gate); err != nil {
+		return Session{}, err
+	}
+	if len([]rune(req.Note)) > maxNote {
+		return Session{}, invalidf("note of %d characters: keep it under %d", len([]rune(req.Note)), maxNote)
 	}
 	repo, err := m.openRepo(ctx, req.Repo)
 	if err != nil {
@@ -233,6 +249,7 @@ func (m *Manager) reserve(ctx context.Context, repo *workspace.Repo, cfg Config,
 		ID: newID(), Name: name, Repo: repo.Root, Branch: branch, Base: base, Target: target,
 		Worktree: wtPath, Agent: agent, Command: argv, Prompt: req.Prompt, State: Starting,
 		Created: now, Updated: now, Protocol: cfg.Agents[agent].Protocol,
+		Scope: req.Scopes, Note: cmp.Or(oneLine(req.Note), noteFromPrompt(req.Prompt)), Gate: req.Gate,
 	}
 	s.Dir = filepath.Join(m.opts.StateDir, "sessions", s.ID)
 	s.Socket = m.socketPath(s.ID)
@@ -316,6 +333,8 @@ func (m *Manager) agentEnv(s *Session, p Profile) []string {
 		"STUDIO_BRANCH="+s.Branch,
 		"STUDIO_PORT="+strconv.Itoa(s.Port),
 		"STUDIOD_SOCKET="+m.opts.Socket,
+		// studiod's own directory for the session (never the worktree).
+		"STUDIO_SESSION_DIR="+s.Dir,
 		// How the agent reports its state: append working, waiting or idle
 		// (and, for waiting, the question).
 		"STUDIO_HOOK="+m.opts.Self+" hook --session "+s.ID,

@@ -80,6 +80,10 @@ var migrations = []string{
 		at       INTEGER NOT NULL
 	);
 	CREATE INDEX answers_session ON answers(session);`,
+	`ALTER TABLE sessions ADD COLUMN scope TEXT NOT NULL DEFAULT '';
+	ALTER TABLE sessions ADD COLUMN out_of_scope TEXT NOT NULL DEFAULT '';
+	ALTER TABLE sessions ADD COLUMN note TEXT NOT NULL DEFAULT '';
+	ALTER TABLE sessions ADD COLUMN gate TEXT NOT NULL DEFAULT '';`,
 	`ALTER TABLE sessions ADD COLUMN protocol TEXT NOT NULL DEFAULT '';`,
 }
 
@@ -136,7 +140,7 @@ func (s *store) close() error { return s.db.Close() }
 
 const sessionCols = `id, name, repo, branch, base, target, worktree, agent, command, prompt,
 	state, detail, pid, exit_code, port, dir, files, additions, deletions, created, updated,
-	waiting, conversation, protocol`
+	waiting, conversation, scope, out_of_scope, note, gate, protocol`
 
 func (s *store) put(ctx context.Context, r *Session) error {
 	cmd, _ := json.Marshal(r.Command)
@@ -145,7 +149,7 @@ func (s *store) put(ctx context.Context, r *Session) error {
 		waiting, _ = json.Marshal(r.Ask)
 	}
 	_, err := s.db.ExecContext(ctx, `INSERT INTO sessions (`+sessionCols+`)
-		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
 		ON CONFLICT(id) DO UPDATE SET
 			name=excluded.name, repo=excluded.repo, branch=excluded.branch, base=excluded.base,
 			target=excluded.target, worktree=excluded.worktree, agent=excluded.agent,
@@ -153,10 +157,12 @@ func (s *store) put(ctx context.Context, r *Session) error {
 			detail=excluded.detail, pid=excluded.pid, exit_code=excluded.exit_code,
 			port=excluded.port, dir=excluded.dir, files=excluded.files,
 			additions=excluded.additions, deletions=excluded.deletions, updated=excluded.updated,
-			waiting=excluded.waiting, conversation=excluded.conversation, protocol=excluded.protocol`,
+			waiting=excluded.waiting, conversation=excluded.conversation, scope=excluded.scope,
+			out_of_scope=excluded.out_of_scope, note=excluded.note, gate=excluded.gate, protocol=excluded.protocol`,
 		r.ID, r.Name, r.Repo, r.Branch, r.Base, r.Target, r.Worktree, r.Agent, string(cmd), r.Prompt,
 		r.State, r.Detail, r.PID, r.ExitCode, r.Port, r.Dir, r.Changes.Files, r.Changes.Additions,
-		r.Changes.Deletions, r.Created.UnixNano(), r.Updated.UnixNano(), string(waiting), r.Conversation, r.Protocol)
+		r.Changes.Deletions, r.Created.UnixNano(), r.Updated.UnixNano(), string(waiting), r.Conversation,
+		jsonList(r.Scope), jsonList(r.OutOfScope), r.Note, r.Gate, r.Protocol)
 	if err != nil {
 		return fmt.Errorf("store session %s: %w", r.Name, err)
 	}
@@ -172,16 +178,18 @@ func (s *store) all(ctx context.Context) ([]*Session, error) {
 	var list []*Session
 	for rows.Next() {
 		var r Session
-		var cmd, waiting string
+		var cmd, waiting, scope, outOfScope string
 		var exit sql.NullInt64
 		var created, updated int64
 		if err := rows.Scan(&r.ID, &r.Name, &r.Repo, &r.Branch, &r.Base, &r.Target, &r.Worktree,
 			&r.Agent, &cmd, &r.Prompt, &r.State, &r.Detail, &r.PID, &exit, &r.Port, &r.Dir,
 			&r.Changes.Files, &r.Changes.Additions, &r.Changes.Deletions, &created, &updated,
-			&waiting, &r.Conversation, &r.Protocol); err != nil {
+			&waiting, &r.Conversation, &scope, &outOfScope, &r.Note, &r.Gate, &r.Protocol); err != nil {
 			return nil, err
 		}
 		json.Unmarshal([]byte(cmd), &r.Command)
+		json.Unmarshal([]byte(scope), &r.Scope)
+		json.Unmarshal([]byte(outOfScope), &r.OutOfScope)
 		if waiting != "" {
 			r.Ask = new(Ask)
 			json.Unmarshal([]byte(waiting), r.Ask)
@@ -195,6 +203,15 @@ func (s *store) all(ctx context.Context) ([]*Session, error) {
 		list = append(list, &r)
 	}
 	return list, rows.Err()
+}
+
+// jsonList stores a list as JSON, and an empty one as "".
+func jsonList(l []string) string {
+	if len(l) == 0 {
+		return ""
+	}
+	b, _ := json.Marshal(l)
+	return string(b)
 }
 
 // addAnswer records who answered a waiting session, and how.

@@ -347,8 +347,11 @@ func (m *Manager) Hook(ctx context.Context, ref Ref, req HookRequest) (Session, 
 			}
 		case "idle", "done", "stop":
 			e.state = Idle
+		case "note":
+			s, err := m.Note(ctx, Ref{Session: s.ID}, req.Message)
+			return s, nil, err
 		default:
-			return Session{}, nil, invalidf("hook event %q: use working, waiting or idle", req.Event)
+			return Session{}, nil, invalidf("hook event %q: use working, waiting, idle or note", req.Event)
 		}
 	}
 	if !live(s.State) {
@@ -358,6 +361,7 @@ func (m *Manager) Hook(ctx context.Context, ref Ref, req HookRequest) (Session, 
 	if e.prompt {
 		m.deliveries.confirm(s.ID, e.promptText)
 	}
+	out := m.gateHook(ctx, s, req.Kind, &e)
 	if e.state != "" {
 		if sv := m.supervisorOf(s.ID); sv != nil {
 			sv.mu.Lock()
@@ -395,7 +399,7 @@ func (m *Manager) Hook(ctx context.Context, ref Ref, req HookRequest) (Session, 
 		r.State, r.Detail, r.Ask = e.state, detail, ask
 		return true
 	})
-	return s, nil, err
+	return s, out, err
 }
 
 func sameAsk(a, b *Ask) bool {

@@ -16,6 +16,8 @@ type Presence struct {
 	Session Session
 	File    workspace.FileDiff
 	Ranges  []workspace.Range
+	// InScope says the file is inside the session's scope.
+	InScope bool
 }
 
 // Who lists the live or finished, unmerged sessions whose work changes
@@ -49,7 +51,7 @@ func (m *Manager) Who(ctx context.Context, dir, path string, start, end int) (re
 		if !ok {
 			continue
 		}
-		p := Presence{Session: s, File: fd, Ranges: changedLines(fd.Hunks)}
+		p := Presence{Session: s, File: fd, Ranges: changedLines(fd.Hunks), InScope: inScope(s.Scope, rel)}
 		if start > 0 && !meets(p.Ranges, start, end) {
 			continue
 		}
@@ -185,12 +187,34 @@ func meets(rs []workspace.Range, start, end int) bool {
 	return false
 }
 
-// whoCache keeps one-file diffs by (base, tip, path): a tip is a commit,
-// so an entry never goes stale.
+// whoCache keeps one-file diffs by (base, tip, path), and whole diffs by
+// (base, tip): a tip is a commit, so an entry never goes stale. With a
+// whole diff at hand a file's entry needs no git at all.
 type whoCache struct {
-	// mu guards m.
-	mu sync.Mutex
-	m  map[[3]string]whoEntry
+	// mu guards m and tips.
+	mu   sync.Mutex
+	m    map[[3]string]whoEntry
+	tips map[[2]string]map[string]workspace.FileDiff // (base, tip) → path → diff
+}
+
+// tipsMax bounds the whole diffs kept; they are dropped whole when full.
+const tipsMax = 256
+
+// putTip keeps a whole diff of base..tip.
+func (c *whoCache) putTip(base, tip string, files []workspace.FileDiff) {
+	byPath := make(map[string]workspace.FileDiff, len(files))
+	for _, f := range files {
+		byPath[f.Path] = f
+		if f.OldPath != "" {
+			byPath[f.OldPath] = f
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.tips == nil || len(c.tips) >= tipsMax {
+		c.tips = map[[2]string]map[string]workspace.FileDiff{}
+	}
+	c.tips[[2]string{base, tip}] = byPath
 }
 
 type whoEntry struct {
@@ -203,6 +227,11 @@ const whoCacheMax = 4096
 func (c *whoCache) fileDiff(ctx context.Context, g *workspace.Git, repo, base, tip, rel string) (workspace.FileDiff, bool, error) {
 	key := [3]string{base, tip, rel}
 	c.mu.Lock()
+	if whole, ok := c.tips[[2]string{base, tip}]; ok {
+		fd, changed := whole[rel]
+		c.mu.Unlock()
+		return fd, changed, nil
+	}
 	e, ok := c.m[key]
 	c.mu.Unlock()
 	if ok {

@@ -34,6 +34,7 @@ type API interface {
 	Feedback(context.Context, SessionRef) (*FeedbackResult, error)
 	Conflicts(context.Context, ConflictsParams) (*ConflictsResult, error)
 	Who(context.Context, WhoParams) (*WhoResult, error)
+	Note(context.Context, NoteParams) (*Session, error)
 	Merge(context.Context, MergeParams) (*MergeResult, error)
 	Undo(context.Context, SessionRef) (*UndoResult, error)
 	Subscribe(context.Context, SubscribeParams) (*Empty, error)
@@ -68,6 +69,7 @@ func Routes(api API) map[string]Handler {
 		MethodFeedback:  route(api.Feedback),
 		MethodConflicts: route(api.Conflicts),
 		MethodWho:       route(api.Who),
+		MethodNote:      route(api.Note),
 		MethodMerge:     route(api.Merge),
 		MethodUndo:      route(api.Undo),
 		MethodSubscribe: route(api.Subscribe),

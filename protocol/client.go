@@ -183,6 +183,10 @@ func (c *Client) Who(ctx context.Context, p WhoParams) (*WhoResult, error) {
 	return call[WhoResult](ctx, c, MethodWho, p)
 }
 
+func (c *Client) Note(ctx context.Context, p NoteParams) (*Session, error) {
+	return call[Session](ctx, c, MethodNote, p)
+}
+
 func (c *Client) Merge(ctx context.Context, p MergeParams) (*MergeResult, error) {
 	return call[MergeResult](ctx, c, MethodMerge, p)
 }

@@ -21,6 +21,7 @@ const (
 	MethodFeedback  = "studio/feedback"
 	MethodConflicts = "studio/conflicts"
 	MethodWho       = "studio/who"
+	MethodNote      = "studio/note"
 	MethodMerge     = "studio/merge"
 	MethodUndo      = "studio/undo"
 	MethodSubscribe = "studio/subscribe"
@@ -61,7 +62,7 @@ var Methods = []string{
 	MethodHello, MethodSpawn, MethodSessions, MethodSession, MethodSend, MethodAnswer,
 	MethodOutput, MethodResize, MethodStop, MethodRemove, MethodHook,
 	MethodDiff, MethodFile, MethodComment, MethodComments, MethodFeedback,
-	MethodConflicts, MethodWho, MethodMerge, MethodUndo, MethodSubscribe, MethodStatus,
+	MethodConflicts, MethodWho, MethodNote, MethodMerge, MethodUndo, MethodSubscribe, MethodStatus,
 	MethodTrust, MethodShutdown,
 }
 

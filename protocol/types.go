@@ -58,13 +58,24 @@ type Session struct {
 	Waiting *Waiting `json:"waiting,omitempty"`
 	// Conversation is the agent's own id for this session's conversation,
 	// when it has one (feedback after exit resumes exactly that one).
-	Conversation string    `json:"conversation,omitempty"`
-	PID          int       `json:"pid,omitempty"`
-	ExitCode     *int      `json:"exitCode,omitempty"`
-	Port         int       `json:"port,omitempty"`
-	Created      time.Time `json:"created"`
-	Updated      time.Time `json:"updated"`
-	Changes      Changes   `json:"changes"`
+	Conversation string `json:"conversation,omitempty"`
+	// Scope is the area the session is meant to work in: path globs
+	// relative to the repository ("web/**"); empty means anywhere.
+	Scope []string `json:"scope,omitempty"`
+	// OutOfScope lists the paths the session changed outside its scope.
+	OutOfScope []string `json:"outOfScope,omitempty"`
+	// Note says what the session is doing, for the other agents and the
+	// person: seeded from the prompt, updated by the agent or the person.
+	Note string `json:"note,omitempty"`
+	// Gate is how the session's agent hears of other sessions' work on
+	// what it is about to write.
+	Gate     GateMode  `json:"gate,omitempty"`
+	PID      int       `json:"pid,omitempty"`
+	ExitCode *int      `json:"exitCode,omitempty"`
+	Port     int       `json:"port,omitempty"`
+	Created  time.Time `json:"created"`
+	Updated  time.Time `json:"updated"`
+	Changes  Changes   `json:"changes"`
 	// Conflicts counts the predicted conflicts and overlaps this session is in.
 	Conflicts int `json:"conflicts"`
 	// Socket is the shim's socket: attach here for a raw terminal.
@@ -152,6 +163,18 @@ type HelloResult struct {
 	PID             int    `json:"pid"`
 }
 
+// GateMode is how an agent hears, before it writes a file, that other
+// sessions work on it.
+type GateMode string
+
+// Gate modes.
+const (
+	GateOff    GateMode = "off"    // say nothing
+	GateInform GateMode = "inform" // the agent gets the reason as context and goes on
+	GateAsk    GateMode = "ask"    // the write becomes a permission the person answers
+	GateDeny   GateMode = "deny"   // the write is refused, with the reason
+)
+
 // SpawnParams starts a session. Command is honoured only from the CLI (and
 // tests): MCP clients can pick an agent profile by name, never a command.
 type SpawnParams struct {
@@ -164,6 +187,12 @@ type SpawnParams struct {
 	Command []string `json:"command,omitempty"`
 	Rows    int      `json:"rows,omitempty"`
 	Cols    int      `json:"cols,omitempty"`
+	// Scopes are path globs of the area the session works in.
+	Scopes []string `json:"scopes,omitempty"`
+	// Note says what the session is for (default: the prompt's first line).
+	Note string `json:"note,omitempty"`
+	// Gate overrides the repository's gate mode for this session.
+	Gate GateMode `json:"gate,omitempty"`
 	// WorkDoneToken, when set, asks for $/progress notifications on this
 	// connection as the spawn goes through its steps (as in LSP).
 	WorkDoneToken any `json:"workDoneToken,omitempty"`
@@ -632,7 +661,18 @@ type Presence struct {
 	Additions int    `json:"additions"`
 	Deletions int    `json:"deletions"`
 	// Ranges are the lines the session changed, in its own copy.
-	Ranges []Range `json:"ranges"`
+	Ranges []Range  `json:"ranges"`
+	Scope  []string `json:"scope,omitempty"`
+	// InScope says the path is inside the session's scope (always true
+	// for a session without one).
+	InScope bool   `json:"inScope"`
+	Note    string `json:"note,omitempty"`
+}
+
+// NoteParams sets a session's intent note.
+type NoteParams struct {
+	SessionRef
+	Note string `json:"note"`
 }
 
 // Empty is the params or result of a request that has none.

@@ -42,6 +42,7 @@ func (a *core) Spawn(ctx context.Context, p protocol.SpawnParams) (*protocol.Ses
 	sess, err := a.m.Spawn(context.WithoutCancel(ctx), agents.SpawnRequest{
 		Repo: p.Repo, Name: p.Name, Agent: p.Agent, Base: p.Base, Target: p.Target,
 		Prompt: p.Prompt, Command: p.Command, Rows: p.Rows, Cols: p.Cols,
+		Scopes: p.Scopes, Note: p.Note, Gate: string(p.Gate),
 	}, pr.report)
 	if err != nil {
 		return nil, err
@@ -199,9 +200,14 @@ func (a *core) Who(ctx context.Context, p protocol.WhoParams) (*protocol.WhoResu
 		res.Sessions = append(res.Sessions, protocol.Presence{
 			Session: pr.Session.Name, ID: pr.Session.ID, Agent: pr.Session.Agent, State: protocol.State(pr.Session.State),
 			Status: pr.File.Status, Additions: pr.File.Additions, Deletions: pr.File.Deletions, Ranges: wireRanges(pr.Ranges),
+			Scope: pr.Session.Scope, InScope: pr.InScope, Note: pr.Session.Note,
 		})
 	}
 	return res, nil
+}
+
+func (a *core) Note(ctx context.Context, p protocol.NoteParams) (*protocol.Session, error) {
+	return a.session(a.m.Note(ctx, ref(p.SessionRef), p.Note))
 }
 
 func (a *core) Merge(ctx context.Context, p protocol.MergeParams) (*protocol.MergeResult, error) {

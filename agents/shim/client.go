@@ -80,6 +80,19 @@ func Stat(ctx context.Context, socket string) (Status, error) {
 	return r.Status, err
 }
 
+// Screen returns the agent's screen as the shim's terminal renders it, with
+// the title and the modes the agent set.
+func Screen(ctx context.Context, socket string) (ScreenState, error) {
+	r, err := roundTrip(ctx, socket, request{Op: "screen"})
+	if err != nil {
+		return ScreenState{}, err
+	}
+	if r.Screen == nil {
+		return ScreenState{}, fmt.Errorf("shim %s: no screen in the answer (an older shim?)", socket)
+	}
+	return *r.Screen, nil
+}
+
 // Stream is an attached connection: Read yields output from Offset on, Write
 // types into the terminal. Read returns io.EOF once the agent has exited and
 // everything was delivered, or when the shim dropped a client that lagged.

@@ -26,6 +26,7 @@ type server struct {
 	cmd  *exec.Cmd
 	log  *os.File
 	ln   net.Listener
+	term *term
 
 	// mu guards size, clients and exited. Lock order: mu before nothing else.
 	mu      sync.Mutex
@@ -92,6 +93,7 @@ func run(spec Spec, ready io.WriteCloser) error {
 		return fmt.Errorf("start agent %q: %w", spec.Argv[0], err)
 	}
 	s.ptmx, s.cmd = ptmx, cmd
+	s.term = newTerm(rows, cols, ptmx, fi.Size())
 	if ready != nil {
 		fmt.Fprintf(ready, "ok %d\n", cmd.Process.Pid)
 		ready.Close()
@@ -113,8 +115,9 @@ func run(spec Spec, ready io.WriteCloser) error {
 	}
 	ptmx.Close()
 	<-readDone
+	s.term.close()
 
-	ex := Exit{Code: cmd.ProcessState.ExitCode(), At: time.Now().UTC()}
+	ex := Exit{Code: cmd.ProcessState.ExitCode(), At: time.Now().UTC(), Last: s.term.lastRows(lastWords)}
 	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
 		ex.Signal = ws.Signal().String()
 	}
@@ -193,6 +196,7 @@ func (s *server) pump() {
 				}
 			}
 			s.mu.Unlock()
+			s.term.Write(chunk)
 		}
 		if err != nil {
 			return
@@ -226,10 +230,13 @@ func (s *server) serve(c net.Conn) {
 	case "attach":
 		s.attach(c, br, req.Offset)
 	case "input":
-		_, err := s.ptmx.Write(req.Data)
+		_, err := s.ptmx.Write(stripAnswers(req.Data))
 		c.Write(encode(result(err)))
 	case "resize":
 		err := pty.Setsize(s.ptmx, &pty.Winsize{Rows: uint16(req.Rows), Cols: uint16(req.Cols)})
+		if err == nil {
+			s.term.resize(req.Rows, req.Cols)
+		}
 		c.Write(encode(result(err)))
 	case "signal":
 		// The agent leads its own process group (it has its own session).
@@ -243,6 +250,9 @@ func (s *server) serve(c net.Conn) {
 		st := Status{PID: s.cmd.Process.Pid, Size: s.size}
 		s.mu.Unlock()
 		c.Write(encode(reply{OK: true, Status: st}))
+	case "screen":
+		sc := s.term.screen()
+		c.Write(encode(reply{OK: true, Screen: &sc}))
 	default:
 		c.Write(encode(reply{Error: fmt.Sprintf("unknown op %q", req.Op)}))
 	}
@@ -281,10 +291,8 @@ func (s *server) attach(c net.Conn, br *bufio.Reader, offset int64) {
 	if _, err := c.Write(encode(reply{OK: true, Offset: offset})); err != nil {
 		return
 	}
-	go func() {
-		// Input from the client; ends when the client closes its side.
-		io.Copy(s.ptmx, br)
-	}()
+	// Input from the client; ends when the client closes its side.
+	go relayInput(c, br, s.ptmx)
 	if offset < end {
 		f, err := os.Open(s.spec.Log)
 		if err != nil {

@@ -7,6 +7,12 @@
 // restarted finds live shims by their sockets and finished ones by their exit
 // files, so no agent and no output byte is lost.
 //
+// The shim is also the agent's terminal (term.go): a VT emulator renders the
+// output, so the screen, the title and the modes the agent set survive a
+// daemon restart (the screen op, and the last words in the exit file); it
+// answers the agent's terminal queries whether or not anyone is attached, and
+// drops the answers of attached clients' own terminals (replies.go).
+//
 // Run is the shim process's main; Client is how the daemon and the CLI talk
 // to it. The shim's goroutines are owned by Run and end with it.
 package shim
@@ -40,11 +46,14 @@ type Exit struct {
 	Signal string    `json:"signal"` // signal name, if killed by one
 	At     time.Time `json:"at"`
 	Size   int64     `json:"size"` // final log size
+	// Last holds the last rows of the screen that were not blank when the
+	// agent exited: its last words, such as why it gave up.
+	Last []string `json:"last,omitempty"`
 }
 
 // request is the first line a client sends on a new connection.
 type request struct {
-	Op     string `json:"op"` // attach, input, resize, signal, status
+	Op     string `json:"op"` // attach, input, resize, signal, status, screen
 	Offset int64  `json:"offset,omitempty"`
 	Data   []byte `json:"data,omitempty"`
 	Rows   int    `json:"rows,omitempty"`
@@ -64,6 +73,8 @@ type reply struct {
 	Status Status `json:"status"`
 	// Offset is where an attach stream starts.
 	Offset int64 `json:"offset"`
+	// Screen answers a screen request.
+	Screen *ScreenState `json:"screen,omitempty"`
 }
 
 func encode(v any) []byte {

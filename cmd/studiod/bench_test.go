@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/studiod/studiod/internal/gittest"
+	"github.com/studiod/studiod/internal/studiotest"
 	"github.com/studiod/studiod/protocol"
 )
 
@@ -93,6 +94,13 @@ func BenchmarkSessionsRoundTrip(b *testing.B) {
 // both go away when the benchmark ends.
 func benchDaemon(b *testing.B, notify protocol.NotifyFunc) *protocol.Client {
 	b.Helper()
+	c, _ := benchDaemonHome(b, notify)
+	return c
+}
+
+// benchDaemonHome is benchDaemon that also returns the daemon's home.
+func benchDaemonHome(b *testing.B, notify protocol.NotifyFunc) (*protocol.Client, string) {
+	b.Helper()
 	home, err := os.MkdirTemp("", "sd")
 	if err != nil {
 		b.Fatal(err)
@@ -112,14 +120,68 @@ func benchDaemon(b *testing.B, notify protocol.NotifyFunc) *protocol.Client {
 		if c, err := protocol.Dial(b.Context(), sock, notify); err == nil {
 			if _, err := c.Hello(b.Context(), protocol.HelloParams{Client: "bench", Version: protocol.Version}); err == nil {
 				b.Cleanup(func() { c.Close() })
-				return c
+				return c, home
 			}
 			c.Close()
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	b.Fatal("daemon did not start")
-	return nil
+	return nil, ""
+}
+
+// BenchmarkHookToWaiting measures, over the real daemon, the time from an
+// agent's permission hook starting (`studiod hook --agent claude` run with
+// Claude Code's PermissionRequest payload, as Claude Code runs it) to the
+// session's waiting state at a subscribed client; a PostToolUse hook puts
+// it back to working between requests. It prints p50 and p99.
+func BenchmarkHookToWaiting(b *testing.B) {
+	permission, err := os.ReadFile("../../agents/testdata/hooks/claude/permission-request.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	working, err := os.ReadFile("../../agents/testdata/hooks/claude/post-tool-use.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	w := studiotest.NewWatch()
+	c, home := benchDaemonHome(b, w.Receive)
+	w.Follow(b, c)
+	repo := gittest.NewRepo(b, nil)
+	s, err := c.Spawn(b.Context(), protocol.SpawnParams{Repo: repo, Name: "hooked", Command: []string{"fakeagent", "-hang", "-nohook"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	hook := func(payload []byte) error {
+		cmd := exec.Command("studiod", "hook", "--agent", "claude")
+		cmd.Env = append(os.Environ(), "STUDIOD_HOME="+home, "STUDIO_SESSION_ID="+s.ID,
+			"STUDIOD_SOCKET="+filepath.Join(home, "run", "studiod.sock"))
+		cmd.Stdin = strings.NewReader(string(payload))
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("hook: %v: %s", err, out)
+		}
+		return nil
+	}
+	var lat []time.Duration
+	for b.Loop() {
+		t0 := time.Now()
+		done := make(chan error, 1)
+		go func() { done <- hook(permission) }()
+		w.AwaitState(b, s.ID, protocol.StateWaiting)
+		lat = append(lat, time.Since(t0))
+		b.StopTimer()
+		if err := <-done; err != nil {
+			b.Fatal(err)
+		}
+		if err := hook(working); err != nil {
+			b.Fatal(err)
+		}
+		w.AwaitState(b, s.ID, protocol.StateWorking)
+		b.StartTimer()
+	}
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(lat[(len(lat)*99)/100].Microseconds())/1000, "p99-ms")
 }
 
 // BenchmarkConflictLatency measures, through the real daemon, the time from
@@ -384,4 +446,60 @@ func BenchmarkACPPermission(b *testing.B) {
 	b.ReportMetric(ms(p50), "p50-ms")
 	b.ReportMetric(ms(p99), "p99-ms")
 	b.Logf("%d permission requests: request → waiting at a subscribed client p50 %.1f ms, p99 %.1f ms", n, ms(p50), ms(p99))
+}
+
+// BenchmarkGate measures the edit-time gate as an agent feels it: from
+// starting `studiod hook --agent claude` with a PreToolUse payload for a
+// write to a file nine other sessions changed, to the hook's answer, on a
+// 10k-file repository with 10 live sessions. It prints p50 and p99 (the
+// goal: p99 within 50 ms).
+func BenchmarkGate(b *testing.B) {
+	n := 10000
+	if v, err := strconv.Atoi(os.Getenv("STUDIOD_BENCH_FILES")); err == nil && v > 0 {
+		n = v
+	}
+	repo := genRepo(b, n)
+	w := studiotest.NewWatch()
+	c, home := benchDaemonHome(b, w.Receive)
+	w.Follow(b, c)
+	shared := "d00/e00/f00000.txt"
+	var first protocol.Session
+	for i := 0; i < 10; i++ {
+		s, err := c.Spawn(b.Context(), protocol.SpawnParams{Repo: repo, Name: fmt.Sprintf("s%d", i), Note: fmt.Sprintf("task %d", i),
+			Command: []string{"fakeagent", "-edit", shared + fmt.Sprintf(",own%d.txt", i), "-hang", "-nohook"}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if i == 0 {
+			first = *s
+		}
+		w.Await(b, s.Name+"'s changes", func() bool {
+			got, _ := w.Session(s.ID)
+			return got.Changes.Files == 2
+		})
+	}
+	payload, _ := json.Marshal(map[string]any{
+		"session_id": "x", "hook_event_name": "PreToolUse", "cwd": first.Worktree, "tool_name": "Write", "tool_use_id": "t1",
+		"tool_input": map[string]string{"file_path": filepath.Join(first.Worktree, shared), "content": "mine\n"},
+	})
+	var lat []time.Duration
+	for b.Loop() {
+		cmd := exec.Command("studiod", "hook", "--agent", "claude")
+		cmd.Env = append(os.Environ(), "STUDIOD_HOME="+home, "STUDIO_SESSION_ID="+first.ID,
+			"STUDIOD_SOCKET="+filepath.Join(home, "run", "studiod.sock"))
+		cmd.Stdin = strings.NewReader(string(payload))
+		t0 := time.Now()
+		out, err := cmd.Output()
+		lat = append(lat, time.Since(t0))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(out) > 0 {
+			b.Fatalf("inform mode answers after the write, not before: %s", out)
+		}
+	}
+	b.Logf("first call %s", lat[0])
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(lat[(len(lat)*99)/100].Microseconds())/1000, "p99-ms")
 }

@@ -182,9 +182,17 @@ worktree's copy of the file or a session worktree's.`,
 					return nil
 				}
 				tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "SESSION\tAGENT\tSTATE\tCHANGES\tLINES")
+				fmt.Fprintln(tw, "SESSION\tAGENT\tSTATE\tCHANGES\tLINES\tSCOPE\tNOTE")
 				for _, s := range res.Sessions {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t+%d −%d\t%s\n", s.Session, s.Agent, s.State, s.Additions, s.Deletions, rangesText(s.Ranges))
+					scope := "-"
+					if len(s.Scope) > 0 {
+						scope = strings.Join(s.Scope, ",")
+						if !s.InScope {
+							scope += " (outside)"
+						}
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t+%d −%d\t%s\t%s\t%s\n", s.Session, s.Agent, s.State, s.Additions, s.Deletions,
+						rangesText(s.Ranges), scope, trunc(s.Note, 60))
 				}
 				return tw.Flush()
 			})

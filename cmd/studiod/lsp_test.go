@@ -291,3 +291,26 @@ func TestLSPEditor(t *testing.T) {
 		t.Fatal("studiod lsp did not exit after exit")
 	}
 }
+
+// TestLSPOutOfScope: a session that changes a file outside its scope puts
+// an information diagnostic on that file.
+func TestLSPOutOfScope(t *testing.T) {
+	home := newHome(t)
+	repo := gittest.NewRepo(t, map[string]string{"web/app.txt": "a\n", "server/main.txt": "b\n"})
+	startDaemon(t, home)
+	e := startEditor(t, home)
+	e.call("initialize", map[string]any{"processId": os.Getpid(), "rootUri": "file://" + repo, "capabilities": map[string]any{}}, nil)
+	e.rpc.Notify(t.Context(), "initialized", map[string]any{})
+	var s protocol.Session
+	e.call("workspace/executeCommand", map[string]any{"command": protocol.CommandSpawn, "arguments": []any{
+		map[string]any{"name": "ui", "scopes": []string{"web/**"}, "command": []string{"fakeagent", "-edit", "web/app.txt,server/main.txt", "-hang"}},
+	}}, &s)
+	file := filepath.Join(s.Worktree, "server", "main.txt")
+	e.Await(t, "an out-of-scope diagnostic on server/main.txt", func() bool {
+		d, _ := e.diagnostics(file)
+		return len(d) == 1 && d[0].Severity == 3 && strings.Contains(d[0].Message, "session ui changed this file outside its scope (web/**)")
+	})
+	if d, ok := e.diagnostics(filepath.Join(s.Worktree, "web", "app.txt")); ok && len(d) > 0 {
+		t.Errorf("a file inside the scope has diagnostics: %+v", d)
+	}
+}

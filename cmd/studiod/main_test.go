@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -97,8 +98,9 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"waitstate":    waitStateCmd,
-			"waitconflict": waitConflictCmd,
+			"waitstate":      waitStateCmd,
+			"waitconflict":   waitConflictCmd,
+			"waitoutofscope": waitOutOfScopeCmd,
 		},
 	})
 }
@@ -157,6 +159,19 @@ func waitConflictCmd(ts *testscript.TestScript, neg bool, args []string) {
 	repo := ts.MkAbs(".")
 	w.AwaitConflict(scriptT{ts}, "a conflict on "+args[0], func(cf protocol.Conflict) bool {
 		return cf.Repo == repo && cf.Path == args[0] && cf.Severity == protocol.SeverityConflict
+	})
+}
+
+// waitoutofscope NAME PATH waits until the session is seen changing PATH
+// outside its scope.
+func waitOutOfScopeCmd(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: waitoutofscope NAME PATH")
+	}
+	w := scriptWatch(ts)
+	w.Await(scriptT{ts}, fmt.Sprintf("session %s to change %s outside its scope", args[0], args[1]), func() bool {
+		s, ok := w.Session(args[0])
+		return ok && slices.Contains(s.OutOfScope, args[1])
 	})
 }
 

@@ -206,7 +206,7 @@ func TestMCPListTools(t *testing.T) {
 			}
 		}
 	}
-	want := []string{"spawn_session", "list_sessions", "get_session", "read_output", "send_input", "answer_session", "session_diff",
+	want := []string{"spawn_session", "list_sessions", "get_session", "read_output", "send_input", "answer_session", "set_note", "session_diff",
 		"check_conflicts", "add_review_comment", "send_feedback", "merge_session", "stop_session", "remove_session"}
 	for _, n := range want {
 		if !got[n] {
@@ -292,7 +292,7 @@ func TestMCPFlow(t *testing.T) {
 	defer stop()
 
 	var s protocol.Session
-	r := callTool(t, e.client, "spawn_session", map[string]any{"agent": "demo", "name": "feat", "prompt": "add a feature"},
+	r := callTool(t, e.client, "spawn_session", map[string]any{"agent": "demo", "name": "feat", "prompt": "add a feature", "scopes": []string{"app/**"}},
 		&mcp.Meta{ProgressToken: "spawn-1"})
 	wantOK(t, "spawn_session", r, &s)
 	if s.Name != "feat" || s.Branch != "studio/feat" || s.Repo != e.repo {
@@ -352,7 +352,24 @@ func TestMCPFlow(t *testing.T) {
 		t.Fatalf("session_diff: no files")
 	}
 	wantOKOrReadable(t, "check_conflicts", e.call("check_conflicts", map[string]any{"session": "feat"}), nil)
-	wantOKOrReadable(t, "check_conflicts", e.call("check_conflicts", map[string]any{"path": "README.md"}), nil)
+	// By path: who else edits the file, with lines, scope and note.
+	w.Await(t, "feat's change to app/config.txt", func() bool {
+		s, _ := w.Session(s.ID)
+		return s.Changes.Files > 0
+	})
+	var byPath struct {
+		Editing []protocol.Presence `json:"editing"`
+	}
+	wantOK(t, "check_conflicts", e.call("check_conflicts", map[string]any{"path": "app/config.txt"}), &byPath)
+	if len(byPath.Editing) != 1 || byPath.Editing[0].Session != "feat" || byPath.Editing[0].Note != "add a feature" ||
+		len(byPath.Editing[0].Scope) != 1 || !byPath.Editing[0].InScope {
+		t.Errorf("check_conflicts by path: %+v, want feat editing in its scope, with its note", byPath.Editing)
+	}
+	var noted protocol.Session
+	wantOK(t, "set_note", e.call("set_note", map[string]any{"session": "feat", "note": "now the docs"}), &noted)
+	if noted.Note != "now the docs" {
+		t.Errorf("set_note: %+v", noted)
+	}
 	if wantOKOrReadable(t, "add_review_comment", e.call("add_review_comment", map[string]any{"session": "feat", "path": "README.md", "start_line": 1, "body": "Say hello to the reader."}), nil) {
 		wantOKOrReadable(t, "send_feedback", e.call("send_feedback", map[string]any{"session": "feat"}), nil)
 	}

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -360,5 +361,188 @@ func TestGeminiACP(t *testing.T) {
 	}
 	if _, err := c.Stop(t.Context(), protocol.StopParams{SessionRef: protocol.SessionRef{Session: s.ID}}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestClaudeCodeStateAccuracy runs 20 turns of the real Claude Code, each
+// asking permission for a write, and checks every state transition was
+// announced, in order, none missed: working, waiting, working, idle.
+func TestClaudeCodeStateAccuracy(t *testing.T) {
+	bin := agentsBin(t, "claude")
+	home := newHome(t)
+	repo := gittest.NewRepo(t, map[string]string{"README.md": "hello\n"})
+	const name = "turns"
+	wt := filepath.Join(home, "data", "worktrees", filepath.Base(repo)+"-"+sha256Hex(repo)[:8], name)
+	const turns = 20
+	var script []fakemodel.Turn
+	for i := 1; i <= turns; i++ {
+		file := fmt.Sprintf("f%02d.txt", i)
+		script = append(script,
+			fakemodel.Turn{UserContains: fmt.Sprintf("task %d:", i), Text: "Writing " + file + ".",
+				Tool: fakemodel.Call("Write", map[string]string{"file_path": filepath.Join(wt, file), "content": file + "\n"})},
+			fakemodel.Turn{AfterToolResult: true, Text: "Wrote " + file + "."})
+	}
+	fm := fakemodel.New(fakemodel.Script{Turns: script})
+	defer fm.Close()
+	const key = "sk-ant-fake-0123456789abcdefghijklmnop"
+	if err := os.MkdirAll(filepath.Join(home, "config"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(home, "config", "config.toml"),
+		[]byte("[agents.claude]\ncommand = [\"claude\", \"--permission-mode\", \"manual\", \"{prompt}\"]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d := startDaemonEnv(t, home,
+		"PATH="+bin+":"+os.Getenv("PATH"), "HOME="+claudeHome(t, key, repo),
+		"ANTHROPIC_BASE_URL="+fm.URL(), "ANTHROPIC_API_KEY="+key,
+		"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1", "DISABLE_AUTOUPDATER=1")
+	c, w := d.watch()
+	s, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: name, Agent: "claude", Prompt: "task 1: write f01.txt"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := protocol.SessionRef{Session: s.ID}
+	want := []protocol.State{protocol.StateStarting}
+	for i := 1; i <= turns; i++ {
+		if i > 1 {
+			r, err := c.Send(t.Context(), protocol.SendParams{SessionRef: ref, Text: fmt.Sprintf("task %d: write f%02d.txt", i, i)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !r.Delivery.Confirmed {
+				t.Errorf("turn %d: prompt not confirmed: %+v", i, r.Delivery)
+			}
+		}
+		got := w.AwaitState(t, s.ID, protocol.StateWaiting)
+		if got.Waiting == nil || got.Waiting.Subject != fmt.Sprintf("f%02d.txt", i) {
+			t.Fatalf("turn %d: waiting on %+v", i, got.Waiting)
+		}
+		if _, err := c.Answer(t.Context(), protocol.AnswerParams{SessionRef: ref, Answer: protocol.AnswerAllow}); err != nil {
+			t.Fatalf("turn %d: answer: %v", i, err)
+		}
+		w.AwaitState(t, s.ID, protocol.StateIdle)
+		want = append(want, protocol.StateWorking, protocol.StateWaiting, protocol.StateWorking, protocol.StateIdle)
+	}
+	// Conflict counts and change stats announce the session again in the
+	// same state: compare the transitions.
+	var got []protocol.State
+	for _, st := range w.States(s.ID) {
+		if len(got) == 0 || got[len(got)-1] != st {
+			got = append(got, st)
+		}
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("transitions:\n got %v\nwant %v", got, want)
+	}
+	for i := 1; i <= turns; i++ {
+		if _, err := os.Stat(filepath.Join(wt, fmt.Sprintf("f%02d.txt", i))); err != nil {
+			t.Errorf("turn %d wrote nothing: %v", i, err)
+		}
+	}
+}
+
+// TestClaudeCodeGate: the real Claude Code writes a file whose lines
+// another session changed. In deny and inform modes the gate's reason
+// reaches the model in its next request (as the refused tool's result, or
+// as context after the write); in ask mode the write becomes a permission
+// question carrying the reason.
+func TestClaudeCodeGate(t *testing.T) {
+	bin := agentsBin(t, "claude")
+	const key = "sk-ant-fake-0123456789abcdefghijklmnop"
+	for _, mode := range []protocol.GateMode{protocol.GateDeny, protocol.GateInform, protocol.GateAsk} {
+		t.Run(string(mode), func(t *testing.T) {
+			home := newHome(t)
+			repo := gittest.NewRepo(t, map[string]string{"shared.txt": gittest.Lines(10)})
+			wt := filepath.Join(home, "data", "worktrees", filepath.Base(repo)+"-"+sha256Hex(repo)[:8], "ui")
+			fm := fakemodel.New(fakemodel.Script{Turns: []fakemodel.Turn{
+				{UserContains: "shared.txt", Text: "Rewriting it.", Tool: fakemodel.Call("Write", map[string]string{"file_path": filepath.Join(wt, "shared.txt"), "content": "mine\n"})},
+				{AfterToolResult: true, Text: "Done."},
+			}})
+			defer fm.Close()
+			if err := os.MkdirAll(filepath.Join(home, "config"), 0o700); err != nil {
+				t.Fatal(err)
+			}
+			// Edits need no permission here, so that only the gate asks.
+			if err := os.WriteFile(filepath.Join(home, "config", "config.toml"),
+				[]byte("[agents.claude]\ncommand = [\"claude\", \"--permission-mode\", \"acceptEdits\", \"{prompt}\"]\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			d := startDaemonEnv(t, home,
+				"PATH="+bin+":"+os.Getenv("PATH"), "HOME="+claudeHome(t, key, repo),
+				"ANTHROPIC_BASE_URL="+fm.URL(), "ANTHROPIC_API_KEY="+key,
+				"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1", "DISABLE_AUTOUPDATER=1")
+			c, w := d.watch()
+			// Another session has rewritten shared.txt, and says why.
+			api, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: "api", Scopes: []string{"shared.txt"},
+				Note: "rename CheckToken to VerifyToken", Command: []string{"fakeagent", "-edit", "shared.txt", "-hang"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			w.Await(t, "session api's change", func() bool {
+				s, _ := w.Session(api.ID)
+				return s.Changes.Files == 1
+			})
+			s, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: "ui", Agent: "claude", Gate: mode,
+				Scopes: []string{"web/**"}, Prompt: "Rewrite shared.txt"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			reason := func(r *fakemodel.Request) bool {
+				return strings.Contains(string(r.Body), "session `api` (scope shared.txt; working on: rename CheckToken to VerifyToken)") &&
+					strings.Contains(string(r.Body), "outside this session's scope (web/**)")
+			}
+			ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
+			defer cancel()
+			switch mode {
+			case protocol.GateDeny:
+				if _, err := fm.Wait(ctx, reason); err != nil {
+					t.Fatalf("the model never got the gate's reason: %v", err)
+				}
+				w.AwaitState(t, s.ID, protocol.StateIdle)
+				if b, _ := os.ReadFile(filepath.Join(wt, "shared.txt")); string(b) == "mine\n" {
+					t.Error("the write went through in deny mode")
+				}
+			case protocol.GateInform:
+				if _, err := fm.Wait(ctx, reason); err != nil {
+					t.Fatalf("the model never got the gate's reason: %v", err)
+				}
+				w.AwaitState(t, s.ID, protocol.StateIdle)
+				if b, _ := os.ReadFile(filepath.Join(wt, "shared.txt")); string(b) != "mine\n" {
+					t.Errorf("inform mode blocked the write: shared.txt is %q", b)
+				}
+			case protocol.GateAsk:
+				got := w.AwaitState(t, s.ID, protocol.StateWaiting)
+				if got.Waiting == nil || !strings.Contains(got.Waiting.Question, "session `api`") {
+					t.Fatalf("waiting: %+v, want the gate's reason in the question", got.Waiting)
+				}
+				if _, err := c.Answer(t.Context(), protocol.AnswerParams{SessionRef: protocol.SessionRef{Session: s.ID}, Answer: protocol.AnswerReject}); err != nil {
+					t.Fatal(err)
+				}
+				w.AwaitState(t, s.ID, protocol.StateIdle, protocol.StateWorking)
+			}
+		})
+	}
+}
+
+// TestHookDaemonDown: with no daemon to ask, an agent's hook lets the
+// agent go on at once, prints nothing, and notes it in the session's
+// hooks log.
+func TestHookDaemonDown(t *testing.T) {
+	payload, err := os.ReadFile("../../agents/testdata/hooks/claude/pre-tool-use-write.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cmd := exec.Command("studiod", "hook", "--agent", "claude")
+	cmd.Env = append(os.Environ(), "STUDIOD_HOME="+newHome(t), "STUDIO_SESSION_ID=0123456789ab",
+		"STUDIOD_SOCKET="+filepath.Join(dir, "nobody.sock"), "STUDIO_SESSION_DIR="+dir)
+	cmd.Stdin = strings.NewReader(string(payload))
+	out, err := cmd.Output()
+	if err != nil || len(out) > 0 {
+		t.Fatalf("hook with the daemon down: %v, printed %q; want exit 0 and nothing", err, out)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "hooks.log"))
+	if err != nil || !strings.Contains(string(b), "studiod unreachable") || !strings.Contains(string(b), "went on unchecked") {
+		t.Errorf("hooks.log: %q, %v", b, err)
 	}
 }

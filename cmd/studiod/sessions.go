@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -47,6 +48,9 @@ With -- the rest of the line is the command to run as the agent.`,
 	f.StringVar(&p.Agent, "agent", "", "agent profile: claude, codex, aider, gemini, opencode, demo, or one from config")
 	f.StringVar(&p.Base, "base", "", "commit to start from (default: the target branch)")
 	f.StringVar(&p.Target, "target", "", "branch the work merges into (default: the main worktree's branch)")
+	f.StringArrayVar(&p.Scopes, "scope", nil, "path glob of the area the session works in (repeatable), e.g. 'web/**'")
+	f.StringVar(&p.Note, "note", "", "what the session is for, shown to the other agents (default: the prompt's first line)")
+	f.StringVar((*string)(&p.Gate), "gate", "", "how the agent hears of other sessions' work before it writes: off, inform, ask or deny (default: the repo's [gate] mode)")
 	return cmd
 }
 
@@ -165,10 +169,17 @@ func (a *app) lsCmd() *cobra.Command {
 					return nil
 				}
 				tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "NAME\tSTATE\tAGENT\tCHANGES\tAGE\tREPO")
+				fmt.Fprintln(tw, "NAME\tSTATE\tAGENT\tCHANGES\tSCOPE\tAGE\tREPO")
 				for _, s := range res.Sessions {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.Name, trunc(stateText(s), 40), s.Agent,
-						changesText(s.Changes), age(s.Created), s.Repo)
+					scope := "-"
+					if len(s.Scope) > 0 {
+						scope = trunc(strings.Join(s.Scope, ","), 24)
+						if len(s.OutOfScope) > 0 {
+							scope += fmt.Sprintf(" (%d outside)", len(s.OutOfScope))
+						}
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Name, trunc(stateText(s), 40), s.Agent,
+						changesText(s.Changes), scope, age(s.Created), s.Repo)
 				}
 				return tw.Flush()
 			})
@@ -228,6 +239,20 @@ func (a *app) showCmd() *cobra.Command {
 				row("state", stateText(*s))
 				row("agent", s.Agent+"  ("+strings.Join(s.Command, " ")+")")
 				row("prompt", s.Prompt)
+				if s.Waiting != nil {
+					w := s.Waiting
+					row("asks", fmt.Sprintf("%s: %s (answer with `studiod answer %s allow|always|reject|never`)", w.Kind, w.Question, s.Name))
+				}
+				row("note", s.Note)
+				if len(s.Scope) > 0 {
+					row("scope", strings.Join(s.Scope, ", "))
+				}
+				if len(s.OutOfScope) > 0 {
+					row("out of scope", strings.Join(s.OutOfScope, ", "))
+				}
+				if s.Gate != "" {
+					row("gate", string(s.Gate))
+				}
 				row("repo", s.Repo)
 				row("worktree", s.Worktree)
 				row("branch", s.Branch+" → "+s.Target)
@@ -240,6 +265,13 @@ func (a *app) showCmd() *cobra.Command {
 					row("port", fmt.Sprint(s.Port))
 				}
 				row("log", s.Log)
+				if s.Log != "" {
+					hooks := filepath.Join(filepath.Dir(s.Log), "hooks.log")
+					if b, err := os.ReadFile(hooks); err == nil && len(b) > 0 {
+						lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+						row("hooks", fmt.Sprintf("%s (%d in %s)", lines[len(lines)-1], len(lines), hooks))
+					}
+				}
 				row("created", s.Created.Local().Format(time.DateTime))
 				row("updated", s.Updated.Local().Format(time.DateTime))
 				return tw.Flush()
@@ -439,6 +471,34 @@ func deliveredText(d protocol.Delivery) string {
 	return "typed into"
 }
 
+func (a *app) noteCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "note NAME TEXT...",
+		Short: "Set what a session is doing: the other agents and the editors see it",
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) < 2 {
+				return usageError{fmt.Errorf("usage: studiod note NAME TEXT")}
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.call(cmd.Context(), func(c *protocol.Client) error {
+				s, err := c.Note(cmd.Context(), protocol.NoteParams{SessionRef: a.sessionRef(args[0]), Note: strings.Join(args[1:], " ")})
+				if err != nil {
+					return err
+				}
+				if a.json {
+					return printJSON(s)
+				}
+				fmt.Printf("%s: %s\n", s.Name, s.Note)
+				return nil
+			})
+		},
+	}
+	cmd.Flags().StringVar(&a.repo, "repo", "", "repository (default: the current directory's)")
+	return cmd
+}
+
 func (a *app) answerCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "answer NAME allow|always|reject|never|OPTION-ID|TEXT...",
@@ -550,6 +610,7 @@ in the session's log directory when it can.`,
 			c, err := protocol.Dial(ctx, socket, nil)
 			if err != nil {
 				if agent != "" {
+					hookNote("studiod unreachable: %v; the agent went on unchecked", err)
 					return nil
 				}
 				return fmt.Errorf("%w: %v", errNoDaemon, err)
@@ -558,9 +619,8 @@ in the session's log directory when it can.`,
 			r, err := c.Hook(ctx, p)
 			if err != nil {
 				if agent != "" {
-					// Never fail the agent's hook: say why on stderr, which
-					// agents log, and let it go on.
-					fmt.Fprintf(os.Stderr, "studiod hook: %v\n", err)
+					// Never fail the agent's hook: note why, and let it go on.
+					hookNote("%v; the agent went on unchecked", err)
 					return nil
 				}
 				return err
@@ -577,6 +637,23 @@ in the session's log directory when it can.`,
 	cmd.Flags().StringVar(&session, "session", "", "session id or name (default: $STUDIO_SESSION_ID)")
 	cmd.Flags().StringVar(&agent, "agent", "", "the hook payload's format: claude, codex, codex-notify, gemini")
 	return cmd
+}
+
+// hookNote appends a line to the session's hooks log
+// ($STUDIO_SESSION_DIR/hooks.log, which `studiod show` points at) when a
+// hook could not reach the daemon, so the person learns that the agent went
+// on unchecked.
+func hookNote(format string, args ...any) {
+	dir := os.Getenv("STUDIO_SESSION_DIR")
+	if dir == "" {
+		return
+	}
+	f, err := os.OpenFile(filepath.Join(dir, "hooks.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	fmt.Fprintf(f, "%s hook: %s\n", time.Now().UTC().Format(time.RFC3339), fmt.Sprintf(format, args...))
 }
 
 // hookTimeout bounds a hook's call: an agent waits for its hooks.

@@ -24,8 +24,11 @@ import (
 // records and queues.
 func (s *server) sessionChanged(n protocol.SessionChanged) {
 	s.mu.Lock()
-	s.state.sessions[n.Session.ID] = n.Session
+	files := s.state.setSession(n.Session)
 	s.mu.Unlock()
+	if len(files) > 0 {
+		s.queue(func() { s.publish(files) })
+	}
 	s.waiting(n.Session)
 	s.refreshLenses()
 }
@@ -127,7 +130,34 @@ func (s *server) fileDiagnostics(file string) lsp.PublishDiagnosticsParams {
 			})
 		}
 	}
+	for _, sess := range s.outOfScopeIn(file) {
+		diags = append(diags, lsp.Diagnostic{
+			Range:    lines.lspRange(file, protocol.Range{Start: 1, End: 1}),
+			Severity: lsp.DiagnosticSeverityInformation,
+			Code:     lsp.String("out-of-scope"),
+			Source:   lsp.NewOptional("studiod"),
+			Message: lsp.String(fmt.Sprintf("session %s changed this file outside its scope (%s)",
+				sess.Name, strings.Join(sess.Scope, ", "))),
+		})
+	}
 	return lsp.PublishDiagnosticsParams{URI: uri.File(file), Diagnostics: diags}
+}
+
+// outOfScopeIn returns the sessions that changed file, in their worktree,
+// outside their scope.
+func (s *server) outOfScopeIn(file string) []protocol.Session {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []protocol.Session
+	for _, sess := range s.state.sessions {
+		for _, f := range outOfScopeFiles(sess) {
+			if f == file {
+				out = append(out, sess)
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
 }
 
 // sideLabel names a side for a person: "session api (claude)" or "the

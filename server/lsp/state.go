@@ -1,6 +1,8 @@
 package lsp
 
 import (
+	"path/filepath"
+
 	"github.com/studiod/studiod/protocol"
 )
 
@@ -16,11 +18,41 @@ func newState() state {
 	return state{sessions: map[string]protocol.Session{}, conflicts: map[string]protocol.Conflict{}}
 }
 
-// files lists every file a conflict has a diagnostic in.
+// outOfScopeFiles are the files of s's worktree it changed outside its
+// scope: they get a diagnostic.
+func outOfScopeFiles(s protocol.Session) []string {
+	var out []string
+	for _, p := range s.OutOfScope {
+		out = append(out, filepath.Join(s.Worktree, filepath.FromSlash(p)))
+	}
+	return out
+}
+
+// setSession records a session and returns the files whose diagnostics
+// may have changed with it.
+func (st *state) setSession(s protocol.Session) map[string]bool {
+	files := map[string]bool{}
+	for _, f := range outOfScopeFiles(st.sessions[s.ID]) {
+		files[f] = true
+	}
+	st.sessions[s.ID] = s
+	for _, f := range outOfScopeFiles(s) {
+		files[f] = true
+	}
+	return files
+}
+
+// files lists every file with a diagnostic: a side of a conflict, or a
+// change outside a session's scope.
 func (st *state) files() map[string]bool {
 	out := map[string]bool{}
 	for _, cf := range st.conflicts {
 		for _, f := range diagnosedFiles(cf) {
+			out[f] = true
+		}
+	}
+	for _, s := range st.sessions {
+		for _, f := range outOfScopeFiles(s) {
 			out[f] = true
 		}
 	}

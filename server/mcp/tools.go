@@ -23,6 +23,7 @@ const (
 	ToolReadOutput       = "read_output"
 	ToolSendInput        = "send_input"
 	ToolAnswerSession    = "answer_session"
+	ToolSetNote          = "set_note"
 	ToolSessionDiff      = "session_diff"
 	ToolCheckConflicts   = "check_conflicts"
 	ToolAddReviewComment = "add_review_comment"
@@ -84,7 +85,15 @@ func (m *Server) Tools() []mcpserver.ServerTool {
 			mcp.WithString("name", mcp.Description("Session name: lowercase letters, digits and dashes; also names the branch studio/<name>. Optional: derived from the prompt.")),
 			mcp.WithString("base", mcp.Description("Branch or commit to start from. Optional: the target branch.")),
 			mcp.WithString("target", mcp.Description("Branch the work will be merged into. Optional: the repository's configured target, else its current branch.")),
+			mcp.WithArray("scopes", mcp.WithStringItems(), mcp.Description("Path globs of the area the session is meant to work in, relative to the repository (for example web/** or docs/web.md). The agent is told before it writes outside them, or inside another session's.")),
+			mcp.WithString("note", mcp.Description("What the session is for, shown to the other agents and the person. Optional: the prompt's first line.")),
 		), Handler: m.spawnSession},
+		{Tool: tool(ToolSetNote, "Set a session's intent note",
+			"Say what a session is doing now, in one line: the other agents see it when they are about to write where it works, and the person sees it in their editor. "+
+				"An agent that has this MCP server can keep its own note current.",
+			hints{idempotent: true}, repoArg(), sessionArg(),
+			mcp.WithString("note", mcp.Required(), mcp.Description("One line: what the session is doing.")),
+		), Handler: m.setNote},
 		{Tool: tool(ToolListSessions, "List agent sessions",
 			"List agent sessions with their state (starting, working, waiting for input, idle, exited, failed, stopped, merged), branch, change counts and predicted conflicts.",
 			ro,
@@ -299,12 +308,33 @@ func progress(ctx context.Context, req mcp.CallToolRequest, done, total float64,
 }
 
 type spawnArgs struct {
-	Repo   string `json:"repo"`
-	Prompt string `json:"prompt"`
-	Agent  string `json:"agent"`
-	Name   string `json:"name"`
-	Base   string `json:"base"`
-	Target string `json:"target"`
+	Repo   string   `json:"repo"`
+	Prompt string   `json:"prompt"`
+	Agent  string   `json:"agent"`
+	Name   string   `json:"name"`
+	Base   string   `json:"base"`
+	Target string   `json:"target"`
+	Scopes []string `json:"scopes"`
+	Note   string   `json:"note"`
+}
+
+type noteArgs struct {
+	sessionArgs
+	Note string `json:"note"`
+}
+
+func (m *Server) setNote(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+	return call(m, "set_note", func(ctx context.Context, c *protocol.Client, a noteArgs) (*mcp.CallToolResult, error) {
+		r, err := m.ref(ctx, a.sessionArgs)
+		if err != nil {
+			return nil, argError{err.Error()}
+		}
+		s, err := c.Note(ctx, protocol.NoteParams{SessionRef: r, Note: a.Note})
+		if err != nil {
+			return nil, err
+		}
+		return structured(s, fmt.Sprintf("Session %s: %s", s.Name, s.Note))
+	})(ctx, req)
 }
 
 func (m *Server) spawnSession(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
@@ -326,7 +356,8 @@ func (m *Server) spawnSession(ctx context.Context, req mcp.CallToolRequest) (*mc
 			return nil, argError{err.Error()}
 		}
 		progress(ctx, req, 0, 2, "creating the worktree and starting the agent")
-		s, err := c.Spawn(ctx, protocol.SpawnParams{Repo: repo, Name: a.Name, Agent: a.Agent, Base: a.Base, Target: a.Target, Prompt: a.Prompt})
+		s, err := c.Spawn(ctx, protocol.SpawnParams{Repo: repo, Name: a.Name, Agent: a.Agent, Base: a.Base, Target: a.Target, Prompt: a.Prompt,
+			Scopes: a.Scopes, Note: a.Note})
 		if err != nil {
 			return nil, err
 		}
@@ -597,12 +628,52 @@ func (m *Server) checkConflicts(ctx context.Context, req mcp.CallToolRequest) (*
 		if res.Conflicts == nil {
 			res.Conflicts = []protocol.Conflict{}
 		}
+		out := conflictsResult{ConflictsResult: *res}
 		summary := "No predicted conflicts or overlaps."
 		if len(res.Conflicts) > 0 {
 			summary = fmt.Sprintf("%d predicted collision(s):\n%s", len(res.Conflicts), conflictsText(res.Conflicts))
 		}
-		return mcp.NewToolResultStructured(res, summary), nil
+		// By path: who else is editing the file, with their lines, scopes
+		// and notes.
+		if a.Path != "" && repo != "" {
+			who, err := c.Who(ctx, protocol.WhoParams{Repo: repo, Path: a.Path})
+			if err != nil {
+				return nil, err
+			}
+			out.Editing = who.Sessions
+			summary += "\n" + whoText(who)
+		}
+		return mcp.NewToolResultStructured(out, summary), nil
 	})(ctx, req)
+}
+
+// conflictsResult is check_conflicts' result: the conflicts, and by path
+// the sessions editing the file.
+type conflictsResult struct {
+	protocol.ConflictsResult
+	Editing []protocol.Presence `json:"editing,omitempty"`
+}
+
+// whoText says who edits a file, one line per session.
+func whoText(w *protocol.WhoResult) string {
+	if len(w.Sessions) == 0 {
+		return "No session changes " + w.Path + "."
+	}
+	lines := []string{fmt.Sprintf("Sessions changing %s:", w.Path)}
+	for _, p := range w.Sessions {
+		l := fmt.Sprintf("- %s (%s, %s): %s", p.Session, p.Agent, p.State, protocol.FormatRanges(p.Ranges))
+		if len(p.Scope) > 0 {
+			l += "; scope " + strings.Join(p.Scope, ", ")
+			if !p.InScope {
+				l += " (this file is outside it)"
+			}
+		}
+		if p.Note != "" {
+			l += "; working on: " + p.Note
+		}
+		lines = append(lines, l)
+	}
+	return strings.Join(lines, "\n")
 }
 
 // conflictsText says who collides where, one line per conflict.

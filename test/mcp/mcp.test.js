@@ -28,7 +28,7 @@ const STRICT = process.env.STUDIOD_MCP_STRICT === "1";
 if (!STUDIOD) throw new Error("set STUDIOD_BIN to a studiod binary");
 
 const TOOLS = [
-  "spawn_session", "list_sessions", "get_session", "read_output", "send_input", "answer_session", "session_diff",
+  "spawn_session", "list_sessions", "get_session", "read_output", "send_input", "answer_session", "set_note", "session_diff",
   "check_conflicts", "add_review_comment", "send_feedback", "merge_session", "stop_session", "remove_session",
 ];
 const READ_ONLY = new Set(["list_sessions", "get_session", "read_output", "session_diff", "check_conflicts"]);

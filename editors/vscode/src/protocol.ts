@@ -42,6 +42,7 @@ export const Method = {
     Feedback: "studio/feedback",
     Conflicts: "studio/conflicts",
     Who: "studio/who",
+    Note: "studio/note",
     Merge: "studio/merge",
     Undo: "studio/undo",
     Subscribe: "studio/subscribe",
@@ -192,6 +193,10 @@ export interface Session {
     detail?: string;
     waiting?: Waiting;
     conversation?: string;
+    scope?: string[];
+    outOfScope?: string[];
+    note?: string;
+    gate?: string;
     pid?: number;
     exitCode?: number;
     port?: number;
@@ -361,6 +366,10 @@ export interface MergeResult {
     files: number;
 }
 
+export interface NoteParams extends SessionRef {
+    note: string;
+}
+
 export interface OutputParams extends SessionRef {
     offset: number;
     limit?: number;
@@ -421,6 +430,9 @@ export interface SpawnParams {
     command?: string[];
     rows?: number;
     cols?: number;
+    scopes?: string[];
+    note?: string;
+    gate?: string;
     workDoneToken?: unknown;
 }
 
@@ -492,6 +504,9 @@ export interface Presence {
     additions: number;
     deletions: number;
     ranges: Range[];
+    scope?: string[];
+    inScope: boolean;
+    note?: string;
 }
 
 export interface WhoResult {
@@ -565,6 +580,7 @@ export const file = new Request<FileParams, FileResult>(Method.File);
 export const hello = new Request<HelloParams, HelloResult>(Method.Hello);
 export const hook = new Request<HookParams, HookResult>(Method.Hook);
 export const merge = new Request<MergeParams, MergeResult>(Method.Merge);
+export const note = new Request<NoteParams, Session>(Method.Note);
 export const output = new Request<OutputParams, OutputResult>(Method.Output);
 export const remove = new Request<RemoveParams, RemoveResult>(Method.Remove);
 export const resize = new Request<ResizeParams, Session>(Method.Resize);

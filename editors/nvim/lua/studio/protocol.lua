@@ -29,6 +29,7 @@ M.method = {
   feedback = 'studio/feedback',
   conflicts = 'studio/conflicts',
   who = 'studio/who',
+  note = 'studio/note',
   merge = 'studio/merge',
   undo = 'studio/undo',
   subscribe = 'studio/subscribe',
