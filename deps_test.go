@@ -19,16 +19,18 @@ func TestImportRules(t *testing.T) {
 	// allowed lists, per package, the module's packages it may import.
 	// cmd/studiod, which wires everything together, may import any.
 	allowed := map[string][]string{
-		"workspace":           {},
-		"protocol":            {},
-		"agents":              {"workspace", "agents/shim"},
-		"agents/shim":         {},
-		"server":              {"agents", "agents/shim", "workspace", "protocol"},
-		"server/lsp":          {"protocol"},
-		"server/mcp":          {"protocol"},
-		"internal/home":       {},
-		"internal/gittest":    {},
-		"internal/studiotest": {"protocol"},
+		"workspace":                        {},
+		"protocol":                         {},
+		"agents":                           {"workspace", "agents/shim"},
+		"agents/shim":                      {},
+		"server":                           {"agents", "agents/shim", "workspace", "protocol"},
+		"server/lsp":                       {"protocol"},
+		"server/mcp":                       {"protocol"},
+		"internal/home":                    {},
+		"internal/gittest":                 {},
+		"internal/studiotest":              {"protocol"},
+		"internal/fakemodel":               {},
+		"internal/fakemodel/cmd/fakemodel": {"internal/fakemodel"},
 	}
 	// libraries lists, per protocol library, the packages that may use it:
 	// the daemon core knows nothing of LSP or MCP.
