@@ -31,7 +31,7 @@ ln -sf ../opencode-linux-x64/bin/opencode "$bin/opencode"
 if ! "$bin/claude" --version >/dev/null 2>&1; then
 	node node_modules/@anthropic-ai/claude-code/install.cjs >&2
 fi
-for c in claude codex gemini opencode claude-agent-acp; do
+for c in claude codex gemini opencode claude-agent-acp codex-acp; do
 	[ -x "$bin/$c" ] || { echo "agents.sh: $bin/$c missing" >&2; exit 1; }
 done
 echo "$bin"

@@ -85,6 +85,14 @@ type Profile struct {
 	// KIND.ANSWER (trust.allow, login.allow). \r is Enter, \e Escape,
 	// \xNN any byte.
 	Answers map[string]string `toml:"answers"`
+	// Protocol is "acp" for agents driven over the Agent Client Protocol on
+	// their stdio (Command starts the agent's ACP server; the prompt goes
+	// as session/prompt); empty for terminal agents.
+	Protocol string `toml:"protocol"`
+	// Mode is the ACP session mode to switch to after opening a session,
+	// when the agent offers it: "default" makes claude-agent-acp ask before
+	// edits (its own default, auto, asks nothing).
+	Mode string `toml:"mode"`
 }
 
 // Setup prepares a new worktree.
@@ -135,8 +143,14 @@ func Builtin(self string) Config {
 			"opencode": {Command: []string{"opencode", "--prompt", "{prompt}"}, Resume: []string{"opencode", "--session", "{conversation}", "--prompt", "{message}"},
 				Screen: "opencode", Paste: "bracketed",
 				Answers: map[string]string{"allow": `\r`, "reject": `\e`}},
-			"command": {},
-			"demo":    {Command: []string{self, "demo-agent", "{prompt}"}, Resume: []string{self, "demo-agent", "--resume", "{message}"}},
+			// ACP agents: state, permissions and the transcript come from the
+			// protocol itself.
+			"claude-acp":   {Command: []string{"claude-agent-acp"}, Protocol: ProtocolACP, Mode: "default"},
+			"gemini-acp":   {Command: []string{"gemini", "--acp"}, Protocol: ProtocolACP},
+			"opencode-acp": {Command: []string{"opencode", "acp"}, Protocol: ProtocolACP},
+			"codex-acp":    {Command: []string{"codex-acp"}, Protocol: ProtocolACP},
+			"command":      {},
+			"demo":         {Command: []string{self, "demo-agent", "{prompt}"}, Resume: []string{self, "demo-agent", "--resume", "{message}"}},
 		},
 	}
 }
@@ -224,6 +238,12 @@ func overlay(base, o Config) Config {
 		}
 		if v.Answers != nil {
 			p.Answers = v.Answers
+		}
+		if v.Protocol != "" {
+			p.Protocol = v.Protocol
+		}
+		if v.Mode != "" {
+			p.Mode = v.Mode
 		}
 		agents[k] = p
 	}

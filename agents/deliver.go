@@ -162,6 +162,9 @@ func (m *Manager) Answer(ctx context.Context, ref Ref, answer, text, by string) 
 	}
 	ask := *s.Ask
 	var d Delivery
+	if ask.Source == "acp" {
+		return m.answerACP(ctx, s, ask, answer, text, by)
+	}
 	switch {
 	case text != "":
 		if answer != "" {
@@ -314,3 +317,35 @@ func (m *Manager) profileOf(ctx context.Context, s Session) Profile {
 }
 
 var errNoConversation = errors.New("no conversation recorded")
+
+// answerACP answers an ACP session's permission request (or sign-in) with
+// one of the options the agent offered.
+func (m *Manager) answerACP(ctx context.Context, s Session, ask Ask, answer, text, by string) (Session, Delivery, error) {
+	if text != "" {
+		var ids []string
+		for _, o := range ask.Options {
+			ids = append(ids, o.ID)
+		}
+		return s, Delivery{}, invalidf("session %s waits for a %s: answer with allow, always, reject, never or one of the options offered (%s), not text", s.Name, ask.Kind, strings.Join(ids, ", "))
+	}
+	if answer == "" {
+		return s, Delivery{}, invalidf("no answer: give allow, always, reject, never or an option's id")
+	}
+	sv := m.supervisorOf(s.ID)
+	if sv == nil || sv.acp == nil {
+		return s, Delivery{}, fmt.Errorf("session %s: no ACP connection to its agent yet: try again in a moment", s.Name)
+	}
+	chosen, d, err := sv.acp.answer(ctx, answer)
+	if err != nil {
+		return s, d, err
+	}
+	rec := chosen
+	if chosen != answer {
+		rec = answer + " (" + chosen + ")"
+	}
+	if err := m.store.addAnswer(m.ctx, s.ID, &ask, rec, by, time.Now().UTC()); err != nil {
+		m.log.Warn("record answer", "session", s.Name, "err", err)
+	}
+	s, err = m.Lookup(Ref{Session: s.ID})
+	return s, d, err
+}

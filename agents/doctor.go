@@ -62,6 +62,9 @@ func CheckAgent(ctx context.Context, name string, p Profile) AgentCheck {
 			c.Hooks = fmt.Sprintf("hooks (untested below %d.%d.%d: states may fall back to the screen)", min[0], min[1], min[2])
 		}
 	}
+	if p.Protocol == ProtocolACP {
+		c.Hooks = "acp"
+	}
 	c.Hint = signInHint(p.Hooks, name)
 	return c
 }

@@ -58,6 +58,9 @@ func (h localHost) Start(ctx context.Context, s *Session, env []string, rows, co
 		Argv: s.Command, Dir: s.Worktree, Env: env, Rows: rows, Cols: cols,
 		Log: s.Log(), Socket: s.Socket, Exit: s.exitFile(),
 	}
+	if s.Protocol == ProtocolACP {
+		spec.Mode = shim.ModePipes
+	}
 	b, _ := json.MarshalIndent(spec, "", "  ")
 	if err := os.WriteFile(s.specFile(), b, 0o600); err != nil {
 		return 0, err

@@ -793,6 +793,9 @@ func (m *Manager) tell(ctx context.Context, s Session, message string) (Delivery
 		_, d, err := m.Send(ctx, Ref{Session: s.ID}, message, true)
 		return d, err
 	}
+	if s.Protocol == ProtocolACP {
+		return m.resumeACP(ctx, s, message)
+	}
 	if err := m.resume(ctx, s, message); err != nil {
 		return Delivery{}, err
 	}

@@ -51,6 +51,14 @@ type Event struct {
 	Session Session
 }
 
+// Activity reports what an ACP session's agent is doing: a tool call that
+// started or changed, or its plan, which it sends whole each time.
+type Activity struct {
+	Session string // ID
+	Tool    *ToolCall
+	Plan    []PlanStep
+}
+
 // Manager owns all sessions.
 type Manager struct {
 	opts  Options
@@ -67,6 +75,7 @@ type Manager struct {
 	sups              map[string]*supervisor
 	listeners         map[int]func(Event)
 	conflictListeners map[int]func(ConflictEvent)
+	activityListeners map[int]func(Activity)
 	nextL             int
 	repoLocks         map[string]*sync.Mutex
 
@@ -123,6 +132,7 @@ func New(ctx context.Context, opts Options) (*Manager, error) {
 		sessions: map[string]*Session{}, sups: map[string]*supervisor{},
 		listeners: map[int]func(Event){}, repoLocks: map[string]*sync.Mutex{},
 		conflictListeners: map[int]func(ConflictEvent){},
+		activityListeners: map[int]func(Activity){},
 		ctx:               mctx, cancel: cancel,
 	}
 	m.conf = newConflicts(m, opts.Watch)
@@ -170,6 +180,34 @@ func (m *Manager) Subscribe(fn func(Event)) (cancel func()) {
 		m.mu.Lock()
 		delete(m.listeners, id)
 		m.mu.Unlock()
+	}
+}
+
+// SubscribeActivity calls fn for every ACP session's activity until
+// cancel is called. fn must not block. A session's activities come in
+// order.
+func (m *Manager) SubscribeActivity(fn func(Activity)) (cancel func()) {
+	m.mu.Lock()
+	id := m.nextL
+	m.nextL++
+	m.activityListeners[id] = fn
+	m.mu.Unlock()
+	return func() {
+		m.mu.Lock()
+		delete(m.activityListeners, id)
+		m.mu.Unlock()
+	}
+}
+
+func (m *Manager) announceActivity(a Activity) {
+	m.mu.Lock()
+	fns := make([]func(Activity), 0, len(m.activityListeners))
+	for _, f := range m.activityListeners {
+		fns = append(fns, f)
+	}
+	m.mu.Unlock()
+	for _, f := range fns {
+		f(a)
 	}
 }
 

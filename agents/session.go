@@ -79,6 +79,9 @@ type Session struct {
 	Updated       time.Time
 	// Socket is the shim's socket while the agent runs.
 	Socket string
+	// Protocol is ProtocolACP for an agent driven over ACP, "" for a
+	// terminal agent.
+	Protocol string
 }
 
 // Kinds of waiting (the wire's protocol.WaitKind).

@@ -87,18 +87,23 @@ func (m *Manager) Spawn(ctx context.Context, req SpawnRequest, progress Progress
 	}
 	profile, ok := cfg.Agents[agent]
 	if !ok {
-		return Session{}, invalidf("no agent profile %q (built in: claude, codex, aider, gemini, opencode, command, demo; or define [agents.%s] in config)", agent, agent)
+		return Session{}, invalidf("no agent profile %q (built in: claude, codex, aider, gemini, opencode, claude-acp, gemini-acp, opencode-acp, codex-acp, command, demo; or define [agents.%s] in config)", agent, agent)
 	}
 	var typed string
 	if argv == nil {
 		if len(profile.Command) == 0 {
 			return Session{}, invalidf("agent profile %q has no command", agent)
 		}
-		argv, typed = expand(profile.Command, "{prompt}", req.Prompt)
+		if profile.Protocol == ProtocolACP {
+			// The prompt goes as session/prompt.
+			argv = append([]string(nil), profile.Command...)
+		} else {
+			argv, typed = expand(profile.Command, "{prompt}", req.Prompt)
+		}
 		if _, err := exec.LookPath(argv[0]); err != nil {
 			return Session{}, invalidf("agent %q: command %q is not on PATH: install it or configure [agents.%s] command", agent, argv[0], agent)
 		}
-	} else {
+	} else if profile.Protocol != ProtocolACP {
 		typed = req.Prompt
 	}
 
@@ -139,15 +144,30 @@ func (m *Manager) Spawn(ctx context.Context, req SpawnRequest, progress Progress
 		return fail("start agent", err)
 	}
 	started, err := m.update(s.ID, func(r *Session) bool {
-		r.PID, r.State = pid, Working
+		r.PID = pid
+		if r.Protocol != ProtocolACP {
+			r.State = Working // an ACP session is working once it has a prompt
+		}
 		r.Command, r.Conversation = s.Command, s.Conversation
 		return true
 	})
 	if err != nil {
 		return fail("record start", err)
 	}
-	m.supervise(started, profile, true)
+	sv := m.supervise(started, profile, true)
 	m.conf.track(ctx, started)
+	if sv.acp != nil {
+		if req.Prompt != "" {
+			sv.acp.enqueue(req.Prompt)
+		}
+		octx, cancel := context.WithTimeout(ctx, acpOpenTimeout)
+		err := sv.acp.open(octx, "", progress)
+		cancel()
+		if err != nil {
+			return fail("open the ACP session", err)
+		}
+		return m.Lookup(Ref{Session: s.ID})
+	}
 	if typed != "" {
 		// Agents whose command has no place for the prompt get it typed.
 		go func() {
@@ -228,7 +248,7 @@ func (m *Manager) reserve(ctx context.Context, repo *workspace.Repo, cfg Config,
 	s := &Session{
 		ID: newID(), Name: name, Repo: repo.Root, Branch: branch, Base: base, Target: target,
 		Worktree: wtPath, Agent: agent, Command: argv, Prompt: req.Prompt, State: Starting,
-		Created: now, Updated: now,
+		Created: now, Updated: now, Protocol: cfg.Agents[agent].Protocol,
 		Scope: req.Scopes, Note: cmp.Or(oneLine(req.Note), noteFromPrompt(req.Prompt)), Gate: req.Gate,
 	}
 	s.Dir = filepath.Join(m.opts.StateDir, "sessions", s.ID)

@@ -84,6 +84,7 @@ var migrations = []string{
 	ALTER TABLE sessions ADD COLUMN out_of_scope TEXT NOT NULL DEFAULT '';
 	ALTER TABLE sessions ADD COLUMN note TEXT NOT NULL DEFAULT '';
 	ALTER TABLE sessions ADD COLUMN gate TEXT NOT NULL DEFAULT '';`,
+	`ALTER TABLE sessions ADD COLUMN protocol TEXT NOT NULL DEFAULT '';`,
 }
 
 // store is the SQLite state database. Its methods are safe for concurrent
@@ -139,7 +140,7 @@ func (s *store) close() error { return s.db.Close() }
 
 const sessionCols = `id, name, repo, branch, base, target, worktree, agent, command, prompt,
 	state, detail, pid, exit_code, port, dir, files, additions, deletions, created, updated,
-	waiting, conversation, scope, out_of_scope, note, gate`
+	waiting, conversation, scope, out_of_scope, note, gate, protocol`
 
 func (s *store) put(ctx context.Context, r *Session) error {
 	cmd, _ := json.Marshal(r.Command)
@@ -148,7 +149,7 @@ func (s *store) put(ctx context.Context, r *Session) error {
 		waiting, _ = json.Marshal(r.Ask)
 	}
 	_, err := s.db.ExecContext(ctx, `INSERT INTO sessions (`+sessionCols+`)
-		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
 		ON CONFLICT(id) DO UPDATE SET
 			name=excluded.name, repo=excluded.repo, branch=excluded.branch, base=excluded.base,
 			target=excluded.target, worktree=excluded.worktree, agent=excluded.agent,
@@ -157,11 +158,11 @@ func (s *store) put(ctx context.Context, r *Session) error {
 			port=excluded.port, dir=excluded.dir, files=excluded.files,
 			additions=excluded.additions, deletions=excluded.deletions, updated=excluded.updated,
 			waiting=excluded.waiting, conversation=excluded.conversation, scope=excluded.scope,
-			out_of_scope=excluded.out_of_scope, note=excluded.note, gate=excluded.gate`,
+			out_of_scope=excluded.out_of_scope, note=excluded.note, gate=excluded.gate, protocol=excluded.protocol`,
 		r.ID, r.Name, r.Repo, r.Branch, r.Base, r.Target, r.Worktree, r.Agent, string(cmd), r.Prompt,
 		r.State, r.Detail, r.PID, r.ExitCode, r.Port, r.Dir, r.Changes.Files, r.Changes.Additions,
 		r.Changes.Deletions, r.Created.UnixNano(), r.Updated.UnixNano(), string(waiting), r.Conversation,
-		jsonList(r.Scope), jsonList(r.OutOfScope), r.Note, r.Gate)
+		jsonList(r.Scope), jsonList(r.OutOfScope), r.Note, r.Gate, r.Protocol)
 	if err != nil {
 		return fmt.Errorf("store session %s: %w", r.Name, err)
 	}
@@ -183,7 +184,7 @@ func (s *store) all(ctx context.Context) ([]*Session, error) {
 		if err := rows.Scan(&r.ID, &r.Name, &r.Repo, &r.Branch, &r.Base, &r.Target, &r.Worktree,
 			&r.Agent, &cmd, &r.Prompt, &r.State, &r.Detail, &r.PID, &exit, &r.Port, &r.Dir,
 			&r.Changes.Files, &r.Changes.Additions, &r.Changes.Deletions, &created, &updated,
-			&waiting, &r.Conversation, &scope, &outOfScope, &r.Note, &r.Gate); err != nil {
+			&waiting, &r.Conversation, &scope, &outOfScope, &r.Note, &r.Gate, &r.Protocol); err != nil {
 			return nil, err
 		}
 		json.Unmarshal([]byte(cmd), &r.Command)

@@ -28,6 +28,11 @@ type supervisor struct {
 	fresh     bool   // spawned by this daemon just now: an early failure rolls back
 	kind      string // the profile's hook kind: which built-in prompts its screen shows
 	done      chan struct{}
+	// acp drives an ACP session; nil for a terminal agent.
+	acp *acpDriver
+	// from is where an ACP session's log is followed from; negative: the
+	// log is replayed to rebuild the state, then followed from its end.
+	from int64
 
 	// mu guards the fields below.
 	mu      sync.Mutex
@@ -43,10 +48,25 @@ type supervisor struct {
 // a prompt: long enough for a redraw to finish.
 const lookAfter = 300 * time.Millisecond
 
-func (m *Manager) supervise(s Session, p Profile, fresh bool) {
+func (m *Manager) supervise(s Session, p Profile, fresh bool) *supervisor {
+	from := int64(-1)
+	if fresh {
+		from = 0
+	}
+	return m.superviseFrom(s, p, fresh, from)
+}
+
+// superviseFrom is supervise, following an ACP session's log from offset
+// from (see supervisor.from).
+func (m *Manager) superviseFrom(s Session, p Profile, fresh bool, from int64) *supervisor {
 	sv := &supervisor{
 		m: m, id: s.ID, name: s.Name, socket: s.Socket, started: time.Now(), fresh: fresh,
-		idleAfter: m.opts.IdleAfter, done: make(chan struct{}), kind: p.Screen,
+		idleAfter: m.opts.IdleAfter, done: make(chan struct{}), from: from, kind: p.Screen,
+	}
+	if s.Protocol == ProtocolACP {
+		sv.acp = newACPDriver(m, s, p)
+		// Connected before anyone can call it; fed once the stream runs.
+		sv.acp.connect(m.ctx)
 	}
 	if p.IdleAfter.Duration > 0 {
 		sv.idleAfter = p.IdleAfter.Duration
@@ -63,8 +83,14 @@ func (m *Manager) supervise(s Session, p Profile, fresh bool) {
 	m.mu.Unlock()
 	m.wg.Go(func() {
 		defer close(sv.done)
+		if sv.acp != nil {
+			defer sv.cleanup()
+			sv.runACP(m.ctx)
+			return
+		}
 		sv.run(m.ctx)
 	})
+	return sv
 }
 
 func (m *Manager) supervisorOf(id string) *supervisor {
@@ -73,25 +99,28 @@ func (m *Manager) supervisorOf(id string) *supervisor {
 	return m.sups[id]
 }
 
+// cleanup stops the supervisor's timers and forgets it.
+func (sv *supervisor) cleanup() {
+	sv.mu.Lock()
+	if sv.idle != nil {
+		sv.idle.Stop()
+	}
+	if sv.look != nil {
+		sv.look.Stop()
+	}
+	if sv.changes != nil {
+		sv.changes.Stop()
+	}
+	sv.mu.Unlock()
+	sv.m.mu.Lock()
+	if sv.m.sups[sv.id] == sv {
+		delete(sv.m.sups, sv.id)
+	}
+	sv.m.mu.Unlock()
+}
+
 func (sv *supervisor) run(ctx context.Context) {
-	defer func() {
-		sv.mu.Lock()
-		if sv.idle != nil {
-			sv.idle.Stop()
-		}
-		if sv.look != nil {
-			sv.look.Stop()
-		}
-		if sv.changes != nil {
-			sv.changes.Stop()
-		}
-		sv.mu.Unlock()
-		sv.m.mu.Lock()
-		if sv.m.sups[sv.id] == sv {
-			delete(sv.m.sups, sv.id)
-		}
-		sv.m.mu.Unlock()
-	}()
+	defer sv.cleanup()
 	offset := int64(-1)
 	if sv.fresh {
 		offset = 0
@@ -275,6 +304,11 @@ func (sv *supervisor) finish(ctx context.Context) {
 	stopReq := sv.stopReq
 	tail := lastLine(sv.tail)
 	sv.mu.Unlock()
+	note := ""
+	if sv.acp != nil {
+		note = sv.acp.exitNote()
+		tail = note
+	}
 	ex, err := shim.ReadExit(s.exitFile())
 	if err != nil {
 		sv.m.setState(sv.id, Failed, "agent lost: its shim ended without recording an exit status")
@@ -292,7 +326,7 @@ func (sv *supervisor) finish(ctx context.Context) {
 			s.State, s.Detail, s.ExitCode = Stopped, "", &code
 			return true
 		})
-	case sv.fresh && code != 0 && ex.At.Sub(sv.started) < sv.m.opts.SpawnGrace:
+	case sv.fresh && code != 0 && ex.At.Sub(sv.started) < sv.m.opts.SpawnGrace && (sv.acp == nil || !sv.acp.opened()):
 		reason := fmt.Sprintf("agent exited with code %d right after starting", code)
 		if tail != "" {
 			reason += ": " + tail
@@ -309,6 +343,9 @@ func (sv *supervisor) finish(ctx context.Context) {
 			detail = "killed by " + ex.Signal
 		case code != 0 && tail != "":
 			detail = tail
+		}
+		if note != "" {
+			detail = strings.TrimSpace(detail + " " + note)
 		}
 		sv.m.update(sv.id, func(s *Session) bool {
 			s.State, s.Detail, s.ExitCode = Exited, detail, &code
@@ -353,6 +390,10 @@ func (m *Manager) recover(ctx context.Context, s Session) {
 	}
 	// The agent finished while no daemon watched it.
 	sv := &supervisor{m: m, id: s.ID, name: s.Name, socket: s.Socket, done: make(chan struct{})}
+	if s.Protocol == ProtocolACP {
+		sv.acp = newACPDriver(m, s, p)
+		sv.acp.st = readACPState(s)
+	}
 	sv.finish(ctx)
 }
 
@@ -470,6 +511,9 @@ func (m *Manager) Send(ctx context.Context, ref Ref, text string, submit bool) (
 	if err != nil {
 		return Session{}, Delivery{}, err
 	}
+	if s.Protocol == ProtocolACP {
+		return m.sendACP(ctx, s, text, submit)
+	}
 	if !live(s.State) {
 		return s, Delivery{}, invalidf("session %s is %s: nothing runs to type into", s.Name, s.State)
 	}
@@ -500,6 +544,9 @@ func (m *Manager) Resize(ctx context.Context, ref Ref, rows, cols int) (Session,
 	}
 	if !live(s.State) {
 		return s, invalidf("session %s is %s", s.Name, s.State)
+	}
+	if s.Protocol == ProtocolACP {
+		return s, nil // no terminal to size
 	}
 	return s, shim.Resize(ctx, s.Socket, rows, cols)
 }
@@ -555,6 +602,10 @@ func (m *Manager) Stop(ctx context.Context, ref Ref, force bool) (Session, error
 		sv.mu.Lock()
 		sv.stopReq = true
 		sv.mu.Unlock()
+	}
+	if sv != nil && sv.acp != nil && !force {
+		// ACP: end the turn as the protocol says before ending the process.
+		sv.acp.cancel(ctx)
 	}
 	sig := syscall.SIGTERM
 	if force {

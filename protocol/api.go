@@ -125,6 +125,7 @@ type Events struct {
 	ConflictsChanged func(ConflictsChanged)
 	Output           func(OutputNotification)
 	PreviewChanged   func(PreviewChanged)
+	SessionActivity  func(SessionActivity)
 	Progress         func(ProgressParams)
 }
 
@@ -139,6 +140,8 @@ func (e *Events) Notify(method string, params json.RawMessage) {
 		dispatch(params, e.Output)
 	case NotifyPreviewChanged:
 		dispatch(params, e.PreviewChanged)
+	case NotifySessionActivity:
+		dispatch(params, e.SessionActivity)
 	case NotifyProgress:
 		dispatch(params, e.Progress)
 	}

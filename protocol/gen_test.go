@@ -33,6 +33,7 @@ var notificationTypes = map[string]reflect.Type{
 	NotifyConflictsChanged: reflect.TypeFor[ConflictsChanged](),
 	NotifyOutput:           reflect.TypeFor[OutputNotification](),
 	NotifyPreviewChanged:   reflect.TypeFor[PreviewChanged](),
+	NotifySessionActivity:  reflect.TypeFor[SessionActivity](),
 	NotifyProgress:         reflect.TypeFor[ProgressParams](),
 }
 

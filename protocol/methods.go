@@ -40,6 +40,7 @@ const (
 	NotifyConflictsChanged = "studio/conflictsChanged"
 	NotifyOutput           = "studio/output"
 	NotifyPreviewChanged   = "studio/previewChanged"
+	NotifySessionActivity  = "studio/sessionActivity"
 )
 
 // Commands offered to editors through workspace/executeCommand. Each takes one
@@ -75,7 +76,7 @@ var Methods = []string{
 }
 
 // Notifications lists every notification the daemon sends.
-var Notifications = []string{NotifySessionChanged, NotifyConflictsChanged, NotifyOutput, NotifyPreviewChanged, NotifyProgress}
+var Notifications = []string{NotifySessionChanged, NotifyConflictsChanged, NotifyOutput, NotifyPreviewChanged, NotifySessionActivity, NotifyProgress}
 
 // Commands lists every editor command.
 var Commands = []string{

@@ -87,6 +87,10 @@ type Session struct {
 	Socket string `json:"socket,omitempty"`
 	// Log is the file holding every byte the agent has written.
 	Log string `json:"log,omitempty"`
+	// Protocol is "acp" for an agent driven over the Agent Client
+	// Protocol (its log is then JSON lines, one message each); empty for a
+	// terminal agent.
+	Protocol string `json:"protocol,omitempty"`
 }
 
 // Changes summarizes a session's work against its base, uncommitted included.
@@ -343,6 +347,9 @@ type SubscribeParams struct {
 	Preview bool `json:"preview,omitempty"`
 	// Output lists session IDs whose output to stream, each from an offset.
 	Output []OutputSubscription `json:"output,omitempty"`
+	// Activity asks for studio/sessionActivity: ACP sessions' tool calls
+	// and plans.
+	Activity bool `json:"activity,omitempty"`
 }
 
 // OutputSubscription streams one session's output from Offset (-1: from now).
@@ -362,6 +369,33 @@ type OutputNotification struct {
 	Offset  int64  `json:"offset"`
 	Data    []byte `json:"data"`
 	Done    bool   `json:"done,omitempty"`
+}
+
+// SessionActivity says what an ACP session's agent is doing: a tool call
+// that started or changed, or the plan, sent whole each time it changes.
+type SessionActivity struct {
+	Session string     `json:"session"` // ID
+	Tool    *ToolCall  `json:"tool,omitempty"`
+	Plan    []PlanStep `json:"plan,omitempty"`
+}
+
+// ToolCall is an ACP agent's tool call. Kind and Status are ACP's: read,
+// edit, delete, move, search, execute, think, fetch, other; pending,
+// in_progress, completed, failed.
+type ToolCall struct {
+	ID     string   `json:"id"`
+	Title  string   `json:"title"`
+	Kind   string   `json:"kind,omitempty"`
+	Status string   `json:"status"`
+	Files  []string `json:"files,omitempty"` // relative to the worktree when inside it
+}
+
+// PlanStep is one entry of an ACP agent's plan: status pending,
+// in_progress or completed; priority high, medium or low.
+type PlanStep struct {
+	Content  string `json:"content"`
+	Status   string `json:"status"`
+	Priority string `json:"priority,omitempty"`
 }
 
 // StatusResult describes the running daemon.

@@ -167,6 +167,12 @@ func (c *conn) Handle(ctx context.Context, rpc *jsonrpc2.Conn, req *jsonrpc2.Req
 }
 
 // subscribed reports whether this connection wants session events.
+func (c *conn) wantsActivity() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.subs.Activity
+}
+
 func (c *conn) wantsSessions() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -25,6 +25,7 @@ func wireSession(s agents.Session) protocol.Session {
 		p.Socket = s.Socket
 	}
 	p.Conversation = s.Conversation
+	p.Protocol = s.Protocol
 	p.Scope, p.OutOfScope, p.Note, p.Gate = s.Scope, s.OutOfScope, s.Note, protocol.GateMode(s.Gate)
 	if a := s.Ask; a != nil {
 		w := &protocol.Waiting{Kind: protocol.WaitKind(a.Kind), Question: a.Question, Tool: a.Tool, Subject: a.Subject, Source: a.Source}
@@ -82,4 +83,15 @@ func wireFiles(files []workspace.FileDiff) []protocol.FileDiff {
 func wireComment(c agents.Comment) protocol.Comment {
 	return protocol.Comment{ID: c.ID, Session: c.Session, Path: c.Path, StartLine: c.StartLine, EndLine: c.EndLine,
 		Body: c.Body, Created: c.Created, Sent: c.Sent}
+}
+
+func wireActivity(a agents.Activity) protocol.SessionActivity {
+	n := protocol.SessionActivity{Session: a.Session}
+	if t := a.Tool; t != nil {
+		n.Tool = &protocol.ToolCall{ID: t.ID, Title: t.Title, Kind: t.Kind, Status: t.Status, Files: t.Files}
+	}
+	for _, p := range a.Plan {
+		n.Plan = append(n.Plan, protocol.PlanStep{Content: p.Content, Status: p.Status, Priority: p.Priority})
+	}
+	return n
 }

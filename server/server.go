@@ -56,7 +56,10 @@ func New(m *agents.Manager, log *slog.Logger, version string, info Info, shutdow
 	unsubSessions := m.Subscribe(s.sessionChanged)
 	unsubConflicts := m.SubscribeConflicts(s.conflictsChanged)
 	unsubPreviews := m.SubscribePreviews(s.previewChanged)
-	s.unsub = func() { unsubSessions(); unsubConflicts(); unsubPreviews() }
+	unsubActivity := m.SubscribeActivity(func(a agents.Activity) {
+		s.broadcast(protocol.NotifySessionActivity, wireActivity(a), (*conn).wantsActivity)
+	})
+	s.unsub = func() { unsubSessions(); unsubConflicts(); unsubPreviews(); unsubActivity() }
 	return s
 }
 

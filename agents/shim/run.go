@@ -50,6 +50,9 @@ func Run(spec Spec, ready io.WriteCloser) error {
 }
 
 func run(spec Spec, ready io.WriteCloser) error {
+	if spec.Mode == ModePipes {
+		return runPipes(spec, ready)
+	}
 	if len(spec.Argv) == 0 {
 		return errors.New("no command")
 	}

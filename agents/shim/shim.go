@@ -1,5 +1,5 @@
-// Package shim holds one agent's pseudo-terminal for the lifetime of the
-// agent, independently of the daemon. The daemon starts `studiod shim` as a
+// Package shim holds one agent's pseudo-terminal (or, in ModePipes, its
+// stdio pipes) for the lifetime of the agent, independently of the daemon. The daemon starts `studiod shim` as a
 // detached process (its own session); the shim starts the agent on a PTY,
 // appends every byte the agent writes to the session's log, serves attach,
 // input, resize and signal requests on its own unix socket, and records the
@@ -36,6 +36,8 @@ type Spec struct {
 	Socket string `json:"socket"`
 	// Exit is where the shim writes the agent's Exit status.
 	Exit string `json:"exit"`
+	// Mode is "" for a terminal, or ModePipes.
+	Mode string `json:"mode,omitempty"`
 }
 
 // Exit is the agent's exit status as recorded by the shim.

@@ -1,17 +1,20 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/studiod/studiod/agents"
 	"github.com/studiod/studiod/agents/shim"
 	"github.com/studiod/studiod/protocol"
 )
@@ -39,6 +42,9 @@ func (a *app) attachCmd() *cobra.Command {
 			}
 			if !s.State.Live() || s.Socket == "" {
 				return fmt.Errorf("session %s is %s: nothing to attach to (see `studiod logs %s`)", s.Name, stateText(*s), s.Name)
+			}
+			if s.Protocol == agents.ProtocolACP {
+				return a.attachACP(cmd, s)
 			}
 			return attach(cmd, s)
 		},
@@ -152,4 +158,49 @@ func shimCmd() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&specPath, "spec", "", "the session's spec file")
 	return cmd
+}
+
+// attachACP follows an ACP session's transcript live and sends each line
+// typed as a new prompt (queued while a turn runs). End of input (Ctrl-D)
+// detaches.
+func (a *app) attachACP(cmd *cobra.Command, s *protocol.Session) error {
+	ctx := cmd.Context()
+	st, err := shim.Attach(ctx, s.Socket, 0)
+	if err != nil {
+		return fmt.Errorf("attach %s: %w", s.Name, err)
+	}
+	defer st.Close()
+	fmt.Fprintf(os.Stderr, "[attached to %s (ACP): each line you type is a prompt; detach with Ctrl-D]\n", s.Name)
+	done := make(chan error, 2)
+	go func() {
+		_, err := io.Copy(agents.NewTranscript(os.Stdout, s.Worktree), st)
+		done <- err
+	}()
+	go func() {
+		done <- a.call(ctx, func(c *protocol.Client) error {
+			in := bufio.NewScanner(os.Stdin)
+			in.Buffer(make([]byte, 64<<10), 1<<20)
+			for in.Scan() {
+				text := strings.TrimSpace(in.Text())
+				if text == "" {
+					continue
+				}
+				r, err := c.Send(ctx, protocol.SendParams{SessionRef: protocol.SessionRef{Session: s.ID}, Text: text})
+				if err != nil {
+					fmt.Fprintf(os.Stderr, "[not sent: %v]\n", err)
+					continue
+				}
+				if !r.Delivery.Confirmed && r.Delivery.Note != "" {
+					fmt.Fprintf(os.Stderr, "[%s]\n", r.Delivery.Note)
+				}
+			}
+			return nil
+		})
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+	fmt.Fprintf(os.Stderr, "[detached from %s]\n", s.Name)
+	return nil
 }

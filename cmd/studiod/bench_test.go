@@ -365,6 +365,89 @@ func procRSS(pid int) int64 {
 	return 0
 }
 
+// BenchmarkACPPermission measures, with the scripted ACP agent, the time
+// from the agent sending session/request_permission to a subscribed
+// client seeing the session waiting on it (each request is titled with
+// the time it was sent), over at least 60 requests answered one by one.
+func BenchmarkACPPermission(b *testing.B) {
+	home, err := os.MkdirTemp("", "sd")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		cleanupHome(home)
+		os.RemoveAll(home)
+	})
+	os.MkdirAll(filepath.Join(home, "config"), 0o700)
+	os.WriteFile(filepath.Join(home, "config", "config.toml"), []byte("[agents.fake]\ncommand = [\"fakeacp\"]\nprotocol = \"acp\"\n"), 0o600)
+	cmd := exec.Command("studiod", "serve")
+	cmd.Env = append(append(os.Environ(), "STUDIOD_HOME="+home), gittest.Env...)
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	go cmd.Wait()
+	type seen struct {
+		at   time.Time
+		sess protocol.Session
+	}
+	waits := make(chan seen, 1024)
+	notify := func(method string, params json.RawMessage) {
+		(&protocol.Events{SessionChanged: func(n protocol.SessionChanged) {
+			if n.Session.State == protocol.StateWaiting {
+				waits <- seen{time.Now(), n.Session}
+			}
+		}}).Notify(method, params)
+	}
+	var c *protocol.Client
+	for i := 0; i < 1500 && c == nil; i++ {
+		if cc, err := protocol.Dial(b.Context(), filepath.Join(home, "run", "studiod.sock"), notify); err == nil {
+			c = cc
+			b.Cleanup(func() { c.Close() })
+		} else {
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	if c == nil {
+		b.Fatal("the daemon did not come up")
+	}
+	if _, err := c.Subscribe(b.Context(), protocol.SubscribeParams{Sessions: true}); err != nil {
+		b.Fatal(err)
+	}
+	repo := gittest.NewRepo(b, map[string]string{"README.md": "hello\n"})
+	n := max(60, b.N)
+	b.ResetTimer()
+	s, err := c.Spawn(b.Context(), protocol.SpawnParams{Repo: repo, Name: "bench", Agent: "fake", Prompt: fmt.Sprintf("bench %d", n)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var lat []time.Duration
+	timeout := time.After(5 * time.Minute)
+	for len(lat) < n {
+		select {
+		case w := <-waits:
+			if w.sess.ID != s.ID || w.sess.Waiting == nil {
+				continue
+			}
+			_, at, ok := strings.Cut(w.sess.Waiting.Question, "@")
+			sent, err := strconv.ParseInt(at, 10, 64)
+			if !ok || err != nil {
+				b.Fatalf("waiting on %q: not a bench request", w.sess.Waiting.Question)
+			}
+			lat = append(lat, w.at.Sub(time.Unix(0, sent)))
+			if _, err := c.Answer(b.Context(), protocol.AnswerParams{SessionRef: protocol.SessionRef{Session: s.ID}, Answer: protocol.AnswerAllow}); err != nil {
+				b.Fatal(err)
+			}
+		case <-timeout:
+			b.Fatalf("%d of %d permission requests seen", len(lat), n)
+		}
+	}
+	b.StopTimer()
+	p50, p99 := pct(lat, 50), pct(lat, 99)
+	b.ReportMetric(ms(p50), "p50-ms")
+	b.ReportMetric(ms(p99), "p99-ms")
+	b.Logf("%d permission requests: request → waiting at a subscribed client p50 %.1f ms, p99 %.1f ms", n, ms(p50), ms(p99))
+}
+
 // BenchmarkGate measures the edit-time gate as an agent feels it: from
 // starting `studiod hook --agent claude` with a PreToolUse payload for a
 // write to a file nine other sessions changed, to the hook's answer, on a

@@ -27,6 +27,7 @@ func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
 		"studiod":   func() { os.Exit(run(os.Args[1:])) },
 		"fakeagent": fakeAgent,
+		"fakeacp":   fakeACP,
 	})
 }
 

@@ -264,6 +264,106 @@ type agentsCheck struct {
 	Found                      bool
 }
 
+// TestClaudeAgentACP drives the real claude-agent-acp (npm) as an ACP
+// session: spawn → waiting with the permission (title "Write hello.py",
+// kind edit, the options it offers) → answer allow → hello.py written in
+// the worktree → idle with end_turn; the transcript shows the tool call;
+// stop leaves nothing running. The claude-acp profile switches the session
+// to mode "default" (the agent starts in auto, which asks nothing).
+func TestClaudeAgentACP(t *testing.T) {
+	bin := agentsBin(t, "claude-agent-acp")
+	home := newHome(t)
+	repo := gittest.NewRepo(t, map[string]string{"README.md": "hello\n"})
+	const name = "hello-acp"
+	wt := filepath.Join(home, "data", "worktrees", filepath.Base(repo)+"-"+sha256Hex(repo)[:8], name)
+	fm := fakemodel.New(fakemodel.Script{Turns: []fakemodel.Turn{
+		{UserContains: "hello.py", Text: "I'll create it.", Tool: fakemodel.Call("Write", map[string]string{"file_path": filepath.Join(wt, "hello.py"), "content": "print('hello')\n"})},
+		{AfterToolResult: true, Text: "Done: hello.py is written."},
+	}})
+	defer fm.Close()
+	const key = "sk-ant-fake-0123456789abcdefghijklmnop"
+	d := startDaemonEnv(t, home,
+		"PATH="+bin+":"+os.Getenv("PATH"), "HOME="+claudeHome(t, key, repo),
+		"ANTHROPIC_BASE_URL="+fm.URL(), "ANTHROPIC_API_KEY="+key, "IS_SANDBOX=1",
+		"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1", "DISABLE_AUTOUPDATER=1")
+	c, w := d.watch()
+	s, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: name, Agent: "claude-acp", Prompt: "Create hello.py that prints hello"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := w.AwaitState(t, s.ID, protocol.StateWaiting)
+	wa := got.Waiting
+	if wa == nil || wa.Kind != protocol.WaitPermission || wa.Source != "acp" || wa.Question != "Write hello.py" || wa.Tool != "edit" {
+		t.Fatalf("waiting: %+v, want the permission to Write hello.py (edit) over ACP", wa)
+	}
+	kinds := map[protocol.Answer]bool{}
+	for _, o := range wa.Options {
+		kinds[o.Kind] = true
+	}
+	if !kinds[protocol.AnswerAllow] || !kinds[protocol.AnswerReject] {
+		t.Errorf("options %+v: want at least allow and reject", wa.Options)
+	}
+	if _, err := os.Stat(filepath.Join(wt, "hello.py")); err == nil {
+		t.Fatal("hello.py written before the permission was answered")
+	}
+	ans, err := c.Answer(t.Context(), protocol.AnswerParams{SessionRef: protocol.SessionRef{Session: s.ID}, Answer: protocol.AnswerAllow})
+	if err != nil || !ans.Delivery.Confirmed {
+		t.Fatalf("answer: %+v, %v", ans, err)
+	}
+	if idle := w.AwaitState(t, s.ID, protocol.StateIdle); idle.Detail != "end_turn" {
+		t.Errorf("idle detail %q, want end_turn", idle.Detail)
+	}
+	if b, err := os.ReadFile(filepath.Join(wt, "hello.py")); err != nil || string(b) != "print('hello')\n" {
+		t.Fatalf("hello.py in the worktree: %q, %v", b, err)
+	}
+	tr := logs(t, home, s.ID)
+	for _, want := range []string{"> Create hello.py that prints hello", "── studiod: session/set_mode", "Write hello.py", "✓ answered: ", "── turn ended: end_turn"} {
+		if !strings.Contains(tr, want) {
+			t.Errorf("transcript lacks %q:\n%s", want, tr)
+		}
+	}
+	if len(sessionProcesses(s.ID)) == 0 {
+		t.Fatal("no process of the session found before stop: the check below would prove nothing")
+	}
+	if _, err := c.Stop(t.Context(), protocol.StopParams{SessionRef: protocol.SessionRef{Session: s.ID}}); err != nil {
+		t.Fatal(err)
+	}
+	w.AwaitState(t, s.ID, protocol.StateStopped, protocol.StateExited)
+	if left := sessionProcesses(s.ID); len(left) > 0 {
+		t.Errorf("processes of the session still running after stop:\n%s", strings.Join(left, "\n"))
+	}
+}
+
+// TestGeminiACP: `gemini --acp` without a key initializes, then refuses a
+// session until signed in: the session waits, kind login, with Gemini's
+// sign-in methods.
+func TestGeminiACP(t *testing.T) {
+	bin := agentsBin(t, "gemini")
+	home := newHome(t)
+	repo := gittest.NewRepo(t, map[string]string{"README.md": "hello\n"})
+	d := startDaemonEnv(t, home, "PATH="+bin+":"+os.Getenv("PATH"), "HOME="+t.TempDir(),
+		"GEMINI_API_KEY=", "GOOGLE_API_KEY=", "GOOGLE_GENAI_USE_VERTEXAI=", "GOOGLE_CLOUD_PROJECT=")
+	c, w := d.watch()
+	s, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: "gem", Agent: "gemini-acp", Prompt: "hi"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := w.AwaitState(t, s.ID, protocol.StateWaiting)
+	wa := got.Waiting
+	ids := map[string]bool{}
+	if wa != nil {
+		for _, o := range wa.Options {
+			ids[o.ID] = true
+		}
+	}
+	if wa == nil || wa.Kind != protocol.WaitLogin || wa.Source != "acp" || !ids["gemini-api-key"] || !strings.Contains(wa.Question, "gemini-acp") {
+		t.Fatalf("waiting: %+v, want a sign-in with Gemini's methods", wa)
+	}
+	if _, err := c.Stop(t.Context(), protocol.StopParams{SessionRef: protocol.SessionRef{Session: s.ID}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestClaudeCodeStateAccuracy runs 20 turns of the real Claude Code, each
 // asking permission for a write, and checks every state transition was
 // announced, in order, none missed: working, waiting, working, idle.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/studiod/studiod/agents"
 	"github.com/studiod/studiod/protocol"
 )
 
@@ -294,26 +295,27 @@ func (a *app) showCmd() *cobra.Command {
 }
 
 func (a *app) logsCmd() *cobra.Command {
-	var follow bool
+	var follow, raw bool
 	var tail int64
 	cmd := &cobra.Command{
 		Use:   "logs NAME [-f]",
-		Short: "Print the agent's terminal output",
+		Short: "Print the agent's terminal output (an ACP agent's transcript)",
 		Args:  exactArgs(1, "NAME [-f]"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if tail < 0 {
 				return usageError{fmt.Errorf("--tail %d: give how many bytes before the end to start at (0 or more)", tail)}
 			}
-			return a.logs(cmd.Context(), args[0], follow, tail)
+			return a.logs(cmd.Context(), args[0], follow, raw, tail)
 		},
 	}
+	cmd.Flags().BoolVar(&raw, "raw", false, "for an ACP session, print the logged messages (JSON lines) instead of the transcript")
 	cmd.Flags().StringVar(&a.repo, "repo", "", "repository (default: the current directory's)")
 	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing output as it comes, until the agent exits")
 	cmd.Flags().Int64Var(&tail, "tail", 0, "start this many bytes before the end")
 	return cmd
 }
 
-func (a *app) logs(ctx context.Context, name string, follow bool, tail int64) error {
+func (a *app) logs(ctx context.Context, name string, follow, raw bool, tail int64) error {
 	chunks := make(chan protocol.OutputNotification, 1024)
 	c, err := a.connect(ctx, forward(protocol.NotifyOutput, chunks))
 	if err != nil {
@@ -329,6 +331,10 @@ func (a *app) logs(ctx context.Context, name string, follow bool, tail int64) er
 	if tail > 0 {
 		offset = -tail
 	}
+	var stdout io.Writer = os.Stdout
+	if s.Protocol == agents.ProtocolACP && !raw {
+		stdout = agents.NewTranscript(os.Stdout, s.Worktree)
+	}
 	var all []byte
 	for {
 		out, err := c.Output(ctx, protocol.OutputParams{SessionRef: protocol.SessionRef{Session: s.ID}, Offset: offset})
@@ -336,7 +342,7 @@ func (a *app) logs(ctx context.Context, name string, follow bool, tail int64) er
 			return err
 		}
 		if !a.json {
-			os.Stdout.Write(out.Data)
+			stdout.Write(out.Data)
 		} else {
 			all = append(all, out.Data...)
 		}
@@ -360,7 +366,7 @@ func (a *app) logs(ctx context.Context, name string, follow bool, tail int64) er
 			if a.json {
 				printJSON(n)
 			} else {
-				os.Stdout.Write(n.Data)
+				stdout.Write(n.Data)
 			}
 			if n.Done {
 				return nil

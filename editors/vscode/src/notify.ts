@@ -1,5 +1,5 @@
 // Notifications about sessions: one per waiting episode of a session (with
-// Attach and Review), and, with studiod.notifications = all, one when a
+// Allow and Reject when the session offers them, Attach and Review), and, with studiod.notifications = all, one when a
 // session exits or fails. The language server does not also ask
 // (initializationOptions.showsWaiting), so there is one source to show.
 
@@ -11,6 +11,7 @@ import * as p from "./protocol";
 export interface SessionSource {
     readonly onDidChangeSession: vscode.Event<{ prev: p.Session | undefined; session: p.Session }>;
     readonly config: { readonly notifications: NotificationLevel };
+    request<P, R>(req: p.Request<P, R>, params: P): Promise<R>;
 }
 
 export class Notifier implements vscode.Disposable {
@@ -34,8 +35,25 @@ export class Notifier implements vscode.Disposable {
 
     private async show(kind: "info" | "error", message: string, s: p.Session): Promise<void> {
         const fn = kind === "error" ? vscode.window.showErrorMessage : vscode.window.showInformationMessage;
-        const actions = p.live(s.state) ? ["Attach", "Review"] : ["Review"];
+        // A permission that offers allow and reject is answered from here
+        // (studio/answer; the first answer from any client wins).
+        const kinds = new Set((s.waiting?.options ?? []).map((o) => o.kind));
+        const answers: string[] = [];
+        if (s.state === p.State.Waiting && s.waiting?.kind === "permission") {
+            if (kinds.has("allow")) answers.push("Allow");
+            if (kinds.has("reject")) answers.push("Reject");
+        }
+        const actions = [...answers, ...(p.live(s.state) ? ["Attach", "Review"] : ["Review"])];
         const choice = await fn(message, ...actions);
+        if (choice === "Allow" || choice === "Reject") {
+            const answer = choice === "Allow" ? "allow" : "reject";
+            try {
+                await this.src.request(p.answer, { session: s.id, answer });
+            } catch (e) {
+                void vscode.window.showWarningMessage(`Could not answer ${s.name}: ${e instanceof Error ? e.message : String(e)}`);
+            }
+            return;
+        }
         if (choice === "Attach") await vscode.commands.executeCommand("studiod.attach", s.id);
         if (choice === "Review") await vscode.commands.executeCommand("studiod.review", s.id);
     }

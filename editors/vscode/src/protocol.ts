@@ -61,6 +61,7 @@ export const Notify = {
     ConflictsChanged: "studio/conflictsChanged",
     Output: "studio/output",
     PreviewChanged: "studio/previewChanged",
+    SessionActivity: "studio/sessionActivity",
     Progress: "$/progress",
 } as const;
 
@@ -246,6 +247,7 @@ export interface Session {
     wouldConflict?: boolean;
     socket?: string;
     log?: string;
+    protocol?: string;
 }
 
 export interface Delivery {
@@ -613,6 +615,7 @@ export interface SubscribeParams {
     conflicts?: boolean;
     preview?: boolean;
     output?: OutputSubscription[];
+    activity?: boolean;
 }
 
 export interface SyncParams extends SessionRef {
@@ -713,6 +716,26 @@ export interface PreviewChanged {
     preview: Preview;
 }
 
+export interface ToolCall {
+    id: string;
+    title: string;
+    kind?: string;
+    status: string;
+    files?: string[];
+}
+
+export interface PlanStep {
+    content: string;
+    status: string;
+    priority?: string;
+}
+
+export interface SessionActivity {
+    session: string;
+    tool?: ToolCall;
+    plan?: PlanStep[];
+}
+
 export interface WorkDone {
     kind: string;
     title?: string;
@@ -767,4 +790,5 @@ export const sessionChanged = new Notification<SessionChanged>(Notify.SessionCha
 export const conflictsChanged = new Notification<ConflictsChanged>(Notify.ConflictsChanged);
 export const outputNotification = new Notification<OutputNotification>(Notify.Output);
 export const previewChanged = new Notification<PreviewChanged>(Notify.PreviewChanged);
+export const sessionActivity = new Notification<SessionActivity>(Notify.SessionActivity);
 export const progress = new Notification<ProgressParams>(Notify.Progress);

@@ -214,6 +214,46 @@ sub.send = {
   complete = complete_names,
 }
 
+-- :Studio answer {name} allow|always|reject|never|{option-id}|{text}:
+-- answers a waiting session (studio/answer); the first answer wins.
+local answer_kinds = { allow = true, always = true, reject = true, never = true }
+sub.answer = {
+  run = function(args, cb)
+    local name = need_name(args, 'answer {name} allow|always|reject|never|{option}|{text}')
+    if not name then
+      return
+    end
+    local word = table.concat(vim.list_slice(args.fargs, 2), ' ')
+    if word == '' then
+      return util.err('usage: :Studio answer {name} allow|always|reject|never|{option}|{text}')
+    end
+    local params = { session = name, repo = util.current_repo() }
+    -- An option the session offers (from the cached sessions) is an answer too.
+    local offered = false
+    for _, s in pairs(require('studio.events').sessions) do
+      if s.name == name and s.waiting then
+        for _, o in ipairs(s.waiting.options or {}) do
+          offered = offered or o.id == word
+        end
+      end
+    end
+    if answer_kinds[word] or offered then
+      params.answer = word
+    else
+      params.text = word
+    end
+    rpc.request(protocol.method.answer, params, cb or report('answer'))
+  end,
+  complete = function(arglead, args)
+    if #args == 0 then
+      return complete_names(arglead, args)
+    end
+    return vim.tbl_filter(function(w)
+      return vim.startswith(w, arglead)
+    end, { 'allow', 'always', 'reject', 'never' })
+  end,
+}
+
 local function show_conflicts(conflicts, title)
   local items = {}
   for _, c in ipairs(conflicts or {}) do

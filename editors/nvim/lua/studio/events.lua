@@ -32,7 +32,7 @@ function M.on_session(s)
   then
     local msg = question ~= '' and question or 'waiting for input'
     util.notify(
-      string.format('%s is waiting: %s  (:Studio send %s {answer}, or :Studio attach %s)', s.name, msg, s.name, s.name),
+      string.format('%s is waiting: %s  (:Studio answer %s allow|reject|{text}, or :Studio attach %s)', s.name, msg, s.name, s.name),
       vim.log.levels.WARN
     )
   end

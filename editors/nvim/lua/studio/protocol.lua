@@ -48,6 +48,7 @@ M.notify = {
   conflicts_changed = 'studio/conflictsChanged',
   output = 'studio/output',
   preview_changed = 'studio/previewChanged',
+  session_activity = 'studio/sessionActivity',
   progress = '$/progress',
 }
 

@@ -1,0 +1,421 @@
+package shim
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// ModePipes runs the agent on pipes instead of a terminal: agents that
+// speak a line-delimited protocol on their stdio (ACP) are held this way.
+// The log is then a sequence of Records, one JSON object per line, in the
+// order the shim saw them: what the agent wrote on stdout and stderr, and
+// every message written to its stdin. A restarted daemon reads the log to
+// know where the conversation stands.
+const ModePipes = "pipes"
+
+// Who wrote a Record.
+const (
+	FromAgent  = "agent"   // a line on the agent's stdout
+	FromClient = "studiod" // a message written to the agent's stdin
+	FromStderr = "stderr"  // a line on the agent's stderr
+	FromShim   = "shim"    // the shim's own note: the agent started or exited
+)
+
+// Record is one line of a pipes-mode log.
+type Record struct {
+	T    time.Time `json:"t"`
+	From string    `json:"from"`
+	// Msg is the line when it is a JSON value (a protocol message).
+	Msg json.RawMessage `json:"msg,omitempty"`
+	// Text is the line otherwise: stderr, or a malformed message.
+	Text string `json:"text,omitempty"`
+}
+
+// maxLine bounds one line of the agent's output; a longer one is cut.
+const maxLine = 64 << 20
+
+// pipeServer holds an agent on pipes. The attach stream is the log; the
+// input op writes one message per line to the agent's stdin.
+type pipeServer struct {
+	spec  Spec
+	cmd   *exec.Cmd
+	stdin io.WriteCloser
+	log   *os.File
+	ln    net.Listener
+
+	// inMu serializes writes to stdin, so that the log's order of client
+	// messages is the order the agent reads them. Lock order: inMu, mu.
+	inMu sync.Mutex
+
+	// mu guards size, clients and exited.
+	mu      sync.Mutex
+	size    int64
+	clients map[chan []byte]struct{}
+	exited  bool
+
+	wg sync.WaitGroup
+}
+
+func runPipes(spec Spec, ready io.WriteCloser) error {
+	if len(spec.Argv) == 0 {
+		return errors.New("no command")
+	}
+	path, err := exec.LookPath(spec.Argv[0])
+	if err != nil {
+		return fmt.Errorf("agent command %q not found: %w", spec.Argv[0], err)
+	}
+	logf, err := os.OpenFile(spec.Log, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("open log: %w", err)
+	}
+	fi, err := logf.Stat()
+	if err != nil {
+		return err
+	}
+	os.Remove(spec.Socket)
+	ln, err := net.Listen("unix", spec.Socket)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", spec.Socket, err)
+	}
+	if err := os.Chmod(spec.Socket, 0o600); err != nil {
+		return err
+	}
+	s := &pipeServer{spec: spec, log: logf, ln: ln, size: fi.Size(), clients: map[chan []byte]struct{}{}}
+	// Whatever the agent starts and detaches (claude-agent-acp runs
+	// Claude Code in a session of its own) becomes the shim's child when
+	// its parent goes, so that the shim can end it with the agent.
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		fmt.Fprintf(os.Stderr, "studiod shim: subreaper: %v\n", err)
+	}
+
+	cmd := exec.Command(path, spec.Argv[1:]...)
+	cmd.Args[0] = spec.Argv[0]
+	cmd.Dir = spec.Dir
+	cmd.Env = spec.Env
+	// Its own session and process group, as on a terminal: signals reach
+	// the agent and everything it started.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return err
+	}
+	if err := cmd.Start(); err != nil {
+		ln.Close()
+		os.Remove(spec.Socket)
+		return fmt.Errorf("start agent %q: %w", spec.Argv[0], err)
+	}
+	s.cmd, s.stdin = cmd, stdin
+	// Each start of an agent opens a new conversation on the wire: a
+	// reader of the log starts over from here.
+	s.append(Record{T: time.Now().UTC(), From: FromShim, Text: fmt.Sprintf("started pid %d", cmd.Process.Pid)})
+	if ready != nil {
+		fmt.Fprintf(ready, "ok %d\n", cmd.Process.Pid)
+		ready.Close()
+	}
+
+	s.wg.Go(s.accept)
+	var readers sync.WaitGroup
+	readers.Go(func() { s.pump(stdout, FromAgent) })
+	readers.Go(func() { s.pump(stderr, FromStderr) })
+	ps, err := cmd.Process.Wait()
+	if err != nil {
+		return fmt.Errorf("wait for the agent: %w", err)
+	}
+	// The agent is gone: end what it left behind, which may hold its
+	// pipes open, then collect its last lines.
+	endOrphans(2 * time.Second)
+	drained := make(chan struct{})
+	go func() { readers.Wait(); close(drained) }()
+	select {
+	case <-drained:
+	case <-time.After(2 * time.Second):
+		stdout.Close()
+		stderr.Close()
+		<-drained
+	}
+	stdin.Close()
+
+	ex := Exit{Code: ps.ExitCode(), At: time.Now().UTC()}
+	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		ex.Signal = ws.Signal().String()
+	}
+	note := fmt.Sprintf("exited with code %d", ex.Code)
+	if ex.Signal != "" {
+		note = "killed by " + ex.Signal
+	}
+	s.append(Record{T: ex.At, From: FromShim, Text: note})
+	s.mu.Lock()
+	s.exited = true
+	ex.Size = s.size
+	for c := range s.clients {
+		close(c)
+		delete(s.clients, c)
+	}
+	s.mu.Unlock()
+	logf.Sync()
+	if err := writeExit(spec.Exit, ex); err != nil {
+		fmt.Fprintf(os.Stderr, "studiod shim: %v\n", err)
+	}
+	ln.Close()
+	os.Remove(spec.Socket)
+	s.wg.Wait()
+	logf.Close()
+	return nil
+}
+
+// pump reads lines from one of the agent's pipes into the log.
+func (s *pipeServer) pump(r io.Reader, from string) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	for {
+		line, err := readLine(br)
+		if len(line) > 0 {
+			rec := Record{T: time.Now().UTC(), From: from}
+			if from != FromStderr && json.Valid(line) {
+				rec.Msg = line
+			} else {
+				rec.Text = string(line)
+			}
+			s.append(rec)
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// readLine returns the next line without its end, at most maxLine bytes
+// of it (the rest of a longer line is dropped).
+func readLine(br *bufio.Reader) ([]byte, error) {
+	var line []byte
+	for {
+		chunk, err := br.ReadSlice('\n')
+		if len(line)+len(chunk) <= maxLine {
+			line = append(line, chunk...)
+		}
+		if errors.Is(err, bufio.ErrBufferFull) {
+			continue
+		}
+		return bytes.TrimRight(line, "\r\n"), err
+	}
+}
+
+// append writes a record to the log, then to attached clients: a record a
+// client has seen is a record on disk.
+func (s *pipeServer) append(rec Record) {
+	b, _ := json.Marshal(rec)
+	b = append(b, '\n')
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, err := s.log.Write(b); err != nil {
+		fmt.Fprintf(os.Stderr, "studiod shim: write log: %v\n", err)
+	}
+	s.size += int64(len(b))
+	for c := range s.clients {
+		select {
+		case c <- b:
+		default:
+			close(c)
+			delete(s.clients, c)
+		}
+	}
+}
+
+// input writes each line of data to the agent's stdin as one message,
+// logging it first.
+func (s *pipeServer) input(data []byte) error {
+	s.inMu.Lock()
+	defer s.inMu.Unlock()
+	for _, line := range bytes.Split(data, []byte("\n")) {
+		line = bytes.TrimSpace(line)
+		if len(line) == 0 {
+			continue
+		}
+		if !json.Valid(line) {
+			return fmt.Errorf("input is not a JSON message: %.80q", line)
+		}
+		s.mu.Lock()
+		exited := s.exited
+		s.mu.Unlock()
+		if exited {
+			return errors.New("the agent has exited")
+		}
+		s.append(Record{T: time.Now().UTC(), From: FromClient, Msg: line})
+		if _, err := s.stdin.Write(append(line, '\n')); err != nil {
+			return fmt.Errorf("write to the agent's stdin: %w", err)
+		}
+	}
+	return nil
+}
+
+func (s *pipeServer) accept() {
+	for {
+		c, err := s.ln.Accept()
+		if err != nil {
+			return
+		}
+		s.wg.Go(func() { s.serve(c) })
+	}
+}
+
+func (s *pipeServer) serve(c net.Conn) {
+	defer c.Close()
+	br := bufio.NewReader(c)
+	line, err := br.ReadBytes('\n')
+	if err != nil {
+		return
+	}
+	var req request
+	if err := json.Unmarshal(line, &req); err != nil {
+		c.Write(encode(reply{Error: "bad request: " + err.Error()}))
+		return
+	}
+	switch req.Op {
+	case "attach":
+		s.attach(c, req.Offset)
+	case "input":
+		c.Write(encode(result(s.input(req.Data))))
+	case "resize":
+		c.Write(encode(reply{OK: true})) // no terminal to size
+	case "signal":
+		err := syscall.Kill(-s.cmd.Process.Pid, syscall.Signal(req.Signal))
+		if errors.Is(err, syscall.ESRCH) {
+			err = nil
+		}
+		c.Write(encode(result(err)))
+	case "status":
+		s.mu.Lock()
+		st := Status{PID: s.cmd.Process.Pid, Size: s.size}
+		s.mu.Unlock()
+		c.Write(encode(reply{OK: true, Status: st}))
+	default:
+		c.Write(encode(reply{Error: fmt.Sprintf("unknown op %q", req.Op)}))
+	}
+}
+
+// attach streams the log from offset: first what the file holds, then live
+// records, until the agent exits or the client goes away. What the client
+// writes is ignored: messages go through the input op.
+func (s *pipeServer) attach(c net.Conn, offset int64) {
+	ch := make(chan []byte, clientBuffer)
+	s.mu.Lock()
+	end := s.size
+	exited := s.exited
+	if !exited {
+		s.clients[ch] = struct{}{}
+	}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		if _, ok := s.clients[ch]; ok {
+			delete(s.clients, ch)
+			close(ch)
+		}
+		s.mu.Unlock()
+	}()
+	if offset < 0 || offset > end {
+		offset = end
+	}
+	if _, err := c.Write(encode(reply{OK: true, Offset: offset})); err != nil {
+		return
+	}
+	go io.Copy(io.Discard, c)
+	if offset < end {
+		f, err := os.Open(s.spec.Log)
+		if err != nil {
+			return
+		}
+		_, err = io.Copy(c, io.NewSectionReader(f, offset, end-offset))
+		f.Close()
+		if err != nil {
+			return
+		}
+	}
+	if exited {
+		return
+	}
+	for chunk := range ch {
+		if _, err := c.Write(chunk); err != nil {
+			return
+		}
+	}
+}
+
+// endOrphans ends the shim's remaining children (processes the agent left
+// behind, reparented to the shim as subreaper): SIGTERM to each and its
+// process group, SIGKILL after grace, reaping as they go.
+func endOrphans(grace time.Duration) {
+	deadline := time.Now().Add(grace)
+	sig := syscall.SIGTERM
+	for {
+		for {
+			// Reap whatever has exited.
+			pid, err := syscall.Wait4(-1, nil, syscall.WNOHANG, nil)
+			if pid <= 0 || err != nil {
+				break
+			}
+		}
+		kids := children(os.Getpid())
+		if len(kids) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			sig = syscall.SIGKILL
+		}
+		for _, pid := range kids {
+			syscall.Kill(-pid, sig)
+			syscall.Kill(pid, sig)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// children lists the live children of pid, from /proc.
+func children(pid int) []int {
+	dirs, _ := os.ReadDir("/proc")
+	var out []int
+	for _, d := range dirs {
+		var p int
+		if _, err := fmt.Sscan(d.Name(), &p); err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + d.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 {
+			continue
+		}
+		// After the command: state, ppid, pgrp, …
+		f := strings.Fields(string(b[i+1:]))
+		var ppid int
+		if len(f) > 1 && f[0] != "Z" {
+			fmt.Sscan(f[1], &ppid)
+		}
+		if ppid == pid && p != pid {
+			out = append(out, p)
+		}
+	}
+	return out
+}

@@ -1,0 +1,254 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	acp "github.com/coder/acp-go-sdk"
+)
+
+// fakeACP is a scripted ACP agent (the agent side of acp-go-sdk) for the
+// tests. Each prompt's words choose what it does:
+//
+//	write NAME   a tool call "Write NAME" (kind edit) asking permission with
+//	             the four option kinds; allowed, it writes NAME in its cwd
+//	plan         sends a plan of two steps, then completes the first
+//	hold         runs until a file "release" appears in its cwd
+//	wait         runs until the turn is cancelled
+//	crash        prints to stderr and exits 3 mid-turn
+//	garbage      writes a line that is not JSON
+//	unknown      sends an unknown notification and an update of an unknown kind
+//	anything     answers "you said: TEXT"
+//
+// Flags: --auth (sessions need authenticate with method "key" first),
+// --noload (no session/load).
+func fakeACP() {
+	fs := flag.NewFlagSet("fakeacp", flag.ExitOnError)
+	auth := fs.Bool("auth", false, "require authenticate before session/new")
+	noload := fs.Bool("noload", false, "do not advertise session/load")
+	fs.Parse(os.Args[1:])
+	a := &acpAgent{auth: *auth, load: !*noload, cwd: map[string]string{}}
+	a.conn = acp.NewAgentSideConnection(a, os.Stdout, os.Stdin)
+	<-a.conn.Done()
+}
+
+type acpAgent struct {
+	conn       *acp.AgentSideConnection
+	auth, load bool
+
+	mu     sync.Mutex
+	authed bool
+	cwd    map[string]string // session → cwd
+	calls  int
+}
+
+func (a *acpAgent) Initialize(ctx context.Context, p acp.InitializeRequest) (acp.InitializeResponse, error) {
+	r := acp.InitializeResponse{ProtocolVersion: acp.ProtocolVersionNumber,
+		AgentCapabilities: acp.AgentCapabilities{LoadSession: a.load},
+		AgentInfo:         &acp.Implementation{Name: "fakeacp", Version: "1.0"},
+		AuthMethods:       []acp.AuthMethod{}}
+	if p.ClientCapabilities.Fs.ReadTextFile || p.ClientCapabilities.Fs.WriteTextFile || p.ClientCapabilities.Terminal {
+		fmt.Fprintln(os.Stderr, "fakeacp: the client advertised fs or terminal capabilities")
+		os.Exit(4)
+	}
+	if a.auth {
+		r.AuthMethods = []acp.AuthMethod{{Agent: &acp.AuthMethodAgent{Id: "key", Name: "API key"}}}
+	}
+	return r, nil
+}
+
+func (a *acpAgent) Authenticate(ctx context.Context, p acp.AuthenticateRequest) (acp.AuthenticateResponse, error) {
+	if p.MethodId != "key" {
+		return acp.AuthenticateResponse{}, &acp.RequestError{Code: -32602, Message: "unknown method " + p.MethodId}
+	}
+	a.mu.Lock()
+	a.authed = true
+	a.mu.Unlock()
+	return acp.AuthenticateResponse{}, nil
+}
+
+func (a *acpAgent) signedOut() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.auth && !a.authed
+}
+
+func (a *acpAgent) NewSession(ctx context.Context, p acp.NewSessionRequest) (acp.NewSessionResponse, error) {
+	if a.signedOut() {
+		return acp.NewSessionResponse{}, &acp.RequestError{Code: -32000, Message: "Authentication required: no key configured"}
+	}
+	var b [4]byte
+	rand.Read(b[:])
+	id := "fake-" + hex.EncodeToString(b[:])
+	a.mu.Lock()
+	a.cwd[id] = p.Cwd
+	a.mu.Unlock()
+	return acp.NewSessionResponse{SessionId: acp.SessionId(id)}, nil
+}
+
+func (a *acpAgent) LoadSession(ctx context.Context, p acp.LoadSessionRequest) (acp.LoadSessionResponse, error) {
+	a.mu.Lock()
+	a.cwd[string(p.SessionId)] = p.Cwd
+	a.mu.Unlock()
+	a.conn.SessionUpdate(ctx, acp.SessionNotification{SessionId: p.SessionId, Update: acp.UpdateUserMessageText("(loaded) the earlier conversation")})
+	return acp.LoadSessionResponse{}, nil
+}
+
+// say sends text as one agent message (its own message id).
+func (a *acpAgent) say(ctx context.Context, sid acp.SessionId, text string) {
+	var b [4]byte
+	rand.Read(b[:])
+	id := hex.EncodeToString(b[:])
+	u := acp.UpdateAgentMessageText(text)
+	u.AgentMessageChunk.MessageId = &id
+	a.conn.SessionUpdate(ctx, acp.SessionNotification{SessionId: sid, Update: u})
+}
+
+func (a *acpAgent) Prompt(ctx context.Context, p acp.PromptRequest) (acp.PromptResponse, error) {
+	var words []string
+	for _, b := range p.Prompt {
+		if b.Text != nil {
+			words = append(words, strings.Fields(b.Text.Text)...)
+		}
+	}
+	text := strings.Join(words, " ")
+	a.mu.Lock()
+	cwd := a.cwd[string(p.SessionId)]
+	a.calls++
+	call := fmt.Sprintf("call_%d", a.calls)
+	a.mu.Unlock()
+	end := acp.PromptResponse{StopReason: acp.StopReasonEndTurn}
+	for i, w := range words {
+		switch w {
+		case "write":
+			if i+1 >= len(words) {
+				continue
+			}
+			return a.write(ctx, p.SessionId, acp.ToolCallId(call), cwd, words[i+1])
+		case "plan":
+			steps := []acp.PlanEntry{{Content: "read the code", Status: "in_progress", Priority: "high"}, {Content: "write the fix", Status: "pending", Priority: "medium"}}
+			a.conn.SessionUpdate(ctx, acp.SessionNotification{SessionId: p.SessionId, Update: acp.UpdatePlan(steps...)})
+			steps[0].Status, steps[1].Status = "completed", "in_progress"
+			a.conn.SessionUpdate(ctx, acp.SessionNotification{SessionId: p.SessionId, Update: acp.UpdatePlan(steps...)})
+		case "hold":
+			a.say(ctx, p.SessionId, "holding until released")
+			for {
+				if _, err := os.Stat(filepath.Join(cwd, "release")); err == nil {
+					break
+				}
+				select {
+				case <-ctx.Done():
+					return acp.PromptResponse{StopReason: acp.StopReasonCancelled}, nil
+				case <-time.After(20 * time.Millisecond):
+				}
+			}
+			a.say(ctx, p.SessionId, "released")
+			return end, nil
+		case "wait":
+			a.say(ctx, p.SessionId, "waiting to be cancelled")
+			<-ctx.Done()
+			return acp.PromptResponse{StopReason: acp.StopReasonCancelled}, nil
+		case "crash":
+			a.say(ctx, p.SessionId, "about to crash")
+			fmt.Fprintln(os.Stderr, "fakeacp: crashing as asked")
+			os.Exit(3)
+		case "bench":
+			// bench N: N permission requests in a row, each titled with
+			// the time it is sent, for BenchmarkACPPermission.
+			n := 50
+			if i+1 < len(words) {
+				fmt.Sscan(words[i+1], &n)
+			}
+			kind := acp.ToolKindEdit
+			for k := range n {
+				title := fmt.Sprintf("Bench %d @%d", k, time.Now().UnixNano())
+				id := acp.ToolCallId(fmt.Sprintf("%s_%d", call, k))
+				if _, err := a.conn.RequestPermission(ctx, acp.RequestPermissionRequest{SessionId: p.SessionId,
+					ToolCall: acp.ToolCallUpdate{ToolCallId: id, Title: &title, Kind: &kind},
+					Options:  []acp.PermissionOption{{OptionId: "allow-once", Name: "Allow", Kind: acp.PermissionOptionKindAllowOnce}}}); err != nil {
+					return acp.PromptResponse{}, err
+				}
+			}
+			return end, nil
+		case "garbage":
+			os.Stdout.Write([]byte("this line is not JSON\n"))
+		case "unknown":
+			os.Stdout.Write([]byte(`{"jsonrpc":"2.0","method":"_fake/unknown","params":{"x":1}}` + "\n"))
+			os.Stdout.Write([]byte(`{"jsonrpc":"2.0","method":"session/update","params":{"sessionId":"` + string(p.SessionId) + `","update":{"sessionUpdate":"brand_new_kind","x":1}}}` + "\n"))
+		}
+	}
+	a.say(ctx, p.SessionId, "you said: "+text)
+	return end, nil
+}
+
+// write asks permission to write name, and writes it when allowed.
+func (a *acpAgent) write(ctx context.Context, sid acp.SessionId, id acp.ToolCallId, cwd, name string) (acp.PromptResponse, error) {
+	path := filepath.Join(cwd, name)
+	title := "Write " + name
+	a.say(ctx, sid, "I'll write "+name+".")
+	a.conn.SessionUpdate(ctx, acp.SessionNotification{SessionId: sid, Update: acp.StartToolCall(id, title,
+		acp.WithStartKind(acp.ToolKindEdit), acp.WithStartStatus(acp.ToolCallStatusPending),
+		acp.WithStartLocations([]acp.ToolCallLocation{{Path: path}}))})
+	kind := acp.ToolKindEdit
+	resp, err := a.conn.RequestPermission(ctx, acp.RequestPermissionRequest{SessionId: sid,
+		ToolCall: acp.ToolCallUpdate{ToolCallId: id, Title: &title, Kind: &kind},
+		Options: []acp.PermissionOption{
+			{OptionId: "allow-once", Name: "Allow", Kind: acp.PermissionOptionKindAllowOnce},
+			{OptionId: "allow-always", Name: "Always allow", Kind: acp.PermissionOptionKindAllowAlways},
+			{OptionId: "reject-once", Name: "Reject", Kind: acp.PermissionOptionKindRejectOnce},
+			{OptionId: "reject-always", Name: "Never", Kind: acp.PermissionOptionKindRejectAlways},
+		}})
+	if err != nil {
+		if errors.Is(ctx.Err(), context.Canceled) {
+			return acp.PromptResponse{StopReason: acp.StopReasonCancelled}, nil
+		}
+		return acp.PromptResponse{}, err
+	}
+	if resp.Outcome.Cancelled != nil {
+		a.conn.SessionUpdate(ctx, acp.SessionNotification{SessionId: sid, Update: acp.UpdateToolCall(id, acp.WithUpdateStatus(acp.ToolCallStatusFailed))})
+		return acp.PromptResponse{StopReason: acp.StopReasonCancelled}, nil
+	}
+	if o := resp.Outcome.Selected; o != nil && strings.HasPrefix(string(o.OptionId), "allow") {
+		a.conn.SessionUpdate(ctx, acp.SessionNotification{SessionId: sid, Update: acp.UpdateToolCall(id, acp.WithUpdateStatus(acp.ToolCallStatusInProgress))})
+		if err := os.WriteFile(path, []byte("hello from fakeacp\n"), 0o644); err != nil {
+			return acp.PromptResponse{}, err
+		}
+		a.conn.SessionUpdate(ctx, acp.SessionNotification{SessionId: sid, Update: acp.UpdateToolCall(id, acp.WithUpdateStatus(acp.ToolCallStatusCompleted))})
+		a.say(ctx, sid, "Done: "+name+" is written.")
+	} else {
+		a.conn.SessionUpdate(ctx, acp.SessionNotification{SessionId: sid, Update: acp.UpdateToolCall(id, acp.WithUpdateStatus(acp.ToolCallStatusFailed))})
+		a.say(ctx, sid, "Not written: permission refused.")
+	}
+	return acp.PromptResponse{StopReason: acp.StopReasonEndTurn}, nil
+}
+
+func (a *acpAgent) Cancel(ctx context.Context, p acp.CancelNotification) error { return nil }
+
+func (a *acpAgent) SetSessionMode(ctx context.Context, p acp.SetSessionModeRequest) (acp.SetSessionModeResponse, error) {
+	return acp.SetSessionModeResponse{}, nil
+}
+
+func (a *acpAgent) ListSessions(ctx context.Context, p acp.ListSessionsRequest) (acp.ListSessionsResponse, error) {
+	return acp.ListSessionsResponse{}, nil
+}
+
+func (a *acpAgent) ResumeSession(ctx context.Context, p acp.ResumeSessionRequest) (acp.ResumeSessionResponse, error) {
+	return acp.ResumeSessionResponse{}, &acp.RequestError{Code: -32601, Message: "Method not found"}
+}
+
+func (a *acpAgent) CloseSession(ctx context.Context, p acp.CloseSessionRequest) (acp.CloseSessionResponse, error) {
+	return acp.CloseSessionResponse{}, nil
+}
+
+func (a *acpAgent) SetSessionConfigOption(ctx context.Context, p acp.SetSessionConfigOptionRequest) (acp.SetSessionConfigOptionResponse, error) {
+	return acp.SetSessionConfigOptionResponse{}, nil
+}
