@@ -274,6 +274,9 @@ func (m *merger) validate(ctx context.Context) error {
 		return fmt.Errorf("%s is checked out at %s, not %s", o.Branch, wt.Path, o.Worktree)
 	case wt == nil && o.Worktree != "":
 		return fmt.Errorf("%s is not checked out at %s", o.Branch, o.Worktree)
+	case wt != nil && o.Worktree == "" && !dirExists(wt.Path):
+		// A worktree deleted behind git's back holds no uncommitted
+		// work: merge the branch as it is.
 	case wt != nil:
 		m.wt = wt.Path
 	}
