@@ -128,6 +128,10 @@ func (m *Manager) File(ctx context.Context, ref Ref, path, version string) (work
 	return workspace.FileVersion{}, invalidf("version %q: use base, target, worktree or snapshot", version)
 }
 
+// MaxComment caps a review comment's body, in bytes: comments are stored,
+// and typed into the agent's terminal as one line.
+const MaxComment = 64 << 10
+
 // AddComment stores a review comment on lines of a session's file.
 func (m *Manager) AddComment(ctx context.Context, ref Ref, path string, start, end int, body string) (Comment, error) {
 	s, err := m.Lookup(ref)
@@ -145,6 +149,9 @@ func (m *Manager) AddComment(ctx context.Context, ref Ref, path string, start, e
 	}
 	if strings.TrimSpace(body) == "" {
 		return Comment{}, invalidf("empty comment")
+	}
+	if len(body) > MaxComment {
+		return Comment{}, invalidf("comment of %d bytes: the limit is %d KiB; shorten it, or split it over several lines' comments", len(body), MaxComment>>10)
 	}
 	c := Comment{Session: s.ID, Path: path, StartLine: start, EndLine: end, Body: body, Created: time.Now().UTC()}
 	return c, m.store.addComment(ctx, &c)

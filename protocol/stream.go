@@ -85,6 +85,11 @@ func (s *Stream) ReadBody() ([]byte, error) {
 			return nil, fmt.Errorf("malformed header line %q", line)
 		}
 		if strings.EqualFold(strings.TrimSpace(name), "Content-Length") {
+			if n >= 0 {
+				// Two lengths: which one frames the body is anyone's
+				// guess, and a wrong guess hangs or desynchronizes.
+				return nil, errors.New("malformed message: more than one Content-Length header")
+			}
 			n, err = strconv.Atoi(strings.TrimSpace(value))
 			if err != nil || n < 0 {
 				return nil, fmt.Errorf("malformed Content-Length %q", value)

@@ -1,8 +1,12 @@
 package main
 
 import (
+	"fmt"
+	"net"
 	"os"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/studiod/studiod/internal/gittest"
 	"github.com/studiod/studiod/protocol"
@@ -39,5 +43,52 @@ func TestMergeDeletedWorktree(t *testing.T) {
 	}
 	if res.Session.State != protocol.StateMerged {
 		t.Errorf("state after the merge: %s, want merged", res.Session.State)
+	}
+}
+
+// TestCommentLimit: a review comment over 64 KiB is refused, not stored.
+func TestCommentLimit(t *testing.T) {
+	home := newHome(t)
+	repo := gittest.NewRepo(t, map[string]string{"a.txt": "a\n"})
+	d := startDaemon(t, home)
+	c := d.client(nil)
+	s, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: "talk", Command: []string{"fakeagent", "-hang"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := protocol.SessionRef{Session: s.ID}
+	if _, err := c.Comment(t.Context(), protocol.CommentParams{SessionRef: ref, Path: "a.txt", StartLine: 1, Body: strings.Repeat("x", 64<<10)}); err != nil {
+		t.Fatalf("a 64 KiB comment: %v", err)
+	}
+	_, err = c.Comment(t.Context(), protocol.CommentParams{SessionRef: ref, Path: "a.txt", StartLine: 1, Body: strings.Repeat("x", 64<<10+1)})
+	if protocol.CodeOf(err) != protocol.CodeInvalid || !strings.Contains(err.Error(), "64 KiB") {
+		t.Fatalf("a comment over 64 KiB: got %v, want an invalid-argument error naming the limit", err)
+	}
+	list, err := c.Comments(t.Context(), ref)
+	if err != nil || len(list.Comments) != 1 {
+		t.Fatalf("comments stored: %d (%v), want 1", len(list.Comments), err)
+	}
+}
+
+// TestTwoContentLengths: a message with two Content-Length headers is
+// refused with a parse error and the connection closed, instead of hanging
+// while the daemon waits for a body the longer length promises.
+func TestTwoContentLengths(t *testing.T) {
+	home := newHome(t)
+	d := startDaemon(t, home)
+	nc, err := net.Dial("unix", d.socket())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	body := `{"jsonrpc":"2.0","id":1,"method":"studio/sessions"}`
+	fmt.Fprintf(nc, "Content-Length: %d\r\nContent-Length: %d\r\n\r\n%s", len(body), len(body)+100, body)
+	m := rawRead(t, nc)
+	if errCode(m) != protocol.CodeParseError || !strings.Contains(fmt.Sprint(m), "more than one Content-Length") {
+		t.Fatalf("reply: %v", m)
+	}
+	nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := nc.Read(make([]byte, 1)); err == nil {
+		t.Error("connection still open after a message with two lengths")
 	}
 }
