@@ -164,10 +164,15 @@ func overlay(base, o Config) Config {
 	return base
 }
 
-// repoCommands lists what a repo config would run: the commands that need
-// the user's trust.
+// repoCommands lists what in a repo config needs the user's trust: the
+// commands it would run, and the settings that choose where files are
+// written outside studiod's own directories (a cloned repo must not decide
+// where on disk its worktrees land).
 func repoCommands(c Config) []string {
 	var cmds []string
+	if c.Defaults.WorktreeDir != "" {
+		cmds = append(cmds, "worktree_dir: worktrees in "+c.Defaults.WorktreeDir)
+	}
 	for _, s := range c.Setup.Commands {
 		cmds = append(cmds, "setup: "+s)
 	}

@@ -48,7 +48,7 @@ func (m *Manager) Spawn(ctx context.Context, req SpawnRequest, progress Progress
 		return Session{}, err
 	}
 	if !rc.Trusted {
-		return Session{}, fmt.Errorf("%w: %s defines commands (%s); review it, then run `studiod trust` in %s",
+		return Session{}, fmt.Errorf("%w: %s defines commands or paths (%s); review it, then run `studiod trust` in %s",
 			ErrUntrusted, rc.Path, strings.Join(rc.Commands, "; "), repo.Root)
 	}
 
