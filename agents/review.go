@@ -329,7 +329,7 @@ func (m *Manager) Merge(ctx context.Context, ref Ref, req MergeRequest) (Session
 	}
 	res, err := workspace.Merge(ctx, workspace.MergeOptions{
 		Repo: repo, Branch: s.Branch, Target: s.Target, Worktree: wt, Strategy: strategy,
-		Message: msg, Journal: s.Dir + "/merge.journal", DryRun: req.DryRun,
+		Message: msg, Journal: s.mergeJournal(), KeepJournal: true, DryRun: req.DryRun,
 	})
 	var ce *workspace.ConflictError
 	if errors.As(err, &ce) {
@@ -344,20 +344,11 @@ func (m *Manager) Merge(ctx context.Context, ref Ref, req MergeRequest) (Session
 	if err != nil || req.DryRun {
 		return s, res, err
 	}
-	rec := &mergeRecord{Session: s.ID, Strategy: res.Strategy, Target: res.Target, Old: res.Old, New: res.New,
-		Backup: res.Backup, PrevState: s.State, At: time.Now().UTC()}
-	if err := m.store.addMerge(ctx, rec); err != nil {
-		return s, res, err
-	}
-	// A merged session is done: its agent, idle or (with --force) still
-	// working, is stopped; the worktree stays until removed.
 	progress(fmt.Sprintf("%s is at %.10s; backup of the old tip in %s", res.Target, res.New, res.Backup))
-	if live(s.State) {
-		if _, err := m.Stop(ctx, Ref{Session: s.ID}, false); err != nil {
-			return s, res, fmt.Errorf("merged, but stopping the agent failed: %w", err)
-		}
-	}
-	if s, err = m.setState(s.ID, Merged, "into "+s.Target); err != nil {
+	// The target has moved: record the merge, stop the agent, mark the
+	// session merged, each step journaled (see mergefinish.go).
+	if s, err = m.finishMerge(ctx, s.ID, workspace.RecoverResult{Op: "merge", Target: res.Target, Old: res.Old,
+		New: res.New, Backup: res.Backup, Strategy: res.Strategy, Branch: s.Branch}); err != nil {
 		return s, res, err
 	}
 	if req.Cleanup {
@@ -395,51 +386,11 @@ func (m *Manager) Undo(ctx context.Context, ref Ref) (Session, workspace.UndoRes
 	lock := m.repoLock(repo.Root)
 	lock.Lock()
 	defer lock.Unlock()
-	res, err := workspace.Undo(ctx, workspace.UndoOptions{Repo: repo, Target: rec.Target, Merged: rec.New, Backup: rec.Backup, Journal: s.Dir + "/merge.journal"})
+	res, err := workspace.Undo(ctx, workspace.UndoOptions{Repo: repo, Target: rec.Target, Merged: rec.New, Backup: rec.Backup,
+		Journal: s.mergeJournal(), KeepJournal: true})
 	if err != nil {
 		return s, res, err
 	}
-	if err := m.store.markUndone(ctx, rec.ID); err != nil {
-		return s, res, err
-	}
-	if s.State == Merged {
-		// The agent was stopped by the merge.
-		prev := rec.PrevState
-		if live(prev) {
-			prev = Stopped
-		}
-		s, err = m.setState(s.ID, prev, "")
-		if err == nil {
-			m.conf.track(ctx, s)
-		}
-	}
+	s, err = m.finishUndo(ctx, s.ID, workspace.RecoverResult{Op: "undo", Target: rec.Target, Old: rec.New, New: res.Restored, Backup: res.Backup})
 	return s, res, err
-}
-
-// recoverMerges finishes or rolls back merges a crash cut short.
-func (m *Manager) recoverMerges(ctx context.Context, s Session) {
-	path := s.Dir + "/merge.journal"
-	if _, err := os.Stat(path); err != nil {
-		return
-	}
-	r, err := workspace.Recover(ctx, m.opts.Git, path)
-	if err != nil {
-		m.log.Error("recover merge", "session", s.Name, "err", err)
-		return
-	}
-	m.log.Info("recovered merge", "session", s.Name, "outcome", r.Outcome, "op", r.Op)
-	if r.Op == "merge" && r.Outcome == workspace.RecoverFinished {
-		last, _ := m.store.lastMerge(ctx, s.ID)
-		if last == nil || last.New != r.New {
-			m.store.addMerge(ctx, &mergeRecord{Session: s.ID, Strategy: "merge", Target: r.Target, Old: r.Old, New: r.New,
-				Backup: r.Backup, PrevState: s.State, At: time.Now().UTC()})
-			// As Merge would have: the agent stops, the session is merged.
-			if live(s.State) {
-				if _, err := m.Stop(ctx, Ref{Session: s.ID}, false); err != nil {
-					m.log.Warn("recover merge: stop agent", "session", s.Name, "err", err)
-				}
-			}
-			m.setState(s.ID, Merged, "into "+r.Target)
-		}
-	}
 }

@@ -156,6 +156,12 @@ type MergeOptions struct {
 	// Journal is the file where each step is recorded so Recover can finish
 	// or roll back a merge cut short. Empty means no journal.
 	Journal string
+	// KeepJournal leaves the journal in place once the target has moved:
+	// the caller has steps of its own that finish the transaction (record
+	// it, stop the agent, mark the session), journals them with
+	// JournalStep, and removes the journal with RemoveJournal. Recovery
+	// then goes through RecoverJournal.
+	KeepJournal bool
 	// DryRun computes the result, conflicts and dirty-target checks
 	// included, and changes nothing.
 	DryRun bool
@@ -404,7 +410,9 @@ func (m *merger) run(ctx context.Context, res *MergeResult) error {
 	}
 	// The merge is done. A journal that cannot be removed is harmless:
 	// Recover would find the target at New and report it finished.
-	_ = removeJournal(o.Journal)
+	if !o.KeepJournal {
+		_ = removeJournal(o.Journal)
+	}
 	return nil
 }
 
@@ -791,8 +799,9 @@ type UndoOptions struct {
 	Merged string
 	// Backup is the merge's backup ref (MergeResult.Backup).
 	Backup string
-	// Journal is as in MergeOptions.
-	Journal string
+	// Journal and KeepJournal are as in MergeOptions.
+	Journal     string
+	KeepJournal bool
 }
 
 // UndoResult says what Undo did.
@@ -876,6 +885,8 @@ func undo(ctx context.Context, o UndoOptions, res *UndoResult) error {
 	if err := j.step(o.Journal, stepMove); err != nil {
 		return err
 	}
-	_ = removeJournal(o.Journal) // as in Merge: done, whatever the journal says
+	if !o.KeepJournal {
+		_ = removeJournal(o.Journal) // as in Merge: done, whatever the journal says
+	}
 	return nil
 }
