@@ -408,6 +408,9 @@ func (m *Manager) rollback(ctx context.Context, s *Session) {
 	if err := shim.Signal(ctx, s.Socket, syscall.SIGKILL); err == nil {
 		waitGone(s.Socket, 5*time.Second)
 	}
+	// Setup commands of a daemon that crashed, or an agent whose shim is
+	// gone, may still run: they would keep the worktree busy.
+	m.sweep(s)
 	repo, err := workspace.Open(ctx, m.opts.Git, s.Repo)
 	if err != nil {
 		m.log.Warn("rollback: open repo", "session", s.Name, "err", err)

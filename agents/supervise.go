@@ -211,7 +211,8 @@ func (sv *supervisor) finish(ctx context.Context) {
 	sv.mu.Unlock()
 	ex, err := shim.ReadExit(s.exitFile())
 	if err != nil {
-		sv.m.setState(sv.id, Failed, "agent lost: its shim ended without recording an exit status")
+		sv.m.sweep(&s)
+		sv.m.setState(sv.id, Failed, "agent lost: its shim ended without recording an exit status (killed?); what was left of the session was ended")
 		return
 	}
 	code := ex.Code
@@ -400,7 +401,9 @@ func (m *Manager) Stop(ctx context.Context, ref Ref, force bool) (Session, error
 	if force {
 		sig = syscall.SIGKILL
 	}
-	if err := shim.Signal(ctx, s.Socket, sig); err != nil && !errors.Is(err, shim.ErrGone) {
+	if err := shim.Signal(ctx, s.Socket, sig); errors.Is(err, shim.ErrGone) {
+		m.sweep(&s) // no shim to end the agent's tree: end what is left
+	} else if err != nil {
 		return s, fmt.Errorf("stop %s: %w", s.Name, err)
 	}
 	if sv == nil {

@@ -4,10 +4,13 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/studiod/studiod/agents/shim"
 	"github.com/studiod/studiod/internal/gittest"
 	"github.com/studiod/studiod/protocol"
 )
@@ -90,5 +93,94 @@ func TestTwoContentLengths(t *testing.T) {
 	nc.SetReadDeadline(time.Now().Add(10 * time.Second))
 	if _, err := nc.Read(make([]byte, 1)); err == nil {
 		t.Error("connection still open after a message with two lengths")
+	}
+}
+
+// shimPID finds the pid of the shim of session id.
+func shimPID(t *testing.T, id string) int {
+	t.Helper()
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, _ := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		args := strings.Split(string(b), "\x00")
+		if len(args) > 3 && args[1] == "shim" && args[2] == "--spec" && strings.Contains(args[3], id) {
+			return pid
+		}
+	}
+	t.Fatalf("no shim process for session %s", id)
+	return 0
+}
+
+// TestSessionProcessTree: nothing of a session runs once it has ended,
+// however it ends — stopped, its shim killed with SIGKILL or sent SIGTERM,
+// or its agent exiting — even a helper the agent detached (its own
+// session, SIGHUP and SIGTERM ignored, the terminal held open).
+func TestSessionProcessTree(t *testing.T) {
+	home := newHome(t)
+	repo := gittest.NewRepo(t, nil)
+	d := startDaemon(t, home)
+	c, w := d.watch()
+	start := func(name string, args ...string) protocol.Session {
+		t.Helper()
+		s, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: name,
+			Command: append([]string{"fakeagent", "-detach"}, args...)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Follow(t, c, protocol.OutputSubscription{Session: s.ID})
+		w.Await(t, name+"'s helper", func() bool {
+			out, _ := w.Output(s.ID)
+			return strings.Contains(string(out), "helper started")
+		})
+		return *s
+	}
+	running := func(s protocol.Session) []int { return shim.Running("STUDIO_SESSION_ID=" + s.ID) }
+	check := func(s protocol.Session) {
+		t.Helper()
+		if pids := running(s); len(pids) > 0 {
+			t.Errorf("%s ended, but its processes %v still run", s.Name, pids)
+		}
+	}
+	cases := []struct {
+		name  string
+		args  []string
+		end   func(s protocol.Session)
+		state []protocol.State
+	}{
+		{"stop", []string{"-hang"}, func(s protocol.Session) {
+			if _, err := c.Stop(t.Context(), protocol.StopParams{SessionRef: protocol.SessionRef{Session: s.ID}}); err != nil {
+				t.Fatal(err)
+			}
+		}, []protocol.State{protocol.StateStopped}},
+		{"kill-shim", []string{"-hang"}, func(s protocol.Session) {
+			syscall.Kill(shimPID(t, s.ID), syscall.SIGKILL)
+		}, []protocol.State{protocol.StateFailed}},
+		{"term-shim", []string{"-hang"}, func(s protocol.Session) {
+			syscall.Kill(shimPID(t, s.ID), syscall.SIGTERM)
+			// Ended so soon after it started, the session may count as a
+			// failed spawn, and be rolled back.
+		}, []protocol.State{protocol.StateExited, protocol.StateFailed}},
+		{"agent-exits", []string{"-lines", "1", "-every", "1s"}, func(s protocol.Session) {}, []protocol.State{protocol.StateExited}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := start(tc.name, tc.args...)
+			if pids := running(s); len(pids) < 2 && tc.name != "agent-exits" {
+				t.Fatalf("the agent and its helper should run: %v", pids)
+			}
+			tc.end(s)
+			got := w.AwaitState(t, s.ID, tc.state...)
+			check(s)
+			// Stopping what has ended says so and leaves nothing.
+			if _, err := c.Stop(t.Context(), protocol.StopParams{SessionRef: protocol.SessionRef{Session: s.ID}}); err != nil {
+				t.Errorf("stop after %s: %v", tc.name, err)
+			}
+			check(s)
+			t.Logf("%s: %s (%s)", s.Name, got.State, got.Detail)
+		})
 	}
 }

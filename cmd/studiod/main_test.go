@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -39,7 +41,23 @@ func fakeAgent() {
 	edit := fs.String("edit", "", "comma-separated files to write")
 	echo := fs.Bool("echo", false, "echo every input line as 'got: LINE'")
 	nohook := fs.Bool("nohook", false, "never report state through STUDIO_HOOK")
+	detach := fs.Bool("detach", false, "start a detached helper (its own session, SIGHUP and SIGTERM ignored, the terminal kept open) that runs until killed")
+	helper := fs.Bool("helper", false, "be that helper")
 	fs.Parse(os.Args[1:])
+	if *helper {
+		signal.Ignore(syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
+		select {}
+	}
+	if *detach {
+		h := exec.Command("fakeagent", "-helper")
+		h.Stdout, h.Stderr = os.Stdout, os.Stderr
+		h.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+		if err := h.Start(); err != nil {
+			fmt.Println("fakeagent: helper:", err)
+			os.Exit(1)
+		}
+		fmt.Println("helper started", h.Process.Pid)
+	}
 	hook := func(args ...string) {
 		if h := os.Getenv("STUDIO_HOOK"); h != "" && !*nohook {
 			f := strings.Fields(h)
