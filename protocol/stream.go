@@ -7,9 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/sourcegraph/jsonrpc2"
 )
@@ -32,6 +34,87 @@ type Stream struct {
 
 	wmu sync.Mutex // guards w
 	w   io.Writer
+
+	// dmu guards the read timeouts (SetReadTimeouts) and waiting.
+	dmu     sync.Mutex
+	dl      ReadDeadliner
+	idle    func() time.Duration
+	message time.Duration
+	waiting bool // ReadBody waits for a message's first byte
+}
+
+// ReadDeadliner is the part of a net.Conn that bounds reads.
+type ReadDeadliner interface {
+	SetReadDeadline(t time.Time) error
+}
+
+// ErrIdle ends a stream whose peer sent nothing for longer than its idle
+// timeout allowed.
+var ErrIdle = errors.New("connection idle: closed")
+
+// SetReadTimeouts bounds how long the peer may take. idle, asked each time
+// the stream starts waiting for a message (and on Rearm), is how long the
+// peer may then send nothing; 0 is no limit. message bounds each message
+// from its first byte to its last, headers and body; 0 is no limit. A peer
+// that exceeds either is disconnected: a connection opened and left, or a
+// message started and never finished, would otherwise hold a goroutine and
+// a descriptor for good.
+func (s *Stream) SetReadTimeouts(d ReadDeadliner, idle func() time.Duration, message time.Duration) {
+	s.dmu.Lock()
+	defer s.dmu.Unlock()
+	s.dl, s.idle, s.message = d, idle, message
+}
+
+// Rearm asks idle again while the stream waits for a message, for a caller
+// whose answer has changed (a request finished, a subscription ended).
+func (s *Stream) Rearm() {
+	s.dmu.Lock()
+	defer s.dmu.Unlock()
+	if s.dl != nil && s.waiting {
+		s.armIdleLocked()
+	}
+}
+
+func (s *Stream) armIdleLocked() {
+	var t time.Time
+	if s.idle != nil {
+		if d := s.idle(); d > 0 {
+			t = time.Now().Add(d)
+		}
+	}
+	s.dl.SetReadDeadline(t)
+}
+
+// awaitMessage waits for the first byte of the next message under the
+// idle timeout, then starts the message timeout.
+func (s *Stream) awaitMessage() error {
+	s.dmu.Lock()
+	if s.dl == nil {
+		s.dmu.Unlock()
+		return nil
+	}
+	if s.r.Buffered() == 0 {
+		s.waiting = true
+		s.armIdleLocked()
+		s.dmu.Unlock()
+		_, err := s.r.Peek(1)
+		s.dmu.Lock()
+		s.waiting = false
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			err = ErrIdle
+		}
+		if err != nil {
+			s.dmu.Unlock()
+			return err
+		}
+	}
+	var t time.Time
+	if s.message > 0 {
+		t = time.Now().Add(s.message)
+	}
+	s.dl.SetReadDeadline(t)
+	s.dmu.Unlock()
+	return nil
 }
 
 // NewStream returns a Stream over rwc.
@@ -70,6 +153,20 @@ func (s *Stream) writeRaw(data []byte) error {
 // ReadBody reads one framed message body. It is exported for forwarders that
 // relay messages without decoding them.
 func (s *Stream) ReadBody() ([]byte, error) {
+	if err := s.awaitMessage(); err != nil {
+		return nil, err
+	}
+	body, err := s.readBody()
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		s.dmu.Lock()
+		d := s.message
+		s.dmu.Unlock()
+		err = fmt.Errorf("message not complete within %s: %w", d, err)
+	}
+	return body, err
+}
+
+func (s *Stream) readBody() ([]byte, error) {
 	n := -1
 	for {
 		line, err := s.r.ReadString('\n')
@@ -120,7 +217,7 @@ func (s *Stream) ReadObject(v any) error {
 	for {
 		body, err := s.ReadBody()
 		if err != nil {
-			if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.ErrClosedPipe) {
+			if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.ErrClosedPipe) && !errors.Is(err, ErrIdle) {
 				code := int64(CodeParseError)
 				if errors.Is(err, ErrTooLarge) {
 					code = CodeInvalidRequest

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"time"
 
 	"github.com/sourcegraph/jsonrpc2"
 
@@ -25,12 +26,13 @@ type notification struct {
 }
 
 type conn struct {
-	s   *Server
-	rpc *jsonrpc2.Conn
-	out chan notification
-	ctx context.Context
-	end context.CancelFunc
-	wg  sync.WaitGroup
+	s      *Server
+	rpc    *jsonrpc2.Conn
+	stream *protocol.Stream
+	out    chan notification
+	ctx    context.Context
+	end    context.CancelFunc
+	wg     sync.WaitGroup
 
 	// mu guards the fields below.
 	mu       sync.Mutex
@@ -130,6 +132,8 @@ func (c *conn) Handle(ctx context.Context, rpc *jsonrpc2.Conn, req *jsonrpc2.Req
 			c.mu.Lock()
 			delete(c.inflight, key)
 			c.mu.Unlock()
+			// The connection may have become idle (see idleFor).
+			c.stream.Rearm()
 		}
 		if req.Notif {
 			return
@@ -150,6 +154,19 @@ func (c *conn) Handle(ctx context.Context, rpc *jsonrpc2.Conn, req *jsonrpc2.Req
 			go c.s.shutdown()
 		}
 	})
+}
+
+// idleFor is how long the client may send nothing before it is
+// disconnected: a connection with a request in flight or a subscription
+// waits for the daemon and is never idle; any other is closed after the
+// server's idle timeout, so that connections opened and left do not pile up.
+func (c *conn) idleFor() time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.subs.Sessions || c.subs.Conflicts || len(c.outputs) > 0 || len(c.inflight) > 0 {
+		return 0
+	}
+	return c.s.idleTimeout
 }
 
 // subscribed reports whether this connection wants session events.

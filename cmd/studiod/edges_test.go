@@ -184,3 +184,58 @@ func TestSessionProcessTree(t *testing.T) {
 		})
 	}
 }
+
+// awaitClosed reads from nc until the daemon closes it; the deadline is a
+// safety net only.
+func awaitClosed(t *testing.T, nc net.Conn, what string) []byte {
+	t.Helper()
+	nc.SetReadDeadline(time.Now().Add(60 * time.Second))
+	var got []byte
+	buf := make([]byte, 4096)
+	for {
+		n, err := nc.Read(buf)
+		got = append(got, buf[:n]...)
+		if err != nil {
+			if ne, ok := err.(net.Error); ok && ne.Timeout() {
+				t.Fatalf("%s: the daemon did not close the connection", what)
+			}
+			return got
+		}
+	}
+}
+
+// TestConnectionTimeouts: a socket connection that sends nothing, or stops
+// half-way through a message, is closed; one that subscribed is not.
+func TestConnectionTimeouts(t *testing.T) {
+	home := newHome(t)
+	d := startDaemonEnv(t, home, "STUDIOD_IDLE_TIMEOUT=1s", "STUDIOD_MESSAGE_TIMEOUT=1s")
+	subscribed := d.client(nil)
+	if _, err := subscribed.Subscribe(t.Context(), protocol.SubscribeParams{Sessions: true}); err != nil {
+		t.Fatal(err)
+	}
+	dial := func() net.Conn {
+		nc, err := net.Dial("unix", d.socket())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { nc.Close() })
+		return nc
+	}
+	silent := dial()
+	half := dial()
+	fmt.Fprintf(half, "Content-Length: 40\r\n")
+	used := dial()
+	if m := rawExchange(t, used, `{"jsonrpc":"2.0","id":1,"method":"studio/sessions"}`); m["result"] == nil {
+		t.Fatalf("sessions: %v", m)
+	}
+
+	awaitClosed(t, silent, "a connection that never sent anything")
+	if got := awaitClosed(t, half, "a connection that stopped half-way through a header"); !strings.Contains(string(got), "not complete") {
+		t.Errorf("the half-sent message was not answered with why: %q", got)
+	}
+	awaitClosed(t, used, "a connection idle after its request")
+	// The subscribed client waited just as long, and is still served.
+	if _, err := subscribed.Status(t.Context(), protocol.Empty{}); err != nil {
+		t.Fatalf("a subscribed connection was closed: %v", err)
+	}
+}
