@@ -137,6 +137,7 @@ func New(ctx context.Context, opts Options) (*Manager, error) {
 	for _, s := range m.List("", false) {
 		m.conf.track(ctx, s)
 	}
+	m.wg.Go(m.watchStore)
 	return m, nil
 }
 

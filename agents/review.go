@@ -288,6 +288,9 @@ func (m *Manager) Merge(ctx context.Context, ref Ref, req MergeRequest) (Session
 	if !active(s.State) {
 		return s, workspace.MergeResult{}, invalidf("session %s is %s: nothing to merge", s.Name, s.State)
 	}
+	if err := m.store.usable(); err != nil {
+		return s, workspace.MergeResult{}, err
+	}
 	if s.State == Working && !req.Force {
 		return s, workspace.MergeResult{}, fmt.Errorf("%w: the agent of %s is working: wait until it is idle, or pass --force", ErrBusy, s.Name)
 	}
@@ -371,6 +374,9 @@ func (m *Manager) Undo(ctx context.Context, ref Ref) (Session, workspace.UndoRes
 	s, err := m.Lookup(ref)
 	if err != nil {
 		return Session{}, workspace.UndoResult{}, err
+	}
+	if err := m.store.usable(); err != nil {
+		return s, workspace.UndoResult{}, err
 	}
 	rec, err := m.store.lastMerge(ctx, s.ID)
 	if err != nil {

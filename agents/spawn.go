@@ -39,6 +39,9 @@ func (m *Manager) Spawn(ctx context.Context, req SpawnRequest, progress Progress
 	if progress == nil {
 		progress = func(string) {}
 	}
+	if err := m.store.usable(); err != nil {
+		return Session{}, err
+	}
 	repo, err := m.openRepo(ctx, req.Repo)
 	if err != nil {
 		return Session{}, err

@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -237,5 +240,125 @@ func TestConnectionTimeouts(t *testing.T) {
 	// The subscribed client waited just as long, and is still served.
 	if _, err := subscribed.Status(t.Context(), protocol.Empty{}); err != nil {
 		t.Fatalf("a subscribed connection was closed: %v", err)
+	}
+}
+
+// stopDaemon shuts a daemon down and waits for it to exit.
+func (d *daemon) shutdown() {
+	d.t.Helper()
+	c, err := protocol.Dial(d.t.Context(), d.socket(), nil)
+	if err == nil {
+		c.Shutdown(d.t.Context(), protocol.Empty{})
+		c.Close()
+	}
+	select {
+	case <-d.exited:
+	case <-time.After(60 * time.Second):
+		d.t.Fatal("the daemon did not shut down")
+	}
+}
+
+func sessionNames(t *testing.T, c *protocol.Client) []string {
+	t.Helper()
+	r, err := c.Sessions(t.Context(), protocol.SessionsParams{All: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, s := range r.Sessions {
+		names = append(names, s.Name)
+	}
+	return names
+}
+
+// TestStateDBDeleted: the state database deleted under a running daemon is
+// written back from the daemon's open copy; nothing is lost, and the next
+// daemon knows every session.
+func TestStateDBDeleted(t *testing.T) {
+	home := newHome(t)
+	repo := gittest.NewRepo(t, nil)
+	d := startDaemon(t, home)
+	c := d.client(nil)
+	if _, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: "before", Command: []string{"fakeagent", "-hang"}}); err != nil {
+		t.Fatal(err)
+	}
+	db := filepath.Join(home, "state", "studiod.db")
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		os.Remove(db + suffix)
+	}
+	if _, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: "after", Command: []string{"fakeagent", "-hang"}}); err != nil {
+		t.Fatalf("spawn after the database was deleted: %v", err)
+	}
+	if _, err := os.Stat(db); err != nil {
+		t.Fatalf("the database was not written back: %v", err)
+	}
+	d.shutdown()
+	d2 := startDaemon(t, home)
+	if got := sessionNames(t, d2.client(nil)); !slices.Equal(got, []string{"before", "after"}) {
+		t.Errorf("sessions after a restart: %v, want [before after]", got)
+	}
+}
+
+// TestStateDBReplaced: a state database replaced under a running daemon by
+// another file makes the daemon refuse work with an error that says what
+// happened and what to do, and keep its own copy.
+func TestStateDBReplaced(t *testing.T) {
+	home := newHome(t)
+	repo := gittest.NewRepo(t, nil)
+	d := startDaemon(t, home)
+	c := d.client(nil)
+	if _, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: "before", Command: []string{"fakeagent", "-hang"}}); err != nil {
+		t.Fatal(err)
+	}
+	db := filepath.Join(home, "state", "studiod.db")
+	other := db + ".other"
+	if err := os.WriteFile(other, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(other, db); err != nil {
+		t.Fatal(err)
+	}
+	_, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: "after", Command: []string{"fakeagent", "-hang"}})
+	if err == nil || !strings.Contains(err.Error(), "was replaced") || !strings.Contains(err.Error(), "studiod shutdown") {
+		t.Fatalf("spawn after the database was replaced: got %v, want a refusal saying what happened", err)
+	}
+	copies, _ := filepath.Glob(db + ".daemon-*")
+	if len(copies) != 1 || !strings.Contains(err.Error(), copies[0]) {
+		t.Fatalf("the daemon's copy: %v (error: %v)", copies, err)
+	}
+	if got := sessionNames(t, c); !slices.Equal(got, []string{"before"}) {
+		t.Errorf("sessions: %v, want [before]", got)
+	}
+	// Keeping the daemon's copy brings everything back.
+	d.shutdown()
+	if err := os.Rename(copies[0], db); err != nil {
+		t.Fatal(err)
+	}
+	d2 := startDaemon(t, home)
+	if got := sessionNames(t, d2.client(nil)); !slices.Equal(got, []string{"before"}) {
+		t.Errorf("sessions after restoring the daemon's copy: %v, want [before]", got)
+	}
+}
+
+// TestCorruptStateDB: a client that cannot start the daemon because its
+// database is damaged says why, as the daemon's log does, and what to do.
+func TestCorruptStateDB(t *testing.T) {
+	home := newHome(t)
+	if err := os.MkdirAll(filepath.Join(home, "state"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(home, "state", "studiod.db"), []byte(strings.Repeat("not a database\n", 1000)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("studiod", "ls")
+	cmd.Env = append(os.Environ(), "STUDIOD_HOME="+home)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	if cmd.ProcessState.ExitCode() != exitNoDaemon {
+		t.Fatalf("exit: %v, want %d; stderr: %s", err, exitNoDaemon, stderr.String())
+	}
+	if got := stderr.String(); !strings.Contains(got, "damaged") || !strings.Contains(got, "mv ") || strings.Contains(got, "within") {
+		t.Errorf("stderr does not give the cause: %s", got)
 	}
 }
