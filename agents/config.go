@@ -31,6 +31,9 @@ type Defaults struct {
 	PortBase      int    `toml:"port_base"`
 	PortBlock     int    `toml:"port_block"`
 	MergeStrategy string `toml:"merge_strategy"`
+	// LogLimit caps each session's output log ("32MiB"): older output is
+	// rotated out. "0" keeps everything.
+	LogLimit string `toml:"log_limit"`
 }
 
 // Profile says how to run one kind of agent. In Command and Resume,
@@ -72,7 +75,7 @@ func (d duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil
 // executable, which runs the demo agent.
 func Builtin(self string) Config {
 	return Config{
-		Defaults: Defaults{Agent: "claude", BranchPrefix: "studio/", PortBase: 41000, PortBlock: 10, MergeStrategy: "merge"},
+		Defaults: Defaults{Agent: "claude", BranchPrefix: "studio/", PortBase: 41000, PortBlock: 10, MergeStrategy: "merge", LogLimit: DefaultLogLimit},
 		Agents: map[string]Profile{
 			"claude": {Command: []string{"claude", "{prompt}"}, Resume: []string{"claude", "--continue", "{message}"},
 				Waiting: []string{`Do you want to`, `\(y/n\)`, `❯ 1\. Yes`}},
@@ -134,6 +137,9 @@ func overlay(base, o Config) Config {
 	}
 	if od.MergeStrategy != "" {
 		d.MergeStrategy = od.MergeStrategy
+	}
+	if od.LogLimit != "" {
+		d.LogLimit = od.LogLimit
 	}
 	agents := map[string]Profile{}
 	for k, v := range base.Agents {

@@ -237,6 +237,9 @@ func (m *Manager) resume(ctx context.Context, s Session, message string) error {
 	}
 	argv, _ := expand(p.Resume, "{message}", message)
 	s.Command = argv
+	if s.LogLimit, err = ParseSize(cfg.Defaults.LogLimit); err != nil {
+		return invalidf("log_limit: %v", err)
+	}
 	os.Remove(s.exitFile())
 	pid, err := m.host.Start(ctx, &s, m.agentEnv(&s, p), 0, 0)
 	if err != nil {

@@ -61,6 +61,9 @@ type Session struct {
 	Updated   time.Time
 	// Socket is the shim's socket while the agent runs.
 	Socket string
+	// LogLimit caps the output log of an agent being started (not stored:
+	// a running shim has it in its spec).
+	LogLimit int64
 }
 
 // Changes summarizes a session's work against its base.

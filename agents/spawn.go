@@ -89,10 +89,15 @@ func (m *Manager) Spawn(ctx context.Context, req SpawnRequest, progress Progress
 		typed = req.Prompt
 	}
 
+	logLimit, err := ParseSize(cfg.Defaults.LogLimit)
+	if err != nil {
+		return Session{}, invalidf("log_limit: %v", err)
+	}
 	s, err := m.reserve(ctx, repo, cfg, req, agent, argv)
 	if err != nil {
 		return Session{}, err
 	}
+	s.LogLimit = logLimit
 	log := m.log.With("session", s.Name)
 	fail := func(step string, err error) (Session, error) {
 		log.Warn("spawn failed", "step", step, "err", err)

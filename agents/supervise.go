@@ -345,40 +345,11 @@ func (m *Manager) Resize(ctx context.Context, ref Ref, rows, cols int) (Session,
 	return s, shim.Resize(ctx, s.Socket, rows, cols)
 }
 
-// Output reads the agent's log from offset (negative: from size+offset).
+// Output reads the agent's log from offset (negative: from size+offset);
+// ReadOutput says more.
 func (m *Manager) Output(ref Ref, offset int64, limit int) (data []byte, start, size int64, done bool, err error) {
-	s, err := m.Lookup(ref)
-	if err != nil {
-		return nil, 0, 0, false, err
-	}
-	if limit <= 0 || limit > 4<<20 {
-		limit = 1 << 20
-	}
-	f, err := os.Open(s.Log())
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, 0, 0, !live(s.State), nil
-	}
-	if err != nil {
-		return nil, 0, 0, false, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, 0, 0, false, err
-	}
-	size = fi.Size()
-	if offset < 0 {
-		offset = max(0, size+offset)
-	}
-	if offset > size {
-		offset = size
-	}
-	n := min(int64(limit), size-offset)
-	data = make([]byte, n)
-	if _, err := f.ReadAt(data, offset); err != nil {
-		return nil, 0, 0, false, err
-	}
-	return data, offset, size, !live(s.State) && offset+n == size, nil
+	o, err := m.ReadOutput(ref, offset, limit)
+	return o.Data, o.Offset, o.Size, o.Done, err
 }
 
 // Stop ends the agent: SIGTERM to its process group, SIGKILL after grace
@@ -407,7 +378,7 @@ func (m *Manager) Stop(ctx context.Context, ref Ref, force bool) (Session, error
 		return s, fmt.Errorf("stop %s: %w", s.Name, err)
 	}
 	if sv == nil {
-		return m.setState(s.ID, Stopped, "")
+		return m.stopped(s.ID)
 	}
 	select {
 	case <-sv.done:
@@ -421,7 +392,7 @@ func (m *Manager) Stop(ctx context.Context, ref Ref, force bool) (Session, error
 	case <-ctx.Done():
 		return s, ctx.Err()
 	}
-	return m.Lookup(Ref{Session: s.ID})
+	return m.stopped(s.ID)
 }
 
 // RemoveResult says what Remove did.
@@ -431,10 +402,8 @@ type RemoveResult struct {
 	BranchKept    string
 }
 
-// Remove deletes a session's worktree and, when it is merged into the
-// target (or force), its branch. It refuses uncommitted work and a running
-// agent without force.
-func (m *Manager) Remove(ctx context.Context, ref Ref, keepBranch, force bool) (RemoveResult, error) {
+// remove is Remove without its retry on a full disk.
+func (m *Manager) remove(ctx context.Context, ref Ref, keepBranch, force bool) (RemoveResult, error) {
 	s, err := m.Lookup(ref)
 	if err != nil {
 		return RemoveResult{}, err

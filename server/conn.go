@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"sync"
 	"time"
 
@@ -289,16 +288,16 @@ func (c *conn) streamOutput(ctx context.Context, id string, offset int64) {
 }
 
 func (c *conn) sendLogTail(s agents.Session, offset int64) {
-	f, err := os.Open(s.Log())
+	r, err := shim.OpenLog(s.Log())
 	if err == nil {
-		defer f.Close()
+		defer r.Close()
 		if offset < 0 {
-			fi, _ := f.Stat()
-			offset = fi.Size()
+			offset = r.End()
 		}
+		offset = max(offset, r.Start()) // older output was rotated out
 		buf := make([]byte, 32<<10)
 		for {
-			n, err := f.ReadAt(buf, offset)
+			n, err := r.ReadAt(buf, offset)
 			if n > 0 {
 				c.notify(protocol.NotifyOutput, protocol.OutputNotification{Session: s.ID, Offset: offset, Data: append([]byte(nil), buf[:n]...)})
 				offset += int64(n)

@@ -26,7 +26,7 @@ type server struct {
 	spec Spec
 	ptmx *os.File
 	cmd  *exec.Cmd
-	log  *os.File
+	log  *logWriter
 	ln   net.Listener
 	// subreaper: this process is the shim process, the subreaper of the
 	// agent's tree, which it ends with the agent (see proc.go).
@@ -93,13 +93,9 @@ func run(spec Spec, ready io.WriteCloser, term <-chan os.Signal) error {
 	if err != nil {
 		return fmt.Errorf("agent command %q not found: %w", spec.Argv[0], err)
 	}
-	logf, err := os.OpenFile(spec.Log, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	logf, err := openLogWriter(spec.Log, spec.LogLimit)
 	if err != nil {
 		return fmt.Errorf("open log: %w", err)
-	}
-	fi, err := logf.Stat()
-	if err != nil {
-		return err
 	}
 	os.Remove(spec.Socket)
 	ln, err := net.Listen("unix", spec.Socket)
@@ -109,7 +105,7 @@ func run(spec Spec, ready io.WriteCloser, term <-chan os.Signal) error {
 	if err := os.Chmod(spec.Socket, 0o600); err != nil {
 		return err
 	}
-	s := &server{spec: spec, log: logf, ln: ln, size: fi.Size(), clients: map[chan []byte]struct{}{}, subreaper: term != nil}
+	s := &server{spec: spec, log: logf, ln: ln, size: logf.end(), clients: map[chan []byte]struct{}{}, subreaper: term != nil}
 	cmd := exec.Command(path, spec.Argv[1:]...)
 	cmd.Args[0] = spec.Argv[0]
 	cmd.Dir = spec.Dir
@@ -255,19 +251,27 @@ func ReadExit(path string) (*Exit, error) {
 }
 
 // pump copies the PTY to the log and to attached clients. The log write
-// comes first: a byte a client has seen is a byte on disk.
+// comes first: a byte a client has seen is a byte on disk, and offsets
+// mean the same to both. What cannot be written (a full disk) is dropped
+// for clients too, and said once in the shim's own log.
 func (s *server) pump() {
 	buf := make([]byte, 32<<10)
+	failing := false
 	for {
 		n, err := s.ptmx.Read(buf)
 		if n > 0 {
-			chunk := append([]byte(nil), buf[:n]...)
 			s.mu.Lock()
-			if _, werr := s.log.Write(chunk); werr != nil {
-				fmt.Fprintf(os.Stderr, "studiod shim: write log: %v\n", werr)
+			w, werr := s.log.Write(buf[:n])
+			if werr != nil && !failing {
+				fmt.Fprintf(os.Stderr, "studiod shim: write log: %v: agent output is dropped until it can be written\n", werr)
 			}
-			s.size += int64(n)
+			failing = werr != nil
+			chunk := append([]byte(nil), buf[:w]...)
+			s.size += int64(w)
 			for c := range s.clients {
+				if len(chunk) == 0 {
+					break // nothing on disk: nothing to show
+				}
 				select {
 				case c <- chunk:
 				default:
@@ -372,6 +376,15 @@ func (s *server) attach(c net.Conn, br *bufio.Reader, offset int64) {
 	if offset < 0 || offset > end {
 		offset = end
 	}
+	// Output older than the log keeps was rotated out: start at the
+	// first byte kept, and say so with the offset.
+	lr, err := OpenLog(s.spec.Log)
+	if err != nil {
+		c.Write(encode(reply{Error: fmt.Sprintf("read output log: %v", err)}))
+		return
+	}
+	defer lr.Close()
+	offset = min(max(offset, lr.Start()), end)
 	if _, err := c.Write(encode(reply{OK: true, Offset: offset})); err != nil {
 		return
 	}
@@ -380,13 +393,7 @@ func (s *server) attach(c net.Conn, br *bufio.Reader, offset int64) {
 		io.Copy(s.ptmx, br)
 	}()
 	if offset < end {
-		f, err := os.Open(s.spec.Log)
-		if err != nil {
-			return
-		}
-		_, err = io.Copy(c, io.NewSectionReader(f, offset, end-offset))
-		f.Close()
-		if err != nil {
+		if _, err := io.Copy(c, io.NewSectionReader(lr, offset, end-offset)); err != nil {
 			return
 		}
 	}

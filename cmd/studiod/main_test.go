@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"flag"
 	"fmt"
@@ -43,6 +44,7 @@ func fakeAgent() {
 	nohook := fs.Bool("nohook", false, "never report state through STUDIO_HOOK")
 	detach := fs.Bool("detach", false, "start a detached helper (its own session, SIGHUP and SIGTERM ignored, the terminal kept open) that runs until killed")
 	helper := fs.Bool("helper", false, "be that helper")
+	flood := fs.Int("flood", 0, "write this many bytes of output at once (in 32 KiB writes)")
 	fs.Parse(os.Args[1:])
 	if *helper {
 		signal.Ignore(syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
@@ -70,6 +72,9 @@ func fakeAgent() {
 			os.MkdirAll(filepath.Dir(f), 0o755)
 			os.WriteFile(f, []byte("edited by "+os.Getenv("STUDIO_SESSION")+"\n"), 0o644)
 		}
+	}
+	for left := *flood; left > 0; left -= 32 << 10 {
+		os.Stdout.Write(bytes.Repeat([]byte("x"), min(left, 32<<10)))
 	}
 	for i := 1; i <= *lines; i++ {
 		fmt.Printf("line %d\n", i)

@@ -329,6 +329,7 @@ export interface OutputResult {
     next: number;
     size: number;
     done: boolean;
+    start?: number;
 }
 
 export interface RemoveParams extends SessionRef {
