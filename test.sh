@@ -17,6 +17,9 @@ if [ "$what" = all ] || [ "$what" = go ]; then
   go vet ./...
   echo "== go test -race"
   go test -race -count=1 -timeout 30m ./...
+  # The fuzz targets' seeds and saved corpora ran above; fuzz each briefly.
+  echo "== fuzz (5s a target)"
+  bash test/fuzz.sh 5s
   suites=$((suites + 1))
 fi
 

@@ -260,6 +260,9 @@ func parsePatches(out []byte) ([][]Hunk, error) {
 				default:
 					return nil, fmt.Errorf("bad line %q in hunk %q", l, line)
 				}
+				if oldLeft < 0 || newLeft < 0 {
+					return nil, fmt.Errorf("line %q in hunk %q: more lines than its header counts", l, line)
+				}
 				h.Lines = append(h.Lines, l)
 			}
 			patches[len(patches)-1] = append(patches[len(patches)-1], h)
@@ -301,11 +304,16 @@ func parseRange(s string) (start, n int, err error) {
 	if start, err = strconv.Atoi(a); err != nil {
 		return 0, 0, err
 	}
-	if !ok {
-		return start, 1, nil
+	n = 1
+	if ok {
+		if n, err = strconv.Atoi(b); err != nil {
+			return 0, 0, err
+		}
 	}
-	n, err = strconv.Atoi(b)
-	return start, n, err
+	if start < 0 || n < 0 {
+		return 0, 0, fmt.Errorf("negative range %q", s)
+	}
+	return start, n, nil
 }
 
 // scanLF splits at "\n" only: bufio.ScanLines would also drop the "\r" of

@@ -333,7 +333,12 @@ func parseSpan(s string) (start, count int, err error) {
 	}
 	count = 1
 	if ok {
-		count, err = strconv.Atoi(b)
+		if count, err = strconv.Atoi(b); err != nil {
+			return
+		}
+	}
+	if start < 0 || count < 0 {
+		return 0, 0, fmt.Errorf("negative span %q", s)
 	}
 	return
 }
