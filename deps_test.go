@@ -29,6 +29,7 @@ func TestImportRules(t *testing.T) {
 		"internal/home":       {},
 		"internal/gittest":    {},
 		"internal/studiotest": {"protocol"},
+		"test/soak":           {"protocol"},
 	}
 	// libraries lists, per protocol library, the packages that may use it:
 	// the daemon core knows nothing of LSP or MCP.
