@@ -199,11 +199,17 @@ func (s *Stream) readBody() ([]byte, error) {
 	if n > s.limit {
 		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, n, s.limit)
 	}
-	body := make([]byte, n)
-	if _, err := io.ReadFull(s.r, body); err != nil {
+	// Memory grows with the bytes that arrive, not with the length
+	// claimed: a peer announcing 16 MiB and sending nothing costs little.
+	var buf bytes.Buffer
+	buf.Grow(min(n, 64<<10))
+	if _, err := io.CopyN(&buf, s.r, int64(n)); err != nil {
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
 		return nil, err
 	}
-	return body, nil
+	return buf.Bytes(), nil
 }
 
 // WriteBody writes one message body as is.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -65,5 +66,20 @@ func TestStreamRefusesTwoLengths(t *testing.T) {
 	reply, err := NewStream(&rw{Reader: &peer.out}).ReadBody()
 	if err != nil || !strings.Contains(string(reply), "more than one Content-Length") || !strings.Contains(string(reply), `"code":-32700`) {
 		t.Errorf("reply: %s (%v)", reply, err)
+	}
+}
+
+// TestStreamClaimedLengthCostsNothing: memory follows the bytes that
+// arrive, not the length a peer claims.
+func TestStreamClaimedLengthCostsNothing(t *testing.T) {
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	s := NewStream(&rw{Reader: strings.NewReader("Content-Length: 16777216\r\n\r\n{}")})
+	if _, err := s.ReadBody(); err == nil {
+		t.Fatal("read a message cut short")
+	}
+	runtime.ReadMemStats(&after)
+	if n := after.TotalAlloc - before.TotalAlloc; n > 4<<20 {
+		t.Errorf("a 2-byte message claiming 16 MiB cost %d bytes", n)
 	}
 }
