@@ -43,9 +43,9 @@ func logBytes(t *testing.T, home, id string) int64 {
 // configured limit; offsets still count every byte written; a read from 0
 // starts at the first byte kept and says so, and so does `studiod logs`.
 func TestLogLimit(t *testing.T) {
-	home := newHome(t)
-	writeConfig(t, home, "[defaults]\nlog_limit = \"64KiB\"\n")
 	repo := gittest.NewRepo(t, nil)
+	home := newHome(t) // after the repo: its cleanup, stopping the daemon, runs first
+	writeConfig(t, home, "[defaults]\nlog_limit = \"64KiB\"\n")
 	d := startDaemon(t, home)
 	c, w := d.watch()
 	const lines = 20000
@@ -111,6 +111,8 @@ func TestFullDisk(t *testing.T) {
 	if os.Getuid() != 0 {
 		t.Skip("needs root to mount a small tmpfs to fill")
 	}
+	// The repo first: its cleanup runs last, once the daemon has stopped.
+	repo := gittest.NewRepo(t, nil)
 	dir, err := os.MkdirTemp("", "sdfull")
 	if err != nil {
 		t.Fatal(err)
@@ -123,7 +125,6 @@ func TestFullDisk(t *testing.T) {
 	home := dir
 	t.Cleanup(func() { cleanupHome(home) })
 	writeConfig(t, home, "[defaults]\nlog_limit = \"1GiB\"\n")
-	repo := gittest.NewRepo(t, nil)
 	d := startDaemon(t, home)
 	c, w := d.watch()
 	s, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: "filler",

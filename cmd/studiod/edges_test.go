@@ -22,8 +22,8 @@ import (
 // behind studiod's back: git cannot run in it, which is not "git missing";
 // the committed work on the branch merges.
 func TestMergeDeletedWorktree(t *testing.T) {
-	home := newHome(t)
 	repo := gittest.NewRepo(t, map[string]string{"a.txt": "a\n"})
+	home := newHome(t) // after the repo: its cleanup, stopping the daemon, runs first
 	d := startDaemon(t, home)
 	c, w := d.watch()
 	s, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: "gone",
@@ -54,8 +54,8 @@ func TestMergeDeletedWorktree(t *testing.T) {
 
 // TestCommentLimit: a review comment over 64 KiB is refused, not stored.
 func TestCommentLimit(t *testing.T) {
-	home := newHome(t)
 	repo := gittest.NewRepo(t, map[string]string{"a.txt": "a\n"})
+	home := newHome(t) // after the repo: its cleanup, stopping the daemon, runs first
 	d := startDaemon(t, home)
 	c := d.client(nil)
 	s, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: "talk", Command: []string{"fakeagent", "-hang"}})
@@ -123,8 +123,8 @@ func shimPID(t *testing.T, id string) int {
 // or its agent exiting — even a helper the agent detached (its own
 // session, SIGHUP and SIGTERM ignored, the terminal held open).
 func TestSessionProcessTree(t *testing.T) {
-	home := newHome(t)
 	repo := gittest.NewRepo(t, nil)
+	home := newHome(t) // after the repo: its cleanup, stopping the daemon, runs first
 	d := startDaemon(t, home)
 	c, w := d.watch()
 	start := func(name string, args ...string) protocol.Session {
@@ -275,8 +275,8 @@ func sessionNames(t *testing.T, c *protocol.Client) []string {
 // written back from the daemon's open copy; nothing is lost, and the next
 // daemon knows every session.
 func TestStateDBDeleted(t *testing.T) {
-	home := newHome(t)
 	repo := gittest.NewRepo(t, nil)
+	home := newHome(t) // after the repo: its cleanup, stopping the daemon, runs first
 	d := startDaemon(t, home)
 	c := d.client(nil)
 	if _, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: "before", Command: []string{"fakeagent", "-hang"}}); err != nil {
@@ -303,8 +303,8 @@ func TestStateDBDeleted(t *testing.T) {
 // another file makes the daemon refuse work with an error that says what
 // happened and what to do, and keep its own copy.
 func TestStateDBReplaced(t *testing.T) {
-	home := newHome(t)
 	repo := gittest.NewRepo(t, nil)
+	home := newHome(t) // after the repo: its cleanup, stopping the daemon, runs first
 	d := startDaemon(t, home)
 	c := d.client(nil)
 	if _, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: "before", Command: []string{"fakeagent", "-hang"}}); err != nil {
