@@ -52,6 +52,9 @@ func (m *Manager) maybeGC(repo string) {
 // tip is the commit that holds a session's work: a snapshot of its worktree
 // while it has one, else its branch.
 func (m *Manager) tip(ctx context.Context, s Session) (string, error) {
+	if s.State == Starting {
+		return "", fmt.Errorf("%w: session %s is starting: its worktree is not ready yet; try again in a moment", ErrBusy, s.Name)
+	}
 	if _, err := os.Stat(s.Worktree); err == nil {
 		snap, err := m.snapshot(ctx, s)
 		if err != nil {

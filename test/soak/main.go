@@ -239,6 +239,10 @@ func (r *run) client(ctx context.Context) {
 			continue
 		}
 		list, err := c.Sessions(ctx, protocol.SessionsParams{All: true})
+		if ctx.Err() != nil {
+			c.Close()
+			return // the run is over: what was cut short is not a failure
+		}
 		r.count(err)
 		if err == nil && len(list.Sessions) > 0 {
 			s := list.Sessions[rand.IntN(len(list.Sessions))]
