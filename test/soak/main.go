@@ -216,6 +216,9 @@ func (r *run) count(err error) {
 		r.ok.Add(1)
 		return
 	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return // cut short by the end of the run
+	}
 	if errors.Is(err, protocol.ErrNoDaemon) || errors.Is(err, protocol.ErrClosed) || strings.Contains(err.Error(), "connection reset") || strings.Contains(err.Error(), "broken pipe") {
 		r.unavailable.Add(1)
 		return
