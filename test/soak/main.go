@@ -181,9 +181,11 @@ func (r *run) startDaemon() error {
 	return errors.New("the daemon did not come up within 60s")
 }
 
-// agentScript writes numbered lines, recording each in the truth file once
-// written, and edits files now and then (a shared one, for conflicts).
-const agentScript = `i=0; while :; do i=$((i+1)); echo "$STUDIO_SESSION line $i"; echo $i >> "$TRUTH"; ` +
+// agentScript starts a detached helper (its own session, SIGHUP ignored:
+// it must not outlive the session), then writes numbered lines, recording
+// each in the truth file once written, and edits files now and then (a
+// shared one, for conflicts).
+const agentScript = `setsid sh -c 'trap "" HUP; while :; do sleep 5; done' & i=0; while :; do i=$((i+1)); echo "$STUDIO_SESSION line $i"; echo $i >> "$TRUTH"; ` +
 	`if [ $((i % 10)) = 0 ]; then echo "$i" > "own-$STUDIO_SESSION.txt"; echo "$STUDIO_SESSION $i" > shared.txt; fi; sleep 0.1; done`
 
 func (r *run) spawn(ctx context.Context, base string) {
