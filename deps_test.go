@@ -31,6 +31,7 @@ func TestImportRules(t *testing.T) {
 		"internal/studiotest":              {"protocol"},
 		"internal/fakemodel":               {},
 		"internal/fakemodel/cmd/fakemodel": {"internal/fakemodel"},
+		"test/soak":                        {"protocol"},
 	}
 	// libraries lists, per protocol library, the packages that may use it:
 	// the daemon core knows nothing of LSP or MCP.

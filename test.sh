@@ -20,6 +20,9 @@ if [ "$what" = all ] || [ "$what" = go ]; then
   export STUDIOD_AGENTS_BIN
   echo "== go test -race"
   go test -race -count=1 -timeout 30m ./...
+  # The fuzz targets' seeds and saved corpora ran above; fuzz each briefly.
+  echo "== fuzz (5s a target)"
+  bash test/fuzz.sh 5s
   suites=$((suites + 1))
 fi
 

@@ -53,6 +53,9 @@ type Defaults struct {
 	PortBase      int    `toml:"port_base"`
 	PortBlock     int    `toml:"port_block"`
 	MergeStrategy string `toml:"merge_strategy"`
+	// LogLimit caps each session's output log ("32MiB"): older output is
+	// rotated out. "0" keeps everything.
+	LogLimit string `toml:"log_limit"`
 }
 
 // Profile says how to run one kind of agent. In Command and Resume,
@@ -118,7 +121,7 @@ func (d duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil
 // executable, which runs the demo agent.
 func Builtin(self string) Config {
 	return Config{
-		Defaults: Defaults{Agent: "claude", BranchPrefix: "studio/", PortBase: 41000, PortBlock: 10, MergeStrategy: "merge"},
+		Defaults: Defaults{Agent: "claude", BranchPrefix: "studio/", PortBase: 41000, PortBlock: 10, MergeStrategy: "merge", LogLimit: DefaultLogLimit},
 		Gate:     Gate{Mode: GateInform},
 		Agents: map[string]Profile{
 			// Claude Code reports through its hooks (--settings) and keeps the
@@ -206,6 +209,9 @@ func overlay(base, o Config) Config {
 	if o.Gate.Mode != "" {
 		base.Gate.Mode = o.Gate.Mode
 	}
+	if od.LogLimit != "" {
+		d.LogLimit = od.LogLimit
+	}
 	agents := map[string]Profile{}
 	for k, v := range base.Agents {
 		agents[k] = v
@@ -262,10 +268,15 @@ func overlay(base, o Config) Config {
 	return base
 }
 
-// repoCommands lists what a repo config would run: the commands that need
-// the user's trust.
+// repoCommands lists what in a repo config needs the user's trust: the
+// commands it would run, and the settings that choose where files are
+// written outside studiod's own directories (a cloned repo must not decide
+// where on disk its worktrees land).
 func repoCommands(c Config) []string {
 	var cmds []string
+	if c.Defaults.WorktreeDir != "" {
+		cmds = append(cmds, "worktree_dir: worktrees in "+c.Defaults.WorktreeDir)
+	}
 	for _, s := range c.Setup.Commands {
 		cmds = append(cmds, "setup: "+s)
 	}

@@ -56,7 +56,7 @@ func (h localHost) Release(ctx context.Context, repo *workspace.Repo, s *Session
 func (h localHost) Start(ctx context.Context, s *Session, env []string, rows, cols int) (int, error) {
 	spec := shim.Spec{
 		Argv: s.Command, Dir: s.Worktree, Env: env, Rows: rows, Cols: cols,
-		Log: s.Log(), Socket: s.Socket, Exit: s.exitFile(),
+		Log: s.Log(), LogLimit: s.LogLimit, Socket: s.Socket, Exit: s.exitFile(),
 	}
 	if s.Protocol == ProtocolACP {
 		spec.Mode = shim.ModePipes

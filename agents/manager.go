@@ -156,6 +156,7 @@ func New(ctx context.Context, opts Options) (*Manager, error) {
 		m.conf.track(ctx, s)
 	}
 	m.integ.start(ctx)
+	m.wg.Go(m.watchStore)
 	return m, nil
 }
 

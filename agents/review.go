@@ -52,6 +52,9 @@ func (m *Manager) maybeGC(repo string) {
 // tip is the commit that holds a session's work: a snapshot of its worktree
 // while it has one, else its branch.
 func (m *Manager) tip(ctx context.Context, s Session) (string, error) {
+	if s.State == Starting {
+		return "", fmt.Errorf("%w: session %s is starting: its worktree is not ready yet; try again in a moment", ErrBusy, s.Name)
+	}
 	if _, err := os.Stat(s.Worktree); err == nil {
 		snap, err := m.snapshot(ctx, s)
 		if err != nil {
@@ -128,6 +131,10 @@ func (m *Manager) File(ctx context.Context, ref Ref, path, version string) (work
 	return workspace.FileVersion{}, invalidf("version %q: use base, target, worktree or snapshot", version)
 }
 
+// MaxComment caps a review comment's body, in bytes: comments are stored,
+// and typed into the agent's terminal as one line.
+const MaxComment = 64 << 10
+
 // AddComment stores a review comment on lines of a session's file.
 func (m *Manager) AddComment(ctx context.Context, ref Ref, path string, start, end int, body string) (Comment, error) {
 	s, err := m.Lookup(ref)
@@ -145,6 +152,9 @@ func (m *Manager) AddComment(ctx context.Context, ref Ref, path string, start, e
 	}
 	if strings.TrimSpace(body) == "" {
 		return Comment{}, invalidf("empty comment")
+	}
+	if len(body) > MaxComment {
+		return Comment{}, invalidf("comment of %d bytes: the limit is %d KiB; shorten it, or split it over several lines' comments", len(body), MaxComment>>10)
 	}
 	if err := m.checkCommentLines(ctx, s, path, start, end); err != nil {
 		return Comment{}, err
@@ -232,6 +242,9 @@ func (m *Manager) resume(ctx context.Context, s Session, message string) error {
 		return err
 	}
 	s.Command = withLaunch(argv, l)
+	if s.LogLimit, err = ParseSize(cfg.Defaults.LogLimit); err != nil {
+		return invalidf("log_limit: %v", err)
+	}
 	os.Remove(s.exitFile())
 	pid, err := m.host.Start(ctx, &s, append(m.agentEnv(&s, p), l.env...), 0, 0)
 	if err != nil {
@@ -290,6 +303,9 @@ func (m *Manager) Merge(ctx context.Context, ref Ref, req MergeRequest) (Session
 	if !active(s.State) {
 		return s, workspace.MergeResult{}, invalidf("session %s is %s: nothing to merge", s.Name, s.State)
 	}
+	if err := m.store.usable(); err != nil {
+		return s, workspace.MergeResult{}, err
+	}
 	if s.State == Working && !req.Force {
 		return s, workspace.MergeResult{}, fmt.Errorf("%w: the agent of %s is working: wait until it is idle, or pass --force", ErrBusy, s.Name)
 	}
@@ -331,7 +347,7 @@ func (m *Manager) Merge(ctx context.Context, ref Ref, req MergeRequest) (Session
 	}
 	res, err := workspace.Merge(ctx, workspace.MergeOptions{
 		Repo: repo, Branch: s.Branch, Target: s.Target, Worktree: wt, Strategy: strategy,
-		Message: msg, Journal: s.Dir + "/merge.journal", DryRun: req.DryRun, Verify: req.Verify,
+		Message: msg, Journal: s.mergeJournal(), KeepJournal: true, DryRun: req.DryRun, Verify: req.Verify,
 	})
 	var ce *workspace.ConflictError
 	if errors.As(err, &ce) {
@@ -346,20 +362,11 @@ func (m *Manager) Merge(ctx context.Context, ref Ref, req MergeRequest) (Session
 	if err != nil || req.DryRun {
 		return s, res, err
 	}
-	rec := &mergeRecord{Session: s.ID, Strategy: res.Strategy, Target: res.Target, Old: res.Old, New: res.New,
-		Backup: res.Backup, PrevState: s.State, At: time.Now().UTC()}
-	if err := m.store.addMerge(ctx, rec); err != nil {
-		return s, res, err
-	}
-	// A merged session is done: its agent, idle or (with --force) still
-	// working, is stopped; the worktree stays until removed.
 	progress(fmt.Sprintf("%s is at %.10s; backup of the old tip in %s", res.Target, res.New, res.Backup))
-	if live(s.State) {
-		if _, err := m.Stop(ctx, Ref{Session: s.ID}, false); err != nil {
-			return s, res, fmt.Errorf("merged, but stopping the agent failed: %w", err)
-		}
-	}
-	if s, err = m.setState(s.ID, Merged, "into "+s.Target); err != nil {
+	// The target has moved: record the merge, stop the agent, mark the
+	// session merged, each step journaled (see mergefinish.go).
+	if s, err = m.finishMerge(ctx, s.ID, workspace.RecoverResult{Op: "merge", Target: res.Target, Old: res.Old,
+		New: res.New, Backup: res.Backup, Strategy: res.Strategy, Branch: s.Branch}); err != nil {
 		return s, res, err
 	}
 	if req.Cleanup {
@@ -383,6 +390,9 @@ func (m *Manager) Undo(ctx context.Context, ref Ref) (Session, workspace.UndoRes
 	if err != nil {
 		return Session{}, workspace.UndoResult{}, err
 	}
+	if err := m.store.usable(); err != nil {
+		return s, workspace.UndoResult{}, err
+	}
 	rec, err := m.store.lastMerge(ctx, s.ID)
 	if err != nil {
 		return s, workspace.UndoResult{}, err
@@ -397,51 +407,11 @@ func (m *Manager) Undo(ctx context.Context, ref Ref) (Session, workspace.UndoRes
 	lock := m.repoLock(repo.Root)
 	lock.Lock()
 	defer lock.Unlock()
-	res, err := workspace.Undo(ctx, workspace.UndoOptions{Repo: repo, Target: rec.Target, Merged: rec.New, Backup: rec.Backup, Journal: s.Dir + "/merge.journal"})
+	res, err := workspace.Undo(ctx, workspace.UndoOptions{Repo: repo, Target: rec.Target, Merged: rec.New, Backup: rec.Backup,
+		Journal: s.mergeJournal(), KeepJournal: true})
 	if err != nil {
 		return s, res, err
 	}
-	if err := m.store.markUndone(ctx, rec.ID); err != nil {
-		return s, res, err
-	}
-	if s.State == Merged {
-		// The agent was stopped by the merge.
-		prev := rec.PrevState
-		if live(prev) {
-			prev = Stopped
-		}
-		s, err = m.setState(s.ID, prev, "")
-		if err == nil {
-			m.conf.track(ctx, s)
-		}
-	}
+	s, err = m.finishUndo(ctx, s.ID, workspace.RecoverResult{Op: "undo", Target: rec.Target, Old: rec.New, New: res.Restored, Backup: res.Backup})
 	return s, res, err
-}
-
-// recoverMerges finishes or rolls back merges a crash cut short.
-func (m *Manager) recoverMerges(ctx context.Context, s Session) {
-	path := s.Dir + "/merge.journal"
-	if _, err := os.Stat(path); err != nil {
-		return
-	}
-	r, err := workspace.Recover(ctx, m.opts.Git, path)
-	if err != nil {
-		m.log.Error("recover merge", "session", s.Name, "err", err)
-		return
-	}
-	m.log.Info("recovered merge", "session", s.Name, "outcome", r.Outcome, "op", r.Op)
-	if r.Op == "merge" && r.Outcome == workspace.RecoverFinished {
-		last, _ := m.store.lastMerge(ctx, s.ID)
-		if last == nil || last.New != r.New {
-			m.store.addMerge(ctx, &mergeRecord{Session: s.ID, Strategy: "merge", Target: r.Target, Old: r.Old, New: r.New,
-				Backup: r.Backup, PrevState: s.State, At: time.Now().UTC()})
-			// As Merge would have: the agent stops, the session is merged.
-			if live(s.State) {
-				if _, err := m.Stop(ctx, Ref{Session: s.ID}, false); err != nil {
-					m.log.Warn("recover merge: stop agent", "session", s.Name, "err", err)
-				}
-			}
-			m.setState(s.ID, Merged, "into "+r.Target)
-		}
-	}
 }

@@ -82,6 +82,9 @@ type Session struct {
 	// Protocol is ProtocolACP for an agent driven over ACP, "" for a
 	// terminal agent.
 	Protocol string
+	// LogLimit caps the output log of an agent being started (not stored:
+	// a running shim has it in its spec).
+	LogLimit int64
 }
 
 // Kinds of waiting (the wire's protocol.WaitKind).

@@ -46,6 +46,9 @@ func (m *Manager) Spawn(ctx context.Context, req SpawnRequest, progress Progress
 	if progress == nil {
 		progress = func(string) {}
 	}
+	if err := m.store.usable(); err != nil {
+		return Session{}, err
+	}
 	if err := validateScopes(req.Scopes); err != nil {
 		return Session{}, err
 	}
@@ -64,7 +67,7 @@ func (m *Manager) Spawn(ctx context.Context, req SpawnRequest, progress Progress
 		return Session{}, err
 	}
 	if !rc.Trusted {
-		return Session{}, fmt.Errorf("%w: %s defines commands (%s); review it, then run `studiod trust` in %s",
+		return Session{}, fmt.Errorf("%w: %s defines commands or paths (%s); review it, then run `studiod trust` in %s",
 			ErrUntrusted, rc.Path, strings.Join(rc.Commands, "; "), repo.Root)
 	}
 
@@ -107,10 +110,15 @@ func (m *Manager) Spawn(ctx context.Context, req SpawnRequest, progress Progress
 		typed = req.Prompt
 	}
 
+	logLimit, err := ParseSize(cfg.Defaults.LogLimit)
+	if err != nil {
+		return Session{}, invalidf("log_limit: %v", err)
+	}
 	s, err := m.reserve(ctx, repo, cfg, req, agent, argv)
 	if err != nil {
 		return Session{}, err
 	}
+	s.LogLimit = logLimit
 	log := m.log.With("session", s.Name)
 	fail := func(step string, err error) (Session, error) {
 		log.Warn("spawn failed", "step", step, "err", err)
@@ -453,6 +461,9 @@ func (m *Manager) rollback(ctx context.Context, s *Session) {
 	if err := shim.Signal(ctx, s.Socket, syscall.SIGKILL); err == nil {
 		waitGone(s.Socket, 5*time.Second)
 	}
+	// Setup commands of a daemon that crashed, or an agent whose shim is
+	// gone, may still run: they would keep the worktree busy.
+	m.sweep(s)
 	repo, err := workspace.Open(ctx, m.opts.Git, s.Repo)
 	if err != nil {
 		m.log.Warn("rollback: open repo", "session", s.Name, "err", err)

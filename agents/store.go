@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	_ "modernc.org/sqlite"
@@ -88,22 +89,32 @@ var migrations = []string{
 }
 
 // store is the SQLite state database. Its methods are safe for concurrent
-// use; database/sql serializes the single connection.
+// use; database/sql serializes the single connection. It notices when its
+// file is deleted or replaced under it (storeguard.go).
 type store struct {
-	db *sql.DB
+	path string
+
+	// mu is held shared by every operation and exclusively to replace db
+	// (a deleted database written back). It guards db, file and lost.
+	mu   sync.RWMutex
+	db   *sql.DB
+	file fileID // the file db has open
+	lost error  // why changes are refused (ErrStateLost), or nil
 }
 
 func openStore(ctx context.Context, path string) (*store, error) {
-	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=busy_timeout(5000)&_pragma=foreign_keys(ON)"
-	db, err := sql.Open("sqlite", dsn)
+	db, err := openDB(ctx, path)
 	if err != nil {
-		return nil, fmt.Errorf("open state db %s: %w", path, err)
+		return nil, damaged(path, err)
 	}
-	db.SetMaxOpenConns(1)
-	s := &store{db: db}
+	s := &store{db: db, path: path}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("migrate state db %s: %w", path, err)
+		return nil, damaged(path, fmt.Errorf("migrate state db %s: %w", path, err))
+	}
+	if s.file, err = statID(path); err != nil {
+		db.Close()
+		return nil, err
 	}
 	return s, nil
 }
@@ -136,19 +147,28 @@ func (s *store) migrate(ctx context.Context) error {
 	return nil
 }
 
-func (s *store) close() error { return s.db.Close() }
+func (s *store) close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.db.Close()
+}
 
 const sessionCols = `id, name, repo, branch, base, target, worktree, agent, command, prompt,
 	state, detail, pid, exit_code, port, dir, files, additions, deletions, created, updated,
 	waiting, conversation, scope, out_of_scope, note, gate, protocol`
 
 func (s *store) put(ctx context.Context, r *Session) error {
+	done, err := s.write(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
 	cmd, _ := json.Marshal(r.Command)
 	var waiting []byte
 	if r.Ask != nil {
 		waiting, _ = json.Marshal(r.Ask)
 	}
-	_, err := s.db.ExecContext(ctx, `INSERT INTO sessions (`+sessionCols+`)
+	_, err = s.db.ExecContext(ctx, `INSERT INTO sessions (`+sessionCols+`)
 		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
 		ON CONFLICT(id) DO UPDATE SET
 			name=excluded.name, repo=excluded.repo, branch=excluded.branch, base=excluded.base,
@@ -170,6 +190,7 @@ func (s *store) put(ctx context.Context, r *Session) error {
 }
 
 func (s *store) all(ctx context.Context) ([]*Session, error) {
+	defer s.read()()
 	rows, err := s.db.QueryContext(ctx, `SELECT `+sessionCols+` FROM sessions ORDER BY created`)
 	if err != nil {
 		return nil, err
@@ -222,6 +243,7 @@ func (s *store) addAnswer(ctx context.Context, session string, w *Ask, answer, b
 }
 
 func (s *store) trustHash(ctx context.Context, path string) (string, error) {
+	defer s.read()()
 	var h string
 	err := s.db.QueryRowContext(ctx, `SELECT hash FROM trust WHERE path = ?`, path).Scan(&h)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -231,11 +253,16 @@ func (s *store) trustHash(ctx context.Context, path string) (string, error) {
 }
 
 func (s *store) setTrust(ctx context.Context, path, hash string) error {
+	done, err := s.write(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
 	if hash == "" {
 		_, err := s.db.ExecContext(ctx, `DELETE FROM trust WHERE path = ?`, path)
 		return err
 	}
-	_, err := s.db.ExecContext(ctx, `INSERT INTO trust (path, hash, at) VALUES (?,?,?)
+	_, err = s.db.ExecContext(ctx, `INSERT INTO trust (path, hash, at) VALUES (?,?,?)
 		ON CONFLICT(path) DO UPDATE SET hash=excluded.hash, at=excluded.at`, path, hash, time.Now().UnixNano())
 	return err
 }
@@ -253,6 +280,11 @@ type Comment struct {
 }
 
 func (s *store) addComment(ctx context.Context, c *Comment) error {
+	done, err := s.write(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
 	res, err := s.db.ExecContext(ctx, `INSERT INTO comments (session, path, start_line, end_line, body, created) VALUES (?,?,?,?,?,?)`,
 		c.Session, c.Path, c.StartLine, c.EndLine, c.Body, c.Created.UnixNano())
 	if err != nil {
@@ -263,6 +295,7 @@ func (s *store) addComment(ctx context.Context, c *Comment) error {
 }
 
 func (s *store) comments(ctx context.Context, session string) ([]Comment, error) {
+	defer s.read()()
 	rows, err := s.db.QueryContext(ctx, `SELECT id, session, path, start_line, end_line, body, created, sent FROM comments WHERE session = ? ORDER BY id`, session)
 	if err != nil {
 		return nil, err
@@ -287,6 +320,11 @@ func (s *store) comments(ctx context.Context, session string) ([]Comment, error)
 }
 
 func (s *store) markSent(ctx context.Context, ids []int64, at time.Time) error {
+	done, err := s.write(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -310,6 +348,11 @@ type mergeRecord struct {
 }
 
 func (s *store) addMerge(ctx context.Context, r *mergeRecord) error {
+	done, err := s.write(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
 	res, err := s.db.ExecContext(ctx, `INSERT INTO merges (session, strategy, target, old, new, backup, prev_state, at) VALUES (?,?,?,?,?,?,?,?)`,
 		r.Session, r.Strategy, r.Target, r.Old, r.New, r.Backup, r.PrevState, r.At.UnixNano())
 	if err != nil {
@@ -320,6 +363,7 @@ func (s *store) addMerge(ctx context.Context, r *mergeRecord) error {
 }
 
 func (s *store) lastMerge(ctx context.Context, session string) (*mergeRecord, error) {
+	defer s.read()()
 	var r mergeRecord
 	var at int64
 	var undone sql.NullInt64
@@ -337,6 +381,11 @@ func (s *store) lastMerge(ctx context.Context, session string) (*mergeRecord, er
 }
 
 func (s *store) markUndone(ctx context.Context, id int64) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE merges SET undone = ? WHERE id = ?`, time.Now().UnixNano(), id)
+	done, err := s.write(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
+	_, err = s.db.ExecContext(ctx, `UPDATE merges SET undone = ? WHERE id = ?`, time.Now().UnixNano(), id)
 	return err
 }

@@ -188,6 +188,20 @@ func (sv *supervisor) output(p []byte) {
 	if len(sv.tail) > 4096 {
 		sv.tail = sv.tail[len(sv.tail)-4096:]
 	}
+	sv.rearm()
+}
+
+// poke makes the supervisor look at the agent again as if it had just
+// written something: after studiod itself changed the state (a send), the
+// screen and the silence decide it anew, whatever they saw meanwhile.
+func (sv *supervisor) poke() {
+	sv.mu.Lock()
+	defer sv.mu.Unlock()
+	sv.rearm()
+}
+
+// rearm restarts the idle, screen and changes timers. sv.mu is held.
+func (sv *supervisor) rearm() {
 	if sv.idle == nil {
 		sv.idle = time.AfterFunc(sv.idleAfter, sv.quiet)
 	} else {
@@ -311,7 +325,8 @@ func (sv *supervisor) finish(ctx context.Context) {
 	}
 	ex, err := shim.ReadExit(s.exitFile())
 	if err != nil {
-		sv.m.setState(sv.id, Failed, "agent lost: its shim ended without recording an exit status")
+		sv.m.sweep(&s)
+		sv.m.setState(sv.id, Failed, "agent lost: its shim ended without recording an exit status (killed?); what was left of the session was ended")
 		return
 	}
 	code := ex.Code
@@ -529,6 +544,9 @@ func (m *Manager) Send(ctx context.Context, ref Ref, text string, submit bool) (
 			r.State, r.Detail, r.Ask = Working, "", nil
 			return true
 		})
+		if sv := m.supervisorOf(s.ID); sv != nil && sv.acp == nil {
+			sv.poke()
+		}
 	}
 	return s, d, err
 }
@@ -551,40 +569,11 @@ func (m *Manager) Resize(ctx context.Context, ref Ref, rows, cols int) (Session,
 	return s, shim.Resize(ctx, s.Socket, rows, cols)
 }
 
-// Output reads the agent's log from offset (negative: from size+offset).
+// Output reads the agent's log from offset (negative: from size+offset);
+// ReadOutput says more.
 func (m *Manager) Output(ref Ref, offset int64, limit int) (data []byte, start, size int64, done bool, err error) {
-	s, err := m.Lookup(ref)
-	if err != nil {
-		return nil, 0, 0, false, err
-	}
-	if limit <= 0 || limit > 4<<20 {
-		limit = 1 << 20
-	}
-	f, err := os.Open(s.Log())
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, 0, 0, !live(s.State), nil
-	}
-	if err != nil {
-		return nil, 0, 0, false, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, 0, 0, false, err
-	}
-	size = fi.Size()
-	if offset < 0 {
-		offset = max(0, size+offset)
-	}
-	if offset > size {
-		offset = size
-	}
-	n := min(int64(limit), size-offset)
-	data = make([]byte, n)
-	if _, err := f.ReadAt(data, offset); err != nil {
-		return nil, 0, 0, false, err
-	}
-	return data, offset, size, !live(s.State) && offset+n == size, nil
+	o, err := m.ReadOutput(ref, offset, limit)
+	return o.Data, o.Offset, o.Size, o.Done, err
 }
 
 // Stop ends the agent: SIGTERM to its process group, SIGKILL after grace
@@ -611,11 +600,13 @@ func (m *Manager) Stop(ctx context.Context, ref Ref, force bool) (Session, error
 	if force {
 		sig = syscall.SIGKILL
 	}
-	if err := shim.Signal(ctx, s.Socket, sig); err != nil && !errors.Is(err, shim.ErrGone) {
+	if err := shim.Signal(ctx, s.Socket, sig); errors.Is(err, shim.ErrGone) {
+		m.sweep(&s) // no shim to end the agent's tree: end what is left
+	} else if err != nil {
 		return s, fmt.Errorf("stop %s: %w", s.Name, err)
 	}
 	if sv == nil {
-		return m.setState(s.ID, Stopped, "")
+		return m.stopped(s.ID)
 	}
 	select {
 	case <-sv.done:
@@ -629,7 +620,7 @@ func (m *Manager) Stop(ctx context.Context, ref Ref, force bool) (Session, error
 	case <-ctx.Done():
 		return s, ctx.Err()
 	}
-	return m.Lookup(Ref{Session: s.ID})
+	return m.stopped(s.ID)
 }
 
 // RemoveResult says what Remove did.
@@ -639,10 +630,8 @@ type RemoveResult struct {
 	BranchKept    string
 }
 
-// Remove deletes a session's worktree and, when it is merged into the
-// target (or force), its branch. It refuses uncommitted work and a running
-// agent without force.
-func (m *Manager) Remove(ctx context.Context, ref Ref, keepBranch, force bool) (RemoveResult, error) {
+// remove is Remove without its retry on a full disk.
+func (m *Manager) remove(ctx context.Context, ref Ref, keepBranch, force bool) (RemoveResult, error) {
 	s, err := m.Lookup(ref)
 	if err != nil {
 		return RemoveResult{}, err

@@ -7,9 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/sourcegraph/jsonrpc2"
 )
@@ -32,6 +34,87 @@ type Stream struct {
 
 	wmu sync.Mutex // guards w
 	w   io.Writer
+
+	// dmu guards the read timeouts (SetReadTimeouts) and waiting.
+	dmu     sync.Mutex
+	dl      ReadDeadliner
+	idle    func() time.Duration
+	message time.Duration
+	waiting bool // ReadBody waits for a message's first byte
+}
+
+// ReadDeadliner is the part of a net.Conn that bounds reads.
+type ReadDeadliner interface {
+	SetReadDeadline(t time.Time) error
+}
+
+// ErrIdle ends a stream whose peer sent nothing for longer than its idle
+// timeout allowed.
+var ErrIdle = errors.New("connection idle: closed")
+
+// SetReadTimeouts bounds how long the peer may take. idle, asked each time
+// the stream starts waiting for a message (and on Rearm), is how long the
+// peer may then send nothing; 0 is no limit. message bounds each message
+// from its first byte to its last, headers and body; 0 is no limit. A peer
+// that exceeds either is disconnected: a connection opened and left, or a
+// message started and never finished, would otherwise hold a goroutine and
+// a descriptor for good.
+func (s *Stream) SetReadTimeouts(d ReadDeadliner, idle func() time.Duration, message time.Duration) {
+	s.dmu.Lock()
+	defer s.dmu.Unlock()
+	s.dl, s.idle, s.message = d, idle, message
+}
+
+// Rearm asks idle again while the stream waits for a message, for a caller
+// whose answer has changed (a request finished, a subscription ended).
+func (s *Stream) Rearm() {
+	s.dmu.Lock()
+	defer s.dmu.Unlock()
+	if s.dl != nil && s.waiting {
+		s.armIdleLocked()
+	}
+}
+
+func (s *Stream) armIdleLocked() {
+	var t time.Time
+	if s.idle != nil {
+		if d := s.idle(); d > 0 {
+			t = time.Now().Add(d)
+		}
+	}
+	s.dl.SetReadDeadline(t)
+}
+
+// awaitMessage waits for the first byte of the next message under the
+// idle timeout, then starts the message timeout.
+func (s *Stream) awaitMessage() error {
+	s.dmu.Lock()
+	if s.dl == nil {
+		s.dmu.Unlock()
+		return nil
+	}
+	if s.r.Buffered() == 0 {
+		s.waiting = true
+		s.armIdleLocked()
+		s.dmu.Unlock()
+		_, err := s.r.Peek(1)
+		s.dmu.Lock()
+		s.waiting = false
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			err = ErrIdle
+		}
+		if err != nil {
+			s.dmu.Unlock()
+			return err
+		}
+	}
+	var t time.Time
+	if s.message > 0 {
+		t = time.Now().Add(s.message)
+	}
+	s.dl.SetReadDeadline(t)
+	s.dmu.Unlock()
+	return nil
 }
 
 // NewStream returns a Stream over rwc.
@@ -70,6 +153,20 @@ func (s *Stream) writeRaw(data []byte) error {
 // ReadBody reads one framed message body. It is exported for forwarders that
 // relay messages without decoding them.
 func (s *Stream) ReadBody() ([]byte, error) {
+	if err := s.awaitMessage(); err != nil {
+		return nil, err
+	}
+	body, err := s.readBody()
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		s.dmu.Lock()
+		d := s.message
+		s.dmu.Unlock()
+		err = fmt.Errorf("message not complete within %s: %w", d, err)
+	}
+	return body, err
+}
+
+func (s *Stream) readBody() ([]byte, error) {
 	n := -1
 	for {
 		line, err := s.r.ReadString('\n')
@@ -85,6 +182,11 @@ func (s *Stream) ReadBody() ([]byte, error) {
 			return nil, fmt.Errorf("malformed header line %q", line)
 		}
 		if strings.EqualFold(strings.TrimSpace(name), "Content-Length") {
+			if n >= 0 {
+				// Two lengths: which one frames the body is anyone's
+				// guess, and a wrong guess hangs or desynchronizes.
+				return nil, errors.New("malformed message: more than one Content-Length header")
+			}
 			n, err = strconv.Atoi(strings.TrimSpace(value))
 			if err != nil || n < 0 {
 				return nil, fmt.Errorf("malformed Content-Length %q", value)
@@ -97,11 +199,17 @@ func (s *Stream) ReadBody() ([]byte, error) {
 	if n > s.limit {
 		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, n, s.limit)
 	}
-	body := make([]byte, n)
-	if _, err := io.ReadFull(s.r, body); err != nil {
+	// Memory grows with the bytes that arrive, not with the length
+	// claimed: a peer announcing 16 MiB and sending nothing costs little.
+	var buf bytes.Buffer
+	buf.Grow(min(n, 64<<10))
+	if _, err := io.CopyN(&buf, s.r, int64(n)); err != nil {
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
 		return nil, err
 	}
-	return body, nil
+	return buf.Bytes(), nil
 }
 
 // WriteBody writes one message body as is.
@@ -115,7 +223,7 @@ func (s *Stream) ReadObject(v any) error {
 	for {
 		body, err := s.ReadBody()
 		if err != nil {
-			if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.ErrClosedPipe) {
+			if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.ErrClosedPipe) && !errors.Is(err, ErrIdle) {
 				code := int64(CodeParseError)
 				if errors.Is(err, ErrTooLarge) {
 					code = CodeInvalidRequest

@@ -249,12 +249,15 @@ type OutputParams struct {
 }
 
 // OutputResult is a slice of the output log. Data is base64 on the wire.
+// Offsets count every byte the agent wrote; the log keeps the most recent
+// (a per-session limit), and a read from before Start begins at Start.
 type OutputResult struct {
 	Data   []byte `json:"data"`
-	Offset int64  `json:"offset"` // where Data starts
-	Next   int64  `json:"next"`   // offset after Data
-	Size   int64  `json:"size"`   // log size when read
-	Done   bool   `json:"done"`   // the agent has exited and Next == Size
+	Offset int64  `json:"offset"`          // where Data starts
+	Next   int64  `json:"next"`            // offset after Data
+	Size   int64  `json:"size"`            // log size when read
+	Done   bool   `json:"done"`            // the agent has exited and Next == Size
+	Start  int64  `json:"start,omitempty"` // first byte kept: output before it was rotated out
 }
 
 // ResizeParams sets the agent terminal's size.

@@ -89,11 +89,11 @@ func (a *core) Answer(ctx context.Context, p protocol.AnswerParams) (*protocol.A
 }
 
 func (a *core) Output(ctx context.Context, p protocol.OutputParams) (*protocol.OutputResult, error) {
-	data, start, size, done, err := a.m.Output(ref(p.SessionRef), p.Offset, p.Limit)
+	o, err := a.m.ReadOutput(ref(p.SessionRef), p.Offset, p.Limit)
 	if err != nil {
 		return nil, err
 	}
-	return &protocol.OutputResult{Data: data, Offset: start, Next: start + int64(len(data)), Size: size, Done: done}, nil
+	return &protocol.OutputResult{Data: o.Data, Offset: o.Offset, Next: o.Offset + int64(len(o.Data)), Size: o.Size, Done: o.Done, Start: o.Kept}, nil
 }
 
 func (a *core) Resize(ctx context.Context, p protocol.ResizeParams) (*protocol.Session, error) {

@@ -5,8 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"sync"
+	"time"
 
 	"github.com/sourcegraph/jsonrpc2"
 
@@ -25,12 +25,13 @@ type notification struct {
 }
 
 type conn struct {
-	s   *Server
-	rpc *jsonrpc2.Conn
-	out chan notification
-	ctx context.Context
-	end context.CancelFunc
-	wg  sync.WaitGroup
+	s      *Server
+	rpc    *jsonrpc2.Conn
+	stream *protocol.Stream
+	out    chan notification
+	ctx    context.Context
+	end    context.CancelFunc
+	wg     sync.WaitGroup
 
 	// mu guards the fields below.
 	mu       sync.Mutex
@@ -144,6 +145,8 @@ func (c *conn) Handle(ctx context.Context, rpc *jsonrpc2.Conn, req *jsonrpc2.Req
 			c.mu.Lock()
 			delete(c.inflight, key)
 			c.mu.Unlock()
+			// The connection may have become idle (see idleFor).
+			c.stream.Rearm()
 		}
 		if req.Notif {
 			return
@@ -164,6 +167,19 @@ func (c *conn) Handle(ctx context.Context, rpc *jsonrpc2.Conn, req *jsonrpc2.Req
 			go c.s.shutdown()
 		}
 	})
+}
+
+// idleFor is how long the client may send nothing before it is
+// disconnected: a connection with a request in flight or a subscription
+// waits for the daemon and is never idle; any other is closed after the
+// server's idle timeout, so that connections opened and left do not pile up.
+func (c *conn) idleFor() time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.subs.Sessions || c.subs.Conflicts || len(c.outputs) > 0 || len(c.inflight) > 0 {
+		return 0
+	}
+	return c.s.idleTimeout
 }
 
 // subscribed reports whether this connection wants session events.
@@ -292,16 +308,16 @@ func (c *conn) streamOutput(ctx context.Context, id string, offset int64) {
 }
 
 func (c *conn) sendLogTail(s agents.Session, offset int64) {
-	f, err := os.Open(s.Log())
+	r, err := shim.OpenLog(s.Log())
 	if err == nil {
-		defer f.Close()
+		defer r.Close()
 		if offset < 0 {
-			fi, _ := f.Stat()
-			offset = fi.Size()
+			offset = r.End()
 		}
+		offset = max(offset, r.Start()) // older output was rotated out
 		buf := make([]byte, 32<<10)
 		for {
-			n, err := f.ReadAt(buf, offset)
+			n, err := r.ReadAt(buf, offset)
 			if n > 0 {
 				c.notify(protocol.NotifyOutput, protocol.OutputNotification{Session: s.ID, Offset: offset, Data: append([]byte(nil), buf[:n]...)})
 				offset += int64(n)

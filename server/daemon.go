@@ -38,6 +38,29 @@ type Config struct {
 	// Faces are served from inside the daemon once it accepts
 	// connections (MCP over HTTP), as clients of its API.
 	Faces []Face
+	// IdleTimeout closes a socket connection that sends nothing for this
+	// long while it has no request in flight and no subscription;
+	// MessageTimeout one that takes longer than this to send one message
+	// once it has started. Zero means the defaults (DefaultIdleTimeout,
+	// DefaultMessageTimeout), negative no limit.
+	IdleTimeout    time.Duration
+	MessageTimeout time.Duration
+}
+
+// Default connection timeouts (Config.IdleTimeout, MessageTimeout).
+const (
+	DefaultIdleTimeout    = time.Minute
+	DefaultMessageTimeout = 30 * time.Second
+)
+
+func timeout(d, def time.Duration) time.Duration {
+	switch {
+	case d == 0:
+		return def
+	case d < 0:
+		return 0
+	}
+	return d
 }
 
 // A Face serves another protocol from inside the daemon, as a client of
@@ -100,6 +123,8 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	srv := New(m, cfg.Log, cfg.Version, Info{Socket: cfg.Socket, Log: cfg.LogFile, State: cfg.StateDir}, cancel)
+	srv.idleTimeout = timeout(cfg.IdleTimeout, DefaultIdleTimeout)
+	srv.messageTimeout = timeout(cfg.MessageTimeout, DefaultMessageTimeout)
 	cfg.Log.Info("studiod started", "pid", os.Getpid(), "socket", cfg.Socket, "version", cfg.Version)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ctx, ln) }()

@@ -30,7 +30,7 @@ func wireError(err error) *protocol.Error {
 		return &protocol.Error{Code: protocol.CodeBusy, Message: err.Error() + " while merging: nothing was changed; run the merge again"}
 	case errors.Is(err, workspace.ErrNothingToMerge), errors.Is(err, workspace.ErrBadPath), errors.Is(err, workspace.ErrNotFile):
 		return &protocol.Error{Code: protocol.CodeInvalid, Message: err.Error()}
-	case errors.Is(err, agents.ErrNotFound):
+	case errors.Is(err, agents.ErrNotFound), errors.Is(err, workspace.ErrNoDir):
 		return &protocol.Error{Code: protocol.CodeNotFound, Message: err.Error()}
 	case errors.Is(err, agents.ErrInvalid),
 		errors.Is(err, agents.ErrUncommitted),

@@ -31,6 +31,10 @@ type Server struct {
 
 	routes map[string]protocol.Handler
 
+	// idleTimeout and messageTimeout bound socket clients (see
+	// Config.IdleTimeout); set before Serve.
+	idleTimeout, messageTimeout time.Duration
+
 	// mu guards conns.
 	mu    sync.Mutex
 	conns map[*conn]struct{}
@@ -108,7 +112,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			nc.Close()
 			continue
 		}
-		s.ServeConn(ctx, nc)
+		s.serveConn(ctx, nc, true)
 	}
 }
 
@@ -138,10 +142,19 @@ func checkPeer(nc net.Conn) error {
 	return nil
 }
 
-// ServeConn serves one connection (a socket client, or stdio in tests).
+// ServeConn serves one connection made in process (a face inside the
+// daemon, tests): no idle or message timeout applies to it.
 func (s *Server) ServeConn(ctx context.Context, nc net.Conn) {
+	s.serveConn(ctx, nc, false)
+}
+
+func (s *Server) serveConn(ctx context.Context, nc net.Conn, timeouts bool) {
 	c := newConn(s)
-	c.rpc = jsonrpc2.NewConn(ctx, protocol.NewStream(nc), c, jsonrpc2.SetLogger(discardLogger{}))
+	c.stream = protocol.NewStream(nc)
+	if timeouts {
+		c.stream.SetReadTimeouts(nc, c.idleFor, s.messageTimeout)
+	}
+	c.rpc = jsonrpc2.NewConn(ctx, c.stream, c, jsonrpc2.SetLogger(discardLogger{}))
 	s.mu.Lock()
 	s.conns[c] = struct{}{}
 	s.mu.Unlock()

@@ -22,6 +22,11 @@ var MinGitVersion = [2]int{2, 38}
 // ErrGitMissing reports that no git executable was found.
 var ErrGitMissing = errors.New("git not found on PATH: install git 2.38 or newer")
 
+// ErrNoDir reports that the directory a git command was to run in does not
+// exist: typically a worktree deleted behind studiod's back. It is not
+// ErrGitMissing, although exec reports both as "no such file".
+var ErrNoDir = errors.New("directory does not exist")
+
 // GitVersionError reports a git older than MinGitVersion.
 type GitVersionError struct{ Have string }
 
@@ -95,7 +100,7 @@ func (g *Git) RunCmd(ctx context.Context, c Cmd, args ...string) ([]byte, error)
 	cmd.Stdin = c.Stdin
 	err := cmd.Run()
 	if err != nil {
-		return stdout.Bytes(), g.wrap(args, err, stderr.String())
+		return stdout.Bytes(), g.wrap(c.Dir, args, err, stderr.String())
 	}
 	return stdout.Bytes(), nil
 }
@@ -118,7 +123,12 @@ func (g *Git) command(ctx context.Context, c Cmd, args ...string) *exec.Cmd {
 	return cmd
 }
 
-func (g *Git) wrap(args []string, err error, stderr string) error {
+func dirExists(dir string) bool {
+	fi, err := os.Stat(dir)
+	return err == nil && fi.IsDir()
+}
+
+func (g *Git) wrap(dir string, args []string, err error, stderr string) error {
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
 		return &GitError{Args: args, Code: ee.ExitCode(), Stderr: stderr}
@@ -128,6 +138,12 @@ func (g *Git) wrap(args []string, err error, stderr string) error {
 	}
 	var pe *os.PathError
 	if errors.As(err, &pe) && errors.Is(pe.Err, os.ErrNotExist) {
+		// exec reports a missing working directory (chdir) and a missing
+		// executable alike; only the latter is a missing git.
+		if pe.Op == "chdir" || dir != "" && !dirExists(dir) {
+			return fmt.Errorf("git %s: %w: %s (deleted? `git worktree prune` forgets a deleted worktree, `studiod rm` a deleted session)",
+				strings.Join(args, " "), ErrNoDir, dir)
+		}
 		return ErrGitMissing
 	}
 	return fmt.Errorf("run git %s: %w", strings.Join(args, " "), err)

@@ -55,11 +55,11 @@ func (j *journal) step(path, step string) error {
 }
 
 // CrashAfterStep, when set to a merge or undo step name (begin, checkpoint,
-// build, backup, move) or a land step (land-begin, land-merged), makes the
-// process SIGKILL itself right after that step is journaled; "move#2"
-// waits for the step's second time. The daemon sets it from
-// STUDIOD_DEBUG_CRASH_AFTER so that tests can crash a real daemon
-// mid-merge or mid-land.
+// build, backup, move, or a caller's own step written with JournalStep)
+// or a land step (land-begin, land-merged), makes the process SIGKILL
+// itself right after that step is journaled; "move#2" waits for the step's
+// second time. The daemon sets it from STUDIOD_DEBUG_CRASH_AFTER so that
+// tests can crash a real daemon mid-merge or mid-land.
 var CrashAfterStep string
 
 // crashSeen counts the steps CrashPoint has seen, by name.
@@ -139,6 +139,26 @@ func syncDir(dir string) error {
 	return d.Sync()
 }
 
+// JournalStep records a step of the caller's own in the journal at path,
+// which a Merge or Undo with KeepJournal left behind once the target moved:
+// the steps that finish the transaction outside the repository (record it,
+// stop the agent, mark the session). Recover reports the last one as Step.
+func JournalStep(path, step string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("journal step %s: %w", step, err)
+	}
+	var j journal
+	if err := json.Unmarshal(data, &j); err != nil {
+		return fmt.Errorf("journal step %s: %s: %w", step, path, err)
+	}
+	return j.step(path, step)
+}
+
+// RemoveJournal removes the journal at path once the transaction it records
+// is complete; no journal is not an error.
+func RemoveJournal(path string) error { return removeJournal(path) }
+
 func removeJournal(path string) error {
 	if path == "" {
 		return nil
@@ -174,6 +194,12 @@ type RecoverResult struct {
 	// Checkpoint is a commit the merge made of uncommitted session work; it
 	// stays on the session branch either way.
 	Checkpoint string
+	// Strategy and Branch are the merge's (empty for an undo).
+	Strategy string
+	Branch   string
+	// Step is the last step journaled: one of Merge's, or the caller's own
+	// (JournalStep).
+	Step string
 }
 
 // Recover finishes or rolls back the Merge or Undo recorded in the journal
@@ -184,6 +210,18 @@ type RecoverResult struct {
 // one step. A backup ref already written is kept in both cases. No journal
 // is RecoverNone.
 func Recover(ctx context.Context, g *Git, path string) (RecoverResult, error) {
+	return recoverJournal(ctx, g, path, false)
+}
+
+// RecoverJournal is Recover for callers that finish transactions with steps
+// of their own (KeepJournal): a finished operation's journal stays, with
+// its Step, until the caller has redone what it lacks and calls
+// RemoveJournal. A rolled-back one is removed, since nothing happened.
+func RecoverJournal(ctx context.Context, g *Git, path string) (RecoverResult, error) {
+	return recoverJournal(ctx, g, path, true)
+}
+
+func recoverJournal(ctx context.Context, g *Git, path string, keep bool) (RecoverResult, error) {
 	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return RecoverResult{Outcome: RecoverNone}, nil
@@ -195,7 +233,8 @@ func Recover(ctx context.Context, g *Git, path string) (RecoverResult, error) {
 	if err := json.Unmarshal(data, &j); err != nil {
 		return RecoverResult{}, fmt.Errorf("recover: journal %s: %w", path, err)
 	}
-	res := RecoverResult{Op: j.Op, Target: j.Target, Old: j.Old, New: j.New, Backup: j.Backup, Checkpoint: j.Checkpoint}
+	res := RecoverResult{Op: j.Op, Target: j.Target, Old: j.Old, New: j.New, Backup: j.Backup, Checkpoint: j.Checkpoint,
+		Strategy: j.Strategy, Branch: j.Branch, Step: j.Step}
 	if j.Version != 1 || (j.Op != "merge" && j.Op != "undo") || !isObjectID(j.Old) || (j.New != "" && !isObjectID(j.New)) {
 		return res, fmt.Errorf("recover: journal %s: unknown version or operation", path)
 	}
@@ -229,6 +268,9 @@ func Recover(ctx context.Context, g *Git, path string) (RecoverResult, error) {
 	}
 	if _, err := r.ResolveCommit(ctx, j.Backup); err != nil {
 		res.Backup = ""
+	}
+	if keep && res.Outcome == RecoverFinished {
+		return res, nil
 	}
 	if err := removeJournal(path); err != nil {
 		return res, fmt.Errorf("recover: %w", err)

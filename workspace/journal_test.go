@@ -227,3 +227,40 @@ func TestRecoverUndoTargetMovedOn(t *testing.T) {
 		t.Errorf("recover moved main")
 	}
 }
+
+// TestKeepJournal: a merge that keeps its journal leaves it at "move" for
+// the caller's own steps; RecoverJournal reports the last of them and keeps
+// the journal of a finished merge until the caller removes it.
+func TestKeepJournal(t *testing.T) {
+	ctx := t.Context()
+	f := newMergeFixture(t, false)
+	jpath := filepath.Join(t.TempDir(), "merge.json")
+	o := f.opts(StrategySquash)
+	o.Journal, o.KeepJournal = jpath, true
+	res, err := Merge(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j := readJournal(t, jpath); j.Step != stepMove || j.New != res.New {
+		t.Fatalf("journal after the merge: %+v", j)
+	}
+	if err := JournalStep(jpath, "recorded"); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := RecoverJournal(ctx, f.r.Git, jpath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Outcome != RecoverFinished || rec.Step != "recorded" || rec.New != res.New || rec.Strategy != StrategySquash || rec.Branch != "studio/s" {
+		t.Errorf("recover: %+v", rec)
+	}
+	if _, err := os.Stat(jpath); err != nil {
+		t.Fatalf("RecoverJournal removed a finished merge's journal: %v", err)
+	}
+	if err := RemoveJournal(jpath); err != nil {
+		t.Fatal(err)
+	}
+	if err := JournalStep(jpath, "stopped"); err == nil {
+		t.Error("a step journaled without a journal")
+	}
+}

@@ -156,6 +156,12 @@ type MergeOptions struct {
 	// Journal is the file where each step is recorded so Recover can finish
 	// or roll back a merge cut short. Empty means no journal.
 	Journal string
+	// KeepJournal leaves the journal in place once the target has moved:
+	// the caller has steps of its own that finish the transaction (record
+	// it, stop the agent, mark the session), journals them with
+	// JournalStep, and removes the journal with RemoveJournal. Recovery
+	// then goes through RecoverJournal.
+	KeepJournal bool
 	// DryRun computes the result, conflicts and dirty-target checks
 	// included, and changes nothing.
 	DryRun bool
@@ -281,6 +287,9 @@ func (m *merger) validate(ctx context.Context) error {
 		return fmt.Errorf("%s is checked out at %s, not %s", o.Branch, wt.Path, o.Worktree)
 	case wt == nil && o.Worktree != "":
 		return fmt.Errorf("%s is not checked out at %s", o.Branch, o.Worktree)
+	case wt != nil && o.Worktree == "" && !dirExists(wt.Path):
+		// A worktree deleted behind git's back holds no uncommitted
+		// work: merge the branch as it is.
 	case wt != nil:
 		m.wt = wt.Path
 	}
@@ -417,7 +426,9 @@ func (m *merger) run(ctx context.Context, res *MergeResult) error {
 	}
 	// The merge is done. A journal that cannot be removed is harmless:
 	// Recover would find the target at New and report it finished.
-	_ = removeJournal(o.Journal)
+	if !o.KeepJournal {
+		_ = removeJournal(o.Journal)
+	}
 	return nil
 }
 
@@ -804,8 +815,9 @@ type UndoOptions struct {
 	Merged string
 	// Backup is the merge's backup ref (MergeResult.Backup).
 	Backup string
-	// Journal is as in MergeOptions.
-	Journal string
+	// Journal and KeepJournal are as in MergeOptions.
+	Journal     string
+	KeepJournal bool
 }
 
 // UndoResult says what Undo did.
@@ -889,6 +901,8 @@ func undo(ctx context.Context, o UndoOptions, res *UndoResult) error {
 	if err := j.step(o.Journal, stepMove); err != nil {
 		return err
 	}
-	_ = removeJournal(o.Journal) // as in Merge: done, whatever the journal says
+	if !o.KeepJournal {
+		_ = removeJournal(o.Journal) // as in Merge: done, whatever the journal says
+	}
 	return nil
 }

@@ -240,7 +240,7 @@ func startBatch(ctx context.Context, g *Git, dir string, args ...string) (*batch
 	var stderr lockedBuffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
-		return nil, g.wrap(args, err, "")
+		return nil, g.wrap(dir, args, err, "")
 	}
 	return &batchProc{cmd: cmd, in: in, out: bufio.NewReaderSize(out, 64<<10), stderr: &stderr}, nil
 }
@@ -604,7 +604,7 @@ func (p *Predictor) mergeTree(ctx context.Context, input []byte, n int) ([]Predi
 			return err
 		})
 		if werr := b.close(); err == nil && werr != nil {
-			err = p.g.wrap(args, werr, b.stderr.String())
+			err = p.g.wrap(b.cmd.Dir, args, werr, b.stderr.String())
 		}
 		if err != nil {
 			return nil, fmt.Errorf("merge-tree: %w", err)

@@ -36,10 +36,12 @@ func Open(ctx context.Context, g *Git, dir string) (*Repo, error) {
 	if err != nil {
 		return nil, err
 	}
-	if fi, err := os.Stat(abs); err != nil {
+	if fi, err := os.Stat(abs); errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("%s: %w: no such directory", abs, ErrNotRepo)
+	} else if err != nil {
 		return nil, fmt.Errorf("open repository: %w", err)
 	} else if !fi.IsDir() {
-		return nil, fmt.Errorf("open repository: %s is not a directory", abs)
+		return nil, fmt.Errorf("%s: %w: not a directory", abs, ErrNotRepo)
 	}
 	out, err := g.Run(ctx, abs, "rev-parse", "--is-bare-repository", "--git-common-dir")
 	if err != nil {

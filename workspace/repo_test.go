@@ -93,3 +93,23 @@ func TestWorktreeLifecycle(t *testing.T) {
 		t.Errorf("bad branch: got %v", err)
 	}
 }
+
+// TestMissingDirIsNotMissingGit: git run in a directory that no longer
+// exists (a deleted worktree) must not be reported as a missing git, and a
+// repository that does not exist is not a repository.
+func TestMissingDirIsNotMissingGit(t *testing.T) {
+	ctx := t.Context()
+	g := testGit()
+	gone := filepath.Join(t.TempDir(), "deleted-worktree")
+	_, err := g.Run(ctx, gone, "status")
+	if errors.Is(err, ErrGitMissing) || !errors.Is(err, ErrNoDir) {
+		t.Fatalf("git in a missing directory: got %v, want ErrNoDir", err)
+	}
+	if _, err := Open(ctx, g, gone); !errors.Is(err, ErrNotRepo) {
+		t.Errorf("open a missing directory: got %v, want ErrNotRepo", err)
+	}
+	missing := &Git{Bin: "studiod-no-such-git", Env: gittest.Env}
+	if _, err := missing.Run(ctx, t.TempDir(), "status"); !errors.Is(err, ErrGitMissing) {
+		t.Errorf("a missing git: got %v, want ErrGitMissing", err)
+	}
+}

@@ -10,12 +10,11 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"strings"
+	"os/signal"
+	"runtime"
 	"sync"
 	"syscall"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // ModePipes runs the agent on pipes instead of a terminal: agents that
@@ -60,16 +59,17 @@ type pipeServer struct {
 	// messages is the order the agent reads them. Lock order: inMu, mu.
 	inMu sync.Mutex
 
-	// mu guards size, clients and exited.
+	// mu guards size, clients, exited and killed.
 	mu      sync.Mutex
 	size    int64
 	clients map[chan []byte]struct{}
 	exited  bool
+	killed  bool // SIGKILL was asked for: what is left gets no grace
 
 	wg sync.WaitGroup
 }
 
-func runPipes(spec Spec, ready io.WriteCloser) error {
+func runPipes(spec Spec, ready io.WriteCloser, sigterm <-chan os.Signal) error {
 	if len(spec.Argv) == 0 {
 		return errors.New("no command")
 	}
@@ -94,20 +94,21 @@ func runPipes(spec Spec, ready io.WriteCloser) error {
 		return err
 	}
 	s := &pipeServer{spec: spec, log: logf, ln: ln, size: fi.Size(), clients: map[chan []byte]struct{}{}}
-	// Whatever the agent starts and detaches (claude-agent-acp runs
-	// Claude Code in a session of its own) becomes the shim's child when
-	// its parent goes, so that the shim can end it with the agent.
-	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
-		fmt.Fprintf(os.Stderr, "studiod shim: subreaper: %v\n", err)
-	}
+	// As on a terminal (see run and proc.go): whatever the agent starts
+	// and detaches (claude-agent-acp runs Claude Code in a session of its
+	// own) is the shim's, as subreaper, to end with the agent.
+	subreaper := sigterm != nil
 
 	cmd := exec.Command(path, spec.Argv[1:]...)
 	cmd.Args[0] = spec.Argv[0]
 	cmd.Dir = spec.Dir
 	cmd.Env = spec.Env
 	// Its own session and process group, as on a terminal: signals reach
-	// the agent and everything it started.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	// the agent and everything it started. It dies with the shim, even by
+	// SIGKILL; the signal comes when the starting thread ends, so keep it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Pdeathsig: syscall.SIGKILL}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		return err
@@ -138,13 +139,52 @@ func runPipes(spec Spec, ready io.WriteCloser) error {
 	var readers sync.WaitGroup
 	readers.Go(func() { s.pump(stdout, FromAgent) })
 	readers.Go(func() { s.pump(stderr, FromStderr) })
+	agentDone := make(chan struct{})
+	if subreaper {
+		chld := make(chan os.Signal, 1)
+		signal.Notify(chld, syscall.SIGCHLD)
+		s.wg.Go(func() {
+			defer signal.Stop(chld)
+			for {
+				select {
+				case <-chld:
+					reapZombies(cmd.Process.Pid)
+				case <-agentDone:
+					return
+				}
+			}
+		})
+	}
+	if sigterm != nil {
+		s.wg.Go(func() {
+			select {
+			case <-sigterm:
+				s.signal(syscall.SIGTERM)
+				select {
+				case <-time.After(treeGrace):
+					s.signal(syscall.SIGKILL)
+				case <-agentDone:
+				}
+			case <-agentDone:
+			}
+		})
+	}
 	ps, err := cmd.Process.Wait()
+	close(agentDone)
 	if err != nil {
 		return fmt.Errorf("wait for the agent: %w", err)
 	}
 	// The agent is gone: end what it left behind, which may hold its
 	// pipes open, then collect its last lines.
-	endOrphans(2 * time.Second)
+	if subreaper {
+		s.mu.Lock()
+		grace := treeGrace
+		if s.killed {
+			grace = 0
+		}
+		s.mu.Unlock()
+		endTree(0, grace)
+	}
 	drained := make(chan struct{})
 	go func() { readers.Wait(); close(drained) }()
 	select {
@@ -298,11 +338,7 @@ func (s *pipeServer) serve(c net.Conn) {
 	case "resize":
 		c.Write(encode(reply{OK: true})) // no terminal to size
 	case "signal":
-		err := syscall.Kill(-s.cmd.Process.Pid, syscall.Signal(req.Signal))
-		if errors.Is(err, syscall.ESRCH) {
-			err = nil
-		}
-		c.Write(encode(result(err)))
+		c.Write(encode(result(s.signal(syscall.Signal(req.Signal)))))
 	case "status":
 		s.mu.Lock()
 		st := Status{PID: s.cmd.Process.Pid, Size: s.size}
@@ -361,61 +397,16 @@ func (s *pipeServer) attach(c net.Conn, offset int64) {
 	}
 }
 
-// endOrphans ends the shim's remaining children (processes the agent left
-// behind, reparented to the shim as subreaper): SIGTERM to each and its
-// process group, SIGKILL after grace, reaping as they go.
-func endOrphans(grace time.Duration) {
-	deadline := time.Now().Add(grace)
-	sig := syscall.SIGTERM
-	for {
-		for {
-			// Reap whatever has exited.
-			pid, err := syscall.Wait4(-1, nil, syscall.WNOHANG, nil)
-			if pid <= 0 || err != nil {
-				break
-			}
-		}
-		kids := children(os.Getpid())
-		if len(kids) == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			sig = syscall.SIGKILL
-		}
-		for _, pid := range kids {
-			syscall.Kill(-pid, sig)
-			syscall.Kill(pid, sig)
-		}
-		time.Sleep(20 * time.Millisecond)
+// signal sends sig to the agent's process group.
+func (s *pipeServer) signal(sig syscall.Signal) error {
+	if sig == syscall.SIGKILL {
+		s.mu.Lock()
+		s.killed = true
+		s.mu.Unlock()
 	}
-}
-
-// children lists the live children of pid, from /proc.
-func children(pid int) []int {
-	dirs, _ := os.ReadDir("/proc")
-	var out []int
-	for _, d := range dirs {
-		var p int
-		if _, err := fmt.Sscan(d.Name(), &p); err != nil {
-			continue
-		}
-		b, err := os.ReadFile("/proc/" + d.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		i := bytes.LastIndexByte(b, ')')
-		if i < 0 {
-			continue
-		}
-		// After the command: state, ppid, pgrp, …
-		f := strings.Fields(string(b[i+1:]))
-		var ppid int
-		if len(f) > 1 && f[0] != "Z" {
-			fmt.Sscan(f[1], &ppid)
-		}
-		if ppid == pid && p != pid {
-			out = append(out, p)
-		}
+	err := syscall.Kill(-s.cmd.Process.Pid, sig)
+	if errors.Is(err, syscall.ESRCH) {
+		err = nil
 	}
-	return out
+	return err
 }

@@ -9,6 +9,8 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"os/signal"
+	"runtime"
 	"sync"
 	"syscall"
 	"time"
@@ -24,24 +26,59 @@ type server struct {
 	spec Spec
 	ptmx *os.File
 	cmd  *exec.Cmd
-	log  *os.File
+	log  *logWriter
 	ln   net.Listener
 	term *term
+	// subreaper: this process is the shim process, the subreaper of the
+	// agent's tree, which it ends with the agent (see proc.go).
+	subreaper bool
 
-	// mu guards size, clients and exited. Lock order: mu, then term's own.
+	// mu guards size, clients, exited and killed. Lock order: mu, then
+	// term's own.
 	mu      sync.Mutex
 	size    int64
 	clients map[chan []byte]struct{}
 	exited  bool
+	killed  bool // SIGKILL was asked for: what is left gets no grace
 
 	wg sync.WaitGroup
 }
 
+// treeGrace is how long the agent's leftover processes get between SIGTERM
+// and SIGKILL once the agent has exited (none after a SIGKILL stop); and
+// how long an agent gets after the shim itself is sent SIGTERM.
+const treeGrace = 2 * time.Second
+
 // Run starts the agent described by spec and serves it until it exits. ready
 // receives "ok <pid>\n" once the agent runs, or "error: <reason>\n" when it
 // could not start; Run closes it either way.
+//
+// Run is for running a shim inside another process (tests): it neither
+// adopts the agent's detached descendants nor handles signals. The shim
+// process runs Main.
 func Run(spec Spec, ready io.WriteCloser) error {
-	err := run(spec, ready)
+	return start(spec, ready, nil)
+}
+
+// Main is the shim process's main. The shim becomes the child subreaper of
+// everything the agent starts, so that all of it ends with the agent: when
+// the agent exits or is stopped, every descendant left is ended too; SIGTERM
+// to the shim stops the agent (SIGTERM, then SIGKILL) and so the session;
+// SIGHUP, SIGINT and SIGPIPE are ignored (the shim outlives the terminal and
+// the daemon that started it). A shim killed with SIGKILL takes the agent
+// with it (its parent-death signal); the daemon ends the rest (Sweep).
+func Main(spec Spec, ready io.WriteCloser) error {
+	signal.Ignore(syscall.SIGHUP, syscall.SIGINT, syscall.SIGPIPE)
+	sigterm := make(chan os.Signal, 1)
+	signal.Notify(sigterm, syscall.SIGTERM)
+	if err := becomeSubreaper(); err != nil {
+		fmt.Fprintf(os.Stderr, "studiod shim: cannot adopt the agent's detached processes: %v\n", err)
+	}
+	return start(spec, ready, sigterm)
+}
+
+func start(spec Spec, ready io.WriteCloser, sigterm <-chan os.Signal) error {
+	err := run(spec, ready, sigterm)
 	if err != nil && ready != nil {
 		fmt.Fprintf(ready, "error: %v\n", err)
 		ready.Close()
@@ -49,9 +86,9 @@ func Run(spec Spec, ready io.WriteCloser) error {
 	return err
 }
 
-func run(spec Spec, ready io.WriteCloser) error {
+func run(spec Spec, ready io.WriteCloser, sigterm <-chan os.Signal) error {
 	if spec.Mode == ModePipes {
-		return runPipes(spec, ready)
+		return runPipes(spec, ready, sigterm)
 	}
 	if len(spec.Argv) == 0 {
 		return errors.New("no command")
@@ -60,13 +97,9 @@ func run(spec Spec, ready io.WriteCloser) error {
 	if err != nil {
 		return fmt.Errorf("agent command %q not found: %w", spec.Argv[0], err)
 	}
-	logf, err := os.OpenFile(spec.Log, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	logf, err := openLogWriter(spec.Log, spec.LogLimit)
 	if err != nil {
 		return fmt.Errorf("open log: %w", err)
-	}
-	fi, err := logf.Stat()
-	if err != nil {
-		return err
 	}
 	os.Remove(spec.Socket)
 	ln, err := net.Listen("unix", spec.Socket)
@@ -76,12 +109,17 @@ func run(spec Spec, ready io.WriteCloser) error {
 	if err := os.Chmod(spec.Socket, 0o600); err != nil {
 		return err
 	}
-	s := &server{spec: spec, log: logf, ln: ln, size: fi.Size(), clients: map[chan []byte]struct{}{}}
-
+	s := &server{spec: spec, log: logf, ln: ln, size: logf.end(), clients: map[chan []byte]struct{}{}, subreaper: sigterm != nil}
 	cmd := exec.Command(path, spec.Argv[1:]...)
 	cmd.Args[0] = spec.Argv[0]
 	cmd.Dir = spec.Dir
 	cmd.Env = spec.Env
+	// The agent dies with the shim, even by SIGKILL. The signal is sent
+	// when the thread that started the agent ends, so keep that thread
+	// until the agent is gone.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	rows, cols := spec.Rows, spec.Cols
 	if rows <= 0 || cols <= 0 {
 		rows, cols = 40, 120
@@ -93,7 +131,7 @@ func run(spec Spec, ready io.WriteCloser) error {
 		return fmt.Errorf("start agent %q: %w", spec.Argv[0], err)
 	}
 	s.ptmx, s.cmd = ptmx, cmd
-	s.term = newTerm(rows, cols, ptmx, fi.Size())
+	s.term = newTerm(rows, cols, ptmx, s.size)
 	if ready != nil {
 		fmt.Fprintf(ready, "ok %d\n", cmd.Process.Pid)
 		ready.Close()
@@ -105,8 +143,52 @@ func run(spec Spec, ready io.WriteCloser) error {
 		defer close(readDone)
 		s.pump()
 	}()
-
+	agentDone := make(chan struct{})
+	if s.subreaper {
+		// Orphans the shim adopts are its children: reap those that
+		// exit while the agent runs (never the agent: Wait reaps it).
+		chld := make(chan os.Signal, 1)
+		signal.Notify(chld, syscall.SIGCHLD)
+		s.wg.Go(func() {
+			defer signal.Stop(chld)
+			for {
+				select {
+				case <-chld:
+					reapZombies(cmd.Process.Pid)
+				case <-agentDone:
+					return
+				}
+			}
+		})
+	}
+	if sigterm != nil {
+		s.wg.Go(func() {
+			select {
+			case <-sigterm:
+				// Asked to go away: the session goes with the shim.
+				s.signal(syscall.SIGTERM)
+				select {
+				case <-time.After(treeGrace):
+					s.signal(syscall.SIGKILL)
+				case <-agentDone:
+				}
+			case <-agentDone:
+			}
+		})
+	}
 	werr := cmd.Wait()
+	close(agentDone)
+	if s.subreaper {
+		// Nothing of the session outlives its agent: end what it left
+		// behind (detached helpers too; the shim adopted them).
+		s.mu.Lock()
+		grace := treeGrace
+		if s.killed {
+			grace = 0
+		}
+		s.mu.Unlock()
+		endTree(0, grace)
+	}
 	// The agent is gone; collect what it wrote last. Children it left
 	// behind may keep the terminal open, so drain only briefly.
 	select {
@@ -175,20 +257,28 @@ func ReadExit(path string) (*Exit, error) {
 }
 
 // pump copies the PTY to the log and to attached clients. The log write
-// comes first: a byte a client has seen is a byte on disk.
+// comes first: a byte a client has seen is a byte on disk, and offsets
+// mean the same to both. What cannot be written (a full disk) is dropped
+// for clients too, and said once in the shim's own log.
 func (s *server) pump() {
 	buf := make([]byte, 32<<10)
+	failing := false
 	for {
 		n, err := s.ptmx.Read(buf)
 		if n > 0 {
-			chunk := append([]byte(nil), buf[:n]...)
 			s.mu.Lock()
-			if _, werr := s.log.Write(chunk); werr != nil {
-				fmt.Fprintf(os.Stderr, "studiod shim: write log: %v\n", werr)
+			w, werr := s.log.Write(buf[:n])
+			if werr != nil && !failing {
+				fmt.Fprintf(os.Stderr, "studiod shim: write log: %v: agent output is dropped until it can be written\n", werr)
 			}
-			s.size += int64(n)
+			failing = werr != nil
+			chunk := append([]byte(nil), buf[:w]...)
+			s.size += int64(w)
 			s.term.Write(chunk) // before any client sees it: their next Screen shows it
 			for c := range s.clients {
+				if len(chunk) == 0 {
+					break // nothing on disk: nothing to show
+				}
 				select {
 				case c <- chunk:
 				default:
@@ -239,12 +329,7 @@ func (s *server) serve(c net.Conn) {
 		}
 		c.Write(encode(result(err)))
 	case "signal":
-		// The agent leads its own process group (it has its own session).
-		err := syscall.Kill(-s.cmd.Process.Pid, syscall.Signal(req.Signal))
-		if errors.Is(err, syscall.ESRCH) {
-			err = nil
-		}
-		c.Write(encode(result(err)))
+		c.Write(encode(result(s.signal(syscall.Signal(req.Signal)))))
 	case "status":
 		s.mu.Lock()
 		st := Status{PID: s.cmd.Process.Pid, Size: s.size}
@@ -256,6 +341,22 @@ func (s *server) serve(c net.Conn) {
 	default:
 		c.Write(encode(reply{Error: fmt.Sprintf("unknown op %q", req.Op)}))
 	}
+}
+
+// signal sends sig to the agent's process group: the agent leads its own
+// (it has its own session). Whatever else of the session runs is ended
+// once the agent has exited, at once after a SIGKILL.
+func (s *server) signal(sig syscall.Signal) error {
+	if sig == syscall.SIGKILL {
+		s.mu.Lock()
+		s.killed = true
+		s.mu.Unlock()
+	}
+	err := syscall.Kill(-s.cmd.Process.Pid, sig)
+	if errors.Is(err, syscall.ESRCH) {
+		err = nil
+	}
+	return err
 }
 
 func result(err error) reply {
@@ -288,19 +389,22 @@ func (s *server) attach(c net.Conn, br *bufio.Reader, offset int64) {
 	if offset < 0 || offset > end {
 		offset = end
 	}
+	// Output older than the log keeps was rotated out: start at the
+	// first byte kept, and say so with the offset.
+	lr, err := OpenLog(s.spec.Log)
+	if err != nil {
+		c.Write(encode(reply{Error: fmt.Sprintf("read output log: %v", err)}))
+		return
+	}
+	defer lr.Close()
+	offset = min(max(offset, lr.Start()), end)
 	if _, err := c.Write(encode(reply{OK: true, Offset: offset})); err != nil {
 		return
 	}
 	// Input from the client; ends when the client closes its side.
 	go relayInput(c, br, s.ptmx)
 	if offset < end {
-		f, err := os.Open(s.spec.Log)
-		if err != nil {
-			return
-		}
-		_, err = io.Copy(c, io.NewSectionReader(f, offset, end-offset))
-		f.Close()
-		if err != nil {
+		if _, err := io.Copy(c, io.NewSectionReader(lr, offset, end-offset)); err != nil {
 			return
 		}
 	}

@@ -30,8 +30,11 @@ type Spec struct {
 	Env  []string `json:"env"` // full environment of the agent
 	Rows int      `json:"rows"`
 	Cols int      `json:"cols"`
-	// Log receives every output byte, appended.
+	// Log receives every output byte, appended (see log.go).
 	Log string `json:"log"`
+	// LogLimit caps the bytes the log keeps: older output is rotated out.
+	// 0 keeps everything.
+	LogLimit int64 `json:"logLimit,omitempty"`
 	// Socket is where the shim listens.
 	Socket string `json:"socket"`
 	// Exit is where the shim writes the agent's Exit status.
@@ -45,7 +48,7 @@ type Exit struct {
 	Code   int       `json:"code"`   // -1 when killed by a signal
 	Signal string    `json:"signal"` // signal name, if killed by one
 	At     time.Time `json:"at"`
-	Size   int64     `json:"size"` // final log size
+	Size   int64     `json:"size"` // final log size (offset after the last byte)
 	// Last holds the last rows of the screen that were not blank when the
 	// agent exited: its last words, such as why it gave up.
 	Last []string `json:"last,omitempty"`
@@ -64,7 +67,7 @@ type request struct {
 // Status is the shim's answer to a status request.
 type Status struct {
 	PID  int   `json:"pid"`
-	Size int64 `json:"size"`
+	Size int64 `json:"size"` // offset after the last byte logged
 }
 
 type reply struct {

@@ -152,8 +152,7 @@ func shimCmd() *cobra.Command {
 			// inherit it, or the daemon would never see it close.
 			syscall.CloseOnExec(3)
 			ready := os.NewFile(3, "ready")
-			signal.Ignore(syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM, syscall.SIGPIPE)
-			return shim.Run(spec, ready)
+			return shim.Main(spec, ready)
 		},
 	}
 	cmd.Flags().StringVar(&specPath, "spec", "", "the session's spec file")

@@ -1,12 +1,16 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -23,8 +27,15 @@ func (a *app) connect(ctx context.Context, notify protocol.NotifyFunc) (*protoco
 	if err := a.dirs.Ensure(); err != nil {
 		return nil, err
 	}
-	c, err := protocol.DialOrStart(ctx, a.dirs.Socket(), notify, a.startDaemon, startWait)
+	// A daemon that exits while starting ends the wait at once.
+	dctx, failed := context.WithCancel(ctx)
+	defer failed()
+	var start starting
+	c, err := protocol.DialOrStart(dctx, a.dirs.Socket(), notify, func() error { return a.startDaemon(&start, failed) }, startWait)
 	if err != nil {
+		if cause := start.failure(a.dirs.Log()); cause != "" {
+			return nil, fmt.Errorf("%w: it exited while starting: %s (daemon log: %s)", errNoDaemon, cause, a.dirs.Log())
+		}
 		return nil, fmt.Errorf("%w: %v (daemon log: %s; run `studiod serve` to see it start in the foreground)", errNoDaemon, err, a.dirs.Log())
 	}
 	if _, err := c.Hello(ctx, protocol.HelloParams{Client: "studiod-cli", Version: protocol.Version}); err != nil {
@@ -34,9 +45,50 @@ func (a *app) connect(ctx context.Context, notify protocol.NotifyFunc) (*protoco
 	return c, nil
 }
 
+// starting follows a daemon this client started: where its output began
+// in the log, and how it ended if it did.
+type starting struct {
+	logFrom int64
+	// mu guards exited and code.
+	mu     sync.Mutex
+	exited bool
+	code   int
+}
+
+// failure is why the daemon exited with an error while starting, from
+// what it wrote to the log: "" if it did not.
+func (st *starting) failure(log string) string {
+	st.mu.Lock()
+	failed := st.exited && st.code != 0
+	st.mu.Unlock()
+	if !failed {
+		return ""
+	}
+	f, err := os.Open(log)
+	if err != nil {
+		return fmt.Sprintf("exit status %d", st.code)
+	}
+	defer f.Close()
+	b, _ := io.ReadAll(io.NewSectionReader(f, st.logFrom, 1<<20))
+	var last, cause string
+	for _, l := range strings.Split(string(b), "\n") {
+		l = strings.TrimSpace(l)
+		if l == "" {
+			continue
+		}
+		last = l
+		// main prints the error that ended the daemon as "studiod: …".
+		if c, ok := strings.CutPrefix(l, "studiod: "); ok {
+			cause = c
+		}
+	}
+	return cmp.Or(cause, last, fmt.Sprintf("exit status %d", st.code))
+}
+
 // startDaemon starts `studiod serve` detached from this process: its own
-// session, no terminal, output to the daemon log.
-func (a *app) startDaemon() error {
+// session, no terminal, output to the daemon log. If it exits with an
+// error, failed is called.
+func (a *app) startDaemon(st *starting, failed func()) error {
 	self, err := os.Executable()
 	if err != nil {
 		return err
@@ -46,6 +98,9 @@ func (a *app) startDaemon() error {
 		return err
 	}
 	defer logf.Close()
+	if fi, err := logf.Stat(); err == nil {
+		st.logFrom = fi.Size()
+	}
 	cmd := exec.Command(self, "serve", "--background")
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
@@ -54,9 +109,19 @@ func (a *app) startDaemon() error {
 		return err
 	}
 	a.started = true
-	// Not waited for: the daemon outlives this client. Release it so it
-	// does not stay a zombie while this process lives.
-	return cmd.Process.Release()
+	// The daemon outlives this client; waiting for it only tells whether
+	// it failed to start (another client's daemon winning the race exits
+	// 0), and reaps it if it ends while this client lives.
+	go func() {
+		err := cmd.Wait()
+		st.mu.Lock()
+		st.exited, st.code = true, cmd.ProcessState.ExitCode()
+		st.mu.Unlock()
+		if err != nil {
+			failed()
+		}
+	}()
+	return nil
 }
 
 // repoDir is the repository a verb acts on: --repo, else the working

@@ -67,6 +67,9 @@ func (a *app) serveCmd() *cobra.Command {
 				LogFile: a.dirs.Log(), Self: self, Version: buildVersion(), Log: log,
 				Watch: watchOptions(),
 				Faces: faces,
+				// Tests shorten the connection timeouts; "-1s" lifts them.
+				IdleTimeout:    envDuration("STUDIOD_IDLE_TIMEOUT"),
+				MessageTimeout: envDuration("STUDIOD_MESSAGE_TIMEOUT"),
 				Ready: func() {
 					if !background && !a.json {
 						fmt.Fprintf(os.Stderr, "studiod %s listening on %s (log %s)\n", buildVersion(), a.dirs.Socket(), a.dirs.Log())
@@ -103,6 +106,13 @@ func mcpHTTPFace(addr, stateDir string, log *slog.Logger) (server.Face, error) {
 		}
 		return func() { h.Close() }, nil
 	}, nil
+}
+
+// envDuration reads a duration ("90s") from the environment; 0 if unset or
+// malformed.
+func envDuration(name string) time.Duration {
+	d, _ := time.ParseDuration(os.Getenv(name))
+	return d
 }
 
 // watchOptions reads STUDIOD_MAX_WATCHES, which caps the inotify watches the

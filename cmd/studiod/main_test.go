@@ -2,15 +2,18 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"flag"
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -43,7 +46,24 @@ func fakeAgent() {
 	remove := fs.String("rm", "", "comma-separated files to delete")
 	echo := fs.Bool("echo", false, "echo every input line as 'got: LINE'")
 	nohook := fs.Bool("nohook", false, "never report state through STUDIO_HOOK")
+	detach := fs.Bool("detach", false, "start a detached helper (its own session, SIGHUP and SIGTERM ignored, the terminal kept open) that runs until killed")
+	helper := fs.Bool("helper", false, "be that helper")
+	flood := fs.Int("flood", 0, "write this many bytes of output at once (in 32 KiB writes)")
 	fs.Parse(os.Args[1:])
+	if *helper {
+		signal.Ignore(syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
+		select {}
+	}
+	if *detach {
+		h := exec.Command("fakeagent", "-helper")
+		h.Stdout, h.Stderr = os.Stdout, os.Stderr
+		h.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+		if err := h.Start(); err != nil {
+			fmt.Println("fakeagent: helper:", err)
+			os.Exit(1)
+		}
+		fmt.Println("helper started", h.Process.Pid)
+	}
 	hook := func(args ...string) {
 		if h := os.Getenv("STUDIO_HOOK"); h != "" && !*nohook {
 			f := strings.Fields(h)
@@ -61,6 +81,9 @@ func fakeAgent() {
 		if f != "" {
 			os.Remove(f)
 		}
+	}
+	for left := *flood; left > 0; left -= 32 << 10 {
+		os.Stdout.Write(bytes.Repeat([]byte("x"), min(left, 32<<10)))
 	}
 	for i := 1; i <= *lines; i++ {
 		fmt.Printf("line %d\n", i)

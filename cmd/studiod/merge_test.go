@@ -153,9 +153,12 @@ func TestPeerClientHelper(t *testing.T) {
 // after each journaled step of a merge), restarts it, and checks that the
 // target is at its old tip or at the merge, never anything else; that the
 // backup ref is there once written; that no work is lost; and that a merge
-// cut short can simply be run again.
+// cut short can simply be run again. After the target moved (move, then
+// the steps that record the merge, stop the agent and mark the session),
+// the restarted daemon finishes the merge: the session is merged, its agent
+// ended, and the merge can be undone.
 func TestMergeCrashRecovery(t *testing.T) {
-	for _, step := range []string{"begin", "checkpoint", "build", "backup", "move"} {
+	for _, step := range []string{"begin", "checkpoint", "build", "backup", "move", "recorded", "stopped", "marked"} {
 		t.Run(step, func(t *testing.T) {
 			home := newHome(t)
 			repo := gittest.NewRepo(t, map[string]string{"a.txt": "a\n"})
@@ -186,14 +189,15 @@ func TestMergeCrashRecovery(t *testing.T) {
 					t.Fatalf("main moved to %s without the work: %q", tip, got)
 				}
 			}
-			if step == "move" && !moved {
-				t.Fatal("crash after the move: main is back at its old tip")
+			after := step == "move" || step == "recorded" || step == "stopped" || step == "marked"
+			if after && !moved {
+				t.Fatalf("crash after %s: main is back at its old tip", step)
 			}
-			if step != "move" && moved {
+			if !after && moved {
 				t.Fatalf("crash after %s: main moved", step)
 			}
 			backups := gittest.Git(t, repo, "for-each-ref", "--format=%(objectname)", "refs/studio/backup/")
-			if (step == "backup" || step == "move") && !strings.Contains(backups, old) {
+			if (step == "backup" || after) && !strings.Contains(backups, old) {
 				t.Errorf("no backup ref of the old tip after %s: %q", step, backups)
 			}
 			if _, err := os.Stat(filepath.Join(home, "state", "sessions", s.ID, "merge.journal")); err == nil {
@@ -209,6 +213,15 @@ func TestMergeCrashRecovery(t *testing.T) {
 			if moved {
 				if got.State != protocol.StateMerged {
 					t.Errorf("after a finished merge the session is %s, want merged", got.State)
+				}
+				if err := syscall.Kill(s.PID, 0); err == nil {
+					t.Errorf("after a finished merge the agent (pid %d) still runs", s.PID)
+				}
+				if _, err := c2.Undo(t.Context(), protocol.SessionRef{Session: s.ID}); err != nil {
+					t.Fatalf("undo the recovered merge: %v", err)
+				}
+				if tip := gittest.Git(t, repo, "rev-parse", "main"); tip != old {
+					t.Errorf("main after undo: %s, want %s", tip, old)
 				}
 				return
 			}

@@ -336,10 +336,17 @@ func (a *app) logs(ctx context.Context, name string, follow, raw bool, tail int6
 		stdout = agents.NewTranscript(os.Stdout, s.Worktree)
 	}
 	var all []byte
+	from := int64(-1)
 	for {
 		out, err := c.Output(ctx, protocol.OutputParams{SessionRef: protocol.SessionRef{Session: s.ID}, Offset: offset})
 		if err != nil {
 			return err
+		}
+		if from < 0 {
+			from = out.Offset
+			if offset >= 0 && out.Offset > offset && !a.json {
+				fmt.Fprintf(os.Stderr, "studiod: the first %d bytes of %s's output were rotated out (each session's log keeps the most recent: log_limit in config); showing from there\n", out.Offset, s.Name)
+			}
 		}
 		if !a.json {
 			stdout.Write(out.Data)
@@ -350,7 +357,7 @@ func (a *app) logs(ctx context.Context, name string, follow, raw bool, tail int6
 		if out.Next >= out.Size {
 			if !follow || out.Done {
 				if a.json {
-					return printJSON(protocol.OutputResult{Data: all, Offset: 0, Next: offset, Size: out.Size, Done: out.Done})
+					return printJSON(protocol.OutputResult{Data: all, Offset: from, Next: offset, Size: out.Size, Done: out.Done, Start: out.Start})
 				}
 				return nil
 			}
@@ -366,8 +373,12 @@ func (a *app) logs(ctx context.Context, name string, follow, raw bool, tail int6
 			if a.json {
 				printJSON(n)
 			} else {
+				if n.Offset > offset {
+					fmt.Fprintf(os.Stderr, "\nstudiod: %d bytes of %s's output were rotated out before they could be shown\n", n.Offset-offset, s.Name)
+				}
 				stdout.Write(n.Data)
 			}
+			offset = n.Offset + int64(len(n.Data))
 			if n.Done {
 				return nil
 			}

@@ -124,9 +124,9 @@ func (g *mcpGuard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, fmt.Sprintf("forbidden: Origin %q is not a loopback origin", o), http.StatusForbidden)
 		return
 	}
-	auth := r.Header.Get("Authorization")
-	tok, ok := strings.CutPrefix(auth, "Bearer ")
-	if !ok || subtle.ConstantTimeCompare([]byte(strings.TrimSpace(tok)), []byte(g.token)) != 1 {
+	// RFC 7235: the scheme is case-insensitive ("bearer" is Bearer).
+	scheme, tok, _ := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
+	if !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare([]byte(strings.TrimSpace(tok)), []byte(g.token)) != 1 {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="studiod"`)
 		http.Error(w, "unauthorized: send Authorization: Bearer TOKEN (`studiod mcp-token` prints it)", http.StatusUnauthorized)
 		return

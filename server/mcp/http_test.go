@@ -46,7 +46,10 @@ func TestMCPHTTPGuard(t *testing.T) {
 	}{
 		{name: "ok", header: map[string]string{"Authorization": "Bearer " + token}, want: http.StatusOK},
 		{name: "ok localhost host and origin", host: "localhost:" + port, header: map[string]string{"Authorization": "Bearer " + token, "Origin": "http://localhost:" + port}, want: http.StatusOK},
+		{name: "ok lower-case scheme", header: map[string]string{"Authorization": "bearer " + token}, want: http.StatusOK},
+		{name: "ok upper-case scheme", header: map[string]string{"Authorization": "BEARER " + token}, want: http.StatusOK},
 		{name: "no token", want: http.StatusUnauthorized},
+		{name: "scheme only", header: map[string]string{"Authorization": "Bearer"}, want: http.StatusUnauthorized},
 		{name: "wrong token", header: map[string]string{"Authorization": "Bearer " + strings.Repeat("0", len(token))}, want: http.StatusUnauthorized},
 		{name: "token not bearer", header: map[string]string{"Authorization": "Basic " + token}, want: http.StatusUnauthorized},
 		{name: "foreign origin", header: map[string]string{"Authorization": "Bearer " + token, "Origin": "https://evil.example"}, want: http.StatusForbidden},

@@ -481,6 +481,7 @@ export interface OutputResult {
     next: number;
     size: number;
     done: boolean;
+    start?: number;
 }
 
 export interface PreviewParams {
