@@ -74,6 +74,11 @@ type Cmd struct {
 	Env   []string
 	// Stdout, when set, receives output instead of the returned buffer.
 	Stdout io.Writer
+	// DieWithParent kills git when the daemon dies (however it dies), for
+	// slow background work (checkouts, resets, cleans) whose half-done
+	// result recovery removes: a git still running in a tree the next
+	// daemon deletes would fight it.
+	DieWithParent bool
 }
 
 // Run runs git with args in dir and returns its standard output. A non-zero
@@ -115,6 +120,9 @@ func (g *Git) command(ctx context.Context, c Cmd, args ...string) *exec.Cmd {
 	cmd.Env = append(cmd.Env, c.Env...)
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 	cmd.WaitDelay = 5 * time.Second
+	if c.DieWithParent {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	}
 	return cmd
 }
 
