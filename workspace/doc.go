@@ -1,9 +1,12 @@
 // Package workspace is studiod's interface to git and the file system: the one
-// git runner, repositories, worktrees and branches, snapshots of uncommitted
+// git runner, repositories, worktrees and branches (pool trees: detached and
+// locked, a branch without a checkout, moves, resets), snapshots of uncommitted
 // work (through a private index, or incrementally without one: Snapshotter),
 // diffs and file versions, merge-tree predictions with their line ranges
-// (Predictor) kept live across worktrees (Tracker), the file watcher, and the
-// merge transaction (Merge, Undo, and Recover from its journal).
+// (Predictor) kept live across worktrees (Tracker), the file watcher and its
+// change log that answers git's fsmonitor hook (Changes), copy-on-write file
+// clones (CloneFile), and the merge transaction (Merge, Undo, and Recover from
+// its journal).
 //
 // It imports nothing else of studiod. Functions take a context and run git
 // through Git.Run; they hold no locks while git runs, except the ones that

@@ -303,3 +303,37 @@ func (r *Repo) enableWorktreeConfig(ctx context.Context) error {
 	}
 	return fmt.Errorf("enable extensions.worktreeConfig: %w", err)
 }
+
+// Mark returns a token naming this moment for the watched worktree dir, for
+// ChangedSince; "" when dir is not watched with a change log.
+func (w *Watcher) Mark(dir string) string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if r := w.roots[filepath.Clean(dir)]; r != nil && r.log != nil && r.degraded == "" {
+		return w.token()
+	}
+	return ""
+}
+
+// ChangedSince reports whether anything in the watched worktree dir may
+// have changed since Mark gave token: true also when the watcher cannot
+// tell (not watched, degraded, events lost, no sync). Unlike the debounced
+// batches, it sees every event that happened before the call.
+func (w *Watcher) ChangedSince(ctx context.Context, dir, token string) bool {
+	if token == "" || w.Sync(ctx) != nil {
+		return true
+	}
+	epoch, seq, ok := parseToken(token)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	r := w.roots[filepath.Clean(dir)]
+	if r == nil || r.log == nil || r.degraded != "" || !ok || epoch != w.epoch || seq < r.log.floor {
+		return true
+	}
+	for _, e := range r.log.entries {
+		if e.seq > seq {
+			return true
+		}
+	}
+	return false
+}

@@ -73,7 +73,18 @@ func TestChanges(t *testing.T) {
 			t.Errorf("%s: got %+v, want a full answer", tc.name, a)
 		}
 	}
+	mark := w.Mark(root)
+	if w.ChangedSince(ctx, root, mark) {
+		t.Error("ChangedSince: a change reported where there was none")
+	}
+	gittest.Write(t, root, map[string]string{"a.txt": "again\n"})
+	if !w.ChangedSince(ctx, root, mark) {
+		t.Error("ChangedSince: a write right before the call was missed")
+	}
 	stop()
+	if w.Mark(root) != "" || !w.ChangedSince(ctx, root, mark) {
+		t.Error("an unwatched root: Mark gave a token or ChangedSince said unchanged")
+	}
 	if a := w.Changes(ctx, root, gone.Token); !a.Full {
 		t.Errorf("after unwatching: got %+v, want a full answer", a)
 	}
