@@ -137,7 +137,12 @@ func checkPeer(nc net.Conn) error {
 // ServeConn serves one connection (a socket client, or stdio in tests).
 func (s *Server) ServeConn(ctx context.Context, nc net.Conn) {
 	c := newConn(s)
-	c.rpc = jsonrpc2.NewConn(ctx, protocol.NewStream(nc), c, jsonrpc2.SetLogger(discardLogger{}))
+	// jsonrpc2 reads (and hands requests to c) as soon as the connection
+	// exists: requests wait until c.rpc is set, or a request's progress
+	// would find none.
+	ready := make(chan struct{})
+	c.rpc = jsonrpc2.NewConn(ctx, protocol.NewStream(nc), afterReady{ready, c}, jsonrpc2.SetLogger(discardLogger{}))
+	close(ready)
 	s.mu.Lock()
 	s.conns[c] = struct{}{}
 	s.mu.Unlock()
@@ -163,6 +168,17 @@ func (s *Server) Close() {
 		c.rpc.Close()
 	}
 	s.wg.Wait()
+}
+
+// afterReady hands requests to h once ready is closed.
+type afterReady struct {
+	ready <-chan struct{}
+	h     jsonrpc2.Handler
+}
+
+func (a afterReady) Handle(ctx context.Context, rpc *jsonrpc2.Conn, req *jsonrpc2.Request) {
+	<-a.ready
+	a.h.Handle(ctx, rpc, req)
 }
 
 type discardLogger struct{}
