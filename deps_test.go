@@ -29,6 +29,9 @@ func TestImportRules(t *testing.T) {
 		"internal/home":       {},
 		"internal/gittest":    {},
 		"internal/studiotest": {"protocol"},
+		"internal/fsmonitor":  {"protocol"},
+		// git runs the hook at every status: it must stay small.
+		"cmd/studiod-fsmonitor": {"internal/fsmonitor"},
 	}
 	// libraries lists, per protocol library, the packages that may use it:
 	// the daemon core knows nothing of LSP or MCP.

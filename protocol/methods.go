@@ -25,6 +25,8 @@ const (
 	MethodSubscribe = "studio/subscribe"
 	MethodStatus    = "studio/status"
 	MethodTrust     = "studio/trust"
+	MethodPool      = "studio/pool"
+	MethodFsmonitor = "studio/fsmonitor"
 	MethodShutdown  = "studio/shutdown"
 )
 
@@ -60,7 +62,7 @@ var Methods = []string{
 	MethodOutput, MethodResize, MethodStop, MethodRemove, MethodHook,
 	MethodDiff, MethodFile, MethodComment, MethodComments, MethodFeedback,
 	MethodConflicts, MethodWho, MethodMerge, MethodUndo, MethodSubscribe, MethodStatus,
-	MethodTrust, MethodShutdown,
+	MethodTrust, MethodPool, MethodFsmonitor, MethodShutdown,
 }
 
 // Notifications lists every notification the daemon sends.

@@ -66,7 +66,9 @@ func (a *app) serveCmd() *cobra.Command {
 				StateDir: a.dirs.State, WorktreeDir: a.dirs.Worktrees(), UserConfig: a.dirs.ConfigFile(),
 				LogFile: a.dirs.Log(), Self: self, Version: buildVersion(), Log: log,
 				Watch: watchOptions(),
-				Faces: faces,
+				// For tests that need the pool not to refill behind them.
+				PoolSettle: envDuration("STUDIOD_DEBUG_POOL_SETTLE"),
+				Faces:      faces,
 				Ready: func() {
 					if !background && !a.json {
 						fmt.Fprintf(os.Stderr, "studiod %s listening on %s (log %s)\n", buildVersion(), a.dirs.Socket(), a.dirs.Log())
@@ -114,6 +116,12 @@ func watchOptions() workspace.WatcherOptions {
 		o.MaxWatches = n
 	}
 	return o
+}
+
+// envDuration reads a duration from the environment; 0 when unset or bad.
+func envDuration(name string) time.Duration {
+	d, _ := time.ParseDuration(os.Getenv(name))
+	return d
 }
 
 func (a *app) statusCmd() *cobra.Command {
@@ -349,6 +357,7 @@ func (a *app) doctor(ctx context.Context) []check {
 			}
 			checks = append(checks, wc)
 		}
+		checks = append(checks, poolCheck(ctx, c))
 		repo := a.repoDir()
 		if _, err := os.Stat(filepath.Join(repo, agents.RepoConfigName)); err == nil {
 			r, err := c.Trust(ctx, protocol.TrustParams{Repo: repo, Check: true})
@@ -372,4 +381,34 @@ func readInt(path string) int {
 	}
 	n, _ := strconv.Atoi(strings.TrimSpace(string(b)))
 	return n
+}
+
+// poolCheck reports the warm pools: trees, their states and disk.
+func poolCheck(ctx context.Context, c *protocol.Client) check {
+	res, err := c.Pool(ctx, protocol.PoolParams{})
+	if err != nil {
+		return check{Name: "pool", Warn: true, Detail: err.Error()}
+	}
+	if len(res.Repos) == 0 {
+		return check{Name: "pool", OK: true, Detail: "no pools yet (repositories get one once spawned from)"}
+	}
+	var parts []string
+	for _, r := range res.Repos {
+		states := map[protocol.PoolTreeState]int{}
+		for _, t := range r.Trees {
+			states[t.State]++
+		}
+		part := fmt.Sprintf("%s: %d of %d ready", filepath.Base(r.Repo), states[protocol.PoolReady], r.Size)
+		for _, s := range []protocol.PoolTreeState{protocol.PoolPreparing, protocol.PoolRefreshing, protocol.PoolRemoving} {
+			if states[s] > 0 {
+				part += fmt.Sprintf(", %d %s", states[s], s)
+			}
+		}
+		part += ", " + fmtBytes(r.Bytes)
+		if r.Note != "" {
+			part += " (" + r.Note + ")"
+		}
+		parts = append(parts, part)
+	}
+	return check{Name: "pool", OK: true, Detail: strings.Join(parts, "; ")}
 }

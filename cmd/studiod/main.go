@@ -146,7 +146,7 @@ Try it with no AI account: studiod demo`,
 		a.stopCmd(), a.rmCmd(), a.statusCmd(), a.doctorCmd(), a.serveCmd(), a.trustCmd(),
 		a.versionCmd(), a.hookCmd(), a.shutdownCmd(), a.demoCmd(), a.conflictsCmd(), a.whoCmd(), a.lspCmd(),
 		a.diffCmd(), a.commentCmd(), a.commentsCmd(), a.feedbackCmd(), a.mergeCmd(), a.undoCmd(),
-		shimCmd(), demoAgentCmd(),
+		shimCmd(), demoAgentCmd(), a.poolCmd(), fsmonitorCmd(),
 		a.mcpCmd(), a.mcpTokenCmd(),
 	)
 	return root

@@ -46,6 +46,8 @@ export const Method = {
     Subscribe: "studio/subscribe",
     Status: "studio/status",
     Trust: "studio/trust",
+    Pool: "studio/pool",
+    Fsmonitor: "studio/fsmonitor",
     Shutdown: "studio/shutdown",
 } as const;
 
@@ -258,6 +260,17 @@ export interface FileResult {
     binary?: boolean;
 }
 
+export interface FsmonitorParams {
+    worktree: string;
+    token: string;
+}
+
+export interface FsmonitorResult {
+    token: string;
+    paths: string[];
+    full?: boolean;
+}
+
 export interface HelloParams {
     client: string;
     version: string;
@@ -329,6 +342,36 @@ export interface OutputResult {
     next: number;
     size: number;
     done: boolean;
+}
+
+export interface PoolParams {
+    repo?: string;
+    prune?: boolean;
+    wait?: boolean;
+}
+
+export interface PoolTree {
+    id: string;
+    path: string;
+    state: string;
+    commit: string;
+    bytes: number;
+    error?: string;
+}
+
+export interface PoolRepo {
+    repo: string;
+    target: string;
+    tip: string;
+    size: number;
+    bytes: number;
+    maxBytes: number;
+    note?: string;
+    trees: PoolTree[];
+}
+
+export interface PoolResult {
+    repos: PoolRepo[];
 }
 
 export interface RemoveParams extends SessionRef {
@@ -492,10 +535,12 @@ export const conflicts = new Request<ConflictsParams, ConflictsResult>(Method.Co
 export const diff = new Request<DiffParams, DiffResult>(Method.Diff);
 export const feedback = new Request<SessionRef, FeedbackResult>(Method.Feedback);
 export const file = new Request<FileParams, FileResult>(Method.File);
+export const fsmonitor = new Request<FsmonitorParams, FsmonitorResult>(Method.Fsmonitor);
 export const hello = new Request<HelloParams, HelloResult>(Method.Hello);
 export const hook = new Request<HookParams, Session>(Method.Hook);
 export const merge = new Request<MergeParams, MergeResult>(Method.Merge);
 export const output = new Request<OutputParams, OutputResult>(Method.Output);
+export const pool = new Request<PoolParams, PoolResult>(Method.Pool);
 export const remove = new Request<RemoveParams, RemoveResult>(Method.Remove);
 export const resize = new Request<ResizeParams, Session>(Method.Resize);
 export const send = new Request<SendParams, Session>(Method.Send);
