@@ -104,7 +104,6 @@ type poolTree struct {
 	mark      string // the watcher's token from when it was last known clean
 	noWatch   bool   // the watcher cannot cover it: not watched
 	bytes     int64  // on disk, measured when it became ready
-	err       string // why it last failed
 }
 
 type poolRepo struct {
@@ -952,7 +951,7 @@ func (p *pool) ready(ctx context.Context, repo *workspace.Repo, t *poolTree, com
 	p.watch(ctx, t)
 	size, _ := workspace.DiskUsage(ctx, t.Path)
 	p.mu.Lock()
-	t.bytes, t.dirty, t.lost, t.err = size, false, false, ""
+	t.bytes, t.dirty, t.lost = size, false, false
 	if r := p.repos[t.Repo]; r != nil && size > 0 {
 		r.estimate = size
 	}
@@ -1239,8 +1238,8 @@ func (p *pool) remove(ctx context.Context, t *poolTree) {
 
 // PoolTree is one pool worktree, for status.
 type PoolTree struct {
-	ID, Path, State, Commit, Error string
-	Bytes                          int64
+	ID, Path, State, Commit string
+	Bytes                   int64
 }
 
 // PoolRepo is one repository's pool, for status.
@@ -1360,7 +1359,7 @@ func (p *pool) status(ctx context.Context, roots []string) []PoolRepo {
 			case t.State == poolRefreshing || t.State == poolRecycling || t.dirty || t.lost || t.busy || t.Commit != pr.Tip:
 				state = "refreshing"
 			}
-			pr.Trees = append(pr.Trees, PoolTree{ID: t.ID, Path: t.Path, State: state, Commit: t.Commit, Bytes: t.bytes, Error: t.err})
+			pr.Trees = append(pr.Trees, PoolTree{ID: t.ID, Path: t.Path, State: state, Commit: t.Commit, Bytes: t.bytes})
 			pr.Bytes += t.bytes
 		}
 		p.mu.Unlock()

@@ -553,7 +553,6 @@ type PoolTree struct {
 	State  PoolTreeState `json:"state"`
 	Commit string        `json:"commit"`
 	Bytes  int64         `json:"bytes"`
-	Error  string        `json:"error,omitempty"`
 }
 
 // PoolTreeState is what a pool tree is doing.

@@ -19,7 +19,7 @@ func (a *core) Pool(ctx context.Context, p protocol.PoolParams) (*protocol.PoolR
 			MaxBytes: r.MaxBytes, Note: r.Note, Trees: []protocol.PoolTree{}}
 		for _, t := range r.Trees {
 			pr.Trees = append(pr.Trees, protocol.PoolTree{ID: t.ID, Path: t.Path, State: protocol.PoolTreeState(t.State),
-				Commit: t.Commit, Bytes: t.Bytes, Error: t.Error})
+				Commit: t.Commit, Bytes: t.Bytes})
 		}
 		res.Repos = append(res.Repos, pr)
 	}

@@ -72,11 +72,7 @@ func printPool(res *protocol.PoolResult) {
 	for _, r := range res.Repos {
 		fmt.Fprintf(tw, "%s\t(size %d; target %s at %s; %s of %s)\n", r.Repo, r.Size, r.Target, short(r.Tip), fmtBytes(r.Bytes), fmtBytes(r.MaxBytes))
 		for _, t := range r.Trees {
-			line := fmt.Sprintf("  %s\t%s\t%s\t%s", t.State, short(t.Commit), fmtBytes(t.Bytes), t.Path)
-			if t.Error != "" {
-				line += "\t" + t.Error
-			}
-			fmt.Fprintln(tw, line)
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", t.State, short(t.Commit), fmtBytes(t.Bytes), t.Path)
 		}
 		if r.Note != "" {
 			fmt.Fprintf(tw, "  note\t%s\n", r.Note)

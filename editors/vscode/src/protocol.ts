@@ -356,7 +356,6 @@ export interface PoolTree {
     state: string;
     commit: string;
     bytes: number;
-    error?: string;
 }
 
 export interface PoolRepo {
