@@ -180,6 +180,11 @@ func BenchmarkConflictLatency(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	// Idle means the pool's refill (a checkout, a walk) is done too.
+	if _, err := c.Pool(b.Context(), protocol.PoolParams{Repo: repo, Wait: true}); err != nil {
+		b.Fatal(err)
+	}
+	drain(time.Second)
 	cpu0 := procCPU(st.PID)
 	time.Sleep(5 * time.Second)
 	idleCPU := float64(procCPU(st.PID)-cpu0) / 5 / 100 // clock ticks (100/s) → fraction of a core
