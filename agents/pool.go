@@ -792,6 +792,22 @@ func (p *pool) plan(ctx context.Context, root string) func() {
 		}
 		p.mu.Unlock()
 	}
+	// Before the first tree, the disk cap needs an estimate of one: the
+	// size of what a checkout writes.
+	p.mu.Lock()
+	tip, needEstimate := r.tip, r.estimate == 0 && r.tip != ""
+	p.mu.Unlock()
+	if needEstimate {
+		if repo, err := workspace.Open(ctx, p.m.opts.Git, root); err == nil {
+			if n, err := repo.TreeBytes(ctx, tip); err == nil {
+				p.mu.Lock()
+				if r.estimate == 0 {
+					r.estimate = max(n, 1)
+				}
+				p.mu.Unlock()
+			}
+		}
+	}
 
 	p.mu.Lock()
 	defer p.mu.Unlock()
