@@ -32,6 +32,9 @@ func TestImportRules(t *testing.T) {
 		"internal/fakemodel":               {},
 		"internal/fakemodel/cmd/fakemodel": {"internal/fakemodel"},
 		"test/soak":                        {"protocol"},
+		"internal/fsmonitor":               {"protocol"},
+		// git runs the hook at every status: it must stay small.
+		"cmd/studiod-fsmonitor": {"internal/fsmonitor"},
 	}
 	// libraries lists, per protocol library, the packages that may use it:
 	// the daemon core knows nothing of LSP or MCP.

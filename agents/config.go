@@ -6,8 +6,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -22,6 +24,7 @@ type Config struct {
 	Setup    Setup              `toml:"setup"`
 	Gate     Gate               `toml:"gate"`
 	Check    Check              `toml:"check"`
+	Pool     Pool               `toml:"pool"`
 }
 
 // Gate configures what an agent hears, before it writes a file, of the
@@ -56,6 +59,9 @@ type Defaults struct {
 	// LogLimit caps each session's output log ("32MiB"): older output is
 	// rotated out. "0" keeps everything.
 	LogLimit string `toml:"log_limit"`
+	// Fsmonitor, when false, leaves git's core.fsmonitor unset in the
+	// sessions' worktrees (default: on, answered by the daemon's watcher).
+	Fsmonitor *bool `toml:"fsmonitor"`
 }
 
 // Profile says how to run one kind of agent. In Command and Resume,
@@ -105,6 +111,20 @@ type Setup struct {
 	Copy []string `toml:"copy"`
 	// Commands run in the new worktree through sh -c, in order.
 	Commands []string `toml:"commands"`
+	// Prepare are session-independent commands (npm ci, cargo fetch) run
+	// through sh -c in pool worktrees ahead of spawns, and again each time
+	// a pool worktree moves to the target's new tip.
+	Prepare []string `toml:"prepare"`
+}
+
+// Pool sizes the warm pool of ready worktrees (pool.go).
+type Pool struct {
+	// Size is how many ready worktrees to keep for the repository. Unset,
+	// it is 1 for repositories spawned from in the last week, else 0.
+	Size *int `toml:"size"`
+	// MaxDisk caps the disk all pool worktrees may take together ("20GiB",
+	// "500MB", or bytes); a repository's config can lower it, not raise it.
+	MaxDisk string `toml:"max_disk"`
 }
 
 type duration struct{ time.Duration }
@@ -123,6 +143,7 @@ func Builtin(self string) Config {
 	return Config{
 		Defaults: Defaults{Agent: "claude", BranchPrefix: "studio/", PortBase: 41000, PortBlock: 10, MergeStrategy: "merge", LogLimit: DefaultLogLimit},
 		Gate:     Gate{Mode: GateInform},
+		Pool:     Pool{MaxDisk: defaultPoolDisk},
 		Agents: map[string]Profile{
 			// Claude Code reports through its hooks (--settings) and keeps the
 			// conversation studiod names (--session-id), so feedback after exit
@@ -212,6 +233,15 @@ func overlay(base, o Config) Config {
 	if od.LogLimit != "" {
 		d.LogLimit = od.LogLimit
 	}
+	if od.Fsmonitor != nil {
+		d.Fsmonitor = od.Fsmonitor
+	}
+	if o.Pool.Size != nil {
+		base.Pool.Size = o.Pool.Size
+	}
+	if o.Pool.MaxDisk != "" {
+		base.Pool.MaxDisk = o.Pool.MaxDisk
+	}
 	agents := map[string]Profile{}
 	for k, v := range base.Agents {
 		agents[k] = v
@@ -265,6 +295,7 @@ func overlay(base, o Config) Config {
 	}
 	base.Setup.Copy = append(base.Setup.Copy, o.Setup.Copy...)
 	base.Setup.Commands = append(base.Setup.Commands, o.Setup.Commands...)
+	base.Setup.Prepare = append(base.Setup.Prepare, o.Setup.Prepare...)
 	return base
 }
 
@@ -282,6 +313,9 @@ func repoCommands(c Config) []string {
 	}
 	if c.Check.Command != "" {
 		cmds = append(cmds, "check: "+c.Check.Command)
+	}
+	for _, s := range c.Setup.Prepare {
+		cmds = append(cmds, "prepare: "+s)
 	}
 	for name, p := range c.Agents {
 		if p.Command != nil {
@@ -346,7 +380,56 @@ func (m *Manager) effectiveConfig(ctx context.Context, root string) (Config, *re
 	if err != nil {
 		return Config{}, nil, err
 	}
-	return overlay(c, rc.Config), rc, nil
+	eff := overlay(c, rc.Config)
+	// A repository may lower the user's disk cap for the pool, never raise it.
+	if rc.Config.Pool.MaxDisk != "" {
+		repoMax, err1 := parseBytes(rc.Config.Pool.MaxDisk)
+		userMax, err2 := parseBytes(c.Pool.MaxDisk)
+		if err1 == nil && err2 == nil && repoMax > userMax {
+			eff.Pool.MaxDisk = c.Pool.MaxDisk
+		}
+	}
+	if err := validate(eff, rc.Path); err != nil {
+		return Config{}, nil, err
+	}
+	return eff, rc, nil
+}
+
+// validate checks the settings no later step checks, so a bad value is
+// refused where it is read, with the file it came from.
+func validate(c Config, repoConfig string) error {
+	if n := c.Pool.Size; n != nil && (*n < 0 || *n > maxPoolSize) {
+		return invalidf("[pool] size = %d (in %s or the user config): give 0 to %d", *n, repoConfig, maxPoolSize)
+	}
+	if _, err := parseBytes(c.Pool.MaxDisk); err != nil {
+		return invalidf("[pool] max_disk: %v", err)
+	}
+	return nil
+}
+
+// parseBytes reads a size: bytes, or a number with a unit (KB, MB, GB, TB
+// are powers of 1000; KiB, MiB, GiB, TiB of 1024).
+func parseBytes(s string) (int64, error) {
+	t := strings.TrimSpace(s)
+	units := []struct {
+		suffix string
+		mult   float64
+	}{
+		{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40},
+		{"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12}, {"B", 1},
+	}
+	mult := 1.0
+	for _, u := range units {
+		if n, ok := strings.CutSuffix(t, u.suffix); ok {
+			t, mult = strings.TrimSpace(n), u.mult
+			break
+		}
+	}
+	v, err := strconv.ParseFloat(t, 64)
+	if err != nil || v < 0 || math.IsInf(v, 0) || math.IsNaN(v) {
+		return 0, fmt.Errorf("%q is not a size: give bytes or a number with KB, MB, GB, KiB, MiB or GiB", s)
+	}
+	return int64(v * mult), nil
 }
 
 // TrustResult says what trusting a repo config allows.

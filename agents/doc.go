@@ -1,14 +1,15 @@
 // Package agents owns studiod's sessions: one agent working in its own git
 // worktree on its own branch. It runs the session state machine, gets each
 // session's workspace and agent process through the Host seam (a local
-// worktree and a detached shim today), supervises the agents and detects
-// their status, loads agent profiles and repo config, tracks the sessions'
-// predicted conflicts, keeps review comments, orchestrates merges and undos
-// (and recovers ones a crash cut short), integrates sessions (the live
-// preview of their fold onto the target, check runs in a scratch worktree,
-// the journaled land queue, sync, and each session's Behind and
-// WouldConflict), and persists everything in SQLite (land queues in JSON
-// journals) before announcing it.
+// worktree, from the warm pool of ready worktrees when it has one, and a
+// detached shim today), answers git's fsmonitor hook from the file watcher,
+// supervises the agents and detects their status, loads agent profiles and
+// repo config, tracks the sessions' predicted conflicts, keeps review
+// comments, orchestrates merges and undos (and recovers ones a crash cut
+// short), integrates sessions (the live preview of their fold onto the
+// target, check runs in a scratch worktree, the journaled land queue, sync,
+// and each session's Behind and WouldConflict), and persists everything in
+// SQLite (land queues in JSON journals) before announcing it.
 //
 // It imports workspace and agents/shim and nothing else of studiod; the
 // wire types live in protocol and are mapped by server.
@@ -16,7 +17,8 @@
 // Concurrency: a Manager is safe for concurrent use. A per-repository lock
 // serializes what moves a repository's refs (reserving a spawn, merge,
 // undo, remove) and is never held across a checkout, setup commands or an
-// agent start. Manager.writeMu serializes state changes: it is held across
+// agent start; the pool's own lock comes after it and is never held with
+// Manager.mu. Manager.writeMu serializes state changes: it is held across
 // the database write and the (non-blocking) fan-out, so listeners see
 // transitions in the order they were stored. Manager.mu guards the
 // in-memory session table. Lock order: repo lock, then writeMu, then mu.

@@ -41,6 +41,9 @@ type Options struct {
 	SpawnGrace time.Duration
 	// Watch tunes the file watcher behind conflict prediction.
 	Watch workspace.WatcherOptions
+	// PoolSettle is how long the worktree pool waits after a spawn before
+	// refilling (default 2s).
+	PoolSettle time.Duration
 	// Host provides sessions' workspaces and starts their agents; nil
 	// means this machine (worktrees and shims).
 	Host Host
@@ -79,8 +82,10 @@ type Manager struct {
 	nextL             int
 	repoLocks         map[string]*sync.Mutex
 
-	conf       *conflicts
-	integ      *integrator
+	conf  *conflicts
+	integ *integrator
+	// pool keeps ready worktrees (pool.go); nil with a Host of the caller's.
+	pool       *pool
 	who        whoCache
 	deliveries deliveries
 	gates      gateNotes
@@ -114,6 +119,9 @@ func New(ctx context.Context, opts Options) (*Manager, error) {
 	if opts.SpawnGrace <= 0 {
 		opts.SpawnGrace = 700 * time.Millisecond
 	}
+	if opts.PoolSettle <= 0 {
+		opts.PoolSettle = poolSettle
+	}
 	for _, d := range []string{opts.StateDir, filepath.Join(opts.RuntimeDir, "shims")} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return nil, err
@@ -135,6 +143,10 @@ func New(ctx context.Context, opts Options) (*Manager, error) {
 		activityListeners: map[int]func(Activity){},
 		ctx:               mctx, cancel: cancel,
 	}
+	if opts.Watch.CookieDir == "" {
+		// Where the watcher's fsmonitor answers sync with inotify.
+		opts.Watch.CookieDir = filepath.Join(opts.RuntimeDir, "fsmonitor")
+	}
 	m.conf = newConflicts(m, opts.Watch)
 	m.integ = newIntegrator(m)
 	list, err := st.all(ctx)
@@ -147,11 +159,28 @@ func New(ctx context.Context, opts Options) (*Manager, error) {
 		s.Socket = m.socketPath(s.ID)
 		m.sessions[s.ID] = s
 	}
+	if local, ok := opts.Host.(localHost); ok {
+		// Local worktrees come from the warm pool when it has one ready.
+		// Its recovery runs first: a spawn cut short finds its tree in a
+		// known state.
+		p, err := newPool(m)
+		if err != nil {
+			st.close()
+			cancel()
+			return nil, err
+		}
+		m.pool = p
+		m.host = &poolHost{Host: local, p: p}
+		p.recover(ctx)
+	}
 	for _, s := range list {
 		m.recover(ctx, s.clone())
 		m.recoverMerges(ctx, s.clone())
 	}
 	m.recoverLands(ctx)
+	if m.pool != nil {
+		m.pool.start()
+	}
 	for _, s := range m.List("", false) {
 		m.conf.track(ctx, s)
 	}
@@ -163,6 +192,9 @@ func New(ctx context.Context, opts Options) (*Manager, error) {
 // Close stops supervising (agents keep running) and closes the database.
 func (m *Manager) Close() error {
 	m.cancel()
+	if m.pool != nil {
+		m.pool.close()
+	}
 	m.integ.close()
 	m.conf.close()
 	m.wg.Wait()

@@ -127,12 +127,23 @@ func (m *Manager) Spawn(ctx context.Context, req SpawnRequest, progress Progress
 		return Session{}, fmt.Errorf("spawn %s: %s: %w", s.Name, step, err)
 	}
 
-	progress("creating worktree " + s.Worktree)
+	if m.pool != nil && m.pool.claimedAt(s.Worktree) != nil {
+		progress("taking a ready worktree from the pool: " + s.Worktree)
+	} else {
+		progress("creating worktree " + s.Worktree)
+	}
 	if err := m.host.Acquire(ctx, repo, s); err != nil {
 		return fail("create worktree", err)
 	}
-	if err := copyFiles(repo.Root, s.Worktree, cfg.Setup.Copy); err != nil {
+	copied, cloned, err := copyFiles(repo.Root, s.Worktree, cfg.Setup.Copy)
+	if err != nil {
 		return fail("copy files", err)
+	}
+	switch {
+	case copied > 0 && cloned == copied:
+		progress(fmt.Sprintf("copied %d file(s) as copy-on-write clones (reflink)", copied))
+	case copied > 0:
+		progress(fmt.Sprintf("copied %d file(s) (%d as copy-on-write clones; the file system has no reflink for the others)", copied, cloned))
 	}
 	l, err := m.prepareLaunch(s, profile, false)
 	if err != nil {
@@ -164,6 +175,9 @@ func (m *Manager) Spawn(ctx context.Context, req SpawnRequest, progress Progress
 	}
 	sv := m.supervise(started, profile, true)
 	m.conf.track(ctx, started)
+	if m.pool != nil {
+		m.pool.spawned(ctx, repo)
+	}
 	if sv.acp != nil {
 		if req.Prompt != "" {
 			sv.acp.enqueue(req.Prompt)
@@ -190,7 +204,8 @@ func (m *Manager) Spawn(ctx context.Context, req SpawnRequest, progress Progress
 // records the session as starting, which reserves its name. It holds the
 // repo lock only while it checks and records; the slow steps of a spawn
 // run without it.
-func (m *Manager) reserve(ctx context.Context, repo *workspace.Repo, cfg Config, req SpawnRequest, agent string, argv []string) (*Session, error) {
+func (m *Manager) reserve(ctx context.Context, repo *workspace.Repo, cfg Config, req SpawnRequest, agent string, argv []string) (_ *Session, err error) {
+	reserved := false
 	lock := m.repoLock(repo.Root)
 	lock.Lock()
 	defer lock.Unlock()
@@ -251,6 +266,18 @@ func (m *Manager) reserve(ctx context.Context, repo *workspace.Repo, cfg Config,
 	if _, err := os.Stat(wtPath); err == nil {
 		return nil, invalidf("worktree path %s already exists: remove it or pick another --name", wtPath)
 	}
+	// A ready tree of the pool at the base becomes the session's worktree
+	// where it is: it is the pool's to give back if the reservation fails.
+	if m.pool != nil {
+		if path := m.pool.claim(repo.Root, base, poolHash(cfg, m.fsmonitorHookFor(cfg))); path != "" {
+			wtPath = path
+			defer func() {
+				if !reserved {
+					m.pool.unclaim(path)
+				}
+			}()
+		}
+	}
 
 	now := time.Now().UTC()
 	s := &Session{
@@ -268,6 +295,7 @@ func (m *Manager) reserve(ctx context.Context, repo *workspace.Repo, cfg Config,
 	if err := m.insert(s); err != nil {
 		return nil, err
 	}
+	reserved = true
 	return s, nil
 }
 
@@ -358,30 +386,35 @@ func (m *Manager) agentEnv(s *Session, p Profile) []string {
 }
 
 // copyFiles copies files matching globs from the main worktree into the new
-// one. Globs must stay inside the repository.
-func copyFiles(from, to string, globs []string) error {
+// one, as copy-on-write clones where the file system has them. Globs must
+// stay inside the repository. It returns how many files it copied and how
+// many of them were cloned.
+func copyFiles(from, to string, globs []string) (copied, cloned int, err error) {
+	c := &copyCount{}
 	for _, g := range globs {
 		if filepath.IsAbs(g) || strings.HasPrefix(filepath.Clean(g), "..") {
-			return fmt.Errorf("copy glob %q leaves the repository", g)
+			return c.copied, c.cloned, fmt.Errorf("copy glob %q leaves the repository", g)
 		}
 		matches, err := filepath.Glob(filepath.Join(from, g))
 		if err != nil {
-			return fmt.Errorf("copy glob %q: %w", g, err)
+			return c.copied, c.cloned, fmt.Errorf("copy glob %q: %w", g, err)
 		}
 		for _, src := range matches {
 			rel, _ := filepath.Rel(from, src)
 			if strings.HasPrefix(rel, ".git") && (rel == ".git" || strings.HasPrefix(rel, ".git/")) {
 				continue
 			}
-			if err := copyTree(src, filepath.Join(to, rel)); err != nil {
-				return err
+			if err := c.copyTree(src, filepath.Join(to, rel)); err != nil {
+				return c.copied, c.cloned, err
 			}
 		}
 	}
-	return nil
+	return c.copied, c.cloned, nil
 }
 
-func copyTree(src, dst string) error {
+type copyCount struct{ copied, cloned int }
+
+func (c *copyCount) copyTree(src, dst string) error {
 	fi, err := os.Lstat(src)
 	if err != nil {
 		return err
@@ -395,7 +428,7 @@ func copyTree(src, dst string) error {
 			return err
 		}
 		for _, e := range entries {
-			if err := copyTree(filepath.Join(src, e.Name()), filepath.Join(dst, e.Name())); err != nil {
+			if err := c.copyTree(filepath.Join(src, e.Name()), filepath.Join(dst, e.Name())); err != nil {
 				return err
 			}
 		}
@@ -404,23 +437,18 @@ func copyTree(src, dst string) error {
 	if _, err := os.Lstat(dst); err == nil {
 		return nil // the checkout has it: never overwrite tracked content
 	}
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		return err
 	}
-	out, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, fi.Mode().Perm())
+	cloned, err := workspace.CloneFile(src, dst, fi.Mode().Perm())
 	if err != nil {
 		return err
 	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
+	c.copied++
+	if cloned {
+		c.cloned++
 	}
-	return out.Close()
+	return nil
 }
 
 func runSetup(ctx context.Context, dir string, env []string, command, logPath string) error {
@@ -470,7 +498,13 @@ func (m *Manager) rollback(ctx context.Context, s *Session) {
 		return
 	}
 	if wt, _ := repo.WorktreeFor(ctx, s.Branch); wt != nil && wt.Path == s.Worktree {
-		if err := m.host.Release(ctx, repo, s, true); err != nil {
+		release := m.host.Release
+		if ph, ok := m.host.(*poolHost); ok {
+			release = func(ctx context.Context, repo *workspace.Repo, s *Session, _ bool) error {
+				return ph.discard(ctx, repo, s)
+			}
+		}
+		if err := release(ctx, repo, s, true); err != nil {
 			m.log.Warn("rollback: remove worktree", "session", s.Name, "err", err)
 		}
 	} else if _, err := os.Stat(s.Worktree); err == nil {

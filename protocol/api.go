@@ -44,6 +44,8 @@ type API interface {
 	Subscribe(context.Context, SubscribeParams) (*Empty, error)
 	Status(context.Context, Empty) (*StatusResult, error)
 	Trust(context.Context, TrustParams) (*TrustResult, error)
+	Pool(context.Context, PoolParams) (*PoolResult, error)
+	Fsmonitor(context.Context, FsmonitorParams) (*FsmonitorResult, error)
 	Shutdown(context.Context, Empty) (*Empty, error)
 }
 
@@ -83,6 +85,8 @@ func Routes(api API) map[string]Handler {
 		MethodSubscribe: route(api.Subscribe),
 		MethodStatus:    route(api.Status),
 		MethodTrust:     route(api.Trust),
+		MethodPool:      route(api.Pool),
+		MethodFsmonitor: route(api.Fsmonitor),
 		MethodShutdown:  route(api.Shutdown),
 	}
 }

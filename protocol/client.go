@@ -207,6 +207,14 @@ func (c *Client) Trust(ctx context.Context, p TrustParams) (*TrustResult, error)
 	return call[TrustResult](ctx, c, MethodTrust, p)
 }
 
+func (c *Client) Pool(ctx context.Context, p PoolParams) (*PoolResult, error) {
+	return call[PoolResult](ctx, c, MethodPool, p)
+}
+
+func (c *Client) Fsmonitor(ctx context.Context, p FsmonitorParams) (*FsmonitorResult, error) {
+	return call[FsmonitorResult](ctx, c, MethodFsmonitor, p)
+}
+
 func (c *Client) Shutdown(ctx context.Context, p Empty) (*Empty, error) {
 	return call[Empty](ctx, c, MethodShutdown, p)
 }

@@ -31,6 +31,8 @@ const (
 	MethodSubscribe = "studio/subscribe"
 	MethodStatus    = "studio/status"
 	MethodTrust     = "studio/trust"
+	MethodPool      = "studio/pool"
+	MethodFsmonitor = "studio/fsmonitor"
 	MethodShutdown  = "studio/shutdown"
 )
 
@@ -72,7 +74,7 @@ var Methods = []string{
 	MethodDiff, MethodFile, MethodComment, MethodComments, MethodFeedback,
 	MethodConflicts, MethodWho, MethodNote, MethodMerge, MethodUndo,
 	MethodPreview, MethodLand, MethodUndoLand, MethodSync, MethodSubscribe, MethodStatus,
-	MethodTrust, MethodShutdown,
+	MethodTrust, MethodPool, MethodFsmonitor, MethodShutdown,
 }
 
 // Notifications lists every notification the daemon sends.

@@ -703,3 +703,67 @@ type UndoResult struct {
 	Restored string `json:"restored"`
 	Undone   string `json:"undone"`
 }
+
+// PoolParams asks for the warm pools of ready worktrees: of the repository
+// containing Repo (every repository the pool follows when empty). Prune
+// removes their worktrees first (no refill until the next spawn there);
+// Wait answers once their pending work (checkouts, prepare commands,
+// refreshes) is done.
+type PoolParams struct {
+	Repo  string `json:"repo,omitempty"`
+	Prune bool   `json:"prune,omitempty"`
+	Wait  bool   `json:"wait,omitempty"`
+}
+
+// PoolResult lists the pools.
+type PoolResult struct {
+	Repos []PoolRepo `json:"repos"`
+}
+
+// PoolRepo is one repository's pool.
+type PoolRepo struct {
+	Repo     string     `json:"repo"`
+	Target   string     `json:"target"` // the branch its trees follow
+	Tip      string     `json:"tip"`    // that branch's commit
+	Size     int        `json:"size"`   // trees wanted ([pool] size, or the default)
+	Bytes    int64      `json:"bytes"`  // on disk, all its trees
+	MaxBytes int64      `json:"maxBytes"`
+	Note     string     `json:"note,omitempty"` // why it has fewer trees than wanted
+	Trees    []PoolTree `json:"trees"`
+}
+
+// PoolTree is one ready (or soon ready) worktree.
+type PoolTree struct {
+	ID     string        `json:"id"`
+	Path   string        `json:"path"`
+	State  PoolTreeState `json:"state"`
+	Commit string        `json:"commit"`
+	Bytes  int64         `json:"bytes"`
+}
+
+// PoolTreeState is what a pool tree is doing.
+type PoolTreeState string
+
+// Pool tree states.
+const (
+	PoolReady      PoolTreeState = "ready"      // at the tip, prepared, clean: a spawn takes it
+	PoolPreparing  PoolTreeState = "preparing"  // being checked out or prepared
+	PoolRefreshing PoolTreeState = "refreshing" // being moved to the new tip, or cleaned
+	PoolRemoving   PoolTreeState = "removing"   // being removed (pruned, or too many)
+)
+
+// FsmonitorParams is git's fsmonitor hook question (protocol version 2),
+// relayed by `studiod fsmonitor`: what changed in Worktree since Token?
+type FsmonitorParams struct {
+	Worktree string `json:"worktree"` // absolute
+	Token    string `json:"token"`
+}
+
+// FsmonitorResult answers it: the paths changed since the token
+// (directories end in "/"), and the token for now; Full means everything
+// may have changed (git then looks at everything itself).
+type FsmonitorResult struct {
+	Token string   `json:"token"`
+	Paths []string `json:"paths"`
+	Full  bool     `json:"full,omitempty"`
+}

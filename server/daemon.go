@@ -35,6 +35,9 @@ type Config struct {
 	// Watch tunes the file watcher (MaxWatches caps inotify watches below
 	// the kernel's limit).
 	Watch workspace.WatcherOptions
+	// PoolSettle is how long the worktree pool waits after a spawn before
+	// refilling (0: its default).
+	PoolSettle time.Duration
 	// Faces are served from inside the daemon once it accepts
 	// connections (MCP over HTTP), as clients of its API.
 	Faces []Face
@@ -117,6 +120,7 @@ func Run(ctx context.Context, cfg Config) error {
 	m, err := agents.New(ctx, agents.Options{
 		StateDir: cfg.StateDir, RuntimeDir: cfg.RuntimeDir, WorktreeDir: cfg.WorktreeDir,
 		UserConfig: cfg.UserConfig, Self: cfg.Self, Socket: cfg.Socket, Git: cfg.Git, Log: cfg.Log, Watch: cfg.Watch,
+		PoolSettle: cfg.PoolSettle,
 	})
 	if err != nil {
 		ln.Close()

@@ -154,7 +154,12 @@ func (s *Server) serveConn(ctx context.Context, nc net.Conn, timeouts bool) {
 	if timeouts {
 		c.stream.SetReadTimeouts(nc, c.idleFor, s.messageTimeout)
 	}
-	c.rpc = jsonrpc2.NewConn(ctx, c.stream, c, jsonrpc2.SetLogger(discardLogger{}))
+	// jsonrpc2 reads (and hands requests to c) as soon as the connection
+	// exists: requests wait until c.rpc is set, or a request's progress
+	// would find none.
+	ready := make(chan struct{})
+	c.rpc = jsonrpc2.NewConn(ctx, c.stream, afterReady{ready, c}, jsonrpc2.SetLogger(discardLogger{}))
+	close(ready)
 	s.mu.Lock()
 	s.conns[c] = struct{}{}
 	s.mu.Unlock()
@@ -180,6 +185,17 @@ func (s *Server) Close() {
 		c.rpc.Close()
 	}
 	s.wg.Wait()
+}
+
+// afterReady hands requests to h once ready is closed.
+type afterReady struct {
+	ready <-chan struct{}
+	h     jsonrpc2.Handler
+}
+
+func (a afterReady) Handle(ctx context.Context, rpc *jsonrpc2.Conn, req *jsonrpc2.Request) {
+	<-a.ready
+	a.h.Handle(ctx, rpc, req)
 }
 
 type discardLogger struct{}

@@ -79,6 +79,11 @@ type Cmd struct {
 	Env   []string
 	// Stdout, when set, receives output instead of the returned buffer.
 	Stdout io.Writer
+	// DieWithParent kills git when the daemon dies (however it dies), for
+	// slow background work (checkouts, resets, cleans) whose half-done
+	// result recovery removes: a git still running in a tree the next
+	// daemon deletes would fight it.
+	DieWithParent bool
 }
 
 // Run runs git with args in dir and returns its standard output. A non-zero
@@ -112,7 +117,10 @@ func (g *Git) Command(ctx context.Context, c Cmd, args ...string) *exec.Cmd {
 }
 
 func (g *Git) command(ctx context.Context, c Cmd, args ...string) *exec.Cmd {
-	full := append([]string{"--no-pager", "--no-optional-locks", "-c", "color.ui=false", "-c", "core.quotepath=false"}, args...)
+	// core.fsmonitor=false: session worktrees name a hook that asks this
+	// daemon what changed; studiod's own git commands look for themselves
+	// rather than ask themselves through a process.
+	full := append([]string{"--no-pager", "--no-optional-locks", "-c", "color.ui=false", "-c", "core.quotepath=false", "-c", "core.fsmonitor=false"}, args...)
 	cmd := exec.CommandContext(ctx, g.bin(), full...)
 	cmd.Dir = c.Dir
 	cmd.Env = append(os.Environ(), "LC_ALL=C", "GIT_TERMINAL_PROMPT=0", "GIT_OPTIONAL_LOCKS=0")
@@ -120,6 +128,9 @@ func (g *Git) command(ctx context.Context, c Cmd, args ...string) *exec.Cmd {
 	cmd.Env = append(cmd.Env, c.Env...)
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 	cmd.WaitDelay = 5 * time.Second
+	if c.DieWithParent {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	}
 	return cmd
 }
 

@@ -28,7 +28,11 @@ type WatcherOptions struct {
 	Debounce, MaxDelay time.Duration
 	// Rescan is the period of full rescans of degraded roots (default 2s).
 	Rescan time.Duration
-	Logger *slog.Logger
+	// CookieDir is a private directory, outside every root, where Sync
+	// (and so the fsmonitor answers, Changes) creates its cookie files.
+	// Without it Changes always answers "everything may have changed".
+	CookieDir string
+	Logger    *slog.Logger
 }
 
 // WatchRoot is a directory tree to watch.
@@ -90,6 +94,10 @@ type Watcher struct {
 	addWake  chan struct{}
 	dispWake chan struct{}
 
+	epoch      string    // names this watcher in fsmonitor tokens
+	cookieOnce sync.Once // makes and watches the cookie directory
+	cookieErr  error
+
 	// mu guards the fields below. Never held while calling git, the file
 	// system (beyond bookkeeping) or Notify.
 	mu        sync.Mutex
@@ -98,6 +106,11 @@ type Watcher struct {
 	addQ      []string              // created paths to examine
 	overflows int
 	subs      int // last subscription id
+	// seq numbers the changes logged for fsmonitor (fsmonitor.go).
+	seq        uint64
+	cookieDir  string
+	cookieN    uint64
+	cookieWait map[string]chan struct{} // cookie file → its waiter
 }
 
 type watchRoot struct {
@@ -109,6 +122,9 @@ type watchRoot struct {
 	degraded    string
 	since       time.Time
 	nextRescan  time.Time
+	real        string          // Dir with symbolic links resolved
+	log         *changeLog      // changed paths for fsmonitor; GitIgnore roots only
+	ignoredDirs map[string]bool // directories not watched because git ignores them
 }
 
 // NewWatcher starts a watcher. Close stops it.
@@ -135,6 +151,7 @@ func NewWatcher(g *Git, opts WatcherOptions) (*Watcher, error) {
 		g: g, opts: opts, log: log, fsw: fsw, ctx: ctx, stop: cancel,
 		addWake: make(chan struct{}, 1), dispWake: make(chan struct{}, 1),
 		roots: map[string]*watchRoot{}, watched: map[string]*watchRoot{},
+		epoch: newEpoch(), cookieWait: map[string]chan struct{}{},
 	}
 	w.wg.Go(w.receive)
 	w.wg.Go(w.adder)
@@ -178,8 +195,13 @@ func (w *Watcher) Add(ctx context.Context, r WatchRoot) (stop func(), err error)
 		w.mu.Unlock()
 		return func() { w.unsubscribe(wr, sub) }, nil
 	}
-	wr := &watchRoot{WatchRoot: r, pending: map[string]bool{}, notify: map[int]func(WatchBatch){sub: r.Notify}}
+	wr := &watchRoot{WatchRoot: r, pending: map[string]bool{}, notify: map[int]func(WatchBatch){sub: r.Notify}, ignoredDirs: map[string]bool{}}
+	wr.real, _ = filepath.EvalSymlinks(dir)
+	if r.GitIgnore {
+		wr.log = &changeLog{}
+	}
 	w.roots[dir] = wr
+	w.logReset(wr)
 	w.mu.Unlock()
 	var ignored map[string]bool
 	if r.GitIgnore {
@@ -189,6 +211,11 @@ func (w *Watcher) Add(ctx context.Context, r WatchRoot) (stop func(), err error)
 		}
 	}
 	w.addTree(ctx, wr, dir, ignored, nil)
+	// Changes made while the walk had not reached their directory sent no
+	// event: tokens from before the watch was complete get a full answer.
+	w.mu.Lock()
+	w.logReset(wr)
+	w.mu.Unlock()
 	return func() { w.unsubscribe(wr, sub) }, nil
 }
 
@@ -276,6 +303,13 @@ func (w *Watcher) receive() {
 func (w *Watcher) event(ev fsnotify.Event) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if w.cookieDir != "" && filepath.Dir(ev.Name) == w.cookieDir {
+		if ch, ok := w.cookieWait[ev.Name]; ok {
+			close(ch)
+			delete(w.cookieWait, ev.Name)
+		}
+		return
+	}
 	r, rel := w.rootOf(ev.Name)
 	if r == nil {
 		return
@@ -284,6 +318,12 @@ func (w *Watcher) event(ev fsnotify.Event) {
 		return
 	}
 	now := time.Now()
+	if rel == "" {
+		w.logReset(r)
+	} else {
+		_, wasDir := w.watched[ev.Name]
+		w.logChange(r, rel, wasDir || r.ignoredDirs[rel])
+	}
 	if ev.Has(fsnotify.Remove) || ev.Has(fsnotify.Rename) {
 		for d, dr := range w.watched {
 			if dr == r && (d == ev.Name || strings.HasPrefix(d, ev.Name+string(filepath.Separator))) {
@@ -315,6 +355,7 @@ func (w *Watcher) fsError(err error) {
 		w.overflows++
 		now := time.Now()
 		for _, r := range w.roots {
+			w.logReset(r)
 			r.rescan = true
 			if r.first.IsZero() {
 				r.first = now
@@ -389,6 +430,7 @@ func (w *Watcher) note(r *watchRoot, paths []string) {
 	now := time.Now()
 	for _, p := range paths {
 		r.pending[p] = true
+		w.logChange(r, p, false)
 	}
 	if r.first.IsZero() {
 		r.first = now
@@ -420,6 +462,11 @@ func (w *Watcher) addTree(ctx context.Context, r *watchRoot, dir string, ignored
 			return nil
 		}
 		if r.skipped(rel) || ignored[p] {
+			if ignored[p] && rel != "" {
+				w.mu.Lock()
+				r.ignoredDirs[rel] = true
+				w.mu.Unlock()
+			}
 			return fs.SkipDir
 		}
 		if err := w.watch(r, p); err != nil {
@@ -467,6 +514,7 @@ func (w *Watcher) degrade(r *watchRoot, reason string) {
 		return
 	}
 	w.log.Warn("file watching degraded to rescans", "root", r.Dir, "reason", reason)
+	w.logReset(r)
 	now := time.Now()
 	r.degraded, r.since = reason, now
 	r.nextRescan = now // one right away

@@ -16,6 +16,10 @@ type Worktree struct {
 	Branch string // short name; "" when detached
 	Bare   bool
 	Locked bool
+	// LockReason is the reason given to `git worktree lock`, if any.
+	LockReason string
+	// Prunable is set when git would prune the entry (its directory is gone).
+	Prunable bool
 }
 
 // Worktrees lists the repository's worktrees, the main one first.
@@ -40,6 +44,9 @@ func (r *Repo) Worktrees(ctx context.Context) ([]Worktree, error) {
 			cur.Bare = true
 		case f == "locked" || strings.HasPrefix(f, "locked "):
 			cur.Locked = true
+			cur.LockReason = strings.TrimPrefix(strings.TrimPrefix(f, "locked"), " ")
+		case f == "prunable" || strings.HasPrefix(f, "prunable "):
+			cur.Prunable = true
 		}
 	}
 	return list, nil

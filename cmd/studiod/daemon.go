@@ -70,6 +70,8 @@ func (a *app) serveCmd() *cobra.Command {
 				// Tests shorten the connection timeouts; "-1s" lifts them.
 				IdleTimeout:    envDuration("STUDIOD_IDLE_TIMEOUT"),
 				MessageTimeout: envDuration("STUDIOD_MESSAGE_TIMEOUT"),
+				// For tests that need the pool not to refill behind them.
+				PoolSettle: envDuration("STUDIOD_DEBUG_POOL_SETTLE"),
 				Ready: func() {
 					if !background && !a.json {
 						fmt.Fprintf(os.Stderr, "studiod %s listening on %s (log %s)\n", buildVersion(), a.dirs.Socket(), a.dirs.Log())
@@ -372,6 +374,7 @@ func (a *app) doctor(ctx context.Context) []check {
 			}
 			checks = append(checks, wc)
 		}
+		checks = append(checks, poolCheck(ctx, c))
 		repo := a.repoDir()
 		if _, err := os.Stat(filepath.Join(repo, agents.RepoConfigName)); err == nil {
 			r, err := c.Trust(ctx, protocol.TrustParams{Repo: repo, Check: true})
@@ -395,4 +398,34 @@ func readInt(path string) int {
 	}
 	n, _ := strconv.Atoi(strings.TrimSpace(string(b)))
 	return n
+}
+
+// poolCheck reports the warm pools: trees, their states and disk.
+func poolCheck(ctx context.Context, c *protocol.Client) check {
+	res, err := c.Pool(ctx, protocol.PoolParams{})
+	if err != nil {
+		return check{Name: "pool", Warn: true, Detail: err.Error()}
+	}
+	if len(res.Repos) == 0 {
+		return check{Name: "pool", OK: true, Detail: "no pools yet (repositories get one once spawned from)"}
+	}
+	var parts []string
+	for _, r := range res.Repos {
+		states := map[protocol.PoolTreeState]int{}
+		for _, t := range r.Trees {
+			states[t.State]++
+		}
+		part := fmt.Sprintf("%s: %d of %d ready", filepath.Base(r.Repo), states[protocol.PoolReady], r.Size)
+		for _, s := range []protocol.PoolTreeState{protocol.PoolPreparing, protocol.PoolRefreshing, protocol.PoolRemoving} {
+			if states[s] > 0 {
+				part += fmt.Sprintf(", %d %s", states[s], s)
+			}
+		}
+		part += ", " + fmtBytes(r.Bytes)
+		if r.Note != "" {
+			part += " (" + r.Note + ")"
+		}
+		parts = append(parts, part)
+	}
+	return check{Name: "pool", OK: true, Detail: strings.Join(parts, "; ")}
 }

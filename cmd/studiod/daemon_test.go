@@ -48,12 +48,27 @@ func startDaemon(t *testing.T, home string) *daemon {
 	return startDaemonEnv(t, home)
 }
 
+// interactiveEnv is the test's environment without the variables a CI
+// machine sets: the daemon gives its agents a terminal as on a developer's
+// machine, and with CI=true some agents (Gemini CLI) run headless instead.
+func interactiveEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		if k == "CI" || k == "GITHUB_ACTIONS" {
+			continue
+		}
+		env = append(env, kv)
+	}
+	return env
+}
+
 // startDaemonEnv starts a daemon with extra environment.
 func startDaemonEnv(t *testing.T, home string, env ...string) *daemon {
 	t.Helper()
 	gittest.Setenv(t)
 	cmd := exec.Command("studiod", "serve")
-	cmd.Env = append(append(os.Environ(), "STUDIOD_HOME="+home), env...)
+	cmd.Env = append(append(interactiveEnv(), "STUDIOD_HOME="+home), env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr

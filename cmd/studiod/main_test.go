@@ -19,6 +19,7 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/studiod/studiod/internal/fsmonitor"
 	"github.com/studiod/studiod/internal/gittest"
 	"github.com/studiod/studiod/internal/studiotest"
 	"github.com/studiod/studiod/protocol"
@@ -31,6 +32,9 @@ func TestMain(m *testing.M) {
 		"studiod":   func() { os.Exit(run(os.Args[1:])) },
 		"fakeagent": fakeAgent,
 		"fakeacp":   fakeACP,
+		// Next to studiod, as `go install ./cmd/...` puts it: the daemon
+		// names it in core.fsmonitor.
+		"studiod-fsmonitor": func() { os.Exit(fsmonitor.Main(os.Args[1:])) },
 	})
 }
 

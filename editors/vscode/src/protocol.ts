@@ -52,6 +52,8 @@ export const Method = {
     Subscribe: "studio/subscribe",
     Status: "studio/status",
     Trust: "studio/trust",
+    Pool: "studio/pool",
+    Fsmonitor: "studio/fsmonitor",
     Shutdown: "studio/shutdown",
 } as const;
 
@@ -366,6 +368,17 @@ export interface FileResult {
     binary?: boolean;
 }
 
+export interface FsmonitorParams {
+    worktree: string;
+    token: string;
+}
+
+export interface FsmonitorResult {
+    token: string;
+    paths: string[];
+    full?: boolean;
+}
+
 export interface HelloParams {
     client: string;
     version: string;
@@ -482,6 +495,35 @@ export interface OutputResult {
     size: number;
     done: boolean;
     start?: number;
+}
+
+export interface PoolParams {
+    repo?: string;
+    prune?: boolean;
+    wait?: boolean;
+}
+
+export interface PoolTree {
+    id: string;
+    path: string;
+    state: string;
+    commit: string;
+    bytes: number;
+}
+
+export interface PoolRepo {
+    repo: string;
+    target: string;
+    tip: string;
+    size: number;
+    bytes: number;
+    maxBytes: number;
+    note?: string;
+    trees: PoolTree[];
+}
+
+export interface PoolResult {
+    repos: PoolRepo[];
 }
 
 export interface PreviewParams {
@@ -764,12 +806,14 @@ export const conflicts = new Request<ConflictsParams, ConflictsResult>(Method.Co
 export const diff = new Request<DiffParams, DiffResult>(Method.Diff);
 export const feedback = new Request<SessionRef, FeedbackResult>(Method.Feedback);
 export const file = new Request<FileParams, FileResult>(Method.File);
+export const fsmonitor = new Request<FsmonitorParams, FsmonitorResult>(Method.Fsmonitor);
 export const hello = new Request<HelloParams, HelloResult>(Method.Hello);
 export const hook = new Request<HookParams, HookResult>(Method.Hook);
 export const land = new Request<LandParams, LandResult>(Method.Land);
 export const merge = new Request<MergeParams, MergeResult>(Method.Merge);
 export const note = new Request<NoteParams, Session>(Method.Note);
 export const output = new Request<OutputParams, OutputResult>(Method.Output);
+export const pool = new Request<PoolParams, PoolResult>(Method.Pool);
 export const preview = new Request<PreviewParams, Preview>(Method.Preview);
 export const remove = new Request<RemoveParams, RemoveResult>(Method.Remove);
 export const resize = new Request<ResizeParams, Session>(Method.Resize);

@@ -39,6 +39,8 @@ M.method = {
   subscribe = 'studio/subscribe',
   status = 'studio/status',
   trust = 'studio/trust',
+  pool = 'studio/pool',
+  fsmonitor = 'studio/fsmonitor',
   shutdown = 'studio/shutdown',
 }
 
