@@ -119,11 +119,19 @@ func (d *acpDriver) record(line []byte, live bool) {
 		return
 	}
 	d.mu.Lock()
+	n := len(d.st.perms)
 	act := d.st.apply(rec)
+	var asked []acpPerm
+	if len(d.st.perms) > n {
+		asked = append(asked, d.st.perms[n:]...)
+	}
 	d.signal()
 	d.mu.Unlock()
 	if !live {
 		return
+	}
+	for _, p := range asked {
+		d.gatePerm(d.m.ctx, p)
 	}
 	d.publish()
 	if act != nil {
@@ -205,11 +213,16 @@ func (d *acpDriver) replay(path string, end int64) error {
 // answers them with their original ids.
 func (d *acpDriver) resumeOpen() {
 	d.mu.Lock()
+	perms := append([]acpPerm(nil), d.st.perms...)
+	d.mu.Unlock()
 	var raws [][]byte
-	for _, p := range d.st.perms {
+	for _, p := range perms {
+		d.gatePerm(d.m.ctx, p)
 		raws = append(raws, append(append([]byte(nil), p.raw...), '\n'))
 	}
-	d.mu.Unlock()
+	if len(perms) > 0 {
+		d.publish()
+	}
 	for _, r := range raws {
 		d.feed.Write(r)
 	}
@@ -405,10 +418,11 @@ var answerWait = 10 * time.Second
 // by answer: an answer kind or an option's id. It returns what was chosen.
 func (d *acpDriver) answer(ctx context.Context, answer string) (string, Delivery, error) {
 	d.mu.Lock()
-	auth := d.st.authNeeded && len(d.st.perms) == 0
+	open := d.st.open()
+	auth := d.st.authNeeded && len(open) == 0
 	var p acpPerm
-	if len(d.st.perms) > 0 {
-		p = d.st.perms[0]
+	if len(open) > 0 {
+		p = open[0]
 	}
 	methods := d.st.authMethods()
 	d.mu.Unlock()
@@ -567,6 +581,14 @@ func (d *acpDriver) exitNote() string {
 
 func (d *acpDriver) RequestPermission(ctx context.Context, p acp.RequestPermissionRequest) (acp.RequestPermissionResponse, error) {
 	id := string(p.ToolCall.ToolCallId)
+	d.mu.Lock()
+	g := d.st.gate[id]
+	d.mu.Unlock()
+	if g.refuse {
+		// Refused by the gate: the agent hears why as its next prompt.
+		d.enqueue("Your edit was refused (gate mode deny). " + g.reason)
+		return acp.RequestPermissionResponse{Outcome: acp.NewRequestPermissionOutcomeSelected(rejectOption(p.Options))}, nil
+	}
 	ch := d.waiter(id)
 	defer func() {
 		d.mu.Lock()

@@ -98,6 +98,34 @@ type acpState struct {
 	plan               []acp.PlanEntry
 	stderr             string // the agent's last line on stderr
 	exited             bool
+	// gate is what the edit gate said of open permissions, by tool call
+	// id: shown with the question, or, refused, answered by studiod.
+	gate map[string]gateMark
+}
+
+// gateMark is the edit gate's word on one permission request.
+type gateMark struct {
+	reason string
+	refuse bool // studiod rejects it itself (gate mode deny)
+}
+
+// open returns the permission requests the person is to answer: those the
+// gate refuses are answered by studiod.
+func (st *acpState) open() []acpPerm {
+	var out []acpPerm
+	for _, p := range st.perms {
+		if !st.gate[string(p.req.ToolCall.ToolCallId)].refuse {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func (st *acpState) mark(toolCall string, m gateMark) {
+	if st.gate == nil {
+		st.gate = map[string]gateMark{}
+	}
+	st.gate[toolCall] = m
 }
 
 func newACPState(worktree string) *acpState {
@@ -397,6 +425,9 @@ func (st *acpState) ask(p acpPerm) *Ask {
 		a.Question = "Allow " + firstNonEmpty(a.Tool, "a tool call") + "?"
 	}
 	a.Question = clip(oneLine(a.Question), 200)
+	if g, ok := st.gate[string(p.req.ToolCall.ToolCallId)]; ok {
+		a.Question += " — " + clip(oneLine(g.reason), 600)
+	}
 	if a.Subject == "" && t != nil {
 		a.Subject = clip(oneLine(t.Title), 80)
 	}
@@ -410,8 +441,8 @@ func (st *acpState) ask(p acpPerm) *Ask {
 // session is open (the state stays as it is).
 func (st *acpState) status(agent string) (state, detail string, ask *Ask, ok bool) {
 	switch {
-	case len(st.perms) > 0:
-		a := st.ask(st.perms[0])
+	case len(st.open()) > 0:
+		a := st.ask(st.open()[0])
 		return Waiting, a.Question, a, true
 	case st.authNeeded:
 		a := &Ask{Kind: WaitLogin, Source: "acp", Options: st.authMethods(),

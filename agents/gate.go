@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 
+	acp "github.com/coder/acp-go-sdk"
+
 	"github.com/studiod/studiod/workspace"
 )
 
@@ -394,4 +396,96 @@ func informOutput(kind, reason string) []byte {
 	}
 	b, _ := json.Marshal(v)
 	return b
+}
+
+// gatePerm runs the gate on an ACP agent's permission request to edit a
+// file. In deny mode studiod rejects the edit itself and the agent gets the
+// reason as its next prompt; in the other modes the person sees the reason
+// with the question (an ACP agent cannot be told anything mid-turn).
+func (d *acpDriver) gatePerm(ctx context.Context, p acpPerm) {
+	id := string(p.req.ToolCall.ToolCallId)
+	d.mu.Lock()
+	var t *ToolCall
+	if tc := d.st.tools[id]; tc != nil {
+		c := *tc
+		t = &c
+	}
+	d.mu.Unlock()
+	w, ok := acpWrite(p.req.ToolCall, t)
+	if !ok {
+		return
+	}
+	s, err := d.m.Lookup(Ref{Session: d.id})
+	if err != nil {
+		return
+	}
+	mode := d.m.gateMode(ctx, s)
+	if mode == GateOff {
+		return
+	}
+	rel, findings := d.m.gateCheck(ctx, s, w)
+	if len(findings) == 0 {
+		return
+	}
+	m := gateMark{reason: gateReason(findings), refuse: mode == GateDeny && rejectOption(p.req.Options) != ""}
+	d.log.Info("gate", "path", rel, "mode", mode, "findings", len(findings), "refused", m.refuse)
+	d.mu.Lock()
+	d.st.mark(id, m)
+	d.signal()
+	d.mu.Unlock()
+}
+
+// acpWrite reads the file an ACP tool call is about to change, and the
+// text it replaces, from the request (its diff, else its locations) or
+// from the tool call as first reported.
+func acpWrite(tc acp.ToolCallUpdate, t *ToolCall) (toolWrite, bool) {
+	kind := ""
+	if tc.Kind != nil {
+		kind = string(*tc.Kind)
+	} else if t != nil {
+		kind = t.Kind
+	}
+	var in struct {
+		Path      string `json:"path"`
+		OldString string `json:"old_string,omitempty"`
+	}
+	for _, c := range tc.Content {
+		if c.Diff != nil && c.Diff.Path != "" {
+			in.Path = c.Diff.Path
+			if c.Diff.OldText != nil {
+				in.OldString = *c.Diff.OldText
+			}
+			break
+		}
+	}
+	if in.Path == "" {
+		switch acp.ToolKind(kind) {
+		case acp.ToolKindEdit, acp.ToolKindDelete, acp.ToolKindMove:
+		default:
+			return toolWrite{}, false
+		}
+		switch {
+		case len(tc.Locations) > 0:
+			in.Path = tc.Locations[0].Path
+		case t != nil && len(t.Files) > 0:
+			in.Path = t.Files[0]
+		default:
+			return toolWrite{}, false
+		}
+	}
+	b, _ := json.Marshal(in)
+	return toolWrite{id: string(tc.ToolCallId), tool: kind, input: b}, true
+}
+
+// rejectOption is the option that rejects once (else always), "" when the
+// agent offers none.
+func rejectOption(opts []acp.PermissionOption) acp.PermissionOptionId {
+	for _, k := range []acp.PermissionOptionKind{acp.PermissionOptionKindRejectOnce, acp.PermissionOptionKindRejectAlways} {
+		for _, o := range opts {
+			if o.Kind == k {
+				return o.OptionId
+			}
+		}
+	}
+	return ""
 }

@@ -23,8 +23,9 @@ type WatcherOptions struct {
 	// fs.inotify.max_user_watches). Reaching it degrades the root.
 	MaxWatches int
 	// Debounce is the quiet time after an event before a root's batch goes
-	// out (default 50ms); MaxDelay bounds how long a busy root waits
-	// (default 300ms).
+	// out (default 15ms: a save's truncate, write and rename land within
+	// it, and the tracker gathers what arrives while it works); MaxDelay
+	// bounds how long a busy root waits (default 300ms).
 	Debounce, MaxDelay time.Duration
 	// Rescan is the period of full rescans of degraded roots (default 2s).
 	Rescan time.Duration
@@ -130,7 +131,7 @@ type watchRoot struct {
 // NewWatcher starts a watcher. Close stops it.
 func NewWatcher(g *Git, opts WatcherOptions) (*Watcher, error) {
 	if opts.Debounce <= 0 {
-		opts.Debounce = 50 * time.Millisecond
+		opts.Debounce = 15 * time.Millisecond
 	}
 	if opts.MaxDelay <= 0 {
 		opts.MaxDelay = 300 * time.Millisecond

@@ -4,6 +4,7 @@ package main
 // fakeacp_test.go (run as `fakeacp` through testscript.Main).
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/studiod/studiod/internal/gittest"
 	"github.com/studiod/studiod/internal/studiotest"
@@ -357,5 +359,66 @@ func TestACPDaemonRestart(t *testing.T) {
 	if !strings.Contains(tr, "── studiod: session/load") || !strings.Contains(tr, "> (loaded) the earlier conversation") ||
 		!strings.Contains(tr, "agent: you said: welcome back") {
 		t.Errorf("resume transcript:\n%s", tr)
+	}
+}
+
+// TestACPGate: an ACP agent asks to edit a file another session changed.
+// In deny mode studiod rejects the edit itself (the person is never asked)
+// and the agent gets the reason as its next prompt; in ask mode the
+// person's question carries the reason.
+func TestACPGate(t *testing.T) {
+	for _, mode := range []protocol.GateMode{protocol.GateDeny, protocol.GateAsk} {
+		t.Run(string(mode), func(t *testing.T) {
+			home := acpHome(t)
+			repo := gittest.NewRepo(t, map[string]string{"shared.txt": gittest.Lines(10)})
+			d := startDaemon(t, home)
+			c, w := d.watch()
+			api, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: "api", Scopes: []string{"shared.txt"},
+				Note: "rename CheckToken to VerifyToken", Command: []string{"fakeagent", "-edit", "shared.txt", "-hang"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			w.Await(t, "session api's change", func() bool {
+				s, _ := w.Session(api.ID)
+				return s.Changes.Files == 1
+			})
+			s, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: "ui", Agent: "fake", Gate: mode, Prompt: "write shared.txt"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			const why = "session `api` (scope shared.txt; working on: rename CheckToken to VerifyToken)"
+			switch mode {
+			case protocol.GateDeny:
+				ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+				defer cancel()
+				var tr string
+				for !strings.Contains(tr, "you said: Your edit was refused (gate mode deny). studiod: other agents work in this repository in parallel. "+why) {
+					if ctx.Err() != nil {
+						t.Fatalf("the agent was not told why; its transcript:\n%s", tr)
+					}
+					time.Sleep(100 * time.Millisecond)
+					tr = logs(t, home, s.ID)
+				}
+				if slices.Contains(w.States(s.ID), protocol.StateWaiting) {
+					t.Errorf("states %v: the person was asked, though the gate refused", w.States(s.ID))
+				}
+				got, _ := w.Session(s.ID)
+				if b, _ := os.ReadFile(filepath.Join(got.Worktree, "shared.txt")); string(b) == "hello from fakeacp\n" {
+					t.Error("the edit went through in deny mode")
+				}
+			case protocol.GateAsk:
+				got := w.AwaitState(t, s.ID, protocol.StateWaiting)
+				if got.Waiting == nil || !strings.HasPrefix(got.Waiting.Question, "Write shared.txt — ") || !strings.Contains(got.Waiting.Question, why) {
+					t.Fatalf("waiting: %+v, want the gate's reason in the question", got.Waiting)
+				}
+				if _, err := c.Answer(t.Context(), protocol.AnswerParams{SessionRef: ref(s.ID), Answer: protocol.AnswerAllow}); err != nil {
+					t.Fatal(err)
+				}
+				w.AwaitState(t, s.ID, protocol.StateIdle)
+				if b, _ := os.ReadFile(filepath.Join(got.Worktree, "shared.txt")); string(b) != "hello from fakeacp\n" {
+					t.Errorf("allowed, shared.txt is %q", b)
+				}
+			}
+		})
 	}
 }

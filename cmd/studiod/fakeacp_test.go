@@ -19,8 +19,9 @@ import (
 // fakeACP is a scripted ACP agent (the agent side of acp-go-sdk) for the
 // tests. Each prompt's words choose what it does:
 //
-//	write NAME   a tool call "Write NAME" (kind edit) asking permission with
-//	             the four option kinds; allowed, it writes NAME in its cwd
+//	write NAME   a tool call "Write NAME" (kind edit, with its diff) asking
+//	             permission with the four option kinds; allowed, it writes
+//	             NAME in its cwd
 //	plan         sends a plan of two steps, then completes the first
 //	hold         runs until a file "release" appears in its cwd
 //	wait         runs until the turn is cancelled
@@ -199,8 +200,14 @@ func (a *acpAgent) write(ctx context.Context, sid acp.SessionId, id acp.ToolCall
 		acp.WithStartKind(acp.ToolKindEdit), acp.WithStartStatus(acp.ToolCallStatusPending),
 		acp.WithStartLocations([]acp.ToolCallLocation{{Path: path}}))})
 	kind := acp.ToolKindEdit
+	const text = "hello from fakeacp\n"
+	var old []string
+	if b, err := os.ReadFile(path); err == nil {
+		old = append(old, string(b))
+	}
 	resp, err := a.conn.RequestPermission(ctx, acp.RequestPermissionRequest{SessionId: sid,
-		ToolCall: acp.ToolCallUpdate{ToolCallId: id, Title: &title, Kind: &kind},
+		ToolCall: acp.ToolCallUpdate{ToolCallId: id, Title: &title, Kind: &kind,
+			Locations: []acp.ToolCallLocation{{Path: path}}, Content: []acp.ToolCallContent{acp.ToolDiffContent(path, text, old...)}},
 		Options: []acp.PermissionOption{
 			{OptionId: "allow-once", Name: "Allow", Kind: acp.PermissionOptionKindAllowOnce},
 			{OptionId: "allow-always", Name: "Always allow", Kind: acp.PermissionOptionKindAllowAlways},
@@ -219,7 +226,7 @@ func (a *acpAgent) write(ctx context.Context, sid acp.SessionId, id acp.ToolCall
 	}
 	if o := resp.Outcome.Selected; o != nil && strings.HasPrefix(string(o.OptionId), "allow") {
 		a.conn.SessionUpdate(ctx, acp.SessionNotification{SessionId: sid, Update: acp.UpdateToolCall(id, acp.WithUpdateStatus(acp.ToolCallStatusInProgress))})
-		if err := os.WriteFile(path, []byte("hello from fakeacp\n"), 0o644); err != nil {
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
 			return acp.PromptResponse{}, err
 		}
 		a.conn.SessionUpdate(ctx, acp.SessionNotification{SessionId: sid, Update: acp.UpdateToolCall(id, acp.WithUpdateStatus(acp.ToolCallStatusCompleted))})
