@@ -42,6 +42,11 @@ type supervisor struct {
 	idle    *time.Timer
 	look    *time.Timer // reads the screen once output settles
 	changes *time.Timer
+	last    time.Time // of the last output (or poke)
+
+	// settleMu serializes settle: the look and idle timers may fire at
+	// once, and each reads the screen and then updates the state.
+	settleMu sync.Mutex
 }
 
 // lookAfter is how long output must settle before the screen is read for
@@ -202,13 +207,14 @@ func (sv *supervisor) poke() {
 
 // rearm restarts the idle, screen and changes timers. sv.mu is held.
 func (sv *supervisor) rearm() {
+	sv.last = time.Now()
 	if sv.idle == nil {
-		sv.idle = time.AfterFunc(sv.idleAfter, sv.quiet)
+		sv.idle = time.AfterFunc(sv.idleAfter, sv.settle)
 	} else {
 		sv.idle.Reset(sv.idleAfter)
 	}
 	if sv.look == nil {
-		sv.look = time.AfterFunc(lookAfter, sv.lookAtScreen)
+		sv.look = time.AfterFunc(lookAfter, sv.settle)
 	} else {
 		sv.look.Reset(lookAfter)
 	}
@@ -256,12 +262,16 @@ func nearCursor(scr shim.ScreenState) []string {
 	return nil
 }
 
-// lookAtScreen runs once the agent's output settles: a question on its
-// screen means waiting; none, after a question or idling, means working
-// again. Agents that report their own state decide it themselves.
-func (sv *supervisor) lookAtScreen() {
+// settle runs once the agent's output settles (lookAfter) and again when
+// the terminal has been silent for idleAfter. A question on its screen
+// means waiting; none means working again after a question or idling, or,
+// silent for idleAfter, idle. Agents that report their own state decide it
+// themselves.
+func (sv *supervisor) settle() {
+	sv.settleMu.Lock()
+	defer sv.settleMu.Unlock()
 	sv.mu.Lock()
-	hooked := sv.hooked
+	hooked, silent := sv.hooked, time.Since(sv.last)
 	sv.mu.Unlock()
 	if hooked {
 		return
@@ -270,39 +280,26 @@ func (sv *supervisor) lookAtScreen() {
 	if !ok {
 		return
 	}
+	idle := silent >= sv.idleAfter
 	sv.m.update(sv.id, func(s *Session) bool {
 		switch {
+		case !live(s.State) || s.State == Starting:
+			return false
 		case ask != nil:
-			if s.State == Waiting && sameAsk(s.Ask, ask) || !live(s.State) || s.State == Starting {
+			if s.State == Waiting && sameAsk(s.Ask, ask) {
 				return false
 			}
 			s.State, s.Detail, s.Ask = Waiting, ask.Question, ask
+		case idle:
+			if s.State != Working && s.State != Waiting {
+				return false
+			}
+			s.State, s.Detail, s.Ask = Idle, "", nil
 		case s.State == Waiting || s.State == Idle:
-			s.State, s.Detail = Working, ""
+			s.State, s.Detail, s.Ask = Working, "", nil
 		default:
 			return false
 		}
-		return true
-	})
-}
-
-// quiet runs when the terminal has been silent for idleAfter: the agent is
-// idle, unless a question waits on its screen.
-func (sv *supervisor) quiet() {
-	sv.mu.Lock()
-	hooked := sv.hooked
-	sv.mu.Unlock()
-	if hooked {
-		return
-	}
-	if ask, ok := sv.screenPrompt(); ok && ask != nil {
-		return // lookAtScreen has said it waits
-	}
-	sv.m.update(sv.id, func(s *Session) bool {
-		if s.State != Working {
-			return false
-		}
-		s.State, s.Detail = Idle, ""
 		return true
 	})
 }

@@ -7,11 +7,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -304,16 +307,32 @@ func (a *app) doctor(ctx context.Context) []check {
 			cfg.Agents[name] = p
 		}
 	}
+	// The terminal agents, said missing when not found; then the ACP
+	// profiles and the user's own, listed when found. Each check asks the
+	// agent its version: run them at once.
+	terminal := []string{"claude", "codex", "gemini", "opencode", "aider"}
+	names := slices.Clone(terminal)
+	for _, name := range slices.Sorted(maps.Keys(cfg.Agents)) {
+		if p := cfg.Agents[name]; !slices.Contains(names, name) && len(p.Command) > 0 && p.Command[0] != self {
+			names = append(names, name)
+		}
+	}
+	results := make([]agents.AgentCheck, len(names))
+	var wg sync.WaitGroup
+	for i, name := range names {
+		if p, ok := cfg.Agents[name]; ok {
+			wg.Go(func() { results[i] = agents.CheckAgent(ctx, name, p) })
+		}
+	}
+	wg.Wait()
 	found := 0
 	var missing []string
-	for _, name := range []string{"claude", "codex", "gemini", "opencode", "aider"} {
-		p, ok := cfg.Agents[name]
-		if !ok {
-			continue
-		}
-		ac := agents.CheckAgent(ctx, name, p)
+	for i, name := range names {
+		ac := results[i]
 		if !ac.Found {
-			missing = append(missing, name)
+			if slices.Contains(terminal, name) {
+				missing = append(missing, name)
+			}
 			continue
 		}
 		found++

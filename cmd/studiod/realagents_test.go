@@ -206,7 +206,7 @@ func sha256Hex(s string) string {
 // TestDoctorAgents: doctor finds each real agent CLI, its version, how its
 // state is learned, and says when it looks signed out.
 func TestDoctorAgents(t *testing.T) {
-	bin := agentsBin(t, "claude", "codex", "gemini", "opencode")
+	bin := agentsBin(t, "claude", "codex", "gemini", "opencode", "claude-agent-acp")
 	versions := map[string]string{}
 	var pkg struct{ DevDependencies map[string]string }
 	b, err := os.ReadFile("../../test/agents/package.json")
@@ -251,6 +251,12 @@ func TestDoctorAgents(t *testing.T) {
 	for _, name := range []string{"claude", "codex", "gemini"} {
 		if got[name].Hooks != "hooks" {
 			t.Errorf("%s: state from %q, want hooks", name, got[name].Hooks)
+		}
+	}
+	// The ACP profiles whose programs are installed, with their CLI's hint.
+	for _, name := range []string{"claude-acp", "gemini-acp", "opencode-acp"} {
+		if a := got[name]; !a.Found || a.Hooks != "acp" || a.Hint == "" {
+			t.Errorf("%s: %+v, want found, state from acp, a sign-in hint", name, a)
 		}
 	}
 	if got := doctor("ANTHROPIC_API_KEY=sk-ant-x"); got["claude"].Hint != "" {
