@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"strings"
 	"sync"
@@ -190,13 +191,28 @@ func sameOptions(a, b *Ask) bool {
 }
 
 // replay reads the log from 0 to end into the state, without side effects.
+//
+// When older records were rotated out of the log, the running process's
+// handshake (its capabilities, the session it opened) is read first from
+// the log's head file.
 func (d *acpDriver) replay(path string, end int64) error {
-	f, err := os.Open(path)
+	r, err := shim.OpenLog(path)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	br := bufio.NewReaderSize(io.NewSectionReader(f, 0, end), 64<<10)
+	defer r.Close()
+	if r.Start() > 0 {
+		if head, err := os.ReadFile(shim.HeadFile(path)); err == nil {
+			d.replayFrom(bytes.NewReader(head))
+		}
+	}
+	end = min(end, r.End())
+	return d.replayFrom(io.NewSectionReader(r, r.Start(), max(end-r.Start(), 0)))
+}
+
+// replayFrom applies the whole records read from rd.
+func (d *acpDriver) replayFrom(rd io.Reader) error {
+	br := bufio.NewReaderSize(rd, 64<<10)
 	for {
 		line, err := br.ReadBytes('\n')
 		if len(line) > 0 && line[len(line)-1] == '\n' {
@@ -755,9 +771,7 @@ func (sv *supervisor) touch() {
 // readACPState rebuilds a session's ACP state from its whole log.
 func readACPState(s Session) *acpState {
 	d := &acpDriver{st: newACPState(s.Worktree), changed: make(chan struct{}), log: slog.New(slog.DiscardHandler)}
-	if fi, err := os.Stat(s.Log()); err == nil {
-		d.replay(s.Log(), fi.Size())
-	}
+	d.replay(s.Log(), math.MaxInt64)
 	return d.st
 }
 
@@ -813,9 +827,13 @@ func (m *Manager) resumeACP(ctx context.Context, s Session, text string) (Delive
 		return Delivery{}, fmt.Errorf("%w: %s changed since it was trusted: run `studiod trust`", ErrUntrusted, rc.Path)
 	}
 	p := cfg.Agents[s.Agent]
+	if s.LogLimit, err = ParseSize(cfg.Defaults.LogLimit); err != nil {
+		return Delivery{}, invalidf("log_limit: %v", err)
+	}
 	var from int64
-	if fi, err := os.Stat(s.Log()); err == nil {
-		from = fi.Size()
+	if r, err := shim.OpenLog(s.Log()); err == nil {
+		from = r.End()
+		r.Close()
 	}
 	os.Remove(s.exitFile())
 	pid, err := m.host.Start(ctx, &s, m.agentEnv(&s, p), 0, 0)

@@ -294,12 +294,13 @@ func (r *LogReader) Close() error {
 	return nil
 }
 
-// RemoveLog deletes a log's files (every segment).
+// RemoveLog deletes a log's files (every segment, and a pipes log's head).
 func RemoveLog(path string) error {
 	segs, _ := rotated(path)
 	for _, s := range segs {
 		os.Remove(s.path)
 	}
+	os.Remove(HeadFile(path))
 	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}

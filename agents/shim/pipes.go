@@ -23,7 +23,18 @@ import (
 // order the shim saw them: what the agent wrote on stdout and stderr, and
 // every message written to its stdin. A restarted daemon reads the log to
 // know where the conversation stands.
+//
+// The log is capped like a terminal's (Spec.LogLimit). What a reader needs
+// to make sense of the rest, the records of the running process from its
+// start to its first prompt (the handshake: capabilities, the session
+// opened), is also kept whole in HeadFile, rewritten at each start.
 const ModePipes = "pipes"
+
+// HeadFile is where a pipes-mode log keeps its running process's handshake.
+func HeadFile(log string) string { return log + ".head" }
+
+// maxHead bounds the handshake kept; a longer one is not kept at all.
+const maxHead = 1 << 20
 
 // Who wrote a Record.
 const (
@@ -52,16 +63,18 @@ type pipeServer struct {
 	spec  Spec
 	cmd   *exec.Cmd
 	stdin io.WriteCloser
-	log   *os.File
+	log   *logWriter
 	ln    net.Listener
 
 	// inMu serializes writes to stdin, so that the log's order of client
 	// messages is the order the agent reads them. Lock order: inMu, mu.
 	inMu sync.Mutex
 
-	// mu guards size, clients, exited and killed.
+	// mu guards size, head, clients, exited and killed.
 	mu      sync.Mutex
 	size    int64
+	head    []byte // the running process's records up to its first prompt
+	inHead  bool   // head is still being gathered
 	clients map[chan []byte]struct{}
 	exited  bool
 	killed  bool // SIGKILL was asked for: what is left gets no grace
@@ -77,13 +90,9 @@ func runPipes(spec Spec, ready io.WriteCloser, sigterm <-chan os.Signal) error {
 	if err != nil {
 		return fmt.Errorf("agent command %q not found: %w", spec.Argv[0], err)
 	}
-	logf, err := os.OpenFile(spec.Log, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	logf, err := openLogWriter(spec.Log, spec.LogLimit)
 	if err != nil {
 		return fmt.Errorf("open log: %w", err)
-	}
-	fi, err := logf.Stat()
-	if err != nil {
-		return err
 	}
 	os.Remove(spec.Socket)
 	ln, err := net.Listen("unix", spec.Socket)
@@ -93,7 +102,7 @@ func runPipes(spec Spec, ready io.WriteCloser, sigterm <-chan os.Signal) error {
 	if err := os.Chmod(spec.Socket, 0o600); err != nil {
 		return err
 	}
-	s := &pipeServer{spec: spec, log: logf, ln: ln, size: fi.Size(), clients: map[chan []byte]struct{}{}}
+	s := &pipeServer{spec: spec, log: logf, ln: ln, size: logf.end(), clients: map[chan []byte]struct{}{}}
 	// As on a terminal (see run and proc.go): whatever the agent starts
 	// and detaches (claude-agent-acp runs Claude Code in a session of its
 	// own) is the shim's, as subreaper, to end with the agent.
@@ -267,10 +276,11 @@ func (s *pipeServer) append(rec Record) {
 	b = append(b, '\n')
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.gather(rec, b)
 	if _, err := s.log.Write(b); err != nil {
 		fmt.Fprintf(os.Stderr, "studiod shim: write log: %v\n", err)
 	}
-	s.size += int64(len(b))
+	s.size = s.log.end()
 	for c := range s.clients {
 		select {
 		case c <- b:
@@ -279,6 +289,30 @@ func (s *pipeServer) append(rec Record) {
 			delete(s.clients, c)
 		}
 	}
+}
+
+// gather keeps the handshake: the records from the process's start to its
+// first prompt, written to HeadFile once complete. s.mu is held.
+func (s *pipeServer) gather(rec Record, b []byte) {
+	if rec.From == FromShim && len(s.head) == 0 && !s.inHead {
+		s.inHead = true // "started": the first record of a process
+	}
+	if !s.inHead {
+		return
+	}
+	if rec.From == FromClient && bytes.Contains(rec.Msg, []byte(`"method":"session/prompt"`)) || rec.From == FromShim && len(s.head) > 0 {
+		s.inHead = false
+		if err := writeFileAtomic(HeadFile(s.spec.Log), s.head); err != nil {
+			fmt.Fprintf(os.Stderr, "studiod shim: write the log's head: %v\n", err)
+		}
+		return
+	}
+	if len(s.head)+len(b) > maxHead {
+		s.inHead, s.head = false, nil
+		os.Remove(HeadFile(s.spec.Log))
+		return
+	}
+	s.head = append(s.head, b...)
 }
 
 // input writes each line of data to the agent's stdin as one message,
@@ -372,18 +406,21 @@ func (s *pipeServer) attach(c net.Conn, offset int64) {
 	if offset < 0 || offset > end {
 		offset = end
 	}
+	// Records older than the log keeps were rotated out: start at the
+	// first kept, and say so with the offset.
+	lr, err := OpenLog(s.spec.Log)
+	if err != nil {
+		c.Write(encode(reply{Error: fmt.Sprintf("read output log: %v", err)}))
+		return
+	}
+	defer lr.Close()
+	offset = min(max(offset, lr.Start()), end)
 	if _, err := c.Write(encode(reply{OK: true, Offset: offset})); err != nil {
 		return
 	}
 	go io.Copy(io.Discard, c)
 	if offset < end {
-		f, err := os.Open(s.spec.Log)
-		if err != nil {
-			return
-		}
-		_, err = io.Copy(c, io.NewSectionReader(f, offset, end-offset))
-		f.Close()
-		if err != nil {
+		if _, err := io.Copy(c, io.NewSectionReader(lr, offset, end-offset)); err != nil {
 			return
 		}
 	}

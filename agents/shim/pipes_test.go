@@ -3,11 +3,13 @@ package shim
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestPipes: an agent on pipes gets each input message as a line on its
@@ -93,5 +95,94 @@ func TestPipes(t *testing.T) {
 	b, _ := os.ReadFile(spec.Log)
 	if n := strings.Count(string(b), "\n"); n != 7 || ex.Size != int64(len(b)) {
 		t.Errorf("log has %d records, %d bytes (exit says %d):\n%s", n, len(b), ex.Size, b)
+	}
+}
+
+// TestPipesRotation: a pipes log is capped like a terminal's, rotated at
+// record boundaries, while the running process's handshake (its records up
+// to the first prompt) stays whole in the head file.
+func TestPipesRotation(t *testing.T) {
+	ctx := t.Context()
+	dir := t.TempDir()
+	spec := Spec{
+		Argv: []string{"sh", "-c", `echo '{"jsonrpc":"2.0","id":0,"result":{"caps":1}}'; read x; ` +
+			`seq -f '{"jsonrpc":"2.0","method":"session/update","params":{"n":%g}}' 0 2999; echo '{"done":true}'; read y`},
+		Dir: dir, Env: os.Environ(), Mode: ModePipes, LogLimit: 8192,
+		Log: filepath.Join(dir, "out.log"), Socket: filepath.Join(dir, "s.sock"), Exit: filepath.Join(dir, "exit.json"),
+	}
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- Run(spec, pw) }()
+	if line, _ := io.ReadAll(pr); !strings.HasPrefix(string(line), "ok ") {
+		t.Fatalf("shim did not start: %q", line)
+	}
+	st, err := Attach(ctx, spec.Socket, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	readUntil(t, st, `"caps"`)
+	if err := Input(ctx, spec.Socket, []byte(`{"jsonrpc":"2.0","id":1,"method":"session/prompt","params":{}}`+"\n")); err != nil {
+		t.Fatal(err)
+	}
+	st.Close() // a client reading this slowly is dropped: watch the log instead
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		r, err := OpenLog(spec.Log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tail := make([]byte, min(r.End()-r.Start(), 200))
+		r.ReadAt(tail, r.End()-int64(len(tail)))
+		r.Close()
+		if strings.Contains(string(tail), `{"done":true}`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the log never got the last record; it ends %q", tail)
+		}
+	}
+
+	head, err := os.ReadFile(HeadFile(spec.Log))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(head), "\n"), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[0], `"text":"started pid `) || !strings.Contains(lines[1], `"caps":1`) {
+		t.Errorf("head: %q, want the start and the handshake's response", head)
+	}
+	// Attached from 0, the stream starts at the first record kept.
+	st, err = Attach(ctx, spec.Socket, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Offset == 0 {
+		t.Error("attach from 0 after rotation: offset 0, want the first record kept")
+	}
+	br := bufio.NewReader(st)
+	first, err := br.ReadBytes('\n')
+	if err != nil || !json.Valid(first) {
+		t.Errorf("first record kept %q (%v): not a whole record", first, err)
+	}
+	st.Close()
+	Input(ctx, spec.Socket, []byte(`{}`+"\n"))
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	ex, _ := ReadExit(spec.Exit)
+	r, err := OpenLog(spec.Log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if ex.Size != r.End() || r.Start() == 0 || r.End()-r.Start() > spec.LogLimit+512 {
+		t.Errorf("exit size %d; log keeps [%d, %d): want rotated, at most the limit %d", ex.Size, r.Start(), r.End(), spec.LogLimit)
+	}
+	if err := RemoveLog(spec.Log); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(HeadFile(spec.Log)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("RemoveLog left the head file: %v", err)
 	}
 }

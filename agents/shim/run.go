@@ -224,12 +224,22 @@ func run(spec Spec, ready io.WriteCloser, sigterm <-chan os.Signal) error {
 }
 
 func writeExit(path string, ex Exit) error {
+	b, err := json.Marshal(ex)
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(path, append(b, '\n'))
+}
+
+// writeFileAtomic replaces path with b, synced: a reader sees the old file
+// or the new one, even across a crash.
+func writeFileAtomic(path string, b []byte) error {
 	tmp := path + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
 	if err != nil {
 		return err
 	}
-	if err := json.NewEncoder(f).Encode(ex); err != nil {
+	if _, err := f.Write(b); err != nil {
 		f.Close()
 		return err
 	}

@@ -6,6 +6,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -420,5 +421,56 @@ func TestACPGate(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestACPLogLimit: an ACP session's log is capped by log_limit like a
+// terminal's; what was rotated out does not cost the daemon its knowledge
+// of the agent: after a restart the session is still idle in its
+// conversation, and once stopped it is continued through session/load.
+func TestACPLogLimit(t *testing.T) {
+	home := acpHome(t)
+	f, err := os.OpenFile(filepath.Join(home, "config", "config.toml"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(f, "\n[defaults]\nlog_limit = \"8KiB\"\n")
+	f.Close()
+	repo := gittest.NewRepo(t, map[string]string{"README.md": "hello\n"})
+	d := startDaemon(t, home)
+	c, w := d.watch()
+	s, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: "chatty", Agent: "fake", Prompt: "chatter 200"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := w.AwaitState(t, s.ID, protocol.StateIdle)
+	out, err := c.Output(t.Context(), protocol.OutputParams{SessionRef: ref(s.ID)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Start == 0 || out.Size-out.Start > 8<<10+1024 {
+		t.Fatalf("log keeps [%d, %d): want older records rotated out under 8KiB", out.Start, out.Size)
+	}
+	d.kill9()
+
+	d = startDaemon(t, home)
+	c, w = d.watch()
+	if got := w.AwaitState(t, s.ID, protocol.StateIdle); got.Conversation != first.Conversation {
+		t.Errorf("after the restart: conversation %q, want %q", got.Conversation, first.Conversation)
+	}
+	if _, err := c.Stop(t.Context(), protocol.StopParams{SessionRef: ref(s.ID)}); err != nil {
+		t.Fatal(err)
+	}
+	w.AwaitState(t, s.ID, protocol.StateStopped)
+	r, err := c.Send(t.Context(), protocol.SendParams{SessionRef: ref(s.ID), Text: "welcome back"})
+	if err != nil {
+		t.Fatalf("continue after rotation: %v", err)
+	}
+	if r.Delivery.Via != "resume" || !r.Delivery.Confirmed {
+		t.Errorf("send to the stopped session: %+v", r.Delivery)
+	}
+	w.AwaitState(t, s.ID, protocol.StateIdle)
+	if tr := logs(t, home, s.ID); !strings.Contains(tr, "agent: you said: welcome back") {
+		t.Errorf("transcript:\n%s", tr)
 	}
 }

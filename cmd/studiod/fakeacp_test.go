@@ -26,6 +26,7 @@ import (
 //	hold         runs until a file "release" appears in its cwd
 //	wait         runs until the turn is cancelled
 //	crash        prints to stderr and exits 3 mid-turn
+//	chatter N    sends N messages of 200 bytes
 //	garbage      writes a line that is not JSON
 //	unknown      sends an unknown notification and an update of an unknown kind
 //	anything     answers "you said: TEXT"
@@ -180,6 +181,15 @@ func (a *acpAgent) Prompt(ctx context.Context, p acp.PromptRequest) (acp.PromptR
 				}
 			}
 			return end, nil
+		case "chatter":
+			// chatter N: N agent messages of 200 bytes each.
+			n := 100
+			if i+1 < len(words) {
+				fmt.Sscan(words[i+1], &n)
+			}
+			for k := range n {
+				a.say(ctx, p.SessionId, fmt.Sprintf("chatter %d %s", k, strings.Repeat(".", 200)))
+			}
 		case "garbage":
 			os.Stdout.Write([]byte("this line is not JSON\n"))
 		case "unknown":
