@@ -33,8 +33,11 @@ func TestImportRules(t *testing.T) {
 		"internal/fakemodel/cmd/fakemodel": {"internal/fakemodel"},
 		"test/soak":                        {"protocol"},
 		"internal/fsmonitor":               {"protocol"},
-		// git runs the hook at every status: it must stay small.
+		"internal/hook":                    {"protocol", "internal/home"},
+		// git runs the fsmonitor hook at every status, agents their hook at
+		// every tool call: they must stay small.
 		"cmd/studiod-fsmonitor": {"internal/fsmonitor"},
+		"cmd/studiod-hook":      {"internal/hook"},
 	}
 	// libraries lists, per protocol library, the packages that may use it:
 	// the daemon core knows nothing of LSP or MCP.

@@ -29,8 +29,12 @@ var hookEvents = map[string][]string{
 // hookCommand is the command an agent runs for each hook: the session comes
 // from STUDIO_SESSION_ID in the agent's environment, so the command is the
 // same for every session (Codex asks the person to trust hook commands it
-// has not seen).
+// has not seen). The small studiod-hook starts in a few milliseconds,
+// studiod itself in tens: agents run it at every tool call.
 func (m *Manager) hookCommand(kind string) []string {
+	if small := filepath.Join(filepath.Dir(m.opts.Self), "studiod-hook"); isExecutable(small) {
+		return []string{small, "--agent", kind}
+	}
 	return []string{m.opts.Self, "hook", "--agent", kind}
 }
 

@@ -152,8 +152,9 @@ func BenchmarkHookToWaiting(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	hookBin := buildHook(b)
 	hook := func(payload []byte) error {
-		cmd := exec.Command("studiod", "hook", "--agent", "claude")
+		cmd := exec.Command(hookBin, "--agent", "claude")
 		cmd.Env = append(os.Environ(), "STUDIOD_HOME="+home, "STUDIO_SESSION_ID="+s.ID,
 			"STUDIOD_SOCKET="+filepath.Join(home, "run", "studiod.sock"))
 		cmd.Stdin = strings.NewReader(string(payload))
@@ -495,9 +496,10 @@ func BenchmarkGate(b *testing.B) {
 		"session_id": "x", "hook_event_name": "PreToolUse", "cwd": first.Worktree, "tool_name": "Write", "tool_use_id": "t1",
 		"tool_input": map[string]string{"file_path": filepath.Join(first.Worktree, shared), "content": "mine\n"},
 	})
+	hookBin := buildHook(b)
 	var lat []time.Duration
 	for b.Loop() {
-		cmd := exec.Command("studiod", "hook", "--agent", "claude")
+		cmd := exec.Command(hookBin, "--agent", "claude")
 		cmd.Env = append(os.Environ(), "STUDIOD_HOME="+home, "STUDIO_SESSION_ID="+first.ID,
 			"STUDIOD_SOCKET="+filepath.Join(home, "run", "studiod.sock"))
 		cmd.Stdin = strings.NewReader(string(payload))
@@ -515,4 +517,14 @@ func BenchmarkGate(b *testing.B) {
 	slices.Sort(lat)
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(lat[(len(lat)*99)/100].Microseconds())/1000, "p99-ms")
+}
+
+// buildHook builds the small studiod-hook the daemon installs for agents
+// (the test binary standing in for it would start far slower).
+func buildHook(b *testing.B) string {
+	bin := filepath.Join(b.TempDir(), "studiod-hook")
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/studiod/studiod/cmd/studiod-hook").CombinedOutput(); err != nil {
+		b.Fatalf("build the hook: %v: %s", err, out)
+	}
+	return bin
 }

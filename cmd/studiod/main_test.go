@@ -21,6 +21,7 @@ import (
 
 	"github.com/studiod/studiod/internal/fsmonitor"
 	"github.com/studiod/studiod/internal/gittest"
+	"github.com/studiod/studiod/internal/hook"
 	"github.com/studiod/studiod/internal/studiotest"
 	"github.com/studiod/studiod/protocol"
 )
@@ -35,6 +36,8 @@ func TestMain(m *testing.M) {
 		// Next to studiod, as `go install ./cmd/...` puts it: the daemon
 		// names it in core.fsmonitor.
 		"studiod-fsmonitor": func() { os.Exit(fsmonitor.Main(os.Args[1:])) },
+		// Next to studiod too: the daemon names it in the agents' hooks.
+		"studiod-hook": func() { os.Exit(hook.Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) },
 	})
 }
 

@@ -10,6 +10,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -538,18 +539,30 @@ func TestHookDaemonDown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	cmd := exec.Command("studiod", "hook", "--agent", "claude")
-	cmd.Env = append(os.Environ(), "STUDIOD_HOME="+newHome(t), "STUDIO_SESSION_ID=0123456789ab",
-		"STUDIOD_SOCKET="+filepath.Join(dir, "nobody.sock"), "STUDIO_SESSION_DIR="+dir)
-	cmd.Stdin = strings.NewReader(string(payload))
-	out, err := cmd.Output()
-	if err != nil || len(out) > 0 {
-		t.Fatalf("hook with the daemon down: %v, printed %q; want exit 0 and nothing", err, out)
+	// studiod hook, and the small studiod-hook the daemon installs when it
+	// is next to studiod.
+	for _, argv := range [][]string{{"studiod", "hook", "--agent", "claude"}, {"studiod-hook", "--agent", "claude"}} {
+		dir := t.TempDir()
+		cmd := exec.Command(argv[0], argv[1:]...)
+		cmd.Env = append(os.Environ(), "STUDIOD_HOME="+newHome(t), "STUDIO_SESSION_ID=0123456789ab",
+			"STUDIOD_SOCKET="+filepath.Join(dir, "nobody.sock"), "STUDIO_SESSION_DIR="+dir)
+		cmd.Stdin = strings.NewReader(string(payload))
+		out, err := cmd.Output()
+		if err != nil || len(out) > 0 {
+			t.Fatalf("%s with the daemon down: %v, printed %q; want exit 0 and nothing", argv[0], err, out)
+		}
+		b, err := os.ReadFile(filepath.Join(dir, "hooks.log"))
+		if err != nil || !strings.Contains(string(b), "studiod unreachable") || !strings.Contains(string(b), "went on unchecked") {
+			t.Errorf("%s: hooks.log: %q, %v", argv[0], b, err)
+		}
 	}
-	b, err := os.ReadFile(filepath.Join(dir, "hooks.log"))
-	if err != nil || !strings.Contains(string(b), "studiod unreachable") || !strings.Contains(string(b), "went on unchecked") {
-		t.Errorf("hooks.log: %q, %v", b, err)
+	// A payload that is not JSON is a usage error, and nothing is asked.
+	cmd := exec.Command("studiod-hook", "--agent", "claude")
+	cmd.Env = append(os.Environ(), "STUDIO_SESSION_ID=0123456789ab")
+	cmd.Stdin = strings.NewReader("not json")
+	var ee *exec.ExitError
+	if err := cmd.Run(); !errors.As(err, &ee) || ee.ExitCode() != 2 {
+		t.Errorf("studiod-hook with a payload that is not JSON: %v, want exit 2", err)
 	}
 }
 

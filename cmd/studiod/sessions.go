@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/studiod/studiod/agents"
+	"github.com/studiod/studiod/internal/hook"
 	"github.com/studiod/studiod/protocol"
 )
 
@@ -614,42 +615,38 @@ in the session's log directory when it can.`,
 				return usageError{fmt.Errorf("no --session and no STUDIO_SESSION_ID in the environment")}
 			}
 			p := protocol.HookParams{SessionRef: protocol.SessionRef{Session: session}}
-			if agent != "" {
-				p.Agent = agent
-				payload, err := hookPayload(args)
-				if err != nil {
-					return err
-				}
-				p.Payload = payload
-			} else {
-				p.SessionRef.Repo = a.repoDir()
-				p.Event, p.Message = args[0], strings.Join(args[1:], " ")
-			}
 			socket := os.Getenv("STUDIOD_SOCKET")
 			if socket == "" {
 				socket = a.dirs.Socket()
 			}
-			ctx, cancel := context.WithTimeout(cmd.Context(), hookTimeout)
-			defer cancel()
-			// A hook never starts a daemon: with none running there is
-			// nobody to tell, and the agent must go on.
-			c, err := protocol.Dial(ctx, socket, nil)
-			if err != nil {
-				if agent != "" {
-					hookNote("studiod unreachable: %v; the agent went on unchecked", err)
+			var r *protocol.HookResult
+			if agent != "" {
+				// An agent's hook: it never fails the agent (see
+				// internal/hook, which studiod-hook runs too).
+				p.Agent = agent
+				payload, err := hook.Payload(args, os.Stdin)
+				if err != nil {
+					return usageError{err}
+				}
+				p.Payload = payload
+				if r = hook.Call(cmd.Context(), socket, p); r == nil {
 					return nil
 				}
-				return fmt.Errorf("%w: %v", errNoDaemon, err)
-			}
-			defer c.Close()
-			r, err := c.Hook(ctx, p)
-			if err != nil {
-				if agent != "" {
-					// Never fail the agent's hook: note why, and let it go on.
-					hookNote("%v; the agent went on unchecked", err)
-					return nil
+			} else {
+				p.SessionRef.Repo = a.repoDir()
+				p.Event, p.Message = args[0], strings.Join(args[1:], " ")
+				ctx, cancel := context.WithTimeout(cmd.Context(), hook.Timeout)
+				defer cancel()
+				// A hook never starts a daemon: with none running there
+				// is nobody to tell.
+				c, err := protocol.Dial(ctx, socket, nil)
+				if err != nil {
+					return fmt.Errorf("%w: %v", errNoDaemon, err)
 				}
-				return err
+				defer c.Close()
+				if r, err = c.Hook(ctx, p); err != nil {
+					return err
+				}
 			}
 			if a.json {
 				return printJSON(r)
@@ -663,45 +660,6 @@ in the session's log directory when it can.`,
 	cmd.Flags().StringVar(&session, "session", "", "session id or name (default: $STUDIO_SESSION_ID)")
 	cmd.Flags().StringVar(&agent, "agent", "", "the hook payload's format: claude, codex, codex-notify, gemini")
 	return cmd
-}
-
-// hookNote appends a line to the session's hooks log
-// ($STUDIO_SESSION_DIR/hooks.log, which `studiod show` points at) when a
-// hook could not reach the daemon, so the person learns that the agent went
-// on unchecked.
-func hookNote(format string, args ...any) {
-	dir := os.Getenv("STUDIO_SESSION_DIR")
-	if dir == "" {
-		return
-	}
-	f, err := os.OpenFile(filepath.Join(dir, "hooks.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
-	if err != nil {
-		return
-	}
-	defer f.Close()
-	fmt.Fprintf(f, "%s hook: %s\n", time.Now().UTC().Format(time.RFC3339), fmt.Sprintf(format, args...))
-}
-
-// hookTimeout bounds a hook's call: an agent waits for its hooks.
-const hookTimeout = 5 * time.Second
-
-// hookPayload is an agent hook's payload: the argument, or stdin (at most
-// 4 MiB).
-func hookPayload(args []string) (json.RawMessage, error) {
-	var b []byte
-	if len(args) > 0 {
-		b = []byte(strings.Join(args, " "))
-	} else {
-		var err error
-		b, err = io.ReadAll(io.LimitReader(os.Stdin, 4<<20))
-		if err != nil {
-			return nil, fmt.Errorf("read the hook payload: %w", err)
-		}
-	}
-	if !json.Valid(b) {
-		return nil, usageError{fmt.Errorf("the hook payload is not JSON")}
-	}
-	return json.RawMessage(b), nil
 }
 
 // inWorkTree reports whether dir is inside a git work tree: a .git entry
