@@ -119,8 +119,11 @@ func (g *Git) Command(ctx context.Context, c Cmd, args ...string) *exec.Cmd {
 func (g *Git) command(ctx context.Context, c Cmd, args ...string) *exec.Cmd {
 	// core.fsmonitor=false: session worktrees name a hook that asks this
 	// daemon what changed; studiod's own git commands look for themselves
-	// rather than ask themselves through a process.
-	full := append([]string{"--no-pager", "--no-optional-locks", "-c", "color.ui=false", "-c", "core.quotepath=false", "-c", "core.fsmonitor=false"}, args...)
+	// rather than ask themselves through a process. core.splitIndex=false:
+	// session worktrees split their index for the agents' git; studiod's
+	// private indexes must not leave shared index files in the worktrees.
+	full := append([]string{"--no-pager", "--no-optional-locks", "-c", "color.ui=false", "-c", "core.quotepath=false",
+		"-c", "core.fsmonitor=false", "-c", "core.splitIndex=false"}, args...)
 	cmd := exec.CommandContext(ctx, g.bin(), full...)
 	cmd.Dir = c.Dir
 	cmd.Env = append(os.Environ(), "LC_ALL=C", "GIT_TERMINAL_PROMPT=0", "GIT_OPTIONAL_LOCKS=0")

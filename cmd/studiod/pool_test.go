@@ -161,6 +161,12 @@ func TestPoolSpawn(t *testing.T) {
 	if hook := gittest.Git(t, s.Worktree, "config", "core.fsmonitor"); !strings.Contains(hook, "fsmonitor' --socket") {
 		t.Errorf("core.fsmonitor in the session: %q", hook)
 	}
+	if split := gittest.Git(t, s.Worktree, "config", "core.splitIndex"); split != "true" {
+		t.Errorf("core.splitIndex in the session: %q, want true", split)
+	}
+	if out, err := gittest.Try(repo, "config", "core.splitIndex"); err == nil {
+		t.Errorf("the main worktree got core.splitIndex %q", out)
+	}
 	if out, err := gittest.Try(repo, "config", "core.fsmonitor"); err == nil {
 		t.Errorf("the main worktree got core.fsmonitor %q", out)
 	}
