@@ -697,3 +697,57 @@ func TestFirstScreens(t *testing.T) {
 		})
 	}
 }
+
+// TestOpencodeACP drives the real opencode over ACP (`opencode acp`)
+// against the scripted model: its edit permission is a waiting session
+// from acp with opencode's options, allow writes the file, the turn ends
+// idle with end_turn, and stop leaves nothing of it running.
+func TestOpencodeACP(t *testing.T) {
+	bin := agentsBin(t, "opencode")
+	home := newHome(t)
+	repo := gittest.NewRepo(t, map[string]string{"README.md": "hello\n"})
+	wt := filepath.Join(home, "data", "worktrees", filepath.Base(repo)+"-"+sha256Hex(repo)[:8], "oca")
+	fm := fakemodel.New(fakemodel.Script{Turns: []fakemodel.Turn{
+		{UserContains: "hello.py", Text: "I'll create it.", Tool: fakemodel.Call("write", map[string]string{"filePath": filepath.Join(wt, "hello.py"), "content": "print('hello')\n"})},
+		{AfterToolResult: true, Text: "Done: hello.py is written."},
+	}})
+	defer fm.Close()
+	config := filepath.Join(t.TempDir(), "opencode.json")
+	writeJSON(t, config, map[string]any{
+		"autoupdate": false, "share": "disabled",
+		"provider": map[string]any{"fake": map[string]any{
+			"npm": "@ai-sdk/openai-compatible", "name": "Fake",
+			"options": map[string]any{"baseURL": fm.URL() + "/v1", "apiKey": "sk-fake"},
+			"models":  map[string]any{"fake-model": map[string]any{"name": "Fake Model", "tool_call": true}},
+		}},
+		"model": "fake/fake-model", "small_model": "fake/fake-model",
+		"permission": map[string]any{"edit": "ask", "bash": "ask"},
+	})
+	d := startDaemonEnv(t, home, "PATH="+bin+":"+os.Getenv("PATH"), "HOME="+t.TempDir(), "OPENCODE_CONFIG="+config,
+		"OPENCODE_DISABLE_AUTOUPDATE=1", "OPENCODE_DISABLE_MODELS_FETCH=1", "OPENCODE_DISABLE_DEFAULT_PLUGINS=1")
+	c, w := d.watch()
+	s, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: "oca", Agent: "opencode-acp", Prompt: "Create hello.py"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := w.AwaitState(t, s.ID, protocol.StateWaiting)
+	if got.Protocol != "acp" || got.Waiting == nil || got.Waiting.Kind != protocol.WaitPermission || got.Waiting.Source != "acp" || len(got.Waiting.Options) == 0 {
+		t.Fatalf("waiting: %+v, want an edit permission from acp with opencode's options", got.Waiting)
+	}
+	if _, err := c.Answer(t.Context(), protocol.AnswerParams{SessionRef: protocol.SessionRef{Session: s.ID}, Answer: protocol.AnswerAllow}); err != nil {
+		t.Fatalf("answer: %v", err)
+	}
+	if idle := w.AwaitState(t, s.ID, protocol.StateIdle); idle.Detail != "end_turn" {
+		t.Errorf("idle detail %q, want end_turn", idle.Detail)
+	}
+	if b, err := os.ReadFile(filepath.Join(wt, "hello.py")); err != nil || string(b) != "print('hello')\n" {
+		t.Fatalf("hello.py: %q, %v", b, err)
+	}
+	if _, err := c.Stop(t.Context(), protocol.StopParams{SessionRef: protocol.SessionRef{Session: s.ID}}); err != nil {
+		t.Fatal(err)
+	}
+	w.AwaitState(t, s.ID, protocol.StateStopped, protocol.StateExited)
+	if left := sessionProcesses(s.ID); len(left) > 0 {
+		t.Errorf("processes of the session still running after stop:\n%s", strings.Join(left, "\n"))
+	}
+}
