@@ -751,3 +751,62 @@ func TestOpencodeACP(t *testing.T) {
 		t.Errorf("processes of the session still running after stop:\n%s", strings.Join(left, "\n"))
 	}
 }
+
+// TestCodexACP drives the real codex-acp (npm @zed-industries/codex-acp)
+// against the scripted model: a command that needs approval is a waiting
+// session from acp with Codex's options, allow runs it, the turn ends idle,
+// and stop leaves nothing of it running.
+func TestCodexACP(t *testing.T) {
+	bin := agentsBin(t, "codex-acp")
+	home := newHome(t)
+	repo := gittest.NewRepo(t, map[string]string{"README.md": "hello\n"})
+	wt := filepath.Join(home, "data", "worktrees", filepath.Base(repo)+"-"+sha256Hex(repo)[:8], "cxa")
+	outside := filepath.Join(t.TempDir(), "outside.txt")
+	fm := fakemodel.New(fakemodel.Script{Turns: []fakemodel.Turn{
+		{UserContains: "outside.txt", Text: "I'll write it.", Tool: fakemodel.Call("exec_command", map[string]string{
+			"cmd": "echo hi > " + outside, "sandbox_permissions": "require_escalated", "justification": "Write outside.txt?"})},
+		{AfterToolResult: true, Text: "Done: wrote it."},
+	}})
+	defer fm.Close()
+	codexHome := t.TempDir()
+	conf := fmt.Sprintf(`model = "gpt-fake"
+model_provider = "fake"
+
+[model_providers.fake]
+name = "fake"
+base_url = %q
+env_key = "FAKE_API_KEY"
+wire_api = "responses"
+
+[projects.%q]
+trust_level = "trusted"
+`, fm.URL()+"/v1", wt)
+	if err := os.WriteFile(filepath.Join(codexHome, "config.toml"), []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d := startDaemonEnv(t, home, "PATH="+bin+":"+os.Getenv("PATH"), "HOME="+t.TempDir(), "CODEX_HOME="+codexHome,
+		"FAKE_API_KEY=sk-fake", "OPENAI_API_KEY=")
+	c, w := d.watch()
+	s, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: "cxa", Agent: "codex-acp", Prompt: "Write outside.txt"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := w.AwaitState(t, s.ID, protocol.StateWaiting)
+	if got.Waiting == nil || got.Waiting.Kind != protocol.WaitPermission || got.Waiting.Source != "acp" || len(got.Waiting.Options) == 0 {
+		t.Fatalf("waiting: %+v, want a permission from acp with Codex's options", got.Waiting)
+	}
+	if _, err := c.Answer(t.Context(), protocol.AnswerParams{SessionRef: protocol.SessionRef{Session: s.ID}, Answer: protocol.AnswerAllow}); err != nil {
+		t.Fatalf("answer: %v", err)
+	}
+	w.AwaitState(t, s.ID, protocol.StateIdle)
+	if b, err := os.ReadFile(outside); err != nil || string(b) != "hi\n" {
+		t.Fatalf("outside.txt: %q, %v", b, err)
+	}
+	if _, err := c.Stop(t.Context(), protocol.StopParams{SessionRef: protocol.SessionRef{Session: s.ID}}); err != nil {
+		t.Fatal(err)
+	}
+	w.AwaitState(t, s.ID, protocol.StateStopped, protocol.StateExited)
+	if left := sessionProcesses(s.ID); len(left) > 0 {
+		t.Errorf("processes of the session still running after stop:\n%s", strings.Join(left, "\n"))
+	}
+}
