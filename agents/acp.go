@@ -707,6 +707,7 @@ func (sv *supervisor) runACP(ctx context.Context) {
 				d.log.Warn("replay the session log", "err", err)
 			}
 			offset = st.Size
+			d.reopen(ctx, s)
 		} else {
 			offset = 0
 		}
@@ -766,6 +767,42 @@ func (sv *supervisor) touch() {
 	} else {
 		sv.changes.Reset(700 * time.Millisecond)
 	}
+}
+
+// reopen finishes what a daemon that stopped in the middle of a spawn left
+// undone, once the log is replayed: a live agent with no session open gets
+// one, and the spawn's prompt is sent when its first process never got a
+// prompt. An agent whose session cannot be opened is ended, saying why.
+func (d *acpDriver) reopen(ctx context.Context, s Session) {
+	d.mu.Lock()
+	open := d.st.sessionID == "" && d.st.fatal == "" && !d.st.authNeeded && !d.st.exited
+	resend := d.st.prompts == 0 && d.st.starts == 1 && s.Prompt != ""
+	d.mu.Unlock()
+	if resend {
+		d.enqueue(s.Prompt)
+	}
+	if !open {
+		return
+	}
+	d.log.Info("the daemon stopped before the ACP session was open: opening it")
+	d.m.wg.Go(func() {
+		octx, cancel := context.WithTimeout(ctx, acpOpenTimeout)
+		defer cancel()
+		err := d.open(octx, "", func(string) {})
+		if err == nil || ctx.Err() != nil {
+			return
+		}
+		d.mu.Lock()
+		authNeeded := d.st.authNeeded
+		if !authNeeded {
+			d.st.fatal = "the daemon stopped while the agent was starting, and its ACP session could not be opened again: " + err.Error()
+		}
+		d.mu.Unlock()
+		if !authNeeded {
+			d.log.Warn("open the ACP session after a restart", "err", err)
+			shim.Signal(ctx, s.Socket, syscall.SIGTERM)
+		}
+	})
 }
 
 // readACPState rebuilds a session's ACP state from its whole log.

@@ -98,6 +98,7 @@ type acpState struct {
 	plan               []acp.PlanEntry
 	stderr             string // the agent's last line on stderr
 	exited             bool
+	starts             int // processes started in the session (as far as the log tells)
 	// gate is what the edit gate said of open permissions, by tool call
 	// id: shown with the question, or, refused, answered by studiod.
 	gate map[string]gateMark
@@ -160,7 +161,7 @@ func (st *acpState) apply(rec shim.Record) (act *activity) {
 		if strings.HasPrefix(rec.Text, "started") {
 			// A new process: a new connection, nothing of the old one
 			// is pending. The conversation id survives (session/load).
-			*st = acpState{worktree: st.worktree, sessionID: st.sessionID, requests: map[string]rpcMsg{}, tools: map[string]*ToolCall{}, plan: st.plan}
+			*st = acpState{worktree: st.worktree, sessionID: st.sessionID, requests: map[string]rpcMsg{}, tools: map[string]*ToolCall{}, plan: st.plan, starts: st.starts + 1}
 		} else {
 			st.exited = true
 		}

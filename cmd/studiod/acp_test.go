@@ -36,6 +36,10 @@ protocol = "acp"
 [agents.fake-auth]
 command = ["fakeacp", "--auth"]
 protocol = "acp"
+
+[agents.fake-slow]
+command = ["fakeacp", "--slowinit", "2s"]
+protocol = "acp"
 `
 	if err := os.WriteFile(filepath.Join(home, "config", "config.toml"), []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
@@ -472,5 +476,33 @@ func TestACPLogLimit(t *testing.T) {
 	w.AwaitState(t, s.ID, protocol.StateIdle)
 	if tr := logs(t, home, s.ID); !strings.Contains(tr, "agent: you said: welcome back") {
 		t.Errorf("transcript:\n%s", tr)
+	}
+}
+
+// TestACPDaemonDiesInHandshake: the daemon is killed while the agent has
+// not answered initialize yet; the restarted daemon opens the agent's
+// session itself and sends the spawn's prompt.
+func TestACPDaemonDiesInHandshake(t *testing.T) {
+	home := acpHome(t)
+	repo := gittest.NewRepo(t, map[string]string{"README.md": "hello\n"})
+	d := startDaemon(t, home)
+	c, w := d.watch()
+	go c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: "slow", Agent: "fake-slow", Prompt: "hello there"})
+	var id string
+	w.Await(t, "the session recorded", func() bool {
+		s, ok := w.Session("slow")
+		id = s.ID
+		return ok && s.PID != 0
+	})
+	d.kill9()
+
+	d = startDaemon(t, home)
+	c, w = d.watch()
+	got := w.AwaitState(t, id, protocol.StateIdle)
+	if !strings.HasPrefix(got.Conversation, "fake-") {
+		t.Errorf("conversation %q: want the session opened after the restart", got.Conversation)
+	}
+	if tr := logs(t, home, id); !strings.Contains(tr, "agent: you said: hello there") {
+		t.Errorf("the spawn's prompt was not sent after the restart:\n%s", tr)
 	}
 }

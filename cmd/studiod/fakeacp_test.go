@@ -32,13 +32,15 @@ import (
 //	anything     answers "you said: TEXT"
 //
 // Flags: --auth (sessions need authenticate with method "key" first),
-// --noload (no session/load).
+// --noload (no session/load), --slowinit DUR (the first initialize is
+// answered DUR late).
 func fakeACP() {
 	fs := flag.NewFlagSet("fakeacp", flag.ExitOnError)
 	auth := fs.Bool("auth", false, "require authenticate before session/new")
 	noload := fs.Bool("noload", false, "do not advertise session/load")
+	slowInit := fs.Duration("slowinit", 0, "answer the first initialize this late")
 	fs.Parse(os.Args[1:])
-	a := &acpAgent{auth: *auth, load: !*noload, cwd: map[string]string{}}
+	a := &acpAgent{auth: *auth, load: !*noload, slowInit: *slowInit, cwd: map[string]string{}}
 	a.conn = acp.NewAgentSideConnection(a, os.Stdout, os.Stdin)
 	<-a.conn.Done()
 }
@@ -46,6 +48,7 @@ func fakeACP() {
 type acpAgent struct {
 	conn       *acp.AgentSideConnection
 	auth, load bool
+	slowInit   time.Duration
 
 	mu     sync.Mutex
 	authed bool
@@ -54,6 +57,11 @@ type acpAgent struct {
 }
 
 func (a *acpAgent) Initialize(ctx context.Context, p acp.InitializeRequest) (acp.InitializeResponse, error) {
+	a.mu.Lock()
+	slow := a.slowInit
+	a.slowInit = 0
+	a.mu.Unlock()
+	time.Sleep(slow)
 	r := acp.InitializeResponse{ProtocolVersion: acp.ProtocolVersionNumber,
 		AgentCapabilities: acp.AgentCapabilities{LoadSession: a.load},
 		AgentInfo:         &acp.Implementation{Name: "fakeacp", Version: "1.0"},
