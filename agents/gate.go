@@ -373,8 +373,13 @@ func gateOutput(kind, mode, reason string) []byte {
 				"hookEventName": "PreToolUse", "permissionDecision": mode, "permissionDecisionReason": reason}}
 		}
 	case HooksGemini:
-		if mode == GateDeny {
+		switch mode {
+		case GateDeny:
 			v = map[string]any{"decision": "deny", "reason": reason}
+		case GateAsk:
+			// Gemini CLI then asks for confirmation as its settings
+			// would, showing the message.
+			v = map[string]any{"decision": "ask", "reason": reason, "systemMessage": reason}
 		}
 	}
 	if v == nil {

@@ -810,3 +810,77 @@ trust_level = "trusted"
 		t.Errorf("processes of the session still running after stop:\n%s", strings.Join(left, "\n"))
 	}
 }
+
+// TestGeminiGate: the real Gemini CLI, its edits approved without asking,
+// writes a file whose lines another session changed. In deny mode the
+// model gets the gate's reason as the refused tool's result; in ask mode
+// the write becomes a permission question carrying the reason.
+func TestGeminiGate(t *testing.T) {
+	bin := agentsBin(t, "gemini")
+	for _, mode := range []protocol.GateMode{protocol.GateDeny, protocol.GateAsk} {
+		t.Run(string(mode), func(t *testing.T) {
+			home := newHome(t)
+			repo := gittest.NewRepo(t, map[string]string{"shared.txt": gittest.Lines(10)})
+			wt := filepath.Join(home, "data", "worktrees", filepath.Base(repo)+"-"+sha256Hex(repo)[:8], "ui")
+			fm := fakemodel.New(fakemodel.Script{Turns: []fakemodel.Turn{
+				{UserContains: "shared.txt", Text: "Rewriting it.", Tool: fakemodel.Call("write_file", map[string]string{"file_path": filepath.Join(wt, "shared.txt"), "content": "mine\n"})},
+				{AfterToolResult: true, Text: "Done."},
+			}})
+			defer fm.Close()
+			geminiHome := t.TempDir()
+			writeJSON(t, filepath.Join(geminiHome, ".gemini", "settings.json"), map[string]any{
+				"security": map[string]any{"auth": map[string]any{"selectedType": "gemini-api-key"}}})
+			if err := os.MkdirAll(filepath.Join(home, "config"), 0o700); err != nil {
+				t.Fatal(err)
+			}
+			// Edits need no permission here, so that only the gate asks.
+			if err := os.WriteFile(filepath.Join(home, "config", "config.toml"),
+				[]byte("[agents.gemini]\ncommand = [\"gemini\", \"--approval-mode\", \"auto_edit\", \"-i\", \"{prompt}\"]\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			d := startDaemonEnv(t, home, "PATH="+bin+":"+os.Getenv("PATH"), "HOME="+t.TempDir(), "GEMINI_CLI_HOME="+geminiHome,
+				"GEMINI_API_KEY=fake-key", "GOOGLE_GEMINI_BASE_URL="+fm.URL(), "GEMINI_CLI_TRUST_WORKSPACE=true")
+			c, w := d.watch()
+			api, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: "api", Scopes: []string{"shared.txt"},
+				Note: "rename CheckToken to VerifyToken", Command: []string{"fakeagent", "-edit", "shared.txt", "-hang"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			w.Await(t, "session api's change", func() bool {
+				s, _ := w.Session(api.ID)
+				return s.Changes.Files == 1
+			})
+			s, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: "ui", Agent: "gemini", Gate: mode, Prompt: "Rewrite shared.txt"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			const why = "session `api` (scope shared.txt; working on: rename CheckToken to VerifyToken)"
+			switch mode {
+			case protocol.GateDeny:
+				ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+				defer cancel()
+				if _, err := fm.Wait(ctx, func(r *fakemodel.Request) bool { return strings.Contains(string(r.Body), why) }); err != nil {
+					t.Fatalf("the model never got the gate's reason: %v", err)
+				}
+				if b, _ := os.ReadFile(filepath.Join(wt, "shared.txt")); string(b) == "mine\n" {
+					t.Error("the write went through in deny mode")
+				}
+			case protocol.GateAsk:
+				got := w.AwaitState(t, s.ID, protocol.StateWaiting)
+				if got.Waiting == nil || got.Waiting.Kind != protocol.WaitPermission || !strings.Contains(got.Waiting.Question, why) {
+					t.Fatalf("waiting: %+v, want a permission carrying the gate's reason", got.Waiting)
+				}
+				if _, err := c.Answer(t.Context(), protocol.AnswerParams{SessionRef: protocol.SessionRef{Session: s.ID}, Answer: protocol.AnswerAllow}); err != nil {
+					t.Fatal(err)
+				}
+				w.Await(t, "the write, allowed", func() bool {
+					b, _ := os.ReadFile(filepath.Join(wt, "shared.txt"))
+					return string(b) == "mine\n"
+				})
+			}
+			if _, err := c.Stop(t.Context(), protocol.StopParams{SessionRef: protocol.SessionRef{Session: s.ID}}); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
