@@ -33,10 +33,12 @@ var ErrFullSnapshot = errors.New("needs a full snapshot")
 // worktree's index: untracked files are in, ignored ones are out unless
 // tracked, empty directories vanish, modes are 100644, 100755, 120000 (the
 // link's text as a blob) or 160000 (a nested repository's HEAD, never its
-// files). "Tracked" is read from the previous snapshot: a path it holds was
-// tracked or not ignored, and with the ignore rules unchanged it still is. So
-// what it cannot see is what changes only the index (`git add -f` of an
-// ignored file, `git rm --cached` of one) or the ignore rules outside the
+// files). "Tracked" is read from the previous snapshot and HEAD's tree: a
+// path the snapshot holds was tracked or not ignored, and with the ignore
+// rules unchanged it still is; an ignored path it does not hold is tracked
+// if HEAD has it (a tracked file deleted, then back). So what it cannot see
+// is what changes only the index (`git add -f` of an ignored file, `git rm
+// --cached` of one) or the ignore rules outside the
 // worktree (info/exclude, core.excludesFile); when HEAD moves or a
 // .gitignore or .gitattributes changes it returns ErrFullSnapshot.
 //
@@ -150,7 +152,7 @@ func (s *Snapshotter) Update(ctx context.Context, dir string, prev Snapshot, cha
 	if err != nil {
 		return Snapshot{}, fmt.Errorf("snapshot %s: previous snapshot: %w", dir, err)
 	}
-	u := &update{s: s, ctx: ctx, dir: dir, base: base, listings: map[string][]treeEntry{}, stats: map[string]statResult{}}
+	u := &update{s: s, ctx: ctx, dir: dir, base: base, head: head, listings: map[string][]treeEntry{}, stats: map[string]statResult{}}
 	roots, err := u.roots(changed)
 	if err != nil {
 		return Snapshot{}, fmt.Errorf("snapshot %s: %w", dir, err)
@@ -324,6 +326,13 @@ func (s *Snapshotter) tree(ctx context.Context, id oid) ([]treeEntry, error) {
 	if list, ok := s.trees[id]; ok {
 		return list, nil
 	}
+	_, list, err := s.readTree(ctx, id.String())
+	return list, err
+}
+
+// readTree reads the tree that name (an object name cat-file takes, such as
+// "<commit>^{tree}") names. Caller holds mu.
+func (s *Snapshotter) readTree(ctx context.Context, name string) (oid, []treeEntry, error) {
 	if s.cat != nil && s.cat.dead {
 		s.cat.close()
 		s.cat = nil
@@ -331,14 +340,15 @@ func (s *Snapshotter) tree(ctx context.Context, id oid) ([]treeEntry, error) {
 	if s.cat == nil {
 		b, err := startBatch(s.ctx, s.g, s.dir, "cat-file", "--batch")
 		if err != nil {
-			return nil, fmt.Errorf("start cat-file: %w", err)
+			return oid{}, nil, fmt.Errorf("start cat-file: %w", err)
 		}
 		s.cat = b
 	}
 	var data []byte
+	var id oid
 	b := s.cat
 	err := b.exchange(ctx, func() error {
-		if _, err := fmt.Fprintf(b.in, "%s\n", id); err != nil {
+		if _, err := fmt.Fprintf(b.in, "%s\n", name); err != nil {
 			return err
 		}
 		line, err := b.out.ReadString('\n')
@@ -347,25 +357,28 @@ func (s *Snapshotter) tree(ctx context.Context, id oid) ([]treeEntry, error) {
 		}
 		f := strings.Fields(line)
 		if len(f) != 3 || f[1] != "tree" {
-			return fmt.Errorf("read tree %s: got %q", id, strings.TrimSpace(line))
+			return fmt.Errorf("read tree %s: got %q", name, strings.TrimSpace(line))
+		}
+		if id, err = parseOID(f[0]); err != nil {
+			return fmt.Errorf("read tree %s: got %q", name, strings.TrimSpace(line))
 		}
 		n, err := strconv.Atoi(f[2])
 		if err != nil {
-			return fmt.Errorf("read tree %s: got %q", id, strings.TrimSpace(line))
+			return fmt.Errorf("read tree %s: got %q", name, strings.TrimSpace(line))
 		}
 		data = make([]byte, n+1)
 		_, err = io.ReadFull(b.out, data)
 		return err
 	})
 	if err != nil {
-		return nil, err
+		return oid{}, nil, err
 	}
 	list, err := parseTree(data[:len(data)-1])
 	if err != nil {
-		return nil, fmt.Errorf("read tree %s: %w", id, err)
+		return oid{}, nil, fmt.Errorf("read tree %s: %w", name, err)
 	}
 	s.remember(id, list)
-	return list, nil
+	return id, list, nil
 }
 
 // remember caches a tree. Caller holds mu.

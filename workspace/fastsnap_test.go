@@ -357,6 +357,17 @@ func TestSnapshotterCases(t *testing.T) {
 			e.write(map[string]string{"staged.txt": "s2\n"})
 			return []string{"staged.txt"}
 		}},
+		{"tracked ignored files deleted, then back", func(e *snapEnv) {
+			e.write(map[string]string{"build/kept.txt": "k\n", "build/sub/deep.txt": "d\n", "x.log": "x\n"})
+			gittest.Git(e.t, e.dir, "add", "-f", "build/kept.txt", "build/sub/deep.txt", "x.log")
+			gittest.Commit(e.t, e.dir, "force-added")
+			e.rm("build")
+			e.rm("x.log")
+		}, func(e *snapEnv) []string {
+			// Back, with an untracked file beside them, which stays out.
+			e.write(map[string]string{"build/kept.txt": "k2\n", "build/sub/deep.txt": "d\n", "build/new.txt": "n\n", "x.log": "x\n"})
+			return []string{"build", "x.log"}
+		}},
 		{"everything at once", nil, func(e *snapEnv) []string {
 			e.rm("dir/sub")
 			e.write(map[string]string{"dir/sub": "file\n", "dir/new/x.txt": "x\n", "a.txt": "a2\n", "z.log": "z\n"})

@@ -20,6 +20,9 @@ type update struct {
 	ctx  context.Context
 	dir  string
 	base oid
+	head string // the commit HEAD names
+
+	headListings map[string][]treeEntry // directory → its entries in HEAD's tree, read as needed
 
 	listings map[string][]treeEntry // directory → its entries in base (nil: not a tree there)
 	stats    map[string]statResult
@@ -250,8 +253,18 @@ func (u *update) settle() error {
 		return err
 	}
 	for _, c := range cands {
+		if ignored[c.path] {
+			// Ignored, yet tracked if HEAD has it: a tracked file that
+			// was deleted and comes back is not in the previous snapshot.
+			// `git add -A` takes it in, and under a directory HEAD has,
+			// the tracked files only.
+			if ok, err := u.atHead(c.path, c.fi.IsDir() && !c.nested); err != nil {
+				return err
+			} else if !ok {
+				continue
+			}
+		}
 		switch {
-		case ignored[c.path]:
 		case c.fi.IsDir() && c.nested:
 			if err := u.gitlink(c.path, nil); err != nil {
 				return err
@@ -357,9 +370,54 @@ func (u *update) gitlink(p string, base *treeEntry) error {
 	return nil
 }
 
+// atHead reports whether HEAD's tree has p, as a tree if dir, else as a
+// file, link or gitlink.
+func (u *update) atHead(p string, dir bool) (bool, error) {
+	parent, name := path.Split(p)
+	l, err := u.headListing(strings.TrimSuffix(parent, "/"))
+	if err != nil {
+		return false, err
+	}
+	i := slices.IndexFunc(l, func(e treeEntry) bool { return e.name == name })
+	return i >= 0 && l[i].isTree() == dir, nil
+}
+
+// headListing returns directory d's entries in HEAD's tree (nil if HEAD
+// has no tree there).
+func (u *update) headListing(d string) ([]treeEntry, error) {
+	if l, ok := u.headListings[d]; ok {
+		return l, nil
+	}
+	if u.headListings == nil {
+		u.headListings = map[string][]treeEntry{}
+	}
+	var l []treeEntry
+	if d == "" {
+		if u.head != "" {
+			var err error
+			if _, l, err = u.s.readTree(u.ctx, u.head+"^{tree}"); err != nil {
+				return nil, err
+			}
+		}
+	} else {
+		parent, name := path.Split(d)
+		pl, err := u.headListing(strings.TrimSuffix(parent, "/"))
+		if err != nil {
+			return nil, err
+		}
+		if i := slices.IndexFunc(pl, func(e treeEntry) bool { return e.name == name }); i >= 0 && pl[i].isTree() {
+			if l, err = u.s.tree(u.ctx, pl[i].id); err != nil {
+				return nil, err
+			}
+		}
+	}
+	u.headListings[d] = l
+	return l, nil
+}
+
 // ignored returns the paths among paths that git ignores. They are not in
-// the previous snapshot, so the index need not be read: were they tracked,
-// the snapshot would hold them.
+// the previous snapshot, so the index is not read: whether an ignored one is
+// tracked is read from HEAD's tree (atHead).
 func (u *update) ignored(paths []string) (map[string]bool, error) {
 	in := strings.Join(paths, "\x00") + "\x00"
 	out, err := u.s.g.RunCmd(u.ctx, Cmd{Dir: u.dir, Stdin: strings.NewReader(in)}, "check-ignore", "--stdin", "-z", "--no-index")
