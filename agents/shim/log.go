@@ -294,6 +294,27 @@ func (r *LogReader) Close() error {
 	return nil
 }
 
+// openAttach opens the log for an attach from offset (negative, or past
+// end: from end) and replies with where the stream starts: output older
+// than the log keeps was rotated out, so at the first byte kept. ok is
+// false when the client is gone or was told the log cannot be read.
+func openAttach(c io.Writer, log string, offset, end int64) (lr *LogReader, start int64, ok bool) {
+	if offset < 0 || offset > end {
+		offset = end
+	}
+	lr, err := OpenLog(log)
+	if err != nil {
+		c.Write(encode(reply{Error: fmt.Sprintf("read output log: %v", err)}))
+		return nil, 0, false
+	}
+	offset = min(max(offset, lr.Start()), end)
+	if _, err := c.Write(encode(reply{OK: true, Offset: offset})); err != nil {
+		lr.Close()
+		return nil, 0, false
+	}
+	return lr, offset, true
+}
+
 // RemoveLog deletes a log's files (every segment, and a pipes log's head).
 func RemoveLog(path string) error {
 	segs, _ := rotated(path)

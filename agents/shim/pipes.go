@@ -403,21 +403,11 @@ func (s *pipeServer) attach(c net.Conn, offset int64) {
 		}
 		s.mu.Unlock()
 	}()
-	if offset < 0 || offset > end {
-		offset = end
-	}
-	// Records older than the log keeps were rotated out: start at the
-	// first kept, and say so with the offset.
-	lr, err := OpenLog(s.spec.Log)
-	if err != nil {
-		c.Write(encode(reply{Error: fmt.Sprintf("read output log: %v", err)}))
+	lr, offset, ok := openAttach(c, s.spec.Log, offset, end)
+	if !ok {
 		return
 	}
 	defer lr.Close()
-	offset = min(max(offset, lr.Start()), end)
-	if _, err := c.Write(encode(reply{OK: true, Offset: offset})); err != nil {
-		return
-	}
 	go io.Copy(io.Discard, c)
 	if offset < end {
 		if _, err := io.Copy(c, io.NewSectionReader(lr, offset, end-offset)); err != nil {

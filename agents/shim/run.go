@@ -396,21 +396,11 @@ func (s *server) attach(c net.Conn, br *bufio.Reader, offset int64) {
 		}
 		s.mu.Unlock()
 	}()
-	if offset < 0 || offset > end {
-		offset = end
-	}
-	// Output older than the log keeps was rotated out: start at the
-	// first byte kept, and say so with the offset.
-	lr, err := OpenLog(s.spec.Log)
-	if err != nil {
-		c.Write(encode(reply{Error: fmt.Sprintf("read output log: %v", err)}))
+	lr, offset, ok := openAttach(c, s.spec.Log, offset, end)
+	if !ok {
 		return
 	}
 	defer lr.Close()
-	offset = min(max(offset, lr.Start()), end)
-	if _, err := c.Write(encode(reply{OK: true, Offset: offset})); err != nil {
-		return
-	}
 	// Input from the client; ends when the client closes its side.
 	go relayInput(c, br, s.ptmx)
 	if offset < end {

@@ -378,15 +378,7 @@ func TestACPGate(t *testing.T) {
 			repo := gittest.NewRepo(t, map[string]string{"shared.txt": gittest.Lines(10)})
 			d := startDaemon(t, home)
 			c, w := d.watch()
-			api, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: "api", Scopes: []string{"shared.txt"},
-				Note: "rename CheckToken to VerifyToken", Command: []string{"fakeagent", "-edit", "shared.txt", "-hang"}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			w.Await(t, "session api's change", func() bool {
-				s, _ := w.Session(api.ID)
-				return s.Changes.Files == 1
-			})
+			spawnAPI(t, c, w, repo)
 			s, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: "ui", Agent: "fake", Gate: mode, Prompt: "write shared.txt"})
 			if err != nil {
 				t.Fatal(err)

@@ -23,6 +23,7 @@ import (
 
 	"github.com/studiod/studiod/internal/fakemodel"
 	"github.com/studiod/studiod/internal/gittest"
+	"github.com/studiod/studiod/internal/studiotest"
 	"github.com/studiod/studiod/protocol"
 )
 
@@ -480,15 +481,7 @@ func TestClaudeCodeGate(t *testing.T) {
 				"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1", "DISABLE_AUTOUPDATER=1")
 			c, w := d.watch()
 			// Another session has rewritten shared.txt, and says why.
-			api, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: "api", Scopes: []string{"shared.txt"},
-				Note: "rename CheckToken to VerifyToken", Command: []string{"fakeagent", "-edit", "shared.txt", "-hang"}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			w.Await(t, "session api's change", func() bool {
-				s, _ := w.Session(api.ID)
-				return s.Changes.Files == 1
-			})
+			spawnAPI(t, c, w, repo)
 			s, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: "ui", Agent: "claude", Gate: mode,
 				Scopes: []string{"web/**"}, Prompt: "Rewrite shared.txt"})
 			if err != nil {
@@ -582,19 +575,7 @@ func TestOpencode(t *testing.T) {
 		{UserContains: "second task", Text: "On it."},
 	}})
 	defer fm.Close()
-	config := filepath.Join(t.TempDir(), "opencode.json")
-	writeJSON(t, config, map[string]any{
-		"autoupdate": false, "share": "disabled",
-		"provider": map[string]any{"fake": map[string]any{
-			"npm": "@ai-sdk/openai-compatible", "name": "Fake",
-			"options": map[string]any{"baseURL": fm.URL() + "/v1", "apiKey": "sk-fake"},
-			"models":  map[string]any{"fake-model": map[string]any{"name": "Fake Model", "tool_call": true}},
-		}},
-		"model": "fake/fake-model", "small_model": "fake/fake-model",
-		"permission": map[string]any{"edit": "ask", "bash": "ask"},
-	})
-	d := startDaemonEnv(t, home, "PATH="+bin+":"+os.Getenv("PATH"), "HOME="+t.TempDir(), "OPENCODE_CONFIG="+config,
-		"OPENCODE_DISABLE_AUTOUPDATE=1", "OPENCODE_DISABLE_MODELS_FETCH=1", "OPENCODE_DISABLE_DEFAULT_PLUGINS=1")
+	d := startDaemonEnv(t, home, opencodeEnv(t, bin, fm)...)
 	c, w := d.watch()
 	s, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: "oc", Agent: "opencode", Prompt: "Create hello.py"})
 	if err != nil {
@@ -712,19 +693,7 @@ func TestOpencodeACP(t *testing.T) {
 		{AfterToolResult: true, Text: "Done: hello.py is written."},
 	}})
 	defer fm.Close()
-	config := filepath.Join(t.TempDir(), "opencode.json")
-	writeJSON(t, config, map[string]any{
-		"autoupdate": false, "share": "disabled",
-		"provider": map[string]any{"fake": map[string]any{
-			"npm": "@ai-sdk/openai-compatible", "name": "Fake",
-			"options": map[string]any{"baseURL": fm.URL() + "/v1", "apiKey": "sk-fake"},
-			"models":  map[string]any{"fake-model": map[string]any{"name": "Fake Model", "tool_call": true}},
-		}},
-		"model": "fake/fake-model", "small_model": "fake/fake-model",
-		"permission": map[string]any{"edit": "ask", "bash": "ask"},
-	})
-	d := startDaemonEnv(t, home, "PATH="+bin+":"+os.Getenv("PATH"), "HOME="+t.TempDir(), "OPENCODE_CONFIG="+config,
-		"OPENCODE_DISABLE_AUTOUPDATE=1", "OPENCODE_DISABLE_MODELS_FETCH=1", "OPENCODE_DISABLE_DEFAULT_PLUGINS=1")
+	d := startDaemonEnv(t, home, opencodeEnv(t, bin, fm)...)
 	c, w := d.watch()
 	s, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: "oca", Agent: "opencode-acp", Prompt: "Create hello.py"})
 	if err != nil {
@@ -841,15 +810,7 @@ func TestGeminiGate(t *testing.T) {
 			d := startDaemonEnv(t, home, "PATH="+bin+":"+os.Getenv("PATH"), "HOME="+t.TempDir(), "GEMINI_CLI_HOME="+geminiHome,
 				"GEMINI_API_KEY=fake-key", "GOOGLE_GEMINI_BASE_URL="+fm.URL(), "GEMINI_CLI_TRUST_WORKSPACE=true")
 			c, w := d.watch()
-			api, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: "api", Scopes: []string{"shared.txt"},
-				Note: "rename CheckToken to VerifyToken", Command: []string{"fakeagent", "-edit", "shared.txt", "-hang"}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			w.Await(t, "session api's change", func() bool {
-				s, _ := w.Session(api.ID)
-				return s.Changes.Files == 1
-			})
+			spawnAPI(t, c, w, repo)
 			s, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: "ui", Agent: "gemini", Gate: mode, Prompt: "Rewrite shared.txt"})
 			if err != nil {
 				t.Fatal(err)
@@ -883,4 +844,38 @@ func TestGeminiGate(t *testing.T) {
 			}
 		})
 	}
+}
+
+// opencodeEnv is the environment that runs the real opencode against the
+// scripted model fm: a provider at fm, edits and commands asking first.
+func opencodeEnv(t *testing.T, bin string, fm *fakemodel.Server) []string {
+	config := filepath.Join(t.TempDir(), "opencode.json")
+	writeJSON(t, config, map[string]any{
+		"autoupdate": false, "share": "disabled",
+		"provider": map[string]any{"fake": map[string]any{
+			"npm": "@ai-sdk/openai-compatible", "name": "Fake",
+			"options": map[string]any{"baseURL": fm.URL() + "/v1", "apiKey": "sk-fake"},
+			"models":  map[string]any{"fake-model": map[string]any{"name": "Fake Model", "tool_call": true}},
+		}},
+		"model": "fake/fake-model", "small_model": "fake/fake-model",
+		"permission": map[string]any{"edit": "ask", "bash": "ask"},
+	})
+	return []string{"PATH=" + bin + ":" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "OPENCODE_CONFIG=" + config,
+		"OPENCODE_DISABLE_AUTOUPDATE=1", "OPENCODE_DISABLE_MODELS_FETCH=1", "OPENCODE_DISABLE_DEFAULT_PLUGINS=1"}
+}
+
+// spawnAPI spawns session "api" in repo, which changes shared.txt with
+// scope shared.txt and a note, for the gate tests; it returns once its
+// change is seen.
+func spawnAPI(t *testing.T, c *protocol.Client, w *studiotest.Watch, repo string) {
+	t.Helper()
+	api, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: "api", Scopes: []string{"shared.txt"},
+		Note: "rename CheckToken to VerifyToken", Command: []string{"fakeagent", "-edit", "shared.txt", "-hang"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Await(t, "session api's change", func() bool {
+		s, _ := w.Session(api.ID)
+		return s.Changes.Files == 1
+	})
 }
