@@ -879,3 +879,75 @@ func spawnAPI(t *testing.T, c *protocol.Client, w *studiotest.Watch, repo string
 		return s.Changes.Files == 1
 	})
 }
+
+// TestCodex drives the real Codex under studiod against the scripted model:
+// Codex first asks to review the hooks studiod gave it (a waiting session
+// read from its screen), then a command that needs approval is a waiting
+// session from its PermissionRequest hook; allow runs it and the turn ends
+// idle; stop leaves nothing of it running.
+func TestCodex(t *testing.T) {
+	bin := agentsBin(t, "codex")
+	home := newHome(t)
+	repo := gittest.NewRepo(t, map[string]string{"README.md": "hello\n"})
+	wt := filepath.Join(home, "data", "worktrees", filepath.Base(repo)+"-"+sha256Hex(repo)[:8], "cx")
+	outside := filepath.Join(t.TempDir(), "outside.txt")
+	fm := fakemodel.New(fakemodel.Script{Turns: []fakemodel.Turn{
+		{UserContains: "outside.txt", Text: "I'll write it.", Tool: fakemodel.Call("exec_command", map[string]string{
+			"cmd": "echo hi > " + outside, "sandbox_permissions": "require_escalated", "justification": "Write outside.txt?"})},
+		{AfterToolResult: true, Text: "Done: wrote it."},
+	}})
+	defer fm.Close()
+	codexHome := t.TempDir()
+	conf := fmt.Sprintf(`model = "gpt-fake"
+model_provider = "fake"
+
+[model_providers.fake]
+name = "fake"
+base_url = %q
+env_key = "FAKE_API_KEY"
+wire_api = "responses"
+
+[projects.%q]
+trust_level = "trusted"
+`, fm.URL()+"/v1", wt)
+	if err := os.WriteFile(filepath.Join(codexHome, "config.toml"), []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d := startDaemonEnv(t, home, "PATH="+bin+":"+os.Getenv("PATH"), "HOME="+t.TempDir(), "CODEX_HOME="+codexHome,
+		"FAKE_API_KEY=sk-fake", "OPENAI_API_KEY=")
+	c, w := d.watch()
+	s, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: "cx", Agent: "codex", Prompt: "Write outside.txt"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := protocol.SessionRef{Session: s.ID}
+	got := w.AwaitState(t, s.ID, protocol.StateWaiting)
+	if got.Waiting == nil || got.Waiting.Kind != protocol.WaitTrust || got.Waiting.Source != "screen" || !strings.Contains(got.Waiting.Question, "Hooks need review") {
+		t.Fatalf("waiting: %+v, want Codex's hook review read from its screen", got.Waiting)
+	}
+	if _, err := c.Answer(t.Context(), protocol.AnswerParams{SessionRef: ref, Answer: protocol.AnswerAllow}); err != nil {
+		t.Fatal(err)
+	}
+	w.Await(t, "the command's permission", func() bool {
+		got, _ = w.Session(s.ID)
+		return got.State == protocol.StateWaiting && got.Waiting != nil && got.Waiting.Kind == protocol.WaitPermission
+	})
+	if got.Waiting.Source != "hook" ||
+		got.Waiting.Question != "Write outside.txt?" || !strings.Contains(got.Waiting.Subject, "echo hi >") {
+		t.Fatalf("waiting: %+v, want the command's permission from Codex's hook", got.Waiting)
+	}
+	if _, err := c.Answer(t.Context(), protocol.AnswerParams{SessionRef: ref, Answer: protocol.AnswerAllow}); err != nil {
+		t.Fatal(err)
+	}
+	w.AwaitState(t, s.ID, protocol.StateIdle)
+	if b, err := os.ReadFile(outside); err != nil || string(b) != "hi\n" {
+		t.Fatalf("outside.txt: %q, %v", b, err)
+	}
+	if _, err := c.Stop(t.Context(), protocol.StopParams{SessionRef: ref}); err != nil {
+		t.Fatal(err)
+	}
+	w.AwaitState(t, s.ID, protocol.StateStopped, protocol.StateExited)
+	if left := sessionProcesses(s.ID); len(left) > 0 {
+		t.Errorf("processes of the session still running after stop:\n%s", strings.Join(left, "\n"))
+	}
+}
