@@ -27,6 +27,28 @@ func (a *app) connect(ctx context.Context, notify protocol.NotifyFunc) (*protoco
 	if err := a.dirs.Ensure(); err != nil {
 		return nil, err
 	}
+	for try := 0; ; try++ {
+		c, err := a.dial(ctx, notify)
+		if err != nil {
+			return nil, err
+		}
+		_, err = c.Hello(ctx, protocol.HelloParams{Client: "studiod-cli", Version: protocol.Version})
+		if err == nil {
+			return c, nil
+		}
+		c.Close()
+		// A daemon killed a moment ago can still take a connection and
+		// then drop it (closed, a broken pipe, a reset): dial again,
+		// which starts a new one. An answer that is an error stands.
+		var answered *protocol.Error
+		if try > 0 || errors.As(err, &answered) || ctx.Err() != nil {
+			return nil, err
+		}
+	}
+}
+
+// dial connects to the daemon, starting one if none runs.
+func (a *app) dial(ctx context.Context, notify protocol.NotifyFunc) (*protocol.Client, error) {
 	// A daemon that exits while starting ends the wait at once.
 	dctx, failed := context.WithCancel(ctx)
 	defer failed()
@@ -37,10 +59,6 @@ func (a *app) connect(ctx context.Context, notify protocol.NotifyFunc) (*protoco
 			return nil, fmt.Errorf("%w: it exited while starting: %s (daemon log: %s)", errNoDaemon, cause, a.dirs.Log())
 		}
 		return nil, fmt.Errorf("%w: %v (daemon log: %s; run `studiod serve` to see it start in the foreground)", errNoDaemon, err, a.dirs.Log())
-	}
-	if _, err := c.Hello(ctx, protocol.HelloParams{Client: "studiod-cli", Version: protocol.Version}); err != nil {
-		c.Close()
-		return nil, err
 	}
 	return c, nil
 }

@@ -310,6 +310,32 @@ func TestAutoStart(t *testing.T) {
 	}
 }
 
+// TestAutoStartAfterDyingDaemon: a daemon killed a moment ago can still
+// take a connection (it sat in the listen queue) and then close it without
+// a word; the client dials again, starts a daemon and goes on.
+func TestAutoStartAfterDyingDaemon(t *testing.T) {
+	home := newHome(t)
+	run := filepath.Join(home, "run")
+	if err := os.MkdirAll(run, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("unix", filepath.Join(run, "studiod.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		if c, err := ln.Accept(); err == nil {
+			c.Close()
+		}
+		ln.Close()
+	}()
+	cmd := exec.Command("studiod", "ls", "--json")
+	cmd.Env = append(os.Environ(), "STUDIOD_HOME="+home)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("ls after a daemon that died under it: %v: %s", err, out)
+	}
+}
+
 // rawCall sends one framed body and reads one framed reply.
 func rawExchange(t *testing.T, nc net.Conn, body string) map[string]any {
 	t.Helper()
