@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the VS Code extension's tests need, builds and packages the
 # extension, and runs its unit tests and its tests inside a real VS Code
-# extension host (see shared/REAL-CLIENTS.md, "VS Code").
+# extension host (the VS Code server of npm's code-server, driven headless).
 #
 # Idempotent: every step is skipped when its result is already there, so a
 # second run only builds and tests.

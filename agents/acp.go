@@ -716,46 +716,24 @@ func (sv *supervisor) runACP(ctx context.Context) {
 	d.publish()
 	sv.m.wg.Go(d.resumeOpen)
 	sv.m.wg.Go(func() { d.runTurns(ctx) })
-	for ctx.Err() == nil {
-		st, err := shim.Attach(ctx, sv.socket, offset)
-		if err != nil {
-			if errors.Is(err, shim.ErrGone) {
-				d.close()
-				sv.finish(ctx)
-				return
-			}
-			if ctx.Err() != nil {
-				return
-			}
-			time.Sleep(100 * time.Millisecond)
-			continue
-		}
-		stop := context.AfterFunc(ctx, func() { st.Close() })
-		offset = st.Offset
-		br := bufio.NewReaderSize(st, 64<<10)
+	sv.follow(ctx, offset, func(r io.Reader) (read int64) {
+		br := bufio.NewReaderSize(r, 64<<10)
 		for {
+			// A line cut short is read again from its start next time.
 			line, err := br.ReadBytes('\n')
 			if len(line) > 0 && line[len(line)-1] == '\n' {
-				offset += int64(len(line))
+				read += int64(len(line))
 				d.record(line, true)
 				sv.touch()
 			}
 			if err != nil {
-				break
+				return read
 			}
 		}
-		stop()
-		st.Close()
-		if _, err := shim.Stat(ctx, sv.socket); err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			waitGone(sv.socket, 2*time.Second)
-			d.close()
-			sv.finish(ctx)
-			return
-		}
-	}
+	}, func() {
+		d.close()
+		sv.finish(ctx)
+	})
 }
 
 // touch schedules a refresh of the session's change stats.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"regexp"
 	"strings"
@@ -131,11 +132,30 @@ func (sv *supervisor) run(ctx context.Context) {
 		offset = 0
 	}
 	buf := make([]byte, 32<<10)
+	sv.follow(ctx, offset, func(r io.Reader) (read int64) {
+		for {
+			n, err := r.Read(buf)
+			if n > 0 {
+				read += int64(n)
+				sv.output(buf[:n])
+			}
+			if err != nil {
+				return read
+			}
+		}
+	}, func() { sv.finish(ctx) })
+}
+
+// follow streams the shim's log from offset (negative: its end) until the
+// agent is gone, then calls gone. Each attach is handed to read, which
+// returns how many bytes it took; when the shim drops a reader for lagging,
+// follow attaches again where it left off. It returns early when ctx ends.
+func (sv *supervisor) follow(ctx context.Context, offset int64, read func(io.Reader) int64, gone func()) {
 	for ctx.Err() == nil {
 		st, err := shim.Attach(ctx, sv.socket, offset)
 		if err != nil {
 			if errors.Is(err, shim.ErrGone) {
-				sv.finish(ctx)
+				gone()
 				return
 			}
 			if ctx.Err() != nil {
@@ -145,27 +165,17 @@ func (sv *supervisor) run(ctx context.Context) {
 			continue
 		}
 		stop := context.AfterFunc(ctx, func() { st.Close() })
-		offset = st.Offset
-		for {
-			n, err := st.Read(buf)
-			if n > 0 {
-				offset += int64(n)
-				sv.output(buf[:n])
-			}
-			if err != nil {
-				break
-			}
-		}
+		offset = st.Offset + read(st)
 		stop()
 		st.Close()
 		// The stream ends when the agent exits, or when the shim dropped
-		// us for lagging: in that case reattach where we were.
+		// us for lagging: in that case attach again where we were.
 		if _, err := shim.Stat(ctx, sv.socket); err != nil {
 			if ctx.Err() != nil {
 				return
 			}
 			waitGone(sv.socket, 2*time.Second)
-			sv.finish(ctx)
+			gone()
 			return
 		}
 	}

@@ -10,7 +10,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"os/signal"
 	"runtime"
 	"sync"
 	"syscall"
@@ -149,35 +148,7 @@ func runPipes(spec Spec, ready io.WriteCloser, sigterm <-chan os.Signal) error {
 	readers.Go(func() { s.pump(stdout, FromAgent) })
 	readers.Go(func() { s.pump(stderr, FromStderr) })
 	agentDone := make(chan struct{})
-	if subreaper {
-		chld := make(chan os.Signal, 1)
-		signal.Notify(chld, syscall.SIGCHLD)
-		s.wg.Go(func() {
-			defer signal.Stop(chld)
-			for {
-				select {
-				case <-chld:
-					reapZombies(cmd.Process.Pid)
-				case <-agentDone:
-					return
-				}
-			}
-		})
-	}
-	if sigterm != nil {
-		s.wg.Go(func() {
-			select {
-			case <-sigterm:
-				s.signal(syscall.SIGTERM)
-				select {
-				case <-time.After(treeGrace):
-					s.signal(syscall.SIGKILL)
-				case <-agentDone:
-				}
-			case <-agentDone:
-			}
-		})
-	}
+	watchAgent(&s.wg, cmd.Process.Pid, subreaper, sigterm, s.signal, agentDone)
 	ps, err := cmd.Process.Wait()
 	close(agentDone)
 	if err != nil {

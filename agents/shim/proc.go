@@ -3,10 +3,12 @@ package shim
 import (
 	"bytes"
 	"os"
+	ossignal "os/signal"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -202,4 +204,41 @@ func Sweep(mark string) int {
 		}
 	}
 	return len(killed)
+}
+
+// watchAgent starts, on wg, what a shim does while its agent (pid) runs,
+// until done is closed: as subreaper it reaps the orphans it adopted as
+// they exit (never the agent, which its Wait reaps); asked to go away
+// (sigterm), it ends the agent's tree with SIGTERM, then SIGKILL after
+// treeGrace, through signal.
+func watchAgent(wg *sync.WaitGroup, pid int, subreaper bool, sigterm <-chan os.Signal, signal func(syscall.Signal) error, done <-chan struct{}) {
+	if subreaper {
+		chld := make(chan os.Signal, 1)
+		ossignal.Notify(chld, syscall.SIGCHLD)
+		wg.Go(func() {
+			defer ossignal.Stop(chld)
+			for {
+				select {
+				case <-chld:
+					reapZombies(pid)
+				case <-done:
+					return
+				}
+			}
+		})
+	}
+	if sigterm != nil {
+		wg.Go(func() {
+			select {
+			case <-sigterm:
+				signal(syscall.SIGTERM)
+				select {
+				case <-time.After(treeGrace):
+					signal(syscall.SIGKILL)
+				case <-done:
+				}
+			case <-done:
+			}
+		})
+	}
 }

@@ -144,38 +144,7 @@ func run(spec Spec, ready io.WriteCloser, sigterm <-chan os.Signal) error {
 		s.pump()
 	}()
 	agentDone := make(chan struct{})
-	if s.subreaper {
-		// Orphans the shim adopts are its children: reap those that
-		// exit while the agent runs (never the agent: Wait reaps it).
-		chld := make(chan os.Signal, 1)
-		signal.Notify(chld, syscall.SIGCHLD)
-		s.wg.Go(func() {
-			defer signal.Stop(chld)
-			for {
-				select {
-				case <-chld:
-					reapZombies(cmd.Process.Pid)
-				case <-agentDone:
-					return
-				}
-			}
-		})
-	}
-	if sigterm != nil {
-		s.wg.Go(func() {
-			select {
-			case <-sigterm:
-				// Asked to go away: the session goes with the shim.
-				s.signal(syscall.SIGTERM)
-				select {
-				case <-time.After(treeGrace):
-					s.signal(syscall.SIGKILL)
-				case <-agentDone:
-				}
-			case <-agentDone:
-			}
-		})
-	}
+	watchAgent(&s.wg, cmd.Process.Pid, s.subreaper, sigterm, s.signal, agentDone)
 	werr := cmd.Wait()
 	close(agentDone)
 	if s.subreaper {

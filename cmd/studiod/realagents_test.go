@@ -731,30 +731,7 @@ func TestCodexACP(t *testing.T) {
 	repo := gittest.NewRepo(t, map[string]string{"README.md": "hello\n"})
 	wt := filepath.Join(home, "data", "worktrees", filepath.Base(repo)+"-"+sha256Hex(repo)[:8], "cxa")
 	outside := filepath.Join(t.TempDir(), "outside.txt")
-	fm := fakemodel.New(fakemodel.Script{Turns: []fakemodel.Turn{
-		{UserContains: "outside.txt", Text: "I'll write it.", Tool: fakemodel.Call("exec_command", map[string]string{
-			"cmd": "echo hi > " + outside, "sandbox_permissions": "require_escalated", "justification": "Write outside.txt?"})},
-		{AfterToolResult: true, Text: "Done: wrote it."},
-	}})
-	defer fm.Close()
-	codexHome := t.TempDir()
-	conf := fmt.Sprintf(`model = "gpt-fake"
-model_provider = "fake"
-
-[model_providers.fake]
-name = "fake"
-base_url = %q
-env_key = "FAKE_API_KEY"
-wire_api = "responses"
-
-[projects.%q]
-trust_level = "trusted"
-`, fm.URL()+"/v1", wt)
-	if err := os.WriteFile(filepath.Join(codexHome, "config.toml"), []byte(conf), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	d := startDaemonEnv(t, home, "PATH="+bin+":"+os.Getenv("PATH"), "HOME="+t.TempDir(), "CODEX_HOME="+codexHome,
-		"FAKE_API_KEY=sk-fake", "OPENAI_API_KEY=")
+	d := startDaemonEnv(t, home, codexEnv(t, bin, wt, outside)...)
 	c, w := d.watch()
 	s, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: "cxa", Agent: "codex-acp", Prompt: "Write outside.txt"})
 	if err != nil {
@@ -891,30 +868,7 @@ func TestCodex(t *testing.T) {
 	repo := gittest.NewRepo(t, map[string]string{"README.md": "hello\n"})
 	wt := filepath.Join(home, "data", "worktrees", filepath.Base(repo)+"-"+sha256Hex(repo)[:8], "cx")
 	outside := filepath.Join(t.TempDir(), "outside.txt")
-	fm := fakemodel.New(fakemodel.Script{Turns: []fakemodel.Turn{
-		{UserContains: "outside.txt", Text: "I'll write it.", Tool: fakemodel.Call("exec_command", map[string]string{
-			"cmd": "echo hi > " + outside, "sandbox_permissions": "require_escalated", "justification": "Write outside.txt?"})},
-		{AfterToolResult: true, Text: "Done: wrote it."},
-	}})
-	defer fm.Close()
-	codexHome := t.TempDir()
-	conf := fmt.Sprintf(`model = "gpt-fake"
-model_provider = "fake"
-
-[model_providers.fake]
-name = "fake"
-base_url = %q
-env_key = "FAKE_API_KEY"
-wire_api = "responses"
-
-[projects.%q]
-trust_level = "trusted"
-`, fm.URL()+"/v1", wt)
-	if err := os.WriteFile(filepath.Join(codexHome, "config.toml"), []byte(conf), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	d := startDaemonEnv(t, home, "PATH="+bin+":"+os.Getenv("PATH"), "HOME="+t.TempDir(), "CODEX_HOME="+codexHome,
-		"FAKE_API_KEY=sk-fake", "OPENAI_API_KEY=")
+	d := startDaemonEnv(t, home, codexEnv(t, bin, wt, outside)...)
 	c, w := d.watch()
 	s, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: "cx", Agent: "codex", Prompt: "Write outside.txt"})
 	if err != nil {
@@ -950,4 +904,34 @@ trust_level = "trusted"
 	if left := sessionProcesses(s.ID); len(left) > 0 {
 		t.Errorf("processes of the session still running after stop:\n%s", strings.Join(left, "\n"))
 	}
+}
+
+// codexEnv is the environment that runs the real Codex (or codex-acp)
+// against a scripted model in worktree wt, trusted: asked to write outside,
+// the model runs a command that needs approval (escalated), then says done.
+func codexEnv(t *testing.T, bin, wt, outside string) []string {
+	fm := fakemodel.New(fakemodel.Script{Turns: []fakemodel.Turn{
+		{UserContains: "outside.txt", Text: "I'll write it.", Tool: fakemodel.Call("exec_command", map[string]string{
+			"cmd": "echo hi > " + outside, "sandbox_permissions": "require_escalated", "justification": "Write outside.txt?"})},
+		{AfterToolResult: true, Text: "Done: wrote it."},
+	}})
+	t.Cleanup(fm.Close)
+	codexHome := t.TempDir()
+	conf := fmt.Sprintf(`model = "gpt-fake"
+model_provider = "fake"
+
+[model_providers.fake]
+name = "fake"
+base_url = %q
+env_key = "FAKE_API_KEY"
+wire_api = "responses"
+
+[projects.%q]
+trust_level = "trusted"
+`, fm.URL()+"/v1", wt)
+	if err := os.WriteFile(filepath.Join(codexHome, "config.toml"), []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return []string{"PATH=" + bin + ":" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "CODEX_HOME=" + codexHome,
+		"FAKE_API_KEY=sk-fake", "OPENAI_API_KEY="}
 }
