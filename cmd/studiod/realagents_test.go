@@ -27,27 +27,6 @@ import (
 	"github.com/studiod/studiod/protocol"
 )
 
-// agentsBin is the directory holding the agent CLIs: STUDIOD_AGENTS_BIN, or
-// what .ci/agents.sh installs. The test fails when they are missing: run
-// .ci/agents.sh (./test.sh does).
-func agentsBin(t *testing.T, names ...string) string {
-	t.Helper()
-	dir := os.Getenv("STUDIOD_AGENTS_BIN")
-	if dir == "" {
-		abs, err := filepath.Abs("../../test/agents/node_modules/.bin")
-		if err != nil {
-			t.Fatal(err)
-		}
-		dir = abs
-	}
-	for _, n := range names {
-		if _, err := os.Stat(filepath.Join(dir, n)); err != nil {
-			t.Fatalf("%s is not installed in %s: run .ci/agents.sh (./test.sh does), or set STUDIOD_AGENTS_BIN", n, dir)
-		}
-	}
-	return dir
-}
-
 // writeJSON writes v to path as JSON.
 func writeJSON(t *testing.T, path string, v any) {
 	t.Helper()
@@ -106,7 +85,7 @@ func claudeHome(t *testing.T, key, repo string) string {
 // sent as feedback reaches the model whole, confirmed → stop leaves
 // nothing running.
 func TestClaudeCode(t *testing.T) {
-	bin := agentsBin(t, "claude")
+	bin := fakemodel.AgentsBin(t, "claude")
 	home := newHome(t)
 	repo := gittest.NewRepo(t, map[string]string{"README.md": "hello\n"})
 	const name = "hello"
@@ -208,7 +187,7 @@ func sha256Hex(s string) string {
 // TestDoctorAgents: doctor finds each real agent CLI, its version, how its
 // state is learned, and says when it looks signed out.
 func TestDoctorAgents(t *testing.T) {
-	bin := agentsBin(t, "claude", "codex", "gemini", "opencode", "claude-agent-acp")
+	bin := fakemodel.AgentsBin(t, "claude", "codex", "gemini", "opencode", "claude-agent-acp")
 	versions := map[string]string{}
 	var pkg struct{ DevDependencies map[string]string }
 	b, err := os.ReadFile("../../test/agents/package.json")
@@ -279,7 +258,7 @@ type agentsCheck struct {
 // stop leaves nothing running. The claude-acp profile switches the session
 // to mode "default" (the agent starts in auto, which asks nothing).
 func TestClaudeAgentACP(t *testing.T) {
-	bin := agentsBin(t, "claude-agent-acp")
+	bin := fakemodel.AgentsBin(t, "claude-agent-acp")
 	home := newHome(t)
 	repo := gittest.NewRepo(t, map[string]string{"README.md": "hello\n"})
 	const name = "hello-acp"
@@ -346,7 +325,7 @@ func TestClaudeAgentACP(t *testing.T) {
 // session until signed in: the session waits, kind login, with Gemini's
 // sign-in methods.
 func TestGeminiACP(t *testing.T) {
-	bin := agentsBin(t, "gemini")
+	bin := fakemodel.AgentsBin(t, "gemini")
 	home := newHome(t)
 	repo := gittest.NewRepo(t, map[string]string{"README.md": "hello\n"})
 	d := startDaemonEnv(t, home, "PATH="+bin+":"+os.Getenv("PATH"), "HOME="+t.TempDir(),
@@ -376,7 +355,7 @@ func TestGeminiACP(t *testing.T) {
 // asking permission for a write, and checks every state transition was
 // announced, in order, none missed: working, waiting, working, idle.
 func TestClaudeCodeStateAccuracy(t *testing.T) {
-	bin := agentsBin(t, "claude")
+	bin := fakemodel.AgentsBin(t, "claude")
 	home := newHome(t)
 	repo := gittest.NewRepo(t, map[string]string{"README.md": "hello\n"})
 	const name = "turns"
@@ -455,7 +434,7 @@ func TestClaudeCodeStateAccuracy(t *testing.T) {
 // as context after the write); in ask mode the write becomes a permission
 // question carrying the reason.
 func TestClaudeCodeGate(t *testing.T) {
-	bin := agentsBin(t, "claude")
+	bin := fakemodel.AgentsBin(t, "claude")
 	const key = "sk-ant-fake-0123456789abcdefghijklmnop"
 	for _, mode := range []protocol.GateMode{protocol.GateDeny, protocol.GateInform, protocol.GateAsk} {
 		t.Run(string(mode), func(t *testing.T) {
@@ -565,7 +544,7 @@ func TestHookDaemonDown(t *testing.T) {
 // lands → idle when it goes quiet; a prompt sent later reaches the model;
 // stop leaves nothing running.
 func TestOpencode(t *testing.T) {
-	bin := agentsBin(t, "opencode")
+	bin := fakemodel.AgentsBin(t, "opencode")
 	home := newHome(t)
 	repo := gittest.NewRepo(t, map[string]string{"README.md": "hello\n"})
 	wt := filepath.Join(home, "data", "worktrees", filepath.Base(repo)+"-"+sha256Hex(repo)[:8], "oc")
@@ -615,7 +594,7 @@ func TestOpencode(t *testing.T) {
 // TestClaudeCodeLastWords: a Claude Code that cannot sign in or reach its
 // service gives up; the session says why, in the agent's own words.
 func TestClaudeCodeLastWords(t *testing.T) {
-	bin := agentsBin(t, "claude")
+	bin := fakemodel.AgentsBin(t, "claude")
 	home := newHome(t)
 	repo := gittest.NewRepo(t, map[string]string{"README.md": "hello\n"})
 	// No credentials, and a service address where nothing listens.
@@ -644,7 +623,7 @@ func TestClaudeCodeLastWords(t *testing.T) {
 // folder stop at their first screen, read as a waiting session with the
 // screen's question; stop leaves nothing of them running.
 func TestFirstScreens(t *testing.T) {
-	bin := agentsBin(t, "codex", "gemini")
+	bin := fakemodel.AgentsBin(t, "codex", "gemini")
 	for _, tc := range []struct {
 		agent string
 		env   []string
@@ -684,7 +663,7 @@ func TestFirstScreens(t *testing.T) {
 // from acp with opencode's options, allow writes the file, the turn ends
 // idle with end_turn, and stop leaves nothing of it running.
 func TestOpencodeACP(t *testing.T) {
-	bin := agentsBin(t, "opencode")
+	bin := fakemodel.AgentsBin(t, "opencode")
 	home := newHome(t)
 	repo := gittest.NewRepo(t, map[string]string{"README.md": "hello\n"})
 	wt := filepath.Join(home, "data", "worktrees", filepath.Base(repo)+"-"+sha256Hex(repo)[:8], "oca")
@@ -726,7 +705,7 @@ func TestOpencodeACP(t *testing.T) {
 // session from acp with Codex's options, allow runs it, the turn ends idle,
 // and stop leaves nothing of it running.
 func TestCodexACP(t *testing.T) {
-	bin := agentsBin(t, "codex-acp")
+	bin := fakemodel.AgentsBin(t, "codex-acp")
 	home := newHome(t)
 	repo := gittest.NewRepo(t, map[string]string{"README.md": "hello\n"})
 	wt := filepath.Join(home, "data", "worktrees", filepath.Base(repo)+"-"+sha256Hex(repo)[:8], "cxa")
@@ -762,7 +741,7 @@ func TestCodexACP(t *testing.T) {
 // model gets the gate's reason as the refused tool's result; in ask mode
 // the write becomes a permission question carrying the reason.
 func TestGeminiGate(t *testing.T) {
-	bin := agentsBin(t, "gemini")
+	bin := fakemodel.AgentsBin(t, "gemini")
 	for _, mode := range []protocol.GateMode{protocol.GateDeny, protocol.GateAsk} {
 		t.Run(string(mode), func(t *testing.T) {
 			home := newHome(t)
@@ -863,7 +842,7 @@ func spawnAPI(t *testing.T, c *protocol.Client, w *studiotest.Watch, repo string
 // session from its PermissionRequest hook; allow runs it and the turn ends
 // idle; stop leaves nothing of it running.
 func TestCodex(t *testing.T) {
-	bin := agentsBin(t, "codex")
+	bin := fakemodel.AgentsBin(t, "codex")
 	home := newHome(t)
 	repo := gittest.NewRepo(t, map[string]string{"README.md": "hello\n"})
 	wt := filepath.Join(home, "data", "worktrees", filepath.Base(repo)+"-"+sha256Hex(repo)[:8], "cx")

@@ -23,26 +23,6 @@ import (
 	"github.com/creack/pty"
 )
 
-// agentBin returns the directory holding the agent CLIs; the test fails
-// when they are not installed (run .ci/agents.sh; ./test.sh does).
-func agentBin(t *testing.T, names ...string) string {
-	t.Helper()
-	dir := os.Getenv("STUDIOD_AGENTS_BIN")
-	if dir == "" {
-		abs, err := filepath.Abs("../../test/agents/node_modules/.bin")
-		if err != nil {
-			t.Fatal(err)
-		}
-		dir = abs
-	}
-	for _, n := range names {
-		if _, err := os.Stat(filepath.Join(dir, n)); err != nil {
-			t.Fatalf("%s is not installed in %s: run .ci/agents.sh (./test.sh does), or set STUDIOD_AGENTS_BIN", n, dir)
-		}
-	}
-	return dir
-}
-
 // repo makes a git repository with one commit, outside any other repository.
 func repo(t *testing.T) string {
 	t.Helper()
@@ -307,7 +287,7 @@ func writeJSONFile(t *testing.T, path string, v any) {
 // hook) → Enter → file written → Stop → a pasted 500-character review reaches
 // the model as the user prompt → stop ends every process.
 func TestClaudeCode(t *testing.T) {
-	bin := agentBin(t, "claude")
+	bin := AgentsBin(t, "claude")
 	ctx := t.Context()
 	dir := repo(t)
 	home := t.TempDir()
@@ -367,7 +347,7 @@ func TestClaudeCode(t *testing.T) {
 // TestCodex: trust, provider and hooks all on the command line; a command
 // that needs approval → PermissionRequest hook → Enter → Stop and notify.
 func TestCodex(t *testing.T) {
-	bin := agentBin(t, "codex")
+	bin := AgentsBin(t, "codex")
 	ctx := t.Context()
 	dir := repo(t)
 	home := t.TempDir()
@@ -419,7 +399,7 @@ func TestCodex(t *testing.T) {
 // trust by environment; write_file → Notification ToolPermission → Enter →
 // AfterAgent.
 func TestGeminiCLI(t *testing.T) {
-	bin := agentBin(t, "gemini")
+	bin := AgentsBin(t, "gemini")
 	ctx := t.Context()
 	dir := repo(t)
 	home := t.TempDir()
@@ -457,7 +437,7 @@ func TestGeminiCLI(t *testing.T) {
 // TestOpencode: an OpenAI-compatible provider in a config file named by
 // OPENCODE_CONFIG; edits allowed, so the turn runs to the end unattended.
 func TestOpencode(t *testing.T) {
-	bin := agentBin(t, "opencode")
+	bin := AgentsBin(t, "opencode")
 	ctx := t.Context()
 	dir := repo(t)
 	home := t.TempDir()
@@ -496,7 +476,7 @@ func TestOpencode(t *testing.T) {
 // session/new → session/set_mode "default" → session/prompt →
 // session/request_permission answered allow-once → stopReason end_turn.
 func TestClaudeAgentACP(t *testing.T) {
-	bin := agentBin(t, "claude-agent-acp")
+	bin := AgentsBin(t, "claude-agent-acp")
 	ctx := t.Context()
 	dir := repo(t)
 	home := t.TempDir()
