@@ -108,21 +108,13 @@ func TestLogRotationCutShort(t *testing.T) {
 // out starts at the first byte kept, and the reply says where.
 func TestShimAttachAfterRotation(t *testing.T) {
 	ctx := t.Context()
-	dir := t.TempDir()
 	spec := Spec{
 		// Output in large writes: a client that lags by too many chunks
 		// is dropped (and reattaches, which this test does not).
 		Argv: []string{"sh", "-c", `seq -f 'line %g' 0 2999 | cat; echo done; read x`},
-		Dir:  dir, Env: append(os.Environ(), "TERM=dumb"), LogLimit: 8192,
-		Log: filepath.Join(dir, "out.log"), Socket: filepath.Join(dir, "s.sock"), Exit: filepath.Join(dir, "exit.json"),
+		Env:  append(os.Environ(), "TERM=dumb"), LogLimit: 8192,
 	}
-	pr, pw, _ := os.Pipe()
-	done := make(chan error, 1)
-	go func() { done <- Run(spec, pw) }()
-	line, _ := io.ReadAll(pr)
-	if !strings.HasPrefix(string(line), "ok ") {
-		t.Fatalf("shim did not start: %q", line)
-	}
+	done := runShim(t, &spec)
 	st, err := Attach(ctx, spec.Socket, 0)
 	if err != nil {
 		t.Fatal(err)

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -18,21 +17,11 @@ import (
 // recorded.
 func TestPipes(t *testing.T) {
 	ctx := t.Context()
-	dir := t.TempDir()
 	spec := Spec{
 		Argv: []string{"sh", "-c", `echo '{"hello":1}'; echo oops >&2; read x; echo "$x"; echo 'not json'; exit 3`},
-		Dir:  dir, Env: os.Environ(), Mode: ModePipes,
-		Log: filepath.Join(dir, "out.log"), Socket: filepath.Join(dir, "s.sock"), Exit: filepath.Join(dir, "exit.json"),
+		Env:  os.Environ(), Mode: ModePipes,
 	}
-	pr, pw, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- Run(spec, pw) }()
-	if line, _ := io.ReadAll(pr); !strings.HasPrefix(string(line), "ok ") {
-		t.Fatalf("shim did not start: %q", line)
-	}
+	done := runShim(t, &spec)
 	st, err := Attach(ctx, spec.Socket, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -103,22 +92,12 @@ func TestPipes(t *testing.T) {
 // to the first prompt) stays whole in the head file.
 func TestPipesRotation(t *testing.T) {
 	ctx := t.Context()
-	dir := t.TempDir()
 	spec := Spec{
 		Argv: []string{"sh", "-c", `echo '{"jsonrpc":"2.0","id":0,"result":{"caps":1}}'; read x; ` +
 			`seq -f '{"jsonrpc":"2.0","method":"session/update","params":{"n":%g}}' 0 2999; echo '{"done":true}'; read y`},
-		Dir: dir, Env: os.Environ(), Mode: ModePipes, LogLimit: 8192,
-		Log: filepath.Join(dir, "out.log"), Socket: filepath.Join(dir, "s.sock"), Exit: filepath.Join(dir, "exit.json"),
+		Env: os.Environ(), Mode: ModePipes, LogLimit: 8192,
 	}
-	pr, pw, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- Run(spec, pw) }()
-	if line, _ := io.ReadAll(pr); !strings.HasPrefix(string(line), "ok ") {
-		t.Fatalf("shim did not start: %q", line)
-	}
+	done := runShim(t, &spec)
 	st, err := Attach(ctx, spec.Socket, 0)
 	if err != nil {
 		t.Fatal(err)

@@ -12,26 +12,30 @@ import (
 
 func startShim(t *testing.T, argv ...string) (Spec, chan error) {
 	t.Helper()
+	spec := Spec{Argv: argv, Env: append(os.Environ(), "TERM=dumb")}
+	return spec, runShim(t, &spec)
+}
+
+// runShim runs a shim for spec, its files in a temporary directory, and
+// returns once it says it started; the channel gets what Run returns.
+func runShim(t *testing.T, spec *Spec) chan error {
+	t.Helper()
 	dir := t.TempDir()
-	spec := Spec{
-		Argv:   argv,
-		Dir:    dir,
-		Env:    append(os.Environ(), "TERM=dumb"),
-		Log:    filepath.Join(dir, "out.log"),
-		Socket: filepath.Join(dir, "s.sock"),
-		Exit:   filepath.Join(dir, "exit.json"),
-	}
+	spec.Dir = dir
+	spec.Log = filepath.Join(dir, "out.log")
+	spec.Socket = filepath.Join(dir, "s.sock")
+	spec.Exit = filepath.Join(dir, "exit.json")
 	pr, pw, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- Run(spec, pw) }()
+	go func() { done <- Run(*spec, pw) }()
 	line, _ := io.ReadAll(pr)
 	if !strings.HasPrefix(string(line), "ok ") {
 		t.Fatalf("shim did not start: %q", line)
 	}
-	return spec, done
+	return done
 }
 
 func readUntil(t *testing.T, r io.Reader, want string) string {
