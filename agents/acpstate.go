@@ -441,9 +441,10 @@ func (st *acpState) ask(p acpPerm) *Ask {
 // status is the session state the protocol says: ok is false before a
 // session is open (the state stays as it is).
 func (st *acpState) status(agent string) (state, detail string, ask *Ask, ok bool) {
+	open := st.open()
 	switch {
-	case len(st.open()) > 0:
-		a := st.ask(st.open()[0])
+	case len(open) > 0:
+		a := st.ask(open[0])
 		return Waiting, a.Question, a, true
 	case st.authNeeded:
 		a := &Ask{Kind: WaitLogin, Source: "acp", Options: st.authMethods(),

@@ -43,6 +43,20 @@ func ParseSize(s string) (int64, error) {
 	return n * mult, nil
 }
 
+// FormatSize says a size for a person, in the units ParseSize reads:
+// "1.5 GiB", "12.0 MiB", "512 B".
+func FormatSize(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
 // OutputSlice is a part of a session's output log. Offsets count every
 // byte the agent wrote since the session started, including output the log
 // no longer keeps.

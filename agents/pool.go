@@ -876,7 +876,7 @@ func (p *pool) plan(ctx context.Context, root string) func() {
 	case now.Before(r.settle), now.Before(r.retry):
 		return nil // not planned yet: the timer comes back
 	case !p.fitsLocked(r, set):
-		r.note = fmt.Sprintf("disk cap reached ([pool] max_disk = %s)", fmtBytes(set.maxDisk))
+		r.note = fmt.Sprintf("disk cap reached ([pool] max_disk = %s)", FormatSize(set.maxDisk))
 	default:
 		id := "pool." + newID()[:8]
 		t := &poolTree{poolRecord: poolRecord{ID: id, Repo: root, Path: filepath.Join(set.dir, id), Commit: r.tip,
@@ -1382,18 +1382,6 @@ func (p *pool) status(ctx context.Context, roots []string) []PoolRepo {
 		out = append(out, pr)
 	}
 	return out
-}
-
-func fmtBytes(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
 }
 
 // settingsDir is where a repository's worktrees go under cfg.

@@ -143,7 +143,7 @@ func runPipes(spec Spec, ready io.WriteCloser, sigterm <-chan os.Signal) error {
 		ready.Close()
 	}
 
-	s.wg.Go(s.accept)
+	s.wg.Go(func() { acceptRequests(s.ln, &s.wg, s.serve) })
 	var readers sync.WaitGroup
 	readers.Go(func() { s.pump(stdout, FromAgent) })
 	readers.Go(func() { s.pump(stderr, FromStderr) })
@@ -313,28 +313,8 @@ func (s *pipeServer) input(data []byte) error {
 	return nil
 }
 
-func (s *pipeServer) accept() {
-	for {
-		c, err := s.ln.Accept()
-		if err != nil {
-			return
-		}
-		s.wg.Go(func() { s.serve(c) })
-	}
-}
-
-func (s *pipeServer) serve(c net.Conn) {
-	defer c.Close()
-	br := bufio.NewReader(c)
-	line, err := br.ReadBytes('\n')
-	if err != nil {
-		return
-	}
-	var req request
-	if err := json.Unmarshal(line, &req); err != nil {
-		c.Write(encode(reply{Error: "bad request: " + err.Error()}))
-		return
-	}
+// serve answers one request on c (br reads what follows it).
+func (s *pipeServer) serve(c net.Conn, br *bufio.Reader, req request) {
 	switch req.Op {
 	case "attach":
 		s.attach(c, req.Offset)

@@ -137,7 +137,7 @@ func run(spec Spec, ready io.WriteCloser, sigterm <-chan os.Signal) error {
 		ready.Close()
 	}
 
-	s.wg.Go(s.accept)
+	s.wg.Go(func() { acceptRequests(s.ln, &s.wg, s.serve) })
 	readDone := make(chan struct{})
 	go func() {
 		defer close(readDone)
@@ -273,28 +273,34 @@ func (s *server) pump() {
 	}
 }
 
-func (s *server) accept() {
+// acceptRequests serves each connection to ln on wg: it reads the one
+// request line a client sends and hands it to serve, then closes the
+// connection.
+func acceptRequests(ln net.Listener, wg *sync.WaitGroup, serve func(c net.Conn, br *bufio.Reader, req request)) {
 	for {
-		c, err := s.ln.Accept()
+		c, err := ln.Accept()
 		if err != nil {
 			return
 		}
-		s.wg.Go(func() { s.serve(c) })
+		wg.Go(func() {
+			defer c.Close()
+			br := bufio.NewReader(c)
+			line, err := br.ReadBytes('\n')
+			if err != nil {
+				return
+			}
+			var req request
+			if err := json.Unmarshal(line, &req); err != nil {
+				c.Write(encode(reply{Error: "bad request: " + err.Error()}))
+				return
+			}
+			serve(c, br, req)
+		})
 	}
 }
 
-func (s *server) serve(c net.Conn) {
-	defer c.Close()
-	br := bufio.NewReader(c)
-	line, err := br.ReadBytes('\n')
-	if err != nil {
-		return
-	}
-	var req request
-	if err := json.Unmarshal(line, &req); err != nil {
-		c.Write(encode(reply{Error: "bad request: " + err.Error()}))
-		return
-	}
+// serve answers one request on c (br reads what follows it).
+func (s *server) serve(c net.Conn, br *bufio.Reader, req request) {
 	switch req.Op {
 	case "attach":
 		s.attach(c, br, req.Offset)

@@ -440,7 +440,7 @@ func poolCheck(ctx context.Context, c *protocol.Client) check {
 				part += fmt.Sprintf(", %d %s", states[s], s)
 			}
 		}
-		part += ", " + fmtBytes(r.Bytes)
+		part += ", " + agents.FormatSize(r.Bytes)
 		if r.Note != "" {
 			part += " (" + r.Note + ")"
 		}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/studiod/studiod/agents"
 	"github.com/studiod/studiod/internal/fsmonitor"
 	"github.com/studiod/studiod/protocol"
 )
@@ -70,27 +71,15 @@ func printPool(res *protocol.PoolResult) {
 	}
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 	for _, r := range res.Repos {
-		fmt.Fprintf(tw, "%s\t(size %d; target %s at %s; %s of %s)\n", r.Repo, r.Size, r.Target, short(r.Tip), fmtBytes(r.Bytes), fmtBytes(r.MaxBytes))
+		fmt.Fprintf(tw, "%s\t(size %d; target %s at %s; %s of %s)\n", r.Repo, r.Size, r.Target, short(r.Tip), agents.FormatSize(r.Bytes), agents.FormatSize(r.MaxBytes))
 		for _, t := range r.Trees {
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", t.State, short(t.Commit), fmtBytes(t.Bytes), t.Path)
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", t.State, short(t.Commit), agents.FormatSize(t.Bytes), t.Path)
 		}
 		if r.Note != "" {
 			fmt.Fprintf(tw, "  note\t%s\n", r.Note)
 		}
 	}
 	tw.Flush()
-}
-
-func fmtBytes(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
 }
 
 // fsmonitorCmd is git's fsmonitor hook (core.fsmonitor in session
