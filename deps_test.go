@@ -21,9 +21,10 @@ func TestImportRules(t *testing.T) {
 	allowed := map[string][]string{
 		"workspace":                        {},
 		"protocol":                         {},
-		"agents":                           {"workspace", "agents/shim"},
+		"agents":                           {"workspace", "agents/host"},
+		"agents/host":                      {"workspace", "agents/shim"},
 		"agents/shim":                      {},
-		"server":                           {"agents", "agents/shim", "workspace", "protocol"},
+		"server":                           {"agents", "agents/host", "workspace", "protocol"},
 		"server/lsp":                       {"protocol"},
 		"server/mcp":                       {"protocol"},
 		"internal/home":                    {},

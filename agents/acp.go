@@ -17,8 +17,7 @@ import (
 	"time"
 
 	acp "github.com/coder/acp-go-sdk"
-
-	"github.com/studiod/studiod/agents/shim"
+	"github.com/studiod/studiod/agents/host"
 )
 
 // acpDriver speaks ACP to one session's agent through its shim: the shim's
@@ -29,10 +28,11 @@ import (
 // a restarted daemon rebuilds it by reading the log, and an open
 // permission is handed to a new SDK connection to be answered.
 type acpDriver struct {
-	m                                 *Manager
-	id, name, agent, socket, worktree string
-	profile                           Profile
-	log                               *slog.Logger
+	m                         *Manager
+	id, name, agent, worktree string
+	proc                      host.Proc
+	profile                   Profile
+	log                       *slog.Logger
 
 	conn *acp.ClientSideConnection
 	feed *io.PipeWriter // the agent's messages, to the SDK
@@ -55,7 +55,7 @@ type acpDriver struct {
 
 func newACPDriver(m *Manager, s Session, p Profile) *acpDriver {
 	return &acpDriver{
-		m: m, id: s.ID, name: s.Name, agent: s.Agent, socket: s.Socket, worktree: s.Worktree, profile: p,
+		m: m, id: s.ID, name: s.Name, agent: s.Agent, proc: m.proc(s.ID), worktree: s.Worktree, profile: p,
 		log: m.log.With("session", s.Name, "acp", true),
 		st:  newACPState(s.Worktree), waiters: map[string]chan acp.RequestPermissionOutcome{},
 		changed: make(chan struct{}),
@@ -91,7 +91,7 @@ func (d *acpDriver) wait(ctx context.Context, cond func() bool) bool {
 func (d *acpDriver) connect(ctx context.Context) {
 	pr, pw := io.Pipe()
 	d.feed = pw
-	d.out = &shimWriter{ctx: ctx, socket: d.socket}
+	d.out = &shimWriter{ctx: ctx, proc: d.proc}
 	d.conn = acp.NewClientSideConnection(d, d.out, pr)
 	d.conn.SetLogger(d.log)
 }
@@ -114,7 +114,7 @@ func (d *acpDriver) close() {
 // record applies one log line; live ones also go on to the SDK and to the
 // session's record.
 func (d *acpDriver) record(line []byte, live bool) {
-	var rec shim.Record
+	var rec host.Record
 	if err := json.Unmarshal(line, &rec); err != nil {
 		d.log.Warn("unreadable log record", "err", err)
 		return
@@ -138,7 +138,7 @@ func (d *acpDriver) record(line []byte, live bool) {
 	if act != nil {
 		d.m.announceActivity(Activity{Session: d.id, Tool: act.tool, Plan: act.plan})
 	}
-	if rec.From == shim.FromAgent && rec.Msg != nil {
+	if rec.From == host.FromAgent && rec.Msg != nil {
 		if _, err := d.feed.Write(append(append([]byte(nil), rec.Msg...), '\n')); err != nil {
 			d.log.Debug("feed the SDK", "err", err)
 		}
@@ -195,14 +195,14 @@ func sameOptions(a, b *Ask) bool {
 // When older records were rotated out of the log, the running process's
 // handshake (its capabilities, the session it opened) is read first from
 // the log's head file.
-func (d *acpDriver) replay(path string, end int64) error {
-	r, err := shim.OpenLog(path)
+func (d *acpDriver) replay(p host.Proc, end int64) error {
+	r, err := p.OpenLog()
 	if err != nil {
 		return err
 	}
 	defer r.Close()
 	if r.Start() > 0 {
-		if head, err := os.ReadFile(shim.HeadFile(path)); err == nil {
+		if head := p.Head(); head != nil {
 			d.replayFrom(bytes.NewReader(head))
 		}
 	}
@@ -658,8 +658,8 @@ var errWriterClosed = errors.New("the ACP connection is closed")
 // shimWriter takes the SDK's messages to the shim's input op, whole lines
 // at a time.
 type shimWriter struct {
-	ctx    context.Context
-	socket string
+	ctx  context.Context
+	proc host.Proc
 
 	// mu guards buf and closed.
 	mu     sync.Mutex
@@ -680,7 +680,7 @@ func (w *shimWriter) Write(p []byte) (int, error) {
 	}
 	msg := w.buf[:i+1]
 	w.buf = append([]byte(nil), w.buf[i+1:]...)
-	if err := shim.Input(w.ctx, w.socket, msg); err != nil {
+	if err := w.proc.Input(w.ctx, msg); err != nil {
 		return 0, err
 	}
 	return len(p), nil
@@ -700,10 +700,10 @@ func (sv *supervisor) runACP(ctx context.Context) {
 	d := sv.acp
 	offset := sv.from
 	if offset < 0 {
-		st, err := shim.Stat(ctx, sv.socket)
+		st, err := sv.proc.Status(ctx)
 		if err == nil {
 			s, _ := sv.m.Lookup(Ref{Session: sv.id})
-			if err := d.replay(s.Log(), st.Size); err != nil {
+			if err := d.replay(sv.proc, st.Size); err != nil {
 				d.log.Warn("replay the session log", "err", err)
 			}
 			offset = st.Size
@@ -778,15 +778,15 @@ func (d *acpDriver) reopen(ctx context.Context, s Session) {
 		d.mu.Unlock()
 		if !authNeeded {
 			d.log.Warn("open the ACP session after a restart", "err", err)
-			shim.Signal(ctx, s.Socket, syscall.SIGTERM)
+			d.proc.Signal(ctx, syscall.SIGTERM)
 		}
 	})
 }
 
 // readACPState rebuilds a session's ACP state from its whole log.
-func readACPState(s Session) *acpState {
+func readACPState(p host.Proc, s Session) *acpState {
 	d := &acpDriver{st: newACPState(s.Worktree), changed: make(chan struct{}), log: slog.New(slog.DiscardHandler)}
-	d.replay(s.Log(), math.MaxInt64)
+	d.replay(p, math.MaxInt64)
 	return d.st
 }
 
@@ -827,7 +827,7 @@ func (m *Manager) resumeACP(ctx context.Context, s Session, text string) (Delive
 	if _, err := os.Stat(s.Worktree); err != nil {
 		return Delivery{}, invalidf("session %s has no worktree any more", s.Name)
 	}
-	caps := readACPState(s).caps()
+	caps := readACPState(m.proc(s.ID), s).caps()
 	if !caps.LoadSession && caps.SessionCapabilities.Resume == nil {
 		return Delivery{}, invalidf("session %s has exited, and agent %q advertised neither session/load nor session/resume: its conversation cannot be continued; spawn a new session", s.Name, s.Agent)
 	}
@@ -845,13 +845,14 @@ func (m *Manager) resumeACP(ctx context.Context, s Session, text string) (Delive
 	if s.LogLimit, err = ParseSize(cfg.Defaults.LogLimit); err != nil {
 		return Delivery{}, invalidf("log_limit: %v", err)
 	}
+	proc := m.proc(s.ID)
 	var from int64
-	if r, err := shim.OpenLog(s.Log()); err == nil {
+	if r, err := proc.OpenLog(); err == nil {
 		from = r.End()
 		r.Close()
 	}
-	os.Remove(s.exitFile())
-	pid, err := m.host.Start(ctx, &s, m.agentEnv(&s, p), 0, 0)
+	proc.ClearExit()
+	pid, err := m.start(ctx, &s, m.agentEnv(&s, p), 0, 0)
 	if err != nil {
 		return Delivery{}, fmt.Errorf("resume %s: %w", s.Name, err)
 	}
@@ -869,7 +870,7 @@ func (m *Manager) resumeACP(ctx context.Context, s Session, text string) (Delive
 	err = sv.acp.open(octx, s.Conversation, func(string) {})
 	cancel()
 	if err != nil {
-		shim.Signal(ctx, s.Socket, syscall.SIGKILL)
+		proc.Signal(ctx, syscall.SIGKILL)
 		return Delivery{}, fmt.Errorf("resume %s: %w", s.Name, err)
 	}
 	return sv.acp.confirm(ctx, before, Delivery{Via: "resume"}), nil

@@ -8,8 +8,7 @@ import (
 	"strings"
 
 	acp "github.com/coder/acp-go-sdk"
-
-	"github.com/studiod/studiod/agents/shim"
+	"github.com/studiod/studiod/agents/host"
 )
 
 // ProtocolACP marks a profile (and its sessions) whose agent is driven over
@@ -155,9 +154,9 @@ func planSteps(entries []acp.PlanEntry) []PlanStep {
 
 // apply reads one record; it returns what changed for clients following
 // the session's activity, if anything.
-func (st *acpState) apply(rec shim.Record) (act *activity) {
+func (st *acpState) apply(rec host.Record) (act *activity) {
 	switch rec.From {
-	case shim.FromShim:
+	case host.FromShim:
 		if strings.HasPrefix(rec.Text, "started") {
 			// A new process: a new connection, nothing of the old one
 			// is pending. The conversation id survives (session/load).
@@ -166,7 +165,7 @@ func (st *acpState) apply(rec shim.Record) (act *activity) {
 			st.exited = true
 		}
 		return nil
-	case shim.FromStderr:
+	case host.FromStderr:
 		if t := strings.TrimSpace(rec.Text); t != "" {
 			st.stderr = t
 		}
@@ -179,7 +178,7 @@ func (st *acpState) apply(rec shim.Record) (act *activity) {
 	if err := json.Unmarshal(rec.Msg, &m); err != nil {
 		return nil
 	}
-	if rec.From == shim.FromClient {
+	if rec.From == host.FromClient {
 		switch {
 		case m.isRequest():
 			st.requests[m.key()] = m

@@ -7,8 +7,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/studiod/studiod/agents/shim"
 )
 
 // Delivery says how text reached an agent.
@@ -51,7 +49,7 @@ func (m *Manager) deliver(ctx context.Context, s Session, text string, submit bo
 		payload = pasteStart + text + pasteEnd
 	}
 	if payload != "" {
-		if err := shim.Input(ctx, s.Socket, []byte(payload)); err != nil {
+		if err := m.proc(s.ID).Input(ctx, []byte(payload)); err != nil {
 			return d, err
 		}
 	}
@@ -61,7 +59,7 @@ func (m *Manager) deliver(ctx context.Context, s Session, text string, submit bo
 	if payload != "" {
 		time.Sleep(enterDelay)
 	}
-	if err := shim.Input(ctx, s.Socket, []byte("\r")); err != nil {
+	if err := m.proc(s.ID).Input(ctx, []byte("\r")); err != nil {
 		return d, err
 	}
 	if !confirms {
@@ -79,7 +77,7 @@ func (m *Manager) deliver(ctx context.Context, s Session, text string, submit bo
 		}
 		if try == 0 {
 			// The text may sit in the input box: press Enter again.
-			if err := shim.Input(ctx, s.Socket, []byte("\r")); err != nil {
+			if err := m.proc(s.ID).Input(ctx, []byte("\r")); err != nil {
 				return d, err
 			}
 		}
@@ -225,7 +223,7 @@ func (m *Manager) typeAnswer(ctx context.Context, s Session, keys []string) (Del
 			if i > 0 {
 				time.Sleep(keyPause)
 			}
-			if err := shim.Input(ctx, s.Socket, []byte(k)); err != nil {
+			if err := m.proc(s.ID).Input(ctx, []byte(k)); err != nil {
 				return d, err
 			}
 		}
@@ -267,7 +265,7 @@ func (m *Manager) answerKeys(ctx context.Context, s Session, ask Ask, answer str
 		}
 	}
 	p := m.profileOf(ctx, s)
-	if scr, err := shim.Screen(ctx, s.Socket); err == nil {
+	if scr, err := m.proc(s.ID).Screen(ctx); err == nil {
 		if pr, ok := matchPrompt(p.Screen, scr.Rows); ok {
 			keys := pr.Keys[answer]
 			if keys == nil && answer == AnswerNever {

@@ -1,8 +1,8 @@
 // Package agents owns studiod's sessions: one agent working in its own git
 // worktree on its own branch. It runs the session state machine, gets each
-// session's workspace and agent process through the Host seam (a local
-// worktree, from the warm pool of ready worktrees when it has one, and a
-// detached shim today), answers git's fsmonitor hook from the file watcher,
+// session's workspace and agent process through a session runtime
+// (agents/host: a local worktree, from the warm pool of ready worktrees
+// when it has one, and a detached shim today), answers git's fsmonitor hook from the file watcher,
 // supervises the agents and detects their status, loads agent profiles and
 // repo config, tracks the sessions' predicted conflicts, keeps review
 // comments, orchestrates merges and undos (and recovers ones a crash cut
@@ -11,7 +11,8 @@
 // and each session's Behind and WouldConflict), and persists everything in
 // SQLite (land queues in JSON journals) before announcing it.
 //
-// It imports workspace and agents/shim and nothing else of studiod; the
+// It imports workspace and agents/host and nothing else of studiod: no
+// shim socket, log file or /proc is named here. The
 // wire types live in protocol and are mapped by server.
 //
 // Concurrency: a Manager is safe for concurrent use. A per-repository lock

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/studiod/studiod/agents/host"
 	"github.com/studiod/studiod/workspace"
 )
 
@@ -44,9 +45,9 @@ type Options struct {
 	// PoolSettle is how long the worktree pool waits after a spawn before
 	// refilling (default 2s).
 	PoolSettle time.Duration
-	// Host provides sessions' workspaces and starts their agents; nil
-	// means this machine (worktrees and shims).
-	Host Host
+	// Runtime provides sessions' workspaces and runs their agents; nil
+	// means this machine (worktrees from the warm pool, and shims).
+	Runtime host.Runtime
 }
 
 // Event reports a changed session.
@@ -67,7 +68,9 @@ type Manager struct {
 	opts  Options
 	store *store
 	log   *slog.Logger
-	host  Host
+	// rt is where sessions run: the Runtime of the options, behind the
+	// warm pool for the local one.
+	rt host.Runtime
 
 	// writeMu serializes state changes: database write, then fan-out.
 	writeMu sync.Mutex
@@ -122,21 +125,24 @@ func New(ctx context.Context, opts Options) (*Manager, error) {
 	if opts.PoolSettle <= 0 {
 		opts.PoolSettle = poolSettle
 	}
-	for _, d := range []string{opts.StateDir, filepath.Join(opts.RuntimeDir, "shims")} {
-		if err := os.MkdirAll(d, 0o700); err != nil {
+	if err := os.MkdirAll(opts.StateDir, 0o700); err != nil {
+		return nil, err
+	}
+	var local *host.Local
+	if opts.Runtime == nil {
+		l, err := host.NewLocal(opts.Self, opts.StateDir, opts.RuntimeDir)
+		if err != nil {
 			return nil, err
 		}
+		opts.Runtime, local = l, l
 	}
 	st, err := openStore(ctx, filepath.Join(opts.StateDir, "studiod.db"))
 	if err != nil {
 		return nil, err
 	}
-	if opts.Host == nil {
-		opts.Host = localHost{self: opts.Self}
-	}
 	mctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	m := &Manager{
-		opts: opts, store: st, log: opts.Log, host: opts.Host,
+		opts: opts, store: st, log: opts.Log, rt: opts.Runtime,
 		sessions: map[string]*Session{}, sups: map[string]*supervisor{},
 		listeners: map[int]func(Event){}, repoLocks: map[string]*sync.Mutex{},
 		conflictListeners: map[int]func(ConflictEvent){},
@@ -156,10 +162,10 @@ func New(ctx context.Context, opts Options) (*Manager, error) {
 		return nil, err
 	}
 	for _, s := range list {
-		s.Socket = m.socketPath(s.ID)
+		s.Endpoints = m.proc(s.ID).Endpoints()
 		m.sessions[s.ID] = s
 	}
-	if local, ok := opts.Host.(localHost); ok {
+	if local != nil {
 		// Local worktrees come from the warm pool when it has one ready.
 		// Its recovery runs first: a spawn cut short finds its tree in a
 		// known state.
@@ -170,7 +176,7 @@ func New(ctx context.Context, opts Options) (*Manager, error) {
 			return nil, err
 		}
 		m.pool = p
-		m.host = &poolHost{Host: local, p: p}
+		m.rt = &poolRuntime{Runtime: local, p: p}
 		p.recover(ctx)
 	}
 	for _, s := range list {
@@ -244,8 +250,22 @@ func (m *Manager) announceActivity(a Activity) {
 	}
 }
 
-func (m *Manager) socketPath(id string) string {
-	return filepath.Join(m.opts.RuntimeDir, "shims", id+".sock")
+// proc is a handle on session id's agent process.
+func (m *Manager) proc(id string) host.Proc {
+	p, err := m.rt.Reattach(m.ctx, id)
+	if err != nil {
+		return lostProc{id, err}
+	}
+	return p
+}
+
+// workspace is a handle on s's worktree.
+func (m *Manager) workspace(repo *workspace.Repo, s *Session) host.Workspace {
+	return m.rt.Workspace(wsSpec(repo, s))
+}
+
+func wsSpec(repo *workspace.Repo, s *Session) host.WorkspaceSpec {
+	return host.WorkspaceSpec{Repo: repo, Session: s.ID, Path: s.Worktree, Branch: s.Branch, Base: s.Base, Target: s.Target}
 }
 
 // update applies fn to the session's record, stores it, then announces it.

@@ -1,13 +1,12 @@
 package agents
 
 import (
-	"errors"
+	"context"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 
-	"github.com/studiod/studiod/agents/shim"
+	"github.com/studiod/studiod/agents/host"
 )
 
 // DefaultLogLimit caps a session's output log unless config says otherwise:
@@ -78,7 +77,7 @@ func (m *Manager) ReadOutput(ref Ref, offset int64, limit int) (OutputSlice, err
 	if limit <= 0 || limit > 4<<20 {
 		limit = 1 << 20
 	}
-	r, err := shim.OpenLog(s.Log())
+	r, err := m.proc(s.ID).OpenLog()
 	if err != nil {
 		return OutputSlice{}, fmt.Errorf("read the output of %s: %w", s.Name, err)
 	}
@@ -99,9 +98,15 @@ func (m *Manager) ReadOutput(ref Ref, offset int64, limit int) (OutputSlice, err
 }
 
 // dropLog deletes a session's output log, to free the disk it filled.
-func (m *Manager) dropLog(s Session) error {
-	if err := shim.RemoveLog(s.Log()); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return err
+func (m *Manager) dropLog(s Session) error { return m.proc(s.ID).RemoveLog() }
+
+// Attach streams a session's output from offset (negative: from the end)
+// and follows it while the agent runs. It fails with host.ErrGone once the
+// agent has gone: ReadOutput reads the rest.
+func (m *Manager) Attach(ctx context.Context, ref Ref, offset int64) (host.Stream, error) {
+	s, err := m.Lookup(ref)
+	if err != nil {
+		return nil, err
 	}
-	return nil
+	return m.proc(s.ID).Attach(ctx, offset)
 }

@@ -11,12 +11,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 
+	"github.com/studiod/studiod/agents/host"
 	"github.com/studiod/studiod/workspace"
 )
 
@@ -542,13 +542,14 @@ func (p *pool) claimedAt(path string) *poolTree {
 // tree touched since it was claimed, or not watched, is checked and if
 // need be reset first, so it is never handed out other than clean at
 // s.Base. It reports false when no tree was claimed there.
-func (p *pool) take(ctx context.Context, repo *workspace.Repo, s *Session) (bool, error) {
-	t := p.claimedAt(s.Worktree)
+func (p *pool) take(ctx context.Context, spec host.WorkspaceSpec) (bool, error) {
+	repo := spec.Repo
+	t := p.claimedAt(spec.Path)
 	if t == nil {
 		return false, nil
 	}
 	p.mu.Lock()
-	t.State, t.Session, t.Branch = poolTaking, s.ID, s.Branch
+	t.State, t.Session, t.Branch = poolTaking, spec.Session, spec.Branch
 	rec, watched, mark := t.poolRecord, t.unwatch != nil, t.mark
 	p.mu.Unlock()
 	giveBack := func(err error) (bool, error) {
@@ -566,7 +567,7 @@ func (p *pool) take(ctx context.Context, repo *workspace.Repo, s *Session) (bool
 	}
 	g := p.m.opts.Git
 	commit, branch, err := g.Head(ctx, t.Path)
-	clean := err == nil && commit == s.Base && branch == ""
+	clean := err == nil && commit == spec.Base && branch == ""
 	switch {
 	case !clean:
 	case watched:
@@ -580,15 +581,15 @@ func (p *pool) take(ctx context.Context, repo *workspace.Repo, s *Session) (bool
 	if !clean {
 		// Someone was here: make it the tree it should be. Ignored files
 		// (what prepare made) stay.
-		if err := g.ResetClean(ctx, t.Path, s.Base, false); err != nil {
+		if err := g.ResetClean(ctx, t.Path, spec.Base, false); err != nil {
 			return giveBack(err)
 		}
 	}
-	if err := repo.CreateBranch(ctx, s.Branch, s.Base, s.Target); err != nil {
+	if err := repo.CreateBranch(ctx, spec.Branch, spec.Base, spec.Target); err != nil {
 		return giveBack(err)
 	}
 	crashPoint("pool-branch")
-	if err := g.AttachHead(ctx, t.Path, s.Branch); err != nil {
+	if err := g.AttachHead(ctx, t.Path, spec.Branch); err != nil {
 		// The branch is the spawn's to roll back; the tree is still ours.
 		return giveBack(err)
 	}
@@ -631,12 +632,13 @@ func (p *pool) dropHandoff(path string) {
 // caller's repo lock is quick (detach HEAD, lock, rename): the reset and
 // cleaning happen in the worker. The session's path is free when it
 // returns, as if the worktree had been deleted.
-func (p *pool) release(ctx context.Context, repo *workspace.Repo, s *Session, force bool) (bool, error) {
+func (p *pool) release(ctx context.Context, spec host.WorkspaceSpec, force bool) (bool, error) {
+	repo := spec.Repo
 	set := p.settings(ctx, repo.Root)
-	if set.want == 0 || filepath.Dir(s.Worktree) != set.dir {
+	if set.want == 0 || filepath.Dir(spec.Path) != set.dir {
 		return false, nil
 	}
-	if _, err := os.Stat(s.Worktree); err != nil {
+	if _, err := os.Stat(spec.Path); err != nil {
 		return false, nil
 	}
 	p.mu.Lock()
@@ -653,38 +655,38 @@ func (p *pool) release(ctx context.Context, repo *workspace.Repo, s *Session, fo
 		return false, nil
 	}
 	if !force {
-		st, err := p.m.opts.Git.WorktreeStatus(ctx, s.Worktree)
+		st, err := p.m.opts.Git.WorktreeStatus(ctx, spec.Path)
 		if err != nil {
 			return true, err
 		}
 		if st.Dirty() {
-			return true, fmt.Errorf("%w: %s has uncommitted changes: commit them, or pass --force to discard them", ErrUncommitted, s.Worktree)
+			return true, fmt.Errorf("%w: %s has uncommitted changes: commit them, or pass --force to discard them", ErrUncommitted, spec.Path)
 		}
 	}
-	if _, err := p.m.opts.Git.DetachHead(ctx, s.Worktree); err != nil {
-		p.log.Warn("recycle: detach", "worktree", s.Worktree, "err", err)
+	if _, err := p.m.opts.Git.DetachHead(ctx, spec.Path); err != nil {
+		p.log.Warn("recycle: detach", "worktree", spec.Path, "err", err)
 		return false, nil
 	}
 	// The record comes first and the lock second, so that a crash at any
 	// point leaves a tree recovery knows to remove; then the rename.
 	id := "pool." + newID()[:8]
-	t := &poolTree{poolRecord: poolRecord{ID: id, Repo: repo.Root, Path: filepath.Join(set.dir, id), From: s.Worktree,
+	t := &poolTree{poolRecord: poolRecord{ID: id, Repo: repo.Root, Path: filepath.Join(set.dir, id), From: spec.Path,
 		State: poolRecycling, Created: time.Now().UTC()}, recycle: true}
 	if err := p.save(t.poolRecord); err != nil {
 		return false, nil
 	}
-	repo.UnlockWorktree(ctx, s.Worktree)
-	if err := repo.LockWorktree(ctx, s.Worktree, poolReason); err != nil {
+	repo.UnlockWorktree(ctx, spec.Path)
+	if err := repo.LockWorktree(ctx, spec.Path, poolReason); err != nil {
 		p.forget(id)
 		return false, nil
 	}
 	// The conflict tracker lets go of the directory before it moves (it
 	// would do so a moment later, when the session is marked removed).
-	p.m.conf.untrack(s.ID)
-	if err := repo.MoveWorktree(ctx, s.Worktree, t.Path); err != nil {
+	p.m.conf.untrack(spec.Session)
+	if err := repo.MoveWorktree(ctx, spec.Path, t.Path); err != nil {
 		// Submodules, say: delete it instead.
-		p.log.Info("recycle: move", "worktree", s.Worktree, "err", err)
-		repo.UnlockWorktree(ctx, s.Worktree)
+		p.log.Info("recycle: move", "worktree", spec.Path, "err", err)
+		repo.UnlockWorktree(ctx, spec.Path)
 		p.forget(id)
 		return false, nil
 	}
@@ -1075,35 +1077,6 @@ func (p *pool) prepare(ctx context.Context, t *poolTree, command string) error {
 	return nil
 }
 
-// endGroup kills what remains of a prepare command's process group, if its
-// processes still work in dir.
-func endGroup(pgid int, dir string) {
-	if pgid <= 0 {
-		return
-	}
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		s := string(b)
-		f := strings.Fields(s[strings.LastIndex(s, ")")+1:])
-		if len(f) < 3 || f[2] != strconv.Itoa(pgid) {
-			continue
-		}
-		cwd, _ := os.Readlink("/proc/" + strconv.Itoa(pid) + "/cwd")
-		if cwd == dir || strings.HasPrefix(cwd, dir+"/") {
-			syscall.Kill(-pgid, syscall.SIGKILL)
-			return
-		}
-	}
-}
-
 // refresh brings a tree to tip and prepares it again.
 func (p *pool) refresh(ctx context.Context, t *poolTree, tip string, set poolSettings) {
 	p.mu.Lock()
@@ -1231,7 +1204,7 @@ func (p *pool) remove(ctx context.Context, t *poolTree) {
 	if stop != nil {
 		stop()
 	}
-	endGroup(t.Pgid, t.Path)
+	host.EndGroup(t.Pgid, t.Path)
 	repo, err := workspace.Open(ctx, p.m.opts.Git, t.Repo)
 	if err == nil {
 		for _, path := range []string{t.Path, t.From} {

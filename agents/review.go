@@ -245,8 +245,8 @@ func (m *Manager) resume(ctx context.Context, s Session, message string) error {
 	if s.LogLimit, err = ParseSize(cfg.Defaults.LogLimit); err != nil {
 		return invalidf("log_limit: %v", err)
 	}
-	os.Remove(s.exitFile())
-	pid, err := m.host.Start(ctx, &s, append(m.agentEnv(&s, p), l.env...), 0, 0)
+	m.proc(s.ID).ClearExit()
+	pid, err := m.start(ctx, &s, append(m.agentEnv(&s, p), l.env...), 0, 0)
 	if err != nil {
 		return fmt.Errorf("resume %s: %w", s.Name, err)
 	}

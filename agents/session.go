@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/studiod/studiod/agents/host"
 )
 
 // States of a session (docs/architecture.md draws the machine). The server
@@ -77,8 +79,9 @@ type Session struct {
 	WouldConflict bool
 	Created       time.Time
 	Updated       time.Time
-	// Socket is the shim's socket while the agent runs.
-	Socket string
+	// Endpoints are where local tools reach the agent's process
+	// directly (the runtime says; not stored).
+	Endpoints host.Endpoints
 	// Protocol is ProtocolACP for an agent driven over ACP, "" for a
 	// terminal agent.
 	Protocol string
@@ -123,11 +126,6 @@ type Changes struct {
 	Files, Additions, Deletions int
 }
 
-// Log is the agent's output log.
-func (s *Session) Log() string { return s.Dir + "/output.log" }
-
-func (s *Session) exitFile() string  { return s.Dir + "/exit.json" }
-func (s *Session) specFile() string  { return s.Dir + "/spec.json" }
 func (s *Session) indexFile() string { return s.Dir + "/index" }
 
 func (s *Session) clone() Session {

@@ -3,7 +3,6 @@ package agents
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -14,7 +13,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/studiod/studiod/agents/shim"
+	"github.com/studiod/studiod/agents/host"
 	"github.com/studiod/studiod/workspace"
 )
 
@@ -132,7 +131,7 @@ func (m *Manager) Spawn(ctx context.Context, req SpawnRequest, progress Progress
 	} else {
 		progress("creating worktree " + s.Worktree)
 	}
-	if err := m.host.Acquire(ctx, repo, s); err != nil {
+	if _, err := m.rt.Acquire(ctx, wsSpec(repo, s)); err != nil {
 		return fail("create worktree", err)
 	}
 	copied, cloned, err := copyFiles(repo.Root, s.Worktree, cfg.Setup.Copy)
@@ -158,7 +157,7 @@ func (m *Manager) Spawn(ctx context.Context, req SpawnRequest, progress Progress
 		}
 	}
 	progress("starting " + agent)
-	pid, err := m.host.Start(ctx, s, env, req.Rows, req.Cols)
+	pid, err := m.start(ctx, s, env, req.Rows, req.Cols)
 	if err != nil {
 		return fail("start agent", err)
 	}
@@ -194,7 +193,7 @@ func (m *Manager) Spawn(ctx context.Context, req SpawnRequest, progress Progress
 		// Agents whose command has no place for the prompt get it typed.
 		go func() {
 			time.Sleep(300 * time.Millisecond)
-			shim.Input(m.ctx, s.Socket, []byte(typed+"\r"))
+			m.proc(s.ID).Input(m.ctx, []byte(typed+"\r"))
 		}()
 	}
 	return started, nil
@@ -287,7 +286,7 @@ func (m *Manager) reserve(ctx context.Context, repo *workspace.Repo, cfg Config,
 		Scope: req.Scopes, Note: cmp.Or(oneLine(req.Note), noteFromPrompt(req.Prompt)), Gate: req.Gate,
 	}
 	s.Dir = filepath.Join(m.opts.StateDir, "sessions", s.ID)
-	s.Socket = m.socketPath(s.ID)
+	s.Endpoints = m.proc(s.ID).Endpoints()
 	s.Port = m.allocPort(cfg.Defaults)
 	if err := os.MkdirAll(s.Dir, 0o700); err != nil {
 		return nil, err
@@ -486,25 +485,20 @@ func (t *tailBuffer) String() string { return string(t.b) }
 
 // rollback undoes what a spawn made: the agent, the worktree, the branch.
 func (m *Manager) rollback(ctx context.Context, s *Session) {
-	if err := shim.Signal(ctx, s.Socket, syscall.SIGKILL); err == nil {
-		waitGone(s.Socket, 5*time.Second)
+	proc := m.proc(s.ID)
+	if err := proc.Signal(ctx, syscall.SIGKILL); err == nil {
+		proc.WaitGone(5 * time.Second)
 	}
 	// Setup commands of a daemon that crashed, or an agent whose shim is
 	// gone, may still run: they would keep the worktree busy.
-	m.sweep(s)
+	m.sweep(proc, s)
 	repo, err := workspace.Open(ctx, m.opts.Git, s.Repo)
 	if err != nil {
 		m.log.Warn("rollback: open repo", "session", s.Name, "err", err)
 		return
 	}
 	if wt, _ := repo.WorktreeFor(ctx, s.Branch); wt != nil && wt.Path == s.Worktree {
-		release := m.host.Release
-		if ph, ok := m.host.(*poolHost); ok {
-			release = func(ctx context.Context, repo *workspace.Repo, s *Session, _ bool) error {
-				return ph.discard(ctx, repo, s)
-			}
-		}
-		if err := release(ctx, repo, s, true); err != nil {
+		if err := m.workspace(repo, s).Release(ctx, host.Discard); err != nil {
 			m.log.Warn("rollback: remove worktree", "session", s.Name, "err", err)
 		}
 	} else if _, err := os.Stat(s.Worktree); err == nil {
@@ -520,12 +514,31 @@ func (m *Manager) rollback(ctx context.Context, s *Session) {
 	}
 }
 
-func waitGone(socket string, d time.Duration) {
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		if _, err := os.Stat(socket); errors.Is(err, os.ErrNotExist) {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
+// start starts s's agent, s.Command in its worktree with env, and returns
+// its pid once it runs.
+func (m *Manager) start(ctx context.Context, s *Session, env []string, rows, cols int) (int, error) {
+	spec := host.ProcSpec{
+		ID: s.ID, Argv: s.Command, Dir: s.Worktree, Env: env, Rows: rows, Cols: cols, LogLimit: s.LogLimit,
 	}
+	if s.Protocol == ProtocolACP {
+		spec.Mode = host.Pipes
+	}
+	p, err := m.rt.Start(ctx, spec)
+	if err != nil {
+		return 0, err
+	}
+	return p.PID(), nil
+}
+
+// sweep ends whatever of a session still runs once its process is gone: a
+// shim killed with SIGKILL takes its agent along, but the processes the
+// agent detached (which the shim had adopted) go to init. Call it only
+// when the process no longer runs: with a live one it would kill the
+// agent behind its back.
+func (m *Manager) sweep(p host.Proc, s *Session) int {
+	n := p.Sweep()
+	if n > 0 {
+		m.log.Warn("ended processes left by a session whose shim was gone", "session", s.Name, "processes", n)
+	}
+	return n
 }

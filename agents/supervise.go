@@ -2,7 +2,6 @@ package agents
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -12,7 +11,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/studiod/studiod/agents/shim"
+	"github.com/studiod/studiod/agents/host"
 	"github.com/studiod/studiod/workspace"
 )
 
@@ -22,7 +21,7 @@ type supervisor struct {
 	m         *Manager
 	id        string
 	name      string
-	socket    string
+	proc      host.Proc
 	patterns  []*regexp.Regexp
 	idleAfter time.Duration
 	started   time.Time
@@ -66,7 +65,7 @@ func (m *Manager) supervise(s Session, p Profile, fresh bool) *supervisor {
 // from (see supervisor.from).
 func (m *Manager) superviseFrom(s Session, p Profile, fresh bool, from int64) *supervisor {
 	sv := &supervisor{
-		m: m, id: s.ID, name: s.Name, socket: s.Socket, started: time.Now(), fresh: fresh,
+		m: m, id: s.ID, name: s.Name, proc: m.proc(s.ID), started: time.Now(), fresh: fresh,
 		idleAfter: m.opts.IdleAfter, done: make(chan struct{}), from: from, kind: p.Screen,
 	}
 	if s.Protocol == ProtocolACP {
@@ -152,9 +151,9 @@ func (sv *supervisor) run(ctx context.Context) {
 // follow attaches again where it left off. It returns early when ctx ends.
 func (sv *supervisor) follow(ctx context.Context, offset int64, read func(io.Reader) int64, gone func()) {
 	for ctx.Err() == nil {
-		st, err := shim.Attach(ctx, sv.socket, offset)
+		st, err := sv.proc.Attach(ctx, offset)
 		if err != nil {
-			if errors.Is(err, shim.ErrGone) {
+			if host.IsGone(err) {
 				gone()
 				return
 			}
@@ -165,16 +164,16 @@ func (sv *supervisor) follow(ctx context.Context, offset int64, read func(io.Rea
 			continue
 		}
 		stop := context.AfterFunc(ctx, func() { st.Close() })
-		offset = st.Offset + read(st)
+		offset = st.Offset() + read(st)
 		stop()
 		st.Close()
 		// The stream ends when the agent exits, or when the shim dropped
 		// us for lagging: in that case attach again where we were.
-		if _, err := shim.Stat(ctx, sv.socket); err != nil {
+		if _, err := sv.proc.Status(ctx); err != nil {
 			if ctx.Err() != nil {
 				return
 			}
-			waitGone(sv.socket, 2*time.Second)
+			sv.proc.WaitGone(2 * time.Second)
 			gone()
 			return
 		}
@@ -242,7 +241,7 @@ func (sv *supervisor) rearm() {
 func (sv *supervisor) screenPrompt() (ask *Ask, ok bool) {
 	ctx, cancel := context.WithTimeout(sv.m.ctx, 5*time.Second)
 	defer cancel()
-	scr, err := shim.Screen(ctx, sv.socket)
+	scr, err := sv.proc.Screen(ctx)
 	if err != nil {
 		return nil, false
 	}
@@ -263,7 +262,7 @@ func (sv *supervisor) screenPrompt() (ask *Ask, ok bool) {
 
 // nearCursor returns the row a question waits on: the cursor's, or when
 // that is blank the nearest non-blank row above it.
-func nearCursor(scr shim.ScreenState) []string {
+func nearCursor(scr host.Screen) []string {
 	for i := min(scr.CursorRow, len(scr.Rows)-1); i >= 0; i-- {
 		if strings.TrimSpace(scr.Rows[i]) != "" {
 			return []string{scr.Rows[i]}
@@ -330,9 +329,9 @@ func (sv *supervisor) finish(ctx context.Context) {
 		note = sv.acp.exitNote()
 		tail = note
 	}
-	ex, err := shim.ReadExit(s.exitFile())
+	ex, err := sv.proc.Exit()
 	if err != nil {
-		sv.m.sweep(&s)
+		sv.m.sweep(sv.proc, &s)
 		sv.m.setState(sv.id, Failed, "agent lost: its shim ended without recording an exit status (killed?); what was left of the session was ended")
 		return
 	}
@@ -398,7 +397,8 @@ func (m *Manager) recover(ctx context.Context, s Session) {
 		cfg = Builtin(m.opts.Self)
 	}
 	p := cfg.Agents[s.Agent]
-	if _, err := shim.Stat(ctx, s.Socket); err == nil {
+	proc := m.proc(s.ID)
+	if _, err := proc.Status(ctx); err == nil {
 		if s.State == Starting {
 			s, _ = m.setState(s.ID, Working, "")
 		}
@@ -411,10 +411,10 @@ func (m *Manager) recover(ctx context.Context, s Session) {
 		return
 	}
 	// The agent finished while no daemon watched it.
-	sv := &supervisor{m: m, id: s.ID, name: s.Name, socket: s.Socket, done: make(chan struct{})}
+	sv := &supervisor{m: m, id: s.ID, name: s.Name, proc: proc, done: make(chan struct{})}
 	if s.Protocol == ProtocolACP {
 		sv.acp = newACPDriver(m, s, p)
-		sv.acp.st = readACPState(s)
+		sv.acp.st = readACPState(proc, s)
 	}
 	sv.finish(ctx)
 }
@@ -573,7 +573,7 @@ func (m *Manager) Resize(ctx context.Context, ref Ref, rows, cols int) (Session,
 	if s.Protocol == ProtocolACP {
 		return s, nil // no terminal to size
 	}
-	return s, shim.Resize(ctx, s.Socket, rows, cols)
+	return s, m.proc(s.ID).Resize(ctx, rows, cols)
 }
 
 // Output reads the agent's log from offset (negative: from size+offset);
@@ -607,8 +607,9 @@ func (m *Manager) Stop(ctx context.Context, ref Ref, force bool) (Session, error
 	if force {
 		sig = syscall.SIGKILL
 	}
-	if err := shim.Signal(ctx, s.Socket, sig); errors.Is(err, shim.ErrGone) {
-		m.sweep(&s) // no shim to end the agent's tree: end what is left
+	proc := m.proc(s.ID)
+	if err := proc.Signal(ctx, sig); host.IsGone(err) {
+		m.sweep(proc, &s) // no shim to end the agent's tree: end what is left
 	} else if err != nil {
 		return s, fmt.Errorf("stop %s: %w", s.Name, err)
 	}
@@ -618,7 +619,7 @@ func (m *Manager) Stop(ctx context.Context, ref Ref, force bool) (Session, error
 	select {
 	case <-sv.done:
 	case <-time.After(5 * time.Second):
-		shim.Signal(ctx, s.Socket, syscall.SIGKILL)
+		proc.Signal(ctx, syscall.SIGKILL)
 		select {
 		case <-sv.done:
 		case <-time.After(5 * time.Second):
@@ -671,7 +672,11 @@ func (m *Manager) remove(ctx context.Context, ref Ref, keepBranch, force bool) (
 				ErrUncommitted, s.Worktree, len(st.Entries), st.Entries[0].Path)
 		}
 	}
-	if err := m.host.Release(ctx, repo, &s, force); err != nil {
+	how := host.Keep
+	if force {
+		how = host.Force
+	}
+	if err := m.workspace(repo, &s).Release(ctx, how); err != nil {
 		return RemoveResult{}, err
 	}
 	res := RemoveResult{}

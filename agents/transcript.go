@@ -8,8 +8,7 @@ import (
 	"strings"
 
 	acp "github.com/coder/acp-go-sdk"
-
-	"github.com/studiod/studiod/agents/shim"
+	"github.com/studiod/studiod/agents/host"
 )
 
 // Transcript renders an ACP session's log (shim records, as the attach
@@ -77,7 +76,7 @@ func (t *Transcript) stream(kind string, id *string, text string) {
 }
 
 func (t *Transcript) record(b []byte) {
-	var rec shim.Record
+	var rec host.Record
 	if json.Unmarshal(b, &rec) != nil {
 		return
 	}
@@ -88,7 +87,7 @@ func (t *Transcript) record(b []byte) {
 		json.Unmarshal(rec.Msg, &m)
 	}
 	var req rpcMsg
-	if rec.From == shim.FromAgent && m.isResponse() {
+	if rec.From == host.FromAgent && m.isResponse() {
 		req = t.st.requests[m.key()]
 	}
 	var prevStatus string
@@ -98,10 +97,10 @@ func (t *Transcript) record(b []byte) {
 	act := t.st.apply(rec)
 
 	switch rec.From {
-	case shim.FromShim:
+	case host.FromShim:
 		t.line("── agent %s", rec.Text)
 		return
-	case shim.FromStderr:
+	case host.FromStderr:
 		t.line("   stderr: %s", rec.Text)
 		return
 	}
@@ -109,7 +108,7 @@ func (t *Transcript) record(b []byte) {
 		t.line("   ! malformed message from the agent: %s", clip(rec.Text, 200))
 		return
 	}
-	if rec.From == shim.FromClient {
+	if rec.From == host.FromClient {
 		switch {
 		case m.Method == acp.AgentMethodSessionPrompt:
 			var p acp.PromptRequest

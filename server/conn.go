@@ -5,13 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"time"
 
 	"github.com/sourcegraph/jsonrpc2"
 
 	"github.com/studiod/studiod/agents"
-	"github.com/studiod/studiod/agents/shim"
+	"github.com/studiod/studiod/agents/host"
 	"github.com/studiod/studiod/protocol"
 )
 
@@ -282,16 +283,16 @@ func (c *conn) streamOutput(ctx context.Context, id string, offset int64) {
 		if err != nil {
 			return
 		}
-		st, err := shim.Attach(ctx, s.Socket, offset)
+		st, err := c.s.agents.Attach(ctx, agents.Ref{Session: id}, offset)
 		if err != nil {
-			if !errors.Is(err, shim.ErrGone) {
+			if !host.IsGone(err) {
 				c.s.log.Warn("attach for output", "session", s.Name, "err", err)
 			}
 			c.sendLogTail(s, offset)
 			return
 		}
 		stop := context.AfterFunc(ctx, func() { st.Close() })
-		offset = st.Offset
+		offset = st.Offset()
 		for {
 			n, err := st.Read(buf)
 			if n > 0 {
@@ -308,24 +309,24 @@ func (c *conn) streamOutput(ctx context.Context, id string, offset int64) {
 }
 
 func (c *conn) sendLogTail(s agents.Session, offset int64) {
-	r, err := shim.OpenLog(s.Log())
-	if err == nil {
-		defer r.Close()
-		if offset < 0 {
-			offset = r.End()
+	from := offset
+	if from < 0 {
+		from = math.MaxInt64 // from the end: ReadOutput stops there
+	}
+	for {
+		// A read from before the first byte kept starts there: older
+		// output was rotated out.
+		o, err := c.s.agents.ReadOutput(agents.Ref{Session: s.ID}, from, 32<<10)
+		if err != nil {
+			break
 		}
-		offset = max(offset, r.Start()) // older output was rotated out
-		buf := make([]byte, 32<<10)
-		for {
-			n, err := r.ReadAt(buf, offset)
-			if n > 0 {
-				c.notify(protocol.NotifyOutput, protocol.OutputNotification{Session: s.ID, Offset: offset, Data: append([]byte(nil), buf[:n]...)})
-				offset += int64(n)
-			}
-			if err != nil {
-				break
-			}
+		offset = o.Offset
+		if len(o.Data) == 0 {
+			break
 		}
+		c.notify(protocol.NotifyOutput, protocol.OutputNotification{Session: s.ID, Offset: o.Offset, Data: o.Data})
+		offset += int64(len(o.Data))
+		from = offset
 	}
 	c.notify(protocol.NotifyOutput, protocol.OutputNotification{Session: s.ID, Offset: max(offset, 0), Done: true})
 }

@@ -19,10 +19,10 @@ func wireSession(s agents.Session) protocol.Session {
 		Conflicts:     s.Conflicts,
 		Behind:        s.Behind,
 		WouldConflict: s.WouldConflict,
-		Log:           s.Log(),
+		Log:           s.Endpoints.Log,
 	}
 	if p.State.Live() {
-		p.Socket = s.Socket
+		p.Socket = s.Endpoints.Socket
 	}
 	p.Conversation = s.Conversation
 	p.Protocol = s.Protocol
