@@ -27,7 +27,7 @@ import (
 // agent's stdin. The state is derived from the log alone (acpState), so
 // a restarted daemon rebuilds it by reading the log, and an open
 // permission is handed to a new SDK connection to be answered.
-type acpDriver struct {
+type acpConn struct {
 	m                         *Manager
 	id, name, agent, worktree string
 	proc                      host.Proc
@@ -53,8 +53,8 @@ type acpDriver struct {
 	changed  chan struct{}
 }
 
-func newACPDriver(m *Manager, s Session, p Profile) *acpDriver {
-	return &acpDriver{
+func newACPConn(m *Manager, s Session, p Profile) *acpConn {
+	return &acpConn{
 		m: m, id: s.ID, name: s.Name, agent: s.Agent, proc: m.proc(s.ID), worktree: s.Worktree, profile: p,
 		log: m.log.With("session", s.Name, "acp", true),
 		st:  newACPState(s.Worktree), waiters: map[string]chan acp.RequestPermissionOutcome{},
@@ -63,14 +63,14 @@ func newACPDriver(m *Manager, s Session, p Profile) *acpDriver {
 }
 
 // signal wakes everyone waiting on a change. d.mu must be held.
-func (d *acpDriver) signal() {
+func (d *acpConn) signal() {
 	close(d.changed)
 	d.changed = make(chan struct{})
 }
 
 // wait returns true once cond holds (checked under d.mu), false when ctx
 // ends first.
-func (d *acpDriver) wait(ctx context.Context, cond func() bool) bool {
+func (d *acpConn) wait(ctx context.Context, cond func() bool) bool {
 	for {
 		d.mu.Lock()
 		if cond() {
@@ -88,7 +88,7 @@ func (d *acpDriver) wait(ctx context.Context, cond func() bool) bool {
 }
 
 // connect makes the SDK connection. The caller then feeds it records.
-func (d *acpDriver) connect(ctx context.Context) {
+func (d *acpConn) connect(ctx context.Context) {
 	pr, pw := io.Pipe()
 	d.feed = pw
 	d.out = &shimWriter{ctx: ctx, proc: d.proc}
@@ -98,7 +98,7 @@ func (d *acpDriver) connect(ctx context.Context) {
 
 // close ends the SDK connection without a word to the agent: nothing is
 // written once closed, so a daemon going away never answers for the person.
-func (d *acpDriver) close() {
+func (d *acpConn) close() {
 	if d.out != nil {
 		d.out.close()
 	}
@@ -113,7 +113,7 @@ func (d *acpDriver) close() {
 
 // record applies one log line; live ones also go on to the SDK and to the
 // session's record.
-func (d *acpDriver) record(line []byte, live bool) {
+func (d *acpConn) record(line []byte, live bool) {
 	var rec host.Record
 	if err := json.Unmarshal(line, &rec); err != nil {
 		d.log.Warn("unreadable log record", "err", err)
@@ -146,7 +146,7 @@ func (d *acpDriver) record(line []byte, live bool) {
 }
 
 // publish moves the session's record to the state the protocol says.
-func (d *acpDriver) publish() {
+func (d *acpConn) publish() {
 	d.pubMu.Lock()
 	defer d.pubMu.Unlock()
 	d.mu.Lock()
@@ -195,7 +195,7 @@ func sameOptions(a, b *Ask) bool {
 // When older records were rotated out of the log, the running process's
 // handshake (its capabilities, the session it opened) is read first from
 // the log's head file.
-func (d *acpDriver) replay(p host.Proc, end int64) error {
+func (d *acpConn) replay(p host.Proc, end int64) error {
 	r, err := p.OpenLog()
 	if err != nil {
 		return err
@@ -211,7 +211,7 @@ func (d *acpDriver) replay(p host.Proc, end int64) error {
 }
 
 // replayFrom applies the whole records read from rd.
-func (d *acpDriver) replayFrom(rd io.Reader) error {
+func (d *acpConn) replayFrom(rd io.Reader) error {
 	br := bufio.NewReaderSize(rd, 64<<10)
 	for {
 		line, err := br.ReadBytes('\n')
@@ -227,7 +227,7 @@ func (d *acpDriver) replayFrom(rd io.Reader) error {
 // resumeOpen hands the SDK the permission requests still open after a
 // replay: its handler then waits for the person's answer again, and
 // answers them with their original ids.
-func (d *acpDriver) resumeOpen() {
+func (d *acpConn) resumeOpen() {
 	d.mu.Lock()
 	perms := append([]acpPerm(nil), d.st.perms...)
 	d.mu.Unlock()
@@ -246,7 +246,7 @@ func (d *acpDriver) resumeOpen() {
 
 // runTurns sends queued prompts, one turn at a time: when a session is
 // open, no turn runs and nothing waits for the person.
-func (d *acpDriver) runTurns(ctx context.Context) {
+func (d *acpConn) runTurns(ctx context.Context) {
 	for {
 		ready := d.wait(ctx, func() bool {
 			st := d.st
@@ -283,7 +283,7 @@ var acpOpenTimeout = 2 * time.Minute
 
 // enqueue queues text as a new turn. It returns how many prompts had been
 // sent before, and whether it has to wait for a running turn.
-func (d *acpDriver) enqueue(text string) (before int, busy bool) {
+func (d *acpConn) enqueue(text string) (before int, busy bool) {
 	d.mu.Lock()
 	busy = d.st.turn != "" || len(d.queue) > 0 || len(d.st.perms) > 0
 	before = d.st.prompts + len(d.queue)
@@ -295,7 +295,7 @@ func (d *acpDriver) enqueue(text string) (before int, busy bool) {
 
 // prompt queues text as a new turn. When no turn runs it waits until the
 // agent has taken it (its first message after the prompt).
-func (d *acpDriver) prompt(ctx context.Context, text string) Delivery {
+func (d *acpConn) prompt(ctx context.Context, text string) Delivery {
 	before, busy := d.enqueue(text)
 	d.publish()
 	dl := Delivery{Via: "acp"}
@@ -307,7 +307,7 @@ func (d *acpDriver) prompt(ctx context.Context, text string) Delivery {
 }
 
 // confirm waits until the prompt after the first before has been taken.
-func (d *acpDriver) confirm(ctx context.Context, before int, dl Delivery) Delivery {
+func (d *acpConn) confirm(ctx context.Context, before int, dl Delivery) Delivery {
 	wctx, cancel := context.WithTimeout(ctx, promptWait)
 	defer cancel()
 	if d.wait(wctx, func() bool { return d.st.confirmed > before || d.st.exited }) && !d.stExited() {
@@ -321,7 +321,7 @@ func (d *acpDriver) confirm(ctx context.Context, before int, dl Delivery) Delive
 // open initializes the connection and opens the session: a new one, or,
 // with resume, the recorded conversation through session/load (or
 // session/resume), as the agent advertised.
-func (d *acpDriver) open(ctx context.Context, resume string, progress Progress) error {
+func (d *acpConn) open(ctx context.Context, resume string, progress Progress) error {
 	d.mu.Lock()
 	d.opening = true
 	d.mu.Unlock()
@@ -346,7 +346,7 @@ func (d *acpDriver) open(ctx context.Context, resume string, progress Progress) 
 	return d.openSession(ctx, init.AgentCapabilities, resume, progress)
 }
 
-func (d *acpDriver) openSession(ctx context.Context, caps acp.AgentCapabilities, resume string, progress Progress) error {
+func (d *acpConn) openSession(ctx context.Context, caps acp.AgentCapabilities, resume string, progress Progress) error {
 	var modes *acp.SessionModeState
 	var err error
 	switch {
@@ -380,7 +380,7 @@ func (d *acpDriver) openSession(ctx context.Context, caps acp.AgentCapabilities,
 
 // setMode switches the session to the profile's mode, when the agent
 // offers it.
-func (d *acpDriver) setMode(ctx context.Context, modes *acp.SessionModeState) error {
+func (d *acpConn) setMode(ctx context.Context, modes *acp.SessionModeState) error {
 	want := d.profile.Mode
 	if want == "" || modes == nil || string(modes.CurrentModeId) == want {
 		return nil
@@ -416,7 +416,7 @@ func rpcErrText(err error) string {
 }
 
 // waiter is where the answer to a tool call's permission goes.
-func (d *acpDriver) waiter(toolCall string) chan acp.RequestPermissionOutcome {
+func (d *acpConn) waiter(toolCall string) chan acp.RequestPermissionOutcome {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	ch, ok := d.waiters[toolCall]
@@ -432,7 +432,7 @@ var answerWait = 10 * time.Second
 
 // answer answers the open permission (or sign-in) with an option picked
 // by answer: an answer kind or an option's id. It returns what was chosen.
-func (d *acpDriver) answer(ctx context.Context, answer string) (string, Delivery, error) {
+func (d *acpConn) answer(ctx context.Context, answer string) (string, Delivery, error) {
 	d.mu.Lock()
 	open := d.st.open()
 	auth := d.st.authNeeded && len(open) == 0
@@ -490,7 +490,7 @@ func (d *acpDriver) answer(ctx context.Context, answer string) (string, Delivery
 	return string(opt.OptionId), dl, nil
 }
 
-func (d *acpDriver) stExited() bool {
+func (d *acpConn) stExited() bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.st.exited
@@ -507,7 +507,7 @@ func (st *acpState) hasPerm(key string) bool {
 
 // authenticate signs in with one of the methods the agent advertised,
 // then opens the session the sign-in held up.
-func (d *acpDriver) authenticate(ctx context.Context, answer string, methods []Option) (string, Delivery, error) {
+func (d *acpConn) authenticate(ctx context.Context, answer string, methods []Option) (string, Delivery, error) {
 	dl := Delivery{Via: "acp"}
 	method := ""
 	for _, o := range methods {
@@ -541,7 +541,7 @@ func (d *acpDriver) authenticate(ctx context.Context, answer string, methods []O
 // cancel ends the running turn: session/cancel, and every open permission
 // answered as cancelled, as the protocol asks; it waits a little for the
 // turn to end.
-func (d *acpDriver) cancel(ctx context.Context) {
+func (d *acpConn) cancel(ctx context.Context) {
 	d.mu.Lock()
 	turn, sid := d.st.turn != "", d.st.sessionID
 	perms := append([]acpPerm(nil), d.st.perms...)
@@ -567,14 +567,14 @@ func (d *acpDriver) cancel(ctx context.Context) {
 }
 
 // opened reports whether a session was ever open on this connection.
-func (d *acpDriver) opened() bool {
+func (d *acpConn) opened() bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.st.sessionID != ""
 }
 
 // exitNote says what the agent was doing when it exited, if that matters.
-func (d *acpDriver) exitNote() string {
+func (d *acpConn) exitNote() string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	note := ""
@@ -595,7 +595,7 @@ func (d *acpDriver) exitNote() string {
 // The SDK's Client: permission requests wait for the person; updates are
 // read from the log instead; fs and terminal are not offered.
 
-func (d *acpDriver) RequestPermission(ctx context.Context, p acp.RequestPermissionRequest) (acp.RequestPermissionResponse, error) {
+func (d *acpConn) RequestPermission(ctx context.Context, p acp.RequestPermissionRequest) (acp.RequestPermissionResponse, error) {
 	id := string(p.ToolCall.ToolCallId)
 	d.mu.Lock()
 	g := d.st.gate[id]
@@ -623,33 +623,33 @@ func (d *acpDriver) RequestPermission(ctx context.Context, p acp.RequestPermissi
 	}
 }
 
-func (d *acpDriver) SessionUpdate(context.Context, acp.SessionNotification) error { return nil }
+func (d *acpConn) SessionUpdate(context.Context, acp.SessionNotification) error { return nil }
 
-func (d *acpDriver) ReadTextFile(context.Context, acp.ReadTextFileRequest) (acp.ReadTextFileResponse, error) {
+func (d *acpConn) ReadTextFile(context.Context, acp.ReadTextFileRequest) (acp.ReadTextFileResponse, error) {
 	return acp.ReadTextFileResponse{}, acp.NewMethodNotFound(acp.ClientMethodFsReadTextFile)
 }
 
-func (d *acpDriver) WriteTextFile(context.Context, acp.WriteTextFileRequest) (acp.WriteTextFileResponse, error) {
+func (d *acpConn) WriteTextFile(context.Context, acp.WriteTextFileRequest) (acp.WriteTextFileResponse, error) {
 	return acp.WriteTextFileResponse{}, acp.NewMethodNotFound(acp.ClientMethodFsWriteTextFile)
 }
 
-func (d *acpDriver) CreateTerminal(context.Context, acp.CreateTerminalRequest) (acp.CreateTerminalResponse, error) {
+func (d *acpConn) CreateTerminal(context.Context, acp.CreateTerminalRequest) (acp.CreateTerminalResponse, error) {
 	return acp.CreateTerminalResponse{}, acp.NewMethodNotFound(acp.ClientMethodTerminalCreate)
 }
 
-func (d *acpDriver) KillTerminal(context.Context, acp.KillTerminalRequest) (acp.KillTerminalResponse, error) {
+func (d *acpConn) KillTerminal(context.Context, acp.KillTerminalRequest) (acp.KillTerminalResponse, error) {
 	return acp.KillTerminalResponse{}, acp.NewMethodNotFound(acp.ClientMethodTerminalKill)
 }
 
-func (d *acpDriver) TerminalOutput(context.Context, acp.TerminalOutputRequest) (acp.TerminalOutputResponse, error) {
+func (d *acpConn) TerminalOutput(context.Context, acp.TerminalOutputRequest) (acp.TerminalOutputResponse, error) {
 	return acp.TerminalOutputResponse{}, acp.NewMethodNotFound(acp.ClientMethodTerminalOutput)
 }
 
-func (d *acpDriver) ReleaseTerminal(context.Context, acp.ReleaseTerminalRequest) (acp.ReleaseTerminalResponse, error) {
+func (d *acpConn) ReleaseTerminal(context.Context, acp.ReleaseTerminalRequest) (acp.ReleaseTerminalResponse, error) {
 	return acp.ReleaseTerminalResponse{}, acp.NewMethodNotFound(acp.ClientMethodTerminalRelease)
 }
 
-func (d *acpDriver) WaitForTerminalExit(context.Context, acp.WaitForTerminalExitRequest) (acp.WaitForTerminalExitResponse, error) {
+func (d *acpConn) WaitForTerminalExit(context.Context, acp.WaitForTerminalExitRequest) (acp.WaitForTerminalExitResponse, error) {
 	return acp.WaitForTerminalExitResponse{}, acp.NewMethodNotFound(acp.ClientMethodTerminalWaitForExit)
 }
 
@@ -751,7 +751,7 @@ func (sv *supervisor) touch() {
 // undone, once the log is replayed: a live agent with no session open gets
 // one, and the spawn's prompt is sent when its first process never got a
 // prompt. An agent whose session cannot be opened is ended, saying why.
-func (d *acpDriver) reopen(ctx context.Context, s Session) {
+func (d *acpConn) reopen(ctx context.Context, s Session) {
 	d.mu.Lock()
 	open := d.st.sessionID == "" && d.st.fatal == "" && !d.st.authNeeded && !d.st.exited
 	resend := d.st.prompts == 0 && d.st.starts == 1 && s.Prompt != ""
@@ -785,7 +785,7 @@ func (d *acpDriver) reopen(ctx context.Context, s Session) {
 
 // readACPState rebuilds a session's ACP state from its whole log.
 func readACPState(p host.Proc, s Session) *acpState {
-	d := &acpDriver{st: newACPState(s.Worktree), changed: make(chan struct{}), log: slog.New(slog.DiscardHandler)}
+	d := &acpConn{st: newACPState(s.Worktree), changed: make(chan struct{}), log: slog.New(slog.DiscardHandler)}
 	d.replay(p, math.MaxInt64)
 	return d.st
 }
@@ -875,3 +875,71 @@ func (m *Manager) resumeACP(ctx context.Context, s Session, text string) (Delive
 	}
 	return sv.acp.confirm(ctx, before, Delivery{Via: "resume"}), nil
 }
+
+// acpDriver drives an agent over the Agent Client Protocol on its pipes:
+// prompts, permissions and the agent's state are protocol messages, kept
+// by the session's acpConn.
+type acpDriver struct{ m *Manager }
+
+func (acpDriver) mode() host.Mode { return host.Pipes }
+
+// command is the profile's command as it is: the prompt goes as
+// session/prompt.
+func (acpDriver) command(p Profile, prompt string) ([]string, string) {
+	return append([]string(nil), p.Command...), ""
+}
+
+func (acpDriver) typed(prompt string) string { return "" }
+
+// startedState keeps the session starting: an ACP session is working
+// once it has a prompt.
+func (acpDriver) startedState() string { return "" }
+
+func (d acpDriver) begin(ctx context.Context, sv *supervisor, s Session, prompt, typed string, progress Progress) (Session, string, error) {
+	if prompt != "" {
+		sv.acp.enqueue(prompt)
+	}
+	octx, cancel := context.WithTimeout(ctx, acpOpenTimeout)
+	err := sv.acp.open(octx, "", progress)
+	cancel()
+	if err != nil {
+		return s, "open the ACP session", err
+	}
+	s, err = d.m.Lookup(Ref{Session: s.ID})
+	return s, "", err
+}
+
+func (d acpDriver) supervise(sv *supervisor, s Session, p Profile) {
+	sv.acp = newACPConn(d.m, s, p)
+	// Connected before anyone can call it; fed once the stream runs.
+	sv.acp.connect(d.m.ctx)
+}
+
+func (acpDriver) follow(ctx context.Context, sv *supervisor) { sv.runACP(ctx) }
+
+func (d acpDriver) exited(sv *supervisor, s Session, p Profile) {
+	sv.acp = newACPConn(d.m, s, p)
+	sv.acp.st = readACPState(sv.proc, s)
+}
+
+func (acpDriver) ending(sv *supervisor) (string, bool) {
+	return sv.acp.exitNote(), sv.acp.opened()
+}
+
+func (d acpDriver) send(ctx context.Context, s Session, text string, submit bool) (Session, Delivery, error) {
+	return d.m.sendACP(ctx, s, text, submit)
+}
+
+func (d acpDriver) answer(ctx context.Context, s Session, ask Ask, answer, text, by string) (Session, Delivery, error) {
+	return d.m.answerACP(ctx, s, ask, answer, text, by)
+}
+
+func (d acpDriver) resume(ctx context.Context, s Session, message string) (Delivery, error) {
+	return d.m.resumeACP(ctx, s, message)
+}
+
+// resize does nothing: the agent has no terminal to size.
+func (acpDriver) resize(ctx context.Context, s Session, rows, cols int) error { return nil }
+
+// interrupt ends the turn as the protocol says, before the process ends.
+func (acpDriver) interrupt(ctx context.Context, sv *supervisor) { sv.acp.cancel(ctx) }

@@ -158,11 +158,14 @@ func (m *Manager) Answer(ctx context.Context, ref Ref, answer, text, by string) 
 	if s.State != Waiting || s.Ask == nil {
 		return s, Delivery{}, fmt.Errorf("%w: session %s is %s, not waiting for an answer (someone may have answered it already)", ErrInvalid, s.Name, s.State)
 	}
-	ask := *s.Ask
+	return m.driverOf(s).answer(ctx, s, *s.Ask, answer, text, by)
+}
+
+// answerTyped is Answer for a terminal agent: the text, or the keys that
+// give the answer at its prompt, typed into its terminal.
+func (m *Manager) answerTyped(ctx context.Context, s Session, ask Ask, answer, text, by string) (Session, Delivery, error) {
 	var d Delivery
-	if ask.Source == "acp" {
-		return m.answerACP(ctx, s, ask, answer, text, by)
-	}
+	var err error
 	switch {
 	case text != "":
 		if answer != "" {

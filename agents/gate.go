@@ -407,7 +407,7 @@ func informOutput(kind, reason string) []byte {
 // file. In deny mode studiod rejects the edit itself and the agent gets the
 // reason as its next prompt; in the other modes the person sees the reason
 // with the question (an ACP agent cannot be told anything mid-turn).
-func (d *acpDriver) gatePerm(ctx context.Context, p acpPerm) {
+func (d *acpConn) gatePerm(ctx context.Context, p acpPerm) {
 	id := string(p.req.ToolCall.ToolCallId)
 	d.mu.Lock()
 	var t *ToolCall

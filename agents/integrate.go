@@ -793,13 +793,7 @@ func (m *Manager) tell(ctx context.Context, s Session, message string) (Delivery
 		_, d, err := m.Send(ctx, Ref{Session: s.ID}, message, true)
 		return d, err
 	}
-	if s.Protocol == ProtocolACP {
-		return m.resumeACP(ctx, s, message)
-	}
-	if err := m.resume(ctx, s, message); err != nil {
-		return Delivery{}, err
-	}
-	return Delivery{Via: "resume", Note: "the agent was started again on its conversation with the message as its prompt"}, nil
+	return m.driverOf(s).resume(ctx, s, message)
 }
 
 // conflictLines describes conflicts for the agent of session me:

@@ -91,22 +91,18 @@ func (m *Manager) Spawn(ctx context.Context, req SpawnRequest, progress Progress
 	if !ok {
 		return Session{}, invalidf("no agent profile %q (built in: claude, codex, aider, gemini, opencode, claude-acp, gemini-acp, opencode-acp, codex-acp, command, demo; or define [agents.%s] in config)", agent, agent)
 	}
+	drv := m.driverFor(profile.Protocol)
 	var typed string
 	if argv == nil {
 		if len(profile.Command) == 0 {
 			return Session{}, invalidf("agent profile %q has no command", agent)
 		}
-		if profile.Protocol == ProtocolACP {
-			// The prompt goes as session/prompt.
-			argv = append([]string(nil), profile.Command...)
-		} else {
-			argv, typed = expand(profile.Command, "{prompt}", req.Prompt)
-		}
+		argv, typed = drv.command(profile, req.Prompt)
 		if _, err := exec.LookPath(argv[0]); err != nil {
 			return Session{}, invalidf("agent %q: command %q is not on PATH: install it or configure [agents.%s] command", agent, argv[0], agent)
 		}
-	} else if profile.Protocol != ProtocolACP {
-		typed = req.Prompt
+	} else {
+		typed = drv.typed(req.Prompt)
 	}
 
 	logLimit, err := ParseSize(cfg.Defaults.LogLimit)
@@ -163,8 +159,8 @@ func (m *Manager) Spawn(ctx context.Context, req SpawnRequest, progress Progress
 	}
 	started, err := m.update(s.ID, func(r *Session) bool {
 		r.PID = pid
-		if r.Protocol != ProtocolACP {
-			r.State = Working // an ACP session is working once it has a prompt
+		if st := drv.startedState(); st != "" {
+			r.State = st
 		}
 		r.Command, r.Conversation = s.Command, s.Conversation
 		return true
@@ -177,24 +173,9 @@ func (m *Manager) Spawn(ctx context.Context, req SpawnRequest, progress Progress
 	if m.pool != nil {
 		m.pool.spawned(ctx, repo)
 	}
-	if sv.acp != nil {
-		if req.Prompt != "" {
-			sv.acp.enqueue(req.Prompt)
-		}
-		octx, cancel := context.WithTimeout(ctx, acpOpenTimeout)
-		err := sv.acp.open(octx, "", progress)
-		cancel()
-		if err != nil {
-			return fail("open the ACP session", err)
-		}
-		return m.Lookup(Ref{Session: s.ID})
-	}
-	if typed != "" {
-		// Agents whose command has no place for the prompt get it typed.
-		go func() {
-			time.Sleep(300 * time.Millisecond)
-			m.proc(s.ID).Input(m.ctx, []byte(typed+"\r"))
-		}()
+	started, step, err := drv.begin(ctx, sv, started, req.Prompt, typed, progress)
+	if err != nil {
+		return fail(step, err)
 	}
 	return started, nil
 }
@@ -520,9 +501,7 @@ func (m *Manager) start(ctx context.Context, s *Session, env []string, rows, col
 	spec := host.ProcSpec{
 		ID: s.ID, Argv: s.Command, Dir: s.Worktree, Env: env, Rows: rows, Cols: cols, LogLimit: s.LogLimit,
 	}
-	if s.Protocol == ProtocolACP {
-		spec.Mode = host.Pipes
-	}
+	spec.Mode = m.driverOf(*s).mode()
 	p, err := m.rt.Start(ctx, spec)
 	if err != nil {
 		return 0, err

@@ -19,6 +19,7 @@ import (
 // activity, runs the status detection and records the exit.
 type supervisor struct {
 	m         *Manager
+	drv       driver
 	id        string
 	name      string
 	proc      host.Proc
@@ -28,8 +29,9 @@ type supervisor struct {
 	fresh     bool   // spawned by this daemon just now: an early failure rolls back
 	kind      string // the profile's hook kind: which built-in prompts its screen shows
 	done      chan struct{}
-	// acp drives an ACP session; nil for a terminal agent.
-	acp *acpDriver
+	// acp is an ACP session's connection to its agent (acpDriver);
+	// nil for a terminal agent.
+	acp *acpConn
 	// from is where an ACP session's log is followed from; negative: the
 	// log is replayed to rebuild the state, then followed from its end.
 	from int64
@@ -65,14 +67,10 @@ func (m *Manager) supervise(s Session, p Profile, fresh bool) *supervisor {
 // from (see supervisor.from).
 func (m *Manager) superviseFrom(s Session, p Profile, fresh bool, from int64) *supervisor {
 	sv := &supervisor{
-		m: m, id: s.ID, name: s.Name, proc: m.proc(s.ID), started: time.Now(), fresh: fresh,
+		m: m, drv: m.driverOf(s), id: s.ID, name: s.Name, proc: m.proc(s.ID), started: time.Now(), fresh: fresh,
 		idleAfter: m.opts.IdleAfter, done: make(chan struct{}), from: from, kind: p.Screen,
 	}
-	if s.Protocol == ProtocolACP {
-		sv.acp = newACPDriver(m, s, p)
-		// Connected before anyone can call it; fed once the stream runs.
-		sv.acp.connect(m.ctx)
-	}
+	sv.drv.supervise(sv, s, p)
 	if p.IdleAfter.Duration > 0 {
 		sv.idleAfter = p.IdleAfter.Duration
 	}
@@ -88,12 +86,8 @@ func (m *Manager) superviseFrom(s Session, p Profile, fresh bool, from int64) *s
 	m.mu.Unlock()
 	m.wg.Go(func() {
 		defer close(sv.done)
-		if sv.acp != nil {
-			defer sv.cleanup()
-			sv.runACP(m.ctx)
-			return
-		}
-		sv.run(m.ctx)
+		defer sv.cleanup()
+		sv.drv.follow(m.ctx, sv)
 	})
 	return sv
 }
@@ -125,7 +119,6 @@ func (sv *supervisor) cleanup() {
 }
 
 func (sv *supervisor) run(ctx context.Context) {
-	defer sv.cleanup()
 	offset := int64(-1)
 	if sv.fresh {
 		offset = 0
@@ -324,9 +317,8 @@ func (sv *supervisor) finish(ctx context.Context) {
 	stopReq := sv.stopReq
 	tail := lastLine(sv.tail)
 	sv.mu.Unlock()
-	note := ""
-	if sv.acp != nil {
-		note = sv.acp.exitNote()
+	note, opened := sv.drv.ending(sv)
+	if note != "" {
 		tail = note
 	}
 	ex, err := sv.proc.Exit()
@@ -347,7 +339,7 @@ func (sv *supervisor) finish(ctx context.Context) {
 			s.State, s.Detail, s.ExitCode = Stopped, "", &code
 			return true
 		})
-	case sv.fresh && code != 0 && ex.At.Sub(sv.started) < sv.m.opts.SpawnGrace && (sv.acp == nil || !sv.acp.opened()):
+	case sv.fresh && code != 0 && ex.At.Sub(sv.started) < sv.m.opts.SpawnGrace && !opened:
 		reason := fmt.Sprintf("agent exited with code %d right after starting", code)
 		if tail != "" {
 			reason += ": " + tail
@@ -411,11 +403,8 @@ func (m *Manager) recover(ctx context.Context, s Session) {
 		return
 	}
 	// The agent finished while no daemon watched it.
-	sv := &supervisor{m: m, id: s.ID, name: s.Name, proc: proc, done: make(chan struct{})}
-	if s.Protocol == ProtocolACP {
-		sv.acp = newACPDriver(m, s, p)
-		sv.acp.st = readACPState(proc, s)
-	}
+	sv := &supervisor{m: m, drv: m.driverOf(s), id: s.ID, name: s.Name, proc: proc, done: make(chan struct{})}
+	sv.drv.exited(sv, s, p)
 	sv.finish(ctx)
 }
 
@@ -533,9 +522,11 @@ func (m *Manager) Send(ctx context.Context, ref Ref, text string, submit bool) (
 	if err != nil {
 		return Session{}, Delivery{}, err
 	}
-	if s.Protocol == ProtocolACP {
-		return m.sendACP(ctx, s, text, submit)
-	}
+	return m.driverOf(s).send(ctx, s, text, submit)
+}
+
+// sendTyped is Send to a terminal agent: the text typed into its terminal.
+func (m *Manager) sendTyped(ctx context.Context, s Session, text string, submit bool) (Session, Delivery, error) {
 	if !live(s.State) {
 		return s, Delivery{}, invalidf("session %s is %s: nothing runs to type into", s.Name, s.State)
 	}
@@ -551,7 +542,7 @@ func (m *Manager) Send(ctx context.Context, ref Ref, text string, submit bool) (
 			r.State, r.Detail, r.Ask = Working, "", nil
 			return true
 		})
-		if sv := m.supervisorOf(s.ID); sv != nil && sv.acp == nil {
+		if sv := m.supervisorOf(s.ID); sv != nil {
 			sv.poke()
 		}
 	}
@@ -570,10 +561,7 @@ func (m *Manager) Resize(ctx context.Context, ref Ref, rows, cols int) (Session,
 	if !live(s.State) {
 		return s, invalidf("session %s is %s", s.Name, s.State)
 	}
-	if s.Protocol == ProtocolACP {
-		return s, nil // no terminal to size
-	}
-	return s, m.proc(s.ID).Resize(ctx, rows, cols)
+	return s, m.driverOf(s).resize(ctx, s, rows, cols)
 }
 
 // Output reads the agent's log from offset (negative: from size+offset);
@@ -599,9 +587,8 @@ func (m *Manager) Stop(ctx context.Context, ref Ref, force bool) (Session, error
 		sv.stopReq = true
 		sv.mu.Unlock()
 	}
-	if sv != nil && sv.acp != nil && !force {
-		// ACP: end the turn as the protocol says before ending the process.
-		sv.acp.cancel(ctx)
+	if sv != nil && !force {
+		sv.drv.interrupt(ctx, sv)
 	}
 	sig := syscall.SIGTERM
 	if force {
