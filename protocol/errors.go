@@ -26,7 +26,7 @@ const (
 	CodeMergeConflict = -31003 // data: MergeConflictData
 	CodeTargetDirty   = -31004 // the target's worktree has local changes in the way
 	CodeUntrusted     = -31005 // the repo's config defines commands and is not trusted
-	CodeBusy          = -31006 // the agent is working; retry or force
+	CodeBusy          = -31006 // the agent is working or waiting for an answer; retry or force
 	CodeGit           = -31007 // git missing or too old
 )
 

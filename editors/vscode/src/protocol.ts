@@ -96,7 +96,7 @@ export const Code = {
     MergeConflict: -31003, // data: MergeConflictData
     TargetDirty: -31004, // the target's worktree has local changes in the way
     Untrusted: -31005, // the repo's config defines commands and is not trusted
-    Busy: -31006, // the agent is working; retry or force
+    Busy: -31006, // the agent is working or waiting for an answer; retry or force
     Git: -31007, // git missing or too old
 } as const;
 
