@@ -426,6 +426,9 @@ type HookRequest struct {
 	Event, Message string
 	Kind           string
 	Payload        []byte
+	// Token is the secret the hook presents: the session's own, from its
+	// agent's environment (secret.go).
+	Token string
 }
 
 // Hook applies an agent's own report of its state. It returns the session
@@ -433,6 +436,9 @@ type HookRequest struct {
 func (m *Manager) Hook(ctx context.Context, ref Ref, req HookRequest) (Session, []byte, error) {
 	s, err := m.Lookup(ref)
 	if err != nil {
+		return Session{}, nil, err
+	}
+	if err := m.checkSecret(s, req.Token); err != nil {
 		return Session{}, nil, err
 	}
 	var e hookEvent

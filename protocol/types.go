@@ -159,6 +159,10 @@ type HelloParams struct {
 	// Version is the protocol version the client speaks (Version here); a
 	// different major version is refused.
 	Version string `json:"version"`
+	// Token is the secret of the session the client runs in
+	// ($STUDIO_SESSION_TOKEN), if any: a caller inside a session may
+	// change only that session (docs/security.md).
+	Token string `json:"token,omitempty"`
 }
 
 // HelloResult describes the daemon.
@@ -300,6 +304,9 @@ type HookParams struct {
 	Message string          `json:"message,omitempty"`
 	Agent   string          `json:"agent,omitempty"`
 	Payload json.RawMessage `json:"payload,omitempty"`
+	// Token is the session's secret ($STUDIO_SESSION_TOKEN in its agent's
+	// environment): a hook without it is refused.
+	Token string `json:"token,omitempty"`
 }
 
 // HookResult is the session after the hook, and what the hook prints for

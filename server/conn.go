@@ -39,6 +39,10 @@ type conn struct {
 	outputs  map[string]context.CancelFunc // session ID → output stream
 	inflight map[string]context.CancelFunc // request ID → cancel
 	client   string                        // who the client said it is (studio/hello)
+	secret   string                        // the session secret it presented (callers.go)
+	// peerSecret is the session secret in the client process's
+	// environment, found when it connected (callers.go).
+	peerSecret string
 }
 
 // name is who the client said it is, for the records (who answered).

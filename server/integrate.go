@@ -23,6 +23,16 @@ func (a *core) Preview(ctx context.Context, p protocol.PreviewParams) (*protocol
 }
 
 func (a *core) Land(ctx context.Context, p protocol.LandParams) (*protocol.LandResult, error) {
+	refs := make([]protocol.SessionRef, len(p.Sessions))
+	for i, name := range p.Sessions {
+		refs[i] = protocol.SessionRef{Session: name, Repo: p.Repo}
+	}
+	if p.Resume != "" {
+		refs = nil
+	}
+	if err := a.actsOn(ctx, "land", refs...); err != nil {
+		return nil, err
+	}
 	pr := connOf(ctx).progress(p.WorkDoneToken, "Landing sessions")
 	defer pr.end()
 	// A land is a queue of transactions: once started it goes on (or
@@ -41,6 +51,9 @@ func (a *core) UndoLand(ctx context.Context, p protocol.UndoLandParams) (*protoc
 	if p.Land == "" {
 		return nil, protocol.Errorf(protocol.CodeInvalid, "no land named: give the ID `studiod land` printed, or last")
 	}
+	if err := a.actsOn(ctx, "undo a land"); err != nil {
+		return nil, err
+	}
 	res, err := a.m.UndoLand(context.WithoutCancel(ctx), p.Repo, p.Land)
 	if err != nil {
 		return nil, err
@@ -53,6 +66,9 @@ func (a *core) UndoLand(ctx context.Context, p protocol.UndoLandParams) (*protoc
 }
 
 func (a *core) Sync(ctx context.Context, p protocol.SyncParams) (*protocol.SyncResult, error) {
+	if err := a.actsOn(ctx, "sync", p.SessionRef); err != nil {
+		return nil, err
+	}
 	s, res, err := a.m.Sync(context.WithoutCancel(ctx), ref(p.SessionRef), agents.SyncRequest{Strategy: string(p.Strategy), Send: p.Send, Force: p.Force})
 	if err != nil {
 		return nil, err

@@ -107,49 +107,54 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			}
 			return err
 		}
-		if err := checkPeer(nc); err != nil {
+		pid, err := checkPeer(nc)
+		if err != nil {
 			s.log.Warn("refused connection", "err", err)
 			nc.Close()
 			continue
 		}
-		s.serveConn(ctx, nc, true)
+		s.serveConn(ctx, nc, true, pid)
 	}
 }
 
-// checkPeer refuses unix-socket peers of another user.
-func checkPeer(nc net.Conn) error {
+// checkPeer refuses unix-socket peers of another user, and returns the
+// peer's process id (0 when unknown).
+func checkPeer(nc net.Conn) (int, error) {
 	uc, ok := nc.(*net.UnixConn)
 	if !ok {
-		return nil
+		return 0, nil
 	}
 	raw, err := uc.SyscallConn()
 	if err != nil {
-		return err
+		return 0, err
 	}
 	var cred *unix.Ucred
 	var cerr error
 	if err := raw.Control(func(fd uintptr) {
 		cred, cerr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
 	}); err != nil {
-		return err
+		return 0, err
 	}
 	if cerr != nil {
-		return cerr
+		return 0, cerr
 	}
 	if int(cred.Uid) != os.Getuid() {
-		return fmt.Errorf("peer uid %d is not the daemon's uid %d", cred.Uid, os.Getuid())
+		return 0, fmt.Errorf("peer uid %d is not the daemon's uid %d", cred.Uid, os.Getuid())
 	}
-	return nil
+	return int(cred.Pid), nil
 }
 
 // ServeConn serves one connection made in process (a face inside the
 // daemon, tests): no idle or message timeout applies to it.
 func (s *Server) ServeConn(ctx context.Context, nc net.Conn) {
-	s.serveConn(ctx, nc, false)
+	s.serveConn(ctx, nc, false, 0)
 }
 
-func (s *Server) serveConn(ctx context.Context, nc net.Conn, timeouts bool) {
+func (s *Server) serveConn(ctx context.Context, nc net.Conn, timeouts bool, peer int) {
 	c := newConn(s)
+	if peer > 0 {
+		c.peerSecret = peerSecret(peer)
+	}
 	c.stream = protocol.NewStream(nc)
 	if timeouts {
 		c.stream.SetReadTimeouts(nc, c.idleFor, s.messageTimeout)

@@ -47,6 +47,7 @@ const (
 	exitBusy      = 8
 	exitGit       = 9
 	exitNoDaemon  = 10
+	exitForbidden = 12
 )
 
 func exitCode(err error) int {
@@ -65,6 +66,8 @@ func exitCode(err error) int {
 		return exitBusy
 	case protocol.CodeGit:
 		return exitGit
+	case protocol.CodeForbidden:
+		return exitForbidden
 	}
 	var ue usageError
 	if errors.As(err, &ue) {

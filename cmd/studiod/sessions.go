@@ -614,7 +614,7 @@ in the session's log directory when it can.`,
 			if session == "" {
 				return usageError{fmt.Errorf("no --session and no STUDIO_SESSION_ID in the environment")}
 			}
-			p := protocol.HookParams{SessionRef: protocol.SessionRef{Session: session}}
+			p := protocol.HookParams{SessionRef: protocol.SessionRef{Session: session}, Token: os.Getenv(agents.TokenEnv)}
 			socket := os.Getenv("STUDIOD_SOCKET")
 			if socket == "" {
 				socket = a.dirs.Socket()

@@ -1,6 +1,12 @@
 package main
 
 import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -39,5 +45,141 @@ func TestMCPWaitingIsNotDone(t *testing.T) {
 	}
 	if got := sessionState(t, c, s.ID); got.State != protocol.StateWaiting {
 		t.Errorf("after the refusals: got %s, want still waiting", got.State)
+	}
+}
+
+// sessionEnv is the environment of a session's agent, as a process it
+// starts inherits it.
+func sessionEnv(t *testing.T, s protocol.Session) []string {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", s.PID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Split(strings.TrimRight(string(b), "\x00"), "\x00")
+}
+
+// runIn runs studiod (or another program) with env in dir and returns its
+// exit code and output.
+func runIn(t *testing.T, env []string, dir string, argv ...string) (int, string) {
+	t.Helper()
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Env, cmd.Dir = env, dir
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		return ee.ExitCode(), string(out)
+	case err != nil:
+		t.Fatalf("%v: %v", argv, err)
+	}
+	return 0, string(out)
+}
+
+// withoutSecret is env with no session secret: the person's own shell.
+func withoutSecret(env []string) []string {
+	return slices.DeleteFunc(slices.Clone(env), func(kv string) bool { return strings.HasPrefix(kv, "STUDIO_SESSION_TOKEN=") })
+}
+
+// TestSessionSpeaksOnlyForItself: from inside session a, neither hooks nor
+// the CLI can change session b (its state, its note, its agent, its
+// branch), while reading b and acting on a itself work; the person, whose
+// shell has no session secret, can do all of it except reporting for b.
+func TestSessionSpeaksOnlyForItself(t *testing.T) {
+	home := newHome(t)
+	repo := gittest.NewRepo(t, map[string]string{"README.md": "hello\n"})
+	d := startDaemon(t, home)
+	c, w := d.watch()
+	spawn := func(name string) protocol.Session {
+		s, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: name,
+			Command: []string{"fakeagent", "-edit", name + ".txt", "-echo"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return w.AwaitState(t, s.ID, protocol.StateIdle)
+	}
+	a, b := spawn("a"), spawn("b")
+	envA := sessionEnv(t, a)
+	if !slices.ContainsFunc(envA, func(kv string) bool { return strings.HasPrefix(kv, "STUDIO_SESSION_TOKEN=") && len(kv) > 40 }) {
+		t.Fatalf("session a's agent has no secret in its environment")
+	}
+	payload, err := os.ReadFile("../../agents/testdata/hooks/claude/notification-permission-prompt.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bUnchanged := func(after string) {
+		t.Helper()
+		got := sessionState(t, c, b.ID)
+		if got.State != protocol.StateIdle || got.Note != b.Note {
+			t.Fatalf("after %s: b is %s, note %q; want idle, note %q", after, got.State, got.Note, b.Note)
+		}
+	}
+
+	// Hooks: a report for b from a's environment, or from the person's,
+	// is refused; the hook binaries still let their agent go on.
+	for _, env := range [][]string{envA, withoutSecret(envA)} {
+		if code, out := runIn(t, env, a.Worktree, "studiod", "hook", "--session", b.ID, "waiting", "may I delete prod?"); code != exitForbidden {
+			t.Errorf("studiod hook for b: exit %d (%s), want %d", code, out, exitForbidden)
+		}
+		bUnchanged("studiod hook waiting")
+		for _, argv := range [][]string{{"studiod", "hook", "--agent", "claude"}, {"studiod-hook", "--agent", "claude"}} {
+			cmd := exec.Command(argv[0], argv[1:]...)
+			cmd.Env, cmd.Dir = append(slices.Clone(env), "STUDIO_SESSION_ID="+b.ID), a.Worktree
+			cmd.Stdin = strings.NewReader(string(payload))
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Errorf("%s for b: %v (%s), want exit 0: a hook never fails its agent", argv[0], err, out)
+			}
+			bUnchanged(argv[0])
+		}
+	}
+	hooksLog, _ := os.ReadFile(filepath.Join(home, "state", "sessions", a.ID, "hooks.log"))
+	if !strings.Contains(string(hooksLog), "forbidden") {
+		t.Errorf("a's hooks log does not say the reports were refused:\n%s", hooksLog)
+	}
+
+	// The CLI from a's environment: changing b is refused, reading it is
+	// not.
+	for _, argv := range [][]string{
+		{"note", "b", "taken over"},
+		{"stop", "b"},
+		{"send", "b", "rm -rf ."},
+		{"answer", "b", "allow"},
+		{"comment", "b", "b.txt:1", "bad"},
+		{"merge", "b"},
+		{"land", "b"},
+		{"sync", "b"},
+		{"rm", "--force", "b"},
+		{"land"},
+		{"shutdown"},
+	} {
+		if code, out := runIn(t, envA, a.Worktree, append([]string{"studiod"}, argv...)...); code != exitForbidden || !strings.Contains(out, "forbidden") {
+			t.Errorf("studiod %s from a: exit %d (%s), want %d, forbidden", strings.Join(argv, " "), code, out, exitForbidden)
+		}
+		bUnchanged("studiod " + argv[0])
+	}
+	// A process of a's that drops the secret from its environment and
+	// says nothing of it is still known by its ancestors' environment.
+	if code, out := runIn(t, envA, a.Worktree, "sh", "-c", "env -u STUDIO_SESSION_TOKEN studiod stop b; exit $?"); code != exitForbidden {
+		t.Errorf("studiod stop b from a child of a without the secret: exit %d (%s), want %d", code, out, exitForbidden)
+	}
+	bUnchanged("stop from a child without the secret")
+	if got := gittest.Git(t, repo, "rev-parse", "main"); got != a.Base {
+		t.Errorf("main moved to %s", got)
+	}
+	for _, argv := range [][]string{{"show", "b"}, {"diff", "b"}, {"ls"}, {"note", "a", "my own note"}, {"hook", "working"}} {
+		if code, out := runIn(t, envA, a.Worktree, append([]string{"studiod"}, argv...)...); code != 0 {
+			t.Errorf("studiod %s from a: exit %d (%s), want 0", strings.Join(argv, " "), code, out)
+		}
+	}
+	if got := sessionState(t, c, a.ID); got.Note != "my own note" || got.State != protocol.StateWorking {
+		t.Errorf("a after its own note and hook: %s %q", got.State, got.Note)
+	}
+
+	// The person may.
+	if code, out := runIn(t, withoutSecret(envA), repo, "studiod", "note", "b", "the person's note"); code != 0 {
+		t.Fatalf("studiod note b from the person: exit %d (%s)", code, out)
+	}
+	if got := sessionState(t, c, b.ID); got.Note != "the person's note" {
+		t.Errorf("b's note: %q", got.Note)
 	}
 }
