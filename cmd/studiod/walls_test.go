@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -181,5 +182,113 @@ func TestSessionSpeaksOnlyForItself(t *testing.T) {
 	}
 	if got := sessionState(t, c, b.ID); got.Note != "the person's note" {
 		t.Errorf("b's note: %q", got.Note)
+	}
+}
+
+// claudeHook runs `studiod hook --agent claude` as session s's agent would,
+// from its environment and worktree, with a payload for event, and returns
+// what it printed.
+func claudeHook(t *testing.T, s protocol.Session, env []string, event, tool, id string, input map[string]any) string {
+	t.Helper()
+	payload, _ := json.Marshal(map[string]any{"session_id": "conv", "hook_event_name": event, "cwd": s.Worktree,
+		"tool_name": tool, "tool_use_id": id, "tool_input": input})
+	cmd := exec.Command("studiod", "hook", "--agent", "claude")
+	cmd.Env, cmd.Dir = env, s.Worktree
+	cmd.Stdin = strings.NewReader(string(payload))
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("hook %s %s: %v", event, tool, err)
+	}
+	return string(out)
+}
+
+// TestGateResolvesPaths: the gate judges the file a write really changes.
+// With session gb holding shared.txt and ga in deny mode, every way of
+// naming shared.txt from ga (a committed symlink, /proc/self/cwd, `..`, a
+// linked path to the worktree) is denied, and so is any write into gb's
+// worktree or the person's checkout, for each of Claude Code's write
+// tools; in ask mode such a write is asked, in inform mode reported.
+func TestGateResolvesPaths(t *testing.T) {
+	home := newHome(t)
+	repo := gittest.NewRepo(t, map[string]string{"shared.txt": "one\ntwo\nthree\nfour\n", "sub/keep.txt": "keep\n", "README.md": "hi\n"})
+	if err := os.Symlink("shared.txt", filepath.Join(repo, "link.txt")); err != nil {
+		t.Fatal(err)
+	}
+	gittest.Git(t, repo, "add", "-A")
+	gittest.Git(t, repo, "commit", "-q", "-m", "link")
+	d := startDaemon(t, home)
+	c, w := d.watch()
+	spawn := func(name string, gate protocol.GateMode, argv ...string) protocol.Session {
+		s, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: name, Gate: gate, Command: append([]string{"fakeagent"}, argv...)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return w.AwaitState(t, s.ID, protocol.StateIdle)
+	}
+	gb := spawn("gb", "", "-edit", "shared.txt", "-echo")
+	w.Await(t, "gb's change to shared.txt", func() bool {
+		s, _ := w.Session(gb.ID)
+		return s.Changes.Files > 0
+	})
+	ga := spawn("ga", protocol.GateDeny, "-echo")
+	envA := sessionEnv(t, ga)
+	alias := filepath.Join(t.TempDir(), "alias")
+	if err := os.Symlink(ga.Worktree, alias); err != nil {
+		t.Fatal(err)
+	}
+	paths := []struct{ name, path string }{
+		{"relative", "shared.txt"},
+		{"absolute", filepath.Join(ga.Worktree, "shared.txt")},
+		{"dot-dot", "./sub/../shared.txt"},
+		{"committed symlink", filepath.Join(ga.Worktree, "link.txt")},
+		{"proc self cwd", "/proc/self/cwd/shared.txt"},
+		{"linked worktree path", filepath.Join(alias, "shared.txt")},
+		{"another session's worktree", filepath.Join(gb.Worktree, "new.txt")},
+		{"another session's worktree via dot-dot", filepath.Join(ga.Worktree, "..", "gb", "README.md")},
+		{"the person's checkout", filepath.Join(repo, "README.md")},
+		{"the person's checkout, new file", filepath.Join(repo, "sub", "..", "added.txt")},
+	}
+	tools := map[string]func(path string) map[string]any{
+		"Write": func(p string) map[string]any { return map[string]any{"file_path": p, "content": "mine\n"} },
+		"Edit": func(p string) map[string]any {
+			return map[string]any{"file_path": p, "old_string": "one\n", "new_string": "uno\n"}
+		},
+		"MultiEdit": func(p string) map[string]any {
+			return map[string]any{"file_path": p, "edits": []map[string]any{{"old_string": "one\n", "new_string": "uno\n"}}}
+		},
+		"NotebookEdit": func(p string) map[string]any { return map[string]any{"notebook_path": p, "new_source": "x"} },
+	}
+	for _, p := range paths {
+		for tool, input := range tools {
+			t.Run(p.name+"/"+tool, func(t *testing.T) {
+				out := claudeHook(t, ga, envA, "PreToolUse", tool, "t-"+tool, input(p.path))
+				if !strings.Contains(out, `"permissionDecision":"deny"`) {
+					t.Errorf("%s of %s: got %q, want a denial", tool, p.path, out)
+				}
+			})
+		}
+	}
+	// Its own new file, and a scratch file outside every checkout, are
+	// nobody else's.
+	for _, p := range []string{filepath.Join(ga.Worktree, "mine.txt"), filepath.Join(t.TempDir(), "scratch.txt")} {
+		if out := claudeHook(t, ga, envA, "PreToolUse", "Write", "t-own", map[string]any{"file_path": p, "content": "x"}); out != "" {
+			t.Errorf("Write of %s: got %q, want nothing to say", p, out)
+		}
+	}
+
+	// Ask mode asks; inform mode lets the write go and says why after it.
+	gask := spawn("gask", protocol.GateAsk, "-echo")
+	into := map[string]any{"file_path": filepath.Join(gb.Worktree, "new.txt"), "content": "x"}
+	if out := claudeHook(t, gask, sessionEnv(t, gask), "PreToolUse", "Write", "t1", into); !strings.Contains(out, `"permissionDecision":"ask"`) || !strings.Contains(out, "worktree of session `gb`") {
+		t.Errorf("ask mode, write into gb's worktree: got %q, want it asked with the reason", out)
+	}
+	ginf := spawn("ginf", protocol.GateInform, "-echo")
+	envI := sessionEnv(t, ginf)
+	into = map[string]any{"file_path": filepath.Join(repo, "README.md"), "content": "x"}
+	if out := claudeHook(t, ginf, envI, "PreToolUse", "Write", "t2", into); out != "" {
+		t.Errorf("inform mode before the write: got %q, want nothing", out)
+	}
+	if out := claudeHook(t, ginf, envI, "PostToolUse", "Write", "t2", into); !strings.Contains(out, "additionalContext") || !strings.Contains(out, "the person's own checkout") {
+		t.Errorf("inform mode after the write: got %q, want the reason", out)
 	}
 }
