@@ -641,6 +641,9 @@ type RemoveResult struct {
 	Session       Session
 	BranchDeleted bool
 	BranchKept    string
+	// Salvage is where its work was kept (salvage.go); zero when it had
+	// none beyond its base.
+	Salvage Salvage
 }
 
 // remove is Remove without its retry on a full disk.
@@ -677,10 +680,14 @@ func (m *Manager) remove(ctx context.Context, ref Ref, keepBranch, force bool) (
 				ErrUncommitted, s.Worktree, len(st.Entries), st.Entries[0].Path)
 		}
 	}
+	sv, detail, err := m.keepWork(ctx, repo, s, force)
+	if err != nil {
+		return RemoveResult{}, err
+	}
 	if err := m.host.Release(ctx, repo, &s, force); err != nil {
 		return RemoveResult{}, err
 	}
-	res := RemoveResult{}
+	res := RemoveResult{Salvage: sv}
 	if ok, _ := repo.BranchExists(ctx, s.Branch); ok {
 		merged, err := repo.IsAncestor(ctx, "refs/heads/"+s.Branch, "refs/heads/"+s.Target)
 		if err != nil {
@@ -699,7 +706,7 @@ func (m *Manager) remove(ctx context.Context, ref Ref, keepBranch, force bool) (
 		}
 	}
 	os.Remove(s.indexFile())
-	s, err = m.setState(s.ID, Removed, "")
+	s, err = m.setState(s.ID, Removed, detail)
 	res.Session = s
 	return res, err
 }

@@ -46,6 +46,8 @@ type API interface {
 	Trust(context.Context, TrustParams) (*TrustResult, error)
 	Pool(context.Context, PoolParams) (*PoolResult, error)
 	Fsmonitor(context.Context, FsmonitorParams) (*FsmonitorResult, error)
+	Salvage(context.Context, SalvageParams) (*SalvageResult, error)
+	Restore(context.Context, RestoreParams) (*RestoreResult, error)
 	Shutdown(context.Context, Empty) (*Empty, error)
 }
 
@@ -87,6 +89,8 @@ func Routes(api API) map[string]Handler {
 		MethodTrust:     route(api.Trust),
 		MethodPool:      route(api.Pool),
 		MethodFsmonitor: route(api.Fsmonitor),
+		MethodSalvage:   route(api.Salvage),
+		MethodRestore:   route(api.Restore),
 		MethodShutdown:  route(api.Shutdown),
 	}
 }

@@ -211,6 +211,14 @@ func (c *Client) Pool(ctx context.Context, p PoolParams) (*PoolResult, error) {
 	return call[PoolResult](ctx, c, MethodPool, p)
 }
 
+func (c *Client) Salvage(ctx context.Context, p SalvageParams) (*SalvageResult, error) {
+	return call[SalvageResult](ctx, c, MethodSalvage, p)
+}
+
+func (c *Client) Restore(ctx context.Context, p RestoreParams) (*RestoreResult, error) {
+	return call[RestoreResult](ctx, c, MethodRestore, p)
+}
+
 func (c *Client) Fsmonitor(ctx context.Context, p FsmonitorParams) (*FsmonitorResult, error) {
 	return call[FsmonitorResult](ctx, c, MethodFsmonitor, p)
 }

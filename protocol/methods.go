@@ -33,6 +33,8 @@ const (
 	MethodTrust     = "studio/trust"
 	MethodPool      = "studio/pool"
 	MethodFsmonitor = "studio/fsmonitor"
+	MethodSalvage   = "studio/salvage"
+	MethodRestore   = "studio/restore"
 	MethodShutdown  = "studio/shutdown"
 )
 
@@ -74,7 +76,7 @@ var Methods = []string{
 	MethodDiff, MethodFile, MethodComment, MethodComments, MethodFeedback,
 	MethodConflicts, MethodWho, MethodNote, MethodMerge, MethodUndo,
 	MethodPreview, MethodLand, MethodUndoLand, MethodSync, MethodSubscribe, MethodStatus,
-	MethodTrust, MethodPool, MethodFsmonitor, MethodShutdown,
+	MethodTrust, MethodPool, MethodFsmonitor, MethodSalvage, MethodRestore, MethodShutdown,
 }
 
 // Notifications lists every notification the daemon sends.

@@ -292,6 +292,57 @@ type RemoveResult struct {
 	BranchDeleted bool    `json:"branchDeleted"`
 	// BranchKept says why the branch stayed, when it did.
 	BranchKept string `json:"branchKept,omitempty"`
+	// Salvage is where the session's work was kept (`studiod restore`),
+	// nil when it had none beyond its base.
+	Salvage *Salvage `json:"salvage,omitempty"`
+}
+
+// SalvageParams lists what removed sessions of a repository left.
+type SalvageParams struct {
+	Repo string `json:"repo"`
+}
+
+// SalvageResult lists salvages, newest first.
+type SalvageResult struct {
+	Salvages []Salvage `json:"salvages"`
+}
+
+// Salvage is what a removed session left: its last snapshot, uncommitted
+// work included, kept as Ref until it is pruned ([defaults] salvage_days).
+type Salvage struct {
+	Name        string    `json:"name"` // what studio/restore takes
+	Ref         string    `json:"ref"`
+	Commit      string    `json:"commit"`
+	Session     string    `json:"session"` // the removed session's name
+	SessionID   string    `json:"sessionId"`
+	Agent       string    `json:"agent,omitempty"`
+	Branch      string    `json:"branch"`
+	Target      string    `json:"target"`
+	Base        string    `json:"base"`
+	When        time.Time `json:"when"`
+	Uncommitted bool      `json:"uncommitted"` // it holds work never committed
+	Changes     Changes   `json:"changes"`     // against base
+}
+
+// RestoreParams brings a salvage back: as a new session named As (default:
+// the removed session's name), whose branch starts at the salvage, with
+// the removed session's agent unless Agent or Command say otherwise; or as
+// a new Branch.
+type RestoreParams struct {
+	Repo   string `json:"repo"`
+	Name   string `json:"name"`
+	As     string `json:"as,omitempty"`
+	Branch string `json:"branch,omitempty"`
+	Agent  string `json:"agent,omitempty"`
+	// Command is any argv, as in SpawnParams: only the CLI sends one.
+	Command []string `json:"command,omitempty"`
+}
+
+// RestoreResult is what the restore made: a session or a branch.
+type RestoreResult struct {
+	Salvage Salvage  `json:"salvage"`
+	Session *Session `json:"session,omitempty"`
+	Branch  string   `json:"branch,omitempty"`
 }
 
 // HookParams reports an agent's own view of its state, from `studiod hook`

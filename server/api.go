@@ -128,7 +128,11 @@ func (a *core) Remove(ctx context.Context, p protocol.RemoveParams) (*protocol.R
 	if err != nil {
 		return nil, err
 	}
-	return &protocol.RemoveResult{Session: wireSession(res.Session), BranchDeleted: res.BranchDeleted, BranchKept: res.BranchKept}, nil
+	out := &protocol.RemoveResult{Session: wireSession(res.Session), BranchDeleted: res.BranchDeleted, BranchKept: res.BranchKept}
+	if res.Salvage.Commit != "" {
+		out.Salvage = ptr(wireSalvage(res.Salvage))
+	}
+	return out, nil
 }
 
 func (a *core) Hook(ctx context.Context, p protocol.HookParams) (*protocol.HookResult, error) {

@@ -292,3 +292,46 @@ func TestGateResolvesPaths(t *testing.T) {
 		t.Errorf("inform mode after the write: got %q, want the reason", out)
 	}
 }
+
+// TestRemoveRecordsWhatWasKept removes, with --force, a stopped session
+// with uncommitted work in a repository of many files: the change stats
+// recorded on the way out are its own work, never a snapshot of its
+// worktree half-deleted, and the work is kept as a salvage.
+func TestRemoveRecordsWhatWasKept(t *testing.T) {
+	files := map[string]string{}
+	for i := range 1500 {
+		files[fmt.Sprintf("d%02d/f%04d.txt", i%30, i)] = strings.Repeat("line\n", 20)
+	}
+	home := newHome(t)
+	repo := gittest.NewRepo(t, files)
+	d := startDaemon(t, home)
+	c, w := d.watch()
+	s, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: "big",
+		Command: []string{"fakeagent", "-edit", "d00/f0000.txt,new.txt", "-echo"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Await(t, "big's changes", func() bool {
+		got, _ := w.Session(s.ID)
+		return got.State == protocol.StateIdle && got.Changes.Files == 2
+	})
+	if _, err := c.Stop(t.Context(), protocol.StopParams{SessionRef: protocol.SessionRef{Session: s.ID}}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := c.Remove(t.Context(), protocol.RemoveParams{SessionRef: protocol.SessionRef{Session: s.ID}, Force: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Salvage == nil || !res.Salvage.Uncommitted || res.Salvage.Changes.Files != 2 {
+		t.Errorf("salvage: %+v, want the uncommitted work of 2 files", res.Salvage)
+	}
+	want := protocol.Changes{Files: 2, Additions: 2, Deletions: 20}
+	if res.Session.Changes != want {
+		t.Errorf("recorded changes: %+v, want %+v", res.Session.Changes, want)
+	}
+	for _, ev := range w.Events(s.ID) {
+		if ev.Changes.Files > 2 {
+			t.Errorf("announced %s with %+v: a snapshot of a worktree being deleted", ev.State, ev.Changes)
+		}
+	}
+}
