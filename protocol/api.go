@@ -41,7 +41,7 @@ type API interface {
 	Land(context.Context, LandParams) (*LandResult, error)
 	UndoLand(context.Context, UndoLandParams) (*UndoLandResult, error)
 	Sync(context.Context, SyncParams) (*SyncResult, error)
-	Subscribe(context.Context, SubscribeParams) (*Empty, error)
+	Subscribe(context.Context, SubscribeParams) (*SubscribeResult, error)
 	Status(context.Context, Empty) (*StatusResult, error)
 	Trust(context.Context, TrustParams) (*TrustResult, error)
 	Pool(context.Context, PoolParams) (*PoolResult, error)

@@ -243,8 +243,8 @@ func (c *Client) Sync(ctx context.Context, p SyncParams) (*SyncResult, error) {
 }
 
 // Subscribe sends studio/subscribe.
-func (c *Client) Subscribe(ctx context.Context, p SubscribeParams) (*Empty, error) {
-	return call[Empty](ctx, c, MethodSubscribe, p)
+func (c *Client) Subscribe(ctx context.Context, p SubscribeParams) (*SubscribeResult, error) {
+	return call[SubscribeResult](ctx, c, MethodSubscribe, p)
 }
 
 // Status sends studio/status.
