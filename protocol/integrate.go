@@ -140,7 +140,7 @@ type CheckTry struct {
 // check moved on.
 type PreviewChanged struct {
 	Preview Preview `json:"preview"`
-	Seq     int64   `json:"seq"` // see SubscribeResult.Seq
+	Seq     int64   `json:"seq,omitempty"` // see SubscribeResult.Seq
 }
 
 // LandParams lands sessions as a merge queue: each session's merge is built,

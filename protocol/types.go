@@ -390,7 +390,7 @@ type OutputSubscription struct {
 // SessionChanged is sent whenever a session's record changes.
 type SessionChanged struct {
 	Session Session `json:"session"`
-	Seq     int64   `json:"seq"` // see SubscribeResult.Seq
+	Seq     int64   `json:"seq,omitempty"` // see SubscribeResult.Seq
 }
 
 // OutputNotification carries agent output bytes starting at Offset.
@@ -533,7 +533,7 @@ type ConflictsChanged struct {
 	Added    []Conflict `json:"added,omitempty"`
 	Updated  []Conflict `json:"updated,omitempty"`
 	Resolved []string   `json:"resolved,omitempty"` // IDs
-	Seq      int64      `json:"seq"`                // see SubscribeResult.Seq
+	Seq      int64      `json:"seq,omitempty"`      // see SubscribeResult.Seq
 }
 
 // DiffParams asks for a session's changes.

@@ -748,14 +748,14 @@ export interface WhoResult {
 
 export interface SessionChanged {
     session: Session;
-    seq: number;
+    seq?: number;
 }
 
 export interface ConflictsChanged {
     added?: Conflict[];
     updated?: Conflict[];
     resolved?: string[];
-    seq: number;
+    seq?: number;
 }
 
 export interface OutputNotification {
@@ -767,7 +767,7 @@ export interface OutputNotification {
 
 export interface PreviewChanged {
     preview: Preview;
-    seq: number;
+    seq?: number;
 }
 
 export interface ToolCall {
