@@ -21,6 +21,7 @@ func TestImportRules(t *testing.T) {
 	allowed := map[string][]string{
 		"workspace":                        {},
 		"protocol":                         {},
+		"protocol/internal/gen":            {},
 		"agents":                           {"workspace", "agents/shim"},
 		"agents/shim":                      {},
 		"server":                           {"agents", "agents/shim", "workspace", "protocol"},

@@ -411,6 +411,32 @@ type SubscribeParams struct {
 	// Activity asks for studio/sessionActivity: ACP sessions' tool calls
 	// and plans.
 	Activity bool `json:"activity,omitempty"`
+	// Snapshot asks for the current state of what is subscribed (sessions,
+	// conflicts, previews) in the result, taken atomically with the
+	// subscription: the studio/sessionChanged, studio/conflictsChanged and
+	// studio/previewChanged that follow are every change after it, in
+	// order, none lost and none repeated. The daemon writes the reply
+	// before any of them; a client that handles notifications apart from
+	// replies holds those that arrive while the call is in flight and
+	// applies the ones with a Seq above the result's.
+	Snapshot bool `json:"snapshot,omitempty"`
+}
+
+// SubscribeResult is the state the subscribed notifications continue from,
+// when the params asked for a Snapshot.
+type SubscribeResult struct {
+	// Seq is the sequence number of the last change the snapshot includes.
+	// Session, conflict and preview notifications share one sequence.
+	Seq int64 `json:"seq"`
+	// Sessions are every session but removed ones, oldest first (when
+	// subscribed to sessions).
+	Sessions []Session `json:"sessions,omitempty"`
+	// Conflicts are every predicted conflict (when subscribed to
+	// conflicts).
+	Conflicts []Conflict `json:"conflicts,omitempty"`
+	// Previews are the last live preview of each repository that has one
+	// (when subscribed to previews).
+	Previews []Preview `json:"previews,omitempty"`
 }
 
 // OutputSubscription streams one session's output from Offset (-1: from now).
@@ -422,6 +448,7 @@ type OutputSubscription struct {
 // SessionChanged is sent whenever a session's record changes.
 type SessionChanged struct {
 	Session Session `json:"session"`
+	Seq     int64   `json:"seq,omitempty"` // see SubscribeResult.Seq
 }
 
 // OutputNotification carries agent output bytes starting at Offset.
@@ -564,6 +591,7 @@ type ConflictsChanged struct {
 	Added    []Conflict `json:"added,omitempty"`
 	Updated  []Conflict `json:"updated,omitempty"`
 	Resolved []string   `json:"resolved,omitempty"` // IDs
+	Seq      int64      `json:"seq,omitempty"`      // see SubscribeResult.Seq
 }
 
 // DiffParams asks for a session's changes.

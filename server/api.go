@@ -275,7 +275,7 @@ func (a *core) Undo(ctx context.Context, p protocol.SessionRef) (*protocol.UndoR
 	return &protocol.UndoResult{Target: res.Target, Restored: res.Restored, Undone: res.Undone}, nil
 }
 
-func (a *core) Subscribe(ctx context.Context, p protocol.SubscribeParams) (*protocol.Empty, error) {
+func (a *core) Subscribe(ctx context.Context, p protocol.SubscribeParams) (*protocol.SubscribeResult, error) {
 	c := connOf(ctx)
 	if c == nil {
 		return nil, protocol.Errorf(protocol.CodeInvalid, "subscribe needs a connection")
@@ -283,10 +283,7 @@ func (a *core) Subscribe(ctx context.Context, p protocol.SubscribeParams) (*prot
 	if err := c.setOutputs(p.Output); err != nil {
 		return nil, err
 	}
-	c.mu.Lock()
-	c.subs = p
-	c.mu.Unlock()
-	return &protocol.Empty{}, nil
+	return a.s.subscribe(ctx, c, p), nil
 }
 
 func (a *core) Status(ctx context.Context, _ protocol.Empty) (*protocol.StatusResult, error) {

@@ -77,18 +77,6 @@ func (a *core) Sync(ctx context.Context, p protocol.SyncParams) (*protocol.SyncR
 		Old: res.Old, New: res.New, Backup: res.Backup, Checkpoint: res.Checkpoint, UpToDate: res.UpToDate}, nil
 }
 
-// previewChanged fans a recomputed preview out to subscribed connections.
-func (s *Server) previewChanged(ev agents.PreviewEvent) {
-	s.broadcast(protocol.NotifyPreviewChanged, protocol.PreviewChanged{Preview: wirePreview(ev.Preview)}, (*conn).wantsPreview)
-}
-
-// wantsPreview reports whether this connection wants previews.
-func (c *conn) wantsPreview() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.subs.Preview
-}
-
 func wirePreview(p agents.Preview) protocol.Preview {
 	out := protocol.Preview{Repo: p.Repo, Target: p.Target, Tip: p.Tip, Generation: p.Generation, Computed: p.Computed,
 		DurationMs: p.Duration.Milliseconds(), Commit: p.Commit, Tree: p.Tree, Order: []string{},

@@ -703,6 +703,14 @@ export interface SubscribeParams {
     preview?: boolean;
     output?: OutputSubscription[];
     activity?: boolean;
+    snapshot?: boolean;
+}
+
+export interface SubscribeResult {
+    seq: number;
+    sessions?: Session[];
+    conflicts?: Conflict[];
+    previews?: Preview[];
 }
 
 export interface SyncParams extends SessionRef {
@@ -784,12 +792,14 @@ export interface WhoResult {
 
 export interface SessionChanged {
     session: Session;
+    seq?: number;
 }
 
 export interface ConflictsChanged {
     added?: Conflict[];
     updated?: Conflict[];
     resolved?: string[];
+    seq?: number;
 }
 
 export interface OutputNotification {
@@ -801,6 +811,7 @@ export interface OutputNotification {
 
 export interface PreviewChanged {
     preview: Preview;
+    seq?: number;
 }
 
 export interface ToolCall {
@@ -870,7 +881,7 @@ export const shutdown = new Request<Empty, Empty>(Method.Shutdown);
 export const spawn = new Request<SpawnParams, Session>(Method.Spawn);
 export const status = new Request<Empty, StatusResult>(Method.Status);
 export const stop = new Request<StopParams, Session>(Method.Stop);
-export const subscribe = new Request<SubscribeParams, Empty>(Method.Subscribe);
+export const subscribe = new Request<SubscribeParams, SubscribeResult>(Method.Subscribe);
 export const sync = new Request<SyncParams, SyncResult>(Method.Sync);
 export const trust = new Request<TrustParams, TrustResult>(Method.Trust);
 export const undo = new Request<SessionRef, UndoResult>(Method.Undo);
