@@ -21,6 +21,7 @@ func TestImportRules(t *testing.T) {
 	allowed := map[string][]string{
 		"workspace":                        {},
 		"protocol":                         {},
+		"protocol/internal/gen":            {},
 		"agents":                           {"workspace", "agents/host"},
 		"agents/host":                      {"workspace", "agents/shim"},
 		"agents/shim":                      {},

@@ -62,6 +62,9 @@ type Defaults struct {
 	// Fsmonitor, when false, leaves git's core.fsmonitor unset in the
 	// sessions' worktrees (default: on, answered by the daemon's watcher).
 	Fsmonitor *bool `toml:"fsmonitor"`
+	// SalvageDays is how long what a removed session left is kept
+	// (salvage.go; default 30, negative: for ever).
+	SalvageDays int `toml:"salvage_days"`
 }
 
 // Profile says how to run one kind of agent. In Command and Resume,
@@ -235,6 +238,9 @@ func overlay(base, o Config) Config {
 	}
 	if od.Fsmonitor != nil {
 		d.Fsmonitor = od.Fsmonitor
+	}
+	if od.SalvageDays != 0 {
+		d.SalvageDays = od.SalvageDays
 	}
 	if o.Pool.Size != nil {
 		base.Pool.Size = o.Pool.Size

@@ -1,11 +1,11 @@
 package agents
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 
@@ -34,6 +34,9 @@ type toolWrite struct {
 	id    string // the tool call's id, to find it again after it ran
 	tool  string
 	input json.RawMessage
+	// cwd is the agent's working directory, against which a relative
+	// path is resolved ("": its worktree).
+	cwd string
 }
 
 // gateFinding is one thing the agent should know before it writes.
@@ -62,12 +65,11 @@ func (m *Manager) gateCheck(ctx context.Context, s Session, w toolWrite) (string
 	if file == "" {
 		return "", nil
 	}
-	if !filepath.IsAbs(file) {
-		file = filepath.Join(s.Worktree, file)
-	}
-	rel, ok := relWithin(s.Worktree, filepath.Clean(file))
+	// The file the write really changes (gatepath.go).
+	file = realPath(file, cmp.Or(w.cwd, s.Worktree))
+	rel, ok := relWithin(realPath(s.Worktree, "/"), file)
 	if !ok {
-		return "", nil // outside the worktree: not a file of the repository
+		return m.foreignWrite(s, file)
 	}
 	// The lines the write touches, in the session's copy: an edit's old
 	// text; a whole-file write touches everything.

@@ -90,7 +90,7 @@ func (p hookPayload) claude() hookEvent {
 		e.state, e.prompt, e.promptText = Working, true, p.Prompt
 	case "PreToolUse":
 		e.state = Working
-		e.write = &toolWrite{id: p.ToolUseID, tool: p.ToolName, input: p.ToolInput}
+		e.write = &toolWrite{id: p.ToolUseID, tool: p.ToolName, input: p.ToolInput, cwd: p.Cwd}
 	case "PostToolUse", "PostToolUseFailure":
 		e.state, e.ran, e.ranTool = Working, p.ToolUseID, true
 	case "PostToolBatch", "PermissionDenied", "SubagentStart":
@@ -127,7 +127,7 @@ func (p hookPayload) codex() hookEvent {
 		e.conversation = p.SessionID
 	case "PreToolUse":
 		e.state = Working
-		e.write = &toolWrite{id: p.ToolUseID, tool: p.ToolName, input: p.ToolInput}
+		e.write = &toolWrite{id: p.ToolUseID, tool: p.ToolName, input: p.ToolInput, cwd: p.Cwd}
 	case "PostToolUse":
 		e.state, e.ran, e.ranTool = Working, p.ToolUseID, true
 	case "SubagentStart":
@@ -160,7 +160,7 @@ func (p hookPayload) gemini() hookEvent {
 		e.state, e.prompt, e.promptText = Working, true, p.Prompt
 	case "BeforeTool":
 		e.state = Working
-		e.write = &toolWrite{tool: p.ToolName, input: p.ToolInput}
+		e.write = &toolWrite{tool: p.ToolName, input: p.ToolInput, cwd: p.Cwd}
 	case "AfterTool":
 		e.state, e.ranTool = Working, true
 	case "BeforeModel", "AfterModel", "BeforeToolSelection":

@@ -100,6 +100,8 @@ type Manager struct {
 	// snapCounts holds an *atomic.Int64 per repo root: snapshots taken,
 	// for git gc --auto.
 	snapCounts sync.Map
+	// secrets caches each session's secret by ID (secret.go).
+	secrets sync.Map
 
 	ctx    context.Context // ends when the manager closes
 	cancel context.CancelFunc

@@ -16,7 +16,7 @@ const (
 )
 
 // Prompt is a question an agent shows on its screen and waits on, as read
-// from the screen the shim renders (shim.Screen), by matchPrompt.
+// from the screen the runtime renders (host.Proc.Screen), by matchPrompt.
 type Prompt struct {
 	Agent string // the profile's hook kind: claude, codex, gemini, opencode
 	Name  string // which of the built-in prompts, e.g. "claude-permission-bash"

@@ -290,9 +290,26 @@ type MergeConflictError struct {
 func (e *MergeConflictError) Error() string { return e.Err.Error() }
 func (e *MergeConflictError) Unwrap() error { return e.Err }
 
+// notDone refuses, unless forced, to take the work of an agent that has
+// not finished its turn: one working, or one waiting for an answer, whose
+// work is as half-done as a working one's.
+func notDone(s Session, force bool) error {
+	if force {
+		return nil
+	}
+	switch s.State {
+	case Working:
+		return fmt.Errorf("%w: the agent of %s is working: wait until it is idle, or pass --force", ErrBusy, s.Name)
+	case Waiting:
+		return fmt.Errorf("%w: the agent of %s is waiting for an answer (%s): answer it (`studiod answer %s`) and wait until it is idle, or pass --force", ErrBusy, s.Name, s.Detail, s.Name)
+	}
+	return nil
+}
+
 // Merge merges a session into its target as a transaction (see
 // docs/architecture.md):
-// refused while the agent works (unless forced) or when it would conflict;
+// refused while the agent works or waits for an answer (unless forced) or
+// when it would conflict;
 // uncommitted work is checkpointed; the target's old tip is kept in a
 // backup ref; a checked-out target is moved with git's own safety.
 func (m *Manager) Merge(ctx context.Context, ref Ref, req MergeRequest) (Session, workspace.MergeResult, error) {
@@ -306,8 +323,8 @@ func (m *Manager) Merge(ctx context.Context, ref Ref, req MergeRequest) (Session
 	if err := m.store.usable(); err != nil {
 		return s, workspace.MergeResult{}, err
 	}
-	if s.State == Working && !req.Force {
-		return s, workspace.MergeResult{}, fmt.Errorf("%w: the agent of %s is working: wait until it is idle, or pass --force", ErrBusy, s.Name)
+	if err := notDone(s, req.Force); err != nil {
+		return s, workspace.MergeResult{}, err
 	}
 	strategy := req.Strategy
 	if strategy == "" {

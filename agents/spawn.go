@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -272,6 +273,9 @@ func (m *Manager) reserve(ctx context.Context, repo *workspace.Repo, cfg Config,
 	if err := os.MkdirAll(s.Dir, 0o700); err != nil {
 		return nil, err
 	}
+	if _, err := m.secret(s); err != nil {
+		return nil, err
+	}
 	if err := m.insert(s); err != nil {
 		return nil, err
 	}
@@ -340,7 +344,12 @@ func (m *Manager) allocPort(d Defaults) int {
 }
 
 func (m *Manager) agentEnv(s *Session, p Profile) []string {
-	env := os.Environ()
+	// A daemon started from inside a session must not hand that session's
+	// secret on.
+	env := slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, TokenEnv+"=") })
+	if tok := m.storedSecret(*s); tok != "" {
+		env = append(env, TokenEnv+"="+tok)
+	}
 	env = append(env,
 		"STUDIO_SESSION="+s.Name,
 		"STUDIO_SESSION_ID="+s.ID,

@@ -415,6 +415,9 @@ type HookRequest struct {
 	Event, Message string
 	Kind           string
 	Payload        []byte
+	// Token is the secret the hook presents: the session's own, from its
+	// agent's environment (secret.go).
+	Token string
 }
 
 // Hook applies an agent's own report of its state. It returns the session
@@ -422,6 +425,9 @@ type HookRequest struct {
 func (m *Manager) Hook(ctx context.Context, ref Ref, req HookRequest) (Session, []byte, error) {
 	s, err := m.Lookup(ref)
 	if err != nil {
+		return Session{}, nil, err
+	}
+	if err := m.checkSecret(s, req.Token); err != nil {
 		return Session{}, nil, err
 	}
 	var e hookEvent
@@ -623,6 +629,9 @@ type RemoveResult struct {
 	Session       Session
 	BranchDeleted bool
 	BranchKept    string
+	// Salvage is where its work was kept (salvage.go); zero when it had
+	// none beyond its base.
+	Salvage Salvage
 }
 
 // remove is Remove without its retry on a full disk.
@@ -659,6 +668,10 @@ func (m *Manager) remove(ctx context.Context, ref Ref, keepBranch, force bool) (
 				ErrUncommitted, s.Worktree, len(st.Entries), st.Entries[0].Path)
 		}
 	}
+	sv, detail, err := m.keepWork(ctx, repo, s, force)
+	if err != nil {
+		return RemoveResult{}, err
+	}
 	how := host.Keep
 	if force {
 		how = host.Force
@@ -666,7 +679,7 @@ func (m *Manager) remove(ctx context.Context, ref Ref, keepBranch, force bool) (
 	if err := m.workspace(repo, &s).Release(ctx, how); err != nil {
 		return RemoveResult{}, err
 	}
-	res := RemoveResult{}
+	res := RemoveResult{Salvage: sv}
 	if ok, _ := repo.BranchExists(ctx, s.Branch); ok {
 		merged, err := repo.IsAncestor(ctx, "refs/heads/"+s.Branch, "refs/heads/"+s.Target)
 		if err != nil {
@@ -685,7 +698,7 @@ func (m *Manager) remove(ctx context.Context, ref Ref, keepBranch, force bool) (
 		}
 	}
 	os.Remove(s.indexFile())
-	s, err = m.setState(s.ID, Removed, "")
+	s, err = m.setState(s.ID, Removed, detail)
 	res.Session = s
 	return res, err
 }

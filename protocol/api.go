@@ -41,55 +41,18 @@ type API interface {
 	Land(context.Context, LandParams) (*LandResult, error)
 	UndoLand(context.Context, UndoLandParams) (*UndoLandResult, error)
 	Sync(context.Context, SyncParams) (*SyncResult, error)
-	Subscribe(context.Context, SubscribeParams) (*Empty, error)
+	Subscribe(context.Context, SubscribeParams) (*SubscribeResult, error)
 	Status(context.Context, Empty) (*StatusResult, error)
 	Trust(context.Context, TrustParams) (*TrustResult, error)
 	Pool(context.Context, PoolParams) (*PoolResult, error)
 	Fsmonitor(context.Context, FsmonitorParams) (*FsmonitorResult, error)
+	Salvage(context.Context, SalvageParams) (*SalvageResult, error)
+	Restore(context.Context, RestoreParams) (*RestoreResult, error)
 	Shutdown(context.Context, Empty) (*Empty, error)
 }
 
 // Handler serves one request from its raw params.
 type Handler func(ctx context.Context, params json.RawMessage) (any, error)
-
-// Routes is the route table of api: each request's method name to a handler
-// that decodes its params and calls the API method. A request not in the
-// table is not served.
-func Routes(api API) map[string]Handler {
-	return map[string]Handler{
-		MethodHello:     route(api.Hello),
-		MethodSpawn:     route(api.Spawn),
-		MethodSessions:  route(api.Sessions),
-		MethodSession:   route(api.Session),
-		MethodSend:      route(api.Send),
-		MethodAnswer:    route(api.Answer),
-		MethodOutput:    route(api.Output),
-		MethodResize:    route(api.Resize),
-		MethodStop:      route(api.Stop),
-		MethodRemove:    route(api.Remove),
-		MethodHook:      route(api.Hook),
-		MethodDiff:      route(api.Diff),
-		MethodFile:      route(api.File),
-		MethodComment:   route(api.Comment),
-		MethodComments:  route(api.Comments),
-		MethodFeedback:  route(api.Feedback),
-		MethodConflicts: route(api.Conflicts),
-		MethodWho:       route(api.Who),
-		MethodNote:      route(api.Note),
-		MethodMerge:     route(api.Merge),
-		MethodUndo:      route(api.Undo),
-		MethodPreview:   route(api.Preview),
-		MethodLand:      route(api.Land),
-		MethodUndoLand:  route(api.UndoLand),
-		MethodSync:      route(api.Sync),
-		MethodSubscribe: route(api.Subscribe),
-		MethodStatus:    route(api.Status),
-		MethodTrust:     route(api.Trust),
-		MethodPool:      route(api.Pool),
-		MethodFsmonitor: route(api.Fsmonitor),
-		MethodShutdown:  route(api.Shutdown),
-	}
-}
 
 // route wraps one API method: absent or null params are P's zero value;
 // params of the wrong shape are an invalid-params error naming the field.

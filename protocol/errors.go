@@ -26,8 +26,9 @@ const (
 	CodeMergeConflict = -31003 // data: MergeConflictData
 	CodeTargetDirty   = -31004 // the target's worktree has local changes in the way
 	CodeUntrusted     = -31005 // the repo's config defines commands and is not trusted
-	CodeBusy          = -31006 // the agent is working; retry or force
+	CodeBusy          = -31006 // the agent is working or waiting for an answer; retry or force
 	CodeGit           = -31007 // git missing or too old
+	CodeForbidden     = -31012 // a session acting for another, or a hook without its session's secret
 )
 
 // Error is a failure reported by the daemon: a JSON-RPC error object.

@@ -22,9 +22,8 @@ import (
 // The editors' copies of the wire surface are generated from this package,
 // so they cannot drift: editors/vscode/src/protocol.ts (names, codes, every
 // request with its params and result types) and
-// editors/nvim/lua/studio/protocol.lua (names and codes). Regenerate with
-//
-//	go test ./protocol -run TestGenerated -update
+// editors/nvim/lua/studio/protocol.lua (names and codes). go generate
+// ./protocol/... regenerates them (see generate.go).
 var update = flag.Bool("update", false, "rewrite the generated editor files")
 
 // notificationTypes are the params of each notification.
@@ -67,7 +66,7 @@ func TestGenerated(t *testing.T) {
 			}
 			continue
 		}
-		t.Errorf("%s is not what the Go package protocol generates: run `go test ./protocol -run TestGenerated -update`", g.path)
+		t.Errorf("%s is not what the Go package protocol generates: run go generate ./protocol/...", g.path)
 	}
 }
 

@@ -1,9 +1,6 @@
 package protocol
 
-import (
-	"context"
-	"time"
-)
+import "time"
 
 // Integration: studio/preview folds sessions onto their target in memory,
 // studio/land lands them as a merge queue, studio/undoLand takes a queue
@@ -143,6 +140,7 @@ type CheckTry struct {
 // check moved on.
 type PreviewChanged struct {
 	Preview Preview `json:"preview"`
+	Seq     int64   `json:"seq,omitempty"` // see SubscribeResult.Seq
 }
 
 // LandParams lands sessions as a merge queue: each session's merge is built,
@@ -252,20 +250,4 @@ type SyncResult struct {
 	// Checkpoint is the commit made of uncommitted work before the sync.
 	Checkpoint string `json:"checkpoint,omitempty"`
 	UpToDate   bool   `json:"upToDate,omitempty"`
-}
-
-func (c *Client) Preview(ctx context.Context, p PreviewParams) (*Preview, error) {
-	return call[Preview](ctx, c, MethodPreview, p)
-}
-
-func (c *Client) Land(ctx context.Context, p LandParams) (*LandResult, error) {
-	return call[LandResult](ctx, c, MethodLand, p)
-}
-
-func (c *Client) UndoLand(ctx context.Context, p UndoLandParams) (*UndoLandResult, error) {
-	return call[UndoLandResult](ctx, c, MethodUndoLand, p)
-}
-
-func (c *Client) Sync(ctx context.Context, p SyncParams) (*SyncResult, error) {
-	return call[SyncResult](ctx, c, MethodSync, p)
 }

@@ -159,6 +159,10 @@ type HelloParams struct {
 	// Version is the protocol version the client speaks (Version here); a
 	// different major version is refused.
 	Version string `json:"version"`
+	// Token is the secret of the session the client runs in
+	// ($STUDIO_SESSION_TOKEN), if any: a caller inside a session may
+	// change only that session (docs/security.md).
+	Token string `json:"token,omitempty"`
 }
 
 // HelloResult describes the daemon.
@@ -288,6 +292,57 @@ type RemoveResult struct {
 	BranchDeleted bool    `json:"branchDeleted"`
 	// BranchKept says why the branch stayed, when it did.
 	BranchKept string `json:"branchKept,omitempty"`
+	// Salvage is where the session's work was kept (`studiod restore`),
+	// nil when it had none beyond its base.
+	Salvage *Salvage `json:"salvage,omitempty"`
+}
+
+// SalvageParams lists what removed sessions of a repository left.
+type SalvageParams struct {
+	Repo string `json:"repo"`
+}
+
+// SalvageResult lists salvages, newest first.
+type SalvageResult struct {
+	Salvages []Salvage `json:"salvages"`
+}
+
+// Salvage is what a removed session left: its last snapshot, uncommitted
+// work included, kept as Ref until it is pruned ([defaults] salvage_days).
+type Salvage struct {
+	Name        string    `json:"name"` // what studio/restore takes
+	Ref         string    `json:"ref"`
+	Commit      string    `json:"commit"`
+	Session     string    `json:"session"` // the removed session's name
+	SessionID   string    `json:"sessionId"`
+	Agent       string    `json:"agent,omitempty"`
+	Branch      string    `json:"branch"`
+	Target      string    `json:"target"`
+	Base        string    `json:"base"`
+	When        time.Time `json:"when"`
+	Uncommitted bool      `json:"uncommitted"` // it holds work never committed
+	Changes     Changes   `json:"changes"`     // against base
+}
+
+// RestoreParams brings a salvage back: as a new session named As (default:
+// the removed session's name), whose branch starts at the salvage, with
+// the removed session's agent unless Agent or Command say otherwise; or as
+// a new Branch.
+type RestoreParams struct {
+	Repo   string `json:"repo"`
+	Name   string `json:"name"`
+	As     string `json:"as,omitempty"`
+	Branch string `json:"branch,omitempty"`
+	Agent  string `json:"agent,omitempty"`
+	// Command is any argv, as in SpawnParams: only the CLI sends one.
+	Command []string `json:"command,omitempty"`
+}
+
+// RestoreResult is what the restore made: a session or a branch.
+type RestoreResult struct {
+	Salvage Salvage  `json:"salvage"`
+	Session *Session `json:"session,omitempty"`
+	Branch  string   `json:"branch,omitempty"`
 }
 
 // HookParams reports an agent's own view of its state, from `studiod hook`
@@ -300,6 +355,9 @@ type HookParams struct {
 	Message string          `json:"message,omitempty"`
 	Agent   string          `json:"agent,omitempty"`
 	Payload json.RawMessage `json:"payload,omitempty"`
+	// Token is the session's secret ($STUDIO_SESSION_TOKEN in its agent's
+	// environment): a hook without it is refused.
+	Token string `json:"token,omitempty"`
 }
 
 // HookResult is the session after the hook, and what the hook prints for
@@ -353,6 +411,32 @@ type SubscribeParams struct {
 	// Activity asks for studio/sessionActivity: ACP sessions' tool calls
 	// and plans.
 	Activity bool `json:"activity,omitempty"`
+	// Snapshot asks for the current state of what is subscribed (sessions,
+	// conflicts, previews) in the result, taken atomically with the
+	// subscription: the studio/sessionChanged, studio/conflictsChanged and
+	// studio/previewChanged that follow are every change after it, in
+	// order, none lost and none repeated. The daemon writes the reply
+	// before any of them; a client that handles notifications apart from
+	// replies holds those that arrive while the call is in flight and
+	// applies the ones with a Seq above the result's.
+	Snapshot bool `json:"snapshot,omitempty"`
+}
+
+// SubscribeResult is the state the subscribed notifications continue from,
+// when the params asked for a Snapshot.
+type SubscribeResult struct {
+	// Seq is the sequence number of the last change the snapshot includes.
+	// Session, conflict and preview notifications share one sequence.
+	Seq int64 `json:"seq"`
+	// Sessions are every session but removed ones, oldest first (when
+	// subscribed to sessions).
+	Sessions []Session `json:"sessions,omitempty"`
+	// Conflicts are every predicted conflict (when subscribed to
+	// conflicts).
+	Conflicts []Conflict `json:"conflicts,omitempty"`
+	// Previews are the last live preview of each repository that has one
+	// (when subscribed to previews).
+	Previews []Preview `json:"previews,omitempty"`
 }
 
 // OutputSubscription streams one session's output from Offset (-1: from now).
@@ -364,6 +448,7 @@ type OutputSubscription struct {
 // SessionChanged is sent whenever a session's record changes.
 type SessionChanged struct {
 	Session Session `json:"session"`
+	Seq     int64   `json:"seq,omitempty"` // see SubscribeResult.Seq
 }
 
 // OutputNotification carries agent output bytes starting at Offset.
@@ -506,6 +591,7 @@ type ConflictsChanged struct {
 	Added    []Conflict `json:"added,omitempty"`
 	Updated  []Conflict `json:"updated,omitempty"`
 	Resolved []string   `json:"resolved,omitempty"` // IDs
+	Seq      int64      `json:"seq,omitempty"`      // see SubscribeResult.Seq
 }
 
 // DiffParams asks for a session's changes.

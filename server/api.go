@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"os"
 	"path/filepath"
@@ -26,9 +27,12 @@ func (a *core) Hello(ctx context.Context, p protocol.HelloParams) (*protocol.Hel
 	if p.Version != "" && strings.Split(p.Version, ".")[0] != strings.Split(protocol.Version, ".")[0] {
 		return nil, protocol.Errorf(protocol.CodeInvalid, "client speaks protocol %s, this daemon %s: restart the daemon (`studiod shutdown`) after upgrading", p.Version, protocol.Version)
 	}
-	if c := connOf(ctx); c != nil && p.Client != "" {
+	if c := connOf(ctx); c != nil {
 		c.mu.Lock()
-		c.client = p.Client
+		if p.Client != "" {
+			c.client = p.Client
+		}
+		c.secret = p.Token
 		c.mu.Unlock()
 	}
 	return &protocol.HelloResult{Version: a.s.version, ProtocolVersion: protocol.Version, PID: os.Getpid()}, nil
@@ -72,6 +76,9 @@ func (a *core) session(s agents.Session, err error) (*protocol.Session, error) {
 }
 
 func (a *core) Send(ctx context.Context, p protocol.SendParams) (*protocol.SendResult, error) {
+	if err := a.actsOn(ctx, "send", p.SessionRef); err != nil {
+		return nil, err
+	}
 	submit := p.Submit == nil || *p.Submit
 	s, d, err := a.m.Send(ctx, ref(p.SessionRef), p.Text, submit)
 	if err != nil {
@@ -81,6 +88,9 @@ func (a *core) Send(ctx context.Context, p protocol.SendParams) (*protocol.SendR
 }
 
 func (a *core) Answer(ctx context.Context, p protocol.AnswerParams) (*protocol.AnswerResult, error) {
+	if err := a.actsOn(ctx, "answer", p.SessionRef); err != nil {
+		return nil, err
+	}
 	s, d, err := a.m.Answer(ctx, ref(p.SessionRef), string(p.Answer), p.Text, connOf(ctx).name())
 	if err != nil {
 		return nil, err
@@ -97,23 +107,37 @@ func (a *core) Output(ctx context.Context, p protocol.OutputParams) (*protocol.O
 }
 
 func (a *core) Resize(ctx context.Context, p protocol.ResizeParams) (*protocol.Session, error) {
+	if err := a.actsOn(ctx, "resize", p.SessionRef); err != nil {
+		return nil, err
+	}
 	return a.session(a.m.Resize(ctx, ref(p.SessionRef), p.Rows, p.Cols))
 }
 
 func (a *core) Stop(ctx context.Context, p protocol.StopParams) (*protocol.Session, error) {
+	if err := a.actsOn(ctx, "stop", p.SessionRef); err != nil {
+		return nil, err
+	}
 	return a.session(a.m.Stop(ctx, ref(p.SessionRef), p.Force))
 }
 
 func (a *core) Remove(ctx context.Context, p protocol.RemoveParams) (*protocol.RemoveResult, error) {
+	if err := a.actsOn(ctx, "remove", p.SessionRef); err != nil {
+		return nil, err
+	}
 	res, err := a.m.Remove(context.WithoutCancel(ctx), ref(p.SessionRef), p.KeepBranch, p.Force)
 	if err != nil {
 		return nil, err
 	}
-	return &protocol.RemoveResult{Session: wireSession(res.Session), BranchDeleted: res.BranchDeleted, BranchKept: res.BranchKept}, nil
+	out := &protocol.RemoveResult{Session: wireSession(res.Session), BranchDeleted: res.BranchDeleted, BranchKept: res.BranchKept}
+	if res.Salvage.Commit != "" {
+		out.Salvage = ptr(wireSalvage(res.Salvage))
+	}
+	return out, nil
 }
 
 func (a *core) Hook(ctx context.Context, p protocol.HookParams) (*protocol.HookResult, error) {
-	s, out, err := a.m.Hook(ctx, ref(p.SessionRef), agents.HookRequest{Event: p.Event, Message: p.Message, Kind: p.Agent, Payload: p.Payload})
+	s, out, err := a.m.Hook(ctx, ref(p.SessionRef), agents.HookRequest{Event: p.Event, Message: p.Message, Kind: p.Agent, Payload: p.Payload,
+		Token: cmp.Or(p.Token, connOf(ctx).token())})
 	if err != nil {
 		return nil, err
 	}
@@ -143,6 +167,9 @@ func (a *core) File(ctx context.Context, p protocol.FileParams) (*protocol.FileR
 }
 
 func (a *core) Comment(ctx context.Context, p protocol.CommentParams) (*protocol.Comment, error) {
+	if err := a.actsOn(ctx, "comment", p.SessionRef); err != nil {
+		return nil, err
+	}
 	c, err := a.m.AddComment(ctx, ref(p.SessionRef), p.Path, p.StartLine, p.EndLine, p.Body)
 	if err != nil {
 		return nil, err
@@ -163,6 +190,9 @@ func (a *core) Comments(ctx context.Context, p protocol.SessionRef) (*protocol.C
 }
 
 func (a *core) Feedback(ctx context.Context, p protocol.SessionRef) (*protocol.FeedbackResult, error) {
+	if err := a.actsOn(ctx, "feedback", p); err != nil {
+		return nil, err
+	}
 	n, msg, d, err := a.m.Feedback(context.WithoutCancel(ctx), ref(p))
 	if err != nil {
 		return nil, err
@@ -207,10 +237,18 @@ func (a *core) Who(ctx context.Context, p protocol.WhoParams) (*protocol.WhoResu
 }
 
 func (a *core) Note(ctx context.Context, p protocol.NoteParams) (*protocol.Session, error) {
+	if err := a.actsOn(ctx, "note", p.SessionRef); err != nil {
+		return nil, err
+	}
 	return a.session(a.m.Note(ctx, ref(p.SessionRef), p.Note))
 }
 
 func (a *core) Merge(ctx context.Context, p protocol.MergeParams) (*protocol.MergeResult, error) {
+	if !p.DryRun {
+		if err := a.actsOn(ctx, "merge", p.SessionRef); err != nil {
+			return nil, err
+		}
+	}
 	pr := connOf(ctx).progress(p.WorkDoneToken, "Merging "+p.Session)
 	defer pr.end()
 	// A merge is a transaction: once started it finishes (or rolls back)
@@ -227,6 +265,9 @@ func (a *core) Merge(ctx context.Context, p protocol.MergeParams) (*protocol.Mer
 }
 
 func (a *core) Undo(ctx context.Context, p protocol.SessionRef) (*protocol.UndoResult, error) {
+	if err := a.actsOn(ctx, "undo", p); err != nil {
+		return nil, err
+	}
 	_, res, err := a.m.Undo(context.WithoutCancel(ctx), ref(p))
 	if err != nil {
 		return nil, err
@@ -234,7 +275,7 @@ func (a *core) Undo(ctx context.Context, p protocol.SessionRef) (*protocol.UndoR
 	return &protocol.UndoResult{Target: res.Target, Restored: res.Restored, Undone: res.Undone}, nil
 }
 
-func (a *core) Subscribe(ctx context.Context, p protocol.SubscribeParams) (*protocol.Empty, error) {
+func (a *core) Subscribe(ctx context.Context, p protocol.SubscribeParams) (*protocol.SubscribeResult, error) {
 	c := connOf(ctx)
 	if c == nil {
 		return nil, protocol.Errorf(protocol.CodeInvalid, "subscribe needs a connection")
@@ -242,10 +283,7 @@ func (a *core) Subscribe(ctx context.Context, p protocol.SubscribeParams) (*prot
 	if err := c.setOutputs(p.Output); err != nil {
 		return nil, err
 	}
-	c.mu.Lock()
-	c.subs = p
-	c.mu.Unlock()
-	return &protocol.Empty{}, nil
+	return a.s.subscribe(ctx, c, p), nil
 }
 
 func (a *core) Status(ctx context.Context, _ protocol.Empty) (*protocol.StatusResult, error) {
@@ -271,6 +309,11 @@ func (a *core) Status(ctx context.Context, _ protocol.Empty) (*protocol.StatusRe
 }
 
 func (a *core) Trust(ctx context.Context, p protocol.TrustParams) (*protocol.TrustResult, error) {
+	if !p.Check {
+		if err := a.actsOn(ctx, "trust"); err != nil {
+			return nil, err
+		}
+	}
 	r, err := a.m.Trust(ctx, p.Repo, p.Revoke, p.Check)
 	if err != nil {
 		return nil, err
@@ -279,6 +322,9 @@ func (a *core) Trust(ctx context.Context, p protocol.TrustParams) (*protocol.Tru
 }
 
 func (a *core) Shutdown(ctx context.Context, _ protocol.Empty) (*protocol.Empty, error) {
+	if err := a.actsOn(ctx, "shutdown"); err != nil {
+		return nil, err
+	}
 	// The daemon stops once the reply is on its way (see conn.Handle).
 	a.s.log.Info("shutdown requested by a client")
 	return &protocol.Empty{}, nil

@@ -20,9 +20,12 @@ import (
 // falls this far behind is disconnected rather than slowing the daemon.
 const queueSize = 4096
 
+// notification is one queued notification, or a hold: the writer waits
+// until hold is closed before it writes what follows.
 type notification struct {
 	method string
 	params any
+	hold   chan struct{}
 }
 
 type conn struct {
@@ -40,6 +43,10 @@ type conn struct {
 	outputs  map[string]context.CancelFunc // session ID → output stream
 	inflight map[string]context.CancelFunc // request ID → cancel
 	client   string                        // who the client said it is (studio/hello)
+	secret   string                        // the session secret it presented (callers.go)
+	// peerSecret is the session secret in the client process's
+	// environment, found when it connected (callers.go).
+	peerSecret string
 }
 
 // name is who the client said it is, for the records (who answered).
@@ -87,6 +94,14 @@ func (c *conn) writer() {
 		case <-c.ctx.Done():
 			return
 		case n := <-c.out:
+			if n.hold != nil {
+				select {
+				case <-n.hold:
+				case <-c.ctx.Done():
+					return
+				}
+				continue
+			}
 			if err := c.rpc.Notify(c.ctx, n.method, n.params); err != nil {
 				return
 			}
@@ -96,8 +111,12 @@ func (c *conn) writer() {
 
 // notify queues a notification; a full queue disconnects the client.
 func (c *conn) notify(method string, params any) {
+	c.queue(notification{method: method, params: params})
+}
+
+func (c *conn) queue(n notification) {
 	select {
-	case c.out <- notification{method, params}:
+	case c.out <- n:
 	case <-c.ctx.Done():
 	default:
 		c.s.log.Warn("client too slow: disconnecting", "queued", queueSize)
@@ -132,7 +151,8 @@ func (c *conn) Handle(ctx context.Context, rpc *jsonrpc2.Conn, req *jsonrpc2.Req
 	if req.Params != nil {
 		params = *req.Params
 	}
-	rctx, cancel := context.WithCancel(context.WithValue(c.ctx, connKey{}, c))
+	after := &replied{}
+	rctx, cancel := context.WithCancel(context.WithValue(context.WithValue(c.ctx, connKey{}, c), repliedKey{}, after))
 	key := req.ID.String()
 	if !req.Notif {
 		c.mu.Lock()
@@ -141,6 +161,7 @@ func (c *conn) Handle(ctx context.Context, rpc *jsonrpc2.Conn, req *jsonrpc2.Req
 	}
 	c.wg.Go(func() {
 		defer cancel()
+		defer after.run()
 		res, err := h(rctx, params)
 		if !req.Notif {
 			c.mu.Lock()
@@ -170,6 +191,29 @@ func (c *conn) Handle(ctx context.Context, rpc *jsonrpc2.Conn, req *jsonrpc2.Req
 	})
 }
 
+// replied holds, in a request's context, what to do once the request's
+// reply has been written (or, for a notification, once it has been
+// handled). Only the request's own goroutine touches it.
+type replied struct{ fns []func() }
+
+type repliedKey struct{}
+
+// afterReply runs fn once the reply to ctx's request has been written. It
+// reports false, and never runs fn, for a call made in process.
+func afterReply(ctx context.Context, fn func()) bool {
+	r, ok := ctx.Value(repliedKey{}).(*replied)
+	if ok {
+		r.fns = append(r.fns, fn)
+	}
+	return ok
+}
+
+func (r *replied) run() {
+	for _, fn := range r.fns {
+		fn()
+	}
+}
+
 // idleFor is how long the client may send nothing before it is
 // disconnected: a connection with a request in flight or a subscription
 // waits for the daemon and is never idle; any other is closed after the
@@ -181,19 +225,6 @@ func (c *conn) idleFor() time.Duration {
 		return 0
 	}
 	return c.s.idleTimeout
-}
-
-// subscribed reports whether this connection wants session events.
-func (c *conn) wantsActivity() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.subs.Activity
-}
-
-func (c *conn) wantsSessions() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.subs.Sessions
 }
 
 // progress reports the steps of a slow request as $/progress
@@ -234,13 +265,6 @@ func (p *progress) end() {
 	if p != nil {
 		p.send(protocol.WorkDone{Kind: "end"})
 	}
-}
-
-// wantsConflicts reports whether this connection wants conflict deltas.
-func (c *conn) wantsConflicts() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.subs.Conflicts
 }
 
 // setOutputs starts and stops output streams to match subs.

@@ -41,6 +41,8 @@ func wireError(err error) *protocol.Error {
 		return &protocol.Error{Code: protocol.CodeInvalid, Message: err.Error()}
 	case errors.Is(err, agents.ErrUntrusted):
 		return &protocol.Error{Code: protocol.CodeUntrusted, Message: err.Error()}
+	case errors.Is(err, agents.ErrForbidden):
+		return &protocol.Error{Code: protocol.CodeForbidden, Message: err.Error()}
 	case errors.Is(err, agents.ErrBusy):
 		return &protocol.Error{Code: protocol.CodeBusy, Message: err.Error()}
 	case errors.Is(err, workspace.ErrGitMissing), errors.As(err, &gv):

@@ -23,6 +23,16 @@ func (a *core) Preview(ctx context.Context, p protocol.PreviewParams) (*protocol
 }
 
 func (a *core) Land(ctx context.Context, p protocol.LandParams) (*protocol.LandResult, error) {
+	refs := make([]protocol.SessionRef, len(p.Sessions))
+	for i, name := range p.Sessions {
+		refs[i] = protocol.SessionRef{Session: name, Repo: p.Repo}
+	}
+	if p.Resume != "" {
+		refs = nil
+	}
+	if err := a.actsOn(ctx, "land", refs...); err != nil {
+		return nil, err
+	}
 	pr := connOf(ctx).progress(p.WorkDoneToken, "Landing sessions")
 	defer pr.end()
 	// A land is a queue of transactions: once started it goes on (or
@@ -41,6 +51,9 @@ func (a *core) UndoLand(ctx context.Context, p protocol.UndoLandParams) (*protoc
 	if p.Land == "" {
 		return nil, protocol.Errorf(protocol.CodeInvalid, "no land named: give the ID `studiod land` printed, or last")
 	}
+	if err := a.actsOn(ctx, "undo a land"); err != nil {
+		return nil, err
+	}
 	res, err := a.m.UndoLand(context.WithoutCancel(ctx), p.Repo, p.Land)
 	if err != nil {
 		return nil, err
@@ -53,24 +66,15 @@ func (a *core) UndoLand(ctx context.Context, p protocol.UndoLandParams) (*protoc
 }
 
 func (a *core) Sync(ctx context.Context, p protocol.SyncParams) (*protocol.SyncResult, error) {
+	if err := a.actsOn(ctx, "sync", p.SessionRef); err != nil {
+		return nil, err
+	}
 	s, res, err := a.m.Sync(context.WithoutCancel(ctx), ref(p.SessionRef), agents.SyncRequest{Strategy: string(p.Strategy), Send: p.Send, Force: p.Force})
 	if err != nil {
 		return nil, err
 	}
 	return &protocol.SyncResult{Session: wireSession(s), Strategy: protocol.Strategy(res.Strategy), Target: s.Target, TargetTip: res.TargetTip,
 		Old: res.Old, New: res.New, Backup: res.Backup, Checkpoint: res.Checkpoint, UpToDate: res.UpToDate}, nil
-}
-
-// previewChanged fans a recomputed preview out to subscribed connections.
-func (s *Server) previewChanged(ev agents.PreviewEvent) {
-	s.broadcast(protocol.NotifyPreviewChanged, protocol.PreviewChanged{Preview: wirePreview(ev.Preview)}, (*conn).wantsPreview)
-}
-
-// wantsPreview reports whether this connection wants previews.
-func (c *conn) wantsPreview() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.subs.Preview
 }
 
 func wirePreview(p agents.Preview) protocol.Preview {

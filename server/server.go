@@ -35,9 +35,10 @@ type Server struct {
 	// Config.IdleTimeout); set before Serve.
 	idleTimeout, messageTimeout time.Duration
 
-	// mu guards conns.
+	// mu guards conns and bus. Lock order: mu, then a conn's mu.
 	mu    sync.Mutex
 	conns map[*conn]struct{}
+	bus   bus
 
 	unsub func()
 	wg    sync.WaitGroup
@@ -57,43 +58,8 @@ func New(m *agents.Manager, log *slog.Logger, version string, info Info, shutdow
 		shutdown: shutdown, conns: map[*conn]struct{}{},
 	}
 	s.routes = protocol.Routes(&core{s: s, m: m})
-	unsubSessions := m.Subscribe(s.sessionChanged)
-	unsubConflicts := m.SubscribeConflicts(s.conflictsChanged)
-	unsubPreviews := m.SubscribePreviews(s.previewChanged)
-	unsubActivity := m.SubscribeActivity(func(a agents.Activity) {
-		s.broadcast(protocol.NotifySessionActivity, wireActivity(a), (*conn).wantsActivity)
-	})
-	s.unsub = func() { unsubSessions(); unsubConflicts(); unsubPreviews(); unsubActivity() }
+	s.unsub = s.startBus(m)
 	return s
-}
-
-// sessionChanged fans a session change out to subscribed connections. The
-// manager calls it for every stored change, in order, from its one writer.
-func (s *Server) sessionChanged(ev agents.Event) {
-	n := protocol.SessionChanged{Session: wireSession(ev.Session)}
-	s.broadcast(protocol.NotifySessionChanged, n, (*conn).wantsSessions)
-}
-
-// conflictsChanged fans a conflict delta out to subscribed connections.
-// The sessions whose conflict counts moved are announced by the manager.
-func (s *Server) conflictsChanged(ev agents.ConflictEvent) {
-	d := ev.Delta
-	n := protocol.ConflictsChanged{Added: wireConflicts(d.Added), Updated: wireConflicts(d.Updated), Resolved: d.Resolved}
-	if len(n.Added)+len(n.Updated)+len(n.Resolved) == 0 {
-		return
-	}
-	s.broadcast(protocol.NotifyConflictsChanged, n, (*conn).wantsConflicts)
-}
-
-// broadcast queues a notification on every connection that wants it.
-func (s *Server) broadcast(method string, params any, wants func(*conn) bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for c := range s.conns {
-		if wants(c) {
-			c.notify(method, params)
-		}
-	}
 }
 
 // Serve accepts connections until ln is closed. Only processes of the
@@ -107,49 +73,54 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			}
 			return err
 		}
-		if err := checkPeer(nc); err != nil {
+		pid, err := checkPeer(nc)
+		if err != nil {
 			s.log.Warn("refused connection", "err", err)
 			nc.Close()
 			continue
 		}
-		s.serveConn(ctx, nc, true)
+		s.serveConn(ctx, nc, true, pid)
 	}
 }
 
-// checkPeer refuses unix-socket peers of another user.
-func checkPeer(nc net.Conn) error {
+// checkPeer refuses unix-socket peers of another user, and returns the
+// peer's process id (0 when unknown).
+func checkPeer(nc net.Conn) (int, error) {
 	uc, ok := nc.(*net.UnixConn)
 	if !ok {
-		return nil
+		return 0, nil
 	}
 	raw, err := uc.SyscallConn()
 	if err != nil {
-		return err
+		return 0, err
 	}
 	var cred *unix.Ucred
 	var cerr error
 	if err := raw.Control(func(fd uintptr) {
 		cred, cerr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
 	}); err != nil {
-		return err
+		return 0, err
 	}
 	if cerr != nil {
-		return cerr
+		return 0, cerr
 	}
 	if int(cred.Uid) != os.Getuid() {
-		return fmt.Errorf("peer uid %d is not the daemon's uid %d", cred.Uid, os.Getuid())
+		return 0, fmt.Errorf("peer uid %d is not the daemon's uid %d", cred.Uid, os.Getuid())
 	}
-	return nil
+	return int(cred.Pid), nil
 }
 
 // ServeConn serves one connection made in process (a face inside the
 // daemon, tests): no idle or message timeout applies to it.
 func (s *Server) ServeConn(ctx context.Context, nc net.Conn) {
-	s.serveConn(ctx, nc, false)
+	s.serveConn(ctx, nc, false, 0)
 }
 
-func (s *Server) serveConn(ctx context.Context, nc net.Conn, timeouts bool) {
+func (s *Server) serveConn(ctx context.Context, nc net.Conn, timeouts bool, peer int) {
 	c := newConn(s)
+	if peer > 0 {
+		c.peerSecret = peerSecret(peer)
+	}
 	c.stream = protocol.NewStream(nc)
 	if timeouts {
 		c.stream.SetReadTimeouts(nc, c.idleFor, s.messageTimeout)

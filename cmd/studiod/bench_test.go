@@ -153,10 +153,14 @@ func BenchmarkHookToWaiting(b *testing.B) {
 		b.Fatal(err)
 	}
 	hookBin := buildHook(b)
+	token, err := os.ReadFile(filepath.Join(home, "state", "sessions", s.ID, "token"))
+	if err != nil {
+		b.Fatal(err)
+	}
 	hook := func(payload []byte) error {
 		cmd := exec.Command(hookBin, "--agent", "claude")
 		cmd.Env = append(os.Environ(), "STUDIOD_HOME="+home, "STUDIO_SESSION_ID="+s.ID,
-			"STUDIOD_SOCKET="+filepath.Join(home, "run", "studiod.sock"))
+			"STUDIO_SESSION_TOKEN="+strings.TrimSpace(string(token)), "STUDIOD_SOCKET="+filepath.Join(home, "run", "studiod.sock"))
 		cmd.Stdin = strings.NewReader(string(payload))
 		if out, err := cmd.CombinedOutput(); err != nil {
 			return fmt.Errorf("hook: %v: %s", err, out)
@@ -497,11 +501,15 @@ func BenchmarkGate(b *testing.B) {
 		"tool_input": map[string]string{"file_path": filepath.Join(first.Worktree, shared), "content": "mine\n"},
 	})
 	hookBin := buildHook(b)
+	token, err := os.ReadFile(filepath.Join(home, "state", "sessions", first.ID, "token"))
+	if err != nil {
+		b.Fatal(err)
+	}
 	var lat []time.Duration
 	for b.Loop() {
 		cmd := exec.Command(hookBin, "--agent", "claude")
 		cmd.Env = append(os.Environ(), "STUDIOD_HOME="+home, "STUDIO_SESSION_ID="+first.ID,
-			"STUDIOD_SOCKET="+filepath.Join(home, "run", "studiod.sock"))
+			"STUDIO_SESSION_TOKEN="+strings.TrimSpace(string(token)), "STUDIOD_SOCKET="+filepath.Join(home, "run", "studiod.sock"))
 		cmd.Stdin = strings.NewReader(string(payload))
 		t0 := time.Now()
 		out, err := cmd.Output()

@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/studiod/studiod/agents"
 	"github.com/studiod/studiod/protocol"
 )
 
@@ -32,7 +33,7 @@ func (a *app) connect(ctx context.Context, notify protocol.NotifyFunc) (*protoco
 		if err != nil {
 			return nil, err
 		}
-		_, err = c.Hello(ctx, protocol.HelloParams{Client: "studiod-cli", Version: protocol.Version})
+		_, err = c.Hello(ctx, protocol.HelloParams{Client: "studiod-cli", Version: protocol.Version, Token: os.Getenv(agents.TokenEnv)})
 		if err == nil {
 			return c, nil
 		}

@@ -82,7 +82,7 @@ func (d *demoAgent) hook(event, msg string) {
 	if d.client == nil {
 		return
 	}
-	d.client.Hook(d.ctx, protocol.HookParams{SessionRef: protocol.SessionRef{Session: os.Getenv("STUDIO_SESSION_ID")}, Event: event, Message: msg})
+	d.client.Hook(d.ctx, protocol.HookParams{SessionRef: protocol.SessionRef{Session: os.Getenv("STUDIO_SESSION_ID")}, Event: event, Message: msg, Token: os.Getenv("STUDIO_SESSION_TOKEN")})
 }
 
 func (d *demoAgent) sleep(sec float64) {

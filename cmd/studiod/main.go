@@ -47,6 +47,7 @@ const (
 	exitBusy      = 8
 	exitGit       = 9
 	exitNoDaemon  = 10
+	exitForbidden = 12
 )
 
 func exitCode(err error) int {
@@ -65,6 +66,8 @@ func exitCode(err error) int {
 		return exitBusy
 	case protocol.CodeGit:
 		return exitGit
+	case protocol.CodeForbidden:
+		return exitForbidden
 	}
 	var ue usageError
 	if errors.As(err, &ue) {
@@ -151,7 +154,7 @@ Try it with no AI account: studiod demo`,
 		a.stopCmd(), a.rmCmd(), a.statusCmd(), a.doctorCmd(), a.serveCmd(), a.trustCmd(),
 		a.versionCmd(), a.hookCmd(), a.shutdownCmd(), a.demoCmd(), a.conflictsCmd(), a.whoCmd(), a.lspCmd(),
 		a.diffCmd(), a.commentCmd(), a.commentsCmd(), a.feedbackCmd(), a.mergeCmd(), a.undoCmd(),
-		a.previewCmd(), a.landCmd(), a.syncCmd(), a.poolCmd(),
+		a.previewCmd(), a.landCmd(), a.syncCmd(), a.poolCmd(), a.salvageCmd(), a.restoreCmd(),
 		shimCmd(), demoAgentCmd(), fsmonitorCmd(),
 		a.mcpCmd(), a.mcpTokenCmd(),
 	)

@@ -458,7 +458,9 @@ func (a *app) rmCmd() *cobra.Command {
 		Short:   "Remove a session's worktree, and its branch once merged",
 		Long: `Remove the session's worktree and, if its branch is merged into the target,
 the branch. Refuses uncommitted work and running agents unless --force; never
-deletes an unmerged branch unless --force.`,
+deletes an unmerged branch unless --force. Either way its last snapshot,
+uncommitted work included, is kept first as refs/studio/salvage/NAME
+(` + "`studiod salvage`" + ` lists them, ` + "`studiod restore`" + ` brings one back).`,
 		Args: exactArgs(1, "NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			p.SessionRef = a.sessionRef(args[0])
@@ -471,6 +473,9 @@ deletes an unmerged branch unless --force.`,
 					return printJSON(r)
 				}
 				fmt.Printf("removed %s (worktree %s)\n", r.Session.Name, r.Session.Worktree)
+				if sv := r.Salvage; sv != nil {
+					fmt.Printf("its work is kept as %s (%s): `studiod restore %s` brings it back\n", sv.Ref, salvageHeld(*sv), sv.Name)
+				}
 				if r.BranchDeleted {
 					fmt.Printf("deleted branch %s\n", r.Session.Branch)
 				} else if r.BranchKept != "" {
@@ -482,7 +487,7 @@ deletes an unmerged branch unless --force.`,
 	}
 	cmd.Flags().StringVar(&a.repo, "repo", "", "repository (default: the current directory's)")
 	cmd.Flags().BoolVar(&p.KeepBranch, "keep-branch", false, "keep the branch even when merged")
-	cmd.Flags().BoolVar(&p.Force, "force", false, "stop a running agent, discard uncommitted work, delete an unmerged branch")
+	cmd.Flags().BoolVar(&p.Force, "force", false, "stop a running agent, remove uncommitted work (kept as a salvage), delete an unmerged branch")
 	return cmd
 }
 
@@ -614,7 +619,7 @@ in the session's log directory when it can.`,
 			if session == "" {
 				return usageError{fmt.Errorf("no --session and no STUDIO_SESSION_ID in the environment")}
 			}
-			p := protocol.HookParams{SessionRef: protocol.SessionRef{Session: session}}
+			p := protocol.HookParams{SessionRef: protocol.SessionRef{Session: session}, Token: os.Getenv(agents.TokenEnv)}
 			socket := os.Getenv("STUDIOD_SOCKET")
 			if socket == "" {
 				socket = a.dirs.Socket()

@@ -113,7 +113,8 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 2
 	}
 	r := Call(context.Background(), Socket(), protocol.HookParams{
-		SessionRef: protocol.SessionRef{Session: session}, Agent: args[1], Payload: payload})
+		SessionRef: protocol.SessionRef{Session: session}, Agent: args[1], Payload: payload,
+		Token: os.Getenv("STUDIO_SESSION_TOKEN")})
 	if r != nil && len(r.Output) > 0 {
 		stdout.Write(append(r.Output, '\n'))
 	}

@@ -217,6 +217,19 @@ func (w *Watch) States(id string) []protocol.State {
 	return out
 }
 
+// Events returns every record of a session (by ID) announced, in order.
+func (w *Watch) Events(id string) []protocol.Session {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out []protocol.Session
+	for _, s := range w.events {
+		if s.ID == id {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
 // AwaitState waits until the session (ID or name) is in one of states and
 // returns its record.
 func (w *Watch) AwaitState(t TB, ref string, states ...protocol.State) protocol.Session {

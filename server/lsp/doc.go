@@ -4,8 +4,10 @@
 // conflicts into diagnostics on both sides' files, its sessions into code
 // lenses (studio/who), prompts for waiting sessions and work-done progress,
 // and editor commands into the studio/* requests they name. studio/*
-// requests the editor sends are relayed to the daemon as they are, on a
-// connection of the editor's own whose notifications go back unchanged.
+// requests the editor sends are relayed to the daemon as they are, on the
+// face's one daemon connection: the editor's studio/subscribe joins the
+// face's own (a snapshot plus the changes after it, protocol.Feed), and the
+// notifications it chose go back unchanged.
 //
 // It imports protocol only, with go.lsp.dev/protocol and jsonrpc2 for the
 // editor side; the daemon core never imports it.

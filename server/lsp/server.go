@@ -101,10 +101,10 @@ type server struct {
 	caps         clientCaps
 	open         map[string]bool // open documents by file path
 	inflight     map[string]context.CancelFunc
-	daemon       Daemon        // nil while disconnected
-	up           chan struct{} // closed while daemon is set
-	relay        Daemon        // the editor's own studio/* traffic, dialled on first use
-	subscription *protocol.SubscribeParams
+	daemon       Daemon                    // nil while disconnected
+	feed         *protocol.Feed            // daemon's notifications
+	up           chan struct{}             // closed while daemon is set
+	subscription *protocol.SubscribeParams // the editor's own studio/subscribe
 	state        state
 	asked        map[string]string // session ID → waiting question already asked
 	tokens       map[string]progressSink
@@ -142,7 +142,11 @@ func Serve(ctx context.Context, cfg Config, rwc io.ReadWriteCloser) error {
 		asked: map[string]string{}, tokens: map[string]progressSink{},
 		state: newState(), up: make(chan struct{}),
 	}
-	s.editor = jsonrpc2.NewConn(sctx, protocol.NewStream(rwc), s, jsonrpc2.SetLogger(discard{}))
+	// jsonrpc2 reads (and hands requests to s) as soon as the connection
+	// exists: requests wait until s.editor is set.
+	ready := make(chan struct{})
+	s.editor = jsonrpc2.NewConn(sctx, protocol.NewStream(rwc), afterReady{ready, s}, jsonrpc2.SetLogger(discard{}))
+	close(ready)
 	s.wg.Go(s.writer)
 	s.wg.Go(s.worker)
 	s.wg.Go(s.connectLoop)
@@ -153,15 +157,24 @@ func Serve(ctx context.Context, cfg Config, rwc io.ReadWriteCloser) error {
 	}
 	cancel()
 	s.mu.Lock()
-	d, relay := s.daemon, s.relay
+	d := s.daemon
 	s.mu.Unlock()
-	for _, c := range []Daemon{d, relay} {
-		if c != nil {
-			c.Close()
-		}
+	if d != nil {
+		d.Close()
 	}
 	s.wg.Wait()
 	return nil
+}
+
+// afterReady hands requests to h once ready is closed.
+type afterReady struct {
+	ready <-chan struct{}
+	h     jsonrpc2.Handler
+}
+
+func (a afterReady) Handle(ctx context.Context, conn *jsonrpc2.Conn, req *jsonrpc2.Request) {
+	<-a.ready
+	a.h.Handle(ctx, conn, req)
 }
 
 type discard struct{}
@@ -495,39 +508,95 @@ func (s *server) connectLoop() {
 	}
 }
 
-// connect dials the daemon, subscribes and loads the current state, which
-// replaces whatever the face knew.
+// connect dials the daemon and subscribes with a snapshot, which replaces
+// whatever the face knew. The one connection carries the face's traffic and
+// the editor's own studio/* requests and notifications.
 func (s *server) connect() (Daemon, error) {
 	ev := &protocol.Events{
 		SessionChanged:   s.sessionChanged,
 		ConflictsChanged: s.conflictsChanged,
 		Progress:         s.daemonProgress,
 	}
-	d, err := s.cfg.Dial(s.ctx, ev.Notify)
+	feed := protocol.NewFeed(func(method string, params json.RawMessage) {
+		ev.Notify(method, params)
+		s.forward(method, params)
+	})
+	d, err := s.cfg.Dial(s.ctx, feed.Notify)
 	if err != nil {
-		return nil, err
-	}
-	if _, err := d.Subscribe(s.ctx, protocol.SubscribeParams{Sessions: true, Conflicts: true}); err != nil {
-		d.Close()
-		return nil, fmt.Errorf("subscribe: %w", err)
-	}
-	sessions, err := d.Sessions(s.ctx, protocol.SessionsParams{})
-	if err != nil {
-		d.Close()
-		return nil, err
-	}
-	conflicts, err := d.Conflicts(s.ctx, protocol.ConflictsParams{})
-	if err != nil {
-		d.Close()
 		return nil, err
 	}
 	s.mu.Lock()
-	s.daemon = d
+	sub := s.subscription
+	s.mu.Unlock()
+	var files map[string]bool
+	if _, err := feed.Subscribe(s.ctx, d, daemonSubscription(sub), func(r *protocol.SubscribeResult) {
+		s.mu.Lock()
+		files = s.state.reset(r.Sessions, r.Conflicts)
+		s.mu.Unlock()
+	}); err != nil {
+		d.Close()
+		return nil, fmt.Errorf("subscribe: %w", err)
+	}
+	s.mu.Lock()
+	s.daemon, s.feed = d, feed
 	close(s.up)
-	files := s.state.reset(sessions.Sessions, conflicts.Conflicts)
 	s.mu.Unlock()
 	s.queue(func() { s.publish(files) })
 	return d, nil
+}
+
+// daemonSubscription is what the face subscribes to: sessions and
+// conflicts for itself, and whatever the editor asked for.
+func daemonSubscription(editor *protocol.SubscribeParams) protocol.SubscribeParams {
+	p := protocol.SubscribeParams{}
+	if editor != nil {
+		p = *editor
+	}
+	p.Sessions, p.Conflicts, p.Snapshot = true, true, true
+	return p
+}
+
+// forward passes a daemon notification on to the editor when the editor
+// asked for it: the ones its studio/subscribe chose, and the progress of
+// its own requests (a token the face did not make).
+func (s *server) forward(method string, params json.RawMessage) {
+	s.mu.Lock()
+	sub := s.subscription
+	_, ours := s.tokens[progressToken(method, params)]
+	s.mu.Unlock()
+	want := false
+	switch method {
+	case protocol.NotifyProgress:
+		want = !ours
+	case protocol.NotifySessionChanged:
+		want = sub != nil && sub.Sessions
+	case protocol.NotifyConflictsChanged:
+		want = sub != nil && sub.Conflicts
+	case protocol.NotifyPreviewChanged:
+		want = sub != nil && sub.Preview
+	case protocol.NotifySessionActivity:
+		want = sub != nil && sub.Activity
+	case protocol.NotifyOutput:
+		want = sub != nil && len(sub.Output) > 0
+	default:
+		want = strings.HasPrefix(method, "studio/")
+	}
+	if want {
+		s.notify(method, params)
+	}
+}
+
+// progressToken is the token of a $/progress notification.
+func progressToken(method string, params json.RawMessage) string {
+	if method != protocol.NotifyProgress {
+		return ""
+	}
+	var p protocol.ProgressParams
+	if json.Unmarshal(params, &p) != nil {
+		return ""
+	}
+	tok, _ := p.Token.(string)
+	return tok
 }
 
 // daemonWait bounds how long a request waits for the daemon connection.
@@ -555,13 +624,16 @@ func (s *server) daemonConn(ctx context.Context) (Daemon, error) {
 }
 
 // relayCall sends a studio/* request from the editor to the daemon as it
-// is, on a connection of the editor's own whose notifications go to the
-// editor unchanged. A studio/subscribe is remembered and repeated when
-// that connection is dialled again.
+// is, on the face's connection. The editor's studio/subscribe joins the
+// face's own subscription (and is repeated when the connection is dialled
+// again); what it chose is forwarded to the editor.
 func (s *server) relayCall(ctx context.Context, method string, params json.RawMessage) (any, error) {
-	d, err := s.relayConn(ctx)
+	d, err := s.daemonConn(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if method == protocol.MethodSubscribe {
+		return s.editorSubscribe(ctx, d, params)
 	}
 	if len(params) == 0 {
 		params = json.RawMessage("null")
@@ -570,50 +642,45 @@ func (s *server) relayCall(ctx context.Context, method string, params json.RawMe
 	if err := d.Call(ctx, method, params, &res); err != nil {
 		return nil, err
 	}
-	if method == protocol.MethodSubscribe {
-		if p, err := protocol.Decode[protocol.SubscribeParams](params); err == nil {
-			s.mu.Lock()
-			s.subscription = &p
-			s.mu.Unlock()
-		}
-	}
 	return res, nil
 }
 
-func (s *server) relayConn(ctx context.Context) (Daemon, error) {
-	s.mu.Lock()
-	d := s.relay
-	s.mu.Unlock()
-	if d != nil {
-		select {
-		case <-d.Done():
-		default:
-			return d, nil
-		}
-	}
-	d, err := s.cfg.Dial(ctx, func(method string, params json.RawMessage) { s.notify(method, params) })
+// editorSubscribe subscribes the face's connection to what the editor
+// asks for on top of the face's own needs, and answers with the snapshot
+// of what the editor chose, when it asked for one.
+func (s *server) editorSubscribe(ctx context.Context, d Daemon, params json.RawMessage) (any, error) {
+	p, err := protocol.Decode[protocol.SubscribeParams](params)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", errNoDaemon, err)
+		return nil, err
 	}
 	s.mu.Lock()
-	if s.relay != nil && s.relay != d {
-		select {
-		case <-s.relay.Done():
-		default:
-			// Another request dialled first: use its connection.
-			old := s.relay
-			s.mu.Unlock()
-			d.Close()
-			return old, nil
-		}
-	}
-	s.relay = d
-	sub := s.subscription
+	prev, feed := s.subscription, s.feed
+	s.subscription = &p
 	s.mu.Unlock()
-	if sub != nil {
-		if _, err := d.Subscribe(ctx, *sub); err != nil {
-			s.log.Warn("repeat the editor's subscription", "err", err)
+	var files map[string]bool
+	res, err := feed.Subscribe(ctx, d, daemonSubscription(&p), func(r *protocol.SubscribeResult) {
+		s.mu.Lock()
+		files = s.state.reset(r.Sessions, r.Conflicts)
+		s.mu.Unlock()
+	})
+	if err != nil {
+		s.mu.Lock()
+		if s.subscription == &p {
+			s.subscription = prev
 		}
+		s.mu.Unlock()
+		return nil, err
 	}
-	return d, nil
+	s.queue(func() { s.publish(files) })
+	out := &protocol.SubscribeResult{Seq: res.Seq}
+	if p.Snapshot {
+		if p.Sessions {
+			out.Sessions = res.Sessions
+		}
+		if p.Conflicts {
+			out.Conflicts = res.Conflicts
+		}
+		out.Previews = res.Previews
+	}
+	return out, nil
 }

@@ -129,7 +129,7 @@ func (s *stub) subscribed(p protocol.SubscribeParams) {
 	}
 }
 
-func (s *stub) Subscribe(ctx context.Context, p protocol.SubscribeParams) (*protocol.Empty, error) {
+func (s *stub) Subscribe(ctx context.Context, p protocol.SubscribeParams) (*protocol.SubscribeResult, error) {
 	res, err := s.Daemon.Subscribe(ctx, p)
 	s.subscribed(p)
 	return res, err
@@ -435,9 +435,9 @@ func TestLSPRange(t *testing.T) {
 	}
 }
 
-// TestReconnect drops the daemon connections under the face: the face
-// dials again by itself, and the editor's studio/subscribe is repeated on
-// its own relayed connection.
+// TestReconnect drops the daemon connection under the face: the face
+// dials again by itself, with its own subscription and the editor's
+// studio/subscribe on the one connection.
 func TestReconnect(t *testing.T) {
 	var mu sync.Mutex
 	var conns []*stub
@@ -454,21 +454,17 @@ func TestReconnect(t *testing.T) {
 		defer mu.Unlock()
 		return slices.Clone(conns)
 	}
+	// editorToo: the face's needs and the editor's choice together.
+	editorToo := func(c *stub) bool {
+		subs := c.subscriptions()
+		last := subs[len(subs)-1]
+		return last.Sessions && last.Conflicts && last.Preview && last.Snapshot
+	}
 	e.initialize(map[string]any{})
-	e.mustCall(protocol.MethodSubscribe, protocol.SubscribeParams{Conflicts: true})
-	// One connection is the face's, subscribed to sessions and conflicts;
-	// the other relays the editor's requests.
-	var face, relay *stub
-	dialled.Await(t, "the face's connection and the editor's", func() bool {
-		face, relay = nil, nil
-		for _, c := range all() {
-			if subs := c.subscriptions(); len(subs) == 1 && subs[0].Sessions {
-				face = c
-			} else if len(subs) == 1 && !subs[0].Sessions && subs[0].Conflicts {
-				relay = c
-			}
-		}
-		return face != nil && relay != nil
+	e.mustCall(protocol.MethodSubscribe, protocol.SubscribeParams{Preview: true})
+	dialled.Await(t, "the editor's subscription on the face's connection", func() bool {
+		c := all()
+		return len(c) == 1 && editorToo(c[0])
 	}, func() string {
 		var d []string
 		for _, c := range all() {
@@ -476,23 +472,16 @@ func TestReconnect(t *testing.T) {
 		}
 		return "subscriptions: " + strings.Join(d, "; ")
 	})
-	if n := len(all()); n != 2 {
-		t.Fatalf("daemon connections: %d, want 2", n)
-	}
-	face.Close()
-	relay.Close()
-	dialled.Await(t, "the face to dial again", func() bool { return len(all()) == 3 })
-	// The editor's connection comes back on its next request, with its
-	// subscription.
+	all()[0].Close()
+	dialled.Await(t, "the face to dial again, with the editor's subscription", func() bool {
+		c := all()
+		return len(c) == 2 && len(c[1].subscriptions()) > 0 && editorToo(c[1])
+	})
 	var hello protocol.HelloResult
 	if err := json.Unmarshal(e.mustCall(protocol.MethodHello, protocol.HelloParams{}), &hello); err != nil || hello.PID != os.Getpid() {
-		t.Fatalf("hello after the daemon connections dropped: %+v, %v", hello, err)
+		t.Fatalf("hello after the daemon connection dropped: %+v, %v", hello, err)
 	}
-	now := all()
-	if len(now) != 4 {
-		t.Fatalf("daemon connections: %d, want 4", len(now))
-	}
-	if subs := now[3].subscriptions(); len(subs) != 1 || subs[0].Sessions || !subs[0].Conflicts {
-		t.Errorf("the editor's subscription on its new connection: %+v", subs)
+	if n := len(all()); n != 2 {
+		t.Fatalf("daemon connections: %d, want 2 (one, then one after the drop)", n)
 	}
 }

@@ -46,7 +46,7 @@ func toolError(what string, err error) *mcp.CallToolResult {
 	case protocol.CodeUntrusted:
 		hint = "The repository's .studio.toml defines commands the user has not trusted. Ask the user to review it and run `studiod trust` in the repository; an MCP client cannot trust it."
 	case protocol.CodeBusy:
-		hint = "The agent is working. Wait until get_session shows it idle or waiting, or stop it first with stop_session."
+		hint = "The agent is working or waiting for an answer. Wait until get_session shows it idle (answer its question first), or stop it first with stop_session."
 	case protocol.CodeGit:
 		hint = "git is missing or too old on this machine; ask the user to run `studiod doctor`."
 	case protocol.CodeMethodNotFound:

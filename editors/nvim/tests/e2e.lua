@@ -153,6 +153,27 @@ local ok, err = xpcall(function()
     vim.cmd('tabclose')
   end)
 
+  H.test('one daemon connection: session events come over the language client', function()
+    if not require('studio.lsp').client() then
+      H.skip('no studiod language client')
+    end
+    local events = require('studio.events')
+    H.wait('the private connection closed', function()
+      return not rpc.connected()
+    end)
+    local s = assert(session('alpha'))
+    H.eq(events.sessions[s.id] and events.sessions[s.id].name, 'alpha', 'alpha in the snapshot')
+    local nerr = H.await('note', function(cb)
+      rpc.request(protocol.method.note, { session = 'alpha', repo = repo, note = 'over the client' }, cb)
+    end)
+    H.eq(nerr, nil, 'note error')
+    H.wait('the note in the session cache', function()
+      local c = events.sessions[s.id]
+      return c and c.note == 'over the client'
+    end)
+    H.truthy(not rpc.connected(), 'no private connection')
+  end)
+
   H.test('review opens a diff against the base version', function()
     local rerr = H.await('review', function(cb)
       require('studio.review').open('alpha', repo, cb)

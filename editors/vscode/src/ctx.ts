@@ -6,6 +6,7 @@ import * as lc from "vscode-languageclient/node";
 import { Binary, bootstrap, BootstrapError } from "./bootstrap";
 import { Config } from "./config";
 import { ConflictSet } from "./conflicts";
+import { Feed } from "./feed";
 import { CommandId, runningContext } from "./ids";
 import * as p from "./protocol";
 import { PreviewStore } from "./preview";
@@ -40,6 +41,8 @@ export class Ctx {
     private _server: p.HelloResult | undefined;
     private readonly clientDisposables: vscode.Disposable[] = [];
     private readonly outputs = new Map<string, { offset: number; handler: OutputHandler }>();
+    /** Joins studio/subscribe's snapshot with the notifications after it. */
+    private readonly feed = new Feed();
     private readonly changed = new vscode.EventEmitter<void>();
     private readonly sessionChanged = new vscode.EventEmitter<{ prev: p.Session | undefined; session: p.Session }>();
     private readonly stateChanged = new vscode.EventEmitter<ClientState>();
@@ -202,12 +205,18 @@ export class Ctx {
             },
         );
         this.clientDisposables.push(
-            client.onNotification(p.sessionChanged.method, (n: p.SessionChanged) => this.applySession(n.session)),
-            client.onNotification(p.conflictsChanged.method, (d: p.ConflictsChanged) => {
-                this.conflicts.apply(d);
-                this.changed.fire();
-            }),
-            client.onNotification(p.previewChanged.method, (n: p.PreviewChanged) => this.applyPreview(n.preview)),
+            client.onNotification(p.sessionChanged.method, (n: p.SessionChanged) =>
+                this.feed.event(n.seq, () => this.applySession(n.session)),
+            ),
+            client.onNotification(p.conflictsChanged.method, (d: p.ConflictsChanged) =>
+                this.feed.event(d.seq, () => {
+                    this.conflicts.apply(d);
+                    this.changed.fire();
+                }),
+            ),
+            client.onNotification(p.previewChanged.method, (n: p.PreviewChanged) =>
+                this.feed.event(n.seq, () => this.applyPreview(n.preview)),
+            ),
             client.onNotification(p.outputNotification.method, (n: p.OutputNotification) => {
                 this.outputs.get(n.session)?.handler(n);
             }),
@@ -231,34 +240,25 @@ export class Ctx {
         return (await client.sendRequest(req.method, params)) as R;
     }
 
-    /** Reloads sessions and conflicts for the workspace folders and resubscribes. */
+    /**
+     * Resubscribes with a snapshot: the sessions, conflicts and previews of
+     * the workspace folders, and every change after them.
+     */
     async refresh(): Promise<void> {
         if (!this._client) return;
-        const folders = this.workspaceFolders();
-        const repos = folders.length ? folders : [undefined];
-        const sessions: p.Session[] = [];
-        const conflicts: p.Conflict[] = [];
-        const previews: p.Preview[] = [];
-        const seen = new Set<string>();
-        for (const repo of repos) {
+        await this.subscribe(true);
+        // Asking for a repository's preview keeps it live; studio/previewChanged
+        // brings the next ones.
+        const sessions = this.sessions.all();
+        for (const repo of this.workspaceFolders()) {
+            if (!sessions.some((s) => inWorkspace(s, [repo]))) continue;
             try {
-                const r = await this.request(p.sessions, repo ? { repo } : {});
-                for (const s of r.sessions ?? []) if (!seen.has(s.id)) (seen.add(s.id), sessions.push(s));
-                const c = await this.request(p.conflicts, repo ? { repo } : {});
-                conflicts.push(...(c.conflicts ?? []));
-                // The preview of a repository with sessions; asking for it
-                // keeps it live, and studio/previewChanged brings it.
-                if (repo && r.sessions?.length) previews.push(await this.request(p.preview, { repo }));
+                this.applyPreview(await this.request(p.preview, { repo }));
             } catch (e) {
-                // A folder that is not a git repository has no sessions.
-                this.log.info(`sessions of ${repo ?? "all repos"}: ${describe(e)}`);
+                // A folder that is not a git repository has no preview.
+                this.log.info(`preview of ${repo}: ${describe(e)}`);
             }
         }
-        this.sessions.reset(sessions);
-        this.conflicts.reset(dedupe(conflicts));
-        this.previews.clear();
-        for (const pv of previews) this.previews.set(pv);
-        await this.subscribe();
         this.changed.fire();
     }
 
@@ -285,20 +285,36 @@ export class Ctx {
         if (this.outputs.delete(session)) await this.subscribe().catch((e) => this.log.warn(describe(e)));
     }
 
-    /** studio/subscribe replaces the previous choice, so send the whole set. */
-    private async subscribe(): Promise<void> {
+    /**
+     * studio/subscribe replaces the previous choice, so send the whole set;
+     * with snapshot, the state it answers replaces what the extension knew.
+     */
+    private async subscribe(snapshot = false): Promise<void> {
         if (!this._client) return;
         const output = [...this.outputs].map(([session, o]) => ({ session, offset: o.offset }));
-        await this.request(p.subscribe, { sessions: true, conflicts: true, preview: true, output });
+        const params = { sessions: true, conflicts: true, preview: true, output, snapshot };
+        if (!snapshot) {
+            await this.request(p.subscribe, params);
+            return;
+        }
+        await this.feed.snapshot(
+            () => this.request(p.subscribe, params),
+            (r) => {
+                const folders = this.workspaceFolders();
+                const here = (repo: string) => inWorkspace({ repo, worktree: repo }, folders);
+                // Ended sessions come back as they change, as before a refresh.
+                const ended = new Set<string>([p.State.Failed, p.State.Merged]);
+                this.sessions.reset((r.sessions ?? []).filter((s) => !ended.has(s.state) && inWorkspace(s, folders)));
+                this.conflicts.reset((r.conflicts ?? []).filter((c) => here(c.repo)));
+                this.previews.clear();
+                for (const pv of r.previews ?? []) if (here(pv.repo)) this.previews.set(pv);
+            },
+        );
     }
 
     dispose(): void {
         void this.stop();
     }
-}
-
-function dedupe(cs: p.Conflict[]): p.Conflict[] {
-    return [...new Map(cs.map((c) => [c.id, c])).values()];
 }
 
 /** A one-line description of an error, including a JSON-RPC code. */

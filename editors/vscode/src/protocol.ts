@@ -54,6 +54,8 @@ export const Method = {
     Trust: "studio/trust",
     Pool: "studio/pool",
     Fsmonitor: "studio/fsmonitor",
+    Salvage: "studio/salvage",
+    Restore: "studio/restore",
     Shutdown: "studio/shutdown",
 } as const;
 
@@ -96,8 +98,9 @@ export const Code = {
     MergeConflict: -31003, // data: MergeConflictData
     TargetDirty: -31004, // the target's worktree has local changes in the way
     Untrusted: -31005, // the repo's config defines commands and is not trusted
-    Busy: -31006, // the agent is working; retry or force
+    Busy: -31006, // the agent is working or waiting for an answer; retry or force
     Git: -31007, // git missing or too old
+    Forbidden: -31012, // a session acting for another, or a hook without its session's secret
 } as const;
 
 /** Session states. */
@@ -382,6 +385,7 @@ export interface FsmonitorResult {
 export interface HelloParams {
     client: string;
     version: string;
+    token?: string;
 }
 
 export interface HelloResult {
@@ -395,6 +399,7 @@ export interface HookParams extends SessionRef {
     message?: string;
     agent?: string;
     payload?: unknown;
+    token?: string;
 }
 
 export interface HookResult {
@@ -579,15 +584,54 @@ export interface RemoveParams extends SessionRef {
     force?: boolean;
 }
 
+export interface Salvage {
+    name: string;
+    ref: string;
+    commit: string;
+    session: string;
+    sessionId: string;
+    agent?: string;
+    branch: string;
+    target: string;
+    base: string;
+    when: string;
+    uncommitted: boolean;
+    changes: Changes;
+}
+
 export interface RemoveResult {
     session: Session;
     branchDeleted: boolean;
     branchKept?: string;
+    salvage?: Salvage;
 }
 
 export interface ResizeParams extends SessionRef {
     rows: number;
     cols: number;
+}
+
+export interface RestoreParams {
+    repo: string;
+    name: string;
+    as?: string;
+    branch?: string;
+    agent?: string;
+    command?: string[];
+}
+
+export interface RestoreResult {
+    salvage: Salvage;
+    session?: Session;
+    branch?: string;
+}
+
+export interface SalvageParams {
+    repo: string;
+}
+
+export interface SalvageResult {
+    salvages: Salvage[];
 }
 
 export interface SendParams extends SessionRef {
@@ -659,6 +703,14 @@ export interface SubscribeParams {
     preview?: boolean;
     output?: OutputSubscription[];
     activity?: boolean;
+    snapshot?: boolean;
+}
+
+export interface SubscribeResult {
+    seq: number;
+    sessions?: Session[];
+    conflicts?: Conflict[];
+    previews?: Preview[];
 }
 
 export interface SyncParams extends SessionRef {
@@ -740,12 +792,14 @@ export interface WhoResult {
 
 export interface SessionChanged {
     session: Session;
+    seq?: number;
 }
 
 export interface ConflictsChanged {
     added?: Conflict[];
     updated?: Conflict[];
     resolved?: string[];
+    seq?: number;
 }
 
 export interface OutputNotification {
@@ -757,6 +811,7 @@ export interface OutputNotification {
 
 export interface PreviewChanged {
     preview: Preview;
+    seq?: number;
 }
 
 export interface ToolCall {
@@ -817,6 +872,8 @@ export const pool = new Request<PoolParams, PoolResult>(Method.Pool);
 export const preview = new Request<PreviewParams, Preview>(Method.Preview);
 export const remove = new Request<RemoveParams, RemoveResult>(Method.Remove);
 export const resize = new Request<ResizeParams, Session>(Method.Resize);
+export const restore = new Request<RestoreParams, RestoreResult>(Method.Restore);
+export const salvage = new Request<SalvageParams, SalvageResult>(Method.Salvage);
 export const send = new Request<SendParams, SendResult>(Method.Send);
 export const session = new Request<SessionRef, Session>(Method.Session);
 export const sessions = new Request<SessionsParams, SessionsResult>(Method.Sessions);
@@ -824,7 +881,7 @@ export const shutdown = new Request<Empty, Empty>(Method.Shutdown);
 export const spawn = new Request<SpawnParams, Session>(Method.Spawn);
 export const status = new Request<Empty, StatusResult>(Method.Status);
 export const stop = new Request<StopParams, Session>(Method.Stop);
-export const subscribe = new Request<SubscribeParams, Empty>(Method.Subscribe);
+export const subscribe = new Request<SubscribeParams, SubscribeResult>(Method.Subscribe);
 export const sync = new Request<SyncParams, SyncResult>(Method.Sync);
 export const trust = new Request<TrustParams, TrustResult>(Method.Trust);
 export const undo = new Request<SessionRef, UndoResult>(Method.Undo);

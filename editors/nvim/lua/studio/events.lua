@@ -40,20 +40,81 @@ function M.on_session(s)
   doautocmd('StudioSessionChanged')
 end
 
--- Subscribes to session and conflict notifications and seeds the cache.
-function M.start()
-  rpc.on(protocol.notify.session_changed, function(params)
-    M.on_session(params and params.session)
-  end)
-  rpc.on(protocol.notify.conflicts_changed, function(params)
-    M.last_conflicts = params
-    doautocmd('StudioConflictsChanged')
-  end)
-  rpc.subscribe({ sessions = true, conflicts = true }, function(err)
+-- Predicted conflicts by id.
+M.conflicts = {}
+
+-- The subscription's snapshot and the notifications after it: while a
+-- snapshot is asked for, notifications are held (`studiod lsp` forwards
+-- them apart from the reply, so some may come first); once it is in, the
+-- held ones it already has (seq at or below its seq) are dropped.
+local waiting, held = 0, {}
+
+local function event(params, apply)
+  if waiting > 0 then
+    table.insert(held, { seq = type(params) == 'table' and params.seq or nil, apply = apply })
+  else
+    apply()
+  end
+end
+
+local function apply_conflicts(d)
+  for _, list in ipairs({ d.added or {}, d.updated or {} }) do
+    for _, c in ipairs(list) do
+      M.conflicts[c.id] = c
+    end
+  end
+  for _, id in ipairs(d.resolved or {}) do
+    M.conflicts[id] = nil
+  end
+  M.last_conflicts = d
+  doautocmd('StudioConflictsChanged')
+end
+
+-- Subscribes with a snapshot: the cache becomes the daemon's sessions and
+-- conflicts, and follows every change after them.
+function M.subscribe()
+  waiting = waiting + 1
+  rpc.subscribe({ sessions = true, conflicts = true, snapshot = true }, function(err, result)
+    waiting = waiting - 1
+    local seq = 0
     if err then
       util.err('subscribe: ' .. rpc.describe(err))
+    elseif type(result) == 'table' then
+      seq = tonumber(result.seq) or 0
+      M.sessions, M.conflicts = {}, {}
+      for _, s in ipairs(result.sessions or {}) do
+        M.sessions[s.id] = s
+      end
+      for _, c in ipairs(result.conflicts or {}) do
+        M.conflicts[c.id] = c
+      end
+    end
+    if waiting == 0 then
+      local h = held
+      held = {}
+      for _, e in ipairs(h) do
+        if not e.seq or e.seq == vim.NIL or e.seq > seq then
+          e.apply()
+        end
+      end
     end
   end)
+end
+
+-- Follows session and conflict notifications from a snapshot on.
+function M.start()
+  rpc.on(protocol.notify.session_changed, function(params)
+    event(params, function()
+      M.on_session(params and params.session)
+    end)
+  end)
+  rpc.on(protocol.notify.conflicts_changed, function(params)
+    event(params, function()
+      apply_conflicts(params or {})
+    end)
+  end)
+  rpc.on_connect(M.subscribe)
+  M.subscribe()
 end
 
 -- Session names of repo (all repos when nil), from the daemon when it answers

@@ -45,7 +45,23 @@ local function client_config(root)
     -- Waiting sessions are announced from studio/sessionChanged (events.lua),
     -- so the server must not also ask with window/showMessageRequest.
     init_options = { client = 'nvim', showsWaiting = true },
+    -- The daemon's notifications the editor subscribed to (rpc.subscribe)
+    -- come over this client.
+    handlers = (function()
+      local h = {}
+      for _, method in pairs(protocol.notify) do
+        if method:find('^studio/') then
+          h[method] = function(_, result)
+            require('studio.rpc').dispatch(method, result)
+          end
+        end
+      end
+      return h
+    end)(),
     on_init = function(client)
+      vim.schedule(function()
+        require('studio.rpc').client_changed(true)
+      end)
       local caps = client.server_capabilities or {}
       if caps.codeLensProvider then
         vim.schedule(function()
@@ -56,6 +72,9 @@ local function client_config(root)
     on_exit = function(_, _, id)
       if state.id == id then
         state.id = nil
+        vim.schedule(function()
+          require('studio.rpc').client_changed(false)
+        end)
       end
     end,
   }

@@ -41,6 +41,8 @@ M.method = {
   trust = 'studio/trust',
   pool = 'studio/pool',
   fsmonitor = 'studio/fsmonitor',
+  salvage = 'studio/salvage',
+  restore = 'studio/restore',
   shutdown = 'studio/shutdown',
 }
 
@@ -85,6 +87,7 @@ M.code = {
   untrusted = -31005,
   busy = -31006,
   git = -31007,
+  forbidden = -31012,
 }
 
 -- Session states.

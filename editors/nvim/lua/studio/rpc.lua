@@ -4,9 +4,10 @@
 -- with or without an LSP `initialize`.
 -- So a request goes over the attached studiod language client when there is
 -- one, else over a private connection: a second `studiod lsp` driven with
--- vim.lsp.rpc (LSP framing, no initialize). That private connection also
--- carries the studio/subscribe notifications, so there is one stream of
--- session events however many buffers the client is attached to.
+-- vim.lsp.rpc (LSP framing, no initialize). The studio/subscribe
+-- notifications come the same way: over the language client once it is up
+-- (the private connection is then closed, so the editor holds one daemon
+-- connection), else over the private connection.
 --
 -- Callbacks run on the main loop: cb(err, result), err = {code, message, data}.
 local protocol = require('studio.protocol')
@@ -21,8 +22,11 @@ M.codes = protocol.code
 local channel = nil
 -- Notification listeners by method.
 local listeners = {}
--- The last studio/subscribe params, sent again on a new connection.
-local subscription = nil
+-- Whether something subscribed: the subscribers are asked to subscribe
+-- again (on_connect) when the connection carrying it changes.
+local subscribed = false
+-- Functions run when the connection that carries the subscription changes.
+local connect_hooks = {}
 
 local function dispatch(method, params)
   for _, fn in ipairs(listeners[method] or {}) do
@@ -33,15 +37,35 @@ local function dispatch(method, params)
   end
 end
 
+M.dispatch = dispatch
+
+-- Registers fn() to run when notifications move to a new connection: it
+-- subscribes again there.
+function M.on_connect(fn)
+  table.insert(connect_hooks, fn)
+end
+
+local function reconnected()
+  if not subscribed then
+    return
+  end
+  vim.schedule(function()
+    for _, fn in ipairs(connect_hooks) do
+      fn()
+    end
+  end)
+end
+
 -- Registers fn(params) for a notification from the daemon.
 function M.on(method, fn)
   listeners[method] = listeners[method] or {}
   table.insert(listeners[method], fn)
 end
 
--- Removes every listener (setup() registers them again).
+-- Removes every listener and hook (setup() registers them again).
 function M.clear_listeners()
   listeners = {}
+  connect_hooks = {}
 end
 
 local function rpc_start(dispatchers)
@@ -53,7 +77,7 @@ local function rpc_start(dispatchers)
   return vim.lsp.rpc.start(bin, { 'lsp' }, dispatchers, extra)
 end
 
-local function open()
+local function open(subscribing)
   if channel then
     return channel
   end
@@ -80,8 +104,8 @@ local function open()
       this.hello = result
     end
   end)
-  if subscription then
-    rpc.request(protocol.method.subscribe, subscription, function() end)
+  if not subscribing then
+    reconnected()
   end
   return channel
 end
@@ -163,19 +187,41 @@ function M.request_sync(method, params, timeout)
   return rerr, rres
 end
 
--- Chooses the notifications to receive (studio/subscribe), on the private
--- connection, and again whenever that connection is reopened.
+-- Chooses the notifications to receive (studio/subscribe), on the language
+-- client when it is up, else on the private connection. The on_connect
+-- hooks subscribe again when that changes.
 function M.subscribe(params, cb)
-  subscription = params
-  local c, oerr = open()
-  if not c then
-    return cb and cb({ code = 0, message = oerr })
-  end
-  c.rpc.request(protocol.method.subscribe, params, function(err, result)
-    if cb then
-      cb(normalize(err), result)
+  subscribed = true
+  cb = cb or function() end
+  local function done(err, result)
+    if result == vim.NIL then
+      result = nil
     end
-  end)
+    cb(normalize(err), result)
+  end
+  local client = require('studio.lsp').client()
+  if client and client.request(protocol.method.subscribe, params, function(err, result)
+    done(err, result)
+  end, 0) then
+    return
+  end
+  local c, oerr = open(true)
+  if not c then
+    return vim.schedule(function()
+      cb({ code = 0, message = oerr })
+    end)
+  end
+  c.rpc.request(protocol.method.subscribe, params, done)
+end
+
+-- The language client is up (or gone): notifications move to it (or back
+-- to a private connection). The private connection is closed first, so
+-- that no change comes over both.
+function M.client_changed(up)
+  if up then
+    M.close()
+  end
+  reconnected()
 end
 
 -- A one-line description of err for messages.

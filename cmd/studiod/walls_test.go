@@ -1,0 +1,337 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/studiod/studiod/internal/gittest"
+	"github.com/studiod/studiod/protocol"
+)
+
+// TestMCPWaitingIsNotDone merges and lands, through MCP, a session whose
+// agent waits for an answer: both are refused as busy and nothing moves,
+// as for a working agent.
+func TestMCPWaitingIsNotDone(t *testing.T) {
+	e := newMCPEnv(t, "repo", false)
+	c, w := e.daemon.watch()
+	s, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: e.repo, Name: "half",
+		Command: []string{"fakeagent", "-edit", "half.txt", "-ask", "may I go on?"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.AwaitState(t, s.ID, protocol.StateWaiting)
+	main := gittest.Git(t, e.repo, "rev-parse", "main")
+	branch := gittest.Git(t, e.repo, "rev-parse", s.Branch)
+
+	r := e.call("merge_session", map[string]any{"session": "half"})
+	if !r.IsError || !strings.Contains(resultText(r), "waiting for an answer") {
+		t.Errorf("merge_session: got %v %q, want a tool error saying the agent waits", r.IsError, resultText(r))
+	}
+	r = e.call("land_sessions", map[string]any{"sessions": []string{"half"}})
+	if text := resultText(r); !strings.Contains(text, "busy") || !strings.Contains(text, "waiting for an answer") {
+		t.Errorf("land_sessions: got %q, want it stopped at half as busy", text)
+	}
+	if got := gittest.Git(t, e.repo, "rev-parse", "main"); got != main {
+		t.Errorf("main moved to %s", got)
+	}
+	if got := gittest.Git(t, e.repo, "rev-parse", s.Branch); got != branch {
+		t.Errorf("%s moved to %s: the waiting agent's work was checkpointed", s.Branch, got)
+	}
+	if got := sessionState(t, c, s.ID); got.State != protocol.StateWaiting {
+		t.Errorf("after the refusals: got %s, want still waiting", got.State)
+	}
+}
+
+// sessionEnv is the environment of a session's agent, as a process it
+// starts inherits it.
+func sessionEnv(t *testing.T, s protocol.Session) []string {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", s.PID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Split(strings.TrimRight(string(b), "\x00"), "\x00")
+}
+
+// runIn runs studiod (or another program) with env in dir and returns its
+// exit code and output.
+func runIn(t *testing.T, env []string, dir string, argv ...string) (int, string) {
+	t.Helper()
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Env, cmd.Dir = env, dir
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		return ee.ExitCode(), string(out)
+	case err != nil:
+		t.Fatalf("%v: %v", argv, err)
+	}
+	return 0, string(out)
+}
+
+// withoutSecret is env with no session secret: the person's own shell.
+func withoutSecret(env []string) []string {
+	return slices.DeleteFunc(slices.Clone(env), func(kv string) bool { return strings.HasPrefix(kv, "STUDIO_SESSION_TOKEN=") })
+}
+
+// TestSessionSpeaksOnlyForItself: from inside session a, neither hooks nor
+// the CLI can change session b (its state, its note, its agent, its
+// branch), while reading b and acting on a itself work; the person, whose
+// shell has no session secret, can do all of it except reporting for b.
+func TestSessionSpeaksOnlyForItself(t *testing.T) {
+	home := newHome(t)
+	repo := gittest.NewRepo(t, map[string]string{"README.md": "hello\n"})
+	d := startDaemon(t, home)
+	c, w := d.watch()
+	spawn := func(name string) protocol.Session {
+		s, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: name,
+			Command: []string{"fakeagent", "-edit", name + ".txt", "-echo"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return w.AwaitState(t, s.ID, protocol.StateIdle)
+	}
+	a, b := spawn("a"), spawn("b")
+	envA := sessionEnv(t, a)
+	if !slices.ContainsFunc(envA, func(kv string) bool { return strings.HasPrefix(kv, "STUDIO_SESSION_TOKEN=") && len(kv) > 40 }) {
+		t.Fatalf("session a's agent has no secret in its environment")
+	}
+	payload, err := os.ReadFile("../../agents/testdata/hooks/claude/notification-permission-prompt.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bUnchanged := func(after string) {
+		t.Helper()
+		got := sessionState(t, c, b.ID)
+		if got.State != protocol.StateIdle || got.Note != b.Note {
+			t.Fatalf("after %s: b is %s, note %q; want idle, note %q", after, got.State, got.Note, b.Note)
+		}
+	}
+
+	// Hooks: a report for b from a's environment, or from the person's,
+	// is refused; the hook binaries still let their agent go on.
+	for _, env := range [][]string{envA, withoutSecret(envA)} {
+		if code, out := runIn(t, env, a.Worktree, "studiod", "hook", "--session", b.ID, "waiting", "may I delete prod?"); code != exitForbidden {
+			t.Errorf("studiod hook for b: exit %d (%s), want %d", code, out, exitForbidden)
+		}
+		bUnchanged("studiod hook waiting")
+		for _, argv := range [][]string{{"studiod", "hook", "--agent", "claude"}, {"studiod-hook", "--agent", "claude"}} {
+			cmd := exec.Command(argv[0], argv[1:]...)
+			cmd.Env, cmd.Dir = append(slices.Clone(env), "STUDIO_SESSION_ID="+b.ID), a.Worktree
+			cmd.Stdin = strings.NewReader(string(payload))
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Errorf("%s for b: %v (%s), want exit 0: a hook never fails its agent", argv[0], err, out)
+			}
+			bUnchanged(argv[0])
+		}
+	}
+	hooksLog, _ := os.ReadFile(filepath.Join(home, "state", "sessions", a.ID, "hooks.log"))
+	if !strings.Contains(string(hooksLog), "forbidden") {
+		t.Errorf("a's hooks log does not say the reports were refused:\n%s", hooksLog)
+	}
+
+	// The CLI from a's environment: changing b is refused, reading it is
+	// not.
+	for _, argv := range [][]string{
+		{"note", "b", "taken over"},
+		{"stop", "b"},
+		{"send", "b", "rm -rf ."},
+		{"answer", "b", "allow"},
+		{"comment", "b", "b.txt:1", "bad"},
+		{"merge", "b"},
+		{"land", "b"},
+		{"sync", "b"},
+		{"rm", "--force", "b"},
+		{"land"},
+		{"shutdown"},
+	} {
+		if code, out := runIn(t, envA, a.Worktree, append([]string{"studiod"}, argv...)...); code != exitForbidden || !strings.Contains(out, "forbidden") {
+			t.Errorf("studiod %s from a: exit %d (%s), want %d, forbidden", strings.Join(argv, " "), code, out, exitForbidden)
+		}
+		bUnchanged("studiod " + argv[0])
+	}
+	// A process of a's that drops the secret from its environment and
+	// says nothing of it is still known by its ancestors' environment.
+	if code, out := runIn(t, envA, a.Worktree, "sh", "-c", "env -u STUDIO_SESSION_TOKEN studiod stop b; exit $?"); code != exitForbidden {
+		t.Errorf("studiod stop b from a child of a without the secret: exit %d (%s), want %d", code, out, exitForbidden)
+	}
+	bUnchanged("stop from a child without the secret")
+	if got := gittest.Git(t, repo, "rev-parse", "main"); got != a.Base {
+		t.Errorf("main moved to %s", got)
+	}
+	for _, argv := range [][]string{{"show", "b"}, {"diff", "b"}, {"ls"}, {"note", "a", "my own note"}, {"hook", "working"}} {
+		if code, out := runIn(t, envA, a.Worktree, append([]string{"studiod"}, argv...)...); code != 0 {
+			t.Errorf("studiod %s from a: exit %d (%s), want 0", strings.Join(argv, " "), code, out)
+		}
+	}
+	if got := sessionState(t, c, a.ID); got.Note != "my own note" || got.State != protocol.StateWorking {
+		t.Errorf("a after its own note and hook: %s %q", got.State, got.Note)
+	}
+
+	// The person may.
+	if code, out := runIn(t, withoutSecret(envA), repo, "studiod", "note", "b", "the person's note"); code != 0 {
+		t.Fatalf("studiod note b from the person: exit %d (%s)", code, out)
+	}
+	if got := sessionState(t, c, b.ID); got.Note != "the person's note" {
+		t.Errorf("b's note: %q", got.Note)
+	}
+}
+
+// claudeHook runs `studiod hook --agent claude` as session s's agent would,
+// from its environment and worktree, with a payload for event, and returns
+// what it printed.
+func claudeHook(t *testing.T, s protocol.Session, env []string, event, tool, id string, input map[string]any) string {
+	t.Helper()
+	payload, _ := json.Marshal(map[string]any{"session_id": "conv", "hook_event_name": event, "cwd": s.Worktree,
+		"tool_name": tool, "tool_use_id": id, "tool_input": input})
+	cmd := exec.Command("studiod", "hook", "--agent", "claude")
+	cmd.Env, cmd.Dir = env, s.Worktree
+	cmd.Stdin = strings.NewReader(string(payload))
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("hook %s %s: %v", event, tool, err)
+	}
+	return string(out)
+}
+
+// TestGateResolvesPaths: the gate judges the file a write really changes.
+// With session gb holding shared.txt and ga in deny mode, every way of
+// naming shared.txt from ga (a committed symlink, /proc/self/cwd, `..`, a
+// linked path to the worktree) is denied, and so is any write into gb's
+// worktree or the person's checkout, for each of Claude Code's write
+// tools; in ask mode such a write is asked, in inform mode reported.
+func TestGateResolvesPaths(t *testing.T) {
+	home := newHome(t)
+	repo := gittest.NewRepo(t, map[string]string{"shared.txt": "one\ntwo\nthree\nfour\n", "sub/keep.txt": "keep\n", "README.md": "hi\n"})
+	if err := os.Symlink("shared.txt", filepath.Join(repo, "link.txt")); err != nil {
+		t.Fatal(err)
+	}
+	gittest.Git(t, repo, "add", "-A")
+	gittest.Git(t, repo, "commit", "-q", "-m", "link")
+	d := startDaemon(t, home)
+	c, w := d.watch()
+	spawn := func(name string, gate protocol.GateMode, argv ...string) protocol.Session {
+		s, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: name, Gate: gate, Command: append([]string{"fakeagent"}, argv...)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return w.AwaitState(t, s.ID, protocol.StateIdle)
+	}
+	gb := spawn("gb", "", "-edit", "shared.txt", "-echo")
+	w.Await(t, "gb's change to shared.txt", func() bool {
+		s, _ := w.Session(gb.ID)
+		return s.Changes.Files > 0
+	})
+	ga := spawn("ga", protocol.GateDeny, "-echo")
+	envA := sessionEnv(t, ga)
+	alias := filepath.Join(t.TempDir(), "alias")
+	if err := os.Symlink(ga.Worktree, alias); err != nil {
+		t.Fatal(err)
+	}
+	paths := []struct{ name, path string }{
+		{"relative", "shared.txt"},
+		{"absolute", filepath.Join(ga.Worktree, "shared.txt")},
+		{"dot-dot", "./sub/../shared.txt"},
+		{"committed symlink", filepath.Join(ga.Worktree, "link.txt")},
+		{"proc self cwd", "/proc/self/cwd/shared.txt"},
+		{"linked worktree path", filepath.Join(alias, "shared.txt")},
+		{"another session's worktree", filepath.Join(gb.Worktree, "new.txt")},
+		{"another session's worktree via dot-dot", filepath.Join(ga.Worktree, "..", "gb", "README.md")},
+		{"the person's checkout", filepath.Join(repo, "README.md")},
+		{"the person's checkout, new file", filepath.Join(repo, "sub", "..", "added.txt")},
+	}
+	tools := map[string]func(path string) map[string]any{
+		"Write": func(p string) map[string]any { return map[string]any{"file_path": p, "content": "mine\n"} },
+		"Edit": func(p string) map[string]any {
+			return map[string]any{"file_path": p, "old_string": "one\n", "new_string": "uno\n"}
+		},
+		"MultiEdit": func(p string) map[string]any {
+			return map[string]any{"file_path": p, "edits": []map[string]any{{"old_string": "one\n", "new_string": "uno\n"}}}
+		},
+		"NotebookEdit": func(p string) map[string]any { return map[string]any{"notebook_path": p, "new_source": "x"} },
+	}
+	for _, p := range paths {
+		for tool, input := range tools {
+			t.Run(p.name+"/"+tool, func(t *testing.T) {
+				out := claudeHook(t, ga, envA, "PreToolUse", tool, "t-"+tool, input(p.path))
+				if !strings.Contains(out, `"permissionDecision":"deny"`) {
+					t.Errorf("%s of %s: got %q, want a denial", tool, p.path, out)
+				}
+			})
+		}
+	}
+	// Its own new file, and a scratch file outside every checkout, are
+	// nobody else's.
+	for _, p := range []string{filepath.Join(ga.Worktree, "mine.txt"), filepath.Join(t.TempDir(), "scratch.txt")} {
+		if out := claudeHook(t, ga, envA, "PreToolUse", "Write", "t-own", map[string]any{"file_path": p, "content": "x"}); out != "" {
+			t.Errorf("Write of %s: got %q, want nothing to say", p, out)
+		}
+	}
+
+	// Ask mode asks; inform mode lets the write go and says why after it.
+	gask := spawn("gask", protocol.GateAsk, "-echo")
+	into := map[string]any{"file_path": filepath.Join(gb.Worktree, "new.txt"), "content": "x"}
+	if out := claudeHook(t, gask, sessionEnv(t, gask), "PreToolUse", "Write", "t1", into); !strings.Contains(out, `"permissionDecision":"ask"`) || !strings.Contains(out, "worktree of session `gb`") {
+		t.Errorf("ask mode, write into gb's worktree: got %q, want it asked with the reason", out)
+	}
+	ginf := spawn("ginf", protocol.GateInform, "-echo")
+	envI := sessionEnv(t, ginf)
+	into = map[string]any{"file_path": filepath.Join(repo, "README.md"), "content": "x"}
+	if out := claudeHook(t, ginf, envI, "PreToolUse", "Write", "t2", into); out != "" {
+		t.Errorf("inform mode before the write: got %q, want nothing", out)
+	}
+	if out := claudeHook(t, ginf, envI, "PostToolUse", "Write", "t2", into); !strings.Contains(out, "additionalContext") || !strings.Contains(out, "the person's own checkout") {
+		t.Errorf("inform mode after the write: got %q, want the reason", out)
+	}
+}
+
+// TestRemoveRecordsWhatWasKept removes, with --force, a stopped session
+// with uncommitted work in a repository of many files: the change stats
+// recorded on the way out are its own work, never a snapshot of its
+// worktree half-deleted, and the work is kept as a salvage.
+func TestRemoveRecordsWhatWasKept(t *testing.T) {
+	files := map[string]string{}
+	for i := range 1500 {
+		files[fmt.Sprintf("d%02d/f%04d.txt", i%30, i)] = strings.Repeat("line\n", 20)
+	}
+	home := newHome(t)
+	repo := gittest.NewRepo(t, files)
+	d := startDaemon(t, home)
+	c, w := d.watch()
+	s, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: "big",
+		Command: []string{"fakeagent", "-edit", "d00/f0000.txt,new.txt", "-echo"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Await(t, "big's changes", func() bool {
+		got, _ := w.Session(s.ID)
+		return got.State == protocol.StateIdle && got.Changes.Files == 2
+	})
+	if _, err := c.Stop(t.Context(), protocol.StopParams{SessionRef: protocol.SessionRef{Session: s.ID}}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := c.Remove(t.Context(), protocol.RemoveParams{SessionRef: protocol.SessionRef{Session: s.ID}, Force: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Salvage == nil || !res.Salvage.Uncommitted || res.Salvage.Changes.Files != 2 {
+		t.Errorf("salvage: %+v, want the uncommitted work of 2 files", res.Salvage)
+	}
+	want := protocol.Changes{Files: 2, Additions: 2, Deletions: 20}
+	if res.Session.Changes != want {
+		t.Errorf("recorded changes: %+v, want %+v", res.Session.Changes, want)
+	}
+	for _, ev := range w.Events(s.ID) {
+		if ev.Changes.Files > 2 {
+			t.Errorf("announced %s with %+v: a snapshot of a worktree being deleted", ev.State, ev.Changes)
+		}
+	}
+}
