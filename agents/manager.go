@@ -187,7 +187,7 @@ func New(ctx context.Context, opts Options) (*Manager, error) {
 	}
 	m.recoverLands(ctx)
 	if m.pool != nil {
-		m.pool.start()
+		m.pool.start(m.ctx, &m.wg)
 	}
 	for _, s := range m.List("", false) {
 		m.conf.track(ctx, s)

@@ -28,11 +28,11 @@ func (h *poolRuntime) Acquire(ctx context.Context, spec host.WorkspaceSpec) (hos
 		return nil, err
 	}
 	ws := h.Workspace(spec)
-	cfg, _, err := h.p.m.effectiveConfig(ctx, spec.Repo.Root)
+	cfg, _, err := h.p.env.effectiveConfig(ctx, spec.Repo.Root)
 	if err != nil {
 		return ws, nil // the spawn read it a moment ago; fsmonitor is a bonus
 	}
-	if hook := h.p.m.fsmonitorHookFor(cfg); hook != "" {
+	if hook := h.p.env.fsmonitorHookFor(cfg); hook != "" {
 		if err := h.p.configureFsmonitor(ctx, spec.Repo, spec.Path, hook); err != nil {
 			h.p.log.Info("fsmonitor not configured", "worktree", spec.Path, "err", err)
 		}

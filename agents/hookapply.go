@@ -1,0 +1,117 @@
+package agents
+
+import (
+	"context"
+)
+
+// HookRequest is an agent's report through `studiod hook`: a generic
+// Event (working, waiting, idle) with an optional Message, or the agent's
+// own hook Payload in the format Kind names.
+type HookRequest struct {
+	Event, Message string
+	Kind           string
+	Payload        []byte
+	// Token is the secret the hook presents: the session's own, from its
+	// agent's environment (secret.go).
+	Token string
+}
+
+// Hook applies an agent's own report of its state. It returns the session
+// and what the hook should print for the agent, if anything.
+func (m *Manager) Hook(ctx context.Context, ref Ref, req HookRequest) (Session, []byte, error) {
+	s, err := m.Lookup(ref)
+	if err != nil {
+		return Session{}, nil, err
+	}
+	if err := m.checkSecret(s, req.Token); err != nil {
+		return Session{}, nil, err
+	}
+	var e hookEvent
+	if req.Kind != "" {
+		if e, err = decodeHook(req.Kind, req.Payload); err != nil {
+			return s, nil, err
+		}
+	} else {
+		e.name = req.Event
+		switch req.Event {
+		case "working", "busy", "start":
+			e.state = Working
+		case "waiting", "question", "permission":
+			e.state = Waiting
+			e.ask = &Ask{Kind: WaitQuestion, Question: req.Message, Source: "hook"}
+			if req.Event == "permission" {
+				e.ask.Kind = WaitPermission
+			}
+		case "idle", "done", "stop":
+			e.state = Idle
+		case "note":
+			s, err := m.Note(ctx, Ref{Session: s.ID}, req.Message)
+			return s, nil, err
+		default:
+			return Session{}, nil, invalidf("hook event %q: use working, waiting, idle or note", req.Event)
+		}
+	}
+	return m.applyHook(ctx, Ref{Session: s.ID}, req.Kind, e)
+}
+
+// applyHook applies one of an agent's reports of kind (a hook kind, "" for
+// generic events) to the session.
+func (m *Manager) applyHook(ctx context.Context, ref Ref, kind string, e hookEvent) (Session, []byte, error) {
+	s, err := m.Lookup(ref)
+	if err != nil {
+		return Session{}, nil, err
+	}
+	if !live(s.State) {
+		return s, nil, invalidf("session %s is %s: hooks apply to running agents", s.Name, s.State)
+	}
+	m.log.Debug("hook", "session", s.Name, "event", e.name, "state", e.state)
+	if e.prompt {
+		m.deliveries.confirm(s.ID, e.promptText)
+	}
+	out := m.gateHook(ctx, s, kind, &e)
+	if e.state != "" {
+		if sv := m.supervisorOf(s.ID); sv != nil {
+			sv.mu.Lock()
+			sv.hooked = true
+			sv.mu.Unlock()
+		}
+	}
+	s, err = m.update(s.ID, func(r *Session) bool {
+		changed := false
+		if e.conversation != "" && r.Conversation == "" {
+			r.Conversation, changed = e.conversation, true
+		}
+		// Codex also reports the turns of its side threads (titles):
+		// only the session's own conversation moves its state.
+		if kind == HooksCodexNotify && e.conversation != r.Conversation {
+			return changed
+		}
+		if e.state == "" {
+			return changed
+		}
+		ask, detail := e.ask, e.detail
+		if e.state == Waiting {
+			// A later, vaguer report of the same question (Claude's
+			// permission notification) keeps what the first one said.
+			if r.State == Waiting && r.Ask != nil && ask != nil && r.Ask.Tool != "" && ask.Tool == "" {
+				ask = r.Ask
+			}
+			if ask != nil {
+				detail = ask.Question
+			}
+		}
+		if r.State == e.state && r.Detail == detail && sameAsk(r.Ask, ask) {
+			return changed
+		}
+		r.State, r.Detail, r.Ask = e.state, detail, ask
+		return true
+	})
+	return s, out, err
+}
+
+func sameAsk(a, b *Ask) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Kind == b.Kind && a.Question == b.Question && a.Tool == b.Tool && a.Subject == b.Subject
+}
