@@ -152,10 +152,11 @@ func readACPState(p host.Proc, s Session) *acpState {
 	return d.st
 }
 
-// sendACP sends text as a new prompt turn, queued behind a running one;
+// send sends text as a new prompt turn, queued behind a running one;
 // to an exited agent that can load its conversation, it starts the agent
 // again on it first.
-func (m *Manager) sendACP(ctx context.Context, s Session, text string, submit bool) (Session, Delivery, error) {
+func (drv acpDriver) send(ctx context.Context, s Session, text string, submit bool) (Session, Delivery, error) {
+	m := drv.m
 	if !submit {
 		return s, Delivery{}, invalidf("session %s speaks ACP: text goes as a whole prompt, drop --no-enter", s.Name)
 	}
@@ -163,7 +164,7 @@ func (m *Manager) sendACP(ctx context.Context, s Session, text string, submit bo
 		return s, Delivery{}, invalidf("empty prompt")
 	}
 	if !live(s.State) {
-		d, err := m.resumeACP(ctx, s, text)
+		d, err := drv.resume(ctx, s, text)
 		if err != nil {
 			return s, d, err
 		}
@@ -179,10 +180,11 @@ func (m *Manager) sendACP(ctx context.Context, s Session, text string, submit bo
 	return s, d, err
 }
 
-// resumeACP starts an exited ACP agent again, loads the session's
+// resume starts an exited ACP agent again, loads the session's
 // conversation (session/load, or session/resume, whichever the agent
 // advertised) and sends text as its next prompt.
-func (m *Manager) resumeACP(ctx context.Context, s Session, text string) (Delivery, error) {
+func (drv acpDriver) resume(ctx context.Context, s Session, text string) (Delivery, error) {
+	m := drv.m
 	if !active(s.State) {
 		return Delivery{}, invalidf("session %s is %s: there is no agent to continue", s.Name, s.State)
 	}
@@ -257,7 +259,7 @@ func (acpDriver) typed(prompt string) string { return "" }
 // once it has a prompt.
 func (acpDriver) startedState() string { return "" }
 
-func (d acpDriver) begin(ctx context.Context, sv *supervisor, s Session, prompt, typed string, progress Progress) (Session, string, error) {
+func (drv acpDriver) begin(ctx context.Context, sv *supervisor, s Session, prompt, typed string, progress Progress) (Session, string, error) {
 	if prompt != "" {
 		sv.acp.enqueue(prompt)
 	}
@@ -267,20 +269,20 @@ func (d acpDriver) begin(ctx context.Context, sv *supervisor, s Session, prompt,
 	if err != nil {
 		return s, "open the ACP session", err
 	}
-	s, err = d.m.Lookup(Ref{Session: s.ID})
+	s, err = drv.m.Lookup(Ref{Session: s.ID})
 	return s, "", err
 }
 
-func (d acpDriver) supervise(sv *supervisor, s Session, p Profile) {
-	sv.acp = newACPConn(d.m, s, p)
+func (drv acpDriver) supervise(sv *supervisor, s Session, p Profile) {
+	sv.acp = newACPConn(drv.m, s, p)
 	// Connected before anyone can call it; fed once the stream runs.
-	sv.acp.connect(d.m.ctx)
+	sv.acp.connect(drv.m.ctx)
 }
 
 func (acpDriver) follow(ctx context.Context, sv *supervisor) { sv.runACP(ctx) }
 
-func (d acpDriver) exited(sv *supervisor, s Session, p Profile) {
-	sv.acp = newACPConn(d.m, s, p)
+func (drv acpDriver) exited(sv *supervisor, s Session, p Profile) {
+	sv.acp = newACPConn(drv.m, s, p)
 	sv.acp.st = readACPState(sv.proc, s)
 }
 
@@ -288,17 +290,8 @@ func (acpDriver) ending(sv *supervisor) (string, bool) {
 	return sv.acp.exitNote(), sv.acp.opened()
 }
 
-func (d acpDriver) send(ctx context.Context, s Session, text string, submit bool) (Session, Delivery, error) {
-	return d.m.sendACP(ctx, s, text, submit)
-}
 
-func (d acpDriver) answer(ctx context.Context, s Session, ask Ask, answer, text, by string) (Session, Delivery, error) {
-	return d.m.answerACP(ctx, s, ask, answer, text, by)
-}
 
-func (d acpDriver) resume(ctx context.Context, s Session, message string) (Delivery, error) {
-	return d.m.resumeACP(ctx, s, message)
-}
 
 // resize does nothing: the agent has no terminal to size.
 func (acpDriver) resize(ctx context.Context, s Session, rows, cols int) error { return nil }

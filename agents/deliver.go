@@ -34,7 +34,8 @@ var (
 // deliver types text into s's terminal, then Enter when submit. For agents
 // whose hooks report prompts it waits for that report, presses Enter once
 // more if none comes, and says whether the agent confirmed.
-func (m *Manager) deliver(ctx context.Context, s Session, text string, submit bool) (Delivery, error) {
+func (drv terminalDriver) deliver(ctx context.Context, s Session, text string, submit bool) (Delivery, error) {
+	m := drv.m
 	p := m.profileOf(ctx, s)
 	d := Delivery{Via: "typed"}
 	confirms := submit && promptHooks(p.Hooks)
@@ -161,9 +162,10 @@ func (m *Manager) Answer(ctx context.Context, ref Ref, answer, text, by string) 
 	return m.driverOf(s).answer(ctx, s, *s.Ask, answer, text, by)
 }
 
-// answerTyped is Answer for a terminal agent: the text, or the keys that
+// answer is Answer for a terminal agent: the text, or the keys that
 // give the answer at its prompt, typed into its terminal.
-func (m *Manager) answerTyped(ctx context.Context, s Session, ask Ask, answer, text, by string) (Session, Delivery, error) {
+func (drv terminalDriver) answer(ctx context.Context, s Session, ask Ask, answer, text, by string) (Session, Delivery, error) {
+	m := drv.m
 	var d Delivery
 	var err error
 	switch {
@@ -171,13 +173,13 @@ func (m *Manager) answerTyped(ctx context.Context, s Session, ask Ask, answer, t
 		if answer != "" {
 			return s, d, invalidf("give an answer or a text, not both")
 		}
-		d, err = m.deliver(ctx, s, text, true)
+		d, err = drv.deliver(ctx, s, text, true)
 		answer = "text: " + clip(oneLine(text), 200)
 	default:
 		var keys []string
-		keys, err = m.answerKeys(ctx, s, ask, answer)
+		keys, err = drv.answerKeys(ctx, s, ask, answer)
 		if err == nil {
-			d, err = m.typeAnswer(ctx, s, keys)
+			d, err = drv.typeAnswer(ctx, s, keys)
 		}
 	}
 	if err != nil {
@@ -209,7 +211,8 @@ const keyPause = 150 * time.Millisecond
 // typeAnswer types keys at s's prompt, one write after the other, and waits
 // for the session to move on; if it still waits on the same question, the
 // keys go once more.
-func (m *Manager) typeAnswer(ctx context.Context, s Session, keys []string) (Delivery, error) {
+func (drv terminalDriver) typeAnswer(ctx context.Context, s Session, keys []string) (Delivery, error) {
+	m := drv.m
 	moved := make(chan struct{}, 1)
 	unsub := m.Subscribe(func(ev Event) {
 		if ev.Session.ID == s.ID && (ev.Session.State != Waiting || !sameAsk(ev.Session.Ask, s.Ask)) {
@@ -249,7 +252,8 @@ func (m *Manager) typeAnswer(ctx context.Context, s Session, keys []string) (Del
 // answerKeys finds the keys that give answer at s's prompt, as writes to
 // type one after the other: from the prompt its screen shows (the built-in
 // prompts of its kind), else from the profile's table.
-func (m *Manager) answerKeys(ctx context.Context, s Session, ask Ask, answer string) ([]string, error) {
+func (drv terminalDriver) answerKeys(ctx context.Context, s Session, ask Ask, answer string) ([]string, error) {
+	m := drv.m
 	switch answer {
 	case AnswerAllow, AnswerAlways, AnswerReject, AnswerNever:
 	case "":
@@ -319,9 +323,10 @@ func (m *Manager) profileOf(ctx context.Context, s Session) Profile {
 
 var errNoConversation = errors.New("no conversation recorded")
 
-// answerACP answers an ACP session's permission request (or sign-in) with
+// answer answers an ACP session's permission request (or sign-in) with
 // one of the options the agent offered.
-func (m *Manager) answerACP(ctx context.Context, s Session, ask Ask, answer, text, by string) (Session, Delivery, error) {
+func (drv acpDriver) answer(ctx context.Context, s Session, ask Ask, answer, text, by string) (Session, Delivery, error) {
+	m := drv.m
 	if text != "" {
 		var ids []string
 		for _, o := range ask.Options {

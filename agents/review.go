@@ -211,8 +211,9 @@ func (m *Manager) Feedback(ctx context.Context, ref Ref) (sent int, message stri
 	return len(ids), message, d, nil
 }
 
-// resume restarts an exited agent with its profile's resume command.
-func (m *Manager) resume(ctx context.Context, s Session, message string) error {
+// relaunch restarts an exited agent with its profile's resume command.
+func (drv terminalDriver) relaunch(ctx context.Context, s Session, message string) error {
+	m := drv.m
 	if !active(s.State) {
 		return invalidf("session %s is %s: there is no agent to send feedback to", s.Name, s.State)
 	}

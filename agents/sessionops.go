@@ -11,9 +11,9 @@ import (
 	"github.com/studiod/studiod/workspace"
 )
 
-// Send types text into the agent's terminal and, with submit, presses
-// Enter as a separate keystroke; agents whose hooks report prompts confirm
-// the delivery.
+// Send gives a session's agent text as its driver does: typed into its
+// terminal (with submit, Enter as a separate keystroke; agents whose hooks
+// report prompts confirm the delivery), or as an ACP prompt turn.
 func (m *Manager) Send(ctx context.Context, ref Ref, text string, submit bool) (Session, Delivery, error) {
 	s, err := m.Lookup(ref)
 	if err != nil {
@@ -22,12 +22,13 @@ func (m *Manager) Send(ctx context.Context, ref Ref, text string, submit bool) (
 	return m.driverOf(s).send(ctx, s, text, submit)
 }
 
-// sendTyped is Send to a terminal agent: the text typed into its terminal.
-func (m *Manager) sendTyped(ctx context.Context, s Session, text string, submit bool) (Session, Delivery, error) {
+// send is Send to a terminal agent: the text typed into its terminal.
+func (drv terminalDriver) send(ctx context.Context, s Session, text string, submit bool) (Session, Delivery, error) {
+	m := drv.m
 	if !live(s.State) {
 		return s, Delivery{}, invalidf("session %s is %s: nothing runs to type into", s.Name, s.State)
 	}
-	d, err := m.deliver(ctx, s, text, submit)
+	d, err := drv.deliver(ctx, s, text, submit)
 	if err != nil {
 		return s, d, fmt.Errorf("send to %s: %w", s.Name, err)
 	}

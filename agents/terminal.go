@@ -22,17 +22,17 @@ func (terminalDriver) typed(prompt string) string { return prompt }
 
 func (terminalDriver) startedState() string { return Working }
 
-func (d terminalDriver) begin(ctx context.Context, sv *supervisor, s Session, prompt, typed string, progress Progress) (Session, string, error) {
+func (drv terminalDriver) begin(ctx context.Context, sv *supervisor, s Session, prompt, typed string, progress Progress) (Session, string, error) {
 	if typed != "" {
 		// Agents whose command has no place for the prompt get it typed,
 		// once they have had a moment to draw their input box.
-		d.m.wg.Go(func() {
+		drv.m.wg.Go(func() {
 			select {
 			case <-time.After(300 * time.Millisecond):
-			case <-d.m.ctx.Done():
+			case <-drv.m.ctx.Done():
 				return
 			}
-			sv.proc.Input(d.m.ctx, []byte(typed+"\r"))
+			sv.proc.Input(drv.m.ctx, []byte(typed+"\r"))
 		})
 	}
 	return s, "", nil
@@ -46,23 +46,17 @@ func (terminalDriver) exited(sv *supervisor, s Session, p Profile) {}
 
 func (terminalDriver) ending(sv *supervisor) (string, bool) { return "", false }
 
-func (d terminalDriver) send(ctx context.Context, s Session, text string, submit bool) (Session, Delivery, error) {
-	return d.m.sendTyped(ctx, s, text, submit)
-}
 
-func (d terminalDriver) answer(ctx context.Context, s Session, ask Ask, answer, text, by string) (Session, Delivery, error) {
-	return d.m.answerTyped(ctx, s, ask, answer, text, by)
-}
 
-func (d terminalDriver) resume(ctx context.Context, s Session, message string) (Delivery, error) {
-	if err := d.m.resume(ctx, s, message); err != nil {
+func (drv terminalDriver) resume(ctx context.Context, s Session, message string) (Delivery, error) {
+	if err := drv.relaunch(ctx, s, message); err != nil {
 		return Delivery{}, err
 	}
 	return Delivery{Via: "resume", Note: "the agent was started again on its conversation with the message as its prompt"}, nil
 }
 
-func (d terminalDriver) resize(ctx context.Context, s Session, rows, cols int) error {
-	return d.m.proc(s.ID).Resize(ctx, rows, cols)
+func (drv terminalDriver) resize(ctx context.Context, s Session, rows, cols int) error {
+	return drv.m.proc(s.ID).Resize(ctx, rows, cols)
 }
 
 func (terminalDriver) interrupt(ctx context.Context, sv *supervisor) {}
