@@ -19,13 +19,14 @@ func TestImportRules(t *testing.T) {
 	// allowed lists, per package, the module's packages it may import.
 	// cmd/studiod, which wires everything together, may import any.
 	allowed := map[string][]string{
-		"workspace":                        {},
-		"protocol":                         {},
+		"vocab":                            {},
+		"workspace":                        {"vocab"},
+		"protocol":                         {"vocab"},
 		"protocol/internal/gen":            {},
-		"agents":                           {"workspace", "agents/host"},
+		"agents":                           {"workspace", "agents/host", "vocab"},
 		"agents/host":                      {"workspace", "agents/shim"},
 		"agents/shim":                      {},
-		"server":                           {"agents", "agents/host", "workspace", "protocol"},
+		"server":                           {"agents", "agents/host", "workspace", "protocol", "vocab"},
 		"server/lsp":                       {"protocol"},
 		"server/mcp":                       {"protocol"},
 		"internal/home":                    {},

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/studiod/studiod/agents/host"
+	"github.com/studiod/studiod/vocab"
 )
 
 // shimWriter takes the SDK's messages to the shim's input op, whole lines
@@ -257,7 +258,7 @@ func (acpDriver) typed(prompt string) string { return "" }
 
 // startedState keeps the session starting: an ACP session is working
 // once it has a prompt.
-func (acpDriver) startedState() string { return "" }
+func (acpDriver) startedState() vocab.State { return "" }
 
 func (drv acpDriver) begin(ctx context.Context, sv *supervisor, s Session, prompt, typed string, progress Progress) (Session, string, error) {
 	if prompt != "" {
@@ -289,9 +290,6 @@ func (drv acpDriver) exited(sv *supervisor, s Session, p Profile) {
 func (acpDriver) ending(sv *supervisor) (string, bool) {
 	return sv.acp.exitNote(), sv.acp.opened()
 }
-
-
-
 
 // resize does nothing: the agent has no terminal to size.
 func (acpDriver) resize(ctx context.Context, s Session, rows, cols int) error { return nil }

@@ -9,6 +9,7 @@ import (
 
 	acp "github.com/coder/acp-go-sdk"
 	"github.com/studiod/studiod/agents/host"
+	"github.com/studiod/studiod/vocab"
 )
 
 // ProtocolACP marks a profile (and its sessions) whose agent is driven over
@@ -439,7 +440,7 @@ func (st *acpState) ask(p acpPerm) *Ask {
 
 // status is the session state the protocol says: ok is false before a
 // session is open (the state stays as it is).
-func (st *acpState) status(agent string) (state, detail string, ask *Ask, ok bool) {
+func (st *acpState) status(agent string) (state vocab.State, detail string, ask *Ask, ok bool) {
 	open := st.open()
 	switch {
 	case len(open) > 0:

@@ -14,24 +14,25 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/studiod/studiod/vocab"
 	"github.com/studiod/studiod/workspace"
 )
 
 // Check statuses (the wire's CheckStatus).
 const (
-	CheckRunning   = "running"
-	CheckPassed    = "passed"
-	CheckFailed    = "failed"
-	CheckTimeout   = "timeout"
-	CheckCancelled = "cancelled"
-	CheckError     = "error"
+	CheckRunning   = vocab.CheckRunning
+	CheckPassed    = vocab.CheckPassed
+	CheckFailed    = vocab.CheckFailed
+	CheckTimeout   = vocab.CheckTimeout
+	CheckCancelled = vocab.CheckCancelled
+	CheckError     = vocab.CheckError
 )
 
 // CheckRun is the check command run on a preview's combination, bisected
 // when it fails.
 type CheckRun struct {
 	Command           string
-	Status            string
+	Status            vocab.CheckStatus
 	Started, Finished time.Time
 	Tries             []CheckTry
 	// Culprit names the session, or the pair, that breaks the check.
@@ -45,7 +46,7 @@ type CheckRun struct {
 type CheckTry struct {
 	Sessions []string
 	Commit   string
-	Status   string
+	Status   vocab.CheckStatus
 	ExitCode int
 	Log      string
 	Tail     string
@@ -188,7 +189,7 @@ func (m *Manager) runCheck(ctx context.Context, repo *workspace.Repo, cc checkCo
 	t := CheckTry{Sessions: slices.Clone(names), Commit: commit}
 	start := time.Now()
 	defer func() { t.Duration = time.Since(start) }()
-	fail := func(status string, err error) CheckTry {
+	fail := func(status vocab.CheckStatus, err error) CheckTry {
 		t.Status, t.Err = status, err.Error()
 		if ctx.Err() != nil {
 			t.Status = CheckCancelled

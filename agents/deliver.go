@@ -283,7 +283,7 @@ func (drv terminalDriver) answerKeys(ctx context.Context, s Session, ask Ask, an
 			}
 		}
 	}
-	if keys, ok := p.Answers[ask.Kind+"."+answer]; ok {
+	if keys, ok := p.Answers[string(ask.Kind)+"."+answer]; ok {
 		return []string{unescapeKeys(keys)}, nil
 	}
 	if keys, ok := p.Answers[answer]; ok && ask.Kind == WaitPermission {

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/studiod/studiod/agents/host"
+	"github.com/studiod/studiod/vocab"
 )
 
 // driver is how the sessions of one protocol are driven: how their agent
@@ -22,7 +23,7 @@ type driver interface {
 	typed(prompt string) string
 	// startedState is the state of a session whose agent has just
 	// started; "" keeps the state it has.
-	startedState() string
+	startedState() vocab.State
 	// begin runs once a spawned agent is supervised: it gives the agent
 	// its prompt. step says what failed.
 	begin(ctx context.Context, sv *supervisor, s Session, prompt, typed string, progress Progress) (_ Session, step string, err error)

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+
+	"github.com/studiod/studiod/vocab"
 )
 
 // Hook kinds: the lifecycle-hook formats studiod reads. A profile's Hooks
@@ -19,9 +21,9 @@ const (
 
 // hookEvent is an agent's hook payload in studiod's terms.
 type hookEvent struct {
-	name  string // the agent's own event name, for logs
-	state string // Working, Waiting or Idle; "" changes no state
-	ask   *Ask   // with Waiting
+	name  string      // the agent's own event name, for logs
+	state vocab.State // Working, Waiting or Idle; "" changes no state
+	ask   *Ask        // with Waiting
 	// detail goes with Idle when a turn failed.
 	detail string
 	// conversation is the agent's id for its conversation, when named.

@@ -4,6 +4,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/studiod/studiod/vocab"
 )
 
 // TestDecodeHook reads the hook payloads the real agents sent (recorded in
@@ -11,7 +13,7 @@ import (
 func TestDecodeHook(t *testing.T) {
 	for _, tc := range []struct {
 		kind, file          string
-		state               string
+		state               vocab.State
 		question, subject   string
 		conversation, quote string // quote: the prompt text a delivery is confirmed by
 		detail              string

@@ -6,16 +6,17 @@ import (
 	"sync"
 	"time"
 
+	"github.com/studiod/studiod/vocab"
 	"github.com/studiod/studiod/workspace"
 )
 
 // Where a session stands in a preview (the wire's PreviewStatus).
 const (
-	PreviewClean    = "clean"
-	PreviewConflict = "conflict"
-	PreviewBreaks   = "breaks"
-	PreviewEmpty    = "empty"
-	PreviewError    = "error"
+	PreviewClean    = vocab.PreviewClean
+	PreviewConflict = vocab.PreviewConflict
+	PreviewBreaks   = vocab.PreviewBreaks
+	PreviewEmpty    = vocab.PreviewEmpty
+	PreviewError    = vocab.PreviewError
 )
 
 // LeftCheck is the reason (next to workspace's Left* reasons) of a session
@@ -64,7 +65,7 @@ func (p Preview) Order() []string {
 type PreviewSession struct {
 	Session Session
 	Commit  string // the snapshot folded
-	Status  string // Preview*
+	Status  vocab.PreviewStatus
 	// Position is the 1-based place in the landing order, 0 when left out.
 	Position int
 	// Left is why it is left out: a workspace.Left* reason or LeftCheck.
@@ -74,7 +75,7 @@ type PreviewSession struct {
 	With  []string
 	Files []workspace.FileConflict
 	Err   string
-	Check string // the check's verdict on the order up to it
+	Check vocab.CheckStatus // the check's verdict on the order up to it
 }
 
 // PreviewEvent is a repository's preview, recomputed.
@@ -97,8 +98,8 @@ type integrator struct {
 	repos     map[string]*repoInteg // by repository root
 	listeners map[int]func(PreviewEvent)
 	nextL     int
-	states    map[string]string // session ID → last state seen
-	ports     map[int]bool      // port blocks held by running checks
+	states    map[string]vocab.State // session ID → last state seen
+	ports     map[int]bool           // port blocks held by running checks
 	preds     map[string]*workspace.Predictor
 	behind    map[string]behindCount // session ID → Behind, by the tips it was counted at
 }
@@ -134,7 +135,7 @@ const (
 
 func newIntegrator(m *Manager) *integrator {
 	ig := &integrator{m: m, ctx: m.ctx, repos: map[string]*repoInteg{}, listeners: map[int]func(PreviewEvent){},
-		states: map[string]string{}, ports: map[int]bool{}, preds: map[string]*workspace.Predictor{},
+		states: map[string]vocab.State{}, ports: map[int]bool{}, preds: map[string]*workspace.Predictor{},
 		behind: map[string]behindCount{}}
 	return ig
 }

@@ -11,26 +11,27 @@ import (
 	"strings"
 	"time"
 
+	"github.com/studiod/studiod/vocab"
 	"github.com/studiod/studiod/workspace"
 )
 
-// Land statuses (the wire's LandStatus).
+// Land statuses.
 const (
-	LandRunning     = "running"
-	LandDone        = "done"
-	LandStopped     = "stopped"
-	LandInterrupted = "interrupted"
-	LandUndone      = "undone"
+	LandRunning     = vocab.LandRunning
+	LandDone        = vocab.LandDone
+	LandStopped     = vocab.LandStopped
+	LandInterrupted = vocab.LandInterrupted
+	LandUndone      = vocab.LandUndone
 )
 
 // Why a land queue stopped.
 const (
-	StopConflict = "conflict"
-	StopCheck    = "check"
-	StopBusy     = "busy"
-	StopDirty    = "dirty"
-	StopMoved    = "moved"
-	StopError    = "error"
+	StopConflict = vocab.StopConflict
+	StopCheck    = vocab.StopCheck
+	StopBusy     = vocab.StopBusy
+	StopDirty    = vocab.StopDirty
+	StopMoved    = vocab.StopMoved
+	StopError    = vocab.StopError
 )
 
 // Land steps journaled for crash tests (STUDIOD_DEBUG_CRASH_AFTER): the
@@ -61,23 +62,23 @@ type LandRequest struct {
 // directory: rewritten atomically before and after each merge, so that a
 // crash leaves it saying which merges happened.
 type Land struct {
-	Version      int       `json:"version"`
-	ID           string    `json:"id"`
-	Repo         string    `json:"repo"`
-	Target       string    `json:"target"`
-	Strategy     string    `json:"strategy,omitempty"`
-	Check        bool      `json:"check,omitempty"`
-	CheckCommand string    `json:"checkCommand,omitempty"`
-	SendFailures bool      `json:"sendFailures,omitempty"`
-	Force        bool      `json:"force,omitempty"`
-	Status       string    `json:"status"`
-	Old          string    `json:"old"`   // the target's tip before the queue
-	Queue        []string  `json:"queue"` // session IDs, in order
-	Landed       []Landed  `json:"landed"`
-	Current      *landing  `json:"current,omitempty"` // the merge in flight
-	Stopped      *LandStop `json:"stopped,omitempty"`
-	Started      time.Time `json:"started"`
-	Updated      time.Time `json:"updated"`
+	Version      int              `json:"version"`
+	ID           string           `json:"id"`
+	Repo         string           `json:"repo"`
+	Target       string           `json:"target"`
+	Strategy     string           `json:"strategy,omitempty"`
+	Check        bool             `json:"check,omitempty"`
+	CheckCommand string           `json:"checkCommand,omitempty"`
+	SendFailures bool             `json:"sendFailures,omitempty"`
+	Force        bool             `json:"force,omitempty"`
+	Status       vocab.LandStatus `json:"status"`
+	Old          string           `json:"old"`   // the target's tip before the queue
+	Queue        []string         `json:"queue"` // session IDs, in order
+	Landed       []Landed         `json:"landed"`
+	Current      *landing         `json:"current,omitempty"` // the merge in flight
+	Stopped      *LandStop        `json:"stopped,omitempty"`
+	Started      time.Time        `json:"started"`
+	Updated      time.Time        `json:"updated"`
 }
 
 // Landed is one merge of a queue.
@@ -100,7 +101,7 @@ type landing struct {
 type LandStop struct {
 	Session   string               `json:"session"` // ID
 	Name      string               `json:"name"`
-	Reason    string               `json:"reason"` // Stop*
+	Reason    vocab.StopReason     `json:"reason"`
 	Message   string               `json:"message"`
 	Conflicts []workspace.Conflict `json:"conflicts,omitempty"`
 	Paths     []string             `json:"paths,omitempty"`
@@ -348,7 +349,7 @@ func (m *Manager) Land(ctx context.Context, req LandRequest) (*Land, error) {
 // landOne lands one session of l, or says why the queue stops there. An
 // error means the queue cannot go on at all (its journal cannot be written).
 func (m *Manager) landOne(ctx context.Context, repo *workspace.Repo, l *Land, s Session, cc checkConfig, progress Progress) (*LandStop, error) {
-	stopAt := func(reason, msg string) *LandStop {
+	stopAt := func(reason vocab.StopReason, msg string) *LandStop {
 		return &LandStop{Session: s.ID, Name: s.Name, Reason: reason, Message: msg}
 	}
 	var landedNames []string

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/studiod/studiod/agents/host"
+	"github.com/studiod/studiod/vocab"
 	"github.com/studiod/studiod/workspace"
 )
 
@@ -344,7 +345,7 @@ func (m *Manager) insert(s *Session) error {
 }
 
 // setState moves a session to state with detail.
-func (m *Manager) setState(id, state, detail string) (Session, error) {
+func (m *Manager) setState(id string, state vocab.State, detail string) (Session, error) {
 	return m.update(id, func(s *Session) bool {
 		if s.State == state && s.Detail == detail {
 			return false

@@ -4,6 +4,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/studiod/studiod/vocab"
 )
 
 // Prompt kinds: what an agent waiting on its screen needs from the person
@@ -18,9 +20,9 @@ const (
 // Prompt is a question an agent shows on its screen and waits on, as read
 // from the screen the runtime renders (host.Proc.Screen), by matchPrompt.
 type Prompt struct {
-	Agent string // the profile's hook kind: claude, codex, gemini, opencode
-	Name  string // which of the built-in prompts, e.g. "claude-permission-bash"
-	Kind  string // PromptPermission, PromptTrust, PromptLogin or PromptQuestion
+	Agent string         // the profile's hook kind: claude, codex, gemini, opencode
+	Name  string         // which of the built-in prompts, e.g. "claude-permission-bash"
+	Kind  vocab.WaitKind // PromptPermission, PromptTrust, PromptLogin or PromptQuestion
 	// Question is one line for the person, e.g. "Do you want to create
 	// hello.py?" or "Trust this folder? (/src/app)".
 	Question string
@@ -45,9 +47,10 @@ type Prompt struct {
 // definitions match, the one asked lowest on the screen wins: prompts are
 // drawn at the bottom.
 type promptDef struct {
-	agent, name, kind string
-	ask               string
-	options           []string
+	agent, name string
+	kind        vocab.WaitKind
+	ask         string
+	options     []string
 	// question expands the ask match ($0, $1, …); empty means "$0". With
 	// withSubject, " (subject)" follows when the subject is known.
 	question    string

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/studiod/studiod/vocab"
 )
 
 func readScreen(t *testing.T, name string) []string {
@@ -23,7 +25,8 @@ func readScreen(t *testing.T, name string) []string {
 func TestMatchPromptRecordedScreens(t *testing.T) {
 	tests := []struct {
 		screen, agent string
-		name, kind    string // name "" means no prompt
+		name          string // "" means no prompt
+		kind          vocab.WaitKind
 		question      string
 		subject       string
 	}{
@@ -51,7 +54,15 @@ func TestMatchPromptRecordedScreens(t *testing.T) {
 	files, _ := filepath.Glob(filepath.Join("testdata", "screens", "*.txt"))
 	for _, f := range files {
 		name := strings.TrimSuffix(filepath.Base(f), ".txt")
-		if !slices.ContainsFunc(tests, func(tt struct{ screen, agent, name, kind, question, subject string }) bool { return tt.screen == name }) {
+		if !slices.ContainsFunc(tests, func(tt struct {
+			screen, agent string
+			name          string
+			kind          vocab.WaitKind
+			question      string
+			subject       string
+		}) bool {
+			return tt.screen == name
+		}) {
 			t.Errorf("recorded screen %s is not in this test's table", name)
 		}
 	}
@@ -172,7 +183,7 @@ func TestMatchPromptScreens(t *testing.T) {
 // TestBuiltinPrompts checks the table itself.
 func TestBuiltinPrompts(t *testing.T) {
 	for _, d := range builtinPrompts {
-		if d.agent == "" || d.name == "" || !slices.Contains([]string{PromptPermission, PromptQuestion, PromptTrust, PromptLogin}, d.kind) {
+		if d.agent == "" || d.name == "" || !slices.Contains([]vocab.WaitKind{PromptPermission, PromptQuestion, PromptTrust, PromptLogin}, d.kind) {
 			t.Errorf("%s: incomplete: %+v", d.name, d)
 		}
 		if len(d.keys[AnswerAllow]) == 0 {

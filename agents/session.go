@@ -8,34 +8,29 @@ import (
 	"time"
 
 	"github.com/studiod/studiod/agents/host"
+	"github.com/studiod/studiod/vocab"
 )
 
-// States of a session (docs/architecture.md draws the machine). The server
-// maps them to the wire's protocol.State, which has the same names.
+// States of a session (docs/architecture.md draws the machine): the
+// vocabulary's, under the short names the package uses.
 const (
-	Starting = "starting"
-	Working  = "working"
-	Waiting  = "waiting"
-	Idle     = "idle"
-	Exited   = "exited"
-	Failed   = "failed"
-	Stopped  = "stopped"
-	Merged   = "merged"
-	Removed  = "removed"
+	Starting = vocab.StateStarting
+	Working  = vocab.StateWorking
+	Waiting  = vocab.StateWaiting
+	Idle     = vocab.StateIdle
+	Exited   = vocab.StateExited
+	Failed   = vocab.StateFailed
+	Stopped  = vocab.StateStopped
+	Merged   = vocab.StateMerged
+	Removed  = vocab.StateRemoved
 )
 
 // live reports whether an agent process may run in state s.
-func live(s string) bool {
-	switch s {
-	case Starting, Working, Waiting, Idle:
-		return true
-	}
-	return false
-}
+func live(s vocab.State) bool { return s.Live() }
 
 // active reports whether a session in state s holds its name, worktree and
 // branch.
-func active(s string) bool { return s != Failed && s != Removed && s != Merged }
+func active(s vocab.State) bool { return s.Active() }
 
 // Session is a session record. Values handed out are copies.
 type Session struct {
@@ -49,7 +44,7 @@ type Session struct {
 	Agent    string
 	Command  []string
 	Prompt   string
-	State    string
+	State    vocab.State
 	Detail   string
 	// Ask says what a waiting session needs from the person; nil in
 	// every other state.
@@ -90,25 +85,25 @@ type Session struct {
 	LogLimit int64
 }
 
-// Kinds of waiting (the wire's protocol.WaitKind).
+// Kinds of waiting.
 const (
-	WaitPermission = "permission"
-	WaitQuestion   = "question"
-	WaitTrust      = "trust"
-	WaitLogin      = "login"
+	WaitPermission = vocab.WaitPermission
+	WaitQuestion   = vocab.WaitQuestion
+	WaitTrust      = vocab.WaitTrust
+	WaitLogin      = vocab.WaitLogin
 )
 
-// Answers (the wire's protocol.Answer).
+// Answers, as the words a person (or a profile's table) gives them.
 const (
-	AnswerAllow  = "allow"
-	AnswerAlways = "always"
-	AnswerReject = "reject"
-	AnswerNever  = "never"
+	AnswerAllow  = string(vocab.AnswerAllow)
+	AnswerAlways = string(vocab.AnswerAlways)
+	AnswerReject = string(vocab.AnswerReject)
+	AnswerNever  = string(vocab.AnswerNever)
 )
 
 // Ask is what a waiting session needs from the person.
 type Ask struct {
-	Kind     string
+	Kind     vocab.WaitKind
 	Question string
 	Tool     string
 	Subject  string

@@ -10,6 +10,7 @@ import (
 
 	"github.com/studiod/studiod/agents/host"
 	"github.com/studiod/studiod/internal/gittest"
+	"github.com/studiod/studiod/vocab"
 )
 
 // rig is a Manager over a Fake runtime and a real repository: the parts of
@@ -102,9 +103,9 @@ func (r *rig) await(id string, what string, cond func(Session) bool) Session {
 	}
 }
 
-func (r *rig) awaitState(id, state string) Session {
+func (r *rig) awaitState(id string, state vocab.State) Session {
 	r.t.Helper()
-	return r.await(id, state, func(s Session) bool { return s.State == state })
+	return r.await(id, string(state), func(s Session) bool { return s.State == state })
 }
 
 func awaitProc(t *testing.T, p *host.FakeProc, what string, cond func(*host.FakeProc) bool) {

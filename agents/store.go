@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/studiod/studiod/vocab"
 	_ "modernc.org/sqlite"
 )
 
@@ -340,11 +341,12 @@ func (s *store) markSent(ctx context.Context, ids []int64, at time.Time) error {
 
 // mergeRecord is a merge studiod made, kept so it can be undone.
 type mergeRecord struct {
-	ID                          int64
-	Session, Strategy, Target   string
-	Old, New, Backup, PrevState string
-	At                          time.Time
-	Undone                      bool
+	ID                        int64
+	Session, Strategy, Target string
+	Old, New, Backup          string
+	PrevState                 vocab.State
+	At                        time.Time
+	Undone                    bool
 }
 
 func (s *store) addMerge(ctx context.Context, r *mergeRecord) error {

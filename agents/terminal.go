@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/studiod/studiod/agents/host"
+	"github.com/studiod/studiod/vocab"
 )
 
 // terminalDriver drives an agent through its terminal: messages and
@@ -20,7 +21,7 @@ func (terminalDriver) command(p Profile, prompt string) ([]string, string) {
 
 func (terminalDriver) typed(prompt string) string { return prompt }
 
-func (terminalDriver) startedState() string { return Working }
+func (terminalDriver) startedState() vocab.State { return Working }
 
 func (drv terminalDriver) begin(ctx context.Context, sv *supervisor, s Session, prompt, typed string, progress Progress) (Session, string, error) {
 	if typed != "" {
@@ -45,8 +46,6 @@ func (terminalDriver) follow(ctx context.Context, sv *supervisor) { sv.run(ctx) 
 func (terminalDriver) exited(sv *supervisor, s Session, p Profile) {}
 
 func (terminalDriver) ending(sv *supervisor) (string, bool) { return "", false }
-
-
 
 func (drv terminalDriver) resume(ctx context.Context, s Session, message string) (Delivery, error) {
 	if err := drv.relaunch(ctx, s, message); err != nil {

@@ -43,6 +43,19 @@ const (
 	LandUndone      LandStatus = "undone"      // studio/undoLand put the target back
 )
 
+// StopReason says why a land queue stopped at a session.
+type StopReason string
+
+// Land stop reasons.
+const (
+	StopConflict StopReason = "conflict" // the session conflicts with the target as landed so far
+	StopCheck    StopReason = "check"    // the check failed with the session
+	StopBusy     StopReason = "busy"     // the session's agent is working or waiting
+	StopDirty    StopReason = "dirty"    // the target's checkout has uncommitted changes
+	StopMoved    StopReason = "moved"    // the target moved while the queue ran
+	StopError    StopReason = "error"    // the merge could not be made (see message)
+)
+
 // PreviewParams asks for the fold of sessions onto their target.
 type PreviewParams struct {
 	Repo string `json:"repo,omitempty"`
@@ -194,10 +207,9 @@ type LandedSession struct {
 
 // LandStop says where and why a land queue stopped.
 type LandStop struct {
-	Session string `json:"session"`
-	ID      string `json:"id"`
-	// Reason is conflict, check, busy, dirty, moved or error.
-	Reason    string     `json:"reason"`
+	Session   string     `json:"session"`
+	ID        string     `json:"id"`
+	Reason    StopReason `json:"reason"`
 	Message   string     `json:"message"`
 	Conflicts []Conflict `json:"conflicts,omitempty"`
 	Paths     []string   `json:"paths,omitempty"`

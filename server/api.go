@@ -289,7 +289,7 @@ func (a *core) Subscribe(ctx context.Context, p protocol.SubscribeParams) (*prot
 func (a *core) Status(ctx context.Context, _ protocol.Empty) (*protocol.StatusResult, error) {
 	counts := map[string]int{}
 	for _, sess := range a.m.List("", true) {
-		counts[sess.State]++
+		counts[string(sess.State)]++
 	}
 	res := &protocol.StatusResult{
 		Version: a.s.version, PID: os.Getpid(), Socket: a.s.info.Socket, Log: a.s.info.Log, State: a.s.info.State,

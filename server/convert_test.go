@@ -4,34 +4,40 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/studiod/studiod/agents"
 	"github.com/studiod/studiod/protocol"
-	"github.com/studiod/studiod/workspace"
+	"github.com/studiod/studiod/vocab"
 )
 
-// TestOneVocabulary fails when a state, kind or severity of the domain
-// packages has no namesake on the wire.
+// TestOneVocabulary fails when the vocabulary (package vocab, which agents
+// and workspace use) and the wire's typed constants disagree.
 func TestOneVocabulary(t *testing.T) {
-	for _, s := range []string{agents.Starting, agents.Working, agents.Waiting, agents.Idle, agents.Exited,
-		agents.Failed, agents.Stopped, agents.Merged, agents.Removed} {
-		if !slices.Contains(protocol.States, protocol.State(s)) {
-			t.Errorf("agents state %q is not a protocol.State", s)
+	same := func(what string, core, wire []string) {
+		t.Helper()
+		if !slices.Equal(core, wire) {
+			t.Errorf("%s: vocab has %q, protocol %q", what, core, wire)
 		}
 	}
-	kinds := []protocol.Kind{protocol.KindContent, protocol.KindModifyDelete, protocol.KindAddAdd, protocol.KindRename,
-		protocol.KindBinary, protocol.KindMode, protocol.KindOverlap}
-	for _, k := range []string{workspace.KindContent, workspace.KindModifyDelete, workspace.KindAddAdd, workspace.KindRename,
-		workspace.KindBinary, workspace.KindMode, workspace.KindOverlap} {
-		if !slices.Contains(kinds, protocol.Kind(k)) {
-			t.Errorf("workspace kind %q is not a protocol.Kind", k)
-		}
+	same("states", strs(vocab.States), strs(protocol.States))
+	same("wait kinds", strs(vocab.WaitKinds), strs([]protocol.WaitKind{protocol.WaitPermission, protocol.WaitQuestion, protocol.WaitTrust, protocol.WaitLogin}))
+	same("answers", strs(vocab.Answers), strs([]protocol.Answer{protocol.AnswerAllow, protocol.AnswerAlways, protocol.AnswerReject, protocol.AnswerNever}))
+	same("conflict kinds", strs(vocab.Kinds), strs([]protocol.Kind{protocol.KindContent, protocol.KindModifyDelete, protocol.KindAddAdd,
+		protocol.KindRename, protocol.KindBinary, protocol.KindMode, protocol.KindOverlap}))
+	same("severities", strs(vocab.Severities), strs([]protocol.Severity{protocol.SeverityConflict, protocol.SeverityOverlap}))
+	same("preview statuses", strs(vocab.PreviewStatuses), strs([]protocol.PreviewStatus{protocol.PreviewClean, protocol.PreviewConflict,
+		protocol.PreviewBreaks, protocol.PreviewEmpty, protocol.PreviewError}))
+	same("check statuses", strs(vocab.CheckStatuses), strs([]protocol.CheckStatus{protocol.CheckRunning, protocol.CheckPassed,
+		protocol.CheckFailed, protocol.CheckTimeout, protocol.CheckCancelled, protocol.CheckError}))
+	same("land statuses", strs(vocab.LandStatuses), strs([]protocol.LandStatus{protocol.LandRunning, protocol.LandDone,
+		protocol.LandStopped, protocol.LandInterrupted, protocol.LandUndone}))
+	same("land stop reasons", strs(vocab.StopReasons), strs([]protocol.StopReason{protocol.StopConflict, protocol.StopCheck,
+		protocol.StopBusy, protocol.StopDirty, protocol.StopMoved, protocol.StopError}))
+	same("target side", []string{vocab.TargetSide}, []string{protocol.TargetSide})
+}
+
+func strs[S ~string](l []S) []string {
+	out := make([]string, len(l))
+	for i, s := range l {
+		out[i] = string(s)
 	}
-	for _, s := range []string{workspace.SeverityConflict, workspace.SeverityOverlap} {
-		if s != string(protocol.SeverityConflict) && s != string(protocol.SeverityOverlap) {
-			t.Errorf("workspace severity %q is not a protocol.Severity", s)
-		}
-	}
-	if workspace.TargetSide != protocol.TargetSide {
-		t.Errorf("workspace.TargetSide %q, protocol.TargetSide %q", workspace.TargetSide, protocol.TargetSide)
-	}
+	return out
 }

@@ -174,7 +174,7 @@ func (a *core) wireLand(l *agents.Land) protocol.LandResult {
 		out.Landed = append(out.Landed, ls)
 	}
 	if st := l.Stopped; st != nil {
-		ws := &protocol.LandStop{Session: st.Name, ID: st.Session, Reason: st.Reason, Message: st.Message,
+		ws := &protocol.LandStop{Session: st.Name, ID: st.Session, Reason: protocol.StopReason(st.Reason), Message: st.Message,
 			Conflicts: wireConflicts(st.Conflicts), Paths: st.Paths, Sent: st.Sent, Via: st.Via}
 		if st.Check != nil {
 			t := wireCheckTry(*st.Check)

@@ -1,37 +1,12 @@
 package server
 
 import (
-	"slices"
 	"strings"
 	"testing"
 
 	"github.com/studiod/studiod/agents"
-	"github.com/studiod/studiod/protocol"
 	"github.com/studiod/studiod/workspace"
 )
-
-// TestIntegrationVocabulary fails when a preview, check or land status of
-// package agents has no namesake on the wire.
-func TestIntegrationVocabulary(t *testing.T) {
-	wire := []protocol.PreviewStatus{protocol.PreviewClean, protocol.PreviewConflict, protocol.PreviewBreaks, protocol.PreviewEmpty, protocol.PreviewError}
-	for _, s := range []string{agents.PreviewClean, agents.PreviewConflict, agents.PreviewBreaks, agents.PreviewEmpty, agents.PreviewError} {
-		if !slices.Contains(wire, protocol.PreviewStatus(s)) {
-			t.Errorf("agents preview status %q is not a protocol.PreviewStatus", s)
-		}
-	}
-	checks := []protocol.CheckStatus{protocol.CheckRunning, protocol.CheckPassed, protocol.CheckFailed, protocol.CheckTimeout, protocol.CheckCancelled, protocol.CheckError}
-	for _, s := range []string{agents.CheckRunning, agents.CheckPassed, agents.CheckFailed, agents.CheckTimeout, agents.CheckCancelled, agents.CheckError} {
-		if !slices.Contains(checks, protocol.CheckStatus(s)) {
-			t.Errorf("agents check status %q is not a protocol.CheckStatus", s)
-		}
-	}
-	lands := []protocol.LandStatus{protocol.LandRunning, protocol.LandDone, protocol.LandStopped, protocol.LandInterrupted, protocol.LandUndone}
-	for _, s := range []string{agents.LandRunning, agents.LandDone, agents.LandStopped, agents.LandInterrupted, agents.LandUndone} {
-		if !slices.Contains(lands, protocol.LandStatus(s)) {
-			t.Errorf("agents land status %q is not a protocol.LandStatus", s)
-		}
-	}
-}
 
 // TestPreviewReason: every reason a session is left out reads as a
 // sentence, with lines written as every face writes them.

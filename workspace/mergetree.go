@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/studiod/studiod/vocab"
 )
 
 // ErrNoMergeBase reports two commits with no common history.
@@ -52,15 +54,15 @@ type PathConflict struct {
 	Types []string
 }
 
-// Conflict kinds; the strings are the wire's.
+// Conflict kinds, the vocabulary's.
 const (
-	KindContent      = "content"
-	KindModifyDelete = "modify/delete"
-	KindAddAdd       = "add/add"
-	KindRename       = "rename"
-	KindBinary       = "binary"
-	KindMode         = "mode"
-	KindOverlap      = "overlap" // both sides change the file; it merges cleanly
+	KindContent      = string(vocab.KindContent)
+	KindModifyDelete = string(vocab.KindModifyDelete)
+	KindAddAdd       = string(vocab.KindAddAdd)
+	KindRename       = string(vocab.KindRename)
+	KindBinary       = string(vocab.KindBinary)
+	KindMode         = string(vocab.KindMode)
+	KindOverlap      = string(vocab.KindOverlap) // both sides change the file; it merges cleanly
 )
 
 // kindRank orders kinds when merge-tree reports several for one path: the

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/studiod/studiod/vocab"
 )
 
 // Range is a 1-based, inclusive line range in one side's file. End < Start
@@ -44,10 +46,10 @@ func collide(a, b span) bool {
 	return alo <= bhi && blo <= ahi
 }
 
-// Severities of a FileConflict; the strings are the wire's.
+// Severities of a FileConflict, the vocabulary's.
 const (
-	SeverityConflict = "conflict"
-	SeverityOverlap  = "overlap"
+	SeverityConflict = string(vocab.SeverityConflict)
+	SeverityOverlap  = string(vocab.SeverityOverlap)
 )
 
 // FileConflict is one path of a predicted merge that both sides changed:

@@ -13,10 +13,12 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/studiod/studiod/vocab"
 )
 
 // TargetSide is the side name of a target branch tip in a Conflict.
-const TargetSide = "target"
+const TargetSide = vocab.TargetSide
 
 // Conflict is one predicted collision between two sides on one path; it
 // maps 1:1 to the wire's Conflict.
