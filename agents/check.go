@@ -134,7 +134,7 @@ func (ig *integrator) slot(ctx context.Context, root string, n int) (int, func()
 // above, down, so that neither lands on the other's.
 func (ig *integrator) reservePort(d Defaults) (int, func()) {
 	used := map[int]bool{}
-	for _, s := range ig.m.List("", false) {
+	for _, s := range ig.env.List("", false) {
 		used[s.Port] = true
 	}
 	ig.mu.Lock()

@@ -2,6 +2,7 @@ package agents
 
 import (
 	"context"
+	"log/slog"
 	"os"
 	"slices"
 	"strings"
@@ -16,7 +17,11 @@ import (
 // successful spawn until it is removed, merged or fails; stopped and exited
 // sessions stay in, since their work is still to be merged.
 type conflicts struct {
-	m       *Manager
+	env     conflictsEnv
+	integ   integWaker // set once the integrator is made
+	ctx     context.Context
+	git     *workspace.Git
+	log     *slog.Logger
 	watcher *workspace.Watcher // nil when no inotify instance could be had
 
 	// mu guards the fields below.
@@ -33,8 +38,27 @@ type ConflictEvent struct {
 	Delta workspace.Delta
 }
 
+// conflictsEnv is what the conflict tracker needs of the rest of the
+// Manager: the sessions, and where what it finds goes.
+type conflictsEnv interface {
+	List(repo string, all bool) []Session
+	updateDerived(id string, fn func(s *Session) bool) (Session, error)
+	setChanges(ctx context.Context, id, commit string)
+	worktreeGone(id string)
+	emitConflicts(repo string, d workspace.Delta)
+	maybeGC(repo string)
+}
+
+// integWaker is what the conflict tracker tells the integrator: a
+// repository's snapshots, conflicts or targets changed.
+type integWaker interface {
+	snapshotted(root string)
+	conflictsChanged(root string)
+	targetsMoved(root string)
+}
+
 func newConflicts(m *Manager, opts workspace.WatcherOptions) *conflicts {
-	c := &conflicts{m: m, trackers: map[string]*workspace.Tracker{}, tracked: map[string]string{},
+	c := &conflicts{env: m, ctx: m.ctx, git: m.opts.Git, log: m.log, trackers: map[string]*workspace.Tracker{}, tracked: map[string]string{},
 		timers: map[string]*time.Timer{}, latest: map[string]string{}}
 	opts.Logger = m.log
 	w, err := workspace.NewWatcher(m.opts.Git, opts)
@@ -78,31 +102,31 @@ func (c *conflicts) track(ctx context.Context, s Session) {
 	t, ok := c.trackers[s.Repo]
 	c.mu.Unlock()
 	if !ok {
-		repo, err := workspace.Open(ctx, c.m.opts.Git, s.Repo)
+		repo, err := workspace.Open(ctx, c.git, s.Repo)
 		if err != nil {
-			c.m.log.Warn("track conflicts: open repo", "repo", s.Repo, "err", err)
+			c.log.Warn("track conflicts: open repo", "repo", s.Repo, "err", err)
 			return
 		}
 		root := repo.Root
-		t, err = workspace.NewTracker(c.m.ctx, repo, workspace.TrackerOptions{
-			Watcher: c.watcher, Logger: c.m.log,
+		t, err = workspace.NewTracker(c.ctx, repo, workspace.TrackerOptions{
+			Watcher: c.watcher, Logger: c.log,
 			// The tracker's snapshots also give the sessions' change stats.
 			OnSnapshot: func(id string, snap workspace.Snapshot) {
 				c.snapshotted(id, snap.Commit)
-				c.m.integ.snapshotted(root)
+				c.integ.snapshotted(root)
 			},
 			OnDelta: func(d workspace.Delta) {
 				for _, id := range d.Gone {
-					c.m.worktreeGone(id)
+					c.env.worktreeGone(id)
 				}
-				c.m.emitConflicts(root, d)
+				c.env.emitConflicts(root, d)
 				c.recount(root)
-				c.m.integ.conflictsChanged(root)
+				c.integ.conflictsChanged(root)
 			},
-			OnTargets: func([]string) { c.m.integ.targetsMoved(root) },
+			OnTargets: func([]string) { c.integ.targetsMoved(root) },
 		})
 		if err != nil {
-			c.m.log.Warn("track conflicts", "repo", s.Repo, "err", err)
+			c.log.Warn("track conflicts", "repo", s.Repo, "err", err)
 			return
 		}
 		c.mu.Lock()
@@ -116,7 +140,7 @@ func (c *conflicts) track(ctx context.Context, s Session) {
 		}
 	}
 	if err := t.Add(ctx, s.ID, s.Name, s.Worktree, s.Dir+"/conflict-index", s.Target); err != nil {
-		c.m.log.Warn("track conflicts", "session", s.Name, "err", err)
+		c.log.Warn("track conflicts", "session", s.Name, "err", err)
 		return
 	}
 	c.mu.Lock()
@@ -133,12 +157,12 @@ func (c *conflicts) recount(root string) {
 		counts[cf.A.Name]++
 		counts[cf.B.Name]++
 	}
-	for _, s := range c.m.List(root, false) {
+	for _, s := range c.env.List(root, false) {
 		n := counts[s.Name]
 		if s.Conflicts == n {
 			continue
 		}
-		c.m.updateDerived(s.ID, func(r *Session) bool {
+		c.env.updateDerived(s.ID, func(r *Session) bool {
 			if r.Conflicts == n || !active(r.State) {
 				return false
 			}
@@ -175,7 +199,7 @@ func (c *conflicts) snapshotted(id, commit string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	// Snapshots leave loose objects behind, whoever takes them.
-	c.m.maybeGC(c.tracked[id])
+	c.env.maybeGC(c.tracked[id])
 	c.latest[id] = commit
 	if t, ok := c.timers[id]; ok {
 		t.Reset(100 * time.Millisecond)
@@ -185,7 +209,7 @@ func (c *conflicts) snapshotted(id, commit string) {
 		c.mu.Lock()
 		commit := c.latest[id]
 		c.mu.Unlock()
-		c.m.setChanges(c.m.ctx, id, commit)
+		c.env.setChanges(c.ctx, id, commit)
 	})
 }
 

@@ -29,7 +29,7 @@ func (ig *integrator) derivedSoon(root string) {
 		ig.mu.Lock()
 		defer ig.mu.Unlock()
 		rs.derived = nil
-		ig.goLocked(func() { ig.m.refreshDerived(ig.ctx, root) })
+		ig.goLocked(func() { ig.env.refreshDerived(ig.ctx, root) })
 	})
 }
 

@@ -112,7 +112,7 @@ func (m *Manager) sideOf(ctx context.Context, s Session) (workspace.FoldSide, er
 // predictor when there is one (so predictions are shared), else over one
 // of the integrator's own.
 func (ig *integrator) folderFor(ctx context.Context, repo *workspace.Repo) (*workspace.Folder, error) {
-	pred := ig.m.conf.predictor(repo.Root)
+	pred := ig.predictor(repo.Root)
 	ig.mu.Lock()
 	defer ig.mu.Unlock()
 	if ig.closed {
@@ -121,7 +121,7 @@ func (ig *integrator) folderFor(ctx context.Context, repo *workspace.Repo) (*wor
 	if pred == nil {
 		pred = ig.preds[repo.Root]
 		if pred == nil {
-			p, err := workspace.NewPredictor(ig.ctx, ig.m.opts.Git, repo.Root)
+			p, err := workspace.NewPredictor(ig.ctx, ig.git, repo.Root)
 			if err != nil {
 				return nil, err
 			}

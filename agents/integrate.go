@@ -3,6 +3,7 @@ package agents
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -87,9 +88,14 @@ type PreviewEvent struct {
 // debounced, when a session or the target changes), check runs, land
 // queues, and the sessions' Behind and WouldConflict fields.
 type integrator struct {
-	m   *Manager
-	ctx context.Context
-	wg  sync.WaitGroup
+	env integEnv
+	// predictor is the conflict tracker's predictor of a repository, nil
+	// when it tracks none.
+	predictor func(root string) *workspace.Predictor
+	git       *workspace.Git
+	log       *slog.Logger
+	ctx       context.Context
+	wg        sync.WaitGroup
 
 	// mu guards the fields below and every repoInteg's fields. Never held
 	// while git or a check runs, nor while listeners are called.
@@ -133,8 +139,20 @@ const (
 	previewMaxDelay = 2 * time.Second
 )
 
+// integEnv is what the integrator needs of the rest of the Manager: the
+// sessions and their changes, the fold of a repository's sessions, checks,
+// and the derived fields it keeps up to date.
+type integEnv interface {
+	List(repo string, all bool) []Session
+	Subscribe(fn func(Event)) (cancel func())
+	fold(ctx context.Context, req PreviewRequest, strict bool) (*foldPlan, error)
+	checkConfig(ctx context.Context, root, override string) (checkConfig, error)
+	checkPreview(ctx context.Context, rs *repoInteg, cc checkConfig, plan *foldPlan, p Preview) Preview
+	refreshDerived(ctx context.Context, root string)
+}
+
 func newIntegrator(m *Manager) *integrator {
-	ig := &integrator{m: m, ctx: m.ctx, repos: map[string]*repoInteg{}, listeners: map[int]func(PreviewEvent){},
+	ig := &integrator{env: m, predictor: m.conf.predictor, git: m.opts.Git, log: m.log, ctx: m.ctx, repos: map[string]*repoInteg{}, listeners: map[int]func(PreviewEvent){},
 		states: map[string]vocab.State{}, ports: map[int]bool{}, preds: map[string]*workspace.Predictor{},
 		behind: map[string]behindCount{}}
 	return ig
@@ -143,9 +161,9 @@ func newIntegrator(m *Manager) *integrator {
 // start follows session events (they change which sessions a preview
 // holds) and brings the derived fields up to date.
 func (ig *integrator) start(ctx context.Context) {
-	ig.m.Subscribe(ig.sessionEvent)
+	ig.env.Subscribe(ig.sessionEvent)
 	roots := map[string]bool{}
-	for _, s := range ig.m.List("", false) {
+	for _, s := range ig.env.List("", false) {
 		roots[s.Repo] = true
 	}
 	for root := range roots {
@@ -329,10 +347,10 @@ func (ig *integrator) computeOnce(rs *repoInteg) {
 	ig.mu.Unlock()
 	ctx := ig.ctx
 	start := time.Now()
-	plan, err := ig.m.fold(ctx, params, false)
+	plan, err := ig.env.fold(ctx, params, false)
 	if err != nil {
 		if ctx.Err() == nil {
-			ig.m.log.Warn("preview", "repo", rs.root, "err", err)
+			ig.log.Warn("preview", "repo", rs.root, "err", err)
 		}
 		ig.mu.Lock()
 		rs.publishLocked(nil, err, gen)
@@ -345,7 +363,7 @@ func (ig *integrator) computeOnce(rs *repoInteg) {
 	p.Duration = time.Since(start)
 	var cc checkConfig
 	if params.Check && len(plan.order) > 0 {
-		cc, err = ig.m.checkConfig(ctx, rs.root, params.CheckCommand)
+		cc, err = ig.env.checkConfig(ctx, rs.root, params.CheckCommand)
 		if err != nil {
 			p.Check = &CheckRun{Command: params.CheckCommand, Status: CheckError, Reason: err.Error(), Started: p.Computed, Finished: p.Computed}
 		} else {
@@ -361,7 +379,7 @@ func (ig *integrator) computeOnce(rs *repoInteg) {
 		rs.checkCancel = cancel
 		if !ig.goLocked(func() {
 			defer cancel()
-			done := ig.m.checkPreview(cctx, rs, cc, plan, p)
+			done := ig.env.checkPreview(cctx, rs, cc, plan, p)
 			ig.mu.Lock()
 			current := rs.gen == gen
 			if current {

@@ -158,6 +158,7 @@ func New(ctx context.Context, opts Options) (*Manager, error) {
 	}
 	m.conf = newConflicts(m, opts.Watch)
 	m.integ = newIntegrator(m)
+	m.conf.integ = m.integ
 	list, err := st.all(ctx)
 	if err != nil {
 		st.close()
