@@ -307,3 +307,31 @@ func TestBadRequestsChangeNothing(t *testing.T) {
 		t.Errorf("Lookup of no session: no error")
 	}
 }
+
+func TestSpawnCopiesAndSetsUp(t *testing.T) {
+	r := newRig(t)
+	os.WriteFile(filepath.Join(r.repo, ".env"), []byte("KEY=1\n"), 0o600)
+	os.WriteFile(r.opts.UserConfig, []byte("[setup]\ncopy = [\".env\"]\ncommands = [\"echo $STUDIO_SESSION_ID > made.txt\"]\n"), 0o600)
+	r.restart()
+	s, _ := r.spawn("setup")
+	if b, err := os.ReadFile(filepath.Join(s.Worktree, ".env")); err != nil || string(b) != "KEY=1\n" {
+		t.Errorf(".env in the worktree: got %q, %v", b, err)
+	}
+	if b, err := os.ReadFile(filepath.Join(s.Worktree, "made.txt")); err != nil || strings.TrimSpace(string(b)) != s.ID {
+		t.Errorf("what the setup command made: got %q, %v; want the session id", b, err)
+	}
+
+	os.WriteFile(r.opts.UserConfig, []byte("[setup]\ncommands = [\"echo broken >&2; exit 7\"]\n"), 0o600)
+	r.restart()
+	_, err := r.m.Spawn(t.Context(), SpawnRequest{Repo: r.repo, Name: "broken", Command: []string{"agent"}}, nil)
+	if err == nil || !strings.Contains(err.Error(), "broken") {
+		t.Fatalf("spawn with a failing setup command: got %v, want its output in the error", err)
+	}
+	b, _ := r.m.Lookup(Ref{Session: "broken", Repo: r.repo})
+	if b.State != Failed {
+		t.Errorf("after a failed setup: got %s, want %s", b.State, Failed)
+	}
+	if _, err := os.Stat(b.Worktree); !os.IsNotExist(err) {
+		t.Errorf("worktree after a failed setup: %v, want gone", err)
+	}
+}

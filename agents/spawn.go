@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -128,10 +127,11 @@ func (m *Manager) Spawn(ctx context.Context, req SpawnRequest, progress Progress
 	} else {
 		progress("creating worktree " + s.Worktree)
 	}
-	if _, err := m.rt.Acquire(ctx, wsSpec(repo, s)); err != nil {
+	ws, err := m.rt.Acquire(ctx, wsSpec(repo, s))
+	if err != nil {
 		return fail("create worktree", err)
 	}
-	copied, cloned, err := copyFiles(repo.Root, s.Worktree, cfg.Setup.Copy)
+	copied, cloned, err := ws.Copy(cfg.Setup.Copy)
 	if err != nil {
 		return fail("copy files", err)
 	}
@@ -149,7 +149,7 @@ func (m *Manager) Spawn(ctx context.Context, req SpawnRequest, progress Progress
 	env := append(m.agentEnv(s, profile), l.env...)
 	for _, c := range cfg.Setup.Commands {
 		progress("setup: " + c)
-		if err := runSetup(ctx, s.Worktree, env, c, filepath.Join(s.Dir, "setup.log")); err != nil {
+		if err := ws.Setup(ctx, env, c, filepath.Join(s.Dir, "setup.log")); err != nil {
 			return fail("setup", err)
 		}
 	}
@@ -372,92 +372,6 @@ func (m *Manager) agentEnv(s *Session, p Profile) []string {
 		env = append(env, k+"="+v)
 	}
 	return env
-}
-
-// copyFiles copies files matching globs from the main worktree into the new
-// one, as copy-on-write clones where the file system has them. Globs must
-// stay inside the repository. It returns how many files it copied and how
-// many of them were cloned.
-func copyFiles(from, to string, globs []string) (copied, cloned int, err error) {
-	c := &copyCount{}
-	for _, g := range globs {
-		if filepath.IsAbs(g) || strings.HasPrefix(filepath.Clean(g), "..") {
-			return c.copied, c.cloned, fmt.Errorf("copy glob %q leaves the repository", g)
-		}
-		matches, err := filepath.Glob(filepath.Join(from, g))
-		if err != nil {
-			return c.copied, c.cloned, fmt.Errorf("copy glob %q: %w", g, err)
-		}
-		for _, src := range matches {
-			rel, _ := filepath.Rel(from, src)
-			if strings.HasPrefix(rel, ".git") && (rel == ".git" || strings.HasPrefix(rel, ".git/")) {
-				continue
-			}
-			if err := c.copyTree(src, filepath.Join(to, rel)); err != nil {
-				return c.copied, c.cloned, err
-			}
-		}
-	}
-	return c.copied, c.cloned, nil
-}
-
-type copyCount struct{ copied, cloned int }
-
-func (c *copyCount) copyTree(src, dst string) error {
-	fi, err := os.Lstat(src)
-	if err != nil {
-		return err
-	}
-	switch {
-	case fi.Mode()&os.ModeSymlink != 0:
-		return nil
-	case fi.IsDir():
-		entries, err := os.ReadDir(src)
-		if err != nil {
-			return err
-		}
-		for _, e := range entries {
-			if err := c.copyTree(filepath.Join(src, e.Name()), filepath.Join(dst, e.Name())); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	if _, err := os.Lstat(dst); err == nil {
-		return nil // the checkout has it: never overwrite tracked content
-	}
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return err
-	}
-	cloned, err := workspace.CloneFile(src, dst, fi.Mode().Perm())
-	if err != nil {
-		return err
-	}
-	c.copied++
-	if cloned {
-		c.cloned++
-	}
-	return nil
-}
-
-func runSetup(ctx context.Context, dir string, env []string, command, logPath string) error {
-	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
-	if err != nil {
-		return err
-	}
-	defer logf.Close()
-	fmt.Fprintf(logf, "$ %s\n", command)
-	cmd := exec.CommandContext(ctx, "sh", "-c", command)
-	cmd.Dir, cmd.Env = dir, env
-	var tail tailBuffer
-	cmd.Stdout = io.MultiWriter(logf, &tail)
-	cmd.Stderr = cmd.Stdout
-	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
-	cmd.WaitDelay = 5 * time.Second
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("%q: %v: %s (full output in %s)", command, err, strings.TrimSpace(tail.String()), logPath)
-	}
-	return nil
 }
 
 // tailBuffer keeps the last 2 KiB written to it.

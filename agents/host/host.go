@@ -43,6 +43,15 @@ type WorkspaceSpec struct {
 type Workspace interface {
 	// Path is where the worktree is checked out.
 	Path() string
+	// Copy copies the files matching globs (relative to the repository,
+	// and staying inside it) from the repository's main worktree, as
+	// copy-on-write clones where the file system has them; it never
+	// overwrites what the checkout has. It says how many files it copied
+	// and how many of those were cloned.
+	Copy(globs []string) (copied, cloned int, err error)
+	// Setup runs a trusted setup command (sh -c) in the worktree with
+	// env, its output appended to the file logPath.
+	Setup(ctx context.Context, env []string, command, logPath string) error
 	// Release gives the workspace up; the branch stays.
 	Release(ctx context.Context, how Release) error
 }
