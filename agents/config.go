@@ -341,6 +341,14 @@ func repoCommands(c Config) []string {
 		if len(p.Answers) > 0 {
 			cmds = append(cmds, fmt.Sprintf("agent %s: keys typed to answer it", name))
 		}
+		if len(p.Sandbox.Writable) > 0 {
+			cmds = append(cmds, fmt.Sprintf("agent %s: sandbox writable %s", name, strings.Join(p.Sandbox.Writable, ", ")))
+		}
+	}
+	// Paths a repository opens in the person's sandbox: its agents could
+	// write there.
+	if len(c.Sandbox.Writable) > 0 {
+		cmds = append(cmds, "sandbox writable: "+strings.Join(c.Sandbox.Writable, ", "))
 	}
 	return cmds
 }
