@@ -138,7 +138,13 @@ func (m *Manager) sandboxArgv(ctx context.Context, s Session) ([]string, error) 
 	}
 	rw := []string{s.Worktree, gitDir, filepath.Join(common, "objects"), refDir, logDir, s.Dir}
 	for _, d := range stateDirs[agentKind(s.Agent, p)] {
-		rw = append(rw, filepath.Join(home, d))
+		d = filepath.Join(home, d)
+		if !strings.Contains(filepath.Base(d), ".json") {
+			// An agent's first run makes its directory: it could not
+			// inside the sandbox.
+			os.MkdirAll(d, 0o700)
+		}
+		rw = append(rw, d)
 	}
 	for _, w := range sb.Writable {
 		if rest, ok := strings.CutPrefix(w, "~/"); ok {
