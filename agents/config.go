@@ -25,6 +25,7 @@ type Config struct {
 	Gate     Gate               `toml:"gate"`
 	Check    Check              `toml:"check"`
 	Pool     Pool               `toml:"pool"`
+	Sandbox  Sandbox            `toml:"sandbox"`
 }
 
 // Gate configures what an agent hears, before it writes a file, of the
@@ -105,6 +106,8 @@ type Profile struct {
 	// when the agent offers it: "default" makes claude-agent-acp ask before
 	// edits (its own default, auto, asks nothing).
 	Mode string `toml:"mode"`
+	// Sandbox turns on (or widens) the sandbox for this agent (sandbox.go).
+	Sandbox Sandbox `toml:"sandbox"`
 }
 
 // Setup prepares a new worktree.
@@ -248,6 +251,7 @@ func overlay(base, o Config) Config {
 	if o.Pool.MaxDisk != "" {
 		base.Pool.MaxDisk = o.Pool.MaxDisk
 	}
+	base.Sandbox = overlaySandbox(base.Sandbox, o.Sandbox)
 	agents := map[string]Profile{}
 	for k, v := range base.Agents {
 		agents[k] = v
@@ -278,6 +282,7 @@ func overlay(base, o Config) Config {
 		if v.Screen != "" {
 			p.Screen = v.Screen
 		}
+		p.Sandbox = overlaySandbox(p.Sandbox, v.Sandbox)
 		if v.Answers != nil {
 			p.Answers = v.Answers
 		}
@@ -336,6 +341,14 @@ func repoCommands(c Config) []string {
 		if len(p.Answers) > 0 {
 			cmds = append(cmds, fmt.Sprintf("agent %s: keys typed to answer it", name))
 		}
+		if len(p.Sandbox.Writable) > 0 {
+			cmds = append(cmds, fmt.Sprintf("agent %s: sandbox writable %s", name, strings.Join(p.Sandbox.Writable, ", ")))
+		}
+	}
+	// Paths a repository opens in the person's sandbox: its agents could
+	// write there.
+	if len(c.Sandbox.Writable) > 0 {
+		cmds = append(cmds, "sandbox writable: "+strings.Join(c.Sandbox.Writable, ", "))
 	}
 	return cmds
 }

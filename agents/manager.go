@@ -175,6 +175,7 @@ func New(ctx context.Context, opts Options) (*Manager, error) {
 		m.host = &poolHost{Host: local, p: p}
 		p.recover(ctx)
 	}
+	m.host = sandboxHost{Host: m.host, m: m}
 	for _, s := range list {
 		m.recover(ctx, s.clone())
 		m.recoverMerges(ctx, s.clone())

@@ -508,7 +508,7 @@ func (m *Manager) rollback(ctx context.Context, s *Session) {
 	}
 	if wt, _ := repo.WorktreeFor(ctx, s.Branch); wt != nil && wt.Path == s.Worktree {
 		release := m.host.Release
-		if ph, ok := m.host.(*poolHost); ok {
+		if ph, ok := innerHost(m.host).(*poolHost); ok {
 			release = func(ctx context.Context, repo *workspace.Repo, s *Session, _ bool) error {
 				return ph.discard(ctx, repo, s)
 			}

@@ -364,6 +364,25 @@ func (a *app) doctor(ctx context.Context) []check {
 	}
 	checks = append(checks, ic)
 
+	// The sandbox ([sandbox] mode = "bwrap"): a failure when the person's
+	// config turns it on, a note otherwise.
+	on := cfg.Sandbox.Mode == agents.SandboxBwrap
+	for _, p := range cfg.Agents {
+		on = on || p.Sandbox.Mode == agents.SandboxBwrap
+	}
+	if user, _, err := agents.LoadFile(a.dirs.ConfigFile()); err == nil && user.Sandbox.Mode == agents.SandboxBwrap {
+		on = true
+	}
+	if ok, why := agents.SandboxStatus(ctx); ok {
+		state := "off (turn it on with [sandbox] mode = \"bwrap\")"
+		if on {
+			state = "on"
+		}
+		checks = append(checks, check{Name: "sandbox", OK: true, Detail: "bubblewrap sandbox available (" + why + "); " + state})
+	} else {
+		checks = append(checks, check{Name: "sandbox", Warn: !on, Detail: "bubblewrap sandbox unavailable: " + why})
+	}
+
 	sc := check{Name: "socket", OK: true}
 	if fi, err := os.Stat(a.dirs.Runtime); err == nil {
 		if fi.Mode().Perm() != 0o700 {
