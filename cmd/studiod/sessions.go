@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -631,7 +632,9 @@ in the session's log directory when it can.`,
 				p.Agent = agent
 				payload, err := hook.Payload(args, os.Stdin)
 				if err != nil {
-					return usageError{err}
+					hook.Note("%v; the agent went on unchecked", err)
+					fmt.Fprintf(os.Stderr, "studiod hook: %v\n", err)
+					return nil
 				}
 				p.Payload = payload
 				if r = hook.Call(cmd.Context(), socket, p); r == nil {
@@ -642,14 +645,22 @@ in the session's log directory when it can.`,
 				p.Event, p.Message = args[0], strings.Join(args[1:], " ")
 				ctx, cancel := context.WithTimeout(cmd.Context(), hook.Timeout)
 				defer cancel()
-				// A hook never starts a daemon: with none running there
-				// is nobody to tell.
+				// A hook never starts a daemon, and never holds up its
+				// agent: with no daemon answering there is nobody to
+				// tell, which the hooks log says.
 				c, err := protocol.Dial(ctx, socket, nil)
 				if err != nil {
-					return fmt.Errorf("%w: %v", errNoDaemon, err)
+					hook.Note("%s not reported: studiod unreachable: %v", p.Event, err)
+					fmt.Fprintf(os.Stderr, "studiod hook: %s not reported: %v\n", p.Event, err)
+					return nil
 				}
 				defer c.Close()
 				if r, err = c.Hook(ctx, p); err != nil {
+					if ctx.Err() != nil || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+						hook.Note("%s not reported: studiod did not answer: %v", p.Event, err)
+						fmt.Fprintf(os.Stderr, "studiod hook: %s not reported: studiod did not answer: %v\n", p.Event, err)
+						return nil
+					}
 					return err
 				}
 			}
