@@ -25,6 +25,7 @@ type Config struct {
 	Gate     Gate               `toml:"gate"`
 	Check    Check              `toml:"check"`
 	Pool     Pool               `toml:"pool"`
+	ACP      ACPFace            `toml:"acp"`
 }
 
 // Gate configures what an agent hears, before it writes a file, of the
@@ -229,6 +230,9 @@ func overlay(base, o Config) Config {
 	}
 	if o.Gate.Mode != "" {
 		base.Gate.Mode = o.Gate.Mode
+	}
+	if o.ACP.Agent != "" {
+		base.ACP.Agent = o.ACP.Agent
 	}
 	if od.LogLimit != "" {
 		d.LogLimit = od.LogLimit

@@ -22,6 +22,7 @@ type API interface {
 	Session(context.Context, SessionRef) (*Session, error)
 	Send(context.Context, SendParams) (*SendResult, error)
 	Answer(context.Context, AnswerParams) (*AnswerResult, error)
+	Cancel(context.Context, SessionRef) (*Session, error)
 	Output(context.Context, OutputParams) (*OutputResult, error)
 	Resize(context.Context, ResizeParams) (*Session, error)
 	Stop(context.Context, StopParams) (*Session, error)
@@ -47,6 +48,7 @@ type API interface {
 	Pool(context.Context, PoolParams) (*PoolResult, error)
 	Fsmonitor(context.Context, FsmonitorParams) (*FsmonitorResult, error)
 	Shutdown(context.Context, Empty) (*Empty, error)
+	Profiles(context.Context, ProfilesParams) (*ProfilesResult, error)
 }
 
 // Handler serves one request from its raw params.
@@ -63,6 +65,7 @@ func Routes(api API) map[string]Handler {
 		MethodSession:   route(api.Session),
 		MethodSend:      route(api.Send),
 		MethodAnswer:    route(api.Answer),
+		MethodCancel:    route(api.Cancel),
 		MethodOutput:    route(api.Output),
 		MethodResize:    route(api.Resize),
 		MethodStop:      route(api.Stop),
@@ -88,6 +91,7 @@ func Routes(api API) map[string]Handler {
 		MethodPool:      route(api.Pool),
 		MethodFsmonitor: route(api.Fsmonitor),
 		MethodShutdown:  route(api.Shutdown),
+		MethodProfiles:  route(api.Profiles),
 	}
 }
 

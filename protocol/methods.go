@@ -9,6 +9,7 @@ const (
 	MethodSession   = "studio/session"
 	MethodSend      = "studio/send"
 	MethodAnswer    = "studio/answer"
+	MethodCancel    = "studio/cancel"
 	MethodOutput    = "studio/output"
 	MethodResize    = "studio/resize"
 	MethodStop      = "studio/stop"
@@ -34,6 +35,7 @@ const (
 	MethodPool      = "studio/pool"
 	MethodFsmonitor = "studio/fsmonitor"
 	MethodShutdown  = "studio/shutdown"
+	MethodProfiles  = "studio/profiles"
 )
 
 // Notifications sent by the daemon to subscribed connections.
@@ -69,12 +71,12 @@ const CommandOpen = "studio.open"
 
 // Methods lists every request, in the order of docs/protocol.md.
 var Methods = []string{
-	MethodHello, MethodSpawn, MethodSessions, MethodSession, MethodSend, MethodAnswer,
+	MethodHello, MethodSpawn, MethodSessions, MethodSession, MethodSend, MethodAnswer, MethodCancel,
 	MethodOutput, MethodResize, MethodStop, MethodRemove, MethodHook,
 	MethodDiff, MethodFile, MethodComment, MethodComments, MethodFeedback,
 	MethodConflicts, MethodWho, MethodNote, MethodMerge, MethodUndo,
 	MethodPreview, MethodLand, MethodUndoLand, MethodSync, MethodSubscribe, MethodStatus,
-	MethodTrust, MethodPool, MethodFsmonitor, MethodShutdown,
+	MethodTrust, MethodPool, MethodFsmonitor, MethodShutdown, MethodProfiles,
 }
 
 // Notifications lists every notification the daemon sends.

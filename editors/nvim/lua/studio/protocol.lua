@@ -17,6 +17,7 @@ M.method = {
   session = 'studio/session',
   send = 'studio/send',
   answer = 'studio/answer',
+  cancel = 'studio/cancel',
   output = 'studio/output',
   resize = 'studio/resize',
   stop = 'studio/stop',
@@ -42,6 +43,7 @@ M.method = {
   pool = 'studio/pool',
   fsmonitor = 'studio/fsmonitor',
   shutdown = 'studio/shutdown',
+  profiles = 'studio/profiles',
 }
 
 -- Notifications from the daemon.
