@@ -25,6 +25,7 @@ type ProfileInfo struct {
 // Profiles are the agent profiles in effect in a repository, and which
 // one each kind of client starts by default.
 type Profiles struct {
+	Repo    string        // the repository's root (main worktree)
 	List    []ProfileInfo // by name
 	Default string        // [defaults] agent
 	ACP     string        // [acp] agent, else Default
@@ -41,7 +42,7 @@ func (m *Manager) Profiles(ctx context.Context, dir string) (Profiles, error) {
 	if err != nil {
 		return Profiles{}, err
 	}
-	p := Profiles{Default: cfg.Defaults.Agent, ACP: cfg.ACP.Agent}
+	p := Profiles{Repo: repo.Root, Default: cfg.Defaults.Agent, ACP: cfg.ACP.Agent}
 	if p.ACP == "" {
 		p.ACP = p.Default
 	}

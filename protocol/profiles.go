@@ -11,6 +11,7 @@ type ProfilesParams struct {
 // ProfilesResult lists the agent profiles a client may spawn, by name, and
 // the profile each kind of client starts when it names none.
 type ProfilesResult struct {
+	Repo     string    `json:"repo"` // the repository's main worktree
 	Profiles []Profile `json:"profiles"`
 	// Default is [defaults] agent: what studio/spawn runs when it names
 	// no agent.

@@ -17,7 +17,7 @@ func (a *core) Profiles(ctx context.Context, p protocol.ProfilesParams) (*protoc
 	if err != nil {
 		return nil, err
 	}
-	res := &protocol.ProfilesResult{Profiles: []protocol.Profile{}, Default: ps.Default, ACP: ps.ACP}
+	res := &protocol.ProfilesResult{Repo: ps.Repo, Profiles: []protocol.Profile{}, Default: ps.Default, ACP: ps.ACP}
 	for _, pi := range ps.List {
 		res.Profiles = append(res.Profiles, protocol.Profile{Name: pi.Name, Protocol: pi.Protocol})
 	}
