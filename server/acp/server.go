@@ -39,7 +39,7 @@ type Server struct {
 	mu      sync.Mutex
 	threads map[sdk.SessionId]*thread // by the client's session id
 	byID    map[string]*thread        // by studiod session id
-	client  string             // the client's name, from initialize
+	client  string                    // the client's name, from initialize
 	// conflicts are the daemon's predicted conflicts, by id, as
 	// conflictsChanged reports them.
 	conflicts map[string]protocol.Conflict

@@ -2,6 +2,8 @@ package acp
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"strings"
 	"time"
@@ -94,10 +96,12 @@ func (s *Server) NewSession(ctx context.Context, p sdk.NewSessionRequest) (sdk.N
 	return sdk.NewSessionResponse{SessionId: sdk.SessionId(sess.ID), ConfigOptions: s.configOptions(th)}, nil
 }
 
-// newName names a thread's session: "acp-" and the time, so that the
-// sessions an editor starts sort together and by age.
+// newName names a thread's session: "acp-", the time (so that the
+// sessions an editor starts sort together and by age) and a random tail.
 func newName() string {
-	return "acp-" + strings.ToLower(time.Now().UTC().Format("0102-150405.000"))[:16]
+	var b [2]byte
+	rand.Read(b[:])
+	return "acp-" + time.Now().UTC().Format("0102-1504") + "-" + hex.EncodeToString(b[:])
 }
 
 // attach makes (or finds) the thread of a session.
