@@ -28,7 +28,7 @@ var acpClients = map[string]func(self string) any{
 	},
 	// acpx: ~/.acpx/config.json (or .acpxrc.json in the project).
 	"acpx": func(self string) any {
-		return map[string]any{"agents": map[string]any{"studiod": map[string]any{"command": self + " acp"}}}
+		return map[string]any{"agents": map[string]any{"studiod": map[string]any{"argv": []string{self, "acp"}}}}
 	},
 }
 
@@ -90,6 +90,7 @@ func printACPConfig(client string) error {
 // serveACP serves ACP on stdio. stdout is the protocol stream: logs go to
 // stderr only.
 func (a *app) serveACP(ctx context.Context, agent string) error {
+	a.orphanDaemon = true
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	s := acp.New(acp.Config{
 		Agent: agent, Version: buildVersion(), Log: log,

@@ -94,6 +94,8 @@ type app struct {
 	json    bool
 	repo    string
 	started bool // this invocation started the daemon
+	// orphanDaemon starts the daemon outside this process's tree.
+	orphanDaemon bool
 }
 
 func main() {

@@ -285,7 +285,9 @@ func (s *Server) Prompt(ctx context.Context, p sdk.PromptRequest) (sdk.PromptRes
 	th.turns = append(th.turns, t)
 	s.mu.Unlock()
 	defer s.dropTurn(th, t)
-	if _, err := s.api.Send(ctx, protocol.SendParams{SessionRef: protocol.SessionRef{Session: th.id}, Text: text}); err != nil {
+	// The prompt is delivered even when the client cancels the turn
+	// meanwhile: session/cancel then ends it.
+	if _, err := s.api.Send(context.WithoutCancel(ctx), protocol.SendParams{SessionRef: protocol.SessionRef{Session: th.id}, Text: text}); err != nil {
 		return sdk.PromptResponse{}, toACP(err)
 	}
 	select {
