@@ -57,14 +57,18 @@ type turn struct {
 	text    string
 	key     string
 	started bool // a terminal agent has been seen working on it
-	done    chan sdk.PromptResponse
-	err     error
+	done    chan turnEnd
 }
 
+type turnEnd struct {
+	r   sdk.PromptResponse
+	err error
+}
+
+// end ends the turn; the first end counts.
 func (t *turn) end(r sdk.PromptResponse, err error) {
-	t.err = err
 	select {
-	case t.done <- r:
+	case t.done <- turnEnd{r, err}:
 	default:
 	}
 }
@@ -280,7 +284,7 @@ func (s *Server) Prompt(ctx context.Context, p sdk.PromptRequest) (sdk.PromptRes
 	if strings.TrimSpace(text) == "" {
 		return sdk.PromptResponse{}, invalid("empty prompt")
 	}
-	t := &turn{text: text, done: make(chan sdk.PromptResponse, 1)}
+	t := &turn{text: text, done: make(chan turnEnd, 1)}
 	s.mu.Lock()
 	th.turns = append(th.turns, t)
 	s.mu.Unlock()
@@ -291,14 +295,14 @@ func (s *Server) Prompt(ctx context.Context, p sdk.PromptRequest) (sdk.PromptRes
 		return sdk.PromptResponse{}, toACP(err)
 	}
 	select {
-	case r := <-t.done:
-		return r, t.err
+	case e := <-t.done:
+		return e.r, e.err
 	case <-ctx.Done():
 	}
 	// Cancelled (session/cancel): the agent ends the turn, and says how.
 	select {
-	case r := <-t.done:
-		return r, t.err
+	case e := <-t.done:
+		return e.r, e.err
 	case <-time.After(5 * time.Second):
 	case <-s.ctx.Done():
 	}

@@ -114,12 +114,15 @@ func (s *Server) output(n protocol.OutputNotification) {
 		s.mu.Lock()
 		delete(s.outputs, th.id)
 		th.streaming = false
-		turns := append([]*turn(nil), th.turns...)
-		s.mu.Unlock()
-		for _, t := range turns {
+		var sent []*turn
+		for _, t := range th.turns {
 			if t.key != "" {
-				t.end(sdk.PromptResponse{}, &sdk.RequestError{Code: -32603, Message: "the agent of session " + th.name + " exited mid-turn"})
+				sent = append(sent, t)
 			}
+		}
+		s.mu.Unlock()
+		for _, t := range sent {
+			t.end(sdk.PromptResponse{}, &sdk.RequestError{Code: -32603, Message: "the agent of session " + th.name + " exited mid-turn"})
 		}
 	}
 }
@@ -181,7 +184,9 @@ func (s *Server) record(th *thread, line []byte) {
 		switch {
 		case m.Method == sdk.AgentMethodSessionPrompt:
 			th.requests[m.key()] = m.Method
+			s.mu.Lock()
 			th.prompts++
+			s.mu.Unlock()
 			var req sdk.PromptRequest
 			json.Unmarshal(m.Params, &req)
 			text := promptText(req.Prompt)
