@@ -21,6 +21,7 @@ import (
 
 	acp "github.com/coder/acp-go-sdk"
 
+	"github.com/studiod/studiod/internal/fakemodel"
 	"github.com/studiod/studiod/internal/gittest"
 	"github.com/studiod/studiod/internal/studiotest"
 	"github.com/studiod/studiod/protocol"
@@ -484,4 +485,74 @@ func TestACPHostMalformed(t *testing.T) {
 	if want := []int{-32700, -32601, -32600, 1}; !slices.Equal(codes, want) {
 		t.Errorf("answers %v, want %v (parse error, method not found, invalid request, then initialize's protocol version)", codes, want)
 	}
+}
+
+// TestACPHostClaudeAgentACP: the real claude-agent-acp (npm) against the
+// scripted model, under a thread of an ACP client: the client names the
+// session, the agent's permission shows in the client, allowed it writes
+// in the session's worktree, and the turn ends with end_turn.
+func TestACPHostClaudeAgentACP(t *testing.T) {
+	bin := fakemodel.AgentsBin(t, "claude-agent-acp")
+	home := newHome(t)
+	if err := os.MkdirAll(filepath.Join(home, "config"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(home, "config", "config.toml"), []byte("[acp]\nagent = \"claude-acp\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	repo := gittest.NewRepo(t, map[string]string{"README.md": "hello\n"})
+	const name = "hello-zed"
+	wt := filepath.Join(home, "data", "worktrees", filepath.Base(repo)+"-"+sha256Hex(repo)[:8], name)
+	fm := fakemodel.New(fakemodel.Script{Turns: []fakemodel.Turn{
+		{UserContains: "hello.py", Text: "I'll create it.", Tool: fakemodel.Call("Write", map[string]string{"file_path": filepath.Join(wt, "hello.py"), "content": "print('hello')\n"})},
+		{AfterToolResult: true, Text: "Done: hello.py is written."},
+	}})
+	defer fm.Close()
+	const key = "sk-ant-fake-0123456789abcdefghijklmnop"
+	d := startDaemonEnv(t, home,
+		"PATH="+bin+":"+os.Getenv("PATH"), "HOME="+claudeHome(t, key, repo),
+		"ANTHROPIC_BASE_URL="+fm.URL(), "ANTHROPIC_API_KEY="+key, "IS_SANDBOX=1",
+		"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1", "DISABLE_AUTOUPDATER=1")
+	c, w := d.watch()
+	ed := startACPEditor(t, home)
+	ns, err := ed.conn.NewSession(t.Context(), acp.NewSessionRequest{Cwd: repo, McpServers: []acp.McpServer{},
+		Meta: map[string]any{"studiod": map[string]any{"name": name}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := sessionState(t, c, string(ns.SessionId)); s.Name != name || s.Agent != "claude-acp" || s.Worktree != wt {
+		t.Fatalf("session %s (%s) in %s: want %s (claude-acp) in %s", s.Name, s.Agent, s.Worktree, name, wt)
+	}
+	done := ed.prompt(ns.SessionId, "Create hello.py that prints hello")
+	ask := ed.awaitAsk(1)
+	if ask.req.ToolCall.Title == nil || !strings.Contains(*ask.req.ToolCall.Title, "hello.py") {
+		t.Fatalf("permission request %+v: want the write of hello.py", ask.req.ToolCall)
+	}
+	var allow acp.PermissionOptionId
+	for _, o := range ask.req.Options {
+		if o.Kind == acp.PermissionOptionKindAllowOnce {
+			allow = o.OptionId
+		}
+	}
+	if allow == "" {
+		t.Fatalf("options %+v: no allow_once", ask.req.Options)
+	}
+	if _, err := os.Stat(filepath.Join(wt, "hello.py")); err == nil {
+		t.Fatal("hello.py written before the permission was answered")
+	}
+	ask.answer <- allow
+	if r := awaitPrompt(t, done); r.StopReason != acp.StopReasonEndTurn {
+		t.Errorf("stop reason %q, want end_turn", r.StopReason)
+	}
+	if b, err := os.ReadFile(filepath.Join(wt, "hello.py")); err != nil || string(b) != "print('hello')\n" {
+		t.Fatalf("hello.py in the worktree: %q, %v", b, err)
+	}
+	if _, err := os.Stat(filepath.Join(repo, "hello.py")); err == nil {
+		t.Fatal("hello.py written in the client's checkout")
+	}
+	ed.awaitText(ns.SessionId, "agent", "Done: hello.py is written.")
+	if _, err := c.Stop(t.Context(), protocol.StopParams{SessionRef: ref(string(ns.SessionId))}); err != nil {
+		t.Fatal(err)
+	}
+	w.AwaitState(t, string(ns.SessionId), protocol.StateStopped, protocol.StateExited)
 }

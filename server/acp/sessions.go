@@ -89,7 +89,15 @@ func (s *Server) NewSession(ctx context.Context, p sdk.NewSessionRequest) (sdk.N
 	if agent == "" {
 		agent = profs.ACP
 	}
-	sess, err := s.api.Spawn(ctx, protocol.SpawnParams{Repo: profs.Repo, Agent: agent, Name: newName()})
+	name := newName()
+	// A client that knows studiod may name the session:
+	// "_meta": {"studiod": {"name": "fix-login"}}.
+	if m, ok := p.Meta["studiod"].(map[string]any); ok {
+		if n, ok := m["name"].(string); ok && n != "" {
+			name = n
+		}
+	}
+	sess, err := s.api.Spawn(ctx, protocol.SpawnParams{Repo: profs.Repo, Agent: agent, Name: name})
 	if err != nil {
 		return sdk.NewSessionResponse{}, toACP(err)
 	}
