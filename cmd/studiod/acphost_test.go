@@ -556,3 +556,84 @@ func TestACPHostClaudeAgentACP(t *testing.T) {
 	}
 	w.AwaitState(t, string(ns.SessionId), protocol.StateStopped, protocol.StateExited)
 }
+
+// TestACPHostTerminalAgent: the thread's Agent option switches, before
+// the first prompt, to a terminal agent, in a session of the same name; a
+// prompt is typed into its terminal and its turn ends when it goes idle.
+// After the prompt the option is refused, changing nothing.
+func TestACPHostTerminalAgent(t *testing.T) {
+	home := acpHostHome(t)
+	f, err := os.OpenFile(filepath.Join(home, "config", "config.toml"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("\n[agents.term]\ncommand = [\"fakeagent\", \"--echo\"]\n")
+	f.Close()
+	repo := gittest.NewRepo(t, map[string]string{"README.md": "hello\n"})
+	d := startDaemon(t, home)
+	c, w := d.watch()
+	ed := startACPEditor(t, home)
+	ns, err := ed.conn.NewSession(t.Context(), acp.NewSessionRequest{Cwd: repo, McpServers: []acp.McpServer{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := sessionState(t, c, string(ns.SessionId))
+	res, err := ed.conn.SetSessionConfigOption(t.Context(), acp.SetSessionConfigOptionRequest{ValueId: &acp.SetSessionConfigOptionValueId{SessionId: ns.SessionId, ConfigId: "agent", Value: "term"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := res.ConfigOptions[0].Select.CurrentValue; got != "term" {
+		t.Errorf("agent option %q after the switch, want term", got)
+	}
+	if s := sessionState(t, c, first.ID); s.State != protocol.StateRemoved {
+		t.Errorf("the first agent's session is %s, want removed", s.State)
+	}
+	list, err := c.Sessions(t.Context(), protocol.SessionsParams{Repo: repo})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var now protocol.Session
+	for _, s := range list.Sessions {
+		if s.Name == first.Name {
+			now = s
+		}
+	}
+	if now.Agent != "term" {
+		t.Fatalf("session %s runs %q, want term", first.Name, now.Agent)
+	}
+	w.AwaitState(t, now.ID, protocol.StateIdle)
+	r := awaitPrompt(t, ed.prompt(ns.SessionId, "hello terminal"))
+	if r.StopReason != acp.StopReasonEndTurn {
+		t.Errorf("stop reason %q, want end_turn", r.StopReason)
+	}
+	ed.awaitText(ns.SessionId, "agent", "(term, a terminal agent, finished its turn")
+	out, err := c.Output(t.Context(), protocol.OutputParams{SessionRef: ref(now.ID)})
+	if err != nil || !strings.Contains(string(out.Data), "got: hello terminal") {
+		t.Errorf("terminal output %q, %v: want the prompt echoed", out.Data, err)
+	}
+	if _, err := ed.conn.SetSessionConfigOption(t.Context(), acp.SetSessionConfigOptionRequest{ValueId: &acp.SetSessionConfigOptionValueId{SessionId: ns.SessionId, ConfigId: "agent", Value: "fake"}}); !acpErr(err, -32602, "has had a prompt") {
+		t.Errorf("switching after a prompt: %v", err)
+	}
+}
+
+// TestACPPrintConfig: each documented client's snippet runs this binary's
+// `acp`; an unknown client is a usage error.
+func TestACPPrintConfig(t *testing.T) {
+	for _, client := range []string{"zed", "jetbrains", "acpx"} {
+		out, err := exec.Command("studiod", "acp", "--print-config", client).Output()
+		if err != nil {
+			t.Fatalf("%s: %v", client, err)
+		}
+		var v any
+		if err := json.Unmarshal(out, &v); err != nil {
+			t.Fatalf("%s: %v\n%s", client, err, out)
+		}
+		if !strings.Contains(string(out), `"acp"`) || !strings.Contains(string(out), "studiod") {
+			t.Errorf("%s: %s does not run `studiod acp`", client, out)
+		}
+	}
+	err := exec.Command("studiod", "acp", "--print-config", "emacs").Run()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 {
+		t.Errorf("unknown client: %v, want exit 2", err)
+	}
+}

@@ -302,6 +302,9 @@ func (s *Server) Prompt(ctx context.Context, p sdk.PromptRequest) (sdk.PromptRes
 	if _, err := s.api.Send(context.WithoutCancel(ctx), protocol.SendParams{SessionRef: protocol.SessionRef{Session: th.id}, Text: text}); err != nil {
 		return sdk.PromptResponse{}, toACP(err)
 	}
+	s.mu.Lock()
+	th.prompts++ // a terminal agent's log says nothing of prompts
+	s.mu.Unlock()
 	select {
 	case e := <-t.done:
 		return e.r, e.err
