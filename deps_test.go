@@ -27,6 +27,7 @@ func TestImportRules(t *testing.T) {
 		"server":                           {"agents", "agents/shim", "workspace", "protocol"},
 		"server/lsp":                       {"protocol"},
 		"server/mcp":                       {"protocol"},
+		"server/acp":                       {"protocol"},
 		"internal/home":                    {},
 		"internal/gittest":                 {},
 		"internal/studiotest":              {"protocol"},
@@ -46,6 +47,8 @@ func TestImportRules(t *testing.T) {
 		"github.com/sourcegraph/jsonrpc2": {"protocol", "server", "server/lsp"},
 		"go.lsp.dev/":                     {"server/lsp"},
 		"github.com/mark3labs/mcp-go":     {"server/mcp"},
+		// agents drives ACP agents (client side); server/acp is one.
+		"github.com/coder/acp-go-sdk": {"agents", "server/acp"},
 	}
 	seen := map[string]bool{}
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test studiod has: formatting, vet, the Go tests with the race
-# detector, then the real-client suites (MCP, LSP, Neovim, VS Code), each of
+# detector, then the real-client suites (MCP, LSP, ACP, Neovim, VS Code), each of
 # which installs what it needs first. Usage: ./test.sh [go|clients]
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -29,7 +29,7 @@ if [ "$what" = all ] || [ "$what" = go ]; then
 fi
 
 if [ "$what" = all ] || [ "$what" = clients ]; then
-  for suite in mcp lsp nvim vscode; do
+  for suite in mcp lsp acp nvim vscode; do
     if [ -x ".ci/$suite.sh" ] || [ -f ".ci/$suite.sh" ]; then
       echo "== $suite"
       bash ".ci/$suite.sh"

@@ -26,6 +26,7 @@ type Config struct {
 	Check    Check              `toml:"check"`
 	Pool     Pool               `toml:"pool"`
 	Sandbox  Sandbox            `toml:"sandbox"`
+	ACP      ACPFace            `toml:"acp"`
 }
 
 // Gate configures what an agent hears, before it writes a file, of the
@@ -235,6 +236,9 @@ func overlay(base, o Config) Config {
 	}
 	if o.Gate.Mode != "" {
 		base.Gate.Mode = o.Gate.Mode
+	}
+	if o.ACP.Agent != "" {
+		base.ACP.Agent = o.ACP.Agent
 	}
 	if od.LogLimit != "" {
 		d.LogLimit = od.LogLimit

@@ -121,6 +121,13 @@ func (a *app) startDaemon(st *starting, failed func()) error {
 		st.logFrom = fi.Size()
 	}
 	cmd := exec.Command(self, "serve", "--background")
+	if a.orphanDaemon {
+		// Some clients end the whole process tree of what they started
+		// (acpx does): sh starts the daemon in the background and exits,
+		// so that the daemon is adopted outside that tree. Its exit status
+		// is then not ours to read; the log has it.
+		cmd = exec.Command("/bin/sh", "-c", `"$0" serve --background &`, self)
+	}
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	cmd.Dir = "/"

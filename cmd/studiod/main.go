@@ -97,6 +97,8 @@ type app struct {
 	json    bool
 	repo    string
 	started bool // this invocation started the daemon
+	// orphanDaemon starts the daemon outside this process's tree.
+	orphanDaemon bool
 }
 
 func main() {
@@ -156,7 +158,7 @@ Try it with no AI account: studiod demo`,
 		a.diffCmd(), a.commentCmd(), a.commentsCmd(), a.feedbackCmd(), a.mergeCmd(), a.undoCmd(),
 		a.previewCmd(), a.landCmd(), a.syncCmd(), a.poolCmd(), a.salvageCmd(), a.restoreCmd(),
 		shimCmd(), demoAgentCmd(), fsmonitorCmd(),
-		a.mcpCmd(), a.mcpTokenCmd(),
+		a.mcpCmd(), a.mcpTokenCmd(), a.acpCmd(),
 	)
 	return root
 }
