@@ -75,6 +75,9 @@ func (a *app) serveCmd() *cobra.Command {
 				MessageTimeout: envDuration("STUDIOD_MESSAGE_TIMEOUT"),
 				// For tests that need the pool not to refill behind them.
 				PoolSettle: envDuration("STUDIOD_DEBUG_POOL_SETTLE"),
+				// A loaded machine can take longer than the default to
+				// start an agent that fails at once; tests lengthen it.
+				SpawnGrace: spawnGrace(),
 				Ready: func() {
 					if !background && !a.json {
 						fmt.Fprintf(os.Stderr, "studiod %s listening on %s (log %s)\n", buildVersion(), a.dirs.Socket(), a.dirs.Log())
@@ -119,6 +122,13 @@ func envDuration(name string) time.Duration {
 	d, _ := time.ParseDuration(os.Getenv(name))
 	return d
 }
+
+// defaultSpawnGrace is the daemon's: agents.Options.SpawnGrace's default.
+const defaultSpawnGrace = 700 * time.Millisecond
+
+// spawnGrace reads STUDIOD_SPAWN_GRACE, how soon after starting an agent
+// that exits with an error counts as a failed spawn; 0 if unset.
+func spawnGrace() time.Duration { return envDuration("STUDIOD_SPAWN_GRACE") }
 
 // watchOptions reads STUDIOD_MAX_WATCHES, which caps the inotify watches the
 // daemon uses (below the kernel's fs.inotify.max_user_watches): worktrees

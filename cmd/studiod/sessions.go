@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -92,8 +93,9 @@ func (a *app) spawn(ctx context.Context, p protocol.SpawnParams) error {
 		return err
 	}
 	// An agent that dies at once is a failed spawn: wait out the daemon's
-	// grace period so the user hears about it here.
-	deadline := time.After(time.Second)
+	// grace period, and a moment for its verdict to arrive, so the user
+	// hears about it here. An agent that ended either way ends the wait.
+	deadline := time.After(cmp.Or(spawnGrace(), defaultSpawnGrace) + 300*time.Millisecond)
 wait:
 	for {
 		select {
@@ -102,7 +104,7 @@ wait:
 				continue
 			}
 			s = &ev
-			if s.State == protocol.StateFailed {
+			if s.State == protocol.StateFailed || !s.State.Live() {
 				break wait
 			}
 		case <-deadline:
