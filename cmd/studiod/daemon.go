@@ -88,6 +88,12 @@ func (a *app) serveCmd() *cobra.Command {
 			if errors.As(err, &ar) && background {
 				return nil // another client started it first
 			}
+			if errors.As(err, &ar) && mcpHTTP != "" {
+				return fmt.Errorf("%w: the MCP HTTP face is served from inside the daemon, so stop this one first (`studiod shutdown`; agents keep running), then run `studiod serve --mcp-http %s`", err, mcpHTTP)
+			}
+			if errors.As(err, &ar) {
+				return fmt.Errorf("%w: clients already use it; `studiod status` shows it, `studiod shutdown` stops it", err)
+			}
 			return err
 		},
 	}
@@ -174,7 +180,11 @@ func (a *app) statusCmd() *cobra.Command {
 					total += n
 				}
 			}
-			fmt.Fprintf(tw, "sessions\t%d (%s)\n", total, strings.Join(parts, ", "))
+			if total == 0 {
+				fmt.Fprintf(tw, "sessions\tnone\n")
+			} else {
+				fmt.Fprintf(tw, "sessions\t%d (%s)\n", total, strings.Join(parts, ", "))
+			}
 			if st.Watch.Watches > 0 || len(st.Watch.Degraded) > 0 {
 				fmt.Fprintf(tw, "watches\t%d\n", st.Watch.Watches)
 			}
@@ -229,8 +239,14 @@ you have read the file and trusted it. A changed file needs trust again.`,
 				if err != nil {
 					return err
 				}
+				// --check answers with its exit status too, for scripts.
+				var untrusted error
+				if p.Check && !r.Trusted {
+					untrusted = exitCodeErr(exitUntrusted)
+				}
 				if a.json {
-					return printJSON(r)
+					printJSON(r)
+					return untrusted
 				}
 				verb := "trusted"
 				switch {
@@ -245,7 +261,7 @@ you have read the file and trusted it. A changed file needs trust again.`,
 				for _, c := range r.Commands {
 					fmt.Printf("  %s\n", c)
 				}
-				return nil
+				return untrusted
 			})
 		},
 	}

@@ -142,6 +142,12 @@ Try it with no AI account: studiod demo`,
 		Version:       buildVersion(),
 	}
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		// pflag words a value that is not a number as Go's parse error
+		// (`strconv.ParseInt: parsing "abc": invalid syntax`): say what
+		// the flag wants instead.
+		if msg, _, ok := strings.Cut(err.Error(), ": strconv."); ok {
+			err = errors.New(msg + ": want a whole number")
+		}
 		return usageError{fmt.Errorf("%w (see `%s --help`)", err, c.CommandPath())}
 	})
 	root.PersistentFlags().BoolVar(&a.json, "json", false, "print machine-readable JSON (the protocol's types)")

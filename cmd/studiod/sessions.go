@@ -87,8 +87,8 @@ func (a *app) spawn(ctx context.Context, p protocol.SpawnParams) error {
 	p.WorkDoneToken = "spawn"
 	s, err := c.Spawn(ctx, p)
 	if err != nil {
-		if a.repo == "" && protocol.CodeOf(err) == protocol.CodeInvalid && !inWorkTree(p.Repo) {
-			return fmt.Errorf("%w\n  the current directory is not in a git repository: cd into one, or name it with --repo DIR", err)
+		if protocol.CodeOf(err) == protocol.CodeInvalid {
+			return a.repoHint(err)
 		}
 		return err
 	}
@@ -216,8 +216,27 @@ func age(t time.Time) string {
 	return fmt.Sprintf("%dd", int(d.Hours()/24))
 }
 
+// sessionRef names a session of --repo, else of the current directory's
+// repository; outside any repository, of any (as `ls` lists them all).
 func (a *app) sessionRef(name string) protocol.SessionRef {
-	return protocol.SessionRef{Session: name, Repo: a.repoDir()}
+	repo := a.repoDir()
+	if a.repo == "" && !inWorkTree(repo) {
+		repo = ""
+	}
+	return protocol.SessionRef{Session: name, Repo: repo}
+}
+
+// repoHint adds to err, when the verb named no --repo and the current
+// directory is in no repository, how to name one.
+func (a *app) repoHint(err error) error {
+	if err == nil || a.repo != "" || inWorkTree(a.repoDir()) {
+		return err
+	}
+	switch protocol.CodeOf(err) {
+	case protocol.CodeInvalid, protocol.CodeInvalidParams, protocol.CodeNotFound, protocol.CodeGit:
+		return fmt.Errorf("%w\n  the current directory is not in a git repository: cd into one, or name it with --repo DIR", err)
+	}
+	return err
 }
 
 func (a *app) showCmd() *cobra.Command {
