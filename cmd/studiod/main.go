@@ -159,7 +159,7 @@ Try it with no AI account: studiod demo`,
 		a.diffCmd(), a.commentCmd(), a.commentsCmd(), a.feedbackCmd(), a.mergeCmd(), a.undoCmd(),
 		a.previewCmd(), a.landCmd(), a.syncCmd(), a.poolCmd(),
 		shimCmd(), demoAgentCmd(), fsmonitorCmd(),
-		a.mcpCmd(), a.mcpTokenCmd(),
+		a.mcpCmd(), a.mcpTokenCmd(), a.uiCmd(),
 	)
 	return root
 }
