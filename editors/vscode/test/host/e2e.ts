@@ -3,6 +3,7 @@
 // temp git repository as the workspace.
 
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import * as vscode from "vscode";
 import type { Api } from "../../src/main";
 import * as p from "../../src/protocol";
@@ -139,7 +140,17 @@ export const e2e: HostTest[] = [
             for (const d of diffs) {
                 assert.equal(d.original.path, d.modified.path, `${d.original.toString()} vs ${d.modified.toString()}`);
                 assert.equal(d.original.scheme, "studio");
+                // The session's side is read-only: studio/file's worktree
+                // version, not the agent's file on disk.
+                assert.equal(d.modified.scheme, "studio", d.modified.toString());
+                assert.equal(new URLSearchParams(d.modified.query).get("version"), "worktree", d.modified.toString());
             }
+            const right = diffs[0]!.modified;
+            const onDisk = readFileSync(right.path, "utf8");
+            const edit = new vscode.WorkspaceEdit();
+            edit.insert(right, new vscode.Position(0, 0), "typed by mistake\n");
+            assert.equal(await vscode.workspace.applyEdit(edit), false, "an edit of the review's session side was applied");
+            assert.equal(readFileSync(right.path, "utf8"), onDisk, "the agent's file changed");
             // The base side comes from studio/file through the studio: scheme.
             const f = files.find((f) => f.status === "modified") ?? files[0]!;
             const q = new URLSearchParams({ session: alpha!.id, version: "base" }).toString();
