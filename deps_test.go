@@ -46,7 +46,7 @@ func TestImportRules(t *testing.T) {
 		"go.lsp.dev/":                     {"server/lsp"},
 		"github.com/mark3labs/mcp-go":     {"server/mcp"},
 		// The terminal board (studiod ui) is a client like the CLI verbs.
-		"github.com/charmbracelet/bubbletea": {"cmd/studiod"},
+		"charm.land/bubbletea/": {"cmd/studiod"},
 	}
 	seen := map[string]bool{}
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {

@@ -18,7 +18,7 @@ import (
 	"sync"
 	"time"
 
-	tea "github.com/charmbracelet/bubbletea"
+	tea "charm.land/bubbletea/v2"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
@@ -97,7 +97,7 @@ func (a *app) runBoard(ctx context.Context, repo string) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	b := newBoard(repo, self)
-	p := tea.NewProgram(b, tea.WithAltScreen(), tea.WithContext(ctx))
+	p := tea.NewProgram(b, tea.WithContext(ctx))
 	var wg sync.WaitGroup
 	wg.Go(func() { a.followDaemon(ctx, repo, p.Send) })
 	_, err = p.Run()

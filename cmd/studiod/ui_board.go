@@ -11,7 +11,7 @@ import (
 	"slices"
 	"strings"
 
-	tea "github.com/charmbracelet/bubbletea"
+	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/studiod/studiod/protocol"
@@ -141,7 +141,7 @@ func (b *board) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 	case doneMsg:
 		b.status, b.out = msg.text, msg.lines
-	case tea.KeyMsg:
+	case tea.KeyPressMsg:
 		if b.input != nil {
 			return b, b.typed(msg)
 		}
@@ -151,22 +151,20 @@ func (b *board) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 }
 
 // typed edits the prompt.
-func (b *board) typed(k tea.KeyMsg) tea.Cmd {
+func (b *board) typed(k tea.KeyPressMsg) tea.Cmd {
 	in := b.input
-	switch k.Type {
-	case tea.KeyEsc, tea.KeyCtrlC:
+	switch k.String() {
+	case "esc", "ctrl+c":
 		b.input, b.status = nil, "cancelled"
-	case tea.KeyEnter:
+	case "enter":
 		b.input = nil
 		return in.then(string(in.value))
-	case tea.KeyBackspace:
+	case "backspace":
 		if len(in.value) > 0 {
 			in.value = in.value[:len(in.value)-1]
 		}
-	case tea.KeySpace:
-		in.value = append(in.value, ' ')
-	case tea.KeyRunes:
-		in.value = append(in.value, k.Runes...)
+	default:
+		in.value = append(in.value, []rune(k.Text)...)
 	}
 	return nil
 }
@@ -188,7 +186,7 @@ func (b *board) confirm(what string, then func() tea.Cmd) {
 }
 
 // key runs the verb of a key.
-func (b *board) key(k tea.KeyMsg) tea.Cmd {
+func (b *board) key(k tea.KeyPressMsg) tea.Cmd {
 	list := b.ordered()
 	sel := -1
 	if s, ok := b.selected(); ok {
@@ -228,7 +226,7 @@ func (b *board) key(k tea.KeyMsg) tea.Cmd {
 	}
 	s, ok := b.selected()
 	if !ok {
-		if strings.ContainsAny(k.String(), "asdcfmuyxlt") || k.Type == tea.KeyEnter {
+		if k.String() == "enter" || (len(k.String()) == 1 && strings.Contains("asdcfmuyxlt", k.String())) {
 			b.status = "no session: n spawns one"
 		}
 		return nil
@@ -357,7 +355,14 @@ func detail(s protocol.Session) []string {
 
 const boardHelp = "↑↓ select  enter attach  a answer  s send  d diff  c comment  f feedback  m merge  u undo  y sync  x stop  l logs  p preview  L land  n spawn  q quit"
 
-func (b *board) View() string {
+func (b *board) View() tea.View {
+	v := tea.NewView(b.screen())
+	v.AltScreen = true
+	return v
+}
+
+// screen is the board's text, one line per terminal row.
+func (b *board) screen() string {
 	w, h := max(b.width, 20), max(b.height, 6)
 	list := b.ordered()
 	var head strings.Builder

@@ -1,13 +1,17 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/creack/pty"
 
 	"github.com/studiod/studiod/internal/gittest"
 	"github.com/studiod/studiod/protocol"
@@ -123,6 +127,21 @@ func TestBoard(t *testing.T) {
 		t.Errorf("no waiting count or key help:\n%s", text)
 	}
 
+	// ui --json prints the same order.
+	js := exec.Command("studiod", "ui", "--json", "--repo", repo)
+	js.Env = append(os.Environ(), "STUDIOD_HOME="+home)
+	b, err := js.Output()
+	var res protocol.SessionsResult
+	if err != nil || json.Unmarshal(b, &res) != nil || len(res.Sessions) != 2 || res.Sessions[0].Name != "asker" {
+		t.Errorf("ui --json: %v: %s", err, b)
+	}
+	// A wide terminal shows the same, unclipped.
+	wide := startScreen(t, 160, 40, home, "ui", "--repo", repo)
+	wide.await("the board in a wide terminal", func(text string) bool {
+		return strings.Index(text, "asker") < strings.Index(text, "busy") && line(text, "working", "busy", "studio/busy", "no changes") != ""
+	})
+	wide.keys("q")
+
 	// Answer from the board: the waiting session is selected first.
 	scr.keys("a")
 	scr.await("the answer prompt", func(text string) bool { return strings.Contains(text, "answer asker:") })
@@ -153,8 +172,8 @@ func TestBoard(t *testing.T) {
 	scr.keys("q")
 }
 
-// TestBoardJSON: ui --json prints the sessions in the board's order.
-func TestBoardJSON(t *testing.T) {
+// TestBoardOrder: what needs the person first, removed sessions left out.
+func TestBoardOrder(t *testing.T) {
 	ts := []protocol.Session{
 		{ID: "1", Name: "idle", State: protocol.StateIdle},
 		{ID: "2", Name: "gone", State: protocol.StateRemoved},
@@ -169,5 +188,48 @@ func TestBoardJSON(t *testing.T) {
 	}
 	if want := []string{"asks", "broke", "busy", "idle", "done"}; !slices.Equal(names, want) {
 		t.Errorf("board order %v, want %v", names, want)
+	}
+}
+
+// TestDiffColour: diff paints a terminal, unless NO_COLOR is set; a pipe
+// gets plain text (the rough_edges script).
+func TestDiffColour(t *testing.T) {
+	home := newHome(t)
+	repo := gittest.NewRepo(t, map[string]string{"a.txt": "a\n"})
+	d := startDaemon(t, home)
+	c, w := d.watch()
+	s, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: "painter", Command: []string{"fakeagent", "-edit", "a.txt", "-hang"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Await(t, "painter's change", func() bool {
+		got, ok := w.Session(s.ID)
+		return ok && got.Changes.Files > 0
+	})
+	for _, tc := range []struct {
+		name    string
+		env     []string
+		colours bool
+	}{
+		{"terminal", nil, true},
+		{"terminal with NO_COLOR", []string{"NO_COLOR=1"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cmd := exec.Command("studiod", "diff", "--repo", repo, "painter")
+			cmd.Env = append(append(os.Environ(), "STUDIOD_HOME="+home), tc.env...)
+			ptmx, err := pty.Start(cmd)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ptmx.Close()
+			out, _ := io.ReadAll(ptmx) // EIO once the command has exited
+			cmd.Wait()
+			if !strings.Contains(string(out), "edited by painter") {
+				t.Fatalf("diff printed %q", out)
+			}
+			if got := strings.Contains(string(out), "\x1b["); got != tc.colours {
+				t.Errorf("colour codes: %v, want %v: %q", got, tc.colours, out)
+			}
+		})
 	}
 }
