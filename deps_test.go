@@ -49,6 +49,8 @@ func TestImportRules(t *testing.T) {
 		"github.com/mark3labs/mcp-go":     {"server/mcp"},
 		// agents drives ACP agents (client side); server/acp is one.
 		"github.com/coder/acp-go-sdk": {"agents", "server/acp"},
+		// The terminal board (studiod ui) is a client like the CLI verbs.
+		"charm.land/bubbletea/": {"cmd/studiod"},
 	}
 	seen := map[string]bool{}
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {

@@ -219,7 +219,7 @@ func (m *Manager) reserve(ctx context.Context, repo *workspace.Repo, cfg Config,
 			return nil, invalidf("session %q already exists in %s: pick another --name or remove it with `studiod rm %s`", name, repo.Root, name)
 		}
 	} else {
-		name = m.uniqueName(repo.Root, NameFromPrompt(req.Prompt))
+		name = m.uniqueName(repo.Root, NameFromPrompt(nameSource(req)))
 	}
 	branch := cfg.Defaults.BranchPrefix + name
 	if err := repo.CheckBranchName(ctx, branch); err != nil {
@@ -301,6 +301,15 @@ func (m *Manager) reserve(ctx context.Context, repo *workspace.Repo, cfg Config,
 	}
 	reserved = true
 	return s, nil
+}
+
+// nameSource is what a session without a --name is named after: its
+// prompt, else the command it runs (its program's base name and arguments).
+func nameSource(req SpawnRequest) string {
+	if req.Prompt != "" || len(req.Command) == 0 {
+		return req.Prompt
+	}
+	return strings.Join(append([]string{filepath.Base(req.Command[0])}, req.Command[1:]...), " ")
 }
 
 func expand(tmpl []string, key, value string) (argv []string, unused string) {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -87,14 +88,15 @@ func (a *app) spawn(ctx context.Context, p protocol.SpawnParams) error {
 	p.WorkDoneToken = "spawn"
 	s, err := c.Spawn(ctx, p)
 	if err != nil {
-		if a.repo == "" && protocol.CodeOf(err) == protocol.CodeInvalid && !inWorkTree(p.Repo) {
-			return fmt.Errorf("%w\n  the current directory is not in a git repository: cd into one, or name it with --repo DIR", err)
+		if protocol.CodeOf(err) == protocol.CodeInvalid {
+			return a.repoHint(err)
 		}
 		return err
 	}
 	// An agent that dies at once is a failed spawn: wait out the daemon's
-	// grace period so the user hears about it here.
-	deadline := time.After(time.Second)
+	// grace period, and a moment for its verdict to arrive, so the user
+	// hears about it here. An agent that ended either way ends the wait.
+	deadline := time.After(cmp.Or(spawnGrace(), defaultSpawnGrace) + 300*time.Millisecond)
 wait:
 	for {
 		select {
@@ -103,7 +105,7 @@ wait:
 				continue
 			}
 			s = &ev
-			if s.State == protocol.StateFailed {
+			if s.State == protocol.StateFailed || !s.State.Live() {
 				break wait
 			}
 		case <-deadline:
@@ -215,8 +217,27 @@ func age(t time.Time) string {
 	return fmt.Sprintf("%dd", int(d.Hours()/24))
 }
 
+// sessionRef names a session of --repo, else of the current directory's
+// repository; outside any repository, of any (as `ls` lists them all).
 func (a *app) sessionRef(name string) protocol.SessionRef {
-	return protocol.SessionRef{Session: name, Repo: a.repoDir()}
+	repo := a.repoDir()
+	if a.repo == "" && !inWorkTree(repo) {
+		repo = ""
+	}
+	return protocol.SessionRef{Session: name, Repo: repo}
+}
+
+// repoHint adds to err, when the verb named no --repo and the current
+// directory is in no repository, how to name one.
+func (a *app) repoHint(err error) error {
+	if err == nil || a.repo != "" || inWorkTree(a.repoDir()) {
+		return err
+	}
+	switch protocol.CodeOf(err) {
+	case protocol.CodeInvalid, protocol.CodeInvalidParams, protocol.CodeNotFound, protocol.CodeGit:
+		return fmt.Errorf("%w\n  the current directory is not in a git repository: cd into one, or name it with --repo DIR", err)
+	}
+	return err
 }
 
 func (a *app) showCmd() *cobra.Command {
