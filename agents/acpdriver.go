@@ -296,3 +296,14 @@ func (acpDriver) resize(ctx context.Context, s Session, rows, cols int) error { 
 
 // interrupt ends the turn as the protocol says, before the process ends.
 func (acpDriver) interrupt(ctx context.Context, sv *supervisor) { sv.acp.cancel(ctx) }
+
+// cancel sends session/cancel; the agent's open permission requests are
+// answered as cancelled, as the protocol asks.
+func (drv acpDriver) cancel(ctx context.Context, s Session) (Session, error) {
+	sv := drv.m.supervisorOf(s.ID)
+	if sv == nil || sv.acp == nil {
+		return s, invalidf("session %s: no ACP connection to its agent yet: try again in a moment", s.Name)
+	}
+	sv.acp.cancel(ctx)
+	return drv.m.Lookup(Ref{Session: s.ID})
+}

@@ -25,6 +25,8 @@ type Config struct {
 	Gate     Gate               `toml:"gate"`
 	Check    Check              `toml:"check"`
 	Pool     Pool               `toml:"pool"`
+	Sandbox  Sandbox            `toml:"sandbox"`
+	ACP      ACPFace            `toml:"acp"`
 }
 
 // Gate configures what an agent hears, before it writes a file, of the
@@ -105,6 +107,8 @@ type Profile struct {
 	// when the agent offers it: "default" makes claude-agent-acp ask before
 	// edits (its own default, auto, asks nothing).
 	Mode string `toml:"mode"`
+	// Sandbox turns on (or widens) the sandbox for this agent (sandbox.go).
+	Sandbox Sandbox `toml:"sandbox"`
 }
 
 // Setup prepares a new worktree.
@@ -233,6 +237,9 @@ func overlay(base, o Config) Config {
 	if o.Gate.Mode != "" {
 		base.Gate.Mode = o.Gate.Mode
 	}
+	if o.ACP.Agent != "" {
+		base.ACP.Agent = o.ACP.Agent
+	}
 	if od.LogLimit != "" {
 		d.LogLimit = od.LogLimit
 	}
@@ -248,6 +255,7 @@ func overlay(base, o Config) Config {
 	if o.Pool.MaxDisk != "" {
 		base.Pool.MaxDisk = o.Pool.MaxDisk
 	}
+	base.Sandbox = overlaySandbox(base.Sandbox, o.Sandbox)
 	agents := map[string]Profile{}
 	for k, v := range base.Agents {
 		agents[k] = v
@@ -278,6 +286,7 @@ func overlay(base, o Config) Config {
 		if v.Screen != "" {
 			p.Screen = v.Screen
 		}
+		p.Sandbox = overlaySandbox(p.Sandbox, v.Sandbox)
 		if v.Answers != nil {
 			p.Answers = v.Answers
 		}
@@ -336,6 +345,14 @@ func repoCommands(c Config) []string {
 		if len(p.Answers) > 0 {
 			cmds = append(cmds, fmt.Sprintf("agent %s: keys typed to answer it", name))
 		}
+		if len(p.Sandbox.Writable) > 0 {
+			cmds = append(cmds, fmt.Sprintf("agent %s: sandbox writable %s", name, strings.Join(p.Sandbox.Writable, ", ")))
+		}
+	}
+	// Paths a repository opens in the person's sandbox: its agents could
+	// write there.
+	if len(c.Sandbox.Writable) > 0 {
+		cmds = append(cmds, "sandbox writable: "+strings.Join(c.Sandbox.Writable, ", "))
 	}
 	return cmds
 }

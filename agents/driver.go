@@ -53,6 +53,9 @@ type driver interface {
 	// interrupt asks a running agent to end its turn, before it is sent
 	// SIGTERM.
 	interrupt(ctx context.Context, sv *supervisor)
+	// cancel ends the running turn of a live session's agent and leaves
+	// the agent running.
+	cancel(ctx context.Context, s Session) (Session, error)
 }
 
 // driverFor is the driver of sessions speaking protocol.

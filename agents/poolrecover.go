@@ -55,6 +55,11 @@ func (p *pool) recover(ctx context.Context) {
 			p.log.Warn("recover pool: list worktrees", "repo", root, "err", err)
 			continue
 		}
+		for _, wt := range list {
+			if wt.Path != repo.Root {
+				p.repairIndex(ctx, repo, wt.Path)
+			}
+		}
 		known := map[string]bool{}
 		for _, t := range byRepo[root] {
 			known[t.Path] = true

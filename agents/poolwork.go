@@ -322,7 +322,23 @@ func (p *pool) touched(id string, b workspace.WatchBatch) {
 func (p *pool) configureFsmonitor(ctx context.Context, repo *workspace.Repo, dir, hook string) error {
 	p.cfgMu.Lock()
 	defer p.cfgMu.Unlock()
-	return repo.FsmonitorConfig(ctx, dir, hook)
+	if err := repo.FsmonitorConfig(ctx, dir, hook); err != nil {
+		return err
+	}
+	p.repairIndex(ctx, repo, dir)
+	return nil
+}
+
+// repairIndex undoes the split index earlier daemons gave a worktree,
+// saying so in the log (workspace.RepairIndex).
+func (p *pool) repairIndex(ctx context.Context, repo *workspace.Repo, dir string) {
+	r, err := repo.RepairIndex(ctx, dir)
+	switch {
+	case err != nil:
+		p.log.Warn("index not repaired", "worktree", dir, "err", err)
+	case r != workspace.IndexRepair{}:
+		p.log.Warn("index repaired", "worktree", dir, "repair", r.String())
+	}
 }
 
 // prepare runs one prepare command in t, in its own process group (recorded,

@@ -286,6 +286,9 @@ type MergeConflictError struct {
 	// Sent reports that the conflicts went to the agent, and Via how.
 	Sent bool
 	Via  string
+	// Again is the verb to run once they are resolved: "sync" for a
+	// sync, else merge.
+	Again string
 }
 
 func (e *MergeConflictError) Error() string { return e.Err.Error() }
@@ -307,6 +310,16 @@ func notDone(s Session, force bool) error {
 	return nil
 }
 
+// validStrategy reports whether a merge strategy is one studiod knows ("" is
+// the configured default).
+func validStrategy(s string) bool {
+	switch s {
+	case "", "merge", "squash", "rebase":
+		return true
+	}
+	return false
+}
+
 // Merge merges a session into its target as a transaction (see
 // docs/architecture.md):
 // refused while the agent works or waits for an answer (unless forced) or
@@ -314,6 +327,10 @@ func notDone(s Session, force bool) error {
 // uncommitted work is checkpointed; the target's old tip is kept in a
 // backup ref; a checked-out target is moved with git's own safety.
 func (m *Manager) Merge(ctx context.Context, ref Ref, req MergeRequest) (Session, workspace.MergeResult, error) {
+	// Bad input is refused before the session's state is looked at.
+	if !validStrategy(req.Strategy) {
+		return Session{}, workspace.MergeResult{}, invalidf("strategy %q: use merge, squash or rebase", req.Strategy)
+	}
 	s, err := m.Lookup(ref)
 	if err != nil {
 		return Session{}, workspace.MergeResult{}, err
@@ -334,9 +351,7 @@ func (m *Manager) Merge(ctx context.Context, ref Ref, req MergeRequest) (Session
 			strategy = cfg.Defaults.MergeStrategy
 		}
 	}
-	switch strategy {
-	case "", "merge", "squash", "rebase":
-	default:
+	if !validStrategy(strategy) {
 		return s, workspace.MergeResult{}, invalidf("strategy %q: use merge, squash or rebase", strategy)
 	}
 	progress := req.Progress

@@ -199,7 +199,7 @@ func (m *Manager) reserve(ctx context.Context, repo *workspace.Repo, cfg Config,
 			return nil, invalidf("session %q already exists in %s: pick another --name or remove it with `studiod rm %s`", name, repo.Root, name)
 		}
 	} else {
-		name = m.uniqueName(repo.Root, NameFromPrompt(req.Prompt))
+		name = m.uniqueName(repo.Root, NameFromPrompt(nameSource(req)))
 	}
 	branch := cfg.Defaults.BranchPrefix + name
 	if err := repo.CheckBranchName(ctx, branch); err != nil {
@@ -281,6 +281,15 @@ func (m *Manager) reserve(ctx context.Context, repo *workspace.Repo, cfg Config,
 	}
 	reserved = true
 	return s, nil
+}
+
+// nameSource is what a session without a --name is named after: its
+// prompt, else the command it runs (its program's base name and arguments).
+func nameSource(req SpawnRequest) string {
+	if req.Prompt != "" || len(req.Command) == 0 {
+		return req.Prompt
+	}
+	return strings.Join(append([]string{filepath.Base(req.Command[0])}, req.Command[1:]...), " ")
 }
 
 func expand(tmpl []string, key, value string) (argv []string, unused string) {
@@ -421,8 +430,13 @@ func (m *Manager) rollback(ctx context.Context, s *Session) {
 // start starts s's agent, s.Command in its worktree with env, and returns
 // its pid once it runs.
 func (m *Manager) start(ctx context.Context, s *Session, env []string, rows, cols int) (int, error) {
+	// The agent runs under its sandbox, when it has one.
+	prefix, err := m.sandboxArgv(ctx, *s)
+	if err != nil {
+		return 0, err
+	}
 	spec := host.ProcSpec{
-		ID: s.ID, Argv: s.Command, Dir: s.Worktree, Env: env, Rows: rows, Cols: cols, LogLimit: s.LogLimit,
+		ID: s.ID, Argv: append(prefix, s.Command...), Dir: s.Worktree, Env: env, Rows: rows, Cols: cols, LogLimit: s.LogLimit,
 	}
 	spec.Mode = m.driverOf(*s).mode()
 	p, err := m.rt.Start(ctx, spec)

@@ -61,7 +61,7 @@ func (m *Manager) Sync(ctx context.Context, ref Ref, req SyncRequest) (Session, 
 				cs = append(cs, c)
 			}
 		}
-		mc := &MergeConflictError{Paths: ce.Paths, Conflicts: cs, Err: err}
+		mc := &MergeConflictError{Paths: ce.Paths, Conflicts: cs, Err: err, Again: "sync"}
 		if req.Send {
 			where := conflictLines(cs, s.Name)
 			if where == "" {

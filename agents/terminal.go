@@ -2,6 +2,7 @@ package agents
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/studiod/studiod/agents/host"
@@ -59,3 +60,14 @@ func (drv terminalDriver) resize(ctx context.Context, s Session, rows, cols int)
 }
 
 func (terminalDriver) interrupt(ctx context.Context, sv *supervisor) {}
+
+// cancel types Escape, which stops the turn of every agent studiod knows.
+func (drv terminalDriver) cancel(ctx context.Context, s Session) (Session, error) {
+	if s.State != Working && s.State != Waiting {
+		return s, nil
+	}
+	if err := drv.m.proc(s.ID).Input(ctx, []byte("\x1b")); err != nil {
+		return s, fmt.Errorf("cancel %s: %w", s.Name, err)
+	}
+	return drv.m.Lookup(Ref{Session: s.ID})
+}

@@ -22,6 +22,7 @@ type API interface {
 	Session(context.Context, SessionRef) (*Session, error)
 	Send(context.Context, SendParams) (*SendResult, error)
 	Answer(context.Context, AnswerParams) (*AnswerResult, error)
+	Cancel(context.Context, SessionRef) (*Session, error)
 	Output(context.Context, OutputParams) (*OutputResult, error)
 	Resize(context.Context, ResizeParams) (*Session, error)
 	Stop(context.Context, StopParams) (*Session, error)
@@ -49,6 +50,7 @@ type API interface {
 	Salvage(context.Context, SalvageParams) (*SalvageResult, error)
 	Restore(context.Context, RestoreParams) (*RestoreResult, error)
 	Shutdown(context.Context, Empty) (*Empty, error)
+	Profiles(context.Context, ProfilesParams) (*ProfilesResult, error)
 }
 
 // Handler serves one request from its raw params.

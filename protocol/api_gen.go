@@ -14,6 +14,7 @@ const (
 	MethodSession   = "studio/session"
 	MethodSend      = "studio/send"
 	MethodAnswer    = "studio/answer"
+	MethodCancel    = "studio/cancel"
 	MethodOutput    = "studio/output"
 	MethodResize    = "studio/resize"
 	MethodStop      = "studio/stop"
@@ -41,6 +42,7 @@ const (
 	MethodSalvage   = "studio/salvage"
 	MethodRestore   = "studio/restore"
 	MethodShutdown  = "studio/shutdown"
+	MethodProfiles  = "studio/profiles"
 )
 
 // Methods lists every request, in the order of the API interface.
@@ -51,6 +53,7 @@ var Methods = []string{
 	MethodSession,
 	MethodSend,
 	MethodAnswer,
+	MethodCancel,
 	MethodOutput,
 	MethodResize,
 	MethodStop,
@@ -78,6 +81,7 @@ var Methods = []string{
 	MethodSalvage,
 	MethodRestore,
 	MethodShutdown,
+	MethodProfiles,
 }
 
 // Routes is the route table of api: each request's method name to a handler
@@ -91,6 +95,7 @@ func Routes(api API) map[string]Handler {
 		MethodSession:   route(api.Session),
 		MethodSend:      route(api.Send),
 		MethodAnswer:    route(api.Answer),
+		MethodCancel:    route(api.Cancel),
 		MethodOutput:    route(api.Output),
 		MethodResize:    route(api.Resize),
 		MethodStop:      route(api.Stop),
@@ -118,6 +123,7 @@ func Routes(api API) map[string]Handler {
 		MethodSalvage:   route(api.Salvage),
 		MethodRestore:   route(api.Restore),
 		MethodShutdown:  route(api.Shutdown),
+		MethodProfiles:  route(api.Profiles),
 	}
 }
 
@@ -151,6 +157,11 @@ func (c *Client) Send(ctx context.Context, p SendParams) (*SendResult, error) {
 // Answer sends studio/answer.
 func (c *Client) Answer(ctx context.Context, p AnswerParams) (*AnswerResult, error) {
 	return call[AnswerResult](ctx, c, MethodAnswer, p)
+}
+
+// Cancel sends studio/cancel.
+func (c *Client) Cancel(ctx context.Context, p SessionRef) (*Session, error) {
+	return call[Session](ctx, c, MethodCancel, p)
 }
 
 // Output sends studio/output.
@@ -286,4 +297,9 @@ func (c *Client) Restore(ctx context.Context, p RestoreParams) (*RestoreResult, 
 // Shutdown sends studio/shutdown.
 func (c *Client) Shutdown(ctx context.Context, p Empty) (*Empty, error) {
 	return call[Empty](ctx, c, MethodShutdown, p)
+}
+
+// Profiles sends studio/profiles.
+func (c *Client) Profiles(ctx context.Context, p ProfilesParams) (*ProfilesResult, error) {
+	return call[ProfilesResult](ctx, c, MethodProfiles, p)
 }

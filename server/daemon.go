@@ -38,6 +38,9 @@ type Config struct {
 	// PoolSettle is how long the worktree pool waits after a spawn before
 	// refilling (0: its default).
 	PoolSettle time.Duration
+	// SpawnGrace is how soon after starting an agent that exits with an
+	// error counts as a failed spawn (0: its default).
+	SpawnGrace time.Duration
 	// Faces are served from inside the daemon once it accepts
 	// connections (MCP over HTTP), as clients of its API.
 	Faces []Face
@@ -120,7 +123,7 @@ func Run(ctx context.Context, cfg Config) error {
 	m, err := agents.New(ctx, agents.Options{
 		StateDir: cfg.StateDir, RuntimeDir: cfg.RuntimeDir, WorktreeDir: cfg.WorktreeDir,
 		UserConfig: cfg.UserConfig, Self: cfg.Self, Socket: cfg.Socket, Git: cfg.Git, Log: cfg.Log, Watch: cfg.Watch,
-		PoolSettle: cfg.PoolSettle,
+		PoolSettle: cfg.PoolSettle, SpawnGrace: cfg.SpawnGrace,
 	})
 	if err != nil {
 		ln.Close()

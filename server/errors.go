@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -22,7 +23,7 @@ func wireError(err error) *protocol.Error {
 		return pe
 	case errors.As(err, &mc):
 		data, _ := json.Marshal(protocol.MergeConflictData{Conflicts: wireConflicts(mc.Conflicts), Paths: mc.Paths, Sent: mc.Sent, Via: mc.Via})
-		return &protocol.Error{Code: protocol.CodeMergeConflict, Message: err.Error() + ": nothing was changed; resolve them on the session branch (or ask the agent to), then merge again", Data: data}
+		return &protocol.Error{Code: protocol.CodeMergeConflict, Message: err.Error() + ": nothing was changed; resolve them on the session branch (or ask the agent to), then " + cmp.Or(mc.Again, "merge") + " again", Data: data}
 	case errors.As(err, &td):
 		data, _ := json.Marshal(td)
 		return &protocol.Error{Code: protocol.CodeTargetDirty, Message: err.Error() + ": nothing was changed; commit or stash those changes in " + td.Worktree + ", then merge again", Data: data}

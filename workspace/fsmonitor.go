@@ -248,14 +248,14 @@ func (w *Watcher) cookies() (string, error) {
 
 // FsmonitorConfig makes git in the worktree at dir ask hook (a shell
 // command line, to which git appends the protocol version and the token)
-// what changed, keep an untracked cache and split its index (so that the
-// index write each status makes to record the new token stays small,
-// which saves a third of a status at 100k files), through the worktree's own
+// what changed and keep an untracked cache, through the worktree's own
 // config (config.worktree): nothing in the worktree's files or in the other
-// worktrees changes. That needs extensions.worktreeConfig, which it turns
-// on in the repository's config when it is off, unless the repository sets
-// core.worktree or core.bare there, which the extension would make apply to
-// the main worktree alone. hook "" removes the settings.
+// worktrees changes. It never splits the index (splitindex.go says why)
+// and unsets core.splitIndex, which earlier daemons set. That needs
+// extensions.worktreeConfig, which it turns on in the repository's config
+// when it is off, unless the repository sets core.worktree or core.bare
+// there, which the extension would make apply to the main worktree alone.
+// hook "" removes the settings.
 func (r *Repo) FsmonitorConfig(ctx context.Context, dir, hook string) error {
 	if hook == "" {
 		for _, key := range []string{"core.fsmonitor", "core.fsmonitorHookVersion", "core.untrackedCache", "core.splitIndex"} {
@@ -271,10 +271,13 @@ func (r *Repo) FsmonitorConfig(ctx context.Context, dir, hook string) error {
 	if err := r.enableWorktreeConfig(ctx); err != nil {
 		return err
 	}
-	for _, kv := range [][2]string{{"core.fsmonitor", hook}, {"core.fsmonitorHookVersion", "2"}, {"core.untrackedCache", "true"}, {"core.splitIndex", "true"}} {
+	for _, kv := range [][2]string{{"core.fsmonitor", hook}, {"core.fsmonitorHookVersion", "2"}, {"core.untrackedCache", "true"}} {
 		if _, err := r.Git.Run(ctx, dir, "config", "--worktree", kv[0], kv[1]); err != nil {
 			return fmt.Errorf("fsmonitor config %s: %w", dir, err)
 		}
+	}
+	if _, err := r.Git.Run(ctx, dir, "config", "--worktree", "--unset-all", "core.splitIndex"); err != nil && ExitCode(err) != 5 {
+		return fmt.Errorf("fsmonitor config %s: %w", dir, err)
 	}
 	return nil
 }

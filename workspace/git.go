@@ -120,8 +120,9 @@ func (g *Git) command(ctx context.Context, c Cmd, args ...string) *exec.Cmd {
 	// core.fsmonitor=false: session worktrees name a hook that asks this
 	// daemon what changed; studiod's own git commands look for themselves
 	// rather than ask themselves through a process. core.splitIndex=false:
-	// session worktrees split their index for the agents' git; studiod's
-	// private indexes must not leave shared index files in the worktrees.
+	// whatever the person's config says, studiod's indexes (its private ones
+	// and the worktrees' it writes) are one file, never split
+	// (splitindex.go).
 	full := append([]string{"--no-pager", "--no-optional-locks", "-c", "color.ui=false", "-c", "core.quotepath=false",
 		"-c", "core.fsmonitor=false", "-c", "core.splitIndex=false"}, args...)
 	cmd := exec.CommandContext(ctx, g.bin(), full...)

@@ -576,6 +576,17 @@ func (t *Tracker) takeSnapshot(ctx context.Context, id, dir, index string, prev 
 		return Snapshot{}, true, fmt.Errorf("snapshot %s: %w", dir, err)
 	}
 	snap, err = t.repo.Git.TakeSnapshot(ctx, dir, index, nil)
+	if IsIndexBug(err) {
+		// The worktree's index, which the private one starts from, is one
+		// git cannot read: mend it and try once more.
+		r, rerr := t.repo.RepairIndex(ctx, dir)
+		if rerr != nil || r == (IndexRepair{}) {
+			return snap, true, err
+		}
+		t.log.Warn("index repaired", "worktree", id, "repair", r.String())
+		os.Remove(index)
+		snap, err = t.repo.Git.TakeSnapshot(ctx, dir, index, nil)
+	}
 	return snap, true, err
 }
 

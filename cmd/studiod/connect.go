@@ -29,7 +29,8 @@ func (a *app) connect(ctx context.Context, notify protocol.NotifyFunc) (*protoco
 		return nil, err
 	}
 	for try := 0; ; try++ {
-		c, err := a.dial(ctx, notify)
+		var start starting
+		c, err := a.dial(ctx, notify, &start)
 		if err != nil {
 			return nil, err
 		}
@@ -38,6 +39,11 @@ func (a *app) connect(ctx context.Context, notify protocol.NotifyFunc) (*protoco
 			return c, nil
 		}
 		c.Close()
+		// A daemon this client started that cannot open its state takes
+		// the connection and drops it as it exits: say why it exited.
+		if cause := start.wait(ctx, a.dirs.Log()); cause != "" {
+			return nil, fmt.Errorf("%w: it exited while starting: %s (daemon log: %s)", errNoDaemon, cause, a.dirs.Log())
+		}
 		// A daemon killed a moment ago can still take a connection and
 		// then drop it (closed, a broken pipe, a reset): dial again,
 		// which starts a new one. An answer that is an error stands.
@@ -48,13 +54,13 @@ func (a *app) connect(ctx context.Context, notify protocol.NotifyFunc) (*protoco
 	}
 }
 
-// dial connects to the daemon, starting one if none runs.
-func (a *app) dial(ctx context.Context, notify protocol.NotifyFunc) (*protocol.Client, error) {
+// dial connects to the daemon, starting one if none runs; start follows
+// the daemon it starts.
+func (a *app) dial(ctx context.Context, notify protocol.NotifyFunc, start *starting) (*protocol.Client, error) {
 	// A daemon that exits while starting ends the wait at once.
 	dctx, failed := context.WithCancel(ctx)
 	defer failed()
-	var start starting
-	c, err := protocol.DialOrStart(dctx, a.dirs.Socket(), notify, func() error { return a.startDaemon(&start, failed) }, startWait)
+	c, err := protocol.DialOrStart(dctx, a.dirs.Socket(), notify, func() error { return a.startDaemon(start, failed) }, startWait)
 	if err != nil {
 		if cause := start.failure(a.dirs.Log()); cause != "" {
 			return nil, fmt.Errorf("%w: it exited while starting: %s (daemon log: %s)", errNoDaemon, cause, a.dirs.Log())
@@ -68,6 +74,8 @@ func (a *app) dial(ctx context.Context, notify protocol.NotifyFunc) (*protocol.C
 // in the log, and how it ended if it did.
 type starting struct {
 	logFrom int64
+	// ended is closed when the daemon exits; nil if none was started.
+	ended chan struct{}
 	// mu guards exited and code.
 	mu     sync.Mutex
 	exited bool
@@ -104,6 +112,24 @@ func (st *starting) failure(log string) string {
 	return cmp.Or(cause, last, fmt.Sprintf("exit status %d", st.code))
 }
 
+// wait is, for a daemon this client started that dropped its connection,
+// why it exited with an error: it waits for that daemon to exit (up to
+// startWait; one that keeps running did not fail). "" if none was started
+// or it did not fail.
+func (st *starting) wait(ctx context.Context, log string) string {
+	if st.ended == nil {
+		return ""
+	}
+	t := time.NewTimer(startWait)
+	defer t.Stop()
+	select {
+	case <-st.ended:
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	return st.failure(log)
+}
+
 // startDaemon starts `studiod serve` detached from this process: its own
 // session, no terminal, output to the daemon log. If it exits with an
 // error, failed is called.
@@ -121,6 +147,13 @@ func (a *app) startDaemon(st *starting, failed func()) error {
 		st.logFrom = fi.Size()
 	}
 	cmd := exec.Command(self, "serve", "--background")
+	if a.orphanDaemon {
+		// Some clients end the whole process tree of what they started
+		// (acpx does): sh starts the daemon in the background and exits,
+		// so that the daemon is adopted outside that tree. Its exit status
+		// is then not ours to read; the log has it.
+		cmd = exec.Command("/bin/sh", "-c", `"$0" serve --background &`, self)
+	}
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	cmd.Dir = "/"
@@ -128,6 +161,7 @@ func (a *app) startDaemon(st *starting, failed func()) error {
 		return err
 	}
 	a.started = true
+	st.ended = make(chan struct{})
 	// The daemon outlives this client; waiting for it only tells whether
 	// it failed to start (another client's daemon winning the race exits
 	// 0), and reaps it if it ends while this client lives.
@@ -136,6 +170,7 @@ func (a *app) startDaemon(st *starting, failed func()) error {
 		st.mu.Lock()
 		st.exited, st.code = true, cmd.ProcessState.ExitCode()
 		st.mu.Unlock()
+		close(st.ended)
 		if err != nil {
 			failed()
 		}

@@ -75,6 +75,9 @@ func (a *app) serveCmd() *cobra.Command {
 				MessageTimeout: envDuration("STUDIOD_MESSAGE_TIMEOUT"),
 				// For tests that need the pool not to refill behind them.
 				PoolSettle: envDuration("STUDIOD_DEBUG_POOL_SETTLE"),
+				// A loaded machine can take longer than the default to
+				// start an agent that fails at once; tests lengthen it.
+				SpawnGrace: spawnGrace(),
 				Ready: func() {
 					if !background && !a.json {
 						fmt.Fprintf(os.Stderr, "studiod %s listening on %s (log %s)\n", buildVersion(), a.dirs.Socket(), a.dirs.Log())
@@ -84,6 +87,12 @@ func (a *app) serveCmd() *cobra.Command {
 			var ar *server.AlreadyRunningError
 			if errors.As(err, &ar) && background {
 				return nil // another client started it first
+			}
+			if errors.As(err, &ar) && mcpHTTP != "" {
+				return fmt.Errorf("%w: the MCP HTTP face is served from inside the daemon, so stop this one first (`studiod shutdown`; agents keep running), then run `studiod serve --mcp-http %s`", err, mcpHTTP)
+			}
+			if errors.As(err, &ar) {
+				return fmt.Errorf("%w: clients already use it; `studiod status` shows it, `studiod shutdown` stops it", err)
 			}
 			return err
 		},
@@ -119,6 +128,13 @@ func envDuration(name string) time.Duration {
 	d, _ := time.ParseDuration(os.Getenv(name))
 	return d
 }
+
+// defaultSpawnGrace is the daemon's: agents.Options.SpawnGrace's default.
+const defaultSpawnGrace = 700 * time.Millisecond
+
+// spawnGrace reads STUDIOD_SPAWN_GRACE, how soon after starting an agent
+// that exits with an error counts as a failed spawn; 0 if unset.
+func spawnGrace() time.Duration { return envDuration("STUDIOD_SPAWN_GRACE") }
 
 // watchOptions reads STUDIOD_MAX_WATCHES, which caps the inotify watches the
 // daemon uses (below the kernel's fs.inotify.max_user_watches): worktrees
@@ -164,7 +180,11 @@ func (a *app) statusCmd() *cobra.Command {
 					total += n
 				}
 			}
-			fmt.Fprintf(tw, "sessions\t%d (%s)\n", total, strings.Join(parts, ", "))
+			if total == 0 {
+				fmt.Fprintf(tw, "sessions\tnone\n")
+			} else {
+				fmt.Fprintf(tw, "sessions\t%d (%s)\n", total, strings.Join(parts, ", "))
+			}
 			if st.Watch.Watches > 0 || len(st.Watch.Degraded) > 0 {
 				fmt.Fprintf(tw, "watches\t%d\n", st.Watch.Watches)
 			}
@@ -219,8 +239,14 @@ you have read the file and trusted it. A changed file needs trust again.`,
 				if err != nil {
 					return err
 				}
+				// --check answers with its exit status too, for scripts.
+				var untrusted error
+				if p.Check && !r.Trusted {
+					untrusted = exitCodeErr(exitUntrusted)
+				}
 				if a.json {
-					return printJSON(r)
+					printJSON(r)
+					return untrusted
 				}
 				verb := "trusted"
 				switch {
@@ -235,7 +261,7 @@ you have read the file and trusted it. A changed file needs trust again.`,
 				for _, c := range r.Commands {
 					fmt.Printf("  %s\n", c)
 				}
-				return nil
+				return untrusted
 			})
 		},
 	}
@@ -363,6 +389,25 @@ func (a *app) doctor(ctx context.Context) []check {
 		ic.Detail += ": large repos may exhaust watches (raise fs.inotify.max_user_watches); studiod then rescans instead"
 	}
 	checks = append(checks, ic)
+
+	// The sandbox ([sandbox] mode = "bwrap"): a failure when the person's
+	// config turns it on, a note otherwise.
+	on := cfg.Sandbox.Mode == agents.SandboxBwrap
+	for _, p := range cfg.Agents {
+		on = on || p.Sandbox.Mode == agents.SandboxBwrap
+	}
+	if user, _, err := agents.LoadFile(a.dirs.ConfigFile()); err == nil && user.Sandbox.Mode == agents.SandboxBwrap {
+		on = true
+	}
+	if ok, why := agents.SandboxStatus(ctx); ok {
+		state := "off (turn it on with [sandbox] mode = \"bwrap\")"
+		if on {
+			state = "on"
+		}
+		checks = append(checks, check{Name: "sandbox", OK: true, Detail: "bubblewrap sandbox available (" + why + "); " + state})
+	} else {
+		checks = append(checks, check{Name: "sandbox", Warn: !on, Detail: "bubblewrap sandbox unavailable: " + why})
+	}
 
 	sc := check{Name: "socket", OK: true}
 	if fi, err := os.Stat(a.dirs.Runtime); err == nil {

@@ -196,7 +196,9 @@ loop:
 
 	// From here on only session events are read.
 	c.Subscribe(context.WithoutCancel(ctx), protocol.SubscribeParams{Sessions: true})
-	a.demoIntegration(ctx, c, repo, events, stamp)
+	if demoReview(ctx, c, ids[0], events, stamp) {
+		a.demoIntegration(ctx, c, repo, events, stamp)
+	}
 
 	if keep {
 		fmt.Printf(`
@@ -252,6 +254,88 @@ func makeDemoRepo(ctx context.Context, dir string) error {
 		}
 	}
 	return nil
+}
+
+// demoReview shows a review of one session, as a person would do it: its
+// diff, a comment on a line, the comments sent to the agent as feedback
+// (the demo agent takes it and goes idle again), then a single merge and
+// its undo. It reports whether the demo can go on.
+func demoReview(ctx context.Context, c *protocol.Client, id string, events <-chan protocol.Session, stamp func() string) bool {
+	ctx = context.WithoutCancel(ctx)
+	ref := protocol.SessionRef{Session: id}
+	d, err := c.Diff(ctx, protocol.DiffParams{SessionRef: ref, Stat: true})
+	if err != nil || len(d.Files) == 0 {
+		fmt.Printf("%s review: no diff (%v)\n", stamp(), err)
+		return false
+	}
+	s, err := c.Session(ctx, ref)
+	if err != nil {
+		return false
+	}
+	name := s.Name
+	fmt.Printf("\n%s review %s (studiod diff %s): %d files, +%d -%d\n", stamp(), name, name, d.Stats.Files, d.Stats.Additions, d.Stats.Deletions)
+	for _, f := range d.Files {
+		fmt.Printf("    %-8s %-22s +%d -%d\n", f.Status, f.Path, f.Additions, f.Deletions)
+	}
+	// A comment on the first line of a file the session added (else of
+	// the first it changed).
+	file := ""
+	for _, added := range []bool{true, false} {
+		for _, f := range d.Files {
+			if file == "" && !f.Binary && f.Status != "deleted" && (f.Status == "added") == added {
+				file = f.Path
+			}
+		}
+	}
+	if file == "" {
+		return false
+	}
+	const remark = "add a doc comment saying what this file is for"
+	cm, err := c.Comment(ctx, protocol.CommentParams{SessionRef: ref, Path: file, StartLine: 1, Body: remark})
+	if err != nil {
+		fmt.Printf("%s comment failed: %v\n", stamp(), err)
+		return false
+	}
+	fmt.Printf("%s comment %d on %s's %s:1 (studiod comment %s %s:1 \"%s\")\n", stamp(), cm.ID, name, file, name, file, remark)
+	fb, err := c.Feedback(ctx, ref)
+	if err != nil {
+		fmt.Printf("%s feedback failed: %v\n", stamp(), err)
+		return false
+	}
+	fmt.Printf("%s sent %d comment(s) to %s (studiod feedback %s), %s\n", stamp(), fb.Sent, name, name, fb.Delivery.Via)
+	// The agent takes it, works, and goes idle again.
+	worked := false
+	deadline := time.After(60 * time.Second)
+	for !worked || s.State != protocol.StateIdle {
+		select {
+		case ev := <-events:
+			if ev.ID != id {
+				continue
+			}
+			if ev.State != s.State {
+				fmt.Printf("%s %-8s %s\n", stamp(), ev.Name, stateText(ev))
+			}
+			s = &ev
+			worked = worked || ev.State == protocol.StateWorking
+		case <-deadline:
+			fmt.Printf("%s %s did not take the feedback within 60s\n", stamp(), name)
+			return false
+		}
+	}
+
+	mr, err := c.Merge(ctx, protocol.MergeParams{SessionRef: ref})
+	if err != nil {
+		fmt.Printf("%s merge failed: %v\n", stamp(), err)
+		return false
+	}
+	fmt.Printf("%s merged %s into %s (studiod merge %s): %s → %s (%s, %d files; old tip kept in %s)\n", stamp(), name, mr.Target, name, short(mr.Old), short(mr.New), mr.Strategy, mr.Files, mr.Backup)
+	u, err := c.Undo(ctx, ref)
+	if err != nil {
+		fmt.Printf("%s undo failed: %v\n", stamp(), err)
+		return false
+	}
+	fmt.Printf("%s undid the merge of %s (studiod undo %s): %s is back at %s\n", stamp(), name, name, u.Target, short(u.Restored))
+	return true
 }
 
 // demoIntegration shows the integration loop once the agents are done:

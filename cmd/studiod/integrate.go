@@ -41,7 +41,7 @@ pair of sessions, that breaks it. Exit 11 when the check fails.`,
 			return a.call(cmd.Context(), func(c *protocol.Client) error {
 				pv, err := c.Preview(cmd.Context(), p)
 				if err != nil {
-					return err
+					return a.repoHint(err)
 				}
 				if a.json {
 					if err := printJSON(pv); err != nil {

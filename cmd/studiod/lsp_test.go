@@ -340,3 +340,48 @@ func TestLSPOutOfScope(t *testing.T) {
 		t.Errorf("a file inside the scope has diagnostics: %+v", d)
 	}
 }
+
+// TestLSPWorkspaceFolders: an editor hears only of its workspace folders'
+// repositories: conflicts in another repository the daemon follows send it
+// no diagnostics.
+func TestLSPWorkspaceFolders(t *testing.T) {
+	home := newHome(t)
+	mine := gittest.NewRepo(t, map[string]string{"shared.txt": gittest.Lines(10)})
+	other := gittest.NewRepo(t, map[string]string{"shared.txt": gittest.Lines(10)})
+	d := startDaemon(t, home)
+	c, w := d.watch()
+	spawnPair := func(repo, prefix string) {
+		for _, n := range []string{"a", "b"} {
+			if _, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: prefix + n,
+				Command: []string{"fakeagent", "-edit", "shared.txt", "-hang"}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		w.AwaitConflict(t, "a conflict in "+repo, func(cf protocol.Conflict) bool {
+			return cf.Repo == repo && cf.Severity == protocol.SeverityConflict
+		})
+	}
+	// The other repository's conflict exists before the editor starts: it
+	// would be among the first diagnostics it gets.
+	spawnPair(other, "other-")
+
+	e := startEditor(t, home)
+	e.call("initialize", map[string]any{"processId": os.Getpid(), "capabilities": map[string]any{},
+		"workspaceFolders": []any{map[string]any{"uri": "file://" + mine, "name": "mine"}}}, nil)
+	e.rpc.Notify(t.Context(), "initialized", map[string]any{})
+	spawnPair(mine, "mine-")
+	e.Await(t, "diagnostics on the user's own copy in the workspace", func() bool {
+		d, _ := e.diagnostics(filepath.Join(mine, "shared.txt"))
+		return len(d) > 0
+	})
+	// Diagnostics are published in order, so the other repository's would
+	// have come before these.
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for uri := range e.diags {
+		file := strings.TrimPrefix(uri, "file://")
+		if strings.HasPrefix(file, other) || strings.Contains(file, "other-") {
+			t.Errorf("diagnostics for %s, outside the editor's workspace", file)
+		}
+	}
+}

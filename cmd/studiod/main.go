@@ -97,6 +97,8 @@ type app struct {
 	json    bool
 	repo    string
 	started bool // this invocation started the daemon
+	// orphanDaemon starts the daemon outside this process's tree.
+	orphanDaemon bool
 }
 
 func main() {
@@ -145,6 +147,12 @@ Try it with no AI account: studiod demo`,
 		Version:       buildVersion(),
 	}
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		// pflag words a value that is not a number as Go's parse error
+		// (`strconv.ParseInt: parsing "abc": invalid syntax`): say what
+		// the flag wants instead.
+		if msg, _, ok := strings.Cut(err.Error(), ": strconv."); ok {
+			err = errors.New(msg + ": want a whole number")
+		}
 		return usageError{fmt.Errorf("%w (see `%s --help`)", err, c.CommandPath())}
 	})
 	root.PersistentFlags().BoolVar(&a.json, "json", false, "print machine-readable JSON (the protocol's types)")
@@ -156,7 +164,7 @@ Try it with no AI account: studiod demo`,
 		a.diffCmd(), a.commentCmd(), a.commentsCmd(), a.feedbackCmd(), a.mergeCmd(), a.undoCmd(),
 		a.previewCmd(), a.landCmd(), a.syncCmd(), a.poolCmd(), a.salvageCmd(), a.restoreCmd(),
 		shimCmd(), demoAgentCmd(), fsmonitorCmd(),
-		a.mcpCmd(), a.mcpTokenCmd(),
+		a.mcpCmd(), a.mcpTokenCmd(), a.acpCmd(), a.uiCmd(),
 	)
 	return root
 }

@@ -10,7 +10,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -528,13 +527,27 @@ func TestHookDaemonDown(t *testing.T) {
 			t.Errorf("%s: hooks.log: %q, %v", argv[0], b, err)
 		}
 	}
-	// A payload that is not JSON is a usage error, and nothing is asked.
+	// A payload that is not JSON (cut, say) lets the agent go on too: an
+	// agent takes exit 2 for "block the tool".
+	dir := t.TempDir()
 	cmd := exec.Command("studiod-hook", "--agent", "claude")
-	cmd.Env = append(os.Environ(), "STUDIO_SESSION_ID=0123456789ab")
-	cmd.Stdin = strings.NewReader("not json")
-	var ee *exec.ExitError
-	if err := cmd.Run(); !errors.As(err, &ee) || ee.ExitCode() != 2 {
-		t.Errorf("studiod-hook with a payload that is not JSON: %v, want exit 2", err)
+	cmd.Env = append(os.Environ(), "STUDIO_SESSION_ID=0123456789ab", "STUDIO_SESSION_DIR="+dir)
+	cmd.Stdin = strings.NewReader(string(payload[:len(payload)/2]))
+	if out, err := cmd.Output(); err != nil || len(out) > 0 {
+		t.Errorf("studiod-hook with a cut payload: %v, printed %q; want exit 0 and nothing", err, out)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "hooks.log")); !strings.Contains(string(b), "not JSON") {
+		t.Errorf("cut payload: hooks.log %q does not say so", b)
+	}
+	// $STUDIO_HOOK's reports, too.
+	cmd = exec.Command("studiod", "hook", "working")
+	cmd.Env = append(os.Environ(), "STUDIOD_HOME="+newHome(t), "STUDIO_SESSION_ID=0123456789ab",
+		"STUDIOD_SOCKET="+filepath.Join(dir, "nobody.sock"), "STUDIO_SESSION_DIR="+dir)
+	if out, err := cmd.Output(); err != nil || len(out) > 0 {
+		t.Errorf("studiod hook working with the daemon down: %v, printed %q; want exit 0 and nothing", err, out)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "hooks.log")); !strings.Contains(string(b), "working not reported: studiod unreachable") {
+		t.Errorf("studiod hook working: hooks.log %q does not say so", b)
 	}
 }
 

@@ -3,10 +3,12 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"github.com/studiod/studiod/protocol"
 )
@@ -33,6 +35,7 @@ func (a *app) diffCmd() *cobra.Command {
 				if a.json {
 					return printJSON(d)
 				}
+				paint := colour(os.Stdout)
 				for _, f := range d.Files {
 					name := f.Path
 					if f.OldPath != "" {
@@ -42,18 +45,18 @@ func (a *app) diffCmd() *cobra.Command {
 						fmt.Printf(" %-50s %-8s +%d -%d\n", name, f.Status, f.Additions, f.Deletions)
 						continue
 					}
-					fmt.Printf("\x1b[1m%s %s\x1b[0m\n", f.Status, name)
+					fmt.Println(paint(bold, fmt.Sprintf("%s %s", f.Status, name)))
 					if f.Binary {
 						fmt.Println("  (binary)")
 					}
 					for _, h := range f.Hunks {
-						fmt.Printf("\x1b[36m%s\x1b[0m\n", h.HeaderLine())
+						fmt.Println(paint(cyan, h.HeaderLine()))
 						for _, l := range h.Lines {
 							switch {
 							case strings.HasPrefix(l, "+"):
-								fmt.Printf("\x1b[32m%s\x1b[0m\n", l)
+								fmt.Println(paint(green, l))
 							case strings.HasPrefix(l, "-"):
-								fmt.Printf("\x1b[31m%s\x1b[0m\n", l)
+								fmt.Println(paint(red, l))
 							default:
 								fmt.Println(l)
 							}
@@ -69,6 +72,23 @@ func (a *app) diffCmd() *cobra.Command {
 	cmd.Flags().BoolVar(&p.Stat, "stat", false, "only per-file stats")
 	cmd.Flags().StringVar(&p.Against, "against", "base", "compare with the session's base or with the target branch")
 	return cmd
+}
+
+// SGR colours for diff output.
+const (
+	bold  = "1"
+	red   = "31"
+	green = "32"
+	cyan  = "36"
+)
+
+// colour returns how to paint text written to f: in colour only when f is
+// a terminal and NO_COLOR (no-color.org) is unset or empty.
+func colour(f *os.File) func(sgr, text string) string {
+	if os.Getenv("NO_COLOR") != "" || !term.IsTerminal(int(f.Fd())) {
+		return func(_, text string) string { return text }
+	}
+	return func(sgr, text string) string { return "\x1b[" + sgr + "m" + text + "\x1b[0m" }
 }
 
 func short(id string) string {

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -86,14 +88,15 @@ func (a *app) spawn(ctx context.Context, p protocol.SpawnParams) error {
 	p.WorkDoneToken = "spawn"
 	s, err := c.Spawn(ctx, p)
 	if err != nil {
-		if a.repo == "" && protocol.CodeOf(err) == protocol.CodeInvalid && !inWorkTree(p.Repo) {
-			return fmt.Errorf("%w\n  the current directory is not in a git repository: cd into one, or name it with --repo DIR", err)
+		if protocol.CodeOf(err) == protocol.CodeInvalid {
+			return a.repoHint(err)
 		}
 		return err
 	}
 	// An agent that dies at once is a failed spawn: wait out the daemon's
-	// grace period so the user hears about it here.
-	deadline := time.After(time.Second)
+	// grace period, and a moment for its verdict to arrive, so the user
+	// hears about it here. An agent that ended either way ends the wait.
+	deadline := time.After(cmp.Or(spawnGrace(), defaultSpawnGrace) + 300*time.Millisecond)
 wait:
 	for {
 		select {
@@ -102,7 +105,7 @@ wait:
 				continue
 			}
 			s = &ev
-			if s.State == protocol.StateFailed {
+			if s.State == protocol.StateFailed || !s.State.Live() {
 				break wait
 			}
 		case <-deadline:
@@ -214,8 +217,27 @@ func age(t time.Time) string {
 	return fmt.Sprintf("%dd", int(d.Hours()/24))
 }
 
+// sessionRef names a session of --repo, else of the current directory's
+// repository; outside any repository, of any (as `ls` lists them all).
 func (a *app) sessionRef(name string) protocol.SessionRef {
-	return protocol.SessionRef{Session: name, Repo: a.repoDir()}
+	repo := a.repoDir()
+	if a.repo == "" && !inWorkTree(repo) {
+		repo = ""
+	}
+	return protocol.SessionRef{Session: name, Repo: repo}
+}
+
+// repoHint adds to err, when the verb named no --repo and the current
+// directory is in no repository, how to name one.
+func (a *app) repoHint(err error) error {
+	if err == nil || a.repo != "" || inWorkTree(a.repoDir()) {
+		return err
+	}
+	switch protocol.CodeOf(err) {
+	case protocol.CodeInvalid, protocol.CodeInvalidParams, protocol.CodeNotFound, protocol.CodeGit:
+		return fmt.Errorf("%w\n  the current directory is not in a git repository: cd into one, or name it with --repo DIR", err)
+	}
+	return err
 }
 
 func (a *app) showCmd() *cobra.Command {
@@ -631,7 +653,9 @@ in the session's log directory when it can.`,
 				p.Agent = agent
 				payload, err := hook.Payload(args, os.Stdin)
 				if err != nil {
-					return usageError{err}
+					hook.Note("%v; the agent went on unchecked", err)
+					fmt.Fprintf(os.Stderr, "studiod hook: %v\n", err)
+					return nil
 				}
 				p.Payload = payload
 				if r = hook.Call(cmd.Context(), socket, p); r == nil {
@@ -642,14 +666,22 @@ in the session's log directory when it can.`,
 				p.Event, p.Message = args[0], strings.Join(args[1:], " ")
 				ctx, cancel := context.WithTimeout(cmd.Context(), hook.Timeout)
 				defer cancel()
-				// A hook never starts a daemon: with none running there
-				// is nobody to tell.
+				// A hook never starts a daemon, and never holds up its
+				// agent: with no daemon answering there is nobody to
+				// tell, which the hooks log says.
 				c, err := protocol.Dial(ctx, socket, nil)
 				if err != nil {
-					return fmt.Errorf("%w: %v", errNoDaemon, err)
+					hook.Note("%s not reported: studiod unreachable: %v", p.Event, err)
+					fmt.Fprintf(os.Stderr, "studiod hook: %s not reported: %v\n", p.Event, err)
+					return nil
 				}
 				defer c.Close()
 				if r, err = c.Hook(ctx, p); err != nil {
+					if ctx.Err() != nil || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+						hook.Note("%s not reported: studiod did not answer: %v", p.Event, err)
+						fmt.Fprintf(os.Stderr, "studiod hook: %s not reported: studiod did not answer: %v\n", p.Event, err)
+						return nil
+					}
 					return err
 				}
 			}

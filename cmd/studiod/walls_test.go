@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,8 +10,12 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
+	"github.com/studiod/studiod/agents"
+	"github.com/studiod/studiod/internal/fakemodel"
 	"github.com/studiod/studiod/internal/gittest"
 	"github.com/studiod/studiod/protocol"
 )
@@ -333,5 +338,164 @@ func TestRemoveRecordsWhatWasKept(t *testing.T) {
 		if ev.Changes.Files > 2 {
 			t.Errorf("announced %s with %+v: a snapshot of a worktree being deleted", ev.State, ev.Changes)
 		}
+	}
+}
+
+// TestSandbox: an agent in the bubblewrap sandbox tries to write into
+// another session's worktree, the person's checkout and the home
+// directory: every write fails and nothing is written, while it still
+// writes its extra writable path and a private /tmp, reports its state
+// through its hook, and commits on its branch.
+func TestSandbox(t *testing.T) {
+	if ok, why := agents.SandboxStatus(t.Context()); !ok {
+		t.Skip(why)
+	}
+	home := newHome(t)
+	userHome, extra := t.TempDir(), t.TempDir()
+	if err := os.MkdirAll(filepath.Join(home, "config"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	conf := fmt.Sprintf("[sandbox]\nmode = \"bwrap\"\nwritable = [%q]\n", extra)
+	if err := os.WriteFile(filepath.Join(home, "config", "config.toml"), []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	repo := gittest.NewRepo(t, map[string]string{"README.md": "hello\n"})
+	d := startDaemonEnv(t, home, "HOME="+userHome)
+	c, w := d.watch()
+	other, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: "other", Command: []string{"fakeagent", "-echo"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.AwaitState(t, other.ID, protocol.StateIdle)
+	scratch := fmt.Sprintf("/tmp/studiod-sandbox-%d.txt", os.Getpid())
+	targets := []string{filepath.Join(other.Worktree, "intruder.txt"), filepath.Join(repo, "intruder.txt"), filepath.Join(userHome, "intruder.txt")}
+	script := ""
+	for _, f := range append(slices.Clone(targets), filepath.Join(extra, "cache.txt"), scratch) {
+		script += fmt.Sprintf("if echo x > %q; then echo WROTE %s; else echo REFUSED %s; fi; ", f, f, f)
+	}
+	script += "echo mine > own.txt && git add own.txt && git commit -q -m own && echo COMMITTED; exec fakeagent -echo"
+	s, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: "boxed", Command: []string{"sh", "-c", script}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Follow(t, c, protocol.OutputSubscription{Session: s.ID})
+	w.AwaitState(t, s.ID, protocol.StateIdle)
+	w.Await(t, "the script's report", func() bool {
+		out, _ := w.Output(s.ID)
+		return strings.Contains(string(out), "fakeagent started")
+	})
+	out, _ := w.Output(s.ID)
+	for _, f := range targets {
+		if !strings.Contains(string(out), "REFUSED "+f) {
+			t.Errorf("writing %s was not refused:\n%s", f, out)
+		}
+		if _, err := os.Stat(f); err == nil {
+			t.Errorf("%s was written", f)
+			os.Remove(f)
+		}
+	}
+	if !strings.Contains(string(out), "Read-only file system") {
+		t.Errorf("the agent was not told why its writes failed:\n%s", out)
+	}
+	for _, f := range []string{filepath.Join(extra, "cache.txt"), scratch} {
+		if !strings.Contains(string(out), "WROTE "+f) {
+			t.Errorf("writing %s failed:\n%s", f, out)
+		}
+	}
+	if _, err := os.Stat(scratch); err == nil {
+		os.Remove(scratch)
+		t.Errorf("the agent's /tmp is the machine's, not its own")
+	}
+	if !strings.Contains(string(out), "COMMITTED") {
+		t.Fatalf("the agent could not commit on its branch:\n%s", out)
+	}
+	if got := gittest.Git(t, repo, "log", "-1", "--format=%s", s.Branch); got != "own" {
+		t.Errorf("%s's last commit: %q, want own", s.Branch, got)
+	}
+	// Stopping ends the sandbox and everything in it.
+	if _, err := c.Stop(t.Context(), protocol.StopParams{SessionRef: protocol.SessionRef{Session: s.ID}}); err != nil {
+		t.Fatal(err)
+	}
+	w.AwaitState(t, s.ID, protocol.StateStopped, protocol.StateExited)
+	if err := syscall.Kill(s.PID, 0); err == nil {
+		t.Errorf("the sandboxed agent (pid %d) survived its stop", s.PID)
+	}
+}
+
+// TestClaudeCodeSandbox: the real Claude Code, in its bypass mode (it asks
+// nothing) under the sandbox, is told by its model to write into another
+// session's worktree, the person's checkout and the home directory: every
+// write fails, the model hears why, nothing is written; it still commits on
+// its branch.
+func TestClaudeCodeSandbox(t *testing.T) {
+	if ok, why := agents.SandboxStatus(t.Context()); !ok {
+		t.Skip(why)
+	}
+	bin := fakemodel.AgentsBin(t, "claude")
+	const key = "sk-ant-fake-0123456789abcdefghijklmnop"
+	home := newHome(t)
+	repo := gittest.NewRepo(t, map[string]string{"README.md": "hello\n"})
+	userHome := claudeHome(t, key, repo)
+	// The bypass mode's warning, accepted once.
+	writeJSON(t, filepath.Join(userHome, ".claude", "settings.json"), map[string]any{"skipDangerousModePermissionPrompt": true})
+	otherWT := filepath.Join(home, "data", "worktrees", filepath.Base(repo)+"-"+sha256Hex(repo)[:8], "other")
+	targets := []string{filepath.Join(otherWT, "intruder.txt"), filepath.Join(repo, "intruder.txt"), filepath.Join(userHome, "intruder.txt")}
+	escape := ""
+	for _, f := range targets {
+		escape += fmt.Sprintf("echo x > %q; ", f)
+	}
+	toldWhy := func(r *fakemodel.Request) bool {
+		for _, tr := range r.LastToolResults() {
+			if strings.Contains(tr.Output, "Read-only file system") {
+				return true
+			}
+		}
+		return false
+	}
+	fm := fakemodel.New(fakemodel.Script{Turns: []fakemodel.Turn{
+		{UserContains: "escape", Text: "Trying.", Tool: fakemodel.Call("Bash", map[string]string{"command": escape + "echo tried", "description": "write elsewhere"})},
+		{AfterToolResult: true, Match: toldWhy, Text: "Committing.", Tool: fakemodel.Call("Bash", map[string]string{
+			"command": "echo mine > own.txt && git add own.txt && git commit -q -m own && echo COMMITTED", "description": "commit"})},
+		{AfterToolResult: true, Text: "Done."},
+	}})
+	defer fm.Close()
+	if err := os.MkdirAll(filepath.Join(home, "config"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	conf := "[sandbox]\nmode = \"bwrap\"\n[agents.claude]\ncommand = [\"claude\", \"--dangerously-skip-permissions\", \"{prompt}\"]\n"
+	if err := os.WriteFile(filepath.Join(home, "config", "config.toml"), []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d := startDaemonEnv(t, home,
+		"PATH="+bin+":"+os.Getenv("PATH"), "HOME="+userHome,
+		"ANTHROPIC_BASE_URL="+fm.URL(), "ANTHROPIC_API_KEY="+key,
+		"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1", "DISABLE_AUTOUPDATER=1",
+		// Bypass mode refuses to run as root outside a sandbox it knows.
+		"IS_SANDBOX=1")
+	c, w := d.watch()
+	other, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: "other", Command: []string{"fakeagent", "-echo"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.AwaitState(t, other.ID, protocol.StateIdle)
+	s, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: "boxed", Agent: "claude", Prompt: "Try to escape"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	if _, err := fm.Wait(ctx, toldWhy); err != nil {
+		out, _ := c.Output(t.Context(), protocol.OutputParams{SessionRef: protocol.SessionRef{Session: s.ID}, Limit: 1 << 20})
+		t.Fatalf("the model never heard that the writes failed: %v\n%s", err, out.Data)
+	}
+	for _, f := range targets {
+		if _, err := os.Stat(f); err == nil {
+			t.Errorf("%s was written", f)
+		}
+	}
+	w.AwaitState(t, s.ID, protocol.StateIdle)
+	if got := gittest.Git(t, repo, "log", "-1", "--format=%s", s.Branch); got != "own" {
+		out, _ := c.Output(t.Context(), protocol.OutputParams{SessionRef: protocol.SessionRef{Session: s.ID}, Limit: 1 << 20})
+		t.Errorf("%s's last commit: %q, want own\n%s", s.Branch, got, out.Data)
 	}
 }

@@ -10,6 +10,7 @@
 package hook
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -17,8 +18,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/studiod/studiod/internal/home"
 	"github.com/studiod/studiod/protocol"
@@ -30,23 +33,93 @@ const Timeout = 5 * time.Second
 // ErrPayload reports a payload that is not JSON.
 var ErrPayload = errors.New("the hook payload is not JSON")
 
+// MaxString bounds each string of a payload passed to the daemon: what it
+// reads from a payload (a tool's name and path, an edit's old text, a
+// prompt to recognise) fits, while the content of a large Write does not
+// travel. A longer string is cut to its first MaxString bytes.
+const MaxString = 256 << 10
+
 // Payload is an agent hook's payload: the arguments (Codex's notify
-// program gets it as one), or else stdin, at most 4 MiB.
+// program gets it as one), or else stdin, read as a stream whatever its
+// size, with strings over MaxString cut.
 func Payload(args []string, stdin io.Reader) (json.RawMessage, error) {
-	var b []byte
 	if len(args) > 0 {
-		b = []byte(strings.Join(args, " "))
-	} else {
-		var err error
-		b, err = io.ReadAll(io.LimitReader(stdin, 4<<20))
+		stdin = strings.NewReader(strings.Join(args, " "))
+	}
+	return compact(stdin)
+}
+
+// compact reads one JSON value from r token by token and writes it again
+// with each string cut to MaxString bytes.
+func compact(r io.Reader) (json.RawMessage, error) {
+	dec := json.NewDecoder(r)
+	dec.UseNumber()
+	var out bytes.Buffer
+	type frame struct {
+		obj bool
+		n   int // tokens written in it: keys and values alike
+	}
+	var stack []frame
+	sep := func() {
+		if len(stack) == 0 {
+			return
+		}
+		f := &stack[len(stack)-1]
+		switch {
+		case f.obj && f.n%2 == 1:
+			out.WriteByte(':')
+		case f.n > 0:
+			out.WriteByte(',')
+		}
+		f.n++
+	}
+	for {
+		tok, err := dec.Token()
 		if err != nil {
-			return nil, fmt.Errorf("read the hook payload: %w", err)
+			if errors.Is(err, io.EOF) && out.Len() == 0 {
+				return nil, fmt.Errorf("%w: it is empty", ErrPayload)
+			}
+			return nil, fmt.Errorf("%w: %v", ErrPayload, err)
+		}
+		switch v := tok.(type) {
+		case json.Delim:
+			switch v {
+			case '{', '[':
+				sep()
+				stack = append(stack, frame{obj: v == '{'})
+			default:
+				stack = stack[:len(stack)-1]
+			}
+			out.WriteByte(byte(v))
+		case string:
+			sep()
+			b, _ := json.Marshal(cut(v, MaxString))
+			out.Write(b)
+		case json.Number:
+			sep()
+			out.WriteString(v.String())
+		case bool:
+			sep()
+			out.WriteString(strconv.FormatBool(v))
+		case nil:
+			sep()
+			out.WriteString("null")
+		}
+		if len(stack) == 0 {
+			return json.RawMessage(out.Bytes()), nil
 		}
 	}
-	if !json.Valid(b) {
-		return nil, ErrPayload
+}
+
+// cut shortens s to at most n bytes, on a character boundary.
+func cut(s string, n int) string {
+	if len(s) <= n {
+		return s
 	}
-	return json.RawMessage(b), nil
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 // Socket is the daemon's socket: $STUDIOD_SOCKET, which studiod sets in
@@ -96,7 +169,10 @@ func Note(format string, args ...any) {
 
 // Main is the studiod-hook command line, `--agent KIND [PAYLOAD]`, the
 // session from $STUDIO_SESSION_ID. It prints what the agent should read and
-// returns the exit status: 2 for a wrong command line or payload, else 0.
+// returns the exit status: 2 for a command line no agent would run, else 0.
+// A payload it cannot read, like a daemon it cannot reach, lets the agent
+// go on (an agent takes exit 2 for "block the tool"), noted in the hooks
+// log: only the daemon's decision, printed, stops a tool.
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) < 2 || args[0] != "--agent" || args[1] == "" {
 		fmt.Fprintln(stderr, "usage: studiod-hook --agent claude|codex|codex-notify|gemini [PAYLOAD]")
@@ -105,12 +181,13 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	session := os.Getenv("STUDIO_SESSION_ID")
 	if session == "" {
 		fmt.Fprintln(stderr, "studiod-hook: no STUDIO_SESSION_ID in the environment: agents run it under studiod")
-		return 2
+		return 0
 	}
 	payload, err := Payload(args[2:], stdin)
 	if err != nil {
+		Note("%v; the agent went on unchecked", err)
 		fmt.Fprintf(stderr, "studiod-hook: %v\n", err)
-		return 2
+		return 0
 	}
 	r := Call(context.Background(), Socket(), protocol.HookParams{
 		SessionRef: protocol.SessionRef{Session: session}, Agent: args[1], Payload: payload,

@@ -49,8 +49,44 @@ func (s *server) publish(files map[string]bool) {
 		return
 	}
 	for _, file := range sortedKeys(files) {
-		s.notifyLSP(methodPublishDiagnostics, s.fileDiagnostics(file))
+		if s.inWorkspace(file) {
+			s.notifyLSP(methodPublishDiagnostics, s.fileDiagnostics(file))
+		}
 	}
+}
+
+// inWorkspace reports whether file's diagnostics concern the editor: it is
+// in one of the editor's workspace folders, or in the worktree of a
+// session of a repository that is one of them, holds one or lies in one.
+// An editor that named no folder hears of every file.
+func (s *server) inWorkspace(file string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.folders) == 0 {
+		return true
+	}
+	for _, f := range s.folders {
+		if within(f, file) {
+			return true
+		}
+	}
+	for _, sess := range s.state.sessions {
+		if sess.Worktree == "" || !within(sess.Worktree, file) {
+			continue
+		}
+		for _, f := range s.folders {
+			if within(sess.Repo, f) || within(f, sess.Repo) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// within reports whether path is dir or lies under it.
+func within(dir, path string) bool {
+	rel, err := filepath.Rel(dir, path)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) && !filepath.IsAbs(rel)
 }
 
 // publishAll sends the diagnostics of every file with a conflict.
@@ -63,7 +99,7 @@ func (s *server) publishAll() {
 
 // publishFile sends one file's diagnostics; an empty list only with empty.
 func (s *server) publishFile(file string, empty bool) {
-	if file == "" || !s.isReady() {
+	if file == "" || !s.isReady() || !s.inWorkspace(file) {
 		return
 	}
 	p := s.fileDiagnostics(file)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -92,11 +93,14 @@ type server struct {
 
 	// mu guards the fields below. Lock order: mu, then nothing; nothing
 	// calls out (the daemon, the editor, the file system) while holding it.
-	mu           sync.Mutex
-	initialized  bool // initialize answered
-	ready        bool // initialized received: the editor takes notifications and requests
-	down         bool // shutdown received
-	root         string
+	mu          sync.Mutex
+	initialized bool // initialize answered
+	ready       bool // initialized received: the editor takes notifications and requests
+	down        bool // shutdown received
+	root        string
+	// folders are the editor's workspace folders (or its root): only
+	// their repositories' diagnostics reach it. None: every repository's.
+	folders      []string
 	opts         InitOptions
 	caps         clientCaps
 	open         map[string]bool // open documents by file path
@@ -412,8 +416,14 @@ func (s *server) initialize(ctx context.Context, params json.RawMessage) (any, e
 		return nil, err
 	}
 	root := ""
-	if folders, ok := p.WorkspaceFolders.Get(); ok && len(folders) > 0 {
-		root = folders[0].URI.FsPath()
+	var folders []string
+	if wf, ok := p.WorkspaceFolders.Get(); ok && len(wf) > 0 {
+		root = wf[0].URI.FsPath()
+		for _, f := range wf {
+			if f.URI.IsFile() {
+				folders = append(folders, filepath.Clean(f.URI.FsPath()))
+			}
+		}
 	} else if p.RootURI != nil && p.RootURI.IsFile() {
 		root = p.RootURI.FsPath()
 	} else if r, ok := p.RootPath.Get(); ok {
@@ -436,7 +446,10 @@ func (s *server) initialize(ctx context.Context, params json.RawMessage) (any, e
 		s.mu.Unlock()
 		return nil, &protocol.Error{Code: codeInvalidRequest, Message: "initialize was already sent"}
 	}
-	s.initialized, s.root, s.opts, s.caps = true, root, opts, caps
+	if len(folders) == 0 && root != "" {
+		folders = []string{filepath.Clean(root)}
+	}
+	s.initialized, s.root, s.folders, s.opts, s.caps = true, root, folders, opts, caps
 	s.mu.Unlock()
 
 	yes := true

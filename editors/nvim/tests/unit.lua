@@ -64,6 +64,18 @@ H.test('unknown subcommand reports an error', function()
   H.truthy(got and got:find('unknown subcommand frobnicate', 1, true), tostring(got))
 end)
 
+H.test('a verb without its session name prints its usage once', function()
+  local got
+  vim.notify = function(msg)
+    got = msg
+  end
+  commands.run({ fargs = { 'merge' } })
+  H.truthy(got and got:find('usage: :Studio merge {name} [merge|squash|rebase]', 1, true), tostring(got))
+  H.truthy(not got:find('{name}.*{name}'), got)
+  commands.run({ fargs = { 'stop' } })
+  H.truthy(got and got:find('usage: :Studio stop[!] {name}', 1, true), tostring(got))
+end)
+
 H.test('the shipped doc/tags are what :helptags makes of doc/studio.txt', function()
   local help = require('studio.help')
   local tmp = vim.fn.tempname()

@@ -30,6 +30,7 @@ export const Method = {
     Session: "studio/session",
     Send: "studio/send",
     Answer: "studio/answer",
+    Cancel: "studio/cancel",
     Output: "studio/output",
     Resize: "studio/resize",
     Stop: "studio/stop",
@@ -57,6 +58,7 @@ export const Method = {
     Salvage: "studio/salvage",
     Restore: "studio/restore",
     Shutdown: "studio/shutdown",
+    Profiles: "studio/profiles",
 } as const;
 
 /** Notifications from the daemon. */
@@ -579,6 +581,22 @@ export interface Preview {
     check?: CheckRun;
 }
 
+export interface ProfilesParams {
+    repo: string;
+}
+
+export interface Profile {
+    name: string;
+    protocol?: string;
+}
+
+export interface ProfilesResult {
+    repo: string;
+    profiles: Profile[];
+    default: string;
+    acp: string;
+}
+
 export interface RemoveParams extends SessionRef {
     keepBranch?: boolean;
     force?: boolean;
@@ -855,6 +873,7 @@ export interface MergeConflictData {
 // ---- typed requests and notifications ----
 
 export const answer = new Request<AnswerParams, AnswerResult>(Method.Answer);
+export const cancel = new Request<SessionRef, Session>(Method.Cancel);
 export const comment = new Request<CommentParams, Comment>(Method.Comment);
 export const comments = new Request<SessionRef, CommentsResult>(Method.Comments);
 export const conflicts = new Request<ConflictsParams, ConflictsResult>(Method.Conflicts);
@@ -870,6 +889,7 @@ export const note = new Request<NoteParams, Session>(Method.Note);
 export const output = new Request<OutputParams, OutputResult>(Method.Output);
 export const pool = new Request<PoolParams, PoolResult>(Method.Pool);
 export const preview = new Request<PreviewParams, Preview>(Method.Preview);
+export const profiles = new Request<ProfilesParams, ProfilesResult>(Method.Profiles);
 export const remove = new Request<RemoveParams, RemoveResult>(Method.Remove);
 export const resize = new Request<ResizeParams, Session>(Method.Resize);
 export const restore = new Request<RestoreParams, RestoreResult>(Method.Restore);

@@ -3,7 +3,6 @@
 // to the agent by studio/feedback.
 
 import { existsSync } from "node:fs";
-import * as path from "node:path";
 import * as vscode from "vscode";
 import { parseStudioUri, studioUri } from "./content";
 import { Ctx } from "./ctx";
@@ -14,16 +13,24 @@ import * as p from "./protocol";
 export type ChangeResource = [vscode.Uri, vscode.Uri | undefined, vscode.Uri | undefined];
 
 /**
- * Every URI of a file has the file's path in the worktree, whatever its
- * scheme, so VS Code pairs a base with its worktree file as one resource
- * (a rename shows as one, by its old path). An added file has no original,
- * as in VS Code's own Git changes view.
+ * The session's version of a file as the review shows it: read-only, served
+ * by studio/file (the live worktree file while the worktree exists, else
+ * the snapshot), never the worktree file itself, so keystrokes that miss
+ * the comment box cannot reach the agent's file on disk.
+ */
+export function reviewUri(s: p.Session, file: string, worktreeExists: boolean): vscode.Uri {
+    return studioUri({ session: s.id, path: file, version: worktreeExists ? "worktree" : "snapshot" }, s.worktree);
+}
+
+/**
+ * Every URI of a file has the file's path in the worktree, so VS Code pairs
+ * a base with the session's version as one resource (a rename shows as
+ * one, by its old path). An added file has no original, as in VS Code's
+ * own Git changes view.
  */
 export function changeResources(s: p.Session, files: readonly p.FileDiff[], worktreeExists: boolean): ChangeResource[] {
     return files.map((f) => {
-        const current = worktreeExists
-            ? vscode.Uri.file(path.join(s.worktree, f.path))
-            : studioUri({ session: s.id, path: f.path, version: "snapshot" }, s.worktree);
+        const current = reviewUri(s, f.path, worktreeExists);
         const base = studioUri({ session: s.id, path: f.oldPath ?? f.path, version: "base" }, s.worktree);
         if (f.status === "added") return [current, undefined, current];
         if (f.status === "deleted") return [base, base, undefined];
@@ -103,9 +110,7 @@ export class ReviewComments implements vscode.Disposable {
         for (const c of r.comments ?? []) {
             if (this.loaded.has(String(c.id))) continue;
             this.loaded.add(String(c.id));
-            const uri = existsSync(s.worktree)
-                ? vscode.Uri.file(path.join(s.worktree, c.path))
-                : studioUri({ session: s.id, path: c.path, version: "snapshot" }, s.worktree);
+            const uri = reviewUri(s, c.path, existsSync(s.worktree));
             const t = this.controller.createCommentThread(
                 uri,
                 new vscode.Range(c.startLine - 1, 0, Math.max(c.endLine, c.startLine) - 1, 0),

@@ -45,10 +45,13 @@ local function report(what)
   end
 end
 
+-- need_name is the session name a verb was given; without one it prints
+-- the verb's usage: verb, or verb followed by {name} when it names none.
 local function need_name(args, verb)
   local name = args.fargs[1]
   if not name then
-    util.err('usage: :Studio ' .. verb .. ' {name}')
+    local usage = verb:find('{name}', 1, true) and verb or (verb .. ' {name}')
+    util.err('usage: :Studio ' .. usage)
   end
   return name
 end

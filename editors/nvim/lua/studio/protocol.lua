@@ -17,6 +17,7 @@ M.method = {
   session = 'studio/session',
   send = 'studio/send',
   answer = 'studio/answer',
+  cancel = 'studio/cancel',
   output = 'studio/output',
   resize = 'studio/resize',
   stop = 'studio/stop',
@@ -44,6 +45,7 @@ M.method = {
   salvage = 'studio/salvage',
   restore = 'studio/restore',
   shutdown = 'studio/shutdown',
+  profiles = 'studio/profiles',
 }
 
 -- Notifications from the daemon.

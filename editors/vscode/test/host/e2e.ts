@@ -3,6 +3,7 @@
 // temp git repository as the workspace.
 
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import * as vscode from "vscode";
 import type { Api } from "../../src/main";
 import * as p from "../../src/protocol";
@@ -139,7 +140,15 @@ export const e2e: HostTest[] = [
             for (const d of diffs) {
                 assert.equal(d.original.path, d.modified.path, `${d.original.toString()} vs ${d.modified.toString()}`);
                 assert.equal(d.original.scheme, "studio");
+                // The session's side is read-only: studio/file's worktree
+                // version, not the agent's file on disk.
+                assert.equal(d.modified.scheme, "studio", d.modified.toString());
+                assert.equal(new URLSearchParams(d.modified.query).get("version"), "worktree", d.modified.toString());
             }
+            // Its text is the agent's file as it is now.
+            const right = diffs[0]!.modified;
+            const served = await vscode.workspace.openTextDocument(right);
+            assert.equal(served.getText(), readFileSync(right.path, "utf8"), right.toString());
             // The base side comes from studio/file through the studio: scheme.
             const f = files.find((f) => f.status === "modified") ?? files[0]!;
             const q = new URLSearchParams({ session: alpha!.id, version: "base" }).toString();

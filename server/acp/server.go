@@ -1,0 +1,308 @@
+package acp
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+
+	sdk "github.com/coder/acp-go-sdk"
+
+	"github.com/studiod/studiod/protocol"
+)
+
+// Config configures the face.
+type Config struct {
+	// Dial connects to the daemon (starting it when none runs).
+	Dial func(ctx context.Context, notify protocol.NotifyFunc) (*protocol.Client, error)
+	// Agent is the profile a new thread runs, over [acp] agent
+	// (`studiod acp --agent`).
+	Agent   string
+	Version string
+	Log     *slog.Logger
+}
+
+// Server serves one ACP client.
+type Server struct {
+	cfg  Config
+	api  *protocol.Client
+	conn *sdk.AgentSideConnection
+	ctx  context.Context // ends with the client's connection
+
+	jobs chan func() // the worker's queue: daemon events, replays
+
+	// mu guards the fields below and every thread's fields.
+	mu      sync.Mutex
+	threads map[sdk.SessionId]*thread // by the client's session id
+	byID    map[string]*thread        // by studiod session id
+	client  string                    // the client's name, from initialize
+	// conflicts are the daemon's predicted conflicts, by id, as
+	// conflictsChanged reports them.
+	conflicts map[string]protocol.Conflict
+	// subscribed says the daemon knows the current subscription set;
+	// resubscribe sends it again when it changes.
+	outputs map[string]int64 // session id → offset of its output stream
+}
+
+// New returns a face; Serve runs it.
+func New(cfg Config) *Server {
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Version == "" {
+		cfg.Version = "dev"
+	}
+	return &Server{cfg: cfg, threads: map[sdk.SessionId]*thread{}, byID: map[string]*thread{}, conflicts: map[string]protocol.Conflict{},
+		outputs: map[string]int64{}, jobs: make(chan func(), 1024)}
+}
+
+// Serve speaks ACP on r and w (stdin and stdout) until the client closes
+// its end or ctx ends. Sessions go on after it returns.
+func (s *Server) Serve(ctx context.Context, r io.Reader, w io.Writer) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	s.ctx = ctx
+	api, err := s.cfg.Dial(ctx, s.notify)
+	if err != nil {
+		return fmt.Errorf("connect to the daemon: %w", err)
+	}
+	defer api.Close()
+	s.api = api
+	if _, err := api.Subscribe(ctx, protocol.SubscribeParams{Sessions: true, Conflicts: true}); err != nil {
+		return fmt.Errorf("subscribe: %w", err)
+	}
+	if res, err := api.Conflicts(ctx, protocol.ConflictsParams{}); err == nil {
+		for _, c := range res.Conflicts {
+			s.conflicts[c.ID] = c
+		}
+	}
+
+	out := &lockedWriter{w: w}
+	pr, pw := io.Pipe()
+	var wg sync.WaitGroup
+	wg.Go(func() { s.work(ctx) })
+	wg.Go(func() {
+		// Malformed lines are answered here: the SDK would drop them
+		// without a word.
+		pw.CloseWithError(filterMalformed(r, pw, out))
+	})
+	s.conn = sdk.NewAgentSideConnection(s, out, pr)
+	s.conn.SetLogger(s.cfg.Log)
+	select {
+	case <-s.conn.Done():
+	case <-ctx.Done():
+	case <-api.Done():
+		err = errors.New("the daemon closed the connection")
+	}
+	cancel()
+	pr.Close()
+	api.Close()
+	wg.Wait()
+	return err
+}
+
+// lockedWriter keeps whole lines whole between the SDK and the
+// malformed-line answers.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// maxLine bounds one message from the client.
+const maxLine = 64 << 20
+
+// filterMalformed copies r's lines to w, answering a line that is not a
+// JSON object with JSON-RPC's parse error (or invalid request) on out.
+func filterMalformed(r io.Reader, w io.Writer, out io.Writer) error {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64<<10), maxLine)
+	for sc.Scan() {
+		line := sc.Bytes()
+		var msg map[string]json.RawMessage
+		err := json.Unmarshal(line, &msg)
+		switch {
+		case len(line) == 0 || isBlank(line):
+			continue
+		case err != nil:
+			var v any
+			code, text := -32700, "Parse error: "+err.Error()
+			if json.Unmarshal(line, &v) == nil {
+				code, text = -32600, "Invalid request: a message is a JSON object"
+			}
+			writeError(out, nil, code, text)
+			continue
+		case msg["method"] == nil && msg["id"] == nil:
+			writeError(out, nil, -32600, "Invalid request: neither method nor id")
+			continue
+		}
+		if _, err := w.Write(append(append([]byte(nil), line...), '\n')); err != nil {
+			return err
+		}
+	}
+	if err := sc.Err(); err != nil {
+		writeError(out, nil, -32600, "Invalid request: "+err.Error())
+		return err
+	}
+	return io.EOF
+}
+
+func isBlank(b []byte) bool {
+	for _, c := range b {
+		if c != ' ' && c != '\t' && c != '\r' {
+			return false
+		}
+	}
+	return true
+}
+
+func writeError(out io.Writer, id json.RawMessage, code int, message string) {
+	b, _ := json.Marshal(map[string]any{"jsonrpc": "2.0", "id": id, "error": map[string]any{"code": code, "message": message}})
+	out.Write(append(b, '\n'))
+}
+
+// notify takes the daemon's notifications off its read loop, in order.
+func (s *Server) notify(method string, params json.RawMessage) {
+	ev := &protocol.Events{
+		SessionChanged:   func(n protocol.SessionChanged) { s.enqueue(func() { s.sessionChanged(n.Session) }) },
+		ConflictsChanged: func(n protocol.ConflictsChanged) { s.enqueue(func() { s.conflictsChanged(n) }) },
+		Output:           func(n protocol.OutputNotification) { s.enqueue(func() { s.output(n) }) },
+	}
+	ev.Notify(method, params)
+}
+
+// enqueue hands f to the worker. A worker that falls that far behind means
+// the client stopped reading; the events are dropped rather than the
+// daemon's connection blocked.
+func (s *Server) enqueue(f func()) {
+	select {
+	case s.jobs <- f:
+	default:
+		s.cfg.Log.Warn("the client is not reading: an event from the daemon is dropped")
+	}
+}
+
+// run runs f on the worker and waits for it.
+func (s *Server) run(ctx context.Context, f func()) error {
+	done := make(chan struct{})
+	select {
+	case s.jobs <- func() { defer close(done); f() }:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (s *Server) work(ctx context.Context) {
+	for {
+		select {
+		case f := <-s.jobs:
+			f()
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// resubscribe tells the daemon which sessions' output to stream: the
+// streams already running go on, new ones start at their offset.
+func (s *Server) resubscribe(ctx context.Context) error {
+	s.mu.Lock()
+	var outs []protocol.OutputSubscription
+	for id, off := range s.outputs {
+		outs = append(outs, protocol.OutputSubscription{Session: id, Offset: off})
+	}
+	s.mu.Unlock()
+	_, err := s.api.Subscribe(ctx, protocol.SubscribeParams{Sessions: true, Conflicts: true, Output: outs})
+	return err
+}
+
+// The ACP methods studiod does not serve.
+
+func (s *Server) Authenticate(ctx context.Context, p sdk.AuthenticateRequest) (sdk.AuthenticateResponse, error) {
+	return sdk.AuthenticateResponse{}, invalid("studiod needs no sign-in: it advertises no authentication methods")
+}
+
+func (s *Server) SetSessionMode(ctx context.Context, p sdk.SetSessionModeRequest) (sdk.SetSessionModeResponse, error) {
+	return sdk.SetSessionModeResponse{}, sdk.NewMethodNotFound(sdk.AgentMethodSessionSetMode)
+}
+
+func (s *Server) ResumeSession(ctx context.Context, p sdk.ResumeSessionRequest) (sdk.ResumeSessionResponse, error) {
+	return sdk.ResumeSessionResponse{}, sdk.NewMethodNotFound(sdk.AgentMethodSessionResume)
+}
+
+func (s *Server) CloseSession(ctx context.Context, p sdk.CloseSessionRequest) (sdk.CloseSessionResponse, error) {
+	return sdk.CloseSessionResponse{}, sdk.NewMethodNotFound(sdk.AgentMethodSessionClose)
+}
+
+// Initialize negotiates: studiod speaks the SDK's protocol version (the
+// current stable one) and says so whatever the client asked for, as the
+// protocol wants; it advertises what works: loading and listing sessions,
+// prompts of text and resource links. It offers no sign-in: the agents
+// underneath sign in on their own.
+func (s *Server) Initialize(ctx context.Context, p sdk.InitializeRequest) (sdk.InitializeResponse, error) {
+	name := "acp"
+	if p.ClientInfo != nil && p.ClientInfo.Name != "" {
+		name = "acp:" + p.ClientInfo.Name
+	}
+	s.mu.Lock()
+	s.client = name
+	s.mu.Unlock()
+	// Answers given through this face are recorded with the client's name.
+	if _, err := s.api.Hello(ctx, protocol.HelloParams{Client: name, Version: protocol.Version}); err != nil {
+		return sdk.InitializeResponse{}, toACP(err)
+	}
+	return sdk.InitializeResponse{
+		ProtocolVersion: sdk.ProtocolVersionNumber,
+		AgentCapabilities: sdk.AgentCapabilities{
+			LoadSession:         true,
+			SessionCapabilities: sdk.SessionCapabilities{List: &sdk.SessionListCapabilities{}},
+		},
+		AgentInfo:   &sdk.Implementation{Name: "studiod", Title: ptr("studiod"), Version: s.cfg.Version},
+		AuthMethods: []sdk.AuthMethod{},
+	}, nil
+}
+
+// ACP's error codes beyond JSON-RPC's.
+const codeResourceNotFound = -32002
+
+// toACP turns a daemon error into an ACP error the client shows, its
+// message the daemon's: invalid params for bad input, resource not found
+// for an unknown session, internal error otherwise.
+func toACP(err error) error {
+	if err == nil {
+		return nil
+	}
+	var re *sdk.RequestError
+	if errors.As(err, &re) {
+		return re
+	}
+	switch protocol.CodeOf(err) {
+	case protocol.CodeNotFound:
+		return &sdk.RequestError{Code: codeResourceNotFound, Message: err.Error()}
+	case protocol.CodeInvalid, protocol.CodeInvalidParams, protocol.CodeUntrusted, protocol.CodeBusy:
+		return &sdk.RequestError{Code: -32602, Message: err.Error()}
+	}
+	return &sdk.RequestError{Code: -32603, Message: err.Error()}
+}
+
+// invalid is an invalid-params error saying what was wrong.
+func invalid(format string, args ...any) error {
+	return &sdk.RequestError{Code: -32602, Message: fmt.Sprintf(format, args...)}
+}
+
+func ptr[T any](v T) *T { return &v }

@@ -1,0 +1,149 @@
+package workspace
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Session worktrees never split their index. git 2.38 to 2.40 keep the
+// fsmonitor's bitmap of dirty entries in the shared index file sized for
+// the whole index while the shared index holds fewer entries (fixed in
+// 2.41), after which every git that reads that index aborts with "BUG:
+// fsmonitor.c: fsmonitor_dirty has more entries than the index"; a
+// rebase -r, merge or stash with the daemon's own git (which writes the
+// index unsplit) in between gets there. Earlier daemons split the index of
+// every session worktree, so RepairIndex undoes that wherever it finds it.
+
+// ErrIndexLocked reports a worktree whose index another git is writing
+// (its index.lock exists): try again once that git is done.
+var ErrIndexLocked = errors.New("another git is writing the index")
+
+// IndexRepair says what RepairIndex did to a worktree's index.
+type IndexRepair struct {
+	// Merged: the index was split and is now one file again.
+	Merged bool
+	// Rewritten: the index could not be read and was written anew from
+	// HEAD: what was staged is unstaged, no file changed. Why says what
+	// git said.
+	Rewritten bool
+	Why       string
+}
+
+func (r IndexRepair) String() string {
+	switch {
+	case r.Rewritten:
+		return "the index could not be read (" + r.Why + "): rewritten from HEAD; staged changes are now unstaged, no file changed"
+	case r.Merged:
+		return "the split index was merged back into one file"
+	}
+	return ""
+}
+
+// IsIndexBug reports whether err is git aborting on an index it cannot
+// read (its "BUG:" assertions), which RepairIndex may mend.
+func IsIndexBug(err error) bool {
+	var ge *GitError
+	return errors.As(err, &ge) && strings.Contains(ge.Stderr, "BUG: ")
+}
+
+// RepairIndex makes sure the worktree at dir does not split its index:
+// core.splitIndex is unset in its own config, and an index that is split
+// is merged back into one file, or, when git can no longer read it,
+// written anew from HEAD. The shared index files go. It does nothing (a
+// zero IndexRepair) to a worktree whose index is not split.
+func (r *Repo) RepairIndex(ctx context.Context, dir string) (IndexRepair, error) {
+	var done IndexRepair
+	if gd := linkedGitDir(dir); gd != "" {
+		// The common case, without running git: a linked worktree whose
+		// git directory holds no shared index and whose config does not
+		// split it.
+		shared, _ := filepath.Glob(filepath.Join(gd, "sharedindex.*"))
+		cfg, _ := os.ReadFile(filepath.Join(gd, "config.worktree"))
+		if len(shared) == 0 && !strings.Contains(strings.ToLower(string(cfg)), "splitindex") {
+			return done, nil
+		}
+	}
+	if _, err := r.Git.Run(ctx, dir, "config", "--worktree", "--unset-all", "core.splitIndex"); err != nil && ExitCode(err) != 5 && ExitCode(err) != 128 {
+		return done, fmt.Errorf("repair index %s: %w", dir, err)
+	}
+	out, err := r.Git.Run(ctx, dir, "rev-parse", "--path-format=absolute", "--git-path", "index")
+	if err != nil {
+		return done, fmt.Errorf("repair index %s: %w", dir, err)
+	}
+	index := trim(out)
+	shared, _ := filepath.Glob(filepath.Join(filepath.Dir(index), "sharedindex.*"))
+	if len(shared) == 0 {
+		return done, nil
+	}
+	// Git's own Run turns the fsmonitor and the split index off: this
+	// writes the index whole, without the fsmonitor's bitmap.
+	_, err = r.Git.Run(ctx, dir, "update-index", "--no-split-index")
+	switch {
+	case err == nil:
+		done.Merged = true
+	case IsIndexBug(err) || ExitCode(err) < 0:
+		done.Why = firstLine(err.(*GitError).Stderr)
+		if err := r.rewriteIndex(ctx, dir, index); err != nil {
+			return done, fmt.Errorf("repair index %s: %w", dir, err)
+		}
+		done.Rewritten = true
+	default:
+		return done, fmt.Errorf("repair index %s: %w", dir, err)
+	}
+	// Nothing links to the shared index files any more.
+	for _, f := range shared {
+		os.Remove(f)
+	}
+	return done, nil
+}
+
+// rewriteIndex replaces the worktree's index with one read from HEAD,
+// holding index.lock as git does, so no git writes it meanwhile.
+func (r *Repo) rewriteIndex(ctx context.Context, dir, index string) error {
+	lock := index + ".lock"
+	f, err := os.OpenFile(lock, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	if err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return fmt.Errorf("%w: %s", ErrIndexLocked, lock)
+		}
+		return err
+	}
+	f.Close()
+	defer os.Remove(lock)
+	tmp := index + ".studiod-repair"
+	os.Remove(tmp)
+	if _, err := r.Git.RunCmd(ctx, Cmd{Dir: dir, Env: []string{"GIT_INDEX_FILE=" + tmp}}, "read-tree", "HEAD"); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return os.Rename(tmp, index)
+}
+
+// linkedGitDir is the git directory of the linked worktree at dir, as its
+// .git file names it; "" when dir is not one.
+func linkedGitDir(dir string) string {
+	b, err := os.ReadFile(filepath.Join(dir, ".git"))
+	if err != nil {
+		return ""
+	}
+	gd, ok := strings.CutPrefix(strings.TrimSpace(string(b)), "gitdir: ")
+	if !ok {
+		return ""
+	}
+	if !filepath.IsAbs(gd) {
+		gd = filepath.Join(dir, gd)
+	}
+	return gd
+}
+
+func firstLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	return s
+}
