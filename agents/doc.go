@@ -2,8 +2,8 @@
 // worktree on its own branch. It runs the session state machine, gets each
 // session's workspace and agent process through a session runtime
 // (agents/host: a local worktree, from the warm pool of ready worktrees
-// when it has one, and a detached shim today), answers git's fsmonitor hook from the file watcher,
-// supervises the agents and detects their status, loads agent profiles and
+// when it has one, and a detached shim today), answers git's fsmonitor
+// hook from the file watcher, supervises the agents and detects their status, loads agent profiles and
 // repo config, tracks the sessions' predicted conflicts, keeps review
 // comments, orchestrates merges and undos (and recovers ones a crash cut
 // short), integrates sessions (the live preview of their fold onto the
@@ -11,9 +11,16 @@
 // and each session's Behind and WouldConflict), and persists everything in
 // SQLite (land queues in JSON journals) before announcing it.
 //
-// It imports workspace and agents/host and nothing else of studiod: no
-// shim socket, log file or /proc is named here. The
-// wire types live in protocol and are mapped by server.
+// A session is driven by its driver (driver.go): terminalDriver types into
+// the agent's terminal and reads its hooks and screen, acpDriver speaks ACP
+// on its pipes; nothing else tells the two apart. The parts that run on
+// their own (the pool, the conflict tracker, the integrator) see the rest
+// through small interfaces (poolEnv, conflictsEnv, integEnv), not the
+// Manager.
+//
+// It imports workspace, agents/host and vocab and nothing else of studiod:
+// no shim socket, log file or /proc is named here. The wire types live in
+// protocol and are mapped by server.
 //
 // Concurrency: a Manager is safe for concurrent use. A per-repository lock
 // serializes what moves a repository's refs (reserving a spawn, merge,
@@ -25,5 +32,7 @@
 // in-memory session table. Lock order: repo lock, then writeMu, then mu.
 // The integrator's mu guards previews, check slots and timers; it is a leaf
 // (taken under writeMu by its session listener, never held while git or a
-// check runs or listeners are called). See docs/architecture.md.
+// check runs or listeners are called). The conflict tracker's mu and each
+// ACP connection's locks (pubMu, then mu) are leaves too. See
+// docs/architecture.md.
 package agents
