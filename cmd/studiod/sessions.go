@@ -93,9 +93,14 @@ func (a *app) spawn(ctx context.Context, p protocol.SpawnParams) error {
 		}
 		return err
 	}
-	// An agent that dies at once is a failed spawn: wait out the daemon's
-	// grace period, and a moment for its verdict to arrive, so the user
-	// hears about it here. An agent that ended either way ends the wait.
+	// The reply is printed as it arrives: the agent runs. An agent that
+	// dies at once is still a failed spawn: the CLI then waits out the
+	// daemon's grace period, and a moment for its verdict to arrive, so
+	// the user hears about it here (and scripts get its exit code). With
+	// --json the one object printed is the verdict.
+	if !a.json {
+		printSpawned(*s)
+	}
 	deadline := time.After(cmp.Or(spawnGrace(), defaultSpawnGrace) + 300*time.Millisecond)
 wait:
 	for {
@@ -124,10 +129,17 @@ wait:
 	if a.json {
 		return printJSON(s)
 	}
-	fmt.Printf("spawned %s (agent %s) on branch %s\n", s.Name, s.Agent, s.Branch)
-	fmt.Printf("  worktree  %s\n  state     %s\n", s.Worktree, stateText(*s))
-	fmt.Printf("  next      studiod attach %s · studiod logs %s -f · studiod show %s\n", s.Name, s.Name, s.Name)
+	if !s.State.Live() {
+		fmt.Printf("  now       %s\n", stateText(*s))
+	}
 	return nil
+}
+
+// printSpawned prints a spawn's reply.
+func printSpawned(s protocol.Session) {
+	fmt.Printf("spawned %s (agent %s) on branch %s\n", s.Name, s.Agent, s.Branch)
+	fmt.Printf("  worktree  %s\n  state     %s\n", s.Worktree, stateText(s))
+	fmt.Printf("  next      studiod attach %s · studiod logs %s -f · studiod show %s\n", s.Name, s.Name, s.Name)
 }
 
 func stateText(s protocol.Session) string {
