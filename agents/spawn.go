@@ -131,7 +131,11 @@ func (m *Manager) Spawn(ctx context.Context, req SpawnRequest, progress Progress
 	if err != nil {
 		return fail("create worktree", err)
 	}
-	copied, cloned, err := ws.Copy(cfg.Setup.Copy)
+	include, err := repo.WorktreeInclude(ctx)
+	if err != nil {
+		return fail("copy files", err)
+	}
+	copied, cloned, err := ws.Copy(append(slices.Clone(cfg.Setup.Copy), literalGlobs(include)...))
 	if err != nil {
 		return fail("copy files", err)
 	}
@@ -457,4 +461,20 @@ func (m *Manager) sweep(p host.Proc, s *Session) int {
 		m.log.Warn("ended processes left by a session whose shim was gone", "session", s.Name, "processes", n)
 	}
 	return n
+}
+
+// literalGlobs turns paths into globs that match only themselves.
+func literalGlobs(paths []string) []string {
+	globs := make([]string, len(paths))
+	for i, p := range paths {
+		var b strings.Builder
+		for _, r := range p {
+			if strings.ContainsRune(`*?[\`, r) {
+				b.WriteByte('\\')
+			}
+			b.WriteRune(r)
+		}
+		globs[i] = filepath.FromSlash(b.String())
+	}
+	return globs
 }
