@@ -27,8 +27,14 @@ type WatcherOptions struct {
 	// it, and the tracker gathers what arrives while it works); MaxDelay
 	// bounds how long a busy root waits (default 300ms).
 	Debounce, MaxDelay time.Duration
-	// Rescan is the period of full rescans of degraded roots (default 2s).
+	// Rescan is the shortest period between rescans of a degraded root
+	// (default 2s). The period grows with the rescans' cost and the number
+	// of degraded roots: together they take at most about a fifth of one
+	// core (scan.go).
 	Rescan time.Duration
+	// FullRescanEvery makes every Nth rescan of a degraded root a full one
+	// (default 30; the first always is).
+	FullRescanEvery int
 	// CookieDir is a private directory, outside every root, where Sync
 	// (and so the fsmonitor answers, Changes) creates its cookie files.
 	// Without it Changes always answers "everything may have changed".
@@ -64,9 +70,12 @@ type WatchBatch struct {
 type WatchStatus struct {
 	Watches    int
 	MaxWatches int // 0: the kernel's limit
-	Roots      int
-	Overflows  int
-	Degraded   []DegradedRoot
+	// Unwatched counts the directories of degraded roots left without a
+	// watch: raising the limit by that many would watch every root.
+	Unwatched int
+	Roots     int
+	Overflows int
+	Degraded  []DegradedRoot
 }
 
 // DegradedRoot is a root rescanned periodically because events cannot be
@@ -94,6 +103,7 @@ type Watcher struct {
 
 	addWake  chan struct{}
 	dispWake chan struct{}
+	scanWake chan struct{}
 
 	epoch      string    // names this watcher in fsmonitor tokens
 	cookieOnce sync.Once // makes and watches the cookie directory
@@ -105,6 +115,7 @@ type Watcher struct {
 	roots     map[string]*watchRoot
 	watched   map[string]*watchRoot // watched directory → its root
 	addQ      []string              // created paths to examine
+	scanQ     []*watchRoot          // degraded roots due for a rescan
 	overflows int
 	subs      int // last subscription id
 	// seq numbers the changes logged for fsmonitor (fsmonitor.go).
@@ -126,6 +137,8 @@ type watchRoot struct {
 	real        string          // Dir with symbolic links resolved
 	log         *changeLog      // changed paths for fsmonitor; GitIgnore roots only
 	ignoredDirs map[string]bool // directories not watched because git ignores them
+	unwatched   int             // directories left without a watch (degraded)
+	scan        rootScan        // degraded rescans (scan.go)
 }
 
 // NewWatcher starts a watcher. Close stops it.
@@ -139,6 +152,9 @@ func NewWatcher(g *Git, opts WatcherOptions) (*Watcher, error) {
 	if opts.Rescan <= 0 {
 		opts.Rescan = 2 * time.Second
 	}
+	if opts.FullRescanEvery <= 0 {
+		opts.FullRescanEvery = 30
+	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -150,13 +166,14 @@ func NewWatcher(g *Git, opts WatcherOptions) (*Watcher, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	w := &Watcher{
 		g: g, opts: opts, log: log, fsw: fsw, ctx: ctx, stop: cancel,
-		addWake: make(chan struct{}, 1), dispWake: make(chan struct{}, 1),
+		addWake: make(chan struct{}, 1), dispWake: make(chan struct{}, 1), scanWake: make(chan struct{}, 1),
 		roots: map[string]*watchRoot{}, watched: map[string]*watchRoot{},
 		epoch: newEpoch(), cookieWait: map[string]chan struct{}{},
 	}
 	w.wg.Go(w.receive)
 	w.wg.Go(w.adder)
 	w.wg.Go(w.dispatch)
+	w.wg.Go(w.scanner)
 	return w, nil
 }
 
@@ -249,6 +266,7 @@ func (w *Watcher) Status() WatchStatus {
 	for _, r := range w.roots {
 		if r.degraded != "" {
 			s.Degraded = append(s.Degraded, DegradedRoot{Root: r.Dir, Reason: r.degraded, Since: r.since})
+			s.Unwatched += r.unwatched
 		}
 	}
 	slices.SortFunc(s.Degraded, func(a, b DegradedRoot) int { return strings.Compare(a.Root, b.Root) })
@@ -471,11 +489,21 @@ func (w *Watcher) addTree(ctx context.Context, r *watchRoot, dir string, ignored
 			return fs.SkipDir
 		}
 		if err := w.watch(r, p); err != nil {
-			return fs.SkipAll
+			if !errors.Is(err, errNoWatches) {
+				return fs.SkipAll
+			}
+			// Out of watches: the walk goes on, counting what is left
+			// unwatched, so doctor can say what a higher limit would give.
+			w.mu.Lock()
+			r.unwatched++
+			w.mu.Unlock()
 		}
 		return nil
 	})
 }
+
+// errNoWatches reports that the watch limit is reached.
+var errNoWatches = errors.New("watch limit reached")
 
 // watch adds one directory, degrading the root when out of watches.
 func (w *Watcher) watch(r *watchRoot, dir string) error {
@@ -491,7 +519,7 @@ func (w *Watcher) watch(r *watchRoot, dir string) error {
 	if max := w.opts.MaxWatches; max > 0 && len(w.watched) >= max {
 		w.degrade(r, fmt.Sprintf("watch limit reached (%d watches)", max))
 		w.mu.Unlock()
-		return errors.New("watch limit")
+		return errNoWatches
 	}
 	w.watched[dir] = r
 	w.mu.Unlock()
@@ -504,7 +532,7 @@ func (w *Watcher) watch(r *watchRoot, dir string) error {
 	delete(w.watched, dir)
 	if errors.Is(err, syscall.ENOSPC) {
 		w.degrade(r, "inotify watch limit reached (raise fs.inotify.max_user_watches)")
-		return err
+		return errNoWatches
 	}
 	return nil // vanished meanwhile: nothing to watch
 }
@@ -564,12 +592,19 @@ func (w *Watcher) dispatch() {
 					next = deadline
 				}
 			}
-			if r.degraded != "" {
-				if !now.Before(r.nextRescan) {
+			if r.degraded != "" && !r.scan.busy {
+				switch {
+				case now.Before(r.nextRescan):
+				case r.GitIgnore:
+					// A worktree: git status says what changed (scan.go).
+					r.scan.busy = true
+					w.scanQ = append(w.scanQ, r)
+					wake(w.scanWake)
+				default:
 					r.nextRescan = now.Add(w.opts.Rescan)
 					due, notify = append(due, WatchBatch{Root: r.Dir, Rescan: true}), append(notify, r.subscribers())
 				}
-				if next.IsZero() || r.nextRescan.Before(next) {
+				if !r.scan.busy && (next.IsZero() || r.nextRescan.Before(next)) {
 					next = r.nextRescan
 				}
 			}
