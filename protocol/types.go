@@ -503,6 +503,9 @@ type WatchStatus struct {
 	Watches  int      `json:"watches"`
 	Degraded []string `json:"degraded,omitempty"` // worktrees rescanned instead of watched
 	Reason   string   `json:"reason,omitempty"`
+	// Unwatched counts the directories of the degraded worktrees left
+	// without a watch: that many more watches would watch them all.
+	Unwatched int `json:"unwatched,omitempty"`
 }
 
 // TrustParams records (or with Revoke, forgets) trust in a repo's .studio.toml.

@@ -296,7 +296,7 @@ func (a *core) Status(ctx context.Context, _ protocol.Empty) (*protocol.StatusRe
 		Started: a.s.started, Sessions: counts,
 	}
 	if ws, ok := a.m.WatchStatus(); ok {
-		res.Watch.Watches = ws.Watches
+		res.Watch.Watches, res.Watch.Unwatched = ws.Watches, ws.Unwatched
 		for _, d := range ws.Degraded {
 			res.Watch.Degraded = append(res.Watch.Degraded, d.Root)
 			res.Watch.Reason = d.Reason

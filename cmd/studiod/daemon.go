@@ -435,6 +435,13 @@ func (a *app) doctor(ctx context.Context) []check {
 			if !wc.OK {
 				wc.Warn = true
 				wc.Detail = fmt.Sprintf("rescanning instead of watching %s: %s", strings.Join(st.Watch.Degraded, ", "), st.Watch.Reason)
+				if st.Watch.Unwatched > 0 {
+					// What raising the limit would give: every change seen as
+					// it happens, not at the next rescan.
+					limit := readInt("/proc/sys/fs/inotify/max_user_watches")
+					wc.Detail += fmt.Sprintf("; %d directories have no watch: raising the limit by that many (sudo sysctl fs.inotify.max_user_watches=%d, or STUDIOD_MAX_WATCHES if set) sees their changes as they happen instead of at rescans every 2 s or more",
+						st.Watch.Unwatched, limit+st.Watch.Unwatched)
+				}
 			}
 			checks = append(checks, wc)
 		}
