@@ -198,7 +198,7 @@ func (m *Manager) Feedback(ctx context.Context, ref Ref) (sent int, message stri
 		ids = append(ids, c.ID)
 	}
 	if len(ids) == 0 {
-		return 0, "", d, invalidf("session %s has no unsent review comments: add some with `studiod comment`", s.Name)
+		return 0, "", d, &Problem{Kind: ErrInvalid, What: "session " + s.Name + " has no unsent review comments", Session: s.Name, Repo: s.Repo, Fix: FixAddComments}
 	}
 	// One line: a newline would submit a half-typed message to most agents.
 	message = "Review feedback on your changes: " + strings.Join(parts, " ")
@@ -224,7 +224,7 @@ func (m *Manager) resume(ctx context.Context, s Session, message string) error {
 		return err
 	}
 	if !rc.Trusted {
-		return fmt.Errorf("%w: %s changed since it was trusted: run `studiod trust`", ErrUntrusted, rc.Path)
+		return &Problem{Kind: ErrUntrusted, What: rc.Path + " changed since it was trusted", Repo: s.Repo, Path: rc.Path, Fix: FixTrust}
 	}
 	p := cfg.Agents[s.Agent]
 	if len(p.Resume) == 0 {

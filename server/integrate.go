@@ -39,7 +39,7 @@ func (a *core) Land(ctx context.Context, p protocol.LandParams) (*protocol.LandR
 
 func (a *core) UndoLand(ctx context.Context, p protocol.UndoLandParams) (*protocol.UndoLandResult, error) {
 	if p.Land == "" {
-		return nil, protocol.Errorf(protocol.CodeInvalid, "no land named: give the ID `studiod land` printed, or last")
+		return nil, problem(protocol.CodeInvalid, protocol.FixLandID, "no land named")
 	}
 	res, err := a.m.UndoLand(context.WithoutCancel(ctx), p.Repo, p.Land)
 	if err != nil {
