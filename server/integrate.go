@@ -73,6 +73,9 @@ func wirePreview(p agents.Preview) protocol.Preview {
 			w.Paths = append(w.Paths, f.Path)
 		}
 		w.Reason = previewReason(p, ps)
+		if ps.Left == workspace.LeftTarget || ps.Left == workspace.LeftSession {
+			w.Fix = protocol.FixSyncSend
+		}
 		if ps.Position > 0 {
 			out.Order = append(out.Order, ps.Session.Name)
 		}
@@ -110,9 +113,9 @@ func previewReason(p agents.Preview, ps agents.PreviewSession) string {
 	case workspace.LeftError:
 		return "cannot be merged: " + ps.Err
 	case workspace.LeftTarget:
-		return "conflicts with " + p.Target + " in " + files() + ": `studiod sync " + ps.Session.Name + " --send` gives the conflict to its agent"
+		return "conflicts with " + p.Target + " in " + files()
 	case workspace.LeftSession:
-		return "conflicts with " + strings.Join(ps.With, ", ") + " in " + files() + "; once they have landed, `studiod sync " + ps.Session.Name + " --send` gives the conflict to its agent"
+		return "conflicts with " + strings.Join(ps.With, ", ") + " in " + files() + "; it can be synced once they have landed"
 	case workspace.LeftCombination:
 		return "conflicts with the combination of " + strings.Join(ps.With, ", ") + " in " + files()
 	case agents.LeftCheck:

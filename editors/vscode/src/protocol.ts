@@ -564,6 +564,7 @@ export interface PreviewSession {
     status: PreviewStatus;
     position?: number;
     reason?: string;
+    fix?: Fix;
     with?: string[];
     paths?: string[];
     check?: CheckStatus;
