@@ -150,7 +150,7 @@ func (m *Manager) saveLand(l *Land) error {
 
 func (m *Manager) loadLand(id string) (*Land, error) {
 	if !landIDOK(id) {
-		return nil, invalidf("land %q: give the ID `studiod land` printed, or last", id)
+		return nil, &Problem{Kind: ErrInvalid, What: fmt.Sprintf("no land %q", id), Fix: FixLandID}
 	}
 	b, err := os.ReadFile(m.landPath(id))
 	if errors.Is(err, os.ErrNotExist) {

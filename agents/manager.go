@@ -376,7 +376,7 @@ func (m *Manager) Lookup(ref Ref) (Session, error) {
 		if dir != "" {
 			where = " in " + dir
 		}
-		return Session{}, fmt.Errorf("%w: no session %q%s (see `studiod ls`)", ErrNotFound, ref.Session, where)
+		return Session{}, &Problem{Kind: ErrNotFound, What: fmt.Sprintf("no session %q%s", ref.Session, where), Session: ref.Session, Repo: dir, Fix: FixListSessions}
 	}
 	if ambiguous {
 		return Session{}, invalidf("session name %q is used in several repos: pass --repo", ref.Session)

@@ -198,7 +198,7 @@ func (m *Manager) Feedback(ctx context.Context, ref Ref) (sent int, message stri
 		ids = append(ids, c.ID)
 	}
 	if len(ids) == 0 {
-		return 0, "", d, invalidf("session %s has no unsent review comments: add some with `studiod comment`", s.Name)
+		return 0, "", d, &Problem{Kind: ErrInvalid, What: "session " + s.Name + " has no unsent review comments", Session: s.Name, Repo: s.Repo, Fix: FixAddComments}
 	}
 	// One line: a newline would submit a half-typed message to most agents.
 	message = "Review feedback on your changes: " + strings.Join(parts, " ")
@@ -224,7 +224,7 @@ func (m *Manager) resume(ctx context.Context, s Session, message string) error {
 		return err
 	}
 	if !rc.Trusted {
-		return fmt.Errorf("%w: %s changed since it was trusted: run `studiod trust`", ErrUntrusted, rc.Path)
+		return &Problem{Kind: ErrUntrusted, What: rc.Path + " changed since it was trusted", Repo: s.Repo, Path: rc.Path, Fix: FixTrust}
 	}
 	p := cfg.Agents[s.Agent]
 	if len(p.Resume) == 0 {
@@ -302,9 +302,9 @@ func notDone(s Session, force bool) error {
 	}
 	switch s.State {
 	case Working:
-		return fmt.Errorf("%w: the agent of %s is working: wait until it is idle, or pass --force", ErrBusy, s.Name)
+		return &Problem{Kind: ErrBusy, What: "the agent of " + s.Name + " is working", Session: s.Name, Repo: s.Repo, Fix: FixStopFirst}
 	case Waiting:
-		return fmt.Errorf("%w: the agent of %s is waiting for an answer (%s): answer it (`studiod answer %s`) and wait until it is idle, or pass --force", ErrBusy, s.Name, s.Detail, s.Name)
+		return &Problem{Kind: ErrBusy, What: "the agent of " + s.Name + " is waiting for an answer (" + s.Detail + ")", Session: s.Name, Repo: s.Repo, Fix: FixAnswerFirst}
 	}
 	return nil
 }

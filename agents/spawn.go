@@ -68,8 +68,8 @@ func (m *Manager) Spawn(ctx context.Context, req SpawnRequest, progress Progress
 		return Session{}, err
 	}
 	if !rc.Trusted {
-		return Session{}, fmt.Errorf("%w: %s defines commands or paths (%s); review it, then run `studiod trust` in %s",
-			ErrUntrusted, rc.Path, strings.Join(rc.Commands, "; "), repo.Root)
+		return Session{}, &Problem{Kind: ErrUntrusted, What: fmt.Sprintf("%s defines commands or paths (%s)", rc.Path, strings.Join(rc.Commands, "; ")),
+			Repo: repo.Root, Path: rc.Path, Fix: FixTrust}
 	}
 
 	// The agent to run.
@@ -216,7 +216,7 @@ func (m *Manager) reserve(ctx context.Context, repo *workspace.Repo, cfg Config,
 			return nil, err
 		}
 		if m.nameTaken(repo.Root, name) {
-			return nil, invalidf("session %q already exists in %s: pick another --name or remove it with `studiod rm %s`", name, repo.Root, name)
+			return nil, &Problem{Kind: ErrInvalid, What: fmt.Sprintf("session %q already exists in %s", name, repo.Root), Session: name, Repo: repo.Root, Fix: FixOtherName}
 		}
 	} else {
 		name = m.uniqueName(repo.Root, NameFromPrompt(nameSource(req)))

@@ -657,7 +657,7 @@ func (m *Manager) remove(ctx context.Context, ref Ref, keepBranch, force bool) (
 	}
 	if live(s.State) {
 		if !force {
-			return RemoveResult{}, fmt.Errorf("%w: session %s is %s: stop it first (`studiod stop %s`) or pass --force", ErrBusy, s.Name, s.State, s.Name)
+			return RemoveResult{}, &Problem{Kind: ErrBusy, What: fmt.Sprintf("session %s is %s", s.Name, s.State), Session: s.Name, Repo: s.Repo, Fix: FixStopFirst}
 		}
 		if _, err := m.Stop(ctx, Ref{Session: s.ID}, true); err != nil {
 			return RemoveResult{}, err

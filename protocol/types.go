@@ -731,6 +731,7 @@ type MergeResult struct {
 
 // MergeConflictData is the data of a CodeMergeConflict error.
 type MergeConflictData struct {
+	ErrorData
 	Conflicts []Conflict `json:"conflicts"`
 	// Paths are the conflicted paths, also when no prediction was at hand.
 	Paths []string `json:"paths"`
@@ -738,6 +739,14 @@ type MergeConflictData struct {
 	// with send), and Via how (typed or resume).
 	Sent bool   `json:"sent,omitempty"`
 	Via  string `json:"via,omitempty"`
+}
+
+// TargetDirtyData is the data of CodeTargetDirty: the target's worktree
+// and the paths with local changes in the merge's way.
+type TargetDirtyData struct {
+	ErrorData
+	Worktree string   `json:"worktree"`
+	Paths    []string `json:"paths"`
 }
 
 // WhoParams asks which sessions are changing a file, optionally only

@@ -3,6 +3,7 @@ package server
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -25,7 +26,7 @@ var _ protocol.API = (*core)(nil)
 
 func (a *core) Hello(ctx context.Context, p protocol.HelloParams) (*protocol.HelloResult, error) {
 	if p.Version != "" && strings.Split(p.Version, ".")[0] != strings.Split(protocol.Version, ".")[0] {
-		return nil, protocol.Errorf(protocol.CodeInvalid, "client speaks protocol %s, this daemon %s: restart the daemon (`studiod shutdown`) after upgrading", p.Version, protocol.Version)
+		return nil, problem(protocol.CodeInvalid, protocol.FixRestartDaemon, fmt.Sprintf("client speaks protocol %s, this daemon %s", p.Version, protocol.Version))
 	}
 	if c := connOf(ctx); c != nil {
 		c.mu.Lock()

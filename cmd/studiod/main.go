@@ -124,11 +124,15 @@ func run(args []string) int {
 	if errors.As(err, &ce) {
 		return code
 	}
+	msg := cliMessage(err)
 	if a.json {
-		e := map[string]any{"code": protocol.CodeOf(err), "message": err.Error(), "exit": code}
+		e := map[string]any{"code": protocol.CodeOf(err), "message": msg, "exit": code}
+		if pe := (*protocol.Error)(nil); errors.As(err, &pe) && len(pe.Data) > 0 {
+			e["data"] = json.RawMessage(pe.Data)
+		}
 		json.NewEncoder(os.Stdout).Encode(map[string]any{"error": e})
 	} else {
-		fmt.Fprintf(os.Stderr, "studiod: %v\n", err)
+		fmt.Fprintf(os.Stderr, "studiod: %s\n", msg)
 	}
 	return code
 }

@@ -159,7 +159,6 @@ func TestMCPGoSDK(t *testing.T) {
 	if !strings.Contains(msg, "remove_session") || strings.Contains(msg, "studiod rm") || strings.Contains(msg, "--name") {
 		t.Fatalf("duplicate name: %q", msg)
 	}
-
 	var list protocol.SessionsResult
 	if text := g.call(mcpface.ToolListSessions, nil, &list); !strings.Contains(text, "sdk (demo): waiting") {
 		t.Fatalf("list_sessions summary %q", text)
@@ -173,6 +172,18 @@ func TestMCPGoSDK(t *testing.T) {
 	}
 	var answered protocol.AnswerResult
 	g.call(mcpface.ToolAnswerSession, map[string]any{"session": "sdk", "text": "yes"}, &answered)
+	// Removing a live session: MCP names its tools, the CLI its verbs, from
+	// the same error's data.
+	msg = g.callError(mcpface.ToolRemoveSession, map[string]any{"session": "sdk"})
+	if !strings.Contains(msg, "stop_session") || !strings.Contains(msg, "force=true") || strings.Contains(msg, "studiod") || strings.Contains(msg, "--force") {
+		t.Fatalf("remove_session of a live session: %q", msg)
+	}
+	rm := exec.Command("studiod", "rm", "--repo", repo, "sdk")
+	rm.Env = append(os.Environ(), "STUDIOD_HOME="+home)
+	if out, err := rm.CombinedOutput(); err == nil || !strings.Contains(string(out), "stop it first (`studiod stop sdk`) or pass --force") || strings.Contains(string(out), "_session") {
+		t.Fatalf("studiod rm of a live session: %v %q", err, out)
+	}
+
 	if answered.Session.State == protocol.StateWaiting {
 		t.Fatalf("answer_session: still waiting")
 	}

@@ -98,7 +98,7 @@ export const Code = {
     NotFound: -31001, // no such session, file or ref
     Invalid: -31002, // an argument failed validation
     MergeConflict: -31003, // data: MergeConflictData
-    TargetDirty: -31004, // the target's worktree has local changes in the way
+    TargetDirty: -31004, // the target's worktree has local changes in the way; data: TargetDirtyData
     Untrusted: -31005, // the repo's config defines commands and is not trusted
     Busy: -31006, // the agent is working or waiting for an answer; retry or force
     Git: -31007, // git missing or too old
@@ -185,6 +185,31 @@ export const Land = {
     Undone: "undone", // studio/undoLand put the target back
 } as const;
 export type LandStatus = (typeof Land)[keyof typeof Land];
+
+/** What to do about an error (ErrorData.fix). */
+export const Fix = {
+    ListSessions: "listSessions", // no such session: see which there are
+    OtherName: "otherName", // the name is taken: pick another, or remove that session
+    StopFirst: "stopFirst", // the agent is working: stop it first, or force
+    WaitIdle: "waitIdle", // the agent is working: wait until it is idle or waiting, or stop it
+    Trust: "trust", // the person reviews the repository's config (Path) and trusts it
+    Resolve: "resolve", // the merge conflicts: resolve them on the session branch, then merge again
+    SyncSend: "syncSend", // the session conflicts with its target: sync it, giving the conflict to its agent
+    CommitTarget: "commitTarget", // local changes in the target's worktree (Path): commit or stash them, then merge again
+    Retry: "retry", // nothing was changed: run it again
+    AddComments: "addComments", // no unsent review comments: add some first
+    CleanUp: "cleanUp", // the session's worktree is gone: remove the session, forcing
+    AnswerInTerminal: "answerInTerminal", // the agent takes no keys for this answer: answer in its terminal
+    CheckCommand: "checkCommand", // no check command: configure one (Path) or pass one
+    LandID: "landID", // no land named: give the ID the land reported, or "last"
+    RestartDaemon: "restartDaemon", // the daemon must be restarted (upgrade, state lost)
+    RecordStop: "recordStop", // the stop was not recorded: stop the session again
+    InstallGit: "installGit", // git is missing or too old
+    AnswerFirst: "answerFirst", // the agent waits for an answer: answer it and let it finish its turn, or force
+    ResolveSync: "resolveSync", // the sync conflicts: resolve them on the session branch, then sync again
+    AskPerson: "askPerson", // only the person may do this, from their own shell
+} as const;
+export type Fix = (typeof Fix)[keyof typeof Fix];
 
 /** Reports whether an agent process may still be running in state s. */
 export function live(s: string): boolean {
@@ -549,6 +574,7 @@ export interface PreviewSession {
     status: PreviewStatus;
     position?: number;
     reason?: string;
+    fix?: Fix;
     with?: string[];
     paths?: string[];
     check?: CheckStatus;
@@ -863,11 +889,24 @@ export interface ProgressParams {
     value: WorkDone;
 }
 
-export interface MergeConflictData {
+export interface ErrorData {
+    what?: string;
+    session?: string;
+    repo?: string;
+    path?: string;
+    fix?: Fix;
+}
+
+export interface MergeConflictData extends ErrorData {
     conflicts: Conflict[];
     paths: string[];
     sent?: boolean;
     via?: string;
+}
+
+export interface TargetDirtyData extends ErrorData {
+    worktree: string;
+    paths: string[];
 }
 
 // ---- typed requests and notifications ----

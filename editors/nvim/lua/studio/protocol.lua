@@ -165,6 +165,30 @@ M.land = {
   undone = 'undone',
 }
 
+-- What to do about an error (ErrorData.fix).
+M.fix = {
+  list_sessions = 'listSessions',
+  other_name = 'otherName',
+  stop_first = 'stopFirst',
+  wait_idle = 'waitIdle',
+  trust = 'trust',
+  resolve = 'resolve',
+  sync_send = 'syncSend',
+  commit_target = 'commitTarget',
+  retry = 'retry',
+  add_comments = 'addComments',
+  clean_up = 'cleanUp',
+  answer_in_terminal = 'answerInTerminal',
+  check_command = 'checkCommand',
+  land_i_d = 'landID',
+  restart_daemon = 'restartDaemon',
+  record_stop = 'recordStop',
+  install_git = 'installGit',
+  answer_first = 'answerFirst',
+  resolve_sync = 'resolveSync',
+  ask_person = 'askPerson',
+}
+
 -- States in which an agent process may still be running.
 M.live = { ['starting'] = true, ['working'] = true, ['waiting'] = true, ['idle'] = true }
 
