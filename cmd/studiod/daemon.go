@@ -38,6 +38,9 @@ func (a *app) serveCmd() *cobra.Command {
 			if err := a.dirs.Ensure(); err != nil {
 				return err
 			}
+			// A daemon a session's client started must not hand that
+			// session's secret to the commands it runs.
+			os.Unsetenv(agents.TokenEnv)
 			logf, err := os.OpenFile(a.dirs.Log(), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 			if err != nil {
 				return err
