@@ -494,6 +494,10 @@ func TestClaudeCodeSandbox(t *testing.T) {
 		}
 	}
 	w.AwaitState(t, s.ID, protocol.StateIdle)
+	// The session says its writes were refused.
+	if b, _ := os.ReadFile(filepath.Join(home, "state", "sessions", s.ID, "hooks.log")); !strings.Contains(string(b), "sandbox: refused a write: ") || !strings.Contains(string(b), "intruder.txt") {
+		t.Errorf("the session's hooks log does not report the refused writes:\n%s", b)
+	}
 	if got := gittest.Git(t, repo, "log", "-1", "--format=%s", s.Branch); got != "own" {
 		out, _ := c.Output(t.Context(), protocol.OutputParams{SessionRef: protocol.SessionRef{Session: s.ID}, Limit: 1 << 20})
 		t.Errorf("%s's last commit: %q, want own\n%s", s.Branch, got, out.Data)
