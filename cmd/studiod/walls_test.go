@@ -503,3 +503,35 @@ func TestClaudeCodeSandbox(t *testing.T) {
 		t.Errorf("%s's last commit: %q, want own\n%s", s.Branch, got, out.Data)
 	}
 }
+
+// TestMCPListSalvage: what a removed session left is listed to an
+// assistant.
+func TestMCPListSalvage(t *testing.T) {
+	e := newMCPEnv(t, "repo", false)
+	var empty protocol.SalvageResult
+	wantOK(t, "list_salvage", e.call("list_salvage", map[string]any{}), &empty)
+	if len(empty.Salvages) != 0 {
+		t.Fatalf("salvages before any removal: %+v", empty.Salvages)
+	}
+	c, w := e.daemon.watch()
+	s, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: e.repo, Name: "gone", Command: []string{"fakeagent", "-edit", "wip.txt", "-echo"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Await(t, "gone's work", func() bool {
+		got, _ := w.Session(s.ID)
+		return got.State == protocol.StateIdle && got.Changes.Files == 1
+	})
+	if _, err := c.Remove(t.Context(), protocol.RemoveParams{SessionRef: protocol.SessionRef{Session: s.ID}, Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	r := e.call("list_salvage", map[string]any{})
+	var res protocol.SalvageResult
+	wantOK(t, "list_salvage", r, &res)
+	if len(res.Salvages) != 1 || res.Salvages[0].Name != "gone" || !res.Salvages[0].Uncommitted || res.Salvages[0].Changes.Files != 1 {
+		t.Fatalf("salvages: %+v", res.Salvages)
+	}
+	if text := resultText(r); !strings.Contains(text, "gone (from session gone") || !strings.Contains(text, "uncommitted work included") {
+		t.Errorf("summary: %q", text)
+	}
+}
