@@ -688,6 +688,8 @@ func (m *Manager) remove(ctx context.Context, ref Ref, keepBranch, force bool) (
 		return RemoveResult{}, err
 	}
 	if err := m.host.Release(ctx, repo, &s, force); err != nil {
+		// The session stays: predict its conflicts again.
+		m.conf.track(ctx, s)
 		return RemoveResult{}, err
 	}
 	res := RemoveResult{Salvage: sv}
