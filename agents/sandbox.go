@@ -122,7 +122,9 @@ func (m *Manager) sandboxArgv(ctx context.Context, s Session) ([]string, error) 
 		}
 	}
 	argv := []string{bwrap, "--die-with-parent", "--unshare-pid",
-		"--ro-bind", "/", "/", "--dev-bind", "/dev", "/dev", "--proc", "/proc",
+		// A minimal /dev (null, zero, random, tty, its own pts): not the
+		// machine's devices.
+		"--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
 		// A private /tmp, gone with the agent.
 		"--tmpfs", "/tmp"}
 	// What the private /tmp hides that the agent still sees, read-only:
@@ -138,6 +140,9 @@ func (m *Manager) sandboxArgv(ctx context.Context, s Session) ([]string, error) 
 	}
 	rw := []string{s.Worktree, gitDir, filepath.Join(common, "objects"), refDir, logDir, s.Dir}
 	for _, d := range stateDirs[agentKind(s.Agent, p)] {
+		if home == "" {
+			break
+		}
 		d = filepath.Join(home, d)
 		if !strings.Contains(filepath.Base(d), ".json") {
 			// An agent's first run makes its directory: it could not
