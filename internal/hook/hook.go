@@ -95,7 +95,8 @@ func Note(format string, args ...any) {
 }
 
 // Main is the studiod-hook command line, `--agent KIND [PAYLOAD]`, the
-// session from $STUDIO_SESSION_ID. It prints what the agent should read and
+// session from $STUDIO_SESSION_ID and its secret, without which the daemon
+// refuses the report, from $STUDIO_SESSION_TOKEN. It prints what the agent should read and
 // returns the exit status: 2 for a wrong command line or payload, else 0.
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) < 2 || args[0] != "--agent" || args[1] == "" {
