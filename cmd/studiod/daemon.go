@@ -260,7 +260,7 @@ type check struct {
 func (a *app) doctorCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "doctor",
-		Short: "Check git, agents on PATH, inotify limits, socket permissions and config trust",
+		Short: "Check git, agents on PATH, inotify limits, socket permissions, config trust and the sandbox",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			checks := a.doctor(cmd.Context())
