@@ -1,6 +1,7 @@
 package agents
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -56,6 +57,14 @@ var stateDirs = map[string][]string{
 	"codex":    {".codex"},
 	"gemini":   {".gemini"},
 	"opencode": {".local/share/opencode", ".local/state/opencode", ".config/opencode", ".cache/opencode"},
+}
+
+// stateEnv are the variables that move a built-in agent's state elsewhere:
+// where they point is its state too.
+var stateEnv = map[string][]string{
+	"claude": {"CLAUDE_CONFIG_DIR"},
+	"codex":  {"CODEX_HOME"},
+	"gemini": {"GEMINI_CLI_HOME"},
 }
 
 // agentKind is which built-in agent a profile runs, for its state
@@ -150,6 +159,11 @@ func (m *Manager) sandboxArgv(ctx context.Context, s Session) ([]string, error) 
 			os.MkdirAll(d, 0o700)
 		}
 		rw = append(rw, d)
+	}
+	for _, k := range stateEnv[agentKind(s.Agent, p)] {
+		if v := cmp.Or(p.Env[k], os.Getenv(k)); filepath.IsAbs(v) {
+			rw = append(rw, v)
+		}
 	}
 	for _, w := range sb.Writable {
 		if rest, ok := strings.CutPrefix(w, "~/"); ok {

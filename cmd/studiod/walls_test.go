@@ -535,3 +535,48 @@ func TestMCPListSalvage(t *testing.T) {
 		t.Errorf("summary: %q", text)
 	}
 }
+
+// TestCodexSandbox: the real Codex under the sandbox, its state in
+// CODEX_HOME, runs as usual (its hook review, its command's permission
+// from its hook, its turn's end), and the command it was allowed to run
+// still cannot write outside the worktree.
+func TestCodexSandbox(t *testing.T) {
+	if ok, why := agents.SandboxStatus(t.Context()); !ok {
+		t.Skip(why)
+	}
+	bin := fakemodel.AgentsBin(t, "codex")
+	home := newHome(t)
+	repo := gittest.NewRepo(t, map[string]string{"README.md": "hello\n"})
+	wt := filepath.Join(home, "data", "worktrees", filepath.Base(repo)+"-"+sha256Hex(repo)[:8], "cx")
+	outside := filepath.Join(t.TempDir(), "outside.txt")
+	if err := os.MkdirAll(filepath.Join(home, "config"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(home, "config", "config.toml"), []byte("[sandbox]\nmode = \"bwrap\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d := startDaemonEnv(t, home, codexEnv(t, bin, wt, outside)...)
+	c, w := d.watch()
+	s, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: "cx", Agent: "codex", Prompt: "Write outside.txt"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := protocol.SessionRef{Session: s.ID}
+	if got := w.AwaitState(t, s.ID, protocol.StateWaiting); got.Waiting == nil || got.Waiting.Kind != protocol.WaitTrust {
+		t.Fatalf("waiting: %+v, want Codex's hook review", got.Waiting)
+	}
+	if _, err := c.Answer(t.Context(), protocol.AnswerParams{SessionRef: ref, Answer: protocol.AnswerAllow}); err != nil {
+		t.Fatal(err)
+	}
+	w.Await(t, "the command's permission", func() bool {
+		got, _ := w.Session(s.ID)
+		return got.State == protocol.StateWaiting && got.Waiting != nil && got.Waiting.Kind == protocol.WaitPermission && got.Waiting.Source == "hook"
+	})
+	if _, err := c.Answer(t.Context(), protocol.AnswerParams{SessionRef: ref, Answer: protocol.AnswerAllow}); err != nil {
+		t.Fatal(err)
+	}
+	w.AwaitState(t, s.ID, protocol.StateIdle)
+	if _, err := os.Stat(outside); err == nil {
+		t.Errorf("the allowed command wrote %s outside the sandbox", outside)
+	}
+}
