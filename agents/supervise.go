@@ -484,6 +484,9 @@ func (m *Manager) applyHook(ctx context.Context, ref Ref, kind string, e hookEve
 		m.deliveries.confirm(s.ID, e.promptText)
 	}
 	out := m.gateHook(ctx, s, kind, &e)
+	if e.refused != "" {
+		m.noteRefusal(s, e.refused)
+	}
 	if e.state != "" {
 		if sv := m.supervisorOf(s.ID); sv != nil {
 			sv.mu.Lock()
@@ -685,6 +688,8 @@ func (m *Manager) remove(ctx context.Context, ref Ref, keepBranch, force bool) (
 		return RemoveResult{}, err
 	}
 	if err := m.host.Release(ctx, repo, &s, force); err != nil {
+		// The session stays: predict its conflicts again.
+		m.conf.track(ctx, s)
 		return RemoveResult{}, err
 	}
 	res := RemoveResult{Salvage: sv}

@@ -65,8 +65,8 @@ func newGoSDK(t *testing.T, home, dir string) *goSDK {
 		}
 		g.schemas[tl.Name] = r
 	}
-	if len(g.schemas) != 18 {
-		t.Fatalf("got %d tools with output schemas, want 18", len(g.schemas))
+	if len(g.schemas) != 19 {
+		t.Fatalf("got %d tools with output schemas, want 19", len(g.schemas))
 	}
 	return g
 }

@@ -180,6 +180,7 @@ func TestMCPListTools(t *testing.T) {
 	readOnly := map[string]bool{
 		mcpface.ToolListSessions: true, mcpface.ToolGetSession: true, mcpface.ToolReadOutput: true,
 		mcpface.ToolSessionDiff: true, mcpface.ToolCheckConflicts: true, mcpface.ToolPreviewIntegration: true,
+		mcpface.ToolListSalvage: true,
 	}
 	destructive := map[string]bool{mcpface.ToolMergeSession: true, mcpface.ToolStopSession: true, mcpface.ToolRemoveSession: true,
 		mcpface.ToolLandSessions: true, mcpface.ToolSyncSession: true, mcpface.ToolUndoLand: true}
@@ -213,7 +214,7 @@ func TestMCPListTools(t *testing.T) {
 	}
 	want := []string{"spawn_session", "list_sessions", "get_session", "read_output", "send_input", "answer_session", "set_note", "session_diff",
 		"check_conflicts", "add_review_comment", "send_feedback", "merge_session", "stop_session", "remove_session",
-		"preview_integration", "land_sessions", "sync_session", "undo_land"}
+		"preview_integration", "land_sessions", "sync_session", "undo_land", "list_salvage"}
 	for _, n := range want {
 		if !got[n] {
 			t.Errorf("tool %s missing", n)

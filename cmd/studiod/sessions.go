@@ -625,6 +625,10 @@ as the lifecycle hook of the agents it knows (--agent claude, codex, gemini),
 which pass their own hook payload on stdin (Codex's notify program, --agent
 codex-notify, as an argument), and prints what the agent should read.
 
+It presents the session's secret ($STUDIO_SESSION_TOKEN, in every agent's
+environment): the daemon refuses a report without it, so that no process
+speaks for a session it does not run in.
+
 It never starts the daemon and never blocks the agent: when the daemon is not
 running or does not answer in time it prints nothing and exits 0, noting that
 in the session's log directory when it can.`,
