@@ -21,9 +21,10 @@ func TestImportRules(t *testing.T) {
 	allowed := map[string][]string{
 		"workspace":                        {},
 		"protocol":                         {},
-		"agents":                           {"workspace", "agents/shim"},
+		"agents":                           {"workspace", "agents/shim", "plan"},
+		"plan":                             {"workspace"},
 		"agents/shim":                      {},
-		"server":                           {"agents", "agents/shim", "workspace", "protocol"},
+		"server":                           {"agents", "agents/shim", "workspace", "protocol", "plan"},
 		"server/lsp":                       {"protocol"},
 		"server/mcp":                       {"protocol"},
 		"internal/home":                    {},

@@ -46,6 +46,7 @@ type API interface {
 	Trust(context.Context, TrustParams) (*TrustResult, error)
 	Pool(context.Context, PoolParams) (*PoolResult, error)
 	Fsmonitor(context.Context, FsmonitorParams) (*FsmonitorResult, error)
+	PlanCheck(context.Context, PlanCheckParams) (*PlanReport, error)
 	Shutdown(context.Context, Empty) (*Empty, error)
 }
 
@@ -87,6 +88,7 @@ func Routes(api API) map[string]Handler {
 		MethodTrust:     route(api.Trust),
 		MethodPool:      route(api.Pool),
 		MethodFsmonitor: route(api.Fsmonitor),
+		MethodPlanCheck: route(api.PlanCheck),
 		MethodShutdown:  route(api.Shutdown),
 	}
 }

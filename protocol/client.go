@@ -215,6 +215,10 @@ func (c *Client) Fsmonitor(ctx context.Context, p FsmonitorParams) (*FsmonitorRe
 	return call[FsmonitorResult](ctx, c, MethodFsmonitor, p)
 }
 
+func (c *Client) PlanCheck(ctx context.Context, p PlanCheckParams) (*PlanReport, error) {
+	return call[PlanReport](ctx, c, MethodPlanCheck, p)
+}
+
 func (c *Client) Shutdown(ctx context.Context, p Empty) (*Empty, error) {
 	return call[Empty](ctx, c, MethodShutdown, p)
 }

@@ -33,6 +33,7 @@ const (
 	MethodTrust     = "studio/trust"
 	MethodPool      = "studio/pool"
 	MethodFsmonitor = "studio/fsmonitor"
+	MethodPlanCheck = "studio/planCheck"
 	MethodShutdown  = "studio/shutdown"
 )
 
@@ -74,7 +75,7 @@ var Methods = []string{
 	MethodDiff, MethodFile, MethodComment, MethodComments, MethodFeedback,
 	MethodConflicts, MethodWho, MethodNote, MethodMerge, MethodUndo,
 	MethodPreview, MethodLand, MethodUndoLand, MethodSync, MethodSubscribe, MethodStatus,
-	MethodTrust, MethodPool, MethodFsmonitor, MethodShutdown,
+	MethodTrust, MethodPool, MethodFsmonitor, MethodPlanCheck, MethodShutdown,
 }
 
 // Notifications lists every notification the daemon sends.

@@ -6,6 +6,7 @@ import (
 	"errors"
 
 	"github.com/studiod/studiod/agents"
+	"github.com/studiod/studiod/plan"
 	"github.com/studiod/studiod/protocol"
 	"github.com/studiod/studiod/workspace"
 )
@@ -17,12 +18,16 @@ func wireError(err error) *protocol.Error {
 	var gv *workspace.GitVersionError
 	var mc *agents.MergeConflictError
 	var td *workspace.TargetDirtyError
+	var pl *plan.Error
 	switch {
 	case errors.As(err, &pe):
 		return pe
 	case errors.As(err, &mc):
 		data, _ := json.Marshal(protocol.MergeConflictData{Conflicts: wireConflicts(mc.Conflicts), Paths: mc.Paths, Sent: mc.Sent, Via: mc.Via})
 		return &protocol.Error{Code: protocol.CodeMergeConflict, Message: err.Error() + ": nothing was changed; resolve them on the session branch (or ask the agent to), then merge again", Data: data}
+	case errors.As(err, &pl):
+		data, _ := json.Marshal(map[string][]string{"problems": pl.Problems})
+		return &protocol.Error{Code: protocol.CodeInvalid, Message: err.Error() + ": nothing was started", Data: data}
 	case errors.As(err, &td):
 		data, _ := json.Marshal(td)
 		return &protocol.Error{Code: protocol.CodeTargetDirty, Message: err.Error() + ": nothing was changed; commit or stash those changes in " + td.Worktree + ", then merge again", Data: data}

@@ -54,6 +54,7 @@ export const Method = {
     Trust: "studio/trust",
     Pool: "studio/pool",
     Fsmonitor: "studio/fsmonitor",
+    PlanCheck: "studio/planCheck",
     Shutdown: "studio/shutdown",
 } as const;
 
@@ -497,6 +498,59 @@ export interface OutputResult {
     start?: number;
 }
 
+export interface PlanCheckParams {
+    repo: string;
+    path?: string;
+    text: string;
+}
+
+export interface PlanTaskReport {
+    name: string;
+    scope?: string[];
+    unscoped?: boolean;
+    files: number;
+    commits: number;
+}
+
+export interface PlanPathPair {
+    a: string;
+    b: string;
+    commits: number;
+}
+
+export interface PlanPair {
+    a: string;
+    b: string;
+    risk: string;
+    ordered?: string;
+    overlap?: string[];
+    overlaps?: number;
+    coChange?: number;
+    strength?: number;
+    evidence?: PlanPathPair[];
+}
+
+export interface PlanWait {
+    task: string;
+    declared?: boolean;
+    why: string;
+}
+
+export interface PlanOrderStep {
+    task: string;
+    wave: number;
+    waits?: PlanWait[];
+}
+
+export interface PlanReport {
+    repo: string;
+    commits: number;
+    skipped: number;
+    tasks: PlanTaskReport[];
+    pairs: PlanPair[];
+    order: PlanOrderStep[];
+}
+
 export interface PoolParams {
     repo?: string;
     prune?: boolean;
@@ -813,6 +867,7 @@ export const land = new Request<LandParams, LandResult>(Method.Land);
 export const merge = new Request<MergeParams, MergeResult>(Method.Merge);
 export const note = new Request<NoteParams, Session>(Method.Note);
 export const output = new Request<OutputParams, OutputResult>(Method.Output);
+export const planCheck = new Request<PlanCheckParams, PlanReport>(Method.PlanCheck);
 export const pool = new Request<PoolParams, PoolResult>(Method.Pool);
 export const preview = new Request<PreviewParams, Preview>(Method.Preview);
 export const remove = new Request<RemoveParams, RemoveResult>(Method.Remove);

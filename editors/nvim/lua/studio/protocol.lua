@@ -41,6 +41,7 @@ M.method = {
   trust = 'studio/trust',
   pool = 'studio/pool',
   fsmonitor = 'studio/fsmonitor',
+  plan_check = 'studio/planCheck',
   shutdown = 'studio/shutdown',
 }
 
