@@ -86,6 +86,14 @@ var migrations = []string{
 	ALTER TABLE sessions ADD COLUMN note TEXT NOT NULL DEFAULT '';
 	ALTER TABLE sessions ADD COLUMN gate TEXT NOT NULL DEFAULT '';`,
 	`ALTER TABLE sessions ADD COLUMN protocol TEXT NOT NULL DEFAULT '';`,
+	`CREATE TABLE plans (
+		id      TEXT PRIMARY KEY,
+		repo    TEXT NOT NULL,
+		state   TEXT NOT NULL,
+		data    TEXT NOT NULL,
+		created INTEGER NOT NULL,
+		updated INTEGER NOT NULL
+	);`,
 }
 
 // store is the SQLite state database. Its methods are safe for concurrent

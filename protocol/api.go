@@ -47,6 +47,9 @@ type API interface {
 	Pool(context.Context, PoolParams) (*PoolResult, error)
 	Fsmonitor(context.Context, FsmonitorParams) (*FsmonitorResult, error)
 	PlanCheck(context.Context, PlanCheckParams) (*PlanReport, error)
+	PlanRun(context.Context, PlanRunParams) (*Plan, error)
+	Plans(context.Context, PlansParams) (*PlansResult, error)
+	PlanCancel(context.Context, PlanCancelParams) (*Plan, error)
 	Shutdown(context.Context, Empty) (*Empty, error)
 }
 
@@ -58,38 +61,41 @@ type Handler func(ctx context.Context, params json.RawMessage) (any, error)
 // table is not served.
 func Routes(api API) map[string]Handler {
 	return map[string]Handler{
-		MethodHello:     route(api.Hello),
-		MethodSpawn:     route(api.Spawn),
-		MethodSessions:  route(api.Sessions),
-		MethodSession:   route(api.Session),
-		MethodSend:      route(api.Send),
-		MethodAnswer:    route(api.Answer),
-		MethodOutput:    route(api.Output),
-		MethodResize:    route(api.Resize),
-		MethodStop:      route(api.Stop),
-		MethodRemove:    route(api.Remove),
-		MethodHook:      route(api.Hook),
-		MethodDiff:      route(api.Diff),
-		MethodFile:      route(api.File),
-		MethodComment:   route(api.Comment),
-		MethodComments:  route(api.Comments),
-		MethodFeedback:  route(api.Feedback),
-		MethodConflicts: route(api.Conflicts),
-		MethodWho:       route(api.Who),
-		MethodNote:      route(api.Note),
-		MethodMerge:     route(api.Merge),
-		MethodUndo:      route(api.Undo),
-		MethodPreview:   route(api.Preview),
-		MethodLand:      route(api.Land),
-		MethodUndoLand:  route(api.UndoLand),
-		MethodSync:      route(api.Sync),
-		MethodSubscribe: route(api.Subscribe),
-		MethodStatus:    route(api.Status),
-		MethodTrust:     route(api.Trust),
-		MethodPool:      route(api.Pool),
-		MethodFsmonitor: route(api.Fsmonitor),
-		MethodPlanCheck: route(api.PlanCheck),
-		MethodShutdown:  route(api.Shutdown),
+		MethodHello:      route(api.Hello),
+		MethodSpawn:      route(api.Spawn),
+		MethodSessions:   route(api.Sessions),
+		MethodSession:    route(api.Session),
+		MethodSend:       route(api.Send),
+		MethodAnswer:     route(api.Answer),
+		MethodOutput:     route(api.Output),
+		MethodResize:     route(api.Resize),
+		MethodStop:       route(api.Stop),
+		MethodRemove:     route(api.Remove),
+		MethodHook:       route(api.Hook),
+		MethodDiff:       route(api.Diff),
+		MethodFile:       route(api.File),
+		MethodComment:    route(api.Comment),
+		MethodComments:   route(api.Comments),
+		MethodFeedback:   route(api.Feedback),
+		MethodConflicts:  route(api.Conflicts),
+		MethodWho:        route(api.Who),
+		MethodNote:       route(api.Note),
+		MethodMerge:      route(api.Merge),
+		MethodUndo:       route(api.Undo),
+		MethodPreview:    route(api.Preview),
+		MethodLand:       route(api.Land),
+		MethodUndoLand:   route(api.UndoLand),
+		MethodSync:       route(api.Sync),
+		MethodSubscribe:  route(api.Subscribe),
+		MethodStatus:     route(api.Status),
+		MethodTrust:      route(api.Trust),
+		MethodPool:       route(api.Pool),
+		MethodFsmonitor:  route(api.Fsmonitor),
+		MethodPlanCheck:  route(api.PlanCheck),
+		MethodPlanRun:    route(api.PlanRun),
+		MethodPlans:      route(api.Plans),
+		MethodPlanCancel: route(api.PlanCancel),
+		MethodShutdown:   route(api.Shutdown),
 	}
 }
 

@@ -219,6 +219,18 @@ func (c *Client) PlanCheck(ctx context.Context, p PlanCheckParams) (*PlanReport,
 	return call[PlanReport](ctx, c, MethodPlanCheck, p)
 }
 
+func (c *Client) PlanRun(ctx context.Context, p PlanRunParams) (*Plan, error) {
+	return call[Plan](ctx, c, MethodPlanRun, p)
+}
+
+func (c *Client) Plans(ctx context.Context, p PlansParams) (*PlansResult, error) {
+	return call[PlansResult](ctx, c, MethodPlans, p)
+}
+
+func (c *Client) PlanCancel(ctx context.Context, p PlanCancelParams) (*Plan, error) {
+	return call[Plan](ctx, c, MethodPlanCancel, p)
+}
+
 func (c *Client) Shutdown(ctx context.Context, p Empty) (*Empty, error) {
 	return call[Empty](ctx, c, MethodShutdown, p)
 }

@@ -3,38 +3,41 @@ package protocol
 // Requests served by the daemon. docs/protocol.md documents each one; a test
 // keeps that page and this list in step.
 const (
-	MethodHello     = "studio/hello"
-	MethodSpawn     = "studio/spawn"
-	MethodSessions  = "studio/sessions"
-	MethodSession   = "studio/session"
-	MethodSend      = "studio/send"
-	MethodAnswer    = "studio/answer"
-	MethodOutput    = "studio/output"
-	MethodResize    = "studio/resize"
-	MethodStop      = "studio/stop"
-	MethodRemove    = "studio/remove"
-	MethodHook      = "studio/hook"
-	MethodDiff      = "studio/diff"
-	MethodFile      = "studio/file"
-	MethodComment   = "studio/comment"
-	MethodComments  = "studio/comments"
-	MethodFeedback  = "studio/feedback"
-	MethodConflicts = "studio/conflicts"
-	MethodWho       = "studio/who"
-	MethodNote      = "studio/note"
-	MethodMerge     = "studio/merge"
-	MethodUndo      = "studio/undo"
-	MethodPreview   = "studio/preview"
-	MethodLand      = "studio/land"
-	MethodUndoLand  = "studio/undoLand"
-	MethodSync      = "studio/sync"
-	MethodSubscribe = "studio/subscribe"
-	MethodStatus    = "studio/status"
-	MethodTrust     = "studio/trust"
-	MethodPool      = "studio/pool"
-	MethodFsmonitor = "studio/fsmonitor"
-	MethodPlanCheck = "studio/planCheck"
-	MethodShutdown  = "studio/shutdown"
+	MethodHello      = "studio/hello"
+	MethodSpawn      = "studio/spawn"
+	MethodSessions   = "studio/sessions"
+	MethodSession    = "studio/session"
+	MethodSend       = "studio/send"
+	MethodAnswer     = "studio/answer"
+	MethodOutput     = "studio/output"
+	MethodResize     = "studio/resize"
+	MethodStop       = "studio/stop"
+	MethodRemove     = "studio/remove"
+	MethodHook       = "studio/hook"
+	MethodDiff       = "studio/diff"
+	MethodFile       = "studio/file"
+	MethodComment    = "studio/comment"
+	MethodComments   = "studio/comments"
+	MethodFeedback   = "studio/feedback"
+	MethodConflicts  = "studio/conflicts"
+	MethodWho        = "studio/who"
+	MethodNote       = "studio/note"
+	MethodMerge      = "studio/merge"
+	MethodUndo       = "studio/undo"
+	MethodPreview    = "studio/preview"
+	MethodLand       = "studio/land"
+	MethodUndoLand   = "studio/undoLand"
+	MethodSync       = "studio/sync"
+	MethodSubscribe  = "studio/subscribe"
+	MethodStatus     = "studio/status"
+	MethodTrust      = "studio/trust"
+	MethodPool       = "studio/pool"
+	MethodFsmonitor  = "studio/fsmonitor"
+	MethodPlanCheck  = "studio/planCheck"
+	MethodPlanRun    = "studio/planRun"
+	MethodPlans      = "studio/plans"
+	MethodPlanCancel = "studio/planCancel"
+	MethodShutdown   = "studio/shutdown"
 )
 
 // Notifications sent by the daemon to subscribed connections.
@@ -75,7 +78,7 @@ var Methods = []string{
 	MethodDiff, MethodFile, MethodComment, MethodComments, MethodFeedback,
 	MethodConflicts, MethodWho, MethodNote, MethodMerge, MethodUndo,
 	MethodPreview, MethodLand, MethodUndoLand, MethodSync, MethodSubscribe, MethodStatus,
-	MethodTrust, MethodPool, MethodFsmonitor, MethodPlanCheck, MethodShutdown,
+	MethodTrust, MethodPool, MethodFsmonitor, MethodPlanCheck, MethodPlanRun, MethodPlans, MethodPlanCancel, MethodShutdown,
 }
 
 // Notifications lists every notification the daemon sends.

@@ -1,5 +1,7 @@
 package protocol
 
+import "time"
+
 // PlanCheckParams asks for a plan's analysis against a repository: the
 // plan's TOML in Text (Path, when given, names it in messages).
 type PlanCheckParams struct {
@@ -81,4 +83,83 @@ type PlanWait struct {
 	Task     string `json:"task"`
 	Declared bool   `json:"declared,omitempty"`
 	Why      string `json:"why"`
+}
+
+// PlanRunParams hands a plan to the daemon, which starts its ready tasks
+// and keeps it (across restarts) until every task landed, failed or was
+// cancelled. Target defaults as a spawn's. NoCommands refuses tasks with a
+// command: the MCP face sets it, as its clients may only pick agents.
+type PlanRunParams struct {
+	Repo       string `json:"repo"`
+	Path       string `json:"path,omitempty"`
+	Text       string `json:"text"`
+	Target     string `json:"target,omitempty"`
+	NoCommands bool   `json:"noCommands,omitempty"`
+}
+
+// PlansParams asks for the plans of a repository (all with no repo), or
+// for one.
+type PlansParams struct {
+	Repo string `json:"repo,omitempty"`
+	Plan string `json:"plan,omitempty"`
+}
+
+// PlansResult lists plans, oldest first.
+type PlansResult struct {
+	Plans []Plan `json:"plans"`
+}
+
+// PlanCancelParams stops a plan from starting tasks (its sessions go on);
+// no plan means the repository's one running plan.
+type PlanCancelParams struct {
+	Repo string `json:"repo"`
+	Plan string `json:"plan,omitempty"`
+}
+
+// PlanState is where a plan is.
+type PlanState string
+
+// Plan states.
+const (
+	PlanRunning   PlanState = "running"
+	PlanDone      PlanState = "done"      // every task landed, failed or was cancelled
+	PlanCancelled PlanState = "cancelled" // no new task starts; its sessions go on
+)
+
+// PlanTaskState is where a task of a plan is.
+type PlanTaskState string
+
+// Plan task states.
+const (
+	TaskWaiting   PlanTaskState = "waiting"   // for what it is after, stacked on or reviews
+	TaskStarted   PlanTaskState = "started"   // its session runs, or ran and has not landed
+	TaskLanded    PlanTaskState = "landed"    // its session merged into the target
+	TaskFailed    PlanTaskState = "failed"    // its spawn failed, or its session went unmerged
+	TaskCancelled PlanTaskState = "cancelled" // the plan was cancelled before it started
+)
+
+// Plan is a plan the daemon runs.
+type Plan struct {
+	ID      string     `json:"id"`
+	Repo    string     `json:"repo"`
+	File    string     `json:"file,omitempty"`
+	Target  string     `json:"target"`
+	State   PlanState  `json:"state"`
+	Tasks   []PlanTask `json:"tasks"`
+	Created time.Time  `json:"created"`
+}
+
+// PlanTask is one task of a running plan: its session once started (ID,
+// and the session's state), what it is after, stacked on and reviews, and
+// Detail: what it waits for, why it failed, a stack conflict sent to its
+// agent.
+type PlanTask struct {
+	Name         string        `json:"name"`
+	State        PlanTaskState `json:"state"`
+	Session      string        `json:"session,omitempty"`
+	SessionState State         `json:"sessionState,omitempty"`
+	After        []string      `json:"after,omitempty"`
+	Stack        string        `json:"stack,omitempty"`
+	Reviews      string        `json:"reviews,omitempty"`
+	Detail       string        `json:"detail,omitempty"`
 }

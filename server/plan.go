@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 
+	"github.com/studiod/studiod/agents"
 	"github.com/studiod/studiod/plan"
 	"github.com/studiod/studiod/protocol"
 	"github.com/studiod/studiod/workspace"
@@ -64,6 +65,62 @@ func wirePlanReport(root string, r *plan.Report) *protocol.PlanReport {
 			w.Waits = append(w.Waits, protocol.PlanWait(x))
 		}
 		out.Order = append(out.Order, w)
+	}
+	return out
+}
+
+// PlanRun serves studio/planRun.
+func (a *core) PlanRun(ctx context.Context, p protocol.PlanRunParams) (*protocol.Plan, error) {
+	r, err := a.m.RunPlan(ctx, agents.PlanRequest{Repo: p.Repo, File: p.Path, Text: p.Text, Target: p.Target, AllowCommands: !p.NoCommands})
+	if err != nil {
+		return nil, err
+	}
+	return ptr(a.wirePlan(r)), nil
+}
+
+// Plans serves studio/plans.
+func (a *core) Plans(ctx context.Context, p protocol.PlansParams) (*protocol.PlansResult, error) {
+	out := &protocol.PlansResult{Plans: []protocol.Plan{}}
+	if p.Plan != "" {
+		r, err := a.m.Plan(p.Plan)
+		if err != nil {
+			return nil, err
+		}
+		out.Plans = append(out.Plans, a.wirePlan(r))
+		return out, nil
+	}
+	for _, r := range a.m.Plans(p.Repo) {
+		out.Plans = append(out.Plans, a.wirePlan(r))
+	}
+	return out, nil
+}
+
+// PlanCancel serves studio/planCancel.
+func (a *core) PlanCancel(ctx context.Context, p protocol.PlanCancelParams) (*protocol.Plan, error) {
+	r, err := a.m.CancelPlan(ctx, p.Repo, p.Plan)
+	if err != nil {
+		return nil, err
+	}
+	return ptr(a.wirePlan(r)), nil
+}
+
+func (a *core) wirePlan(r agents.PlanRun) protocol.Plan {
+	out := protocol.Plan{ID: r.ID, Repo: r.Repo, File: r.File, Target: r.Target, State: protocol.PlanState(r.State),
+		Tasks: []protocol.PlanTask{}, Created: r.Created}
+	p, _ := plan.Parse([]byte(r.Text))
+	for _, t := range r.Tasks {
+		w := protocol.PlanTask{Name: t.Name, State: protocol.PlanTaskState(t.State), Session: t.Session, Detail: t.Detail}
+		if p != nil {
+			if spec := p.Task(t.Name); spec != nil {
+				w.After, w.Stack, w.Reviews = spec.After, spec.Stack, spec.Reviews
+			}
+		}
+		if t.Session != "" {
+			if s, err := a.m.Lookup(agents.Ref{Session: t.Session}); err == nil {
+				w.SessionState = protocol.State(s.State)
+			}
+		}
+		out.Tasks = append(out.Tasks, w)
 	}
 	return out
 }

@@ -23,12 +23,133 @@ it waits for (after), is stacked on (stack) or reviews (reviews). See
 docs/plans.md.
 
   studiod plan check FILE   refuse structural errors; overlapping scopes, co-change
-                            from the history, unscoped tasks; a proposed order`,
+                            from the history, unscoped tasks; a proposed order
+  studiod plan run FILE     the daemon starts what is ready and keeps the plan going
+  studiod plan              each plan's tasks: session, state, what they wait for
+  studiod plan cancel [ID]  start no more tasks (running sessions go on)`,
 		Args: noArgs,
-		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() },
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.call(cmd.Context(), func(c *protocol.Client) error {
+				p := protocol.PlansParams{}
+				if a.repo != "" {
+					p.Repo = a.repoDir()
+				}
+				res, err := c.Plans(cmd.Context(), p)
+				if err != nil {
+					return err
+				}
+				if a.json {
+					return printJSON(res)
+				}
+				if len(res.Plans) == 0 {
+					fmt.Println("no plans: studiod plan run FILE starts one")
+				}
+				for _, pl := range res.Plans {
+					printPlan(os.Stdout, pl)
+				}
+				return nil
+			})
+		},
 	}
-	cmd.AddCommand(a.planCheckCmd())
+	cmd.Flags().StringVar(&a.repo, "repo", "", "only this repository's plans")
+	cmd.AddCommand(a.planCheckCmd(), a.planRunCmd(), a.planCancelCmd())
 	return cmd
+}
+
+func (a *app) planRunCmd() *cobra.Command {
+	var target string
+	cmd := &cobra.Command{
+		Use:   "run FILE",
+		Short: "Hand a plan to the daemon: it starts the ready tasks and the rest as they become ready",
+		Long: `The daemon keeps the plan (a restart resumes it) and starts every task that
+is ready: at once for a task that waits for nothing; from the target's new
+tip once the tasks it is after have landed (merge or land); on its parent's
+branch for a stacked task, which then follows the parent's branch (a
+conflict goes to its agent as a task); on the reviewed work for a reviewer,
+once the reviewed agent has finished its turn. The plan is refused as a
+whole, nothing started, when it has a structural error (see plan check),
+names a task like an existing session, or an unknown agent.`,
+		Args: exactArgs(1, "FILE"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			text, err := os.ReadFile(args[0])
+			if err != nil {
+				return usageError{fmt.Errorf("read plan: %w", err)}
+			}
+			return a.call(cmd.Context(), func(c *protocol.Client) error {
+				pl, err := c.PlanRun(cmd.Context(), protocol.PlanRunParams{Repo: a.repoDir(), Path: args[0], Text: string(text), Target: target})
+				if err != nil {
+					return err
+				}
+				if a.json {
+					return printJSON(pl)
+				}
+				printPlan(os.Stdout, *pl)
+				return nil
+			})
+		},
+	}
+	cmd.Flags().StringVar(&a.repo, "repo", "", "repository (default: the current directory's)")
+	cmd.Flags().StringVar(&target, "target", "", "branch the tasks land on (default: as spawn)")
+	return cmd
+}
+
+func (a *app) planCancelCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "cancel [ID]",
+		Short: "Stop a plan from starting tasks (its running sessions go on)",
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 1 {
+				return usageError{fmt.Errorf("usage: studiod plan cancel [ID]")}
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p := protocol.PlanCancelParams{Repo: a.repoDir()}
+			if len(args) == 1 {
+				p.Plan = args[0]
+			}
+			return a.call(cmd.Context(), func(c *protocol.Client) error {
+				pl, err := c.PlanCancel(cmd.Context(), p)
+				if err != nil {
+					return err
+				}
+				if a.json {
+					return printJSON(pl)
+				}
+				printPlan(os.Stdout, *pl)
+				return nil
+			})
+		},
+	}
+	cmd.Flags().StringVar(&a.repo, "repo", "", "repository (default: the current directory's)")
+	return cmd
+}
+
+func printPlan(w io.Writer, pl protocol.Plan) {
+	file := ""
+	if pl.File != "" {
+		file = " " + pl.File
+	}
+	fmt.Fprintf(w, "plan %s%s: %s (target %s in %s)\n", pl.ID, file, pl.State, pl.Target, pl.Repo)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, t := range pl.Tasks {
+		state := string(t.State)
+		if t.SessionState != "" && t.State == protocol.TaskStarted {
+			state += " (" + string(t.SessionState) + ")"
+		}
+		var rel []string
+		if len(t.After) > 0 {
+			rel = append(rel, "after "+strings.Join(t.After, ", "))
+		}
+		if t.Stack != "" {
+			rel = append(rel, "stacked on "+t.Stack)
+		}
+		if t.Reviews != "" {
+			rel = append(rel, "reviews "+t.Reviews)
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", t.Name, state, strings.Join(rel, "; "), t.Detail)
+	}
+	tw.Flush()
 }
 
 func (a *app) planCheckCmd() *cobra.Command {

@@ -55,6 +55,9 @@ export const Method = {
     Pool: "studio/pool",
     Fsmonitor: "studio/fsmonitor",
     PlanCheck: "studio/planCheck",
+    PlanRun: "studio/planRun",
+    Plans: "studio/plans",
+    PlanCancel: "studio/planCancel",
     Shutdown: "studio/shutdown",
 } as const;
 
@@ -498,6 +501,32 @@ export interface OutputResult {
     start?: number;
 }
 
+export interface PlanCancelParams {
+    repo: string;
+    plan?: string;
+}
+
+export interface PlanTask {
+    name: string;
+    state: string;
+    session?: string;
+    sessionState?: State;
+    after?: string[];
+    stack?: string;
+    reviews?: string;
+    detail?: string;
+}
+
+export interface Plan {
+    id: string;
+    repo: string;
+    file?: string;
+    target: string;
+    state: string;
+    tasks: PlanTask[];
+    created: string;
+}
+
 export interface PlanCheckParams {
     repo: string;
     path?: string;
@@ -549,6 +578,23 @@ export interface PlanReport {
     tasks: PlanTaskReport[];
     pairs: PlanPair[];
     order: PlanOrderStep[];
+}
+
+export interface PlanRunParams {
+    repo: string;
+    path?: string;
+    text: string;
+    target?: string;
+    noCommands?: boolean;
+}
+
+export interface PlansParams {
+    repo?: string;
+    plan?: string;
+}
+
+export interface PlansResult {
+    plans: Plan[];
 }
 
 export interface PoolParams {
@@ -867,7 +913,10 @@ export const land = new Request<LandParams, LandResult>(Method.Land);
 export const merge = new Request<MergeParams, MergeResult>(Method.Merge);
 export const note = new Request<NoteParams, Session>(Method.Note);
 export const output = new Request<OutputParams, OutputResult>(Method.Output);
+export const planCancel = new Request<PlanCancelParams, Plan>(Method.PlanCancel);
 export const planCheck = new Request<PlanCheckParams, PlanReport>(Method.PlanCheck);
+export const planRun = new Request<PlanRunParams, Plan>(Method.PlanRun);
+export const plans = new Request<PlansParams, PlansResult>(Method.Plans);
 export const pool = new Request<PoolParams, PoolResult>(Method.Pool);
 export const preview = new Request<PreviewParams, Preview>(Method.Preview);
 export const remove = new Request<RemoveParams, RemoveResult>(Method.Remove);

@@ -42,6 +42,9 @@ M.method = {
   pool = 'studio/pool',
   fsmonitor = 'studio/fsmonitor',
   plan_check = 'studio/planCheck',
+  plan_run = 'studio/planRun',
+  plans = 'studio/plans',
+  plan_cancel = 'studio/planCancel',
   shutdown = 'studio/shutdown',
 }
 
