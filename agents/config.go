@@ -25,6 +25,7 @@ type Config struct {
 	Gate     Gate               `toml:"gate"`
 	Check    Check              `toml:"check"`
 	Pool     Pool               `toml:"pool"`
+	Roles    map[string]Role    `toml:"roles"`
 }
 
 // Gate configures what an agent hears, before it writes a file, of the
@@ -284,6 +285,7 @@ func overlay(base, o Config) Config {
 		agents[k] = p
 	}
 	base.Agents = agents
+	base.Roles = mergeRoles(base.Roles, o.Roles)
 	if o.Check.Command != "" {
 		base.Check.Command = o.Check.Command
 	}

@@ -133,6 +133,7 @@ func (ps *plans) start() {
 		defer t.Stop()
 		for {
 			ps.reconcile(ps.m.ctx)
+			ps.m.reconcileReviews(ps.m.ctx)
 			select {
 			case <-ps.m.ctx.Done():
 				return
@@ -188,8 +189,8 @@ func (m *Manager) RunPlan(ctx context.Context, req PlanRequest) (PlanRun, error)
 		switch {
 		case m.nameTaken(repo.Root, t.Name):
 			problems = append(problems, fmt.Sprintf("task %q: a session of that name exists in %s (remove it, or rename the task)", t.Name, repo.Root))
-		case t.Role != "":
-			problems = append(problems, fmt.Sprintf("task %q: role %q: roles are not configured here, use agent or command", t.Name, t.Role))
+		case t.Role != "" && !hasRole(cfg, t.Role):
+			problems = append(problems, fmt.Sprintf("task %q: no role %q: define [roles.%s] in config.toml or .studio.toml", t.Name, t.Role, t.Role))
 		case len(t.Command) > 0 && !req.AllowCommands:
 			problems = append(problems, fmt.Sprintf("task %q: command tasks run only from the CLI; use agent", t.Name))
 		case t.Agent != "":
@@ -456,31 +457,45 @@ func (ps *plans) startTask(ctx context.Context, r *PlanRun, t *plan.Task) (Sessi
 	if s, err := m.Lookup(Ref{Session: t.Name, Repo: r.Repo}); err == nil && active(s.State) && !s.Created.Before(r.Created) {
 		return s, s.Base, nil
 	}
+	if t.Reviews != "" {
+		// A plan's reviewer forwards its comments: they are the
+		// reviewed task's review.
+		s, err := m.ReviewBy(ctx, ReviewRequest{Reviewed: Ref{Session: r.task(t.Reviews).Session}, Name: t.Name,
+			Role: t.Role, Agent: t.Agent, Prompt: t.Prompt, Command: t.Command, Forward: true})
+		return s, "", err
+	}
 	req := SpawnRequest{Repo: r.Repo, Name: t.Name, Agent: t.Agent, Command: t.Command, Prompt: t.Prompt,
 		Target: r.Target, Scopes: t.Scope}
-	parent := t.Stack
-	if parent == "" {
-		parent = t.Reviews
-	}
-	synced := ""
-	if parent != "" {
-		ps2, err := m.Lookup(Ref{Session: r.task(parent).Session})
+	if t.Role != "" {
+		role, err := m.role(ctx, r.Repo, t.Role)
 		if err != nil {
 			return Session{}, "", err
 		}
-		if r.task(parent).State == TaskStarted {
-			req.Base = "refs/heads/" + ps2.Branch
-			if t.Stack != "" {
-				out, err := m.opts.Git.Run(ctx, r.Repo, "rev-parse", "--verify", "-q", req.Base+"^{commit}")
-				if err != nil {
-					return Session{}, "", err
-				}
-				synced = strings.TrimSpace(string(out))
-			}
+		req.Agent, req.Prompt, req.Gate = role.Agent, withBrief(role.Brief, t.Prompt), role.Gate
+		if len(req.Scopes) == 0 {
+			req.Scopes = role.Scope
 		}
+	}
+	synced := ""
+	if t.Stack != "" && r.task(t.Stack).State == TaskStarted {
+		parent, err := m.Lookup(Ref{Session: r.task(t.Stack).Session})
+		if err != nil {
+			return Session{}, "", err
+		}
+		out, err := m.opts.Git.Run(ctx, r.Repo, "rev-parse", "--verify", "-q", "refs/heads/"+parent.Branch+"^{commit}")
+		if err != nil {
+			return Session{}, "", err
+		}
+		req.Base = strings.TrimSpace(string(out))
+		synced = req.Base
 	}
 	s, err := m.Spawn(ctx, req, nil)
 	return s, synced, err
+}
+
+func hasRole(cfg Config, name string) bool {
+	_, ok := cfg.Roles[name]
+	return ok
 }
 
 // follow brings the stack parent's branch into t's when it has moved

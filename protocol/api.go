@@ -50,6 +50,7 @@ type API interface {
 	PlanRun(context.Context, PlanRunParams) (*Plan, error)
 	Plans(context.Context, PlansParams) (*PlansResult, error)
 	PlanCancel(context.Context, PlanCancelParams) (*Plan, error)
+	ReviewBy(context.Context, ReviewByParams) (*Session, error)
 	Shutdown(context.Context, Empty) (*Empty, error)
 }
 
@@ -95,6 +96,7 @@ func Routes(api API) map[string]Handler {
 		MethodPlanRun:    route(api.PlanRun),
 		MethodPlans:      route(api.Plans),
 		MethodPlanCancel: route(api.PlanCancel),
+		MethodReviewBy:   route(api.ReviewBy),
 		MethodShutdown:   route(api.Shutdown),
 	}
 }

@@ -231,6 +231,10 @@ func (c *Client) PlanCancel(ctx context.Context, p PlanCancelParams) (*Plan, err
 	return call[Plan](ctx, c, MethodPlanCancel, p)
 }
 
+func (c *Client) ReviewBy(ctx context.Context, p ReviewByParams) (*Session, error) {
+	return call[Session](ctx, c, MethodReviewBy, p)
+}
+
 func (c *Client) Shutdown(ctx context.Context, p Empty) (*Empty, error) {
 	return call[Empty](ctx, c, MethodShutdown, p)
 }

@@ -28,6 +28,7 @@ const (
 	CodeUntrusted     = -31005 // the repo's config defines commands and is not trusted
 	CodeBusy          = -31006 // the agent is working; retry or force
 	CodeGit           = -31007 // git missing or too old
+	CodeUnreviewed    = -31008 // require_review: the session's review is missing
 )
 
 // Error is a failure reported by the daemon: a JSON-RPC error object.

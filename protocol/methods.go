@@ -37,6 +37,7 @@ const (
 	MethodPlanRun    = "studio/planRun"
 	MethodPlans      = "studio/plans"
 	MethodPlanCancel = "studio/planCancel"
+	MethodReviewBy   = "studio/reviewBy"
 	MethodShutdown   = "studio/shutdown"
 )
 
@@ -78,7 +79,7 @@ var Methods = []string{
 	MethodDiff, MethodFile, MethodComment, MethodComments, MethodFeedback,
 	MethodConflicts, MethodWho, MethodNote, MethodMerge, MethodUndo,
 	MethodPreview, MethodLand, MethodUndoLand, MethodSync, MethodSubscribe, MethodStatus,
-	MethodTrust, MethodPool, MethodFsmonitor, MethodPlanCheck, MethodPlanRun, MethodPlans, MethodPlanCancel, MethodShutdown,
+	MethodTrust, MethodPool, MethodFsmonitor, MethodPlanCheck, MethodPlanRun, MethodPlans, MethodPlanCancel, MethodReviewBy, MethodShutdown,
 }
 
 // Notifications lists every notification the daemon sends.

@@ -163,3 +163,27 @@ type PlanTask struct {
 	Reviews      string        `json:"reviews,omitempty"`
 	Detail       string        `json:"detail,omitempty"`
 }
+
+// ReviewByParams starts a reviewer session on a session's current work
+// (its snapshot, uncommitted work included) on a branch of its own. By is
+// the session asking, if any (a session cannot review itself); Forward
+// sends the reviewer's comments to the reviewed agent when its turn ends.
+type ReviewByParams struct {
+	SessionRef
+	Name    string   `json:"name,omitempty"`
+	Role    string   `json:"role,omitempty"`
+	Agent   string   `json:"agent,omitempty"`
+	Prompt  string   `json:"prompt,omitempty"`
+	Command []string `json:"command,omitempty"`
+	Forward bool     `json:"forward,omitempty"`
+	By      string   `json:"by,omitempty"`
+}
+
+// Review is one reviewer of a session: Done once its turn has ended (the
+// session counts as reviewed), with the comments it made.
+type Review struct {
+	Reviewer string `json:"reviewer"` // name
+	ID       string `json:"id"`
+	Done     bool   `json:"done"`
+	Comments int    `json:"comments"`
+}

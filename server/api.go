@@ -60,7 +60,11 @@ func (a *core) Sessions(ctx context.Context, p protocol.SessionsParams) (*protoc
 }
 
 func (a *core) Session(ctx context.Context, p protocol.SessionRef) (*protocol.Session, error) {
-	return a.session(a.m.Lookup(ref(p)))
+	s, err := a.m.Lookup(ref(p))
+	if err != nil {
+		return nil, err
+	}
+	return ptr(a.withReviews(ctx, s)), nil
 }
 
 // session maps a manager call's session result.
@@ -143,7 +147,7 @@ func (a *core) File(ctx context.Context, p protocol.FileParams) (*protocol.FileR
 }
 
 func (a *core) Comment(ctx context.Context, p protocol.CommentParams) (*protocol.Comment, error) {
-	c, err := a.m.AddComment(ctx, ref(p.SessionRef), p.Path, p.StartLine, p.EndLine, p.Body)
+	c, err := a.m.AddCommentBy(ctx, ref(p.SessionRef), p.By, p.Path, p.StartLine, p.EndLine, p.Body)
 	if err != nil {
 		return nil, err
 	}

@@ -19,6 +19,7 @@ func wireError(err error) *protocol.Error {
 	var mc *agents.MergeConflictError
 	var td *workspace.TargetDirtyError
 	var pl *plan.Error
+	var ur *agents.UnreviewedError
 	switch {
 	case errors.As(err, &pe):
 		return pe
@@ -28,6 +29,8 @@ func wireError(err error) *protocol.Error {
 	case errors.As(err, &pl):
 		data, _ := json.Marshal(map[string][]string{"problems": pl.Problems})
 		return &protocol.Error{Code: protocol.CodeInvalid, Message: err.Error() + ": nothing was started", Data: data}
+	case errors.As(err, &ur):
+		return &protocol.Error{Code: protocol.CodeUnreviewed, Message: err.Error()}
 	case errors.As(err, &td):
 		data, _ := json.Marshal(td)
 		return &protocol.Error{Code: protocol.CodeTargetDirty, Message: err.Error() + ": nothing was changed; commit or stash those changes in " + td.Worktree + ", then merge again", Data: data}

@@ -124,3 +124,24 @@ func (a *core) wirePlan(r agents.PlanRun) protocol.Plan {
 	}
 	return out
 }
+
+// ReviewBy serves studio/reviewBy.
+func (a *core) ReviewBy(ctx context.Context, p protocol.ReviewByParams) (*protocol.Session, error) {
+	s, err := a.m.ReviewBy(context.WithoutCancel(ctx), agents.ReviewRequest{Reviewed: ref(p.SessionRef), By: p.By, Name: p.Name,
+		Role: p.Role, Agent: p.Agent, Prompt: p.Prompt, Command: p.Command, Forward: p.Forward})
+	if err != nil {
+		return nil, err
+	}
+	return ptr(a.withReviews(ctx, s)), nil
+}
+
+// withReviews is the wire session with its reviewers and whom it reviews.
+func (a *core) withReviews(ctx context.Context, s agents.Session) protocol.Session {
+	w := wireSession(s)
+	infos, reviews := a.m.Reviews(ctx, s)
+	for _, r := range infos {
+		w.ReviewedBy = append(w.ReviewedBy, protocol.Review{Reviewer: r.Reviewer, ID: r.ID, Done: r.Done, Comments: r.Comments})
+	}
+	w.Reviews = reviews
+	return w
+}

@@ -260,3 +260,69 @@ func printPlanReport(w io.Writer, file string, rep *protocol.PlanReport) {
 	}
 	tw.Flush()
 }
+
+func (a *app) reviewByCmd() *cobra.Command {
+	var p protocol.ReviewByParams
+	cmd := &cobra.Command{
+		Use:   "review-by NAME [PROMPT | -- CMD ARGS...]",
+		Short: "Start a reviewer session on a session's current work (its comments record the reviewer)",
+		Long: `Starts a reviewer on NAME's current work: a session of its own, on its own
+branch, from a snapshot of NAME's worktree (uncommitted work included), so it
+cannot move NAME's branch. Its agent is told to leave its findings as
+comments on NAME (studiod comment, or the MCP comment tool): they record it
+as their author. When its turn ends, NAME counts as reviewed (show NAME says
+by whom, with how many comments); --forward then sends the comments to NAME's
+agent as feedback. --role takes the agent, brief, scope and gate of a
+[roles.NAME] in config; a session cannot review itself.`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) < 1 {
+				return usageError{fmt.Errorf("usage: studiod review-by NAME [--role R] [--agent P] [PROMPT | -- CMD ARGS...]")}
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p.SessionRef = a.sessionRef(args[0])
+			rest := args[1:]
+			if dash := cmd.ArgsLenAtDash(); dash >= 1 {
+				p.Command = args[dash:]
+				rest = args[1:dash]
+			}
+			p.Prompt = strings.Join(rest, " ")
+			p.By = os.Getenv("STUDIO_SESSION_ID")
+			return a.call(cmd.Context(), func(c *protocol.Client) error {
+				s, err := c.ReviewBy(cmd.Context(), p)
+				if err != nil {
+					return err
+				}
+				if a.json {
+					return printJSON(s)
+				}
+				fmt.Printf("%s reviews %s (%s, branch %s from its work as it is now)\n", s.Name, args[0], s.State, s.Branch)
+				return nil
+			})
+		},
+	}
+	cmd.Flags().StringVar(&a.repo, "repo", "", "repository (default: the current directory's)")
+	cmd.Flags().StringVar(&p.Name, "name", "", "the reviewer's session name (default: NAME-review)")
+	cmd.Flags().StringVar(&p.Role, "role", "", "a [roles.R] of config: agent, brief, scope, gate")
+	cmd.Flags().StringVar(&p.Agent, "agent", "", "agent profile (default: the role's, else the default agent)")
+	cmd.Flags().BoolVar(&p.Forward, "forward", false, "send the comments to NAME's agent as feedback when the reviewer finishes")
+	return cmd
+}
+
+// reviewLines says who reviews (and reviewed) a session, and whom it
+// reviews.
+func reviewLines(s protocol.Session) []string {
+	var out []string
+	for _, r := range s.ReviewedBy {
+		verb := "being reviewed by"
+		if r.Done {
+			verb = "reviewed by"
+		}
+		out = append(out, fmt.Sprintf("%s %s: %d comment%s", verb, r.Reviewer, r.Comments, plural(r.Comments, "", "s")))
+	}
+	if s.Reviews != "" {
+		out = append(out, "reviews "+s.Reviews)
+	}
+	return out
+}

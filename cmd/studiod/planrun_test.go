@@ -238,3 +238,87 @@ func TestPlanRefused(t *testing.T) {
 		t.Errorf("branches %q, want only studio/taken", out)
 	}
 }
+
+// TestPlanReview: a plan's reviewer starts on the reviewed work once its
+// turn ends; under require_review merge is refused, naming the reviewer,
+// until the reviewer's turn ends; its comments carry it as author and
+// reach the reviewed agent; kill -9 in between loses nothing.
+func TestPlanReview(t *testing.T) {
+	e := newPlanEnv(t)
+	pl := e.run("[plan]\nrequire_review = true\n[[task]]\nname = \"api\"\n" + commitsAndEchoes("api.txt") +
+		"[[task]]\nname = \"api-review\"\nreviews = \"api\"\n" +
+		`command = ["sh", "-c", "fakeagent -ask ready && studiod comment api api.txt:1 needs a test && exec fakeagent -echo"]` + "\n")
+	p := e.await(pl.ID, "the reviewer asking", func(p protocol.Plan) bool {
+		return task(p, "api-review").SessionState == protocol.StateWaiting
+	})
+	api := task(p, "api").Session
+	_, err := e.c.Merge(t.Context(), protocol.MergeParams{SessionRef: protocol.SessionRef{Session: api}})
+	var pe *protocol.Error
+	if !errors.As(err, &pe) || pe.Code != protocol.CodeUnreviewed || !strings.Contains(pe.Message, "wait for its reviewer api-review") {
+		t.Fatalf("merge before the review: %v, want unreviewed naming api-review", err)
+	}
+	_, err = e.c.Land(t.Context(), protocol.LandParams{Repo: e.repo})
+	if !errors.As(err, &pe) || pe.Code != protocol.CodeUnreviewed {
+		t.Fatalf("land before the review: %v, want unreviewed", err)
+	}
+	s, err := e.c.Session(t.Context(), protocol.SessionRef{Session: api})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.ReviewedBy) != 1 || s.ReviewedBy[0].Reviewer != "api-review" || s.ReviewedBy[0].Done {
+		t.Fatalf("reviewedBy %s, want api-review, not done", jsonString(s.ReviewedBy))
+	}
+	tip := gittest.Git(t, e.repo, "rev-parse", s.Branch)
+
+	e.restart()
+	if _, err := e.c.Send(t.Context(), protocol.SendParams{SessionRef: protocol.SessionRef{Session: task(p, "api-review").Session}, Text: "go"}); err != nil {
+		t.Fatal(err)
+	}
+	// The review is done once the reviewer's turn ends; its comment then
+	// goes to api's agent, and is marked sent.
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		s, err = e.c.Session(t.Context(), protocol.SessionRef{Session: api})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cs, err := e.c.Comments(t.Context(), protocol.SessionRef{Session: api})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(s.ReviewedBy) == 1 && s.ReviewedBy[0].Done && s.ReviewedBy[0].Comments == 1 && len(cs.Comments) == 1 && cs.Comments[0].Sent != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("review never done and forwarded: %s", jsonString(s))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	out, err := e.c.Output(t.Context(), protocol.OutputParams{SessionRef: protocol.SessionRef{Session: api}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(out.Data), "got: Review feedback on your changes: (1) api.txt:1: needs a test") {
+		t.Errorf("api's agent did not get the review: %q", out.Data)
+	}
+	// Sending marks api working after the delivery, which can come after
+	// the echo agent's own idle report: report its turn over again, as
+	// an agent does at the end of its next turn.
+	if _, err := e.c.Hook(t.Context(), protocol.HookParams{SessionRef: protocol.SessionRef{Session: api}, Event: "idle"}); err != nil {
+		t.Fatal(err)
+	}
+	cs, err := e.c.Comments(t.Context(), protocol.SessionRef{Session: api})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cs.Comments) != 1 || cs.Comments[0].By != "api-review" || cs.Comments[0].Sent == nil {
+		t.Errorf("comments %s, want one by api-review, sent", jsonString(cs))
+	}
+	if got := gittest.Git(t, e.repo, "rev-parse", s.Branch); got != tip {
+		t.Errorf("the review moved api's branch: %s → %s", tip, got)
+	}
+	if _, err := e.c.Merge(t.Context(), protocol.MergeParams{SessionRef: protocol.SessionRef{Session: api}}); err != nil {
+		t.Fatalf("merge once reviewed: %v", err)
+	}
+	e.await(pl.ID, "api landed", func(p protocol.Plan) bool { return task(p, "api").State == protocol.TaskLanded })
+}

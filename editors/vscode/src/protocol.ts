@@ -58,6 +58,7 @@ export const Method = {
     PlanRun: "studio/planRun",
     Plans: "studio/plans",
     PlanCancel: "studio/planCancel",
+    ReviewBy: "studio/reviewBy",
     Shutdown: "studio/shutdown",
 } as const;
 
@@ -102,6 +103,7 @@ export const Code = {
     Untrusted: -31005, // the repo's config defines commands and is not trusted
     Busy: -31006, // the agent is working; retry or force
     Git: -31007, // git missing or too old
+    Unreviewed: -31008, // require_review: the session's review is missing
 } as const;
 
 /** Session states. */
@@ -217,6 +219,13 @@ export interface Waiting {
     source?: string;
 }
 
+export interface Review {
+    reviewer: string;
+    id: string;
+    done: boolean;
+    comments: number;
+}
+
 export interface Changes {
     files: number;
     additions: number;
@@ -241,6 +250,8 @@ export interface Session {
     scope?: string[];
     outOfScope?: string[];
     note?: string;
+    reviewedBy?: Review[];
+    reviews?: string;
     gate?: string;
     pid?: number;
     exitCode?: number;
@@ -272,6 +283,7 @@ export interface CommentParams extends SessionRef {
     startLine: number;
     endLine?: number;
     body: string;
+    by?: string;
 }
 
 export interface Comment {
@@ -283,6 +295,7 @@ export interface Comment {
     body: string;
     created: string;
     sent?: string;
+    by?: string;
 }
 
 export interface CommentsResult {
@@ -690,6 +703,16 @@ export interface ResizeParams extends SessionRef {
     cols: number;
 }
 
+export interface ReviewByParams extends SessionRef {
+    name?: string;
+    role?: string;
+    agent?: string;
+    prompt?: string;
+    command?: string[];
+    forward?: boolean;
+    by?: string;
+}
+
 export interface SendParams extends SessionRef {
     text: string;
     submit?: boolean;
@@ -921,6 +944,7 @@ export const pool = new Request<PoolParams, PoolResult>(Method.Pool);
 export const preview = new Request<PreviewParams, Preview>(Method.Preview);
 export const remove = new Request<RemoveParams, RemoveResult>(Method.Remove);
 export const resize = new Request<ResizeParams, Session>(Method.Resize);
+export const reviewBy = new Request<ReviewByParams, Session>(Method.ReviewBy);
 export const send = new Request<SendParams, SendResult>(Method.Send);
 export const session = new Request<SessionRef, Session>(Method.Session);
 export const sessions = new Request<SessionsParams, SessionsResult>(Method.Sessions);

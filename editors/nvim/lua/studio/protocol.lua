@@ -45,6 +45,7 @@ M.method = {
   plan_run = 'studio/planRun',
   plans = 'studio/plans',
   plan_cancel = 'studio/planCancel',
+  review_by = 'studio/reviewBy',
   shutdown = 'studio/shutdown',
 }
 
@@ -89,6 +90,7 @@ M.code = {
   untrusted = -31005,
   busy = -31006,
   git = -31007,
+  unreviewed = -31008,
 }
 
 -- Session states.
