@@ -98,8 +98,11 @@ type plans struct {
 	tick time.Duration
 	kick chan struct{}
 	// reconcileMu serializes reconcile: the loop and RunPlan both call
-	// it. Lock order: reconcileMu, then mu.
+	// it. changeMu serializes changes to stored plans (a cancel and a
+	// reconcile), from reading one to storing it. Lock order:
+	// reconcileMu, changeMu, mu.
 	reconcileMu sync.Mutex
+	changeMu    sync.Mutex
 
 	// mu guards runs. It is never held while calling the manager.
 	mu   sync.Mutex
@@ -285,6 +288,8 @@ func (m *Manager) CancelPlan(ctx context.Context, dir, id string) (PlanRun, erro
 
 // change applies fn to a plan, stores it and returns a copy.
 func (ps *plans) change(ctx context.Context, id string, fn func(r *PlanRun) bool) (PlanRun, error) {
+	ps.changeMu.Lock()
+	defer ps.changeMu.Unlock()
 	ps.mu.Lock()
 	cur, ok := ps.runs[id]
 	if !ok {
