@@ -186,7 +186,7 @@ wait for which, and why. Nothing is started; no daemon is needed.`,
 }
 
 func printPlanReport(w io.Writer, file string, rep *protocol.PlanReport) {
-	fmt.Fprintf(w, "plan %s: %d task%s, checked against %d commits of %s", file, len(rep.Tasks), plural(len(rep.Tasks), "", "s"), rep.Commits, rep.Repo)
+	fmt.Fprintf(w, "plan %s: %d task%s, checked against %d commit%s of %s", file, len(rep.Tasks), plural(len(rep.Tasks), "", "s"), rep.Commits, plural(rep.Commits, "", "s"), rep.Repo)
 	if rep.Skipped > 0 {
 		fmt.Fprintf(w, " (%d too large to count)", rep.Skipped)
 	}
