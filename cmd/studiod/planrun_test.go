@@ -322,3 +322,18 @@ func TestPlanReview(t *testing.T) {
 	}
 	e.await(pl.ID, "api landed", func(p protocol.Plan) bool { return task(p, "api").State == protocol.TaskLanded })
 }
+
+// TestPlanFailedPrerequisite: a task whose spawn fails fails, and so do
+// the tasks after it, saying why; the plan is then done.
+func TestPlanFailedPrerequisite(t *testing.T) {
+	e := newPlanEnv(t)
+	pl := e.run("[[task]]\nname = \"broken\"\ncommand = [\"sh\", \"-c\", \"exit 3\"]\n" +
+		"[[task]]\nname = \"later\"\nafter = [\"broken\"]\n" + commitsAndEchoes())
+	p := e.await(pl.ID, "the plan done", func(p protocol.Plan) bool { return p.State == protocol.PlanDone })
+	if b := task(p, "broken"); b.State != protocol.TaskFailed {
+		t.Errorf("broken: %s, want failed", jsonString(b))
+	}
+	if l := task(p, "later"); l.State != protocol.TaskFailed || l.Detail != "after broken failed" || l.Session != "" {
+		t.Errorf("later: %s, want failed because broken failed, never started", jsonString(l))
+	}
+}
