@@ -150,7 +150,8 @@ type Plan struct {
 }
 
 // PlanTask is one task of a running plan: its session once started (ID,
-// and the session's state), what it is after, stacked on and reviews, and
+// and the session's state), what it is after, stacked on and reviews, who
+// reviews it (Reviewed once one of them has finished its turn), and
 // Detail: what it waits for, why it failed, a stack conflict sent to its
 // agent.
 type PlanTask struct {
@@ -161,6 +162,8 @@ type PlanTask struct {
 	After        []string      `json:"after,omitempty"`
 	Stack        string        `json:"stack,omitempty"`
 	Reviews      string        `json:"reviews,omitempty"`
+	ReviewedBy   []string      `json:"reviewedBy,omitempty"`
+	Reviewed     bool          `json:"reviewed,omitempty"`
 	Detail       string        `json:"detail,omitempty"`
 }
 

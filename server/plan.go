@@ -118,6 +118,11 @@ func (a *core) wirePlan(r agents.PlanRun) protocol.Plan {
 		if t.Session != "" {
 			if s, err := a.m.Lookup(agents.Ref{Session: t.Session}); err == nil {
 				w.SessionState = protocol.State(s.State)
+				infos, _ := a.m.Reviews(context.Background(), s)
+				for _, r := range infos {
+					w.ReviewedBy = append(w.ReviewedBy, r.Reviewer)
+					w.Reviewed = w.Reviewed || r.Done
+				}
 			}
 		}
 		out.Tasks = append(out.Tasks, w)

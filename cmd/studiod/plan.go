@@ -147,6 +147,13 @@ func printPlan(w io.Writer, pl protocol.Plan) {
 		if t.Reviews != "" {
 			rel = append(rel, "reviews "+t.Reviews)
 		}
+		if len(t.ReviewedBy) > 0 {
+			verb := "being reviewed by "
+			if t.Reviewed {
+				verb = "reviewed by "
+			}
+			rel = append(rel, verb+strings.Join(t.ReviewedBy, ", "))
+		}
 		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", t.Name, state, strings.Join(rel, "; "), t.Detail)
 	}
 	tw.Flush()

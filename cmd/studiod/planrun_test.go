@@ -320,7 +320,10 @@ func TestPlanReview(t *testing.T) {
 	if _, err := e.c.Merge(t.Context(), protocol.MergeParams{SessionRef: protocol.SessionRef{Session: api}}); err != nil {
 		t.Fatalf("merge once reviewed: %v", err)
 	}
-	e.await(pl.ID, "api landed", func(p protocol.Plan) bool { return task(p, "api").State == protocol.TaskLanded })
+	e.await(pl.ID, "api landed, reviewed by api-review", func(p protocol.Plan) bool {
+		a := task(p, "api")
+		return a.State == protocol.TaskLanded && a.Reviewed && len(a.ReviewedBy) == 1 && a.ReviewedBy[0] == "api-review"
+	})
 }
 
 // TestPlanFailedPrerequisite: a task whose spawn fails fails, and so do

@@ -527,6 +527,8 @@ export interface PlanTask {
     after?: string[];
     stack?: string;
     reviews?: string;
+    reviewedBy?: string[];
+    reviewed?: boolean;
     detail?: string;
 }
 
