@@ -1,11 +1,13 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -338,5 +340,55 @@ func TestPlanFailedPrerequisite(t *testing.T) {
 	}
 	if l := task(p, "later"); l.State != protocol.TaskFailed || l.Detail != "after broken failed" || l.Session != "" {
 		t.Errorf("later: %s, want failed because broken failed, never started", jsonString(l))
+	}
+}
+
+// TestPlanCrashDuringSpawn: a daemon killed while a plan's task is being
+// spawned rolls the spawn back at restart, and the plan starts the task
+// again.
+func TestPlanCrashDuringSpawn(t *testing.T) {
+	home := newHome(t)
+	fifo := filepath.Join(t.TempDir(), "setup-started")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e := &planEnv{t: t, home: home, repo: gittest.NewRepo(t, map[string]string{
+		".studio.toml": "[setup]\ncommands = [\"if [ -p " + fifo + " ]; then echo started > " + fifo + "; sleep 30; fi\"]\n",
+	})}
+	e.restart()
+	if _, err := e.c.Trust(t.Context(), protocol.TrustParams{Repo: e.repo}); err != nil {
+		t.Fatal(err)
+	}
+	ran := make(chan error, 1)
+	go func() {
+		_, err := e.c.PlanRun(context.Background(), protocol.PlanRunParams{Repo: e.repo, Text: "[[task]]\nname = \"cut\"\n" + commitsAndEchoes("cut.txt")})
+		ran <- err
+	}()
+	read := make(chan []byte, 1)
+	go func() {
+		b, _ := os.ReadFile(fifo)
+		read <- b
+	}()
+	select {
+	case <-read:
+	case err := <-ran:
+		t.Fatalf("the plan's spawn ended before its setup started: %v", err)
+	}
+	os.Remove(fifo) // the next spawn's setup does nothing
+	e.restart()
+	<-ran
+	res, err := e.c.Plans(t.Context(), protocol.PlansParams{Repo: e.repo})
+	if err != nil || len(res.Plans) != 1 {
+		t.Fatalf("plans after restart: %+v, %v", res, err)
+	}
+	p := e.await(res.Plans[0].ID, "cut started again", func(p protocol.Plan) bool {
+		return task(p, "cut").State == protocol.TaskStarted && task(p, "cut").SessionState == protocol.StateIdle
+	})
+	s, err := e.c.Session(t.Context(), protocol.SessionRef{Session: task(p, "cut").Session})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(s.Worktree, "cut.txt")); err != nil {
+		t.Errorf("the task's agent did not run: %v", err)
 	}
 }
