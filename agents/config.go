@@ -27,6 +27,7 @@ type Config struct {
 	Pool     Pool               `toml:"pool"`
 	Sandbox  Sandbox            `toml:"sandbox"`
 	ACP      ACPFace            `toml:"acp"`
+	Roles    map[string]Role    `toml:"roles"`
 }
 
 // Gate configures what an agent hears, before it writes a file, of the
@@ -299,6 +300,7 @@ func overlay(base, o Config) Config {
 		agents[k] = p
 	}
 	base.Agents = agents
+	base.Roles = mergeRoles(base.Roles, o.Roles)
 	if o.Check.Command != "" {
 		base.Check.Command = o.Check.Command
 	}

@@ -294,6 +294,9 @@ func (m *Manager) Land(ctx context.Context, req LandRequest) (*Land, error) {
 		if len(l.Queue) == 0 {
 			return nil, invalidf("nothing to land: no session of %s has work its target does not have", repo.Root)
 		}
+		if err := m.reviewGateAll(l.Queue, req.Force); err != nil {
+			return nil, err
+		}
 		old, err := repo.ResolveCommit(ctx, "refs/heads/"+l.Target)
 		if err != nil {
 			return nil, err

@@ -84,6 +84,7 @@ type Manager struct {
 
 	conf  *conflicts
 	integ *integrator
+	plans *plans
 	// pool keeps ready worktrees (pool.go); nil with a Host of the caller's.
 	pool       *pool
 	who        whoCache
@@ -181,6 +182,11 @@ func New(ctx context.Context, opts Options) (*Manager, error) {
 		m.recoverMerges(ctx, s.clone())
 	}
 	m.recoverLands(ctx)
+	if m.plans, err = newPlans(ctx, m); err != nil {
+		st.close()
+		cancel()
+		return nil, err
+	}
 	if m.pool != nil {
 		m.pool.start()
 	}
@@ -188,6 +194,7 @@ func New(ctx context.Context, opts Options) (*Manager, error) {
 		m.conf.track(ctx, s)
 	}
 	m.integ.start(ctx)
+	m.plans.start()
 	m.wg.Go(m.watchStore)
 	return m, nil
 }

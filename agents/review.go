@@ -137,7 +137,18 @@ const MaxComment = 64 << 10
 
 // AddComment stores a review comment on lines of a session's file.
 func (m *Manager) AddComment(ctx context.Context, ref Ref, path string, start, end int, body string) (Comment, error) {
+	return m.AddCommentBy(ctx, ref, "", path, start, end, body)
+}
+
+// AddCommentBy is AddComment made from inside a session, by (its ID or
+// name): the comment records it as its author, and a session cannot
+// comment on its own work.
+func (m *Manager) AddCommentBy(ctx context.Context, ref Ref, by, path string, start, end int, body string) (Comment, error) {
 	s, err := m.Lookup(ref)
+	if err != nil {
+		return Comment{}, err
+	}
+	author, err := m.author(s, by)
 	if err != nil {
 		return Comment{}, err
 	}
@@ -159,7 +170,7 @@ func (m *Manager) AddComment(ctx context.Context, ref Ref, path string, start, e
 	if err := m.checkCommentLines(ctx, s, path, start, end); err != nil {
 		return Comment{}, err
 	}
-	c := Comment{Session: s.ID, Path: path, StartLine: start, EndLine: end, Body: body, Created: time.Now().UTC()}
+	c := Comment{Session: s.ID, Path: path, StartLine: start, EndLine: end, Body: body, Created: time.Now().UTC(), By: author}
 	return c, m.store.addComment(ctx, &c)
 }
 
@@ -341,6 +352,9 @@ func (m *Manager) Merge(ctx context.Context, ref Ref, req MergeRequest) (Session
 		return s, workspace.MergeResult{}, err
 	}
 	if err := notDone(s, req.Force); err != nil {
+		return s, workspace.MergeResult{}, err
+	}
+	if err := m.reviewGate(s, req.Force); err != nil {
 		return s, workspace.MergeResult{}, err
 	}
 	strategy := req.Strategy

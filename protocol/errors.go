@@ -30,6 +30,7 @@ const (
 	CodeBusy          = -31006 // the agent is working or waiting for an answer; retry or force
 	CodeGit           = -31007 // git missing or too old
 	CodeForbidden     = -31012 // a session acting for another, or a hook without its session's secret
+	CodeUnreviewed    = -31008 // require_review: the session's review is missing
 )
 
 // Error is a failure reported by the daemon: a JSON-RPC error object.
@@ -108,6 +109,7 @@ const (
 	FixAnswerFirst      Fix = "answerFirst"      // the agent waits for an answer: answer it and let it finish its turn, or force
 	FixResolveSync      Fix = "resolveSync"      // the sync conflicts: resolve them on the session branch, then sync again
 	FixAskPerson        Fix = "askPerson"        // only the person may do this, from their own shell
+	FixReview           Fix = "review"           // require_review: run a reviewer on the session (or let the plan's finish its turn), or force
 )
 
 // Fixes lists every Fix.
@@ -115,6 +117,7 @@ var Fixes = []Fix{
 	FixListSessions, FixOtherName, FixStopFirst, FixWaitIdle, FixTrust, FixResolve, FixSyncSend,
 	FixCommitTarget, FixRetry, FixAddComments, FixCleanUp, FixAnswerInTerminal, FixCheckCommand,
 	FixLandID, FixRestartDaemon, FixRecordStop, FixInstallGit, FixAnswerFirst, FixResolveSync, FixAskPerson,
+	FixReview,
 }
 
 // ErrorData is the data of studiod's application errors (the codes above

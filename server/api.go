@@ -65,7 +65,11 @@ func (a *core) Sessions(ctx context.Context, p protocol.SessionsParams) (*protoc
 }
 
 func (a *core) Session(ctx context.Context, p protocol.SessionRef) (*protocol.Session, error) {
-	return a.session(a.m.Lookup(ref(p)))
+	s, err := a.m.Lookup(ref(p))
+	if err != nil {
+		return nil, err
+	}
+	return ptr(a.withReviews(ctx, s)), nil
 }
 
 // session maps a manager call's session result.
@@ -171,7 +175,7 @@ func (a *core) Comment(ctx context.Context, p protocol.CommentParams) (*protocol
 	if err := a.actsOn(ctx, "comment", p.SessionRef); err != nil {
 		return nil, err
 	}
-	c, err := a.m.AddComment(ctx, ref(p.SessionRef), p.Path, p.StartLine, p.EndLine, p.Body)
+	c, err := a.m.AddCommentBy(ctx, ref(p.SessionRef), p.By, p.Path, p.StartLine, p.EndLine, p.Body)
 	if err != nil {
 		return nil, err
 	}

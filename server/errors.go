@@ -6,6 +6,7 @@ import (
 	"errors"
 
 	"github.com/studiod/studiod/agents"
+	"github.com/studiod/studiod/plan"
 	"github.com/studiod/studiod/protocol"
 	"github.com/studiod/studiod/workspace"
 )
@@ -35,8 +36,16 @@ func wireError(err error) *protocol.Error {
 	data.What = err.Error()
 	var mc *agents.MergeConflictError
 	var td *workspace.TargetDirtyError
+	var pl *plan.Error
 	var raw []byte
 	switch {
+	case errors.As(err, &pl):
+		// A refused plan started nothing; data lists every problem.
+		data.What += ": nothing was started"
+		raw, _ = json.Marshal(struct {
+			protocol.ErrorData
+			Problems []string `json:"problems"`
+		}{data, pl.Problems})
 	case errors.As(err, &mc):
 		raw, _ = json.Marshal(protocol.MergeConflictData{ErrorData: data, Conflicts: wireConflicts(mc.Conflicts), Paths: mc.Paths, Sent: mc.Sent, Via: mc.Via})
 	case errors.As(err, &td):
@@ -53,12 +62,18 @@ func wireCode(err error) (int64, protocol.ErrorData) {
 	var gv *workspace.GitVersionError
 	var mc *agents.MergeConflictError
 	var td *workspace.TargetDirtyError
+	var pl *plan.Error
+	var ur *agents.UnreviewedError
 	switch {
 	case errors.As(err, &mc):
 		if mc.Again == "sync" {
 			return protocol.CodeMergeConflict, protocol.ErrorData{Fix: protocol.FixResolveSync}
 		}
 		return protocol.CodeMergeConflict, protocol.ErrorData{Fix: protocol.FixResolve}
+	case errors.As(err, &pl):
+		return protocol.CodeInvalid, protocol.ErrorData{}
+	case errors.As(err, &ur):
+		return protocol.CodeUnreviewed, protocol.ErrorData{Fix: protocol.FixReview, Session: ur.Session}
 	case errors.As(err, &td):
 		return protocol.CodeTargetDirty, protocol.ErrorData{Fix: protocol.FixCommitTarget, Path: td.Worktree}
 	case errors.Is(err, workspace.ErrTargetMoved):

@@ -45,6 +45,8 @@ func cliFix(d protocol.ErrorData) string {
 		return "nothing was changed; resolve them on the session branch (`studiod sync " + name + " --send` gives them to its agent), then sync again"
 	case protocol.FixAskPerson:
 		return "only the person may do this, from their own shell (outside any session)"
+	case protocol.FixReview:
+		return "start a reviewer (`studiod review-by " + name + "`), or pass --force"
 	case protocol.FixWaitIdle:
 		return "wait until it is idle or waiting (`studiod show " + name + "`), or stop it (`studiod stop " + name + "`)"
 	case protocol.FixTrust:

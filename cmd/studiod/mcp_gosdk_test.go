@@ -65,8 +65,8 @@ func newGoSDK(t *testing.T, home, dir string) *goSDK {
 		}
 		g.schemas[tl.Name] = r
 	}
-	if len(g.schemas) != 19 {
-		t.Fatalf("got %d tools with output schemas, want 19", len(g.schemas))
+	if len(g.schemas) != 23 {
+		t.Fatalf("got %d tools with output schemas, want 23", len(g.schemas))
 	}
 	return g
 }
@@ -233,6 +233,21 @@ func TestMCPGoSDK(t *testing.T) {
 		if string(got) != string(want) {
 			t.Errorf("%s after git apply: %q, want %q", f.Path, got, want)
 		}
+	}
+
+	// Plans: checked, run, read; a reviewer on the session's work.
+	var rep protocol.PlanReport
+	g.call(mcpface.ToolPlanCheck, map[string]any{"plan": "[[task]]\nname = \"one\"\nscope = [\"app.go\"]\n[[task]]\nname = \"two\"\nscope = [\"*.go\"]\n"}, &rep)
+	if len(rep.Pairs) != 1 || rep.Pairs[0].Risk != protocol.PlanRiskOverlap {
+		t.Fatalf("plan_check: %+v", rep)
+	}
+	var pl protocol.Plan
+	g.call(mcpface.ToolPlanRun, map[string]any{"plan": "[[task]]\nname = \"planned\"\nagent = \"demo\"\nprompt = \"add a page\"\n"}, &pl)
+	g.call(mcpface.ToolPlanStatus, nil, nil)
+	var rv protocol.Session
+	g.call(mcpface.ToolReviewBy, map[string]any{"session": "sdk", "agent": "demo"}, &rv)
+	if rv.Reviews != "sdk" {
+		t.Fatalf("review_by: %+v", rv)
 	}
 
 	g.call(mcpface.ToolMergeSession, map[string]any{"session": "sdk", "dry_run": true}, nil)

@@ -181,6 +181,7 @@ func TestMCPListTools(t *testing.T) {
 		mcpface.ToolListSessions: true, mcpface.ToolGetSession: true, mcpface.ToolReadOutput: true,
 		mcpface.ToolSessionDiff: true, mcpface.ToolCheckConflicts: true, mcpface.ToolPreviewIntegration: true,
 		mcpface.ToolListSalvage: true,
+		mcpface.ToolPlanCheck:   true, mcpface.ToolPlanStatus: true,
 	}
 	destructive := map[string]bool{mcpface.ToolMergeSession: true, mcpface.ToolStopSession: true, mcpface.ToolRemoveSession: true,
 		mcpface.ToolLandSessions: true, mcpface.ToolSyncSession: true, mcpface.ToolUndoLand: true}
@@ -214,7 +215,8 @@ func TestMCPListTools(t *testing.T) {
 	}
 	want := []string{"spawn_session", "list_sessions", "get_session", "read_output", "send_input", "answer_session", "set_note", "session_diff",
 		"check_conflicts", "add_review_comment", "send_feedback", "merge_session", "stop_session", "remove_session",
-		"preview_integration", "land_sessions", "sync_session", "undo_land", "list_salvage"}
+		"preview_integration", "land_sessions", "sync_session", "undo_land", "list_salvage",
+		"plan_check", "plan_run", "plan_status", "review_by"}
 	for _, n := range want {
 		if !got[n] {
 			t.Errorf("tool %s missing", n)

@@ -270,6 +270,9 @@ func (a *app) showCmd() *cobra.Command {
 					row("asks", fmt.Sprintf("%s: %s (answer with `studiod answer %s allow|always|reject|never`)", w.Kind, w.Question, s.Name))
 				}
 				row("note", s.Note)
+				for _, line := range reviewLines(*s) {
+					row("review", line)
+				}
 				if len(s.Scope) > 0 {
 					row("scope", strings.Join(s.Scope, ", "))
 				}

@@ -30,7 +30,11 @@ type Config struct {
 	// Dir is the repository used when neither a tool's repo argument nor
 	// the client's roots name one: the working directory of `studiod mcp`.
 	// Empty over HTTP, where the daemon's working directory means nothing.
-	Dir     string
+	Dir string
+	// Session is the session this face runs inside (STUDIO_SESSION_ID of
+	// `studiod mcp` started by an agent), "" for none: its comments and
+	// reviewers record it.
+	Session string
 	Version string
 	Log     *slog.Logger
 }
@@ -195,6 +199,7 @@ func (m *Server) notified(method string, params json.RawMessage) {
 		}
 		changed = map[string]bool{
 			sessionsURI:                          true,
+			planURI:                              true,
 			sessionURI(n.Session.Name, "diff"):   true,
 			sessionURI(n.Session.Name, "output"): true,
 			sessionURI(n.Session.ID, "diff"):     true,

@@ -182,7 +182,7 @@ func (m *Server) Tools() []mcpserver.ServerTool {
 			mcp.WithBoolean("keep_branch", mcp.Description("Keep the branch even when it was merged.")),
 			mcp.WithBoolean("force", mcp.Description("Also discard uncommitted work and unmerged branches. Only when the user asked for it.")),
 		), m.removeSession),
-	}, m.integrationTools()...)
+	}, append(m.integrationTools(), m.planTools()...)...)
 }
 
 // decodeArgs decodes a tool's arguments strictly: an unknown argument is
@@ -649,7 +649,7 @@ func (m *Server) addReviewComment(ctx context.Context, req mcp.CallToolRequest, 
 	if a.EndLine != 0 && a.EndLine < a.StartLine {
 		return protocol.Comment{}, "", argError{"end_line must not be before start_line"}
 	}
-	cm, err := c.Comment(ctx, protocol.CommentParams{SessionRef: r, Path: a.Path, StartLine: a.StartLine, EndLine: a.EndLine, Body: a.Body})
+	cm, err := c.Comment(ctx, protocol.CommentParams{SessionRef: r, Path: a.Path, StartLine: a.StartLine, EndLine: a.EndLine, Body: a.Body, By: m.cfg.Session})
 	if err != nil {
 		return protocol.Comment{}, "", err
 	}
@@ -753,7 +753,7 @@ func (m *Server) Resources() []mcpserver.ServerResource {
 			mcp.WithResourceDescription("Every agent session of this repository (all repositories over HTTP), as JSON. Subscribe to be told when any session changes."),
 			mcp.WithMIMEType("application/json")),
 		Handler: m.readSessions,
-	}}, m.integrationResources()...)
+	}}, append(m.integrationResources(), m.planResources()...)...)
 }
 
 // ResourceTemplates returns the per-session resources.

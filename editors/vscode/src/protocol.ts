@@ -57,6 +57,11 @@ export const Method = {
     Fsmonitor: "studio/fsmonitor",
     Salvage: "studio/salvage",
     Restore: "studio/restore",
+    PlanCheck: "studio/planCheck",
+    PlanRun: "studio/planRun",
+    Plans: "studio/plans",
+    PlanCancel: "studio/planCancel",
+    ReviewBy: "studio/reviewBy",
     Shutdown: "studio/shutdown",
     Profiles: "studio/profiles",
 } as const;
@@ -103,6 +108,7 @@ export const Code = {
     Busy: -31006, // the agent is working or waiting for an answer; retry or force
     Git: -31007, // git missing or too old
     Forbidden: -31012, // a session acting for another, or a hook without its session's secret
+    Unreviewed: -31008, // require_review: the session's review is missing
 } as const;
 
 /** Session states. */
@@ -208,6 +214,7 @@ export const Fix = {
     AnswerFirst: "answerFirst", // the agent waits for an answer: answer it and let it finish its turn, or force
     ResolveSync: "resolveSync", // the sync conflicts: resolve them on the session branch, then sync again
     AskPerson: "askPerson", // only the person may do this, from their own shell
+    Review: "review", // require_review: run a reviewer on the session (or let the plan's finish its turn), or force
 } as const;
 export type Fix = (typeof Fix)[keyof typeof Fix];
 
@@ -243,6 +250,13 @@ export interface Waiting {
     source?: string;
 }
 
+export interface Review {
+    reviewer: string;
+    id: string;
+    done: boolean;
+    comments: number;
+}
+
 export interface Changes {
     files: number;
     additions: number;
@@ -267,6 +281,8 @@ export interface Session {
     scope?: string[];
     outOfScope?: string[];
     note?: string;
+    reviewedBy?: Review[];
+    reviews?: string;
     gate?: string;
     pid?: number;
     exitCode?: number;
@@ -298,6 +314,7 @@ export interface CommentParams extends SessionRef {
     startLine: number;
     endLine?: number;
     body: string;
+    by?: string;
 }
 
 export interface Comment {
@@ -309,6 +326,7 @@ export interface Comment {
     body: string;
     created: string;
     sent?: string;
+    by?: string;
 }
 
 export interface CommentsResult {
@@ -529,6 +547,104 @@ export interface OutputResult {
     start?: number;
 }
 
+export interface PlanCancelParams {
+    repo: string;
+    plan?: string;
+}
+
+export interface PlanTask {
+    name: string;
+    state: string;
+    session?: string;
+    sessionState?: State;
+    after?: string[];
+    stack?: string;
+    reviews?: string;
+    reviewedBy?: string[];
+    reviewed?: boolean;
+    detail?: string;
+}
+
+export interface Plan {
+    id: string;
+    repo: string;
+    file?: string;
+    target: string;
+    state: string;
+    tasks: PlanTask[];
+    created: string;
+}
+
+export interface PlanCheckParams {
+    repo: string;
+    path?: string;
+    text: string;
+}
+
+export interface PlanTaskReport {
+    name: string;
+    scope?: string[];
+    unscoped?: boolean;
+    files: number;
+    commits: number;
+}
+
+export interface PlanPathPair {
+    a: string;
+    b: string;
+    commits: number;
+}
+
+export interface PlanPair {
+    a: string;
+    b: string;
+    risk: string;
+    ordered?: string;
+    overlap?: string[];
+    overlaps?: number;
+    coChange?: number;
+    strength?: number;
+    evidence?: PlanPathPair[];
+}
+
+export interface PlanWait {
+    task: string;
+    declared?: boolean;
+    why: string;
+}
+
+export interface PlanOrderStep {
+    task: string;
+    wave: number;
+    waits?: PlanWait[];
+}
+
+export interface PlanReport {
+    repo: string;
+    commits: number;
+    skipped: number;
+    tasks: PlanTaskReport[];
+    pairs: PlanPair[];
+    order: PlanOrderStep[];
+}
+
+export interface PlanRunParams {
+    repo: string;
+    path?: string;
+    text: string;
+    target?: string;
+    noCommands?: boolean;
+}
+
+export interface PlansParams {
+    repo?: string;
+    plan?: string;
+}
+
+export interface PlansResult {
+    plans: Plan[];
+}
+
 export interface PoolParams {
     repo?: string;
     prune?: boolean;
@@ -668,6 +784,16 @@ export interface RestoreResult {
     salvage: Salvage;
     session?: Session;
     branch?: string;
+}
+
+export interface ReviewByParams extends SessionRef {
+    name?: string;
+    role?: string;
+    agent?: string;
+    prompt?: string;
+    command?: string[];
+    forward?: boolean;
+    by?: string;
 }
 
 export interface SalvageParams {
@@ -926,12 +1052,17 @@ export const land = new Request<LandParams, LandResult>(Method.Land);
 export const merge = new Request<MergeParams, MergeResult>(Method.Merge);
 export const note = new Request<NoteParams, Session>(Method.Note);
 export const output = new Request<OutputParams, OutputResult>(Method.Output);
+export const planCancel = new Request<PlanCancelParams, Plan>(Method.PlanCancel);
+export const planCheck = new Request<PlanCheckParams, PlanReport>(Method.PlanCheck);
+export const planRun = new Request<PlanRunParams, Plan>(Method.PlanRun);
+export const plans = new Request<PlansParams, PlansResult>(Method.Plans);
 export const pool = new Request<PoolParams, PoolResult>(Method.Pool);
 export const preview = new Request<PreviewParams, Preview>(Method.Preview);
 export const profiles = new Request<ProfilesParams, ProfilesResult>(Method.Profiles);
 export const remove = new Request<RemoveParams, RemoveResult>(Method.Remove);
 export const resize = new Request<ResizeParams, Session>(Method.Resize);
 export const restore = new Request<RestoreParams, RestoreResult>(Method.Restore);
+export const reviewBy = new Request<ReviewByParams, Session>(Method.ReviewBy);
 export const salvage = new Request<SalvageParams, SalvageResult>(Method.Salvage);
 export const send = new Request<SendParams, SendResult>(Method.Send);
 export const session = new Request<SessionRef, Session>(Method.Session);

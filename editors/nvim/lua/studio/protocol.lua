@@ -44,6 +44,11 @@ M.method = {
   fsmonitor = 'studio/fsmonitor',
   salvage = 'studio/salvage',
   restore = 'studio/restore',
+  plan_check = 'studio/planCheck',
+  plan_run = 'studio/planRun',
+  plans = 'studio/plans',
+  plan_cancel = 'studio/planCancel',
+  review_by = 'studio/reviewBy',
   shutdown = 'studio/shutdown',
   profiles = 'studio/profiles',
 }
@@ -90,6 +95,7 @@ M.code = {
   busy = -31006,
   git = -31007,
   forbidden = -31012,
+  unreviewed = -31008,
 }
 
 -- Session states.
@@ -187,6 +193,7 @@ M.fix = {
   answer_first = 'answerFirst',
   resolve_sync = 'resolveSync',
   ask_person = 'askPerson',
+  review = 'review',
 }
 
 -- States in which an agent process may still be running.
