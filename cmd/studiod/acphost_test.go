@@ -353,6 +353,15 @@ func TestACPHost(t *testing.T) {
 		return cf.Path == "a.txt" && (cf.A.Session == other.Name || cf.B.Session == other.Name)
 	})
 	ed.awaitText(sid, "tool", "studiod: session other changes line 1 of a.txt you are editing")
+	// Writing a.txt again, the agent's request carries what studiod's gate
+	// found: another session changed that file.
+	done = ed.prompt(sid, "write a.txt")
+	ask = ed.awaitAsk(3)
+	if title := *ask.req.ToolCall.Title; !strings.Contains(title, "— studiod: ") || !strings.Contains(title, "other") {
+		t.Errorf("permission title %q: want the gate's finding about session other", title)
+	}
+	ask.answer <- "reject-once"
+	awaitPrompt(t, done)
 
 	// session/cancel ends the running turn; the agent stays.
 	done = ed.prompt(sid, "wait")

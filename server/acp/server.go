@@ -33,7 +33,11 @@ type Server struct {
 	conn *sdk.AgentSideConnection
 	ctx  context.Context // ends with the client's connection
 
-	jobs chan func() // the worker's queue: daemon events, replays
+	// qmu guards queue, the worker's jobs (daemon events, replays) in
+	// order; wake has a token when queue is not empty.
+	qmu   sync.Mutex
+	queue []func()
+	wake  chan struct{}
 
 	// mu guards the fields below and every thread's fields.
 	mu      sync.Mutex
@@ -57,7 +61,7 @@ func New(cfg Config) *Server {
 		cfg.Version = "dev"
 	}
 	return &Server{cfg: cfg, threads: map[sdk.SessionId]*thread{}, byID: map[string]*thread{}, conflicts: map[string]protocol.Conflict{},
-		outputs: map[string]int64{}, jobs: make(chan func(), 1024)}
+		outputs: map[string]int64{}, wake: make(chan struct{}, 1)}
 }
 
 // Serve speaks ACP on r and w (stdin and stdout) until the client closes
@@ -180,25 +184,23 @@ func (s *Server) notify(method string, params json.RawMessage) {
 	ev.Notify(method, params)
 }
 
-// enqueue hands f to the worker. A worker that falls that far behind means
-// the client stopped reading; the events are dropped rather than the
-// daemon's connection blocked.
+// enqueue hands f to the worker without blocking: the daemon's read
+// loop calls it, and no event may be lost (a log's lines are read once).
 func (s *Server) enqueue(f func()) {
+	s.qmu.Lock()
+	s.queue = append(s.queue, f)
+	s.qmu.Unlock()
 	select {
-	case s.jobs <- f:
+	case s.wake <- struct{}{}:
 	default:
-		s.cfg.Log.Warn("the client is not reading: an event from the daemon is dropped")
 	}
 }
 
-// run runs f on the worker and waits for it.
+// run runs f on the worker, after the events queued before it, and waits
+// for it.
 func (s *Server) run(ctx context.Context, f func()) error {
 	done := make(chan struct{})
-	select {
-	case s.jobs <- func() { defer close(done); f() }:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	s.enqueue(func() { defer close(done); f() })
 	select {
 	case <-done:
 		return nil
@@ -210,10 +212,20 @@ func (s *Server) run(ctx context.Context, f func()) error {
 func (s *Server) work(ctx context.Context) {
 	for {
 		select {
-		case f := <-s.jobs:
-			f()
+		case <-s.wake:
 		case <-ctx.Done():
 			return
+		}
+		for {
+			s.qmu.Lock()
+			if len(s.queue) == 0 {
+				s.qmu.Unlock()
+				break
+			}
+			f := s.queue[0]
+			s.queue = s.queue[1:]
+			s.qmu.Unlock()
+			f()
 		}
 	}
 }

@@ -48,6 +48,8 @@ func (s *Server) follow(ctx context.Context, th *thread, replay bool) error {
 	return s.run(ctx, func() {
 		if replay && th.acp {
 			s.replay(ctx, th)
+		} else if replay {
+			s.replayTerminal(ctx, th)
 		} else if th.acp {
 			// A new session's log holds only the handshake.
 			th.offset = 0
@@ -82,6 +84,22 @@ func (s *Server) replay(ctx context.Context, th *thread) {
 	th.replaying = false
 	for _, p := range th.perms {
 		s.ask(th, p)
+	}
+}
+
+// replayTerminal tells what there is to tell of a terminal agent's
+// session: its prompt, and where its words are.
+func (s *Server) replayTerminal(ctx context.Context, th *thread) {
+	sess, err := s.api.Session(ctx, protocol.SessionRef{Session: th.id})
+	if err != nil {
+		return
+	}
+	if sess.Prompt != "" {
+		s.update(th, sdk.UpdateUserMessageText(sess.Prompt))
+	}
+	s.update(th, sdk.UpdateAgentMessageText(fmt.Sprintf("(%s is a terminal agent, %s: its words are in its terminal, `studiod attach %s`)", sess.Agent, sess.State, sess.Name)))
+	if res, err := s.api.Output(ctx, protocol.OutputParams{SessionRef: protocol.SessionRef{Session: th.id}, Offset: -1, Limit: 1}); err == nil {
+		th.offset = res.Offset
 	}
 }
 

@@ -586,6 +586,7 @@ export interface Profile {
 }
 
 export interface ProfilesResult {
+    repo: string;
     profiles: Profile[];
     default: string;
     acp: string;
