@@ -18,6 +18,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	acp "github.com/coder/acp-go-sdk"
 
@@ -219,8 +220,8 @@ func awaitPrompt(t *testing.T, ch <-chan promptResult) acp.PromptResponse {
 			t.Fatalf("session/prompt: %v", r.err)
 		}
 		return r.r
-	case <-t.Context().Done():
-		t.Fatal("session/prompt did not end")
+	case <-time.After(studiotest.Timeout):
+		t.Fatalf("session/prompt did not end within %s", studiotest.Timeout)
 	}
 	return acp.PromptResponse{}
 }
@@ -305,11 +306,7 @@ func TestACPHost(t *testing.T) {
 	done = ed.prompt(sid, "write b.txt")
 	ask1, ask2 := ed.awaitAsk(2), ed2.awaitAsk(1)
 	ask2.answer <- "allow-once"
-	select {
-	case <-ask1.ctx.Done():
-	case <-ctx.Done():
-		t.Fatal("the first client's request was not withdrawn")
-	}
+	ed.Await(t, "the first client's request withdrawn", func() bool { return ask1.ctx.Err() != nil })
 	awaitPrompt(t, done)
 	ed.awaitText(sid, "tool", "answered elsewhere: Allow")
 	if _, err := os.Stat(filepath.Join(sess.Worktree, "b.txt")); err != nil {
@@ -576,7 +573,8 @@ func TestACPHostTerminalAgent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.WriteString("\n[agents.term]\ncommand = [\"fakeagent\", \"--echo\"]\n")
+	// No hooks: the terminal going quiet says the turn ended.
+	f.WriteString("\n[agents.term]\ncommand = [\"fakeagent\", \"--echo\", \"--nohook\"]\nidle_after = \"300ms\"\n")
 	f.Close()
 	repo := gittest.NewRepo(t, map[string]string{"README.md": "hello\n"})
 	d := startDaemon(t, home)

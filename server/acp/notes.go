@@ -30,6 +30,8 @@ func (s *Server) note(th *thread, key, title string, locs []sdk.ToolCallLocation
 func (s *Server) sessionChanged(sess protocol.Session) {
 	s.mu.Lock()
 	th := s.byID[sess.ID]
+	close(s.changed)
+	s.changed = make(chan struct{})
 	s.mu.Unlock()
 	if th == nil {
 		return

@@ -50,6 +50,8 @@ type Server struct {
 	// subscribed says the daemon knows the current subscription set;
 	// resubscribe sends it again when it changes.
 	outputs map[string]int64 // session id → offset of its output stream
+	// changed is closed (and replaced) at every session change.
+	changed chan struct{}
 }
 
 // New returns a face; Serve runs it.
@@ -61,7 +63,7 @@ func New(cfg Config) *Server {
 		cfg.Version = "dev"
 	}
 	return &Server{cfg: cfg, threads: map[sdk.SessionId]*thread{}, byID: map[string]*thread{}, conflicts: map[string]protocol.Conflict{},
-		outputs: map[string]int64{}, wake: make(chan struct{}, 1)}
+		outputs: map[string]int64{}, wake: make(chan struct{}, 1), changed: make(chan struct{})}
 }
 
 // Serve speaks ACP on r and w (stdin and stdout) until the client closes

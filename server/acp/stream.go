@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	sdk "github.com/coder/acp-go-sdk"
 
@@ -340,9 +341,12 @@ func (s *Server) ask(th *thread, p *perm) {
 	req.SessionId = th.sid
 	go func() {
 		defer cancel()
-		// What studiod's gate found is in the waiting question.
-		if sess, err := s.api.Session(ctx, protocol.SessionRef{Session: th.id}); err == nil && sess.Waiting != nil {
-			if _, reason, ok := strings.Cut(sess.Waiting.Question, " — "); ok && req.ToolCall.Title != nil {
+		// The log reaches this face before the daemon has acted on it:
+		// wait for the session to wait, so that the gate has looked at
+		// the request (what it found is in the waiting question) and the
+		// daemon takes an answer.
+		if w := s.waiting(ctx, th); w != nil {
+			if _, reason, ok := strings.Cut(w.Question, " — "); ok && req.ToolCall.Title != nil {
 				req.ToolCall.Title = ptr(*req.ToolCall.Title + " — studiod: " + reason)
 			}
 		}
@@ -353,13 +357,66 @@ func (s *Server) ask(th *thread, p *perm) {
 		s.mu.Lock()
 		p.mine = true
 		s.mu.Unlock()
-		if _, err := s.api.Answer(context.WithoutCancel(ctx), protocol.AnswerParams{SessionRef: protocol.SessionRef{Session: th.id}, Answer: protocol.Answer(resp.Outcome.Selected.OptionId)}); err != nil {
+		if err := s.answer(ctx, th, string(resp.Outcome.Selected.OptionId)); err != nil {
 			s.mu.Lock()
 			p.mine = false
 			s.mu.Unlock()
 			s.cfg.Log.Info("answer", "session", th.name, "err", err)
 		}
 	}()
+}
+
+// waiting waits (up to answerWait) for the daemon to have the session
+// waiting, and returns what it waits for; nil if it does not, or ctx ends.
+func (s *Server) waiting(ctx context.Context, th *thread) *protocol.Waiting {
+	deadline := time.After(answerWait)
+	for {
+		s.mu.Lock()
+		changed := s.changed
+		s.mu.Unlock()
+		sess, err := s.api.Session(ctx, protocol.SessionRef{Session: th.id})
+		if err != nil {
+			return nil
+		}
+		if sess.State == protocol.StateWaiting && sess.Waiting != nil {
+			return sess.Waiting
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return nil
+		case <-deadline:
+			return nil
+		}
+	}
+}
+
+// answerWait bounds how long an answer waits for the daemon to show the
+// session waiting.
+const answerWait = 10 * time.Second
+
+// answer gives the daemon the client's answer to the permission open in
+// ctx. The client can answer before the daemon has the session waiting
+// (the log comes first): a refusal then is tried again at each change of
+// the session, until the permission is settled (ctx ends) or answerWait.
+func (s *Server) answer(ctx context.Context, th *thread, option string) error {
+	deadline := time.After(answerWait)
+	for {
+		s.mu.Lock()
+		changed := s.changed
+		s.mu.Unlock()
+		_, err := s.api.Answer(context.WithoutCancel(ctx), protocol.AnswerParams{SessionRef: protocol.SessionRef{Session: th.id}, Answer: protocol.Answer(option)})
+		if err == nil || protocol.CodeOf(err) != protocol.CodeInvalid {
+			return err
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return nil // settled meanwhile, by another face
+		case <-deadline:
+			return err
+		}
+	}
 }
 
 func promptText(blocks []sdk.ContentBlock) string {
