@@ -350,6 +350,8 @@ func TestACPHost(t *testing.T) {
 		return cf.Path == "a.txt" && (cf.A.Session == other.Name || cf.B.Session == other.Name)
 	})
 	ed.awaitText(sid, "tool", "studiod: session other changes line 1 of a.txt you are editing")
+	// And where it stands in the integration preview.
+	ed.awaitText(sid, "tool", "studiod: integration preview: "+sess.Name)
 	// Writing a.txt again, the agent's request carries what studiod's gate
 	// found: another session changed that file.
 	done = ed.prompt(sid, "write a.txt")

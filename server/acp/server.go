@@ -78,7 +78,7 @@ func (s *Server) Serve(ctx context.Context, r io.Reader, w io.Writer) error {
 	}
 	defer api.Close()
 	s.api = api
-	if _, err := api.Subscribe(ctx, protocol.SubscribeParams{Sessions: true, Conflicts: true}); err != nil {
+	if _, err := api.Subscribe(ctx, protocol.SubscribeParams{Sessions: true, Conflicts: true, Preview: true}); err != nil {
 		return fmt.Errorf("subscribe: %w", err)
 	}
 	if res, err := api.Conflicts(ctx, protocol.ConflictsParams{}); err == nil {
@@ -182,6 +182,7 @@ func (s *Server) notify(method string, params json.RawMessage) {
 		SessionChanged:   func(n protocol.SessionChanged) { s.enqueue(func() { s.sessionChanged(n.Session) }) },
 		ConflictsChanged: func(n protocol.ConflictsChanged) { s.enqueue(func() { s.conflictsChanged(n) }) },
 		Output:           func(n protocol.OutputNotification) { s.enqueue(func() { s.output(n) }) },
+		PreviewChanged:   func(n protocol.PreviewChanged) { s.enqueue(func() { s.previewChanged(n.Preview) }) },
 	}
 	ev.Notify(method, params)
 }
@@ -241,7 +242,7 @@ func (s *Server) resubscribe(ctx context.Context) error {
 		outs = append(outs, protocol.OutputSubscription{Session: id, Offset: off})
 	}
 	s.mu.Unlock()
-	_, err := s.api.Subscribe(ctx, protocol.SubscribeParams{Sessions: true, Conflicts: true, Output: outs})
+	_, err := s.api.Subscribe(ctx, protocol.SubscribeParams{Sessions: true, Conflicts: true, Preview: true, Output: outs})
 	return err
 }
 

@@ -64,6 +64,13 @@ func (s *Server) follow(ctx context.Context, th *thread, replay bool) error {
 			s.sessionChanged(*sess)
 		}
 		s.noteConflicts(th)
+		// Asking for the repository's preview once keeps it live: the
+		// daemon recomputes it as sessions change, and says so.
+		go func() {
+			if pv, err := s.api.Preview(s.ctx, protocol.PreviewParams{Repo: th.repo}); err == nil {
+				s.enqueue(func() { s.previewChanged(*pv) })
+			}
+		}()
 	})
 }
 
