@@ -375,6 +375,20 @@ func TestACPHost(t *testing.T) {
 		t.Errorf("session %s after cancel", s.State)
 	}
 
+	// The agent's plan reaches the client; a commit on main puts the
+	// session behind it, and the client hears so.
+	awaitPrompt(t, ed.prompt(sid, "plan"))
+	ed.Await(t, "the plan", func() bool {
+		ed.mu.Lock()
+		defer ed.mu.Unlock()
+		return slices.ContainsFunc(ed.updates, func(n acp.SessionNotification) bool {
+			return n.SessionId == sid && n.Update.Plan != nil && len(n.Update.Plan.Entries) == 2 && n.Update.Plan.Entries[0].Status == "completed"
+		})
+	})
+	gittest.Write(t, repo, map[string]string{"NEWS": "a change on main\n"})
+	gittest.Commit(t, repo, "news")
+	ed.awaitText(sid, "tool", "studiod: "+sess.Name+" is 1 commit behind main")
+
 	// Bad input: a cwd outside any repository, a session of another
 	// repository, an unknown session, an unknown config value.
 	outside := t.TempDir()
