@@ -43,13 +43,12 @@ type Server struct {
 	mu      sync.Mutex
 	threads map[sdk.SessionId]*thread // by the client's session id
 	byID    map[string]*thread        // by studiod session id
-	client  string                    // the client's name, from initialize
 	// conflicts are the daemon's predicted conflicts, by id, as
 	// conflictsChanged reports them.
 	conflicts map[string]protocol.Conflict
-	// subscribed says the daemon knows the current subscription set;
-	// resubscribe sends it again when it changes.
-	outputs map[string]int64 // session id → offset of its output stream
+	// outputs are the logs the daemon streams here: session id → offset
+	// to start from; resubscribe sends the set when it changes.
+	outputs map[string]int64
 	// changed is closed (and replaced) at every session change.
 	changed chan struct{}
 }
@@ -274,9 +273,6 @@ func (s *Server) Initialize(ctx context.Context, p sdk.InitializeRequest) (sdk.I
 	if p.ClientInfo != nil && p.ClientInfo.Name != "" {
 		name = "acp:" + p.ClientInfo.Name
 	}
-	s.mu.Lock()
-	s.client = name
-	s.mu.Unlock()
 	// Answers given through this face are recorded with the client's name.
 	if _, err := s.api.Hello(ctx, protocol.HelloParams{Client: name, Version: protocol.Version}); err != nil {
 		return sdk.InitializeResponse{}, toACP(err)

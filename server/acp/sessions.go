@@ -13,9 +13,9 @@ import (
 	"github.com/studiod/studiod/protocol"
 )
 
-// thread is one studiod session the client follows. Its fields are
-// guarded by Server.mu; the stream's (buf, offset, perms, prompts) are
-// touched by the worker alone.
+// thread is one studiod session the client follows. Server.mu guards its
+// fields, but for those the worker alone touches: offset, buf, replaying,
+// requests, perms, behind, noted (and state, for terminal agents).
 type thread struct {
 	sid      sdk.SessionId // the client's session id: the session's first id
 	id       string        // studiod session id
@@ -129,6 +129,14 @@ func (s *Server) attach(sess protocol.Session, profiles []protocol.Profile) *thr
 	s.threads[th.sid] = th
 	s.byID[th.id] = th
 	return th
+}
+
+// idOf is th's studiod session id, for callers other than the worker
+// (the Agent option can change it).
+func (s *Server) idOf(th *thread) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return th.id
 }
 
 func (s *Server) thread(id sdk.SessionId) (*thread, error) {
@@ -299,7 +307,7 @@ func (s *Server) Prompt(ctx context.Context, p sdk.PromptRequest) (sdk.PromptRes
 	defer s.dropTurn(th, t)
 	// The prompt is delivered even when the client cancels the turn
 	// meanwhile: session/cancel then ends it.
-	if _, err := s.api.Send(context.WithoutCancel(ctx), protocol.SendParams{SessionRef: protocol.SessionRef{Session: th.id}, Text: text}); err != nil {
+	if _, err := s.api.Send(context.WithoutCancel(ctx), protocol.SendParams{SessionRef: protocol.SessionRef{Session: s.idOf(th)}, Text: text}); err != nil {
 		return sdk.PromptResponse{}, toACP(err)
 	}
 	s.mu.Lock()
@@ -343,7 +351,7 @@ func (s *Server) Cancel(ctx context.Context, p sdk.CancelNotification) error {
 	go func() {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), 10*time.Second)
 		defer cancel()
-		if _, err := s.api.Cancel(cctx, protocol.SessionRef{Session: th.id}); err != nil {
+		if _, err := s.api.Cancel(cctx, protocol.SessionRef{Session: s.idOf(th)}); err != nil {
 			s.cfg.Log.Warn("cancel", "session", th.name, "err", err)
 		}
 	}()
@@ -353,7 +361,7 @@ func (s *Server) Cancel(ctx context.Context, p sdk.CancelNotification) error {
 // switchAgent starts want instead of the thread's agent: the session is
 // stopped and removed, and spawned again under the same name.
 func (s *Server) switchAgent(ctx context.Context, th *thread, want string) error {
-	ref := protocol.SessionRef{Session: th.id}
+	ref := protocol.SessionRef{Session: s.idOf(th)}
 	if _, err := s.api.Stop(ctx, protocol.StopParams{SessionRef: ref}); err != nil {
 		return err
 	}

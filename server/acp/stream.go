@@ -381,7 +381,7 @@ func (s *Server) waiting(ctx context.Context, th *thread) *protocol.Waiting {
 		s.mu.Lock()
 		changed := s.changed
 		s.mu.Unlock()
-		sess, err := s.api.Session(ctx, protocol.SessionRef{Session: th.id})
+		sess, err := s.api.Session(ctx, protocol.SessionRef{Session: s.idOf(th)})
 		if err != nil {
 			return nil
 		}
@@ -412,7 +412,7 @@ func (s *Server) answer(ctx context.Context, th *thread, option string) error {
 		s.mu.Lock()
 		changed := s.changed
 		s.mu.Unlock()
-		_, err := s.api.Answer(context.WithoutCancel(ctx), protocol.AnswerParams{SessionRef: protocol.SessionRef{Session: th.id}, Answer: protocol.Answer(option)})
+		_, err := s.api.Answer(context.WithoutCancel(ctx), protocol.AnswerParams{SessionRef: protocol.SessionRef{Session: s.idOf(th)}, Answer: protocol.Answer(option)})
 		if err == nil || protocol.CodeOf(err) != protocol.CodeInvalid {
 			return err
 		}
