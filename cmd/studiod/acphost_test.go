@@ -660,3 +660,25 @@ func TestACPPrintConfig(t *testing.T) {
 		t.Errorf("unknown client: %v, want exit 2", err)
 	}
 }
+
+// TestACPHostDaemonRestart: the daemon killed under a client; the face
+// dials again (starting a daemon), and the thread goes on: the next prompt
+// is answered.
+func TestACPHostDaemonRestart(t *testing.T) {
+	home := acpHostHome(t)
+	repo := gittest.NewRepo(t, map[string]string{"README.md": "hello\n"})
+	d := startDaemon(t, home)
+	ed := startACPEditor(t, home)
+	ns, err := ed.conn.NewSession(t.Context(), acp.NewSessionRequest{Cwd: repo, McpServers: []acp.McpServer{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	awaitPrompt(t, ed.prompt(ns.SessionId, "hello one"))
+	ed.awaitText(ns.SessionId, "agent", "you said: hello one")
+	d.kill9()
+	r := awaitPrompt(t, ed.prompt(ns.SessionId, "hello two"))
+	if r.StopReason != acp.StopReasonEndTurn {
+		t.Errorf("stop reason %q after the restart, want end_turn", r.StopReason)
+	}
+	ed.awaitText(ns.SessionId, "agent", "you said: hello two")
+}

@@ -54,20 +54,20 @@ func (s *Server) follow(ctx context.Context, th *thread, replay bool) error {
 		} else if th.acp {
 			// A new session's log holds only the handshake.
 			th.offset = 0
-		} else if res, err := s.api.Output(ctx, protocol.OutputParams{SessionRef: protocol.SessionRef{Session: th.id}, Offset: -1, Limit: 1}); err == nil {
+		} else if res, err := s.daemon().Output(ctx, protocol.OutputParams{SessionRef: protocol.SessionRef{Session: th.id}, Offset: -1, Limit: 1}); err == nil {
 			th.offset = res.Offset
 		}
 		if err := s.startStream(ctx, th); err != nil {
 			s.cfg.Log.Warn("follow", "session", th.name, "err", err)
 		}
-		if sess, err := s.api.Session(ctx, protocol.SessionRef{Session: th.id}); err == nil {
+		if sess, err := s.daemon().Session(ctx, protocol.SessionRef{Session: th.id}); err == nil {
 			s.sessionChanged(*sess)
 		}
 		s.noteConflicts(th)
 		// Asking for the repository's preview once keeps it live: the
 		// daemon recomputes it as sessions change, and says so.
 		go func() {
-			if pv, err := s.api.Preview(s.ctx, protocol.PreviewParams{Repo: th.repo}); err == nil {
+			if pv, err := s.daemon().Preview(s.ctx, protocol.PreviewParams{Repo: th.repo}); err == nil {
 				s.enqueue(func() { s.previewChanged(*pv) })
 			}
 		}()
@@ -79,7 +79,7 @@ func (s *Server) follow(ctx context.Context, th *thread, replay bool) error {
 func (s *Server) replay(ctx context.Context, th *thread) {
 	th.replaying = true
 	for {
-		res, err := s.api.Output(ctx, protocol.OutputParams{SessionRef: protocol.SessionRef{Session: th.id}, Offset: th.offset})
+		res, err := s.daemon().Output(ctx, protocol.OutputParams{SessionRef: protocol.SessionRef{Session: th.id}, Offset: th.offset})
 		if err != nil {
 			s.cfg.Log.Warn("read the log", "session", th.name, "err", err)
 			break
@@ -98,7 +98,7 @@ func (s *Server) replay(ctx context.Context, th *thread) {
 // replayTerminal tells what there is to tell of a terminal agent's
 // session: its prompt, and where its words are.
 func (s *Server) replayTerminal(ctx context.Context, th *thread) {
-	sess, err := s.api.Session(ctx, protocol.SessionRef{Session: th.id})
+	sess, err := s.daemon().Session(ctx, protocol.SessionRef{Session: th.id})
 	if err != nil {
 		return
 	}
@@ -106,7 +106,7 @@ func (s *Server) replayTerminal(ctx context.Context, th *thread) {
 		s.update(th, sdk.UpdateUserMessageText(sess.Prompt))
 	}
 	s.update(th, sdk.UpdateAgentMessageText(fmt.Sprintf("(%s is a terminal agent, %s: its words are in its terminal, `studiod attach %s`)", sess.Agent, sess.State, sess.Name)))
-	if res, err := s.api.Output(ctx, protocol.OutputParams{SessionRef: protocol.SessionRef{Session: th.id}, Offset: -1, Limit: 1}); err == nil {
+	if res, err := s.daemon().Output(ctx, protocol.OutputParams{SessionRef: protocol.SessionRef{Session: th.id}, Offset: -1, Limit: 1}); err == nil {
 		th.offset = res.Offset
 	}
 }
@@ -381,7 +381,7 @@ func (s *Server) waiting(ctx context.Context, th *thread) *protocol.Waiting {
 		s.mu.Lock()
 		changed := s.changed
 		s.mu.Unlock()
-		sess, err := s.api.Session(ctx, protocol.SessionRef{Session: s.idOf(th)})
+		sess, err := s.daemon().Session(ctx, protocol.SessionRef{Session: s.idOf(th)})
 		if err != nil {
 			return nil
 		}
@@ -412,7 +412,7 @@ func (s *Server) answer(ctx context.Context, th *thread, option string) error {
 		s.mu.Lock()
 		changed := s.changed
 		s.mu.Unlock()
-		_, err := s.api.Answer(context.WithoutCancel(ctx), protocol.AnswerParams{SessionRef: protocol.SessionRef{Session: s.idOf(th)}, Answer: protocol.Answer(option)})
+		_, err := s.daemon().Answer(context.WithoutCancel(ctx), protocol.AnswerParams{SessionRef: protocol.SessionRef{Session: s.idOf(th)}, Answer: protocol.Answer(option)})
 		if err == nil || protocol.CodeOf(err) != protocol.CodeInvalid {
 			return err
 		}
