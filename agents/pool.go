@@ -1031,7 +1031,7 @@ func (p *pool) configureFsmonitor(ctx context.Context, repo *workspace.Repo, dir
 // repairIndex undoes the split index earlier daemons gave a worktree,
 // saying so in the log (workspace.RepairIndex).
 func (p *pool) repairIndex(ctx context.Context, repo *workspace.Repo, dir string) {
-	r, err := repo.RepairIndex(ctx, dir)
+	r, err := repo.Git.RepairIndex(ctx, dir, false)
 	switch {
 	case err != nil:
 		p.log.Warn("index not repaired", "worktree", dir, "err", err)
