@@ -26,6 +26,8 @@ func wireError(err error) *protocol.Error {
 	case errors.As(err, &td):
 		data, _ := json.Marshal(td)
 		return &protocol.Error{Code: protocol.CodeTargetDirty, Message: err.Error() + ": nothing was changed; commit or stash those changes in " + td.Worktree + ", then merge again", Data: data}
+	case errors.Is(err, workspace.ErrUndoTooLate):
+		return &protocol.Error{Code: protocol.CodeInvalid, Message: err.Error()}
 	case errors.Is(err, workspace.ErrTargetMoved):
 		return &protocol.Error{Code: protocol.CodeBusy, Message: err.Error() + " while merging: nothing was changed; run the merge again"}
 	case errors.Is(err, workspace.ErrNothingToMerge), errors.Is(err, workspace.ErrBadPath), errors.Is(err, workspace.ErrNotFile):
@@ -41,7 +43,7 @@ func wireError(err error) *protocol.Error {
 		return &protocol.Error{Code: protocol.CodeInvalid, Message: err.Error()}
 	case errors.Is(err, agents.ErrUntrusted):
 		return &protocol.Error{Code: protocol.CodeUntrusted, Message: err.Error()}
-	case errors.Is(err, agents.ErrBusy):
+	case errors.Is(err, agents.ErrBusy), errors.Is(err, workspace.ErrLocked):
 		return &protocol.Error{Code: protocol.CodeBusy, Message: err.Error()}
 	case errors.Is(err, workspace.ErrGitMissing), errors.As(err, &gv):
 		return &protocol.Error{Code: protocol.CodeGit, Message: err.Error()}

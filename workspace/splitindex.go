@@ -19,10 +19,6 @@ import (
 // index unsplit) in between gets there. Earlier daemons split the index of
 // every session worktree, so RepairIndex undoes that wherever it finds it.
 
-// ErrIndexLocked reports a worktree whose index another git is writing
-// (its index.lock exists): try again once that git is done.
-var ErrIndexLocked = errors.New("another git is writing the index")
-
 // IndexRepair says what RepairIndex did to a worktree's index.
 type IndexRepair struct {
 	// Merged: the index was split and is now one file again.
@@ -122,7 +118,7 @@ func (g *Git) rewriteIndex(ctx context.Context, dir, index string) error {
 	f, err := os.OpenFile(lock, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
 	if err != nil {
 		if errors.Is(err, os.ErrExist) {
-			return fmt.Errorf("%w: %s", ErrIndexLocked, lock)
+			return fmt.Errorf("%w: %s", ErrLocked, lock)
 		}
 		return err
 	}
