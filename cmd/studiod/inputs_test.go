@@ -1,6 +1,7 @@
 package main
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -53,5 +54,32 @@ func TestSpawnInputLimits(t *testing.T) {
 	_, err = c.Output(t.Context(), protocol.OutputParams{SessionRef: protocol.SessionRef{Session: s.ID}, Limit: -1})
 	if protocol.CodeOf(err) != protocol.CodeInvalid {
 		t.Errorf("output with limit -1: %v, want invalid", err)
+	}
+}
+
+// TestRelativeWorktreeDir: a relative worktree_dir is relative to the file
+// that sets it (the user's config, the repository's .studio.toml), not to
+// the daemon's working directory.
+func TestRelativeWorktreeDir(t *testing.T) {
+	plain := gittest.NewRepo(t, map[string]string{"a.txt": "a\n"})
+	own := gittest.NewRepo(t, map[string]string{"a.txt": "a\n", ".studio.toml": "[defaults]\nworktree_dir = \"../wts\"\n"})
+	home := newHome(t)
+	writeConfig(t, home, "[defaults]\nworktree_dir = \"trees\"\n")
+	d := startDaemon(t, home)
+	c := d.client(nil)
+	if _, err := c.Trust(t.Context(), protocol.TrustParams{Repo: own}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ repo, want string }{
+		{plain, filepath.Join(home, "config", "trees") + "/"},
+		{own, filepath.Join(filepath.Dir(own), "wts") + "/"},
+	} {
+		s, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: tc.repo, Name: "rel", Command: []string{"fakeagent", "-hang"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(s.Worktree, tc.want) {
+			t.Errorf("worktree %s, want it under %s", s.Worktree, tc.want)
+		}
 	}
 }
