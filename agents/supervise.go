@@ -647,7 +647,8 @@ func (m *Manager) remove(ctx context.Context, ref Ref, keepBranch, force bool) (
 		return RemoveResult{Session: s}, nil
 	}
 	if live(s.State) {
-		if !force {
+		// An agent whose worktree is gone has nothing left to lose.
+		if _, err := os.Stat(s.Worktree); !force && !errors.Is(err, os.ErrNotExist) {
 			return RemoveResult{}, fmt.Errorf("%w: session %s is %s: stop it first (`studiod stop %s`) or pass --force", ErrBusy, s.Name, s.State, s.Name)
 		}
 		if _, err := m.Stop(ctx, Ref{Session: s.ID}, true); err != nil {

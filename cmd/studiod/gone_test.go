@@ -1,0 +1,54 @@
+package main
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/studiod/studiod/internal/gittest"
+	"github.com/studiod/studiod/protocol"
+)
+
+// TestWorktreeDeletedByHand: a session whose worktree is deleted outside
+// studiod says so (and counts no changes), whether the daemon saw it go or
+// was down at the time, and `rm` removes it.
+func TestWorktreeDeletedByHand(t *testing.T) {
+	for _, down := range []bool{false, true} {
+		name := map[bool]string{false: "live", true: "down"}[down]
+		t.Run(name, func(t *testing.T) {
+			repo := gittest.NewRepo(t, map[string]string{"a.txt": "a\n"})
+			home := newHome(t)
+			d := startDaemon(t, home)
+			c, w := d.watch()
+			s, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: "gone",
+				Command: []string{"fakeagent", "-edit", "work.txt", "-hang"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			w.Await(t, "the change to be counted", func() bool {
+				got, _ := w.Session(s.ID)
+				return got.Changes.Files == 1
+			}, func() string { got, _ := w.Session(s.ID); return jsonString(got) })
+			if down {
+				d.kill9()
+			}
+			if err := os.RemoveAll(s.Worktree); err != nil {
+				t.Fatal(err)
+			}
+			if down {
+				d = startDaemon(t, home)
+				c, w = d.watch()
+			}
+			w.Await(t, "the session to say its worktree is gone", func() bool {
+				got, _ := w.Session(s.ID)
+				return strings.Contains(got.Detail, "deleted outside studiod") && got.Changes.Files == 0
+			}, func() string { got, _ := w.Session(s.ID); return jsonString(got) })
+			if _, err := c.Remove(t.Context(), protocol.RemoveParams{SessionRef: protocol.SessionRef{Session: s.ID}}); err != nil {
+				t.Fatalf("rm: %v", err)
+			}
+			if got := sessionState(t, c, s.ID); got.State != protocol.StateRemoved {
+				t.Errorf("after rm the session is %s", got.State)
+			}
+		})
+	}
+}
