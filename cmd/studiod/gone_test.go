@@ -52,3 +52,25 @@ func TestWorktreeDeletedByHand(t *testing.T) {
 		})
 	}
 }
+
+// TestHintedSessionIdles: an agent that reported through $STUDIO_HOOK
+// that it was working, then went silent without another word, returns to
+// idle once silent for the idle timeout, as an agent without hooks does.
+func TestHintedSessionIdles(t *testing.T) {
+	repo := gittest.NewRepo(t, map[string]string{"a.txt": "a\n"})
+	home := newHome(t)
+	d := startDaemonEnv(t, home, "STUDIOD_IDLE_TIMEOUT=1s")
+	c, w := d.watch()
+	s, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: "hinted",
+		Command: []string{"fakeagent", "-ask", "Proceed?", "-hang"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.AwaitState(t, s.ID, protocol.StateWaiting)
+	if _, err := c.Send(t.Context(), protocol.SendParams{SessionRef: protocol.SessionRef{Session: s.ID}, Text: "yes"}); err != nil {
+		t.Fatal(err)
+	}
+	// It says "working" through $STUDIO_HOOK, and nothing more.
+	w.AwaitState(t, s.ID, protocol.StateWorking)
+	w.AwaitState(t, s.ID, protocol.StateIdle)
+}
