@@ -688,6 +688,10 @@ func (m *Manager) remove(ctx context.Context, ref Ref, keepBranch, force bool) (
 	if err := m.host.Release(ctx, repo, &s, force); err != nil {
 		return RemoveResult{}, err
 	}
+	// What a write cut short (a full disk) left in the repository goes too.
+	if n := repo.CleanTempObjects(time.Second); n > 0 {
+		m.log.Info("removed temporary object files left by cut-short writes", "repo", repo.Root, "files", n)
+	}
 	res := RemoveResult{}
 	if ok, _ := repo.BranchExists(ctx, s.Branch); ok {
 		merged, err := repo.IsAncestor(ctx, "refs/heads/"+s.Branch, "refs/heads/"+s.Target)

@@ -133,27 +133,35 @@ func (g *Git) rewriteIndex(ctx context.Context, dir, index string) error {
 	return os.Rename(tmp, index)
 }
 
-// staleLock reports whether the lock file at path was left by a git that
-// is gone: it is age old or more, and no process has it open (a git holds
-// its lock open until it renames it into place).
+// staleLock reports whether the lock (or temporary) file at path was left
+// by a git that is gone: it is age old or more, and no process has it open
+// (a git holds such a file open until it renames it into place).
 func staleLock(path string, age time.Duration) bool {
 	fi, err := os.Lstat(path)
 	if err != nil || time.Since(fi.ModTime()) < age {
 		return false
 	}
+	open, ok := openAmong(map[string]bool{path: true})
+	return ok && !open[path]
+}
+
+// openAmong reports which of paths some process has open; ok is false when
+// that cannot be told.
+func openAmong(paths map[string]bool) (open map[string]bool, ok bool) {
 	procs, err := os.ReadDir("/proc")
 	if err != nil {
-		return false
+		return nil, false
 	}
+	open = map[string]bool{}
 	for _, p := range procs {
 		fds, _ := os.ReadDir(filepath.Join("/proc", p.Name(), "fd"))
 		for _, fd := range fds {
-			if l, _ := os.Readlink(filepath.Join("/proc", p.Name(), "fd", fd.Name())); l == path {
-				return false
+			if l, _ := os.Readlink(filepath.Join("/proc", p.Name(), "fd", fd.Name())); paths[l] {
+				open[l] = true
 			}
 		}
 	}
-	return true
+	return open, true
 }
 
 // linkedGitDir is the git directory of the linked worktree at dir, as its
@@ -179,4 +187,37 @@ func firstLine(s string) string {
 		s = s[:i]
 	}
 	return s
+}
+
+// CleanTempObjects removes the temporary object files (objects/??/tmp_obj_*
+// and objects/tmp_obj_*) that a git or a snapshot which failed part-way
+// (a full disk, a kill) left in the repository: those at least age old
+// that no process has open. It returns how many it removed.
+func (r *Repo) CleanTempObjects(age time.Duration) int {
+	objects := filepath.Join(r.CommonDir, "objects")
+	var files []string
+	for _, pattern := range []string{"tmp_obj_*", "??/tmp_obj_*"} {
+		m, _ := filepath.Glob(filepath.Join(objects, pattern))
+		files = append(files, m...)
+	}
+	old := map[string]bool{}
+	for _, f := range files {
+		if fi, err := os.Lstat(f); err == nil && time.Since(fi.ModTime()) >= age {
+			old[f] = true
+		}
+	}
+	if len(old) == 0 {
+		return 0
+	}
+	open, ok := openAmong(old)
+	if !ok {
+		return 0
+	}
+	n := 0
+	for f := range old {
+		if !open[f] && os.Remove(f) == nil {
+			n++
+		}
+	}
+	return n
 }

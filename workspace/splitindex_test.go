@@ -109,3 +109,43 @@ func TestRepairIndex(t *testing.T) {
 		t.Errorf("unreadable index, no shared index file: %+v, %v; want it rewritten", got, err)
 	}
 }
+
+// TestCleanTempObjects: temporary object files a failed write left behind
+// go; one still open (a git writing it) and one just made stay.
+func TestCleanTempObjects(t *testing.T) {
+	root := gittest.NewRepo(t, nil)
+	r, err := Open(t.Context(), testGit(), root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(r.CommonDir, "objects", "ab")
+	os.MkdirAll(dir, 0o755)
+	old := time.Now().Add(-time.Hour)
+	mk := func(name string, aged bool) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte("x"), 0o444); err != nil {
+			t.Fatal(err)
+		}
+		if aged {
+			os.Chtimes(p, old, old)
+		}
+		return p
+	}
+	left, fresh, open := mk("tmp_obj_left", true), mk("tmp_obj_fresh", false), mk("tmp_obj_open", true)
+	f, err := os.Open(open)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if n := r.CleanTempObjects(time.Minute); n != 1 {
+		t.Errorf("removed %d files, want 1", n)
+	}
+	if _, err := os.Stat(left); err == nil {
+		t.Error("the file left behind is still there")
+	}
+	for _, p := range []string{fresh, open} {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("%s removed: %v", filepath.Base(p), err)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -106,5 +107,31 @@ func TestPoolDiskCapAfterRestart(t *testing.T) {
 			t.Fatalf("the pool is over its cap of %d bytes: %+v", one*3/2, p)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestRemoveCleansTempObjects: the temporary object files a write cut short
+// left in the repository (git on a full disk leaves its tmp_obj_ files)
+// are gone once a session is removed.
+func TestRemoveCleansTempObjects(t *testing.T) {
+	repo := gittest.NewRepo(t, map[string]string{"a.txt": "a\n"})
+	home := newHome(t)
+	c := startDaemon(t, home).client(nil)
+	s, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: "tmp", Command: []string{"fakeagent", "-hang"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	left := filepath.Join(repo, ".git", "objects", "ab", "tmp_obj_cut")
+	os.MkdirAll(filepath.Dir(left), 0o755)
+	if err := os.WriteFile(left, []byte("half an object"), 0o444); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-time.Minute)
+	os.Chtimes(left, old, old)
+	if _, err := c.Remove(t.Context(), protocol.RemoveParams{SessionRef: protocol.SessionRef{Session: s.ID}, Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(left); err == nil {
+		t.Error("a tmp_obj_ file left by a cut-short write is still in the repository")
 	}
 }
