@@ -453,7 +453,7 @@ func (m *Manager) landStop(s Session, err error) *LandStop {
 	case errors.As(err, &td):
 		stop.Reason = StopDirty
 		stop.Message = err.Error() + ": commit or stash those changes in " + td.Worktree + ", then resume"
-	case errors.Is(err, ErrBusy):
+	case errors.Is(err, ErrBusy), errors.Is(err, workspace.ErrLocked):
 		stop.Reason = StopBusy
 	case errors.Is(err, workspace.ErrTargetMoved), errors.Is(err, errChangedWhileChecking):
 		stop.Reason = StopMoved

@@ -178,6 +178,14 @@ func New(ctx context.Context, opts Options) (*Manager, error) {
 	}
 	m.host = sandboxHost{Host: m.host, m: m}
 	for _, s := range list {
+		if s.Worktree != "" {
+			// Earlier daemons split session worktrees' indexes.
+			if r, err := m.opts.Git.RepairIndex(ctx, s.Worktree, false); err != nil {
+				m.log.Warn("index not repaired", "session", s.Name, "worktree", s.Worktree, "err", err)
+			} else if r != (workspace.IndexRepair{}) {
+				m.log.Warn("index repaired", "session", s.Name, "worktree", s.Worktree, "repair", r.String())
+			}
+		}
 		m.recover(ctx, s.clone())
 		m.recoverMerges(ctx, s.clone())
 	}

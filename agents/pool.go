@@ -88,6 +88,7 @@ type poolRecord struct {
 	Session  string    `json:"session,omitempty"`  // taking: the session taking it
 	Branch   string    `json:"branch,omitempty"`   // taking: its branch
 	Pgid     int       `json:"pgid,omitempty"`     // the prepare commands' process group while they run
+	Bytes    int64     `json:"bytes,omitempty"`    // on disk, measured when it became ready
 	Created  time.Time `json:"created"`
 }
 
@@ -274,7 +275,7 @@ func (p *pool) recover(ctx context.Context) {
 			os.Remove(filepath.Join(p.dir, e.Name()))
 			continue
 		}
-		byRepo[rec.Repo] = append(byRepo[rec.Repo], &poolTree{poolRecord: rec})
+		byRepo[rec.Repo] = append(byRepo[rec.Repo], &poolTree{poolRecord: rec, bytes: rec.Bytes})
 	}
 	roots := map[string]bool{}
 	for root := range byRepo {
@@ -707,13 +708,18 @@ func (p *pool) release(ctx context.Context, repo *workspace.Repo, s *Session, fo
 // fitsLocked reports whether one more tree fits under the disk cap. Caller
 // holds mu.
 func (p *pool) fitsLocked(r *poolRepo, set poolSettings) bool {
+	return p.usedLocked()+r.estimate <= set.maxDisk
+}
+
+// usedLocked is the disk the pool's trees take. Caller holds mu.
+func (p *pool) usedLocked() int64 {
 	var used int64
 	for _, t := range p.trees {
 		if !t.doomed {
 			used += t.bytes
 		}
 	}
-	return used+r.estimate <= set.maxDisk
+	return used
 }
 
 // run is the worker: it does one job at a time until nothing is left, then
@@ -860,6 +866,17 @@ func (p *pool) plan(ctx context.Context, root string) func() {
 		}
 		count++
 	}
+	// Over the disk cap (lowered since, or the trees grew): remove the
+	// newest unclaimed ready ones, as for too many.
+	if set.maxDisk > 0 && p.usedLocked() > set.maxDisk {
+		for i := len(mine) - 1; i >= 0; i-- {
+			if t := mine[i]; !t.busy && !t.claimed && !t.doomed && t.State == poolReady {
+				t.doomed = true
+				r.note = fmt.Sprintf("disk cap reached ([pool] max_disk = %s)", FormatSize(set.maxDisk))
+				return busy(t, func() { p.remove(ctx, t) })
+			}
+		}
+	}
 	// Too many: remove the newest unclaimed ready ones.
 	if count > set.want {
 		for i := len(mine) - 1; i >= 0; i-- {
@@ -977,7 +994,7 @@ func (p *pool) ready(ctx context.Context, repo *workspace.Repo, t *poolTree, com
 		r.estimate = size
 	}
 	p.mu.Unlock()
-	return p.setState(t, poolReady, func(r *poolRecord) { r.Prepared, r.Pgid, r.From = set.hash, 0, "" })
+	return p.setState(t, poolReady, func(r *poolRecord) { r.Prepared, r.Pgid, r.From, r.Bytes = set.hash, 0, "", size })
 }
 
 // watch watches a tree, so that a change to it is known without asking
@@ -1031,7 +1048,7 @@ func (p *pool) configureFsmonitor(ctx context.Context, repo *workspace.Repo, dir
 // repairIndex undoes the split index earlier daemons gave a worktree,
 // saying so in the log (workspace.RepairIndex).
 func (p *pool) repairIndex(ctx context.Context, repo *workspace.Repo, dir string) {
-	r, err := repo.RepairIndex(ctx, dir)
+	r, err := repo.Git.RepairIndex(ctx, dir, false)
 	switch {
 	case err != nil:
 		p.log.Warn("index not repaired", "worktree", dir, "err", err)

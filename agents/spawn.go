@@ -19,6 +19,14 @@ import (
 	"github.com/studiod/studiod/workspace"
 )
 
+// maxPrompt bounds a spawn's prompt; maxArg is Linux's bound on one
+// argument of a command (MAX_ARG_STRLEN), which a prompt passed as an
+// argument must stay under.
+const (
+	maxPrompt = 1 << 20
+	maxArg    = 128 << 10
+)
+
 // SpawnRequest asks for a new session.
 type SpawnRequest struct {
 	Repo    string
@@ -58,6 +66,12 @@ func (m *Manager) Spawn(ctx context.Context, req SpawnRequest, progress Progress
 	}
 	if len([]rune(req.Note)) > maxNote {
 		return Session{}, invalidf("note of %d characters: keep it under %d", len([]rune(req.Note)), maxNote)
+	}
+	if req.Rows < 0 || req.Cols < 0 || req.Rows > 1000 || req.Cols > 1000 {
+		return Session{}, invalidf("terminal size %dx%d: rows and cols must be 1 to 1000 (0 for the default)", req.Rows, req.Cols)
+	}
+	if len(req.Prompt) > maxPrompt {
+		return Session{}, invalidf("prompt of %s: keep it under %s (put a long task in a file the agent can read, and name the file)", FormatSize(int64(len(req.Prompt))), FormatSize(maxPrompt))
 	}
 	repo, err := m.openRepo(ctx, req.Repo)
 	if err != nil {
@@ -106,6 +120,11 @@ func (m *Manager) Spawn(ctx context.Context, req SpawnRequest, progress Progress
 		}
 		if _, err := exec.LookPath(argv[0]); err != nil {
 			return Session{}, invalidf("agent %q: command %q is not on PATH: install it or configure [agents.%s] command", agent, argv[0], agent)
+		}
+		for _, a := range argv {
+			if len(a) >= maxArg {
+				return Session{}, invalidf("agent %q takes the prompt as an argument, and one of %s is over the %s the system allows: keep the prompt shorter (put a long task in a file the agent can read, and name the file)", agent, FormatSize(int64(len(a))), FormatSize(maxArg))
+			}
 		}
 	} else if profile.Protocol != ProtocolACP {
 		typed = req.Prompt

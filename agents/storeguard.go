@@ -226,7 +226,8 @@ func damaged(path string, err error) error {
 
 // watchStore checks the database's path every few seconds, so that a
 // deleted database is written back, or a replaced one noticed, even when
-// nothing writes.
+// nothing writes; and the sessions' worktrees, so that one deleted by hand
+// is noticed.
 func (m *Manager) watchStore() {
 	t := time.NewTicker(storeCheckEvery)
 	defer t.Stop()
@@ -237,6 +238,7 @@ func (m *Manager) watchStore() {
 			return
 		case <-t.C:
 		}
+		m.checkWorktrees()
 		restored, lost := m.store.check(m.ctx)
 		switch {
 		case restored:

@@ -37,7 +37,8 @@ type supervisor struct {
 
 	// mu guards the fields below.
 	mu      sync.Mutex
-	hooked  bool   // the agent reports its own state; activity no longer decides
+	hooked  bool   // the agent's own hooks report its state; activity no longer decides
+	hinted  bool   // the agent reported through $STUDIO_HOOK: activity only idles a silent working agent
 	stopReq bool   // an exit now means "stopped"
 	tail    []byte // last output, for the agent's last words without a screen
 	idle    *time.Timer
@@ -281,7 +282,7 @@ func (sv *supervisor) settle() {
 	sv.settleMu.Lock()
 	defer sv.settleMu.Unlock()
 	sv.mu.Lock()
-	hooked, silent := sv.hooked, time.Since(sv.last)
+	hooked, hinted, silent := sv.hooked, sv.hinted, time.Since(sv.last)
 	sv.mu.Unlock()
 	if hooked {
 		return
@@ -295,6 +296,14 @@ func (sv *supervisor) settle() {
 		switch {
 		case !live(s.State) || s.State == Starting:
 			return false
+		case hinted:
+			// $STUDIO_HOOK's reports stand, but an agent that said it
+			// was working (or was set working by a send, a sync) and
+			// then went silent without saying more is idle.
+			if !idle || ask != nil || s.State != Working {
+				return false
+			}
+			s.State, s.Detail, s.Ask = Idle, "", nil
 		case ask != nil:
 			if s.State == Waiting && sameAsk(s.Ask, ask) {
 				return false
@@ -490,7 +499,11 @@ func (m *Manager) applyHook(ctx context.Context, ref Ref, kind string, e hookEve
 	if e.state != "" {
 		if sv := m.supervisorOf(s.ID); sv != nil {
 			sv.mu.Lock()
-			sv.hooked = true
+			if kind != "" {
+				sv.hooked = true
+			} else {
+				sv.hinted = true
+			}
 			sv.mu.Unlock()
 		}
 	}
@@ -659,7 +672,8 @@ func (m *Manager) remove(ctx context.Context, ref Ref, keepBranch, force bool) (
 		return RemoveResult{Session: s}, nil
 	}
 	if live(s.State) {
-		if !force {
+		// An agent whose worktree is gone has nothing left to lose.
+		if _, err := os.Stat(s.Worktree); !force && !errors.Is(err, os.ErrNotExist) {
 			return RemoveResult{}, &Problem{Kind: ErrBusy, What: fmt.Sprintf("session %s is %s", s.Name, s.State), Session: s.Name, Repo: s.Repo, Fix: FixStopFirst}
 		}
 		if _, err := m.Stop(ctx, Ref{Session: s.ID}, true); err != nil {
@@ -691,6 +705,10 @@ func (m *Manager) remove(ctx context.Context, ref Ref, keepBranch, force bool) (
 		// The session stays: predict its conflicts again.
 		m.conf.track(ctx, s)
 		return RemoveResult{}, err
+	}
+	// What a write cut short (a full disk) left in the repository goes too.
+	if n := repo.CleanTempObjects(time.Second); n > 0 {
+		m.log.Info("removed temporary object files left by cut-short writes", "repo", repo.Root, "files", n)
 	}
 	res := RemoveResult{Salvage: sv}
 	if ok, _ := repo.BranchExists(ctx, s.Branch); ok {

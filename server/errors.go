@@ -76,6 +76,8 @@ func wireCode(err error) (int64, protocol.ErrorData) {
 		return protocol.CodeUnreviewed, protocol.ErrorData{Fix: protocol.FixReview, Session: ur.Session}
 	case errors.As(err, &td):
 		return protocol.CodeTargetDirty, protocol.ErrorData{Fix: protocol.FixCommitTarget, Path: td.Worktree}
+	case errors.Is(err, workspace.ErrUndoTooLate):
+		return protocol.CodeInvalid, protocol.ErrorData{}
 	case errors.Is(err, workspace.ErrTargetMoved):
 		return protocol.CodeBusy, protocol.ErrorData{Fix: protocol.FixRetry}
 	case errors.Is(err, workspace.ErrNothingToMerge), errors.Is(err, workspace.ErrBadPath), errors.Is(err, workspace.ErrNotFile):
@@ -93,6 +95,8 @@ func wireCode(err error) (int64, protocol.ErrorData) {
 		return protocol.CodeUntrusted, protocol.ErrorData{Fix: protocol.FixTrust}
 	case errors.Is(err, agents.ErrForbidden):
 		return protocol.CodeForbidden, protocol.ErrorData{Fix: protocol.FixAskPerson}
+	case errors.Is(err, workspace.ErrLocked):
+		return protocol.CodeBusy, protocol.ErrorData{Fix: protocol.FixRetry}
 	case errors.Is(err, agents.ErrBusy):
 		return protocol.CodeBusy, protocol.ErrorData{Fix: protocol.FixWaitIdle}
 	case errors.Is(err, workspace.ErrGitMissing), errors.As(err, &gv):

@@ -121,13 +121,15 @@ func (m *Server) Server() *mcpserver.MCPServer {
 }
 
 // ServeStdio serves one MCP client on r and w (stdin and stdout) until ctx
-// ends or the client closes its end.
+// ends or the client closes its end. A message (a line) over LineLimit is
+// answered with an error, never held in memory.
 func (m *Server) ServeStdio(ctx context.Context, r io.Reader, w io.Writer, errLog io.Writer) error {
 	s := mcpserver.NewStdioServer(m.Server())
 	if errLog != nil {
 		s.SetErrorLogger(logLogger(errLog))
 	}
-	err := s.Listen(ctx, r, w)
+	lw := &lockedWriter{w: w}
+	err := s.Listen(ctx, limitLines(r, lw, LineLimit), lw)
 	if errors.Is(err, context.Canceled) || errors.Is(err, io.EOF) {
 		return nil
 	}
