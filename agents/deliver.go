@@ -289,8 +289,8 @@ func (drv terminalDriver) answerKeys(ctx context.Context, s Session, ask Ask, an
 	if keys, ok := p.Answers[answer]; ok && ask.Kind == WaitPermission {
 		return []string{unescapeKeys(keys)}, nil
 	}
-	return nil, fmt.Errorf("%w: agent %q has no keys for answering %q to a %s question: answer in its terminal (`studiod attach %s`) or configure [agents.%s.answers]",
-		ErrInvalid, s.Agent, answer, ask.Kind, s.Name, s.Agent)
+	return nil, &Problem{Kind: ErrInvalid, What: fmt.Sprintf("agent %q has no keys for answering %q to a %s question (they are configured in [agents.%s.answers])", s.Agent, answer, ask.Kind, s.Agent),
+		Session: s.Name, Repo: s.Repo, Fix: FixAnswerInTerminal}
 }
 
 // unescapeKeys turns a key table entry into bytes: \r, \e, \t and \xNN.

@@ -35,7 +35,8 @@ type supervisor struct {
 
 	// mu guards the fields below.
 	mu      sync.Mutex
-	hooked  bool   // the agent reports its own state; activity no longer decides
+	hooked  bool   // the agent's own hooks report its state; activity no longer decides
+	hinted  bool   // the agent reported through $STUDIO_HOOK: activity only idles a silent working agent
 	stopReq bool   // an exit now means "stopped"
 	tail    []byte // last output, for the agent's last words without a screen
 	idle    *time.Timer
@@ -270,7 +271,7 @@ func (sv *supervisor) settle() {
 	sv.settleMu.Lock()
 	defer sv.settleMu.Unlock()
 	sv.mu.Lock()
-	hooked, silent := sv.hooked, time.Since(sv.last)
+	hooked, hinted, silent := sv.hooked, sv.hinted, time.Since(sv.last)
 	sv.mu.Unlock()
 	if hooked {
 		return
@@ -284,6 +285,14 @@ func (sv *supervisor) settle() {
 		switch {
 		case !live(s.State) || s.State == Starting:
 			return false
+		case hinted:
+			// $STUDIO_HOOK's reports stand, but an agent that said it
+			// was working (or was set working by a send, a sync) and
+			// then went silent without saying more is idle.
+			if !idle || ask != nil || s.State != Working {
+				return false
+			}
+			s.State, s.Detail, s.Ask = Idle, "", nil
 		case ask != nil:
 			if s.State == Waiting && sameAsk(s.Ask, ask) {
 				return false

@@ -67,6 +67,11 @@ type Session struct {
 	// Note says what the session is doing, for the other agents and the
 	// person: seeded from the prompt, updated by the agent or the person.
 	Note string `json:"note,omitempty"`
+	// ReviewedBy lists the reviewers of the session's work (review-by,
+	// a plan's reviewer); Reviews names the session a reviewer reviews.
+	// Both are filled by studio/session.
+	ReviewedBy []Review `json:"reviewedBy,omitempty"`
+	Reviews    string   `json:"reviews,omitempty"`
 	// Gate is how the session's agent hears of other sessions' work on
 	// what it is about to write.
 	Gate     GateMode  `json:"gate,omitempty"`
@@ -668,6 +673,9 @@ type CommentParams struct {
 	StartLine int    `json:"startLine"`
 	EndLine   int    `json:"endLine,omitempty"`
 	Body      string `json:"body"`
+	// By is the session making the comment (its ID or name: the CLI and
+	// the MCP face fill it from STUDIO_SESSION_ID inside a session).
+	By string `json:"by,omitempty"`
 }
 
 // Comment is a stored review comment.
@@ -680,6 +688,7 @@ type Comment struct {
 	Body      string     `json:"body"`
 	Created   time.Time  `json:"created"`
 	Sent      *time.Time `json:"sent,omitempty"`
+	By        string     `json:"by,omitempty"` // the reviewer session's name
 }
 
 // CommentsResult lists a session's comments.
@@ -731,6 +740,7 @@ type MergeResult struct {
 
 // MergeConflictData is the data of a CodeMergeConflict error.
 type MergeConflictData struct {
+	ErrorData
 	Conflicts []Conflict `json:"conflicts"`
 	// Paths are the conflicted paths, also when no prediction was at hand.
 	Paths []string `json:"paths"`
@@ -738,6 +748,14 @@ type MergeConflictData struct {
 	// with send), and Via how (typed or resume).
 	Sent bool   `json:"sent,omitempty"`
 	Via  string `json:"via,omitempty"`
+}
+
+// TargetDirtyData is the data of CodeTargetDirty: the target's worktree
+// and the paths with local changes in the merge's way.
+type TargetDirtyData struct {
+	ErrorData
+	Worktree string   `json:"worktree"`
+	Paths    []string `json:"paths"`
 }
 
 // WhoParams asks which sessions are changing a file, optionally only

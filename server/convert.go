@@ -82,7 +82,7 @@ func wireFiles(files []workspace.FileDiff) []protocol.FileDiff {
 
 func wireComment(c agents.Comment) protocol.Comment {
 	return protocol.Comment{ID: c.ID, Session: c.Session, Path: c.Path, StartLine: c.StartLine, EndLine: c.EndLine,
-		Body: c.Body, Created: c.Created, Sent: c.Sent}
+		Body: c.Body, Created: c.Created, Sent: c.Sent, By: c.By}
 }
 
 func wireActivity(a agents.Activity) protocol.SessionActivity {

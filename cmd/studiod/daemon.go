@@ -38,6 +38,9 @@ func (a *app) serveCmd() *cobra.Command {
 			if err := a.dirs.Ensure(); err != nil {
 				return err
 			}
+			// A daemon a session's client started must not hand that
+			// session's secret to the commands it runs.
+			os.Unsetenv(agents.TokenEnv)
 			logf, err := os.OpenFile(a.dirs.Log(), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 			if err != nil {
 				return err
@@ -283,7 +286,7 @@ type check struct {
 func (a *app) doctorCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "doctor",
-		Short: "Check git, agents on PATH, inotify limits, socket permissions and config trust",
+		Short: "Check git, agents on PATH, inotify limits, socket permissions, config trust and the sandbox",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			checks := a.doctor(cmd.Context())

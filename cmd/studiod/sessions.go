@@ -270,6 +270,9 @@ func (a *app) showCmd() *cobra.Command {
 					row("asks", fmt.Sprintf("%s: %s (answer with `studiod answer %s allow|always|reject|never`)", w.Kind, w.Question, s.Name))
 				}
 				row("note", s.Note)
+				for _, line := range reviewLines(*s) {
+					row("review", line)
+				}
 				if len(s.Scope) > 0 {
 					row("scope", strings.Join(s.Scope, ", "))
 				}
@@ -624,6 +627,10 @@ $STUDIO_HOOK waiting "question", $STUDIO_HOOK idle. studiod also installs it
 as the lifecycle hook of the agents it knows (--agent claude, codex, gemini),
 which pass their own hook payload on stdin (Codex's notify program, --agent
 codex-notify, as an argument), and prints what the agent should read.
+
+It presents the session's secret ($STUDIO_SESSION_TOKEN, in every agent's
+environment): the daemon refuses a report without it, so that no process
+speaks for a session it does not run in.
 
 It never starts the daemon and never blocks the agent: when the daemon is not
 running or does not answer in time it prints nothing and exits 0, noting that
