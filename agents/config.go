@@ -27,6 +27,8 @@ type Config struct {
 	Pool     Pool               `toml:"pool"`
 	Sandbox  Sandbox            `toml:"sandbox"`
 	ACP      ACPFace            `toml:"acp"`
+	// Notify is read from the user's config only (see notify.go).
+	Notify Notify `toml:"notify"`
 }
 
 // Gate configures what an agent hears, before it writes a file, of the
@@ -376,6 +378,9 @@ func (m *Manager) loadRepoConfig(ctx context.Context, root string) (*repoConfig,
 	c, raw, err := LoadFile(path)
 	if err != nil {
 		return nil, invalidf("%v", err)
+	}
+	if err := repoNotify(c, path); err != nil {
+		return nil, err
 	}
 	rc := &repoConfig{Path: path, Config: c, Commands: repoCommands(c)}
 	if raw == nil {

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -140,6 +141,7 @@ func TestScripts(t *testing.T) {
 			"waitoutofscope": waitOutOfScopeCmd,
 			"waitwork":       waitWorkCmd,
 			"exitcode":       exitCodeCmd,
+			"waitfile":       waitFileCmd,
 		},
 	})
 }
@@ -278,4 +280,30 @@ func waitWorkCmd(ts *testscript.TestScript, neg bool, args []string) {
 		s, _ := w.Session(args[0])
 		return fmt.Sprintf("last seen: %+v", s)
 	})
+}
+
+// waitfile FILE REGEXP waits until some line of FILE matches REGEXP
+// (written by a process the script does not own, such as a command the
+// daemon runs).
+func waitFileCmd(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: waitfile FILE REGEXP")
+	}
+	re, err := regexp.Compile(args[1])
+	if err != nil {
+		ts.Fatalf("waitfile: %v", err)
+	}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		b, _ := os.ReadFile(ts.MkAbs(args[0]))
+		for _, line := range strings.Split(string(b), "\n") {
+			if re.MatchString(line) {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			ts.Fatalf("no line of %s matches %s; it holds:\n%s", args[0], args[1], b)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
