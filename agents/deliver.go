@@ -186,13 +186,18 @@ func (m *Manager) Answer(ctx context.Context, ref Ref, answer, text, by string) 
 		m.log.Warn("record answer", "session", s.Name, "err", err)
 	}
 	// The agent goes on; its hooks (or its screen) say what comes next.
+	guessed := false
 	s, err = m.update(s.ID, func(r *Session) bool {
 		if r.State != Waiting {
 			return false
 		}
 		r.State, r.Detail = Working, ""
+		guessed = true
 		return true
 	})
+	if sv := m.supervisorOf(s.ID); guessed && sv != nil {
+		sv.guess()
+	}
 	return s, d, err
 }
 

@@ -36,8 +36,12 @@ type supervisor struct {
 	from int64
 
 	// mu guards the fields below.
-	mu      sync.Mutex
-	hooked  bool   // the agent reports its own state; activity no longer decides
+	mu     sync.Mutex
+	hooked bool // the agent reports its own state; activity no longer decides
+	// guessed: the state is studiod's guess after an answer, which no
+	// hook has confirmed: the screen and the silence decide it until one
+	// does (an agent back at its input after a refusal reports nothing).
+	guessed bool
 	stopReq bool   // an exit now means "stopped"
 	tail    []byte // last output, for the agent's last words without a screen
 	idle    *time.Timer
@@ -281,9 +285,9 @@ func (sv *supervisor) settle() {
 	sv.settleMu.Lock()
 	defer sv.settleMu.Unlock()
 	sv.mu.Lock()
-	hooked, silent := sv.hooked, time.Since(sv.last)
+	hooked, guessed, silent := sv.hooked, sv.guessed, time.Since(sv.last)
 	sv.mu.Unlock()
-	if hooked {
+	if hooked && !guessed {
 		return
 	}
 	ask, ok := sv.screenPrompt()
@@ -291,7 +295,18 @@ func (sv *supervisor) settle() {
 		return
 	}
 	idle := silent >= sv.idleAfter
+	decided := false
+	defer func() {
+		// Once the screen or the silence has decided, the guess is over;
+		// a hook decides again from its next report.
+		if decided && guessed {
+			sv.mu.Lock()
+			sv.guessed = false
+			sv.mu.Unlock()
+		}
+	}()
 	sv.m.update(sv.id, func(s *Session) bool {
+		decided = false
 		switch {
 		case !live(s.State) || s.State == Starting:
 			return false
@@ -300,11 +315,15 @@ func (sv *supervisor) settle() {
 				return false
 			}
 			s.State, s.Detail, s.Ask = Waiting, ask.Question, ask
+			decided = true
 		case idle:
 			if s.State != Working && s.State != Waiting {
 				return false
 			}
 			s.State, s.Detail, s.Ask = Idle, "", nil
+			decided = true
+		case guessed:
+			return false
 		case s.State == Waiting || s.State == Idle:
 			s.State, s.Detail, s.Ask = Working, "", nil
 		default:
@@ -487,7 +506,7 @@ func (m *Manager) applyHook(ctx context.Context, ref Ref, kind string, e hookEve
 	if e.state != "" {
 		if sv := m.supervisorOf(s.ID); sv != nil {
 			sv.mu.Lock()
-			sv.hooked = true
+			sv.hooked, sv.guessed = true, false
 			sv.mu.Unlock()
 		}
 	}
@@ -709,4 +728,15 @@ func (m *Manager) remove(ctx context.Context, ref Ref, keepBranch, force bool) (
 	s, err = m.setState(s.ID, Removed, detail)
 	res.Session = s
 	return res, err
+}
+
+// guess says the session's state is studiod's guess after an answer (an
+// agent refused a permission may be back at its input with no hook to say
+// so): until the agent's hooks report again, its screen and the silence
+// decide, as for an agent without hooks.
+func (sv *supervisor) guess() {
+	sv.mu.Lock()
+	defer sv.mu.Unlock()
+	sv.guessed = true
+	sv.rearm()
 }

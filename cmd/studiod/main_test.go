@@ -54,6 +54,7 @@ func fakeAgent() {
 	remove := fs.String("rm", "", "comma-separated files to delete")
 	echo := fs.Bool("echo", false, "echo every input line as 'got: LINE'")
 	nohook := fs.Bool("nohook", false, "never report state through STUDIO_HOOK")
+	silentAfter := fs.Bool("silentafter", false, "report nothing through STUDIO_HOOK once the question is answered (as an agent back at its input after a refusal)")
 	detach := fs.Bool("detach", false, "start a detached helper (its own session, SIGHUP and SIGTERM ignored, the terminal kept open) that runs until killed")
 	helper := fs.Bool("helper", false, "be that helper")
 	flood := fs.Int("flood", 0, "write this many bytes of output at once (in 32 KiB writes)")
@@ -103,6 +104,10 @@ func fakeAgent() {
 		fmt.Print(*ask + " ")
 		if in.Scan() {
 			fmt.Println("answer:", in.Text())
+		}
+		if *silentAfter {
+			*nohook = true
+			fmt.Print("> ")
 		}
 		hook("working")
 	}
