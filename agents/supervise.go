@@ -378,13 +378,7 @@ func (sv *supervisor) finish(ctx context.Context) {
 			return true
 		})
 	default:
-		detail := ""
-		switch {
-		case ex.Signal != "":
-			detail = "killed by " + ex.Signal
-		case code != 0 && tail != "":
-			detail = tail
-		}
+		detail := exitDetail(code, ex.Signal, tail)
 		if note != "" {
 			detail = strings.TrimSpace(detail + " " + note)
 		}

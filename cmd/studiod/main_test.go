@@ -57,11 +57,21 @@ func fakeAgent() {
 	silentAfter := fs.Bool("silentafter", false, "report nothing through STUDIO_HOOK once the question is answered (as an agent back at its input after a refusal)")
 	detach := fs.Bool("detach", false, "start a detached helper (its own session, SIGHUP and SIGTERM ignored, the terminal kept open) that runs until killed")
 	helper := fs.Bool("helper", false, "be that helper")
+	trapTerm := fs.Bool("trapterm", false, "on SIGTERM, say how to resume and exit 143 (as Claude Code does)")
 	flood := fs.Int("flood", 0, "write this many bytes of output at once (in 32 KiB writes)")
 	fs.Parse(os.Args[1:])
 	if *helper {
 		signal.Ignore(syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
 		select {}
+	}
+	if *trapTerm {
+		term := make(chan os.Signal, 1)
+		signal.Notify(term, syscall.SIGTERM)
+		go func() {
+			<-term
+			fmt.Println("Resume this session with: fakeagent --resume 0123")
+			os.Exit(143)
+		}()
 	}
 	if *detach {
 		h := exec.Command("fakeagent", "-helper")

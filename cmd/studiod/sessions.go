@@ -13,6 +13,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/charmbracelet/x/ansi"
 	"github.com/spf13/cobra"
 
 	"github.com/studiod/studiod/agents"
@@ -197,11 +198,10 @@ func (a *app) lsCmd() *cobra.Command {
 	return cmd
 }
 
+// trunc cuts s to n terminal cells, never inside a character (a wide
+// one counts two), marking the cut with an ellipsis.
 func trunc(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n-1] + "…"
+	return ansi.Truncate(s, n, "…")
 }
 
 func age(t time.Time) string {
