@@ -58,6 +58,7 @@ func fakeAgent() {
 	detach := fs.Bool("detach", false, "start a detached helper (its own session, SIGHUP and SIGTERM ignored, the terminal kept open) that runs until killed")
 	helper := fs.Bool("helper", false, "be that helper")
 	trapTerm := fs.Bool("trapterm", false, "on SIGTERM, say how to resume and exit 143 (as Claude Code does)")
+	styled := fs.Bool("styled", false, "write a line in colour, a progress line that redraws itself, a title and a hyperlink")
 	flood := fs.Int("flood", 0, "write this many bytes of output at once (in 32 KiB writes)")
 	fs.Parse(os.Args[1:])
 	if *helper {
@@ -100,6 +101,11 @@ func fakeAgent() {
 		if f != "" {
 			os.Remove(f)
 		}
+	}
+	if *styled {
+		fmt.Print("\x1b]0;✳ fake title\x07\x1b[1;31mred\x1b[0m and \x1b]8;;https://example.com\x1b\\plain\x1b]8;;\x1b\\\r\n")
+		fmt.Print("progress 10%\rprogress 50%\rprogress 100%\x1b[K\r\n")
+		fmt.Print("\x1b[5;1Hé à 書\x1b[6;1Hnext row\r\n")
 	}
 	for left := *flood; left > 0; left -= 32 << 10 {
 		os.Stdout.Write(bytes.Repeat([]byte("x"), min(left, 32<<10)))

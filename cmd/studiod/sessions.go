@@ -322,7 +322,7 @@ func (a *app) logsCmd() *cobra.Command {
 	var tail int64
 	cmd := &cobra.Command{
 		Use:   "logs NAME [-f]",
-		Short: "Print the agent's terminal output (an ACP agent's transcript)",
+		Short: "Print the agent's terminal output as text (an ACP agent's transcript); --raw for the bytes",
 		Args:  exactArgs(1, "NAME [-f]"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if tail < 0 {
@@ -331,7 +331,7 @@ func (a *app) logsCmd() *cobra.Command {
 			return a.logs(cmd.Context(), args[0], follow, raw, tail)
 		},
 	}
-	cmd.Flags().BoolVar(&raw, "raw", false, "for an ACP session, print the logged messages (JSON lines) instead of the transcript")
+	cmd.Flags().BoolVar(&raw, "raw", false, "print the bytes as logged: a terminal agent's escape sequences, an ACP agent's messages (JSON lines); by default a terminal's output is rendered as text and an ACP agent's as a transcript")
 	cmd.Flags().StringVar(&a.repo, "repo", "", "repository (default: the current directory's)")
 	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing output as it comes, until the agent exits")
 	cmd.Flags().Int64Var(&tail, "tail", 0, "start this many bytes before the end")
@@ -355,8 +355,15 @@ func (a *app) logs(ctx context.Context, name string, follow, raw bool, tail int6
 		offset = -tail
 	}
 	var stdout io.Writer = os.Stdout
-	if s.Protocol == agents.ProtocolACP && !raw {
+	switch {
+	case raw:
+	case s.Protocol == agents.ProtocolACP:
 		stdout = agents.NewTranscript(os.Stdout, s.Worktree)
+	default:
+		// A terminal's bytes are for a terminal: as text unless --raw.
+		tw := newTextWriter(os.Stdout)
+		defer tw.Close()
+		stdout = tw
 	}
 	var all []byte
 	from := int64(-1)
