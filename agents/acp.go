@@ -298,7 +298,7 @@ func (d *acpDriver) enqueue(text string) (before int, busy bool) {
 func (d *acpDriver) prompt(ctx context.Context, text string) Delivery {
 	before, busy := d.enqueue(text)
 	d.publish()
-	dl := Delivery{Via: "acp"}
+	dl := Delivery{Via: "acp", Queued: busy}
 	if busy {
 		dl.Note = fmt.Sprintf("queued: a turn is running; it becomes the next prompt when this one ends (follow with `studiod logs %s -f`)", d.name)
 		return dl

@@ -16,6 +16,9 @@ type Delivery struct {
 	Via       string // typed, resume
 	Confirmed bool   // the agent's hook said it took the text as a prompt
 	Note      string // what to do when not confirmed
+	// Queued: the agent is busy with a turn; the text becomes its next
+	// prompt when that one ends (ACP).
+	Queued bool
 }
 
 // Bracketed paste markers: agents that enable the mode take what is

@@ -376,6 +376,9 @@ type Delivery struct {
 	Confirmed bool `json:"confirmed"`
 	// Note says what to do when the delivery is not confirmed.
 	Note string `json:"note,omitempty"`
+	// Queued says the agent is busy with a turn: the text becomes its
+	// next prompt when that one ends (ACP agents).
+	Queued bool `json:"queued,omitempty"`
 }
 
 // SendResult is the session after a send, and the delivery.

@@ -38,7 +38,7 @@ func wireSession(s agents.Session) protocol.Session {
 }
 
 func wireDelivery(d agents.Delivery) protocol.Delivery {
-	return protocol.Delivery{Via: d.Via, Confirmed: d.Confirmed, Note: d.Note}
+	return protocol.Delivery{Via: d.Via, Confirmed: d.Confirmed, Note: d.Note, Queued: d.Queued}
 }
 
 func ref(r protocol.SessionRef) agents.Ref { return agents.Ref{Session: r.Session, Repo: r.Repo} }

@@ -526,6 +526,8 @@ func deliveredText(d protocol.Delivery) string {
 	switch {
 	case d.Confirmed:
 		return "delivered to"
+	case d.Queued:
+		return "queued for"
 	case d.Via == "resume":
 		return "resumed"
 	}

@@ -261,6 +261,7 @@ export interface Delivery {
     via: string;
     confirmed: boolean;
     note?: string;
+    queued?: boolean;
 }
 
 export interface AnswerResult {
