@@ -111,6 +111,9 @@ type Profile struct {
 	Mode string `toml:"mode"`
 	// Sandbox turns on (or widens) the sandbox for this agent (sandbox.go).
 	Sandbox Sandbox `toml:"sandbox"`
+	// PermissionMode is passed to the agent as its permission mode
+	// (permmode.go); empty leaves the agent's own default.
+	PermissionMode string `toml:"permission_mode"`
 }
 
 // Setup prepares a new worktree.
@@ -297,6 +300,9 @@ func overlay(base, o Config) Config {
 		}
 		if v.Mode != "" {
 			p.Mode = v.Mode
+		}
+		if v.PermissionMode != "" {
+			p.PermissionMode = v.PermissionMode
 		}
 		agents[k] = p
 	}

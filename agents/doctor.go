@@ -26,6 +26,9 @@ type AgentCheck struct {
 	// Hooks says how studiod learns the agent's state: "hooks" (exact),
 	// "hooks (untested version)", or "screen" (read from its terminal).
 	Hooks string `json:"hooks"`
+	// PermissionMode is the profile's permission_mode: the mode the agent
+	// starts in ("" is the agent's own default).
+	PermissionMode string `json:"permissionMode,omitempty"`
 	// Hint says what to do when the agent looks signed out or not set up.
 	Hint string `json:"hint,omitempty"`
 }
@@ -55,7 +58,7 @@ func WithUser(self string, user Config) Config {
 // CheckAgent finds profile p's program, asks it its version, and says how
 // studiod will learn its state and whether it looks ready to use.
 func CheckAgent(ctx context.Context, name string, p Profile) AgentCheck {
-	c := AgentCheck{Name: name, Hooks: "screen"}
+	c := AgentCheck{Name: name, Hooks: "screen", PermissionMode: p.PermissionMode}
 	if len(p.Command) == 0 {
 		return c
 	}

@@ -264,6 +264,9 @@ func (a *app) showCmd() *cobra.Command {
 				row("id", s.ID)
 				row("state", stateText(*s))
 				row("agent", s.Agent+"  ("+strings.Join(s.Command, " ")+")")
+				if s.Protocol == "" {
+					row("permissions", cmp.Or(s.PermissionMode, "the agent's own default (its own settings; set permission_mode in the profile)"))
+				}
 				row("prompt", s.Prompt)
 				if s.Waiting != nil {
 					w := s.Waiting

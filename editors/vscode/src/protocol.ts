@@ -234,6 +234,7 @@ export interface Session {
     worktree: string;
     agent: string;
     command?: string[];
+    permissionMode?: string;
     prompt?: string;
     state: State;
     detail?: string;
