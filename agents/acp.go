@@ -298,7 +298,7 @@ func (d *acpDriver) enqueue(text string) (before int, busy bool) {
 func (d *acpDriver) prompt(ctx context.Context, text string) Delivery {
 	before, busy := d.enqueue(text)
 	d.publish()
-	dl := Delivery{Via: "acp"}
+	dl := Delivery{Via: "acp", Queued: busy}
 	if busy {
 		dl.Note = fmt.Sprintf("queued: a turn is running; it becomes the next prompt when this one ends (follow with `studiod logs %s -f`)", d.name)
 		return dl
@@ -333,11 +333,11 @@ func (d *acpDriver) open(ctx context.Context, resume string, progress Progress) 
 		d.publish()
 	}()
 	progress("initializing (ACP)")
-	// No fs or terminal capability: the agent reads and writes the
-	// worktree itself, which the watcher follows like any other session.
+	// The file system of the session's worktree (acpfs.go); no terminal
+	// capability: the agent runs its commands itself.
 	init, err := d.conn.Initialize(ctx, acp.InitializeRequest{
 		ProtocolVersion:    acp.ProtocolVersionNumber,
-		ClientCapabilities: acp.ClientCapabilities{},
+		ClientCapabilities: acp.ClientCapabilities{Fs: acpFileCaps},
 		ClientInfo:         &acp.Implementation{Name: "studiod", Version: "1"},
 	})
 	if err != nil {
@@ -625,12 +625,12 @@ func (d *acpDriver) RequestPermission(ctx context.Context, p acp.RequestPermissi
 
 func (d *acpDriver) SessionUpdate(context.Context, acp.SessionNotification) error { return nil }
 
-func (d *acpDriver) ReadTextFile(context.Context, acp.ReadTextFileRequest) (acp.ReadTextFileResponse, error) {
-	return acp.ReadTextFileResponse{}, acp.NewMethodNotFound(acp.ClientMethodFsReadTextFile)
+func (d *acpDriver) ReadTextFile(_ context.Context, req acp.ReadTextFileRequest) (acp.ReadTextFileResponse, error) {
+	return readWorktreeFile(d.worktree, req)
 }
 
-func (d *acpDriver) WriteTextFile(context.Context, acp.WriteTextFileRequest) (acp.WriteTextFileResponse, error) {
-	return acp.WriteTextFileResponse{}, acp.NewMethodNotFound(acp.ClientMethodFsWriteTextFile)
+func (d *acpDriver) WriteTextFile(_ context.Context, req acp.WriteTextFileRequest) (acp.WriteTextFileResponse, error) {
+	return writeWorktreeFile(d.worktree, req)
 }
 
 func (d *acpDriver) CreateTerminal(context.Context, acp.CreateTerminalRequest) (acp.CreateTerminalResponse, error) {

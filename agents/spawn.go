@@ -184,8 +184,11 @@ func (m *Manager) Spawn(ctx context.Context, req SpawnRequest, progress Progress
 	}
 	started, err := m.update(s.ID, func(r *Session) bool {
 		r.PID = pid
-		if r.Protocol != ProtocolACP {
-			r.State = Working // an ACP session is working once it has a prompt
+		// An ACP session is working once it has a prompt. A terminal
+		// agent's hook may have reported already (waiting for an answer,
+		// idle): that report stands.
+		if r.Protocol != ProtocolACP && r.State == Starting {
+			r.State = Working
 		}
 		r.Command, r.Conversation = s.Command, s.Conversation
 		return true
