@@ -28,6 +28,8 @@ type Config struct {
 	Sandbox  Sandbox            `toml:"sandbox"`
 	ACP      ACPFace            `toml:"acp"`
 	Roles    map[string]Role    `toml:"roles"`
+	// Notify is read from the user's config only (see notify.go).
+	Notify Notify `toml:"notify"`
 }
 
 // Gate configures what an agent hears, before it writes a file, of the
@@ -110,6 +112,9 @@ type Profile struct {
 	Mode string `toml:"mode"`
 	// Sandbox turns on (or widens) the sandbox for this agent (sandbox.go).
 	Sandbox Sandbox `toml:"sandbox"`
+	// PermissionMode is passed to the agent as its permission mode
+	// (permmode.go); empty leaves the agent's own default.
+	PermissionMode string `toml:"permission_mode"`
 }
 
 // Setup prepares a new worktree.
@@ -297,6 +302,9 @@ func overlay(base, o Config) Config {
 		if v.Mode != "" {
 			p.Mode = v.Mode
 		}
+		if v.PermissionMode != "" {
+			p.PermissionMode = v.PermissionMode
+		}
 		agents[k] = p
 	}
 	base.Agents = agents
@@ -378,6 +386,9 @@ func (m *Manager) loadRepoConfig(ctx context.Context, root string) (*repoConfig,
 	c, raw, err := LoadFile(path)
 	if err != nil {
 		return nil, invalidf("%v", err)
+	}
+	if err := repoNotify(c, path); err != nil {
+		return nil, err
 	}
 	rc := &repoConfig{Path: path, Config: c, Commands: repoCommands(c)}
 	if raw == nil {

@@ -14,6 +14,9 @@ type Delivery struct {
 	Via       string // typed, resume
 	Confirmed bool   // the agent's hook said it took the text as a prompt
 	Note      string // what to do when not confirmed
+	// Queued: the agent is busy with a turn; the text becomes its next
+	// prompt when that one ends (ACP).
+	Queued bool
 }
 
 // Bracketed paste markers: agents that enable the mode take what is
@@ -189,13 +192,18 @@ func (drv terminalDriver) answer(ctx context.Context, s Session, ask Ask, answer
 		m.log.Warn("record answer", "session", s.Name, "err", err)
 	}
 	// The agent goes on; its hooks (or its screen) say what comes next.
+	guessed := false
 	s, err = m.update(s.ID, func(r *Session) bool {
 		if r.State != Waiting {
 			return false
 		}
 		r.State, r.Detail = Working, ""
+		guessed = true
 		return true
 	})
+	if sv := m.supervisorOf(s.ID); guessed && sv != nil {
+		sv.guess()
+	}
 	return s, d, err
 }
 

@@ -80,6 +80,7 @@ func (m *Manager) applyHook(ctx context.Context, ref Ref, kind string, e hookEve
 			} else {
 				sv.hinted = true
 			}
+			sv.guessed = false
 			sv.mu.Unlock()
 		}
 	}

@@ -179,7 +179,10 @@ func (m *Manager) Spawn(ctx context.Context, req SpawnRequest, progress Progress
 	}
 	started, err := m.update(s.ID, func(r *Session) bool {
 		r.PID = pid
-		if st := drv.startedState(); st != "" {
+		// An ACP session is working once it has a prompt. A terminal
+		// agent's hook may have reported already (waiting for an answer,
+		// idle): that report stands.
+		if st := drv.startedState(); st != "" && r.State == Starting {
 			r.State = st
 		}
 		r.Command, r.Conversation = s.Command, s.Conversation

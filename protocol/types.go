@@ -51,9 +51,13 @@ type Session struct {
 	Worktree string   `json:"worktree"`
 	Agent    string   `json:"agent"`
 	Command  []string `json:"command,omitempty"`
-	Prompt   string   `json:"prompt,omitempty"`
-	State    State    `json:"state"`
-	Detail   string   `json:"detail,omitempty"` // waiting question, failure reason
+	// PermissionMode is the permission mode the agent was started in
+	// (its profile's permission_mode, or its flag in the command); empty:
+	// the agent's own default.
+	PermissionMode string `json:"permissionMode,omitempty"`
+	Prompt         string `json:"prompt,omitempty"`
+	State          State  `json:"state"`
+	Detail         string `json:"detail,omitempty"` // waiting question, failure reason
 	// Waiting says what a waiting session needs from the person.
 	Waiting *Waiting `json:"waiting,omitempty"`
 	// Conversation is the agent's own id for this session's conversation,
@@ -381,6 +385,9 @@ type Delivery struct {
 	Confirmed bool `json:"confirmed"`
 	// Note says what to do when the delivery is not confirmed.
 	Note string `json:"note,omitempty"`
+	// Queued says the agent is busy with a turn: the text becomes its
+	// next prompt when that one ends (ACP agents).
+	Queued bool `json:"queued,omitempty"`
 }
 
 // SendResult is the session after a send, and the delivery.

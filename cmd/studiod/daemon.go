@@ -332,9 +332,7 @@ func (a *app) doctor(ctx context.Context) []check {
 	if user, _, err := agents.LoadFile(a.dirs.ConfigFile()); err != nil {
 		checks = append(checks, check{Name: "config", Detail: err.Error()})
 	} else {
-		for name, p := range user.Agents {
-			cfg.Agents[name] = p
-		}
+		cfg = agents.WithUser(self, user)
 	}
 	// The terminal agents, said missing when not found; then the ACP
 	// profiles and the user's own, listed when found. Each check asks the
@@ -365,7 +363,14 @@ func (a *app) doctor(ctx context.Context) []check {
 			continue
 		}
 		found++
-		detail := fmt.Sprintf("%s %s at %s; state from %s", name, cmp.Or(ac.Version, "(version unknown)"), ac.Path, ac.Hooks)
+		version := cmp.Or(ac.Version, "(version unknown)")
+		if ac.Slow {
+			version = "(slow: printed no version in time; the machine may be busy)"
+		}
+		detail := fmt.Sprintf("%s %s at %s; state from %s", name, version, ac.Path, ac.Hooks)
+		if p := cfg.Agents[name]; p.Hooks != "" && p.Protocol == "" {
+			detail += "; permission mode " + cmp.Or(ac.PermissionMode, "the agent's own default")
+		}
 		c := check{Name: "agent " + name, OK: ac.Hint == "", Warn: ac.Hint != "", Detail: detail, Agent: &ac}
 		if ac.Hint != "" {
 			c.Detail += ": " + ac.Hint

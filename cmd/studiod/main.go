@@ -169,7 +169,7 @@ Try it with no AI account: studiod demo`,
 		a.stopCmd(), a.rmCmd(), a.statusCmd(), a.doctorCmd(), a.serveCmd(), a.trustCmd(),
 		a.versionCmd(), a.hookCmd(), a.shutdownCmd(), a.demoCmd(), a.conflictsCmd(), a.whoCmd(), a.lspCmd(),
 		a.diffCmd(), a.commentCmd(), a.commentsCmd(), a.feedbackCmd(), a.mergeCmd(), a.undoCmd(),
-		a.previewCmd(), a.landCmd(), a.syncCmd(), a.poolCmd(), a.salvageCmd(), a.restoreCmd(), a.planCmd(), a.reviewByCmd(),
+		a.previewCmd(), a.landCmd(), a.waitCmd(), a.syncCmd(), a.poolCmd(), a.salvageCmd(), a.restoreCmd(), a.planCmd(), a.reviewByCmd(),
 		shimCmd(), demoAgentCmd(), fsmonitorCmd(),
 		a.mcpCmd(), a.mcpTokenCmd(), a.acpCmd(), a.uiCmd(),
 	)

@@ -474,6 +474,8 @@ func deliveryText(d protocol.Delivery) string {
 	switch {
 	case d.Confirmed:
 		return "the agent confirmed it took the prompt"
+	case d.Queued:
+		return "queued: the agent is busy with a turn; this becomes its next prompt when that one ends"
 	case d.Via == "resume":
 		return "the agent was resumed with it"
 	case d.Note != "":

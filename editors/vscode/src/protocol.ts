@@ -273,6 +273,7 @@ export interface Session {
     worktree: string;
     agent: string;
     command?: string[];
+    permissionMode?: string;
     prompt?: string;
     state: State;
     detail?: string;
@@ -302,6 +303,7 @@ export interface Delivery {
     via: string;
     confirmed: boolean;
     note?: string;
+    queued?: boolean;
 }
 
 export interface AnswerResult {
