@@ -294,7 +294,7 @@ func (d *acpConn) enqueue(text string) (before int, busy bool) {
 func (d *acpConn) prompt(ctx context.Context, text string) Delivery {
 	before, busy := d.enqueue(text)
 	d.publish()
-	dl := Delivery{Via: "acp"}
+	dl := Delivery{Via: "acp", Queued: busy}
 	if busy {
 		dl.Note = fmt.Sprintf("queued: a turn is running; it becomes the next prompt when this one ends (follow with `studiod logs %s -f`)", d.name)
 		return dl
@@ -329,11 +329,11 @@ func (d *acpConn) open(ctx context.Context, resume string, progress Progress) er
 		d.publish()
 	}()
 	progress("initializing (ACP)")
-	// No fs or terminal capability: the agent reads and writes the
-	// worktree itself, which the watcher follows like any other session.
+	// The file system of the session's worktree (acpfs.go); no terminal
+	// capability: the agent runs its commands itself.
 	init, err := d.conn.Initialize(ctx, acp.InitializeRequest{
 		ProtocolVersion:    acp.ProtocolVersionNumber,
-		ClientCapabilities: acp.ClientCapabilities{},
+		ClientCapabilities: acp.ClientCapabilities{Fs: acpFileCaps},
 		ClientInfo:         &acp.Implementation{Name: "studiod", Version: "1"},
 	})
 	if err != nil {

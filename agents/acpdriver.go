@@ -204,7 +204,7 @@ func (drv acpDriver) resume(ctx context.Context, s Session, text string) (Delive
 		return Delivery{}, err
 	}
 	if !rc.Trusted {
-		return Delivery{}, fmt.Errorf("%w: %s changed since it was trusted: run `studiod trust`", ErrUntrusted, rc.Path)
+		return Delivery{}, &Problem{Kind: ErrUntrusted, What: rc.Path + " changed since it was trusted", Repo: s.Repo, Path: rc.Path, Fix: FixTrust}
 	}
 	p := cfg.Agents[s.Agent]
 	if s.LogLimit, err = ParseSize(cfg.Defaults.LogLimit); err != nil {

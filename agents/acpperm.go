@@ -220,12 +220,12 @@ func (d *acpConn) RequestPermission(ctx context.Context, p acp.RequestPermission
 
 func (d *acpConn) SessionUpdate(context.Context, acp.SessionNotification) error { return nil }
 
-func (d *acpConn) ReadTextFile(context.Context, acp.ReadTextFileRequest) (acp.ReadTextFileResponse, error) {
-	return acp.ReadTextFileResponse{}, acp.NewMethodNotFound(acp.ClientMethodFsReadTextFile)
+func (d *acpConn) ReadTextFile(_ context.Context, req acp.ReadTextFileRequest) (acp.ReadTextFileResponse, error) {
+	return readWorktreeFile(d.worktree, req)
 }
 
-func (d *acpConn) WriteTextFile(context.Context, acp.WriteTextFileRequest) (acp.WriteTextFileResponse, error) {
-	return acp.WriteTextFileResponse{}, acp.NewMethodNotFound(acp.ClientMethodFsWriteTextFile)
+func (d *acpConn) WriteTextFile(_ context.Context, req acp.WriteTextFileRequest) (acp.WriteTextFileResponse, error) {
+	return writeWorktreeFile(d.worktree, req)
 }
 
 func (d *acpConn) CreateTerminal(context.Context, acp.CreateTerminalRequest) (acp.CreateTerminalResponse, error) {

@@ -88,13 +88,13 @@ func (m *Manager) checkConfig(ctx context.Context, root, override string) (check
 	}
 	if cc.command == "" {
 		if rc.Config.Check.Command != "" && !rc.Trusted {
-			return cc, fmt.Errorf("%w: %s defines a check command (%s); review it, then run `studiod trust` in %s",
-				ErrUntrusted, rc.Path, rc.Config.Check.Command, root)
+			return cc, &Problem{Kind: ErrUntrusted, What: fmt.Sprintf("%s defines a check command (%s)", rc.Path, rc.Config.Check.Command),
+				Repo: root, Path: rc.Path, Fix: FixTrust}
 		}
 		cc.command = cfg.Check.Command
 	}
 	if strings.TrimSpace(cc.command) == "" {
-		return cc, invalidf("no check command: set [check] command in %s (then `studiod trust`) or in your config.toml, or pass --check-command", filepath.Join(root, RepoConfigName))
+		return cc, &Problem{Kind: ErrInvalid, What: "no check command", Repo: root, Path: filepath.Join(root, RepoConfigName), Fix: FixCheckCommand}
 	}
 	if cc.timeout <= 0 {
 		cc.timeout = defaultCheckTimeout

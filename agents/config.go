@@ -27,6 +27,9 @@ type Config struct {
 	Pool     Pool               `toml:"pool"`
 	Sandbox  Sandbox            `toml:"sandbox"`
 	ACP      ACPFace            `toml:"acp"`
+	Roles    map[string]Role    `toml:"roles"`
+	// Notify is read from the user's config only (see notify.go).
+	Notify Notify `toml:"notify"`
 }
 
 // Gate configures what an agent hears, before it writes a file, of the
@@ -109,6 +112,9 @@ type Profile struct {
 	Mode string `toml:"mode"`
 	// Sandbox turns on (or widens) the sandbox for this agent (sandbox.go).
 	Sandbox Sandbox `toml:"sandbox"`
+	// PermissionMode is passed to the agent as its permission mode
+	// (permmode.go); empty leaves the agent's own default.
+	PermissionMode string `toml:"permission_mode"`
 }
 
 // Setup prepares a new worktree.
@@ -296,9 +302,13 @@ func overlay(base, o Config) Config {
 		if v.Mode != "" {
 			p.Mode = v.Mode
 		}
+		if v.PermissionMode != "" {
+			p.PermissionMode = v.PermissionMode
+		}
 		agents[k] = p
 	}
 	base.Agents = agents
+	base.Roles = mergeRoles(base.Roles, o.Roles)
 	if o.Check.Command != "" {
 		base.Check.Command = o.Check.Command
 	}
@@ -377,6 +387,9 @@ func (m *Manager) loadRepoConfig(ctx context.Context, root string) (*repoConfig,
 	if err != nil {
 		return nil, invalidf("%v", err)
 	}
+	if err := repoNotify(c, path); err != nil {
+		return nil, err
+	}
 	rc := &repoConfig{Path: path, Config: c, Commands: repoCommands(c)}
 	if raw == nil {
 		rc.Trusted = true
@@ -398,12 +411,17 @@ func (m *Manager) effectiveConfig(ctx context.Context, root string) (Config, *re
 	if err != nil {
 		return Config{}, nil, invalidf("%v", err)
 	}
+	// A relative worktree_dir is relative to the file that says it, never
+	// to wherever the daemon happens to run.
+	user.Defaults.WorktreeDir = relativeTo(filepath.Dir(m.opts.UserConfig), user.Defaults.WorktreeDir)
 	c := overlay(Builtin(m.opts.Self), user)
 	rc, err := m.loadRepoConfig(ctx, root)
 	if err != nil {
 		return Config{}, nil, err
 	}
-	eff := overlay(c, rc.Config)
+	repoCfg := rc.Config
+	repoCfg.Defaults.WorktreeDir = relativeTo(root, repoCfg.Defaults.WorktreeDir)
+	eff := overlay(c, repoCfg)
 	// A repository may lower the user's disk cap for the pool, never raise it.
 	if rc.Config.Pool.MaxDisk != "" {
 		repoMax, err1 := parseBytes(rc.Config.Pool.MaxDisk)
@@ -416,6 +434,20 @@ func (m *Manager) effectiveConfig(ctx context.Context, root string) (Config, *re
 		return Config{}, nil, err
 	}
 	return eff, rc, nil
+}
+
+// relativeTo resolves a relative path against dir, and ~/ against the
+// home directory.
+func relativeTo(dir, path string) string {
+	if rest, ok := strings.CutPrefix(path, "~/"); ok {
+		if home, err := os.UserHomeDir(); err == nil {
+			return filepath.Join(home, rest)
+		}
+	}
+	if path == "" || filepath.IsAbs(path) {
+		return path
+	}
+	return filepath.Join(dir, path)
 }
 
 // validate checks the settings no later step checks, so a bad value is

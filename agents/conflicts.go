@@ -2,6 +2,7 @@ package agents
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"os"
 	"slices"
@@ -214,15 +215,47 @@ func (c *conflicts) snapshotted(id, commit string) {
 }
 
 // worktreeGone records that a session's worktree was deleted behind
-// studiod's back. The session stays (its branch may hold work) until removed.
+// studiod's back: its detail says so, and its changes are what its branch
+// holds (the uncommitted work went with the worktree). The session stays
+// (its branch may hold work) until removed.
 func (m *Manager) worktreeGone(id string) {
-	go m.update(id, func(s *Session) bool {
-		if _, err := os.Stat(s.Worktree); err == nil || !active(s.State) {
+	go m.markWorktreeGone(m.ctx, id)
+}
+
+func (m *Manager) markWorktreeGone(ctx context.Context, id string) {
+	s, err := m.Lookup(Ref{Session: id})
+	if err != nil || !active(s.State) || s.Worktree == "" {
+		return
+	}
+	if _, err := os.Stat(s.Worktree); !errors.Is(err, os.ErrNotExist) {
+		return
+	}
+	var c Changes
+	if files, err := m.opts.Git.Diff(ctx, s.Repo, s.Base, "refs/heads/"+s.Branch, nil, false); err == nil {
+		t := workspace.Total(files)
+		c = Changes{Files: t.Files, Additions: t.Additions, Deletions: t.Deletions}
+	}
+	detail := "worktree " + s.Worktree + " was deleted outside studiod: `studiod rm " + s.Name + "` cleans up (the branch keeps committed work)"
+	m.update(id, func(s *Session) bool {
+		if !active(s.State) || s.Detail == detail && s.Changes == c {
 			return false
 		}
-		s.Detail = "worktree " + s.Worktree + " was deleted outside studiod: `studiod rm " + s.Name + " --force` cleans up (the branch keeps committed work)"
+		s.Detail, s.Changes = detail, c
 		return true
 	})
+}
+
+// checkWorktrees marks the active sessions whose worktree is gone, which
+// no file event may have told (deleted while the daemon was down, or
+// with its watch).
+func (m *Manager) checkWorktrees() {
+	for _, s := range m.List("", false) {
+		if active(s.State) && s.Worktree != "" {
+			if _, err := os.Stat(s.Worktree); errors.Is(err, os.ErrNotExist) {
+				m.markWorktreeGone(m.ctx, s.ID)
+			}
+		}
+	}
 }
 
 // untrack stops predicting for a session; its conflicts resolve.

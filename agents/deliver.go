@@ -14,6 +14,9 @@ type Delivery struct {
 	Via       string // typed, resume
 	Confirmed bool   // the agent's hook said it took the text as a prompt
 	Note      string // what to do when not confirmed
+	// Queued: the agent is busy with a turn; the text becomes its next
+	// prompt when that one ends (ACP).
+	Queued bool
 }
 
 // Bracketed paste markers: agents that enable the mode take what is
@@ -189,13 +192,18 @@ func (drv terminalDriver) answer(ctx context.Context, s Session, ask Ask, answer
 		m.log.Warn("record answer", "session", s.Name, "err", err)
 	}
 	// The agent goes on; its hooks (or its screen) say what comes next.
+	guessed := false
 	s, err = m.update(s.ID, func(r *Session) bool {
 		if r.State != Waiting {
 			return false
 		}
 		r.State, r.Detail = Working, ""
+		guessed = true
 		return true
 	})
+	if sv := m.supervisorOf(s.ID); guessed && sv != nil {
+		sv.guess()
+	}
 	return s, d, err
 }
 
@@ -289,8 +297,8 @@ func (drv terminalDriver) answerKeys(ctx context.Context, s Session, ask Ask, an
 	if keys, ok := p.Answers[answer]; ok && ask.Kind == WaitPermission {
 		return []string{unescapeKeys(keys)}, nil
 	}
-	return nil, fmt.Errorf("%w: agent %q has no keys for answering %q to a %s question: answer in its terminal (`studiod attach %s`) or configure [agents.%s.answers]",
-		ErrInvalid, s.Agent, answer, ask.Kind, s.Name, s.Agent)
+	return nil, &Problem{Kind: ErrInvalid, What: fmt.Sprintf("agent %q has no keys for answering %q to a %s question (they are configured in [agents.%s.answers])", s.Agent, answer, ask.Kind, s.Agent),
+		Session: s.Name, Repo: s.Repo, Fix: FixAnswerInTerminal}
 }
 
 // unescapeKeys turns a key table entry into bytes: \r, \e, \t and \xNN.

@@ -27,11 +27,11 @@ func (m *Manager) stopped(id string) (Session, error) {
 		return true
 	})
 	if err != nil {
-		hint := ""
+		what := "the agent of " + s.Name + " was stopped, but recording it failed"
 		if isDiskFull(err) {
-			hint = " the disk is full: free some space (`studiod rm --force` frees a session's log), then"
+			what += ": the disk is full (removing a session frees its log)"
 		}
-		return s, fmt.Errorf("the agent of %s was stopped, but recording it failed (%w):%s run `studiod stop %s` again to record it", s.Name, err, hint, s.Name)
+		return s, &Problem{What: what, Cause: err, Session: s.Name, Repo: s.Repo, Fix: FixRecordStop}
 	}
 	return next, nil
 }

@@ -69,10 +69,18 @@ func (m *Manager) applyHook(ctx context.Context, ref Ref, kind string, e hookEve
 		m.deliveries.confirm(s.ID, e.promptText)
 	}
 	out := m.gateHook(ctx, s, kind, &e)
+	if e.refused != "" {
+		m.noteRefusal(s, e.refused)
+	}
 	if e.state != "" {
 		if sv := m.supervisorOf(s.ID); sv != nil {
 			sv.mu.Lock()
-			sv.hooked = true
+			if kind != "" {
+				sv.hooked = true
+			} else {
+				sv.hinted = true
+			}
+			sv.guessed = false
 			sv.mu.Unlock()
 		}
 	}

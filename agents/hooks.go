@@ -38,6 +38,9 @@ type hookEvent struct {
 	ran   string
 	// ranTool says a tool ran (ran may be empty when the agent gives no id).
 	ranTool bool
+	// refused is the line of the tool's response saying a write was
+	// refused for a read-only file system (sandboxreport.go).
+	refused string
 }
 
 // decodeHook reads one hook payload of kind.
@@ -68,6 +71,7 @@ type hookPayload struct {
 	ToolName         string          `json:"tool_name"`
 	ToolInput        json.RawMessage `json:"tool_input"`
 	ToolUseID        string          `json:"tool_use_id"`
+	ToolResponse     json.RawMessage `json:"tool_response"`
 	NotificationType string          `json:"notification_type"`
 	Message          string          `json:"message"`
 	Error            string          `json:"error"`
@@ -95,6 +99,7 @@ func (p hookPayload) claude() hookEvent {
 		e.write = &toolWrite{id: p.ToolUseID, tool: p.ToolName, input: p.ToolInput, cwd: p.Cwd}
 	case "PostToolUse", "PostToolUseFailure":
 		e.state, e.ran, e.ranTool = Working, p.ToolUseID, true
+		e.refused = sandboxRefusal(p.ToolResponse)
 	case "PostToolBatch", "PermissionDenied", "SubagentStart":
 		e.state = Working
 	case "PermissionRequest":
@@ -132,6 +137,7 @@ func (p hookPayload) codex() hookEvent {
 		e.write = &toolWrite{id: p.ToolUseID, tool: p.ToolName, input: p.ToolInput, cwd: p.Cwd}
 	case "PostToolUse":
 		e.state, e.ran, e.ranTool = Working, p.ToolUseID, true
+		e.refused = sandboxRefusal(p.ToolResponse)
 	case "SubagentStart":
 		e.state = Working
 	case "PermissionRequest":
@@ -165,6 +171,7 @@ func (p hookPayload) gemini() hookEvent {
 		e.write = &toolWrite{tool: p.ToolName, input: p.ToolInput, cwd: p.Cwd}
 	case "AfterTool":
 		e.state, e.ranTool = Working, true
+		e.refused = sandboxRefusal(p.ToolResponse)
 	case "BeforeModel", "AfterModel", "BeforeToolSelection":
 		e.state = Working
 	case "Notification":

@@ -151,7 +151,7 @@ func (m *Manager) saveLand(l *Land) error {
 
 func (m *Manager) loadLand(id string) (*Land, error) {
 	if !landIDOK(id) {
-		return nil, invalidf("land %q: give the ID `studiod land` printed, or last", id)
+		return nil, &Problem{Kind: ErrInvalid, What: fmt.Sprintf("no land %q", id), Fix: FixLandID}
 	}
 	b, err := os.ReadFile(m.landPath(id))
 	if errors.Is(err, os.ErrNotExist) {
@@ -294,6 +294,9 @@ func (m *Manager) Land(ctx context.Context, req LandRequest) (*Land, error) {
 		}
 		if len(l.Queue) == 0 {
 			return nil, invalidf("nothing to land: no session of %s has work its target does not have", repo.Root)
+		}
+		if err := m.reviewGateAll(l.Queue, req.Force); err != nil {
+			return nil, err
 		}
 		old, err := repo.ResolveCommit(ctx, "refs/heads/"+l.Target)
 		if err != nil {
@@ -451,7 +454,7 @@ func (m *Manager) landStop(s Session, err error) *LandStop {
 	case errors.As(err, &td):
 		stop.Reason = StopDirty
 		stop.Message = err.Error() + ": commit or stash those changes in " + td.Worktree + ", then resume"
-	case errors.Is(err, ErrBusy):
+	case errors.Is(err, ErrBusy), errors.Is(err, workspace.ErrLocked):
 		stop.Reason = StopBusy
 	case errors.Is(err, workspace.ErrTargetMoved), errors.Is(err, errChangedWhileChecking):
 		stop.Reason = StopMoved

@@ -42,6 +42,17 @@ func (m *Manager) hookCommand(kind string) []string {
 // continues s's conversation (whose id the resume command names) rather
 // than starting one.
 func (m *Manager) prepareLaunch(s *Session, p Profile, resume bool) (launch, error) {
+	perm, err := permissionArgs(s.Agent, p)
+	if err != nil {
+		return launch{}, err
+	}
+	l, err := m.hooksLaunch(s, p, resume)
+	l.args = append(l.args, perm...)
+	return l, err
+}
+
+// hooksLaunch makes s's hooks for profile p's hook kind.
+func (m *Manager) hooksLaunch(s *Session, p Profile, resume bool) (launch, error) {
 	switch p.Hooks {
 	case "":
 		return launch{}, nil

@@ -88,6 +88,7 @@ type Manager struct {
 
 	conf  *conflicts
 	integ *integrator
+	plans *plans
 	// pool keeps ready worktrees (pool.go); nil with a Host of the caller's.
 	pool       *pool
 	who        whoCache
@@ -184,10 +185,23 @@ func New(ctx context.Context, opts Options) (*Manager, error) {
 		p.recover(ctx)
 	}
 	for _, s := range list {
+		if s.Worktree != "" {
+			// Earlier daemons split session worktrees' indexes.
+			if r, err := m.opts.Git.RepairIndex(ctx, s.Worktree, false); err != nil {
+				m.log.Warn("index not repaired", "session", s.Name, "worktree", s.Worktree, "err", err)
+			} else if r != (workspace.IndexRepair{}) {
+				m.log.Warn("index repaired", "session", s.Name, "worktree", s.Worktree, "repair", r.String())
+			}
+		}
 		m.recover(ctx, s.clone())
 		m.recoverMerges(ctx, s.clone())
 	}
 	m.recoverLands(ctx)
+	if m.plans, err = newPlans(ctx, m); err != nil {
+		st.close()
+		cancel()
+		return nil, err
+	}
 	if m.pool != nil {
 		m.pool.start(m.ctx, &m.wg)
 	}
@@ -195,6 +209,7 @@ func New(ctx context.Context, opts Options) (*Manager, error) {
 		m.conf.track(ctx, s)
 	}
 	m.integ.start(ctx)
+	m.plans.start()
 	m.wg.Go(m.watchStore)
 	return m, nil
 }
@@ -397,7 +412,7 @@ func (m *Manager) Lookup(ref Ref) (Session, error) {
 		if dir != "" {
 			where = " in " + dir
 		}
-		return Session{}, fmt.Errorf("%w: no session %q%s (see `studiod ls`)", ErrNotFound, ref.Session, where)
+		return Session{}, &Problem{Kind: ErrNotFound, What: fmt.Sprintf("no session %q%s", ref.Session, where), Session: ref.Session, Repo: dir, Fix: FixListSessions}
 	}
 	if ambiguous {
 		return Session{}, invalidf("session name %q is used in several repos: pass --repo", ref.Session)

@@ -74,7 +74,10 @@ func (m *Manager) ReadOutput(ref Ref, offset int64, limit int) (OutputSlice, err
 	if err != nil {
 		return OutputSlice{}, err
 	}
-	if limit <= 0 || limit > 4<<20 {
+	if limit < 0 {
+		return OutputSlice{}, invalidf("output limit %d: give a number of bytes, or 0 for the default", limit)
+	}
+	if limit == 0 || limit > 4<<20 {
 		limit = 1 << 20
 	}
 	r, err := m.proc(s.ID).OpenLog()

@@ -87,6 +87,7 @@ type poolRecord struct {
 	Session  string    `json:"session,omitempty"`  // taking: the session taking it
 	Branch   string    `json:"branch,omitempty"`   // taking: its branch
 	Pgid     int       `json:"pgid,omitempty"`     // the prepare commands' process group while they run
+	Bytes    int64     `json:"bytes,omitempty"`    // on disk, measured when it became ready
 	Created  time.Time `json:"created"`
 }
 

@@ -32,7 +32,7 @@ func (p *pool) recover(ctx context.Context) {
 			os.Remove(filepath.Join(p.dir, e.Name()))
 			continue
 		}
-		byRepo[rec.Repo] = append(byRepo[rec.Repo], &poolTree{poolRecord: rec})
+		byRepo[rec.Repo] = append(byRepo[rec.Repo], &poolTree{poolRecord: rec, bytes: rec.Bytes})
 	}
 	roots := map[string]bool{}
 	for root := range byRepo {

@@ -229,11 +229,16 @@ func (p *pool) release(ctx context.Context, spec host.WorkspaceSpec, force bool)
 // fitsLocked reports whether one more tree fits under the disk cap. Caller
 // holds mu.
 func (p *pool) fitsLocked(r *poolRepo, set poolSettings) bool {
+	return p.usedLocked()+r.estimate <= set.maxDisk
+}
+
+// usedLocked is the disk the pool's trees take. Caller holds mu.
+func (p *pool) usedLocked() int64 {
 	var used int64
 	for _, t := range p.trees {
 		if !t.doomed {
 			used += t.bytes
 		}
 	}
-	return used+r.estimate <= set.maxDisk
+	return used
 }

@@ -161,6 +161,17 @@ func (p *pool) plan(ctx context.Context, root string) func() {
 		}
 		count++
 	}
+	// Over the disk cap (lowered since, or the trees grew): remove the
+	// newest unclaimed ready ones, as for too many.
+	if set.maxDisk > 0 && p.usedLocked() > set.maxDisk {
+		for i := len(mine) - 1; i >= 0; i-- {
+			if t := mine[i]; !t.busy && !t.claimed && !t.doomed && t.State == poolReady {
+				t.doomed = true
+				r.note = fmt.Sprintf("disk cap reached ([pool] max_disk = %s)", FormatSize(set.maxDisk))
+				return busy(t, func() { p.remove(ctx, t) })
+			}
+		}
+	}
 	// Too many: remove the newest unclaimed ready ones.
 	if count > set.want {
 		for i := len(mine) - 1; i >= 0; i-- {
@@ -278,7 +289,7 @@ func (p *pool) ready(ctx context.Context, repo *workspace.Repo, t *poolTree, com
 		r.estimate = size
 	}
 	p.mu.Unlock()
-	return p.setState(t, poolReady, func(r *poolRecord) { r.Prepared, r.Pgid, r.From = set.hash, 0, "" })
+	return p.setState(t, poolReady, func(r *poolRecord) { r.Prepared, r.Pgid, r.From, r.Bytes = set.hash, 0, "", size })
 }
 
 // watch watches a tree, so that a change to it is known without asking
@@ -332,7 +343,7 @@ func (p *pool) configureFsmonitor(ctx context.Context, repo *workspace.Repo, dir
 // repairIndex undoes the split index earlier daemons gave a worktree,
 // saying so in the log (workspace.RepairIndex).
 func (p *pool) repairIndex(ctx context.Context, repo *workspace.Repo, dir string) {
-	r, err := repo.RepairIndex(ctx, dir)
+	r, err := repo.Git.RepairIndex(ctx, dir, false)
 	switch {
 	case err != nil:
 		p.log.Warn("index not repaired", "worktree", dir, "err", err)

@@ -137,7 +137,18 @@ const MaxComment = 64 << 10
 
 // AddComment stores a review comment on lines of a session's file.
 func (m *Manager) AddComment(ctx context.Context, ref Ref, path string, start, end int, body string) (Comment, error) {
+	return m.AddCommentBy(ctx, ref, "", path, start, end, body)
+}
+
+// AddCommentBy is AddComment made from inside a session, by (its ID or
+// name): the comment records it as its author, and a session cannot
+// comment on its own work.
+func (m *Manager) AddCommentBy(ctx context.Context, ref Ref, by, path string, start, end int, body string) (Comment, error) {
 	s, err := m.Lookup(ref)
+	if err != nil {
+		return Comment{}, err
+	}
+	author, err := m.author(s, by)
 	if err != nil {
 		return Comment{}, err
 	}
@@ -159,7 +170,7 @@ func (m *Manager) AddComment(ctx context.Context, ref Ref, path string, start, e
 	if err := m.checkCommentLines(ctx, s, path, start, end); err != nil {
 		return Comment{}, err
 	}
-	c := Comment{Session: s.ID, Path: path, StartLine: start, EndLine: end, Body: body, Created: time.Now().UTC()}
+	c := Comment{Session: s.ID, Path: path, StartLine: start, EndLine: end, Body: body, Created: time.Now().UTC(), By: author}
 	return c, m.store.addComment(ctx, &c)
 }
 
@@ -198,7 +209,7 @@ func (m *Manager) Feedback(ctx context.Context, ref Ref) (sent int, message stri
 		ids = append(ids, c.ID)
 	}
 	if len(ids) == 0 {
-		return 0, "", d, invalidf("session %s has no unsent review comments: add some with `studiod comment`", s.Name)
+		return 0, "", d, &Problem{Kind: ErrInvalid, What: "session " + s.Name + " has no unsent review comments", Session: s.Name, Repo: s.Repo, Fix: FixAddComments}
 	}
 	// One line: a newline would submit a half-typed message to most agents.
 	message = "Review feedback on your changes: " + strings.Join(parts, " ")
@@ -225,7 +236,7 @@ func (drv terminalDriver) relaunch(ctx context.Context, s Session, message strin
 		return err
 	}
 	if !rc.Trusted {
-		return fmt.Errorf("%w: %s changed since it was trusted: run `studiod trust`", ErrUntrusted, rc.Path)
+		return &Problem{Kind: ErrUntrusted, What: rc.Path + " changed since it was trusted", Repo: s.Repo, Path: rc.Path, Fix: FixTrust}
 	}
 	p := cfg.Agents[s.Agent]
 	if len(p.Resume) == 0 {
@@ -303,9 +314,9 @@ func notDone(s Session, force bool) error {
 	}
 	switch s.State {
 	case Working:
-		return fmt.Errorf("%w: the agent of %s is working: wait until it is idle, or pass --force", ErrBusy, s.Name)
+		return &Problem{Kind: ErrBusy, What: "the agent of " + s.Name + " is working", Session: s.Name, Repo: s.Repo, Fix: FixStopFirst}
 	case Waiting:
-		return fmt.Errorf("%w: the agent of %s is waiting for an answer (%s): answer it (`studiod answer %s`) and wait until it is idle, or pass --force", ErrBusy, s.Name, s.Detail, s.Name)
+		return &Problem{Kind: ErrBusy, What: "the agent of " + s.Name + " is waiting for an answer (" + s.Detail + ")", Session: s.Name, Repo: s.Repo, Fix: FixAnswerFirst}
 	}
 	return nil
 }
@@ -342,6 +353,9 @@ func (m *Manager) Merge(ctx context.Context, ref Ref, req MergeRequest) (Session
 		return s, workspace.MergeResult{}, err
 	}
 	if err := notDone(s, req.Force); err != nil {
+		return s, workspace.MergeResult{}, err
+	}
+	if err := m.reviewGate(s, req.Force); err != nil {
 		return s, workspace.MergeResult{}, err
 	}
 	strategy := req.Strategy

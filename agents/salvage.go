@@ -73,6 +73,18 @@ func (m *Manager) salvage(ctx context.Context, repo *workspace.Repo, s Session) 
 	if out, err := repo.Run(ctx, "rev-parse", "--verify", s.Base+"^{tree}"); err == nil && strings.TrimSpace(string(out)) == tree {
 		return Salvage{}, nil
 	}
+	// A removal tried again (after a crash, a failure) keeps the salvage
+	// it made already.
+	if list, err := m.salvages(ctx, repo); err == nil {
+		for _, old := range list {
+			if old.SessionID != s.ID {
+				continue
+			}
+			if out, err := repo.Run(ctx, "rev-parse", "--verify", old.Commit+"^{tree}"); err == nil && strings.TrimSpace(string(out)) == tree {
+				return old, nil
+			}
+		}
+	}
 	files, err := m.opts.Git.Diff(ctx, repo.Root, s.Base, tree, nil, true)
 	if err != nil {
 		return Salvage{}, err

@@ -1,6 +1,7 @@
 package agents
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -54,6 +55,14 @@ var stateDirs = map[string][]string{
 	"codex":    {".codex"},
 	"gemini":   {".gemini"},
 	"opencode": {".local/share/opencode", ".local/state/opencode", ".config/opencode", ".cache/opencode"},
+}
+
+// stateEnv are the variables that move a built-in agent's state elsewhere:
+// where they point is its state too.
+var stateEnv = map[string][]string{
+	"claude": {"CLAUDE_CONFIG_DIR"},
+	"codex":  {"CODEX_HOME"},
+	"gemini": {"GEMINI_CLI_HOME"},
 }
 
 // agentKind is which built-in agent a profile runs, for its state
@@ -120,7 +129,9 @@ func (m *Manager) sandboxArgv(ctx context.Context, s Session) ([]string, error) 
 		}
 	}
 	argv := []string{bwrap, "--die-with-parent", "--unshare-pid",
-		"--ro-bind", "/", "/", "--dev-bind", "/dev", "/dev", "--proc", "/proc",
+		// A minimal /dev (null, zero, random, tty, its own pts): not the
+		// machine's devices.
+		"--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
 		// A private /tmp, gone with the agent.
 		"--tmpfs", "/tmp"}
 	// What the private /tmp hides that the agent still sees, read-only:
@@ -136,6 +147,9 @@ func (m *Manager) sandboxArgv(ctx context.Context, s Session) ([]string, error) 
 	}
 	rw := []string{s.Worktree, gitDir, filepath.Join(common, "objects"), refDir, logDir, s.Dir}
 	for _, d := range stateDirs[agentKind(s.Agent, p)] {
+		if home == "" {
+			break
+		}
 		d = filepath.Join(home, d)
 		if !strings.Contains(filepath.Base(d), ".json") {
 			// An agent's first run makes its directory: it could not
@@ -143,6 +157,11 @@ func (m *Manager) sandboxArgv(ctx context.Context, s Session) ([]string, error) 
 			os.MkdirAll(d, 0o700)
 		}
 		rw = append(rw, d)
+	}
+	for _, k := range stateEnv[agentKind(s.Agent, p)] {
+		if v := cmp.Or(p.Env[k], os.Getenv(k)); filepath.IsAbs(v) {
+			rw = append(rw, v)
+		}
 	}
 	for _, w := range sb.Writable {
 		if rest, ok := strings.CutPrefix(w, "~/"); ok {

@@ -37,3 +37,22 @@ func TestOverlaySandbox(t *testing.T) {
 		})
 	}
 }
+
+// TestSandboxRefusal finds the line of a tool's response that says the
+// sandbox refused a write, in each agent's response shape.
+func TestSandboxRefusal(t *testing.T) {
+	tests := []struct{ name, resp, want string }{
+		{"claude bash", `{"stdout":"tried","stderr":"x\n/bin/sh: 1: cannot create /r/a.txt: Read-only file system\n","interrupted":false}`, "/bin/sh: 1: cannot create /r/a.txt: Read-only file system"},
+		{"plain string", `"EROFS: Read-only file system, open '/r/a.txt'"`, "EROFS: Read-only file system, open '/r/a.txt'"},
+		{"nested", `{"llmContent":[{"text":"ok\nmkdir: cannot create directory '/h/x': Read-only file system"}]}`, "mkdir: cannot create directory '/h/x': Read-only file system"},
+		{"none", `{"stdout":"fine"}`, ""},
+		{"not json", `Read-only file system`, "Read-only file system"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := sandboxRefusal([]byte(tt.resp)); got != tt.want {
+				t.Fatalf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}

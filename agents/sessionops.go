@@ -2,6 +2,7 @@ package agents
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"syscall"
@@ -136,8 +137,9 @@ func (m *Manager) remove(ctx context.Context, ref Ref, keepBranch, force bool) (
 		return RemoveResult{Session: s}, nil
 	}
 	if live(s.State) {
-		if !force {
-			return RemoveResult{}, fmt.Errorf("%w: session %s is %s: stop it first (`studiod stop %s`) or pass --force", ErrBusy, s.Name, s.State, s.Name)
+		// An agent whose worktree is gone has nothing left to lose.
+		if _, err := os.Stat(s.Worktree); !force && !errors.Is(err, os.ErrNotExist) {
+			return RemoveResult{}, &Problem{Kind: ErrBusy, What: fmt.Sprintf("session %s is %s", s.Name, s.State), Session: s.Name, Repo: s.Repo, Fix: FixStopFirst}
 		}
 		if _, err := m.Stop(ctx, Ref{Session: s.ID}, true); err != nil {
 			return RemoveResult{}, err
@@ -169,7 +171,13 @@ func (m *Manager) remove(ctx context.Context, ref Ref, keepBranch, force bool) (
 		how = host.Force
 	}
 	if err := m.workspace(repo, &s).Release(ctx, how); err != nil {
+		// The session stays: predict its conflicts again.
+		m.conf.track(ctx, s)
 		return RemoveResult{}, err
+	}
+	// What a write cut short (a full disk) left in the repository goes too.
+	if n := repo.CleanTempObjects(time.Second); n > 0 {
+		m.log.Info("removed temporary object files left by cut-short writes", "repo", repo.Root, "files", n)
 	}
 	res := RemoveResult{Salvage: sv}
 	if ok, _ := repo.BranchExists(ctx, s.Branch); ok {

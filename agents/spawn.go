@@ -17,6 +17,14 @@ import (
 	"github.com/studiod/studiod/workspace"
 )
 
+// maxPrompt bounds a spawn's prompt; maxArg is Linux's bound on one
+// argument of a command (MAX_ARG_STRLEN), which a prompt passed as an
+// argument must stay under.
+const (
+	maxPrompt = 1 << 20
+	maxArg    = 128 << 10
+)
+
 // SpawnRequest asks for a new session.
 type SpawnRequest struct {
 	Repo    string
@@ -57,6 +65,12 @@ func (m *Manager) Spawn(ctx context.Context, req SpawnRequest, progress Progress
 	if len([]rune(req.Note)) > maxNote {
 		return Session{}, invalidf("note of %d characters: keep it under %d", len([]rune(req.Note)), maxNote)
 	}
+	if req.Rows < 0 || req.Cols < 0 || req.Rows > 1000 || req.Cols > 1000 {
+		return Session{}, invalidf("terminal size %dx%d: rows and cols must be 1 to 1000 (0 for the default)", req.Rows, req.Cols)
+	}
+	if len(req.Prompt) > maxPrompt {
+		return Session{}, invalidf("prompt of %s: keep it under %s (put a long task in a file the agent can read, and name the file)", FormatSize(int64(len(req.Prompt))), FormatSize(maxPrompt))
+	}
 	repo, err := m.openRepo(ctx, req.Repo)
 	if err != nil {
 		return Session{}, err
@@ -66,8 +80,8 @@ func (m *Manager) Spawn(ctx context.Context, req SpawnRequest, progress Progress
 		return Session{}, err
 	}
 	if !rc.Trusted {
-		return Session{}, fmt.Errorf("%w: %s defines commands or paths (%s); review it, then run `studiod trust` in %s",
-			ErrUntrusted, rc.Path, strings.Join(rc.Commands, "; "), repo.Root)
+		return Session{}, &Problem{Kind: ErrUntrusted, What: fmt.Sprintf("%s defines commands or paths (%s)", rc.Path, strings.Join(rc.Commands, "; ")),
+			Repo: repo.Root, Path: rc.Path, Fix: FixTrust}
 	}
 
 	// The agent to run.
@@ -100,6 +114,11 @@ func (m *Manager) Spawn(ctx context.Context, req SpawnRequest, progress Progress
 		argv, typed = drv.command(profile, req.Prompt)
 		if _, err := exec.LookPath(argv[0]); err != nil {
 			return Session{}, invalidf("agent %q: command %q is not on PATH: install it or configure [agents.%s] command", agent, argv[0], agent)
+		}
+		for _, a := range argv {
+			if len(a) >= maxArg {
+				return Session{}, invalidf("agent %q takes the prompt as an argument, and one of %s is over the %s the system allows: keep the prompt shorter (put a long task in a file the agent can read, and name the file)", agent, FormatSize(int64(len(a))), FormatSize(maxArg))
+			}
 		}
 	} else {
 		typed = drv.typed(req.Prompt)
@@ -164,7 +183,10 @@ func (m *Manager) Spawn(ctx context.Context, req SpawnRequest, progress Progress
 	}
 	started, err := m.update(s.ID, func(r *Session) bool {
 		r.PID = pid
-		if st := drv.startedState(); st != "" {
+		// An ACP session is working once it has a prompt. A terminal
+		// agent's hook may have reported already (waiting for an answer,
+		// idle): that report stands.
+		if st := drv.startedState(); st != "" && r.State == Starting {
 			r.State = st
 		}
 		r.Command, r.Conversation = s.Command, s.Conversation
@@ -200,7 +222,7 @@ func (m *Manager) reserve(ctx context.Context, repo *workspace.Repo, cfg Config,
 			return nil, err
 		}
 		if m.nameTaken(repo.Root, name) {
-			return nil, invalidf("session %q already exists in %s: pick another --name or remove it with `studiod rm %s`", name, repo.Root, name)
+			return nil, &Problem{Kind: ErrInvalid, What: fmt.Sprintf("session %q already exists in %s", name, repo.Root), Session: name, Repo: repo.Root, Fix: FixOtherName}
 		}
 	} else {
 		name = m.uniqueName(repo.Root, NameFromPrompt(nameSource(req)))

@@ -87,6 +87,23 @@ var migrations = []string{
 	ALTER TABLE sessions ADD COLUMN note TEXT NOT NULL DEFAULT '';
 	ALTER TABLE sessions ADD COLUMN gate TEXT NOT NULL DEFAULT '';`,
 	`ALTER TABLE sessions ADD COLUMN protocol TEXT NOT NULL DEFAULT '';`,
+	`CREATE TABLE plans (
+		id      TEXT PRIMARY KEY,
+		repo    TEXT NOT NULL,
+		state   TEXT NOT NULL,
+		data    TEXT NOT NULL,
+		created INTEGER NOT NULL,
+		updated INTEGER NOT NULL
+	);`,
+	`ALTER TABLE comments ADD COLUMN author TEXT NOT NULL DEFAULT '';
+	CREATE TABLE reviews (
+		reviewer  TEXT PRIMARY KEY REFERENCES sessions(id),
+		reviewed  TEXT NOT NULL REFERENCES sessions(id),
+		forward   INTEGER NOT NULL DEFAULT 0,
+		done      INTEGER,
+		forwarded INTEGER
+	);
+	CREATE INDEX reviews_reviewed ON reviews(reviewed);`,
 }
 
 // store is the SQLite state database. Its methods are safe for concurrent
@@ -278,6 +295,9 @@ type Comment struct {
 	Body      string
 	Created   time.Time
 	Sent      *time.Time
+	// By is the name of the session that made the comment (a reviewer),
+	// "" for a person.
+	By string
 }
 
 func (s *store) addComment(ctx context.Context, c *Comment) error {
@@ -286,8 +306,8 @@ func (s *store) addComment(ctx context.Context, c *Comment) error {
 		return err
 	}
 	defer done()
-	res, err := s.db.ExecContext(ctx, `INSERT INTO comments (session, path, start_line, end_line, body, created) VALUES (?,?,?,?,?,?)`,
-		c.Session, c.Path, c.StartLine, c.EndLine, c.Body, c.Created.UnixNano())
+	res, err := s.db.ExecContext(ctx, `INSERT INTO comments (session, path, start_line, end_line, body, created, author) VALUES (?,?,?,?,?,?,?)`,
+		c.Session, c.Path, c.StartLine, c.EndLine, c.Body, c.Created.UnixNano(), c.By)
 	if err != nil {
 		return fmt.Errorf("store comment: %w", err)
 	}
@@ -297,7 +317,7 @@ func (s *store) addComment(ctx context.Context, c *Comment) error {
 
 func (s *store) comments(ctx context.Context, session string) ([]Comment, error) {
 	defer s.read()()
-	rows, err := s.db.QueryContext(ctx, `SELECT id, session, path, start_line, end_line, body, created, sent FROM comments WHERE session = ? ORDER BY id`, session)
+	rows, err := s.db.QueryContext(ctx, `SELECT id, session, path, start_line, end_line, body, created, sent, author FROM comments WHERE session = ? ORDER BY id`, session)
 	if err != nil {
 		return nil, err
 	}
@@ -307,7 +327,7 @@ func (s *store) comments(ctx context.Context, session string) ([]Comment, error)
 		var c Comment
 		var created int64
 		var sent sql.NullInt64
-		if err := rows.Scan(&c.ID, &c.Session, &c.Path, &c.StartLine, &c.EndLine, &c.Body, &created, &sent); err != nil {
+		if err := rows.Scan(&c.ID, &c.Session, &c.Path, &c.StartLine, &c.EndLine, &c.Body, &created, &sent, &c.By); err != nil {
 			return nil, err
 		}
 		c.Created = time.Unix(0, created).UTC()

@@ -134,8 +134,8 @@ func (s *store) recheck(ctx context.Context) (restored bool, lost error) {
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 		if err := s.restoreLocked(ctx); err != nil {
-			s.lost = fmt.Errorf("%w: %s was deleted while studiod ran and could not be written back (%v): studiod refuses changes; stop it (`studiod shutdown`) and start it again",
-				ErrStateLost, s.path, err)
+			s.lost = &Problem{Kind: ErrStateLost, What: fmt.Sprintf("%s was deleted while studiod ran and could not be written back (%v): studiod refuses changes", s.path, err),
+				Path: s.path, Fix: FixRestartDaemon}
 			return false, s.lost
 		}
 		return true, nil
@@ -148,8 +148,8 @@ func (s *store) recheck(ctx context.Context) (restored bool, lost error) {
 	if err := s.saveLocked(ctx, saved); err == nil {
 		where = "its own copy is " + saved
 	}
-	s.lost = fmt.Errorf("%w: %s was replaced by another file (inode %d, opened as %d) while studiod ran; studiod refuses changes rather than record them where no one will look, and %s: stop it (`studiod shutdown`), put the database you want at %s, and start it again",
-		ErrStateLost, s.path, id.ino, s.file.ino, where, s.path)
+	s.lost = &Problem{Kind: ErrStateLost, What: fmt.Sprintf("%s was replaced by another file (inode %d, opened as %d) while studiod ran; studiod refuses changes rather than record them where no one will look, and %s; put the database you want at %s before the daemon starts again",
+		s.path, id.ino, s.file.ino, where, s.path), Path: s.path, Fix: FixRestartDaemon}
 	return false, s.lost
 }
 
@@ -226,7 +226,8 @@ func damaged(path string, err error) error {
 
 // watchStore checks the database's path every few seconds, so that a
 // deleted database is written back, or a replaced one noticed, even when
-// nothing writes.
+// nothing writes; and the sessions' worktrees, so that one deleted by hand
+// is noticed.
 func (m *Manager) watchStore() {
 	t := time.NewTicker(storeCheckEvery)
 	defer t.Stop()
@@ -237,6 +238,7 @@ func (m *Manager) watchStore() {
 			return
 		case <-t.C:
 		}
+		m.checkWorktrees()
 		restored, lost := m.store.check(m.ctx)
 		switch {
 		case restored:

@@ -34,8 +34,13 @@ type supervisor struct {
 	from int64
 
 	// mu guards the fields below.
-	mu      sync.Mutex
-	hooked  bool   // the agent reports its own state; activity no longer decides
+	mu     sync.Mutex
+	hooked bool // the agent's own hooks report its state; activity no longer decides
+	hinted bool // the agent reported through $STUDIO_HOOK: activity only idles a silent working agent
+	// guessed: the state is studiod's guess after an answer, which no
+	// hook has confirmed: the screen and the silence decide it until one
+	// does (an agent back at its input after a refusal reports nothing).
+	guessed bool
 	stopReq bool   // an exit now means "stopped"
 	tail    []byte // last output, for the agent's last words without a screen
 	idle    *time.Timer
@@ -270,9 +275,9 @@ func (sv *supervisor) settle() {
 	sv.settleMu.Lock()
 	defer sv.settleMu.Unlock()
 	sv.mu.Lock()
-	hooked, silent := sv.hooked, time.Since(sv.last)
+	hooked, hinted, guessed, silent := sv.hooked, sv.hinted, sv.guessed, time.Since(sv.last)
 	sv.mu.Unlock()
-	if hooked {
+	if hooked && !guessed {
 		return
 	}
 	ask, ok := sv.screenPrompt()
@@ -280,20 +285,43 @@ func (sv *supervisor) settle() {
 		return
 	}
 	idle := silent >= sv.idleAfter
+	decided := false
+	defer func() {
+		// Once the screen or the silence has decided, the guess is over;
+		// a hook decides again from its next report.
+		if decided && guessed {
+			sv.mu.Lock()
+			sv.guessed = false
+			sv.mu.Unlock()
+		}
+	}()
 	sv.m.update(sv.id, func(s *Session) bool {
+		decided = false
 		switch {
 		case !live(s.State) || s.State == Starting:
 			return false
+		case hinted:
+			// $STUDIO_HOOK's reports stand, but an agent that said it
+			// was working (or was set working by a send, a sync) and
+			// then went silent without saying more is idle.
+			if !idle || ask != nil || s.State != Working {
+				return false
+			}
+			s.State, s.Detail, s.Ask = Idle, "", nil
 		case ask != nil:
 			if s.State == Waiting && sameAsk(s.Ask, ask) {
 				return false
 			}
 			s.State, s.Detail, s.Ask = Waiting, ask.Question, ask
+			decided = true
 		case idle:
 			if s.State != Working && s.State != Waiting {
 				return false
 			}
 			s.State, s.Detail, s.Ask = Idle, "", nil
+			decided = true
+		case guessed:
+			return false
 		case s.State == Waiting || s.State == Idle:
 			s.State, s.Detail, s.Ask = Working, "", nil
 		default:
@@ -347,13 +375,7 @@ func (sv *supervisor) finish(ctx context.Context) {
 			return true
 		})
 	default:
-		detail := ""
-		switch {
-		case ex.Signal != "":
-			detail = "killed by " + ex.Signal
-		case code != 0 && tail != "":
-			detail = tail
-		}
+		detail := exitDetail(code, ex.Signal, tail)
 		if note != "" {
 			detail = strings.TrimSpace(detail + " " + note)
 		}
@@ -403,4 +425,15 @@ func (m *Manager) recover(ctx context.Context, s Session) {
 	sv := &supervisor{m: m, drv: m.driverOf(s), id: s.ID, name: s.Name, proc: proc, done: make(chan struct{})}
 	sv.drv.exited(sv, s, p)
 	sv.finish(ctx)
+}
+
+// guess says the session's state is studiod's guess after an answer (an
+// agent refused a permission may be back at its input with no hook to say
+// so): until the agent's hooks report again, its screen and the silence
+// decide, as for an agent without hooks.
+func (sv *supervisor) guess() {
+	sv.mu.Lock()
+	defer sv.mu.Unlock()
+	sv.guessed = true
+	sv.rearm()
 }

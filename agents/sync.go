@@ -30,8 +30,10 @@ func (m *Manager) Sync(ctx context.Context, ref Ref, req SyncRequest) (Session, 
 	if !active(s.State) || s.State == Starting {
 		return s, workspace.SyncResult{}, invalidf("session %s is %s: there is no branch to sync", s.Name, s.State)
 	}
-	if s.State == Working && !req.Force {
-		return s, workspace.SyncResult{}, fmt.Errorf("%w: the agent of %s is working: wait until it is idle, or pass --force", ErrBusy, s.Name)
+	// Syncing moves the agent's files under it: not while it works, nor
+	// while it waits for an answer in the middle of its work.
+	if err := notDone(s, req.Force); err != nil {
+		return s, workspace.SyncResult{}, err
 	}
 	strategy := req.Strategy
 	switch strategy {

@@ -49,6 +49,11 @@ type API interface {
 	Fsmonitor(context.Context, FsmonitorParams) (*FsmonitorResult, error)
 	Salvage(context.Context, SalvageParams) (*SalvageResult, error)
 	Restore(context.Context, RestoreParams) (*RestoreResult, error)
+	PlanCheck(context.Context, PlanCheckParams) (*PlanReport, error)
+	PlanRun(context.Context, PlanRunParams) (*Plan, error)
+	Plans(context.Context, PlansParams) (*PlansResult, error)
+	PlanCancel(context.Context, PlanCancelParams) (*Plan, error)
+	ReviewBy(context.Context, ReviewByParams) (*Session, error)
 	Shutdown(context.Context, Empty) (*Empty, error)
 	Profiles(context.Context, ProfilesParams) (*ProfilesResult, error)
 }

@@ -8,41 +8,46 @@ import "context"
 // Requests served by the daemon, one per API method. docs/protocol.md
 // documents each one; a test keeps that page and this list in step.
 const (
-	MethodHello     = "studio/hello"
-	MethodSpawn     = "studio/spawn"
-	MethodSessions  = "studio/sessions"
-	MethodSession   = "studio/session"
-	MethodSend      = "studio/send"
-	MethodAnswer    = "studio/answer"
-	MethodCancel    = "studio/cancel"
-	MethodOutput    = "studio/output"
-	MethodResize    = "studio/resize"
-	MethodStop      = "studio/stop"
-	MethodRemove    = "studio/remove"
-	MethodHook      = "studio/hook"
-	MethodDiff      = "studio/diff"
-	MethodFile      = "studio/file"
-	MethodComment   = "studio/comment"
-	MethodComments  = "studio/comments"
-	MethodFeedback  = "studio/feedback"
-	MethodConflicts = "studio/conflicts"
-	MethodWho       = "studio/who"
-	MethodNote      = "studio/note"
-	MethodMerge     = "studio/merge"
-	MethodUndo      = "studio/undo"
-	MethodPreview   = "studio/preview"
-	MethodLand      = "studio/land"
-	MethodUndoLand  = "studio/undoLand"
-	MethodSync      = "studio/sync"
-	MethodSubscribe = "studio/subscribe"
-	MethodStatus    = "studio/status"
-	MethodTrust     = "studio/trust"
-	MethodPool      = "studio/pool"
-	MethodFsmonitor = "studio/fsmonitor"
-	MethodSalvage   = "studio/salvage"
-	MethodRestore   = "studio/restore"
-	MethodShutdown  = "studio/shutdown"
-	MethodProfiles  = "studio/profiles"
+	MethodHello      = "studio/hello"
+	MethodSpawn      = "studio/spawn"
+	MethodSessions   = "studio/sessions"
+	MethodSession    = "studio/session"
+	MethodSend       = "studio/send"
+	MethodAnswer     = "studio/answer"
+	MethodCancel     = "studio/cancel"
+	MethodOutput     = "studio/output"
+	MethodResize     = "studio/resize"
+	MethodStop       = "studio/stop"
+	MethodRemove     = "studio/remove"
+	MethodHook       = "studio/hook"
+	MethodDiff       = "studio/diff"
+	MethodFile       = "studio/file"
+	MethodComment    = "studio/comment"
+	MethodComments   = "studio/comments"
+	MethodFeedback   = "studio/feedback"
+	MethodConflicts  = "studio/conflicts"
+	MethodWho        = "studio/who"
+	MethodNote       = "studio/note"
+	MethodMerge      = "studio/merge"
+	MethodUndo       = "studio/undo"
+	MethodPreview    = "studio/preview"
+	MethodLand       = "studio/land"
+	MethodUndoLand   = "studio/undoLand"
+	MethodSync       = "studio/sync"
+	MethodSubscribe  = "studio/subscribe"
+	MethodStatus     = "studio/status"
+	MethodTrust      = "studio/trust"
+	MethodPool       = "studio/pool"
+	MethodFsmonitor  = "studio/fsmonitor"
+	MethodSalvage    = "studio/salvage"
+	MethodRestore    = "studio/restore"
+	MethodPlanCheck  = "studio/planCheck"
+	MethodPlanRun    = "studio/planRun"
+	MethodPlans      = "studio/plans"
+	MethodPlanCancel = "studio/planCancel"
+	MethodReviewBy   = "studio/reviewBy"
+	MethodShutdown   = "studio/shutdown"
+	MethodProfiles   = "studio/profiles"
 )
 
 // Methods lists every request, in the order of the API interface.
@@ -80,6 +85,11 @@ var Methods = []string{
 	MethodFsmonitor,
 	MethodSalvage,
 	MethodRestore,
+	MethodPlanCheck,
+	MethodPlanRun,
+	MethodPlans,
+	MethodPlanCancel,
+	MethodReviewBy,
 	MethodShutdown,
 	MethodProfiles,
 }
@@ -89,41 +99,46 @@ var Methods = []string{
 // table is not served.
 func Routes(api API) map[string]Handler {
 	return map[string]Handler{
-		MethodHello:     route(api.Hello),
-		MethodSpawn:     route(api.Spawn),
-		MethodSessions:  route(api.Sessions),
-		MethodSession:   route(api.Session),
-		MethodSend:      route(api.Send),
-		MethodAnswer:    route(api.Answer),
-		MethodCancel:    route(api.Cancel),
-		MethodOutput:    route(api.Output),
-		MethodResize:    route(api.Resize),
-		MethodStop:      route(api.Stop),
-		MethodRemove:    route(api.Remove),
-		MethodHook:      route(api.Hook),
-		MethodDiff:      route(api.Diff),
-		MethodFile:      route(api.File),
-		MethodComment:   route(api.Comment),
-		MethodComments:  route(api.Comments),
-		MethodFeedback:  route(api.Feedback),
-		MethodConflicts: route(api.Conflicts),
-		MethodWho:       route(api.Who),
-		MethodNote:      route(api.Note),
-		MethodMerge:     route(api.Merge),
-		MethodUndo:      route(api.Undo),
-		MethodPreview:   route(api.Preview),
-		MethodLand:      route(api.Land),
-		MethodUndoLand:  route(api.UndoLand),
-		MethodSync:      route(api.Sync),
-		MethodSubscribe: route(api.Subscribe),
-		MethodStatus:    route(api.Status),
-		MethodTrust:     route(api.Trust),
-		MethodPool:      route(api.Pool),
-		MethodFsmonitor: route(api.Fsmonitor),
-		MethodSalvage:   route(api.Salvage),
-		MethodRestore:   route(api.Restore),
-		MethodShutdown:  route(api.Shutdown),
-		MethodProfiles:  route(api.Profiles),
+		MethodHello:      route(api.Hello),
+		MethodSpawn:      route(api.Spawn),
+		MethodSessions:   route(api.Sessions),
+		MethodSession:    route(api.Session),
+		MethodSend:       route(api.Send),
+		MethodAnswer:     route(api.Answer),
+		MethodCancel:     route(api.Cancel),
+		MethodOutput:     route(api.Output),
+		MethodResize:     route(api.Resize),
+		MethodStop:       route(api.Stop),
+		MethodRemove:     route(api.Remove),
+		MethodHook:       route(api.Hook),
+		MethodDiff:       route(api.Diff),
+		MethodFile:       route(api.File),
+		MethodComment:    route(api.Comment),
+		MethodComments:   route(api.Comments),
+		MethodFeedback:   route(api.Feedback),
+		MethodConflicts:  route(api.Conflicts),
+		MethodWho:        route(api.Who),
+		MethodNote:       route(api.Note),
+		MethodMerge:      route(api.Merge),
+		MethodUndo:       route(api.Undo),
+		MethodPreview:    route(api.Preview),
+		MethodLand:       route(api.Land),
+		MethodUndoLand:   route(api.UndoLand),
+		MethodSync:       route(api.Sync),
+		MethodSubscribe:  route(api.Subscribe),
+		MethodStatus:     route(api.Status),
+		MethodTrust:      route(api.Trust),
+		MethodPool:       route(api.Pool),
+		MethodFsmonitor:  route(api.Fsmonitor),
+		MethodSalvage:    route(api.Salvage),
+		MethodRestore:    route(api.Restore),
+		MethodPlanCheck:  route(api.PlanCheck),
+		MethodPlanRun:    route(api.PlanRun),
+		MethodPlans:      route(api.Plans),
+		MethodPlanCancel: route(api.PlanCancel),
+		MethodReviewBy:   route(api.ReviewBy),
+		MethodShutdown:   route(api.Shutdown),
+		MethodProfiles:   route(api.Profiles),
 	}
 }
 
@@ -292,6 +307,31 @@ func (c *Client) Salvage(ctx context.Context, p SalvageParams) (*SalvageResult, 
 // Restore sends studio/restore.
 func (c *Client) Restore(ctx context.Context, p RestoreParams) (*RestoreResult, error) {
 	return call[RestoreResult](ctx, c, MethodRestore, p)
+}
+
+// PlanCheck sends studio/planCheck.
+func (c *Client) PlanCheck(ctx context.Context, p PlanCheckParams) (*PlanReport, error) {
+	return call[PlanReport](ctx, c, MethodPlanCheck, p)
+}
+
+// PlanRun sends studio/planRun.
+func (c *Client) PlanRun(ctx context.Context, p PlanRunParams) (*Plan, error) {
+	return call[Plan](ctx, c, MethodPlanRun, p)
+}
+
+// Plans sends studio/plans.
+func (c *Client) Plans(ctx context.Context, p PlansParams) (*PlansResult, error) {
+	return call[PlansResult](ctx, c, MethodPlans, p)
+}
+
+// PlanCancel sends studio/planCancel.
+func (c *Client) PlanCancel(ctx context.Context, p PlanCancelParams) (*Plan, error) {
+	return call[Plan](ctx, c, MethodPlanCancel, p)
+}
+
+// ReviewBy sends studio/reviewBy.
+func (c *Client) ReviewBy(ctx context.Context, p ReviewByParams) (*Session, error) {
+	return call[Session](ctx, c, MethodReviewBy, p)
 }
 
 // Shutdown sends studio/shutdown.

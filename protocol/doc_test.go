@@ -24,7 +24,7 @@ func TestReferenceInStep(t *testing.T) {
 			t.Errorf("docs/protocol.md does not document %s", n)
 		}
 	}
-	for _, c := range []int{CodeNotFound, CodeInvalid, CodeMergeConflict, CodeTargetDirty, CodeUntrusted, CodeBusy, CodeGit, CodeRequestCancelled} {
+	for _, c := range []int{CodeNotFound, CodeInvalid, CodeMergeConflict, CodeTargetDirty, CodeUntrusted, CodeBusy, CodeGit, CodeUnreviewed, CodeRequestCancelled} {
 		if code := strconv.Itoa(c); !strings.Contains(doc, code) {
 			t.Errorf("docs/protocol.md does not document error %s", code)
 		}

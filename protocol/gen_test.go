@@ -37,7 +37,7 @@ var notificationTypes = map[string]reflect.Type{
 }
 
 // extraTypes are wire types no request names: error data.
-var extraTypes = []reflect.Type{reflect.TypeFor[MergeConflictData]()}
+var extraTypes = []reflect.Type{reflect.TypeFor[MergeConflictData](), reflect.TypeFor[TargetDirtyData]()}
 
 func TestGenerated(t *testing.T) {
 	consts, err := parseConsts(".")
@@ -179,6 +179,7 @@ var groups = []struct{ prefix, typ, doc string }{
 	{"Preview", "PreviewStatus", "Where a session stands in a preview."},
 	{"Check", "CheckStatus", "Check statuses."},
 	{"Land", "LandStatus", "Land queue statuses."},
+	{"Fix", "Fix", "What to do about an error (ErrorData.fix)."},
 }
 
 // typed reports whether a Go string type has a constant group.

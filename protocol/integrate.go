@@ -111,8 +111,10 @@ type PreviewSession struct {
 	Status  PreviewStatus `json:"status"`
 	// Position is the 1-based place in the landing order; 0 when left out.
 	Position int `json:"position,omitempty"`
-	// Reason says, for people, why it is left out.
+	// Reason says, for people, why it is left out, naming no command; Fix
+	// what would let it land, for each face to word.
 	Reason string `json:"reason,omitempty"`
+	Fix    Fix    `json:"fix,omitempty"`
 	// With names the sessions (or "target") it conflicts or breaks with.
 	With  []string `json:"with,omitempty"`
 	Paths []string `json:"paths,omitempty"`

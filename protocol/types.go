@@ -51,9 +51,13 @@ type Session struct {
 	Worktree string   `json:"worktree"`
 	Agent    string   `json:"agent"`
 	Command  []string `json:"command,omitempty"`
-	Prompt   string   `json:"prompt,omitempty"`
-	State    State    `json:"state"`
-	Detail   string   `json:"detail,omitempty"` // waiting question, failure reason
+	// PermissionMode is the permission mode the agent was started in
+	// (its profile's permission_mode, or its flag in the command); empty:
+	// the agent's own default.
+	PermissionMode string `json:"permissionMode,omitempty"`
+	Prompt         string `json:"prompt,omitempty"`
+	State          State  `json:"state"`
+	Detail         string `json:"detail,omitempty"` // waiting question, failure reason
 	// Waiting says what a waiting session needs from the person.
 	Waiting *Waiting `json:"waiting,omitempty"`
 	// Conversation is the agent's own id for this session's conversation,
@@ -67,6 +71,11 @@ type Session struct {
 	// Note says what the session is doing, for the other agents and the
 	// person: seeded from the prompt, updated by the agent or the person.
 	Note string `json:"note,omitempty"`
+	// ReviewedBy lists the reviewers of the session's work (review-by,
+	// a plan's reviewer); Reviews names the session a reviewer reviews.
+	// Both are filled by studio/session.
+	ReviewedBy []Review `json:"reviewedBy,omitempty"`
+	Reviews    string   `json:"reviews,omitempty"`
 	// Gate is how the session's agent hears of other sessions' work on
 	// what it is about to write.
 	Gate     GateMode  `json:"gate,omitempty"`
@@ -376,6 +385,9 @@ type Delivery struct {
 	Confirmed bool `json:"confirmed"`
 	// Note says what to do when the delivery is not confirmed.
 	Note string `json:"note,omitempty"`
+	// Queued says the agent is busy with a turn: the text becomes its
+	// next prompt when that one ends (ACP agents).
+	Queued bool `json:"queued,omitempty"`
 }
 
 // SendResult is the session after a send, and the delivery.
@@ -671,6 +683,9 @@ type CommentParams struct {
 	StartLine int    `json:"startLine"`
 	EndLine   int    `json:"endLine,omitempty"`
 	Body      string `json:"body"`
+	// By is the session making the comment (its ID or name: the CLI and
+	// the MCP face fill it from STUDIO_SESSION_ID inside a session).
+	By string `json:"by,omitempty"`
 }
 
 // Comment is a stored review comment.
@@ -683,6 +698,7 @@ type Comment struct {
 	Body      string     `json:"body"`
 	Created   time.Time  `json:"created"`
 	Sent      *time.Time `json:"sent,omitempty"`
+	By        string     `json:"by,omitempty"` // the reviewer session's name
 }
 
 // CommentsResult lists a session's comments.
@@ -734,6 +750,7 @@ type MergeResult struct {
 
 // MergeConflictData is the data of a CodeMergeConflict error.
 type MergeConflictData struct {
+	ErrorData
 	Conflicts []Conflict `json:"conflicts"`
 	// Paths are the conflicted paths, also when no prediction was at hand.
 	Paths []string `json:"paths"`
@@ -741,6 +758,14 @@ type MergeConflictData struct {
 	// with send), and Via how (typed or resume).
 	Sent bool   `json:"sent,omitempty"`
 	Via  string `json:"via,omitempty"`
+}
+
+// TargetDirtyData is the data of CodeTargetDirty: the target's worktree
+// and the paths with local changes in the merge's way.
+type TargetDirtyData struct {
+	ErrorData
+	Worktree string   `json:"worktree"`
+	Paths    []string `json:"paths"`
 }
 
 // WhoParams asks which sessions are changing a file, optionally only

@@ -3,6 +3,7 @@ package server
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -25,7 +26,7 @@ var _ protocol.API = (*core)(nil)
 
 func (a *core) Hello(ctx context.Context, p protocol.HelloParams) (*protocol.HelloResult, error) {
 	if p.Version != "" && strings.Split(p.Version, ".")[0] != strings.Split(protocol.Version, ".")[0] {
-		return nil, protocol.Errorf(protocol.CodeInvalid, "client speaks protocol %s, this daemon %s: restart the daemon (`studiod shutdown`) after upgrading", p.Version, protocol.Version)
+		return nil, problem(protocol.CodeInvalid, protocol.FixRestartDaemon, fmt.Sprintf("client speaks protocol %s, this daemon %s", p.Version, protocol.Version))
 	}
 	if c := connOf(ctx); c != nil {
 		c.mu.Lock()
@@ -64,7 +65,11 @@ func (a *core) Sessions(ctx context.Context, p protocol.SessionsParams) (*protoc
 }
 
 func (a *core) Session(ctx context.Context, p protocol.SessionRef) (*protocol.Session, error) {
-	return a.session(a.m.Lookup(ref(p)))
+	s, err := a.m.Lookup(ref(p))
+	if err != nil {
+		return nil, err
+	}
+	return ptr(a.withReviews(ctx, s)), nil
 }
 
 // session maps a manager call's session result.
@@ -170,7 +175,7 @@ func (a *core) Comment(ctx context.Context, p protocol.CommentParams) (*protocol
 	if err := a.actsOn(ctx, "comment", p.SessionRef); err != nil {
 		return nil, err
 	}
-	c, err := a.m.AddComment(ctx, ref(p.SessionRef), p.Path, p.StartLine, p.EndLine, p.Body)
+	c, err := a.m.AddCommentBy(ctx, ref(p.SessionRef), p.By, p.Path, p.StartLine, p.EndLine, p.Body)
 	if err != nil {
 		return nil, err
 	}

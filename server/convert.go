@@ -26,6 +26,7 @@ func wireSession(s agents.Session) protocol.Session {
 	}
 	p.Conversation = s.Conversation
 	p.Protocol = s.Protocol
+	p.PermissionMode = agents.PermissionMode(s.Command)
 	p.Scope, p.OutOfScope, p.Note, p.Gate = s.Scope, s.OutOfScope, s.Note, protocol.GateMode(s.Gate)
 	if a := s.Ask; a != nil {
 		w := &protocol.Waiting{Kind: protocol.WaitKind(a.Kind), Question: a.Question, Tool: a.Tool, Subject: a.Subject, Source: a.Source}
@@ -38,7 +39,7 @@ func wireSession(s agents.Session) protocol.Session {
 }
 
 func wireDelivery(d agents.Delivery) protocol.Delivery {
-	return protocol.Delivery{Via: d.Via, Confirmed: d.Confirmed, Note: d.Note}
+	return protocol.Delivery{Via: d.Via, Confirmed: d.Confirmed, Note: d.Note, Queued: d.Queued}
 }
 
 func ref(r protocol.SessionRef) agents.Ref { return agents.Ref{Session: r.Session, Repo: r.Repo} }
@@ -82,7 +83,7 @@ func wireFiles(files []workspace.FileDiff) []protocol.FileDiff {
 
 func wireComment(c agents.Comment) protocol.Comment {
 	return protocol.Comment{ID: c.ID, Session: c.Session, Path: c.Path, StartLine: c.StartLine, EndLine: c.EndLine,
-		Body: c.Body, Created: c.Created, Sent: c.Sent}
+		Body: c.Body, Created: c.Created, Sent: c.Sent, By: c.By}
 }
 
 func wireActivity(a agents.Activity) protocol.SessionActivity {

@@ -129,6 +129,8 @@ func Run(ctx context.Context, cfg Config) error {
 		ln.Close()
 		return err
 	}
+	stopNotify := startNotifier(ctx, m, cfg.UserConfig, cfg.Log, time.Now)
+	defer stopNotify()
 	srv := New(m, cfg.Log, cfg.Version, Info{Socket: cfg.Socket, Log: cfg.LogFile, State: cfg.StateDir}, cancel)
 	srv.idleTimeout = timeout(cfg.IdleTimeout, DefaultIdleTimeout)
 	srv.messageTimeout = timeout(cfg.MessageTimeout, DefaultMessageTimeout)

@@ -49,7 +49,7 @@ func (a *core) Land(ctx context.Context, p protocol.LandParams) (*protocol.LandR
 
 func (a *core) UndoLand(ctx context.Context, p protocol.UndoLandParams) (*protocol.UndoLandResult, error) {
 	if p.Land == "" {
-		return nil, protocol.Errorf(protocol.CodeInvalid, "no land named: give the ID `studiod land` printed, or last")
+		return nil, problem(protocol.CodeInvalid, protocol.FixLandID, "no land named")
 	}
 	if err := a.actsOn(ctx, "undo a land"); err != nil {
 		return nil, err
@@ -89,6 +89,9 @@ func wirePreview(p agents.Preview) protocol.Preview {
 			w.Paths = append(w.Paths, f.Path)
 		}
 		w.Reason = previewReason(p, ps)
+		if ps.Left == workspace.LeftTarget || ps.Left == workspace.LeftSession {
+			w.Fix = protocol.FixSyncSend
+		}
 		if ps.Position > 0 {
 			out.Order = append(out.Order, ps.Session.Name)
 		}
@@ -126,9 +129,9 @@ func previewReason(p agents.Preview, ps agents.PreviewSession) string {
 	case workspace.LeftError:
 		return "cannot be merged: " + ps.Err
 	case workspace.LeftTarget:
-		return "conflicts with " + p.Target + " in " + files() + ": `studiod sync " + ps.Session.Name + " --send` gives the conflict to its agent"
+		return "conflicts with " + p.Target + " in " + files()
 	case workspace.LeftSession:
-		return "conflicts with " + strings.Join(ps.With, ", ") + " in " + files() + "; once they have landed, `studiod sync " + ps.Session.Name + " --send` gives the conflict to its agent"
+		return "conflicts with " + strings.Join(ps.With, ", ") + " in " + files() + "; it can be synced once they have landed"
 	case workspace.LeftCombination:
 		return "conflicts with the combination of " + strings.Join(ps.With, ", ") + " in " + files()
 	case agents.LeftCheck:

@@ -22,8 +22,8 @@ func TestPreviewReason(t *testing.T) {
 	}{
 		{side("", nil), ""},
 		{side(workspace.LeftEmpty, nil), "nothing to merge: main has all of it"},
-		{side(workspace.LeftTarget, []string{"target"}, lines), "conflicts with main in app/config.txt (lines 3–5): `studiod sync beta --send` gives the conflict to its agent"},
-		{side(workspace.LeftSession, []string{"alpha"}, lines), "conflicts with alpha in app/config.txt (lines 3–5); once they have landed, `studiod sync beta --send` gives the conflict to its agent"},
+		{side(workspace.LeftTarget, []string{"target"}, lines), "conflicts with main in app/config.txt (lines 3–5)"},
+		{side(workspace.LeftSession, []string{"alpha"}, lines), "conflicts with alpha in app/config.txt (lines 3–5); it can be synced once they have landed"},
 		{side(workspace.LeftCombination, []string{"a", "b"}, workspace.FileConflict{Path: "e/new.txt"}), "conflicts with the combination of a, b in e/new.txt"},
 		{side(agents.LeftCheck, []string{"rename"}), "the check fails when it is combined with rename"},
 		{side(agents.LeftCheck, nil), "the check fails with it on main"},

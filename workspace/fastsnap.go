@@ -47,7 +47,7 @@ var ErrFullSnapshot = errors.New("needs a full snapshot")
 // per worktree, stopped by Forget and after a minute unused. Trees and the
 // commit are built in process and written as loose objects (`git gc --auto`
 // packs them eventually); trees are read through one long-lived `git
-// cat-file --batch` and cached.
+// cat-file --batch`, stopped after a minute unused too, and cached.
 //
 // A Snapshotter is safe for concurrent use; Updates run one at a time.
 type Snapshotter struct {
@@ -69,7 +69,7 @@ type Snapshotter struct {
 	wts     map[string]string   // worktree → why it needs full snapshots ("" if it does not)
 	hashers map[string]*hasher  // worktree → its hash-object
 	idle    time.Duration       // after which an unused hasher stops
-	reaper  *time.Timer         // stops idle hashers
+	reaper  *time.Timer         // stops idle hashers and cat-file
 	armed   bool                // reaper is set to fire
 	closed  bool
 
@@ -343,10 +343,12 @@ func (s *Snapshotter) readTree(ctx context.Context, name string) (oid, []treeEnt
 			return oid{}, nil, fmt.Errorf("start cat-file: %w", err)
 		}
 		s.cat = b
+		s.arm()
 	}
 	var data []byte
 	var id oid
 	b := s.cat
+	b.used = time.Now()
 	err := b.exchange(ctx, func() error {
 		if _, err := fmt.Fprintf(b.in, "%s\n", name); err != nil {
 			return err
@@ -521,7 +523,7 @@ func (s *Snapshotter) apply(ctx context.Context, n *editNode, base *treeEntry) (
 
 // hasherIdle is how long a worktree's hash-object waits unused before it is
 // stopped.
-const hasherIdle = time.Minute
+const hasherIdle = procIdle
 
 // hasher is a worktree's long-lived `git hash-object -w --stdin-paths`: it
 // answers each path as it comes (git flushes after each one into a pipe).
@@ -597,7 +599,7 @@ func (s *Snapshotter) arm() {
 	}
 }
 
-// reap stops the hashers unused for s.idle.
+// reap stops the hashers and the cat-file unused for s.idle.
 func (s *Snapshotter) reap() {
 	defer s.wg.Done()
 	s.mu.Lock()
@@ -611,7 +613,11 @@ func (s *Snapshotter) reap() {
 			s.dropHasher(dir)
 		}
 	}
-	if len(s.hashers) > 0 {
+	if s.cat != nil && time.Since(s.cat.used) >= s.idle {
+		s.cat.close()
+		s.cat = nil
+	}
+	if len(s.hashers) > 0 || s.cat != nil {
 		s.arm()
 	}
 }

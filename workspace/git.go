@@ -42,12 +42,40 @@ type GitError struct {
 }
 
 func (e *GitError) Error() string {
+	if lock := e.lockFile(); lock != "" {
+		// Not git's advice to remove the lock by hand: the git holding
+		// it (an agent's, the person's) may be running.
+		return fmt.Sprintf("git %s: %v: %s; try again once it is done", strings.Join(e.Args, " "), ErrLocked, lock)
+	}
 	msg := strings.TrimSpace(e.Stderr)
 	if msg == "" {
 		msg = fmt.Sprintf("exit status %d", e.Code)
 	}
 	return fmt.Sprintf("git %s: %s", strings.Join(e.Args, " "), msg)
 }
+
+// Is makes a git that found another's lock file (index.lock, a ref's lock)
+// in its way match ErrLocked.
+func (e *GitError) Is(target error) bool { return target == ErrLocked && e.lockFile() != "" }
+
+// lockFile is the lock file git found in its way, from its "Unable to
+// create '….lock': File exists." message; "" if none.
+func (e *GitError) lockFile() string {
+	_, rest, ok := strings.Cut(e.Stderr, "Unable to create '")
+	if !ok {
+		return ""
+	}
+	path, rest, ok := strings.Cut(rest, "': File exists")
+	if !ok || !strings.HasSuffix(path, ".lock") {
+		return ""
+	}
+	return path
+}
+
+// ErrLocked reports a git command that found another git's lock file in
+// its way (the index's, a branch's): that git is writing, and the command
+// can be run again once it is done.
+var ErrLocked = errors.New("another git is writing here (its lock file exists)")
 
 // Git runs git. The zero value runs "git" from PATH with the environment of
 // the process.

@@ -61,6 +61,9 @@ var (
 	// ErrTargetMoved reports that the target branch is no longer at the
 	// commit the operation was computed from. Nothing was changed.
 	ErrTargetMoved = errors.New("target branch moved")
+	// ErrUndoTooLate reports an undo of a merge its target has moved on
+	// from (it wraps ErrTargetMoved too): it can never succeed.
+	ErrUndoTooLate = errors.New("the merge is no longer the tip of its target")
 	// ErrNothingToMerge reports a session branch whose commits (and
 	// uncommitted work) are all in the target already. Nothing was changed.
 	ErrNothingToMerge = errors.New("nothing to merge")
@@ -257,6 +260,24 @@ func (m *merger) identity(ctx context.Context) []string {
 	return m.ident
 }
 
+// notCheckedOut says why the session's branch is not in its worktree: the
+// branch is gone (deleted by hand), or the worktree is on something else.
+func (m *merger) notCheckedOut(ctx context.Context) error {
+	o := m.o
+	if _, err := m.r.Run(ctx, "rev-parse", "--verify", "--quiet", "refs/heads/"+o.Branch); err != nil {
+		return fmt.Errorf("%w: branch %s no longer exists (deleted by hand?): nothing was changed; what the session did since its last commit is in %s: recreate the branch there (git -C %s switch -c %s) to merge it, or remove the session",
+			ErrBadRef, o.Branch, o.Worktree, o.Worktree, o.Branch)
+	}
+	head := "a detached HEAD"
+	if out, err := m.r.Git.Run(ctx, o.Worktree, "symbolic-ref", "--quiet", "--short", "HEAD"); err == nil {
+		head = "branch " + trim(out)
+	} else if !dirExists(o.Worktree) {
+		return fmt.Errorf("%w: branch %s is not checked out at %s, which is gone", ErrNoDir, o.Branch, o.Worktree)
+	}
+	return fmt.Errorf("%w: branch %s is not checked out at %s, which is on %s now: nothing was changed; switch it back (git -C %s switch %s) to merge",
+		ErrBadRef, o.Branch, o.Worktree, head, o.Worktree, o.Branch)
+}
+
 func (m *merger) validate(ctx context.Context) error {
 	o := m.o
 	switch o.Strategy {
@@ -286,7 +307,7 @@ func (m *merger) validate(ctx context.Context) error {
 	case wt != nil && o.Worktree != "" && !samePath(wt.Path, o.Worktree):
 		return fmt.Errorf("%s is checked out at %s, not %s", o.Branch, wt.Path, o.Worktree)
 	case wt == nil && o.Worktree != "":
-		return fmt.Errorf("%s is not checked out at %s", o.Branch, o.Worktree)
+		return m.notCheckedOut(ctx)
 	case wt != nil && o.Worktree == "" && !dirExists(wt.Path):
 		// A worktree deleted behind git's back holds no uncommitted
 		// work: merge the branch as it is.
@@ -869,7 +890,10 @@ func undo(ctx context.Context, o UndoOptions, res *UndoResult) error {
 		return err
 	}
 	if cur != o.Merged {
-		return fmt.Errorf("%w: %s is at %s, not the merge result %s", ErrTargetMoved, o.Target, cur, o.Merged)
+		// Final: moving the branch back would drop what was committed on
+		// top, and trying again changes nothing.
+		return fmt.Errorf("%w (%w): %s is at %s, not the merge result %s: commits were made on it since, which moving it back would drop; revert the merge on top instead (git revert)",
+			ErrUndoTooLate, ErrTargetMoved, o.Target, cur, o.Merged)
 	}
 	if wt, err := r.WorktreeFor(ctx, o.Target); err != nil {
 		return err

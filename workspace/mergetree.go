@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/studiod/studiod/vocab"
 )
@@ -121,7 +122,9 @@ func (c Change) BasePath() string {
 // --stdin` process when git flushes its output after each merge (2.49 and
 // newer; older versions buffer it until stdin closes, so there one
 // merge-tree process serves each Predict call, all of its pairs batched).
-// Dead processes are restarted on next use. Results are cached by content:
+// Dead processes are restarted on next use, and long-lived ones stop after
+// a minute unused: a daemon serving many repositories keeps processes for
+// those in use only. Results are cached by content:
 // unchanged pairs cost nothing.
 //
 // A Predictor is safe for concurrent use.
@@ -141,6 +144,13 @@ type Predictor struct {
 	// mtMu guards mt, like catMu.
 	mtMu sync.Mutex
 	mt   *batchProc
+
+	// idle is how long a long-lived process may go unused; reaper stops
+	// it then. reaperMu guards reaper and armed.
+	idle     time.Duration
+	reaperMu sync.Mutex
+	reaper   *time.Timer
+	armed    bool
 
 	// mu guards the caches below. Never held while git runs.
 	mu        sync.Mutex
@@ -174,6 +184,7 @@ func NewPredictor(ctx context.Context, g *Git, dir string) (*Predictor, error) {
 	return &Predictor{
 		g: g, dir: dir, ctx: pctx, cancel: cancel,
 		longLived: versionAtLeast(v, [2]int{2, 49}),
+		idle:      procIdle,
 		trees:     map[string]string{},
 		bases:     map[[2]string]string{},
 		changes:   map[[2]string][]Change{},
@@ -186,6 +197,11 @@ func NewPredictor(ctx context.Context, g *Git, dir string) (*Predictor, error) {
 // Close stops the predictor's processes.
 func (p *Predictor) Close() error {
 	p.cancel()
+	p.reaperMu.Lock()
+	if p.reaper != nil {
+		p.reaper.Stop()
+	}
+	p.reaperMu.Unlock()
 	p.catMu.Lock()
 	if p.cat != nil {
 		p.cat.close()
@@ -215,6 +231,7 @@ type batchProc struct {
 	out    *bufio.Reader
 	stderr *lockedBuffer
 	dead   bool
+	used   time.Time // last exchange begun, for the reaper; guarded as the process is
 }
 
 func (p *Predictor) start(ctx context.Context, args ...string) (*batchProc, error) {
@@ -294,6 +311,52 @@ func (b *batchProc) exchange(ctx context.Context, f func() error) error {
 	return err
 }
 
+// procIdle is how long a long-lived git process waits unused before it is
+// stopped.
+const procIdle = time.Minute
+
+// arm sets the reaper to stop the long-lived processes once idle.
+func (p *Predictor) arm() {
+	p.reaperMu.Lock()
+	defer p.reaperMu.Unlock()
+	if p.armed || p.ctx.Err() != nil {
+		return
+	}
+	p.armed = true
+	if p.reaper == nil {
+		p.reaper = time.AfterFunc(p.idle, p.reap)
+	} else {
+		p.reaper.Reset(p.idle)
+	}
+}
+
+// reap stops the long-lived processes unused for p.idle, and comes back
+// for those still in use.
+func (p *Predictor) reap() {
+	p.reaperMu.Lock()
+	p.armed = false
+	p.reaperMu.Unlock()
+	left := false
+	for _, x := range []struct {
+		mu *sync.Mutex
+		b  **batchProc
+	}{{&p.catMu, &p.cat}, {&p.mtMu, &p.mt}} {
+		x.mu.Lock()
+		if b := *x.b; b != nil {
+			if time.Since(b.used) >= p.idle {
+				b.close()
+				*x.b = nil
+			} else {
+				left = true
+			}
+		}
+		x.mu.Unlock()
+	}
+	if left {
+		p.arm()
+	}
+}
+
 // catFile runs one cat-file --batch-command exchange.
 func (p *Predictor) catFile(ctx context.Context, f func(b *batchProc) error) error {
 	p.catMu.Lock()
@@ -308,8 +371,10 @@ func (p *Predictor) catFile(ctx context.Context, f func(b *batchProc) error) err
 			return fmt.Errorf("start cat-file: %w", err)
 		}
 		p.cat = b
+		p.arm()
 	}
 	b := p.cat
+	b.used = time.Now()
 	return b.exchange(ctx, func() error { return f(b) })
 }
 
@@ -623,8 +688,10 @@ func (p *Predictor) mergeTree(ctx context.Context, input []byte, n int) ([]Predi
 			return nil, fmt.Errorf("start merge-tree: %w", err)
 		}
 		p.mt = b
+		p.arm()
 	}
 	b := p.mt
+	b.used = time.Now()
 	var results []Prediction
 	err := b.exchange(ctx, func() error {
 		errc := make(chan error, 1)

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // Session worktrees never split their index. git 2.38 to 2.40 keep the
@@ -17,10 +18,6 @@ import (
 // rebase -r, merge or stash with the daemon's own git (which writes the
 // index unsplit) in between gets there. Earlier daemons split the index of
 // every session worktree, so RepairIndex undoes that wherever it finds it.
-
-// ErrIndexLocked reports a worktree whose index another git is writing
-// (its index.lock exists): try again once that git is done.
-var ErrIndexLocked = errors.New("another git is writing the index")
 
 // IndexRepair says what RepairIndex did to a worktree's index.
 type IndexRepair struct {
@@ -53,41 +50,54 @@ func IsIndexBug(err error) bool {
 // RepairIndex makes sure the worktree at dir does not split its index:
 // core.splitIndex is unset in its own config, and an index that is split
 // is merged back into one file, or, when git can no longer read it,
-// written anew from HEAD. The shared index files go. It does nothing (a
-// zero IndexRepair) to a worktree whose index is not split.
-func (r *Repo) RepairIndex(ctx context.Context, dir string) (IndexRepair, error) {
+// written anew from HEAD. The shared index files go. Unless broken (git
+// said it cannot read the index), a worktree showing no sign of a split
+// index (no shared index file, no core.splitIndex) is left as it is, and
+// the zero IndexRepair returned.
+func (g *Git) RepairIndex(ctx context.Context, dir string, broken bool) (IndexRepair, error) {
 	var done IndexRepair
-	if gd := linkedGitDir(dir); gd != "" {
+	if gd := linkedGitDir(dir); !broken {
 		// The common case, without running git: a linked worktree whose
 		// git directory holds no shared index and whose config does not
-		// split it.
+		// split it (or no linked worktree at all).
+		if gd == "" {
+			return done, nil
+		}
 		shared, _ := filepath.Glob(filepath.Join(gd, "sharedindex.*"))
 		cfg, _ := os.ReadFile(filepath.Join(gd, "config.worktree"))
 		if len(shared) == 0 && !strings.Contains(strings.ToLower(string(cfg)), "splitindex") {
 			return done, nil
 		}
 	}
-	if _, err := r.Git.Run(ctx, dir, "config", "--worktree", "--unset-all", "core.splitIndex"); err != nil && ExitCode(err) != 5 && ExitCode(err) != 128 {
+	if _, err := g.Run(ctx, dir, "config", "--worktree", "--unset-all", "core.splitIndex"); err != nil && ExitCode(err) != 5 && ExitCode(err) != 128 {
 		return done, fmt.Errorf("repair index %s: %w", dir, err)
 	}
-	out, err := r.Git.Run(ctx, dir, "rev-parse", "--path-format=absolute", "--git-path", "index")
+	out, err := g.Run(ctx, dir, "rev-parse", "--path-format=absolute", "--git-path", "index")
 	if err != nil {
 		return done, fmt.Errorf("repair index %s: %w", dir, err)
 	}
 	index := trim(out)
 	shared, _ := filepath.Glob(filepath.Join(filepath.Dir(index), "sharedindex.*"))
-	if len(shared) == 0 {
+	if len(shared) == 0 && !broken {
 		return done, nil
+	}
+	// A git that aborted on the index left its lock behind.
+	if staleLock(index+".lock", time.Second) {
+		os.Remove(index + ".lock")
 	}
 	// Git's own Run turns the fsmonitor and the split index off: this
 	// writes the index whole, without the fsmonitor's bitmap.
-	_, err = r.Git.Run(ctx, dir, "update-index", "--no-split-index")
+	_, err = g.Run(ctx, dir, "update-index", "--no-split-index")
 	switch {
 	case err == nil:
-		done.Merged = true
-	case IsIndexBug(err) || ExitCode(err) < 0:
+		done.Merged = len(shared) > 0
+	case IsIndexBug(err) || ExitCode(err) < 0 && errors.As(err, new(*GitError)):
 		done.Why = firstLine(err.(*GitError).Stderr)
-		if err := r.rewriteIndex(ctx, dir, index); err != nil {
+		// It aborted too, holding the lock.
+		if staleLock(index+".lock", 0) {
+			os.Remove(index + ".lock")
+		}
+		if err := g.rewriteIndex(ctx, dir, index); err != nil {
 			return done, fmt.Errorf("repair index %s: %w", dir, err)
 		}
 		done.Rewritten = true
@@ -103,12 +113,12 @@ func (r *Repo) RepairIndex(ctx context.Context, dir string) (IndexRepair, error)
 
 // rewriteIndex replaces the worktree's index with one read from HEAD,
 // holding index.lock as git does, so no git writes it meanwhile.
-func (r *Repo) rewriteIndex(ctx context.Context, dir, index string) error {
+func (g *Git) rewriteIndex(ctx context.Context, dir, index string) error {
 	lock := index + ".lock"
 	f, err := os.OpenFile(lock, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
 	if err != nil {
 		if errors.Is(err, os.ErrExist) {
-			return fmt.Errorf("%w: %s", ErrIndexLocked, lock)
+			return fmt.Errorf("%w: %s", ErrLocked, lock)
 		}
 		return err
 	}
@@ -116,11 +126,42 @@ func (r *Repo) rewriteIndex(ctx context.Context, dir, index string) error {
 	defer os.Remove(lock)
 	tmp := index + ".studiod-repair"
 	os.Remove(tmp)
-	if _, err := r.Git.RunCmd(ctx, Cmd{Dir: dir, Env: []string{"GIT_INDEX_FILE=" + tmp}}, "read-tree", "HEAD"); err != nil {
+	if _, err := g.RunCmd(ctx, Cmd{Dir: dir, Env: []string{"GIT_INDEX_FILE=" + tmp}}, "read-tree", "HEAD"); err != nil {
 		os.Remove(tmp)
 		return err
 	}
 	return os.Rename(tmp, index)
+}
+
+// staleLock reports whether the lock (or temporary) file at path was left
+// by a git that is gone: it is age old or more, and no process has it open
+// (a git holds such a file open until it renames it into place).
+func staleLock(path string, age time.Duration) bool {
+	fi, err := os.Lstat(path)
+	if err != nil || time.Since(fi.ModTime()) < age {
+		return false
+	}
+	open, ok := openAmong(map[string]bool{path: true})
+	return ok && !open[path]
+}
+
+// openAmong reports which of paths some process has open; ok is false when
+// that cannot be told.
+func openAmong(paths map[string]bool) (open map[string]bool, ok bool) {
+	procs, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, false
+	}
+	open = map[string]bool{}
+	for _, p := range procs {
+		fds, _ := os.ReadDir(filepath.Join("/proc", p.Name(), "fd"))
+		for _, fd := range fds {
+			if l, _ := os.Readlink(filepath.Join("/proc", p.Name(), "fd", fd.Name())); paths[l] {
+				open[l] = true
+			}
+		}
+	}
+	return open, true
 }
 
 // linkedGitDir is the git directory of the linked worktree at dir, as its
@@ -146,4 +187,37 @@ func firstLine(s string) string {
 		s = s[:i]
 	}
 	return s
+}
+
+// CleanTempObjects removes the temporary object files (objects/??/tmp_obj_*
+// and objects/tmp_obj_*) that a git or a snapshot which failed part-way
+// (a full disk, a kill) left in the repository: those at least age old
+// that no process has open. It returns how many it removed.
+func (r *Repo) CleanTempObjects(age time.Duration) int {
+	objects := filepath.Join(r.CommonDir, "objects")
+	var files []string
+	for _, pattern := range []string{"tmp_obj_*", "??/tmp_obj_*"} {
+		m, _ := filepath.Glob(filepath.Join(objects, pattern))
+		files = append(files, m...)
+	}
+	old := map[string]bool{}
+	for _, f := range files {
+		if fi, err := os.Lstat(f); err == nil && time.Since(fi.ModTime()) >= age {
+			old[f] = true
+		}
+	}
+	if len(old) == 0 {
+		return 0
+	}
+	open, ok := openAmong(old)
+	if !ok {
+		return 0
+	}
+	n := 0
+	for f := range old {
+		if !open[f] && os.Remove(f) == nil {
+			n++
+		}
+	}
+	return n
 }

@@ -579,7 +579,7 @@ func (t *Tracker) takeSnapshot(ctx context.Context, id, dir, index string, prev 
 	if IsIndexBug(err) {
 		// The worktree's index, which the private one starts from, is one
 		// git cannot read: mend it and try once more.
-		r, rerr := t.repo.RepairIndex(ctx, dir)
+		r, rerr := t.repo.Git.RepairIndex(ctx, dir, true)
 		if rerr != nil || r == (IndexRepair{}) {
 			return snap, true, err
 		}

@@ -205,12 +205,15 @@ func TestACPTurns(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.AwaitState(t, s.ID, protocol.StateWaiting)
-	r, err := c.Send(t.Context(), protocol.SendParams{SessionRef: ref(s.ID), Text: "second prompt"})
+	// Sent from the CLI, which says it is queued, not delivered.
+	send := exec.Command("studiod", "send", s.ID, "second prompt")
+	send.Env = append(os.Environ(), "STUDIOD_HOME="+home)
+	out, err := send.CombinedOutput()
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("studiod send: %v\n%s", err, out)
 	}
-	if r.Delivery.Confirmed || !strings.Contains(r.Delivery.Note, "queued") {
-		t.Errorf("prompt during a turn: %+v, want queued", r.Delivery)
+	if !strings.HasPrefix(string(out), "queued for turns") || !strings.Contains(string(out), "becomes the next prompt") {
+		t.Errorf("studiod send during a turn says:\n%s\nwant queued", out)
 	}
 	if _, err := c.Answer(t.Context(), protocol.AnswerParams{SessionRef: ref(s.ID), Answer: protocol.AnswerAllow}); err != nil {
 		t.Fatal(err)

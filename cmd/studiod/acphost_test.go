@@ -18,6 +18,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	acp "github.com/coder/acp-go-sdk"
 
@@ -219,8 +220,8 @@ func awaitPrompt(t *testing.T, ch <-chan promptResult) acp.PromptResponse {
 			t.Fatalf("session/prompt: %v", r.err)
 		}
 		return r.r
-	case <-t.Context().Done():
-		t.Fatal("session/prompt did not end")
+	case <-time.After(studiotest.Timeout):
+		t.Fatalf("session/prompt did not end within %s", studiotest.Timeout)
 	}
 	return acp.PromptResponse{}
 }
@@ -305,11 +306,7 @@ func TestACPHost(t *testing.T) {
 	done = ed.prompt(sid, "write b.txt")
 	ask1, ask2 := ed.awaitAsk(2), ed2.awaitAsk(1)
 	ask2.answer <- "allow-once"
-	select {
-	case <-ask1.ctx.Done():
-	case <-ctx.Done():
-		t.Fatal("the first client's request was not withdrawn")
-	}
+	ed.Await(t, "the first client's request withdrawn", func() bool { return ask1.ctx.Err() != nil })
 	awaitPrompt(t, done)
 	ed.awaitText(sid, "tool", "answered elsewhere: Allow")
 	if _, err := os.Stat(filepath.Join(sess.Worktree, "b.txt")); err != nil {
@@ -353,6 +350,17 @@ func TestACPHost(t *testing.T) {
 		return cf.Path == "a.txt" && (cf.A.Session == other.Name || cf.B.Session == other.Name)
 	})
 	ed.awaitText(sid, "tool", "studiod: session other changes line 1 of a.txt you are editing")
+	// And where it stands in the integration preview.
+	ed.awaitText(sid, "tool", "studiod: integration preview: "+sess.Name)
+	// Writing a.txt again, the agent's request carries what studiod's gate
+	// found: another session changed that file.
+	done = ed.prompt(sid, "write a.txt")
+	ask = ed.awaitAsk(3)
+	if title := *ask.req.ToolCall.Title; !strings.Contains(title, "— studiod: ") || !strings.Contains(title, "other") {
+		t.Errorf("permission title %q: want the gate's finding about session other", title)
+	}
+	ask.answer <- "reject-once"
+	awaitPrompt(t, done)
 
 	// session/cancel ends the running turn; the agent stays.
 	done = ed.prompt(sid, "wait")
@@ -366,6 +374,20 @@ func TestACPHost(t *testing.T) {
 	if s := w.AwaitState(t, string(sid), protocol.StateIdle); !s.State.Live() {
 		t.Errorf("session %s after cancel", s.State)
 	}
+
+	// The agent's plan reaches the client; a commit on main puts the
+	// session behind it, and the client hears so.
+	awaitPrompt(t, ed.prompt(sid, "plan"))
+	ed.Await(t, "the plan", func() bool {
+		ed.mu.Lock()
+		defer ed.mu.Unlock()
+		return slices.ContainsFunc(ed.updates, func(n acp.SessionNotification) bool {
+			return n.SessionId == sid && n.Update.Plan != nil && len(n.Update.Plan.Entries) == 2 && n.Update.Plan.Entries[0].Status == "completed"
+		})
+	})
+	gittest.Write(t, repo, map[string]string{"NEWS": "a change on main\n"})
+	gittest.Commit(t, repo, "news")
+	ed.awaitText(sid, "tool", "studiod: "+sess.Name+" is 1 commit behind main")
 
 	// Bad input: a cwd outside any repository, a session of another
 	// repository, an unknown session, an unknown config value.
@@ -567,7 +589,8 @@ func TestACPHostTerminalAgent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.WriteString("\n[agents.term]\ncommand = [\"fakeagent\", \"--echo\"]\n")
+	// No hooks: the terminal going quiet says the turn ended.
+	f.WriteString("\n[agents.term]\ncommand = [\"fakeagent\", \"--echo\", \"--nohook\"]\nidle_after = \"300ms\"\n")
 	f.Close()
 	repo := gittest.NewRepo(t, map[string]string{"README.md": "hello\n"})
 	d := startDaemon(t, home)
@@ -636,4 +659,26 @@ func TestACPPrintConfig(t *testing.T) {
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 {
 		t.Errorf("unknown client: %v, want exit 2", err)
 	}
+}
+
+// TestACPHostDaemonRestart: the daemon killed under a client; the face
+// dials again (starting a daemon), and the thread goes on: the next prompt
+// is answered.
+func TestACPHostDaemonRestart(t *testing.T) {
+	home := acpHostHome(t)
+	repo := gittest.NewRepo(t, map[string]string{"README.md": "hello\n"})
+	d := startDaemon(t, home)
+	ed := startACPEditor(t, home)
+	ns, err := ed.conn.NewSession(t.Context(), acp.NewSessionRequest{Cwd: repo, McpServers: []acp.McpServer{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	awaitPrompt(t, ed.prompt(ns.SessionId, "hello one"))
+	ed.awaitText(ns.SessionId, "agent", "you said: hello one")
+	d.kill9()
+	r := awaitPrompt(t, ed.prompt(ns.SessionId, "hello two"))
+	if r.StopReason != acp.StopReasonEndTurn {
+		t.Errorf("stop reason %q after the restart, want end_turn", r.StopReason)
+	}
+	ed.awaitText(ns.SessionId, "agent", "you said: hello two")
 }

@@ -38,6 +38,9 @@ func (a *app) serveCmd() *cobra.Command {
 			if err := a.dirs.Ensure(); err != nil {
 				return err
 			}
+			// A daemon a session's client started must not hand that
+			// session's secret to the commands it runs.
+			os.Unsetenv(agents.TokenEnv)
 			logf, err := os.OpenFile(a.dirs.Log(), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 			if err != nil {
 				return err
@@ -283,7 +286,7 @@ type check struct {
 func (a *app) doctorCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "doctor",
-		Short: "Check git, agents on PATH, inotify limits, socket permissions and config trust",
+		Short: "Check git, agents on PATH, inotify limits, socket permissions, config trust and the sandbox",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			checks := a.doctor(cmd.Context())
@@ -329,9 +332,7 @@ func (a *app) doctor(ctx context.Context) []check {
 	if user, _, err := agents.LoadFile(a.dirs.ConfigFile()); err != nil {
 		checks = append(checks, check{Name: "config", Detail: err.Error()})
 	} else {
-		for name, p := range user.Agents {
-			cfg.Agents[name] = p
-		}
+		cfg = agents.WithUser(self, user)
 	}
 	// The terminal agents, said missing when not found; then the ACP
 	// profiles and the user's own, listed when found. Each check asks the
@@ -362,7 +363,14 @@ func (a *app) doctor(ctx context.Context) []check {
 			continue
 		}
 		found++
-		detail := fmt.Sprintf("%s %s at %s; state from %s", name, cmp.Or(ac.Version, "(version unknown)"), ac.Path, ac.Hooks)
+		version := cmp.Or(ac.Version, "(version unknown)")
+		if ac.Slow {
+			version = "(slow: printed no version in time; the machine may be busy)"
+		}
+		detail := fmt.Sprintf("%s %s at %s; state from %s", name, version, ac.Path, ac.Hooks)
+		if p := cfg.Agents[name]; p.Hooks != "" && p.Protocol == "" {
+			detail += "; permission mode " + cmp.Or(ac.PermissionMode, "the agent's own default")
+		}
 		c := check{Name: "agent " + name, OK: ac.Hint == "", Warn: ac.Hint != "", Detail: detail, Agent: &ac}
 		if ac.Hint != "" {
 			c.Detail += ": " + ac.Hint

@@ -24,7 +24,8 @@ func (a *app) demoCmd() *cobra.Command {
 		Use:   "demo",
 		Short: "Watch two demo agents work in parallel on a throwaway repo (no AI account needed)",
 		Long: `Create a throwaway repo in a temporary directory, run a private daemon there,
-and spawn two sessions of the built-in demo agent. They edit files over about
+and run a plan of two tasks for the built-in demo agent, checked first (studiod
+plan check), started in parallel by the daemon. They edit files over about
 20 seconds (some of the same lines), commit, ask a question and go idle. Every
 step is printed as it happens. Then the integration loop: a preview of both
 sessions folded onto main, the one that fits landed, why the other is held
@@ -104,16 +105,28 @@ func (a *app) demo(ctx context.Context, keep bool) error {
 		return err
 	}
 
-	names := []string{"auth", "billing"}
-	prompts := []string{"Add login with sessions to the shop", "Add invoices and payment retries"}
-	var ids []string
-	for i, n := range names {
-		s, err := c.Spawn(ctx, protocol.SpawnParams{Repo: repo, Name: n, Agent: "demo", Prompt: prompts[i]})
+	// The work is a plan: checked first (nothing runs), then handed to
+	// the daemon, which starts both tasks at once.
+	fmt.Printf("\n%s the plan, checked before anything runs (studiod plan check):\n", stamp())
+	if rep, err := server.CheckPlan(ctx, workspace.DefaultGit, protocol.PlanCheckParams{Repo: repo, Text: demoPlan}); err == nil {
+		printPlanReport(os.Stdout, "demo.toml", rep)
+	} else {
+		fmt.Printf("%s plan check failed: %v\n", stamp(), err)
+	}
+	fmt.Println()
+	pl, err := c.PlanRun(ctx, protocol.PlanRunParams{Repo: repo, Path: "demo.toml", Text: demoPlan})
+	if err != nil {
+		stopDaemon()
+		return fmt.Errorf("run the demo plan: %w", err)
+	}
+	var ids, names []string
+	for _, t := range pl.Tasks {
+		s, err := c.Session(ctx, protocol.SessionRef{Session: t.Session})
 		if err != nil {
 			stopDaemon()
-			return fmt.Errorf("spawn demo session %s: %w", n, err)
+			return fmt.Errorf("demo task %s: %s: %w", t.Name, t.Detail, err)
 		}
-		ids = append(ids, s.ID)
+		ids, names = append(ids, s.ID), append(names, s.Name)
 		fmt.Printf("%s spawned %-8s worktree %s\n", stamp(), s.Name, s.Worktree)
 	}
 
@@ -233,6 +246,22 @@ func indent(s, pre string) string {
 	}
 	return strings.Join(lines, "")
 }
+
+// demoPlan is the demo's work: two tasks in parallel, scoped to their own
+// modules. Both agents also tune app/config.txt, outside their scopes:
+// studiod sees it as they write.
+const demoPlan = `[[task]]
+name = "auth"
+agent = "demo"
+prompt = "Add login with sessions to the shop"
+scope = ["src/auth.go"]
+
+[[task]]
+name = "billing"
+agent = "demo"
+prompt = "Add invoices and payment retries"
+scope = ["src/billing.go"]
+`
 
 func makeDemoRepo(ctx context.Context, dir string) error {
 	for name, content := range demoFiles {

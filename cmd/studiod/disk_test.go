@@ -91,7 +91,7 @@ func TestLogLimit(t *testing.T) {
 		t.Errorf("tail: %q at %d, %v", tail.Data, tail.Offset, err)
 	}
 
-	cmd := exec.Command("studiod", "logs", "--repo", repo, "chatty")
+	cmd := exec.Command("studiod", "logs", "--raw", "--repo", repo, "chatty")
 	cmd.Env = append(os.Environ(), "STUDIOD_HOME="+home)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

@@ -319,7 +319,7 @@ func TestStateDBReplaced(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: "after", Command: []string{"fakeagent", "-hang"}})
-	if err == nil || !strings.Contains(err.Error(), "was replaced") || !strings.Contains(err.Error(), "studiod shutdown") {
+	if d, _ := protocol.DataOf(err); err == nil || !strings.Contains(err.Error(), "was replaced") || d.Fix != protocol.FixRestartDaemon || !strings.Contains(cliMessage(err), "studiod shutdown") {
 		t.Fatalf("spawn after the database was replaced: got %v, want a refusal saying what happened", err)
 	}
 	copies, _ := filepath.Glob(db + ".daemon-*")

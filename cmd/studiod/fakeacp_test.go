@@ -29,6 +29,8 @@ import (
 //	chatter N    sends N messages of 200 bytes
 //	garbage      writes a line that is not JSON
 //	unknown      sends an unknown notification and an update of an unknown kind
+//	fswrite P T  asks the client to write T to P (relative: to its cwd)
+//	fsread P     asks the client to read P, and says what it got
 //	anything     answers "you said: TEXT"
 //
 // Flags: --auth (sessions need authenticate with method "key" first),
@@ -54,6 +56,7 @@ type acpAgent struct {
 	authed bool
 	cwd    map[string]string // session → cwd
 	calls  int
+	fs     acp.FileSystemCapabilities // the client's
 }
 
 func (a *acpAgent) Initialize(ctx context.Context, p acp.InitializeRequest) (acp.InitializeResponse, error) {
@@ -66,10 +69,13 @@ func (a *acpAgent) Initialize(ctx context.Context, p acp.InitializeRequest) (acp
 		AgentCapabilities: acp.AgentCapabilities{LoadSession: a.load},
 		AgentInfo:         &acp.Implementation{Name: "fakeacp", Version: "1.0"},
 		AuthMethods:       []acp.AuthMethod{}}
-	if p.ClientCapabilities.Fs.ReadTextFile || p.ClientCapabilities.Fs.WriteTextFile || p.ClientCapabilities.Terminal {
-		fmt.Fprintln(os.Stderr, "fakeacp: the client advertised fs or terminal capabilities")
+	if p.ClientCapabilities.Terminal {
+		fmt.Fprintln(os.Stderr, "fakeacp: the client advertised a terminal it does not implement")
 		os.Exit(4)
 	}
+	a.mu.Lock()
+	a.fs = p.ClientCapabilities.Fs
+	a.mu.Unlock()
 	if a.auth {
 		r.AuthMethods = []acp.AuthMethod{{Agent: &acp.AuthMethodAgent{Id: "key", Name: "API key"}}}
 	}
@@ -144,6 +150,28 @@ func (a *acpAgent) Prompt(ctx context.Context, p acp.PromptRequest) (acp.PromptR
 				continue
 			}
 			return a.write(ctx, p.SessionId, acp.ToolCallId(call), cwd, words[i+1])
+		case "fswrite", "fsread":
+			if i+1 >= len(words) {
+				continue
+			}
+			a.mu.Lock()
+			caps := a.fs
+			a.mu.Unlock()
+			path := words[i+1]
+			if !filepath.IsAbs(path) {
+				path = filepath.Join(cwd, path)
+			}
+			switch {
+			case w == "fswrite" && !caps.WriteTextFile, w == "fsread" && !caps.ReadTextFile:
+				a.say(ctx, p.SessionId, w+": the client did not advertise it")
+			case w == "fswrite":
+				_, err := a.conn.WriteTextFile(ctx, acp.WriteTextFileRequest{SessionId: p.SessionId, Path: path, Content: strings.Join(words[i+2:], " ") + "\n"})
+				a.say(ctx, p.SessionId, fmt.Sprintf("fswrite %s: %v", words[i+1], errText(err)))
+			default:
+				r, err := a.conn.ReadTextFile(ctx, acp.ReadTextFileRequest{SessionId: p.SessionId, Path: path})
+				a.say(ctx, p.SessionId, fmt.Sprintf("fsread %s: %q %v", words[i+1], r.Content, errText(err)))
+			}
+			return end, nil
 		case "plan":
 			steps := []acp.PlanEntry{{Content: "read the code", Status: "in_progress", Priority: "high"}, {Content: "write the fix", Status: "pending", Priority: "medium"}}
 			a.conn.SessionUpdate(ctx, acp.SessionNotification{SessionId: p.SessionId, Update: acp.UpdatePlan(steps...)})
@@ -276,4 +304,16 @@ func (a *acpAgent) CloseSession(ctx context.Context, p acp.CloseSessionRequest) 
 
 func (a *acpAgent) SetSessionConfigOption(ctx context.Context, p acp.SetSessionConfigOptionRequest) (acp.SetSessionConfigOptionResponse, error) {
 	return acp.SetSessionConfigOptionResponse{}, nil
+}
+
+// errText is "ok" or the error with its data.
+func errText(err error) string {
+	var re *acp.RequestError
+	switch {
+	case err == nil:
+		return "ok"
+	case errors.As(err, &re):
+		return fmt.Sprintf("error %d %s %v", re.Code, re.Message, re.Data)
+	}
+	return "error " + err.Error()
 }

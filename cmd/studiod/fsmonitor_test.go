@@ -193,3 +193,40 @@ func TestFsmonitorRandomOps(t *testing.T) {
 		}
 	}
 }
+
+// TestIndexRepairAtStart: a session worktree left with an index git
+// aborts on (as git 2.38–2.40 left them beside a split index) works again
+// once the daemon starts, and the daemon's log says what it did.
+func TestIndexRepairAtStart(t *testing.T) {
+	repo := gittest.NewRepo(t, map[string]string{"a.txt": "a\n"})
+	home := newHome(t)
+	d := startDaemon(t, home)
+	c := d.client(nil)
+	s, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: "broken", Command: []string{"fakeagent", "-hang"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gd := gittest.Git(t, s.Worktree, "rev-parse", "--absolute-git-dir")
+	fixture, err := os.ReadFile("../../workspace/testdata/fsmonitor-bug.index")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.kill9()
+	gittest.Git(t, s.Worktree, "config", "--worktree", "core.splitIndex", "true")
+	if err := os.WriteFile(filepath.Join(gd, "index"), fixture, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(gd, "sharedindex.0123456789012345678901234567890123456789"), nil, 0o644)
+	gittest.Write(t, s.Worktree, map[string]string{"a.txt": "mine\n"})
+	if out, err := gittest.Try(s.Worktree, "status", "--porcelain"); err == nil {
+		t.Skipf("this git reads the index 2.38–2.40 abort on: %s", out)
+	}
+	startDaemon(t, home)
+	if st, err := gittest.Try(s.Worktree, "status", "--porcelain"); err != nil || st != "M a.txt" {
+		t.Errorf("git status after the daemon started: %q, %v; want the edit of a.txt", st, err)
+	}
+	b, _ := os.ReadFile(filepath.Join(home, "state", "studiod.log"))
+	if !strings.Contains(string(b), "index repaired") || !strings.Contains(string(b), "rewritten from HEAD") {
+		t.Errorf("the daemon's log does not say the index was repaired:\n%s", b)
+	}
+}

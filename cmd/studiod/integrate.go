@@ -91,7 +91,11 @@ func printPreview(w io.Writer, pv *protocol.Preview) {
 		if ps.Check != "" {
 			check = "check " + string(ps.Check)
 		}
-		fmt.Fprintf(tw, "%s %s\t%s\t%s\t%s\n", pos, ps.Session, ps.Status, check, ps.Reason)
+		reason := ps.Reason
+		if fix := cliFix(protocol.ErrorData{Fix: ps.Fix, Session: ps.Session}); fix != "" {
+			reason += ": " + fix
+		}
+		fmt.Fprintf(tw, "%s %s\t%s\t%s\t%s\n", pos, ps.Session, ps.Status, check, reason)
 	}
 	tw.Flush()
 	if len(pv.Conflicts) > 0 {

@@ -36,18 +36,19 @@ func buildVersion() string {
 // Exit codes. Daemon error codes map onto these, so scripts can tell a
 // missing session from a conflict without parsing text.
 const (
-	exitOK        = 0
-	exitError     = 1
-	exitUsage     = 2
-	exitNotFound  = 3
-	exitInvalid   = 4
-	exitConflict  = 5
-	exitDirty     = 6
-	exitUntrusted = 7
-	exitBusy      = 8
-	exitGit       = 9
-	exitNoDaemon  = 10
-	exitForbidden = 12
+	exitOK         = 0
+	exitError      = 1
+	exitUsage      = 2
+	exitNotFound   = 3
+	exitInvalid    = 4
+	exitConflict   = 5
+	exitDirty      = 6
+	exitUntrusted  = 7
+	exitBusy       = 8
+	exitGit        = 9
+	exitNoDaemon   = 10
+	exitForbidden  = 12 // after exitCheck
+	exitUnreviewed = 13
 )
 
 func exitCode(err error) int {
@@ -68,6 +69,8 @@ func exitCode(err error) int {
 		return exitGit
 	case protocol.CodeForbidden:
 		return exitForbidden
+	case protocol.CodeUnreviewed:
+		return exitUnreviewed
 	}
 	var ue usageError
 	if errors.As(err, &ue) {
@@ -124,11 +127,15 @@ func run(args []string) int {
 	if errors.As(err, &ce) {
 		return code
 	}
+	msg := cliMessage(err)
 	if a.json {
-		e := map[string]any{"code": protocol.CodeOf(err), "message": err.Error(), "exit": code}
+		e := map[string]any{"code": protocol.CodeOf(err), "message": msg, "exit": code}
+		if pe := (*protocol.Error)(nil); errors.As(err, &pe) && len(pe.Data) > 0 {
+			e["data"] = json.RawMessage(pe.Data)
+		}
 		json.NewEncoder(os.Stdout).Encode(map[string]any{"error": e})
 	} else {
-		fmt.Fprintf(os.Stderr, "studiod: %v\n", err)
+		fmt.Fprintf(os.Stderr, "studiod: %s\n", msg)
 	}
 	return code
 }
@@ -162,7 +169,7 @@ Try it with no AI account: studiod demo`,
 		a.stopCmd(), a.rmCmd(), a.statusCmd(), a.doctorCmd(), a.serveCmd(), a.trustCmd(),
 		a.versionCmd(), a.hookCmd(), a.shutdownCmd(), a.demoCmd(), a.conflictsCmd(), a.whoCmd(), a.lspCmd(),
 		a.diffCmd(), a.commentCmd(), a.commentsCmd(), a.feedbackCmd(), a.mergeCmd(), a.undoCmd(),
-		a.previewCmd(), a.landCmd(), a.syncCmd(), a.poolCmd(), a.salvageCmd(), a.restoreCmd(),
+		a.previewCmd(), a.landCmd(), a.waitCmd(), a.syncCmd(), a.poolCmd(), a.salvageCmd(), a.restoreCmd(), a.planCmd(), a.reviewByCmd(),
 		shimCmd(), demoAgentCmd(), fsmonitorCmd(),
 		a.mcpCmd(), a.mcpTokenCmd(), a.acpCmd(), a.uiCmd(),
 	)

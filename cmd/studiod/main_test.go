@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -53,13 +54,25 @@ func fakeAgent() {
 	remove := fs.String("rm", "", "comma-separated files to delete")
 	echo := fs.Bool("echo", false, "echo every input line as 'got: LINE'")
 	nohook := fs.Bool("nohook", false, "never report state through STUDIO_HOOK")
+	silentAfter := fs.Bool("silentafter", false, "report nothing through STUDIO_HOOK once the question is answered (as an agent back at its input after a refusal)")
 	detach := fs.Bool("detach", false, "start a detached helper (its own session, SIGHUP and SIGTERM ignored, the terminal kept open) that runs until killed")
 	helper := fs.Bool("helper", false, "be that helper")
+	trapTerm := fs.Bool("trapterm", false, "on SIGTERM, say how to resume and exit 143 (as Claude Code does)")
+	styled := fs.Bool("styled", false, "write a line in colour, a progress line that redraws itself, a title and a hyperlink")
 	flood := fs.Int("flood", 0, "write this many bytes of output at once (in 32 KiB writes)")
 	fs.Parse(os.Args[1:])
 	if *helper {
 		signal.Ignore(syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
 		select {}
+	}
+	if *trapTerm {
+		term := make(chan os.Signal, 1)
+		signal.Notify(term, syscall.SIGTERM)
+		go func() {
+			<-term
+			fmt.Println("Resume this session with: fakeagent --resume 0123")
+			os.Exit(143)
+		}()
 	}
 	if *detach {
 		h := exec.Command("fakeagent", "-helper")
@@ -89,6 +102,11 @@ func fakeAgent() {
 			os.Remove(f)
 		}
 	}
+	if *styled {
+		fmt.Print("\x1b]0;✳ fake title\x07\x1b[1;31mred\x1b[0m and \x1b]8;;https://example.com\x1b\\plain\x1b]8;;\x1b\\\r\n")
+		fmt.Print("progress 10%\rprogress 50%\rprogress 100%\x1b[K\r\n")
+		fmt.Print("\x1b[5;1Hé à 書\x1b[6;1Hnext row\r\n")
+	}
 	for left := *flood; left > 0; left -= 32 << 10 {
 		os.Stdout.Write(bytes.Repeat([]byte("x"), min(left, 32<<10)))
 	}
@@ -102,6 +120,10 @@ func fakeAgent() {
 		fmt.Print(*ask + " ")
 		if in.Scan() {
 			fmt.Println("answer:", in.Text())
+		}
+		if *silentAfter {
+			*nohook = true
+			fmt.Print("> ")
 		}
 		hook("working")
 	}
@@ -140,6 +162,7 @@ func TestScripts(t *testing.T) {
 			"waitoutofscope": waitOutOfScopeCmd,
 			"waitwork":       waitWorkCmd,
 			"exitcode":       exitCodeCmd,
+			"waitfile":       waitFileCmd,
 		},
 	})
 }
@@ -278,4 +301,30 @@ func waitWorkCmd(ts *testscript.TestScript, neg bool, args []string) {
 		s, _ := w.Session(args[0])
 		return fmt.Sprintf("last seen: %+v", s)
 	})
+}
+
+// waitfile FILE REGEXP waits until some line of FILE matches REGEXP
+// (written by a process the script does not own, such as a command the
+// daemon runs).
+func waitFileCmd(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: waitfile FILE REGEXP")
+	}
+	re, err := regexp.Compile(args[1])
+	if err != nil {
+		ts.Fatalf("waitfile: %v", err)
+	}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		b, _ := os.ReadFile(ts.MkAbs(args[0]))
+		for _, line := range strings.Split(string(b), "\n") {
+			if re.MatchString(line) {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			ts.Fatalf("no line of %s matches %s; it holds:\n%s", args[0], args[1], b)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }

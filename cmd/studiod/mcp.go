@@ -96,7 +96,7 @@ func (a *app) serveMCP(ctx context.Context) error {
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	m := mcp.New(mcp.Config{
-		Dir: wd, Version: buildVersion(), Log: log,
+		Dir: wd, Version: buildVersion(), Log: log, Session: os.Getenv("STUDIO_SESSION_ID"),
 		Dial: func(ctx context.Context, notify protocol.NotifyFunc) (*protocol.Client, error) {
 			return a.connect(ctx, notify)
 		},

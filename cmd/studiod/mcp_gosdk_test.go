@@ -65,8 +65,8 @@ func newGoSDK(t *testing.T, home, dir string) *goSDK {
 		}
 		g.schemas[tl.Name] = r
 	}
-	if len(g.schemas) != 17 {
-		t.Fatalf("got %d tools with output schemas, want 17", len(g.schemas))
+	if len(g.schemas) != 23 {
+		t.Fatalf("got %d tools with output schemas, want 23", len(g.schemas))
 	}
 	return g
 }
@@ -159,7 +159,6 @@ func TestMCPGoSDK(t *testing.T) {
 	if !strings.Contains(msg, "remove_session") || strings.Contains(msg, "studiod rm") || strings.Contains(msg, "--name") {
 		t.Fatalf("duplicate name: %q", msg)
 	}
-
 	var list protocol.SessionsResult
 	if text := g.call(mcpface.ToolListSessions, nil, &list); !strings.Contains(text, "sdk (demo): waiting") {
 		t.Fatalf("list_sessions summary %q", text)
@@ -173,6 +172,18 @@ func TestMCPGoSDK(t *testing.T) {
 	}
 	var answered protocol.AnswerResult
 	g.call(mcpface.ToolAnswerSession, map[string]any{"session": "sdk", "text": "yes"}, &answered)
+	// Removing a live session: MCP names its tools, the CLI its verbs, from
+	// the same error's data.
+	msg = g.callError(mcpface.ToolRemoveSession, map[string]any{"session": "sdk"})
+	if !strings.Contains(msg, "stop_session") || !strings.Contains(msg, "force=true") || strings.Contains(msg, "studiod") || strings.Contains(msg, "--force") {
+		t.Fatalf("remove_session of a live session: %q", msg)
+	}
+	rm := exec.Command("studiod", "rm", "--repo", repo, "sdk")
+	rm.Env = append(os.Environ(), "STUDIOD_HOME="+home)
+	if out, err := rm.CombinedOutput(); err == nil || !strings.Contains(string(out), "stop it first (`studiod stop sdk`) or pass --force") || strings.Contains(string(out), "_session") {
+		t.Fatalf("studiod rm of a live session: %v %q", err, out)
+	}
+
 	if answered.Session.State == protocol.StateWaiting {
 		t.Fatalf("answer_session: still waiting")
 	}
@@ -222,6 +233,21 @@ func TestMCPGoSDK(t *testing.T) {
 		if string(got) != string(want) {
 			t.Errorf("%s after git apply: %q, want %q", f.Path, got, want)
 		}
+	}
+
+	// Plans: checked, run, read; a reviewer on the session's work.
+	var rep protocol.PlanReport
+	g.call(mcpface.ToolPlanCheck, map[string]any{"plan": "[[task]]\nname = \"one\"\nscope = [\"app.go\"]\n[[task]]\nname = \"two\"\nscope = [\"*.go\"]\n"}, &rep)
+	if len(rep.Pairs) != 1 || rep.Pairs[0].Risk != protocol.PlanRiskOverlap {
+		t.Fatalf("plan_check: %+v", rep)
+	}
+	var pl protocol.Plan
+	g.call(mcpface.ToolPlanRun, map[string]any{"plan": "[[task]]\nname = \"planned\"\nagent = \"demo\"\nprompt = \"add a page\"\n"}, &pl)
+	g.call(mcpface.ToolPlanStatus, nil, nil)
+	var rv protocol.Session
+	g.call(mcpface.ToolReviewBy, map[string]any{"session": "sdk", "agent": "demo"}, &rv)
+	if rv.Reviews != "sdk" {
+		t.Fatalf("review_by: %+v", rv)
 	}
 
 	g.call(mcpface.ToolMergeSession, map[string]any{"session": "sdk", "dry_run": true}, nil)

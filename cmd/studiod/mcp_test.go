@@ -180,9 +180,11 @@ func TestMCPListTools(t *testing.T) {
 	readOnly := map[string]bool{
 		mcpface.ToolListSessions: true, mcpface.ToolGetSession: true, mcpface.ToolReadOutput: true,
 		mcpface.ToolSessionDiff: true, mcpface.ToolCheckConflicts: true, mcpface.ToolPreviewIntegration: true,
+		mcpface.ToolListSalvage: true,
+		mcpface.ToolPlanCheck:   true, mcpface.ToolPlanStatus: true,
 	}
 	destructive := map[string]bool{mcpface.ToolMergeSession: true, mcpface.ToolStopSession: true, mcpface.ToolRemoveSession: true,
-		mcpface.ToolLandSessions: true, mcpface.ToolSyncSession: true}
+		mcpface.ToolLandSessions: true, mcpface.ToolSyncSession: true, mcpface.ToolUndoLand: true}
 	got := map[string]bool{}
 	for _, tl := range res.Tools {
 		got[tl.Name] = true
@@ -213,7 +215,8 @@ func TestMCPListTools(t *testing.T) {
 	}
 	want := []string{"spawn_session", "list_sessions", "get_session", "read_output", "send_input", "answer_session", "set_note", "session_diff",
 		"check_conflicts", "add_review_comment", "send_feedback", "merge_session", "stop_session", "remove_session",
-		"preview_integration", "land_sessions", "sync_session"}
+		"preview_integration", "land_sessions", "sync_session", "undo_land", "list_salvage",
+		"plan_check", "plan_run", "plan_status", "review_by"}
 	for _, n := range want {
 		if !got[n] {
 			t.Errorf("tool %s missing", n)
@@ -623,9 +626,13 @@ func TestMCPIntegration(t *testing.T) {
 	working := func() int { return strings.Count(fmt.Sprint(w.States(ids[1])), string(protocol.StateWorking)) }
 	before := working()
 	var land protocol.LandResult
-	wantOK(t, "land_sessions", e.call("land_sessions", map[string]any{"send_failures": true}), &land)
+	lr := e.call("land_sessions", map[string]any{"send_failures": true})
+	wantOK(t, "land_sessions", lr, &land)
 	if len(land.Landed) != 1 || land.Landed[0].Session != "first" || land.Stopped == nil || land.Stopped.Session != "second" || !land.Stopped.Sent {
-		t.Fatalf("land: %+v", land)
+		t.Fatalf("land: %+v stopped %+v", land, land.Stopped)
+	}
+	if text := resultText(lr); !strings.Contains(text, `undo_land {"land":"`+land.ID+`"}`) || strings.Contains(text, "studiod ") {
+		t.Fatalf("land_sessions names how to undo with a tool: %q", text)
 	}
 	w.Await(t, "second's agent to hear of the conflict", func() bool {
 		out, _ := w.Output(ids[1])
@@ -650,5 +657,14 @@ func TestMCPIntegration(t *testing.T) {
 	r = e.call("sync_session", map[string]any{"session": "second"})
 	if !r.IsError || !strings.Contains(resultText(r), "Conflicts:") || !strings.Contains(resultText(r), "README.md") {
 		t.Fatalf("sync_session of a conflicting session: %v %q, want a tool error listing the conflict", r.IsError, resultText(r))
+	}
+	var undone protocol.UndoLandResult
+	wantOK(t, "undo_land", e.call("undo_land", map[string]any{"land": land.ID}), &undone)
+	if undone.ID != land.ID || !slices.Equal(undone.Sessions, []string{"first"}) {
+		t.Fatalf("undo_land: %+v", undone)
+	}
+	r = e.call("undo_land", map[string]any{"land": "nope"})
+	if text := resultText(r); !r.IsError || !strings.Contains(text, "land_sessions returned") || strings.Contains(text, "studiod ") {
+		t.Fatalf("undo_land of no land: %v %q", r.IsError, text)
 	}
 }

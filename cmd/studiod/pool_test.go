@@ -161,8 +161,9 @@ func TestPoolSpawn(t *testing.T) {
 	if hook := gittest.Git(t, s.Worktree, "config", "core.fsmonitor"); !strings.Contains(hook, "fsmonitor' --socket") {
 		t.Errorf("core.fsmonitor in the session: %q", hook)
 	}
-	if split := gittest.Git(t, s.Worktree, "config", "core.splitIndex"); split != "true" {
-		t.Errorf("core.splitIndex in the session: %q, want true", split)
+	// Never a split index beside the fsmonitor (workspace/splitindex.go).
+	if split, err := gittest.Try(s.Worktree, "config", "core.splitIndex"); err == nil {
+		t.Errorf("core.splitIndex in the session: %q, want it unset", split)
 	}
 	if out, err := gittest.Try(repo, "config", "core.splitIndex"); err == nil {
 		t.Errorf("the main worktree got core.splitIndex %q", out)

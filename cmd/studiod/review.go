@@ -135,7 +135,7 @@ func (a *app) commentCmd() *cobra.Command {
 			}
 			return a.call(cmd.Context(), func(c *protocol.Client) error {
 				cm, err := c.Comment(cmd.Context(), protocol.CommentParams{SessionRef: a.sessionRef(args[0]), Path: path,
-					StartLine: start, EndLine: end, Body: strings.Join(args[2:], " ")})
+					StartLine: start, EndLine: end, Body: strings.Join(args[2:], " "), By: os.Getenv("STUDIO_SESSION_ID")})
 				if err != nil {
 					return err
 				}
@@ -172,6 +172,9 @@ func (a *app) commentsCmd() *cobra.Command {
 					state := "unsent"
 					if cm.Sent != nil {
 						state = "sent"
+					}
+					if cm.By != "" {
+						state += ", by " + cm.By
 					}
 					fmt.Printf("%d  %s:%d-%d  [%s]  %s\n", cm.ID, cm.Path, cm.StartLine, cm.EndLine, state, cm.Body)
 				}

@@ -13,6 +13,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/charmbracelet/x/ansi"
 	"github.com/spf13/cobra"
 
 	"github.com/studiod/studiod/agents"
@@ -209,11 +210,10 @@ func (a *app) lsCmd() *cobra.Command {
 	return cmd
 }
 
+// trunc cuts s to n terminal cells, never inside a character (a wide
+// one counts two), marking the cut with an ellipsis.
 func trunc(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n-1] + "…"
+	return ansi.Truncate(s, n, "…")
 }
 
 func age(t time.Time) string {
@@ -276,12 +276,18 @@ func (a *app) showCmd() *cobra.Command {
 				row("id", s.ID)
 				row("state", stateText(*s))
 				row("agent", s.Agent+"  ("+strings.Join(s.Command, " ")+")")
+				if s.Protocol == "" {
+					row("permissions", cmp.Or(s.PermissionMode, "the agent's own default (its own settings; set permission_mode in the profile)"))
+				}
 				row("prompt", s.Prompt)
 				if s.Waiting != nil {
 					w := s.Waiting
 					row("asks", fmt.Sprintf("%s: %s (answer with `studiod answer %s allow|always|reject|never`)", w.Kind, w.Question, s.Name))
 				}
 				row("note", s.Note)
+				for _, line := range reviewLines(*s) {
+					row("review", line)
+				}
 				if len(s.Scope) > 0 {
 					row("scope", strings.Join(s.Scope, ", "))
 				}
@@ -334,7 +340,7 @@ func (a *app) logsCmd() *cobra.Command {
 	var tail int64
 	cmd := &cobra.Command{
 		Use:   "logs NAME [-f]",
-		Short: "Print the agent's terminal output (an ACP agent's transcript)",
+		Short: "Print the agent's terminal output as text (an ACP agent's transcript); --raw for the bytes",
 		Args:  exactArgs(1, "NAME [-f]"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if tail < 0 {
@@ -343,7 +349,7 @@ func (a *app) logsCmd() *cobra.Command {
 			return a.logs(cmd.Context(), args[0], follow, raw, tail)
 		},
 	}
-	cmd.Flags().BoolVar(&raw, "raw", false, "for an ACP session, print the logged messages (JSON lines) instead of the transcript")
+	cmd.Flags().BoolVar(&raw, "raw", false, "print the bytes as logged: a terminal agent's escape sequences, an ACP agent's messages (JSON lines); by default a terminal's output is rendered as text and an ACP agent's as a transcript")
 	cmd.Flags().StringVar(&a.repo, "repo", "", "repository (default: the current directory's)")
 	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing output as it comes, until the agent exits")
 	cmd.Flags().Int64Var(&tail, "tail", 0, "start this many bytes before the end")
@@ -367,8 +373,15 @@ func (a *app) logs(ctx context.Context, name string, follow, raw bool, tail int6
 		offset = -tail
 	}
 	var stdout io.Writer = os.Stdout
-	if s.Protocol == agents.ProtocolACP && !raw {
+	switch {
+	case raw:
+	case s.Protocol == agents.ProtocolACP:
 		stdout = agents.NewTranscript(os.Stdout, s.Worktree)
+	default:
+		// A terminal's bytes are for a terminal: as text unless --raw.
+		tw := newTextWriter(os.Stdout)
+		defer tw.Close()
+		stdout = tw
 	}
 	var all []byte
 	from := int64(-1)
@@ -531,6 +544,8 @@ func deliveredText(d protocol.Delivery) string {
 	switch {
 	case d.Confirmed:
 		return "delivered to"
+	case d.Queued:
+		return "queued for"
 	case d.Via == "resume":
 		return "resumed"
 	}
@@ -636,6 +651,10 @@ $STUDIO_HOOK waiting "question", $STUDIO_HOOK idle. studiod also installs it
 as the lifecycle hook of the agents it knows (--agent claude, codex, gemini),
 which pass their own hook payload on stdin (Codex's notify program, --agent
 codex-notify, as an argument), and prints what the agent should read.
+
+It presents the session's secret ($STUDIO_SESSION_TOKEN, in every agent's
+environment): the daemon refuses a report without it, so that no process
+speaks for a session it does not run in.
 
 It never starts the daemon and never blocks the agent: when the daemon is not
 running or does not answer in time it prints nothing and exits 0, noting that

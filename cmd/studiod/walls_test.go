@@ -494,8 +494,89 @@ func TestClaudeCodeSandbox(t *testing.T) {
 		}
 	}
 	w.AwaitState(t, s.ID, protocol.StateIdle)
+	// The session says its writes were refused.
+	if b, _ := os.ReadFile(filepath.Join(home, "state", "sessions", s.ID, "hooks.log")); !strings.Contains(string(b), "sandbox: refused a write: ") || !strings.Contains(string(b), "intruder.txt") {
+		t.Errorf("the session's hooks log does not report the refused writes:\n%s", b)
+	}
 	if got := gittest.Git(t, repo, "log", "-1", "--format=%s", s.Branch); got != "own" {
 		out, _ := c.Output(t.Context(), protocol.OutputParams{SessionRef: protocol.SessionRef{Session: s.ID}, Limit: 1 << 20})
 		t.Errorf("%s's last commit: %q, want own\n%s", s.Branch, got, out.Data)
+	}
+}
+
+// TestMCPListSalvage: what a removed session left is listed to an
+// assistant.
+func TestMCPListSalvage(t *testing.T) {
+	e := newMCPEnv(t, "repo", false)
+	var empty protocol.SalvageResult
+	wantOK(t, "list_salvage", e.call("list_salvage", map[string]any{}), &empty)
+	if len(empty.Salvages) != 0 {
+		t.Fatalf("salvages before any removal: %+v", empty.Salvages)
+	}
+	c, w := e.daemon.watch()
+	s, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: e.repo, Name: "gone", Command: []string{"fakeagent", "-edit", "wip.txt", "-echo"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Await(t, "gone's work", func() bool {
+		got, _ := w.Session(s.ID)
+		return got.State == protocol.StateIdle && got.Changes.Files == 1
+	})
+	if _, err := c.Remove(t.Context(), protocol.RemoveParams{SessionRef: protocol.SessionRef{Session: s.ID}, Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	r := e.call("list_salvage", map[string]any{})
+	var res protocol.SalvageResult
+	wantOK(t, "list_salvage", r, &res)
+	if len(res.Salvages) != 1 || res.Salvages[0].Name != "gone" || !res.Salvages[0].Uncommitted || res.Salvages[0].Changes.Files != 1 {
+		t.Fatalf("salvages: %+v", res.Salvages)
+	}
+	if text := resultText(r); !strings.Contains(text, "gone (from session gone") || !strings.Contains(text, "uncommitted work included") {
+		t.Errorf("summary: %q", text)
+	}
+}
+
+// TestCodexSandbox: the real Codex under the sandbox, its state in
+// CODEX_HOME, runs as usual (its hook review, its command's permission
+// from its hook, its turn's end), and the command it was allowed to run
+// still cannot write outside the worktree.
+func TestCodexSandbox(t *testing.T) {
+	if ok, why := agents.SandboxStatus(t.Context()); !ok {
+		t.Skip(why)
+	}
+	bin := fakemodel.AgentsBin(t, "codex")
+	home := newHome(t)
+	repo := gittest.NewRepo(t, map[string]string{"README.md": "hello\n"})
+	wt := filepath.Join(home, "data", "worktrees", filepath.Base(repo)+"-"+sha256Hex(repo)[:8], "cx")
+	outside := filepath.Join(t.TempDir(), "outside.txt")
+	if err := os.MkdirAll(filepath.Join(home, "config"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(home, "config", "config.toml"), []byte("[sandbox]\nmode = \"bwrap\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d := startDaemonEnv(t, home, codexEnv(t, bin, wt, outside)...)
+	c, w := d.watch()
+	s, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: "cx", Agent: "codex", Prompt: "Write outside.txt"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := protocol.SessionRef{Session: s.ID}
+	if got := w.AwaitState(t, s.ID, protocol.StateWaiting); got.Waiting == nil || got.Waiting.Kind != protocol.WaitTrust {
+		t.Fatalf("waiting: %+v, want Codex's hook review", got.Waiting)
+	}
+	if _, err := c.Answer(t.Context(), protocol.AnswerParams{SessionRef: ref, Answer: protocol.AnswerAllow}); err != nil {
+		t.Fatal(err)
+	}
+	w.Await(t, "the command's permission", func() bool {
+		got, _ := w.Session(s.ID)
+		return got.State == protocol.StateWaiting && got.Waiting != nil && got.Waiting.Kind == protocol.WaitPermission && got.Waiting.Source == "hook"
+	})
+	if _, err := c.Answer(t.Context(), protocol.AnswerParams{SessionRef: ref, Answer: protocol.AnswerAllow}); err != nil {
+		t.Fatal(err)
+	}
+	w.AwaitState(t, s.ID, protocol.StateIdle)
+	if _, err := os.Stat(outside); err == nil {
+		t.Errorf("the allowed command wrote %s outside the sandbox", outside)
 	}
 }

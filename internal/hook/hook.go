@@ -168,11 +168,12 @@ func Note(format string, args ...any) {
 }
 
 // Main is the studiod-hook command line, `--agent KIND [PAYLOAD]`, the
-// session from $STUDIO_SESSION_ID. It prints what the agent should read and
-// returns the exit status: 2 for a command line no agent would run, else 0.
-// A payload it cannot read, like a daemon it cannot reach, lets the agent
-// go on (an agent takes exit 2 for "block the tool"), noted in the hooks
-// log: only the daemon's decision, printed, stops a tool.
+// session from $STUDIO_SESSION_ID and its secret, without which the daemon
+// refuses the report, from $STUDIO_SESSION_TOKEN. It prints what the agent
+// should read and returns the exit status: 2 for a command line no agent
+// would run, else 0. A payload it cannot read, like a daemon it cannot
+// reach, lets the agent go on (an agent takes exit 2 for "block the tool"),
+// noted in the hooks log: only the daemon's decision, printed, stops a tool.
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) < 2 || args[0] != "--agent" || args[1] == "" {
 		fmt.Fprintln(stderr, "usage: studiod-hook --agent claude|codex|codex-notify|gemini [PAYLOAD]")

@@ -13,7 +13,8 @@
 // the client with the agent's options; the first answer from any face
 // wins, and a pending request in the others is withdrawn. studiod's own
 // knowledge (predicted conflicts down to lines, how far the branch is
-// behind its target) arrives as tool calls of kind "other".
+// behind its target, its place in the integration preview) arrives as
+// tool calls of kind "other".
 //
 // Only github.com/studiod/studiod/protocol of this module may be imported
 // here; the ACP library (github.com/coder/acp-go-sdk) stays in this face

@@ -30,6 +30,8 @@ func (s *Server) note(th *thread, key, title string, locs []sdk.ToolCallLocation
 func (s *Server) sessionChanged(sess protocol.Session) {
 	s.mu.Lock()
 	th := s.byID[sess.ID]
+	close(s.changed)
+	s.changed = make(chan struct{})
 	s.mu.Unlock()
 	if th == nil {
 		return
@@ -210,6 +212,40 @@ func (s *Server) noteConflict(th *thread, c protocol.Conflict) {
 	}
 	s.note(th, "conflict-"+c.ID, title, locs)
 	th.noted["conflict-"+c.ID] = title
+}
+
+// previewChanged tells each thread of the repository where its session
+// stands in the integration preview: its place in the landing order, or
+// why it is left out.
+func (s *Server) previewChanged(pv protocol.Preview) {
+	s.mu.Lock()
+	var ths []*thread
+	for _, th := range s.byID {
+		if th.repo == pv.Repo {
+			ths = append(ths, th)
+		}
+	}
+	s.mu.Unlock()
+	for _, th := range ths {
+		for _, ps := range pv.Sessions {
+			if ps.ID != th.id {
+				continue
+			}
+			var title string
+			if ps.Position > 0 {
+				title = fmt.Sprintf("studiod: integration preview: %s lands cleanly on %s, #%d of %d in the landing order", th.name, pv.Target, ps.Position, len(pv.Order))
+			} else {
+				title = fmt.Sprintf("studiod: integration preview: %s is left out (%s)", th.name, firstLine(ps.Reason))
+				if len(ps.With) > 0 {
+					title += ": with " + strings.Join(ps.With, ", ")
+				}
+			}
+			if th.noted["preview"] != title {
+				s.note(th, "preview", title, nil)
+				th.noted["preview"] = title
+			}
+		}
+	}
 }
 
 // lines says which lines ranges cover: "lines 40–52", "line 7, lines 9–12".

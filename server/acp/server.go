@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"time"
 
 	sdk "github.com/coder/acp-go-sdk"
 
@@ -29,23 +30,30 @@ type Config struct {
 // Server serves one ACP client.
 type Server struct {
 	cfg  Config
-	api  *protocol.Client
 	conn *sdk.AgentSideConnection
 	ctx  context.Context // ends with the client's connection
 
-	jobs chan func() // the worker's queue: daemon events, replays
+	// qmu guards queue, the worker's jobs (daemon events, replays) in
+	// order; wake has a token when queue is not empty.
+	qmu   sync.Mutex
+	queue []func()
+	wake  chan struct{}
 
 	// mu guards the fields below and every thread's fields.
 	mu      sync.Mutex
+	api     *protocol.Client          // the daemon, dialed again when it goes away
+	redial  chan struct{}             // closed (and replaced) when api is replaced
+	name    string                    // who answers, for the daemon's records
 	threads map[sdk.SessionId]*thread // by the client's session id
 	byID    map[string]*thread        // by studiod session id
-	client  string                    // the client's name, from initialize
 	// conflicts are the daemon's predicted conflicts, by id, as
 	// conflictsChanged reports them.
 	conflicts map[string]protocol.Conflict
-	// subscribed says the daemon knows the current subscription set;
-	// resubscribe sends it again when it changes.
-	outputs map[string]int64 // session id → offset of its output stream
+	// outputs are the logs the daemon streams here: session id → offset
+	// to start from; resubscribe sends the set when it changes.
+	outputs map[string]int64
+	// changed is closed (and replaced) at every session change.
+	changed chan struct{}
 }
 
 // New returns a face; Serve runs it.
@@ -57,7 +65,7 @@ func New(cfg Config) *Server {
 		cfg.Version = "dev"
 	}
 	return &Server{cfg: cfg, threads: map[sdk.SessionId]*thread{}, byID: map[string]*thread{}, conflicts: map[string]protocol.Conflict{},
-		outputs: map[string]int64{}, jobs: make(chan func(), 1024)}
+		outputs: map[string]int64{}, wake: make(chan struct{}, 1), changed: make(chan struct{}), redial: make(chan struct{})}
 }
 
 // Serve speaks ACP on r and w (stdin and stdout) until the client closes
@@ -70,9 +78,11 @@ func (s *Server) Serve(ctx context.Context, r io.Reader, w io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("connect to the daemon: %w", err)
 	}
-	defer api.Close()
+	s.mu.Lock()
 	s.api = api
-	if _, err := api.Subscribe(ctx, protocol.SubscribeParams{Sessions: true, Conflicts: true}); err != nil {
+	s.mu.Unlock()
+	defer func() { s.daemon().Close() }()
+	if _, err := api.Subscribe(ctx, protocol.SubscribeParams{Sessions: true, Conflicts: true, Preview: true}); err != nil {
 		return fmt.Errorf("subscribe: %w", err)
 	}
 	if res, err := api.Conflicts(ctx, protocol.ConflictsParams{}); err == nil {
@@ -92,17 +102,116 @@ func (s *Server) Serve(ctx context.Context, r io.Reader, w io.Writer) error {
 	})
 	s.conn = sdk.NewAgentSideConnection(s, out, pr)
 	s.conn.SetLogger(s.cfg.Log)
-	select {
-	case <-s.conn.Done():
-	case <-ctx.Done():
-	case <-api.Done():
-		err = errors.New("the daemon closed the connection")
+loop:
+	for {
+		select {
+		case <-s.conn.Done():
+			break loop
+		case <-ctx.Done():
+			break loop
+		case <-api.Done():
+			// The daemon restarted (or was upgraded): its sessions live on;
+			// so does this client's view of them.
+			if api, err = s.reconnect(ctx); err != nil {
+				break loop
+			}
+		}
 	}
 	cancel()
 	pr.Close()
-	api.Close()
 	wg.Wait()
 	return err
+}
+
+// daemon is the current connection to the daemon.
+func (s *Server) daemon() *protocol.Client {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.api
+}
+
+// again calls f with the daemon, and once more with the next connection
+// when the one it used closed under it (the daemon restarted).
+func (s *Server) again(ctx context.Context, f func(*protocol.Client) error) error {
+	s.mu.Lock()
+	api, next := s.api, s.redial
+	s.mu.Unlock()
+	err := f(api)
+	if !errors.Is(err, protocol.ErrClosed) {
+		return err
+	}
+	select {
+	case <-next:
+		return f(s.daemon())
+	case <-ctx.Done():
+	case <-time.After(redialWait):
+	}
+	return err
+}
+
+// redialWait bounds how long a lost daemon is dialed again.
+const redialWait = 30 * time.Second
+
+// reconnect connects to the daemon again (starting one if none runs), says
+// who it is, and subscribes again: each followed log from where it was
+// read, conflicts and sessions anew.
+func (s *Server) reconnect(ctx context.Context) (*protocol.Client, error) {
+	deadline := time.Now().Add(redialWait)
+	var api *protocol.Client
+	for delay := 50 * time.Millisecond; ; delay = min(delay*2, time.Second) {
+		var err error
+		if api, err = s.cfg.Dial(ctx, s.notify); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("the daemon went away and could not be reached again: %w", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(delay):
+		}
+	}
+	s.mu.Lock()
+	old, name := s.api, s.name
+	s.api = api
+	close(s.redial)
+	s.redial = make(chan struct{})
+	s.mu.Unlock()
+	old.Close()
+	if name != "" {
+		api.Hello(ctx, protocol.HelloParams{Client: name, Version: protocol.Version})
+	}
+	err := s.run(ctx, func() {
+		s.mu.Lock()
+		clear(s.outputs)
+		var ths []*thread
+		for _, th := range s.byID {
+			ths = append(ths, th)
+			if th.acp && th.streaming {
+				s.outputs[th.id] = th.offset
+			}
+		}
+		s.mu.Unlock()
+		if err := s.resubscribe(ctx); err != nil {
+			s.cfg.Log.Warn("subscribe again", "err", err)
+		}
+		if res, err := api.Conflicts(ctx, protocol.ConflictsParams{}); err == nil {
+			s.mu.Lock()
+			clear(s.conflicts)
+			for _, c := range res.Conflicts {
+				s.conflicts[c.ID] = c
+			}
+			s.mu.Unlock()
+		}
+		for _, th := range ths {
+			if sess, err := api.Session(ctx, protocol.SessionRef{Session: th.id}); err == nil {
+				s.sessionChanged(*sess)
+			}
+			s.noteConflicts(th)
+		}
+	})
+	return api, err
 }
 
 // lockedWriter keeps whole lines whole between the SDK and the
@@ -176,29 +285,28 @@ func (s *Server) notify(method string, params json.RawMessage) {
 		SessionChanged:   func(n protocol.SessionChanged) { s.enqueue(func() { s.sessionChanged(n.Session) }) },
 		ConflictsChanged: func(n protocol.ConflictsChanged) { s.enqueue(func() { s.conflictsChanged(n) }) },
 		Output:           func(n protocol.OutputNotification) { s.enqueue(func() { s.output(n) }) },
+		PreviewChanged:   func(n protocol.PreviewChanged) { s.enqueue(func() { s.previewChanged(n.Preview) }) },
 	}
 	ev.Notify(method, params)
 }
 
-// enqueue hands f to the worker. A worker that falls that far behind means
-// the client stopped reading; the events are dropped rather than the
-// daemon's connection blocked.
+// enqueue hands f to the worker without blocking: the daemon's read
+// loop calls it, and no event may be lost (a log's lines are read once).
 func (s *Server) enqueue(f func()) {
+	s.qmu.Lock()
+	s.queue = append(s.queue, f)
+	s.qmu.Unlock()
 	select {
-	case s.jobs <- f:
+	case s.wake <- struct{}{}:
 	default:
-		s.cfg.Log.Warn("the client is not reading: an event from the daemon is dropped")
 	}
 }
 
-// run runs f on the worker and waits for it.
+// run runs f on the worker, after the events queued before it, and waits
+// for it.
 func (s *Server) run(ctx context.Context, f func()) error {
 	done := make(chan struct{})
-	select {
-	case s.jobs <- func() { defer close(done); f() }:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	s.enqueue(func() { defer close(done); f() })
 	select {
 	case <-done:
 		return nil
@@ -210,10 +318,20 @@ func (s *Server) run(ctx context.Context, f func()) error {
 func (s *Server) work(ctx context.Context) {
 	for {
 		select {
-		case f := <-s.jobs:
-			f()
+		case <-s.wake:
 		case <-ctx.Done():
 			return
+		}
+		for {
+			s.qmu.Lock()
+			if len(s.queue) == 0 {
+				s.qmu.Unlock()
+				break
+			}
+			f := s.queue[0]
+			s.queue = s.queue[1:]
+			s.qmu.Unlock()
+			f()
 		}
 	}
 }
@@ -227,7 +345,7 @@ func (s *Server) resubscribe(ctx context.Context) error {
 		outs = append(outs, protocol.OutputSubscription{Session: id, Offset: off})
 	}
 	s.mu.Unlock()
-	_, err := s.api.Subscribe(ctx, protocol.SubscribeParams{Sessions: true, Conflicts: true, Output: outs})
+	_, err := s.daemon().Subscribe(ctx, protocol.SubscribeParams{Sessions: true, Conflicts: true, Preview: true, Output: outs})
 	return err
 }
 
@@ -259,11 +377,11 @@ func (s *Server) Initialize(ctx context.Context, p sdk.InitializeRequest) (sdk.I
 	if p.ClientInfo != nil && p.ClientInfo.Name != "" {
 		name = "acp:" + p.ClientInfo.Name
 	}
-	s.mu.Lock()
-	s.client = name
-	s.mu.Unlock()
 	// Answers given through this face are recorded with the client's name.
-	if _, err := s.api.Hello(ctx, protocol.HelloParams{Client: name, Version: protocol.Version}); err != nil {
+	s.mu.Lock()
+	s.name = name
+	s.mu.Unlock()
+	if _, err := s.daemon().Hello(ctx, protocol.HelloParams{Client: name, Version: protocol.Version}); err != nil {
 		return sdk.InitializeResponse{}, toACP(err)
 	}
 	return sdk.InitializeResponse{

@@ -13,9 +13,9 @@ import (
 	"github.com/studiod/studiod/protocol"
 )
 
-// thread is one studiod session the client follows. Its fields are
-// guarded by Server.mu; the stream's (buf, offset, perms, prompts) are
-// touched by the worker alone.
+// thread is one studiod session the client follows. Server.mu guards its
+// fields, but for those the worker alone touches: offset, buf, replaying,
+// requests, perms, behind, noted (and state, for terminal agents).
 type thread struct {
 	sid      sdk.SessionId // the client's session id: the session's first id
 	id       string        // studiod session id
@@ -81,7 +81,7 @@ func (s *Server) NewSession(ctx context.Context, p sdk.NewSessionRequest) (sdk.N
 	if p.Cwd == "" || !strings.HasPrefix(p.Cwd, "/") {
 		return sdk.NewSessionResponse{}, invalid("cwd %q: give the absolute path of a directory inside a git repository", p.Cwd)
 	}
-	profs, err := s.api.Profiles(ctx, protocol.ProfilesParams{Repo: p.Cwd})
+	profs, err := s.daemon().Profiles(ctx, protocol.ProfilesParams{Repo: p.Cwd})
 	if err != nil {
 		return sdk.NewSessionResponse{}, invalid("cwd %s: %v", p.Cwd, err)
 	}
@@ -97,7 +97,7 @@ func (s *Server) NewSession(ctx context.Context, p sdk.NewSessionRequest) (sdk.N
 			name = n
 		}
 	}
-	sess, err := s.api.Spawn(ctx, protocol.SpawnParams{Repo: profs.Repo, Agent: agent, Name: name})
+	sess, err := s.daemon().Spawn(ctx, protocol.SpawnParams{Repo: profs.Repo, Agent: agent, Name: name})
 	if err != nil {
 		return sdk.NewSessionResponse{}, toACP(err)
 	}
@@ -129,6 +129,14 @@ func (s *Server) attach(sess protocol.Session, profiles []protocol.Profile) *thr
 	s.threads[th.sid] = th
 	s.byID[th.id] = th
 	return th
+}
+
+// idOf is th's studiod session id, for callers other than the worker
+// (the Agent option can change it).
+func (s *Server) idOf(th *thread) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return th.id
 }
 
 func (s *Server) thread(id sdk.SessionId) (*thread, error) {
@@ -199,11 +207,11 @@ func (s *Server) SetSessionConfigOption(ctx context.Context, p sdk.SetSessionCon
 // LoadSession attaches to any session of the cwd's repository, spawned
 // from anywhere, and replays its conversation before answering.
 func (s *Server) LoadSession(ctx context.Context, p sdk.LoadSessionRequest) (sdk.LoadSessionResponse, error) {
-	sess, err := s.api.Session(ctx, protocol.SessionRef{Session: string(p.SessionId)})
+	sess, err := s.daemon().Session(ctx, protocol.SessionRef{Session: string(p.SessionId)})
 	if err != nil {
 		return sdk.LoadSessionResponse{}, toACP(err)
 	}
-	profs, err := s.api.Profiles(ctx, protocol.ProfilesParams{Repo: p.Cwd})
+	profs, err := s.daemon().Profiles(ctx, protocol.ProfilesParams{Repo: p.Cwd})
 	if err != nil {
 		return sdk.LoadSessionResponse{}, invalid("cwd %s: %v", p.Cwd, err)
 	}
@@ -231,13 +239,13 @@ func (s *Server) LoadSession(ctx context.Context, p sdk.LoadSessionRequest) (sdk
 func (s *Server) ListSessions(ctx context.Context, p sdk.ListSessionsRequest) (sdk.ListSessionsResponse, error) {
 	repo := ""
 	if p.Cwd != nil && *p.Cwd != "" {
-		profs, err := s.api.Profiles(ctx, protocol.ProfilesParams{Repo: *p.Cwd})
+		profs, err := s.daemon().Profiles(ctx, protocol.ProfilesParams{Repo: *p.Cwd})
 		if err != nil {
 			return sdk.ListSessionsResponse{}, invalid("cwd %s: %v", *p.Cwd, err)
 		}
 		repo = profs.Repo
 	}
-	res, err := s.api.Sessions(ctx, protocol.SessionsParams{Repo: repo})
+	res, err := s.daemon().Sessions(ctx, protocol.SessionsParams{Repo: repo})
 	if err != nil {
 		return sdk.ListSessionsResponse{}, toACP(err)
 	}
@@ -299,7 +307,10 @@ func (s *Server) Prompt(ctx context.Context, p sdk.PromptRequest) (sdk.PromptRes
 	defer s.dropTurn(th, t)
 	// The prompt is delivered even when the client cancels the turn
 	// meanwhile: session/cancel then ends it.
-	if _, err := s.api.Send(context.WithoutCancel(ctx), protocol.SendParams{SessionRef: protocol.SessionRef{Session: th.id}, Text: text}); err != nil {
+	if err := s.again(ctx, func(api *protocol.Client) error {
+		_, err := api.Send(context.WithoutCancel(ctx), protocol.SendParams{SessionRef: protocol.SessionRef{Session: s.idOf(th)}, Text: text})
+		return err
+	}); err != nil {
 		return sdk.PromptResponse{}, toACP(err)
 	}
 	s.mu.Lock()
@@ -343,7 +354,7 @@ func (s *Server) Cancel(ctx context.Context, p sdk.CancelNotification) error {
 	go func() {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), 10*time.Second)
 		defer cancel()
-		if _, err := s.api.Cancel(cctx, protocol.SessionRef{Session: th.id}); err != nil {
+		if _, err := s.daemon().Cancel(cctx, protocol.SessionRef{Session: s.idOf(th)}); err != nil {
 			s.cfg.Log.Warn("cancel", "session", th.name, "err", err)
 		}
 	}()
@@ -353,14 +364,14 @@ func (s *Server) Cancel(ctx context.Context, p sdk.CancelNotification) error {
 // switchAgent starts want instead of the thread's agent: the session is
 // stopped and removed, and spawned again under the same name.
 func (s *Server) switchAgent(ctx context.Context, th *thread, want string) error {
-	ref := protocol.SessionRef{Session: th.id}
-	if _, err := s.api.Stop(ctx, protocol.StopParams{SessionRef: ref}); err != nil {
+	ref := protocol.SessionRef{Session: s.idOf(th)}
+	if _, err := s.daemon().Stop(ctx, protocol.StopParams{SessionRef: ref}); err != nil {
 		return err
 	}
-	if _, err := s.api.Remove(ctx, protocol.RemoveParams{SessionRef: ref, Force: true}); err != nil {
+	if _, err := s.daemon().Remove(ctx, protocol.RemoveParams{SessionRef: ref, Force: true}); err != nil {
 		return err
 	}
-	sess, err := s.api.Spawn(ctx, protocol.SpawnParams{Repo: th.repo, Name: th.name, Agent: want})
+	sess, err := s.daemon().Spawn(ctx, protocol.SpawnParams{Repo: th.repo, Name: th.name, Agent: want})
 	if err != nil {
 		return err
 	}

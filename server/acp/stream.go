@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	sdk "github.com/coder/acp-go-sdk"
 
@@ -48,19 +49,28 @@ func (s *Server) follow(ctx context.Context, th *thread, replay bool) error {
 	return s.run(ctx, func() {
 		if replay && th.acp {
 			s.replay(ctx, th)
+		} else if replay {
+			s.replayTerminal(ctx, th)
 		} else if th.acp {
 			// A new session's log holds only the handshake.
 			th.offset = 0
-		} else if res, err := s.api.Output(ctx, protocol.OutputParams{SessionRef: protocol.SessionRef{Session: th.id}, Offset: -1, Limit: 1}); err == nil {
+		} else if res, err := s.daemon().Output(ctx, protocol.OutputParams{SessionRef: protocol.SessionRef{Session: th.id}, Offset: -1, Limit: 1}); err == nil {
 			th.offset = res.Offset
 		}
 		if err := s.startStream(ctx, th); err != nil {
 			s.cfg.Log.Warn("follow", "session", th.name, "err", err)
 		}
-		if sess, err := s.api.Session(ctx, protocol.SessionRef{Session: th.id}); err == nil {
+		if sess, err := s.daemon().Session(ctx, protocol.SessionRef{Session: th.id}); err == nil {
 			s.sessionChanged(*sess)
 		}
 		s.noteConflicts(th)
+		// Asking for the repository's preview once keeps it live: the
+		// daemon recomputes it as sessions change, and says so.
+		go func() {
+			if pv, err := s.daemon().Preview(s.ctx, protocol.PreviewParams{Repo: th.repo}); err == nil {
+				s.enqueue(func() { s.previewChanged(*pv) })
+			}
+		}()
 	})
 }
 
@@ -69,7 +79,7 @@ func (s *Server) follow(ctx context.Context, th *thread, replay bool) error {
 func (s *Server) replay(ctx context.Context, th *thread) {
 	th.replaying = true
 	for {
-		res, err := s.api.Output(ctx, protocol.OutputParams{SessionRef: protocol.SessionRef{Session: th.id}, Offset: th.offset})
+		res, err := s.daemon().Output(ctx, protocol.OutputParams{SessionRef: protocol.SessionRef{Session: th.id}, Offset: th.offset})
 		if err != nil {
 			s.cfg.Log.Warn("read the log", "session", th.name, "err", err)
 			break
@@ -82,6 +92,22 @@ func (s *Server) replay(ctx context.Context, th *thread) {
 	th.replaying = false
 	for _, p := range th.perms {
 		s.ask(th, p)
+	}
+}
+
+// replayTerminal tells what there is to tell of a terminal agent's
+// session: its prompt, and where its words are.
+func (s *Server) replayTerminal(ctx context.Context, th *thread) {
+	sess, err := s.daemon().Session(ctx, protocol.SessionRef{Session: th.id})
+	if err != nil {
+		return
+	}
+	if sess.Prompt != "" {
+		s.update(th, sdk.UpdateUserMessageText(sess.Prompt))
+	}
+	s.update(th, sdk.UpdateAgentMessageText(fmt.Sprintf("(%s is a terminal agent, %s: its words are in its terminal, `studiod attach %s`)", sess.Agent, sess.State, sess.Name)))
+	if res, err := s.daemon().Output(ctx, protocol.OutputParams{SessionRef: protocol.SessionRef{Session: th.id}, Offset: -1, Limit: 1}); err == nil {
+		th.offset = res.Offset
 	}
 }
 
@@ -322,9 +348,12 @@ func (s *Server) ask(th *thread, p *perm) {
 	req.SessionId = th.sid
 	go func() {
 		defer cancel()
-		// What studiod's gate found is in the waiting question.
-		if sess, err := s.api.Session(ctx, protocol.SessionRef{Session: th.id}); err == nil && sess.Waiting != nil {
-			if _, reason, ok := strings.Cut(sess.Waiting.Question, " — "); ok && req.ToolCall.Title != nil {
+		// The log reaches this face before the daemon has acted on it:
+		// wait for the session to wait, so that the gate has looked at
+		// the request (what it found is in the waiting question) and the
+		// daemon takes an answer.
+		if w := s.waiting(ctx, th); w != nil {
+			if _, reason, ok := strings.Cut(w.Question, " — "); ok && req.ToolCall.Title != nil {
 				req.ToolCall.Title = ptr(*req.ToolCall.Title + " — studiod: " + reason)
 			}
 		}
@@ -335,13 +364,66 @@ func (s *Server) ask(th *thread, p *perm) {
 		s.mu.Lock()
 		p.mine = true
 		s.mu.Unlock()
-		if _, err := s.api.Answer(context.WithoutCancel(ctx), protocol.AnswerParams{SessionRef: protocol.SessionRef{Session: th.id}, Answer: protocol.Answer(resp.Outcome.Selected.OptionId)}); err != nil {
+		if err := s.answer(ctx, th, string(resp.Outcome.Selected.OptionId)); err != nil {
 			s.mu.Lock()
 			p.mine = false
 			s.mu.Unlock()
 			s.cfg.Log.Info("answer", "session", th.name, "err", err)
 		}
 	}()
+}
+
+// waiting waits (up to answerWait) for the daemon to have the session
+// waiting, and returns what it waits for; nil if it does not, or ctx ends.
+func (s *Server) waiting(ctx context.Context, th *thread) *protocol.Waiting {
+	deadline := time.After(answerWait)
+	for {
+		s.mu.Lock()
+		changed := s.changed
+		s.mu.Unlock()
+		sess, err := s.daemon().Session(ctx, protocol.SessionRef{Session: s.idOf(th)})
+		if err != nil {
+			return nil
+		}
+		if sess.State == protocol.StateWaiting && sess.Waiting != nil {
+			return sess.Waiting
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return nil
+		case <-deadline:
+			return nil
+		}
+	}
+}
+
+// answerWait bounds how long an answer waits for the daemon to show the
+// session waiting.
+const answerWait = 10 * time.Second
+
+// answer gives the daemon the client's answer to the permission open in
+// ctx. The client can answer before the daemon has the session waiting
+// (the log comes first): a refusal then is tried again at each change of
+// the session, until the permission is settled (ctx ends) or answerWait.
+func (s *Server) answer(ctx context.Context, th *thread, option string) error {
+	deadline := time.After(answerWait)
+	for {
+		s.mu.Lock()
+		changed := s.changed
+		s.mu.Unlock()
+		_, err := s.daemon().Answer(context.WithoutCancel(ctx), protocol.AnswerParams{SessionRef: protocol.SessionRef{Session: s.idOf(th)}, Answer: protocol.Answer(option)})
+		if err == nil || protocol.CodeOf(err) != protocol.CodeInvalid {
+			return err
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return nil // settled meanwhile, by another face
+		case <-deadline:
+			return err
+		}
+	}
 }
 
 func promptText(blocks []sdk.ContentBlock) string {

@@ -207,7 +207,7 @@ func (p *workProgress) begin(daemonToken, title string) (end func(error)) {
 		s.mu.Unlock()
 		msg := "done"
 		if err != nil {
-			msg = "failed: " + err.Error()
+			msg = "failed: " + editorError(err).Error()
 		}
 		send(lsp.WorkDoneProgressEnd{Kind: "end", Message: &msg})
 	}

@@ -309,7 +309,7 @@ func (s *server) Handle(ctx context.Context, conn *jsonrpc2.Conn, req *jsonrpc2.
 			if errors.Is(err, context.Canceled) && rctx.Err() != nil {
 				err = &protocol.Error{Code: protocol.CodeRequestCancelled, Message: "request cancelled"}
 			}
-			conn.ReplyWithError(ctx, req.ID, protocol.ToRPC(err))
+			conn.ReplyWithError(ctx, req.ID, protocol.ToRPC(editorError(err)))
 			return
 		}
 		if err := conn.Reply(ctx, req.ID, res); err != nil && !errors.Is(err, jsonrpc2.ErrClosed) {

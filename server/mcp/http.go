@@ -2,6 +2,7 @@ package mcp
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/subtle"
@@ -120,8 +121,8 @@ func (g *mcpGuard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, fmt.Sprintf("forbidden: Host %q is not a loopback name (DNS rebinding protection)", r.Host), http.StatusForbidden)
 		return
 	}
-	if o := r.Header.Get("Origin"); o != "" && !loopbackOrigin(o) {
-		http.Error(w, fmt.Sprintf("forbidden: Origin %q is not a loopback origin", o), http.StatusForbidden)
+	if o := r.Header.Get("Origin"); o != "" && !ownOrigin(o, r.Host) {
+		http.Error(w, fmt.Sprintf("forbidden: Origin %q is not this server's own (http://%s)", o, r.Host), http.StatusForbidden)
 		return
 	}
 	// RFC 7235: the scheme is case-insensitive ("bearer" is Bearer).
@@ -166,12 +167,20 @@ func loopbackHost(hostport string) bool {
 	return err == nil && ip.IsLoopback()
 }
 
-func loopbackOrigin(origin string) bool {
+// ownOrigin reports whether a browser's Origin is this server's own: http,
+// a loopback host, and the port of the request's Host (already checked to
+// be loopback). A page served by another local server (another port) is a
+// different origin and gets no answer.
+func ownOrigin(origin, host string) bool {
 	u, err := url.Parse(origin)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
+	if err != nil || u.Scheme != "http" || !loopbackHost(u.Host) {
 		return false
 	}
-	return loopbackHost(u.Host)
+	_, port, err := net.SplitHostPort(host)
+	if err != nil {
+		port = "80"
+	}
+	return cmp.Or(u.Port(), "80") == port
 }
 
 // HTTP is a running MCP HTTP endpoint.

@@ -18,6 +18,7 @@ const (
 	ToolPreviewIntegration = "preview_integration"
 	ToolLandSessions       = "land_sessions"
 	ToolSyncSession        = "sync_session"
+	ToolUndoLand           = "undo_land"
 )
 
 // previewURI is the live preview of the client's repository.
@@ -44,7 +45,7 @@ func (m *Server) integrationTools() []mcpserver.ServerTool {
 		), m.previewIntegration),
 		typed(m, tool(ToolLandSessions, "Land sessions as a merge queue",
 			"Merge sessions into their target one by one, in the preview's landing order (or the order given): each merge is built, checked when check is set, and only then moves the target, "+
-				"with a backup ref so the whole queue can be undone (`studiod undo --land ID`). It stops at the first session that conflicts or fails the check; "+
+				"with a backup ref so the whole queue can be undone (undo_land). It stops at the first session that conflicts or fails the check; "+
 				"with send_failures that session's agent gets the conflict list or the check's output. Without sessions the queue is the landing order followed by the sessions left out, "+
 				"so it stops at the first of those and says why.",
 			hints{destructive: true},
@@ -62,7 +63,29 @@ func (m *Server) integrationTools() []mcpserver.ServerTool {
 			mcp.WithString("strategy", mcp.Enum(string(protocol.StrategyMerge), string(protocol.StrategyRebase)), mcp.Description("merge (default) or rebase.")),
 			mcp.WithBoolean("send", mcp.Description("When refused, send the conflict list to the agent so it resolves them.")),
 		), m.syncSession),
+		typed(m, tool(ToolUndoLand, "Undo a land",
+			"Put the target branch back where it was before a land queue (land_sessions) moved it, undoing every merge of the queue, while the target is still at the queue's last merge.",
+			hints{destructive: true}, repoArg(),
+			mcp.WithString("land", mcp.Required(), mcp.MinLength(1), mcp.Description("The land's ID, as land_sessions returned it, or last for the repository's latest.")),
+		), m.undoLand),
 	}
+}
+
+type undoLandArgs struct {
+	Repo string `json:"repo"`
+	Land string `json:"land"`
+}
+
+func (m *Server) undoLand(ctx context.Context, req mcp.CallToolRequest, c *protocol.Client, a undoLandArgs) (protocol.UndoLandResult, string, error) {
+	repo, err := m.repo(ctx, a.Repo)
+	if err != nil {
+		return protocol.UndoLandResult{}, "", argError{err.Error()}
+	}
+	r, err := c.UndoLand(ctx, protocol.UndoLandParams{Repo: repo, Land: a.Land})
+	if err != nil {
+		return protocol.UndoLandResult{}, "", err
+	}
+	return *r, fmt.Sprintf("Undid land %s: %s is back at %.12s (undone: %s).", r.ID, r.Target, r.Restored, strings.Join(r.Sessions, ", ")), nil
 }
 
 type previewArgs struct {
@@ -101,6 +124,9 @@ func previewText(pv *protocol.Preview) string {
 	for _, ps := range pv.Sessions {
 		if ps.Position == 0 {
 			fmt.Fprintf(&b, "\n- %s left out (%s): %s", ps.Session, ps.Status, ps.Reason)
+			if fix := toolFix(protocol.ErrorData{Fix: ps.Fix, Session: ps.Session}); fix != "" {
+				b.WriteString(". " + fix)
+			}
 		}
 	}
 	if ck := pv.Check; ck != nil {
@@ -149,7 +175,7 @@ func (m *Server) landSessions(ctx context.Context, req mcp.CallToolRequest, c *p
 		names = append(names, d.Session)
 	}
 	if len(names) > 0 {
-		fmt.Fprintf(&b, "Landed %s on %s (%.12s → %.12s); undo them all with `studiod undo --land %s`.", strings.Join(names, ", "), r.Target, r.Old, r.New, r.ID)
+		fmt.Fprintf(&b, "Landed %s on %s (%.12s → %.12s); undo them all with %s {\"land\":%q}.", strings.Join(names, ", "), r.Target, r.Old, r.New, ToolUndoLand, r.ID)
 	} else {
 		fmt.Fprintf(&b, "Landed nothing on %s.", r.Target)
 	}

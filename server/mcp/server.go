@@ -30,7 +30,11 @@ type Config struct {
 	// Dir is the repository used when neither a tool's repo argument nor
 	// the client's roots name one: the working directory of `studiod mcp`.
 	// Empty over HTTP, where the daemon's working directory means nothing.
-	Dir     string
+	Dir string
+	// Session is the session this face runs inside (STUDIO_SESSION_ID of
+	// `studiod mcp` started by an agent), "" for none: its comments and
+	// reviewers record it.
+	Session string
 	Version string
 	Log     *slog.Logger
 }
@@ -117,13 +121,15 @@ func (m *Server) Server() *mcpserver.MCPServer {
 }
 
 // ServeStdio serves one MCP client on r and w (stdin and stdout) until ctx
-// ends or the client closes its end.
+// ends or the client closes its end. A message (a line) over LineLimit is
+// answered with an error, never held in memory.
 func (m *Server) ServeStdio(ctx context.Context, r io.Reader, w io.Writer, errLog io.Writer) error {
 	s := mcpserver.NewStdioServer(m.Server())
 	if errLog != nil {
 		s.SetErrorLogger(logLogger(errLog))
 	}
-	err := s.Listen(ctx, r, w)
+	lw := &lockedWriter{w: w}
+	err := s.Listen(ctx, limitLines(r, lw, LineLimit), lw)
 	if errors.Is(err, context.Canceled) || errors.Is(err, io.EOF) {
 		return nil
 	}
@@ -195,6 +201,7 @@ func (m *Server) notified(method string, params json.RawMessage) {
 		}
 		changed = map[string]bool{
 			sessionsURI:                          true,
+			planURI:                              true,
 			sessionURI(n.Session.Name, "diff"):   true,
 			sessionURI(n.Session.Name, "output"): true,
 			sessionURI(n.Session.ID, "diff"):     true,

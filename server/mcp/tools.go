@@ -31,6 +31,7 @@ const (
 	ToolMergeSession     = "merge_session"
 	ToolStopSession      = "stop_session"
 	ToolRemoveSession    = "remove_session"
+	ToolListSalvage      = "list_salvage"
 )
 
 // Output read limits for read_output, in bytes.
@@ -101,6 +102,12 @@ func (m *Server) Tools() []mcpserver.ServerTool {
 			mcp.WithBoolean("all_repos", mcp.Description("List sessions of every repository, not only this one.")),
 			mcp.WithBoolean("include_removed", mcp.Description("Also list removed and failed sessions.")),
 		), m.listSessions),
+		typed(m, tool(ToolListSalvage, "List what removed sessions left",
+			"List the salvages of this repository: before a session's worktree is removed, studiod keeps its last snapshot, uncommitted work included, "+
+				"as refs/studio/salvage/<name>. Each says when, from which session and branch, and what it holds (files, lines, whether uncommitted work is in it). "+
+				"The person brings one back with `studiod restore NAME`.",
+			ro, repoArg(),
+		), m.listSalvage),
 		typed(m, tool(ToolGetSession, "Show one session",
 			"Show one session: state (and the agent's question when it is waiting), branch, worktree path, changes and predicted conflicts.",
 			ro, repoArg(), sessionArg(),
@@ -175,7 +182,7 @@ func (m *Server) Tools() []mcpserver.ServerTool {
 			mcp.WithBoolean("keep_branch", mcp.Description("Keep the branch even when it was merged.")),
 			mcp.WithBoolean("force", mcp.Description("Also discard uncommitted work and unmerged branches. Only when the user asked for it.")),
 		), m.removeSession),
-	}, m.integrationTools()...)
+	}, append(m.integrationTools(), m.planTools()...)...)
 }
 
 // decodeArgs decodes a tool's arguments strictly: an unknown argument is
@@ -467,6 +474,8 @@ func deliveryText(d protocol.Delivery) string {
 	switch {
 	case d.Confirmed:
 		return "the agent confirmed it took the prompt"
+	case d.Queued:
+		return "queued: the agent is busy with a turn; this becomes its next prompt when that one ends"
 	case d.Via == "resume":
 		return "the agent was resumed with it"
 	case d.Note != "":
@@ -642,7 +651,7 @@ func (m *Server) addReviewComment(ctx context.Context, req mcp.CallToolRequest, 
 	if a.EndLine != 0 && a.EndLine < a.StartLine {
 		return protocol.Comment{}, "", argError{"end_line must not be before start_line"}
 	}
-	cm, err := c.Comment(ctx, protocol.CommentParams{SessionRef: r, Path: a.Path, StartLine: a.StartLine, EndLine: a.EndLine, Body: a.Body})
+	cm, err := c.Comment(ctx, protocol.CommentParams{SessionRef: r, Path: a.Path, StartLine: a.StartLine, EndLine: a.EndLine, Body: a.Body, By: m.cfg.Session})
 	if err != nil {
 		return protocol.Comment{}, "", err
 	}
@@ -746,7 +755,7 @@ func (m *Server) Resources() []mcpserver.ServerResource {
 			mcp.WithResourceDescription("Every agent session of this repository (all repositories over HTTP), as JSON. Subscribe to be told when any session changes."),
 			mcp.WithMIMEType("application/json")),
 		Handler: m.readSessions,
-	}}, m.integrationResources()...)
+	}}, append(m.integrationResources(), m.planResources()...)...)
 }
 
 // ResourceTemplates returns the per-session resources.
@@ -837,4 +846,31 @@ func (m *Server) readOutputResource(ctx context.Context, req mcp.ReadResourceReq
 		return nil, err
 	}
 	return []mcp.ResourceContents{mcp.TextResourceContents{URI: req.Params.URI, MIMEType: "text/plain", Text: plainText(out.Data)}}, nil
+}
+
+type salvageArgs struct {
+	Repo string `json:"repo"`
+}
+
+func (m *Server) listSalvage(ctx context.Context, req mcp.CallToolRequest, c *protocol.Client, a salvageArgs) (protocol.SalvageResult, string, error) {
+	repo, err := m.repo(ctx, a.Repo)
+	if err != nil {
+		return protocol.SalvageResult{}, "", argError{err.Error()}
+	}
+	res, err := c.Salvage(ctx, protocol.SalvageParams{Repo: repo})
+	if err != nil {
+		return protocol.SalvageResult{}, "", err
+	}
+	if len(res.Salvages) == 0 {
+		return *res, "No salvage: removed sessions left no work behind.", nil
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d salvage(s):", len(res.Salvages))
+	for _, sv := range res.Salvages {
+		fmt.Fprintf(&b, "\n- %s (from session %s, %s): %d file(s) +%d -%d", sv.Name, sv.Session, sv.When.Format("2006-01-02 15:04"), sv.Changes.Files, sv.Changes.Additions, sv.Changes.Deletions)
+		if sv.Uncommitted {
+			b.WriteString(", uncommitted work included")
+		}
+	}
+	return *res, b.String(), nil
 }

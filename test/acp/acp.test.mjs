@@ -149,6 +149,21 @@ test("acpx: a one-shot prompt runs in a new session's worktree, the permission a
   assert.ok(made[0].state === "idle", `the session goes on after the client: ${made[0].state}`);
 });
 
+test("acpx: a named session outlives each client process; later prompts go to the same studiod session", async () => {
+  const acpx = (...args) => execFileP(ACPX, ["--agent", `${STUDIOD} acp`, "--cwd", repo, "--ttl", "1", "--approve-all", ...args], { env, cwd: repo, timeout: 120000 });
+  const before = new Set(studiod("ls").sessions.map((s) => s.id));
+  await acpx("sessions", "new", "--name", "named");
+  const made = studiod("ls").sessions.filter((s) => !before.has(s.id));
+  assert.equal(made.length, 1, "one new studiod session");
+  let { stdout } = await acpx("prompt", "-s", "named", "write two.txt");
+  assert.match(stdout, /Done: two\.txt is written\./);
+  ({ stdout } = await acpx("prompt", "-s", "named", "hello again"));
+  assert.match(stdout, /you said: hello again/);
+  assert.ok(existsSync(join(made[0].worktree, "two.txt")), "two.txt in the named session's worktree");
+  assert.equal(studiod("ls").sessions.filter((s) => !before.has(s.id)).length, 1, "still one session");
+  await until("the session idle", () => session(made[0].id).state === "idle");
+});
+
 test("SDK: new thread, permission in the client, two clients with the first answer winning", async () => {
   const a = await editor("editor-a");
   const { sessionId: sid, configOptions } = await a.req(methods.agent.session.new, { cwd: repo, mcpServers: [] });

@@ -30,9 +30,11 @@ if (!STUDIOD) throw new Error("set STUDIOD_BIN to a studiod binary");
 const TOOLS = [
   "spawn_session", "list_sessions", "get_session", "read_output", "send_input", "answer_session", "set_note", "session_diff",
   "check_conflicts", "add_review_comment", "send_feedback", "merge_session", "stop_session", "remove_session",
-  "preview_integration", "land_sessions", "sync_session",
+  "preview_integration", "land_sessions", "sync_session", "undo_land", "list_salvage",
+  "plan_check", "plan_run", "plan_status", "review_by",
 ];
-const READ_ONLY = new Set(["list_sessions", "get_session", "read_output", "session_diff", "check_conflicts", "preview_integration"]);
+const READ_ONLY = new Set(["list_sessions", "get_session", "read_output", "session_diff", "check_conflicts", "preview_integration",
+  "plan_check", "plan_status"]);
 
 // Short paths: unix socket paths are limited.
 const root = mkdtempSync(join("/tmp", "sdmcp"));

@@ -42,6 +42,7 @@ var (
 	shimGap   = flag.Duration("shim-kill", 60*time.Second, "mean time between kills of a shim")
 	binary    = flag.String("studiod", "", "studiod binary (default: build it)")
 	keep      = flag.Bool("keep", false, "keep the run's directory")
+	sandbox   = flag.Bool("sandbox", false, "run the agents in the bubblewrap sandbox ([sandbox] mode = \"bwrap\")")
 )
 
 // run is one soak run's world.
@@ -96,6 +97,14 @@ func soak() error {
 	}
 	for _, args := range [][]string{{"init", "-q", "-b", "main"}, {"commit", "-q", "--allow-empty", "-m", "init"}} {
 		if err := r.git(args...); err != nil {
+			return err
+		}
+	}
+	if *sandbox {
+		// The agents write their truth files outside their worktrees.
+		conf := fmt.Sprintf("[sandbox]\nmode = \"bwrap\"\nwritable = [%q]\n", r.truth)
+		os.MkdirAll(filepath.Join(r.home, "config"), 0o700)
+		if err := os.WriteFile(filepath.Join(r.home, "config", "config.toml"), []byte(conf), 0o600); err != nil {
 			return err
 		}
 	}
@@ -438,6 +447,40 @@ func (r *run) finish() error {
 			report("%s is still %s after stop", s.Name, s.State)
 		}
 	}
+	// Every other session is removed: its work is kept as a salvage, and
+	// restoring that as a branch brings its last file back.
+	removed := 0
+	for i, s := range list.Sessions {
+		if i%2 == 1 || s.State == protocol.StateRemoved || s.State == protocol.StateFailed {
+			continue
+		}
+		res, err := c.Remove(ctx, protocol.RemoveParams{SessionRef: protocol.SessionRef{Session: s.ID}, Force: true})
+		if err != nil {
+			report("remove %s: %v", s.Name, err)
+			continue
+		}
+		removed++
+		own := "own-" + s.Name + ".txt"
+		truth, _ := os.ReadFile(filepath.Join(r.truth, s.Name))
+		if len(strings.Fields(string(truth))) < 10 {
+			continue // it never wrote its own file
+		}
+		if res.Salvage == nil {
+			report("%s removed without a salvage", s.Name)
+			continue
+		}
+		branch := "rescued-" + s.Name
+		if _, err := c.Restore(ctx, protocol.RestoreParams{Repo: r.repo, Name: res.Salvage.Name, Branch: branch}); err != nil {
+			report("restore %s: %v", res.Salvage.Name, err)
+			continue
+		}
+		if err := exec.Command("git", "-C", r.repo, "cat-file", "-e", branch+":"+own).Run(); err != nil {
+			report("the salvage of %s lacks %s", s.Name, own)
+		}
+		exec.Command("git", "-C", r.repo, "branch", "-q", "-D", branch).Run()
+	}
+	fmt.Printf("soak: removed %d sessions, each leaving a salvage\n", removed)
+	list, _ = c.Sessions(ctx, protocol.SessionsParams{All: true})
 	// Branches and worktrees match the sessions.
 	branches, _ := exec.Command("git", "-C", r.repo, "for-each-ref", "--format=%(refname:short)", "refs/heads/studio/").Output()
 	wtOut, _ := exec.Command("git", "-C", r.repo, "worktree", "list", "--porcelain").Output()

@@ -50,6 +50,35 @@ H.test('format a preview', function()
   H.eq(commands.format_preview({ target = 'main', sessions = {} }), { 'no session has work to land on main' }, 'empty preview')
 end)
 
+H.test('format plans and a plan check', function()
+  H.eq(commands.format_plans({
+    {
+      id = 'p1', file = 'plan.toml', state = 'running', target = 'main',
+      tasks = {
+        { name = 'api', state = 'started', sessionState = 'idle' },
+        { name = 'client', state = 'waiting', after = { 'api' }, detail = 'waits for api to land' },
+      },
+    },
+  }), {
+    'plan p1 plan.toml: running (target main)',
+    '  api  started (idle)',
+    '  client  waiting  after api  — waits for api to land',
+  }, 'plan lines')
+  H.eq(commands.format_plan_check({
+    commits = 5,
+    tasks = { { name = 'api' }, { name = 'misc', unscoped = true } },
+    pairs = { { a = 'api', b = 'misc', risk = 'coupled', coChange = 3 } },
+    order = { { task = 'api', wave = 1 }, { task = 'misc', wave = 2, waits = { { task = 'api', why = 'history' } } } },
+  }), {
+    '2 tasks checked against 5 commits',
+    '  api ↔ misc: history changes them together, 3 commits',
+    '  misc: no scope, unknown risk',
+    '  1. api',
+    '  2. misc: history',
+  }, 'check lines')
+  H.eq(commands.complete('c', 'Studio plan c'), { 'check' }, 'plan verbs')
+end)
+
 H.test('format a session behind its target', function()
   local line = commands.format_session({ name = 'b', state = 'idle', behind = 2, wouldConflict = true, changes = {} })
   H.truthy(line:find('2 behind, would conflict', 1, true), line)

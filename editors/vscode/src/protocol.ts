@@ -57,6 +57,11 @@ export const Method = {
     Fsmonitor: "studio/fsmonitor",
     Salvage: "studio/salvage",
     Restore: "studio/restore",
+    PlanCheck: "studio/planCheck",
+    PlanRun: "studio/planRun",
+    Plans: "studio/plans",
+    PlanCancel: "studio/planCancel",
+    ReviewBy: "studio/reviewBy",
     Shutdown: "studio/shutdown",
     Profiles: "studio/profiles",
 } as const;
@@ -98,11 +103,12 @@ export const Code = {
     NotFound: -31001, // no such session, file or ref
     Invalid: -31002, // an argument failed validation
     MergeConflict: -31003, // data: MergeConflictData
-    TargetDirty: -31004, // the target's worktree has local changes in the way
+    TargetDirty: -31004, // the target's worktree has local changes in the way; data: TargetDirtyData
     Untrusted: -31005, // the repo's config defines commands and is not trusted
     Busy: -31006, // the agent is working or waiting for an answer; retry or force
     Git: -31007, // git missing or too old
     Forbidden: -31012, // a session acting for another, or a hook without its session's secret
+    Unreviewed: -31008, // require_review: the session's review is missing
 } as const;
 
 /** Session states. */
@@ -186,6 +192,32 @@ export const Land = {
 } as const;
 export type LandStatus = (typeof Land)[keyof typeof Land];
 
+/** What to do about an error (ErrorData.fix). */
+export const Fix = {
+    ListSessions: "listSessions", // no such session: see which there are
+    OtherName: "otherName", // the name is taken: pick another, or remove that session
+    StopFirst: "stopFirst", // the agent is working: stop it first, or force
+    WaitIdle: "waitIdle", // the agent is working: wait until it is idle or waiting, or stop it
+    Trust: "trust", // the person reviews the repository's config (Path) and trusts it
+    Resolve: "resolve", // the merge conflicts: resolve them on the session branch, then merge again
+    SyncSend: "syncSend", // the session conflicts with its target: sync it, giving the conflict to its agent
+    CommitTarget: "commitTarget", // local changes in the target's worktree (Path): commit or stash them, then merge again
+    Retry: "retry", // nothing was changed: run it again
+    AddComments: "addComments", // no unsent review comments: add some first
+    CleanUp: "cleanUp", // the session's worktree is gone: remove the session, forcing
+    AnswerInTerminal: "answerInTerminal", // the agent takes no keys for this answer: answer in its terminal
+    CheckCommand: "checkCommand", // no check command: configure one (Path) or pass one
+    LandID: "landID", // no land named: give the ID the land reported, or "last"
+    RestartDaemon: "restartDaemon", // the daemon must be restarted (upgrade, state lost)
+    RecordStop: "recordStop", // the stop was not recorded: stop the session again
+    InstallGit: "installGit", // git is missing or too old
+    AnswerFirst: "answerFirst", // the agent waits for an answer: answer it and let it finish its turn, or force
+    ResolveSync: "resolveSync", // the sync conflicts: resolve them on the session branch, then sync again
+    AskPerson: "askPerson", // only the person may do this, from their own shell
+    Review: "review", // require_review: run a reviewer on the session (or let the plan's finish its turn), or force
+} as const;
+export type Fix = (typeof Fix)[keyof typeof Fix];
+
 /** Reports whether an agent process may still be running in state s. */
 export function live(s: string): boolean {
     return s === State.Starting || s === State.Working || s === State.Waiting || s === State.Idle;
@@ -218,6 +250,13 @@ export interface Waiting {
     source?: string;
 }
 
+export interface Review {
+    reviewer: string;
+    id: string;
+    done: boolean;
+    comments: number;
+}
+
 export interface Changes {
     files: number;
     additions: number;
@@ -234,6 +273,7 @@ export interface Session {
     worktree: string;
     agent: string;
     command?: string[];
+    permissionMode?: string;
     prompt?: string;
     state: State;
     detail?: string;
@@ -242,6 +282,8 @@ export interface Session {
     scope?: string[];
     outOfScope?: string[];
     note?: string;
+    reviewedBy?: Review[];
+    reviews?: string;
     gate?: string;
     pid?: number;
     exitCode?: number;
@@ -261,6 +303,7 @@ export interface Delivery {
     via: string;
     confirmed: boolean;
     note?: string;
+    queued?: boolean;
 }
 
 export interface AnswerResult {
@@ -273,6 +316,7 @@ export interface CommentParams extends SessionRef {
     startLine: number;
     endLine?: number;
     body: string;
+    by?: string;
 }
 
 export interface Comment {
@@ -284,6 +328,7 @@ export interface Comment {
     body: string;
     created: string;
     sent?: string;
+    by?: string;
 }
 
 export interface CommentsResult {
@@ -504,6 +549,104 @@ export interface OutputResult {
     start?: number;
 }
 
+export interface PlanCancelParams {
+    repo: string;
+    plan?: string;
+}
+
+export interface PlanTask {
+    name: string;
+    state: string;
+    session?: string;
+    sessionState?: State;
+    after?: string[];
+    stack?: string;
+    reviews?: string;
+    reviewedBy?: string[];
+    reviewed?: boolean;
+    detail?: string;
+}
+
+export interface Plan {
+    id: string;
+    repo: string;
+    file?: string;
+    target: string;
+    state: string;
+    tasks: PlanTask[];
+    created: string;
+}
+
+export interface PlanCheckParams {
+    repo: string;
+    path?: string;
+    text: string;
+}
+
+export interface PlanTaskReport {
+    name: string;
+    scope?: string[];
+    unscoped?: boolean;
+    files: number;
+    commits: number;
+}
+
+export interface PlanPathPair {
+    a: string;
+    b: string;
+    commits: number;
+}
+
+export interface PlanPair {
+    a: string;
+    b: string;
+    risk: string;
+    ordered?: string;
+    overlap?: string[];
+    overlaps?: number;
+    coChange?: number;
+    strength?: number;
+    evidence?: PlanPathPair[];
+}
+
+export interface PlanWait {
+    task: string;
+    declared?: boolean;
+    why: string;
+}
+
+export interface PlanOrderStep {
+    task: string;
+    wave: number;
+    waits?: PlanWait[];
+}
+
+export interface PlanReport {
+    repo: string;
+    commits: number;
+    skipped: number;
+    tasks: PlanTaskReport[];
+    pairs: PlanPair[];
+    order: PlanOrderStep[];
+}
+
+export interface PlanRunParams {
+    repo: string;
+    path?: string;
+    text: string;
+    target?: string;
+    noCommands?: boolean;
+}
+
+export interface PlansParams {
+    repo?: string;
+    plan?: string;
+}
+
+export interface PlansResult {
+    plans: Plan[];
+}
+
 export interface PoolParams {
     repo?: string;
     prune?: boolean;
@@ -549,6 +692,7 @@ export interface PreviewSession {
     status: PreviewStatus;
     position?: number;
     reason?: string;
+    fix?: Fix;
     with?: string[];
     paths?: string[];
     check?: CheckStatus;
@@ -642,6 +786,16 @@ export interface RestoreResult {
     salvage: Salvage;
     session?: Session;
     branch?: string;
+}
+
+export interface ReviewByParams extends SessionRef {
+    name?: string;
+    role?: string;
+    agent?: string;
+    prompt?: string;
+    command?: string[];
+    forward?: boolean;
+    by?: string;
 }
 
 export interface SalvageParams {
@@ -863,11 +1017,24 @@ export interface ProgressParams {
     value: WorkDone;
 }
 
-export interface MergeConflictData {
+export interface ErrorData {
+    what?: string;
+    session?: string;
+    repo?: string;
+    path?: string;
+    fix?: Fix;
+}
+
+export interface MergeConflictData extends ErrorData {
     conflicts: Conflict[];
     paths: string[];
     sent?: boolean;
     via?: string;
+}
+
+export interface TargetDirtyData extends ErrorData {
+    worktree: string;
+    paths: string[];
 }
 
 // ---- typed requests and notifications ----
@@ -887,12 +1054,17 @@ export const land = new Request<LandParams, LandResult>(Method.Land);
 export const merge = new Request<MergeParams, MergeResult>(Method.Merge);
 export const note = new Request<NoteParams, Session>(Method.Note);
 export const output = new Request<OutputParams, OutputResult>(Method.Output);
+export const planCancel = new Request<PlanCancelParams, Plan>(Method.PlanCancel);
+export const planCheck = new Request<PlanCheckParams, PlanReport>(Method.PlanCheck);
+export const planRun = new Request<PlanRunParams, Plan>(Method.PlanRun);
+export const plans = new Request<PlansParams, PlansResult>(Method.Plans);
 export const pool = new Request<PoolParams, PoolResult>(Method.Pool);
 export const preview = new Request<PreviewParams, Preview>(Method.Preview);
 export const profiles = new Request<ProfilesParams, ProfilesResult>(Method.Profiles);
 export const remove = new Request<RemoveParams, RemoveResult>(Method.Remove);
 export const resize = new Request<ResizeParams, Session>(Method.Resize);
 export const restore = new Request<RestoreParams, RestoreResult>(Method.Restore);
+export const reviewBy = new Request<ReviewByParams, Session>(Method.ReviewBy);
 export const salvage = new Request<SalvageParams, SalvageResult>(Method.Salvage);
 export const send = new Request<SendParams, SendResult>(Method.Send);
 export const session = new Request<SessionRef, Session>(Method.Session);

@@ -416,6 +416,119 @@ sub.preview = {
   end,
 }
 
+-- Lines describing plans, as :Studio plan shows them.
+function M.format_plans(plans)
+  if #plans == 0 then
+    return { 'no plans: :Studio plan run {file} starts one' }
+  end
+  local lines = {}
+  for _, pl in ipairs(plans) do
+    table.insert(lines, string.format('plan %s %s: %s (target %s)', pl.id, pl.file or '', pl.state, pl.target))
+    for _, t in ipairs(pl.tasks or {}) do
+      local rel = {}
+      if t.after and #t.after > 0 then
+        table.insert(rel, 'after ' .. table.concat(t.after, ', '))
+      end
+      if t.stack and t.stack ~= '' then
+        table.insert(rel, 'stacked on ' .. t.stack)
+      end
+      if t.reviews and t.reviews ~= '' then
+        table.insert(rel, 'reviews ' .. t.reviews)
+      end
+      local state = t.state
+      if t.sessionState and t.sessionState ~= '' and t.state == 'started' then
+        state = state .. ' (' .. t.sessionState .. ')'
+      end
+      local line = string.format('  %s  %s', t.name, state)
+      if #rel > 0 then
+        line = line .. '  ' .. table.concat(rel, '; ')
+      end
+      if t.detail and t.detail ~= '' then
+        line = line .. '  — ' .. t.detail
+      end
+      table.insert(lines, line)
+    end
+  end
+  return lines
+end
+
+-- Lines describing a plan check: risky pairs and the proposed order.
+function M.format_plan_check(rep)
+  local lines = { string.format('%d tasks checked against %d commits', #(rep.tasks or {}), rep.commits or 0) }
+  for _, p in ipairs(rep.pairs or {}) do
+    if p.risk == 'overlap' then
+      table.insert(lines, string.format('  %s ↔ %s: scopes overlap on %s', p.a, p.b, table.concat(p.overlap or {}, ', ')))
+    elseif p.risk == 'coupled' then
+      table.insert(lines, string.format('  %s ↔ %s: history changes them together, %d commits', p.a, p.b, p.coChange or 0))
+    end
+  end
+  for _, t in ipairs(rep.tasks or {}) do
+    if t.unscoped then
+      table.insert(lines, '  ' .. t.name .. ': no scope, unknown risk')
+    end
+  end
+  for _, st in ipairs(rep.order or {}) do
+    local why = {}
+    for _, w in ipairs(st.waits or {}) do
+      table.insert(why, w.why)
+    end
+    table.insert(lines, string.format('  %d. %s%s', st.wave, st.task, #why > 0 and (': ' .. table.concat(why, '; ')) or ''))
+  end
+  return lines
+end
+
+local function read_plan(file)
+  local ok, lines = pcall(vim.fn.readfile, vim.fn.expand(file))
+  if not ok or not lines then
+    return nil
+  end
+  return table.concat(lines, '\n')
+end
+
+sub.plan = {
+  run = function(args, cb)
+    local verb, file = args.fargs[1], args.fargs[2]
+    local done = function(format)
+      return function(err, res)
+        if not err and not cb then
+          util.notify(table.concat(format(res), '\n'))
+        end
+        ;(cb or report('plan'))(err, res)
+      end
+    end
+    if verb == nil then
+      rpc.request(protocol.method.plans, { repo = util.current_repo() }, done(function(res)
+        return M.format_plans(res.plans or {})
+      end))
+      return
+    end
+    if (verb ~= 'check' and verb ~= 'run') or not file then
+      util.notify('usage: :Studio plan [check|run {file}]', vim.log.levels.ERROR)
+      return
+    end
+    local text = read_plan(file)
+    if not text then
+      util.notify('cannot read plan ' .. file, vim.log.levels.ERROR)
+      return
+    end
+    if verb == 'check' then
+      rpc.request(protocol.method.plan_check, { repo = util.current_repo(), path = file, text = text }, done(M.format_plan_check))
+    else
+      rpc.request(protocol.method.plan_run, { repo = util.current_repo(), path = file, text = text }, done(function(pl)
+        return M.format_plans({ pl })
+      end))
+    end
+  end,
+  complete = function(arglead, args)
+    if #args == 0 then
+      return vim.tbl_filter(function(f)
+        return vim.startswith(f, arglead)
+      end, { 'check', 'run' })
+    end
+    return vim.fn.getcompletion(arglead, 'file')
+  end,
+}
+
 sub.land = {
   run = function(args, cb)
     local opts, rest = M.parse(args.fargs, { strategy = true, resume = true })

@@ -44,6 +44,11 @@ M.method = {
   fsmonitor = 'studio/fsmonitor',
   salvage = 'studio/salvage',
   restore = 'studio/restore',
+  plan_check = 'studio/planCheck',
+  plan_run = 'studio/planRun',
+  plans = 'studio/plans',
+  plan_cancel = 'studio/planCancel',
+  review_by = 'studio/reviewBy',
   shutdown = 'studio/shutdown',
   profiles = 'studio/profiles',
 }
@@ -90,6 +95,7 @@ M.code = {
   busy = -31006,
   git = -31007,
   forbidden = -31012,
+  unreviewed = -31008,
 }
 
 -- Session states.
@@ -163,6 +169,31 @@ M.land = {
   stopped = 'stopped',
   interrupted = 'interrupted',
   undone = 'undone',
+}
+
+-- What to do about an error (ErrorData.fix).
+M.fix = {
+  list_sessions = 'listSessions',
+  other_name = 'otherName',
+  stop_first = 'stopFirst',
+  wait_idle = 'waitIdle',
+  trust = 'trust',
+  resolve = 'resolve',
+  sync_send = 'syncSend',
+  commit_target = 'commitTarget',
+  retry = 'retry',
+  add_comments = 'addComments',
+  clean_up = 'cleanUp',
+  answer_in_terminal = 'answerInTerminal',
+  check_command = 'checkCommand',
+  land_i_d = 'landID',
+  restart_daemon = 'restartDaemon',
+  record_stop = 'recordStop',
+  install_git = 'installGit',
+  answer_first = 'answerFirst',
+  resolve_sync = 'resolveSync',
+  ask_person = 'askPerson',
+  review = 'review',
 }
 
 -- States in which an agent process may still be running.

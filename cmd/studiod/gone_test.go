@@ -1,0 +1,137 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/studiod/studiod/internal/gittest"
+	"github.com/studiod/studiod/protocol"
+)
+
+// TestWorktreeDeletedByHand: a session whose worktree is deleted outside
+// studiod says so (and counts no changes), whether the daemon saw it go or
+// was down at the time, and `rm` removes it.
+func TestWorktreeDeletedByHand(t *testing.T) {
+	for _, down := range []bool{false, true} {
+		name := map[bool]string{false: "live", true: "down"}[down]
+		t.Run(name, func(t *testing.T) {
+			repo := gittest.NewRepo(t, map[string]string{"a.txt": "a\n"})
+			home := newHome(t)
+			d := startDaemon(t, home)
+			c, w := d.watch()
+			s, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: "gone",
+				Command: []string{"fakeagent", "-edit", "work.txt", "-hang"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			w.Await(t, "the change to be counted", func() bool {
+				got, _ := w.Session(s.ID)
+				return got.Changes.Files == 1
+			}, func() string { got, _ := w.Session(s.ID); return jsonString(got) })
+			if down {
+				d.kill9()
+			}
+			if err := os.RemoveAll(s.Worktree); err != nil {
+				t.Fatal(err)
+			}
+			if down {
+				d = startDaemon(t, home)
+				c, w = d.watch()
+			}
+			w.Await(t, "the session to say its worktree is gone", func() bool {
+				got, _ := w.Session(s.ID)
+				return strings.Contains(got.Detail, "deleted outside studiod") && got.Changes.Files == 0
+			}, func() string { got, _ := w.Session(s.ID); return jsonString(got) })
+			if _, err := c.Remove(t.Context(), protocol.RemoveParams{SessionRef: protocol.SessionRef{Session: s.ID}}); err != nil {
+				t.Fatalf("rm: %v", err)
+			}
+			if got := sessionState(t, c, s.ID); got.State != protocol.StateRemoved {
+				t.Errorf("after rm the session is %s", got.State)
+			}
+		})
+	}
+}
+
+// TestHintedSessionIdles: an agent that reported through $STUDIO_HOOK
+// that it was working, then went silent without another word, returns to
+// idle once silent for the idle timeout, as an agent without hooks does.
+func TestHintedSessionIdles(t *testing.T) {
+	repo := gittest.NewRepo(t, map[string]string{"a.txt": "a\n"})
+	home := newHome(t)
+	d := startDaemonEnv(t, home, "STUDIOD_IDLE_TIMEOUT=1s")
+	c, w := d.watch()
+	s, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: "hinted",
+		Command: []string{"fakeagent", "-ask", "Proceed?", "-hang"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.AwaitState(t, s.ID, protocol.StateWaiting)
+	if _, err := c.Send(t.Context(), protocol.SendParams{SessionRef: protocol.SessionRef{Session: s.ID}, Text: "yes"}); err != nil {
+		t.Fatal(err)
+	}
+	// It says "working" through $STUDIO_HOOK, and nothing more.
+	w.AwaitState(t, s.ID, protocol.StateWorking)
+	w.AwaitState(t, s.ID, protocol.StateIdle)
+}
+
+// TestPoolDiskCapAfterRestart: the pool's trees from before a restart
+// count what they take on disk, and a cap lowered meanwhile is enforced on
+// the running daemon: it removes trees until the pool fits.
+func TestPoolDiskCapAfterRestart(t *testing.T) {
+	repo := gittest.NewRepo(t, map[string]string{"a.txt": gittest.Lines(2000), ".studio.toml": "[pool]\nsize = 2\n"})
+	home := newHome(t)
+	d := startDaemon(t, home)
+	c := d.client(nil)
+	var p protocol.PoolRepo
+	deadline := time.Now().Add(2 * time.Minute)
+	for p = poolOf(t, c, repo); len(p.Trees) < 2; p = poolOf(t, c, repo) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the pool never had 2 trees: %+v", p)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	one := p.Trees[0].Bytes
+	if one == 0 {
+		t.Fatalf("a pool tree takes 0 bytes: %+v", p)
+	}
+	d.kill9()
+	writeConfig(t, home, fmt.Sprintf("[pool]\nmax_disk = \"%d\"\n", one*3/2))
+	c = startDaemon(t, home).client(nil)
+	deadline = time.Now().Add(2 * time.Minute)
+	for p = poolOf(t, c, repo); len(p.Trees) != 1 || p.Bytes > one*3/2; p = poolOf(t, c, repo) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the pool is over its cap of %d bytes: %+v", one*3/2, p)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestRemoveCleansTempObjects: the temporary object files a write cut short
+// left in the repository (git on a full disk leaves its tmp_obj_ files)
+// are gone once a session is removed.
+func TestRemoveCleansTempObjects(t *testing.T) {
+	repo := gittest.NewRepo(t, map[string]string{"a.txt": "a\n"})
+	home := newHome(t)
+	c := startDaemon(t, home).client(nil)
+	s, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: "tmp", Command: []string{"fakeagent", "-hang"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	left := filepath.Join(repo, ".git", "objects", "ab", "tmp_obj_cut")
+	os.MkdirAll(filepath.Dir(left), 0o755)
+	if err := os.WriteFile(left, []byte("half an object"), 0o444); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-time.Minute)
+	os.Chtimes(left, old, old)
+	if _, err := c.Remove(t.Context(), protocol.RemoveParams{SessionRef: protocol.SessionRef{Session: s.ID}, Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(left); err == nil {
+		t.Error("a tmp_obj_ file left by a cut-short write is still in the repository")
+	}
+}
