@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -56,6 +57,14 @@ func BenchmarkWatchDegraded(b *testing.B) {
 		if _, err := w.Add(b.Context(), WatchRoot{Dir: dir, GitIgnore: true, Notify: func(wb WatchBatch) {
 			mu.Lock()
 			defer mu.Unlock()
+			if wb.Rescan { // every so often a full one: it covers every path
+				for k, ch := range seen {
+					if strings.HasPrefix(k, dir+"/") {
+						close(ch)
+						delete(seen, k)
+					}
+				}
+			}
 			for _, p := range wb.Paths {
 				if ch, ok := seen[dir+"/"+p]; ok {
 					close(ch)
