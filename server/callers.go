@@ -15,8 +15,10 @@ import (
 // studio/hello (the CLI and `studiod mcp` read $STUDIO_SESSION_TOKEN); the
 // person's own shell has none. Such a caller may read anything, and change
 // only its own session: stopping, removing, answering, noting, merging or
-// typing into another session, landing, trusting a repository and shutting
-// the daemon down are the person's (docs/security.md).
+// typing into another session, landing, running or cancelling a plan,
+// trusting a repository and shutting the daemon down are the person's
+// (docs/security.md). A comment or a review from inside a session is that
+// session's: it is recorded as their author, never as another's.
 
 // token is the session secret of the connection's client: found in its
 // process's environment (or an ancestor's), else the one it presented;
@@ -31,6 +33,22 @@ func (c *conn) token() string {
 		return c.peerSecret
 	}
 	return c.secret
+}
+
+// author is who a comment or a review asked from this connection is by: a
+// caller inside a session is that session (its ID), whatever it claims;
+// the person may name the session they speak for (claimed, "" for none).
+// A secret no session has any more is refused.
+func (a *core) author(ctx context.Context, claimed string) (string, error) {
+	token := connOf(ctx).token()
+	if token == "" {
+		return claimed, nil
+	}
+	caller, ok := a.m.Caller(token)
+	if !ok {
+		return "", fmt.Errorf("%w: the caller runs inside a session studiod no longer knows", agents.ErrForbidden)
+	}
+	return caller.ID, nil
 }
 
 // actsOn refuses a change to the sessions refs name unless the caller may
