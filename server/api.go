@@ -173,7 +173,12 @@ func (a *core) File(ctx context.Context, p protocol.FileParams) (*protocol.FileR
 
 func (a *core) Comment(ctx context.Context, p protocol.CommentParams) (*protocol.Comment, error) {
 	if err := a.actsOn(ctx, "comment", p.SessionRef); err != nil {
-		return nil, err
+		// A reviewer comments on the work it reviews, as itself.
+		by, ok := a.reviewerOf(ctx, p.SessionRef)
+		if !ok {
+			return nil, err
+		}
+		p.By = by
 	}
 	c, err := a.m.AddCommentBy(ctx, ref(p.SessionRef), p.By, p.Path, p.StartLine, p.EndLine, p.Body)
 	if err != nil {

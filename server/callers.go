@@ -43,6 +43,34 @@ func (a *core) actsOn(ctx context.Context, what string, refs ...protocol.Session
 	return a.m.ActsOn(connOf(ctx).token(), what, rs...)
 }
 
+// reviewerOf reports whether the caller is a session reviewing the session
+// r names, and its ID.
+func (a *core) reviewerOf(ctx context.Context, r protocol.SessionRef) (string, bool) {
+	tok := connOf(ctx).token()
+	if tok == "" {
+		return "", false
+	}
+	caller, ok := a.m.Caller(tok)
+	if !ok {
+		return "", false
+	}
+	rr := ref(r)
+	if rr.Repo == "" {
+		rr.Repo = caller.Repo
+	}
+	s, err := a.m.Lookup(rr)
+	if err != nil {
+		return "", false
+	}
+	infos, _ := a.m.Reviews(ctx, s)
+	for _, in := range infos {
+		if in.ID == caller.ID {
+			return caller.ID, true
+		}
+	}
+	return "", false
+}
+
 // peerSecret finds the session secret in the environment of the process
 // at the other end of a connection, or of its nearest ancestor that has
 // one: a client inside a session is recognised even when it says nothing

@@ -306,7 +306,11 @@ func TestPlanReview(t *testing.T) {
 	// Sending marks api working after the delivery, which can come after
 	// the echo agent's own idle report: report its turn over again, as
 	// an agent does at the end of its next turn.
-	if _, err := e.c.Hook(t.Context(), protocol.HookParams{SessionRef: protocol.SessionRef{Session: api}, Event: "idle"}); err != nil {
+	token, err := os.ReadFile(filepath.Join(e.home, "state", "sessions", api, "token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.c.Hook(t.Context(), protocol.HookParams{SessionRef: protocol.SessionRef{Session: api}, Event: "idle", Token: strings.TrimSpace(string(token))}); err != nil {
 		t.Fatal(err)
 	}
 	cs, err := e.c.Comments(t.Context(), protocol.SessionRef{Session: api})
