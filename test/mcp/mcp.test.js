@@ -33,7 +33,7 @@ const TOOLS = [
   "preview_integration", "land_sessions", "sync_session", "undo_land", "list_salvage",
   "plan_check", "plan_run", "plan_status", "review_by",
 ];
-const READ_ONLY = new Set(["list_sessions", "get_session", "read_output", "session_diff", "check_conflicts", "preview_integration",
+const READ_ONLY = new Set(["list_sessions", "get_session", "read_output", "session_diff", "check_conflicts", "preview_integration", "list_salvage",
   "plan_check", "plan_status"]);
 
 // Short paths: unix socket paths are limited.
