@@ -17,8 +17,9 @@ import (
 // only its own session: stopping, removing, answering, noting, merging or
 // typing into another session, landing, running or cancelling a plan,
 // trusting a repository and shutting the daemon down are the person's
-// (docs/security.md). A comment or a review from inside a session is that
-// session's: it is recorded as their author, never as another's.
+// (docs/security.md). A session may comment on the work it reviews; a
+// comment or a review from inside a session is recorded as that
+// session's, never as another's.
 
 // token is the session secret of the connection's client: found in its
 // process's environment (or an ancestor's), else the one it presented;
@@ -59,6 +60,34 @@ func (a *core) actsOn(ctx context.Context, what string, refs ...protocol.Session
 		rs[i] = ref(r)
 	}
 	return a.m.ActsOn(connOf(ctx).token(), what, rs...)
+}
+
+// reviewerOf reports whether the caller is a session reviewing the session
+// r names, and its ID.
+func (a *core) reviewerOf(ctx context.Context, r protocol.SessionRef) (string, bool) {
+	tok := connOf(ctx).token()
+	if tok == "" {
+		return "", false
+	}
+	caller, ok := a.m.Caller(tok)
+	if !ok {
+		return "", false
+	}
+	rr := ref(r)
+	if rr.Repo == "" {
+		rr.Repo = caller.Repo
+	}
+	s, err := a.m.Lookup(rr)
+	if err != nil {
+		return "", false
+	}
+	infos, _ := a.m.Reviews(ctx, s)
+	for _, in := range infos {
+		if in.ID == caller.ID {
+			return caller.ID, true
+		}
+	}
+	return "", false
 }
 
 // peerSecret finds the session secret in the environment of the process

@@ -197,12 +197,21 @@ func TestPlanStack(t *testing.T) {
 	p = e.await(pl.ID, "the conflict sent to tests' agent", func(p protocol.Plan) bool {
 		return strings.HasPrefix(task(p, "tests").Detail, "conflicts with base in x.txt: sent to its agent")
 	})
-	out, err := e.c.Output(t.Context(), protocol.OutputParams{SessionRef: protocol.SessionRef{Session: tests.ID}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(string(out.Data), "got: "+base.Branch+", the branch this work is stacked on, has moved on") {
-		t.Errorf("tests' agent was not told: %q", out.Data)
+	// The task is typed into the agent's terminal as the detail is
+	// recorded; its echo comes once the agent has read it.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		out, err := e.c.Output(t.Context(), protocol.OutputParams{SessionRef: protocol.SessionRef{Session: tests.ID}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(out.Data), "got: "+base.Branch+", the branch this work is stacked on, has moved on") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("tests' agent was not told: %q", out.Data)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 

@@ -150,6 +150,7 @@ func TestSessionSpeaksOnlyForItself(t *testing.T) {
 		{"stop", "b"},
 		{"send", "b", "rm -rf ."},
 		{"answer", "b", "allow"},
+		{"comment", "b", "b.txt:1", "bad"},
 		{"merge", "b"},
 		{"land", "b"},
 		{"sync", "b"},
@@ -162,19 +163,6 @@ func TestSessionSpeaksOnlyForItself(t *testing.T) {
 		}
 		bUnchanged("studiod " + argv[0])
 	}
-	// A comment from a on b's work is a's review: allowed, and recorded as
-	// a's whatever the caller claims.
-	if code, out := runIn(t, envA, a.Worktree, "studiod", "comment", "b", "b.txt:1", "needs a test"); code != 0 {
-		t.Errorf("studiod comment b from a: exit %d (%s), want 0", code, out)
-	}
-	cs, err := c.Comments(t.Context(), protocol.SessionRef{Session: b.ID})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(cs.Comments) != 1 || cs.Comments[0].By != a.Name {
-		t.Errorf("b's comments %+v, want one by %s", cs.Comments, a.Name)
-	}
-	bUnchanged("studiod comment")
 	// A process of a's that drops the secret from its environment and
 	// says nothing of it is still known by its ancestors' environment.
 	if code, out := runIn(t, envA, a.Worktree, "sh", "-c", "env -u STUDIO_SESSION_TOKEN studiod stop b; exit $?"); code != exitForbidden {
