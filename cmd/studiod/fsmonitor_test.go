@@ -177,7 +177,7 @@ func TestFsmonitorRandomOps(t *testing.T) {
 		}},
 	}
 	n := 250
-	if testing.Short() {
+	if testing.Short() || raceBuild {
 		n = 60
 	}
 	for i := range n {
