@@ -172,10 +172,18 @@ func (a *core) File(ctx context.Context, p protocol.FileParams) (*protocol.FileR
 }
 
 func (a *core) Comment(ctx context.Context, p protocol.CommentParams) (*protocol.Comment, error) {
-	if err := a.actsOn(ctx, "comment", p.SessionRef); err != nil {
+	// A session comments on its own work or, as their reviewer, on the
+	// work it reviews; the comment is always recorded as the caller's.
+	if _, ok := a.reviewerOf(ctx, p.SessionRef); !ok {
+		if err := a.actsOn(ctx, "comment", p.SessionRef); err != nil {
+			return nil, err
+		}
+	}
+	by, err := a.author(ctx, p.By)
+	if err != nil {
 		return nil, err
 	}
-	c, err := a.m.AddCommentBy(ctx, ref(p.SessionRef), p.By, p.Path, p.StartLine, p.EndLine, p.Body)
+	c, err := a.m.AddCommentBy(ctx, ref(p.SessionRef), by, p.Path, p.StartLine, p.EndLine, p.Body)
 	if err != nil {
 		return nil, err
 	}

@@ -15,8 +15,11 @@ import (
 // studio/hello (the CLI and `studiod mcp` read $STUDIO_SESSION_TOKEN); the
 // person's own shell has none. Such a caller may read anything, and change
 // only its own session: stopping, removing, answering, noting, merging or
-// typing into another session, landing, trusting a repository and shutting
-// the daemon down are the person's (docs/security.md).
+// typing into another session, landing, running or cancelling a plan,
+// trusting a repository and shutting the daemon down are the person's
+// (docs/security.md). A session may comment on the work it reviews; a
+// comment or a review from inside a session is recorded as that
+// session's, never as another's.
 
 // token is the session secret of the connection's client: found in its
 // process's environment (or an ancestor's), else the one it presented;
@@ -33,6 +36,22 @@ func (c *conn) token() string {
 	return c.secret
 }
 
+// author is who a comment or a review asked from this connection is by: a
+// caller inside a session is that session (its ID), whatever it claims;
+// the person may name the session they speak for (claimed, "" for none).
+// A secret no session has any more is refused.
+func (a *core) author(ctx context.Context, claimed string) (string, error) {
+	token := connOf(ctx).token()
+	if token == "" {
+		return claimed, nil
+	}
+	caller, ok := a.m.Caller(token)
+	if !ok {
+		return "", fmt.Errorf("%w: the caller runs inside a session studiod no longer knows", agents.ErrForbidden)
+	}
+	return caller.ID, nil
+}
+
 // actsOn refuses a change to the sessions refs name unless the caller may
 // make it; with no refs, the change is the person's alone.
 func (a *core) actsOn(ctx context.Context, what string, refs ...protocol.SessionRef) error {
@@ -41,6 +60,34 @@ func (a *core) actsOn(ctx context.Context, what string, refs ...protocol.Session
 		rs[i] = ref(r)
 	}
 	return a.m.ActsOn(connOf(ctx).token(), what, rs...)
+}
+
+// reviewerOf reports whether the caller is a session reviewing the session
+// r names, and its ID.
+func (a *core) reviewerOf(ctx context.Context, r protocol.SessionRef) (string, bool) {
+	tok := connOf(ctx).token()
+	if tok == "" {
+		return "", false
+	}
+	caller, ok := a.m.Caller(tok)
+	if !ok {
+		return "", false
+	}
+	rr := ref(r)
+	if rr.Repo == "" {
+		rr.Repo = caller.Repo
+	}
+	s, err := a.m.Lookup(rr)
+	if err != nil {
+		return "", false
+	}
+	infos, _ := a.m.Reviews(ctx, s)
+	for _, in := range infos {
+		if in.ID == caller.ID {
+			return caller.ID, true
+		}
+	}
+	return "", false
 }
 
 // peerSecret finds the session secret in the environment of the process

@@ -71,6 +71,9 @@ func wirePlanReport(root string, r *plan.Report) *protocol.PlanReport {
 
 // PlanRun serves studio/planRun.
 func (a *core) PlanRun(ctx context.Context, p protocol.PlanRunParams) (*protocol.Plan, error) {
+	if err := a.actsOn(ctx, "plan run"); err != nil {
+		return nil, err
+	}
 	r, err := a.m.RunPlan(ctx, agents.PlanRequest{Repo: p.Repo, File: p.Path, Text: p.Text, Target: p.Target, AllowCommands: !p.NoCommands})
 	if err != nil {
 		return nil, err
@@ -97,6 +100,9 @@ func (a *core) Plans(ctx context.Context, p protocol.PlansParams) (*protocol.Pla
 
 // PlanCancel serves studio/planCancel.
 func (a *core) PlanCancel(ctx context.Context, p protocol.PlanCancelParams) (*protocol.Plan, error) {
+	if err := a.actsOn(ctx, "plan cancel"); err != nil {
+		return nil, err
+	}
 	r, err := a.m.CancelPlan(ctx, p.Repo, p.Plan)
 	if err != nil {
 		return nil, err
@@ -132,7 +138,11 @@ func (a *core) wirePlan(r agents.PlanRun) protocol.Plan {
 
 // ReviewBy serves studio/reviewBy.
 func (a *core) ReviewBy(ctx context.Context, p protocol.ReviewByParams) (*protocol.Session, error) {
-	s, err := a.m.ReviewBy(context.WithoutCancel(ctx), agents.ReviewRequest{Reviewed: ref(p.SessionRef), By: p.By, Name: p.Name,
+	by, err := a.author(ctx, p.By)
+	if err != nil {
+		return nil, err
+	}
+	s, err := a.m.ReviewBy(context.WithoutCancel(ctx), agents.ReviewRequest{Reviewed: ref(p.SessionRef), By: by, Name: p.Name,
 		Role: p.Role, Agent: p.Agent, Prompt: p.Prompt, Command: p.Command, Forward: p.Forward})
 	if err != nil {
 		return nil, err

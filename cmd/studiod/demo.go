@@ -24,13 +24,15 @@ func (a *app) demoCmd() *cobra.Command {
 		Use:   "demo",
 		Short: "Watch two demo agents work in parallel on a throwaway repo (no AI account needed)",
 		Long: `Create a throwaway repo in a temporary directory, run a private daemon there,
-and run a plan of two tasks for the built-in demo agent, checked first (studiod
-plan check), started in parallel by the daemon. They edit files over about
-20 seconds (some of the same lines), commit, ask a question and go idle. Every
+and run a plan for the built-in demo agent, checked first (studiod plan
+check): two tasks started in parallel by the daemon, a reviewer of one of
+them, and a task after it. The two edit files over about 20 seconds (some of
+the same lines), commit, ask a question and go idle; the reviewer then
+comments on the first one's work, and its comments reach that agent. Every
 step is printed as it happens. Then the integration loop: a preview of both
-sessions folded onto main, the one that fits landed, why the other is held
-back, and the land undone. Afterwards everything is stopped and deleted,
-unless --keep.`,
+sessions folded onto main, the one that fits landed (the task after it
+starts), why the other is held back, and the land undone. Afterwards
+everything is stopped and deleted, unless --keep.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.demo(cmd.Context(), keep)
@@ -121,6 +123,10 @@ func (a *app) demo(ctx context.Context, keep bool) error {
 	}
 	var ids, names []string
 	for _, t := range pl.Tasks {
+		if t.Session == "" {
+			fmt.Printf("%s task    %-8s %s\n", stamp(), t.Name, t.Detail)
+			continue
+		}
 		s, err := c.Session(ctx, protocol.SessionRef{Session: t.Session})
 		if err != nil {
 			stopDaemon()
@@ -130,18 +136,25 @@ func (a *app) demo(ctx context.Context, keep bool) error {
 		fmt.Printf("%s spawned %-8s worktree %s\n", stamp(), s.Name, s.Worktree)
 	}
 
+	// The agents are done once auth, billing and auth's reviewer have
+	// ended their turns, and auth has taken the reviewer's comments.
+	reviewing, reviewed, forwarded := false, false, false
 	settled := func() bool {
 		mu.Lock()
 		defer mu.Unlock()
-		for _, id := range ids {
-			s, ok := last[id]
-			if !ok || s.State == protocol.StateWorking || s.State == protocol.StateStarting || s.State == protocol.StateWaiting {
+		n := 0
+		for _, s := range last {
+			if s.Name == "docs" {
+				continue
+			}
+			if s.State == protocol.StateWorking || s.State == protocol.StateStarting || s.State == protocol.StateWaiting {
 				return false
 			}
+			n++
 		}
-		return true
+		return n == 3 && forwarded
 	}
-	timeout := time.After(90 * time.Second)
+	timeout := time.After(120 * time.Second)
 loop:
 	for {
 		select {
@@ -150,8 +163,22 @@ loop:
 			prev, seen := last[s.ID]
 			last[s.ID] = s
 			mu.Unlock()
+			if !seen && s.Name == "auth-review" {
+				reviewing = true
+				fmt.Printf("%s spawned %s: auth's turn is done, and the plan's reviewer starts on its work\n", stamp(), s.Name)
+			}
 			if !seen || prev.State != s.State || prev.Detail != s.Detail {
 				fmt.Printf("%s %-8s %s\n", stamp(), s.Name, stateText(s))
+			}
+			if s.Name == "auth-review" && (s.State == protocol.StateIdle || s.State == protocol.StateExited) && !reviewed {
+				reviewed = true
+				fmt.Printf("%s auth-review is done: its comments go to auth's agent\n", stamp())
+			}
+			// The reviewer starts once auth's turn is done: auth works
+			// again only on its comments.
+			if s.Name == "auth" && reviewing && s.State == protocol.StateWorking && !forwarded {
+				forwarded = true
+				fmt.Printf("%s auth     takes auth-review's comments\n", stamp())
 			}
 			if seen && prev.Changes != s.Changes {
 				fmt.Printf("%s %-8s changes: %s\n", stamp(), s.Name, changesText(s.Changes))
@@ -179,7 +206,7 @@ loop:
 				fmt.Printf("%s resolved  %d conflict(s)\n", stamp(), n)
 			}
 		case <-timeout:
-			fmt.Printf("%s the demo agents did not settle within 90s\n", stamp())
+			fmt.Printf("%s the demo agents did not settle within 120s\n", stamp())
 			break loop
 		case <-ctx.Done():
 			break loop
@@ -209,7 +236,7 @@ loop:
 
 	// From here on only session events are read.
 	c.Subscribe(context.WithoutCancel(ctx), protocol.SubscribeParams{Sessions: true})
-	if demoReview(ctx, c, ids[0], events, stamp) {
+	if demoReview(ctx, c, ids[0], stamp) {
 		a.demoIntegration(ctx, c, repo, events, stamp)
 	}
 
@@ -221,13 +248,15 @@ Everything is still there. Look at it with:
   studiod show auth ; studiod logs auth ; studiod attach auth
   cd %s && git log --oneline --all
 Clean up with:
-  STUDIOD_HOME=%s studiod shutdown   (after stopping sessions: studiod stop auth; studiod stop billing)
+  STUDIOD_HOME=%s studiod shutdown   (after stopping sessions: studiod stop NAME, for each of studiod ls)
   rm -rf %s
 `, studioHome, repo, studioHome, tmp)
 		return nil
 	}
-	for _, id := range ids {
-		c.Stop(context.WithoutCancel(ctx), protocol.StopParams{SessionRef: protocol.SessionRef{Session: id}})
+	if res, err := c.Sessions(context.WithoutCancel(ctx), protocol.SessionsParams{Repo: repo}); err == nil {
+		for _, s := range res.Sessions {
+			c.Stop(context.WithoutCancel(ctx), protocol.StopParams{SessionRef: protocol.SessionRef{Session: s.ID}})
+		}
 	}
 	stopDaemon()
 	fmt.Printf("%s stopped the demo agents and the daemon; removed %s\n", stamp(), tmp)
@@ -248,8 +277,9 @@ func indent(s, pre string) string {
 }
 
 // demoPlan is the demo's work: two tasks in parallel, scoped to their own
-// modules. Both agents also tune app/config.txt, outside their scopes:
-// studiod sees it as they write.
+// modules (both agents also tune app/config.txt, outside their scopes:
+// studiod sees it as they write), a task that starts once auth has landed,
+// and a reviewer of auth whose comments reach auth's agent.
 const demoPlan = `[[task]]
 name = "auth"
 agent = "demo"
@@ -261,6 +291,19 @@ name = "billing"
 agent = "demo"
 prompt = "Add invoices and payment retries"
 scope = ["src/billing.go"]
+
+[[task]]
+name = "docs"
+agent = "demo"
+prompt = "Document the login"
+scope = ["src/docs.go"]
+after = ["auth"]
+
+[[task]]
+name = "auth-review"
+agent = "demo"
+prompt = "Look for what a user of the login needs to know"
+reviews = "auth"
 `
 
 func makeDemoRepo(ctx context.Context, dir string) error {
@@ -285,11 +328,11 @@ func makeDemoRepo(ctx context.Context, dir string) error {
 	return nil
 }
 
-// demoReview shows a review of one session, as a person would do it: its
-// diff, a comment on a line, the comments sent to the agent as feedback
-// (the demo agent takes it and goes idle again), then a single merge and
-// its undo. It reports whether the demo can go on.
-func demoReview(ctx context.Context, c *protocol.Client, id string, events <-chan protocol.Session, stamp func() string) bool {
+// demoReview shows the review of one session: its diff, and the comments
+// its reviewer (the plan's auth-review task) made, which reached its agent
+// as feedback when the reviewer's turn ended. It reports whether the demo
+// can go on.
+func demoReview(ctx context.Context, c *protocol.Client, id string, stamp func() string) bool {
 	ctx = context.WithoutCancel(ctx)
 	ref := protocol.SessionRef{Session: id}
 	d, err := c.Diff(ctx, protocol.DiffParams{SessionRef: ref, Stat: true})
@@ -306,64 +349,18 @@ func demoReview(ctx context.Context, c *protocol.Client, id string, events <-cha
 	for _, f := range d.Files {
 		fmt.Printf("    %-8s %-22s +%d -%d\n", f.Status, f.Path, f.Additions, f.Deletions)
 	}
-	// A comment on the first line of a file the session added (else of
-	// the first it changed).
-	file := ""
-	for _, added := range []bool{true, false} {
-		for _, f := range d.Files {
-			if file == "" && !f.Binary && f.Status != "deleted" && (f.Status == "added") == added {
-				file = f.Path
-			}
+	cs, err := c.Comments(ctx, ref)
+	if err != nil {
+		fmt.Printf("%s comments: %v\n", stamp(), err)
+		return false
+	}
+	for _, cm := range cs.Comments {
+		sent := "not sent"
+		if cm.Sent != nil {
+			sent = "sent to " + name + "'s agent"
 		}
+		fmt.Printf("%s comment %d by %s on %s:%d: %q (%s; studiod comments %s)\n", stamp(), cm.ID, cm.By, cm.Path, cm.StartLine, cm.Body, sent, name)
 	}
-	if file == "" {
-		return false
-	}
-	const remark = "add a doc comment saying what this file is for"
-	cm, err := c.Comment(ctx, protocol.CommentParams{SessionRef: ref, Path: file, StartLine: 1, Body: remark})
-	if err != nil {
-		fmt.Printf("%s comment failed: %v\n", stamp(), err)
-		return false
-	}
-	fmt.Printf("%s comment %d on %s's %s:1 (studiod comment %s %s:1 \"%s\")\n", stamp(), cm.ID, name, file, name, file, remark)
-	fb, err := c.Feedback(ctx, ref)
-	if err != nil {
-		fmt.Printf("%s feedback failed: %v\n", stamp(), err)
-		return false
-	}
-	fmt.Printf("%s sent %d comment(s) to %s (studiod feedback %s), %s\n", stamp(), fb.Sent, name, name, fb.Delivery.Via)
-	// The agent takes it, works, and goes idle again.
-	worked := false
-	deadline := time.After(60 * time.Second)
-	for !worked || s.State != protocol.StateIdle {
-		select {
-		case ev := <-events:
-			if ev.ID != id {
-				continue
-			}
-			if ev.State != s.State {
-				fmt.Printf("%s %-8s %s\n", stamp(), ev.Name, stateText(ev))
-			}
-			s = &ev
-			worked = worked || ev.State == protocol.StateWorking
-		case <-deadline:
-			fmt.Printf("%s %s did not take the feedback within 60s\n", stamp(), name)
-			return false
-		}
-	}
-
-	mr, err := c.Merge(ctx, protocol.MergeParams{SessionRef: ref})
-	if err != nil {
-		fmt.Printf("%s merge failed: %v\n", stamp(), err)
-		return false
-	}
-	fmt.Printf("%s merged %s into %s (studiod merge %s): %s → %s (%s, %d files; old tip kept in %s)\n", stamp(), name, mr.Target, name, short(mr.Old), short(mr.New), mr.Strategy, mr.Files, mr.Backup)
-	u, err := c.Undo(ctx, ref)
-	if err != nil {
-		fmt.Printf("%s undo failed: %v\n", stamp(), err)
-		return false
-	}
-	fmt.Printf("%s undid the merge of %s (studiod undo %s): %s is back at %s\n", stamp(), name, name, u.Target, short(u.Restored))
 	return true
 }
 
@@ -373,7 +370,8 @@ func demoReview(ctx context.Context, c *protocol.Client, id string, events <-cha
 func (a *app) demoIntegration(ctx context.Context, c *protocol.Client, repo string, events <-chan protocol.Session, stamp func() string) {
 	ctx = context.WithoutCancel(ctx)
 	fmt.Printf("\n%s integration: both sessions folded onto main in memory, uncommitted work included\n", stamp())
-	pv, err := c.Preview(ctx, protocol.PreviewParams{Repo: repo})
+	// The two tasks' work: auth's reviewer is on a snapshot of auth's.
+	pv, err := c.Preview(ctx, protocol.PreviewParams{Repo: repo, Sessions: []string{"auth", "billing"}})
 	if err != nil {
 		fmt.Printf("%s preview failed: %v\n", stamp(), err)
 		return
@@ -399,24 +397,31 @@ func (a *app) demoIntegration(ctx context.Context, c *protocol.Client, repo stri
 	for _, d := range lr.Landed {
 		fmt.Printf("%s landed %s on %s: %s → %s (old tip kept in %s)\n", stamp(), d.Session, lr.Target, short(d.Old), short(d.New), d.Backup)
 	}
-	// The sessions held back learn how far behind they now are.
+	// The plan's task after auth starts from the new tip; the sessions
+	// held back learn how far behind they now are.
+	behind := map[string]bool{}
 	for _, ps := range held {
-		deadline := time.After(10 * time.Second)
-	wait:
-		for {
-			select {
-			case s := <-events:
-				if s.ID == ps.ID && s.Behind > 0 {
-					what := "syncs cleanly: `studiod sync " + s.Name + "`"
-					if s.WouldConflict {
-						what = "would conflict: `studiod sync " + s.Name + " --send` hands the conflict to its agent"
-					}
-					fmt.Printf("%s %s is now %d commit(s) behind %s and %s\n", stamp(), s.Name, s.Behind, s.Target, what)
-					break wait
-				}
-			case <-deadline:
-				break wait
+		behind[ps.ID] = true
+	}
+	started := false
+	deadline := time.After(20 * time.Second)
+	for !started || len(behind) > 0 {
+		select {
+		case s := <-events:
+			if s.Name == "docs" && !started {
+				started = true
+				fmt.Printf("%s spawned docs: the plan starts it on %s's new tip, now that auth, which it is after, has landed\n", stamp(), s.Target)
 			}
+			if behind[s.ID] && s.Behind > 0 {
+				delete(behind, s.ID)
+				what := "syncs cleanly: `studiod sync " + s.Name + "`"
+				if s.WouldConflict {
+					what = "would conflict: `studiod sync " + s.Name + " --send` hands the conflict to its agent"
+				}
+				fmt.Printf("%s %s is now %d commit(s) behind %s and %s\n", stamp(), s.Name, s.Behind, s.Target, what)
+			}
+		case <-deadline:
+			started, behind = true, nil
 		}
 	}
 	u, err := c.UndoLand(ctx, protocol.UndoLandParams{Repo: repo, Land: lr.ID})

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -21,8 +22,10 @@ import (
 
 // The demo agent is a scripted stand-in for an AI agent: it edits files on a
 // schedule, commits some of its work, asks a question, and goes idle, calling
-// studiod's hook like a real agent would. STUDIO_DEMO_SPEED (default 1)
-// divides its delays; tests run it fast.
+// studiod's hook like a real agent would. Started as a reviewer (its prompt
+// is studiod's reviewer brief), it comments on the reviewed session's work
+// instead. STUDIO_DEMO_SPEED (default 1) divides its delays; tests run it
+// fast.
 func demoAgentCmd() *cobra.Command {
 	var resume string
 	cmd := &cobra.Command{
@@ -105,6 +108,10 @@ func (d *demoAgent) run() error {
 		os.Exit(0)
 	}()
 	d.hook("working", "")
+	if m := reviewBrief.FindStringSubmatch(d.prompt); m != nil {
+		d.review(m[1])
+		return d.idle()
+	}
 	d.say("demo agent %s: %s", d.name, d.prompt)
 	d.sleep(1)
 
@@ -156,6 +163,11 @@ func (d *demoAgent) run() error {
 	}
 	d.sleep(3)
 	d.say("done; waiting for review feedback")
+	return d.idle()
+}
+
+// idle ends the turn and takes feedback, a line at a time.
+func (d *demoAgent) idle() error {
 	d.hook("idle", "")
 	for l := range d.lines {
 		if err := d.feedback(l); err != nil {
@@ -163,6 +175,45 @@ func (d *demoAgent) run() error {
 		}
 	}
 	return nil
+}
+
+// reviewBrief is how studiod's brief for a reviewer starts (studio/reviewBy).
+var reviewBrief = regexp.MustCompile(`^You review the work of session (\S+) `)
+
+// demoReviewRemark is the demo reviewer's comment, on line 1 of the first
+// file the reviewed session added.
+const demoReviewRemark = "say how long a login session lasts"
+
+// review comments on the reviewed session's work as this session (its
+// comments are recorded as its own and reach the reviewed agent).
+func (d *demoAgent) review(reviewed string) {
+	d.say("demo reviewer %s: reading %s's work", d.name, reviewed)
+	d.sleep(2)
+	if d.client == nil {
+		d.say("no studiod to comment through")
+		return
+	}
+	ref := protocol.SessionRef{Session: reviewed}
+	diff, err := d.client.Diff(d.ctx, protocol.DiffParams{SessionRef: ref, Stat: true})
+	if err != nil {
+		d.say("cannot read %s's diff: %v", reviewed, err)
+		return
+	}
+	for _, f := range diff.Files {
+		if f.Status != "added" || f.Binary {
+			continue
+		}
+		_, err := d.client.Comment(d.ctx, protocol.CommentParams{SessionRef: ref, Path: f.Path, StartLine: 1, Body: demoReviewRemark,
+			By: os.Getenv("STUDIO_SESSION_ID")})
+		if err != nil {
+			d.say("comment failed: %v", err)
+			return
+		}
+		d.say("commented on %s:1: %s", f.Path, demoReviewRemark)
+		break
+	}
+	d.sleep(1)
+	d.say("review done")
 }
 
 func (d *demoAgent) feedback(msg string) error {

@@ -34,11 +34,16 @@ func TestHookLargePayload(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The hook speaks for the session with its secret, as the agent's would.
+	token, err := os.ReadFile(filepath.Join(home, "state", "sessions", s.ID, "token"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, argv := range [][]string{{"studiod", "hook", "--agent", "claude"}, {"studiod-hook", "--agent", "claude"}} {
 		dir := t.TempDir()
 		cmd := exec.Command(argv[0], argv[1:]...)
 		cmd.Env = append(os.Environ(), "STUDIOD_HOME="+home, "STUDIO_SESSION_ID="+s.ID,
-			"STUDIOD_SOCKET="+d.socket(), "STUDIO_SESSION_DIR="+dir)
+			"STUDIO_SESSION_TOKEN="+strings.TrimSpace(string(token)), "STUDIOD_SOCKET="+d.socket(), "STUDIO_SESSION_DIR="+dir)
 		cmd.Stdin = strings.NewReader(string(payload))
 		var stderr strings.Builder
 		cmd.Stderr = &stderr

@@ -65,8 +65,8 @@ func newGoSDK(t *testing.T, home, dir string) *goSDK {
 		}
 		g.schemas[tl.Name] = r
 	}
-	if len(g.schemas) != 23 {
-		t.Fatalf("got %d tools with output schemas, want 23", len(g.schemas))
+	if len(g.schemas) != 24 {
+		t.Fatalf("got %d tools with output schemas, want 24", len(g.schemas))
 	}
 	return g
 }
@@ -252,8 +252,13 @@ func TestMCPGoSDK(t *testing.T) {
 
 	g.call(mcpface.ToolMergeSession, map[string]any{"session": "sdk", "dry_run": true}, nil)
 	var merged protocol.MergeResult
-	if text := g.call(mcpface.ToolMergeSession, map[string]any{"session": "sdk"}, &merged); !strings.Contains(text, "studiod undo sdk") {
+	if text := g.call(mcpface.ToolMergeSession, map[string]any{"session": "sdk"}, &merged); !strings.Contains(text, `undo_merge {"session":"sdk"}`) {
 		t.Fatalf("merge_session summary %q", text)
+	}
+	var undone protocol.UndoResult
+	g.call(mcpface.ToolUndoMerge, map[string]any{"session": "sdk"}, &undone)
+	if undone.Undone != merged.New || undone.Restored != merged.Old {
+		t.Fatalf("undo_merge: %+v after merging %+v", undone, merged)
 	}
 	g.call(mcpface.ToolStopSession, map[string]any{"session": "sdk", "force": true}, nil)
 	g.call(mcpface.ToolRemoveSession, map[string]any{"session": "sdk", "force": true}, nil)

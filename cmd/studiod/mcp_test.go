@@ -184,7 +184,7 @@ func TestMCPListTools(t *testing.T) {
 		mcpface.ToolPlanCheck:   true, mcpface.ToolPlanStatus: true,
 	}
 	destructive := map[string]bool{mcpface.ToolMergeSession: true, mcpface.ToolStopSession: true, mcpface.ToolRemoveSession: true,
-		mcpface.ToolLandSessions: true, mcpface.ToolSyncSession: true, mcpface.ToolUndoLand: true}
+		mcpface.ToolLandSessions: true, mcpface.ToolSyncSession: true, mcpface.ToolUndoLand: true, mcpface.ToolUndoMerge: true}
 	got := map[string]bool{}
 	for _, tl := range res.Tools {
 		got[tl.Name] = true
@@ -214,7 +214,7 @@ func TestMCPListTools(t *testing.T) {
 		}
 	}
 	want := []string{"spawn_session", "list_sessions", "get_session", "read_output", "send_input", "answer_session", "set_note", "session_diff",
-		"check_conflicts", "add_review_comment", "send_feedback", "merge_session", "stop_session", "remove_session",
+		"check_conflicts", "add_review_comment", "send_feedback", "merge_session", "undo_merge", "stop_session", "remove_session",
 		"preview_integration", "land_sessions", "sync_session", "undo_land", "list_salvage",
 		"plan_check", "plan_run", "plan_status", "review_by"}
 	for _, n := range want {
@@ -401,6 +401,18 @@ func TestMCPFlow(t *testing.T) {
 	if wantOKOrReadable(t, "merge_session", callTool(t, e.client, "merge_session", map[string]any{"session": "feat", "strategy": "merge"}, &mcp.Meta{ProgressToken: 7}), nil) {
 		if log := gittest.Git(t, e.repo, "log", "--oneline", "main"); !strings.Contains(log, "Merge") && len(strings.Split(log, "\n")) < 2 {
 			t.Fatalf("main after merge: %s", log)
+		}
+		// The merge is undone through the tool its text names; a second
+		// undo is refused and changes nothing.
+		merged := gittest.Git(t, e.repo, "rev-parse", "main")
+		var undone protocol.UndoResult
+		wantOK(t, "undo_merge", e.call("undo_merge", map[string]any{"session": "feat"}), &undone)
+		if undone.Target != "main" || undone.Undone != merged || gittest.Git(t, e.repo, "rev-parse", "main") != undone.Restored || undone.Restored == merged {
+			t.Fatalf("undo_merge: %+v; main at %s, was %s", undone, gittest.Git(t, e.repo, "rev-parse", "main"), merged)
+		}
+		r := e.call("undo_merge", map[string]any{"session": "feat"})
+		if text := resultText(r); !r.IsError || !strings.Contains(text, "no merge to undo") || gittest.Git(t, e.repo, "rev-parse", "main") != undone.Restored {
+			t.Fatalf("second undo_merge: %v %q", r.IsError, text)
 		}
 	}
 	var stopped protocol.Session

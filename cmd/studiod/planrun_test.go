@@ -197,12 +197,21 @@ func TestPlanStack(t *testing.T) {
 	p = e.await(pl.ID, "the conflict sent to tests' agent", func(p protocol.Plan) bool {
 		return strings.HasPrefix(task(p, "tests").Detail, "conflicts with base in x.txt: sent to its agent")
 	})
-	out, err := e.c.Output(t.Context(), protocol.OutputParams{SessionRef: protocol.SessionRef{Session: tests.ID}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(string(out.Data), "got: "+base.Branch+", the branch this work is stacked on, has moved on") {
-		t.Errorf("tests' agent was not told: %q", out.Data)
+	// The task is typed into the agent's terminal as the detail is
+	// recorded; its echo comes once the agent has read it.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		out, err := e.c.Output(t.Context(), protocol.OutputParams{SessionRef: protocol.SessionRef{Session: tests.ID}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(out.Data), "got: "+base.Branch+", the branch this work is stacked on, has moved on") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("tests' agent was not told: %q", out.Data)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
@@ -306,7 +315,15 @@ func TestPlanReview(t *testing.T) {
 	// Sending marks api working after the delivery, which can come after
 	// the echo agent's own idle report: report its turn over again, as
 	// an agent does at the end of its next turn.
-	if _, err := e.c.Hook(t.Context(), protocol.HookParams{SessionRef: protocol.SessionRef{Session: api}, Event: "idle"}); err != nil {
+	apiSession, err := e.c.Session(t.Context(), protocol.SessionRef{Session: api, Repo: e.repo})
+	if err != nil {
+		t.Fatal(err)
+	}
+	token, err := os.ReadFile(filepath.Join(e.home, "state", "sessions", apiSession.ID, "token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.c.Hook(t.Context(), protocol.HookParams{SessionRef: protocol.SessionRef{Session: api}, Event: "idle", Token: strings.TrimSpace(string(token))}); err != nil {
 		t.Fatal(err)
 	}
 	cs, err := e.c.Comments(t.Context(), protocol.SessionRef{Session: api})

@@ -25,7 +25,7 @@ func toolError(what string, err error) *mcp.CallToolResult {
 	}
 	var pe *protocol.Error
 	if !errors.As(err, &pe) {
-		return mcp.NewToolResultError(fmt.Sprintf("%s failed: %s", what, err.Error()))
+		return mcp.NewToolResultError(fmt.Sprintf("%s failed: %s", what, toolWords(err.Error())))
 	}
 	if pe.Code == protocol.CodeMethodNotFound {
 		return mcp.NewToolResultError(fmt.Sprintf("%s: this studiod daemon does not support it yet (%s). Ask the user to upgrade studiod and restart its daemon.", what, pe.Message))
@@ -41,7 +41,7 @@ func toolError(what string, err error) *mcp.CallToolResult {
 			hint = "Conflicts:\n" + conflictsText(mc.Conflicts) + "\n" + hint
 		}
 	}
-	return mcp.NewToolResultError(fmt.Sprintf("%s: %s. %s", what, pe.Message, hint))
+	return mcp.NewToolResultError(fmt.Sprintf("%s: %s. %s", what, toolWords(pe.Message), hint))
 }
 
 // toolFix words what to do about an error with this face's tools.

@@ -142,7 +142,7 @@ func planSummary(pl protocol.Plan) string {
 	for _, t := range pl.Tasks {
 		s := t.Name + " " + string(t.State)
 		if t.Detail != "" {
-			s += " (" + t.Detail + ")"
+			s += " (" + toolWords(t.Detail) + ")"
 		}
 		parts = append(parts, s)
 	}

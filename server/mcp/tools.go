@@ -29,6 +29,7 @@ const (
 	ToolAddReviewComment = "add_review_comment"
 	ToolSendFeedback     = "send_feedback"
 	ToolMergeSession     = "merge_session"
+	ToolUndoMerge        = "undo_merge"
 	ToolStopSession      = "stop_session"
 	ToolRemoveSession    = "remove_session"
 	ToolListSalvage      = "list_salvage"
@@ -162,7 +163,7 @@ func (m *Server) Tools() []mcpserver.ServerTool {
 			hints{}, repoArg(), sessionArg(),
 		), m.sendFeedback),
 		typed(m, tool(ToolMergeSession, "Merge a session into its target",
-			"Merge the session's branch into its target branch. A backup ref of the old target tip is kept, so the user can undo the merge (`studiod undo`). "+
+			"Merge the session's branch into its target branch. A backup ref of the old target tip is kept, so the merge can be undone (undo_merge). "+
 				"Run with dry_run first to see what would happen; a conflicting merge is refused and lists the conflicts.",
 			hints{destructive: true}, repoArg(), sessionArg(),
 			mcp.WithString("strategy", mcp.Enum(string(protocol.StrategyMerge), string(protocol.StrategySquash), string(protocol.StrategyRebase)), mcp.Description("How to merge (default: the repository's configured strategy, else merge).")),
@@ -170,6 +171,11 @@ func (m *Server) Tools() []mcpserver.ServerTool {
 			mcp.WithBoolean("dry_run", mcp.Description("Only report what the merge would do; change nothing.")),
 			mcp.WithBoolean("cleanup", mcp.Description("Remove the session's worktree and branch after a successful merge.")),
 		), m.mergeSession),
+		typed(m, tool(ToolUndoMerge, "Undo a session's merge",
+			"Put the target branch back where it was before the session's last merge (merge_session), from the backup ref kept then, while the target is still at that merge's result: "+
+				"refused, changing nothing, once other commits are on the target. The session's own branch is not touched.",
+			hints{destructive: true}, repoArg(), sessionArg(),
+		), m.undoMerge),
 		typed(m, tool(ToolStopSession, "Stop an agent",
 			"Stop the session's agent (SIGTERM, then SIGKILL after a grace period). Its worktree, branch and output stay; remove_session deletes them.",
 			hints{destructive: true, idempotent: true}, repoArg(), sessionArg(),
@@ -375,7 +381,7 @@ func sessionLine(s protocol.Session) string {
 		fmt.Fprintf(&b, " with code %d", *s.ExitCode)
 	}
 	if s.Detail != "" {
-		fmt.Fprintf(&b, " (%s)", s.Detail)
+		fmt.Fprintf(&b, " (%s)", toolWords(s.Detail))
 	}
 	fmt.Fprintf(&b, ", %d file(s) +%d -%d", s.Changes.Files, s.Changes.Additions, s.Changes.Deletions)
 	if s.Conflicts > 0 {
@@ -479,7 +485,7 @@ func deliveryText(d protocol.Delivery) string {
 	case d.Via == "resume":
 		return "the agent was resumed with it"
 	case d.Note != "":
-		return d.Note
+		return toolWords(d.Note)
 	}
 	return "typed, not confirmed"
 }
@@ -671,6 +677,18 @@ func (m *Server) sendFeedback(ctx context.Context, req mcp.CallToolRequest, c *p
 	return *fb, fmt.Sprintf("Sent %d comment(s) to the agent: %s.", fb.Sent, deliveryText(fb.Delivery)), nil
 }
 
+func (m *Server) undoMerge(ctx context.Context, req mcp.CallToolRequest, c *protocol.Client, a sessionArgs) (protocol.UndoResult, string, error) {
+	r, err := m.ref(ctx, a)
+	if err != nil {
+		return protocol.UndoResult{}, "", argError{err.Error()}
+	}
+	res, err := c.Undo(ctx, r)
+	if err != nil {
+		return protocol.UndoResult{}, "", err
+	}
+	return *res, fmt.Sprintf("Undid the merge of %s: %s is back at %.12s (the undone merge was %.12s).", a.Session, res.Target, res.Restored, res.Undone), nil
+}
+
 type mergeArgs struct {
 	sessionArgs
 	Strategy protocol.Strategy `json:"strategy"`
@@ -695,7 +713,7 @@ func (m *Server) mergeSession(ctx context.Context, req mcp.CallToolRequest, c *p
 		return protocol.MergeResult{}, "", err
 	}
 	progress(ctx, req, 1, 1, "merged")
-	summary := fmt.Sprintf("Merged %s into %s (%s, %d file(s)): %.12s → %.12s. The old tip is kept in %s; the user can restore it with `studiod undo %s`.", res.Session.Name, res.Target, res.Strategy, res.Files, res.Old, res.New, res.Backup, res.Session.Name)
+	summary := fmt.Sprintf("Merged %s into %s (%s, %d file(s)): %.12s → %.12s. The old tip is kept in %s; undo the merge with %s {\"session\":%q}.", res.Session.Name, res.Target, res.Strategy, res.Files, res.Old, res.New, res.Backup, ToolUndoMerge, res.Session.Name)
 	if res.DryRun {
 		summary = fmt.Sprintf("Dry run: %s would merge cleanly into %s (%s, %d file(s)). Nothing changed.", res.Session.Name, res.Target, res.Strategy, res.Files)
 	}

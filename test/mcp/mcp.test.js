@@ -29,11 +29,11 @@ if (!STUDIOD) throw new Error("set STUDIOD_BIN to a studiod binary");
 
 const TOOLS = [
   "spawn_session", "list_sessions", "get_session", "read_output", "send_input", "answer_session", "set_note", "session_diff",
-  "check_conflicts", "add_review_comment", "send_feedback", "merge_session", "stop_session", "remove_session",
+  "check_conflicts", "add_review_comment", "send_feedback", "merge_session", "undo_merge", "stop_session", "remove_session",
   "preview_integration", "land_sessions", "sync_session", "undo_land", "list_salvage",
   "plan_check", "plan_run", "plan_status", "review_by",
 ];
-const READ_ONLY = new Set(["list_sessions", "get_session", "read_output", "session_diff", "check_conflicts", "preview_integration",
+const READ_ONLY = new Set(["list_sessions", "get_session", "read_output", "session_diff", "check_conflicts", "preview_integration", "list_salvage",
   "plan_check", "plan_status"]);
 
 // Short paths: unix socket paths are limited.
@@ -242,6 +242,9 @@ test("TypeScript SDK over stdio: the whole flow, with roots, progress and resour
       assert.notEqual(merged.new, merged.old);
       assert.equal(git("rev-parse", "main"), merged.new);
       assert.ok(mergeProgress.length > 0, "no progress notifications for merge_session");
+      const undone = ok("undo_merge", await client.callTool({ name: "undo_merge", arguments: { session: "sdk" } }));
+      assert.equal(undone.undone, merged.new);
+      assert.equal(git("rev-parse", "main"), merged.old);
     }
     const stopped = ok("stop_session", await client.callTool({ name: "stop_session", arguments: { session: "sdk", force: true } }));
     assert.ok(!["starting", "working", "waiting", "idle"].includes(stopped.state), stopped.state);

@@ -1,5 +1,5 @@
 // Ctx owns the language client's lifecycle, the client-side state it feeds
-// (sessions, conflicts) and every disposable of the extension.
+// (sessions, conflicts, previews, plans) and every disposable of the extension.
 
 import * as vscode from "vscode";
 import * as lc from "vscode-languageclient/node";
@@ -8,6 +8,7 @@ import { Config } from "./config";
 import { ConflictSet } from "./conflicts";
 import { Feed } from "./feed";
 import { CommandId, runningContext } from "./ids";
+import { PlanStore } from "./plans";
 import * as p from "./protocol";
 import { PreviewStore } from "./preview";
 import { inWorkspace } from "./render";
@@ -26,9 +27,11 @@ export class Ctx {
     readonly conflicts = new ConflictSet();
     /** Each repository's integration preview (studio/preview, kept live). */
     readonly previews = new PreviewStore();
+    /** The workspace's plans (studio/plans, asked again as sessions change). */
+    readonly plans = new PlanStore();
     readonly log: vscode.LogOutputChannel;
 
-    /** Fires when sessions or conflicts change. */
+    /** Fires when sessions, conflicts, previews or plans change. */
     readonly onDidChange: vscode.Event<void>;
     /** Fires with (previous, current) for every session update. */
     readonly onDidChangeSession: vscode.Event<{ prev: p.Session | undefined; session: p.Session }>;
@@ -47,6 +50,8 @@ export class Ctx {
     private readonly sessionChanged = new vscode.EventEmitter<{ prev: p.Session | undefined; session: p.Session }>();
     private readonly stateChanged = new vscode.EventEmitter<ClientState>();
     private starting: Promise<void> | undefined;
+    private plansLoading: Promise<void> | undefined;
+    private plansAgain = false;
 
     constructor(readonly extCtx: vscode.ExtensionContext) {
         this.log = vscode.window.createOutputChannel("studiod", { log: true });
@@ -259,7 +264,41 @@ export class Ctx {
                 this.log.info(`preview of ${repo}: ${describe(e)}`);
             }
         }
+        await this.loadPlans();
         this.changed.fire();
+    }
+
+    /**
+     * Asks for the plans again. A plan moves only with its sessions (a task
+     * starts a session, lands with its merge, is reviewed when its reviewer's
+     * turn ends), so a session's change is when to ask; one request at a
+     * time, and one more after it when something changed meanwhile.
+     */
+    refreshPlans(): void {
+        if (this.plansLoading) {
+            this.plansAgain = true;
+            return;
+        }
+        this.plansLoading = this.loadPlans().finally(() => {
+            this.plansLoading = undefined;
+            if (this.plansAgain) {
+                this.plansAgain = false;
+                this.refreshPlans();
+            }
+        });
+    }
+
+    private async loadPlans(): Promise<void> {
+        if (!this._client) return;
+        try {
+            const r = await this.request(p.plans, {});
+            const folders = this.workspaceFolders();
+            const here = (r.plans ?? []).filter((pl) => inWorkspace({ repo: pl.repo, worktree: pl.repo }, folders));
+            if (this.plans.reset(here)) this.changed.fire();
+        } catch (e) {
+            // A daemon without plans: the view shows sessions only.
+            this.log.info(`plans: ${describe(e)}`);
+        }
     }
 
     /** Applies one session record (from a notification or a response). */
@@ -268,6 +307,7 @@ export class Ctx {
         const prev = this.sessions.upsert(s);
         this.sessionChanged.fire({ prev, session: s });
         this.changed.fire();
+        if (!prev || prev.state !== s.state || this.plans.all().some((pl) => pl.state === "running")) this.refreshPlans();
     }
 
     /** Applies a repository's preview (from a notification or a response). */

@@ -8,7 +8,7 @@ import * as vscode from "vscode";
 import type { Api } from "../../src/main";
 import * as p from "../../src/protocol";
 import { stateIcon } from "../../src/render";
-import type { SessionNode } from "../../src/tree";
+import type { Node, SessionNode } from "../../src/tree";
 import { api, HostTest, setSetting, sleep, waitFor } from "./harness";
 
 const bin = process.env["STUDIOD_BIN"];
@@ -314,6 +314,35 @@ export const e2e: HostTest[] = [
             // Leave the workbench showing it, for the screenshot.
             await vscode.commands.executeCommand("workbench.actions.view.problems");
             await sleep(500);
+        },
+    },
+    {
+        name: "e2e: a plan is a group of the view: its task's session, and a task waiting for it saying so",
+        skip,
+        timeoutMs: 60_000,
+        fn: async () => {
+            const { a } = state!;
+            const repo = a.ctx.workspaceFolders()[0]!;
+            const text = `[[task]]\nname = "first"\nagent = "demo"\nprompt = "demo edit for first"\n\n[[task]]\nname = "second"\nagent = "demo"\nprompt = "demo edit for second"\nafter = ["first"]\n`;
+            const pl = await a.ctx.request(p.planRun, { repo, text, path: `${repo}/plan.toml` });
+            const group = await waitFor(
+                () => a.tree.getChildren().find((n) => n.kind === "plan" && n.plan.id === pl.id && n.plan.tasks.some((t) => t.session)),
+                () => `plan ${pl.id} with a started task in the view: ${JSON.stringify(a.ctx.plans.all())}`,
+            );
+            assert.equal(a.tree.getTreeItem(group).label, "plan plan.toml");
+            const rows = a.tree.getChildren(group);
+            const label = (n: Node) => String(a.tree.getTreeItem(n).label);
+            assert.deepEqual(rows.map(label), ["first", "second"]);
+            // first runs: its row is its session's, so the session commands apply.
+            assert.equal(rows[0]!.kind, "session");
+            assert.match(String(a.tree.getTreeItem(rows[0]!).contextValue), /^session:/);
+            // second has no session yet, and says what it waits for.
+            assert.equal(rows[1]!.kind, "task");
+            assert.equal(a.tree.getTreeItem(rows[1]!).description, "after first");
+            assert.match(String(a.tree.getTreeItem(rows[1]!).tooltip), /waits for first to land/);
+            // A plan's session is not also a row of its own.
+            assert.ok(!sessionNodes(a).some((n) => n.session.name === "first"));
+            await a.ctx.request(p.planCancel, { repo, plan: pl.id });
         },
     },
 ];
