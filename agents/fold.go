@@ -47,8 +47,16 @@ func (m *Manager) candidates(ctx context.Context, repo *workspace.Repo, names []
 			}
 		}
 	} else {
+		// A reviewer's branch holds the reviewed session's work, not its
+		// own: it lands only when named.
+		reviewers := map[string]bool{}
+		if recs, err := m.store.reviews(ctx); err == nil {
+			for _, r := range recs {
+				reviewers[r.reviewer] = true
+			}
+		}
 		for _, s := range m.List(repo.Root, false) {
-			if s.State != Starting && s.Repo == repo.Root {
+			if s.State != Starting && s.Repo == repo.Root && !reviewers[s.ID] {
 				list = append(list, s)
 			}
 		}

@@ -336,6 +336,17 @@ func TestPlanReview(t *testing.T) {
 	if got := gittest.Git(t, e.repo, "rev-parse", s.Branch); got != tip {
 		t.Errorf("the review moved api's branch: %s → %s", tip, got)
 	}
+	// A reviewer's branch holds api's work: a preview of the repository
+	// leaves it out unless it is named.
+	pv, err := e.c.Preview(t.Context(), protocol.PreviewParams{Repo: e.repo})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ps := range pv.Sessions {
+		if ps.Session == "api-review" {
+			t.Errorf("the preview of the repository integrates the reviewer: %s", jsonString(pv))
+		}
+	}
 	if _, err := e.c.Merge(t.Context(), protocol.MergeParams{SessionRef: protocol.SessionRef{Session: api}}); err != nil {
 		t.Fatalf("merge once reviewed: %v", err)
 	}
