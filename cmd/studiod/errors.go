@@ -1,8 +1,6 @@
 package main
 
 import (
-	"strings"
-
 	"github.com/studiod/studiod/protocol"
 )
 
@@ -82,6 +80,3 @@ func cliFix(d protocol.ErrorData) string {
 	}
 	return ""
 }
-
-// cliVerbs are the verbs cliFix may name, for its test.
-var cliVerbs = strings.Fields("ls rm stop show trust sync comment attach land shutdown doctor")

@@ -163,6 +163,7 @@ func TestScripts(t *testing.T) {
 			"waitwork":       waitWorkCmd,
 			"exitcode":       exitCodeCmd,
 			"waitfile":       waitFileCmd,
+			"waitoutput":     waitOutputCmd,
 		},
 	})
 }
@@ -306,6 +307,40 @@ func waitWorkCmd(ts *testscript.TestScript, neg bool, args []string) {
 // waitfile FILE REGEXP waits until some line of FILE matches REGEXP
 // (written by a process the script does not own, such as a command the
 // daemon runs).
+// waitoutput NAME REGEXP waits until the session's output (its raw log)
+// matches REGEXP: what the agent printed, however its state moved.
+func waitOutputCmd(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: waitoutput NAME REGEXP")
+	}
+	re, err := regexp.Compile(args[1])
+	if err != nil {
+		ts.Fatalf("waitoutput: %v", err)
+	}
+	c, err := protocol.Dial(context.Background(), filepath.Join(ts.Getenv("STUDIOD_HOME"), "run", "studiod.sock"), nil)
+	if err != nil {
+		ts.Fatalf("dial: %v", err)
+	}
+	defer c.Close()
+	ref := protocol.SessionRef{Session: args[0], Repo: ts.MkAbs(".")}
+	var out []byte
+	deadline := time.Now().Add(3 * time.Minute)
+	for next := int64(0); ; {
+		r, err := c.Output(context.Background(), protocol.OutputParams{SessionRef: ref, Offset: next})
+		if err != nil {
+			ts.Fatalf("waitoutput: %v", err)
+		}
+		out, next = append(out, r.Data...), r.Next
+		if re.Match(out) {
+			return
+		}
+		if r.Done || time.Now().After(deadline) {
+			ts.Fatalf("the output of %s does not match %s; it holds:\n%q", args[0], args[1], out)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 func waitFileCmd(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) != 2 {
 		ts.Fatalf("usage: waitfile FILE REGEXP")
