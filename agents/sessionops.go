@@ -106,9 +106,11 @@ func (m *Manager) Stop(ctx context.Context, ref Ref, force bool) (Session, error
 	case <-sv.done:
 	case <-time.After(5 * time.Second):
 		proc.Signal(ctx, syscall.SIGKILL)
+		// SIGKILL cannot be refused: wait generously for the supervisor to
+		// see the end on a loaded machine before calling the stop failed.
 		select {
 		case <-sv.done:
-		case <-time.After(5 * time.Second):
+		case <-time.After(30 * time.Second):
 			return s, fmt.Errorf("stop %s: the agent did not exit after SIGKILL", s.Name)
 		}
 	case <-ctx.Done():
