@@ -96,7 +96,19 @@ func newMCPEnv(t *testing.T, dir string, withRoots bool) *mcpEnv {
 	if err := s.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(s.Close)
+	t.Cleanup(func() {
+		// mcptest's Close waits for its server goroutine, which can be
+		// stuck writing a late response into a pipe nobody reads any more
+		// (the harness closes that pipe only after the wait): do not let
+		// that hold the test binary for good.
+		done := make(chan struct{})
+		go func() { s.Close(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			t.Log("the in-process MCP server did not close: a response was left unread in its pipe")
+		}
+	})
 	e.client = s.Client()
 	e.client.OnNotification(func(n mcp.JSONRPCNotification) {
 		e.mu.Lock()
