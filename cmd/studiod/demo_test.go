@@ -30,7 +30,8 @@ func TestDemoKeep(t *testing.T) {
 	if !strings.HasPrefix(home, tmp) {
 		t.Errorf("demo home %s is not in the temp dir %s", home, tmp)
 	}
-	ls := exec.Command("studiod", "ls", "--json")
+	// --all: the demo lands auth; --keep keeps every session to look at.
+	ls := exec.Command("studiod", "ls", "--all", "--json")
 	ls.Env = append(os.Environ(), "STUDIOD_HOME="+home)
 	b, err := ls.Output()
 	if err != nil {

@@ -847,6 +847,7 @@ export interface WatchStatus {
     watches: number;
     degraded?: string[];
     reason?: string;
+    unwatched?: number;
 }
 
 export interface StatusResult {
