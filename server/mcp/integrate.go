@@ -237,6 +237,14 @@ func (m *Server) integrationResources() []mcpserver.ServerResource {
 }
 
 func (m *Server) readPreview(ctx context.Context, req mcp.ReadResourceRequest) ([]mcp.ResourceContents, error) {
+	return repoResource(ctx, m, req, func(c *protocol.Client, repo string) (*protocol.Preview, error) {
+		return c.Preview(ctx, protocol.PreviewParams{Repo: repo})
+	})
+}
+
+// repoResource reads a live resource of the client's repository: what
+// fetch asks the daemon for, as indented JSON.
+func repoResource[R any](ctx context.Context, m *Server, req mcp.ReadResourceRequest, fetch func(c *protocol.Client, repo string) (*R, error)) ([]mcp.ResourceContents, error) {
 	c, err := m.daemon(ctx)
 	if err != nil {
 		return nil, err
@@ -245,11 +253,11 @@ func (m *Server) readPreview(ctx context.Context, req mcp.ReadResourceRequest) (
 	if err != nil {
 		return nil, err
 	}
-	pv, err := c.Preview(ctx, protocol.PreviewParams{Repo: repo})
+	res, err := fetch(c, repo)
 	if err != nil {
 		return nil, err
 	}
-	b, err := json.MarshalIndent(pv, "", "  ")
+	b, err := json.MarshalIndent(res, "", "  ")
 	if err != nil {
 		return nil, err
 	}

@@ -2,7 +2,6 @@ package mcp
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -185,21 +184,7 @@ func (m *Server) planResources() []mcpserver.ServerResource {
 }
 
 func (m *Server) readPlans(ctx context.Context, req mcp.ReadResourceRequest) ([]mcp.ResourceContents, error) {
-	c, err := m.daemon(ctx)
-	if err != nil {
-		return nil, err
-	}
-	repo, err := m.repo(ctx, "")
-	if err != nil {
-		return nil, err
-	}
-	res, err := c.Plans(ctx, protocol.PlansParams{Repo: repo})
-	if err != nil {
-		return nil, err
-	}
-	b, err := json.MarshalIndent(res, "", "  ")
-	if err != nil {
-		return nil, err
-	}
-	return []mcp.ResourceContents{mcp.TextResourceContents{URI: req.Params.URI, MIMEType: "application/json", Text: string(b)}}, nil
+	return repoResource(ctx, m, req, func(c *protocol.Client, repo string) (*protocol.PlansResult, error) {
+		return c.Plans(ctx, protocol.PlansParams{Repo: repo})
+	})
 }
