@@ -68,6 +68,15 @@ func sessionProcesses(id string) []string {
 
 // claudeHome makes a HOME for Claude Code that has done its onboarding,
 // approved the key and trusts repo (every worktree of it).
+// claudeEnv is the environment the real Claude Code runs in under a test
+// daemon: the pinned CLIs first on PATH, a private home that knows key and
+// trusts repo, and the scripted model at url, with nothing else reached.
+func claudeEnv(t *testing.T, bin, key, repo, url string) []string {
+	return []string{"PATH=" + bin + ":" + os.Getenv("PATH"), "HOME=" + claudeHome(t, key, repo),
+		"ANTHROPIC_BASE_URL=" + url, "ANTHROPIC_API_KEY=" + key,
+		"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1", "DISABLE_AUTOUPDATER=1"}
+}
+
 func claudeHome(t *testing.T, key, repo string) string {
 	home := t.TempDir()
 	writeJSON(t, filepath.Join(home, ".claude.json"), map[string]any{
@@ -108,9 +117,7 @@ func TestClaudeCode(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := startDaemonEnv(t, home,
-		"PATH="+bin+":"+os.Getenv("PATH"), "HOME="+claudeHome(t, key, repo),
-		"ANTHROPIC_BASE_URL="+fm.URL(), "ANTHROPIC_API_KEY="+key,
-		"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1", "DISABLE_AUTOUPDATER=1")
+		claudeEnv(t, bin, key, repo, fm.URL())...)
 	c, w := d.watch()
 	s, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: name, Agent: "claude", Prompt: "Create hello.py that prints hello"})
 	if err != nil {
@@ -379,9 +386,7 @@ func TestClaudeCodeStateAccuracy(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := startDaemonEnv(t, home,
-		"PATH="+bin+":"+os.Getenv("PATH"), "HOME="+claudeHome(t, key, repo),
-		"ANTHROPIC_BASE_URL="+fm.URL(), "ANTHROPIC_API_KEY="+key,
-		"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1", "DISABLE_AUTOUPDATER=1")
+		claudeEnv(t, bin, key, repo, fm.URL())...)
 	c, w := d.watch()
 	s, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: name, Agent: "claude", Prompt: "task 1: write f01.txt"})
 	if err != nil {
@@ -454,9 +459,7 @@ func TestClaudeCodeGate(t *testing.T) {
 				t.Fatal(err)
 			}
 			d := startDaemonEnv(t, home,
-				"PATH="+bin+":"+os.Getenv("PATH"), "HOME="+claudeHome(t, key, repo),
-				"ANTHROPIC_BASE_URL="+fm.URL(), "ANTHROPIC_API_KEY="+key,
-				"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1", "DISABLE_AUTOUPDATER=1")
+				claudeEnv(t, bin, key, repo, fm.URL())...)
 			c, w := d.watch()
 			// Another session has rewritten shared.txt, and says why.
 			spawnAPI(t, c, w, repo)

@@ -35,9 +35,7 @@ func TestClaudeCodeReject(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := startDaemonEnv(t, home,
-		"PATH="+bin+":"+os.Getenv("PATH"), "HOME="+claudeHome(t, key, repo),
-		"ANTHROPIC_BASE_URL="+fm.URL(), "ANTHROPIC_API_KEY="+key,
-		"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1", "DISABLE_AUTOUPDATER=1")
+		claudeEnv(t, bin, key, repo, fm.URL())...)
 	c, w := d.watch()
 	s, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: name, Agent: "claude", Prompt: "write secret.txt"})
 	if err != nil {
