@@ -95,7 +95,12 @@ func (m *Manager) Caller(token string) (s Session, ok bool) {
 	m.mu.Lock()
 	all := make([]Session, 0, len(m.sessions))
 	for _, r := range m.sessions {
-		all = append(all, *r)
+		// A removed session speaks for nothing, and its directory (the
+		// secret's file) may be gone: a lookup would read the disk for
+		// every removed session at every call.
+		if r.State != Removed {
+			all = append(all, *r)
+		}
 	}
 	m.mu.Unlock()
 	for _, r := range all {
