@@ -188,7 +188,10 @@ func cleanupHome(home string) {
 		}
 		c.Close()
 	}
-	cmd := exec.CommandContext(ctx, "studiod", "shutdown")
+	// Its own time: stopping may have used all of ctx's.
+	sctx, scancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer scancel()
+	cmd := exec.CommandContext(sctx, "studiod", "shutdown")
 	cmd.Env = env
 	cmd.Run()
 }
