@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"math"
-	"os"
 	"strings"
 	"sync"
 	"syscall"
@@ -189,7 +188,7 @@ func (drv acpDriver) resume(ctx context.Context, s Session, text string) (Delive
 	if !active(s.State) {
 		return Delivery{}, invalidf("session %s is %s: there is no agent to continue", s.Name, s.State)
 	}
-	if _, err := os.Stat(s.Worktree); err != nil {
+	if !m.hasWorktree(ctx, s) {
 		return Delivery{}, invalidf("session %s has no worktree any more", s.Name)
 	}
 	caps := readACPState(m.proc(s.ID), s).caps()

@@ -3,7 +3,6 @@ package agents
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -95,7 +94,7 @@ func (m *Manager) candidates(ctx context.Context, repo *workspace.Repo, names []
 // snapshot, else a snapshot taken now, else (no worktree) its branch.
 func (m *Manager) sideOf(ctx context.Context, s Session) (workspace.FoldSide, error) {
 	side := workspace.FoldSide{Name: s.Name}
-	if _, err := os.Stat(s.Worktree); err == nil {
+	if m.hasWorktree(ctx, s) {
 		if snap, ok := m.conf.snapshotOf(s.ID); ok {
 			side.Commit, side.Head = snap.Commit, snap.Head
 			return side, nil

@@ -667,13 +667,17 @@ type FileParams struct {
 	SessionRef
 	Path    string      `json:"path"`
 	Version FileVersion `json:"version"`
+	// MaxSize, when set, caps the content: a larger file comes back
+	// TooLarge, without it.
+	MaxSize int64 `json:"maxSize,omitempty"`
 }
 
 // FileResult is the file's content; Missing when it does not exist there.
 type FileResult struct {
-	Content string `json:"content"`
-	Missing bool   `json:"missing,omitempty"`
-	Binary  bool   `json:"binary,omitempty"`
+	Content  string `json:"content"`
+	Missing  bool   `json:"missing,omitempty"`
+	Binary   bool   `json:"binary,omitempty"`
+	TooLarge bool   `json:"tooLarge,omitempty"` // larger than the MaxSize asked
 }
 
 // CommentParams adds a review comment on lines of a file.
