@@ -3,6 +3,8 @@ package protocol
 import (
 	"encoding/json"
 	"time"
+
+	"github.com/studiod/studiod/vocab"
 )
 
 type jsonRaw = json.RawMessage
@@ -101,6 +103,15 @@ type Session struct {
 	// terminal agent.
 	Protocol string `json:"protocol,omitempty"`
 }
+
+// ProtocolACP is the Protocol of a session or profile whose agent is
+// driven over the Agent Client Protocol.
+const ProtocolACP = vocab.ProtocolACP
+
+// Terminal reports whether the session's agent runs on a terminal: its
+// output is a terminal's bytes and attach shows its screen. Otherwise
+// (ACP) its output is JSON records, one per line.
+func (s Session) Terminal() bool { return s.Protocol != ProtocolACP }
 
 // Changes summarizes a session's work against its base, uncommitted included.
 type Changes struct {
