@@ -308,6 +308,10 @@ func (m *Manager) workspace(repo *workspace.Repo, s *Session) host.Workspace {
 	return m.rt.Workspace(wsSpec(repo, s))
 }
 
+// Git is the git runner the manager uses, for analyses the daemon serves
+// beside sessions (plan checks).
+func (m *Manager) Git() *workspace.Git { return m.opts.Git }
+
 // files is s's workspace as the core reads it: its files, snapshots and
 // diffs, on whichever runtime holds it. Its repository is named, not
 // opened: reading needs no more.
