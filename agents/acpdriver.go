@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -305,4 +306,12 @@ func (drv acpDriver) cancel(ctx context.Context, s Session) (Session, error) {
 	}
 	sv.acp.cancel(ctx)
 	return drv.m.Lookup(Ref{Session: s.ID})
+}
+
+// signIn: an ACP agent signs in as the CLI it runs or wraps does; its
+// state comes from the protocol.
+func (acpDriver) signIn(name string, p Profile) (hooks, program, state string) {
+	program = filepath.Base(p.Command[0])
+	hooks = map[string]string{"claude-agent-acp": HooksClaude, "codex-acp": HooksCodex, "gemini": HooksGemini}[program]
+	return hooks, program, "acp"
 }

@@ -87,7 +87,7 @@ func (m *Manager) candidates(ctx context.Context, repo *workspace.Repo, names []
 		}
 		out = append(out, s)
 	}
-	return m.planOrder(out), target, nil
+	return m.plans.order(out), target, nil
 }
 
 // sideOf is the commit that holds a session's work: the tracker's newest

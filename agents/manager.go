@@ -93,6 +93,7 @@ type Manager struct {
 	conf  *conflicts
 	integ *integrator
 	plans *plans
+	lands *landQueue
 	// pool keeps ready worktrees (pool.go); nil with a Host of the caller's.
 	pool       *pool
 	who        whoCache
@@ -183,6 +184,7 @@ func New(ctx context.Context, opts Options) (*Manager, error) {
 	m.conf = newConflicts(m, watcher, ownWatcher)
 	m.integ = newIntegrator(m)
 	m.conf.integ = m.integ
+	m.lands = newLandQueue(m)
 	list, err := st.all(ctx)
 	if err != nil {
 		st.close()
@@ -219,7 +221,7 @@ func New(ctx context.Context, opts Options) (*Manager, error) {
 		m.recover(ctx, s.clone())
 		m.recoverMerges(ctx, s.clone())
 	}
-	m.recoverLands(ctx)
+	m.lands.recover(ctx)
 	if m.plans, err = newPlans(ctx, m); err != nil {
 		st.close()
 		cancel()
@@ -305,6 +307,10 @@ func (m *Manager) proc(id string) host.Proc {
 func (m *Manager) workspace(repo *workspace.Repo, s *Session) host.Workspace {
 	return m.rt.Workspace(wsSpec(repo, s))
 }
+
+// Git is the git runner the manager uses, for analyses the daemon serves
+// beside sessions (plan checks).
+func (m *Manager) Git() *workspace.Git { return m.opts.Git }
 
 // files is s's workspace as the core reads it: its files, snapshots and
 // diffs, on whichever runtime holds it. Its repository is named, not

@@ -368,7 +368,7 @@ func (a *app) doctor(ctx context.Context) []check {
 			version = "(slow: printed no version in time; the machine may be busy)"
 		}
 		detail := fmt.Sprintf("%s %s at %s; state from %s", name, version, ac.Path, ac.Hooks)
-		if p := cfg.Agents[name]; p.Hooks != "" && p.Protocol == "" {
+		if p := cfg.Agents[name]; p.Hooks != "" && p.Terminal() {
 			detail += "; permission mode " + cmp.Or(ac.PermissionMode, "the agent's own default")
 		}
 		c := check{Name: "agent " + name, OK: ac.Hint == "", Warn: ac.Hint != "", Detail: detail, Agent: &ac}

@@ -276,7 +276,7 @@ func (a *app) showCmd() *cobra.Command {
 				row("id", s.ID)
 				row("state", stateText(*s))
 				row("agent", s.Agent+"  ("+strings.Join(s.Command, " ")+")")
-				if s.Protocol == "" {
+				if s.Terminal() {
 					row("permissions", cmp.Or(s.PermissionMode, "the agent's own default (its own settings; set permission_mode in the profile)"))
 				}
 				row("prompt", s.Prompt)
@@ -375,7 +375,7 @@ func (a *app) logs(ctx context.Context, name string, follow, raw bool, tail int6
 	var stdout io.Writer = os.Stdout
 	switch {
 	case raw:
-	case s.Protocol == agents.ProtocolACP:
+	case !s.Terminal():
 		stdout = agents.NewTranscript(os.Stdout, s.Worktree)
 	default:
 		// A terminal's bytes are for a terminal: as text unless --raw.
