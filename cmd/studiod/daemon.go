@@ -454,6 +454,7 @@ func (a *app) doctor(ctx context.Context) []check {
 			checks = append(checks, wc)
 		}
 		checks = append(checks, poolCheck(ctx, c))
+		checks = append(checks, indexCheck(ctx, c))
 		repo := a.repoDir()
 		if _, err := os.Stat(filepath.Join(repo, agents.RepoConfigName)); err == nil {
 			r, err := c.Trust(ctx, protocol.TrustParams{Repo: repo, Check: true})
@@ -477,6 +478,49 @@ func readInt(path string) int {
 	}
 	n, _ := strconv.Atoi(strings.TrimSpace(string(b)))
 	return n
+}
+
+// indexCheck reports the session worktrees whose index the daemon
+// repaired, or that need repairing (the daemon does so at its next start,
+// or at the session's next snapshot).
+func indexCheck(ctx context.Context, c *protocol.Client) check {
+	res, err := c.Sessions(ctx, protocol.SessionsParams{})
+	if err != nil {
+		return check{Name: "index", Warn: true, Detail: err.Error()}
+	}
+	g := &workspace.Git{}
+	var repaired, trouble []string
+	n := 0
+	for _, s := range res.Sessions {
+		if s.Worktree == "" {
+			continue
+		}
+		if _, err := os.Stat(s.Worktree); err != nil {
+			continue
+		}
+		n++
+		h, err := g.CheckIndex(ctx, s.Worktree)
+		if err != nil {
+			trouble = append(trouble, fmt.Sprintf("%s (%s): %v", s.Name, s.Worktree, err))
+			continue
+		}
+		if h.Trouble != "" {
+			trouble = append(trouble, fmt.Sprintf("%s (%s): %s", s.Name, s.Worktree, h.Trouble))
+		}
+		if h.Repaired != "" {
+			repaired = append(repaired, fmt.Sprintf("%s (%s): %s", s.Name, s.Worktree, h.Repaired))
+		}
+	}
+	c0 := check{Name: "index", OK: len(trouble) == 0, Detail: fmt.Sprintf("%d session worktree(s), every index readable", n)}
+	if len(trouble) > 0 {
+		c0.Detail = "needs repair: " + strings.Join(trouble, "; ") +
+			" (the daemon repairs it at its next start: run `studiod shutdown`, then any studiod command; what was staged may be unstaged, no file changes)"
+	}
+	if len(repaired) > 0 {
+		c0.Warn = c0.OK
+		c0.Detail += "; repaired: " + strings.Join(repaired, "; ")
+	}
+	return c0
 }
 
 // poolCheck reports the warm pools: trees, their states and disk.
