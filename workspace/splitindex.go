@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -270,4 +271,38 @@ func (r *Repo) CleanTempObjects(age time.Duration) int {
 		}
 	}
 	return n
+}
+
+// ObjectStats is what `git count-objects -v` says of a repository's loose
+// objects: snapshots write theirs loose, and those of snapshots no ref
+// keeps stay until a `git gc` drops them.
+type ObjectStats struct {
+	Loose        int   // loose objects
+	LooseBytes   int64 // their size on disk
+	Garbage      int   // files in the object directory that are no objects (tmp_obj_*: writes cut short)
+	GarbageBytes int64
+}
+
+// ObjectStats counts the repository's loose objects.
+func (r *Repo) ObjectStats(ctx context.Context) (ObjectStats, error) {
+	out, err := r.Run(ctx, "count-objects", "-v")
+	if err != nil {
+		return ObjectStats{}, err
+	}
+	var st ObjectStats
+	for line := range strings.Lines(string(out)) {
+		k, v, _ := strings.Cut(strings.TrimSpace(line), ": ")
+		n, _ := strconv.ParseInt(v, 10, 64)
+		switch k {
+		case "count":
+			st.Loose = int(n)
+		case "size":
+			st.LooseBytes = n << 10
+		case "garbage":
+			st.Garbage = int(n)
+		case "size-garbage":
+			st.GarbageBytes = n << 10
+		}
+	}
+	return st, nil
 }
