@@ -220,6 +220,7 @@ func New(ctx context.Context, opts Options) (*Manager, error) {
 		}
 		m.recover(ctx, s.clone())
 		m.recoverMerges(ctx, s.clone())
+		m.recoverRemoval(ctx, s.ID)
 	}
 	m.lands.recover(ctx)
 	if m.plans, err = newPlans(ctx, m); err != nil {
