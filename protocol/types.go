@@ -33,7 +33,6 @@ const (
 // States lists every state, in the order above.
 var States = []State{StateStarting, StateWorking, StateWaiting, StateIdle, StateExited, StateFailed, StateStopped, StateMerged, StateRemoved}
 
-
 // Session is one agent working in its own worktree on its own branch.
 type Session struct {
 	ID       string   `json:"id"`
