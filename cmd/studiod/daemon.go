@@ -132,9 +132,6 @@ func envDuration(name string) time.Duration {
 	return d
 }
 
-// defaultSpawnGrace is the daemon's: agents.Options.SpawnGrace's default.
-const defaultSpawnGrace = 700 * time.Millisecond
-
 // spawnGrace reads STUDIOD_SPAWN_GRACE, how soon after starting an agent
 // that exits with an error counts as a failed spawn; 0 if unset.
 func spawnGrace() time.Duration { return envDuration("STUDIOD_SPAWN_GRACE") }

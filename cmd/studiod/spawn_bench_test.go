@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,17 +9,21 @@ import (
 	"testing"
 	"time"
 
+	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
+
 	"github.com/studiod/studiod/internal/gittest"
 	"github.com/studiod/studiod/protocol"
+	mcpface "github.com/studiod/studiod/server/mcp"
 )
 
 // BenchmarkSpawnCLI times what a person waits for: `studiod spawn --name x
 // -- sleep 100` from start to exit (its reply printed, the agent running),
 // with a ready pool tree, against `git worktree add -b` of the same
 // repository in the same run. It also reports the daemon's reply to the
-// spawn request alone, the CLI's start and connection taken out.
-// STUDIOD_BENCH_FILES sets the size (default 10000), STUDIOD_BENCH_ROUNDS
-// the spawns (default 5). Run it as
+// spawn request alone (the CLI's start and connection taken out) and a
+// spawn_session call through `studiod mcp` (an MCP client's wait, the
+// server already running). STUDIOD_BENCH_FILES sets the size (default
+// 10000), STUDIOD_BENCH_ROUNDS the spawns (default 5). Run it as
 //
 //	go test -run XXX -bench SpawnCLI -benchtime 1x ./cmd/studiod/
 func BenchmarkSpawnCLI(b *testing.B) {
@@ -28,9 +31,23 @@ func BenchmarkSpawnCLI(b *testing.B) {
 	rounds := envInt("STUDIOD_BENCH_ROUNDS", 5)
 	repo := poolRepo(b, files, map[string]string{".studio.toml": "[pool]\nsize = 2\n"})
 	c, home := benchDaemonHome(b, nil)
+	// An agent profile for MCP, which never runs a bare command.
+	if err := os.MkdirAll(filepath.Join(home, "config"), 0o700); err != nil {
+		b.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(home, "config", "config.toml"), []byte("[agents.sleeper]\ncommand = [\"sleep\", \"100\"]\n"), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	mcpc := exec.Command("studiod", "mcp")
+	mcpc.Dir = repo
+	mcpc.Env = append(append(os.Environ(), "STUDIOD_HOME="+home), gittest.Env...)
+	ms0, err := sdk.NewClient(&sdk.Implementation{Name: "bench", Version: "1"}, nil).Connect(b.Context(), &sdk.CommandTransport{Command: mcpc}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { ms0.Close() })
 	wtDir := b.TempDir()
-	var gitAdd, cli, exit, rpc []time.Duration
-	var reply time.Duration
+	var gitAdd, cli, rpc, viaMCP []time.Duration
 	n := 0
 	for b.Loop() {
 		for i := 0; i < rounds; i++ {
@@ -40,27 +57,14 @@ func BenchmarkSpawnCLI(b *testing.B) {
 			cmd := exec.Command("studiod", "spawn", "--name", fmt.Sprintf("cli%d", n), "--", "sleep", "100")
 			cmd.Dir = repo
 			cmd.Env = append(append(os.Environ(), "STUDIOD_HOME="+home), gittest.Env...)
-			var errb strings.Builder
-			cmd.Stderr = &errb
-			stdout, err := cmd.StdoutPipe()
-			if err != nil {
-				b.Fatal(err)
-			}
 			t0 := time.Now()
-			if err := cmd.Start(); err != nil {
-				b.Fatal(err)
-			}
-			out, err := io.ReadAll(&firstLines{r: stdout, until: "worktree", t0: t0, at: &reply})
+			out, err := cmd.CombinedOutput()
 			if err != nil {
-				b.Fatal(err)
+				b.Fatalf("studiod spawn: %v: %s", err, out)
 			}
-			if err := cmd.Wait(); err != nil {
-				b.Fatalf("studiod spawn: %v: %s%s", err, out, errb.String())
-			}
-			exit = append(exit, time.Since(t0))
-			cli = append(cli, reply)
-			if !strings.Contains(string(out), "pool.") {
-				b.Fatalf("spawn %d did not take a pool tree: %s", n, out)
+			cli = append(cli, time.Since(t0))
+			if !strings.Contains(string(out), "pool.") || !strings.Contains(string(out), "state     working") {
+				b.Fatalf("spawn %d did not take a pool tree or its agent is not running: %s", n, out)
 			}
 			awaitPool(b, c, repo, 2)
 			t0 = time.Now()
@@ -68,36 +72,24 @@ func BenchmarkSpawnCLI(b *testing.B) {
 				b.Fatal(err)
 			}
 			rpc = append(rpc, time.Since(t0))
+			awaitPool(b, c, repo, 2)
+			t0 = time.Now()
+			res, err := ms0.CallTool(b.Context(), &sdk.CallToolParams{Name: mcpface.ToolSpawnSession, Arguments: map[string]any{"name": fmt.Sprintf("mcp%d", n), "agent": "sleeper"}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			viaMCP = append(viaMCP, time.Since(t0))
+			if res.IsError {
+				b.Fatalf("spawn_session: %v", res.Content)
+			}
 		}
 	}
-	g, s, r := ms(median(gitAdd)), ms(median(cli)), ms(median(rpc))
+	g, s, r, m := ms(median(gitAdd)), ms(median(cli)), ms(median(rpc)), ms(median(viaMCP))
 	b.ReportMetric(g, "git-add-ms")
 	b.ReportMetric(s, "spawn-cli-ms")
 	b.ReportMetric(r, "spawn-rpc-ms")
-	e := ms(median(exit))
-	b.ReportMetric(e, "spawn-cli-exit-ms")
+	b.ReportMetric(m, "spawn-mcp-ms")
 	b.ReportMetric(s/g, "cli/git")
-	b.Logf("%d files: studiod spawn (CLI, ready tree) replies in %.0f ms and exits in %.0f ms (the failure grace), its request alone %.0f ms; git worktree add -b %.0f ms (ratio %.3f)", files, s, e, r, g, s/g)
-}
-
-// firstLines reads everything from r and records in at when a line
-// containing until has been read, timed from t0.
-type firstLines struct {
-	r     io.Reader
-	until string
-	t0    time.Time
-	at    *time.Duration
-	seen  strings.Builder
-	done  bool
-}
-
-func (f *firstLines) Read(p []byte) (int, error) {
-	n, err := f.r.Read(p)
-	if !f.done && n > 0 {
-		f.seen.Write(p[:n])
-		if s := f.seen.String(); strings.Contains(s, f.until) && strings.Contains(s[strings.Index(s, f.until):], "\n") {
-			*f.at, f.done = time.Since(f.t0), true
-		}
-	}
-	return n, err
+	b.ReportMetric(m/g, "mcp/git")
+	b.Logf("%d files: studiod spawn (CLI, ready tree, start to exit) %.0f ms, its request alone %.0f ms, through MCP %.0f ms; git worktree add -b %.0f ms (ratios %.3f, %.3f)", files, s, r, m, g, s/g, m/g)
 }
