@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -88,6 +89,19 @@ func (c *conflicts) close() {
 }
 
 // track starts predicting for session s.
+// touched tells the watcher that session s's agent wrote file (relative
+// to cwd, or absolute): where its worktree's watching is degraded to
+// rescans, the write is seen at once instead of at the next one.
+func (c *conflicts) touched(s Session, cwd, file string) {
+	if c.watcher == nil || s.Worktree == "" {
+		return
+	}
+	if !filepath.IsAbs(file) {
+		file = filepath.Join(cwd, file)
+	}
+	c.watcher.Touch(s.Worktree, []string{file})
+}
+
 func (c *conflicts) track(ctx context.Context, s Session) {
 	if c.watcher == nil {
 		return

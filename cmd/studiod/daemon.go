@@ -138,12 +138,14 @@ func spawnGrace() time.Duration { return envDuration("STUDIOD_SPAWN_GRACE") }
 
 // watchOptions reads STUDIOD_MAX_WATCHES, which caps the inotify watches the
 // daemon uses (below the kernel's fs.inotify.max_user_watches): worktrees
-// beyond it are rescanned instead of watched.
+// beyond it are rescanned instead of watched; and STUDIOD_RESCAN, the
+// shortest period between two rescans of one worktree (default 2s).
 func watchOptions() workspace.WatcherOptions {
 	var o workspace.WatcherOptions
 	if n, err := strconv.Atoi(os.Getenv("STUDIOD_MAX_WATCHES")); err == nil && n > 0 {
 		o.MaxWatches = n
 	}
+	o.Rescan = envDuration("STUDIOD_RESCAN")
 	return o
 }
 
