@@ -6,6 +6,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"syscall"
@@ -28,18 +29,19 @@ import (
 //   - the worktree's index file is stat'ed: when it moved (a commit, an
 //     add, a checkout), git status lists what differs from HEAD now, and
 //     the paths whose status changed are reported;
-//   - every WatcherOptions.SweepEvery-th rescan is a sweep: every file of
-//     the unwatched directories is stat'ed, and those changed since the
+//   - a rescan is also a sweep as often as the budget allows: every file
+//     of the unwatched directories is stat'ed, and those changed since the
 //     last sweep are reported. That finds a file of an unchanged directory
 //     rewritten in place by something that reports nothing, the one change
 //     the rescans between sweeps miss.
 //
 // The cadence is bounded by cost: with n degraded roots each root waits at
-// least n*scanShare times its rescans' cost (a quick one plus its share of
-// a sweep), so the rescans together take at most about 1/scanShare of one
-// core; with nothing changing, no git process runs at all.
+// least n*scanShare times its last quick rescan's cost before the next
+// rescan, and as long for its last sweep's cost before the next sweep, so
+// each kind takes at most about 1/scanShare of one core and both together
+// 2/scanShare; with nothing changing, no git process runs at all.
 
-const scanShare = 50
+const scanShare = 100
 
 // rootScan is a degraded root's rescan state. busy, n, dirty and adopt are
 // guarded by Watcher.mu; the rest belongs to the scanner goroutine (a root
@@ -50,11 +52,11 @@ type rootScan struct {
 	dirty map[string]scanStamp // paths changed since the last full scan, stat'ed at each scan
 	adopt []string             // directories (relative) that found no watch since the last walk
 
-	seen         map[string]scanStamp // the paths git status listed last time
-	dirs         map[string]*dirState // the unwatched directories (relative; "" the root)
-	index        scanStamp            // the worktree's index file
-	swept        time.Time            // when the last sweep (or full scan) started
-	quick, sweep time.Duration        // what the last quick scan and sweep cost
+	seen      map[string]scanStamp // the paths git status listed last time
+	dirs      map[string]*dirState // the unwatched directories (relative; "" the root)
+	index     scanStamp            // the worktree's index file
+	swept     time.Time            // when the last sweep (or full scan) started
+	nextSweep time.Time            // when the next may start
 }
 
 // dirState is what an unwatched directory held at the last scan.
@@ -87,8 +89,11 @@ func stampOf(p string) scanStamp {
 	return st
 }
 
-// scanner runs the rescans the dispatcher queues, one at a time.
+// scanner runs the rescans the dispatcher queues, one at a time, on a
+// thread of its own so that their CPU time can be read (threadCPU).
 func (w *Watcher) scanner() {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	for {
 		select {
 		case <-w.scanWake:
@@ -114,7 +119,7 @@ func (w *Watcher) scanner() {
 func (w *Watcher) rescan(r *watchRoot) {
 	w.mu.Lock()
 	full := r.scan.n == 0
-	sweep := !full && r.scan.n%w.opts.SweepEvery == 0
+	sweep := !full && !time.Now().Before(r.scan.nextSweep)
 	dirty := make(map[string]scanStamp, len(r.scan.dirty))
 	for p, st := range r.scan.dirty {
 		dirty[p] = st
@@ -123,18 +128,18 @@ func (w *Watcher) rescan(r *watchRoot) {
 	r.scan.adopt = nil
 	w.mu.Unlock()
 
-	start := time.Now()
-	t0 := start
+	start, cpu0 := time.Now(), threadCPU()
 	var changed []string
 	var err error
 	if full {
 		err = w.fullScan(r)
 	} else {
-		var git time.Duration
-		changed, git, err = w.quickScan(r, dirty, adopt, sweep)
-		t0 = t0.Add(git) // git status ran for a change: what changes cost is not the idle cost
+		changed, err = w.quickScan(r, dirty, adopt, sweep)
 	}
-	spent := time.Since(t0)
+	// The scan's own CPU time: a busy machine does not make it look
+	// dearer, and the git processes a change runs are not counted (what
+	// changes cost is not what watching costs while nothing does).
+	spent := threadCPU() - cpu0
 	if full || sweep {
 		r.scan.swept = start
 	}
@@ -153,23 +158,16 @@ func (w *Watcher) rescan(r *watchRoot) {
 	} else {
 		r.scan.n++
 	}
-	switch {
-	case full:
-		r.scan.sweep = spent
+	if r.scan.dirty == nil {
 		r.scan.dirty = map[string]scanStamp{}
+	}
+	if full {
+		clear(r.scan.dirty)
 		for p, st := range r.scan.seen {
 			st.xy = ""
 			r.scan.dirty[p] = st
 		}
-	default:
-		if sweep {
-			r.scan.sweep = spent
-		} else {
-			r.scan.quick = spent
-		}
-		if r.scan.dirty == nil {
-			r.scan.dirty = map[string]scanStamp{}
-		}
+	} else {
 		for p, st := range dirty {
 			r.scan.dirty[p] = st
 		}
@@ -181,8 +179,13 @@ func (w *Watcher) rescan(r *watchRoot) {
 		}
 	}
 	now := time.Now()
-	cost := r.scan.quick + r.scan.sweep/time.Duration(w.opts.SweepEvery)
-	r.nextRescan = now.Add(max(w.opts.Rescan, cost*time.Duration(degraded*scanShare)))
+	wait := max(w.opts.Rescan, spent*time.Duration(degraded*scanShare))
+	if full || sweep {
+		r.scan.nextSweep = now.Add(wait)
+		r.nextRescan = now.Add(w.opts.Rescan)
+	} else {
+		r.nextRescan = now.Add(wait)
+	}
 	wake(w.dispWake)
 	if err != nil || full {
 		r.rescan = true
@@ -225,7 +228,7 @@ const sweepSlack = 50 * time.Millisecond
 // quickScan reports what changed since the last scan: see the top of this
 // file. dirty holds the paths to stat again; it is updated with the
 // stamps of the paths reported.
-func (w *Watcher) quickScan(r *watchRoot, dirty map[string]scanStamp, adopt []string, sweep bool) (_ []string, git time.Duration, err error) {
+func (w *Watcher) quickScan(r *watchRoot, dirty map[string]scanStamp, adopt []string, sweep bool) (_ []string, err error) {
 	report := map[string]bool{}
 	add := func(p string) { report[p] = true }
 	if r.scan.dirs == nil {
@@ -233,7 +236,6 @@ func (w *Watcher) quickScan(r *watchRoot, dirty map[string]scanStamp, adopt []st
 	}
 	if idx := stampOf(w.indexFile(r)); idx != r.scan.index {
 		r.scan.index = idx
-		t0 := time.Now()
 		var seen map[string]scanStamp
 		if seen, err = w.statusStamps(w.ctx, r.Dir); err == nil {
 			for p, st := range seen {
@@ -255,7 +257,6 @@ func (w *Watcher) quickScan(r *watchRoot, dirty map[string]scanStamp, adopt []st
 			}
 		}
 		r.scan.seen = seen
-		git = time.Since(t0)
 	}
 	for _, d := range adopt {
 		if _, ok := r.scan.dirs[d]; !ok {
@@ -328,8 +329,20 @@ func (w *Watcher) quickScan(r *watchRoot, dirty map[string]scanStamp, adopt []st
 		dirty[p] = stampOf(w.abs(r, p))
 		changed = append(changed, p)
 	}
-	return changed, git, err
+	return changed, err
 }
+
+// threadCPU is the CPU time of the calling thread.
+func threadCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(rusageThread, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// rusageThread is Linux's RUSAGE_THREAD.
+const rusageThread = 1
 
 // walkScan records the unwatched directories at and below rel, skipping
 // the ones skipped and, when ignored is given, those git ignores (the

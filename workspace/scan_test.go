@@ -39,7 +39,7 @@ func (l *rootLog) add(b WatchBatch) {
 func TestWatchDegradedManySessions(t *testing.T) {
 	const sessions = 16
 	root := gittest.NewRepo(t, map[string]string{"a.txt": "a\n", "d1/b.txt": "b\n", "d2/d3/c.txt": "c\n"})
-	w, err := NewWatcher(testGit(), WatcherOptions{MaxWatches: 8, Rescan: 10 * time.Millisecond, SweepEvery: 3})
+	w, err := NewWatcher(testGit(), WatcherOptions{MaxWatches: 8, Rescan: 10 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +153,7 @@ func inPlace(t *testing.T, dir, rel, content string) {
 // subscribers at once, with no rescan due for an hour.
 func TestWatchTouch(t *testing.T) {
 	root := gittest.NewRepo(t, map[string]string{"a.txt": "a\n", "d/b.txt": "b\n"})
-	w, err := NewWatcher(testGit(), WatcherOptions{MaxWatches: 1, Rescan: time.Hour, SweepEvery: 1 << 30})
+	w, err := NewWatcher(testGit(), WatcherOptions{MaxWatches: 1, Rescan: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}

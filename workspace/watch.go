@@ -32,9 +32,6 @@ type WatcherOptions struct {
 	// of degraded roots: together they take at most about 2% of one core
 	// (scan.go).
 	Rescan time.Duration
-	// SweepEvery makes every Nth rescan of a degraded root a sweep, which
-	// stats every file left without a watch (default 5; scan.go).
-	SweepEvery int
 	// CookieDir is a private directory, outside every root, where Sync
 	// (and so the fsmonitor answers, Changes) creates its cookie files.
 	// Without it Changes always answers "everything may have changed".
@@ -151,9 +148,6 @@ func NewWatcher(g *Git, opts WatcherOptions) (*Watcher, error) {
 	}
 	if opts.Rescan <= 0 {
 		opts.Rescan = 2 * time.Second
-	}
-	if opts.SweepEvery <= 0 {
-		opts.SweepEvery = 5
 	}
 	log := opts.Logger
 	if log == nil {
