@@ -3,6 +3,7 @@ package agents
 import (
 	"context"
 	"log/slog"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -81,6 +82,19 @@ func (c *conflicts) close() {
 	if c.watcher != nil && c.ownWatcher {
 		c.watcher.Close()
 	}
+}
+
+// touched tells the watcher that session s's agent wrote file (relative
+// to cwd, or absolute): where its worktree's watching is degraded to
+// rescans, the write is seen at once instead of at the next one.
+func (c *conflicts) touched(s Session, cwd, file string) {
+	if c.watcher == nil || s.Worktree == "" {
+		return
+	}
+	if !filepath.IsAbs(file) {
+		file = filepath.Join(cwd, file)
+	}
+	c.watcher.Touch(s.Worktree, []string{file})
 }
 
 // track starts predicting for session s.

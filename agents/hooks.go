@@ -38,6 +38,9 @@ type hookEvent struct {
 	ran   string
 	// ranTool says a tool ran (ran may be empty when the agent gives no id).
 	ranTool bool
+	// wrote is the file a tool that ran names (as the agent gave it,
+	// relative to cwd): the watcher learns of the write from it.
+	wrote, cwd string
 	// refused is the line of the tool's response saying a write was
 	// refused for a read-only file system (sandboxreport.go).
 	refused string
@@ -100,6 +103,7 @@ func (p hookPayload) claude() hookEvent {
 	case "PostToolUse", "PostToolUseFailure":
 		e.state, e.ran, e.ranTool = Working, p.ToolUseID, true
 		e.refused = sandboxRefusal(p.ToolResponse)
+		e.wrote, e.cwd = p.toolFile(), p.Cwd
 	case "PostToolBatch", "PermissionDenied", "SubagentStart":
 		e.state = Working
 	case "PermissionRequest":
@@ -138,6 +142,7 @@ func (p hookPayload) codex() hookEvent {
 	case "PostToolUse":
 		e.state, e.ran, e.ranTool = Working, p.ToolUseID, true
 		e.refused = sandboxRefusal(p.ToolResponse)
+		e.wrote, e.cwd = p.toolFile(), p.Cwd
 	case "SubagentStart":
 		e.state = Working
 	case "PermissionRequest":
@@ -172,6 +177,7 @@ func (p hookPayload) gemini() hookEvent {
 	case "AfterTool":
 		e.state, e.ranTool = Working, true
 		e.refused = sandboxRefusal(p.ToolResponse)
+		e.wrote, e.cwd = p.toolFile(), p.Cwd
 	case "BeforeModel", "AfterModel", "BeforeToolSelection":
 		e.state = Working
 	case "Notification":
@@ -190,6 +196,17 @@ func (p hookPayload) gemini() hookEvent {
 		e.state = Idle
 	}
 	return e
+}
+
+// toolFile is the file a tool's input names, "" for none.
+func (p hookPayload) toolFile() string {
+	var in struct {
+		FilePath     string `json:"file_path"`
+		Path         string `json:"path"`
+		NotebookPath string `json:"notebook_path"`
+	}
+	json.Unmarshal(p.ToolInput, &in)
+	return firstNonEmpty(in.FilePath, in.NotebookPath, in.Path)
 }
 
 // permission describes a tool's permission request for a person: "Write
