@@ -36,6 +36,8 @@ func TestMatchPromptRecordedScreens(t *testing.T) {
 		{"claude-permission-edit", "claude", "claude-permission-edit", PromptPermission, "Do you want to make this edit to README?", "Edit README"},
 		{"claude-permission-bash", "claude", "claude-permission-bash", PromptPermission, "Do you want to proceed? (Run `printf 1 > one.txt`)", "Run `printf 1 > one.txt`"},
 		{"claude-idle", "claude", "", "", "", ""},
+		// AskUserQuestion's menu: its hooks report it, with its options.
+		{"claude-ask", "claude", "", "", "", ""},
 		{"codex-login", "codex", "codex-login", PromptLogin, "Sign in to Codex (with ChatGPT, a device code, or another way)", ""},
 		{"codex-trust", "codex", "codex-trust", PromptTrust, "Trust this folder? (/tmp/cx2/repo)", "/tmp/cx2/repo"},
 		{"codex-hooks-review", "codex", "codex-hooks-review", PromptTrust, "Hooks need review (8 hooks are new or changed)", "8 hooks are new or changed"},

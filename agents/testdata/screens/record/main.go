@@ -406,6 +406,16 @@ func opencode(configured bool, script func(e *env) fakemodel.Script) func(e *env
 	}
 }
 
+// askColour is an AskUserQuestion call with one question and three options.
+var askColour = map[string]any{"questions": []map[string]any{{
+	"question": "Which colour should the button be?", "header": "Colour", "multiSelect": false,
+	"options": []map[string]string{
+		{"label": "Red", "description": "Warm and loud"},
+		{"label": "Green", "description": "Calm"},
+		{"label": "Blue", "description": "The usual"},
+	},
+}}}
+
 func noScript(*env) fakemodel.Script { return fakemodel.Script{} }
 
 var scenarios = map[string]scenario{
@@ -413,6 +423,9 @@ var scenarios = map[string]scenario{
 	"claude-write": {wait: "Do you want to create", setup: claude(true, func(e *env) fakemodel.Script {
 		return twoCalls("Go:", fakemodel.Call("Write", map[string]string{"file_path": e.file("one.txt"), "content": "1\n"}),
 			fakemodel.Call("Write", map[string]string{"file_path": e.file("two.txt"), "content": "2\n"}))
+	})},
+	"claude-ask": {wait: "Enter to select", setup: claude(true, func(e *env) fakemodel.Script {
+		return twoCalls("Go:", fakemodel.Call("AskUserQuestion", askColour), fakemodel.Call("AskUserQuestion", askColour))
 	})},
 	"claude-bash": {wait: "Do you want to proceed?", setup: claude(true, func(e *env) fakemodel.Script {
 		return twoCalls("Go:", fakemodel.Call("Bash", map[string]string{"command": "printf 1 > one.txt", "description": "Write one.txt"}),
