@@ -94,6 +94,8 @@ type Manager struct {
 	integ *integrator
 	plans *plans
 	lands *landQueue
+	// merges carries out single merges and undos (merge.go).
+	merges *merges
 	// pool keeps ready worktrees (pool.go); nil with a Host of the caller's.
 	pool       *pool
 	who        whoCache
@@ -185,6 +187,7 @@ func New(ctx context.Context, opts Options) (*Manager, error) {
 	m.integ = newIntegrator(m)
 	m.conf.integ = m.integ
 	m.lands = newLandQueue(m)
+	m.merges = newMerges(m)
 	list, err := st.all(ctx)
 	if err != nil {
 		st.close()
@@ -219,7 +222,7 @@ func New(ctx context.Context, opts Options) (*Manager, error) {
 			}
 		}
 		m.recover(ctx, s.clone())
-		m.recoverMerges(ctx, s.clone())
+		m.merges.recover(ctx, s.clone())
 	}
 	m.lands.recover(ctx)
 	if m.plans, err = newPlans(ctx, m); err != nil {
