@@ -2,9 +2,7 @@ package agents
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"os"
 	"syscall"
 	"time"
 
@@ -140,7 +138,7 @@ func (m *Manager) remove(ctx context.Context, ref Ref, keepBranch, force bool) (
 	}
 	if live(s.State) {
 		// An agent whose worktree is gone has nothing left to lose.
-		if _, err := os.Stat(s.Worktree); !force && !errors.Is(err, os.ErrNotExist) {
+		if !force && !m.worktreeMissing(ctx, s) {
 			return RemoveResult{}, &Problem{Kind: ErrBusy, What: fmt.Sprintf("session %s is %s", s.Name, s.State), Session: s.Name, Repo: s.Repo, Fix: FixStopFirst}
 		}
 		if _, err := m.Stop(ctx, Ref{Session: s.ID}, true); err != nil {
@@ -164,7 +162,7 @@ func (m *Manager) remove(ctx context.Context, ref Ref, keepBranch, force bool) (
 		}
 		return m.release(ctx, repo, s, rec, host.Discard)
 	}
-	if _, err := os.Stat(s.Worktree); err == nil {
+	if m.hasWorktree(ctx, s) {
 		st, err := m.opts.Git.WorktreeStatus(ctx, s.Worktree)
 		if err != nil {
 			return RemoveResult{}, err

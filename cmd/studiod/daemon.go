@@ -132,21 +132,20 @@ func envDuration(name string) time.Duration {
 	return d
 }
 
-// defaultSpawnGrace is the daemon's: agents.Options.SpawnGrace's default.
-const defaultSpawnGrace = 700 * time.Millisecond
-
 // spawnGrace reads STUDIOD_SPAWN_GRACE, how soon after starting an agent
 // that exits with an error counts as a failed spawn; 0 if unset.
 func spawnGrace() time.Duration { return envDuration("STUDIOD_SPAWN_GRACE") }
 
 // watchOptions reads STUDIOD_MAX_WATCHES, which caps the inotify watches the
 // daemon uses (below the kernel's fs.inotify.max_user_watches): worktrees
-// beyond it are rescanned instead of watched.
+// beyond it are rescanned instead of watched; and STUDIOD_RESCAN, the
+// shortest period between two rescans of one worktree (default 2s).
 func watchOptions() workspace.WatcherOptions {
 	var o workspace.WatcherOptions
 	if n, err := strconv.Atoi(os.Getenv("STUDIOD_MAX_WATCHES")); err == nil && n > 0 {
 		o.MaxWatches = n
 	}
+	o.Rescan = envDuration("STUDIOD_RESCAN")
 	return o
 }
 
@@ -368,7 +367,7 @@ func (a *app) doctor(ctx context.Context) []check {
 			version = "(slow: printed no version in time; the machine may be busy)"
 		}
 		detail := fmt.Sprintf("%s %s at %s; state from %s", name, version, ac.Path, ac.Hooks)
-		if p := cfg.Agents[name]; p.Hooks != "" && p.Protocol == "" {
+		if p := cfg.Agents[name]; p.Hooks != "" && p.Terminal() {
 			detail += "; permission mode " + cmp.Or(ac.PermissionMode, "the agent's own default")
 		}
 		c := check{Name: "agent " + name, OK: ac.Hint == "", Warn: ac.Hint != "", Detail: detail, Agent: &ac}
