@@ -79,34 +79,43 @@ func TestHintedSessionIdles(t *testing.T) {
 }
 
 // TestPoolDiskCapAfterRestart: the pool's trees from before a restart
-// count what they take on disk, and a cap lowered meanwhile is enforced on
-// the running daemon: it removes trees until the pool fits.
+// count what they take on disk, and a cap lowered meanwhile (or while the
+// daemon runs) is enforced on the running daemon: it removes trees until
+// the pool fits.
 func TestPoolDiskCapAfterRestart(t *testing.T) {
-	repo := gittest.NewRepo(t, map[string]string{"a.txt": gittest.Lines(2000), ".studio.toml": "[pool]\nsize = 2\n"})
-	home := newHome(t)
-	d := startDaemon(t, home)
-	c := d.client(nil)
-	var p protocol.PoolRepo
-	deadline := time.Now().Add(2 * time.Minute)
-	for p = poolOf(t, c, repo); len(p.Trees) < 2; p = poolOf(t, c, repo) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the pool never had 2 trees: %+v", p)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	one := p.Trees[0].Bytes
-	if one == 0 {
-		t.Fatalf("a pool tree takes 0 bytes: %+v", p)
-	}
-	d.kill9()
-	writeConfig(t, home, fmt.Sprintf("[pool]\nmax_disk = \"%d\"\n", one*3/2))
-	c = startDaemon(t, home).client(nil)
-	deadline = time.Now().Add(2 * time.Minute)
-	for p = poolOf(t, c, repo); len(p.Trees) != 1 || p.Bytes > one*3/2; p = poolOf(t, c, repo) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the pool is over its cap of %d bytes: %+v", one*3/2, p)
-		}
-		time.Sleep(50 * time.Millisecond)
+	for _, restart := range []bool{true, false} {
+		t.Run(map[bool]string{true: "restart", false: "running"}[restart], func(t *testing.T) {
+			repo := gittest.NewRepo(t, map[string]string{"a.txt": gittest.Lines(2000), ".studio.toml": "[pool]\nsize = 2\n"})
+			home := newHome(t)
+			d := startDaemon(t, home)
+			c := d.client(nil)
+			var p protocol.PoolRepo
+			deadline := time.Now().Add(2 * time.Minute)
+			for p = poolOf(t, c, repo); len(p.Trees) < 2; p = poolOf(t, c, repo) {
+				if time.Now().After(deadline) {
+					t.Fatalf("the pool never had 2 trees: %+v", p)
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			one := p.Trees[0].Bytes
+			if one == 0 {
+				t.Fatalf("a pool tree takes 0 bytes: %+v", p)
+			}
+			if restart {
+				d.kill9()
+			}
+			writeConfig(t, home, fmt.Sprintf("[pool]\nmax_disk = \"%d\"\n", one*3/2))
+			if restart {
+				c = startDaemon(t, home).client(nil)
+			}
+			deadline = time.Now().Add(2 * time.Minute)
+			for p = poolOf(t, c, repo); len(p.Trees) != 1 || p.Bytes > one*3/2; p = poolOf(t, c, repo) {
+				if time.Now().After(deadline) {
+					t.Fatalf("the pool is over its cap of %d bytes: %+v", one*3/2, p)
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+		})
 	}
 }
 
