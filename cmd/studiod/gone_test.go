@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -58,7 +59,8 @@ func TestWorktreeDeletedByHand(t *testing.T) {
 
 // TestHintedSessionIdles: an agent that reported through $STUDIO_HOOK
 // that it was working, then went silent without another word, returns to
-// idle once silent for the idle timeout, as an agent without hooks does.
+// idle once silent for the idle timeout, as an agent without hooks does;
+// so it does after review feedback typed into it.
 func TestHintedSessionIdles(t *testing.T) {
 	repo := gittest.NewRepo(t, map[string]string{"a.txt": "a\n"})
 	home := newHome(t)
@@ -76,6 +78,24 @@ func TestHintedSessionIdles(t *testing.T) {
 	// It says "working" through $STUDIO_HOOK, and nothing more.
 	w.AwaitState(t, s.ID, protocol.StateWorking)
 	w.AwaitState(t, s.ID, protocol.StateIdle)
+
+	// Review comments typed into it put it to work; silent after them, it
+	// is idle again.
+	ref := protocol.SessionRef{Session: s.ID}
+	gittest.Write(t, s.Worktree, map[string]string{"a.txt": "b\n"})
+	w.Await(t, "the edit counted", func() bool { got, _ := w.Session(s.ID); return got.Changes.Files == 1 })
+	if _, err := c.Comment(t.Context(), protocol.CommentParams{SessionRef: ref, Path: "a.txt", StartLine: 1, EndLine: 1, Body: "why b?"}); err != nil {
+		t.Fatal(err)
+	}
+	before := len(w.Events(s.ID))
+	if _, err := c.Feedback(t.Context(), ref); err != nil {
+		t.Fatal(err)
+	}
+	w.Await(t, "working after the feedback, then idle", func() bool {
+		evs := w.Events(s.ID)[before:]
+		i := slices.IndexFunc(evs, func(e protocol.Session) bool { return e.State == protocol.StateWorking })
+		return i >= 0 && slices.ContainsFunc(evs[i:], func(e protocol.Session) bool { return e.State == protocol.StateIdle })
+	}, func() string { got, _ := w.Session(s.ID); return jsonString(got) })
 }
 
 // TestPoolDiskCapAfterRestart: the pool's trees from before a restart
