@@ -215,7 +215,7 @@ func New(ctx context.Context, opts Options) (*Manager, error) {
 	for _, s := range list {
 		if s.Worktree != "" {
 			// Earlier daemons split session worktrees' indexes.
-			if r, err := m.opts.Git.RepairIndex(ctx, s.Worktree, false); err != nil {
+			if r, err := m.files(*s).RepairIndex(ctx); err != nil {
 				m.log.Warn("index not repaired", "session", s.Name, "worktree", s.Worktree, "err", err)
 			} else if r != (workspace.IndexRepair{}) {
 				m.log.Warn("index repaired", "session", s.Name, "worktree", s.Worktree, "repair", r.String())

@@ -440,10 +440,10 @@ func (m *Manager) rollback(ctx context.Context, s *Session) {
 		if err := m.workspace(repo, s).Release(ctx, host.Discard); err != nil {
 			m.log.Warn("rollback: remove worktree", "session", s.Name, "err", err)
 		}
-	} else if _, err := os.Stat(s.Worktree); err == nil {
+	} else if err := m.workspace(repo, s).RemoveEmpty(ctx); err != nil {
 		// A directory git does not know as our worktree: a crash between
-		// mkdir and registration. Only remove it if it is empty.
-		os.Remove(s.Worktree)
+		// mkdir and registration. Only an empty one goes.
+		m.log.Warn("rollback: remove directory", "session", s.Name, "err", err)
 	}
 	repo.Run(ctx, "worktree", "prune")
 	if ok, _ := repo.BranchExists(ctx, s.Branch); ok {
