@@ -80,15 +80,16 @@ type Manager struct {
 	// writeMu serializes state changes: database write, then fan-out.
 	writeMu sync.Mutex
 
-	// mu guards sessions, sups, listeners, conflictListeners and repoLocks.
-	mu                sync.Mutex
-	sessions          map[string]*Session // by ID
-	sups              map[string]*supervisor
-	listeners         map[int]func(Event)
-	conflictListeners map[int]func(ConflictEvent)
-	activityListeners map[int]func(Activity)
-	nextL             int
-	repoLocks         map[string]*sync.Mutex
+	// mu guards sessions, sups and repoLocks.
+	mu        sync.Mutex
+	sessions  map[string]*Session // by ID
+	sups      map[string]*supervisor
+	repoLocks map[string]*sync.Mutex
+
+	// events has every session change; activity every ACP session's
+	// activity (fanout.go).
+	events   fanout[Event]
+	activity fanout[Activity]
 
 	conf  *conflicts
 	integ *integrator
@@ -178,10 +179,8 @@ func New(ctx context.Context, opts Options) (*Manager, error) {
 	m := &Manager{
 		opts: opts, store: st, log: opts.Log, rt: opts.Runtime,
 		sessions: map[string]*Session{}, sups: map[string]*supervisor{},
-		listeners: map[int]func(Event){}, repoLocks: map[string]*sync.Mutex{},
-		conflictListeners: map[int]func(ConflictEvent){},
-		activityListeners: map[int]func(Activity){},
-		ctx:               mctx, cancel: cancel,
+		repoLocks: map[string]*sync.Mutex{},
+		ctx:       mctx, cancel: cancel,
 	}
 	m.conf = newConflicts(m, watcher, ownWatcher)
 	m.integ = newIntegrator(m)
@@ -258,44 +257,14 @@ func (m *Manager) Close() error {
 // Subscribe calls fn for every session change until cancel is called. fn
 // must not block.
 func (m *Manager) Subscribe(fn func(Event)) (cancel func()) {
-	m.mu.Lock()
-	id := m.nextL
-	m.nextL++
-	m.listeners[id] = fn
-	m.mu.Unlock()
-	return func() {
-		m.mu.Lock()
-		delete(m.listeners, id)
-		m.mu.Unlock()
-	}
+	return m.events.add(fn)
 }
 
 // SubscribeActivity calls fn for every ACP session's activity until
 // cancel is called. fn must not block. A session's activities come in
 // order.
 func (m *Manager) SubscribeActivity(fn func(Activity)) (cancel func()) {
-	m.mu.Lock()
-	id := m.nextL
-	m.nextL++
-	m.activityListeners[id] = fn
-	m.mu.Unlock()
-	return func() {
-		m.mu.Lock()
-		delete(m.activityListeners, id)
-		m.mu.Unlock()
-	}
-}
-
-func (m *Manager) announceActivity(a Activity) {
-	m.mu.Lock()
-	fns := make([]func(Activity), 0, len(m.activityListeners))
-	for _, f := range m.activityListeners {
-		fns = append(fns, f)
-	}
-	m.mu.Unlock()
-	for _, f := range fns {
-		f(a)
-	}
+	return m.activity.add(fn)
 }
 
 // update applies fn to the session's record, stores it, then announces it.
@@ -339,14 +308,8 @@ func (m *Manager) change(id string, store bool, fn func(s *Session) bool) (Sessi
 	}
 	m.mu.Lock()
 	*cur = next.clone()
-	fns := make([]func(Event), 0, len(m.listeners))
-	for _, f := range m.listeners {
-		fns = append(fns, f)
-	}
 	m.mu.Unlock()
-	for _, f := range fns {
-		f(Event{Session: next.clone()})
-	}
+	m.events.send(Event{Session: next.clone()})
 	return next, nil
 }
 
@@ -360,14 +323,8 @@ func (m *Manager) insert(s *Session) error {
 	m.mu.Lock()
 	c := s.clone()
 	m.sessions[s.ID] = &c
-	fns := make([]func(Event), 0, len(m.listeners))
-	for _, f := range m.listeners {
-		fns = append(fns, f)
-	}
 	m.mu.Unlock()
-	for _, f := range fns {
-		f(Event{Session: s.clone()})
-	}
+	m.events.send(Event{Session: s.clone()})
 	return nil
 }
 
