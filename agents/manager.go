@@ -110,8 +110,8 @@ type Manager struct {
 	// snapCounts holds an *atomic.Int64 per repo root: snapshots taken,
 	// for git gc --auto.
 	snapCounts sync.Map
-	// secrets caches each session's secret by ID (secret.go).
-	secrets sync.Map
+	// secrets makes and checks sessions' secrets (secret.go).
+	secrets *secrets
 
 	ctx    context.Context // ends when the manager closes
 	cancel context.CancelFunc
@@ -187,6 +187,7 @@ func New(ctx context.Context, opts Options) (*Manager, error) {
 	m.conf.integ = m.integ
 	m.lands = newLandQueue(m)
 	m.merges = newMerges(m)
+	m.secrets = &secrets{env: m}
 	list, err := st.all(ctx)
 	if err != nil {
 		st.close()

@@ -299,7 +299,7 @@ func (m *Manager) reserve(ctx context.Context, repo *workspace.Repo, cfg Config,
 	if err := os.MkdirAll(s.Dir, 0o700); err != nil {
 		return nil, err
 	}
-	if _, err := m.secret(s); err != nil {
+	if _, err := m.secrets.make(s); err != nil {
 		return nil, err
 	}
 	if err := m.insert(s); err != nil {
@@ -382,7 +382,7 @@ func (m *Manager) agentEnv(s *Session, p Profile) []string {
 	// A daemon started from inside a session must not hand that session's
 	// secret on.
 	env := slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, TokenEnv+"=") })
-	if tok := m.storedSecret(*s); tok != "" {
+	if tok := m.secrets.stored(*s); tok != "" {
 		env = append(env, TokenEnv+"="+tok)
 	}
 	env = append(env,
