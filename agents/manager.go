@@ -112,6 +112,8 @@ type Manager struct {
 	snapCounts sync.Map
 	// secrets makes and checks sessions' secrets (secret.go).
 	secrets *secrets
+	// salvager keeps removed sessions' work (salvage.go).
+	salvager *salvager
 
 	ctx    context.Context // ends when the manager closes
 	cancel context.CancelFunc
@@ -188,6 +190,7 @@ func New(ctx context.Context, opts Options) (*Manager, error) {
 	m.lands = newLandQueue(m)
 	m.merges = newMerges(m)
 	m.secrets = &secrets{env: m}
+	m.salvager = &salvager{env: m, git: opts.Git, log: m.log}
 	list, err := st.all(ctx)
 	if err != nil {
 		st.close()
