@@ -112,6 +112,9 @@ type Manager struct {
 	snapCounts sync.Map
 	// secrets makes and checks sessions' secrets (secret.go).
 	secrets *secrets
+	// comments keeps review comments and sends them as feedback
+	// (review.go).
+	comments *comments
 	// salvager keeps removed sessions' work (salvage.go).
 	salvager *salvager
 
@@ -190,6 +193,7 @@ func New(ctx context.Context, opts Options) (*Manager, error) {
 	m.lands = newLandQueue(m)
 	m.merges = newMerges(m)
 	m.secrets = &secrets{env: m}
+	m.comments = &comments{env: m, store: st}
 	m.salvager = &salvager{env: m, git: opts.Git, log: m.log}
 	list, err := st.all(ctx)
 	if err != nil {
