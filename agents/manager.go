@@ -115,6 +115,8 @@ type Manager struct {
 	// comments keeps review comments and sends them as feedback
 	// (review.go).
 	comments *comments
+	// reviews follows reviewers and gates merges on them (reviews.go).
+	reviews *reviews
 	// salvager keeps removed sessions' work (salvage.go).
 	salvager *salvager
 
@@ -190,11 +192,12 @@ func New(ctx context.Context, opts Options) (*Manager, error) {
 	m.conf = newConflicts(m, watcher, ownWatcher)
 	m.integ = newIntegrator(m)
 	m.conf.integ = m.integ
-	m.lands = newLandQueue(m)
-	m.merges = newMerges(m)
 	m.secrets = &secrets{env: m}
 	m.comments = &comments{env: m, store: st}
+	m.reviews = &reviews{env: m, store: st, log: m.log, ctx: mctx}
 	m.salvager = &salvager{env: m, git: opts.Git, log: m.log}
+	m.lands = newLandQueue(m)
+	m.merges = newMerges(m)
 	list, err := st.all(ctx)
 	if err != nil {
 		st.close()
@@ -238,6 +241,7 @@ func New(ctx context.Context, opts Options) (*Manager, error) {
 		cancel()
 		return fail(err)
 	}
+	m.reviews.plans = m.plans
 	if m.pool != nil {
 		m.pool.start(m.ctx, &m.wg)
 	}

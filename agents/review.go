@@ -25,8 +25,6 @@ type comments struct {
 // commentsEnv is what comments needs of the Manager.
 type commentsEnv interface {
 	Lookup(ref Ref) (Session, error)
-	// author is who comments from inside session by on s.
-	author(s Session, by string) (string, error)
 	files(s Session) host.Workspace
 	hasWorktree(ctx context.Context, s Session) bool
 	// tell delivers message to s's agent.
@@ -64,7 +62,7 @@ func (cm *comments) add(ctx context.Context, ref Ref, by, path string, start, en
 	if err != nil {
 		return Comment{}, err
 	}
-	author, err := cm.env.author(s, by)
+	author, err := cm.author(s, by)
 	if err != nil {
 		return Comment{}, err
 	}
