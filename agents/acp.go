@@ -132,7 +132,7 @@ func (d *acpConn) record(line []byte, live bool) {
 	}
 	d.publish()
 	if act != nil {
-		d.m.announceActivity(Activity{Session: d.id, Tool: act.tool, Plan: act.plan})
+		d.m.activity.send(Activity{Session: d.id, Tool: act.tool, Plan: act.plan})
 	}
 	if rec.From == host.FromAgent && rec.Msg != nil {
 		if _, err := d.feed.Write(append(append([]byte(nil), rec.Msg...), '\n')); err != nil {

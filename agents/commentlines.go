@@ -8,16 +8,16 @@ import (
 	"github.com/studiod/studiod/workspace"
 )
 
-// checkCommentLines refuses a comment on a file that exists on neither
+// checkLines refuses a comment on a file that exists on neither
 // side of the session's work, or on lines past the end of the file: the
 // session's version (its worktree, else its branch) or the base version,
 // for a comment on lines the session deleted. Binary files have no lines
 // to check.
-func (m *Manager) checkCommentLines(ctx context.Context, s Session, path string, start, end int) error {
+func (cm *comments) checkLines(ctx context.Context, s Session, path string, start, end int) error {
 	var cur workspace.FileVersion
 	var err error
-	ws := m.files(s)
-	if m.hasWorktree(ctx, s) {
+	ws := cm.env.files(s)
+	if cm.env.hasWorktree(ctx, s) {
 		cur, err = ws.ReadFile(ctx, path)
 	} else {
 		cur, err = ws.FileAt(ctx, "refs/heads/"+s.Branch, path)

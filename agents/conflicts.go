@@ -26,6 +26,8 @@ type conflicts struct {
 	watcher *workspace.Watcher // nil when no inotify instance could be had
 	// ownWatcher: the watcher is closed with the tracker.
 	ownWatcher bool
+	// listeners have every change of a conflict set.
+	listeners fanout[ConflictEvent]
 
 	// mu guards the fields below.
 	mu       sync.Mutex
@@ -48,7 +50,6 @@ type conflictsEnv interface {
 	updateDerived(id string, fn func(s *Session) bool) (Session, error)
 	setChanges(ctx context.Context, id, commit string)
 	worktreeGone(id string)
-	emitConflicts(repo string, d workspace.Delta)
 	maybeGC(repo string)
 	files(s Session) host.Workspace
 	hasWorktree(ctx context.Context, s Session) bool
@@ -127,7 +128,7 @@ func (c *conflicts) track(ctx context.Context, s Session) {
 				for _, id := range d.Gone {
 					c.env.worktreeGone(id)
 				}
-				c.env.emitConflicts(root, d)
+				c.listeners.send(ConflictEvent{Repo: root, Delta: d})
 				c.recount(root)
 				c.integ.conflictsChanged(root)
 			},
@@ -348,26 +349,5 @@ func (m *Manager) WatchStatus() (workspace.WatchStatus, bool) {
 // SubscribeConflicts calls fn for every change of a conflict set until
 // cancel is called. fn must not block.
 func (m *Manager) SubscribeConflicts(fn func(ConflictEvent)) (cancel func()) {
-	m.mu.Lock()
-	id := m.nextL
-	m.nextL++
-	m.conflictListeners[id] = fn
-	m.mu.Unlock()
-	return func() {
-		m.mu.Lock()
-		delete(m.conflictListeners, id)
-		m.mu.Unlock()
-	}
-}
-
-func (m *Manager) emitConflicts(repo string, d workspace.Delta) {
-	m.mu.Lock()
-	fns := make([]func(ConflictEvent), 0, len(m.conflictListeners))
-	for _, f := range m.conflictListeners {
-		fns = append(fns, f)
-	}
-	m.mu.Unlock()
-	for _, f := range fns {
-		f(ConflictEvent{Repo: repo, Delta: d})
-	}
+	return m.conf.listeners.add(fn)
 }

@@ -15,14 +15,16 @@
 // the agent's terminal and reads its hooks and screen, acpDriver speaks ACP
 // on its pipes; nothing else tells the two apart. The parts that run on
 // their own (the pool, the conflict tracker, the integrator, the land
-// queue, the plans runner, merges) see the rest through small interfaces
-// (poolEnv, conflictsEnv, integEnv, landEnv, plansEnv, mergeEnv), not the
-// Manager. A session's files (snapshots, diffs, file versions, what
-// changed, a watch) are read through its runtime's host.Workspace
-// (sessionfiles.go), never from a path on disk.
+// queue, the plans runner, merges, reviews, comments, salvages, secrets)
+// see the rest through small interfaces (poolEnv, conflictsEnv, integEnv,
+// landEnv, plansEnv, mergeEnv, reviewsEnv, commentsEnv, salvageEnv,
+// secretsEnv), not the Manager; each kind of listener is a fanout held by
+// the part that sends it. A session's files (snapshots, diffs, file
+// versions, what changed, a watch, its status) are read through its
+// runtime's host.Workspace (sessionfiles.go), never from a path on disk.
 //
 // It imports workspace, agents/host and vocab and nothing else of studiod:
-// no shim socket, log file or /proc is named here. The wire types live in
+// no shim socket, log file or /proc is named here (seam_test.go). The wire types live in
 // protocol and are mapped by server.
 //
 // Concurrency: a Manager is safe for concurrent use. A per-repository lock
@@ -36,6 +38,7 @@
 // The integrator's mu guards previews, check slots and timers; it is a leaf
 // (taken under writeMu by its session listener, never held while git or a
 // check runs or listeners are called). The conflict tracker's mu and each
-// ACP connection's locks (pubMu, then mu) are leaves too. See
+// ACP connection's locks (pubMu, then mu) are leaves too, as is each
+// fanout's lock (listeners are called outside it). See
 // docs/architecture.md.
 package agents

@@ -138,7 +138,7 @@ func TestWorktreeDeletedBehindOurBack(t *testing.T) {
 	if _, to, files, err := r.m.Diff(t.Context(), ref, "base", nil, true); err != nil || len(files) != 1 || to == "" {
 		t.Errorf("Diff without a worktree: %+v, %v; want the branch's one file", files, err)
 	}
-	if err := r.m.checkCommentLines(t.Context(), s, "kept.txt", 1, 1); err != nil {
+	if err := r.m.comments.checkLines(t.Context(), s, "kept.txt", 1, 1); err != nil {
 		t.Errorf("comment on the branch's file without a worktree: %v", err)
 	}
 }

@@ -24,7 +24,7 @@ func (m *Manager) Hook(ctx context.Context, ref Ref, req HookRequest) (Session, 
 	if err != nil {
 		return Session{}, nil, err
 	}
-	if err := m.checkSecret(s, req.Token); err != nil {
+	if err := m.secrets.check(s, req.Token); err != nil {
 		return Session{}, nil, err
 	}
 	var e hookEvent

@@ -96,18 +96,18 @@ type integrator struct {
 	log       *slog.Logger
 	ctx       context.Context
 	wg        sync.WaitGroup
+	// listeners have every recomputed preview.
+	listeners fanout[PreviewEvent]
 
 	// mu guards the fields below and every repoInteg's fields. Never held
 	// while git or a check runs, nor while listeners are called.
-	mu        sync.Mutex
-	closed    bool
-	repos     map[string]*repoInteg // by repository root
-	listeners map[int]func(PreviewEvent)
-	nextL     int
-	states    map[string]vocab.State // session ID → last state seen
-	ports     map[int]bool           // port blocks held by running checks
-	preds     map[string]*workspace.Predictor
-	behind    map[string]behindCount // session ID → Behind, by the tips it was counted at
+	mu     sync.Mutex
+	closed bool
+	repos  map[string]*repoInteg  // by repository root
+	states map[string]vocab.State // session ID → last state seen
+	ports  map[int]bool           // port blocks held by running checks
+	preds  map[string]*workspace.Predictor
+	behind map[string]behindCount // session ID → Behind, by the tips it was counted at
 }
 
 // repoInteg is one repository's integration state.
@@ -152,7 +152,7 @@ type integEnv interface {
 }
 
 func newIntegrator(m *Manager) *integrator {
-	ig := &integrator{env: m, predictor: m.conf.predictor, git: m.opts.Git, log: m.log, ctx: m.ctx, repos: map[string]*repoInteg{}, listeners: map[int]func(PreviewEvent){},
+	ig := &integrator{env: m, predictor: m.conf.predictor, git: m.opts.Git, log: m.log, ctx: m.ctx, repos: map[string]*repoInteg{},
 		states: map[string]vocab.State{}, ports: map[int]bool{}, preds: map[string]*workspace.Predictor{},
 		behind: map[string]behindCount{}}
 	return ig
@@ -219,17 +219,7 @@ func (ig *integrator) repoLocked(root string) *repoInteg {
 // SubscribePreviews calls fn for every recomputed preview until cancel is
 // called. fn must not block.
 func (m *Manager) SubscribePreviews(fn func(PreviewEvent)) (cancel func()) {
-	ig := m.integ
-	ig.mu.Lock()
-	id := ig.nextL
-	ig.nextL++
-	ig.listeners[id] = fn
-	ig.mu.Unlock()
-	return func() {
-		ig.mu.Lock()
-		delete(ig.listeners, id)
-		ig.mu.Unlock()
-	}
+	return m.integ.listeners.add(fn)
 }
 
 // sessionEvent reschedules the preview of a session's repository when the
@@ -323,15 +313,7 @@ func (rs *repoInteg) publishLocked(p *Preview, err error, gen int64) {
 }
 
 func (ig *integrator) notify(p Preview) {
-	ig.mu.Lock()
-	fns := make([]func(PreviewEvent), 0, len(ig.listeners))
-	for _, f := range ig.listeners {
-		fns = append(fns, f)
-	}
-	ig.mu.Unlock()
-	for _, f := range fns {
-		f(PreviewEvent{Preview: p})
-	}
+	ig.listeners.send(PreviewEvent{Preview: p})
 }
 
 func (ig *integrator) computeOnce(rs *repoInteg) {

@@ -145,6 +145,9 @@ type landQueue struct {
 	integ landWaker
 	// track follows a session's conflicts again (an undone land's).
 	track func(ctx context.Context, s Session)
+	// reviewGateAll refuses a queue with a session a plan requires
+	// reviewed and no reviewer has finished a turn on.
+	reviewGateAll func(ids []string, force bool) error
 }
 
 // landEnv is what a land queue needs of the rest of the Manager: the
@@ -160,7 +163,6 @@ type landEnv interface {
 	checkedPreview(ctx context.Context, plan *foldPlan, command string) (Preview, error)
 	checkConfig(ctx context.Context, root, override string) (checkConfig, error)
 	checkCommit(ctx context.Context, repo *workspace.Repo, cc checkConfig, names []string, commit string) CheckTry
-	reviewGateAll(ids []string, force bool) error
 	tell(ctx context.Context, s Session, message string) (Delivery, error)
 	setState(id string, state vocab.State, detail string) (Session, error)
 }
@@ -173,7 +175,7 @@ type landWaker interface {
 
 func newLandQueue(m *Manager) *landQueue {
 	return &landQueue{dir: filepath.Join(m.opts.StateDir, "lands"), env: m, git: m.opts.Git, log: m.log,
-		store: m.store, integ: m.integ, track: m.conf.track}
+		store: m.store, integ: m.integ, track: m.conf.track, reviewGateAll: m.reviews.gateAll}
 }
 
 // Land runs a merge queue: in order, each session is merged by the merge
@@ -269,7 +271,7 @@ func (q *landQueue) run(ctx context.Context, req LandRequest) (*Land, error) {
 		if len(l.Queue) == 0 {
 			return nil, invalidf("nothing to land: no session of %s has work its target does not have", repo.Root)
 		}
-		if err := q.env.reviewGateAll(l.Queue, req.Force); err != nil {
+		if err := q.reviewGateAll(l.Queue, req.Force); err != nil {
 			return nil, err
 		}
 		old, err := repo.ResolveCommit(ctx, "refs/heads/"+l.Target)

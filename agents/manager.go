@@ -80,15 +80,16 @@ type Manager struct {
 	// writeMu serializes state changes: database write, then fan-out.
 	writeMu sync.Mutex
 
-	// mu guards sessions, sups, listeners, conflictListeners and repoLocks.
-	mu                sync.Mutex
-	sessions          map[string]*Session // by ID
-	sups              map[string]*supervisor
-	listeners         map[int]func(Event)
-	conflictListeners map[int]func(ConflictEvent)
-	activityListeners map[int]func(Activity)
-	nextL             int
-	repoLocks         map[string]*sync.Mutex
+	// mu guards sessions, sups and repoLocks.
+	mu        sync.Mutex
+	sessions  map[string]*Session // by ID
+	sups      map[string]*supervisor
+	repoLocks map[string]*sync.Mutex
+
+	// events has every session change; activity every ACP session's
+	// activity (fanout.go).
+	events   fanout[Event]
+	activity fanout[Activity]
 
 	conf  *conflicts
 	integ *integrator
@@ -109,8 +110,15 @@ type Manager struct {
 	// snapCounts holds an *atomic.Int64 per repo root: snapshots taken,
 	// for git gc --auto.
 	snapCounts sync.Map
-	// secrets caches each session's secret by ID (secret.go).
-	secrets sync.Map
+	// secrets makes and checks sessions' secrets (secret.go).
+	secrets *secrets
+	// comments keeps review comments and sends them as feedback
+	// (review.go).
+	comments *comments
+	// reviews follows reviewers and gates merges on them (reviews.go).
+	reviews *reviews
+	// salvager keeps removed sessions' work (salvage.go).
+	salvager *salvager
 
 	ctx    context.Context // ends when the manager closes
 	cancel context.CancelFunc
@@ -178,14 +186,16 @@ func New(ctx context.Context, opts Options) (*Manager, error) {
 	m := &Manager{
 		opts: opts, store: st, log: opts.Log, rt: opts.Runtime,
 		sessions: map[string]*Session{}, sups: map[string]*supervisor{},
-		listeners: map[int]func(Event){}, repoLocks: map[string]*sync.Mutex{},
-		conflictListeners: map[int]func(ConflictEvent){},
-		activityListeners: map[int]func(Activity){},
-		ctx:               mctx, cancel: cancel,
+		repoLocks: map[string]*sync.Mutex{},
+		ctx:       mctx, cancel: cancel,
 	}
 	m.conf = newConflicts(m, watcher, ownWatcher)
 	m.integ = newIntegrator(m)
 	m.conf.integ = m.integ
+	m.secrets = &secrets{env: m}
+	m.comments = &comments{env: m, store: st}
+	m.reviews = &reviews{env: m, store: st, log: m.log, ctx: mctx}
+	m.salvager = &salvager{env: m, git: opts.Git, log: m.log}
 	m.lands = newLandQueue(m)
 	m.merges = newMerges(m)
 	list, err := st.all(ctx)
@@ -215,7 +225,7 @@ func New(ctx context.Context, opts Options) (*Manager, error) {
 	for _, s := range list {
 		if s.Worktree != "" {
 			// Earlier daemons split session worktrees' indexes.
-			if r, err := m.opts.Git.RepairIndex(ctx, s.Worktree, false); err != nil {
+			if r, err := m.files(*s).RepairIndex(ctx); err != nil {
 				m.log.Warn("index not repaired", "session", s.Name, "worktree", s.Worktree, "err", err)
 			} else if r != (workspace.IndexRepair{}) {
 				m.log.Warn("index repaired", "session", s.Name, "worktree", s.Worktree, "repair", r.String())
@@ -231,6 +241,7 @@ func New(ctx context.Context, opts Options) (*Manager, error) {
 		cancel()
 		return fail(err)
 	}
+	m.reviews.plans = m.plans
 	if m.pool != nil {
 		m.pool.start(m.ctx, &m.wg)
 	}
@@ -258,44 +269,14 @@ func (m *Manager) Close() error {
 // Subscribe calls fn for every session change until cancel is called. fn
 // must not block.
 func (m *Manager) Subscribe(fn func(Event)) (cancel func()) {
-	m.mu.Lock()
-	id := m.nextL
-	m.nextL++
-	m.listeners[id] = fn
-	m.mu.Unlock()
-	return func() {
-		m.mu.Lock()
-		delete(m.listeners, id)
-		m.mu.Unlock()
-	}
+	return m.events.add(fn)
 }
 
 // SubscribeActivity calls fn for every ACP session's activity until
 // cancel is called. fn must not block. A session's activities come in
 // order.
 func (m *Manager) SubscribeActivity(fn func(Activity)) (cancel func()) {
-	m.mu.Lock()
-	id := m.nextL
-	m.nextL++
-	m.activityListeners[id] = fn
-	m.mu.Unlock()
-	return func() {
-		m.mu.Lock()
-		delete(m.activityListeners, id)
-		m.mu.Unlock()
-	}
-}
-
-func (m *Manager) announceActivity(a Activity) {
-	m.mu.Lock()
-	fns := make([]func(Activity), 0, len(m.activityListeners))
-	for _, f := range m.activityListeners {
-		fns = append(fns, f)
-	}
-	m.mu.Unlock()
-	for _, f := range fns {
-		f(a)
-	}
+	return m.activity.add(fn)
 }
 
 // update applies fn to the session's record, stores it, then announces it.
@@ -339,14 +320,8 @@ func (m *Manager) change(id string, store bool, fn func(s *Session) bool) (Sessi
 	}
 	m.mu.Lock()
 	*cur = next.clone()
-	fns := make([]func(Event), 0, len(m.listeners))
-	for _, f := range m.listeners {
-		fns = append(fns, f)
-	}
 	m.mu.Unlock()
-	for _, f := range fns {
-		f(Event{Session: next.clone()})
-	}
+	m.events.send(Event{Session: next.clone()})
 	return next, nil
 }
 
@@ -360,14 +335,8 @@ func (m *Manager) insert(s *Session) error {
 	m.mu.Lock()
 	c := s.clone()
 	m.sessions[s.ID] = &c
-	fns := make([]func(Event), 0, len(m.listeners))
-	for _, f := range m.listeners {
-		fns = append(fns, f)
-	}
 	m.mu.Unlock()
-	for _, f := range fns {
-		f(Event{Session: s.clone()})
-	}
+	m.events.send(Event{Session: s.clone()})
 	return nil
 }
 

@@ -80,6 +80,9 @@ type merges struct {
 	log   *slog.Logger
 	// track follows a session's conflicts again (an undone merge's).
 	track func(ctx context.Context, s Session)
+	// reviewGate refuses a session a plan requires reviewed and no
+	// reviewer has finished a turn on.
+	reviewGate func(s Session, force bool) error
 }
 
 // mergeEnv is what merges need of the rest of the Manager: the sessions and
@@ -91,14 +94,13 @@ type mergeEnv interface {
 	effectiveConfig(ctx context.Context, root string) (Config, *repoConfig, error)
 	repoLock(root string) *sync.Mutex
 	hasWorktree(ctx context.Context, s Session) bool
-	reviewGate(s Session, force bool) error
 	Conflicts(repo, session, path string) []workspace.Conflict
 	Stop(ctx context.Context, ref Ref, force bool) (Session, error)
 	Remove(ctx context.Context, ref Ref, keepBranch, force bool) (RemoveResult, error)
 }
 
 func newMerges(m *Manager) *merges {
-	return &merges{env: m, git: m.opts.Git, store: m.store, log: m.log, track: m.conf.track}
+	return &merges{env: m, git: m.opts.Git, store: m.store, log: m.log, track: m.conf.track, reviewGate: m.reviews.gate}
 }
 
 // Merge merges a session into its target as a transaction, refused while
@@ -137,7 +139,7 @@ func (mg *merges) merge(ctx context.Context, ref Ref, req MergeRequest) (Session
 	if err := notDone(s, req.Force); err != nil {
 		return s, workspace.MergeResult{}, err
 	}
-	if err := mg.env.reviewGate(s, req.Force); err != nil {
+	if err := mg.reviewGate(s, req.Force); err != nil {
 		return s, workspace.MergeResult{}, err
 	}
 	strategy := req.Strategy

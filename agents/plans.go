@@ -93,8 +93,10 @@ type plans struct {
 	store *store
 	git   *workspace.Git
 	log   *slog.Logger
-	tick  time.Duration
-	kick  chan struct{}
+	// reconcileReviews marks reviews done and forwards their comments.
+	reconcileReviews func(ctx context.Context)
+	tick             time.Duration
+	kick             chan struct{}
 	// reconcileMu serializes reconcile: the loop and RunPlan both call
 	// it. changeMu serializes changes to stored plans (a cancel and a
 	// reconcile), from reading one to storing it. Lock order:
@@ -115,7 +117,6 @@ type plansEnv interface {
 	Lookup(ref Ref) (Session, error)
 	Spawn(ctx context.Context, req SpawnRequest, progress Progress) (Session, error)
 	ReviewBy(ctx context.Context, req ReviewRequest) (Session, error)
-	reconcileReviews(ctx context.Context)
 	role(ctx context.Context, root, name string) (Role, error)
 	repoLock(root string) *sync.Mutex
 	hasWorktree(ctx context.Context, s Session) bool
@@ -125,7 +126,7 @@ type plansEnv interface {
 }
 
 func newPlans(ctx context.Context, m *Manager) (*plans, error) {
-	ps := &plans{env: m, ctx: m.ctx, wg: &m.wg, store: m.store, git: m.opts.Git, log: m.log,
+	ps := &plans{env: m, ctx: m.ctx, wg: &m.wg, store: m.store, git: m.opts.Git, log: m.log, reconcileReviews: m.reviews.reconcile,
 		tick: time.Second, kick: make(chan struct{}, 1), runs: map[string]*PlanRun{}}
 	list, err := m.store.allPlans(ctx)
 	if err != nil {
@@ -152,7 +153,7 @@ func (ps *plans) start() {
 		defer t.Stop()
 		for {
 			ps.reconcile(ps.ctx)
-			ps.env.reconcileReviews(ps.ctx)
+			ps.reconcileReviews(ps.ctx)
 			select {
 			case <-ps.ctx.Done():
 				return

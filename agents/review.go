@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/studiod/studiod/agents/host"
 	"github.com/studiod/studiod/workspace"
 )
 
@@ -14,20 +15,54 @@ import (
 // and typed into the agent's terminal as one line.
 const MaxComment = 64 << 10
 
+// comments stores review comments on sessions' files and delivers them
+// as feedback (a part of the Manager's, behind commentsEnv).
+type comments struct {
+	env   commentsEnv
+	store *store
+}
+
+// commentsEnv is what comments needs of the Manager.
+type commentsEnv interface {
+	Lookup(ref Ref) (Session, error)
+	files(s Session) host.Workspace
+	hasWorktree(ctx context.Context, s Session) bool
+	// tell delivers message to s's agent.
+	tell(ctx context.Context, s Session, message string) (Delivery, error)
+}
+
 // AddComment stores a review comment on lines of a session's file.
 func (m *Manager) AddComment(ctx context.Context, ref Ref, path string, start, end int, body string) (Comment, error) {
-	return m.AddCommentBy(ctx, ref, "", path, start, end, body)
+	return m.comments.add(ctx, ref, "", path, start, end, body)
 }
 
 // AddCommentBy is AddComment made from inside a session, by (its ID or
 // name): the comment records it as its author, and a session cannot
 // comment on its own work.
 func (m *Manager) AddCommentBy(ctx context.Context, ref Ref, by, path string, start, end int, body string) (Comment, error) {
-	s, err := m.Lookup(ref)
+	return m.comments.add(ctx, ref, by, path, start, end, body)
+}
+
+// Comments lists a session's review comments.
+func (m *Manager) Comments(ctx context.Context, ref Ref) ([]Comment, error) {
+	return m.comments.list(ctx, ref)
+}
+
+// Feedback delivers every unsent comment to the agent as one message, typed
+// into its terminal, or through its profile's resume command when it has
+// exited, and marks them sent.
+func (m *Manager) Feedback(ctx context.Context, ref Ref) (sent int, message string, d Delivery, err error) {
+	return m.comments.feedback(ctx, ref)
+}
+
+// add stores a review comment on lines of a session's file, by a session
+// (its ID or name) or the person (by empty).
+func (cm *comments) add(ctx context.Context, ref Ref, by, path string, start, end int, body string) (Comment, error) {
+	s, err := cm.env.Lookup(ref)
 	if err != nil {
 		return Comment{}, err
 	}
-	author, err := m.author(s, by)
+	author, err := cm.author(s, by)
 	if err != nil {
 		return Comment{}, err
 	}
@@ -46,31 +81,30 @@ func (m *Manager) AddCommentBy(ctx context.Context, ref Ref, by, path string, st
 	if len(body) > MaxComment {
 		return Comment{}, invalidf("comment of %d bytes: the limit is %d KiB; shorten it, or split it over several lines' comments", len(body), MaxComment>>10)
 	}
-	if err := m.checkCommentLines(ctx, s, path, start, end); err != nil {
+	if err := cm.checkLines(ctx, s, path, start, end); err != nil {
 		return Comment{}, err
 	}
 	c := Comment{Session: s.ID, Path: path, StartLine: start, EndLine: end, Body: body, Created: time.Now().UTC(), By: author}
-	return c, m.store.addComment(ctx, &c)
+	return c, cm.store.addComment(ctx, &c)
 }
 
-// Comments lists a session's review comments.
-func (m *Manager) Comments(ctx context.Context, ref Ref) ([]Comment, error) {
-	s, err := m.Lookup(ref)
+// list lists a session's review comments.
+func (cm *comments) list(ctx context.Context, ref Ref) ([]Comment, error) {
+	s, err := cm.env.Lookup(ref)
 	if err != nil {
 		return nil, err
 	}
-	return m.store.comments(ctx, s.ID)
+	return cm.store.comments(ctx, s.ID)
 }
 
-// Feedback delivers every unsent comment to the agent as one message, typed
-// into its terminal, or through its profile's resume command when it has
-// exited, and marks them sent.
-func (m *Manager) Feedback(ctx context.Context, ref Ref) (sent int, message string, d Delivery, err error) {
-	s, err := m.Lookup(ref)
+// feedback delivers every unsent comment to the agent as one message and
+// marks them sent.
+func (cm *comments) feedback(ctx context.Context, ref Ref) (sent int, message string, d Delivery, err error) {
+	s, err := cm.env.Lookup(ref)
 	if err != nil {
 		return 0, "", d, err
 	}
-	all, err := m.store.comments(ctx, s.ID)
+	all, err := cm.store.comments(ctx, s.ID)
 	if err != nil {
 		return 0, "", d, err
 	}
@@ -92,10 +126,10 @@ func (m *Manager) Feedback(ctx context.Context, ref Ref) (sent int, message stri
 	}
 	// One line: a newline would submit a half-typed message to most agents.
 	message = "Review feedback on your changes: " + strings.Join(parts, " ")
-	if d, err = m.tell(ctx, s, message); err != nil {
+	if d, err = cm.env.tell(ctx, s, message); err != nil {
 		return 0, "", d, fmt.Errorf("send feedback to %s: %w", s.Name, err)
 	}
-	if err := m.store.markSent(ctx, ids, time.Now().UTC()); err != nil {
+	if err := cm.store.markSent(ctx, ids, time.Now().UTC()); err != nil {
 		return 0, "", d, err
 	}
 	return len(ids), message, d, nil

@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -66,11 +67,11 @@ func withBrief(brief, prompt string) string {
 
 // author resolves the session a comment is made from, or "" for none. A
 // session cannot comment on (review) its own work.
-func (m *Manager) author(s Session, by string) (string, error) {
+func (cm *comments) author(s Session, by string) (string, error) {
 	if by == "" {
 		return "", nil
 	}
-	a, err := m.Lookup(Ref{Session: by, Repo: s.Repo})
+	a, err := cm.env.Lookup(Ref{Session: by, Repo: s.Repo})
 	if err != nil {
 		return "", fmt.Errorf("comment's author: %w", err)
 	}
@@ -78,6 +79,38 @@ func (m *Manager) author(s Session, by string) (string, error) {
 		return "", invalidf("session %s cannot review itself: a reviewer comments on another session's work", s.Name)
 	}
 	return a.Name, nil
+}
+
+// reviews starts reviewers on sessions' work, follows their turns, and
+// gates merges on them (a part of the Manager's, behind reviewsEnv).
+type reviews struct {
+	env   reviewsEnv
+	store *store
+	log   *slog.Logger
+	ctx   context.Context // ends when the manager closes
+	// plans is set once the plans runner is made.
+	plans reviewPlans
+}
+
+// reviewsEnv is what reviews need of the Manager: the sessions, spawning
+// the reviewer, and sending the comments on.
+type reviewsEnv interface {
+	Lookup(ref Ref) (Session, error)
+	role(ctx context.Context, root, name string) (Role, error)
+	tip(ctx context.Context, s Session) (string, error)
+	uniqueName(repo, name string) string
+	Spawn(ctx context.Context, req SpawnRequest, progress Progress) (Session, error)
+	updateDerived(id string, fn func(s *Session) bool) (Session, error)
+	Feedback(ctx context.Context, ref Ref) (sent int, message string, d Delivery, err error)
+}
+
+// reviewPlans is what reviews need of the plans runner.
+type reviewPlans interface {
+	// poke has the runner look at its plans again.
+	poke()
+	// needsReview reports whether the plan task run by session id
+	// requires a review, and the name of the plan's task reviewing it.
+	needsReview(id string) (bool, string)
 }
 
 // ReviewRequest asks for a reviewer session on another session's work.
@@ -102,6 +135,11 @@ type ReviewRequest struct {
 // (uncommitted work included), so nothing it does moves the reviewed
 // branch. Its comments on the reviewed session record it as their author.
 func (m *Manager) ReviewBy(ctx context.Context, req ReviewRequest) (Session, error) {
+	return m.reviews.by(ctx, req)
+}
+
+func (rv *reviews) by(ctx context.Context, req ReviewRequest) (Session, error) {
+	m := rv.env
 	s, err := m.Lookup(req.Reviewed)
 	if err != nil {
 		return Session{}, err
@@ -139,10 +177,10 @@ func (m *Manager) ReviewBy(ctx context.Context, req ReviewRequest) (Session, err
 	if err != nil {
 		return Session{}, err
 	}
-	if err := m.store.putReview(ctx, r.ID, s.ID, req.Forward); err != nil {
+	if err := rv.store.putReview(ctx, r.ID, s.ID, req.Forward); err != nil {
 		return r, err
 	}
-	m.plans.poke()
+	rv.plans.poke()
 	return r, nil
 }
 
@@ -164,40 +202,45 @@ type ReviewInfo struct {
 // Reviews lists the reviewers of a session and, for a reviewer, whom it
 // reviews (a name, "" for none).
 func (m *Manager) Reviews(ctx context.Context, s Session) ([]ReviewInfo, string) {
-	recs, err := m.store.reviews(ctx)
+	return m.reviews.of(ctx, s)
+}
+
+func (rv *reviews) of(ctx context.Context, s Session) ([]ReviewInfo, string) {
+	m := rv.env
+	recs, err := rv.store.reviews(ctx)
 	if err != nil {
 		return nil, ""
 	}
 	var out []ReviewInfo
-	var reviews string
+	var reviewing string
 	var comments []Comment
 	for _, r := range recs {
 		if r.reviewer == s.ID {
 			if rd, err := m.Lookup(Ref{Session: r.reviewed}); err == nil {
-				reviews = rd.Name
+				reviewing = rd.Name
 			}
 		}
 		if r.reviewed != s.ID {
 			continue
 		}
-		rv, err := m.Lookup(Ref{Session: r.reviewer})
+		who, err := m.Lookup(Ref{Session: r.reviewer})
 		if err != nil {
 			continue
 		}
 		if comments == nil {
-			comments, _ = m.store.comments(ctx, s.ID)
+			comments, _ = rv.store.comments(ctx, s.ID)
 		}
 		n := 0
 		for _, c := range comments {
-			if c.By == rv.Name {
+			if c.By == who.Name {
 				n++
 			}
 		}
 		// Done as soon as the reviewer's turn is over, before the
 		// reconcile loop records it.
-		out = append(out, ReviewInfo{Reviewer: rv.Name, ID: rv.ID, Done: r.done || turnOver(rv.State), Comments: n})
+		out = append(out, ReviewInfo{Reviewer: who.Name, ID: who.ID, Done: r.done || turnOver(who.State), Comments: n})
 	}
-	return out, reviews
+	return out, reviewing
 }
 
 // turnOver reports a session whose agent has finished its turn.
@@ -209,10 +252,11 @@ func turnOver(state vocab.State) bool {
 	return false
 }
 
-// reconcileReviews marks the reviews whose reviewer has finished its turn
-// done, and forwards their comments when asked.
-func (m *Manager) reconcileReviews(ctx context.Context) {
-	recs, err := m.store.reviews(ctx)
+// reconcile marks the reviews whose reviewer has finished its turn done,
+// and forwards their comments when asked.
+func (rv *reviews) reconcile(ctx context.Context) {
+	m := rv.env
+	recs, err := rv.store.reviews(ctx)
 	if err != nil {
 		return
 	}
@@ -220,13 +264,13 @@ func (m *Manager) reconcileReviews(ctx context.Context) {
 		if r.done && (!r.forward || r.forwarded) {
 			continue
 		}
-		rv, err := m.Lookup(Ref{Session: r.reviewer})
-		if err != nil || !turnOver(rv.State) {
+		who, err := m.Lookup(Ref{Session: r.reviewer})
+		if err != nil || !turnOver(who.State) {
 			continue
 		}
 		if !r.done {
-			if err := m.store.reviewDone(ctx, r.reviewer); err != nil {
-				m.log.Warn("review: record done", "reviewer", rv.Name, "err", err)
+			if err := rv.store.reviewDone(ctx, r.reviewer); err != nil {
+				rv.log.Warn("review: record done", "reviewer", who.Name, "err", err)
 				continue
 			}
 			// The reviewed session's record has not changed; announce it
@@ -235,10 +279,10 @@ func (m *Manager) reconcileReviews(ctx context.Context) {
 		}
 		if r.forward && !r.forwarded {
 			if _, _, _, err := m.Feedback(ctx, Ref{Session: r.reviewed}); err != nil {
-				m.log.Info("review: forward comments", "reviewer", rv.Name, "err", err)
+				rv.log.Info("review: forward comments", "reviewer", who.Name, "err", err)
 			}
-			if err := m.store.reviewForwarded(ctx, r.reviewer); err != nil {
-				m.log.Warn("review: record forwarded", "reviewer", rv.Name, "err", err)
+			if err := rv.store.reviewForwarded(ctx, r.reviewer); err != nil {
+				rv.log.Warn("review: record forwarded", "reviewer", who.Name, "err", err)
 			}
 		}
 	}
@@ -264,17 +308,17 @@ func (e *UnreviewedError) Error() string {
 	return fmt.Sprintf("session %s must be reviewed before it merges (require_review): %s", e.Session, how)
 }
 
-// reviewGate refuses s when a plan requires its review and no reviewer has
+// gate refuses s when a plan requires its review and no reviewer has
 // finished its turn.
-func (m *Manager) reviewGate(s Session, force bool) error {
+func (rv *reviews) gate(s Session, force bool) error {
 	if force {
 		return nil
 	}
-	needs, reviewer := m.plans.needsReview(s.ID)
+	needs, reviewer := rv.plans.needsReview(s.ID)
 	if !needs {
 		return nil
 	}
-	infos, _ := m.Reviews(m.ctx, s)
+	infos, _ := rv.of(rv.ctx, s)
 	started := false
 	for _, r := range infos {
 		if r.Done {
@@ -366,15 +410,15 @@ func (s *store) reviewSet(ctx context.Context, col, reviewer string) error {
 	return err
 }
 
-// reviewGateAll is reviewGate for each session of a land's queue, before
-// anything lands.
-func (m *Manager) reviewGateAll(ids []string, force bool) error {
+// gateAll is gate for each session of a land's queue, before anything
+// lands.
+func (rv *reviews) gateAll(ids []string, force bool) error {
 	for _, id := range ids {
-		s, err := m.Lookup(Ref{Session: id})
+		s, err := rv.env.Lookup(Ref{Session: id})
 		if err != nil {
 			continue
 		}
-		if err := m.reviewGate(s, force); err != nil {
+		if err := rv.gate(s, force); err != nil {
 			return err
 		}
 	}

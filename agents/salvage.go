@@ -3,10 +3,12 @@ package agents
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/studiod/studiod/agents/host"
 	"github.com/studiod/studiod/workspace"
 )
 
@@ -23,6 +25,24 @@ const SalvagePrefix = "refs/studio/salvage/"
 // defaultSalvageDays is how long a salvage ref is kept when the
 // configuration does not say.
 const defaultSalvageDays = 30
+
+// salvager keeps, lists, prunes and restores salvages (a part of the
+// Manager's, behind salvageEnv).
+type salvager struct {
+	env salvageEnv
+	git *workspace.Git
+	log *slog.Logger
+}
+
+// salvageEnv is what salvager needs of the Manager.
+type salvageEnv interface {
+	hasWorktree(ctx context.Context, s Session) bool
+	snapshot(ctx context.Context, s Session) (workspace.Snapshot, error)
+	files(s Session) host.Workspace
+	effectiveConfig(ctx context.Context, root string) (Config, *repoConfig, error)
+	openRepo(ctx context.Context, dir string) (*workspace.Repo, error)
+	Spawn(ctx context.Context, req SpawnRequest, progress Progress) (Session, error)
+}
 
 // Salvage is what a removed session left.
 type Salvage struct {
@@ -43,13 +63,13 @@ type Salvage struct {
 	Changes     Changes // against Base
 }
 
-// salvage keeps s's work as a salvage ref before its worktree goes, and
+// keep keeps s's work as a salvage ref before its worktree goes, and
 // returns it; a zero Salvage when there is no work to keep (nothing beyond
 // its base).
-func (m *Manager) salvage(ctx context.Context, repo *workspace.Repo, s Session) (Salvage, error) {
+func (g *salvager) keep(ctx context.Context, repo *workspace.Repo, s Session) (Salvage, error) {
 	head, tree, uncommitted := "", "", false
-	if s.Worktree != "" && m.hasWorktree(ctx, s) {
-		snap, err := m.snapshot(ctx, s)
+	if s.Worktree != "" && g.env.hasWorktree(ctx, s) {
+		snap, err := g.env.snapshot(ctx, s)
 		if err != nil {
 			return Salvage{}, fmt.Errorf("snapshot %s before removing it: %w", s.Name, err)
 		}
@@ -74,7 +94,7 @@ func (m *Manager) salvage(ctx context.Context, repo *workspace.Repo, s Session) 
 	}
 	// A removal tried again (after a crash, a failure) keeps the salvage
 	// it made already.
-	if list, err := m.salvages(ctx, repo); err == nil {
+	if list, err := g.list(ctx, repo); err == nil {
 		for _, old := range list {
 			if old.SessionID != s.ID {
 				continue
@@ -84,7 +104,7 @@ func (m *Manager) salvage(ctx context.Context, repo *workspace.Repo, s Session) 
 			}
 		}
 	}
-	files, err := m.files(s).Diff(ctx, s.Base, tree, nil, true)
+	files, err := g.env.files(s).Diff(ctx, s.Base, tree, nil, true)
 	if err != nil {
 		return Salvage{}, err
 	}
@@ -93,7 +113,7 @@ func (m *Manager) salvage(ctx context.Context, repo *workspace.Repo, s Session) 
 		Base: s.Base, When: time.Now().UTC(), Uncommitted: uncommitted,
 		Changes: Changes{Files: t.Files, Additions: t.Additions, Deletions: t.Deletions}}
 	date := strconv.FormatInt(sv.When.Unix(), 10) + " +0000"
-	commit, err := m.opts.Git.RunCmd(ctx, workspace.Cmd{Dir: repo.Root, Env: []string{
+	commit, err := g.git.RunCmd(ctx, workspace.Cmd{Dir: repo.Root, Env: []string{
 		"GIT_AUTHOR_NAME=studiod", "GIT_AUTHOR_EMAIL=studiod@localhost", "GIT_AUTHOR_DATE=" + date,
 		"GIT_COMMITTER_NAME=studiod", "GIT_COMMITTER_EMAIL=studiod@localhost", "GIT_COMMITTER_DATE=" + date,
 	}}, "commit-tree", "--no-gpg-sign", tree, "-p", head, "-m", sv.message())
@@ -114,7 +134,7 @@ func (m *Manager) salvage(ctx context.Context, repo *workspace.Repo, s Session) 
 			return Salvage{}, fmt.Errorf("keep %s's work: %w", s.Name, err)
 		}
 	}
-	m.log.Info("salvaged", "session", s.Name, "ref", sv.Ref, "uncommitted", uncommitted, "files", sv.Changes.Files)
+	g.log.Info("salvaged", "session", s.Name, "ref", sv.Ref, "uncommitted", uncommitted, "files", sv.Changes.Files)
 	return sv, nil
 }
 
@@ -132,21 +152,21 @@ func (sv Salvage) message() string {
 		sv.Changes.Files, sv.Changes.Additions, sv.Changes.Deletions)
 }
 
-// Salvages lists the salvage refs of the repository at dir, newest first,
-// having pruned those older than its salvage_days.
-func (m *Manager) Salvages(ctx context.Context, dir string) ([]Salvage, error) {
-	repo, err := m.openRepo(ctx, dir)
+// listRepo lists the salvage refs of the repository at dir, newest
+// first, having pruned those older than its salvage_days.
+func (g *salvager) listRepo(ctx context.Context, dir string) ([]Salvage, error) {
+	repo, err := g.env.openRepo(ctx, dir)
 	if err != nil {
 		return nil, err
 	}
-	list, err := m.salvages(ctx, repo)
+	list, err := g.list(ctx, repo)
 	if err != nil {
 		return nil, err
 	}
-	return m.pruneSalvages(ctx, repo, list), nil
+	return g.prune(ctx, repo, list), nil
 }
 
-func (m *Manager) salvages(ctx context.Context, repo *workspace.Repo) ([]Salvage, error) {
+func (g *salvager) list(ctx context.Context, repo *workspace.Repo) ([]Salvage, error) {
 	out, err := repo.Run(ctx, "for-each-ref", "--sort=-committerdate",
 		"--format=%(refname)%00%(objectname)%00%(committerdate:unix)%00%(contents)%00", SalvagePrefix)
 	if err != nil {
@@ -191,11 +211,11 @@ func (m *Manager) salvages(ctx context.Context, repo *workspace.Repo) ([]Salvage
 	return list, nil
 }
 
-// pruneSalvages deletes the salvage refs older than the repository's
+// prune deletes the salvage refs older than the repository's
 // salvage_days and returns the others.
-func (m *Manager) pruneSalvages(ctx context.Context, repo *workspace.Repo, list []Salvage) []Salvage {
+func (g *salvager) prune(ctx context.Context, repo *workspace.Repo, list []Salvage) []Salvage {
 	days := defaultSalvageDays
-	if cfg, _, err := m.effectiveConfig(ctx, repo.Root); err == nil && cfg.Defaults.SalvageDays != 0 {
+	if cfg, _, err := g.env.effectiveConfig(ctx, repo.Root); err == nil && cfg.Defaults.SalvageDays != 0 {
 		days = cfg.Defaults.SalvageDays
 	}
 	if days < 0 {
@@ -206,7 +226,7 @@ func (m *Manager) pruneSalvages(ctx context.Context, repo *workspace.Repo, list 
 	for _, sv := range list {
 		if sv.When.Before(cutoff) {
 			if _, err := repo.Run(ctx, "update-ref", "-d", sv.Ref, sv.Commit); err == nil {
-				m.log.Info("pruned salvage", "ref", sv.Ref, "from", sv.When)
+				g.log.Info("pruned salvage", "ref", sv.Ref, "from", sv.When)
 				continue
 			}
 		}
@@ -234,17 +254,17 @@ type RestoreResult struct {
 	Branch  string   // restored as a branch
 }
 
-// Restore brings a salvage back, as a new session whose branch starts at
+// restore brings a salvage back, as a new session whose branch starts at
 // it, or as a new branch. The salvage ref stays until it is pruned.
-func (m *Manager) Restore(ctx context.Context, req RestoreRequest, progress Progress) (RestoreResult, error) {
+func (g *salvager) restore(ctx context.Context, req RestoreRequest, progress Progress) (RestoreResult, error) {
 	if req.As != "" && req.Branch != "" {
 		return RestoreResult{}, invalidf("restore into a session (--as) or a branch (--branch), not both")
 	}
-	repo, err := m.openRepo(ctx, req.Repo)
+	repo, err := g.env.openRepo(ctx, req.Repo)
 	if err != nil {
 		return RestoreResult{}, err
 	}
-	list, err := m.salvages(ctx, repo)
+	list, err := g.list(ctx, repo)
 	if err != nil {
 		return RestoreResult{}, err
 	}
@@ -282,7 +302,7 @@ func (m *Manager) Restore(ctx context.Context, req RestoreRequest, progress Prog
 	if name == "" {
 		name = sv.Session
 	}
-	s, err := m.Spawn(ctx, SpawnRequest{Repo: repo.Root, Name: name, Agent: agent, Command: req.Command, Base: sv.Commit,
+	s, err := g.env.Spawn(ctx, SpawnRequest{Repo: repo.Root, Name: name, Agent: agent, Command: req.Command, Base: sv.Commit,
 		Target: sv.Target, Note: "restored from salvage " + sv.Name}, progress)
 	if err != nil {
 		return res, err
@@ -291,12 +311,24 @@ func (m *Manager) Restore(ctx context.Context, req RestoreRequest, progress Prog
 	return res, nil
 }
 
+// Salvages lists the salvage refs of the repository at dir, newest first,
+// having pruned those older than its salvage_days.
+func (m *Manager) Salvages(ctx context.Context, dir string) ([]Salvage, error) {
+	return m.salvager.listRepo(ctx, dir)
+}
+
+// Restore brings a salvage back, as a new session whose branch starts at
+// it, or as a new branch. The salvage ref stays until it is pruned.
+func (m *Manager) Restore(ctx context.Context, req RestoreRequest, progress Progress) (RestoreResult, error) {
+	return m.salvager.restore(ctx, req, progress)
+}
+
 // keepWork salvages s before its worktree goes and freezes its change
 // stats at what was kept: the tracker must not snapshot a worktree while
 // it is deleted or recycled. It returns the salvage and the removed
 // session's detail. A salvage that fails stops the removal, unless forced.
 func (m *Manager) keepWork(ctx context.Context, repo *workspace.Repo, s Session, force bool) (Salvage, string, error) {
-	sv, err := m.salvage(ctx, repo, s)
+	sv, err := m.salvager.keep(ctx, repo, s)
 	if err != nil && !force {
 		return Salvage{}, "", fmt.Errorf("%w: nothing was removed (--force removes it without keeping its work)", err)
 	}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 )
 
 // Each session has a secret, a random token in its agent's environment
@@ -30,17 +31,32 @@ const tokenFile = "token"
 // its session's secret, or a session acting on another.
 var ErrForbidden = errors.New("forbidden")
 
-// secret returns the session's secret, making it on first use. Sessions
+// secrets makes, keeps and checks sessions' secrets (a part of the
+// Manager's, behind secretsEnv).
+type secrets struct {
+	env   secretsEnv
+	cache sync.Map // session ID → its secret
+}
+
+// secretsEnv is what secrets needs of the Manager: its sessions.
+type secretsEnv interface {
+	// List lists the sessions of repo (all when empty); removed, merged
+	// and failed ones with all.
+	List(repo string, all bool) []Session
+	Lookup(ref Ref) (Session, error)
+}
+
+// make returns the session's secret, making it on first use. Sessions
 // started before sessions had secrets have none until their agent starts
 // again.
-func (m *Manager) secret(s *Session) (string, error) {
-	if v, ok := m.secrets.Load(s.ID); ok {
+func (x *secrets) make(s *Session) (string, error) {
+	if v, ok := x.cache.Load(s.ID); ok {
 		return v.(string), nil
 	}
 	file := filepath.Join(s.Dir, tokenFile)
 	if b, err := os.ReadFile(file); err == nil && len(b) > 0 {
 		tok := strings.TrimSpace(string(b))
-		m.secrets.Store(s.ID, tok)
+		x.cache.Store(s.ID, tok)
 		return tok, nil
 	}
 	var raw [32]byte
@@ -49,14 +65,13 @@ func (m *Manager) secret(s *Session) (string, error) {
 	if err := os.WriteFile(file, []byte(tok+"\n"), 0o600); err != nil {
 		return "", fmt.Errorf("write the secret of session %s: %w", s.Name, err)
 	}
-	v, _ := m.secrets.LoadOrStore(s.ID, tok)
+	v, _ := x.cache.LoadOrStore(s.ID, tok)
 	return v.(string), nil
 }
 
-// storedSecret returns the session's secret if it has one, without making
-// one.
-func (m *Manager) storedSecret(s Session) string {
-	if v, ok := m.secrets.Load(s.ID); ok {
+// stored returns the session's secret if it has one, without making one.
+func (x *secrets) stored(s Session) string {
+	if v, ok := x.cache.Load(s.ID); ok {
 		return v.(string)
 	}
 	b, err := os.ReadFile(filepath.Join(s.Dir, tokenFile))
@@ -65,14 +80,14 @@ func (m *Manager) storedSecret(s Session) string {
 	}
 	tok := strings.TrimSpace(string(b))
 	if tok != "" {
-		m.secrets.Store(s.ID, tok)
+		x.cache.Store(s.ID, tok)
 	}
 	return tok
 }
 
-// checkSecret refuses a hook for s that does not carry s's secret.
-func (m *Manager) checkSecret(s Session, token string) error {
-	want := m.storedSecret(s)
+// check refuses a hook for s that does not carry s's secret.
+func (x *secrets) check(s Session, token string) error {
+	want := x.stored(s)
 	if want == "" {
 		// A session from before secrets: its agent has none to present.
 		return nil
@@ -86,39 +101,34 @@ func (m *Manager) checkSecret(s Session, token string) error {
 	return nil
 }
 
-// Caller returns the session whose secret token is; ok is false when it
+// caller returns the session whose secret token is; ok is false when it
 // is no session's (a removed session's, or a made-up one).
-func (m *Manager) Caller(token string) (s Session, ok bool) {
+func (x *secrets) caller(token string) (s Session, ok bool) {
 	if token == "" {
 		return Session{}, false
 	}
-	m.mu.Lock()
-	all := make([]Session, 0, len(m.sessions))
-	for _, r := range m.sessions {
+	for _, r := range x.env.List("", true) {
 		// A removed session speaks for nothing, and its directory (the
 		// secret's file) may be gone: a lookup would read the disk for
 		// every removed session at every call.
-		if r.State != Removed {
-			all = append(all, *r)
+		if r.State == Removed {
+			continue
 		}
-	}
-	m.mu.Unlock()
-	for _, r := range all {
-		if want := m.storedSecret(r); want != "" && subtle.ConstantTimeCompare([]byte(token), []byte(want)) == 1 {
-			return r.clone(), true
+		if want := x.stored(r); want != "" && subtle.ConstantTimeCompare([]byte(token), []byte(want)) == 1 {
+			return r, true
 		}
 	}
 	return Session{}, false
 }
 
-// ActsOn checks that a caller presenting token may change the sessions
+// actsOn checks that a caller presenting token may change the sessions
 // refs name: the person (no token) may change any; a session only itself.
 // what names the request for the refusal ("stop", "merge").
-func (m *Manager) ActsOn(token, what string, refs ...Ref) error {
+func (x *secrets) actsOn(token, what string, refs ...Ref) error {
 	if token == "" {
 		return nil
 	}
-	caller, ok := m.Caller(token)
+	caller, ok := x.caller(token)
 	if !ok {
 		return fmt.Errorf("%w: %s: the caller runs inside a session studiod no longer knows; only the person may do this, from their own shell", ErrForbidden, what)
 	}
@@ -130,7 +140,7 @@ func (m *Manager) ActsOn(token, what string, refs ...Ref) error {
 			// A name is looked up in the caller's own repository first.
 			ref.Repo = caller.Repo
 		}
-		s, err := m.Lookup(ref)
+		s, err := x.env.Lookup(ref)
 		if err != nil {
 			return err
 		}
@@ -139,4 +149,15 @@ func (m *Manager) ActsOn(token, what string, refs ...Ref) error {
 		}
 	}
 	return nil
+}
+
+// Caller returns the session whose secret token is; ok is false when it
+// is no session's (a removed session's, or a made-up one).
+func (m *Manager) Caller(token string) (s Session, ok bool) { return m.secrets.caller(token) }
+
+// ActsOn checks that a caller presenting token may change the sessions
+// refs name: the person (no token) may change any; a session only itself.
+// what names the request for the refusal ("stop", "merge").
+func (m *Manager) ActsOn(token, what string, refs ...Ref) error {
+	return m.secrets.actsOn(token, what, refs...)
 }

@@ -163,7 +163,7 @@ func (m *Manager) remove(ctx context.Context, ref Ref, keepBranch, force bool) (
 		return m.release(ctx, repo, s, rec, host.Discard)
 	}
 	if m.hasWorktree(ctx, s) {
-		st, err := m.opts.Git.WorktreeStatus(ctx, s.Worktree)
+		st, err := m.files(s).Status(ctx)
 		if err != nil {
 			return RemoveResult{}, err
 		}

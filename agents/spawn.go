@@ -299,7 +299,7 @@ func (m *Manager) reserve(ctx context.Context, repo *workspace.Repo, cfg Config,
 	if err := os.MkdirAll(s.Dir, 0o700); err != nil {
 		return nil, err
 	}
-	if _, err := m.secret(s); err != nil {
+	if _, err := m.secrets.make(s); err != nil {
 		return nil, err
 	}
 	if err := m.insert(s); err != nil {
@@ -382,7 +382,7 @@ func (m *Manager) agentEnv(s *Session, p Profile) []string {
 	// A daemon started from inside a session must not hand that session's
 	// secret on.
 	env := slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, TokenEnv+"=") })
-	if tok := m.storedSecret(*s); tok != "" {
+	if tok := m.secrets.stored(*s); tok != "" {
 		env = append(env, TokenEnv+"="+tok)
 	}
 	env = append(env,
@@ -440,10 +440,10 @@ func (m *Manager) rollback(ctx context.Context, s *Session) {
 		if err := m.workspace(repo, s).Release(ctx, host.Discard); err != nil {
 			m.log.Warn("rollback: remove worktree", "session", s.Name, "err", err)
 		}
-	} else if _, err := os.Stat(s.Worktree); err == nil {
+	} else if err := m.workspace(repo, s).RemoveEmpty(ctx); err != nil {
 		// A directory git does not know as our worktree: a crash between
-		// mkdir and registration. Only remove it if it is empty.
-		os.Remove(s.Worktree)
+		// mkdir and registration. Only an empty one goes.
+		m.log.Warn("rollback: remove directory", "session", s.Name, "err", err)
 	}
 	repo.Run(ctx, "worktree", "prune")
 	if ok, _ := repo.BranchExists(ctx, s.Branch); ok {

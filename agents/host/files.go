@@ -73,6 +73,38 @@ func (w localWorkspace) Watch(ctx context.Context, fn func(workspace.WatchBatch)
 	return w.w.Add(ctx, workspace.WatchRoot{Dir: w.spec.Path, GitIgnore: true, Notify: fn})
 }
 
+func (w localWorkspace) Status(ctx context.Context) (workspace.Status, error) {
+	return w.spec.Repo.Git.WorktreeStatus(ctx, w.spec.Path)
+}
+
+func (w localWorkspace) RepairIndex(ctx context.Context) (workspace.IndexRepair, error) {
+	return w.spec.Repo.Git.RepairIndex(ctx, w.spec.Path, false)
+}
+
+func (w localWorkspace) RemoveEmpty(ctx context.Context) error {
+	if w.spec.Path == "" {
+		return nil
+	}
+	fi, err := os.Stat(w.spec.Path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if !fi.IsDir() {
+		return errors.New("remove " + w.spec.Path + ": not a directory")
+	}
+	// Remove refuses a directory that is not empty.
+	if err := os.Remove(w.spec.Path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		if entries, rerr := os.ReadDir(w.spec.Path); rerr == nil && len(entries) > 0 {
+			return nil
+		}
+		return err
+	}
+	return nil
+}
+
 // indexIn is where a workspace of session id keeps its private snapshot
 // index, under a runtime's state directory stateDir: beside the session's
 // other files.

@@ -180,3 +180,91 @@ func waitPaths(t *testing.T, ctx context.Context, batches <-chan workspace.Watch
 		}
 	}
 }
+
+// TestWorkspaceUpkeep checks what the core asks of a worktree besides its
+// files, on each runtime on this machine: its status (remove's dirty
+// check), the repair of a split index earlier daemons left, and the
+// removal of an empty directory a spawn cut short leaves.
+func TestWorkspaceUpkeep(t *testing.T) {
+	gittest.Setenv(t)
+	for _, name := range []string{"local", "fake"} {
+		t.Run(name, func(t *testing.T) {
+			ctx := t.Context()
+			repoDir := gittest.NewRepo(t, map[string]string{"a.txt": "a\n"})
+			repo, err := workspace.Open(ctx, workspace.DefaultGit, repoDir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			base := gittest.Git(t, repoDir, "rev-parse", "HEAD")
+			home := t.TempDir()
+			var rt Runtime
+			if name == "local" {
+				l, err := NewLocal(os.Args[0], filepath.Join(home, "state"), filepath.Join(home, "run"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				rt = l
+			} else {
+				rt = NewFake()
+			}
+			spec := WorkspaceSpec{Repo: repo, Session: "s1", Path: filepath.Join(home, "wt"), Branch: "work", Base: base, Target: "main"}
+			ws, err := rt.Acquire(ctx, spec)
+			if err != nil {
+				t.Fatalf("Acquire: %v", err)
+			}
+
+			if st, err := ws.Status(ctx); err != nil || st.Dirty() {
+				t.Fatalf("Status of a fresh worktree: %+v, %v; want clean", st, err)
+			}
+			os.WriteFile(filepath.Join(ws.Path(), "a.txt"), []byte("changed\n"), 0o644)
+			os.WriteFile(filepath.Join(ws.Path(), "new.txt"), []byte("new\n"), 0o644)
+			st, err := ws.Status(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var paths []string
+			for _, e := range st.Entries {
+				paths = append(paths, e.Path)
+			}
+			slices.Sort(paths)
+			if !slices.Equal(paths, []string{"a.txt", "new.txt"}) {
+				t.Errorf("Status: %v; want a.txt and new.txt", paths)
+			}
+
+			if r, err := ws.RepairIndex(ctx); err != nil || r != (workspace.IndexRepair{}) {
+				t.Errorf("RepairIndex of an unsplit index: %+v, %v; want nothing done", r, err)
+			}
+			gittest.Git(t, repoDir, "config", "extensions.worktreeConfig", "true")
+			gittest.Git(t, ws.Path(), "config", "--worktree", "core.splitIndex", "true")
+			gittest.Git(t, ws.Path(), "update-index", "--split-index")
+			if r, err := ws.RepairIndex(ctx); err != nil || !r.Merged {
+				t.Errorf("RepairIndex of a split index: %+v, %v; want it merged", r, err)
+			}
+			if v, err := gittest.Try(ws.Path(), "config", "core.splitIndex"); err == nil {
+				t.Errorf("core.splitIndex still set after the repair: %q", v)
+			}
+
+			// A directory with files stays; an empty one goes; none is no
+			// error.
+			if err := ws.RemoveEmpty(ctx); err != nil {
+				t.Errorf("RemoveEmpty of a worktree with files: %v", err)
+			}
+			if ok, _ := ws.Exists(ctx); !ok {
+				t.Fatal("RemoveEmpty removed a worktree with files")
+			}
+			left := rt.Workspace(WorkspaceSpec{Repo: repo, Session: "s2", Path: filepath.Join(home, "left"), Branch: "left", Base: base, Target: "main"})
+			if err := os.Mkdir(left.Path(), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := left.RemoveEmpty(ctx); err != nil {
+				t.Errorf("RemoveEmpty of an empty directory: %v", err)
+			}
+			if _, err := os.Stat(left.Path()); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("the empty directory is still there: %v", err)
+			}
+			if err := left.RemoveEmpty(ctx); err != nil {
+				t.Errorf("RemoveEmpty of no directory: %v", err)
+			}
+		})
+	}
+}

@@ -87,6 +87,17 @@ type Workspace interface {
 	// worktree (git-ignored directories left out), until stop is called.
 	// fn runs on the watcher's goroutine and must not block.
 	Watch(ctx context.Context, fn func(workspace.WatchBatch)) (stop func(), err error)
+	// Status is the worktree's uncommitted and untracked (not ignored)
+	// files, as git status reports them.
+	Status(ctx context.Context) (workspace.Status, error)
+	// RepairIndex undoes the split index earlier daemons gave the
+	// worktree (workspace.Git.RepairIndex); the zero IndexRepair when
+	// there was nothing to undo.
+	RepairIndex(ctx context.Context) (workspace.IndexRepair, error)
+	// RemoveEmpty removes the worktree's directory if it is there and
+	// empty: what a spawn cut short between making it and registering
+	// the worktree leaves. A directory with files in it stays.
+	RemoveEmpty(ctx context.Context) error
 }
 
 // Release says how a workspace is given up.
