@@ -185,6 +185,9 @@ func (w *Watcher) rescan(r *watchRoot) {
 		r.nextRescan = now.Add(w.opts.Rescan)
 	} else {
 		r.nextRescan = now.Add(wait)
+		if !r.scan.nextSweep.After(now) {
+			r.nextRescan = now // a sweep is due, or was asked for meanwhile
+		}
 	}
 	wake(w.dispWake)
 	if err != nil || full {
