@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/studiod/studiod/vocab"
@@ -229,6 +230,9 @@ func (p hookPayload) permission() *Ask {
 		Pattern      string `json:"pattern"`
 	}
 	json.Unmarshal(p.ToolInput, &in)
+	if q := p.question(); q != nil {
+		return q
+	}
 	a := &Ask{Kind: WaitPermission, Tool: p.ToolName, Source: "hook"}
 	file := firstNonEmpty(in.FilePath, in.NotebookPath, in.Path)
 	if file != "" && p.Cwd != "" {
@@ -252,6 +256,39 @@ func (p hookPayload) permission() *Ask {
 	default:
 		a.Subject = clip(oneLine(string(p.ToolInput)), 80)
 		a.Question = fmt.Sprintf("Allow %s?", p.ToolName)
+	}
+	return a
+}
+
+// question reads Claude Code's AskUserQuestion: the model asks the person
+// to choose. The first question is asked; its options are offered by
+// number (the digit Claude Code's menu picks them with) and label. nil for
+// other tools.
+func (p hookPayload) question() *Ask {
+	if p.ToolName != "AskUserQuestion" {
+		return nil
+	}
+	var in struct {
+		Questions []struct {
+			Question string `json:"question"`
+			Header   string `json:"header"`
+			Options  []struct {
+				Label       string `json:"label"`
+				Description string `json:"description"`
+			} `json:"options"`
+		} `json:"questions"`
+	}
+	if json.Unmarshal(p.ToolInput, &in) != nil || len(in.Questions) == 0 || in.Questions[0].Question == "" {
+		return nil
+	}
+	q := in.Questions[0]
+	a := &Ask{Kind: WaitQuestion, Tool: p.ToolName, Question: oneLine(q.Question), Subject: oneLine(q.Header), Source: "hook"}
+	for i, o := range q.Options {
+		label := oneLine(o.Label)
+		if d := oneLine(o.Description); d != "" {
+			label += " — " + d
+		}
+		a.Options = append(a.Options, Option{ID: strconv.Itoa(i + 1), Label: label})
 	}
 	return a
 }

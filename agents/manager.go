@@ -43,6 +43,10 @@ type Options struct {
 	SpawnGrace time.Duration
 	// Watch tunes the file watcher behind conflict prediction.
 	Watch workspace.WatcherOptions
+	// Watcher is the daemon's file watcher when the caller made it (and
+	// gave it to its Runtime too); it stays the caller's to close. Nil:
+	// the Manager makes one from Watch, and closes it.
+	Watcher *workspace.Watcher
 	// PoolSettle is how long the worktree pool waits after a spawn before
 	// refilling (default 2s).
 	PoolSettle time.Duration
@@ -89,6 +93,9 @@ type Manager struct {
 	conf  *conflicts
 	integ *integrator
 	plans *plans
+	lands *landQueue
+	// merges carries out single merges and undos (merge.go).
+	merges *merges
 	// pool keeps ready worktrees (pool.go); nil with a Host of the caller's.
 	pool       *pool
 	who        whoCache
@@ -132,17 +139,40 @@ func New(ctx context.Context, opts Options) (*Manager, error) {
 	if err := os.MkdirAll(opts.StateDir, 0o700); err != nil {
 		return nil, err
 	}
+	// The daemon's one file watcher: the runtime's workspaces are watched
+	// through it, and the pool's trees and the repositories' refs.
+	watcher, ownWatcher := opts.Watcher, false
+	if watcher == nil {
+		if opts.Watch.CookieDir == "" {
+			// Where the watcher's fsmonitor answers sync with inotify.
+			opts.Watch.CookieDir = filepath.Join(opts.RuntimeDir, "fsmonitor")
+		}
+		opts.Watch.Logger = opts.Log
+		w, err := workspace.NewWatcher(opts.Git, opts.Watch)
+		if err != nil {
+			opts.Log.Error("file watcher unavailable: conflicts are predicted only on request", "err", err)
+		} else {
+			watcher, ownWatcher = w, true
+		}
+	}
+	fail := func(err error) (*Manager, error) {
+		if ownWatcher {
+			watcher.Close()
+		}
+		return nil, err
+	}
 	var local *host.Local
 	if opts.Runtime == nil {
 		l, err := host.NewLocal(opts.Self, opts.StateDir, opts.RuntimeDir)
 		if err != nil {
-			return nil, err
+			return fail(err)
 		}
+		l.Watcher = watcher
 		opts.Runtime, local = l, l
 	}
 	st, err := openStore(ctx, filepath.Join(opts.StateDir, "studiod.db"))
 	if err != nil {
-		return nil, err
+		return fail(err)
 	}
 	mctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	m := &Manager{
@@ -153,18 +183,16 @@ func New(ctx context.Context, opts Options) (*Manager, error) {
 		activityListeners: map[int]func(Activity){},
 		ctx:               mctx, cancel: cancel,
 	}
-	if opts.Watch.CookieDir == "" {
-		// Where the watcher's fsmonitor answers sync with inotify.
-		opts.Watch.CookieDir = filepath.Join(opts.RuntimeDir, "fsmonitor")
-	}
-	m.conf = newConflicts(m, opts.Watch)
+	m.conf = newConflicts(m, watcher, ownWatcher)
 	m.integ = newIntegrator(m)
 	m.conf.integ = m.integ
+	m.lands = newLandQueue(m)
+	m.merges = newMerges(m)
 	list, err := st.all(ctx)
 	if err != nil {
 		st.close()
 		cancel()
-		return nil, err
+		return fail(err)
 	}
 	for _, s := range list {
 		s.Endpoints = m.proc(s.ID).Endpoints()
@@ -178,7 +206,7 @@ func New(ctx context.Context, opts Options) (*Manager, error) {
 		if err != nil {
 			st.close()
 			cancel()
-			return nil, err
+			return fail(err)
 		}
 		m.pool = p
 		m.rt = &poolRuntime{Runtime: local, p: p}
@@ -194,13 +222,14 @@ func New(ctx context.Context, opts Options) (*Manager, error) {
 			}
 		}
 		m.recover(ctx, s.clone())
-		m.recoverMerges(ctx, s.clone())
+		m.merges.recover(ctx, s.clone())
+		m.recoverRemoval(ctx, s.ID)
 	}
-	m.recoverLands(ctx)
+	m.lands.recover(ctx)
 	if m.plans, err = newPlans(ctx, m); err != nil {
 		st.close()
 		cancel()
-		return nil, err
+		return fail(err)
 	}
 	if m.pool != nil {
 		m.pool.start(m.ctx, &m.wg)
@@ -267,24 +296,6 @@ func (m *Manager) announceActivity(a Activity) {
 	for _, f := range fns {
 		f(a)
 	}
-}
-
-// proc is a handle on session id's agent process.
-func (m *Manager) proc(id string) host.Proc {
-	p, err := m.rt.Reattach(m.ctx, id)
-	if err != nil {
-		return lostProc{id, err}
-	}
-	return p
-}
-
-// workspace is a handle on s's worktree.
-func (m *Manager) workspace(repo *workspace.Repo, s *Session) host.Workspace {
-	return m.rt.Workspace(wsSpec(repo, s))
-}
-
-func wsSpec(repo *workspace.Repo, s *Session) host.WorkspaceSpec {
-	return host.WorkspaceSpec{Repo: repo, Session: s.ID, Path: s.Worktree, Branch: s.Branch, Base: s.Base, Target: s.Target}
 }
 
 // update applies fn to the session's record, stores it, then announces it.
@@ -514,7 +525,7 @@ func (m *Manager) refreshChanges(ctx context.Context, id string) {
 	if err != nil || !active(s.State) {
 		return
 	}
-	if _, err := os.Stat(s.Worktree); err != nil {
+	if !m.hasWorktree(ctx, s) {
 		return
 	}
 	snap, err := m.snapshot(ctx, s)
@@ -534,7 +545,7 @@ func (m *Manager) setChanges(ctx context.Context, id, commit string) {
 	if err != nil || !active(s.State) || commit == "" {
 		return
 	}
-	files, err := m.opts.Git.Diff(ctx, s.Repo, s.Base, commit, nil, false)
+	files, err := m.files(s).Diff(ctx, s.Base, commit, nil, false)
 	if err != nil {
 		return
 	}

@@ -233,13 +233,20 @@ func (a *app) showCmd() *cobra.Command {
 				row("id", s.ID)
 				row("state", stateText(*s))
 				row("agent", s.Agent+"  ("+strings.Join(s.Command, " ")+")")
-				if s.Protocol == "" {
+				if s.Terminal() {
 					row("permissions", cmp.Or(s.PermissionMode, "the agent's own default (its own settings; set permission_mode in the profile)"))
 				}
 				row("prompt", s.Prompt)
 				if s.Waiting != nil {
 					w := s.Waiting
-					row("asks", fmt.Sprintf("%s: %s (answer with `studiod answer %s allow|always|reject|never`)", w.Kind, w.Question, s.Name))
+					if choices := choiceOptions(w); len(choices) > 0 {
+						row("asks", fmt.Sprintf("%s: %s (answer with `studiod answer %s NUMBER|LABEL`)", w.Kind, w.Question, s.Name))
+						for _, o := range choices {
+							row("", o.ID+". "+o.Label)
+						}
+					} else {
+						row("asks", fmt.Sprintf("%s: %s (answer with `studiod answer %s allow|always|reject|never`)", w.Kind, w.Question, s.Name))
+					}
 				}
 				row("note", s.Note)
 				for _, line := range reviewLines(*s) {
@@ -332,7 +339,7 @@ func (a *app) logs(ctx context.Context, name string, follow, raw bool, tail int6
 	var stdout io.Writer = os.Stdout
 	switch {
 	case raw:
-	case s.Protocol == agents.ProtocolACP:
+	case !s.Terminal():
 		stdout = agents.NewTranscript(os.Stdout, s.Worktree)
 	default:
 		// A terminal's bytes are for a terminal: as text unless --raw.
@@ -583,6 +590,18 @@ this one is refused.`,
 
 // isAnswerWord reports whether word is an answer kind or an offered option
 // rather than text.
+// choiceOptions are the options of a question to choose from (they have
+// no answer kind), as Claude Code's AskUserQuestion offers them.
+func choiceOptions(w *protocol.Waiting) []protocol.Option {
+	var out []protocol.Option
+	for _, o := range w.Options {
+		if o.Kind == "" {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
 func isAnswerWord(word string, w *protocol.Waiting) bool {
 	switch protocol.Answer(word) {
 	case protocol.AnswerAllow, protocol.AnswerAlways, protocol.AnswerReject, protocol.AnswerNever:
