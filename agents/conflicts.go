@@ -98,6 +98,14 @@ func (c *conflicts) touched(s Session, cwd, file string) {
 	c.watcher.Touch(s.Worktree, []string{file})
 }
 
+// ran tells the watcher that a command session s's agent ran may have
+// written any file of its worktree.
+func (c *conflicts) ran(s Session) {
+	if c.watcher != nil && s.Worktree != "" {
+		c.watcher.Sweep(s.Worktree)
+	}
+}
+
 // track starts predicting for session s.
 func (c *conflicts) track(ctx context.Context, s Session) {
 	if c.watcher == nil || !c.env.hasWorktree(ctx, s) {

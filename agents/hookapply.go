@@ -69,8 +69,11 @@ func (m *Manager) applyHook(ctx context.Context, ref Ref, kind string, e hookEve
 	if e.prompt {
 		m.deliveries.confirm(s.ID, e.promptText)
 	}
-	if e.wrote != "" {
+	switch {
+	case e.wrote != "":
 		m.conf.touched(s, cmp.Or(e.cwd, s.Worktree), e.wrote)
+	case e.shell:
+		m.conf.ran(s)
 	}
 	out := m.gateHook(ctx, s, kind, &e)
 	if e.refused != "" {

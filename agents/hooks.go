@@ -42,6 +42,9 @@ type hookEvent struct {
 	// wrote is the file a tool that ran names (as the agent gave it,
 	// relative to cwd): the watcher learns of the write from it.
 	wrote, cwd string
+	// shell says the tool that ran was a shell command, which may have
+	// written any file.
+	shell bool
 	// refused is the line of the tool's response saying a write was
 	// refused for a read-only file system (sandboxreport.go).
 	refused string
@@ -104,7 +107,7 @@ func (p hookPayload) claude() hookEvent {
 	case "PostToolUse", "PostToolUseFailure":
 		e.state, e.ran, e.ranTool = Working, p.ToolUseID, true
 		e.refused = sandboxRefusal(p.ToolResponse)
-		e.wrote, e.cwd = p.toolFile(), p.Cwd
+		e.wrote, e.cwd, e.shell = p.toolFile(), p.Cwd, shellTools[p.ToolName]
 	case "PostToolBatch", "PermissionDenied", "SubagentStart":
 		e.state = Working
 	case "PermissionRequest":
@@ -143,7 +146,7 @@ func (p hookPayload) codex() hookEvent {
 	case "PostToolUse":
 		e.state, e.ran, e.ranTool = Working, p.ToolUseID, true
 		e.refused = sandboxRefusal(p.ToolResponse)
-		e.wrote, e.cwd = p.toolFile(), p.Cwd
+		e.wrote, e.cwd, e.shell = p.toolFile(), p.Cwd, shellTools[p.ToolName]
 	case "SubagentStart":
 		e.state = Working
 	case "PermissionRequest":
@@ -178,7 +181,7 @@ func (p hookPayload) gemini() hookEvent {
 	case "AfterTool":
 		e.state, e.ranTool = Working, true
 		e.refused = sandboxRefusal(p.ToolResponse)
-		e.wrote, e.cwd = p.toolFile(), p.Cwd
+		e.wrote, e.cwd, e.shell = p.toolFile(), p.Cwd, shellTools[p.ToolName]
 	case "BeforeModel", "AfterModel", "BeforeToolSelection":
 		e.state = Working
 	case "Notification":
@@ -198,6 +201,10 @@ func (p hookPayload) gemini() hookEvent {
 	}
 	return e
 }
+
+// shellTools are the agents' tools that run a shell command: Claude Code's,
+// Codex's and Gemini CLI's.
+var shellTools = map[string]bool{"Bash": true, "shell": true, "local_shell": true, "exec_command": true, "run_shell_command": true}
 
 // toolFile is the file a tool's input names, "" for none.
 func (p hookPayload) toolFile() string {

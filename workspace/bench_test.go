@@ -176,6 +176,10 @@ func BenchmarkConflictLatency(b *testing.B) {
 	b.ReportMetric(float64(p99.Microseconds())/1000, "p99-ms")
 	b.ReportMetric(float64(f50.Microseconds())/1000, "floor-p50-ms")
 	b.ReportMetric(float64(p50)/float64(f50), "p50/floor")
+	// Only the changed worktree's pairs are predicted again, and of those
+	// only the ones whose changed paths meet: one merge per write, at
+	// any number of sessions.
+	b.ReportMetric(float64(stats.Merges)/float64(writes), "merges/write")
 	// The watcher's quiet window is part of the latency the floor has not.
 	debounce := w.opts.Debounce
 	b.ReportMetric(float64(p50-debounce)/float64(f50), "(p50-debounce)/floor")

@@ -43,8 +43,8 @@ import (
 
 const scanShare = 100
 
-// rootScan is a degraded root's rescan state. busy, n, dirty and adopt are
-// guarded by Watcher.mu; the rest belongs to the scanner goroutine (a root
+// rootScan is a degraded root's rescan state. busy, n, dirty, adopt and
+// nextSweep are guarded by Watcher.mu; the rest belongs to the scanner goroutine (a root
 // is scanned by one rescan at a time: busy).
 type rootScan struct {
 	busy  bool                 // queued or running
@@ -185,6 +185,9 @@ func (w *Watcher) rescan(r *watchRoot) {
 		r.nextRescan = now.Add(w.opts.Rescan)
 	} else {
 		r.nextRescan = now.Add(wait)
+		if !r.scan.nextSweep.After(now) {
+			r.nextRescan = now // a sweep is due, or was asked for meanwhile
+		}
 	}
 	wake(w.dispWake)
 	if err != nil || full {
@@ -485,5 +488,21 @@ func (w *Watcher) Touch(dir string, paths []string) {
 		r.first = now
 	}
 	r.last = now
+	wake(w.dispWake)
+}
+
+// Sweep asks for a sweep of the root at dir now, when it is degraded: a
+// command ran there (an agent's shell tool, a formatter) that may have
+// rewritten any file in place without saying which. What that costs
+// follows the agent's activity; the idle budget is untouched.
+func (w *Watcher) Sweep(dir string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	r := w.roots[filepath.Clean(dir)]
+	if r == nil || r.degraded == "" || r.scan.n == 0 {
+		return
+	}
+	now := time.Now()
+	r.scan.nextSweep, r.nextRescan = now, now
 	wake(w.dispWake)
 }

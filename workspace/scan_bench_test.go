@@ -2,6 +2,7 @@ package workspace
 
 import (
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -16,11 +17,12 @@ import (
 
 // BenchmarkWatchDegraded runs STUDIOD_BENCH_SESSIONS worktrees (default 20)
 // of a generated repository with no watches at all, every root degraded to
-// rescans, and reports: the time from a write nothing reports to its
-// path's batch (p50, p99), the same for a write an agent reports
-// (reported-p50), the CPU the rescans take while nothing changes (the
-// watcher and its git processes, in % of one core), and as the floor one
-// plain `git status` in one worktree, measured in the same run. STUDIOD_BENCH_FILES
+// rescans, and reports: the time from a write to its path's batch (p50,
+// p99) for a file replaced (an editor's save, sed -i), a file rewritten in
+// place that nothing reports, and a write an agent reports; the CPU the
+// rescans take while nothing changes (the watcher and its git processes,
+// in % of one core); and as the floor one plain `git status` in one
+// worktree, measured in the same run. STUDIOD_BENCH_FILES
 // sets the size (default 10000). Run it as
 //
 //	go test -run XXX -bench WatchDegraded -benchtime 1x ./workspace/
@@ -91,20 +93,34 @@ func BenchmarkWatchDegraded(b *testing.B) {
 	t0 := time.Now()
 	time.Sleep(10 * time.Second)
 	idle := float64(cpuNow()-cpu0) / float64(time.Since(t0))
-	// A write nothing reports (a shell's), then one an agent reports
-	// (its hook hands the path over: Watcher.Touch), each to a file not
-	// written before.
-	var lat, touched []time.Duration
-	write := func(i int, touch bool) time.Duration {
+	// Three kinds of writes, each to a file not written before: one
+	// replacing the file (an editor's save, sed -i), one rewriting it in
+	// place that nothing reports (a shell's >), one an agent reports (its
+	// hook hands the path over: Watcher.Touch).
+	const (
+		atomic = iota
+		inPlace
+		reported
+	)
+	write := func(i, kind int) time.Duration {
 		dir := wts[i%sessions]
-		rel := fmt.Sprintf("pkg000/file%05d.go", i/sessions*max(1, nfiles/100)) // an existing file, rewritten in place
+		rel := fmt.Sprintf("pkg000/file%05d.go", i/sessions*max(1, nfiles/100)) // an existing file
 		ch := make(chan struct{})
 		mu.Lock()
 		seen[dir+"/"+rel] = ch
 		mu.Unlock()
+		content := fmt.Sprintf("package p\n// write %d\n", i)
 		t0 := time.Now()
-		gittest.Write(b, dir, map[string]string{rel: fmt.Sprintf("package p\n// write %d\n", i)})
-		if touch {
+		if kind == atomic {
+			tmp := filepath.Join(dir, rel+".tmp")
+			gittest.Write(b, dir, map[string]string{rel + ".tmp": content})
+			if err := os.Rename(tmp, filepath.Join(dir, rel)); err != nil {
+				b.Fatal(err)
+			}
+		} else {
+			gittest.Write(b, dir, map[string]string{rel: content})
+		}
+		if kind == reported {
 			w.Touch(dir, []string{rel})
 		}
 		select {
@@ -114,26 +130,33 @@ func BenchmarkWatchDegraded(b *testing.B) {
 		}
 		return time.Since(t0)
 	}
+	lat := make([][]time.Duration, 3)
 	for b.Loop() {
-		for i := range writes {
-			lat = append(lat, write(i, false))
-		}
-		for i := range writes {
-			touched = append(touched, write(writes+i, true))
+		for kind := range lat {
+			for i := range writes {
+				lat[kind] = append(lat[kind], write(kind*writes+i, kind))
+			}
 		}
 	}
-	slices.Sort(touched)
-	b.ReportMetric(float64(touched[len(touched)/2].Microseconds())/1000, "reported-p50-ms")
-	slices.Sort(lat)
+	p50 := func(ds []time.Duration) float64 {
+		slices.Sort(ds)
+		return float64(ds[len(ds)/2].Microseconds()) / 1000
+	}
+	p99 := func(ds []time.Duration) float64 {
+		return float64(ds[min(len(ds)-1, len(ds)*99/100)].Microseconds()) / 1000
+	}
 	slices.Sort(plain)
-	p50, p99, floor := lat[len(lat)/2], lat[min(len(lat)-1, len(lat)*99/100)], plain[len(plain)/2]
-	b.ReportMetric(float64(p50.Microseconds())/1000, "p50-ms")
-	b.ReportMetric(float64(p99.Microseconds())/1000, "p99-ms")
+	floor := float64(plain[len(plain)/2].Microseconds()) / 1000
+	b.ReportMetric(p50(lat[atomic]), "replaced-p50-ms")
+	b.ReportMetric(p99(lat[atomic]), "replaced-p99-ms")
+	b.ReportMetric(p50(lat[inPlace]), "in-place-p50-ms")
+	b.ReportMetric(p99(lat[inPlace]), "in-place-p99-ms")
+	b.ReportMetric(p50(lat[reported]), "reported-p50-ms")
 	b.ReportMetric(idle*100, "idle-cpu-%")
-	b.ReportMetric(float64(floor.Microseconds())/1000, "git-status-ms")
-	b.ReportMetric(float64(p50)/float64(floor), "p50/git-status")
-	b.Logf("%d files, %d degraded worktrees: write to report p50 %.0f ms, p99 %.0f ms; idle rescans %.1f%% of one core; git status %.0f ms",
-		nfiles, sessions, float64(p50.Microseconds())/1000, float64(p99.Microseconds())/1000, idle*100, float64(floor.Microseconds())/1000)
+	b.ReportMetric(floor, "git-status-ms")
+	b.ReportMetric(p50(lat[atomic])/floor, "replaced-p50/git-status")
+	b.Logf("%d files, %d degraded worktrees: write to report p50 (p99): file replaced %.0f (%.0f) ms, rewritten in place %.0f (%.0f) ms, reported by its agent %.0f ms; idle rescans %.2f%% of one core; git status %.0f ms",
+		nfiles, sessions, p50(lat[atomic]), p99(lat[atomic]), p50(lat[inPlace]), p99(lat[inPlace]), p50(lat[reported]), idle*100, floor)
 }
 
 // cpuNow is the CPU time of this process and its finished children.
