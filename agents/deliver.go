@@ -168,6 +168,11 @@ func (m *Manager) Answer(ctx context.Context, ref Ref, answer, text, by string) 
 	} else if choices := choiceLabels(*s.Ask); choices != "" {
 		return s, Delivery{}, invalidf("answer %q: %s asks %q; choose %s", cmp.Or(answer, text), s.Name, s.Ask.Question, choices)
 	}
+	if sv := m.supervisorOf(s.ID); sv != nil {
+		sv.mu.Lock()
+		sv.answered = true
+		sv.mu.Unlock()
+	}
 	return m.driverOf(s).answer(ctx, s, *s.Ask, answer, text, by)
 }
 

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/studiod/studiod/agents/host"
 	"github.com/studiod/studiod/internal/gittest"
@@ -341,5 +342,42 @@ func TestSpawnCopiesAndSetsUp(t *testing.T) {
 	}
 	if _, err := os.Stat(b.Worktree); !os.IsNotExist(err) {
 		t.Errorf("worktree after a failed setup: %v, want gone", err)
+	}
+}
+
+// TestAnsweredEarlyExitIsNotAFailedStart: an agent that ends right after
+// the person answered it (a trust question refused) ended because of the
+// answer: it is exited, with its worktree, not a failed start rolled back,
+// however soon after starting it ends.
+func TestAnsweredEarlyExitIsNotAFailedStart(t *testing.T) {
+	r := newRig(t)
+	if err := os.WriteFile(r.opts.UserConfig, []byte("[agents.asker]\ncommand = [\"sh\"]\nwaiting = ['Trust this folder\\?']\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r.opts.SpawnGrace = time.Hour // any end is "right after starting"
+	r.restart()
+	s, err := r.m.Spawn(t.Context(), SpawnRequest{Repo: r.repo, Name: "trusty", Agent: "asker"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := r.rt.Proc(s.ID)
+	p.SetScreen("Trust this folder? (y/n)")
+	p.Write([]byte("Trust this folder? (y/n)"))
+	r.awaitState(s.ID, Waiting)
+	if _, _, err := r.m.Answer(t.Context(), Ref{Session: s.ID}, "", "n", "test"); err != nil {
+		t.Fatal(err)
+	}
+	awaitProc(t, p, "the answer", func(p *host.FakeProc) bool { return p.HasTyped("n") })
+	p.Write([]byte("\nNot trusted: exiting.\n"))
+	p.End(1)
+	s = r.await(s.ID, "its end", func(s Session) bool { return s.State == Exited || s.State == Failed })
+	if s.State != Exited {
+		t.Fatalf("state %s (%s), want exited: the person's answer ended it", s.State, s.Detail)
+	}
+	if s.ExitCode == nil || *s.ExitCode != 1 {
+		t.Errorf("exit code %v, want 1", s.ExitCode)
+	}
+	if _, err := os.Stat(s.Worktree); err != nil {
+		t.Errorf("the worktree went with the answered session: %v", err)
 	}
 }

@@ -34,9 +34,12 @@ type supervisor struct {
 	from int64
 
 	// mu guards the fields below.
-	mu     sync.Mutex
-	hooked bool // the agent's own hooks report its state; activity no longer decides
-	hinted bool // the agent reported through $STUDIO_HOOK: activity only idles a silent working agent
+	mu sync.Mutex
+	// answered: the person answered the agent, so its end, however soon,
+	// is theirs to read (a trust question refused), not a failed start.
+	answered bool
+	hooked   bool // the agent's own hooks report its state; activity no longer decides
+	hinted   bool // the agent reported through $STUDIO_HOOK: activity only idles a silent working agent
 	// guessed: the state is studiod's guess after an answer, which no
 	// hook has confirmed: the screen and the silence decide it until one
 	// does (an agent back at its input after a refusal reports nothing).
@@ -367,6 +370,7 @@ func (sv *supervisor) finish(ctx context.Context) {
 	sv.mu.Lock()
 	stopReq := sv.stopReq
 	tail := lastLine(sv.tail)
+	answered := sv.answered
 	sv.mu.Unlock()
 	note, opened := sv.drv.ending(sv)
 	if note != "" {
@@ -390,7 +394,7 @@ func (sv *supervisor) finish(ctx context.Context) {
 			s.State, s.Detail, s.ExitCode = Stopped, "", &code
 			return true
 		})
-	case sv.fresh && code != 0 && ex.At.Sub(sv.started) < sv.m.opts.SpawnGrace && !opened:
+	case sv.fresh && code != 0 && ex.At.Sub(sv.started) < sv.m.opts.SpawnGrace && !opened && !answered:
 		reason := fmt.Sprintf("agent exited with code %d right after starting", code)
 		if tail != "" {
 			reason += ": " + tail
