@@ -162,6 +162,19 @@ func TestMatchPromptScreens(t *testing.T) {
 		t.Errorf("trust with Yes selected: got %+v %v, want allow = Enter, reject = Up Enter", p, ok)
 	}
 
+	// Gemini CLI's write prompt right after trust offers no "Allow for
+	// this session": always has no keys there, and 2 (the editor) is
+	// never typed for it.
+	write := readScreen(t, "gemini-permission")
+	for i, r := range write {
+		if strings.Contains(r, "2. Allow for this session") {
+			write[i] = strings.Replace(r, "2. Allow for this session", "2. Modify with external editor", 1)
+		}
+	}
+	if p, ok := matchPrompt("gemini", write); !ok || !slices.Equal(p.Keys[AnswerAllow], []string{"1"}) || p.Keys[AnswerAlways] != nil {
+		t.Errorf("gemini write without a session option: got %+v %v, want allow = 1 and no always", p, ok)
+	}
+
 	// The question in the transcript, without its options, is no prompt.
 	echoed := append(slices.Clone(readScreen(t, "claude-idle")[:10]), "● Do you want to create hello.py?", "", "Sure.")
 	if p, ok := matchPrompt("claude", echoed); ok {
@@ -195,7 +208,7 @@ func TestBuiltinPrompts(t *testing.T) {
 		if len(d.keys[AnswerAllow]) == 0 && d.choices[AnswerAllow] == "" {
 			t.Errorf("%s: no keys to allow", d.name)
 		}
-		if d.kind == PromptPermission && (len(d.keys[AnswerAlways]) == 0 || len(d.keys[AnswerReject]) == 0) {
+		if d.kind == PromptPermission && (len(d.keys[AnswerAlways]) == 0 && d.choices[AnswerAlways] == "" || len(d.keys[AnswerReject]) == 0) {
 			t.Errorf("%s: a permission needs allow, always and reject keys", d.name)
 		}
 		for a, ks := range d.keys {
