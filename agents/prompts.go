@@ -183,9 +183,13 @@ var builtinPrompts = []promptDef{
 		keys:        map[string][]string{AnswerAllow: {"1" + keyEnter}, AnswerReject: {keyEsc}},
 	},
 	{
+		// Allow picks "Trust all and continue": Codex then records a
+		// trusted_hash per hook in $CODEX_HOME/config.toml, the person's
+		// own Codex config. The question says so before anyone answers.
 		agent: "codex", name: "codex-hooks-review", kind: PromptTrust,
 		ask:         `^Hooks need review$`,
 		options:     []string{`1\. Review hooks$`, `2\. Trust all and continue$`},
+		question:    "Hooks need review: allow trusts them all, and Codex writes their trusted_hash entries into $$CODEX_HOME/config.toml (~/.codex/config.toml by default); reject goes on without them",
 		withSubject: true,
 		subjects:    []subjectRule{{`^(\d+ hooks? (?:is|are) new or changed)\.?$`, "$1"}},
 		keys:        map[string][]string{AnswerAllow: {"2" + keyEnter}, AnswerReject: {"3" + keyEnter}},
