@@ -227,9 +227,13 @@ func (drv terminalDriver) answer(ctx context.Context, s Session, ask Ask, answer
 		answer = "text: " + clip(oneLine(text), 200)
 	default:
 		var keys []string
-		keys, err = drv.answerKeys(ctx, s, ask, answer)
+		var pr *Prompt
+		keys, pr, err = drv.answerKeys(ctx, s, ask, answer)
 		if err == nil {
-			d, err = drv.typeAnswer(ctx, s, keys)
+			d, err = drv.typeAnswer(ctx, s, keys, pr)
+		}
+		if err == nil && pr != nil && pr.Name == "gemini-trust" && answer == AnswerAllow {
+			m.trust(s.Repo, "gemini")
 		}
 	}
 	if err != nil {
@@ -265,8 +269,10 @@ const keyPause = 150 * time.Millisecond
 
 // typeAnswer types keys at s's prompt, one write after the other, and waits
 // for the session to move on; if it still waits on the same question, the
-// keys go once more.
-func (drv terminalDriver) typeAnswer(ctx context.Context, s Session, keys []string) (Delivery, error) {
+// keys go once more, but only while the screen still shows the permission
+// pr they were read from (nil: keys from the profile's table): keys typed
+// again at whatever came next would answer what nobody was asked.
+func (drv terminalDriver) typeAnswer(ctx context.Context, s Session, keys []string, pr *Prompt) (Delivery, error) {
 	m := drv.m
 	moved := make(chan struct{}, 1)
 	unsub := m.Subscribe(func(ev Event) {
@@ -279,12 +285,13 @@ func (drv terminalDriver) typeAnswer(ctx context.Context, s Session, keys []stri
 	})
 	defer unsub()
 	d := Delivery{Via: "typed"}
+	proc := m.proc(s.ID)
 	for try := 0; try < 2; try++ {
 		for i, k := range keys {
 			if i > 0 {
 				time.Sleep(keyPause)
 			}
-			if err := m.proc(s.ID).Input(ctx, []byte(k)); err != nil {
+			if err := proc.Input(ctx, []byte(k)); err != nil {
 				return d, err
 			}
 		}
@@ -299,6 +306,13 @@ func (drv terminalDriver) typeAnswer(ctx context.Context, s Session, keys []stri
 		if len(keys) > 1 {
 			break // typing a sequence twice may pick another choice
 		}
+		// A trust or sign-in answer makes agents start over or leave
+		// (Gemini CLI redraws its trust question once more, then starts
+		// itself again): typed again, the keys would answer the next
+		// question, which nobody was asked.
+		if pr != nil && (pr.Kind == PromptTrust || pr.Kind == PromptLogin || !drv.showing(ctx, s, *pr)) {
+			return d, nil
+		}
 	}
 	d.Note = fmt.Sprintf("keys typed at the agent's prompt, but it still shows the question: see `studiod attach %s`", s.Name)
 	return d, nil
@@ -307,12 +321,12 @@ func (drv terminalDriver) typeAnswer(ctx context.Context, s Session, keys []stri
 // answerKeys finds the keys that give answer at s's prompt, as writes to
 // type one after the other: from the prompt its screen shows (the built-in
 // prompts of its kind), else from the profile's table.
-func (drv terminalDriver) answerKeys(ctx context.Context, s Session, ask Ask, answer string) ([]string, error) {
+func (drv terminalDriver) answerKeys(ctx context.Context, s Session, ask Ask, answer string) ([]string, *Prompt, error) {
 	m := drv.m
 	switch answer {
 	case AnswerAllow, AnswerAlways, AnswerReject, AnswerNever:
 	case "":
-		return nil, invalidf("no answer: give allow, always, reject or never (or a text for a question)")
+		return nil, nil, invalidf("no answer: give allow, always, reject or never (or a text for a question)")
 	default:
 		// An offered option's ID names its kind; a choice (no kind) is
 		// picked by its number, as Claude Code's question menu takes it.
@@ -320,14 +334,14 @@ func (drv terminalDriver) answerKeys(ctx context.Context, s Session, ask Ask, an
 		for _, o := range ask.Options {
 			if o.ID == answer {
 				if o.Kind == "" {
-					return []string{o.ID}, nil
+					return []string{o.ID}, nil, nil
 				}
 				answer, found = o.Kind, true
 				break
 			}
 		}
 		if !found {
-			return nil, invalidf("answer %q: use allow, always, reject or never, or one of the options offered", answer)
+			return nil, nil, invalidf("answer %q: use allow, always, reject or never, or one of the options offered", answer)
 		}
 	}
 	p := m.profileOf(ctx, s)
@@ -338,18 +352,28 @@ func (drv terminalDriver) answerKeys(ctx context.Context, s Session, ask Ask, an
 				keys = pr.Keys[AnswerReject]
 			}
 			if keys != nil {
-				return keys, nil
+				return keys, &pr, nil
 			}
 		}
 	}
 	if keys, ok := p.Answers[string(ask.Kind)+"."+answer]; ok {
-		return []string{unescapeKeys(keys)}, nil
+		return []string{unescapeKeys(keys)}, nil, nil
 	}
 	if keys, ok := p.Answers[answer]; ok && ask.Kind == WaitPermission {
-		return []string{unescapeKeys(keys)}, nil
+		return []string{unescapeKeys(keys)}, nil, nil
 	}
-	return nil, &Problem{Kind: ErrInvalid, What: fmt.Sprintf("agent %q has no keys for answering %q to a %s question (they are configured in [agents.%s.answers])", s.Agent, answer, ask.Kind, s.Agent),
+	return nil, nil, &Problem{Kind: ErrInvalid, What: fmt.Sprintf("agent %q has no keys for answering %q to a %s question (they are configured in [agents.%s.answers])", s.Agent, answer, ask.Kind, s.Agent),
 		Session: s.Name, Repo: s.Repo, Fix: FixAnswerInTerminal}
+}
+
+// showing reports whether s's screen still shows the prompt pr.
+func (drv terminalDriver) showing(ctx context.Context, s Session, pr Prompt) bool {
+	scr, err := drv.m.proc(s.ID).Screen(ctx)
+	if err != nil {
+		return false
+	}
+	now, ok := matchPrompt(pr.Agent, scr.Rows)
+	return ok && now.Name == pr.Name && now.Question == pr.Question
 }
 
 // unescapeKeys turns a key table entry into bytes: \r, \e, \t and \xNN.

@@ -167,7 +167,16 @@ func (m *Manager) geminiLaunch(s *Session, resume bool) (launch, error) {
 		return launch{}, err
 	}
 	l := launch{env: []string{"GEMINI_CLI_HOME=" + home}}
-	if !resume {
+	trusted := os.Getenv("GEMINI_CLI_TRUST_WORKSPACE") == "true"
+	if !trusted && m.folderTrusted(s.Repo, "gemini") {
+		l.env = append(l.env, "GEMINI_CLI_TRUST_WORKSPACE=true")
+		trusted = true
+	}
+	// A Gemini CLI that asks for trust starts itself again once trusted,
+	// with the same arguments: a --session-id would then name a session
+	// that exists, and it gives up. Untrusted, the conversation is learnt
+	// from its SessionStart hook instead.
+	if !resume && trusted {
 		if s.Conversation == "" {
 			s.Conversation = newUUID()
 		}

@@ -62,10 +62,10 @@ type promptDef struct {
 	above    int
 	keys     map[string][]string
 	// choices name options by meaning (answer → a regexp of the option's
-	// label): each must match a row below the asking row, in any order,
-	// and its keys come from the screen as it is (pick), wherever the
-	// agent's version put the option and the selection. They take the
-	// place of options, and of keys for those answers.
+	// label), with keys read from the screen as it is (pick), wherever
+	// the agent's version put the option and the selection; an answer
+	// whose option the screen does not show has no keys. Without options,
+	// each choice must match a row below the asking row, in any order.
 	choices map[string]string
 	pick    pickStyle
 }
@@ -183,9 +183,13 @@ var builtinPrompts = []promptDef{
 		keys:        map[string][]string{AnswerAllow: {"1" + keyEnter}, AnswerReject: {keyEsc}},
 	},
 	{
+		// Allow picks "Trust all and continue": Codex then records a
+		// trusted_hash per hook in $CODEX_HOME/config.toml, the person's
+		// own Codex config. The question says so before anyone answers.
 		agent: "codex", name: "codex-hooks-review", kind: PromptTrust,
 		ask:         `^Hooks need review$`,
 		options:     []string{`1\. Review hooks$`, `2\. Trust all and continue$`},
+		question:    "Hooks need review: allow trusts them all, and Codex writes their trusted_hash entries into $$CODEX_HOME/config.toml (~/.codex/config.toml by default); reject goes on without them",
 		withSubject: true,
 		subjects:    []subjectRule{{`^(\d+ hooks? (?:is|are) new or changed)\.?$`, "$1"}},
 		keys:        map[string][]string{AnswerAllow: {"2" + keyEnter}, AnswerReject: {"3" + keyEnter}},
@@ -215,20 +219,24 @@ var builtinPrompts = []promptDef{
 	{
 		agent: "gemini", name: "gemini-permission", kind: PromptPermission,
 		ask:         `^Apply this change\?$`,
-		options:     []string{`1\. Allow once$`, `2\. Allow for this session$`},
+		options:     []string{`1\. Allow once$`},
+		choices:     geminiPermissionChoices,
+		pick:        pickDigit,
 		withSubject: true,
 		subjects:    []subjectRule{{`^\? (\S+)\s+(.+)$`, "$1: $2"}},
 		above:       optionRows * 2,
-		keys:        geminiPermissionKeys,
+		keys:        map[string][]string{AnswerReject: {keyEsc}},
 	},
 	{
 		agent: "gemini", name: "gemini-permission-shell", kind: PromptPermission,
 		ask:         `^Allow execution of (.+)\?$`,
-		options:     []string{`1\. Allow once$`, `2\. Allow for this session$`},
+		options:     []string{`1\. Allow once$`},
+		choices:     geminiPermissionChoices,
+		pick:        pickDigit,
 		withSubject: true,
 		subjects:    []subjectRule{{`^\? Shell\s+(.+)$`, "Run `$1`"}, {`^\? (\S+)\s+(.+)$`, "$1: $2"}},
 		above:       optionRows,
-		keys:        geminiPermissionKeys,
+		keys:        map[string][]string{AnswerReject: {keyEsc}},
 	},
 	{
 		agent: "opencode", name: "opencode-permission", kind: PromptPermission,
@@ -249,7 +257,9 @@ var builtinPrompts = []promptDef{
 
 var (
 	claudePermissionKeys = map[string][]string{AnswerAllow: {"1"}, AnswerAlways: {"2"}, AnswerReject: {keyEsc}}
-	geminiPermissionKeys = map[string][]string{AnswerAllow: {"1"}, AnswerAlways: {"2"}, AnswerReject: {keyEsc}}
+	// Gemini CLI offers "Allow for this session" only in some folders
+	// (not right after it was trusted): always is offered when it does.
+	geminiPermissionChoices = map[string]string{AnswerAllow: `\d\. Allow once$`, AnswerAlways: `\d\. Allow for this session$`}
 )
 
 // compiledPrompt is a promptDef with its expressions compiled.
@@ -321,8 +331,9 @@ func matchPrompt(agent string, screen []string) (Prompt, bool) {
 	for k, v := range best.keys {
 		keys[k] = slices.Clone(v)
 	}
+	menu := rows[bestRow+1 : min(len(rows), bestRow+1+optionRows)]
 	for a, re := range best.choices {
-		if k := pickKeys(rows[bestRow+1:bestEnd+1], re, best.pick); k != nil {
+		if k := pickKeys(menu, re, best.pick); k != nil {
 			keys[a] = k
 		}
 	}
@@ -348,7 +359,7 @@ func (c *compiledPrompt) find(rows []string) (row, end int, ask []int) {
 func (c *compiledPrompt) optionsBelow(rows []string, at int) (end int, ok bool) {
 	end = at
 	limit := min(len(rows), at+1+optionRows)
-	if len(c.choices) > 0 {
+	if len(c.options) == 0 {
 		for _, re := range c.choices {
 			j := at + 1
 			for ; j < limit && !re.MatchString(rows[j]); j++ {

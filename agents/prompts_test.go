@@ -40,7 +40,7 @@ func TestMatchPromptRecordedScreens(t *testing.T) {
 		{"claude-ask", "claude", "", "", "", ""},
 		{"codex-login", "codex", "codex-login", PromptLogin, "Sign in to Codex (with ChatGPT, a device code, or another way)", ""},
 		{"codex-trust", "codex", "codex-trust", PromptTrust, "Trust this folder? (/tmp/cx2/repo)", "/tmp/cx2/repo"},
-		{"codex-hooks-review", "codex", "codex-hooks-review", PromptTrust, "Hooks need review (8 hooks are new or changed)", "8 hooks are new or changed"},
+		{"codex-hooks-review", "codex", "codex-hooks-review", PromptTrust, "Hooks need review: allow trusts them all, and Codex writes their trusted_hash entries into $CODEX_HOME/config.toml (~/.codex/config.toml by default); reject goes on without them (8 hooks are new or changed)", "8 hooks are new or changed"},
 		{"codex-permission", "codex", "codex-permission", PromptPermission, "Would you like to run the following command? (Run `printf 'print(1)\\n' > /tmp/cx3/outside.py`)", "Run `printf 'print(1)\\n' > /tmp/cx3/outside.py`"},
 		{"codex-idle", "codex", "", "", "", ""},
 		{"gemini-trust", "gemini", "gemini-trust", PromptTrust, "Do you trust the files in this folder? (repo)", "repo"},
@@ -162,6 +162,19 @@ func TestMatchPromptScreens(t *testing.T) {
 		t.Errorf("trust with Yes selected: got %+v %v, want allow = Enter, reject = Up Enter", p, ok)
 	}
 
+	// Gemini CLI's write prompt right after trust offers no "Allow for
+	// this session": always has no keys there, and 2 (the editor) is
+	// never typed for it.
+	write := readScreen(t, "gemini-permission")
+	for i, r := range write {
+		if strings.Contains(r, "2. Allow for this session") {
+			write[i] = strings.Replace(r, "2. Allow for this session", "2. Modify with external editor", 1)
+		}
+	}
+	if p, ok := matchPrompt("gemini", write); !ok || !slices.Equal(p.Keys[AnswerAllow], []string{"1"}) || p.Keys[AnswerAlways] != nil {
+		t.Errorf("gemini write without a session option: got %+v %v, want allow = 1 and no always", p, ok)
+	}
+
 	// The question in the transcript, without its options, is no prompt.
 	echoed := append(slices.Clone(readScreen(t, "claude-idle")[:10]), "● Do you want to create hello.py?", "", "Sure.")
 	if p, ok := matchPrompt("claude", echoed); ok {
@@ -195,7 +208,7 @@ func TestBuiltinPrompts(t *testing.T) {
 		if len(d.keys[AnswerAllow]) == 0 && d.choices[AnswerAllow] == "" {
 			t.Errorf("%s: no keys to allow", d.name)
 		}
-		if d.kind == PromptPermission && (len(d.keys[AnswerAlways]) == 0 || len(d.keys[AnswerReject]) == 0) {
+		if d.kind == PromptPermission && (len(d.keys[AnswerAlways]) == 0 && d.choices[AnswerAlways] == "" || len(d.keys[AnswerReject]) == 0) {
 			t.Errorf("%s: a permission needs allow, always and reject keys", d.name)
 		}
 		for a, ks := range d.keys {
