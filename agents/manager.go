@@ -90,7 +90,9 @@ type Manager struct {
 	integ *integrator
 	plans *plans
 	// pool keeps ready worktrees (pool.go); nil with a Host of the caller's.
-	pool       *pool
+	pool *pool
+	// hosts are the other machines sessions run on (hosts.go).
+	hosts      *hosts
 	who        whoCache
 	deliveries deliveries
 	gates      gateNotes
@@ -166,8 +168,11 @@ func New(ctx context.Context, opts Options) (*Manager, error) {
 		cancel()
 		return nil, err
 	}
+	m.hosts = newHosts(m)
 	for _, s := range list {
-		s.Endpoints = m.proc(s.ID).Endpoints()
+		if s.Host = m.hosts.hostOf(s.ID); s.Host == "" {
+			s.Endpoints = m.proc(s.ID).Endpoints()
+		}
 		m.sessions[s.ID] = s
 	}
 	if local != nil {
@@ -184,6 +189,7 @@ func New(ctx context.Context, opts Options) (*Manager, error) {
 		m.rt = &poolRuntime{Runtime: local, p: p}
 		p.recover(ctx)
 	}
+	m.rt = &routeRuntime{Runtime: m.rt, hs: m.hosts}
 	for _, s := range list {
 		if s.Worktree != "" {
 			// Earlier daemons split session worktrees' indexes.
@@ -223,6 +229,7 @@ func (m *Manager) Close() error {
 	m.integ.close()
 	m.conf.close()
 	m.wg.Wait()
+	m.hosts.close()
 	return m.store.close()
 }
 

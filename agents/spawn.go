@@ -42,6 +42,9 @@ type SpawnRequest struct {
 	Note string
 	// Gate overrides the repository's gate mode.
 	Gate string
+	// Host is the configured host to run the session on ("": this
+	// machine).
+	Host string
 }
 
 // Progress receives a short message at each step of a slow operation.
@@ -112,7 +115,7 @@ func (m *Manager) Spawn(ctx context.Context, req SpawnRequest, progress Progress
 			return Session{}, invalidf("agent profile %q has no command", agent)
 		}
 		argv, typed = drv.command(profile, req.Prompt)
-		if _, err := exec.LookPath(argv[0]); err != nil {
+		if _, err := exec.LookPath(argv[0]); err != nil && req.Host == "" {
 			return Session{}, invalidf("agent %q: command %q is not on PATH: install it or configure [agents.%s] command", agent, argv[0], agent)
 		}
 		for _, a := range argv {
@@ -128,9 +131,26 @@ func (m *Manager) Spawn(ctx context.Context, req SpawnRequest, progress Progress
 	if err != nil {
 		return Session{}, invalidf("log_limit: %v", err)
 	}
+	if req.Host != "" {
+		progress("reaching host " + req.Host)
+		if err := m.checkHostSpawn(ctx, req.Host, profile, cfg); err != nil {
+			return Session{}, err
+		}
+	}
 	s, err := m.reserve(ctx, repo, cfg, req, agent, argv)
 	if err != nil {
 		return Session{}, err
+	}
+	if req.Host != "" {
+		if err := m.hosts.bind(s.ID, req.Host); err != nil {
+			m.setState(s.ID, Failed, err.Error())
+			return Session{}, err
+		}
+		s.Host, s.Endpoints = req.Host, host.Endpoints{}
+		m.updateDerived(s.ID, func(r *Session) bool {
+			r.Host, r.Endpoints = s.Host, s.Endpoints
+			return true
+		})
 	}
 	s.LogLimit = logLimit
 	log := m.log.With("session", s.Name)
@@ -143,6 +163,8 @@ func (m *Manager) Spawn(ctx context.Context, req SpawnRequest, progress Progress
 
 	if m.pool != nil && m.pool.claimedAt(s.Worktree) != nil {
 		progress("taking a ready worktree from the pool: " + s.Worktree)
+	} else if s.Host != "" {
+		progress("sending the base to host " + s.Host + " and creating the worktree there (mirrored at " + s.Worktree + ")")
 	} else {
 		progress("creating worktree " + s.Worktree)
 	}
@@ -197,7 +219,7 @@ func (m *Manager) Spawn(ctx context.Context, req SpawnRequest, progress Progress
 	}
 	sv := m.supervise(started, profile, true)
 	m.conf.track(ctx, started)
-	if m.pool != nil {
+	if m.pool != nil && s.Host == "" {
 		m.pool.spawned(ctx, repo)
 	}
 	started, step, err := drv.begin(ctx, sv, started, req.Prompt, typed, progress)
@@ -275,7 +297,7 @@ func (m *Manager) reserve(ctx context.Context, repo *workspace.Repo, cfg Config,
 	}
 	// A ready tree of the pool at the base becomes the session's worktree
 	// where it is: it is the pool's to give back if the reservation fails.
-	if m.pool != nil {
+	if m.pool != nil && req.Host == "" {
 		if path := m.pool.claim(repo.Root, base, poolHash(cfg, m.fsmonitorHookFor(cfg))); path != "" {
 			wtPath = path
 			defer func() {

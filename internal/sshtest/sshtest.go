@@ -112,7 +112,13 @@ func Start(t testing.TB, opts Options) *Server {
 		t.Fatal(err)
 	}
 	os.Chown(s.Dir, s.UID, s.GID)
-	t.Cleanup(func() { os.RemoveAll(s.Dir) })
+	t.Cleanup(func() {
+		// What a test left running on the "host" goes with its directory.
+		for _, pid := range s.Processes() {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+		os.RemoveAll(s.Dir)
+	})
 
 	s.Port = freePort(t)
 	s.conf = filepath.Join(dir, "sshd_config")
@@ -243,11 +249,37 @@ func (s *Server) Log() string {
 // AsUser runs argv as the test user on the "host" (directly, not over
 // ssh): for tests to look at what the host holds.
 func (s *Server) AsUser(argv ...string) (string, error) {
-	args := append([]string{"-u", User, "env", "HOME=" + s.Home, "PATH=/usr/local/bin:/usr/bin:/bin"}, argv...)
+	args := append([]string{"-u", User, "--", "env", "HOME=" + s.Home, "PATH=/usr/local/bin:/usr/bin:/bin"}, argv...)
 	cmd := exec.Command("runuser", args...)
 	cmd.Dir = "/"
 	out, err := cmd.CombinedOutput()
 	return strings.TrimSpace(string(out)), err
+}
+
+// Processes lists the test user's processes that run from this server's
+// Dir or name it: what studiod runs on the host for this test.
+func (s *Server) Processes() []int {
+	var pids []int
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		fi, err := os.Stat("/proc/" + e.Name())
+		if err != nil {
+			continue
+		}
+		if st, ok := fi.Sys().(*syscall.Stat_t); !ok || int(st.Uid) != s.UID {
+			continue
+		}
+		cmdline, _ := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		cwd, _ := os.Readlink("/proc/" + e.Name() + "/cwd")
+		if strings.Contains(string(cmdline), s.Dir) || cwd == s.Dir || strings.HasPrefix(cwd, s.Dir+"/") {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
 }
 
 var userOnce sync.Once

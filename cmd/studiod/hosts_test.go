@@ -1,0 +1,160 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/studiod/studiod/internal/gittest"
+	"github.com/studiod/studiod/internal/sshtest"
+	"github.com/studiod/studiod/internal/studiotest"
+	"github.com/studiod/studiod/protocol"
+)
+
+// hostEnv is a daemon with a host "box" in its config: a real sshd on
+// loopback, logging in as another local user, reached only over ssh.
+type hostEnv struct {
+	t    *testing.T
+	ssh  *sshtest.Server
+	home string
+	repo string
+	d    *daemon
+	c    *protocol.Client
+	w    *studiotest.Watch
+}
+
+func newHostEnv(t *testing.T, opts sshtest.Options, files map[string]string) *hostEnv {
+	t.Helper()
+	// sshd first: its cleanup runs last, after the daemon's has stopped
+	// the sessions on it.
+	e := &hostEnv{t: t, ssh: sshtest.Start(t, opts)}
+	e.home = newHome(t)
+	e.writeConfig(fmt.Sprintf("[hosts.box]\nssh = %q\ndir = %q\nssh_command = %q\n\n[hosts.refused]\nssh = \"refused\"\nssh_command = %q\n",
+		e.ssh.Alias, e.ssh.Dir, e.ssh.SSHCommand(), e.ssh.SSHCommand()))
+	e.repo = gittest.NewRepo(t, files)
+	e.d = startDaemon(t, e.home)
+	e.c, e.w = e.d.watch()
+	return e
+}
+
+func (e *hostEnv) writeConfig(conf string) {
+	e.t.Helper()
+	if err := os.MkdirAll(filepath.Join(e.home, "config"), 0o700); err != nil {
+		e.t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(e.home, "config", "config.toml"), []byte(conf), 0o600); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// onHost runs a shell command on the host as its user (not over ssh), to
+// look at what the host holds.
+func (e *hostEnv) onHost(script string) string {
+	e.t.Helper()
+	out, err := e.ssh.AsUser("sh", "-c", script)
+	if err != nil {
+		e.t.Fatalf("on the host: %s: %v: %s", script, err, out)
+	}
+	return out
+}
+
+func (e *hostEnv) spawn(name string, argv ...string) *protocol.Session {
+	e.t.Helper()
+	s, err := e.c.Spawn(e.t.Context(), protocol.SpawnParams{Repo: e.repo, Name: name, Host: "box", Command: argv})
+	if err != nil {
+		e.t.Fatalf("spawn on host box: %v\nsshd: %s", err, e.ssh.Log())
+	}
+	return s
+}
+
+// A session on a host: studiod installs itself there over ssh, the base
+// travels by git, the agent runs under a shim there; its output, input and
+// work reach home; rm leaves nothing on the host.
+func TestHostSession(t *testing.T) {
+	e := newHostEnv(t, sshtest.Options{}, map[string]string{"a.txt": "one\n"})
+	c := e.c
+
+	hs, err := c.Hosts(t.Context(), protocol.HostsParams{Host: "box"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(hs.Hosts) != 1 || !hs.Hosts[0].Reachable || hs.Hosts[0].Git == "" || hs.Hosts[0].Error != "" {
+		t.Fatalf("hosts: %+v", hs.Hosts)
+	}
+
+	s := e.spawn("remote", "sh", "-c", `echo two >> a.txt; echo new > b.txt; echo "on $(id -un)"; while read l; do echo "got $l"; done`)
+	if s.Host != "box" {
+		t.Errorf("session host %q, want box", s.Host)
+	}
+	// The agent runs as the host's user, in the host's worktree.
+	e.follow(s.ID)
+	e.awaitOutput(s.ID, "on "+sshtest.User)
+	wt := e.onHost("ls -d " + e.ssh.Dir + "/worktrees/*/remote")
+	if e.onHost("cat "+wt+"/a.txt") != "one\ntwo" {
+		t.Errorf("host worktree a.txt: %q", e.onHost("cat "+wt+"/a.txt"))
+	}
+	// Its work comes home as git objects: the diff at home shows it.
+	e.w.Await(t, "the host's changes at home", func() bool {
+		d, err := c.Diff(t.Context(), protocol.DiffParams{SessionRef: protocol.SessionRef{Session: s.ID}})
+		return err == nil && len(d.Files) == 2
+	})
+
+	if _, err := c.Send(t.Context(), protocol.SendParams{SessionRef: protocol.SessionRef{Session: s.ID}, Text: "hello"}); err != nil {
+		t.Fatal(err)
+	}
+	e.awaitOutput(s.ID, "got hello")
+
+	ls, err := e.cli("ls")
+	if err != nil {
+		t.Fatalf("ls: %v: %s", err, ls)
+	}
+	if !strings.Contains(ls, "HOST") || !strings.Contains(ls, "box") {
+		t.Errorf("ls does not show the host:\n%s", ls)
+	}
+
+	if _, err := c.Remove(t.Context(), protocol.RemoveParams{SessionRef: protocol.SessionRef{Session: s.ID}, Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	if left := e.onHost("cd " + e.ssh.Dir + " && find worktrees state run -mindepth 1 -not -name shims -not -name sessions"); left != "" {
+		t.Errorf("rm left on the host:\n%s", left)
+	}
+	if ps := e.ssh.Processes(); len(ps) > 0 {
+		t.Errorf("rm left processes on the host: %v", ps)
+	}
+	if b := e.onHost("git -C " + e.ssh.Dir + "/repos/*.git branch --list"); b != "" {
+		t.Errorf("rm left branches on the host: %q", b)
+	}
+}
+
+// awaitOutput waits until the session's output holds want.
+func (e *hostEnv) awaitOutput(id, want string) {
+	e.t.Helper()
+	e.w.Await(e.t, "output "+want, func() bool {
+		out, _ := e.w.Output(id)
+		return strings.Contains(string(out), want)
+	}, func() string {
+		out, _ := e.w.Output(id)
+		return "output so far: " + string(out)
+	})
+}
+
+// follow subscribes to the session's output from its start.
+func (e *hostEnv) follow(id string) {
+	e.t.Helper()
+	if _, err := e.c.Subscribe(e.t.Context(), protocol.SubscribeParams{Sessions: true, Conflicts: true,
+		Output: []protocol.OutputSubscription{{Session: id}}}); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// cli runs the studiod CLI against the env's daemon.
+func (e *hostEnv) cli(args ...string) (string, error) {
+	cmd := exec.Command("studiod", args...)
+	cmd.Env = append(os.Environ(), "STUDIOD_HOME="+e.home)
+	cmd.Dir = e.repo
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
