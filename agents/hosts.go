@@ -256,8 +256,8 @@ type lostWorkspace struct {
 	err  error
 }
 
-func (w lostWorkspace) Path() string                        { return w.path }
-func (w lostWorkspace) Copy([]string) (int, int, error)     { return 0, 0, w.err }
+func (w lostWorkspace) Path() string                                { return w.path }
+func (w lostWorkspace) Copy([]string) (int, int, error)             { return 0, 0, w.err }
 func (w lostWorkspace) Release(context.Context, host.Release) error { return w.err }
 func (w lostWorkspace) Setup(context.Context, []string, string, string) error {
 	return w.err

@@ -21,8 +21,8 @@ const (
 	Exited   = vocab.StateExited
 	Failed   = vocab.StateFailed
 	Stopped  = vocab.StateStopped
-	Merged  = vocab.StateMerged
-	Removed = vocab.StateRemoved
+	Merged   = vocab.StateMerged
+	Removed  = vocab.StateRemoved
 )
 
 // live reports whether an agent process may run in state s.

@@ -148,7 +148,9 @@ func (r *remoteHost) local() (*Local, error) {
 	return NewLocal(self, filepath.Join(r.dir, "state"), filepath.Join(r.dir, "run"))
 }
 
-func (r *remoteHost) sessionDir(id string) string { return filepath.Join(r.dir, "state", "sessions", id) }
+func (r *remoteHost) sessionDir(id string) string {
+	return filepath.Join(r.dir, "state", "sessions", id)
+}
 
 func (r *remoteHost) meta(id string) (remoteMeta, error) {
 	var m remoteMeta
