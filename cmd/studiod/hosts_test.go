@@ -5,6 +5,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -157,4 +159,91 @@ func (e *hostEnv) cli(args ...string) (string, error) {
 	cmd.Dir = e.repo
 	out, err := cmd.CombinedOutput()
 	return string(out), err
+}
+
+// A session on a host and one on this machine that change the same lines
+// conflict, predicted as between two local sessions; the host's session
+// merges at home like any other.
+func TestHostConflictAndMerge(t *testing.T) {
+	e := newHostEnv(t, sshtest.Options{}, map[string]string{"a.txt": "one\ntwo\nthree\n", "b.txt": "b\n"})
+	c := e.c
+	local, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: e.repo, Name: "here",
+		Command: agentWriting(t, map[string]string{"a.txt": "one\nhere\nthree\n"})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	remote := e.spawn("there", "sh", "-c", `printf 'one\nthere\nthree\n' > a.txt; echo more >> b.txt; echo done; exec cat`)
+	cf := e.w.AwaitConflict(t, "a conflict between the local and the remote session", func(cf protocol.Conflict) bool {
+		names := []string{cf.A.Session, cf.B.Session}
+		return cf.Path == "a.txt" && cf.Severity == protocol.SeverityConflict && slices.Contains(names, "here") && slices.Contains(names, "there")
+	})
+	for _, side := range []protocol.Side{cf.A, cf.B} {
+		if len(side.Ranges) == 0 || side.Ranges[0].Start != 2 {
+			t.Errorf("side %s: ranges %+v, want line 2", side.Session, side.Ranges)
+		}
+	}
+
+	// The local session goes; the remote one merges at home.
+	if _, err := c.Remove(t.Context(), protocol.RemoveParams{SessionRef: protocol.SessionRef{Session: local.ID}, Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := c.Merge(t.Context(), protocol.MergeParams{SessionRef: protocol.SessionRef{Session: remote.ID}, Force: true, Cleanup: true})
+	if err != nil {
+		t.Fatalf("merge the host's session: %v", err)
+	}
+	_ = res
+	if got := gittest.Git(t, e.repo, "show", "main:a.txt"); got != "one\nthere\nthree" {
+		t.Errorf("main:a.txt after merge = %q", got)
+	}
+	if got := gittest.Git(t, e.repo, "show", "main:b.txt"); got != "b\nmore" {
+		t.Errorf("main:b.txt after merge = %q", got)
+	}
+	e.w.AwaitState(t, remote.ID, protocol.StateMerged)
+	if ps := e.ssh.Processes(); len(ps) > 0 {
+		t.Errorf("merge with cleanup left processes on the host: %v", ps)
+	}
+	if left := e.onHost("cd " + e.ssh.Dir + " && find worktrees state run -mindepth 1 -not -name shims -not -name sessions"); left != "" {
+		t.Errorf("merge with cleanup left on the host:\n%s", left)
+	}
+}
+
+// The connection to the host dies mid-turn: the agent runs on there, the
+// session shows disconnected, and reattaches when ssh works again.
+func TestHostDisconnect(t *testing.T) {
+	e := newHostEnv(t, sshtest.Options{}, nil)
+	s := e.spawn("ticks", "sh", "-c", `i=0; while :; do i=$((i+1)); echo "tick $i"; echo "tick $i" > ticks.txt; sleep 0.2; done`)
+	e.follow(s.ID)
+	e.awaitOutput(s.ID, "tick 2")
+
+	e.ssh.Stop()
+	d := e.w.AwaitState(t, s.ID, protocol.StateDisconnected)
+	if !strings.Contains(d.Detail, "box") {
+		t.Errorf("disconnected detail %q does not name the host", d.Detail)
+	}
+	// The agent keeps running on the host: its file keeps changing.
+	first := e.onHost("cat " + e.ssh.Dir + "/worktrees/*/ticks/ticks.txt")
+	e.w.Await(t, "the agent writing on while disconnected", func() bool {
+		go e.w.Notify()
+		return e.onHost("cat "+e.ssh.Dir+"/worktrees/*/ticks/ticks.txt") != first
+	})
+
+	e.ssh.Restart()
+	e.w.AwaitState(t, s.ID, protocol.StateWorking, protocol.StateIdle)
+	// Output written while disconnected arrives too, and more after it.
+	n := strings.TrimPrefix(e.onHost("cat "+e.ssh.Dir+"/worktrees/*/ticks/ticks.txt"), "tick ")
+	e.awaitOutput(s.ID, fmt.Sprintf("tick %d", atoi(t, n)+2))
+	for _, st := range e.w.States(s.ID) {
+		if st == protocol.StateFailed || st == protocol.StateExited {
+			t.Errorf("states %v: the session ended on a dropped connection", e.w.States(s.ID))
+		}
+	}
+}
+
+func atoi(t *testing.T, s string) int {
+	t.Helper()
+	n, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

@@ -9,7 +9,6 @@
 package sshtest
 
 import (
-	"bytes"
 	"fmt"
 	"net"
 	"os"
@@ -52,7 +51,6 @@ type Server struct {
 	mu      sync.Mutex
 	cmd     *exec.Cmd
 	exited  chan struct{}
-	stderr  *bytes.Buffer
 	pathEnv string
 }
 
@@ -190,8 +188,14 @@ func (s *Server) start() {
 	defer s.mu.Unlock()
 	// -D: stay in the foreground (ours to stop); -e: log to stderr.
 	cmd := exec.Command(Sshd, "-D", "-e", "-f", s.conf)
-	s.stderr = &bytes.Buffer{}
-	cmd.Stderr = &lockedWriter{w: s.stderr}
+	// A file, not a pipe: the connections' processes hold it too, and a
+	// pipe would keep Wait waiting for them.
+	logf, err := os.OpenFile(filepath.Join(s.dir, "sshd.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logf.Close()
+	cmd.Stderr = logf
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start sshd: %v", err)
 	}
@@ -206,7 +210,7 @@ func (s *Server) start() {
 		}
 		select {
 		case <-exited:
-			t.Fatalf("sshd exited: %s", s.stderr.String())
+			t.Fatalf("sshd exited: %s", s.logText())
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
@@ -227,23 +231,21 @@ func (s *Server) Stop() {
 	// listener goes: end those too.
 	conns := sshdChildren(cmd.Process.Pid)
 	cmd.Process.Kill()
-	<-exited
 	for _, pid := range conns {
 		syscall.Kill(pid, syscall.SIGKILL)
 	}
+	<-exited
 }
 
 // Restart starts sshd again after Stop, on the same port and keys.
 func (s *Server) Restart() { s.start() }
 
 // Log is what sshd logged so far.
-func (s *Server) Log() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.stderr == nil {
-		return ""
-	}
-	return s.stderr.String()
+func (s *Server) Log() string { return s.logText() }
+
+func (s *Server) logText() string {
+	b, _ := os.ReadFile(filepath.Join(s.dir, "sshd.log"))
+	return string(b)
 }
 
 // AsUser runs argv as the test user on the "host" (directly, not over
@@ -368,15 +370,4 @@ func sshdChildren(pid int) []int {
 		}
 	}
 	return out
-}
-
-type lockedWriter struct {
-	mu sync.Mutex
-	w  *bytes.Buffer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }
