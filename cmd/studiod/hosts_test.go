@@ -247,3 +247,145 @@ func atoi(t *testing.T, s string) int {
 	}
 	return n
 }
+
+// fakeBin makes a directory the host's user can read, holding links to
+// the tools named and scripts given by name.
+func fakeBin(t *testing.T, links []string, scripts map[string]string) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "sshbin-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	os.Chmod(dir, 0o755)
+	for _, l := range links {
+		p, err := exec.LookPath(l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(p, filepath.Join(dir, l)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, body := range scripts {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("#!/bin/sh\n"+body), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// nothingMade checks that a refused spawn left nothing: no session, no
+// branch or worktree at home, no repository, worktree or session on the
+// host.
+func (e *hostEnv) nothingMade() {
+	e.t.Helper()
+	ss, err := e.c.Sessions(e.t.Context(), protocol.SessionsParams{All: true})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if len(ss.Sessions) > 0 {
+		e.t.Errorf("a refused spawn left a session: %+v", ss.Sessions[0])
+	}
+	if b := gittest.Git(e.t, e.repo, "branch", "--list"); b != "* main" {
+		e.t.Errorf("a refused spawn left branches: %q", b)
+	}
+	if wt := gittest.Git(e.t, e.repo, "worktree", "list", "--porcelain"); strings.Count(wt, "worktree ") != 1 {
+		e.t.Errorf("a refused spawn left worktrees:\n%s", wt)
+	}
+	if left := e.onHost("cd " + e.ssh.Dir + " && ls -A | grep -v '^bin$' || true"); left != "" {
+		e.t.Errorf("a refused spawn left on the host: %s", left)
+	}
+}
+
+// Bad hosts: each refused with an error that says what to do, nothing
+// made on either side.
+func TestHostBadInput(t *testing.T) {
+	e := newHostEnv(t, sshtest.Options{}, nil)
+	spawn := func(host string) error {
+		_, err := e.c.Spawn(t.Context(), protocol.SpawnParams{Repo: e.repo, Name: "x", Host: host, Command: []string{"true"}})
+		return err
+	}
+	for _, tc := range []struct{ host, want string }{
+		{"nope", `no host "nope" (configured: box, refused): add [hosts.nope]`},
+		{"refused", "host refused unreachable: "},
+	} {
+		err := spawn(tc.host)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("spawn --host %s: %v, want an error with %q", tc.host, err, tc.want)
+		}
+		e.nothingMade()
+	}
+	if err := spawn("refused"); err == nil || !strings.Contains(err.Error(), "Permission denied") {
+		t.Errorf("refused key: %v, want ssh's own reason", err)
+	}
+	out, err := e.cli("hosts")
+	if err != nil {
+		t.Fatalf("hosts: %v: %s", err, out)
+	}
+	t.Logf("studiod hosts:\n%s", out)
+	if !strings.Contains(out, "refused") || !strings.Contains(out, "Permission denied") {
+		t.Errorf("hosts does not say why refused is out of reach:\n%s", out)
+	}
+	out, err = e.cli("spawn", "--host", "nope", "--name", "y", "--", "true")
+	if err == nil || !strings.Contains(out, "no host \"nope\"") {
+		t.Errorf("studiod spawn --host nope: %v: %s", err, out)
+	}
+}
+
+// A host without git refuses sessions and says so.
+func TestHostWithoutGit(t *testing.T) {
+	bin := fakeBin(t, []string{"sh", "uname", "mkdir", "cat", "chmod", "mv", "ls"}, nil)
+	e := newHostEnv(t, sshtest.Options{Path: bin}, nil)
+	_, err := e.c.Spawn(t.Context(), protocol.SpawnParams{Repo: e.repo, Name: "x", Host: "box", Command: []string{"true"}})
+	if err == nil || !strings.Contains(err.Error(), "host box has no usable git") {
+		t.Errorf("spawn on a host without git: %v", err)
+	}
+	e.nothingMade()
+	hs, err := e.c.Hosts(t.Context(), protocol.HostsParams{Host: "box"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := hs.Hosts[0]; !h.Reachable || h.Git != "" || !strings.Contains(h.Error, "no usable git") {
+		t.Errorf("hosts: %+v", h)
+	}
+}
+
+// A host of another architecture, and a studiod there that is not this
+// build: the first is refused with what to do, the second replaced.
+func TestHostVersions(t *testing.T) {
+	t.Run("other machine", func(t *testing.T) {
+		bin := fakeBin(t, nil, map[string]string{"uname": "echo Linux riscv64\n"})
+		e := newHostEnv(t, sshtest.Options{Path: bin + ":/usr/bin:/bin"}, nil)
+		_, err := e.c.Spawn(t.Context(), protocol.SpawnParams{Repo: e.repo, Name: "x", Host: "box", Command: []string{"true"}})
+		if err == nil || !strings.Contains(err.Error(), "host box runs Linux riscv64 (linux/riscv64); this studiod is built for linux/") {
+			t.Errorf("spawn on another architecture: %v", err)
+		}
+		e.nothingMade()
+	})
+	t.Run("other build", func(t *testing.T) {
+		e := newHostEnv(t, sshtest.Options{}, nil)
+		self, err := os.Executable()
+		if err != nil {
+			t.Fatal(err)
+		}
+		build := fileBuild(t, self)
+		// What an older studiod left there.
+		e.onHost(fmt.Sprintf(`mkdir -p %[1]s/bin/%[2]s && printf '#!/bin/sh\necho "{\\"protocol\\":1,\\"build\\":\\"0123\\",\\"dir\\":\\"%[1]s\\",\\"git\\":\\"2.39\\"}"\n' > %[1]s/bin/%[2]s/studiod && chmod 700 %[1]s/bin/%[2]s/studiod`, e.ssh.Dir, build))
+		s := e.spawn("x", "sh", "-c", "echo ran; exec cat")
+		e.follow(s.ID)
+		e.awaitOutput(s.ID, "ran")
+		if got := e.onHost("sha256sum " + e.ssh.Dir + "/bin/" + build + "/studiod | cut -c1-16"); got != build {
+			t.Errorf("studiod on the host is %s, want this build %s", got, build)
+		}
+	})
+}
+
+func fileBuild(t *testing.T, path string) string {
+	t.Helper()
+	out, err := exec.Command("sha256sum", path).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(out[:16])
+}
