@@ -191,6 +191,11 @@ func New(ctx context.Context, opts Options) (*Manager, error) {
 	}
 	m.rt = &routeRuntime{Runtime: m.rt, hs: m.hosts}
 	for _, s := range list {
+		if s.Host != "" && live(s.State) {
+			s.Endpoints = m.proc(s.ID).Endpoints()
+		}
+	}
+	for _, s := range list {
 		if s.Worktree != "" {
 			// Earlier daemons split session worktrees' indexes.
 			if r, err := m.opts.Git.RepairIndex(ctx, s.Worktree, false); err != nil {

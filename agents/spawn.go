@@ -146,7 +146,7 @@ func (m *Manager) Spawn(ctx context.Context, req SpawnRequest, progress Progress
 			m.setState(s.ID, Failed, err.Error())
 			return Session{}, err
 		}
-		s.Host, s.Endpoints = req.Host, host.Endpoints{}
+		s.Host, s.Endpoints = req.Host, m.proc(s.ID).Endpoints()
 		m.updateDerived(s.ID, func(r *Session) bool {
 			r.Host, r.Endpoints = s.Host, s.Endpoints
 			return true

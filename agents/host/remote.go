@@ -220,6 +220,8 @@ func (r *remoteHost) do(ctx context.Context, op string, a remoteArgs, stdin io.R
 	switch op {
 	case "attach":
 		return r.attach(ctx, p, a.offset, stdin, stdout)
+	case "proxy":
+		return remoteProxy(p.socket, stdin, stdout)
 	case "input":
 		data, err := io.ReadAll(stdin)
 		if err != nil {

@@ -48,9 +48,10 @@ type SSH struct {
 	hello  *Hello // the host's, once installed
 	remote string // the helper's path on the host
 
-	// mu guards follows.
+	// mu guards follows and proxies.
 	mu      sync.Mutex
-	follows map[string]*follow // the mirrors kept up to date, by session ID
+	follows map[string]*follow      // the mirrors kept up to date, by session ID
+	proxies map[string]net.Listener // the shims' sockets at home (sshproxy.go)
 	ctx     context.Context
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
@@ -109,6 +110,12 @@ func NewSSH(h SSHConfig) *SSH {
 // agents there keep running.
 func (h *SSH) Close() error {
 	h.cancel()
+	h.mu.Lock()
+	for id, l := range h.proxies {
+		l.Close()
+		delete(h.proxies, id)
+	}
+	h.mu.Unlock()
 	h.wg.Wait()
 	cmd := exec.Command(h.Command[0], append(h.Command[1:], "-o", "ControlPath="+h.controlPath(), "-O", "exit", h.Target)...)
 	cmd.Run()

@@ -195,6 +195,7 @@ func lastLines(b []byte) string {
 func (w sshWorkspace) Release(ctx context.Context, how Release) error {
 	h := w.h
 	h.unfollow(w.spec.Session)
+	h.stopProxy(w.spec.Session)
 	key := RepoKey(w.spec.Repo.Root)
 	args := []string{"--id", w.spec.Session, "--repo", key}
 	if how != Keep {
@@ -582,4 +583,6 @@ func (p *sshProc) Sweep() int {
 	return n
 }
 
-func (p *sshProc) Endpoints() Endpoints { return Endpoints{} }
+// Endpoints names the socket at home that carries connections to the
+// host's shim (sshproxy.go).
+func (p *sshProc) Endpoints() Endpoints { return Endpoints{Socket: p.h.serveProxy(p.id)} }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/studiod/studiod/agents/shim"
 	"github.com/studiod/studiod/internal/gittest"
 	"github.com/studiod/studiod/internal/sshtest"
 	"github.com/studiod/studiod/internal/studiotest"
@@ -108,6 +109,33 @@ func TestHostSession(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.awaitOutput(s.ID, "got hello")
+
+	// studiod attach speaks to the shim's socket: the session's socket at
+	// home carries it to the host's.
+	cur, err := c.Session(t.Context(), protocol.SessionRef{Session: s.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cur.Socket == "" {
+		t.Fatal("a session on a host has no socket to attach to")
+	}
+	st, err := shim.Attach(t.Context(), cur.Socket, 0)
+	if err != nil {
+		t.Fatalf("attach through the socket at home: %v", err)
+	}
+	if _, err := st.Write([]byte("typed\r")); err != nil {
+		t.Fatal(err)
+	}
+	var seen []byte
+	buf := make([]byte, 4096)
+	for !strings.Contains(string(seen), "got typed") {
+		n, err := st.Read(buf)
+		seen = append(seen, buf[:n]...)
+		if err != nil {
+			t.Fatalf("attached stream: %v after %q", err, seen)
+		}
+	}
+	st.Close()
 
 	ls, err := e.cli("ls")
 	if err != nil {
@@ -235,6 +263,17 @@ func TestHostDisconnect(t *testing.T) {
 	for _, st := range e.w.States(s.ID) {
 		if st == protocol.StateFailed || st == protocol.StateExited {
 			t.Errorf("states %v: the session ended on a dropped connection", e.w.States(s.ID))
+		}
+	}
+
+	// stop ends the agent and its shim on the host.
+	if _, err := e.c.Stop(t.Context(), protocol.StopParams{SessionRef: protocol.SessionRef{Session: s.ID}}); err != nil {
+		t.Fatal(err)
+	}
+	e.w.AwaitState(t, s.ID, protocol.StateStopped)
+	for _, pid := range e.ssh.Processes() {
+		if cl := sshtest.Cmdline(pid); strings.Contains(cl, " shim ") || strings.Contains(cl, "tick") {
+			t.Errorf("stop left running on the host: %s", cl)
 		}
 	}
 }

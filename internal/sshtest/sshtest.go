@@ -371,3 +371,9 @@ func sshdChildren(pid int) []int {
 	}
 	return out
 }
+
+// Cmdline is process pid's command line, its arguments joined by spaces.
+func Cmdline(pid int) string {
+	b, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+	return strings.TrimSpace(strings.ReplaceAll(string(b), "\x00", " "))
+}
