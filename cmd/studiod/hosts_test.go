@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/studiod/studiod/agents/shim"
@@ -427,4 +428,50 @@ func fileBuild(t *testing.T, path string) string {
 		t.Fatal(err)
 	}
 	return string(out[:16])
+}
+
+// The shim on the host is killed: the session fails with why, and nothing
+// of it runs on there.
+func TestHostShimKilled(t *testing.T) {
+	e := newHostEnv(t, sshtest.Options{}, nil)
+	s := e.spawn("victim", "sh", "-c", "echo up; exec sleep 12345")
+	e.follow(s.ID)
+	e.awaitOutput(s.ID, "up")
+	killed := false
+	for _, pid := range e.ssh.Processes() {
+		if strings.Contains(sshtest.Cmdline(pid), " shim ") {
+			syscall.Kill(pid, syscall.SIGKILL)
+			killed = true
+		}
+	}
+	if !killed {
+		t.Fatal("no shim runs on the host")
+	}
+	f := e.w.AwaitState(t, s.ID, protocol.StateFailed)
+	if !strings.Contains(f.Detail, "agent lost") {
+		t.Errorf("detail %q", f.Detail)
+	}
+	for _, pid := range e.ssh.Processes() {
+		if strings.Contains(sshtest.Cmdline(pid), "sleep 12345") {
+			t.Errorf("the agent runs on after its shim was killed: %d", pid)
+		}
+	}
+}
+
+// The daemon restarts while the host is out of reach: its session shows
+// disconnected, then reattaches when the host answers.
+func TestHostDaemonRestart(t *testing.T) {
+	e := newHostEnv(t, sshtest.Options{}, nil)
+	s := e.spawn("ticks", "sh", "-c", `i=0; while :; do i=$((i+1)); echo "tick $i"; sleep 0.2; done`)
+	e.follow(s.ID)
+	e.awaitOutput(s.ID, "tick 2")
+	e.d.kill9()
+	e.ssh.Stop()
+	e.d = startDaemon(t, e.home)
+	e.c, e.w = e.d.watch()
+	e.w.AwaitState(t, s.ID, protocol.StateDisconnected)
+	e.ssh.Restart()
+	e.w.AwaitState(t, s.ID, protocol.StateWorking, protocol.StateIdle)
+	e.follow(s.ID)
+	e.awaitOutput(s.ID, "tick 30")
 }
