@@ -53,6 +53,9 @@ func repoHosts(c Config, path string) error {
 // hosts keeps one SSH runtime per configured host.
 type hosts struct {
 	m *Manager
+	// mirror is the runtime of this machine, behind the warm pool: it
+	// makes the sessions' mirrors.
+	mirror host.Runtime
 	// mu guards rts and conf.
 	mu   sync.Mutex
 	rts  map[string]*host.SSH
@@ -116,7 +119,7 @@ func (hs *hosts) runtime(name string) (*host.SSH, error) {
 	rt := host.NewSSH(host.SSHConfig{
 		Name: name, Target: hc.SSH, Dir: hc.Dir, Command: cmd, Self: hs.m.opts.Self,
 		StateDir: hs.m.opts.StateDir, RuntimeDir: hs.m.opts.RuntimeDir, Git: hs.m.opts.Git,
-		Log: hs.m.log.With("host", name),
+		Log: hs.m.log.With("host", name), Mirror: hs.mirror,
 	})
 	if old := hs.rts[name]; old != nil {
 		go old.Close()

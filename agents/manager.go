@@ -189,6 +189,7 @@ func New(ctx context.Context, opts Options) (*Manager, error) {
 		m.rt = &poolRuntime{Runtime: local, p: p}
 		p.recover(ctx)
 	}
+	m.hosts.mirror = m.rt
 	m.rt = &routeRuntime{Runtime: m.rt, hs: m.hosts}
 	for _, s := range list {
 		if s.Host != "" && live(s.State) {

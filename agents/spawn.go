@@ -163,9 +163,10 @@ func (m *Manager) Spawn(ctx context.Context, req SpawnRequest, progress Progress
 
 	if m.pool != nil && m.pool.claimedAt(s.Worktree) != nil {
 		progress("taking a ready worktree from the pool: " + s.Worktree)
-	} else if s.Host != "" {
+	}
+	if s.Host != "" {
 		progress("sending the base to host " + s.Host + " and creating the worktree there (mirrored at " + s.Worktree + ")")
-	} else {
+	} else if m.pool == nil || m.pool.claimedAt(s.Worktree) == nil {
 		progress("creating worktree " + s.Worktree)
 	}
 	ws, err := m.rt.Acquire(ctx, wsSpec(repo, s))
@@ -219,7 +220,7 @@ func (m *Manager) Spawn(ctx context.Context, req SpawnRequest, progress Progress
 	}
 	sv := m.supervise(started, profile, true)
 	m.conf.track(ctx, started)
-	if m.pool != nil && s.Host == "" {
+	if m.pool != nil {
 		m.pool.spawned(ctx, repo)
 	}
 	started, step, err := drv.begin(ctx, sv, started, req.Prompt, typed, progress)
@@ -297,7 +298,7 @@ func (m *Manager) reserve(ctx context.Context, repo *workspace.Repo, cfg Config,
 	}
 	// A ready tree of the pool at the base becomes the session's worktree
 	// where it is: it is the pool's to give back if the reservation fails.
-	if m.pool != nil && req.Host == "" {
+	if m.pool != nil {
 		if path := m.pool.claim(repo.Root, base, poolHash(cfg, m.fsmonitorHookFor(cfg))); path != "" {
 			wtPath = path
 			defer func() {

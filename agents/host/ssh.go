@@ -69,6 +69,9 @@ type SSHConfig struct {
 	StateDir, RuntimeDir string
 	Git                  *workspace.Git
 	Log                  *slog.Logger
+	// Mirror makes and gives up the sessions' mirrors at home: the local
+	// runtime, behind the warm pool (nil: plain worktrees).
+	Mirror Runtime
 }
 
 // ErrUnreachable reports that a host could not be reached over ssh.

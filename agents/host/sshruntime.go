@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -75,12 +76,16 @@ func (h *SSH) Acquire(ctx context.Context, spec WorkspaceSpec) (Workspace, error
 		ctx := context.WithoutCancel(ctx)
 		h.call(ctx, "release", nil, "--id", spec.Session, "--repo", key, "--force")
 	}
+	name := path.Base(spec.Branch)
+	if !validName(name) {
+		name = spec.Session
+	}
 	if _, err := h.call(ctx, "acquire", nil, "--id", spec.Session, "--repo", key, "--branch", spec.Branch,
-		"--base", spec.Base, "--name", filepath.Base(spec.Path)); err != nil {
+		"--base", spec.Base, "--name", name); err != nil {
 		release()
 		return nil, err
 	}
-	if err := spec.Repo.AddWorktree(ctx, spec.Path, spec.Branch, spec.Base); err != nil {
+	if _, err := h.acquireMirror(ctx, spec); err != nil {
 		release()
 		return nil, err
 	}
@@ -92,7 +97,7 @@ func (h *SSH) Acquire(ctx context.Context, spec WorkspaceSpec) (Workspace, error
 	}
 	if err != nil {
 		release()
-		spec.Repo.RemoveWorktree(context.WithoutCancel(ctx), spec.Path, true)
+		h.releaseMirror(context.WithoutCancel(ctx), spec, Discard)
 		return nil, err
 	}
 	h.follow(spec.Session, m)
@@ -100,6 +105,25 @@ func (h *SSH) Acquire(ctx context.Context, spec WorkspaceSpec) (Workspace, error
 }
 
 func (h *SSH) Workspace(spec WorkspaceSpec) Workspace { return sshWorkspace{h, spec} }
+
+// acquireMirror makes the session's mirror at home: a worktree on its
+// branch at the base, from the warm pool when it has one ready.
+func (h *SSH) acquireMirror(ctx context.Context, spec WorkspaceSpec) (Workspace, error) {
+	if h.Mirror != nil {
+		return h.Mirror.Acquire(ctx, spec)
+	}
+	return nil, spec.Repo.AddWorktree(ctx, spec.Path, spec.Branch, spec.Base)
+}
+
+func (h *SSH) releaseMirror(ctx context.Context, spec WorkspaceSpec, how Release) error {
+	if h.Mirror != nil {
+		return h.Mirror.Workspace(spec).Release(ctx, how)
+	}
+	if err := spec.Repo.RemoveWorktree(ctx, spec.Path, how != Keep); err != nil && dirExists(spec.Path) {
+		return err
+	}
+	return nil
+}
 
 func (h *SSH) Reattach(ctx context.Context, id string) (Proc, error) {
 	h.mu.Lock()
@@ -189,22 +213,21 @@ func lastLines(b []byte) string {
 	return strings.TrimSpace(string(b))
 }
 
-// Release removes everything the host keeps of the session (process,
-// worktree, branch, refs, logs), then the mirror at home. The branch at home
-// stays, as for a local session.
+// Release gives up the mirror at home as a local worktree is given up
+// (refused with uncommitted work unless forced), then removes everything
+// the host keeps of the session: its process, worktree, branch, refs, logs.
+// The branch at home stays, as for a local session.
 func (w sshWorkspace) Release(ctx context.Context, how Release) error {
 	h := w.h
 	h.unfollow(w.spec.Session)
-	h.stopProxy(w.spec.Session)
-	key := RepoKey(w.spec.Repo.Root)
-	args := []string{"--id", w.spec.Session, "--repo", key}
-	if how != Keep {
-		args = append(args, "--force")
-	}
-	if _, err := h.call(ctx, "release", nil, args...); err != nil {
+	if err := h.releaseMirror(ctx, w.spec, how); err != nil {
+		h.follow(w.spec.Session, sshMeta{Host: h.Name, Key: RepoKey(w.spec.Repo.Root), Repo: w.spec.Repo.Root,
+			Path: w.spec.Path, Branch: w.spec.Branch, Base: w.spec.Base})
 		return err
 	}
-	if err := w.spec.Repo.RemoveWorktree(ctx, w.spec.Path, true); err != nil && dirExists(w.spec.Path) {
+	h.stopProxy(w.spec.Session)
+	key := RepoKey(w.spec.Repo.Root)
+	if _, err := h.call(ctx, "release", nil, "--id", w.spec.Session, "--repo", key, "--force"); err != nil {
 		return err
 	}
 	for _, r := range []string{"snap", "applied", "head"} {
@@ -261,9 +284,10 @@ func (h *SSH) followLoop(ctx context.Context, id string, m sshMeta) {
 		log.Warn("follow: open the repository", "err", err)
 		return
 	}
+	st := appliedOf(ctx, repo, id, m)
 	wait := 200 * time.Millisecond
 	for ctx.Err() == nil {
-		err := h.watchOnce(ctx, repo, id, m)
+		err := h.watchOnce(ctx, repo, id, m, st)
 		if ctx.Err() != nil {
 			return
 		}
@@ -281,7 +305,7 @@ func (h *SSH) followLoop(ctx context.Context, id string, m sshMeta) {
 	}
 }
 
-func (h *SSH) watchOnce(ctx context.Context, repo *workspace.Repo, id string, m sshMeta) error {
+func (h *SSH) watchOnce(ctx context.Context, repo *workspace.Repo, id string, m sshMeta, st *applied) error {
 	if _, err := h.Install(ctx); err != nil {
 		return err
 	}
@@ -317,64 +341,159 @@ func (h *SSH) watchOnce(ctx context.Context, repo *workspace.Repo, id string, m 
 			}
 			return h.sshError("watch", werr, errb.Bytes())
 		}
-		head, snap, ok := strings.Cut(line, " ")
-		if !ok {
+		if _, _, ok := strings.Cut(line, " "); !ok {
 			continue
 		}
-		if err := h.bringHome(ctx, repo, id, m, head, snap); err != nil {
+		if err := h.bringHome(ctx, repo, id, m, st); err != nil {
 			h.Log.Warn("bring a snapshot home", "host", h.Name, "session", id, "err", err)
 		}
 	}
 }
 
-// bringHome fetches the host's snapshot of session id and checks it out in
-// the mirror: its files become the snapshot's, its branch the host's HEAD
-// when that moved, its index that HEAD, so the uncommitted work on the host
-// is uncommitted work at home.
-func (h *SSH) bringHome(ctx context.Context, repo *workspace.Repo, id string, m sshMeta, head, snap string) error {
+// bringHome fetches the host's latest snapshot of session id and writes
+// what changed since the last one into the mirror; when the host's HEAD
+// moved (the agent committed), the mirror's branch and index follow it, so
+// the uncommitted work on the host is uncommitted work at home. Only the
+// changed paths are written: the cost follows the change, not the tree.
+func (h *SSH) bringHome(ctx context.Context, repo *workspace.Repo, id string, m sshMeta, st *applied) error {
 	ref := "refs/studio/remote/" + id
 	if _, err := h.git(ctx, repo.Root, "fetch", "--quiet", "--no-tags", "--no-write-fetch-head", h.gitRemote(m.Key),
 		"+refs/studio/snap/"+id+":"+ref+"/snap"); err != nil {
 		return err
 	}
-	got, err := repo.Run(ctx, "rev-parse", "--verify", ref+"/snap^{commit}")
+	// The ref may be newer than the line that announced it: bring home
+	// what was fetched.
+	out, err := repo.Run(ctx, "rev-parse", ref+"/snap^{commit}", ref+"/snap^1")
 	if err != nil {
 		return err
 	}
-	if strings.TrimSpace(string(got)) != snap {
-		return nil // a newer one is on its way
+	f := strings.Fields(string(out))
+	if len(f) != 2 {
+		return fmt.Errorf("snapshot of %s: unexpected rev-parse output %q", id, out)
 	}
-	prev := m.Base
+	snap, head := f[0], f[1]
+	if snap == st.snap {
+		return nil
+	}
+	if err := writeChanges(ctx, h.Git, m.Path, st.snap, snap); err != nil {
+		return err
+	}
+	updates := "update " + ref + "/applied " + snap + "\n"
+	if head != st.head {
+		updates += "update refs/heads/" + m.Branch + " " + head + "\nupdate " + ref + "/head " + head + "\n"
+	}
+	if _, err := h.Git.RunCmd(ctx, workspace.Cmd{Dir: m.Path, Stdin: strings.NewReader(updates)}, "update-ref", "--stdin"); err != nil {
+		return err
+	}
+	if head != st.head {
+		if _, err := h.Git.Run(ctx, m.Path, "read-tree", "--reset", "HEAD"); err != nil {
+			return err
+		}
+	}
+	st.snap, st.head = snap, head
+	return nil
+}
+
+// applied is what a mirror holds: the snapshot its files are, the host's
+// HEAD its branch is.
+type applied struct{ snap, head string }
+
+// appliedOf reads what session id's mirror holds from its refs (the base
+// before any snapshot came home).
+func appliedOf(ctx context.Context, repo *workspace.Repo, id string, m sshMeta) *applied {
+	st := &applied{snap: m.Base, head: m.Base}
+	ref := "refs/studio/remote/" + id
 	if out, err := repo.Run(ctx, "rev-parse", "--verify", "--quiet", ref+"/applied^{commit}"); err == nil {
-		prev = strings.TrimSpace(string(out))
+		st.snap = strings.TrimSpace(string(out))
 	}
-	g := h.Git
-	run := func(args ...string) error {
-		_, err := g.Run(ctx, m.Path, args...)
-		return err
-	}
-	if err := run("read-tree", "--reset", prev); err != nil {
-		return err
-	}
-	if err := run("read-tree", "--reset", "-u", snap); err != nil {
-		return err
-	}
-	lastHead := m.Base
 	if out, err := repo.Run(ctx, "rev-parse", "--verify", "--quiet", ref+"/head^{commit}"); err == nil {
-		lastHead = strings.TrimSpace(string(out))
+		st.head = strings.TrimSpace(string(out))
 	}
-	if head != lastHead {
-		if err := run("update-ref", "refs/heads/"+m.Branch, head); err != nil {
-			return err
-		}
-		if err := run("update-ref", ref+"/head", head); err != nil {
-			return err
-		}
-	}
-	if err := run("read-tree", "--reset", "HEAD"); err != nil {
+	return st
+}
+
+// writeChanges makes the files of dir go from commit from's tree to to's:
+// changed and added files written from their blobs, deleted ones removed.
+func writeChanges(ctx context.Context, g *workspace.Git, dir, from, to string) error {
+	out, err := g.Run(ctx, dir, "diff-tree", "-r", "-z", "--no-renames", "--no-commit-id", from, to)
+	if err != nil {
 		return err
 	}
-	return run("update-ref", ref+"/applied", snap)
+	type entry struct {
+		path, mode, oid string
+	}
+	var writes []entry
+	fields := strings.Split(strings.TrimSuffix(string(out), "\x00"), "\x00")
+	for i := 0; i+1 < len(fields); i += 2 {
+		meta := strings.Fields(strings.TrimPrefix(fields[i], ":"))
+		path := fields[i+1]
+		if len(meta) < 5 || strings.HasPrefix(path, "/") || slices.Contains(strings.Split(path, "/"), "..") {
+			continue
+		}
+		full := filepath.Join(dir, filepath.FromSlash(path))
+		if meta[4] == "D" {
+			os.Remove(full)
+			continue
+		}
+		if meta[1] == "160000" {
+			continue // a submodule: nothing to write
+		}
+		writes = append(writes, entry{path: full, mode: meta[1], oid: meta[3]})
+	}
+	if len(writes) == 0 {
+		return nil
+	}
+	var in strings.Builder
+	for _, w := range writes {
+		in.WriteString(w.oid + "\n")
+	}
+	blobs, err := g.RunCmd(ctx, workspace.Cmd{Dir: dir, Stdin: strings.NewReader(in.String())}, "cat-file", "--batch")
+	if err != nil {
+		return err
+	}
+	for _, w := range writes {
+		// "<oid> blob <size>\n<content>\n"
+		nl := bytes.IndexByte(blobs, '\n')
+		if nl < 0 {
+			return fmt.Errorf("cat-file: short output")
+		}
+		hdr := strings.Fields(string(blobs[:nl]))
+		if len(hdr) != 3 {
+			return fmt.Errorf("cat-file: %q", blobs[:nl])
+		}
+		size, _ := strconv.Atoi(hdr[2])
+		if nl+1+size > len(blobs) {
+			return fmt.Errorf("cat-file: short output")
+		}
+		content := blobs[nl+1 : nl+1+size]
+		blobs = blobs[min(nl+2+size, len(blobs)):]
+		if err := os.MkdirAll(filepath.Dir(w.path), 0o755); err != nil {
+			return err
+		}
+		if fi, err := os.Lstat(w.path); err == nil && fi.IsDir() {
+			os.RemoveAll(w.path)
+		}
+		switch w.mode {
+		case "120000":
+			os.Remove(w.path)
+			if err := os.Symlink(string(content), w.path); err != nil {
+				return err
+			}
+			continue
+		}
+		perm := os.FileMode(0o644)
+		if w.mode == "100755" {
+			perm = 0o755
+		}
+		if fi, err := os.Lstat(w.path); err == nil && fi.Mode()&os.ModeSymlink != 0 {
+			os.Remove(w.path)
+		}
+		if err := os.WriteFile(w.path, content, perm); err != nil {
+			return err
+		}
+		os.Chmod(w.path, perm)
+	}
+	return nil
 }
 
 // sshProc is a session's agent on a host, reached through the helper.

@@ -41,6 +41,15 @@ func newHostEnv(t *testing.T, opts sshtest.Options, files map[string]string) *ho
 	e.repo = gittest.NewRepo(t, files)
 	e.d = startDaemon(t, e.home)
 	e.c, e.w = e.d.watch()
+	t.Cleanup(func() {
+		if t.Failed() {
+			logs, _ := filepath.Glob(filepath.Join(e.home, "*", "studiod.log"))
+			for _, l := range logs {
+				b, _ := os.ReadFile(l)
+				t.Logf("%s:\n%s", l, b)
+			}
+		}
+	})
 	return e
 }
 
@@ -78,7 +87,7 @@ func (e *hostEnv) spawn(name string, argv ...string) *protocol.Session {
 // travels by git, the agent runs under a shim there; its output, input and
 // work reach home; rm leaves nothing on the host.
 func TestHostSession(t *testing.T) {
-	e := newHostEnv(t, sshtest.Options{}, map[string]string{"a.txt": "one\n"})
+	e := newHostEnv(t, sshtest.Options{}, map[string]string{"a.txt": "one\n", "c.txt": "gone\n", "x/run.sh": "#!/bin/sh\n"})
 	c := e.c
 
 	hs, err := c.Hosts(t.Context(), protocol.HostsParams{Host: "box"})
@@ -89,7 +98,7 @@ func TestHostSession(t *testing.T) {
 		t.Fatalf("hosts: %+v", hs.Hosts)
 	}
 
-	s := e.spawn("remote", "sh", "-c", `echo two >> a.txt; echo new > b.txt; echo "on $(id -un)"; while read l; do echo "got $l"; done`)
+	s := e.spawn("remote", "sh", "-c", `echo two >> a.txt; echo new > b.txt; rm c.txt; mkdir -p d/e; echo deep > d/e/f.txt; chmod +x x/run.sh; echo "on $(id -un)"; while read l; do echo "got $l"; done`)
 	if s.Host != "box" {
 		t.Errorf("session host %q, want box", s.Host)
 	}
@@ -103,8 +112,20 @@ func TestHostSession(t *testing.T) {
 	// Its work comes home as git objects: the diff at home shows it.
 	e.w.Await(t, "the host's changes at home", func() bool {
 		d, err := c.Diff(t.Context(), protocol.DiffParams{SessionRef: protocol.SessionRef{Session: s.ID}})
-		return err == nil && len(d.Files) == 2
+		return err == nil && len(d.Files) == 5
 	})
+	// The mirror at home holds the host's files.
+	for name, want := range map[string]string{"a.txt": "one\ntwo\n", "b.txt": "new\n", "d/e/f.txt": "deep\n"} {
+		if b, err := os.ReadFile(filepath.Join(s.Worktree, name)); err != nil || string(b) != want {
+			t.Errorf("%s at home: %q, %v; want %q", name, b, err, want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(s.Worktree, "c.txt")); err == nil {
+		t.Error("c.txt, deleted on the host, is still at home")
+	}
+	if fi, err := os.Stat(filepath.Join(s.Worktree, "x/run.sh")); err != nil || fi.Mode()&0o100 == 0 {
+		t.Errorf("x/run.sh made executable on the host: %v, %v at home", fi, err)
+	}
 
 	if _, err := c.Send(t.Context(), protocol.SendParams{SessionRef: protocol.SessionRef{Session: s.ID}, Text: "hello"}); err != nil {
 		t.Fatal(err)
@@ -137,6 +158,10 @@ func TestHostSession(t *testing.T) {
 		}
 	}
 	st.Close()
+
+	if logs, err := e.cli("logs", "remote"); err != nil || !strings.Contains(logs, "got typed") {
+		t.Errorf("studiod logs of a session on a host: %v:\n%s", err, logs)
+	}
 
 	ls, err := e.cli("ls")
 	if err != nil {
