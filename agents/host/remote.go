@@ -15,7 +15,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -618,5 +617,3 @@ func readAllString(r io.Reader) string {
 	b, _ := io.ReadAll(r)
 	return string(b)
 }
-
-var _ = strconv.Itoa

@@ -301,7 +301,6 @@ func (h *SSH) Install(ctx context.Context) (*Hello, error) {
 		return nil, fmt.Errorf("read studiod's own executable: %w", err)
 	}
 	// The binary keeps the name studiod: it tells what to run by it.
-	h.remote = ""
 	binDir := h.dirArg() + "/bin/" + build
 	exe := binDir + "/studiod"
 	out, err := h.run(ctx, "look at the host", "uname -s -m && if test -x "+exe+"; then echo installed; fi", nil)
@@ -423,7 +422,7 @@ func RepoKey(root string) string {
 	return filepath.Base(root) + "-" + hex.EncodeToString(sum[:])[:8]
 }
 
-// readLine reads one line of at most 4 KiB.
+// readLine reads one line, without its newline.
 func readLine(r *bufio.Reader) (string, error) {
 	line, err := r.ReadString('\n')
 	if err != nil {
