@@ -500,3 +500,31 @@ func TestHostDaemonRestart(t *testing.T) {
 	e.follow(s.ID)
 	e.awaitOutput(s.ID, "tick 30")
 }
+
+// An agent on a host asks a question (its profile's waiting pattern, read
+// from its screen over ssh): the session waits, and the answer reaches it.
+func TestHostAnswer(t *testing.T) {
+	e := newHostEnv(t, sshtest.Options{}, nil)
+	conf, err := os.ReadFile(filepath.Join(e.home, "config", "config.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.writeConfig(string(conf) + `
+[agents.asker]
+command = ["sh", "-c", "printf 'Deploy to staging? ' && read a && echo \"answered $a\" && exec cat"]
+waiting = ["Deploy to staging\\?"]
+`)
+	s, err := e.c.Spawn(t.Context(), protocol.SpawnParams{Repo: e.repo, Name: "asker", Agent: "asker", Host: "box"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.follow(s.ID)
+	w := e.w.AwaitState(t, s.ID, protocol.StateWaiting)
+	if w.Waiting == nil || !strings.Contains(w.Waiting.Question, "Deploy to staging?") {
+		t.Errorf("waiting: %+v", w.Waiting)
+	}
+	if _, err := e.c.Answer(t.Context(), protocol.AnswerParams{SessionRef: protocol.SessionRef{Session: s.ID}, Text: "yes"}); err != nil {
+		t.Fatal(err)
+	}
+	e.awaitOutput(s.ID, "answered yes")
+}
