@@ -396,6 +396,26 @@ func TestHostBadInput(t *testing.T) {
 	if err == nil || !strings.Contains(out, "no host \"nope\"") {
 		t.Errorf("studiod spawn --host nope: %v: %s", err, out)
 	}
+
+	// Hosts are the person's: a repository cannot name one.
+	gittest.Write(t, e.repo, map[string]string{".studio.toml": "[hosts.evil]\nssh = \"evil\"\n"})
+	if err := spawn("box"); err == nil || !strings.Contains(err.Error(), "[hosts] belongs in your own config.toml") {
+		t.Errorf("a repository naming hosts: %v", err)
+	}
+	os.Remove(filepath.Join(e.repo, ".studio.toml"))
+	e.nothingMade()
+	// A host without a destination, or with a relative dir.
+	for conf, want := range map[string]string{
+		"[hosts.box]\ndir = \"~/x\"\n":            "ssh must name the destination",
+		"[hosts.box]\nssh = \"-oProxyCommand=x\"\n": "ssh must name the destination",
+		"[hosts.box]\nssh = \"box\"\ndir = \"x\"\n": "must be absolute or start with ~/",
+	} {
+		e.writeConfig(conf)
+		if err := spawn("box"); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("config %q: %v, want %q", conf, err, want)
+		}
+		e.nothingMade()
+	}
 }
 
 // A host without git refuses sessions and says so.
