@@ -11,15 +11,26 @@
 set -eu
 cd "$(dirname "$0")/../test/agents"
 dir=$(pwd)
-stamp=node_modules/.studiod-lock.sha
-want=$(sha256sum package-lock.json | cut -d' ' -f1)
-if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-	# package.json's allowScripts lets Claude Code's postinstall run: it links
-	# the native binary from @anthropic-ai/claude-code-linux-x64 over the
-	# bin/claude.exe placeholder. node-pty and keytar (Gemini CLI's optional
-	# native modules) are denied: Gemini CLI uses @lydell/node-pty's prebuilt.
-	npm ci --no-audit --no-fund >&2
-	echo "$want" >"$stamp"
+# install runs npm ci in the current directory unless node_modules was
+# installed from this lock file already.
+install() {
+	stamp=node_modules/.studiod-lock.sha
+	want=$(sha256sum package-lock.json | cut -d' ' -f1)
+	if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+		npm ci --no-audit --no-fund >&2
+		echo "$want" >"$stamp"
+	fi
+}
+# package.json's allowScripts lets Claude Code's postinstall run: it links
+# the native binary from @anthropic-ai/claude-code-linux-x64 over the
+# bin/claude.exe placeholder. node-pty and keytar (Gemini CLI's optional
+# native modules) are denied: Gemini CLI uses @lydell/node-pty's prebuilt.
+install
+# Claude Code at the version npm picks on Node 20 (newer ones need a newer
+# Node), in node20/: its screens differ from the pinned one's.
+(cd node20 && install)
+if ! node20/node_modules/.bin/claude --version >/dev/null 2>&1; then
+	node node20/node_modules/@anthropic-ai/claude-code/install.cjs >&2
 fi
 bin=$dir/node_modules/.bin
 # opencode is pinned as its platform package (opencode-linux-x64): the
@@ -31,7 +42,7 @@ ln -sf ../opencode-linux-x64/bin/opencode "$bin/opencode"
 if ! "$bin/claude" --version >/dev/null 2>&1; then
 	node node_modules/@anthropic-ai/claude-code/install.cjs >&2
 fi
-for c in claude codex gemini opencode claude-agent-acp codex-acp; do
-	[ -x "$bin/$c" ] || { echo "agents.sh: $bin/$c missing" >&2; exit 1; }
+for c in "$bin"/claude "$bin"/codex "$bin"/gemini "$bin"/opencode "$bin"/claude-agent-acp "$bin"/codex-acp "$dir"/node20/node_modules/.bin/claude; do
+	[ -x "$c" ] || { echo "agents.sh: $c missing" >&2; exit 1; }
 done
 echo "$bin"

@@ -8,7 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
-	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -189,7 +189,7 @@ func (drv acpDriver) resume(ctx context.Context, s Session, text string) (Delive
 	if !active(s.State) {
 		return Delivery{}, invalidf("session %s is %s: there is no agent to continue", s.Name, s.State)
 	}
-	if _, err := os.Stat(s.Worktree); err != nil {
+	if !m.hasWorktree(ctx, s) {
 		return Delivery{}, invalidf("session %s has no worktree any more", s.Name)
 	}
 	caps := readACPState(m.proc(s.ID), s).caps()
@@ -306,4 +306,12 @@ func (drv acpDriver) cancel(ctx context.Context, s Session) (Session, error) {
 	}
 	sv.acp.cancel(ctx)
 	return drv.m.Lookup(Ref{Session: s.ID})
+}
+
+// signIn: an ACP agent signs in as the CLI it runs or wraps does; its
+// state comes from the protocol.
+func (acpDriver) signIn(name string, p Profile) (hooks, program, state string) {
+	program = filepath.Base(p.Command[0])
+	hooks = map[string]string{"claude-agent-acp": HooksClaude, "codex-acp": HooksCodex, "gemini": HooksGemini}[program]
+	return hooks, program, "acp"
 }

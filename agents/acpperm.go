@@ -225,7 +225,11 @@ func (d *acpConn) ReadTextFile(_ context.Context, req acp.ReadTextFileRequest) (
 }
 
 func (d *acpConn) WriteTextFile(_ context.Context, req acp.WriteTextFileRequest) (acp.WriteTextFileResponse, error) {
-	return writeWorktreeFile(d.worktree, req)
+	res, err := writeWorktreeFile(d.worktree, req)
+	if err == nil && d.m != nil {
+		d.m.conf.touched(Session{ID: d.id, Worktree: d.worktree}, d.worktree, req.Path)
+	}
+	return res, err
 }
 
 func (d *acpConn) CreateTerminal(context.Context, acp.CreateTerminalRequest) (acp.CreateTerminalResponse, error) {

@@ -14,7 +14,7 @@ import (
 
 // ProtocolACP marks a profile (and its sessions) whose agent is driven over
 // the Agent Client Protocol on its stdio, held by a shim in pipes mode.
-const ProtocolACP = "acp"
+const ProtocolACP = vocab.ProtocolACP
 
 // acpAuthRequired is ACP's error code for "authenticate first".
 const acpAuthRequired = -32000

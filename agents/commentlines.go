@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"os"
 
 	"github.com/studiod/studiod/workspace"
 )
@@ -17,15 +16,16 @@ import (
 func (m *Manager) checkCommentLines(ctx context.Context, s Session, path string, start, end int) error {
 	var cur workspace.FileVersion
 	var err error
-	if _, statErr := os.Stat(s.Worktree); statErr == nil {
-		cur, err = workspace.ReadWorktreeFile(s.Worktree, path)
+	ws := m.files(s)
+	if m.hasWorktree(ctx, s) {
+		cur, err = ws.ReadFile(ctx, path)
 	} else {
-		cur, err = m.opts.Git.FileAt(ctx, s.Repo, "refs/heads/"+s.Branch, path)
+		cur, err = ws.FileAt(ctx, "refs/heads/"+s.Branch, path)
 	}
 	if err != nil {
 		return fmt.Errorf("comment on %s: %w", path, err)
 	}
-	base, err := m.opts.Git.FileAt(ctx, s.Repo, s.Base, path)
+	base, err := ws.FileAt(ctx, s.Base, path)
 	if err != nil {
 		return fmt.Errorf("comment on %s: %w", path, err)
 	}

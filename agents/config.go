@@ -527,3 +527,7 @@ func (m *Manager) Trust(ctx context.Context, dir string, revoke, check bool) (Tr
 	}
 	return TrustResult{Path: rc.Path, Hash: rc.Hash, Trusted: !revoke, Commands: rc.Commands}, nil
 }
+
+// Terminal reports whether the profile's agent runs on a terminal (not
+// over ACP).
+func (p Profile) Terminal() bool { return p.Protocol != ProtocolACP }

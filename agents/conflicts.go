@@ -2,14 +2,14 @@ package agents
 
 import (
 	"context"
-	"errors"
 	"log/slog"
-	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/studiod/studiod/agents/host"
 	"github.com/studiod/studiod/workspace"
 )
 
@@ -24,6 +24,8 @@ type conflicts struct {
 	git     *workspace.Git
 	log     *slog.Logger
 	watcher *workspace.Watcher // nil when no inotify instance could be had
+	// ownWatcher: the watcher is closed with the tracker.
+	ownWatcher bool
 
 	// mu guards the fields below.
 	mu       sync.Mutex
@@ -48,6 +50,8 @@ type conflictsEnv interface {
 	worktreeGone(id string)
 	emitConflicts(repo string, d workspace.Delta)
 	maybeGC(repo string)
+	files(s Session) host.Workspace
+	hasWorktree(ctx context.Context, s Session) bool
 }
 
 // integWaker is what the conflict tracker tells the integrator: a
@@ -58,17 +62,10 @@ type integWaker interface {
 	targetsMoved(root string)
 }
 
-func newConflicts(m *Manager, opts workspace.WatcherOptions) *conflicts {
-	c := &conflicts{env: m, ctx: m.ctx, git: m.opts.Git, log: m.log, trackers: map[string]*workspace.Tracker{}, tracked: map[string]string{},
+func newConflicts(m *Manager, w *workspace.Watcher, own bool) *conflicts {
+	return &conflicts{env: m, ctx: m.ctx, git: m.opts.Git, log: m.log, watcher: w, ownWatcher: own,
+		trackers: map[string]*workspace.Tracker{}, tracked: map[string]string{},
 		timers: map[string]*time.Timer{}, latest: map[string]string{}}
-	opts.Logger = m.log
-	w, err := workspace.NewWatcher(m.opts.Git, opts)
-	if err != nil {
-		m.log.Error("file watcher unavailable: conflicts are predicted only on request", "err", err)
-	} else {
-		c.watcher = w
-	}
-	return c
 }
 
 func (c *conflicts) close() {
@@ -82,17 +79,27 @@ func (c *conflicts) close() {
 	for _, t := range trackers {
 		t.Close()
 	}
-	if c.watcher != nil {
+	if c.watcher != nil && c.ownWatcher {
 		c.watcher.Close()
 	}
 }
 
-// track starts predicting for session s.
-func (c *conflicts) track(ctx context.Context, s Session) {
-	if c.watcher == nil {
+// touched tells the watcher that session s's agent wrote file (relative
+// to cwd, or absolute): where its worktree's watching is degraded to
+// rescans, the write is seen at once instead of at the next one.
+func (c *conflicts) touched(s Session, cwd, file string) {
+	if c.watcher == nil || s.Worktree == "" {
 		return
 	}
-	if _, err := os.Stat(s.Worktree); err != nil {
+	if !filepath.IsAbs(file) {
+		file = filepath.Join(cwd, file)
+	}
+	c.watcher.Touch(s.Worktree, []string{file})
+}
+
+// track starts predicting for session s.
+func (c *conflicts) track(ctx context.Context, s Session) {
+	if c.watcher == nil || !c.env.hasWorktree(ctx, s) {
 		return
 	}
 	c.mu.Lock()
@@ -140,7 +147,9 @@ func (c *conflicts) track(ctx context.Context, s Session) {
 			c.mu.Unlock()
 		}
 	}
-	if err := t.Add(ctx, s.ID, s.Name, s.Worktree, s.Dir+"/conflict-index", s.Target); err != nil {
+	// The worktree's changes come through its runtime; its snapshots are
+	// the tracker's own, through a second private index.
+	if err := t.AddWatched(ctx, s.ID, s.Name, s.Worktree, s.Dir+"/conflict-index", s.Target, c.env.files(s).Watch); err != nil {
 		c.log.Warn("track conflicts", "session", s.Name, "err", err)
 		return
 	}
@@ -227,11 +236,11 @@ func (m *Manager) markWorktreeGone(ctx context.Context, id string) {
 	if err != nil || !active(s.State) || s.Worktree == "" {
 		return
 	}
-	if _, err := os.Stat(s.Worktree); !errors.Is(err, os.ErrNotExist) {
+	if !m.worktreeMissing(ctx, s) {
 		return
 	}
 	var c Changes
-	if files, err := m.opts.Git.Diff(ctx, s.Repo, s.Base, "refs/heads/"+s.Branch, nil, false); err == nil {
+	if files, err := m.files(s).Diff(ctx, s.Base, "refs/heads/"+s.Branch, nil, false); err == nil {
 		t := workspace.Total(files)
 		c = Changes{Files: t.Files, Additions: t.Additions, Deletions: t.Deletions}
 	}
@@ -251,7 +260,7 @@ func (m *Manager) markWorktreeGone(ctx context.Context, id string) {
 func (m *Manager) checkWorktrees() {
 	for _, s := range m.List("", false) {
 		if active(s.State) && s.Worktree != "" {
-			if _, err := os.Stat(s.Worktree); errors.Is(err, os.ErrNotExist) {
+			if m.worktreeMissing(m.ctx, s) {
 				m.markWorktreeGone(m.ctx, s.ID)
 			}
 		}

@@ -1,6 +1,7 @@
 package agents
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -162,7 +163,48 @@ func (m *Manager) Answer(ctx context.Context, ref Ref, answer, text, by string) 
 	if s.State != Waiting || s.Ask == nil {
 		return s, Delivery{}, fmt.Errorf("%w: session %s is %s, not waiting for an answer (someone may have answered it already)", ErrInvalid, s.Name, s.State)
 	}
+	if o, ok := choose(*s.Ask, cmp.Or(answer, text)); ok {
+		answer, text = o.ID, ""
+	} else if choices := choiceLabels(*s.Ask); choices != "" {
+		return s, Delivery{}, invalidf("answer %q: %s asks %q; choose %s", cmp.Or(answer, text), s.Name, s.Ask.Question, choices)
+	}
 	return m.driverOf(s).answer(ctx, s, *s.Ask, answer, text, by)
+}
+
+// choiceLabels lists a question's choices for a person: "1 (Red), 2
+// (Green) or 3 (Blue)"; "" when it has none.
+func choiceLabels(ask Ask) string {
+	var l []string
+	for _, o := range ask.Options {
+		if o.Kind == "" {
+			label, _, _ := strings.Cut(o.Label, " — ")
+			l = append(l, fmt.Sprintf("%s (%s)", o.ID, label))
+		}
+	}
+	switch len(l) {
+	case 0:
+		return ""
+	case 1:
+		return l[0]
+	}
+	return strings.Join(l[:len(l)-1], ", ") + " or " + l[len(l)-1]
+}
+
+// choose finds the option of a question with choices (options without an
+// answer kind, as AskUserQuestion offers) that word names: its number
+// (ID) or its label, in any case, with or without its description.
+func choose(ask Ask, word string) (Option, bool) {
+	word = strings.TrimSpace(word)
+	for _, o := range ask.Options {
+		if o.Kind != "" {
+			continue
+		}
+		label, _, _ := strings.Cut(o.Label, " — ")
+		if o.ID == word || strings.EqualFold(o.Label, word) || strings.EqualFold(label, word) {
+			return o, true
+		}
+	}
+	return Option{}, false
 }
 
 // answer is Answer for a terminal agent: the text, or the keys that
@@ -267,10 +309,14 @@ func (drv terminalDriver) answerKeys(ctx context.Context, s Session, ask Ask, an
 	case "":
 		return nil, invalidf("no answer: give allow, always, reject or never (or a text for a question)")
 	default:
-		// An offered option's ID names its kind.
+		// An offered option's ID names its kind; a choice (no kind) is
+		// picked by its number, as Claude Code's question menu takes it.
 		found := false
 		for _, o := range ask.Options {
 			if o.ID == answer {
+				if o.Kind == "" {
+					return []string{o.ID}, nil
+				}
 				answer, found = o.Kind, true
 				break
 			}

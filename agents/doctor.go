@@ -86,12 +86,9 @@ func CheckAgent(ctx context.Context, name string, p Profile) AgentCheck {
 			c.Hooks = fmt.Sprintf("hooks (untested below %d.%d.%d: states may fall back to the screen)", min[0], min[1], min[2])
 		}
 	}
-	hooks, program := p.Hooks, name
-	if p.Protocol == ProtocolACP {
-		// The same sign-in as the CLI the ACP agent runs or wraps.
-		c.Hooks = "acp"
-		program = filepath.Base(p.Command[0])
-		hooks = map[string]string{"claude-agent-acp": HooksClaude, "codex-acp": HooksCodex, "gemini": HooksGemini}[program]
+	hooks, program, state := newDriver(nil, p.Protocol).signIn(name, p)
+	if state != "" {
+		c.Hooks = state
 	}
 	c.Hint = signInHint(hooks, program, p.Env)
 	return c

@@ -56,14 +56,24 @@ type driver interface {
 	// cancel ends the running turn of a live session's agent and leaves
 	// the agent running.
 	cancel(ctx context.Context, s Session) (Session, error)
+
+	// signIn says, for doctor, whose sign-in an agent of profile p (named
+	// name) uses: the hooks kind and the program of the CLI it is or
+	// wraps; state, when not empty, is where its state comes from.
+	signIn(name string, p Profile) (hooks, program, state string)
 }
 
-// driverFor is the driver of sessions speaking protocol.
-func (m *Manager) driverFor(protocol string) driver {
+// driverFor is the driver of sessions speaking protocol: the one place the
+// two are told apart.
+func (m *Manager) driverFor(protocol string) driver { return newDriver(m, protocol) }
+
+func (m *Manager) driverOf(s Session) driver { return m.driverFor(s.Protocol) }
+
+// newDriver is protocol's driver over m; a nil m serves only what needs
+// no sessions (signIn).
+func newDriver(m *Manager, protocol string) driver {
 	if protocol == ProtocolACP {
 		return acpDriver{m}
 	}
 	return terminalDriver{m}
 }
-
-func (m *Manager) driverOf(s Session) driver { return m.driverFor(s.Protocol) }

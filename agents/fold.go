@@ -3,7 +3,6 @@ package agents
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -88,14 +87,14 @@ func (m *Manager) candidates(ctx context.Context, repo *workspace.Repo, names []
 		}
 		out = append(out, s)
 	}
-	return m.planOrder(out), target, nil
+	return m.plans.order(out), target, nil
 }
 
 // sideOf is the commit that holds a session's work: the tracker's newest
 // snapshot, else a snapshot taken now, else (no worktree) its branch.
 func (m *Manager) sideOf(ctx context.Context, s Session) (workspace.FoldSide, error) {
 	side := workspace.FoldSide{Name: s.Name}
-	if _, err := os.Stat(s.Worktree); err == nil {
+	if m.hasWorktree(ctx, s) {
 		if snap, ok := m.conf.snapshotOf(s.ID); ok {
 			side.Commit, side.Head = snap.Commit, snap.Head
 			return side, nil

@@ -16,6 +16,14 @@ func (m *Manager) Fsmonitor(ctx context.Context, dir, token string) (workspace.F
 	if !filepath.IsAbs(dir) {
 		return workspace.FsmonitorAnswer{}, invalidf("worktree %q: give an absolute path", dir)
 	}
+	dir = filepath.Clean(dir)
+	for _, s := range m.List("", false) {
+		if s.Worktree == dir {
+			// A session's worktree: its runtime knows what changed.
+			return m.files(s).Changes(ctx, token)
+		}
+	}
+	// A pool tree, or a path by another name: the daemon's watcher.
 	if m.conf.watcher == nil {
 		return workspace.FsmonitorAnswer{Token: "studiod:none:0", Full: true, Why: "no file watcher"}, nil
 	}

@@ -5,7 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 
@@ -78,9 +78,9 @@ func (m *Manager) gateCheck(ctx context.Context, s Session, w toolWrite) (string
 	for _, e := range in.Edits {
 		olds = append(olds, e.OldString)
 	}
-	if content, err := os.ReadFile(file); err == nil {
+	if v, err := m.files(s).ReadFile(ctx, filepath.ToSlash(rel)); err == nil && !v.Missing {
 		for _, old := range olds {
-			if r, ok := linesOf(string(content), old); ok {
+			if r, ok := linesOf(string(v.Content), old); ok {
 				ours = append(ours, r)
 			}
 		}

@@ -1,6 +1,7 @@
 package agents
 
 import (
+	"cmp"
 	"context"
 )
 
@@ -67,6 +68,9 @@ func (m *Manager) applyHook(ctx context.Context, ref Ref, kind string, e hookEve
 	m.log.Debug("hook", "session", s.Name, "event", e.name, "state", e.state)
 	if e.prompt {
 		m.deliveries.confirm(s.ID, e.promptText)
+	}
+	if e.wrote != "" {
+		m.conf.touched(s, cmp.Or(e.cwd, s.Worktree), e.wrote)
 	}
 	out := m.gateHook(ctx, s, kind, &e)
 	if e.refused != "" {

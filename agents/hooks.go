@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/studiod/studiod/vocab"
@@ -38,6 +39,9 @@ type hookEvent struct {
 	ran   string
 	// ranTool says a tool ran (ran may be empty when the agent gives no id).
 	ranTool bool
+	// wrote is the file a tool that ran names (as the agent gave it,
+	// relative to cwd): the watcher learns of the write from it.
+	wrote, cwd string
 	// refused is the line of the tool's response saying a write was
 	// refused for a read-only file system (sandboxreport.go).
 	refused string
@@ -100,6 +104,7 @@ func (p hookPayload) claude() hookEvent {
 	case "PostToolUse", "PostToolUseFailure":
 		e.state, e.ran, e.ranTool = Working, p.ToolUseID, true
 		e.refused = sandboxRefusal(p.ToolResponse)
+		e.wrote, e.cwd = p.toolFile(), p.Cwd
 	case "PostToolBatch", "PermissionDenied", "SubagentStart":
 		e.state = Working
 	case "PermissionRequest":
@@ -138,6 +143,7 @@ func (p hookPayload) codex() hookEvent {
 	case "PostToolUse":
 		e.state, e.ran, e.ranTool = Working, p.ToolUseID, true
 		e.refused = sandboxRefusal(p.ToolResponse)
+		e.wrote, e.cwd = p.toolFile(), p.Cwd
 	case "SubagentStart":
 		e.state = Working
 	case "PermissionRequest":
@@ -172,6 +178,7 @@ func (p hookPayload) gemini() hookEvent {
 	case "AfterTool":
 		e.state, e.ranTool = Working, true
 		e.refused = sandboxRefusal(p.ToolResponse)
+		e.wrote, e.cwd = p.toolFile(), p.Cwd
 	case "BeforeModel", "AfterModel", "BeforeToolSelection":
 		e.state = Working
 	case "Notification":
@@ -192,6 +199,17 @@ func (p hookPayload) gemini() hookEvent {
 	return e
 }
 
+// toolFile is the file a tool's input names, "" for none.
+func (p hookPayload) toolFile() string {
+	var in struct {
+		FilePath     string `json:"file_path"`
+		Path         string `json:"path"`
+		NotebookPath string `json:"notebook_path"`
+	}
+	json.Unmarshal(p.ToolInput, &in)
+	return firstNonEmpty(in.FilePath, in.NotebookPath, in.Path)
+}
+
 // permission describes a tool's permission request for a person: "Write
 // hello.py", "Run `npm test`".
 func (p hookPayload) permission() *Ask {
@@ -205,6 +223,9 @@ func (p hookPayload) permission() *Ask {
 		Pattern      string `json:"pattern"`
 	}
 	json.Unmarshal(p.ToolInput, &in)
+	if q := p.question(); q != nil {
+		return q
+	}
 	a := &Ask{Kind: WaitPermission, Tool: p.ToolName, Source: "hook"}
 	file := firstNonEmpty(in.FilePath, in.NotebookPath, in.Path)
 	if file != "" && p.Cwd != "" {
@@ -228,6 +249,39 @@ func (p hookPayload) permission() *Ask {
 	default:
 		a.Subject = clip(oneLine(string(p.ToolInput)), 80)
 		a.Question = fmt.Sprintf("Allow %s?", p.ToolName)
+	}
+	return a
+}
+
+// question reads Claude Code's AskUserQuestion: the model asks the person
+// to choose. The first question is asked; its options are offered by
+// number (the digit Claude Code's menu picks them with) and label. nil for
+// other tools.
+func (p hookPayload) question() *Ask {
+	if p.ToolName != "AskUserQuestion" {
+		return nil
+	}
+	var in struct {
+		Questions []struct {
+			Question string `json:"question"`
+			Header   string `json:"header"`
+			Options  []struct {
+				Label       string `json:"label"`
+				Description string `json:"description"`
+			} `json:"options"`
+		} `json:"questions"`
+	}
+	if json.Unmarshal(p.ToolInput, &in) != nil || len(in.Questions) == 0 || in.Questions[0].Question == "" {
+		return nil
+	}
+	q := in.Questions[0]
+	a := &Ask{Kind: WaitQuestion, Tool: p.ToolName, Question: oneLine(q.Question), Subject: oneLine(q.Header), Source: "hook"}
+	for i, o := range q.Options {
+		label := oneLine(o.Label)
+		if d := oneLine(o.Description); d != "" {
+			label += " — " + d
+		}
+		a.Options = append(a.Options, Option{ID: strconv.Itoa(i + 1), Label: label})
 	}
 	return a
 }

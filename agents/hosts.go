@@ -231,7 +231,7 @@ func (r *routeRuntime) Acquire(ctx context.Context, spec host.WorkspaceSpec) (ho
 func (r *routeRuntime) Workspace(spec host.WorkspaceSpec) host.Workspace {
 	rt, err := r.pick(spec.Session)
 	if err != nil {
-		return lostWorkspace{spec.Path, err}
+		return lostWorkspace{r.Runtime.Workspace(spec), err}
 	}
 	return rt.Workspace(spec)
 }
@@ -253,18 +253,16 @@ func (r *routeRuntime) Reattach(ctx context.Context, id string) (host.Proc, erro
 }
 
 // lostWorkspace is the workspace of a session whose host is no longer
-// configured: every change fails with why.
+// configured: its mirror at home is read as ever; every change fails with
+// why.
 type lostWorkspace struct {
-	path string
-	err  error
+	host.Workspace
+	err error
 }
 
-func (w lostWorkspace) Path() string                                { return w.path }
-func (w lostWorkspace) Copy([]string) (int, int, error)             { return 0, 0, w.err }
-func (w lostWorkspace) Release(context.Context, host.Release) error { return w.err }
-func (w lostWorkspace) Setup(context.Context, []string, string, string) error {
-	return w.err
-}
+func (w lostWorkspace) Copy([]string) (int, int, error)                       { return 0, 0, w.err }
+func (w lostWorkspace) Release(context.Context, host.Release) error           { return w.err }
+func (w lostWorkspace) Setup(context.Context, []string, string, string) error { return w.err }
 
 // checkHostSpawn says whether a spawn can go to host name, before anything
 // is made: the host is configured, reachable, has studiod (installed now if

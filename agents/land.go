@@ -2,13 +2,13 @@ package agents
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
+	"log/slog"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/studiod/studiod/vocab"
@@ -134,96 +134,70 @@ func (l *Land) New() string {
 	return l.Landed[len(l.Landed)-1].New
 }
 
-func (m *Manager) landDir() string { return filepath.Join(m.opts.StateDir, "lands") }
-
-func (m *Manager) landPath(id string) string { return filepath.Join(m.landDir(), id+".json") }
-
-func (m *Manager) saveLand(l *Land) error {
-	l.Updated = time.Now().UTC()
-	if err := os.MkdirAll(m.landDir(), 0o700); err != nil {
-		return err
-	}
-	if err := workspace.WriteJSONAtomic(m.landPath(l.ID), l); err != nil {
-		return fmt.Errorf("record land %s: %w", l.ID, err)
-	}
-	return nil
+// landQueue runs land queues and keeps their journals, one file per queue
+// in dir (<state>/lands).
+type landQueue struct {
+	dir   string
+	env   landEnv
+	git   *workspace.Git
+	log   *slog.Logger
+	store *store
+	integ landWaker
+	// track follows a session's conflicts again (an undone land's).
+	track func(ctx context.Context, s Session)
 }
 
-func (m *Manager) loadLand(id string) (*Land, error) {
-	if !landIDOK(id) {
-		return nil, &Problem{Kind: ErrInvalid, What: fmt.Sprintf("no land %q", id), Fix: FixLandID}
-	}
-	b, err := os.ReadFile(m.landPath(id))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("%w: no land %s", ErrNotFound, id)
-	}
-	if err != nil {
-		return nil, err
-	}
-	var l Land
-	if err := json.Unmarshal(b, &l); err != nil {
-		return nil, fmt.Errorf("land %s: %w", id, err)
-	}
-	return &l, nil
+// landEnv is what a land queue needs of the rest of the Manager: the
+// sessions, the merge transaction, the fold and its checks, the review
+// gate, and the agent to tell of a failure.
+type landEnv interface {
+	Lookup(ref Ref) (Session, error)
+	Merge(ctx context.Context, ref Ref, req MergeRequest) (Session, workspace.MergeResult, error)
+	openRepo(ctx context.Context, dir string) (*workspace.Repo, error)
+	repoLock(root string) *sync.Mutex
+	candidates(ctx context.Context, repo *workspace.Repo, names []string, target string, strict bool) ([]Session, string, error)
+	fold(ctx context.Context, req PreviewRequest, strict bool) (*foldPlan, error)
+	checkedPreview(ctx context.Context, plan *foldPlan, command string) (Preview, error)
+	checkConfig(ctx context.Context, root, override string) (checkConfig, error)
+	checkCommit(ctx context.Context, repo *workspace.Repo, cc checkConfig, names []string, commit string) CheckTry
+	reviewGateAll(ids []string, force bool) error
+	tell(ctx context.Context, s Session, message string) (Delivery, error)
+	setState(id string, state vocab.State, detail string) (Session, error)
 }
 
-func landIDOK(id string) bool {
-	if id == "" || len(id) > 40 {
-		return false
-	}
-	for _, c := range id {
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
-			return false
-		}
-	}
-	return true
+// landWaker is told that a land moved a repository's target.
+type landWaker interface {
+	derivedSoon(root string)
+	previewSoon(root string)
 }
 
-// lands returns the land records of root (all when empty), newest first.
-func (m *Manager) lands(root string) []*Land {
-	entries, _ := os.ReadDir(m.landDir())
-	var out []*Land
-	for _, e := range entries {
-		id, ok := strings.CutSuffix(e.Name(), ".json")
-		if !ok {
-			continue
-		}
-		l, err := m.loadLand(id)
-		if err != nil {
-			continue
-		}
-		if root == "" || l.Repo == root {
-			out = append(out, l)
-		}
-	}
-	slices.SortFunc(out, func(a, b *Land) int { return b.Started.Compare(a.Started) })
-	return out
-}
-
-// findLand resolves a land ID, or "last": the newest land of the repository
-// containing dir.
-func (m *Manager) findLand(ctx context.Context, dir, id string) (*Land, error) {
-	if id != "last" {
-		return m.loadLand(id)
-	}
-	repo, err := m.openRepo(ctx, dir)
-	if err != nil {
-		return nil, err
-	}
-	for _, l := range m.lands(repo.Root) {
-		return l, nil
-	}
-	return nil, fmt.Errorf("%w: no land in %s yet", ErrNotFound, repo.Root)
+func newLandQueue(m *Manager) *landQueue {
+	return &landQueue{dir: filepath.Join(m.opts.StateDir, "lands"), env: m, git: m.opts.Git, log: m.log,
+		store: m.store, integ: m.integ, track: m.conf.track}
 }
 
 // Land runs a merge queue: in order, each session is merged by the merge
+// transaction, after its result has passed the check when asked; it stops
+// at the first conflict or failed check. The queue is journaled and
+// resumable (landQueue.run).
+func (m *Manager) Land(ctx context.Context, req LandRequest) (*Land, error) {
+	return m.lands.run(ctx, req)
+}
+
+// UndoLand puts the target back to its tip before a land queue and undoes
+// each session's merge record (landQueue.undo).
+func (m *Manager) UndoLand(ctx context.Context, dir, id string) (UndoLandResult, error) {
+	return m.lands.undo(ctx, dir, id)
+}
+
+// run runs a merge queue: in order, each session is merged by the merge
 // transaction (checkpoint, backup ref, compare-and-swap, journal), after
 // its result has passed the check when asked; it stops at the first
 // conflict or failed check, and with SendFailures gives that session's
 // agent the conflict list or the check's output. The queue itself is
 // journaled, so a crash leaves the target at whole merges only and the
 // queue resumable (Resume).
-func (m *Manager) Land(ctx context.Context, req LandRequest) (*Land, error) {
+func (q *landQueue) run(ctx context.Context, req LandRequest) (*Land, error) {
 	progress := req.Progress
 	if progress == nil {
 		progress = func(string) {}
@@ -237,7 +211,7 @@ func (m *Manager) Land(ctx context.Context, req LandRequest) (*Land, error) {
 	var repo *workspace.Repo
 	var err error
 	if req.Resume != "" {
-		if l, err = m.findLand(ctx, req.Repo, req.Resume); err != nil {
+		if l, err = q.find(ctx, req.Repo, req.Resume); err != nil {
 			return nil, err
 		}
 		switch l.Status {
@@ -245,7 +219,7 @@ func (m *Manager) Land(ctx context.Context, req LandRequest) (*Land, error) {
 		default:
 			return nil, invalidf("land %s is %s: only an interrupted or stopped land can be resumed", l.ID, l.Status)
 		}
-		if repo, err = m.openRepo(ctx, l.Repo); err != nil {
+		if repo, err = q.env.openRepo(ctx, l.Repo); err != nil {
 			return nil, err
 		}
 		l.Stopped, l.Status = nil, LandRunning
@@ -254,7 +228,7 @@ func (m *Manager) Land(ctx context.Context, req LandRequest) (*Land, error) {
 			l.Check, l.CheckCommand = true, req.CheckCommand
 		}
 	} else {
-		repo, err = m.openRepo(ctx, req.Repo)
+		repo, err = q.env.openRepo(ctx, req.Repo)
 		if err != nil {
 			return nil, err
 		}
@@ -262,7 +236,7 @@ func (m *Manager) Land(ctx context.Context, req LandRequest) (*Land, error) {
 			CheckCommand: req.CheckCommand, SendFailures: req.SendFailures, Force: req.Force,
 			Status: LandRunning, Started: time.Now().UTC()}
 		if len(req.Sessions) > 0 {
-			sessions, target, err := m.candidates(ctx, repo, req.Sessions, "", true)
+			sessions, target, err := q.env.candidates(ctx, repo, req.Sessions, "", true)
 			if err != nil {
 				return nil, err
 			}
@@ -271,7 +245,7 @@ func (m *Manager) Land(ctx context.Context, req LandRequest) (*Land, error) {
 				l.Queue = append(l.Queue, s.ID)
 			}
 		} else {
-			plan, err := m.fold(ctx, PreviewRequest{Repo: repo.Root}, true)
+			plan, err := q.env.fold(ctx, PreviewRequest{Repo: repo.Root}, true)
 			if err != nil {
 				return nil, err
 			}
@@ -281,7 +255,7 @@ func (m *Manager) Land(ctx context.Context, req LandRequest) (*Land, error) {
 				// The checked order: sessions that break the check go
 				// after those that pass it.
 				progress("checking the landing order")
-				if pv, err = m.checkedPreview(ctx, plan, req.CheckCommand); err != nil {
+				if pv, err = q.env.checkedPreview(ctx, plan, req.CheckCommand); err != nil {
 					return nil, err
 				}
 			}
@@ -295,7 +269,7 @@ func (m *Manager) Land(ctx context.Context, req LandRequest) (*Land, error) {
 		if len(l.Queue) == 0 {
 			return nil, invalidf("nothing to land: no session of %s has work its target does not have", repo.Root)
 		}
-		if err := m.reviewGateAll(l.Queue, req.Force); err != nil {
+		if err := q.env.reviewGateAll(l.Queue, req.Force); err != nil {
 			return nil, err
 		}
 		old, err := repo.ResolveCommit(ctx, "refs/heads/"+l.Target)
@@ -306,27 +280,27 @@ func (m *Manager) Land(ctx context.Context, req LandRequest) (*Land, error) {
 	}
 	var cc checkConfig
 	if l.Check {
-		if cc, err = m.checkConfig(ctx, repo.Root, l.CheckCommand); err != nil {
+		if cc, err = q.env.checkConfig(ctx, repo.Root, l.CheckCommand); err != nil {
 			return nil, err
 		}
 	}
-	if err := m.saveLand(l); err != nil {
+	if err := q.save(l); err != nil {
 		return nil, err
 	}
 	workspace.CrashPoint(landStepBegin)
 	defer func() {
-		m.integ.derivedSoon(repo.Root)
-		m.integ.previewSoon(repo.Root)
+		q.integ.derivedSoon(repo.Root)
+		q.integ.previewSoon(repo.Root)
 	}()
 
 	queue := l.Remaining()
 	for k, id := range queue {
-		s, err := m.Lookup(Ref{Session: id})
+		s, err := q.env.Lookup(Ref{Session: id})
 		if err != nil || !active(s.State) {
 			continue // removed or merged since the queue was made
 		}
 		progress(fmt.Sprintf("landing %s (%d of %d)", s.Name, k+1, len(queue)))
-		stop, err := m.landOne(ctx, repo, l, s, cc, progress)
+		stop, err := q.landOne(ctx, repo, l, s, cc, progress)
 		if err != nil {
 			return l, err
 		}
@@ -335,23 +309,23 @@ func (m *Manager) Land(ctx context.Context, req LandRequest) (*Land, error) {
 			// Only what the agent can act on goes to it: its conflicts,
 			// its check failure.
 			if l.SendFailures && (stop.Reason == StopConflict || stop.Reason == StopCheck) {
-				if d, err := m.tell(ctx, s, stopMessage(l, s, stop)); err != nil {
-					m.log.Warn("land: send the failure to the agent", "session", s.Name, "err", err)
+				if d, err := q.env.tell(ctx, s, stopMessage(l, s, stop)); err != nil {
+					q.log.Warn("land: send the failure to the agent", "session", s.Name, "err", err)
 					stop.Message += " (sending it to the agent failed: " + err.Error() + ")"
 				} else {
 					stop.Sent, stop.Via = true, d.Via
 				}
 			}
-			return l, m.saveLand(l)
+			return l, q.save(l)
 		}
 	}
 	l.Status, l.Current = LandDone, nil
-	return l, m.saveLand(l)
+	return l, q.save(l)
 }
 
 // landOne lands one session of l, or says why the queue stops there. An
 // error means the queue cannot go on at all (its journal cannot be written).
-func (m *Manager) landOne(ctx context.Context, repo *workspace.Repo, l *Land, s Session, cc checkConfig, progress Progress) (*LandStop, error) {
+func (q *landQueue) landOne(ctx context.Context, repo *workspace.Repo, l *Land, s Session, cc checkConfig, progress Progress) (*LandStop, error) {
 	stopAt := func(reason vocab.StopReason, msg string) *LandStop {
 		return &LandStop{Session: s.ID, Name: s.Name, Reason: reason, Message: msg}
 	}
@@ -365,7 +339,7 @@ func (m *Manager) landOne(ctx context.Context, repo *workspace.Repo, l *Land, s 
 			return nil, err
 		}
 		l.Current = &landing{Session: s.ID, Old: old}
-		if err := m.saveLand(l); err != nil {
+		if err := q.save(l); err != nil {
 			return nil, err
 		}
 		req := MergeRequest{Strategy: l.Strategy, Force: l.Force, Progress: progress}
@@ -373,27 +347,27 @@ func (m *Manager) landOne(ctx context.Context, repo *workspace.Repo, l *Land, s 
 		if l.Check {
 			dry := req
 			dry.DryRun = true
-			_, res, err := m.Merge(ctx, Ref{Session: s.ID}, dry)
+			_, res, err := q.env.Merge(ctx, Ref{Session: s.ID}, dry)
 			if err != nil {
 				if errors.Is(err, workspace.ErrNothingToMerge) {
 					l.Current = nil
-					return nil, m.saveLand(l)
+					return nil, q.save(l)
 				}
-				return m.landStop(s, err), nil
+				return landStop(s, err), nil
 			}
-			commit, err := m.treeCommit(ctx, repo, res.Tree, old)
+			commit, err := q.treeCommit(ctx, repo, res.Tree, old)
 			if err != nil {
 				return nil, err
 			}
 			progress(fmt.Sprintf("checking %s on %s: %s", s.Name, l.Target, cc.command))
-			t := m.checkCommit(ctx, repo, cc, append(slices.Clone(landedNames), s.Name), commit)
+			t := q.env.checkCommit(ctx, repo, cc, append(slices.Clone(landedNames), s.Name), commit)
 			try = &t
 			if t.Status != CheckPassed {
 				stop := stopAt(StopCheck, checkStopText(l, s, t, cc))
 				stop.Check = try
 				if t.Status == CheckFailed && len(l.Landed) == 0 {
 					// Blame the session only if the target passes alone.
-					base := m.checkCommit(ctx, repo, cc, nil, old)
+					base := q.env.checkCommit(ctx, repo, cc, nil, old)
 					if base.Status == CheckFailed {
 						stop.Message = fmt.Sprintf("the check fails on %s by itself, without %s: fix the target first (log %s)", l.Target, s.Name, base.Log)
 						stop.Reason = StopError
@@ -409,20 +383,20 @@ func (m *Manager) landOne(ctx context.Context, repo *workspace.Repo, l *Land, s 
 				return nil
 			}
 		}
-		_, res, err := m.Merge(ctx, Ref{Session: s.ID}, req)
+		_, res, err := q.env.Merge(ctx, Ref{Session: s.ID}, req)
 		if errors.Is(err, errChangedWhileChecking) && attempt < 2 {
 			continue // check the new combination
 		}
 		if errors.Is(err, workspace.ErrNothingToMerge) {
 			l.Current = nil
-			return nil, m.saveLand(l)
+			return nil, q.save(l)
 		}
 		if err != nil {
-			return m.landStop(s, err), nil
+			return landStop(s, err), nil
 		}
 		l.Landed = append(l.Landed, Landed{Session: s.ID, Name: s.Name, Strategy: res.Strategy, Old: res.Old, New: res.New, Backup: res.Backup, Check: try})
 		l.Current = nil
-		if err := m.saveLand(l); err != nil {
+		if err := q.save(l); err != nil {
 			return nil, err
 		}
 		workspace.CrashPoint(landStepMerged)
@@ -431,8 +405,8 @@ func (m *Manager) landOne(ctx context.Context, repo *workspace.Repo, l *Land, s 
 }
 
 // treeCommit makes a commit of tree on parent, for a check to check out.
-func (m *Manager) treeCommit(ctx context.Context, repo *workspace.Repo, tree, parent string) (string, error) {
-	out, err := m.opts.Git.RunCmd(ctx, workspace.Cmd{Dir: repo.Root, Env: []string{
+func (q *landQueue) treeCommit(ctx context.Context, repo *workspace.Repo, tree, parent string) (string, error) {
+	out, err := q.git.RunCmd(ctx, workspace.Cmd{Dir: repo.Root, Env: []string{
 		"GIT_AUTHOR_NAME=studiod", "GIT_AUTHOR_EMAIL=studiod@localhost", "GIT_AUTHOR_DATE=1700000000 +0000",
 		"GIT_COMMITTER_NAME=studiod", "GIT_COMMITTER_EMAIL=studiod@localhost", "GIT_COMMITTER_DATE=1700000000 +0000",
 	}, Stdin: strings.NewReader("studiod check\n")}, "commit-tree", "--no-gpg-sign", tree, "-p", parent, "-F", "-")
@@ -440,185 +414,4 @@ func (m *Manager) treeCommit(ctx context.Context, repo *workspace.Repo, tree, pa
 		return "", err
 	}
 	return strings.TrimSpace(string(out)), nil
-}
-
-// landStop says why a merge of the queue failed.
-func (m *Manager) landStop(s Session, err error) *LandStop {
-	stop := &LandStop{Session: s.ID, Name: s.Name, Reason: StopError, Message: err.Error()}
-	var mc *MergeConflictError
-	var td *workspace.TargetDirtyError
-	switch {
-	case errors.As(err, &mc):
-		stop.Reason, stop.Conflicts, stop.Paths = StopConflict, mc.Conflicts, mc.Paths
-		stop.Message = fmt.Sprintf("%s conflicts with %s in %s", s.Name, s.Target, strings.Join(mc.Paths, ", "))
-	case errors.As(err, &td):
-		stop.Reason = StopDirty
-		stop.Message = err.Error() + ": commit or stash those changes in " + td.Worktree + ", then resume"
-	case errors.Is(err, ErrBusy), errors.Is(err, workspace.ErrLocked):
-		stop.Reason = StopBusy
-	case errors.Is(err, workspace.ErrTargetMoved), errors.Is(err, errChangedWhileChecking):
-		stop.Reason = StopMoved
-		stop.Message = err.Error() + ": resume the land to try again"
-	}
-	return stop
-}
-
-func checkStopText(l *Land, s Session, t CheckTry, cc checkConfig) string {
-	switch t.Status {
-	case CheckFailed:
-		with := ""
-		if len(l.Landed) > 0 {
-			var names []string
-			for _, d := range l.Landed {
-				names = append(names, d.Name)
-			}
-			with = " after " + strings.Join(names, ", ")
-		}
-		return fmt.Sprintf("the check fails with %s merged into %s%s (exit %d; log %s)", s.Name, l.Target, with, t.ExitCode, t.Log)
-	case CheckTimeout:
-		return fmt.Sprintf("the check of %s ran longer than %s and was killed (log %s)", s.Name, cc.timeout, t.Log)
-	case CheckCancelled:
-		return "the check was cancelled"
-	}
-	return "the check could not run: " + t.Err
-}
-
-// stopMessage is what the agent of the session a queue stopped at is told.
-func stopMessage(l *Land, s Session, stop *LandStop) string {
-	switch stop.Reason {
-	case StopConflict:
-		where := conflictLines(stop.Conflicts, s.Name)
-		if where == "" {
-			where = strings.Join(stop.Paths, ", ")
-		}
-		return fmt.Sprintf("studiod could not land your work on %s: it conflicts with %s in %s. Bring %s into your branch (git merge %s) and resolve the conflicts, keeping both sides' intent, then commit.",
-			l.Target, l.Target, where, l.Target, l.Target)
-	case StopCheck:
-		out := ""
-		if stop.Check != nil {
-			out = strings.Join(strings.Fields(stop.Check.Tail), " ")
-			if len(out) > 1500 {
-				out = "…" + out[len(out)-1500:]
-			}
-		}
-		return fmt.Sprintf("studiod could not land your work on %s: %s. Output: %s Please make your change work with the current %s and commit the fix.",
-			l.Target, stop.Message, out, l.Target)
-	}
-	return fmt.Sprintf("studiod could not land your work on %s: %s", l.Target, stop.Message)
-}
-
-// UndoLandResult says what UndoLand restored.
-type UndoLandResult struct {
-	Land     *Land
-	Restored string
-	Undone   string
-}
-
-// UndoLand puts the target back to its tip before the queue (its first
-// merge's backup), while the target is still at the queue's last merge,
-// and undoes each session's merge record.
-func (m *Manager) UndoLand(ctx context.Context, dir, id string) (UndoLandResult, error) {
-	l, err := m.findLand(ctx, dir, id)
-	if err != nil {
-		return UndoLandResult{}, err
-	}
-	switch {
-	case l.Status == LandUndone:
-		return UndoLandResult{}, invalidf("land %s is already undone", l.ID)
-	case l.Status == LandRunning:
-		return UndoLandResult{}, fmt.Errorf("%w: land %s is still running", ErrBusy, l.ID)
-	case len(l.Landed) == 0:
-		return UndoLandResult{}, invalidf("land %s landed nothing: there is nothing to undo", l.ID)
-	}
-	repo, err := workspace.Open(ctx, m.opts.Git, l.Repo)
-	if err != nil {
-		return UndoLandResult{}, err
-	}
-	lock := m.repoLock(repo.Root)
-	lock.Lock()
-	defer lock.Unlock()
-	res, err := workspace.Undo(ctx, workspace.UndoOptions{Repo: repo, Target: l.Target, Merged: l.New(),
-		Backup: l.Landed[0].Backup, Journal: m.landUndoJournal(l.ID)})
-	if err != nil {
-		if errors.Is(err, workspace.ErrTargetMoved) {
-			return UndoLandResult{}, fmt.Errorf("%w; the land's merges are no longer on top of %s: its old tip is kept in %s", err, l.Target, l.Landed[0].Backup)
-		}
-		return UndoLandResult{}, err
-	}
-	m.landUndone(ctx, l)
-	m.integ.derivedSoon(repo.Root)
-	return UndoLandResult{Land: l, Restored: res.Restored, Undone: res.Undone}, m.saveLand(l)
-}
-
-func (m *Manager) landUndoJournal(id string) string {
-	return filepath.Join(m.landDir(), id+".undo.journal")
-}
-
-// landUndone records that a land's merges were undone: each session's
-// merge record, and the session back in its state before the merge (an
-// agent the merge stopped stays stopped).
-func (m *Manager) landUndone(ctx context.Context, l *Land) {
-	for _, d := range l.Landed {
-		rec, err := m.store.lastMerge(ctx, d.Session)
-		if err != nil || rec == nil || rec.Undone || rec.New != d.New {
-			continue
-		}
-		if err := m.store.markUndone(ctx, rec.ID); err != nil {
-			m.log.Warn("undo land: record", "session", d.Name, "err", err)
-			continue
-		}
-		s, err := m.Lookup(Ref{Session: d.Session})
-		if err != nil || s.State != Merged {
-			continue
-		}
-		prev := rec.PrevState
-		if live(prev) {
-			prev = Stopped
-		}
-		if s, err = m.setState(s.ID, prev, ""); err == nil {
-			m.conf.track(ctx, s)
-		}
-	}
-	l.Status, l.Current = LandUndone, nil
-}
-
-// recoverLands settles land queues a crash cut short: an undo of a land is
-// finished or rolled back; a queue that was running records the merge in
-// flight as landed if it happened (its own journal was recovered first),
-// and becomes interrupted, to be resumed or left as it is.
-func (m *Manager) recoverLands(ctx context.Context) {
-	for _, l := range m.lands("") {
-		undoJournal := m.landUndoJournal(l.ID)
-		if _, err := os.Stat(undoJournal); err == nil {
-			r, err := workspace.Recover(ctx, m.opts.Git, undoJournal)
-			if err != nil {
-				m.log.Error("recover undo of land", "land", l.ID, "err", err)
-			} else {
-				m.log.Info("recovered undo of land", "land", l.ID, "outcome", r.Outcome)
-				if r.Outcome == workspace.RecoverFinished {
-					m.landUndone(ctx, l)
-					m.saveLand(l)
-				}
-			}
-		}
-		if l.Status != LandRunning {
-			continue
-		}
-		if c := l.Current; c != nil {
-			rec, err := m.store.lastMerge(ctx, c.Session)
-			if err == nil && rec != nil && !rec.Undone && rec.Old == c.Old && !slices.ContainsFunc(l.Landed, func(d Landed) bool { return d.New == rec.New }) {
-				name := c.Session
-				if s, err := m.Lookup(Ref{Session: c.Session}); err == nil {
-					name = s.Name
-				}
-				l.Landed = append(l.Landed, Landed{Session: c.Session, Name: name, Strategy: rec.Strategy, Old: rec.Old, New: rec.New, Backup: rec.Backup})
-			}
-		}
-		l.Current, l.Status = nil, LandInterrupted
-		if err := m.saveLand(l); err != nil {
-			m.log.Error("recover land", "land", l.ID, "err", err)
-			continue
-		}
-		m.log.Info("land interrupted by a crash: resume it with `studiod land --resume "+l.ID+"`", "land", l.ID, "landed", len(l.Landed), "remaining", len(l.Remaining()))
-	}
 }

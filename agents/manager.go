@@ -43,6 +43,10 @@ type Options struct {
 	SpawnGrace time.Duration
 	// Watch tunes the file watcher behind conflict prediction.
 	Watch workspace.WatcherOptions
+	// Watcher is the daemon's file watcher when the caller made it (and
+	// gave it to its Runtime too); it stays the caller's to close. Nil:
+	// the Manager makes one from Watch, and closes it.
+	Watcher *workspace.Watcher
 	// PoolSettle is how long the worktree pool waits after a spawn before
 	// refilling (default 2s).
 	PoolSettle time.Duration
@@ -89,6 +93,7 @@ type Manager struct {
 	conf  *conflicts
 	integ *integrator
 	plans *plans
+	lands *landQueue
 	// pool keeps ready worktrees (pool.go); nil with a Host of the caller's.
 	pool *pool
 	// hosts are the other machines sessions run on (hosts.go).
@@ -134,17 +139,40 @@ func New(ctx context.Context, opts Options) (*Manager, error) {
 	if err := os.MkdirAll(opts.StateDir, 0o700); err != nil {
 		return nil, err
 	}
+	// The daemon's one file watcher: the runtime's workspaces are watched
+	// through it, and the pool's trees and the repositories' refs.
+	watcher, ownWatcher := opts.Watcher, false
+	if watcher == nil {
+		if opts.Watch.CookieDir == "" {
+			// Where the watcher's fsmonitor answers sync with inotify.
+			opts.Watch.CookieDir = filepath.Join(opts.RuntimeDir, "fsmonitor")
+		}
+		opts.Watch.Logger = opts.Log
+		w, err := workspace.NewWatcher(opts.Git, opts.Watch)
+		if err != nil {
+			opts.Log.Error("file watcher unavailable: conflicts are predicted only on request", "err", err)
+		} else {
+			watcher, ownWatcher = w, true
+		}
+	}
+	fail := func(err error) (*Manager, error) {
+		if ownWatcher {
+			watcher.Close()
+		}
+		return nil, err
+	}
 	var local *host.Local
 	if opts.Runtime == nil {
 		l, err := host.NewLocal(opts.Self, opts.StateDir, opts.RuntimeDir)
 		if err != nil {
-			return nil, err
+			return fail(err)
 		}
+		l.Watcher = watcher
 		opts.Runtime, local = l, l
 	}
 	st, err := openStore(ctx, filepath.Join(opts.StateDir, "studiod.db"))
 	if err != nil {
-		return nil, err
+		return fail(err)
 	}
 	mctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	m := &Manager{
@@ -155,18 +183,15 @@ func New(ctx context.Context, opts Options) (*Manager, error) {
 		activityListeners: map[int]func(Activity){},
 		ctx:               mctx, cancel: cancel,
 	}
-	if opts.Watch.CookieDir == "" {
-		// Where the watcher's fsmonitor answers sync with inotify.
-		opts.Watch.CookieDir = filepath.Join(opts.RuntimeDir, "fsmonitor")
-	}
-	m.conf = newConflicts(m, opts.Watch)
+	m.conf = newConflicts(m, watcher, ownWatcher)
 	m.integ = newIntegrator(m)
 	m.conf.integ = m.integ
+	m.lands = newLandQueue(m)
 	list, err := st.all(ctx)
 	if err != nil {
 		st.close()
 		cancel()
-		return nil, err
+		return fail(err)
 	}
 	m.hosts = newHosts(m)
 	for _, s := range list {
@@ -183,7 +208,7 @@ func New(ctx context.Context, opts Options) (*Manager, error) {
 		if err != nil {
 			st.close()
 			cancel()
-			return nil, err
+			return fail(err)
 		}
 		m.pool = p
 		m.rt = &poolRuntime{Runtime: local, p: p}
@@ -207,12 +232,13 @@ func New(ctx context.Context, opts Options) (*Manager, error) {
 		}
 		m.recover(ctx, s.clone())
 		m.recoverMerges(ctx, s.clone())
+		m.recoverRemoval(ctx, s.ID)
 	}
-	m.recoverLands(ctx)
+	m.lands.recover(ctx)
 	if m.plans, err = newPlans(ctx, m); err != nil {
 		st.close()
 		cancel()
-		return nil, err
+		return fail(err)
 	}
 	if m.pool != nil {
 		m.pool.start(m.ctx, &m.wg)
@@ -294,6 +320,30 @@ func (m *Manager) proc(id string) host.Proc {
 // workspace is a handle on s's worktree.
 func (m *Manager) workspace(repo *workspace.Repo, s *Session) host.Workspace {
 	return m.rt.Workspace(wsSpec(repo, s))
+}
+
+// Git is the git runner the manager uses, for analyses the daemon serves
+// beside sessions (plan checks).
+func (m *Manager) Git() *workspace.Git { return m.opts.Git }
+
+// files is s's workspace as the core reads it: its files, snapshots and
+// diffs, on whichever runtime holds it. Its repository is named, not
+// opened: reading needs no more.
+func (m *Manager) files(s Session) host.Workspace {
+	return m.rt.Workspace(wsSpec(&workspace.Repo{Git: m.opts.Git, Root: s.Repo}, &s))
+}
+
+// hasWorktree reports whether s's worktree is there.
+func (m *Manager) hasWorktree(ctx context.Context, s Session) bool {
+	ok, _ := m.files(s).Exists(ctx)
+	return ok
+}
+
+// worktreeMissing reports whether s's worktree is known to be gone (not
+// merely out of reach).
+func (m *Manager) worktreeMissing(ctx context.Context, s Session) bool {
+	ok, err := m.files(s).Exists(ctx)
+	return !ok && err == nil
 }
 
 func wsSpec(repo *workspace.Repo, s *Session) host.WorkspaceSpec {
@@ -527,7 +577,7 @@ func (m *Manager) refreshChanges(ctx context.Context, id string) {
 	if err != nil || !active(s.State) {
 		return
 	}
-	if _, err := os.Stat(s.Worktree); err != nil {
+	if !m.hasWorktree(ctx, s) {
 		return
 	}
 	snap, err := m.snapshot(ctx, s)
@@ -547,7 +597,7 @@ func (m *Manager) setChanges(ctx context.Context, id, commit string) {
 	if err != nil || !active(s.State) || commit == "" {
 		return
 	}
-	files, err := m.opts.Git.Diff(ctx, s.Repo, s.Base, commit, nil, false)
+	files, err := m.files(s).Diff(ctx, s.Base, commit, nil, false)
 	if err != nil {
 		return
 	}

@@ -3,11 +3,8 @@ package agents
 import (
 	"cmp"
 	"context"
-	"database/sql"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"os"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync"
@@ -16,10 +13,6 @@ import (
 	"github.com/studiod/studiod/plan"
 	"github.com/studiod/studiod/workspace"
 )
-
-// Git is the git runner the manager uses, for analyses the daemon serves
-// beside sessions (plan checks).
-func (m *Manager) Git() *workspace.Git { return m.opts.Git }
 
 // Plan states.
 const (
@@ -94,9 +87,14 @@ type PlanRequest struct {
 // plan with its sessions when a session changes, and every tick for the
 // branches stacked tasks follow.
 type plans struct {
-	m    *Manager
-	tick time.Duration
-	kick chan struct{}
+	env   plansEnv
+	ctx   context.Context // ends when the manager closes
+	wg    *sync.WaitGroup // the manager's
+	store *store
+	git   *workspace.Git
+	log   *slog.Logger
+	tick  time.Duration
+	kick  chan struct{}
 	// reconcileMu serializes reconcile: the loop and RunPlan both call
 	// it. changeMu serializes changes to stored plans (a cancel and a
 	// reconcile), from reading one to storing it. Lock order:
@@ -109,8 +107,26 @@ type plans struct {
 	runs map[string]*PlanRun // by ID
 }
 
+// plansEnv is what the plans runner needs of the rest of the Manager: the
+// sessions and their events, spawning and reviewing, roles, and what a
+// stacked task's sync touches.
+type plansEnv interface {
+	Subscribe(fn func(Event)) (cancel func())
+	Lookup(ref Ref) (Session, error)
+	Spawn(ctx context.Context, req SpawnRequest, progress Progress) (Session, error)
+	ReviewBy(ctx context.Context, req ReviewRequest) (Session, error)
+	reconcileReviews(ctx context.Context)
+	role(ctx context.Context, root, name string) (Role, error)
+	repoLock(root string) *sync.Mutex
+	hasWorktree(ctx context.Context, s Session) bool
+	tell(ctx context.Context, s Session, message string) (Delivery, error)
+	refreshDerived(ctx context.Context, root string)
+	refreshChanges(ctx context.Context, id string)
+}
+
 func newPlans(ctx context.Context, m *Manager) (*plans, error) {
-	ps := &plans{m: m, tick: time.Second, kick: make(chan struct{}, 1), runs: map[string]*PlanRun{}}
+	ps := &plans{env: m, ctx: m.ctx, wg: &m.wg, store: m.store, git: m.opts.Git, log: m.log,
+		tick: time.Second, kick: make(chan struct{}, 1), runs: map[string]*PlanRun{}}
 	list, err := m.store.allPlans(ctx)
 	if err != nil {
 		return nil, err
@@ -129,16 +145,16 @@ func newPlans(ctx context.Context, m *Manager) (*plans, error) {
 
 // start runs the reconcile loop until the manager closes.
 func (ps *plans) start() {
-	unsub := ps.m.Subscribe(func(Event) { ps.poke() })
-	ps.m.wg.Go(func() {
+	unsub := ps.env.Subscribe(func(Event) { ps.poke() })
+	ps.wg.Go(func() {
 		defer unsub()
 		t := time.NewTicker(ps.tick)
 		defer t.Stop()
 		for {
-			ps.reconcile(ps.m.ctx)
-			ps.m.reconcileReviews(ps.m.ctx)
+			ps.reconcile(ps.ctx)
+			ps.env.reconcileReviews(ps.ctx)
 			select {
-			case <-ps.m.ctx.Done():
+			case <-ps.ctx.Done():
 				return
 			case <-ps.kick:
 			case <-t.C:
@@ -302,7 +318,7 @@ func (ps *plans) change(ctx context.Context, id string, fn func(r *PlanRun) bool
 		return next, nil
 	}
 	next.Updated = time.Now().UTC()
-	if err := ps.m.store.putPlan(ctx, &next); err != nil {
+	if err := ps.store.putPlan(ctx, &next); err != nil {
 		return PlanRun{}, err
 	}
 	ps.mu.Lock()
@@ -333,7 +349,6 @@ func (ps *plans) reconcile(ctx context.Context) {
 }
 
 func (ps *plans) reconcileOne(ctx context.Context, id string) {
-	m := ps.m
 	ps.mu.Lock()
 	r := ps.runs[id].clone()
 	p := ps.runs[id].plan
@@ -350,7 +365,7 @@ func (ps *plans) reconcileOne(ctx context.Context, id string) {
 		if t.State != TaskStarted {
 			continue
 		}
-		s, err := m.Lookup(Ref{Session: t.Session})
+		s, err := ps.env.Lookup(Ref{Session: t.Session})
 		switch {
 		case err != nil:
 			set(t, TaskFailed, "its session is gone")
@@ -423,7 +438,7 @@ func (ps *plans) reconcileOne(ctx context.Context, id string) {
 		*cur = r
 		return true
 	}); err != nil {
-		m.log.Warn("plan: store", "plan", id, "err", err)
+		ps.log.Warn("plan: store", "plan", id, "err", err)
 	}
 }
 
@@ -445,208 +460,11 @@ func (ps *plans) waitsOf(r *PlanRun, t *plan.Task) (waiting []string, blocked st
 			if dep.State == TaskWaiting {
 				waiting = append(waiting, e.Task+" to start")
 			} else if dep.State == TaskStarted {
-				if s, err := ps.m.Lookup(Ref{Session: dep.Session}); err == nil && (s.State == Starting || s.State == Working || s.State == Waiting) {
+				if s, err := ps.env.Lookup(Ref{Session: dep.Session}); err == nil && (s.State == Starting || s.State == Working || s.State == Waiting) {
 					waiting = append(waiting, e.Task+" to finish its turn")
 				}
 			}
 		}
 	}
 	return waiting, ""
-}
-
-// startTask spawns task t: from the target's tip, or on its stack parent's
-// branch. A session of its name made after the plan (a spawn a crash
-// cut short of being recorded here) is adopted instead.
-func (ps *plans) startTask(ctx context.Context, r *PlanRun, t *plan.Task) (Session, string, error) {
-	m := ps.m
-	if s, err := m.Lookup(Ref{Session: t.Name, Repo: r.Repo}); err == nil && active(s.State) && !s.Created.Before(r.Created) {
-		return s, s.Base, nil
-	}
-	if t.Reviews != "" {
-		// A plan's reviewer forwards its comments: they are the
-		// reviewed task's review.
-		s, err := m.ReviewBy(ctx, ReviewRequest{Reviewed: Ref{Session: r.task(t.Reviews).Session}, Name: t.Name,
-			Role: t.Role, Agent: t.Agent, Prompt: t.Prompt, Command: t.Command, Forward: true})
-		return s, "", err
-	}
-	req := SpawnRequest{Repo: r.Repo, Name: t.Name, Agent: t.Agent, Command: t.Command, Prompt: t.Prompt,
-		Target: r.Target, Scopes: t.Scope}
-	if t.Role != "" {
-		role, err := m.role(ctx, r.Repo, t.Role)
-		if err != nil {
-			return Session{}, "", err
-		}
-		req.Agent, req.Prompt, req.Gate = role.Agent, withBrief(role.Brief, t.Prompt), role.Gate
-		if len(req.Scopes) == 0 {
-			req.Scopes = role.Scope
-		}
-	}
-	synced := ""
-	if t.Stack != "" && r.task(t.Stack).State == TaskStarted {
-		parent, err := m.Lookup(Ref{Session: r.task(t.Stack).Session})
-		if err != nil {
-			return Session{}, "", err
-		}
-		out, err := m.opts.Git.Run(ctx, r.Repo, "rev-parse", "--verify", "-q", "refs/heads/"+parent.Branch+"^{commit}")
-		if err != nil {
-			return Session{}, "", err
-		}
-		req.Base = strings.TrimSpace(string(out))
-		synced = req.Base
-	}
-	s, err := m.Spawn(ctx, req, nil)
-	return s, synced, err
-}
-
-func hasRole(cfg Config, name string) bool {
-	_, ok := cfg.Roles[name]
-	return ok
-}
-
-// follow brings the stack parent's branch into t's when it has moved
-// since, unless t's agent is working. A conflict goes to t's agent as a
-// task, once per parent tip. It returns the tip and what to say.
-func (ps *plans) follow(ctx context.Context, t, parent *PlanTask) (string, string, bool) {
-	m := ps.m
-	ps2, err := m.Lookup(Ref{Session: parent.Session})
-	if err != nil || !active(ps2.State) {
-		return "", "", false
-	}
-	s, err := m.Lookup(Ref{Session: t.Session})
-	if err != nil || !active(s.State) || s.State == Starting || s.State == Working {
-		return "", "", false
-	}
-	out, err := m.opts.Git.Run(ctx, s.Repo, "rev-parse", "--verify", "-q", "refs/heads/"+ps2.Branch+"^{commit}")
-	if err != nil {
-		return "", "", false
-	}
-	tip := strings.TrimSpace(string(out))
-	if tip == t.Synced {
-		return "", "", false
-	}
-	repo, err := workspace.Open(ctx, m.opts.Git, s.Repo)
-	if err != nil {
-		return "", "", false
-	}
-	wt := s.Worktree
-	if _, err := os.Stat(wt); err != nil {
-		wt = ""
-	}
-	lock := m.repoLock(repo.Root)
-	lock.Lock()
-	_, err = workspace.Sync(ctx, workspace.SyncOptions{Repo: repo, Branch: s.Branch, Target: ps2.Branch, Worktree: wt, Strategy: workspace.StrategyMerge})
-	lock.Unlock()
-	var ce *workspace.ConflictError
-	switch {
-	case errors.As(err, &ce):
-		msg := fmt.Sprintf("%s, the branch this work is stacked on, has moved on and bringing it into your branch conflicts in %s. Please merge %s into your branch (git merge %s), resolve the conflicts keeping both sides' intent, and commit.",
-			ps2.Branch, strings.Join(ce.Paths, ", "), ps2.Branch, ps2.Branch)
-		detail := "conflicts with " + parent.Name + " in " + strings.Join(ce.Paths, ", ")
-		if _, err := m.tell(ctx, s, msg); err != nil {
-			detail += " (telling its agent failed: " + err.Error() + ")"
-		} else {
-			detail += ": sent to its agent"
-		}
-		return tip, detail, true
-	case err != nil:
-		m.log.Warn("plan: sync a stacked task", "session", s.Name, "from", ps2.Branch, "err", err)
-		return "", "", false
-	}
-	m.refreshDerived(ctx, s.Repo)
-	m.refreshChanges(ctx, s.ID)
-	return tip, "", true
-}
-
-// planOrder puts each session after the sessions of its plan it is
-// stacked on or after, keeping the order otherwise: what preview and land
-// fold.
-func (m *Manager) planOrder(list []Session) []Session {
-	before := map[string][]string{} // session ID → IDs that must come first
-	m.plans.mu.Lock()
-	for _, r := range m.plans.runs {
-		for _, t := range r.plan.Tasks {
-			id := r.task(t.Name).Session
-			if id == "" {
-				continue
-			}
-			for _, e := range t.Waits() {
-				if dep := r.task(e.Task).Session; dep != "" && e.Kind != plan.EdgeReviews {
-					before[id] = append(before[id], dep)
-				}
-			}
-		}
-	}
-	m.plans.mu.Unlock()
-	if len(before) == 0 {
-		return list
-	}
-	out := make([]Session, 0, len(list))
-	placed := map[string]bool{}
-	in := map[string]bool{}
-	for _, s := range list {
-		in[s.ID] = true
-	}
-	var place func(s Session, depth int)
-	byID := map[string]Session{}
-	for _, s := range list {
-		byID[s.ID] = s
-	}
-	place = func(s Session, depth int) {
-		if placed[s.ID] || depth > len(list) {
-			return
-		}
-		for _, dep := range before[s.ID] {
-			if in[dep] {
-				place(byID[dep], depth+1)
-			}
-		}
-		placed[s.ID] = true
-		out = append(out, s)
-	}
-	for _, s := range list {
-		place(s, 0)
-	}
-	return out
-}
-
-// putPlan stores a plan whole.
-func (s *store) putPlan(ctx context.Context, r *PlanRun) error {
-	done, err := s.write(ctx)
-	if err != nil {
-		return err
-	}
-	defer done()
-	data, err := json.Marshal(r)
-	if err != nil {
-		return err
-	}
-	_, err = s.db.ExecContext(ctx, `INSERT INTO plans (id, repo, state, data, created, updated) VALUES (?,?,?,?,?,?)
-		ON CONFLICT(id) DO UPDATE SET state=excluded.state, data=excluded.data, updated=excluded.updated`,
-		r.ID, r.Repo, r.State, string(data), r.Created.UnixNano(), r.Updated.UnixNano())
-	if err != nil {
-		return fmt.Errorf("store plan %s: %w", r.ID, err)
-	}
-	return nil
-}
-
-func (s *store) allPlans(ctx context.Context) ([]*PlanRun, error) {
-	defer s.read()()
-	rows, err := s.db.QueryContext(ctx, `SELECT data FROM plans ORDER BY created`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*PlanRun
-	for rows.Next() {
-		var data sql.NullString
-		if err := rows.Scan(&data); err != nil {
-			return nil, err
-		}
-		var r PlanRun
-		if err := json.Unmarshal([]byte(data.String), &r); err != nil {
-			return nil, err
-		}
-		out = append(out, &r)
-	}
-	return out, rows.Err()
 }

@@ -205,6 +205,7 @@ func (p *pool) release(ctx context.Context, spec host.WorkspaceSpec, force bool)
 		p.forget(id)
 		return false, nil
 	}
+	crashPoint("pool-recycle")
 	// The conflict tracker lets go of the directory before it moves (it
 	// would do so a moment later, when the session is marked removed).
 	p.untrack(spec.Session)

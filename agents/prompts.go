@@ -61,7 +61,28 @@ type promptDef struct {
 	subjects []subjectRule
 	above    int
 	keys     map[string][]string
+	// choices name options by meaning (answer → a regexp of the option's
+	// label): each must match a row below the asking row, in any order,
+	// and its keys come from the screen as it is (pick), wherever the
+	// agent's version put the option and the selection. They take the
+	// place of options, and of keys for those answers.
+	choices map[string]string
+	pick    pickStyle
 }
+
+// pickStyle is how an option of a menu is chosen.
+type pickStyle int
+
+const (
+	// pickArrows moves the selection from where it is with Up or Down,
+	// then confirms with Enter.
+	pickArrows pickStyle = iota
+	// pickDigit types the option's number, which picks it at once.
+	pickDigit
+	// pickDigitEnter types the option's number, which moves the
+	// selection there, then Enter.
+	pickDigitEnter
+)
 
 type subjectRule struct{ re, as string }
 
@@ -73,6 +94,7 @@ const (
 	keyEnter = "\r"
 	keyEsc   = "\x1b"
 	keyDown  = "\x1b[B"
+	keyUp    = "\x1b[A"
 	keyRight = "\x1b[C"
 )
 
@@ -87,7 +109,8 @@ const (
 //     rejects ("Interrupted · What should Claude do instead?"; the last
 //     option, No, does the same). Trust has no digits; its default is
 //     "No, exit", Down wraps around: from the default, Down Enter trusts;
-//     Enter or Esc exits (codes 1 and 0).
+//     Enter or Esc exits (codes 1 and 0). 2.1.197 (npm's pick on Node 20)
+//     numbers its trust options, "Yes" first and selected: Enter trusts.
 //   - Codex 0.171.0: permission shortcuts y (once), p (don't ask again for
 //     commands that start with this one), Esc (cancel; the turn ends).
 //     In trust and hooks review a digit only moves the selection: digit,
@@ -104,23 +127,18 @@ const (
 //     provider list when typed, then Enter in a separate write.
 var builtinPrompts = []promptDef{
 	{
+		// 2.1.332 lists "❯ No, exit" first and "Yes, I trust this folder"
+		// below it, without numbers; 2.1.197 (what npm picks on Node 20)
+		// numbers them the other way round: "❯ 1. Yes, I trust this
+		// folder", "2. No, exit". The options are read from the screen
+		// and picked by meaning.
 		agent: "claude", name: "claude-trust", kind: PromptTrust,
 		ask:         `Is this a project you created or one you trust\?`,
-		options:     []string{`^❯ No, exit$`, `^Yes, I trust this folder$`},
+		choices:     map[string]string{AnswerAllow: `Yes, I trust this folder$`, AnswerReject: `No, exit$`},
+		pick:        pickArrows,
 		withSubject: true,
 		subjects:    []subjectRule{{`^Accessing workspace:\n+(\S.*)$`, "$1"}},
 		above:       6,
-		keys:        map[string][]string{AnswerAllow: {keyDown + keyEnter}, AnswerReject: {keyEsc}},
-	},
-	{
-		// The same dialog with "Yes" already selected (someone moved it).
-		agent: "claude", name: "claude-trust", kind: PromptTrust,
-		ask:         `Is this a project you created or one you trust\?`,
-		options:     []string{`^No, exit$`, `^❯ Yes, I trust this folder$`},
-		withSubject: true,
-		subjects:    []subjectRule{{`^Accessing workspace:\n+(\S.*)$`, "$1"}},
-		above:       6,
-		keys:        map[string][]string{AnswerAllow: {keyEnter}, AnswerReject: {keyEsc}},
 	},
 	{
 		agent: "claude", name: "claude-permission-write", kind: PromptPermission,
@@ -183,10 +201,10 @@ var builtinPrompts = []promptDef{
 	{
 		agent: "gemini", name: "gemini-trust", kind: PromptTrust,
 		ask:         `^Do you trust the files in this folder\?$`,
-		options:     []string{`1\. Trust folder`, `\d\. Don't trust$`},
+		choices:     map[string]string{AnswerAllow: `\d\. Trust folder\b`, AnswerReject: `\d\. Don't trust$`},
+		pick:        pickDigit,
 		withSubject: true,
-		subjects:    []subjectRule{{`1\. Trust folder \((.+)\)$`, "$1"}},
-		keys:        map[string][]string{AnswerAllow: {"1"}, AnswerReject: {"3"}},
+		subjects:    []subjectRule{{`\d\. Trust folder \((.+)\)$`, "$1"}},
 	},
 	{
 		agent: "gemini", name: "gemini-auth", kind: PromptLogin,
@@ -240,6 +258,7 @@ type compiledPrompt struct {
 	ask      *regexp.Regexp
 	options  []*regexp.Regexp
 	subjects []*regexp.Regexp
+	choices  map[string]*regexp.Regexp
 }
 
 var compiledPrompts = compilePrompts(builtinPrompts)
@@ -254,6 +273,12 @@ func compilePrompts(defs []promptDef) []compiledPrompt {
 		}
 		for _, s := range d.subjects {
 			c.subjects = append(c.subjects, regexp.MustCompile("(?m)"+s.re))
+		}
+		if len(d.choices) > 0 {
+			c.choices = map[string]*regexp.Regexp{}
+			for a, re := range d.choices {
+				c.choices[a] = regexp.MustCompile(re)
+			}
 		}
 		out[i] = c
 	}
@@ -296,6 +321,11 @@ func matchPrompt(agent string, screen []string) (Prompt, bool) {
 	for k, v := range best.keys {
 		keys[k] = slices.Clone(v)
 	}
+	for a, re := range best.choices {
+		if k := pickKeys(rows[bestRow+1:bestEnd+1], re, best.pick); k != nil {
+			keys[a] = k
+		}
+	}
 	return Prompt{Agent: best.agent, Name: best.name, Kind: best.kind, Question: question, Subject: subject, Keys: keys}, true
 }
 
@@ -318,6 +348,18 @@ func (c *compiledPrompt) find(rows []string) (row, end int, ask []int) {
 func (c *compiledPrompt) optionsBelow(rows []string, at int) (end int, ok bool) {
 	end = at
 	limit := min(len(rows), at+1+optionRows)
+	if len(c.choices) > 0 {
+		for _, re := range c.choices {
+			j := at + 1
+			for ; j < limit && !re.MatchString(rows[j]); j++ {
+			}
+			if j >= limit {
+				return 0, false
+			}
+			end = max(end, j)
+		}
+		return end, true
+	}
 	for _, o := range c.options {
 		j := end + 1
 		for ; j < limit && !o.MatchString(rows[j]); j++ {
@@ -349,4 +391,51 @@ func cleanRow(r string) string {
 	return strings.TrimFunc(r, func(c rune) bool {
 		return c == ' ' || c == '\u00a0' || strings.ContainsRune("│┃║▌▐", c)
 	})
+}
+
+// menuItem is one option of a menu as drawn: "❯ 2. No, exit".
+var menuItem = regexp.MustCompile(`^([❯›>●])?\s*(?:(\d+)\.\s+)?(\S.*)$`)
+
+// pickKeys returns what to type, write by write, to choose the option
+// whose label matches label in a menu drawn on rows (cleaned), as style
+// says; nil when the menu does not show it. The menu is the run of non-blank rows around
+// the option; its selection is the row marked with a cursor (❯, › or
+// Gemini CLI's ●), else its first row.
+func pickKeys(rows []string, label *regexp.Regexp, style pickStyle) []string {
+	at := slices.IndexFunc(rows, label.MatchString)
+	if at < 0 {
+		return nil
+	}
+	first, last := at, at
+	for first > 0 && strings.TrimSpace(rows[first-1]) != "" {
+		first--
+	}
+	for last+1 < len(rows) && strings.TrimSpace(rows[last+1]) != "" {
+		last++
+	}
+	cursor := first
+	for i := first; i <= last; i++ {
+		if m := menuItem.FindStringSubmatch(rows[i]); m != nil && m[1] != "" {
+			cursor = i
+		}
+	}
+	num := ""
+	if m := menuItem.FindStringSubmatch(rows[at]); m != nil {
+		num = m[2]
+	}
+	// The moves and Enter go in separate writes: an agent may take keys
+	// that arrive together in an order of its own (Claude Code 2.1.197
+	// confirms the selection before moving it).
+	switch {
+	case style == pickDigit && num != "":
+		return []string{num}
+	case style == pickDigitEnter && num != "":
+		return []string{num, keyEnter}
+	case at > cursor:
+		return []string{strings.Repeat(keyDown, at-cursor), keyEnter}
+	case at < cursor:
+		return []string{strings.Repeat(keyUp, cursor-at), keyEnter}
+	default:
+		return []string{keyEnter}
+	}
 }

@@ -31,10 +31,13 @@ func TestMatchPromptRecordedScreens(t *testing.T) {
 		subject       string
 	}{
 		{"claude-trust", "claude", "claude-trust", PromptTrust, "Is this a project you created or one you trust? (/tmp/cc1/repo)", "/tmp/cc1/repo"},
+		{"claude-trust-2.1.197", "claude", "claude-trust", PromptTrust, "Is this a project you created or one you trust? (/tmp/record-2349090521/repo)", "/tmp/record-2349090521/repo"},
 		{"claude-permission", "claude", "claude-permission-write", PromptPermission, "Do you want to create hello.py?", "Write hello.py"},
 		{"claude-permission-edit", "claude", "claude-permission-edit", PromptPermission, "Do you want to make this edit to README?", "Edit README"},
 		{"claude-permission-bash", "claude", "claude-permission-bash", PromptPermission, "Do you want to proceed? (Run `printf 1 > one.txt`)", "Run `printf 1 > one.txt`"},
 		{"claude-idle", "claude", "", "", "", ""},
+		// AskUserQuestion's menu: its hooks report it, with its options.
+		{"claude-ask", "claude", "", "", "", ""},
 		{"codex-login", "codex", "codex-login", PromptLogin, "Sign in to Codex (with ChatGPT, a device code, or another way)", ""},
 		{"codex-trust", "codex", "codex-trust", PromptTrust, "Trust this folder? (/tmp/cx2/repo)", "/tmp/cx2/repo"},
 		{"codex-hooks-review", "codex", "codex-hooks-review", PromptTrust, "Hooks need review (8 hooks are new or changed)", "8 hooks are new or changed"},
@@ -103,7 +106,10 @@ func TestMatchPromptKeys(t *testing.T) {
 		screen, agent string
 		keys          map[string][]string
 	}{
-		{"claude-trust", "claude", map[string][]string{AnswerAllow: {"\x1b[B\r"}, AnswerReject: {"\x1b"}}},
+		// The trust options by meaning: "No, exit" selected first at
+		// 2.1.332, "Yes" at 2.1.197, in the other order.
+		{"claude-trust", "claude", map[string][]string{AnswerAllow: {"\x1b[B", "\r"}, AnswerReject: {"\r"}}},
+		{"claude-trust-2.1.197", "claude", map[string][]string{AnswerAllow: {"\r"}, AnswerReject: {"\x1b[B", "\r"}}},
 		{"claude-permission", "claude", map[string][]string{AnswerAllow: {"1"}, AnswerAlways: {"2"}, AnswerReject: {"\x1b"}}},
 		{"claude-permission-bash", "claude", map[string][]string{AnswerAllow: {"1"}, AnswerAlways: {"2"}, AnswerReject: {"\x1b"}}},
 		{"codex-login", "codex", map[string][]string{AnswerAllow: {"\r"}}},
@@ -152,8 +158,8 @@ func TestMatchPromptScreens(t *testing.T) {
 			moved[i] = " ❯ Yes, I trust this folder"
 		}
 	}
-	if p, ok := matchPrompt("claude", moved); !ok || !slices.Equal(p.Keys[AnswerAllow], []string{"\r"}) {
-		t.Errorf("trust with Yes selected: got %+v %v, want allow = Enter", p, ok)
+	if p, ok := matchPrompt("claude", moved); !ok || !slices.Equal(p.Keys[AnswerAllow], []string{"\r"}) || !slices.Equal(p.Keys[AnswerReject], []string{keyUp, keyEnter}) {
+		t.Errorf("trust with Yes selected: got %+v %v, want allow = Enter, reject = Up Enter", p, ok)
 	}
 
 	// The question in the transcript, without its options, is no prompt.
@@ -186,7 +192,7 @@ func TestBuiltinPrompts(t *testing.T) {
 		if d.agent == "" || d.name == "" || !slices.Contains([]vocab.WaitKind{PromptPermission, PromptQuestion, PromptTrust, PromptLogin}, d.kind) {
 			t.Errorf("%s: incomplete: %+v", d.name, d)
 		}
-		if len(d.keys[AnswerAllow]) == 0 {
+		if len(d.keys[AnswerAllow]) == 0 && d.choices[AnswerAllow] == "" {
 			t.Errorf("%s: no keys to allow", d.name)
 		}
 		if d.kind == PromptPermission && (len(d.keys[AnswerAlways]) == 0 || len(d.keys[AnswerReject]) == 0) {

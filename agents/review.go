@@ -21,7 +21,7 @@ func (m *Manager) snapshot(ctx context.Context, s Session) (workspace.Snapshot, 
 	l, _ := m.snapLocks.LoadOrStore(s.ID, new(sync.Mutex))
 	l.(*sync.Mutex).Lock()
 	defer l.(*sync.Mutex).Unlock()
-	snap, err := m.opts.Git.TakeSnapshot(ctx, s.Worktree, s.indexFile(), nil)
+	snap, err := m.files(s).Snapshot(ctx)
 	if err == nil {
 		m.maybeGC(s.Repo)
 	}
@@ -55,7 +55,7 @@ func (m *Manager) tip(ctx context.Context, s Session) (string, error) {
 	if s.State == Starting {
 		return "", fmt.Errorf("%w: session %s is starting: its worktree is not ready yet; try again in a moment", ErrBusy, s.Name)
 	}
-	if _, err := os.Stat(s.Worktree); err == nil {
+	if m.hasWorktree(ctx, s) {
 		snap, err := m.snapshot(ctx, s)
 		if err != nil {
 			return "", err
@@ -97,7 +97,7 @@ func (m *Manager) Diff(ctx context.Context, ref Ref, against string, paths []str
 	default:
 		return "", "", nil, invalidf("against %q: use base or target", against)
 	}
-	files, err = m.opts.Git.Diff(ctx, s.Repo, from, to, paths, stat)
+	files, err = m.files(s).Diff(ctx, from, to, paths, stat)
 	return from, to, files, err
 }
 
@@ -111,22 +111,23 @@ func (m *Manager) File(ctx context.Context, ref Ref, path, version string) (work
 	if err := workspace.ValidatePath(path); err != nil {
 		return workspace.FileVersion{}, invalidf("path %q: %v", path, err)
 	}
+	ws := m.files(s)
 	switch version {
 	case "base":
-		return m.opts.Git.FileAt(ctx, s.Repo, s.Base, path)
+		return ws.FileAt(ctx, s.Base, path)
 	case "target":
-		return m.opts.Git.FileAt(ctx, s.Repo, "refs/heads/"+s.Target, path)
+		return ws.FileAt(ctx, "refs/heads/"+s.Target, path)
 	case "worktree", "":
-		if _, err := os.Stat(s.Worktree); err != nil {
+		if !m.hasWorktree(ctx, s) {
 			return workspace.FileVersion{}, fmt.Errorf("%w: session %s has no worktree any more", ErrNotFound, s.Name)
 		}
-		return workspace.ReadWorktreeFile(s.Worktree, path)
+		return ws.ReadFile(ctx, path)
 	case "snapshot":
 		tip, err := m.tip(ctx, s)
 		if err != nil {
 			return workspace.FileVersion{}, err
 		}
-		return m.opts.Git.FileAt(ctx, s.Repo, tip, path)
+		return ws.FileAt(ctx, tip, path)
 	}
 	return workspace.FileVersion{}, invalidf("version %q: use base, target, worktree or snapshot", version)
 }
@@ -228,7 +229,7 @@ func (drv terminalDriver) relaunch(ctx context.Context, s Session, message strin
 	if !active(s.State) {
 		return invalidf("session %s is %s: there is no agent to send feedback to", s.Name, s.State)
 	}
-	if _, err := os.Stat(s.Worktree); err != nil {
+	if !m.hasWorktree(ctx, s) {
 		return invalidf("session %s has no worktree any more", s.Name)
 	}
 	cfg, rc, err := m.effectiveConfig(ctx, s.Repo)

@@ -3,7 +3,6 @@ package agents
 import (
 	"context"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -49,7 +48,7 @@ type Salvage struct {
 // its base).
 func (m *Manager) salvage(ctx context.Context, repo *workspace.Repo, s Session) (Salvage, error) {
 	head, tree, uncommitted := "", "", false
-	if _, err := os.Stat(s.Worktree); s.Worktree != "" && err == nil {
+	if s.Worktree != "" && m.hasWorktree(ctx, s) {
 		snap, err := m.snapshot(ctx, s)
 		if err != nil {
 			return Salvage{}, fmt.Errorf("snapshot %s before removing it: %w", s.Name, err)
@@ -85,7 +84,7 @@ func (m *Manager) salvage(ctx context.Context, repo *workspace.Repo, s Session) 
 			}
 		}
 	}
-	files, err := m.opts.Git.Diff(ctx, repo.Root, s.Base, tree, nil, true)
+	files, err := m.files(s).Diff(ctx, s.Base, tree, nil, true)
 	if err != nil {
 		return Salvage{}, err
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/studiod/studiod/agents/host"
 	"github.com/studiod/studiod/internal/gittest"
 	"github.com/studiod/studiod/vocab"
+	"github.com/studiod/studiod/workspace"
 )
 
 // rig is a Manager over a Fake runtime and a real repository: the parts of
@@ -28,10 +29,17 @@ func newRig(t *testing.T) *rig {
 	gittest.Setenv(t)
 	home := t.TempDir()
 	r := &rig{t: t, rt: host.NewFake(), repo: gittest.NewRepo(t, map[string]string{"a.txt": "a\n"})}
+	// The watcher outlives a restart, as the runtime's processes do.
+	w, err := workspace.NewWatcher(workspace.DefaultGit, workspace.WatcherOptions{CookieDir: filepath.Join(home, "cookies")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Close() })
+	r.rt.StateDir, r.rt.Watcher = filepath.Join(home, "state"), w
 	r.opts = Options{
 		StateDir: filepath.Join(home, "state"), RuntimeDir: filepath.Join(home, "run"),
 		WorktreeDir: filepath.Join(home, "wt"), UserConfig: filepath.Join(home, "config.toml"),
-		Self: "/nonexistent/studiod", Runtime: r.rt,
+		Self: "/nonexistent/studiod", Runtime: r.rt, Watcher: w,
 	}
 	r.open()
 	t.Cleanup(func() {

@@ -2,9 +2,7 @@ package agents
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"os"
 	"syscall"
 	"time"
 
@@ -140,12 +138,13 @@ func (m *Manager) remove(ctx context.Context, ref Ref, keepBranch, force bool) (
 	}
 	if live(s.State) {
 		// An agent whose worktree is gone has nothing left to lose.
-		if _, err := os.Stat(s.Worktree); !force && !errors.Is(err, os.ErrNotExist) {
+		if !force && !m.worktreeMissing(ctx, s) {
 			return RemoveResult{}, &Problem{Kind: ErrBusy, What: fmt.Sprintf("session %s is %s", s.Name, s.State), Session: s.Name, Repo: s.Repo, Fix: FixStopFirst}
 		}
 		if _, err := m.Stop(ctx, Ref{Session: s.ID}, true); err != nil {
 			return RemoveResult{}, err
 		}
+		workspace.CrashPoint(rmStepStopped)
 	}
 	repo, err := workspace.Open(ctx, m.opts.Git, s.Repo)
 	if err != nil {
@@ -154,7 +153,16 @@ func (m *Manager) remove(ctx context.Context, ref Ref, keepBranch, force bool) (
 	lock := m.repoLock(repo.Root)
 	lock.Lock()
 	defer lock.Unlock()
-	if _, err := os.Stat(s.Worktree); err == nil {
+	// A removal begun before (cut short by a full disk, a failure after
+	// the worktree went) goes on from where it stopped, with the work it
+	// kept then.
+	if rec, err := readRemoval(s.removalJournal()); err != nil || rec != nil {
+		if err != nil {
+			return RemoveResult{}, err
+		}
+		return m.release(ctx, repo, s, rec, host.Discard)
+	}
+	if m.hasWorktree(ctx, s) {
 		st, err := m.opts.Git.WorktreeStatus(ctx, s.Worktree)
 		if err != nil {
 			return RemoveResult{}, err
@@ -168,39 +176,21 @@ func (m *Manager) remove(ctx context.Context, ref Ref, keepBranch, force bool) (
 	if err != nil {
 		return RemoveResult{}, err
 	}
+	rec := &removal{Force: force, KeepBranch: keepBranch, Detail: detail, Salvage: sv}
+	if err := rec.step(s.removalJournal(), rmStepSalvaged); err != nil {
+		m.conf.track(ctx, s)
+		return RemoveResult{}, err
+	}
 	how := host.Keep
 	if force {
 		how = host.Force
 	}
-	if err := m.workspace(repo, &s).Release(ctx, how); err != nil {
-		// The session stays: predict its conflicts again.
+	res, err := m.release(ctx, repo, s, rec, how)
+	if err != nil && rec.Step == rmStepSalvaged {
+		// The worktree stays, and so does the session: no later start
+		// is to remove it behind the person's back.
+		workspace.RemoveJournal(s.removalJournal())
 		m.conf.track(ctx, s)
-		return RemoveResult{}, err
 	}
-	// What a write cut short (a full disk) left in the repository goes too.
-	if n := repo.CleanTempObjects(time.Second); n > 0 {
-		m.log.Info("removed temporary object files left by cut-short writes", "repo", repo.Root, "files", n)
-	}
-	res := RemoveResult{Salvage: sv}
-	if ok, _ := repo.BranchExists(ctx, s.Branch); ok {
-		merged, err := repo.IsAncestor(ctx, "refs/heads/"+s.Branch, "refs/heads/"+s.Target)
-		if err != nil {
-			merged = false
-		}
-		switch {
-		case keepBranch:
-			res.BranchKept = "kept as asked (--keep-branch)"
-		case merged || force:
-			if err := repo.DeleteBranch(ctx, s.Branch); err != nil {
-				return RemoveResult{}, err
-			}
-			res.BranchDeleted = true
-		default:
-			res.BranchKept = fmt.Sprintf("branch %s has commits not merged into %s: kept (merge it, or remove with --force to delete it)", s.Branch, s.Target)
-		}
-	}
-	os.Remove(s.indexFile())
-	s, err = m.setState(s.ID, Removed, detail)
-	res.Session = s
 	return res, err
 }

@@ -48,6 +48,10 @@ type supervisor struct {
 	look    *time.Timer // reads the screen once output settles
 	changes *time.Timer
 	last    time.Time // of the last output (or poke)
+	// unread is when output began that no screen read has seen yet: the
+	// screen is read after lookAtMost even when output never settles.
+	unread time.Time
+	ended  bool // cleanup ran: no timer is armed again
 
 	// settleMu serializes settle: the look and idle timers may fire at
 	// once, and each reads the screen and then updates the state.
@@ -57,6 +61,11 @@ type supervisor struct {
 // lookAfter is how long output must settle before the screen is read for
 // a prompt: long enough for a redraw to finish.
 const lookAfter = 300 * time.Millisecond
+
+// lookAtMost bounds how long output may go on before the screen is read
+// anyway: an agent that animates something (a spinner, a clock, an update
+// notice) while a dialog waits never settles.
+const lookAtMost = 1500 * time.Millisecond
 
 func (m *Manager) supervise(s Session, p Profile, fresh bool) *supervisor {
 	from := int64(-1)
@@ -104,6 +113,7 @@ func (m *Manager) supervisorOf(id string) *supervisor {
 // cleanup stops the supervisor's timers and forgets it.
 func (sv *supervisor) cleanup() {
 	sv.mu.Lock()
+	sv.ended = true
 	if sv.idle != nil {
 		sv.idle.Stop()
 	}
@@ -232,16 +242,24 @@ func (sv *supervisor) poke() {
 
 // rearm restarts the idle, screen and changes timers. sv.mu is held.
 func (sv *supervisor) rearm() {
-	sv.last = time.Now()
+	if sv.ended {
+		return
+	}
+	now := time.Now()
+	sv.last = now
 	if sv.idle == nil {
 		sv.idle = time.AfterFunc(sv.idleAfter, sv.settle)
 	} else {
 		sv.idle.Reset(sv.idleAfter)
 	}
+	if sv.unread.IsZero() {
+		sv.unread = now
+	}
+	look := min(lookAfter, max(0, lookAtMost-now.Sub(sv.unread)))
 	if sv.look == nil {
-		sv.look = time.AfterFunc(lookAfter, sv.settle)
+		sv.look = time.AfterFunc(look, sv.settle)
 	} else {
-		sv.look.Reset(lookAfter)
+		sv.look.Reset(look)
 	}
 	if sv.changes == nil {
 		sv.changes = time.AfterFunc(700*time.Millisecond, func() { sv.m.refreshChanges(sv.m.ctx, sv.id) })
@@ -297,12 +315,20 @@ func (sv *supervisor) settle() {
 	defer sv.settleMu.Unlock()
 	sv.mu.Lock()
 	hooked, hinted, guessed, silent := sv.hooked, sv.hinted, sv.guessed, time.Since(sv.last)
+	sv.unread = time.Time{}
 	sv.mu.Unlock()
 	if hooked && !guessed {
 		return
 	}
 	ask, ok := sv.screenPrompt()
 	if !ok {
+		// The screen could not be read (a busy machine, a shim slow to
+		// answer): look again, or a prompt already drawn is never seen.
+		sv.mu.Lock()
+		if !sv.ended && sv.look != nil {
+			sv.look.Reset(lookAfter)
+		}
+		sv.mu.Unlock()
 		return
 	}
 	idle := silent >= sv.idleAfter

@@ -71,3 +71,8 @@ func (drv terminalDriver) cancel(ctx context.Context, s Session) (Session, error
 	}
 	return drv.m.Lookup(Ref{Session: s.ID})
 }
+
+// signIn: a terminal agent is the CLI itself, its state from its hooks.
+func (terminalDriver) signIn(name string, p Profile) (hooks, program, state string) {
+	return p.Hooks, name, ""
+}

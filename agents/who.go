@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"sync"
 
+	"github.com/studiod/studiod/agents/host"
 	"github.com/studiod/studiod/workspace"
 )
 
@@ -44,7 +45,7 @@ func (m *Manager) Who(ctx context.Context, dir, path string, start, end int) (re
 			m.log.Debug("who: no tip", "session", s.Name, "err", err)
 			continue
 		}
-		fd, ok, err := m.who.fileDiff(ctx, m.opts.Git, repo, s.Base, tip, rel)
+		fd, ok, err := m.who.fileDiff(ctx, m.files(s), s.Base, tip, rel)
 		if err != nil {
 			return "", "", nil, err
 		}
@@ -224,7 +225,7 @@ type whoEntry struct {
 
 const whoCacheMax = 4096
 
-func (c *whoCache) fileDiff(ctx context.Context, g *workspace.Git, repo, base, tip, rel string) (workspace.FileDiff, bool, error) {
+func (c *whoCache) fileDiff(ctx context.Context, ws host.Workspace, base, tip, rel string) (workspace.FileDiff, bool, error) {
 	key := [3]string{base, tip, rel}
 	c.mu.Lock()
 	if whole, ok := c.tips[[2]string{base, tip}]; ok {
@@ -237,7 +238,7 @@ func (c *whoCache) fileDiff(ctx context.Context, g *workspace.Git, repo, base, t
 	if ok {
 		return e.fd, e.changed, nil
 	}
-	files, err := g.Diff(ctx, repo, base, tip, []string{rel}, false)
+	files, err := ws.Diff(ctx, base, tip, []string{rel}, false)
 	if err != nil {
 		return workspace.FileDiff{}, false, err
 	}

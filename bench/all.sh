@@ -25,7 +25,7 @@ run() { # package regexp
     { echo "benchmarks in $1 failed; see $raw" >&2; exit 1; }
 }
 run ./workspace/ 'ConflictLatency|Snapshot$|Preview|WatchDegraded'
-run ./cmd/studiod/ 'SpawnCLI|PoolSpawn|FsmonitorStatus|Gate|HookToWaiting|SessionsRoundTrip|ConflictLatency'
+run ./cmd/studiod/ 'SpawnCLI|SpawnDeps|PoolSpawn|FsmonitorStatus|Gate|HookToWaiting|SessionsRoundTrip|ConflictLatency'
 
 # A benchmark line is its name, b.N, then value-unit pairs. Units with a
 # slash are ratios; units naming git, plain or a floor are floors; the

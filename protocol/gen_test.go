@@ -77,8 +77,19 @@ type constant struct {
 	comment string
 }
 
-// parseConsts reads the package's exported string and integer constants.
+// parseConsts reads the package's exported string and integer constants;
+// a constant that is one of package vocab's (the vocabulary the wire
+// shares with the core) has vocab's value, and its comment unless it has
+// its own.
 func parseConsts(dir string) ([]constant, error) {
+	vocab, err := parseConstFiles(filepath.Join(dir, "..", "vocab"), nil)
+	if err != nil {
+		return nil, err
+	}
+	return parseConstFiles(dir, vocab)
+}
+
+func parseConstFiles(dir string, vocab []constant) ([]constant, error) {
 	fset := token.NewFileSet()
 	files, err := filepath.Glob(filepath.Join(dir, "*.go"))
 	if err != nil {
@@ -105,11 +116,18 @@ func parseConsts(dir string) ([]constant, error) {
 					if !name.IsExported() || i >= len(vs.Values) {
 						continue
 					}
-					v, ok := literal(vs.Values[i])
-					if !ok {
+					c := constant{name: name.Name}
+					if sel, ok := vs.Values[i].(*ast.SelectorExpr); ok && fmt.Sprint(sel.X) == "vocab" {
+						j := slices.IndexFunc(vocab, func(v constant) bool { return v.name == sel.Sel.Name })
+						if j < 0 {
+							return nil, fmt.Errorf("%s: vocab.%s: no such constant", name.Name, sel.Sel.Name)
+						}
+						c.value, c.comment = vocab[j].value, vocab[j].comment
+					} else if v, ok := literal(vs.Values[i]); ok {
+						c.value = v
+					} else {
 						continue
 					}
-					c := constant{name: name.Name, value: v}
 					if vs.Comment != nil {
 						c.comment = strings.TrimSpace(vs.Comment.Text())
 					}

@@ -1,59 +1,63 @@
 package protocol
 
-import "time"
+import (
+	"time"
+
+	"github.com/studiod/studiod/vocab"
+)
 
 // Integration: studio/preview folds sessions onto their target in memory,
 // studio/land lands them as a merge queue, studio/undoLand takes a queue
 // back, studio/sync brings the target into a session.
 
 // PreviewStatus says where a session stands in a preview.
-type PreviewStatus string
+type PreviewStatus = vocab.PreviewStatus
 
 // Preview statuses.
 const (
-	PreviewClean    PreviewStatus = "clean"    // in the landing order: folds with no conflict
-	PreviewConflict PreviewStatus = "conflict" // left out: conflicts with the target or a session in the order
-	PreviewBreaks   PreviewStatus = "breaks"   // left out: the check fails with it
-	PreviewEmpty    PreviewStatus = "empty"    // nothing to merge: the target has it all
-	PreviewError    PreviewStatus = "error"    // cannot be merged at all (see reason)
+	PreviewClean    = vocab.PreviewClean    // in the landing order: folds with no conflict
+	PreviewConflict = vocab.PreviewConflict // left out: conflicts with the target or a session in the order
+	PreviewBreaks   = vocab.PreviewBreaks   // left out: the check fails with it
+	PreviewEmpty    = vocab.PreviewEmpty    // nothing to merge: the target has it all
+	PreviewError    = vocab.PreviewError    // cannot be merged at all (see reason)
 )
 
 // CheckStatus is the state of a check run.
-type CheckStatus string
+type CheckStatus = vocab.CheckStatus
 
 // Check statuses.
 const (
-	CheckRunning   CheckStatus = "running"
-	CheckPassed    CheckStatus = "passed"
-	CheckFailed    CheckStatus = "failed"
-	CheckTimeout   CheckStatus = "timeout"   // killed after the configured timeout
-	CheckCancelled CheckStatus = "cancelled" // a newer preview replaced it
-	CheckError     CheckStatus = "error"     // it could not run (see reason)
+	CheckRunning   = vocab.CheckRunning
+	CheckPassed    = vocab.CheckPassed
+	CheckFailed    = vocab.CheckFailed
+	CheckTimeout   = vocab.CheckTimeout   // killed after the configured timeout
+	CheckCancelled = vocab.CheckCancelled // a newer preview replaced it
+	CheckError     = vocab.CheckError     // it could not run (see reason)
 )
 
 // LandStatus is the state of a land queue.
-type LandStatus string
+type LandStatus = vocab.LandStatus
 
 // Land statuses.
 const (
-	LandRunning     LandStatus = "running"
-	LandDone        LandStatus = "done"        // every session in the queue landed
-	LandStopped     LandStatus = "stopped"     // it stopped at a conflict or failed check (see stopped)
-	LandInterrupted LandStatus = "interrupted" // the daemon died mid-queue; resume with resume: ID
-	LandUndone      LandStatus = "undone"      // studio/undoLand put the target back
+	LandRunning     = vocab.LandRunning
+	LandDone        = vocab.LandDone        // every session in the queue landed
+	LandStopped     = vocab.LandStopped     // it stopped at a conflict or failed check (see stopped)
+	LandInterrupted = vocab.LandInterrupted // the daemon died mid-queue; resume with resume: ID
+	LandUndone      = vocab.LandUndone      // studio/undoLand put the target back
 )
 
 // StopReason says why a land queue stopped at a session.
-type StopReason string
+type StopReason = vocab.StopReason
 
 // Land stop reasons.
 const (
-	StopConflict StopReason = "conflict" // the session conflicts with the target as landed so far
-	StopCheck    StopReason = "check"    // the check failed with the session
-	StopBusy     StopReason = "busy"     // the session's agent is working or waiting
-	StopDirty    StopReason = "dirty"    // the target's checkout has uncommitted changes
-	StopMoved    StopReason = "moved"    // the target moved while the queue ran
-	StopError    StopReason = "error"    // the merge could not be made (see message)
+	StopConflict = vocab.StopConflict // the session conflicts with the target as landed so far
+	StopCheck    = vocab.StopCheck    // the check failed with the session
+	StopBusy     = vocab.StopBusy     // the session's agent is working or waiting
+	StopDirty    = vocab.StopDirty    // the target's checkout has uncommitted changes
+	StopMoved    = vocab.StopMoved    // the target moved while the queue ran
+	StopError    = vocab.StopError    // the merge could not be made (see message)
 )
 
 // PreviewParams asks for the fold of sessions onto their target.

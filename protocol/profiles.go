@@ -26,3 +26,7 @@ type Profile struct {
 	// Protocol; empty for a terminal agent.
 	Protocol string `json:"protocol,omitempty"`
 }
+
+// Terminal reports whether the profile's agent runs on a terminal (not
+// over ACP).
+func (p Profile) Terminal() bool { return p.Protocol != ProtocolACP }

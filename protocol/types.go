@@ -3,6 +3,8 @@ package protocol
 import (
 	"encoding/json"
 	"time"
+
+	"github.com/studiod/studiod/vocab"
 )
 
 type jsonRaw = json.RawMessage
@@ -13,35 +15,26 @@ const Version = "2"
 
 // State is a session's state. A session moves through the states as
 // docs/architecture.md draws.
-type State string
+type State = vocab.State
 
 // Session states.
 const (
-	StateStarting State = "starting"
-	StateWorking  State = "working"
-	StateWaiting  State = "waiting"
-	StateIdle     State = "idle"
-	StateExited   State = "exited"
-	StateFailed   State = "failed"
-	StateStopped  State = "stopped"
-	StateMerged   State = "merged"
-	StateRemoved  State = "removed"
+	StateStarting = vocab.StateStarting
+	StateWorking  = vocab.StateWorking
+	StateWaiting  = vocab.StateWaiting
+	StateIdle     = vocab.StateIdle
+	StateExited   = vocab.StateExited
+	StateFailed   = vocab.StateFailed
+	StateStopped  = vocab.StateStopped
+	StateMerged   = vocab.StateMerged
+	StateRemoved  = vocab.StateRemoved
 	// StateDisconnected: the session's host cannot be reached; its agent
 	// may run on there, and the session reattaches when the host answers.
-	StateDisconnected State = "disconnected"
+	StateDisconnected = vocab.StateDisconnected
 )
 
 // States lists every state, in the order above.
 var States = []State{StateStarting, StateWorking, StateWaiting, StateIdle, StateExited, StateFailed, StateStopped, StateMerged, StateRemoved, StateDisconnected}
-
-// Live reports whether an agent process may still be running in state s.
-func (s State) Live() bool {
-	switch s {
-	case StateStarting, StateWorking, StateWaiting, StateIdle, StateDisconnected:
-		return true
-	}
-	return false
-}
 
 // Session is one agent working in its own worktree on its own branch.
 type Session struct {
@@ -109,6 +102,15 @@ type Session struct {
 	Host string `json:"host,omitempty"`
 }
 
+// ProtocolACP is the Protocol of a session or profile whose agent is
+// driven over the Agent Client Protocol.
+const ProtocolACP = vocab.ProtocolACP
+
+// Terminal reports whether the session's agent runs on a terminal: its
+// output is a terminal's bytes and attach shows its screen. Otherwise
+// (ACP) its output is JSON records, one per line.
+func (s Session) Terminal() bool { return s.Protocol != ProtocolACP }
+
 // Changes summarizes a session's work against its base, uncommitted included.
 type Changes struct {
 	Files     int `json:"files"`
@@ -117,26 +119,26 @@ type Changes struct {
 }
 
 // WaitKind says what kind of answer a waiting session needs.
-type WaitKind string
+type WaitKind = vocab.WaitKind
 
 // Kinds of waiting.
 const (
-	WaitPermission WaitKind = "permission" // a tool asks to run
-	WaitQuestion   WaitKind = "question"   // the agent asks the person something
-	WaitTrust      WaitKind = "trust"      // the agent asks whether to trust the folder
-	WaitLogin      WaitKind = "login"      // the agent needs signing in or a provider
+	WaitPermission = vocab.WaitPermission // a tool asks to run
+	WaitQuestion   = vocab.WaitQuestion   // the agent asks the person something
+	WaitTrust      = vocab.WaitTrust      // the agent asks whether to trust the folder
+	WaitLogin      = vocab.WaitLogin      // the agent needs signing in or a provider
 )
 
 // Answer is how a person answers a waiting session: one of these kinds,
 // an offered option's ID, or (for a question) free text.
-type Answer string
+type Answer = vocab.Answer
 
 // Answers.
 const (
-	AnswerAllow  Answer = "allow"  // allow once; for trust and login screens, go ahead
-	AnswerAlways Answer = "always" // allow, and do not ask again for this
-	AnswerReject Answer = "reject" // refuse once
-	AnswerNever  Answer = "never"  // refuse, and do not ask again for this
+	AnswerAllow  = vocab.AnswerAllow  // allow once; for trust and login screens, go ahead
+	AnswerAlways = vocab.AnswerAlways // allow, and do not ask again for this
+	AnswerReject = vocab.AnswerReject // refuse once
+	AnswerNever  = vocab.AnswerNever  // refuse, and do not ask again for this
 )
 
 // Waiting is what a waiting session needs from the person.
@@ -553,30 +555,30 @@ type ConflictsParams struct {
 }
 
 // Kind says how two sides collide on a path.
-type Kind string
+type Kind = vocab.Kind
 
 // Conflict kinds.
 const (
-	KindContent      Kind = "content"
-	KindModifyDelete Kind = "modify/delete"
-	KindAddAdd       Kind = "add/add"
-	KindRename       Kind = "rename"
-	KindBinary       Kind = "binary"
-	KindMode         Kind = "mode"
-	KindOverlap      Kind = "overlap" // both sides change the file; it merges cleanly
+	KindContent      = vocab.KindContent
+	KindModifyDelete = vocab.KindModifyDelete
+	KindAddAdd       = vocab.KindAddAdd
+	KindRename       = vocab.KindRename
+	KindBinary       = vocab.KindBinary
+	KindMode         = vocab.KindMode
+	KindOverlap      = vocab.KindOverlap // both sides change the file; it merges cleanly
 )
 
 // Severity says whether a collision fails a merge.
-type Severity string
+type Severity = vocab.Severity
 
 // Severities.
 const (
-	SeverityConflict Severity = "conflict" // the merge would fail
-	SeverityOverlap  Severity = "overlap"  // both sides change the file; it merges cleanly
+	SeverityConflict = vocab.SeverityConflict // the merge would fail
+	SeverityOverlap  = vocab.SeverityOverlap  // both sides change the file; it merges cleanly
 )
 
 // TargetSide is the Side.Session of a conflict's target-branch side.
-const TargetSide = "target"
+const TargetSide = vocab.TargetSide
 
 // Conflict is one predicted collision between two sides on one path. A side
 // is a session name or "target".
@@ -676,13 +678,17 @@ type FileParams struct {
 	SessionRef
 	Path    string      `json:"path"`
 	Version FileVersion `json:"version"`
+	// MaxSize, when set, caps the content: a larger file comes back
+	// TooLarge, without it.
+	MaxSize int64 `json:"maxSize,omitempty"`
 }
 
 // FileResult is the file's content; Missing when it does not exist there.
 type FileResult struct {
-	Content string `json:"content"`
-	Missing bool   `json:"missing,omitempty"`
-	Binary  bool   `json:"binary,omitempty"`
+	Content  string `json:"content"`
+	Missing  bool   `json:"missing,omitempty"`
+	Binary   bool   `json:"binary,omitempty"`
+	TooLarge bool   `json:"tooLarge,omitempty"` // larger than the MaxSize asked
 }
 
 // CommentParams adds a review comment on lines of a file.

@@ -160,12 +160,18 @@ func (a *core) Diff(ctx context.Context, p protocol.DiffParams) (*protocol.DiffR
 }
 
 func (a *core) File(ctx context.Context, p protocol.FileParams) (*protocol.FileResult, error) {
+	if p.MaxSize < 0 {
+		return nil, protocol.Errorf(protocol.CodeInvalidParams, "maxSize %d: give a positive size, or none", p.MaxSize)
+	}
 	v, err := a.m.File(ctx, ref(p.SessionRef), p.Path, string(p.Version))
 	if err != nil {
 		return nil, err
 	}
 	r := &protocol.FileResult{Missing: v.Missing, Binary: v.Binary}
-	if !v.Binary {
+	switch {
+	case p.MaxSize > 0 && int64(len(v.Content)) > p.MaxSize:
+		r.TooLarge = true
+	case !v.Binary:
 		r.Content = string(v.Content)
 	}
 	return r, nil

@@ -139,6 +139,10 @@ const (
 	StopError    StopReason = "error"    // the merge could not be made (see the detail)
 )
 
+// ProtocolACP is the protocol of a profile (and its sessions) whose agent
+// is driven over the Agent Client Protocol; a terminal agent's is empty.
+const ProtocolACP = "acp"
+
 // The lists, in the order declared: what a client or a test iterates.
 var (
 	States          = []State{StateStarting, StateWorking, StateWaiting, StateIdle, StateExited, StateFailed, StateStopped, StateMerged, StateRemoved, StateDisconnected}

@@ -15,7 +15,9 @@ import (
 )
 
 // BenchmarkConflictLatency measures the time from a file write in one
-// worktree to the delta callback, with 10 live worktrees on a generated
+// worktree to the delta callback, with 10 live worktrees (or
+// STUDIOD_BENCH_SESSIONS: only the pairs of the changed worktree are
+// predicted again, so the latency should not grow with them) on a generated
 // repository, next to the floor measured in the same run: the plain git
 // commands for one snapshot plus the merge-tree of the pair that collides.
 // Run it as
@@ -28,7 +30,7 @@ import (
 func BenchmarkConflictLatency(b *testing.B) {
 	nfiles := envInt("STUDIOD_BENCH_FILES", 10000)
 	writes := max(envInt("STUDIOD_BENCH_WRITES", 200), b.N)
-	const sessions = 10
+	sessions := envInt("STUDIOD_BENCH_SESSIONS", 10)
 	gittest.Setenv(b)
 
 	root := filepath.Join(b.TempDir(), "repo")

@@ -112,6 +112,11 @@ type Cmd struct {
 	// result recovery removes: a git still running in a tree the next
 	// daemon deletes would fight it.
 	DieWithParent bool
+	// TermWithParent, with DieWithParent, ends git with SIGTERM rather
+	// than SIGKILL: for a git that removes what it half-made when
+	// terminated (worktree add), where a killed one would leave an entry
+	// that every later git, the person's own included, fails to read.
+	TermWithParent bool
 }
 
 // Run runs git with args in dir and returns its standard output. A non-zero
@@ -161,7 +166,11 @@ func (g *Git) command(ctx context.Context, c Cmd, args ...string) *exec.Cmd {
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 	cmd.WaitDelay = 5 * time.Second
 	if c.DieWithParent {
-		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+		sig := syscall.SIGKILL
+		if c.TermWithParent {
+			sig = syscall.SIGTERM
+		}
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: sig}
 	}
 	return cmd
 }

@@ -56,7 +56,8 @@ func (j *journal) step(path, step string) error {
 
 // CrashAfterStep, when set to a merge or undo step name (begin, checkpoint,
 // build, backup, move, or a caller's own step written with JournalStep)
-// or a land step (land-begin, land-merged), makes the process SIGKILL
+// or a land step (land-begin, land-merged) or a removal's (rm-stopped,
+// rm-salvaged, rm-released, rm-branch), makes the process SIGKILL
 // itself right after that step is journaled; "move#2" waits for the step's
 // second time. The daemon sets it from STUDIOD_DEBUG_CRASH_AFTER so that
 // tests can crash a real daemon mid-merge or mid-land.

@@ -28,7 +28,7 @@ func (r *Repo) AddDetachedWorktree(ctx context.Context, path, commit, reason str
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("add worktree %s: %w", path, err)
 	}
-	_, err := r.Git.RunCmd(ctx, Cmd{Dir: r.Root, DieWithParent: true},
+	_, err := r.Git.RunCmd(ctx, Cmd{Dir: r.Root, DieWithParent: true, TermWithParent: true},
 		"worktree", "add", "--quiet", "--detach", "--lock", "--reason", reason, "--", path, commit)
 	if err != nil {
 		return fmt.Errorf("add worktree %s: %w", path, err)

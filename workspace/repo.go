@@ -66,7 +66,7 @@ func Open(ctx context.Context, g *Git, dir string) (*Repo, error) {
 		return nil, err
 	}
 	// The main worktree is the first entry of `worktree list`.
-	out, err = g.Run(ctx, abs, "worktree", "list", "--porcelain", "-z")
+	out, err = listWorktrees(ctx, g, abs)
 	if err != nil {
 		return nil, err
 	}

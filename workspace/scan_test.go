@@ -3,6 +3,7 @@ package workspace
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -38,7 +39,7 @@ func (l *rootLog) add(b WatchBatch) {
 func TestWatchDegradedManySessions(t *testing.T) {
 	const sessions = 16
 	root := gittest.NewRepo(t, map[string]string{"a.txt": "a\n", "d1/b.txt": "b\n", "d2/d3/c.txt": "c\n"})
-	w, err := NewWatcher(testGit(), WatcherOptions{MaxWatches: 8, Rescan: 10 * time.Millisecond, FullRescanEvery: 1 << 30})
+	w, err := NewWatcher(testGit(), WatcherOptions{MaxWatches: 8, Rescan: 10 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,6 +81,12 @@ func TestWatchDegradedManySessions(t *testing.T) {
 	}{
 		{"edit", func(dir string) { write(t, dir, "a.txt", "a1\n") }, []string{"a.txt"}},
 		{"edit again", func(dir string) { write(t, dir, "a.txt", "a22\n") }, []string{"a.txt"}},
+		{"rewrite in place", func(dir string) { inPlace(t, dir, "d1/b.txt", "b1\n") }, []string{"d1/b.txt"}},
+		{"sed -i", func(dir string) {
+			if out, err := exec.Command("sed", "-i", "s/b1/b2/", filepath.Join(dir, "d1/b.txt")).CombinedOutput(); err != nil {
+				t.Fatalf("sed: %v: %s", err, out)
+			}
+		}, []string{"d1/b.txt"}},
 		{"new directory", func(dir string) { write(t, dir, "new/deep/n.txt", "n\n") }, []string{"new/deep/n.txt"}},
 		{"undo", func(dir string) { gittest.Git(t, dir, "checkout", "-q", "--", "a.txt") }, []string{"a.txt"}},
 		{"delete", func(dir string) { os.Remove(filepath.Join(dir, "d2/d3/c.txt")) }, []string{"d2/d3/c.txt"}},
@@ -123,6 +130,49 @@ func TestWatchDegradedManySessions(t *testing.T) {
 			}
 			l.mu.Unlock()
 		}
+	}
+}
+
+// inPlace rewrites an existing file without replacing it: its directory
+// does not change.
+func inPlace(t *testing.T, dir, rel, content string) {
+	t.Helper()
+	f, err := os.OpenFile(filepath.Join(dir, rel), os.O_WRONLY|os.O_TRUNC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString(content); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestWatchTouch: a write an agent reports reaches a degraded root's
+// subscribers at once, with no rescan due for an hour.
+func TestWatchTouch(t *testing.T) {
+	root := gittest.NewRepo(t, map[string]string{"a.txt": "a\n", "d/b.txt": "b\n"})
+	w, err := NewWatcher(testGit(), WatcherOptions{MaxWatches: 1, Rescan: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Close() })
+	l := &rootLog{paths: map[string]bool{}}
+	if _, err := w.Add(t.Context(), WatchRoot{Dir: root, GitIgnore: true, Notify: l.add}); err != nil {
+		t.Fatal(err)
+	}
+	if len(w.Status().Degraded) != 1 {
+		t.Fatalf("got %v degraded, want the root", w.Status().Degraded)
+	}
+	await(t, "the first rescan", func() bool { l.mu.Lock(); defer l.mu.Unlock(); return l.rescans > 0 })
+	inPlace(t, root, "d/b.txt", "b1\n")
+	w.Touch(root, []string{filepath.Join(root, "d/b.txt"), "/elsewhere/x.txt", "../up.txt"})
+	await(t, "the touched path", func() bool { l.mu.Lock(); defer l.mu.Unlock(); return l.paths["d/b.txt"] })
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.paths) != 1 {
+		t.Errorf("got %v, want only d/b.txt (paths outside the root are not reported)", l.paths)
 	}
 }
 

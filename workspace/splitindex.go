@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -56,18 +57,11 @@ func IsIndexBug(err error) bool {
 // the zero IndexRepair returned.
 func (g *Git) RepairIndex(ctx context.Context, dir string, broken bool) (IndexRepair, error) {
 	var done IndexRepair
-	if gd := linkedGitDir(dir); !broken {
+	if !broken && !splitSigns(linkedGitDir(dir)) {
 		// The common case, without running git: a linked worktree whose
 		// git directory holds no shared index and whose config does not
 		// split it (or no linked worktree at all).
-		if gd == "" {
-			return done, nil
-		}
-		shared, _ := filepath.Glob(filepath.Join(gd, "sharedindex.*"))
-		cfg, _ := os.ReadFile(filepath.Join(gd, "config.worktree"))
-		if len(shared) == 0 && !strings.Contains(strings.ToLower(string(cfg)), "splitindex") {
-			return done, nil
-		}
+		return done, nil
 	}
 	if _, err := g.Run(ctx, dir, "config", "--worktree", "--unset-all", "core.splitIndex"); err != nil && ExitCode(err) != 5 && ExitCode(err) != 128 {
 		return done, fmt.Errorf("repair index %s: %w", dir, err)
@@ -108,7 +102,64 @@ func (g *Git) RepairIndex(ctx context.Context, dir string, broken bool) (IndexRe
 	for _, f := range shared {
 		os.Remove(f)
 	}
+	if done != (IndexRepair{}) {
+		// What was done stays said beside the index, for `studiod doctor`,
+		// as long as the worktree lives.
+		note := time.Now().UTC().Format(time.RFC3339) + " " + done.String() + "\n"
+		if err := os.WriteFile(filepath.Join(filepath.Dir(index), repairNote), []byte(note), 0o644); err != nil {
+			return done, fmt.Errorf("repair index %s: record the repair: %w", dir, err)
+		}
+	}
 	return done, nil
+}
+
+// repairNote is the file beside a worktree's index that says when and how
+// RepairIndex last repaired it.
+const repairNote = "studiod-index-repair"
+
+// splitSigns reports whether the worktree git directory gd shows a split
+// index: a shared index file, or core.splitIndex in its own config.
+func splitSigns(gd string) bool {
+	if gd == "" {
+		return false
+	}
+	shared, _ := filepath.Glob(filepath.Join(gd, "sharedindex.*"))
+	cfg, _ := os.ReadFile(filepath.Join(gd, "config.worktree"))
+	return len(shared) > 0 || strings.Contains(strings.ToLower(string(cfg)), "splitindex")
+}
+
+// IndexHealth is what CheckIndex found in a worktree's index.
+type IndexHealth struct {
+	// Trouble says why the index needs RepairIndex; "" when it does not.
+	Trouble string
+	// Repaired says when and how RepairIndex last repaired it; "" when
+	// it never did.
+	Repaired string
+}
+
+// CheckIndex says, changing nothing, whether the index of the worktree at
+// dir needs RepairIndex (it is split, or git cannot read it) and whether
+// it was repaired before.
+func (g *Git) CheckIndex(ctx context.Context, dir string) (IndexHealth, error) {
+	var h IndexHealth
+	gd := linkedGitDir(dir)
+	if gd == "" {
+		return h, nil
+	}
+	if b, err := os.ReadFile(filepath.Join(gd, repairNote)); err == nil {
+		h.Repaired = strings.TrimSpace(string(b))
+	}
+	if splitSigns(gd) {
+		h.Trouble = "its index is split (core.splitIndex or a shared index file), which git 2.38 to 2.40 can leave unreadable"
+	}
+	// Any read of the index: .git is never tracked, so nothing is listed.
+	var ge *GitError
+	if _, err := g.Run(ctx, dir, "ls-files", "-z", "--", ".git"); IsIndexBug(err) && errors.As(err, &ge) {
+		h.Trouble = "git cannot read its index (" + firstLine(ge.Stderr) + ")"
+	} else if err != nil {
+		return h, fmt.Errorf("check the index of %s: %w", dir, err)
+	}
+	return h, nil
 }
 
 // rewriteIndex replaces the worktree's index with one read from HEAD,
@@ -220,4 +271,38 @@ func (r *Repo) CleanTempObjects(age time.Duration) int {
 		}
 	}
 	return n
+}
+
+// ObjectStats is what `git count-objects -v` says of a repository's loose
+// objects: snapshots write theirs loose, and those of snapshots no ref
+// keeps stay until a `git gc` drops them.
+type ObjectStats struct {
+	Loose        int   // loose objects
+	LooseBytes   int64 // their size on disk
+	Garbage      int   // files in the object directory that are no objects (tmp_obj_*: writes cut short)
+	GarbageBytes int64
+}
+
+// ObjectStats counts the repository's loose objects.
+func (r *Repo) ObjectStats(ctx context.Context) (ObjectStats, error) {
+	out, err := r.Run(ctx, "count-objects", "-v")
+	if err != nil {
+		return ObjectStats{}, err
+	}
+	var st ObjectStats
+	for line := range strings.Lines(string(out)) {
+		k, v, _ := strings.Cut(strings.TrimSpace(line), ": ")
+		n, _ := strconv.ParseInt(v, 10, 64)
+		switch k {
+		case "count":
+			st.Loose = int(n)
+		case "size":
+			st.LooseBytes = n << 10
+		case "garbage":
+			st.Garbage = int(n)
+		case "size-garbage":
+			st.GarbageBytes = n << 10
+		}
+	}
+	return st, nil
 }

@@ -40,6 +40,9 @@ func TestRepairIndex(t *testing.T) {
 	if got, err := r.Git.RepairIndex(ctx, plain, false); err != nil || got != (IndexRepair{}) {
 		t.Errorf("a worktree never split: %+v, %v; want nothing done", got, err)
 	}
+	if h, err := r.Git.CheckIndex(ctx, plain); err != nil || h != (IndexHealth{}) {
+		t.Errorf("check of a worktree never split: %+v, %v; want nothing to say", h, err)
+	}
 
 	// Split, as earlier daemons configured session worktrees.
 	split, gd := add("split")
@@ -50,6 +53,9 @@ func TestRepairIndex(t *testing.T) {
 	gittest.Git(t, split, "update-index", "--split-index")
 	if len(shared(gd)) == 0 {
 		t.Fatal("no shared index file: the index did not split")
+	}
+	if h, err := r.Git.CheckIndex(ctx, split); err != nil || !strings.Contains(h.Trouble, "split") {
+		t.Errorf("check of a split index: %+v, %v; want it said split", h, err)
 	}
 	before := gittest.Git(t, split, "status", "--porcelain")
 	got, err := r.Git.RepairIndex(ctx, split, false)
@@ -85,6 +91,9 @@ func TestRepairIndex(t *testing.T) {
 	} else if !strings.Contains(err.Error(), "BUG: fsmonitor.c") {
 		t.Fatalf("git status on the fixture: %v", err)
 	}
+	if h, err := r.Git.CheckIndex(ctx, bad); err != nil || !strings.Contains(h.Trouble, "git cannot read its index (BUG: fsmonitor.c") || h.Repaired != "" {
+		t.Errorf("check of the unreadable index: %+v, %v; want it said unreadable, never repaired", h, err)
+	}
 	// git aborted holding index.lock: a second later it is stale.
 	lock := filepath.Join(gd, "index.lock")
 	old := time.Now().Add(-time.Minute)
@@ -92,6 +101,9 @@ func TestRepairIndex(t *testing.T) {
 	got, err = r.Git.RepairIndex(ctx, bad, false)
 	if err != nil || !got.Rewritten || !strings.Contains(got.String(), "BUG: fsmonitor.c") {
 		t.Fatalf("unreadable index: %+v, %v; want it rewritten, saying why", got, err)
+	}
+	if h, err := r.Git.CheckIndex(ctx, bad); err != nil || h.Trouble != "" || !strings.Contains(h.Repaired, "rewritten from HEAD") {
+		t.Errorf("check of the repaired index: %+v, %v; want it readable, said repaired", h, err)
 	}
 	if st := gittest.Git(t, bad, "status", "--porcelain"); st != "M a.txt" {
 		t.Errorf("status after the rewrite: %q, want the edit of a.txt alone", st)

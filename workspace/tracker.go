@@ -191,9 +191,21 @@ func (t *Tracker) Close() error {
 // Predictor returns the tracker's predictor (for its statistics).
 func (t *Tracker) Predictor() *Predictor { return t.pred }
 
+// WatchFunc subscribes fn to a worktree's changed paths until stop is
+// called: how a Tracker hears of a worktree's changes when something else
+// than its Watcher watches it.
+type WatchFunc func(ctx context.Context, fn func(WatchBatch)) (stop func(), err error)
+
 // Add tracks the worktree dir under id, snapshotting it through the private
-// index at index, against the tip of branch target.
+// index at index, against the tip of branch target. The tracker's Watcher
+// watches dir.
 func (t *Tracker) Add(ctx context.Context, id, name, dir, index, target string) error {
+	return t.AddWatched(ctx, id, name, dir, index, target, nil)
+}
+
+// AddWatched is Add with the worktree's changes heard through watch (nil:
+// the tracker's Watcher watches dir).
+func (t *Tracker) AddWatched(ctx context.Context, id, name, dir, index, target string, watch WatchFunc) error {
 	dir = filepath.Clean(dir)
 	t.mu.Lock()
 	if _, ok := t.trees[id]; ok {
@@ -203,7 +215,12 @@ func (t *Tracker) Add(ctx context.Context, id, name, dir, index, target string) 
 	tr := &tracked{id: id, name: name, dir: dir, index: index, target: target}
 	t.trees[id] = tr
 	t.mu.Unlock()
-	stop, err := t.w.Add(ctx, WatchRoot{Dir: dir, GitIgnore: true, Notify: func(b WatchBatch) { t.markPaths(id, b) }})
+	if watch == nil {
+		watch = func(ctx context.Context, fn func(WatchBatch)) (func(), error) {
+			return t.w.Add(ctx, WatchRoot{Dir: dir, GitIgnore: true, Notify: fn})
+		}
+	}
+	stop, err := watch(ctx, func(b WatchBatch) { t.markPaths(id, b) })
 	t.mu.Lock()
 	if err != nil {
 		delete(t.trees, id)

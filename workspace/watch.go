@@ -29,12 +29,9 @@ type WatcherOptions struct {
 	Debounce, MaxDelay time.Duration
 	// Rescan is the shortest period between rescans of a degraded root
 	// (default 2s). The period grows with the rescans' cost and the number
-	// of degraded roots: together they take at most about a fifth of one
-	// core (scan.go).
+	// of degraded roots: together they take at most about 2% of one core
+	// (scan.go).
 	Rescan time.Duration
-	// FullRescanEvery makes every Nth rescan of a degraded root a full one
-	// (default 30; the first always is).
-	FullRescanEvery int
 	// CookieDir is a private directory, outside every root, where Sync
 	// (and so the fsmonitor answers, Changes) creates its cookie files.
 	// Without it Changes always answers "everything may have changed".
@@ -151,9 +148,6 @@ func NewWatcher(g *Git, opts WatcherOptions) (*Watcher, error) {
 	}
 	if opts.Rescan <= 0 {
 		opts.Rescan = 2 * time.Second
-	}
-	if opts.FullRescanEvery <= 0 {
-		opts.FullRescanEvery = 30
 	}
 	log := opts.Logger
 	if log == nil {
@@ -358,6 +352,11 @@ func (w *Watcher) event(ev fsnotify.Event) {
 		r.rescan = true // the root itself moved or vanished
 	} else {
 		r.pending[rel] = true
+		if r.degraded != "" {
+			if _, ok := r.scan.dirty[rel]; !ok && r.scan.dirty != nil {
+				r.scan.dirty[rel] = unstamped
+			}
+		}
 	}
 	if r.first.IsZero() {
 		r.first = now
@@ -496,6 +495,7 @@ func (w *Watcher) addTree(ctx context.Context, r *watchRoot, dir string, ignored
 			// unwatched, so doctor can say what a higher limit would give.
 			w.mu.Lock()
 			r.unwatched++
+			r.scan.adopt = append(r.scan.adopt, rel)
 			w.mu.Unlock()
 		}
 		return nil

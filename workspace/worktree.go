@@ -24,7 +24,7 @@ type Worktree struct {
 
 // Worktrees lists the repository's worktrees, the main one first.
 func (r *Repo) Worktrees(ctx context.Context) ([]Worktree, error) {
-	out, err := r.Run(ctx, "worktree", "list", "--porcelain", "-z")
+	out, err := listWorktrees(ctx, r.Git, r.Root)
 	if err != nil {
 		return nil, err
 	}

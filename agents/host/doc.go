@@ -3,7 +3,10 @@
 // its agent process, so that sessions on another machine, or in a test's
 // memory, need a new Runtime and nothing else.
 //
-// A Runtime acquires workspaces and starts processes; a Proc is one
+// A Runtime acquires workspaces and starts processes. A Workspace is a
+// session's worktree as the core reads it: snapshots, diffs, file versions,
+// what changed since a token and a watch, by repository-relative paths and
+// commits, so that a worktree elsewhere reads the same. A Proc is one
 // session's agent process, reached by the session's ID whether it was
 // started by this daemon or an earlier one: its output as a stream from
 // any offset, input, resize, signals, status, the rendered screen, the exit

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/studiod/studiod/workspace"
 )
 
 // Fake is a Runtime for tests: workspaces are real git worktrees (as
@@ -23,6 +25,12 @@ type Fake struct {
 	// Started, when set, is called with each process Start starts,
 	// before Start returns; it must not block.
 	Started func(*FakeProc)
+	// StateDir is where workspaces keep their private snapshot index, as
+	// Local's do (<StateDir>/sessions/<id>/index).
+	StateDir string
+	// Watcher is the file watcher of the workspaces' Watch and Changes,
+	// shared (not owned); nil: they have none.
+	Watcher *workspace.Watcher
 
 	// mu guards procs and pids.
 	mu    sync.Mutex
@@ -37,10 +45,12 @@ func (f *Fake) Acquire(ctx context.Context, spec WorkspaceSpec) (Workspace, erro
 	if err := spec.Repo.AddWorktree(ctx, spec.Path, spec.Branch, spec.Base); err != nil {
 		return nil, err
 	}
-	return localWorkspace{spec}, nil
+	return f.Workspace(spec), nil
 }
 
-func (f *Fake) Workspace(spec WorkspaceSpec) Workspace { return localWorkspace{spec} }
+func (f *Fake) Workspace(spec WorkspaceSpec) Workspace {
+	return localWorkspace{spec: spec, index: indexIn(f.StateDir, spec.Session), w: f.Watcher}
+}
 
 func (f *Fake) Start(ctx context.Context, spec ProcSpec) (Proc, error) {
 	f.mu.Lock()

@@ -54,6 +54,39 @@ type Workspace interface {
 	Setup(ctx context.Context, env []string, command, logPath string) error
 	// Release gives the workspace up; the branch stays.
 	Release(ctx context.Context, how Release) error
+
+	// What the core reads of a session's files goes through the methods
+	// below: paths are relative to the worktree, slash-separated; commits
+	// are the repository's (a remote runtime's snapshots live where its
+	// worktree does).
+
+	// Exists reports whether the worktree is still there (false once it
+	// was removed, or deleted behind studiod's back).
+	Exists(ctx context.Context) (bool, error)
+	// Snapshot records the worktree as it is now, uncommitted and
+	// untracked (not ignored) files included, as a commit whose parent is
+	// its HEAD, without touching its index or files. Callers take one at
+	// a time per workspace.
+	Snapshot(ctx context.Context) (workspace.Snapshot, error)
+	// Diff is the change from commit from to commit to (a snapshot's
+	// included), limited to paths when any are given; stat: the counts
+	// without the hunks.
+	Diff(ctx context.Context, from, to string, paths []string, stat bool) ([]workspace.FileDiff, error)
+	// ReadFile reads path as the worktree has it now. The path may not
+	// leave the worktree nor reach into .git; one that does not exist is
+	// Missing.
+	ReadFile(ctx context.Context, path string) (workspace.FileVersion, error)
+	// FileAt reads path at rev, a commit of the repository (a snapshot,
+	// the base, a branch). A path rev does not have is Missing.
+	FileAt(ctx context.Context, rev, path string) (workspace.FileVersion, error)
+	// Changes says which paths changed since token, a token from an
+	// earlier answer, as git's fsmonitor hook asks; a Full answer when it
+	// cannot vouch for the worktree (not watched, an unknown token).
+	Changes(ctx context.Context, token string) (workspace.FsmonitorAnswer, error)
+	// Watch calls fn with each batch of paths that changed in the
+	// worktree (git-ignored directories left out), until stop is called.
+	// fn runs on the watcher's goroutine and must not block.
+	Watch(ctx context.Context, fn func(workspace.WatchBatch)) (stop func(), err error)
 }
 
 // Release says how a workspace is given up.

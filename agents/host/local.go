@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/studiod/studiod/agents/shim"
+	"github.com/studiod/studiod/workspace"
 )
 
 // Local runs sessions on this machine: a git worktree each, and a detached
@@ -29,6 +30,9 @@ type Local struct {
 	Self       string
 	StateDir   string
 	RuntimeDir string
+	// Watcher is the daemon's file watcher, shared (not owned): the
+	// workspaces' Watch and Changes. Nil: they have none.
+	Watcher *workspace.Watcher
 }
 
 // NewLocal makes the directories Local keeps its files in.
@@ -48,17 +52,11 @@ func (l *Local) Acquire(ctx context.Context, spec WorkspaceSpec) (Workspace, err
 	if err := spec.Repo.AddWorktree(ctx, spec.Path, spec.Branch, spec.Base); err != nil {
 		return nil, err
 	}
-	return localWorkspace{spec}, nil
+	return l.Workspace(spec), nil
 }
 
-func (l *Local) Workspace(spec WorkspaceSpec) Workspace { return localWorkspace{spec} }
-
-type localWorkspace struct{ spec WorkspaceSpec }
-
-func (w localWorkspace) Path() string { return w.spec.Path }
-
-func (w localWorkspace) Release(ctx context.Context, how Release) error {
-	return w.spec.Repo.RemoveWorktree(ctx, w.spec.Path, how != Keep)
+func (l *Local) Workspace(spec WorkspaceSpec) Workspace {
+	return localWorkspace{spec: spec, index: indexIn(l.StateDir, spec.Session), w: l.Watcher}
 }
 
 func (l *Local) proc(id string) *localProc {

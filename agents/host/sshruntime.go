@@ -101,10 +101,18 @@ func (h *SSH) Acquire(ctx context.Context, spec WorkspaceSpec) (Workspace, error
 		return nil, err
 	}
 	h.follow(spec.Session, m)
-	return sshWorkspace{h, spec}, nil
+	return h.Workspace(spec), nil
 }
 
-func (h *SSH) Workspace(spec WorkspaceSpec) Workspace { return sshWorkspace{h, spec} }
+// Workspace is the session's workspace: its files are read at home, from
+// the mirror; its setup runs on the host, and its release gives up both.
+func (h *SSH) Workspace(spec WorkspaceSpec) Workspace {
+	var mirror Workspace = localWorkspace{spec: spec}
+	if h.Mirror != nil {
+		mirror = h.Mirror.Workspace(spec)
+	}
+	return sshWorkspace{Workspace: mirror, h: h, spec: spec}
+}
 
 // acquireMirror makes the session's mirror at home: a worktree on its
 // branch at the base, from the warm pool when it has one ready.
@@ -175,8 +183,9 @@ func (h *SSH) Start(ctx context.Context, ps ProcSpec) (Proc, error) {
 }
 
 type sshWorkspace struct {
-	h    *SSH
-	spec WorkspaceSpec
+	Workspace // the mirror's
+	h         *SSH
+	spec      WorkspaceSpec
 }
 
 func (w sshWorkspace) Path() string { return w.spec.Path }

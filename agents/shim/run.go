@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/creack/pty"
+	"golang.org/x/sys/unix"
 )
 
 // clientBuffer is how many output chunks an attached client may lag behind
@@ -130,6 +131,11 @@ func run(spec Spec, ready io.WriteCloser, sigterm <-chan os.Signal) error {
 		os.Remove(spec.Socket)
 		return fmt.Errorf("start agent %q: %w", spec.Argv[0], err)
 	}
+	if pt, err := pollable(ptmx); err != nil {
+		fmt.Fprintf(os.Stderr, "studiod shim: the terminal stays on a blocking descriptor: %v\n", err)
+	} else {
+		ptmx = pt
+	}
 	s.ptmx, s.cmd = ptmx, cmd
 	s.term = newTerm(rows, cols, ptmx, s.size)
 	if ready != nil {
@@ -190,6 +196,40 @@ func run(spec Spec, ready io.WriteCloser, sigterm <-chan os.Signal) error {
 	s.wg.Wait()
 	logf.Close()
 	return nil
+}
+
+// pollable returns the terminal's master side on a non-blocking descriptor
+// served by the runtime's poller, so that closing it ends a read in
+// progress. pty leaves the descriptor blocking, and a blocking read of the
+// master can outlast the agent and every holder of its terminal: the shim
+// then waited for it for good and never reported the agent's end.
+func pollable(f *os.File) (*os.File, error) {
+	fd, err := unix.FcntlInt(f.Fd(), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.SetNonblock(fd, true); err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	f.Close()
+	return os.NewFile(uintptr(fd), f.Name()), nil
+}
+
+// setsize sets the terminal's size without taking its descriptor out of
+// non-blocking mode (as (*os.File).Fd would).
+func setsize(f *os.File, rows, cols int) error {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var ierr error
+	if err := rc.Control(func(fd uintptr) {
+		ierr = unix.IoctlSetWinsize(int(fd), unix.TIOCSWINSZ, &unix.Winsize{Row: uint16(rows), Col: uint16(cols)})
+	}); err != nil {
+		return err
+	}
+	return ierr
 }
 
 func writeExit(path string, ex Exit) error {
@@ -308,7 +348,7 @@ func (s *server) serve(c net.Conn, br *bufio.Reader, req request) {
 		_, err := s.ptmx.Write(stripAnswers(req.Data))
 		c.Write(encode(result(err)))
 	case "resize":
-		err := pty.Setsize(s.ptmx, &pty.Winsize{Rows: uint16(req.Rows), Cols: uint16(req.Cols)})
+		err := setsize(s.ptmx, req.Rows, req.Cols)
 		if err == nil {
 			s.term.resize(req.Rows, req.Cols)
 		}

@@ -2,12 +2,18 @@ package shim
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/creack/pty"
+	"golang.org/x/sys/unix"
 )
 
 func startShim(t *testing.T, argv ...string) (Spec, chan error) {
@@ -142,5 +148,92 @@ func TestShimMissingCommand(t *testing.T) {
 	line, _ := io.ReadAll(pr)
 	if err == nil || !strings.Contains(string(line), "not found") {
 		t.Errorf("got err %v, ready %q; want a not-found error", err, line)
+	}
+}
+
+// TestShimEndsWhileTerminalHeldOpen: a process the agent left behind keeps
+// the terminal open (nothing ends it: an in-process shim is no subreaper).
+// The shim still records the agent's exit and ends its clients' streams,
+// though no read of the terminal ever returns on its own.
+func TestShimEndsWhileTerminalHeldOpen(t *testing.T) {
+	ctx := t.Context()
+	pidFile := filepath.Join(t.TempDir(), "holder")
+	spec, done := startShim(t, "sh", "-c", `sleep 1000 & echo $! > `+pidFile+`; echo started; exit 3`)
+	t.Cleanup(func() {
+		if b, err := os.ReadFile(pidFile); err == nil {
+			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
+				syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+	})
+	st, err := Attach(ctx, spec.Socket, 0)
+	if err == nil {
+		defer st.Close()
+		io.Copy(io.Discard, st) // ends when the shim lets its clients go
+	} else if err != ErrGone {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the shim never ended: it waits for the terminal that the agent's child holds")
+	}
+	ex, err := ReadExit(spec.Exit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ex.Code != 3 {
+		t.Errorf("exit code %d, want 3", ex.Code)
+	}
+	if _, err := os.Stat(pidFile); err != nil {
+		t.Fatalf("the agent's child did not start: %v", err)
+	}
+}
+
+// TestPollableCloseEndsRead: closing the terminal's master ends a read in
+// progress, though its other side is open and silent, and a resize keeps
+// it so. A read blocked in the kernel would hold the shim for good (a
+// missed wake-up of the master at the agent's end leaves it so).
+func TestPollableCloseEndsRead(t *testing.T) {
+	m, tty, err := pty.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tty.Close()
+	m, err = pollable(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := setsize(m, 30, 100); err != nil {
+		t.Fatal(err)
+	}
+	if ws, err := pty.GetsizeFull(tty); err != nil || ws.Rows != 30 || ws.Cols != 100 {
+		t.Fatalf("size %+v, %v; want 30x100", ws, err)
+	}
+	rc, err := m.SyscallConn()
+	if err != nil {
+		t.Fatalf("the master is not on the poller: %v", err)
+	}
+	var flags int
+	rc.Control(func(fd uintptr) { flags, err = unix.FcntlInt(fd, unix.F_GETFL, 0) })
+	if err != nil || flags&unix.O_NONBLOCK == 0 {
+		t.Fatalf("the master is blocking (flags %#o, %v): a read in the kernel would not end at its close", flags, err)
+	}
+	ended := make(chan error, 1)
+	go func() {
+		_, err := m.Read(make([]byte, 64))
+		ended <- err
+	}()
+	m.Close()
+	select {
+	case err := <-ended:
+		if !errors.Is(err, os.ErrClosed) {
+			t.Errorf("read ended with %v, want the file closed", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("closing the master did not end the read")
 	}
 }

@@ -43,7 +43,7 @@ func (a *app) attachCmd() *cobra.Command {
 			if !s.State.Live() || s.Socket == "" {
 				return fmt.Errorf("session %s is %s: nothing to attach to (see `studiod logs %s`)", s.Name, stateText(*s), s.Name)
 			}
-			if s.Protocol == agents.ProtocolACP {
+			if !s.Terminal() {
 				return a.attachACP(cmd, s)
 			}
 			return attach(cmd, s)

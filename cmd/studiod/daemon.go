@@ -132,21 +132,20 @@ func envDuration(name string) time.Duration {
 	return d
 }
 
-// defaultSpawnGrace is the daemon's: agents.Options.SpawnGrace's default.
-const defaultSpawnGrace = 700 * time.Millisecond
-
 // spawnGrace reads STUDIOD_SPAWN_GRACE, how soon after starting an agent
 // that exits with an error counts as a failed spawn; 0 if unset.
 func spawnGrace() time.Duration { return envDuration("STUDIOD_SPAWN_GRACE") }
 
 // watchOptions reads STUDIOD_MAX_WATCHES, which caps the inotify watches the
 // daemon uses (below the kernel's fs.inotify.max_user_watches): worktrees
-// beyond it are rescanned instead of watched.
+// beyond it are rescanned instead of watched; and STUDIOD_RESCAN, the
+// shortest period between two rescans of one worktree (default 2s).
 func watchOptions() workspace.WatcherOptions {
 	var o workspace.WatcherOptions
 	if n, err := strconv.Atoi(os.Getenv("STUDIOD_MAX_WATCHES")); err == nil && n > 0 {
 		o.MaxWatches = n
 	}
+	o.Rescan = envDuration("STUDIOD_RESCAN")
 	return o
 }
 
@@ -368,7 +367,7 @@ func (a *app) doctor(ctx context.Context) []check {
 			version = "(slow: printed no version in time; the machine may be busy)"
 		}
 		detail := fmt.Sprintf("%s %s at %s; state from %s", name, version, ac.Path, ac.Hooks)
-		if p := cfg.Agents[name]; p.Hooks != "" && p.Protocol == "" {
+		if p := cfg.Agents[name]; p.Hooks != "" && p.Terminal() {
 			detail += "; permission mode " + cmp.Or(ac.PermissionMode, "the agent's own default")
 		}
 		c := check{Name: "agent " + name, OK: ac.Hint == "", Warn: ac.Hint != "", Detail: detail, Agent: &ac}
@@ -454,6 +453,8 @@ func (a *app) doctor(ctx context.Context) []check {
 			checks = append(checks, wc)
 		}
 		checks = append(checks, poolCheck(ctx, c))
+		checks = append(checks, indexCheck(ctx, c))
+		checks = append(checks, objectsCheck(ctx, c))
 		repo := a.repoDir()
 		if _, err := os.Stat(filepath.Join(repo, agents.RepoConfigName)); err == nil {
 			r, err := c.Trust(ctx, protocol.TrustParams{Repo: repo, Check: true})
@@ -478,6 +479,99 @@ func readInt(path string) int {
 	n, _ := strconv.Atoi(strings.TrimSpace(string(b)))
 	return n
 }
+
+// indexCheck reports the session worktrees whose index the daemon
+// repaired, or that need repairing (the daemon does so at its next start,
+// or at the session's next snapshot).
+func indexCheck(ctx context.Context, c *protocol.Client) check {
+	res, err := c.Sessions(ctx, protocol.SessionsParams{})
+	if err != nil {
+		return check{Name: "index", Warn: true, Detail: err.Error()}
+	}
+	g := &workspace.Git{}
+	var repaired, trouble []string
+	n := 0
+	for _, s := range res.Sessions {
+		if s.Worktree == "" {
+			continue
+		}
+		if _, err := os.Stat(s.Worktree); err != nil {
+			continue
+		}
+		n++
+		h, err := g.CheckIndex(ctx, s.Worktree)
+		if err != nil {
+			trouble = append(trouble, fmt.Sprintf("%s (%s): %v", s.Name, s.Worktree, err))
+			continue
+		}
+		if h.Trouble != "" {
+			trouble = append(trouble, fmt.Sprintf("%s (%s): %s", s.Name, s.Worktree, h.Trouble))
+		}
+		if h.Repaired != "" {
+			repaired = append(repaired, fmt.Sprintf("%s (%s): %s", s.Name, s.Worktree, h.Repaired))
+		}
+	}
+	c0 := check{Name: "index", OK: len(trouble) == 0, Detail: fmt.Sprintf("%d session worktree(s), every index readable", n)}
+	if len(trouble) > 0 {
+		c0.Detail = "needs repair: " + strings.Join(trouble, "; ") +
+			" (the daemon repairs it at its next start: run `studiod shutdown`, then any studiod command; what was staged may be unstaged, no file changes)"
+	}
+	if len(repaired) > 0 {
+		c0.Warn = c0.OK
+		c0.Detail += "; repaired: " + strings.Join(repaired, "; ")
+	}
+	return c0
+}
+
+// objectsCheck reports, for each repository with sessions, the loose
+// objects snapshots left (those of removed sessions stay until a git gc)
+// and the temporary files of writes a full disk cut short.
+func objectsCheck(ctx context.Context, c *protocol.Client) check {
+	res, err := c.Sessions(ctx, protocol.SessionsParams{All: true})
+	if err != nil {
+		return check{Name: "objects", Warn: true, Detail: err.Error()}
+	}
+	g := &workspace.Git{}
+	seen := map[string]bool{}
+	oc := check{Name: "objects", OK: true}
+	var parts []string
+	for _, s := range res.Sessions {
+		if seen[s.Repo] {
+			continue
+		}
+		seen[s.Repo] = true
+		repo, err := workspace.Open(ctx, g, s.Repo)
+		if err != nil {
+			continue // a repository deleted since
+		}
+		st, err := repo.ObjectStats(ctx)
+		if err != nil {
+			parts = append(parts, fmt.Sprintf("%s: %v", repo.Root, err))
+			continue
+		}
+		part := fmt.Sprintf("%s: %d loose objects, %s", repo.Root, st.Loose, agents.FormatSize(st.LooseBytes))
+		if st.LooseBytes >= looseWarn {
+			oc.OK, oc.Warn = false, true
+			part += fmt.Sprintf(" (`git -C %s gc` packs them and drops those no ref keeps that are two weeks old)", repo.Root)
+		}
+		if st.Garbage > 0 {
+			oc.OK, oc.Warn = false, true
+			part += fmt.Sprintf("; %d temporary object file(s), %s, left by writes a full disk cut short (the next `studiod rm` in it deletes them)",
+				st.Garbage, agents.FormatSize(st.GarbageBytes))
+		}
+		parts = append(parts, part)
+	}
+	if len(parts) == 0 {
+		oc.Detail = "no repositories with sessions"
+	} else {
+		oc.Detail = strings.Join(parts, "; ")
+	}
+	return oc
+}
+
+// looseWarn is the size of loose objects in a repository from which doctor
+// suggests a git gc.
+const looseWarn = 256 << 20
 
 // poolCheck reports the warm pools: trees, their states and disk.
 func poolCheck(ctx context.Context, c *protocol.Client) check {

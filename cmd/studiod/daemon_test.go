@@ -80,7 +80,16 @@ func startDaemonEnv(t *testing.T, home string, env ...string) *daemon {
 	go func() { cmd.Wait(); close(exited) }()
 	// Stop the agents and the daemon before the test's repositories go:
 	// cleanups run last first, and the repositories were made before.
-	t.Cleanup(func() { cleanupHome(home) })
+	t.Cleanup(func() {
+		cleanupHome(home)
+		// A daemon that would not shut down does not outlive its test.
+		select {
+		case <-exited:
+		case <-time.After(30 * time.Second):
+			cmd.Process.Kill()
+			<-exited
+		}
+	})
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		// A daemon answers once it has recovered its sessions: the socket

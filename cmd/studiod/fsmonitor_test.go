@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -238,4 +239,29 @@ func TestIndexRepairAtStart(t *testing.T) {
 	if !strings.Contains(string(b), "index repaired") || !strings.Contains(string(b), "rewritten from HEAD") {
 		t.Errorf("the daemon's log does not say the index was repaired:\n%s", b)
 	}
+	// doctor says so too, naming the session and its worktree.
+	if got := doctorCheck(t, home, "index"); !got.Warn || !strings.Contains(got.Detail, "repaired: broken ("+s.Worktree+")") ||
+		!strings.Contains(got.Detail, "rewritten from HEAD") {
+		t.Errorf("doctor's index check: %+v, want a warning that broken's index was rewritten", got)
+	}
+}
+
+// doctorCheck runs `studiod doctor --json` against the daemon at home and
+// returns its check called name.
+func doctorCheck(t *testing.T, home, name string) check {
+	t.Helper()
+	cmd := exec.Command("studiod", "doctor", "--json")
+	cmd.Env = append(os.Environ(), "STUDIOD_HOME="+home)
+	out, _ := cmd.Output()
+	var res struct{ Checks []check }
+	if err := json.Unmarshal(out, &res); err != nil {
+		t.Fatalf("doctor --json: %v\n%s", err, out)
+	}
+	for _, c := range res.Checks {
+		if c.Name == name {
+			return c
+		}
+	}
+	t.Fatalf("doctor has no %s check: %s", name, out)
+	return check{}
 }

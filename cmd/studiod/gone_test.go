@@ -128,10 +128,18 @@ func TestRemoveCleansTempObjects(t *testing.T) {
 	}
 	old := time.Now().Add(-time.Minute)
 	os.Chtimes(left, old, old)
+	// doctor says what they take and what deletes them.
+	if got := doctorCheck(t, home, "objects"); !got.Warn || !strings.Contains(got.Detail, repo+": ") ||
+		!strings.Contains(got.Detail, "1 temporary object file(s)") || !strings.Contains(got.Detail, "studiod rm") {
+		t.Errorf("doctor's objects check: %+v, want a warning of the temporary file", got)
+	}
 	if _, err := c.Remove(t.Context(), protocol.RemoveParams{SessionRef: protocol.SessionRef{Session: s.ID}, Force: true}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(left); err == nil {
 		t.Error("a tmp_obj_ file left by a cut-short write is still in the repository")
+	}
+	if got := doctorCheck(t, home, "objects"); !got.OK || !strings.Contains(got.Detail, repo+": ") || !strings.Contains(got.Detail, "loose objects") {
+		t.Errorf("doctor's objects check after rm: %+v, want the loose objects counted, nothing to warn of", got)
 	}
 }

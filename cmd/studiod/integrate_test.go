@@ -387,7 +387,7 @@ func TestLandCrashRecovery(t *testing.T) {
 				t.Fatalf("resume: %v", err)
 			}
 			if r.Status != protocol.LandDone || len(r.Landed) != 2 || r.Old != old {
-				t.Fatalf("resumed land: %+v", r)
+				t.Fatalf("resumed land: %+v, stopped: %+v", r, r.Stopped)
 			}
 			for _, f := range []string{"one.txt", "two.txt"} {
 				if _, err := gittest.Try(e.repo, "cat-file", "-e", "main:"+f); err != nil {

@@ -60,6 +60,7 @@ func fakeAgent() {
 	trapTerm := fs.Bool("trapterm", false, "on SIGTERM, say how to resume and exit 143 (as Claude Code does)")
 	styled := fs.Bool("styled", false, "write a line in colour, a progress line that redraws itself, a title and a hyperlink")
 	flood := fs.Int("flood", 0, "write this many bytes of output at once (in 32 KiB writes)")
+	spin := fs.Bool("spin", false, "while the question waits, redraw a spinner in the top row (output that never settles)")
 	fs.Parse(os.Args[1:])
 	if *helper {
 		signal.Ignore(syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
@@ -118,7 +119,22 @@ func fakeAgent() {
 	if *ask != "" {
 		hook("waiting", *ask)
 		fmt.Print(*ask + " ")
+		answered := make(chan struct{})
+		if *spin {
+			go func() {
+				for i := 0; ; i++ {
+					select {
+					case <-answered:
+						return
+					case <-time.After(50 * time.Millisecond):
+					}
+					// Save the cursor, draw in the top row, restore it.
+					fmt.Printf("\x1b7\x1b[1;1H%c\x1b8", `|/-\`[i%4])
+				}
+			}()
+		}
 		if in.Scan() {
+			close(answered)
 			fmt.Println("answer:", in.Text())
 		}
 		if *silentAfter {
@@ -188,7 +204,10 @@ func cleanupHome(home string) {
 		}
 		c.Close()
 	}
-	cmd := exec.CommandContext(ctx, "studiod", "shutdown")
+	// Its own time: stopping may have used all of ctx's.
+	sctx, scancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer scancel()
+	cmd := exec.CommandContext(sctx, "studiod", "shutdown")
 	cmd.Env = env
 	cmd.Run()
 }

@@ -61,23 +61,11 @@ With -- the rest of the line is the command to run as the agent.`,
 }
 
 func (a *app) spawn(ctx context.Context, p protocol.SpawnParams) error {
-	events := make(chan protocol.Session, 64)
 	c, err := a.connect(ctx, func(method string, params json.RawMessage) {
 		if method == protocol.NotifyProgress && !a.json {
 			var n protocol.ProgressParams
 			if json.Unmarshal(params, &n) == nil && n.Value.Message != "" {
 				fmt.Fprintf(os.Stderr, "  … %s\n", n.Value.Message)
-			}
-			return
-		}
-		if method != protocol.NotifySessionChanged {
-			return
-		}
-		var n protocol.SessionChanged
-		if json.Unmarshal(params, &n) == nil {
-			select {
-			case events <- n.Session:
-			default:
 			}
 		}
 	})
@@ -85,9 +73,6 @@ func (a *app) spawn(ctx context.Context, p protocol.SpawnParams) error {
 		return err
 	}
 	defer c.Close()
-	if _, err := c.Subscribe(ctx, protocol.SubscribeParams{Sessions: true}); err != nil {
-		return err
-	}
 	p.WorkDoneToken = "spawn"
 	s, err := c.Spawn(ctx, p)
 	if err != nil {
@@ -96,44 +81,16 @@ func (a *app) spawn(ctx context.Context, p protocol.SpawnParams) error {
 		}
 		return err
 	}
-	// The reply is printed as it arrives: the agent runs. An agent that
-	// dies at once is still a failed spawn: the CLI then waits out the
-	// daemon's grace period, and a moment for its verdict to arrive, so
-	// the user hears about it here (and scripts get its exit code). With
-	// --json the one object printed is the verdict.
-	if !a.json {
-		printSpawned(*s)
-	}
-	deadline := time.After(cmp.Or(spawnGrace(), defaultSpawnGrace) + 300*time.Millisecond)
-wait:
-	for {
-		select {
-		case ev := <-events:
-			if ev.ID != s.ID {
-				continue
-			}
-			s = &ev
-			if s.State == protocol.StateFailed || !s.State.Live() {
-				break wait
-			}
-		case <-deadline:
-			break wait
-		case <-ctx.Done():
-			break wait
-		}
-	}
-	if s.State == protocol.StateFailed {
-		if a.json {
-			printJSON(s)
-			return exitCodeErr(1)
-		}
-		return fmt.Errorf("session %s failed: %s (nothing was left behind)", s.Name, s.Detail)
-	}
+	// The reply comes once the agent runs, and the CLI returns with it.
+	// An agent that ends within the daemon's start grace is still a
+	// failed spawn, undone by the daemon: show, wait, ls --all and the
+	// sessionChanged notification tell it, and the reply says so.
 	if a.json {
 		return printJSON(s)
 	}
-	if !s.State.Live() {
-		fmt.Printf("  now       %s\n", stateText(*s))
+	printSpawned(*s)
+	if s.State.Live() {
+		fmt.Printf("  note      an agent that ends right after starting fails the spawn, which is then undone: studiod show %s\n", s.Name)
 	}
 	return nil
 }
@@ -287,13 +244,20 @@ func (a *app) showCmd() *cobra.Command {
 				row("id", s.ID)
 				row("state", stateText(*s))
 				row("agent", s.Agent+"  ("+strings.Join(s.Command, " ")+")")
-				if s.Protocol == "" {
+				if s.Terminal() {
 					row("permissions", cmp.Or(s.PermissionMode, "the agent's own default (its own settings; set permission_mode in the profile)"))
 				}
 				row("prompt", s.Prompt)
 				if s.Waiting != nil {
 					w := s.Waiting
-					row("asks", fmt.Sprintf("%s: %s (answer with `studiod answer %s allow|always|reject|never`)", w.Kind, w.Question, s.Name))
+					if choices := choiceOptions(w); len(choices) > 0 {
+						row("asks", fmt.Sprintf("%s: %s (answer with `studiod answer %s NUMBER|LABEL`)", w.Kind, w.Question, s.Name))
+						for _, o := range choices {
+							row("", o.ID+". "+o.Label)
+						}
+					} else {
+						row("asks", fmt.Sprintf("%s: %s (answer with `studiod answer %s allow|always|reject|never`)", w.Kind, w.Question, s.Name))
+					}
 				}
 				row("note", s.Note)
 				for _, line := range reviewLines(*s) {
@@ -386,7 +350,7 @@ func (a *app) logs(ctx context.Context, name string, follow, raw bool, tail int6
 	var stdout io.Writer = os.Stdout
 	switch {
 	case raw:
-	case s.Protocol == agents.ProtocolACP:
+	case !s.Terminal():
 		stdout = agents.NewTranscript(os.Stdout, s.Worktree)
 	default:
 		// A terminal's bytes are for a terminal: as text unless --raw.
@@ -637,6 +601,18 @@ this one is refused.`,
 
 // isAnswerWord reports whether word is an answer kind or an offered option
 // rather than text.
+// choiceOptions are the options of a question to choose from (they have
+// no answer kind), as Claude Code's AskUserQuestion offers them.
+func choiceOptions(w *protocol.Waiting) []protocol.Option {
+	var out []protocol.Option
+	for _, o := range w.Options {
+		if o.Kind == "" {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
 func isAnswerWord(word string, w *protocol.Waiting) bool {
 	switch protocol.Answer(word) {
 	case protocol.AnswerAllow, protocol.AnswerAlways, protocol.AnswerReject, protocol.AnswerNever:

@@ -34,7 +34,9 @@ func (a *app) uiCmd() *cobra.Command {
 repository with --all, or outside one) as they change: the ones waiting for
 you first, with their question and options, then failed, working and idle
 ones, each with its branch, changes, conflicts and how far behind its target
-it is. Keys act on the selected session:
+it is. A plan's tasks are grouped under it, in the plan's order, each with
+its session once started, or what it waits for. Keys act on the selected
+session:
 
   enter attach (detach with Ctrl-] to come back)   a answer   s send
   d diff (paged)   c comment   f feedback   m merge   u undo the merge
@@ -53,7 +55,17 @@ With --json it prints the sessions in the board's order and exits.`,
 					if err != nil {
 						return err
 					}
-					return printJSON(protocol.SessionsResult{Sessions: boardOrder(res.Sessions)})
+					plans, err := c.Plans(cmd.Context(), protocol.PlansParams{Repo: repo})
+					if err != nil {
+						return err
+					}
+					var list []protocol.Session
+					for _, it := range boardLayout(res.Sessions, plans.Plans) {
+						if it.session != nil {
+							list = append(list, *it.session)
+						}
+					}
+					return printJSON(protocol.SessionsResult{Sessions: list})
 				})
 			}
 			if !term.IsTerminal(int(os.Stdin.Fd())) || !term.IsTerminal(int(os.Stdout.Fd())) {
@@ -115,6 +127,7 @@ type (
 	connectedMsg struct {
 		c        *protocol.Client
 		sessions []protocol.Session
+		plans    []protocol.Plan
 		pid      int
 	}
 	// sessionMsg: a session changed.
@@ -141,12 +154,11 @@ func (a *app) followDaemon(ctx context.Context, repo string, send func(tea.Msg))
 	for first := true; ctx.Err() == nil; first = false {
 		c, err := a.boardDial(ctx, first, notify)
 		if err == nil {
-			var list []protocol.Session
-			var pid int
-			list, pid, err = boardLoad(ctx, c, repo)
+			var msg connectedMsg
+			msg, err = boardLoad(ctx, c, repo)
 			if err == nil {
 				retry = 100 * time.Millisecond
-				send(connectedMsg{c: c, sessions: list, pid: pid})
+				send(msg)
 				select {
 				case <-c.Done():
 					err = errors.New("the daemon went away")
@@ -186,21 +198,26 @@ func (a *app) boardDial(ctx context.Context, first bool, notify protocol.NotifyF
 	return c, nil
 }
 
-// boardLoad subscribes, then lists: a change that lands in between is
-// both in the list and an event, and the board keeps the newer record.
-func boardLoad(ctx context.Context, c *protocol.Client, repo string) ([]protocol.Session, int, error) {
+// boardLoad subscribes, then lists the sessions and plans: a change that
+// lands in between is both in the list and an event, and the board keeps
+// the newer record.
+func boardLoad(ctx context.Context, c *protocol.Client, repo string) (connectedMsg, error) {
 	if _, err := c.Subscribe(ctx, protocol.SubscribeParams{Sessions: true}); err != nil {
-		return nil, 0, err
+		return connectedMsg{}, err
 	}
 	res, err := c.Sessions(ctx, protocol.SessionsParams{Repo: repo})
 	if err != nil {
-		return nil, 0, err
+		return connectedMsg{}, err
+	}
+	plans, err := c.Plans(ctx, protocol.PlansParams{Repo: repo})
+	if err != nil {
+		return connectedMsg{}, err
 	}
 	st, err := c.Status(ctx, protocol.Empty{})
 	if err != nil {
-		return nil, 0, err
+		return connectedMsg{}, err
 	}
-	return res.Sessions, st.PID, nil
+	return connectedMsg{c: c, sessions: res.Sessions, plans: plans.Plans, pid: st.PID}, nil
 }
 
 // ---- actions ----------------------------------------------------------------

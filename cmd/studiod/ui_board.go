@@ -6,6 +6,7 @@ package main
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -63,7 +64,13 @@ type board struct {
 	pid      int              // the daemon's, to tell a restart
 	conn     string           // what is wrong with the connection; "" when connected
 	sessions map[string]protocol.Session
+	plans    []protocol.Plan
 	selID    string // the selected session's ID
+
+	// The plans are asked again when a session changes (a plan moves only
+	// with its sessions): one request at a time, and once more after it
+	// when a change came meanwhile.
+	plansBusy, plansStale bool
 
 	width, height int
 	status        string
@@ -77,13 +84,51 @@ func newBoard(repo, self string) *board {
 
 func (b *board) Init() tea.Cmd { return nil }
 
-// ordered is the sessions in the board's order.
-func (b *board) ordered() []protocol.Session {
+// layout is the board's entries in order (boardLayout).
+func (b *board) layout() []item {
 	list := make([]protocol.Session, 0, len(b.sessions))
 	for _, s := range b.sessions {
 		list = append(list, s)
 	}
-	return boardOrder(list)
+	return boardLayout(list, b.plans)
+}
+
+// ordered is the sessions in the board's order: the ones keys act on.
+func (b *board) ordered() []protocol.Session {
+	var list []protocol.Session
+	for _, it := range b.layout() {
+		if it.session != nil {
+			list = append(list, *it.session)
+		}
+	}
+	return list
+}
+
+// plansMsg: the plans, asked again.
+type plansMsg struct {
+	plans []protocol.Plan
+	err   error
+}
+
+// refreshPlans asks for the plans again, unless a request is under way
+// (then once more after it).
+func (b *board) refreshPlans() tea.Cmd {
+	if b.c == nil {
+		return nil
+	}
+	if b.plansBusy {
+		b.plansStale = true
+		return nil
+	}
+	b.plansBusy = true
+	c, repo := b.c, b.repo
+	return func() tea.Msg {
+		res, err := c.Plans(context.Background(), protocol.PlansParams{Repo: repo})
+		if err != nil {
+			return plansMsg{err: err}
+		}
+		return plansMsg{plans: res.Plans}
+	}
 }
 
 // selected is the selected session: the one chosen, else the first.
@@ -116,6 +161,7 @@ func (b *board) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		restarted := b.pid != 0 && msg.pid != b.pid
 		reconnected := b.conn != "" && b.pid != 0
 		b.c, b.pid, b.conn = msg.c, msg.pid, ""
+		b.plans, b.plansBusy, b.plansStale = msg.plans, false, false
 		b.sessions = map[string]protocol.Session{}
 		for _, s := range msg.sessions {
 			b.keep(s)
@@ -129,6 +175,16 @@ func (b *board) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case sessionMsg:
 		if b.c != nil {
 			b.keep(protocol.Session(msg))
+			return b, b.refreshPlans()
+		}
+	case plansMsg:
+		b.plansBusy = false
+		if msg.err == nil {
+			b.plans = msg.plans
+		}
+		if b.plansStale {
+			b.plansStale = false
+			return b, b.refreshPlans()
 		}
 	case lostMsg:
 		if b.c != nil || b.conn == "" {
@@ -414,16 +470,47 @@ func (b *board) screen() string {
 	if len(list) == 0 && b.conn == "" {
 		lines = append(lines, sgrDim+"no sessions: n spawns one (or run `studiod spawn` anywhere)"+sgrReset)
 	}
-	for _, s := range list {
+	for _, it := range b.layout() {
+		indent := ""
+		if it.plan != nil {
+			indent = "  "
+		}
+		switch {
+		case it.task == nil && it.session == nil:
+			lines = append(lines, sgrBold+planHeading(it.plan)+sgrReset)
+			continue
+		case it.session == nil:
+			// A task not started (or whose session is gone): its state and
+			// what it waits for.
+			t := it.task
+			var facts []string
+			switch {
+			case t.State == protocol.TaskWaiting:
+				facts = []string{waitsFor(t)}
+			case t.Detail != "":
+				facts = append([]string{t.Detail}, taskRelations(t)...)
+			default:
+				facts = taskRelations(t)
+			}
+			lines = append(lines, fmt.Sprintf("  %s%s%-8s %-*s %s%s", indent, sgrDim, t.State, nameW, ansi.Truncate(t.Name, nameW, "…"),
+				strings.Join(facts, " · "), sgrReset))
+			continue
+		}
+		s := *it.session
 		mark := "  "
 		r := b.row(s, nameW, branchW)
+		if it.task != nil {
+			if rel := taskRelations(it.task); len(rel) > 0 {
+				r += " · " + strings.Join(rel, " · ")
+			}
+		}
 		if s.ID == sel.ID {
 			selAt = len(lines)
 			mark = sgrReverse + ">" + sgrReset + " "
 		}
-		lines = append(lines, mark+r)
+		lines = append(lines, mark+indent+r)
 		for _, d := range detail(s) {
-			lines = append(lines, "           "+d)
+			lines = append(lines, "           "+indent+d)
 		}
 	}
 	start := 0

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -65,7 +66,16 @@ func (s *screen) keys(keys ...string) {
 }
 
 // typed types text literally.
-func (s *screen) typed(text string) { s.tmux("send-keys", "-t", "board", "-l", text) }
+func (s *screen) typed(text string) {
+	// tmux takes a leading "-" for a flag: that one goes as hex.
+	for strings.HasPrefix(text, "-") {
+		s.tmux("send-keys", "-t", "board", "-H", "2d")
+		text = text[1:]
+	}
+	if text != "" {
+		s.tmux("send-keys", "-t", "board", "-l", text)
+	}
+}
 
 // await waits until the screen shows what cond wants, and returns it.
 func (s *screen) await(what string, cond func(text string) bool) string {
@@ -232,4 +242,241 @@ func TestDiffColour(t *testing.T) {
 			}
 		})
 	}
+}
+
+// selectRow moves the board's selection (the line marked ">") to the
+// session called name, one key at a time, each awaited on the screen.
+func (s *screen) selectRow(name string) {
+	s.t.Helper()
+	// rows are the sessions' lines: "> " when selected, else two spaces
+	// and the state.
+	rows := func(text string) (sel, want int) {
+		sel, want = -1, -1
+		i := 0
+		for _, l := range strings.Split(text, "\n") {
+			if !strings.HasPrefix(l, "> ") && !(strings.HasPrefix(l, "  ") && len(l) > 2 && l[2] != ' ') {
+				continue
+			}
+			if strings.HasPrefix(l, "> ") {
+				sel = i
+			}
+			if strings.Contains(l, " "+name+" ") {
+				want = i
+			}
+			i++
+		}
+		return sel, want
+	}
+	s.keys("g")
+	text := s.await("the first session selected", func(text string) bool { sel, _ := rows(text); return sel == 0 })
+	_, want := rows(text)
+	if want < 0 {
+		s.t.Fatalf("no session %s on the board:\n%s", name, text)
+	}
+	for i := 1; i <= want; i++ {
+		s.keys("j")
+		s.await(fmt.Sprintf("row %d selected", i), func(text string) bool { sel, _ := rows(text); return sel == i })
+	}
+}
+
+// awaitStatus waits for the board's status line to say want.
+func (s *screen) awaitStatus(want string) string {
+	s.t.Helper()
+	return s.await("“"+want+"”", func(text string) bool { return strings.Contains(text, want) })
+}
+
+// TestBoardVerbs drives every verb key of `studiod ui` in a real 80×24
+// terminal against the real daemon, and checks each reached the daemon or
+// the agent: spawn, stop, send, comment (and a comment it cannot read),
+// feedback, diff and logs through the pager and back, preview, sync,
+// merge and its undo, attach and back, land, answering a session that
+// asks nothing.
+func TestBoardVerbs(t *testing.T) {
+	home := newHome(t)
+	repo := gittest.NewRepo(t, map[string]string{"a.txt": "a\n"})
+	old := gittest.Git(t, repo, "rev-parse", "main")
+	d := startDaemon(t, home)
+	c, w := d.watch()
+	ids := map[string]string{}
+	for _, name := range []string{"one", "two"} {
+		s, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: name, Command: []string{"fakeagent", "-edit", name + ".txt", "-echo"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[name] = s.ID
+		w.Await(t, name+"'s change", func() bool {
+			got, _ := w.Session(s.ID)
+			return got.State == protocol.StateIdle && got.Changes.Files == 1
+		})
+	}
+	output := func(name, want string) {
+		t.Helper()
+		w.Await(t, name+" to get "+want, func() bool {
+			out, err := c.Output(t.Context(), protocol.OutputParams{SessionRef: protocol.SessionRef{Session: ids[name]}})
+			return err == nil && strings.Contains(string(out.Data), want)
+		})
+	}
+	scr := startScreen(t, 80, 24, home, "ui", "--repo", repo)
+	scr.await("both sessions", func(text string) bool { return line(text, "idle", "one") != "" && line(text, "idle", "two") != "" })
+
+	// n spawns; x stops (after asking).
+	scr.keys("n")
+	scr.awaitStatus("spawn (a prompt, or -- and a command):")
+	scr.typed("-- fakeagent -hang")
+	scr.keys("Enter")
+	text := scr.awaitStatus("spawned ")
+	spawned := strings.Fields(strings.SplitN(line(text, "spawned "), "spawned ", 2)[1])[0]
+	scr.await(spawned+" working", func(text string) bool { return line(text, "working", spawned) != "" })
+	scr.selectRow(spawned)
+	scr.keys("x")
+	scr.awaitStatus("stop " + spawned + "? y to go ahead:")
+	scr.typed("y")
+	scr.keys("Enter")
+	scr.awaitStatus("stopped " + spawned)
+	scr.await(spawned+" stopped", func(text string) bool { return line(text, "stopped", spawned) != "" })
+
+	// a on a session that asks nothing says so.
+	scr.selectRow("one")
+	scr.keys("a")
+	scr.awaitStatus("one is not waiting for an answer")
+
+	// s sends a line to the agent.
+	scr.keys("s")
+	scr.awaitStatus("send to one:")
+	scr.typed("hello board")
+	scr.keys("Enter")
+	scr.awaitStatus("sent to one: hello board")
+	output("one", "got: hello board")
+
+	// c comments on a line, f sends the comments; a comment without a
+	// place is refused with what to write.
+	scr.keys("c")
+	scr.typed("nowhere")
+	scr.keys("Enter")
+	scr.awaitStatus("comment: write PATH:LINE[-END] then the comment")
+	scr.keys("c")
+	scr.awaitStatus("comment on one (PATH:LINE[-END] text):")
+	scr.typed("one.txt:1 cover this line")
+	scr.keys("Enter")
+	scr.awaitStatus("on one.txt:1-1; f sends the comments to one")
+	scr.keys("f")
+	scr.awaitStatus("sent 1 comment(s) to one")
+	output("one", "cover this line")
+
+	// d and l page the diff and the log, and q comes back to the board.
+	scr.keys("d")
+	scr.await("the diff in the pager", func(text string) bool {
+		return strings.Contains(text, "+edited by one") && !strings.Contains(text, "studiod ·")
+	})
+	scr.keys("q")
+	scr.awaitStatus("back from diff one")
+	scr.keys("l")
+	scr.await("the log in the pager", func(text string) bool {
+		return strings.Contains(text, "got: hello board") && !strings.Contains(text, "studiod ·")
+	})
+	scr.keys("q")
+	scr.awaitStatus("back from logs one")
+
+	// p previews the repository's integration below the sessions; esc
+	// clears it.
+	scr.keys("p")
+	text = scr.awaitStatus("preview of " + filepath.Base(repo))
+	if !strings.Contains(text, "one") || !strings.Contains(text, "two") {
+		t.Errorf("the preview names neither session:\n%s", text)
+	}
+
+	// y syncs: one is at main's tip already.
+	scr.keys("y")
+	scr.awaitStatus("one already has main's tip")
+
+	// m merges (after asking), u undoes it.
+	scr.keys("m")
+	scr.awaitStatus("merge one into main? y to go ahead:")
+	scr.typed("y")
+	scr.keys("Enter")
+	scr.awaitStatus("merged one into main")
+	if got := gittest.Git(t, repo, "show", "main:one.txt"); got != "edited by one" {
+		t.Errorf("main after the board's merge: one.txt %q", got)
+	}
+	scr.keys("u")
+	scr.awaitStatus("undo the last merge of one? y to go ahead:")
+	scr.typed("y")
+	scr.keys("Enter")
+	scr.awaitStatus("undid the merge of one")
+	if got := gittest.Git(t, repo, "rev-parse", "main"); got != old {
+		t.Errorf("main after the board's undo: %s, want %s", got, old)
+	}
+
+	// enter attaches to the agent's terminal; Ctrl-] comes back.
+	scr.selectRow("two")
+	scr.keys("Enter")
+	scr.awaitStatus("attached to two")
+	scr.typed("ping")
+	scr.keys("Enter")
+	scr.awaitStatus("got: ping")
+	scr.keys("C-]")
+	scr.awaitStatus("back from attach two")
+
+	// L lands what fits (after asking): two's work reaches main.
+	scr.keys("L")
+	scr.awaitStatus("land every session that fits onto its target? y to go ahead:")
+	scr.typed("y")
+	scr.keys("Enter")
+	scr.awaitStatus("landed in " + filepath.Base(repo))
+	if got, err := gittest.Try(repo, "show", "main:two.txt"); err != nil || got != "edited by two" {
+		t.Errorf("main after the board's land: two.txt %q, %v", got, err)
+	}
+	scr.keys("q")
+}
+
+// TestBoardPlan: a running plan groups its tasks under it, in the plan's
+// order: the started task with its session (waiting, so the group comes
+// first, with the question) and the task after it saying what it waits
+// for; a session outside the plan shows on its own, after.
+func TestBoardPlan(t *testing.T) {
+	home := newHome(t)
+	repo := gittest.NewRepo(t, map[string]string{"a.txt": "a\n"})
+	d := startDaemon(t, home)
+	c, w := d.watch()
+	solo, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: "solo", Command: []string{"fakeagent", "-echo"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.AwaitState(t, solo.ID, protocol.StateIdle)
+	plan := "[[task]]\nname = \"api\"\ncommand = [\"fakeagent\", \"-ask\", \"Ship the API?\"]\n\n" +
+		"[[task]]\nname = \"client\"\nafter = [\"api\"]\ncommand = [\"fakeagent\", \"-echo\"]\n"
+	if _, err := c.PlanRun(t.Context(), protocol.PlanRunParams{Repo: repo, Path: "plan.toml", Text: plan}); err != nil {
+		t.Fatal(err)
+	}
+	w.AwaitState(t, "api", protocol.StateWaiting)
+
+	scr := startScreen(t, 80, 24, home, "ui", "--repo", repo)
+	text := scr.await("the plan's group", func(text string) bool {
+		return line(text, "plan plan.toml", "running", "0 of 2 landed") != "" &&
+			line(text, "waiting", "api") != "" && line(text, "client", "waits for api to land") != "" &&
+			strings.Contains(text, "? Ship the API?") && line(text, "solo") != ""
+	})
+	heading := strings.Index(text, "plan plan.toml")
+	api, client, soloAt := strings.Index(text, "api "), strings.Index(text, "client"), strings.Index(text, "solo")
+	if !(heading < api && api < client && client < soloAt) {
+		t.Errorf("want the plan's heading, api, client, then solo:\n%s", text)
+	}
+	// The tasks sit under their plan's heading.
+	if l := line(text, "client", "waits for"); !strings.HasPrefix(l, "    ") {
+		t.Errorf("client's row is not indented under its plan: %q", l)
+	}
+	// The first session is the plan's waiting one: keys act on it.
+	scr.keys("a")
+	scr.awaitStatus("answer api")
+	scr.keys("Escape")
+
+	// ui --json lists the sessions in the board's order.
+	js := exec.Command("studiod", "ui", "--json", "--repo", repo)
+	js.Env = append(os.Environ(), "STUDIOD_HOME="+home)
+	b, err := js.Output()
+	var res protocol.SessionsResult
+	if err != nil || json.Unmarshal(b, &res) != nil || len(res.Sessions) != 2 || res.Sessions[0].Name != "api" || res.Sessions[1].Name != "solo" {
+		t.Errorf("ui --json: %v: %s", err, b)
+	}
+	scr.keys("q")
 }

@@ -124,7 +124,7 @@ func (s *Server) attach(sess protocol.Session, profiles []protocol.Profile) *thr
 		return th
 	}
 	th := &thread{sid: sdk.SessionId(sess.ID), id: sess.ID, name: sess.Name, repo: sess.Repo, worktree: sess.Worktree, agent: sess.Agent,
-		acp: sess.Protocol == "acp", profiles: profiles, state: sess.State, behind: sess.Behind,
+		acp: !sess.Terminal(), profiles: profiles, state: sess.State, behind: sess.Behind,
 		requests: map[string]string{}, perms: map[string]*perm{}, noted: map[string]string{}}
 	s.threads[th.sid] = th
 	s.byID[th.id] = th
@@ -156,7 +156,7 @@ func (s *Server) configOptions(th *thread) []sdk.SessionConfigOption {
 	opts := sdk.SessionConfigSelectOptionsUngrouped{}
 	for _, p := range th.profiles {
 		kind := "terminal agent"
-		if p.Protocol == "acp" {
+		if !p.Terminal() {
 			kind = "ACP agent"
 		}
 		opts = append(opts, sdk.SessionConfigSelectOption{Name: p.Name, Value: sdk.SessionConfigValueId(p.Name), Description: ptr(kind)})
@@ -381,7 +381,7 @@ func (s *Server) switchAgent(ctx context.Context, th *thread, want string) error
 		s.mu.Lock()
 		delete(s.outputs, th.id)
 		delete(s.byID, th.id)
-		th.id, th.agent, th.worktree, th.acp, th.state = sess.ID, sess.Agent, sess.Worktree, sess.Protocol == "acp", sess.State
+		th.id, th.agent, th.worktree, th.acp, th.state = sess.ID, sess.Agent, sess.Worktree, !sess.Terminal(), sess.State
 		th.offset, th.buf, th.streaming = 0, nil, false
 		th.requests, th.perms = map[string]string{}, map[string]*perm{}
 		s.byID[th.id] = th

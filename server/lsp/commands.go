@@ -244,7 +244,7 @@ func (s *server) showDocument(ctx context.Context, file string, line, endLine in
 	yes := true
 	p := lsp.ShowDocumentParams{URI: uri.File(file), TakeFocus: &yes}
 	if line > 0 {
-		r := fileLines{}.lspRange(file, protocol.Range{Start: line, End: max(endLine, line)})
+		r := s.lines().lspRange(file, protocol.Range{Start: line, End: max(endLine, line)})
 		p.Selection = &r
 	}
 	var res lsp.ShowDocumentResult
@@ -272,7 +272,7 @@ func (s *server) codeAction(ctx context.Context, params json.RawMessage) (any, e
 	action := func(title, command string, arg any) lsp.CodeAction {
 		return lsp.CodeAction{Title: title, Kind: &quickfix, Command: lsp.Command{Title: title, Command: command, Arguments: args(arg)}}
 	}
-	lines := fileLines{}
+	lines := s.lines()
 	for _, x := range s.conflictsIn(file) {
 		if !touches(lines, file, x.self.Ranges, p.Range) {
 			continue
@@ -339,7 +339,7 @@ func args(arg any) []lsp.LSPAny {
 }
 
 // touches reports whether any of ranges meets the requested LSP range.
-func touches(lines fileLines, file string, ranges []protocol.Range, want lsp.Range) bool {
+func touches(lines *fileLines, file string, ranges []protocol.Range, want lsp.Range) bool {
 	for _, r := range orWhole(ranges) {
 		lr := lines.lspRange(file, r)
 		if lr.Start.Line <= want.End.Line && want.Start.Line <= lr.End.Line {

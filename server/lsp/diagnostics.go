@@ -136,7 +136,7 @@ func (s *server) conflictsIn(file string) []conflictSide {
 // the user's own copy of a file two sessions contest, one per contested
 // range (usercopy.go).
 func (s *server) fileDiagnostics(file string) lsp.PublishDiagnosticsParams {
-	lines := fileLines{}
+	lines := s.lines()
 	diags := []lsp.Diagnostic{}
 	for _, x := range s.conflictsIn(file) {
 		sev := lsp.DiagnosticSeverityWarning
@@ -234,29 +234,79 @@ func orWhole(ranges []protocol.Range) []protocol.Range {
 
 // fileLines reads files once per computation to turn 1-based line ranges
 // into LSP ranges that end at the end of the last line (in UTF-16 units).
-type fileLines map[string][]string
+// A session's copy is read through the daemon (`studio/file`, its worktree
+// version), wherever the session's worktree is; other files (the person's
+// own checkout) from disk.
+type fileLines struct {
+	s     *server // nil: every file from disk
+	files map[string][]string
+}
+
+// lines is a fresh fileLines for one computation.
+func (s *server) lines() *fileLines { return &fileLines{s: s} }
 
 // maxLinesFile bounds the files read for line lengths.
 const maxLinesFile = 8 << 20
 
-func (fl fileLines) get(file string) []string {
-	if l, ok := fl[file]; ok {
+func (fl *fileLines) get(file string) []string {
+	if l, ok := fl.files[file]; ok {
 		return l
 	}
 	var lines []string
-	if fi, err := os.Stat(file); err == nil && fi.Mode().IsRegular() && fi.Size() <= maxLinesFile {
-		if b, err := os.ReadFile(file); err == nil {
-			lines = strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	if b, ok := fl.read(file); ok {
+		lines = strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	}
+	if fl.files == nil {
+		fl.files = map[string][]string{}
+	}
+	fl.files[file] = lines
+	return lines
+}
+
+// read reads file: through the daemon when it is a session's copy (and
+// not at all while the daemon is out of reach), else from disk.
+func (fl *fileLines) read(file string) ([]byte, bool) {
+	if fl.s != nil {
+		if ref, path, d, ok := fl.s.sessionFile(file); ok {
+			if d == nil {
+				return nil, false
+			}
+			r, err := d.File(fl.s.ctx, protocol.FileParams{SessionRef: ref, Path: path, Version: protocol.FileWorktree, MaxSize: maxLinesFile})
+			if err != nil || r.Missing || r.Binary || r.TooLarge {
+				return nil, false
+			}
+			return []byte(r.Content), true
 		}
 	}
-	fl[file] = lines
-	return lines
+	fi, err := os.Stat(file)
+	if err != nil || !fi.Mode().IsRegular() || fi.Size() > maxLinesFile {
+		return nil, false
+	}
+	b, err := os.ReadFile(file)
+	return b, err == nil
+}
+
+// sessionFile says whose copy file is: a session's (its ref and the path
+// in its worktree) and the daemon connection to read it on (nil while
+// there is none), or nobody's.
+func (s *server) sessionFile(file string) (protocol.SessionRef, string, Daemon, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, sess := range s.state.sessions {
+		if sess.Worktree == "" {
+			continue
+		}
+		if rel, err := filepath.Rel(sess.Worktree, file); err == nil && filepath.IsLocal(rel) {
+			return protocol.SessionRef{Session: sess.ID, Repo: sess.Repo}, filepath.ToSlash(rel), s.daemon, true
+		}
+	}
+	return protocol.SessionRef{}, "", nil, false
 }
 
 // lspRange converts a 1-based inclusive line range; a deletion marks the
 // line it stands before. Lines past the end of the file are clamped to its
 // last line.
-func (fl fileLines) lspRange(file string, r protocol.Range) lsp.Range {
+func (fl *fileLines) lspRange(file string, r protocol.Range) lsp.Range {
 	lines := fl.get(file)
 	start, end := r.Start-1, r.End-1
 	if end < start {

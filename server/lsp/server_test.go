@@ -424,13 +424,13 @@ func TestLSPRange(t *testing.T) {
 		{"past the end is clamped", protocol.Range{Start: 9, End: 12}, 2, 2, 3},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := fileLines{}.lspRange(file, tc.r)
+			got := (&fileLines{}).lspRange(file, tc.r)
 			if got.Start.Line != tc.sl || got.End.Line != tc.el || got.End.Character != tc.character || got.Start.Character != 0 {
 				t.Errorf("got %+v, want lines %d–%d ending at %d", got, tc.sl, tc.el, tc.character)
 			}
 		})
 	}
-	if got := (fileLines{}).lspRange(filepath.Join(t.TempDir(), "missing"), protocol.Range{Start: 5, End: 6}); got.Start.Line != 0 || got.End.Line != 0 {
+	if got := (&fileLines{}).lspRange(filepath.Join(t.TempDir(), "missing"), protocol.Range{Start: 5, End: 6}); got.Start.Line != 0 || got.End.Line != 0 {
 		t.Errorf("missing file: %+v", got)
 	}
 }
@@ -483,5 +483,63 @@ func TestReconnect(t *testing.T) {
 	}
 	if n := len(all()); n != 2 {
 		t.Fatalf("daemon connections: %d, want 2 (one, then one after the drop)", n)
+	}
+}
+
+// fileDaemon serves studio/file from memory, and nothing else.
+type fileDaemon struct {
+	Daemon
+	files map[string]string // by path
+	asked []protocol.FileParams
+}
+
+func (d *fileDaemon) File(ctx context.Context, p protocol.FileParams) (*protocol.FileResult, error) {
+	d.asked = append(d.asked, p)
+	c, ok := d.files[p.Path]
+	if !ok {
+		return &protocol.FileResult{Missing: true}, nil
+	}
+	if p.MaxSize > 0 && int64(len(c)) > p.MaxSize {
+		return &protocol.FileResult{TooLarge: true}, nil
+	}
+	return &protocol.FileResult{Content: c}, nil
+}
+
+// TestSessionLinesThroughDaemon: a session's copy is read through the
+// daemon, wherever its worktree is; the person's own files from disk.
+func TestSessionLinesThroughDaemon(t *testing.T) {
+	dir := t.TempDir()
+	wt := filepath.Join(dir, "wt") // nothing on this machine's disk
+	d := &fileDaemon{files: map[string]string{"app/f.txt": "one\ntwo\nthree 3\n", "big.txt": strings.Repeat("x\n", maxLinesFile)}}
+	s := &server{state: newState(), ctx: t.Context(), daemon: d}
+	s.state.sessions["s1"] = protocol.Session{ID: "s1", Name: "one", Repo: filepath.Join(dir, "repo"), Worktree: wt}
+
+	got := s.lines().lspRange(filepath.Join(wt, "app", "f.txt"), protocol.Range{Start: 3, End: 9})
+	if got.Start.Line != 2 || got.End.Line != 2 || got.End.Character != 7 {
+		t.Errorf("range in a session's copy: %+v, want line 2 to character 7", got)
+	}
+	want := protocol.FileParams{SessionRef: protocol.SessionRef{Session: "s1", Repo: filepath.Join(dir, "repo")}, Path: "app/f.txt", Version: protocol.FileWorktree, MaxSize: maxLinesFile}
+	if len(d.asked) != 1 || d.asked[0] != want {
+		t.Errorf("asked the daemon %+v, want %+v", d.asked, want)
+	}
+	if got := s.lines().lspRange(filepath.Join(wt, "big.txt"), protocol.Range{Start: 3, End: 3}); got.End.Line != 0 {
+		t.Errorf("a file over the cap: %+v, want no lines", got)
+	}
+
+	// The person's own file is read from disk.
+	mine := filepath.Join(dir, "repo", "f.txt")
+	os.MkdirAll(filepath.Dir(mine), 0o755)
+	os.WriteFile(mine, []byte("a\nbb\n"), 0o644)
+	if got := s.lines().lspRange(mine, protocol.Range{Start: 2, End: 2}); got.End.Line != 1 || got.End.Character != 2 {
+		t.Errorf("range in the person's file: %+v", got)
+	}
+
+	// With the daemon out of reach, a session's copy is not read at all,
+	// not even from a disk that has it.
+	os.MkdirAll(filepath.Join(wt, "app"), 0o755)
+	os.WriteFile(filepath.Join(wt, "app", "f.txt"), []byte("disk\ndisk\ndisk\n"), 0o644)
+	s.daemon = nil
+	if got := s.lines().lspRange(filepath.Join(wt, "app", "f.txt"), protocol.Range{Start: 3, End: 3}); got.End.Line != 0 || got.End.Character != 0 {
+		t.Errorf("no daemon: %+v, want nothing read", got)
 	}
 }

@@ -65,7 +65,7 @@ func (s *server) userConflictsIn(file string) []protocol.Conflict {
 
 // contested returns the lines of the user's copy (file) that the
 // conflict's sides change; ok is false when the user has no such file.
-func contested(lines fileLines, cf protocol.Conflict, file string) (ranges []protocol.Range, ok bool) {
+func contested(lines *fileLines, cf protocol.Conflict, file string) (ranges []protocol.Range, ok bool) {
 	user := lines.get(file)
 	if user == nil {
 		return nil, false
@@ -185,7 +185,7 @@ func mergeRanges(rs []protocol.Range) []protocol.Range {
 // userDiagnostics are the diagnostics of the user's copy of a file that
 // two sessions contest: one per contested range, with related
 // information pointing at each side's lines.
-func (s *server) userDiagnostics(lines fileLines, file string) []lsp.Diagnostic {
+func (s *server) userDiagnostics(lines *fileLines, file string) []lsp.Diagnostic {
 	var diags []lsp.Diagnostic
 	for _, cf := range s.userConflictsIn(file) {
 		ranges, ok := contested(lines, cf, file)

@@ -127,7 +127,7 @@ func TestUserCopyDiagnostics(t *testing.T) {
 	swapped := cf
 	swapped.A, swapped.B = cf.B, cf.A
 	s.state.conflicts[cf.ID] = swapped
-	if got := s.userDiagnostics(fileLines{}, user); len(got) != 1 || string(got[0].Message.(lsp.String)) != string(d.Message.(lsp.String)) ||
+	if got := s.userDiagnostics(&fileLines{}, user); len(got) != 1 || string(got[0].Message.(lsp.String)) != string(d.Message.(lsp.String)) ||
 		got[0].RelatedInformation[0].Location.URI != d.RelatedInformation[0].Location.URI {
 		t.Errorf("swapped sides: %+v", got)
 	}
@@ -137,14 +137,14 @@ func TestUserCopyDiagnostics(t *testing.T) {
 	write("wt/b/app/config.txt", "1\n2\nnew b\n"+strings.TrimPrefix(base, "1\n2\n"))
 	cf.A.Ranges, cf.B.Ranges = []protocol.Range{{Start: 3, End: 3}}, []protocol.Range{{Start: 3, End: 3}}
 	s.state.conflicts[cf.ID] = cf
-	got = s.userDiagnostics(fileLines{}, user)
+	got = s.userDiagnostics(&fileLines{}, user)
 	if len(got) != 1 || string(got[0].Message.(lsp.String)) != "sessions a and b both add lines before line 4: a conflict when both land" || got[0].Range.Start.Line != 3 {
 		t.Errorf("insertion point: %+v", got)
 	}
 
 	// Without a copy in the user's checkout there is nothing to mark.
 	os.Remove(user)
-	if got := s.userDiagnostics(fileLines{}, user); len(got) != 0 {
+	if got := s.userDiagnostics(&fileLines{}, user); len(got) != 0 {
 		t.Errorf("diagnostics on a missing file: %+v", got)
 	}
 }

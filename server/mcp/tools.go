@@ -130,6 +130,7 @@ func (m *Server) Tools() []mcpserver.ServerTool {
 		typed(m, tool(ToolAnswerSession, "Answer a waiting agent",
 			"Answer the question a waiting session asks (get_session shows it under waiting: a permission for a tool, a trust or sign-in screen, or a question). "+
 				"Give answer for a permission or screen (allow once, always, reject, never, or the id of an option it offers) or text for a question. "+
+				"A question with options to choose from (waiting.options without a kind, as Claude Code's AskUserQuestion) takes an option's id (its number) or its label, as answer or text. "+
 				"The first answer wins: a session that is no longer waiting refuses the answer.",
 			hints{}, repoArg(), sessionArg(),
 			mcp.WithString("answer", mcp.Description("allow, always, reject, never, or the id of an offered option.")),

@@ -413,12 +413,14 @@ export interface FeedbackResult {
 export interface FileParams extends SessionRef {
     path: string;
     version: FileVersion;
+    maxSize?: number;
 }
 
 export interface FileResult {
     content: string;
     missing?: boolean;
     binary?: boolean;
+    tooLarge?: boolean;
 }
 
 export interface FsmonitorParams {

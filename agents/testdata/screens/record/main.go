@@ -55,6 +55,7 @@ func main() {
 	keys := flag.String("keys", "", `keys to type once the screen shows: \r Enter, \e Esc, | between writes`)
 	save := flag.String("save", "", "save the screen as ../NAME.raw and ../NAME.txt")
 	watch := flag.Duration("watch", 15*time.Second, "how long to watch after answering")
+	flag.StringVar(&claudeMode, "claude-mode", "manual", `Claude Code's --permission-mode ("" for none: versions before "manual" was one)`)
 	flag.Parse()
 	sc, ok := scenarios[*name]
 	if !ok {
@@ -315,6 +316,8 @@ func twoCalls(trigger string, a, b *fakemodel.ToolCall) fakemodel.Script {
 	}}
 }
 
+var claudeMode string
+
 const claudeKey = "sk-ant-fake-0123456789abcdefghijklmnop"
 
 func claude(trusted bool, script func(e *env) fakemodel.Script) func(e *env) ([]string, []string, fakemodel.Script) {
@@ -327,7 +330,11 @@ func claude(trusted bool, script func(e *env) fakemodel.Script) func(e *env) ([]
 			cfg["projects"] = map[string]any{e.repo: map[string]any{"hasTrustDialogAccepted": true}}
 		}
 		writeJSON(filepath.Join(e.home, ".claude.json"), cfg)
-		return []string{"claude", "--permission-mode", "manual", "Go: do the task"},
+		argv := []string{"claude", "Go: do the task"}
+		if claudeMode != "" {
+			argv = []string{"claude", "--permission-mode", claudeMode, "Go: do the task"}
+		}
+		return argv,
 			[]string{"ANTHROPIC_BASE_URL=" + e.url, "ANTHROPIC_API_KEY=" + claudeKey, "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1", "DISABLE_AUTOUPDATER=1"},
 			script(e)
 	}
@@ -399,6 +406,16 @@ func opencode(configured bool, script func(e *env) fakemodel.Script) func(e *env
 	}
 }
 
+// askColour is an AskUserQuestion call with one question and three options.
+var askColour = map[string]any{"questions": []map[string]any{{
+	"question": "Which colour should the button be?", "header": "Colour", "multiSelect": false,
+	"options": []map[string]string{
+		{"label": "Red", "description": "Warm and loud"},
+		{"label": "Green", "description": "Calm"},
+		{"label": "Blue", "description": "The usual"},
+	},
+}}}
+
 func noScript(*env) fakemodel.Script { return fakemodel.Script{} }
 
 var scenarios = map[string]scenario{
@@ -406,6 +423,9 @@ var scenarios = map[string]scenario{
 	"claude-write": {wait: "Do you want to create", setup: claude(true, func(e *env) fakemodel.Script {
 		return twoCalls("Go:", fakemodel.Call("Write", map[string]string{"file_path": e.file("one.txt"), "content": "1\n"}),
 			fakemodel.Call("Write", map[string]string{"file_path": e.file("two.txt"), "content": "2\n"}))
+	})},
+	"claude-ask": {wait: "Enter to select", setup: claude(true, func(e *env) fakemodel.Script {
+		return twoCalls("Go:", fakemodel.Call("AskUserQuestion", askColour), fakemodel.Call("AskUserQuestion", askColour))
 	})},
 	"claude-bash": {wait: "Do you want to proceed?", setup: claude(true, func(e *env) fakemodel.Script {
 		return twoCalls("Go:", fakemodel.Call("Bash", map[string]string{"command": "printf 1 > one.txt", "description": "Write one.txt"}),

@@ -1,0 +1,124 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mark3labs/mcp-go/mcptest"
+
+	"github.com/studiod/studiod/internal/fakemodel"
+	"github.com/studiod/studiod/internal/gittest"
+	"github.com/studiod/studiod/protocol"
+	mcpface "github.com/studiod/studiod/server/mcp"
+)
+
+// askColour is an AskUserQuestion call: one question, three options.
+var askColour = map[string]any{"questions": []map[string]any{{
+	"question": "Which colour should the button be?", "header": "Colour", "multiSelect": false,
+	"options": []map[string]string{
+		{"label": "Red", "description": "Warm and loud"},
+		{"label": "Green", "description": "Calm"},
+		{"label": "Blue", "description": "The usual"},
+	},
+}}}
+
+// TestClaudeCodeAskUserQuestion: the real Claude Code's model asks the
+// person to choose (AskUserQuestion). The session waits on the question
+// with its options, not on a permission with raw JSON; `studiod answer`
+// takes an option's label and MCP's answer_session its number, and the
+// model gets the option chosen.
+func TestClaudeCodeAskUserQuestion(t *testing.T) {
+	bin := fakemodel.AgentsBin(t, "claude")
+	home := newHome(t)
+	repo := gittest.NewRepo(t, map[string]string{"README.md": "hello\n"})
+	fm := fakemodel.New(fakemodel.Script{Turns: []fakemodel.Turn{
+		{UserContains: "pick a colour", Text: "Let me ask.", Tool: fakemodel.Call("AskUserQuestion", askColour)},
+		{AfterToolResult: true, Text: "Noted."},
+		{UserContains: "once more", Text: "Asking again.", Tool: fakemodel.Call("AskUserQuestion", askColour)},
+		{AfterToolResult: true, Text: "Noted again."},
+	}})
+	defer fm.Close()
+	const key = "sk-ant-fake-0123456789abcdefghijklmnop"
+	d := startDaemonEnv(t, home, claudeEnv(t, bin, key, repo, fm.URL())...)
+	c, w := d.watch()
+	s, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: "ask", Agent: "claude", Prompt: "pick a colour"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	asked := func() {
+		t.Helper()
+		got := w.AwaitState(t, s.ID, protocol.StateWaiting)
+		wa := got.Waiting
+		if wa == nil || wa.Kind != protocol.WaitQuestion || wa.Question != "Which colour should the button be?" || len(wa.Options) != 3 ||
+			wa.Options[0].ID != "1" || wa.Options[1].Label != "Green — Calm" || wa.Options[2].Kind != "" {
+			t.Fatalf("waiting: %+v, want the question with its three options", wa)
+		}
+	}
+	chosen := func(label string) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+		defer cancel()
+		if _, err := fm.Wait(ctx, func(r *fakemodel.Request) bool {
+			for _, res := range r.LastToolResults() {
+				if strings.Contains(res.Output, `="`+label+`"`) {
+					return true
+				}
+			}
+			return false
+		}); err != nil {
+			t.Fatalf("the model never got %q as the answer: %v", label, err)
+		}
+		w.AwaitState(t, s.ID, protocol.StateIdle)
+	}
+
+	asked()
+	show := exec.Command("studiod", "show", "ask")
+	show.Dir, show.Env = repo, append(os.Environ(), "STUDIOD_HOME="+home)
+	if out, err := show.CombinedOutput(); err != nil || !strings.Contains(string(out), "2. Green — Calm") {
+		t.Errorf("studiod show: %v\n%s\nwant the options listed", err, out)
+	}
+	bad := exec.Command("studiod", "answer", "ask", "purple")
+	bad.Dir, bad.Env = repo, append(os.Environ(), "STUDIOD_HOME="+home)
+	if out, err := bad.CombinedOutput(); err == nil || !strings.Contains(string(out), "choose 1 (Red), 2 (Green) or 3 (Blue)") {
+		t.Errorf("studiod answer ask purple: %v\n%s\nwant a refusal naming the choices", err, out)
+	}
+	if got, _ := c.Session(t.Context(), protocol.SessionRef{Session: s.ID}); got.State != protocol.StateWaiting {
+		t.Errorf("after a refused answer the session is %s, want still waiting", got.State)
+	}
+	answer := exec.Command("studiod", "answer", "ask", "green")
+	answer.Dir, answer.Env = repo, append(os.Environ(), "STUDIOD_HOME="+home)
+	if out, err := answer.CombinedOutput(); err != nil {
+		t.Fatalf("studiod answer ask green: %v\n%s", err, out)
+	}
+	chosen("Green")
+
+	// The same question again, answered through MCP by number.
+	if _, err := c.Send(t.Context(), protocol.SendParams{SessionRef: protocol.SessionRef{Session: s.ID}, Text: "once more"}); err != nil {
+		t.Fatal(err)
+	}
+	asked()
+	m := mcpface.New(mcpface.Config{Dir: repo, Dial: func(ctx context.Context, notify protocol.NotifyFunc) (*protocol.Client, error) {
+		c, err := protocol.Dial(ctx, d.socket(), notify)
+		if err == nil {
+			_, err = c.Hello(ctx, protocol.HelloParams{Client: "mcp-test", Version: protocol.Version})
+		}
+		return c, err
+	}})
+	defer m.Close()
+	srv, err := mcptest.NewServer(t, m.Tools()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	r := callTool(t, srv.Client(), mcpface.ToolAnswerSession, map[string]any{"session": "ask", "answer": "3"}, nil)
+	var res protocol.AnswerResult
+	if b, _ := json.Marshal(r.StructuredContent); r.IsError || json.Unmarshal(b, &res) != nil {
+		t.Fatalf("answer_session: %s", resultText(r))
+	}
+	chosen("Blue")
+}

@@ -1,0 +1,157 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/studiod/studiod/internal/gittest"
+	"github.com/studiod/studiod/protocol"
+)
+
+// TestRemoveCrashRecovery kills the daemon (SIGKILL, from inside) right
+// after each step of `rm --force` of a live session with committed and
+// uncommitted work: the agent stopped, the work kept, the worktree gone
+// (or, with the warm pool, half way through recycling it), the branch
+// deleted. After the restart the work is never gone: it is in the
+// session's worktree and branch, or in its salvage ref; and the removal is
+// finished (the session removed, its worktree and branch gone, no journal
+// left) or, cut short before anything was deleted, can simply run again.
+func TestRemoveCrashRecovery(t *testing.T) {
+	for _, tc := range []struct {
+		step     string
+		pool     bool
+		finished bool // the restarted daemon finishes the removal
+	}{
+		{step: "rm-stopped"},
+		{step: "rm-salvaged", finished: true},
+		{step: "rm-released", finished: true},
+		{step: "rm-branch", finished: true},
+		{step: "rm-salvaged", pool: true, finished: true},
+		{step: "pool-recycle", pool: true, finished: true},
+		{step: "rm-released", pool: true, finished: true},
+	} {
+		name := tc.step
+		if tc.pool {
+			name += "/pool"
+		}
+		t.Run(name, func(t *testing.T) {
+			files := map[string]string{"a.txt": "a\n"}
+			if tc.pool {
+				files[".studio.toml"] = "[pool]\nsize = 1\n"
+			}
+			repo := gittest.NewRepo(t, files)
+			home := newHome(t)
+			// The pool must not refill before the removal: the session's
+			// tree is the one it wants back.
+			d := startDaemonEnv(t, home, "STUDIOD_DEBUG_CRASH_AFTER="+tc.step, "STUDIOD_DEBUG_POOL_SETTLE=10m")
+			c, w := d.watch()
+			if tc.pool {
+				poolOf(t, c, repo)
+			}
+			s, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: "work",
+				Command: []string{"fakeagent", "-edit", "work.txt", "-echo"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			w.Await(t, "work's change", func() bool {
+				got, _ := w.Session(s.ID)
+				return got.State == protocol.StateIdle && got.Changes.Files == 1
+			})
+			gittest.Write(t, s.Worktree, map[string]string{"done.txt": "committed\n"})
+			gittest.Git(t, s.Worktree, "add", "done.txt")
+			gittest.Git(t, s.Worktree, "commit", "-q", "-m", "done")
+			tip := gittest.Git(t, repo, "rev-parse", "studio/work")
+
+			if _, err := c.Remove(t.Context(), protocol.RemoveParams{SessionRef: protocol.SessionRef{Session: s.ID}, Force: true}); err == nil {
+				t.Fatal("the removal finished although the daemon was to die")
+			}
+			select {
+			case <-d.exited:
+			case <-t.Context().Done():
+				t.Fatal("the daemon did not die")
+			}
+
+			d2 := startDaemon(t, home)
+			c2 := d2.client(nil)
+			got := sessionState(t, c2, s.ID)
+			if _, err := os.Stat(filepath.Join(home, "state", "sessions", s.ID, "rm.journal")); err == nil {
+				t.Error("the removal's journal is still there after the restart")
+			}
+			list, err := c2.Salvage(t.Context(), protocol.SalvageParams{Repo: repo})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The work: committed in the branch or a salvage, uncommitted in
+			// the worktree or a salvage.
+			holders := []string{}
+			for _, sv := range list.Salvages {
+				holders = append(holders, sv.Ref)
+			}
+			if _, err := gittest.Try(repo, "rev-parse", "--verify", "refs/heads/studio/work"); err == nil {
+				holders = append(holders, "refs/heads/studio/work")
+			}
+			hasCommit, hasWork := false, false
+			for _, ref := range holders {
+				if _, err := gittest.Try(repo, "merge-base", "--is-ancestor", tip, ref); err == nil {
+					hasCommit = true
+				}
+				if out, err := gittest.Try(repo, "show", ref+":work.txt"); err == nil && out == "edited by work" {
+					hasWork = true
+				}
+			}
+			if b, err := os.ReadFile(filepath.Join(s.Worktree, "work.txt")); err == nil && strings.TrimSpace(string(b)) == "edited by work" {
+				hasWork = true
+			}
+			if !hasCommit || !hasWork {
+				t.Fatalf("work lost after a crash at %s: commit kept %t, uncommitted work kept %t (refs %v)", tc.step, hasCommit, hasWork, holders)
+			}
+
+			if !tc.finished {
+				if got.State == protocol.StateRemoved {
+					t.Fatalf("crash at %s: the session is removed", tc.step)
+				}
+				if _, err := os.Stat(s.Worktree); err != nil {
+					t.Fatalf("crash at %s: the worktree is gone: %v", tc.step, err)
+				}
+				// Nothing was deleted: the removal runs again.
+				if _, err := c2.Remove(t.Context(), protocol.RemoveParams{SessionRef: protocol.SessionRef{Session: s.ID}, Force: true}); err != nil {
+					t.Fatalf("rm again after the crash: %v", err)
+				}
+				got = sessionState(t, c2, s.ID)
+			}
+			if got.State != protocol.StateRemoved {
+				t.Fatalf("after a crash at %s the session is %s (%s), want removed", tc.step, got.State, got.Detail)
+			}
+			if !strings.Contains(got.Detail, "studiod restore work") {
+				t.Errorf("the removed session does not say where its work is: %q", got.Detail)
+			}
+			if _, err := os.Stat(s.Worktree); err == nil {
+				t.Errorf("the worktree %s is still there", s.Worktree)
+			}
+			if _, err := gittest.Try(repo, "rev-parse", "--verify", "refs/heads/studio/work"); err == nil {
+				t.Error("the branch is still there after rm --force")
+			}
+			if wts := gittest.Git(t, repo, "worktree", "list", "--porcelain"); strings.Contains(wts, s.Worktree+"\n") {
+				t.Errorf("git still lists the worktree: %s", wts)
+			}
+			// The salvage restores both the commit and the uncommitted work.
+			r, err := c2.Restore(t.Context(), protocol.RestoreParams{Repo: repo, Name: "work", Branch: "rescued"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if out := gittest.Git(t, repo, "show", r.Branch+":work.txt"); out != "edited by work" {
+				t.Errorf("restored work.txt: %q", out)
+			}
+			if out := gittest.Git(t, repo, "show", r.Branch+":done.txt"); out != "committed" {
+				t.Errorf("restored done.txt: %q", out)
+			}
+			if tc.pool {
+				// The pool is consistent again: no tree left of the removal,
+				// no directory, no worktree git still knows.
+				checkPoolConsistent(t, c2, repo)
+			}
+		})
+	}
+}
