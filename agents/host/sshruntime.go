@@ -80,18 +80,25 @@ func (h *SSH) Acquire(ctx context.Context, spec WorkspaceSpec) (Workspace, error
 	if !validName(name) {
 		name = spec.Session
 	}
-	if _, err := h.call(ctx, "acquire", nil, "--id", spec.Session, "--repo", key, "--branch", spec.Branch,
-		"--base", spec.Base, "--name", name); err != nil {
+	// The host's checkout and the mirror's at home are made at once.
+	mirrored := make(chan error, 1)
+	go func() {
+		_, err := h.acquireMirror(ctx, spec)
+		mirrored <- err
+	}()
+	_, err := h.call(ctx, "acquire", nil, "--id", spec.Session, "--repo", key, "--branch", spec.Branch,
+		"--base", spec.Base, "--name", name)
+	merr := <-mirrored
+	if err != nil || merr != nil {
 		release()
-		return nil, err
-	}
-	if _, err := h.acquireMirror(ctx, spec); err != nil {
-		release()
-		return nil, err
+		if merr == nil {
+			h.releaseMirror(context.WithoutCancel(ctx), spec, Discard)
+		}
+		return nil, cmpErr(err, merr)
 	}
 	m := sshMeta{Host: h.Name, Key: key, Repo: spec.Repo.Root, Path: spec.Path, Branch: spec.Branch, Base: spec.Base}
 	b, _ := json.Marshal(m)
-	err := os.MkdirAll(filepath.Dir(h.metaFile(spec.Session)), 0o700)
+	err = os.MkdirAll(filepath.Dir(h.metaFile(spec.Session)), 0o700)
 	if err == nil {
 		err = os.WriteFile(h.metaFile(spec.Session), b, 0o600)
 	}
@@ -106,6 +113,16 @@ func (h *SSH) Acquire(ctx context.Context, spec WorkspaceSpec) (Workspace, error
 
 // Workspace is the session's workspace: its files are read at home, from
 // the mirror; its setup runs on the host, and its release gives up both.
+// cmpErr is the first error that is not nil.
+func cmpErr(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (h *SSH) Workspace(spec WorkspaceSpec) Workspace {
 	var mirror Workspace = localWorkspace{spec: spec}
 	if h.Mirror != nil {
