@@ -406,7 +406,7 @@ func TestHostBadInput(t *testing.T) {
 	e.nothingMade()
 	// A host without a destination, or with a relative dir.
 	for conf, want := range map[string]string{
-		"[hosts.box]\ndir = \"~/x\"\n":            "ssh must name the destination",
+		"[hosts.box]\ndir = \"~/x\"\n":              "ssh must name the destination",
 		"[hosts.box]\nssh = \"-oProxyCommand=x\"\n": "ssh must name the destination",
 		"[hosts.box]\nssh = \"box\"\ndir = \"x\"\n": "must be absolute or start with ~/",
 	} {
