@@ -196,6 +196,8 @@ func (s *Server) start() {
 	}
 	defer logf.Close()
 	cmd.Stderr = logf
+	// A test binary that dies (a panic, a timeout) takes its sshd along.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start sshd: %v", err)
 	}
