@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -391,6 +392,11 @@ func TestHostBadInput(t *testing.T) {
 	t.Logf("studiod hosts:\n%s", out)
 	if !strings.Contains(out, "refused") || !strings.Contains(out, "Permission denied") {
 		t.Errorf("hosts does not say why refused is out of reach:\n%s", out)
+	}
+	out, err = e.cli("hosts", "--json")
+	var res protocol.HostsResult
+	if err != nil || json.Unmarshal([]byte(out), &res) != nil || len(res.Hosts) != 2 || !res.Hosts[0].Reachable || res.Hosts[1].Reachable {
+		t.Errorf("hosts --json: %v: %s", err, out)
 	}
 	out, err = e.cli("spawn", "--host", "nope", "--name", "y", "--", "true")
 	if err == nil || !strings.Contains(out, "no host \"nope\"") {
