@@ -14,9 +14,12 @@
 // A session is driven by its driver (driver.go): terminalDriver types into
 // the agent's terminal and reads its hooks and screen, acpDriver speaks ACP
 // on its pipes; nothing else tells the two apart. The parts that run on
-// their own (the pool, the conflict tracker, the integrator) see the rest
-// through small interfaces (poolEnv, conflictsEnv, integEnv), not the
-// Manager.
+// their own (the pool, the conflict tracker, the integrator, the land
+// queue, the plans runner, merges) see the rest through small interfaces
+// (poolEnv, conflictsEnv, integEnv, landEnv, plansEnv, mergeEnv), not the
+// Manager. A session's files (snapshots, diffs, file versions, what
+// changed, a watch) are read through its runtime's host.Workspace
+// (sessionfiles.go), never from a path on disk.
 //
 // It imports workspace, agents/host and vocab and nothing else of studiod:
 // no shim socket, log file or /proc is named here. The wire types live in

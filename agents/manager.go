@@ -94,6 +94,8 @@ type Manager struct {
 	integ *integrator
 	plans *plans
 	lands *landQueue
+	// merges carries out single merges and undos (merge.go).
+	merges *merges
 	// pool keeps ready worktrees (pool.go); nil with a Host of the caller's.
 	pool *pool
 	// hosts are the other machines sessions run on (hosts.go).
@@ -187,6 +189,7 @@ func New(ctx context.Context, opts Options) (*Manager, error) {
 	m.integ = newIntegrator(m)
 	m.conf.integ = m.integ
 	m.lands = newLandQueue(m)
+	m.merges = newMerges(m)
 	list, err := st.all(ctx)
 	if err != nil {
 		st.close()
@@ -231,7 +234,7 @@ func New(ctx context.Context, opts Options) (*Manager, error) {
 			}
 		}
 		m.recover(ctx, s.clone())
-		m.recoverMerges(ctx, s.clone())
+		m.merges.recover(ctx, s.clone())
 		m.recoverRemoval(ctx, s.ID)
 	}
 	m.lands.recover(ctx)
@@ -306,48 +309,6 @@ func (m *Manager) announceActivity(a Activity) {
 	for _, f := range fns {
 		f(a)
 	}
-}
-
-// proc is a handle on session id's agent process.
-func (m *Manager) proc(id string) host.Proc {
-	p, err := m.rt.Reattach(m.ctx, id)
-	if err != nil {
-		return lostProc{id, err}
-	}
-	return p
-}
-
-// workspace is a handle on s's worktree.
-func (m *Manager) workspace(repo *workspace.Repo, s *Session) host.Workspace {
-	return m.rt.Workspace(wsSpec(repo, s))
-}
-
-// Git is the git runner the manager uses, for analyses the daemon serves
-// beside sessions (plan checks).
-func (m *Manager) Git() *workspace.Git { return m.opts.Git }
-
-// files is s's workspace as the core reads it: its files, snapshots and
-// diffs, on whichever runtime holds it. Its repository is named, not
-// opened: reading needs no more.
-func (m *Manager) files(s Session) host.Workspace {
-	return m.rt.Workspace(wsSpec(&workspace.Repo{Git: m.opts.Git, Root: s.Repo}, &s))
-}
-
-// hasWorktree reports whether s's worktree is there.
-func (m *Manager) hasWorktree(ctx context.Context, s Session) bool {
-	ok, _ := m.files(s).Exists(ctx)
-	return ok
-}
-
-// worktreeMissing reports whether s's worktree is known to be gone (not
-// merely out of reach).
-func (m *Manager) worktreeMissing(ctx context.Context, s Session) bool {
-	ok, err := m.files(s).Exists(ctx)
-	return !ok && err == nil
-}
-
-func wsSpec(repo *workspace.Repo, s *Session) host.WorkspaceSpec {
-	return host.WorkspaceSpec{Repo: repo, Session: s.ID, Path: s.Worktree, Branch: s.Branch, Base: s.Base, Target: s.Target}
 }
 
 // update applies fn to the session's record, stores it, then announces it.

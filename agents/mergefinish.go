@@ -26,13 +26,13 @@ func (s *Session) mergeJournal() string { return s.Dir + "/merge.journal" }
 // merge, stops the agent and marks the session merged, journaling each step,
 // then removes the journal. r says what the merge did (from
 // workspace.Merge's result, or from recovery).
-func (m *Manager) finishMerge(ctx context.Context, id string, r workspace.RecoverResult) (Session, error) {
-	s, err := m.Lookup(Ref{Session: id})
+func (mg *merges) finishMerge(ctx context.Context, id string, r workspace.RecoverResult) (Session, error) {
+	s, err := mg.env.Lookup(Ref{Session: id})
 	if err != nil {
 		return s, err
 	}
 	journal := s.mergeJournal()
-	last, err := m.store.lastMerge(ctx, s.ID)
+	last, err := mg.store.lastMerge(ctx, s.ID)
 	if err != nil {
 		return s, fmt.Errorf("merged, but reading the merge records failed: %w", err)
 	}
@@ -42,7 +42,7 @@ func (m *Manager) finishMerge(ctx context.Context, id string, r workspace.Recove
 		if rec.Strategy == "" {
 			rec.Strategy = workspace.StrategyMerge
 		}
-		if err := m.store.addMerge(ctx, rec); err != nil {
+		if err := mg.store.addMerge(ctx, rec); err != nil {
 			return s, fmt.Errorf("merged, but recording the merge failed (the next daemon start records it): %w", err)
 		}
 	}
@@ -52,18 +52,18 @@ func (m *Manager) finishMerge(ctx context.Context, id string, r workspace.Recove
 	// A merged session is done: its agent, idle or (with --force) still
 	// working, is stopped; the worktree stays until removed.
 	if live(s.State) {
-		if _, err := m.Stop(ctx, Ref{Session: s.ID}, false); err != nil {
+		if _, err := mg.env.Stop(ctx, Ref{Session: s.ID}, false); err != nil {
 			return s, fmt.Errorf("merged, but stopping the agent failed (the next daemon start tries again): %w", err)
 		}
 	}
 	if err := workspace.JournalStep(journal, stepStopped); err != nil {
 		return s, err
 	}
-	if s, err = m.Lookup(Ref{Session: s.ID}); err != nil {
+	if s, err = mg.env.Lookup(Ref{Session: s.ID}); err != nil {
 		return s, err
 	}
 	if s.State != Merged {
-		if s, err = m.setState(s.ID, Merged, "into "+r.Target); err != nil {
+		if s, err = mg.env.setState(s.ID, Merged, "into "+r.Target); err != nil {
 			return s, fmt.Errorf("merged, but recording the session as merged failed (the next daemon start records it): %w", err)
 		}
 	}
@@ -77,18 +77,18 @@ func (m *Manager) finishMerge(ctx context.Context, id string, r workspace.Recove
 // is marked undone and the session gets back the state it had before the
 // merge (stopped if its agent was running then: the merge stopped it).
 // r.Old is the merge result that was undone.
-func (m *Manager) finishUndo(ctx context.Context, id string, r workspace.RecoverResult) (Session, error) {
-	s, err := m.Lookup(Ref{Session: id})
+func (mg *merges) finishUndo(ctx context.Context, id string, r workspace.RecoverResult) (Session, error) {
+	s, err := mg.env.Lookup(Ref{Session: id})
 	if err != nil {
 		return s, err
 	}
 	journal := s.mergeJournal()
-	rec, err := m.store.lastMerge(ctx, s.ID)
+	rec, err := mg.store.lastMerge(ctx, s.ID)
 	if err != nil {
 		return s, fmt.Errorf("undone, but reading the merge records failed: %w", err)
 	}
 	if rec != nil && rec.New == r.Old && !rec.Undone {
-		if err := m.store.markUndone(ctx, rec.ID); err != nil {
+		if err := mg.store.markUndone(ctx, rec.ID); err != nil {
 			return s, fmt.Errorf("undone, but recording it failed (the next daemon start records it): %w", err)
 		}
 	}
@@ -100,10 +100,10 @@ func (m *Manager) finishUndo(ctx context.Context, id string, r workspace.Recover
 		if live(prev) {
 			prev = Stopped
 		}
-		if s, err = m.setState(s.ID, prev, ""); err != nil {
+		if s, err = mg.env.setState(s.ID, prev, ""); err != nil {
 			return s, fmt.Errorf("undone, but recording the session's state failed (the next daemon start records it): %w", err)
 		}
-		m.conf.track(ctx, s)
+		mg.track(ctx, s)
 	}
 	if err := workspace.JournalStep(journal, stepMarked); err != nil {
 		return s, err
@@ -111,28 +111,28 @@ func (m *Manager) finishUndo(ctx context.Context, id string, r workspace.Recover
 	return s, workspace.RemoveJournal(journal)
 }
 
-// recoverMerges finishes or rolls back a merge or undo a crash cut short,
+// recover finishes or rolls back a merge or undo a crash cut short,
 // including the steps after the target moved.
-func (m *Manager) recoverMerges(ctx context.Context, s Session) {
-	r, err := workspace.RecoverJournal(ctx, m.opts.Git, s.mergeJournal())
+func (mg *merges) recover(ctx context.Context, s Session) {
+	r, err := workspace.RecoverJournal(ctx, mg.git, s.mergeJournal())
 	if err != nil {
-		m.log.Error("recover merge", "session", s.Name, "err", err)
+		mg.log.Error("recover merge", "session", s.Name, "err", err)
 		return
 	}
 	if r.Outcome == workspace.RecoverNone {
 		return
 	}
-	m.log.Info("recovered merge", "session", s.Name, "outcome", r.Outcome, "op", r.Op, "step", r.Step)
+	mg.log.Info("recovered merge", "session", s.Name, "outcome", r.Outcome, "op", r.Op, "step", r.Step)
 	if r.Outcome != workspace.RecoverFinished {
 		return
 	}
 	switch r.Op {
 	case "merge":
-		_, err = m.finishMerge(ctx, s.ID, r)
+		_, err = mg.finishMerge(ctx, s.ID, r)
 	case "undo":
-		_, err = m.finishUndo(ctx, s.ID, r)
+		_, err = mg.finishUndo(ctx, s.ID, r)
 	}
 	if err != nil {
-		m.log.Error("recover merge: finish", "session", s.Name, "op", r.Op, "err", err)
+		mg.log.Error("recover merge: finish", "session", s.Name, "op", r.Op, "err", err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/studiod/studiod/agents/host"
@@ -39,14 +40,23 @@ type removal struct {
 	Updated    time.Time `json:"updated"`
 }
 
-func (s *Session) removalJournal() string { return s.Dir + "/rm.journal" }
+// removalJournal is where s's removal is journaled; "" (no journal) for a
+// session without a directory of its own.
+func (s *Session) removalJournal() string {
+	if s.Dir == "" {
+		return ""
+	}
+	return filepath.Join(s.Dir, "rm.journal")
+}
 
 // step records that step is done and runs the crash tests' hook.
 func (r *removal) step(path, step string) error {
 	r.Step = step
 	r.Updated = time.Now().UTC()
-	if err := workspace.WriteJSONAtomic(path, r); err != nil {
-		return fmt.Errorf("journal the removal: %w", err)
+	if path != "" {
+		if err := workspace.WriteJSONAtomic(path, r); err != nil {
+			return fmt.Errorf("journal the removal: %w", err)
+		}
 	}
 	workspace.CrashPoint(step)
 	return nil
@@ -138,6 +148,9 @@ func (m *Manager) recoverRemoval(ctx context.Context, id string) {
 // readRemoval reads the journal of a removal in progress; nil when there
 // is none.
 func readRemoval(path string) (*removal, error) {
+	if path == "" {
+		return nil, nil
+	}
 	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 
 	"github.com/studiod/studiod/workspace"
 )
@@ -48,7 +47,7 @@ func (m *Manager) Sync(ctx context.Context, ref Ref, req SyncRequest) (Session, 
 		return s, workspace.SyncResult{}, err
 	}
 	wt := s.Worktree
-	if _, err := os.Stat(wt); err != nil {
+	if !m.hasWorktree(ctx, s) {
 		wt = ""
 	}
 	lock := m.repoLock(repo.Root)

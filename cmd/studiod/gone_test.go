@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -58,7 +59,8 @@ func TestWorktreeDeletedByHand(t *testing.T) {
 
 // TestHintedSessionIdles: an agent that reported through $STUDIO_HOOK
 // that it was working, then went silent without another word, returns to
-// idle once silent for the idle timeout, as an agent without hooks does.
+// idle once silent for the idle timeout, as an agent without hooks does;
+// so it does after review feedback typed into it.
 func TestHintedSessionIdles(t *testing.T) {
 	repo := gittest.NewRepo(t, map[string]string{"a.txt": "a\n"})
 	home := newHome(t)
@@ -76,37 +78,64 @@ func TestHintedSessionIdles(t *testing.T) {
 	// It says "working" through $STUDIO_HOOK, and nothing more.
 	w.AwaitState(t, s.ID, protocol.StateWorking)
 	w.AwaitState(t, s.ID, protocol.StateIdle)
+
+	// Review comments typed into it put it to work; silent after them, it
+	// is idle again.
+	ref := protocol.SessionRef{Session: s.ID}
+	gittest.Write(t, s.Worktree, map[string]string{"a.txt": "b\n"})
+	w.Await(t, "the edit counted", func() bool { got, _ := w.Session(s.ID); return got.Changes.Files == 1 })
+	if _, err := c.Comment(t.Context(), protocol.CommentParams{SessionRef: ref, Path: "a.txt", StartLine: 1, EndLine: 1, Body: "why b?"}); err != nil {
+		t.Fatal(err)
+	}
+	before := len(w.Events(s.ID))
+	if _, err := c.Feedback(t.Context(), ref); err != nil {
+		t.Fatal(err)
+	}
+	w.Await(t, "working after the feedback, then idle", func() bool {
+		evs := w.Events(s.ID)[before:]
+		i := slices.IndexFunc(evs, func(e protocol.Session) bool { return e.State == protocol.StateWorking })
+		return i >= 0 && slices.ContainsFunc(evs[i:], func(e protocol.Session) bool { return e.State == protocol.StateIdle })
+	}, func() string { got, _ := w.Session(s.ID); return jsonString(got) })
 }
 
 // TestPoolDiskCapAfterRestart: the pool's trees from before a restart
-// count what they take on disk, and a cap lowered meanwhile is enforced on
-// the running daemon: it removes trees until the pool fits.
+// count what they take on disk, and a cap lowered meanwhile (or while the
+// daemon runs) is enforced on the running daemon: it removes trees until
+// the pool fits.
 func TestPoolDiskCapAfterRestart(t *testing.T) {
-	repo := gittest.NewRepo(t, map[string]string{"a.txt": gittest.Lines(2000), ".studio.toml": "[pool]\nsize = 2\n"})
-	home := newHome(t)
-	d := startDaemon(t, home)
-	c := d.client(nil)
-	var p protocol.PoolRepo
-	deadline := time.Now().Add(2 * time.Minute)
-	for p = poolOf(t, c, repo); len(p.Trees) < 2; p = poolOf(t, c, repo) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the pool never had 2 trees: %+v", p)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	one := p.Trees[0].Bytes
-	if one == 0 {
-		t.Fatalf("a pool tree takes 0 bytes: %+v", p)
-	}
-	d.kill9()
-	writeConfig(t, home, fmt.Sprintf("[pool]\nmax_disk = \"%d\"\n", one*3/2))
-	c = startDaemon(t, home).client(nil)
-	deadline = time.Now().Add(2 * time.Minute)
-	for p = poolOf(t, c, repo); len(p.Trees) != 1 || p.Bytes > one*3/2; p = poolOf(t, c, repo) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the pool is over its cap of %d bytes: %+v", one*3/2, p)
-		}
-		time.Sleep(50 * time.Millisecond)
+	for _, restart := range []bool{true, false} {
+		t.Run(map[bool]string{true: "restart", false: "running"}[restart], func(t *testing.T) {
+			repo := gittest.NewRepo(t, map[string]string{"a.txt": gittest.Lines(2000), ".studio.toml": "[pool]\nsize = 2\n"})
+			home := newHome(t)
+			d := startDaemon(t, home)
+			c := d.client(nil)
+			var p protocol.PoolRepo
+			deadline := time.Now().Add(2 * time.Minute)
+			for p = poolOf(t, c, repo); len(p.Trees) < 2; p = poolOf(t, c, repo) {
+				if time.Now().After(deadline) {
+					t.Fatalf("the pool never had 2 trees: %+v", p)
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			one := p.Trees[0].Bytes
+			if one == 0 {
+				t.Fatalf("a pool tree takes 0 bytes: %+v", p)
+			}
+			if restart {
+				d.kill9()
+			}
+			writeConfig(t, home, fmt.Sprintf("[pool]\nmax_disk = \"%d\"\n", one*3/2))
+			if restart {
+				c = startDaemon(t, home).client(nil)
+			}
+			deadline = time.Now().Add(2 * time.Minute)
+			for p = poolOf(t, c, repo); len(p.Trees) != 1 || p.Bytes > one*3/2; p = poolOf(t, c, repo) {
+				if time.Now().After(deadline) {
+					t.Fatalf("the pool is over its cap of %d bytes: %+v", one*3/2, p)
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+		})
 	}
 }
 

@@ -417,7 +417,9 @@ func TestBoardVerbs(t *testing.T) {
 	scr.keys("C-]")
 	scr.awaitStatus("back from attach two")
 
-	// L lands what fits (after asking): two's work reaches main.
+	// L lands what fits (after asking): two's work reaches main, once two
+	// is done with the line it was typed.
+	w.AwaitState(t, ids["two"], protocol.StateIdle)
 	scr.keys("L")
 	scr.awaitStatus("land every session that fits onto its target? y to go ahead:")
 	scr.typed("y")

@@ -317,6 +317,41 @@ export const e2e: HostTest[] = [
         },
     },
     {
+        name: "e2e: merging a session that waits for an answer asks first, and declining changes nothing",
+        skip,
+        timeoutMs: 60_000,
+        fn: async () => {
+            const { a } = state!;
+            const repo = a.ctx.workspaceFolders()[0]!;
+            // An agent with half its work done, asking a question.
+            const script = 'echo half > half.txt && $STUDIO_HOOK waiting "Deploy to staging?" && exec sleep 600';
+            const s = await a.ctx.request(p.spawn, { repo, name: "asker", command: ["sh", "-c", script] });
+            await waitFor(
+                () => a.ctx.sessions.get("asker")?.state === "waiting",
+                () => `asker waiting: ${describeSessions(a)}`,
+            );
+            // The person is asked, modally, and declines.
+            const w = vscode.window as unknown as Record<string, (...args: unknown[]) => unknown>;
+            const saved = w.showWarningMessage!;
+            const asked: string[] = [];
+            w.showWarningMessage = (...args: unknown[]) => {
+                asked.push(String(args[0]));
+                return Promise.resolve(undefined);
+            };
+            let r: unknown;
+            try {
+                r = await vscode.commands.executeCommand("studiod.merge", { session: s.id, strategy: "merge" });
+            } finally {
+                w.showWarningMessage = saved;
+            }
+            assert.equal(r, undefined, JSON.stringify(r));
+            assert.ok(asked.some((m) => m.startsWith("asker: ") && m.includes("waiting")), JSON.stringify(asked));
+            const now = await a.ctx.request(p.session, { session: s.id });
+            assert.equal(now.state, "waiting", JSON.stringify(now));
+            await a.ctx.request(p.stop, { session: s.id, force: true });
+        },
+    },
+    {
         name: "e2e: a plan is a group of the view: its task's session, and a task waiting for it saying so",
         skip,
         timeoutMs: 60_000,
