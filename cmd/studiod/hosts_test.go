@@ -554,3 +554,27 @@ waiting = ["Deploy to staging\\?"]
 	}
 	e.awaitOutput(s.ID, "answered yes")
 }
+
+// Many sessions on one host: more streams than one ssh connection carries
+// (sshd's MaxSessions, 10 by default), each session still followed.
+func TestHostManySessions(t *testing.T) {
+	e := newHostEnv(t, sshtest.Options{}, nil)
+	var ids []string
+	for i := range 7 {
+		s := e.spawn(fmt.Sprintf("s%d", i), "sh", "-c", fmt.Sprintf("echo hello %d > f%d.txt; echo started %d; exec cat", i, i, i))
+		e.follow(s.ID)
+		ids = append(ids, s.ID)
+	}
+	for i, id := range ids {
+		e.awaitOutput(id, fmt.Sprintf("started %d", i))
+		e.w.Await(t, fmt.Sprintf("session %d's file at home", i), func() bool {
+			d, err := e.c.Diff(t.Context(), protocol.DiffParams{SessionRef: protocol.SessionRef{Session: id}})
+			return err == nil && len(d.Files) == 1
+		})
+	}
+	for _, id := range ids {
+		if slices.Contains(e.w.States(id), protocol.StateDisconnected) {
+			t.Errorf("session %s went disconnected with its host up: %v", id, e.w.States(id))
+		}
+	}
+}
