@@ -30,6 +30,9 @@ type Config struct {
 	Roles    map[string]Role    `toml:"roles"`
 	// Notify is read from the user's config only (see notify.go).
 	Notify Notify `toml:"notify"`
+	// Hosts are the machines sessions may run on, from the user's config
+	// only (hosts.go).
+	Hosts map[string]HostConfig `toml:"hosts"`
 }
 
 // Gate configures what an agent hears, before it writes a file, of the
@@ -388,6 +391,9 @@ func (m *Manager) loadRepoConfig(ctx context.Context, root string) (*repoConfig,
 		return nil, invalidf("%v", err)
 	}
 	if err := repoNotify(c, path); err != nil {
+		return nil, err
+	}
+	if err := repoHosts(c, path); err != nil {
 		return nil, err
 	}
 	rc := &repoConfig{Path: path, Config: c, Commands: repoCommands(c)}

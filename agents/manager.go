@@ -98,7 +98,9 @@ type Manager struct {
 	// merges carries out single merges and undos (merge.go).
 	merges *merges
 	// pool keeps ready worktrees (pool.go); nil with a Host of the caller's.
-	pool       *pool
+	pool *pool
+	// hosts are the other machines sessions run on (hosts.go).
+	hosts      *hosts
 	who        whoCache
 	deliveries deliveries
 	gates      gateNotes
@@ -204,8 +206,11 @@ func New(ctx context.Context, opts Options) (*Manager, error) {
 		cancel()
 		return fail(err)
 	}
+	m.hosts = newHosts(m)
 	for _, s := range list {
-		s.Endpoints = m.proc(s.ID).Endpoints()
+		if s.Host = m.hosts.hostOf(s.ID); s.Host == "" {
+			s.Endpoints = m.proc(s.ID).Endpoints()
+		}
 		m.sessions[s.ID] = s
 	}
 	if local != nil {
@@ -221,6 +226,13 @@ func New(ctx context.Context, opts Options) (*Manager, error) {
 		m.pool = p
 		m.rt = &poolRuntime{Runtime: local, p: p}
 		p.recover(ctx)
+	}
+	m.hosts.mirror = m.rt
+	m.rt = &routeRuntime{Runtime: m.rt, hs: m.hosts}
+	for _, s := range list {
+		if s.Host != "" && live(s.State) {
+			s.Endpoints = m.proc(s.ID).Endpoints()
+		}
 	}
 	for _, s := range list {
 		if s.Worktree != "" {
@@ -263,6 +275,7 @@ func (m *Manager) Close() error {
 	m.integ.close()
 	m.conf.close()
 	m.wg.Wait()
+	m.hosts.close()
 	return m.store.close()
 }
 

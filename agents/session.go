@@ -77,6 +77,9 @@ type Session struct {
 	// Endpoints are where local tools reach the agent's process
 	// directly (the runtime says; not stored).
 	Endpoints host.Endpoints
+	// Host is the configured host the session runs on, "" for this
+	// machine (kept in the session's directory, hosts.go).
+	Host string
 	// Protocol is ProtocolACP for an agent driven over ACP, "" for a
 	// terminal agent.
 	Protocol string

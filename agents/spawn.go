@@ -42,6 +42,9 @@ type SpawnRequest struct {
 	Note string
 	// Gate overrides the repository's gate mode.
 	Gate string
+	// Host is the configured host to run the session on ("": this
+	// machine).
+	Host string
 }
 
 // Progress receives a short message at each step of a slow operation.
@@ -112,7 +115,7 @@ func (m *Manager) Spawn(ctx context.Context, req SpawnRequest, progress Progress
 			return Session{}, invalidf("agent profile %q has no command", agent)
 		}
 		argv, typed = drv.command(profile, req.Prompt)
-		if _, err := exec.LookPath(argv[0]); err != nil {
+		if _, err := exec.LookPath(argv[0]); err != nil && req.Host == "" {
 			return Session{}, invalidf("agent %q: command %q is not on PATH: install it or configure [agents.%s] command", agent, argv[0], agent)
 		}
 		for _, a := range argv {
@@ -128,9 +131,26 @@ func (m *Manager) Spawn(ctx context.Context, req SpawnRequest, progress Progress
 	if err != nil {
 		return Session{}, invalidf("log_limit: %v", err)
 	}
+	if req.Host != "" {
+		progress("reaching host " + req.Host)
+		if err := m.checkHostSpawn(ctx, req.Host, profile, cfg); err != nil {
+			return Session{}, err
+		}
+	}
 	s, err := m.reserve(ctx, repo, cfg, req, agent, argv)
 	if err != nil {
 		return Session{}, err
+	}
+	if req.Host != "" {
+		if err := m.hosts.bind(s.ID, req.Host); err != nil {
+			m.setState(s.ID, Failed, err.Error())
+			return Session{}, err
+		}
+		s.Host, s.Endpoints = req.Host, m.proc(s.ID).Endpoints()
+		m.updateDerived(s.ID, func(r *Session) bool {
+			r.Host, r.Endpoints = s.Host, s.Endpoints
+			return true
+		})
 	}
 	s.LogLimit = logLimit
 	log := m.log.With("session", s.Name)
@@ -143,7 +163,10 @@ func (m *Manager) Spawn(ctx context.Context, req SpawnRequest, progress Progress
 
 	if m.pool != nil && m.pool.claimedAt(s.Worktree) != nil {
 		progress("taking a ready worktree from the pool: " + s.Worktree)
-	} else {
+	}
+	if s.Host != "" {
+		progress("sending the base to host " + s.Host + " and creating the worktree there (mirrored at " + s.Worktree + ")")
+	} else if m.pool == nil || m.pool.claimedAt(s.Worktree) == nil {
 		progress("creating worktree " + s.Worktree)
 	}
 	ws, err := m.rt.Acquire(ctx, wsSpec(repo, s))

@@ -2,6 +2,7 @@ package agents
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"regexp"
@@ -158,6 +159,7 @@ func (sv *supervisor) run(ctx context.Context) {
 // returns how many bytes it took; when the shim drops a reader for lagging,
 // follow attaches again where it left off. It returns early when ctx ends.
 func (sv *supervisor) follow(ctx context.Context, offset int64, read func(io.Reader) int64, gone func()) {
+	retry := 100 * time.Millisecond
 	for ctx.Err() == nil {
 		st, err := sv.proc.Attach(ctx, offset)
 		if err != nil {
@@ -168,8 +170,23 @@ func (sv *supervisor) follow(ctx context.Context, offset int64, read func(io.Rea
 			if ctx.Err() != nil {
 				return
 			}
-			time.Sleep(100 * time.Millisecond)
+			wait := 100 * time.Millisecond
+			if errors.Is(err, host.ErrUnreachable) {
+				// A host out of reach: its agent may run on. Try again,
+				// less often the longer it lasts.
+				sv.m.disconnect(sv.id, err)
+				wait, retry = retry, min(retry*2, 2*time.Second)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(wait):
+			}
 			continue
+		}
+		retry = 100 * time.Millisecond
+		if sv.m.reconnected(sv.id) {
+			sv.poke()
 		}
 		stop := context.AfterFunc(ctx, func() { st.Close() })
 		offset = st.Offset() + read(st)
@@ -180,6 +197,10 @@ func (sv *supervisor) follow(ctx context.Context, offset int64, read func(io.Rea
 		if _, err := sv.proc.Status(ctx); err != nil {
 			if ctx.Err() != nil {
 				return
+			}
+			if errors.Is(err, host.ErrUnreachable) {
+				sv.m.disconnect(sv.id, err)
+				continue
 			}
 			sv.proc.WaitGone(2 * time.Second)
 			gone()
@@ -439,7 +460,9 @@ func (m *Manager) recover(ctx context.Context, s Session) {
 	}
 	p := cfg.Agents[s.Agent]
 	proc := m.proc(s.ID)
-	if _, err := proc.Status(ctx); err == nil {
+	// A session on a host out of reach is followed too: it shows
+	// disconnected until the host answers.
+	if _, err := proc.Status(ctx); err == nil || errors.Is(err, host.ErrUnreachable) {
 		if s.State == Starting {
 			s, _ = m.setState(s.ID, Working, "")
 		}

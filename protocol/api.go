@@ -56,6 +56,7 @@ type API interface {
 	ReviewBy(context.Context, ReviewByParams) (*Session, error)
 	Shutdown(context.Context, Empty) (*Empty, error)
 	Profiles(context.Context, ProfilesParams) (*ProfilesResult, error)
+	Hosts(context.Context, HostsParams) (*HostsResult, error)
 }
 
 // Handler serves one request from its raw params.

@@ -48,6 +48,7 @@ const (
 	MethodReviewBy   = "studio/reviewBy"
 	MethodShutdown   = "studio/shutdown"
 	MethodProfiles   = "studio/profiles"
+	MethodHosts      = "studio/hosts"
 )
 
 // Methods lists every request, in the order of the API interface.
@@ -92,6 +93,7 @@ var Methods = []string{
 	MethodReviewBy,
 	MethodShutdown,
 	MethodProfiles,
+	MethodHosts,
 }
 
 // Routes is the route table of api: each request's method name to a handler
@@ -139,6 +141,7 @@ func Routes(api API) map[string]Handler {
 		MethodReviewBy:   route(api.ReviewBy),
 		MethodShutdown:   route(api.Shutdown),
 		MethodProfiles:   route(api.Profiles),
+		MethodHosts:      route(api.Hosts),
 	}
 }
 
@@ -342,4 +345,9 @@ func (c *Client) Shutdown(ctx context.Context, p Empty) (*Empty, error) {
 // Profiles sends studio/profiles.
 func (c *Client) Profiles(ctx context.Context, p ProfilesParams) (*ProfilesResult, error) {
 	return call[ProfilesResult](ctx, c, MethodProfiles, p)
+}
+
+// Hosts sends studio/hosts.
+func (c *Client) Hosts(ctx context.Context, p HostsParams) (*HostsResult, error) {
+	return call[HostsResult](ctx, c, MethodHosts, p)
 }

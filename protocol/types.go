@@ -28,10 +28,13 @@ const (
 	StateStopped  = vocab.StateStopped
 	StateMerged   = vocab.StateMerged
 	StateRemoved  = vocab.StateRemoved
+	// StateDisconnected: the session's host cannot be reached; its agent
+	// may run on there, and the session reattaches when the host answers.
+	StateDisconnected = vocab.StateDisconnected
 )
 
 // States lists every state, in the order above.
-var States = []State{StateStarting, StateWorking, StateWaiting, StateIdle, StateExited, StateFailed, StateStopped, StateMerged, StateRemoved}
+var States = []State{StateStarting, StateWorking, StateWaiting, StateIdle, StateExited, StateFailed, StateStopped, StateMerged, StateRemoved, StateDisconnected}
 
 // Session is one agent working in its own worktree on its own branch.
 type Session struct {
@@ -93,6 +96,10 @@ type Session struct {
 	// Protocol (its log is then JSON lines, one message each); empty for a
 	// terminal agent.
 	Protocol string `json:"protocol,omitempty"`
+	// Host is the configured host the session runs on (config.toml's
+	// [hosts.NAME]); empty: the daemon's machine. Its worktree is then the
+	// daemon's copy of the host's latest snapshot.
+	Host string `json:"host,omitempty"`
 }
 
 // ProtocolACP is the Protocol of a session or profile whose agent is
@@ -213,6 +220,8 @@ type SpawnParams struct {
 	Note string `json:"note,omitempty"`
 	// Gate overrides the repository's gate mode for this session.
 	Gate GateMode `json:"gate,omitempty"`
+	// Host runs the session on a configured host ([hosts.NAME]).
+	Host string `json:"host,omitempty"`
 	// WorkDoneToken, when set, asks for $/progress notifications on this
 	// connection as the spawn goes through its steps (as in LSP).
 	WorkDoneToken any `json:"workDoneToken,omitempty"`
@@ -886,4 +895,32 @@ type FsmonitorResult struct {
 	Token string   `json:"token"`
 	Paths []string `json:"paths"`
 	Full  bool     `json:"full,omitempty"`
+}
+
+// HostsParams asks about the configured hosts, or one of them.
+type HostsParams struct {
+	Host string `json:"host,omitempty"`
+}
+
+// HostsResult lists the hosts of the user's config.
+type HostsResult struct {
+	Hosts []Host `json:"hosts"`
+}
+
+// Host is a configured machine sessions can run on, as it answered now.
+type Host struct {
+	Name      string `json:"name"`
+	SSH       string `json:"ssh"`
+	Dir       string `json:"dir"`
+	Reachable bool   `json:"reachable"`
+	// Error says why the host cannot hold sessions (unreachable, no git).
+	Error   string `json:"error,omitempty"`
+	Version string `json:"version,omitempty"` // studiod's there
+	Build   string `json:"build,omitempty"`
+	Git     string `json:"git,omitempty"`
+	Load    string `json:"load,omitempty"` // its load averages
+	// Sessions counts the agents running on the host; Here those of this
+	// daemon's sessions that are live there.
+	Sessions int `json:"sessions"`
+	Here     int `json:"here"`
 }

@@ -47,7 +47,7 @@ func (a *core) Spawn(ctx context.Context, p protocol.SpawnParams) (*protocol.Ses
 	sess, err := a.m.Spawn(context.WithoutCancel(ctx), agents.SpawnRequest{
 		Repo: p.Repo, Name: p.Name, Agent: p.Agent, Base: p.Base, Target: p.Target,
 		Prompt: p.Prompt, Command: p.Command, Rows: p.Rows, Cols: p.Cols,
-		Scopes: p.Scopes, Note: p.Note, Gate: string(p.Gate),
+		Scopes: p.Scopes, Note: p.Note, Gate: string(p.Gate), Host: p.Host,
 	}, pr.report)
 	if err != nil {
 		return nil, err

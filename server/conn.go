@@ -308,6 +308,15 @@ func (c *conn) streamOutput(ctx context.Context, id string, offset int64) {
 			return
 		}
 		st, err := c.s.agents.Attach(ctx, agents.Ref{Session: id}, offset)
+		if errors.Is(err, host.ErrUnreachable) {
+			// The session's host is out of reach: its output follows
+			// once it answers again.
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Second):
+			}
+			continue
+		}
 		if err != nil {
 			if !host.IsGone(err) {
 				c.s.log.Warn("attach for output", "session", s.Name, "err", err)

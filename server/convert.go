@@ -26,6 +26,7 @@ func wireSession(s agents.Session) protocol.Session {
 	}
 	p.Conversation = s.Conversation
 	p.Protocol = s.Protocol
+	p.Host = s.Host
 	p.PermissionMode = agents.PermissionMode(s.Command)
 	p.Scope, p.OutOfScope, p.Note, p.Gate = s.Scope, s.OutOfScope, s.Note, protocol.GateMode(s.Gate)
 	if a := s.Ask; a != nil {

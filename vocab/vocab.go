@@ -21,12 +21,15 @@ const (
 	StateStopped  State = "stopped"
 	StateMerged   State = "merged"
 	StateRemoved  State = "removed"
+	// StateDisconnected: the session's host cannot be reached; its agent
+	// may run on there, and the session reattaches when the host answers.
+	StateDisconnected State = "disconnected"
 )
 
 // Live reports whether an agent process may still be running in state s.
 func (s State) Live() bool {
 	switch s {
-	case StateStarting, StateWorking, StateWaiting, StateIdle:
+	case StateStarting, StateWorking, StateWaiting, StateIdle, StateDisconnected:
 		return true
 	}
 	return false
@@ -142,7 +145,7 @@ const ProtocolACP = "acp"
 
 // The lists, in the order declared: what a client or a test iterates.
 var (
-	States          = []State{StateStarting, StateWorking, StateWaiting, StateIdle, StateExited, StateFailed, StateStopped, StateMerged, StateRemoved}
+	States          = []State{StateStarting, StateWorking, StateWaiting, StateIdle, StateExited, StateFailed, StateStopped, StateMerged, StateRemoved, StateDisconnected}
 	WaitKinds       = []WaitKind{WaitPermission, WaitQuestion, WaitTrust, WaitLogin}
 	Answers         = []Answer{AnswerAllow, AnswerAlways, AnswerReject, AnswerNever}
 	Kinds           = []Kind{KindContent, KindModifyDelete, KindAddAdd, KindRename, KindBinary, KindMode, KindOverlap}

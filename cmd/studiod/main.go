@@ -170,7 +170,7 @@ Try it with no AI account: studiod demo`,
 		a.versionCmd(), a.hookCmd(), a.shutdownCmd(), a.demoCmd(), a.conflictsCmd(), a.whoCmd(), a.lspCmd(),
 		a.diffCmd(), a.commentCmd(), a.commentsCmd(), a.feedbackCmd(), a.mergeCmd(), a.undoCmd(),
 		a.previewCmd(), a.landCmd(), a.waitCmd(), a.syncCmd(), a.poolCmd(), a.salvageCmd(), a.restoreCmd(), a.planCmd(), a.reviewByCmd(),
-		shimCmd(), demoAgentCmd(), fsmonitorCmd(),
+		shimCmd(), demoAgentCmd(), fsmonitorCmd(), a.hostsCmd(), remoteCmd(),
 		a.mcpCmd(), a.mcpTokenCmd(), a.acpCmd(), a.uiCmd(),
 	)
 	return root

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -55,6 +56,7 @@ With -- the rest of the line is the command to run as the agent.`,
 	f.StringArrayVar(&p.Scopes, "scope", nil, "path glob of the area the session works in (repeatable), e.g. 'web/**'")
 	f.StringVar(&p.Note, "note", "", "what the session is for, shown to the other agents (default: the prompt's first line)")
 	f.StringVar((*string)(&p.Gate), "gate", "", "how the agent hears of other sessions' work before it writes: off, inform, ask or deny (default: the repo's [gate] mode)")
+	f.StringVar(&p.Host, "host", "", "run the session on this host of config.toml's [hosts] (see `studiod hosts`)")
 	return cmd
 }
 
@@ -146,7 +148,12 @@ func (a *app) lsCmd() *cobra.Command {
 					return nil
 				}
 				tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "NAME\tSTATE\tAGENT\tCHANGES\tSCOPE\tAGE\tREPO")
+				hosts := slices.ContainsFunc(res.Sessions, func(s protocol.Session) bool { return s.Host != "" })
+				if hosts {
+					fmt.Fprintln(tw, "NAME\tHOST\tSTATE\tAGENT\tCHANGES\tSCOPE\tAGE\tREPO")
+				} else {
+					fmt.Fprintln(tw, "NAME\tSTATE\tAGENT\tCHANGES\tSCOPE\tAGE\tREPO")
+				}
 				for _, s := range res.Sessions {
 					scope := "-"
 					if len(s.Scope) > 0 {
@@ -155,7 +162,11 @@ func (a *app) lsCmd() *cobra.Command {
 							scope += fmt.Sprintf(" (%d outside)", len(s.OutOfScope))
 						}
 					}
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Name, trunc(stateText(s), 40), s.Agent,
+					name := s.Name
+					if hosts {
+						name += "\t" + cmp.Or(s.Host, "local")
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", name, trunc(stateText(s), 40), s.Agent,
 						changesText(s.Changes), scope, age(s.Created), s.Repo)
 				}
 				return tw.Flush()

@@ -64,6 +64,7 @@ export const Method = {
     ReviewBy: "studio/reviewBy",
     Shutdown: "studio/shutdown",
     Profiles: "studio/profiles",
+    Hosts: "studio/hosts",
 } as const;
 
 /** Notifications from the daemon. */
@@ -122,6 +123,7 @@ export const State = {
     Stopped: "stopped",
     Merged: "merged",
     Removed: "removed",
+    Disconnected: "disconnected",
 } as const;
 export type State = (typeof State)[keyof typeof State];
 
@@ -220,7 +222,7 @@ export type Fix = (typeof Fix)[keyof typeof Fix];
 
 /** Reports whether an agent process may still be running in state s. */
 export function live(s: string): boolean {
-    return s === State.Starting || s === State.Working || s === State.Waiting || s === State.Idle;
+    return s === State.Starting || s === State.Working || s === State.Waiting || s === State.Idle || s === State.Disconnected;
 }
 
 // ---- types ----
@@ -297,6 +299,7 @@ export interface Session {
     socket?: string;
     log?: string;
     protocol?: string;
+    host?: string;
 }
 
 export interface Delivery {
@@ -454,6 +457,28 @@ export interface HookParams extends SessionRef {
 export interface HookResult {
     session: Session;
     output?: unknown;
+}
+
+export interface HostsParams {
+    host?: string;
+}
+
+export interface Host {
+    name: string;
+    ssh: string;
+    dir: string;
+    reachable: boolean;
+    error?: string;
+    version?: string;
+    build?: string;
+    git?: string;
+    load?: string;
+    sessions: number;
+    here: number;
+}
+
+export interface HostsResult {
+    hosts: Host[];
 }
 
 export interface LandParams {
@@ -842,6 +867,7 @@ export interface SpawnParams {
     scopes?: string[];
     note?: string;
     gate?: string;
+    host?: string;
     workDoneToken?: unknown;
 }
 
@@ -1053,6 +1079,7 @@ export const file = new Request<FileParams, FileResult>(Method.File);
 export const fsmonitor = new Request<FsmonitorParams, FsmonitorResult>(Method.Fsmonitor);
 export const hello = new Request<HelloParams, HelloResult>(Method.Hello);
 export const hook = new Request<HookParams, HookResult>(Method.Hook);
+export const hosts = new Request<HostsParams, HostsResult>(Method.Hosts);
 export const land = new Request<LandParams, LandResult>(Method.Land);
 export const merge = new Request<MergeParams, MergeResult>(Method.Merge);
 export const note = new Request<NoteParams, Session>(Method.Note);

@@ -51,6 +51,7 @@ M.method = {
   review_by = 'studio/reviewBy',
   shutdown = 'studio/shutdown',
   profiles = 'studio/profiles',
+  hosts = 'studio/hosts',
 }
 
 -- Notifications from the daemon.
@@ -109,6 +110,7 @@ M.state = {
   stopped = 'stopped',
   merged = 'merged',
   removed = 'removed',
+  disconnected = 'disconnected',
 }
 
 -- Conflict kinds.
@@ -197,6 +199,6 @@ M.fix = {
 }
 
 -- States in which an agent process may still be running.
-M.live = { ['starting'] = true, ['working'] = true, ['waiting'] = true, ['idle'] = true }
+M.live = { ['starting'] = true, ['working'] = true, ['waiting'] = true, ['idle'] = true, ['disconnected'] = true }
 
 return M
