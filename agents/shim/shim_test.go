@@ -158,7 +158,7 @@ func TestShimMissingCommand(t *testing.T) {
 func TestShimEndsWhileTerminalHeldOpen(t *testing.T) {
 	ctx := t.Context()
 	pidFile := filepath.Join(t.TempDir(), "holder")
-	spec, done := startShim(t, "sh", "-c", `sleep 1000 & echo $! > `+pidFile+`; echo started; exit 3`)
+	spec, done := startShim(t, "sh", "-c", `sleep 1000 & echo $! > `+pidFile+`; echo started; read x; exit 3`)
 	t.Cleanup(func() {
 		if b, err := os.ReadFile(pidFile); err == nil {
 			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
@@ -167,12 +167,15 @@ func TestShimEndsWhileTerminalHeldOpen(t *testing.T) {
 		}
 	})
 	st, err := Attach(ctx, spec.Socket, 0)
-	if err == nil {
-		defer st.Close()
-		io.Copy(io.Discard, st) // ends when the shim lets its clients go
-	} else if err != ErrGone {
+	if err != nil {
 		t.Fatal(err)
 	}
+	defer st.Close()
+	readUntil(t, st, "started")
+	if err := Input(ctx, spec.Socket, []byte("\r")); err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, st) // ends when the shim lets its clients go
 	select {
 	case err := <-done:
 		if err != nil {
