@@ -109,6 +109,9 @@ type Manager struct {
 	// snapLocks holds a *sync.Mutex per session ID, serializing snapshots
 	// through the session's private index.
 	snapLocks sync.Map
+	// pinned holds, per session ID, the snapshot commit SnapPrefix+ID
+	// points at (pinSnapshot).
+	pinned sync.Map
 	// snapCounts holds an *atomic.Int64 per repo root: snapshots taken,
 	// for git gc --auto.
 	snapCounts sync.Map
@@ -539,6 +542,7 @@ func (m *Manager) setChanges(ctx context.Context, id, commit string) {
 		paths = append(paths, f.Path)
 	}
 	oos := outOfScope(s.Scope, paths)
+	m.pinSnapshot(ctx, s, commit)
 	m.update(id, func(s *Session) bool {
 		if s.Changes == c && slices.Equal(s.OutOfScope, oos) {
 			return false

@@ -99,6 +99,7 @@ func (m *Manager) release(ctx context.Context, repo *workspace.Repo, s Session, 
 	if err := rec.step(journal, rmStepBranch); err != nil {
 		return RemoveResult{}, err
 	}
+	m.unpinSnapshot(ctx, repo.Root, s)
 	os.Remove(s.indexFile())
 	s, err := m.setState(s.ID, Removed, rec.Detail)
 	res.Session = s

@@ -381,3 +381,31 @@ func TestAnsweredEarlyExitIsNotAFailedStart(t *testing.T) {
 		t.Errorf("the worktree went with the answered session: %v", err)
 	}
 }
+
+// TestSnapshotPinned: a session's newest snapshot has a ref, so that a gc
+// pruning unreachable objects keeps the files its agent wrote and never
+// committed; removing the session deletes the ref.
+func TestSnapshotPinned(t *testing.T) {
+	r := newRig(t)
+	s, p := r.spawn("pinned")
+	gittest.Write(t, s.Worktree, map[string]string{"notes.txt": "written by the agent, never committed\n"})
+	blob := gittest.Git(t, s.Worktree, "hash-object", "notes.txt")
+	r.m.refreshChanges(t.Context(), s.ID)
+	r.await(s.ID, "its change stats", func(s Session) bool { return s.Changes.Files == 1 })
+	ref := gittest.Git(t, r.repo, "rev-parse", "--verify", SnapPrefix+s.ID)
+	if got := gittest.Git(t, r.repo, "rev-parse", ref+":notes.txt"); got != blob {
+		t.Fatalf("the pinned snapshot's notes.txt is %s, want %s", got, blob)
+	}
+	gittest.Git(t, r.repo, "prune", "--expire=now")
+	if _, err := gittest.Try(r.repo, "cat-file", "-e", blob); err != nil {
+		t.Fatalf("a prune took the agent's uncommitted file: %v", err)
+	}
+	p.End(0)
+	r.awaitState(s.ID, Exited)
+	if _, err := r.m.Remove(t.Context(), Ref{Session: s.ID}, false, true); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := gittest.Try(r.repo, "rev-parse", "--verify", "-q", SnapPrefix+s.ID); err == nil {
+		t.Errorf("the snapshot ref outlives the session: %s", out)
+	}
+}

@@ -69,6 +69,35 @@ func (m *Manager) snapshot(ctx context.Context, s Session) (workspace.Snapshot, 
 	return snap, err
 }
 
+// SnapPrefix names, per session, a ref to its newest snapshot. The objects
+// of work an agent never committed are referenced by nothing else, and a
+// gc (studiod's own or the person's) prunes unreachable objects two weeks
+// old, while the session's next snapshots still build on them.
+const SnapPrefix = "refs/studio/snap/"
+
+// pinSnapshot points SnapPrefix+s.ID at commit, s's newest snapshot; it
+// runs once a session's files have been quiet (setChanges), not on every
+// change.
+func (m *Manager) pinSnapshot(ctx context.Context, s Session, commit string) {
+	if v, ok := m.pinned.Load(s.ID); ok && v.(string) == commit {
+		return
+	}
+	if _, err := m.opts.Git.Run(ctx, s.Repo, "update-ref", SnapPrefix+s.ID, commit); err != nil {
+		m.log.Warn("keep the newest snapshot", "session", s.Name, "err", err)
+		return
+	}
+	m.pinned.Store(s.ID, commit)
+}
+
+// unpinSnapshot deletes s's snapshot ref: its work is kept elsewhere
+// (its branch, a salvage ref) once it is removed.
+func (m *Manager) unpinSnapshot(ctx context.Context, repo string, s Session) {
+	m.pinned.Delete(s.ID)
+	if _, err := m.opts.Git.Run(ctx, repo, "update-ref", "-d", SnapPrefix+s.ID); err != nil {
+		m.log.Warn("delete the snapshot ref", "session", s.Name, "err", err)
+	}
+}
+
 // gcEvery is how many snapshots of a repository go by between two
 // `git gc --auto` runs: snapshots leave loose objects behind.
 const gcEvery = 500
