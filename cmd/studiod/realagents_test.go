@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -929,4 +930,65 @@ trust_level = "trusted"
 	}
 	return []string{"PATH=" + bin + ":" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "CODEX_HOME=" + codexHome,
 		"FAKE_API_KEY=sk-fake", "OPENAI_API_KEY="}
+}
+
+// TestClaudeCodeUsage: the token counts the model reports reach the
+// session exactly, summed over its answers (an answer of text and a tool
+// call counted once), in `studiod show --json` and the text of `show`.
+func TestClaudeCodeUsage(t *testing.T) {
+	bin := fakemodel.AgentsBin(t, "claude")
+	home := newHome(t)
+	repo := gittest.NewRepo(t, map[string]string{"README.md": "hello\n"})
+	const name = "costly"
+	wt := filepath.Join(home, "data", "worktrees", filepath.Base(repo)+"-"+sha256Hex(repo)[:8], name)
+	fm := fakemodel.New(fakemodel.Script{Turns: []fakemodel.Turn{
+		{UserContains: "hello.py", Text: "I'll create it.", Tool: fakemodel.Call("Write", map[string]string{"file_path": filepath.Join(wt, "hello.py"), "content": "print('hello')\n"}),
+			Usage: &fakemodel.Usage{Input: 1203, Output: 57, CacheRead: 4096, CacheWrite: 811}},
+		{AfterToolResult: true, Text: "Done: hello.py is written.",
+			Usage: &fakemodel.Usage{Input: 42, Output: 9, CacheRead: 5007, CacheWrite: 60}},
+	}})
+	defer fm.Close()
+	const key = "sk-ant-fake-0123456789abcdefghijklmnop"
+	if err := os.MkdirAll(filepath.Join(home, "config"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(home, "config", "config.toml"),
+		[]byte("[agents.claude]\ncommand = [\"claude\", \"--permission-mode\", \"acceptEdits\", \"{prompt}\"]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d := startDaemonEnv(t, home, claudeEnv(t, bin, key, repo, fm.URL())...)
+	c, w := d.watch()
+	s, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: name, Agent: "claude", Prompt: "Create hello.py that prints hello"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := protocol.Usage{Input: 1203 + 42, Output: 57 + 9, CacheRead: 4096 + 5007, CacheWrite: 811 + 60}
+	w.Await(t, fmt.Sprintf("usage %v", want), func() bool {
+		got, _ := w.Session(s.ID)
+		return got.State == protocol.StateIdle && got.Usage != nil && *got.Usage == want
+	}, func() string {
+		got, _ := w.Session(s.ID)
+		return fmt.Sprintf("%s, usage %+v", got.State, got.Usage)
+	})
+
+	show := func(args ...string) []byte {
+		t.Helper()
+		cmd := exec.Command("studiod", append([]string{"show", name, "--repo", repo}, args...)...)
+		cmd.Env = append(os.Environ(), "STUDIOD_HOME="+home)
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("show %v: %v: %s", args, err, out)
+		}
+		return out
+	}
+	var got struct {
+		Usage map[string]any `json:"usage"`
+	}
+	if out := show("--json"); json.Unmarshal(out, &got) != nil ||
+		!reflect.DeepEqual(got.Usage, map[string]any{"input": 1245.0, "output": 66.0, "cacheRead": 9103.0, "cacheWrite": 871.0}) {
+		t.Errorf("show --json: usage %v, want the model's figures summed:\n%s", got.Usage, out)
+	}
+	if out := show(); !strings.Contains(string(out), "1245 tokens in, 66 out, 9103 read from the cache, 871 written to it") {
+		t.Errorf("show: no usage line with the model's figures:\n%s", out)
+	}
 }
