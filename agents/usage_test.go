@@ -1,0 +1,77 @@
+package agents
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// TestClaudeUsage sums a Claude Code transcript: an answer written as
+// several lines (one per block) counts once, lines without usage (the
+// person's, the CLI's own messages) and a line still being written count
+// not at all, and a cost counts where a line gives one.
+func TestClaudeUsage(t *testing.T) {
+	path, err := filepath.Abs(filepath.Join("testdata", "transcripts", "claude.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := claudeUsage(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cost := 0.25
+	want := &Usage{Input: 1245, Output: 66, CacheRead: 9103, CacheWrite: 871, Cost: &cost}
+	if !u.equal(want) {
+		t.Errorf("usage %+v (cost %v), want %+v (cost 0.25)", u, u.Cost, want)
+	}
+
+	empty := filepath.Join(t.TempDir(), "empty.jsonl")
+	if err := os.WriteFile(empty, []byte(`{"type":"user","message":{"role":"user","content":"hi"}}`+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if u, err := claudeUsage(empty); u != nil || err != nil {
+		t.Errorf("a transcript with no answer: %+v, %v; want nothing", u, err)
+	}
+	for _, bad := range []string{"transcript.jsonl", filepath.Join(t.TempDir(), "missing.jsonl"), t.TempDir()} {
+		if u, err := claudeUsage(bad); err == nil || u != nil {
+			t.Errorf("claudeUsage(%q) = %+v, %v; want an error", bad, u, err)
+		}
+	}
+}
+
+// TestStoreUsage: a session's usage survives the daemon's restart, cost
+// included, and a session without figures stays without.
+func TestStoreUsage(t *testing.T) {
+	ctx := t.Context()
+	db := filepath.Join(t.TempDir(), "db")
+	st, err := openStore(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cost := 0.0123
+	now := time.Now()
+	for _, r := range []*Session{
+		{ID: "a", Name: "a", State: Idle, Created: now, Updated: now, Usage: &Usage{Input: 1, Output: 2, CacheRead: 3, CacheWrite: 4, Cost: &cost}},
+		{ID: "b", Name: "b", State: Idle, Created: now.Add(time.Second), Updated: now},
+	} {
+		if err := st.put(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st.close()
+	if st, err = openStore(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	defer st.close()
+	all, err := st.all(ctx)
+	if err != nil || len(all) != 2 {
+		t.Fatalf("sessions: %d, %v", len(all), err)
+	}
+	if want := (&Usage{Input: 1, Output: 2, CacheRead: 3, CacheWrite: 4, Cost: &cost}); !all[0].Usage.equal(want) {
+		t.Errorf("usage after reopening: %+v, want %+v", all[0].Usage, want)
+	}
+	if all[1].Usage != nil {
+		t.Errorf("a session without figures has usage %+v after reopening", all[1].Usage)
+	}
+}
