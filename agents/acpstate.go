@@ -96,9 +96,13 @@ type acpState struct {
 	fatal              string // a session could not be opened
 	tools              map[string]*ToolCall
 	plan               []acp.PlanEntry
-	stderr             string // the agent's last line on stderr
-	exited             bool
-	starts             int // processes started in the session (as far as the log tells)
+	// usage sums the token counts of the turns' responses; cost is the
+	// session's cost in US dollars, as the last usage_update said.
+	usage  *Usage
+	cost   *float64
+	stderr string // the agent's last line on stderr
+	exited bool
+	starts int // processes started in the session (as far as the log tells)
 	// gate is what the edit gate said of open permissions, by tool call
 	// id: shown with the question, or, refused, answered by studiod.
 	gate map[string]gateMark
@@ -240,6 +244,10 @@ func (st *acpState) apply(rec host.Record) (act *activity) {
 		case u.Plan != nil:
 			st.plan = u.Plan.Entries
 			return &activity{plan: planSteps(st.plan)}
+		case u.UsageUpdate != nil:
+			if c := u.UsageUpdate.Cost; c != nil && c.Currency == "USD" {
+				st.cost = &c.Amount
+			}
 		case u.CurrentModeUpdate != nil && st.modes != nil:
 			st.modes.CurrentModeId = u.CurrentModeUpdate.CurrentModeId
 		}
@@ -306,6 +314,19 @@ func (st *acpState) response(req, m rpcMsg) {
 		var r acp.PromptResponse
 		json.Unmarshal(m.Result, &r)
 		st.stop = string(r.StopReason)
+		if u := r.Usage; u != nil {
+			if st.usage == nil {
+				st.usage = new(Usage)
+			}
+			st.usage.Input += int64(u.InputTokens)
+			st.usage.Output += int64(u.OutputTokens)
+			if u.CachedReadTokens != nil {
+				st.usage.CacheRead += int64(*u.CachedReadTokens)
+			}
+			if u.CachedWriteTokens != nil {
+				st.usage.CacheWrite += int64(*u.CachedWriteTokens)
+			}
+		}
 		if st.stop == "" {
 			st.stop = "end_turn"
 		}
@@ -436,6 +457,23 @@ func (st *acpState) ask(p acpPerm) *Ask {
 		a.Options = append(a.Options, Option{ID: string(o.OptionId), Kind: answerOfKind(o.Kind), Label: o.Name})
 	}
 	return a
+}
+
+// used is what the log says the session's model used; nil when it says
+// nothing.
+func (st *acpState) used() *Usage {
+	if st.usage == nil && st.cost == nil {
+		return nil
+	}
+	var u Usage
+	if st.usage != nil {
+		u = *st.usage
+	}
+	if st.cost != nil {
+		c := *st.cost
+		u.Cost = &c
+	}
+	return &u
 }
 
 // status is the session state the protocol says: ok is false before a

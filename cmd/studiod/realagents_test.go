@@ -262,8 +262,10 @@ type agentsCheck struct {
 // session: spawn → waiting with the permission (title "Write hello.py",
 // kind edit, the options it offers) → answer allow → hello.py written in
 // the worktree → idle with end_turn; the transcript shows the tool call;
-// stop leaves nothing running. The claude-acp profile switches the session
-// to mode "default" (the agent starts in auto, which asks nothing).
+// stop leaves nothing running; the session's usage is the model's token
+// counts summed, with the agent's cost. The claude-acp profile switches
+// the session to mode "default" (the agent starts in auto, which asks
+// nothing).
 func TestClaudeAgentACP(t *testing.T) {
 	bin := fakemodel.AgentsBin(t, "claude-agent-acp")
 	home := newHome(t)
@@ -271,8 +273,10 @@ func TestClaudeAgentACP(t *testing.T) {
 	const name = "hello-acp"
 	wt := filepath.Join(home, "data", "worktrees", filepath.Base(repo)+"-"+sha256Hex(repo)[:8], name)
 	fm := fakemodel.New(fakemodel.Script{Turns: []fakemodel.Turn{
-		{UserContains: "hello.py", Text: "I'll create it.", Tool: fakemodel.Call("Write", map[string]string{"file_path": filepath.Join(wt, "hello.py"), "content": "print('hello')\n"})},
-		{AfterToolResult: true, Text: "Done: hello.py is written."},
+		{UserContains: "hello.py", Text: "I'll create it.", Tool: fakemodel.Call("Write", map[string]string{"file_path": filepath.Join(wt, "hello.py"), "content": "print('hello')\n"}),
+			Usage: &fakemodel.Usage{Input: 1203, Output: 57, CacheRead: 4096, CacheWrite: 811}},
+		{AfterToolResult: true, Text: "Done: hello.py is written.",
+			Usage: &fakemodel.Usage{Input: 42, Output: 9, CacheRead: 5007, CacheWrite: 60}},
 	}})
 	defer fm.Close()
 	const key = "sk-ant-fake-0123456789abcdefghijklmnop"
@@ -304,11 +308,19 @@ func TestClaudeAgentACP(t *testing.T) {
 	if err != nil || !ans.Delivery.Confirmed {
 		t.Fatalf("answer: %+v, %v", ans, err)
 	}
-	if idle := w.AwaitState(t, s.ID, protocol.StateIdle); idle.Detail != "end_turn" {
+	idle := w.AwaitState(t, s.ID, protocol.StateIdle)
+	if idle.Detail != "end_turn" {
 		t.Errorf("idle detail %q, want end_turn", idle.Detail)
 	}
 	if b, err := os.ReadFile(filepath.Join(wt, "hello.py")); err != nil || string(b) != "print('hello')\n" {
 		t.Fatalf("hello.py in the worktree: %q, %v", b, err)
+	}
+	// The turn's response carries the model's token counts, summed.
+	if u, want := idle.Usage, (protocol.Usage{Input: 1203 + 42, Output: 57 + 9, CacheRead: 4096 + 5007, CacheWrite: 811 + 60}); u == nil ||
+		u.Input != want.Input || u.Output != want.Output || u.CacheRead != want.CacheRead || u.CacheWrite != want.CacheWrite {
+		t.Errorf("usage %v, want %v", u, want)
+	} else if u.Cost == nil || *u.Cost <= 0 {
+		t.Errorf("usage %v: no cost, though the agent's usage_update gives one", u)
 	}
 	tr := logs(t, home, s.ID)
 	for _, want := range []string{"> Create hello.py that prints hello", "── studiod: session/set_mode", "Write hello.py", "✓ answered: ", "── turn ended: end_turn"} {
