@@ -25,6 +25,7 @@ import (
 	"github.com/studiod/studiod/internal/gittest"
 	"github.com/studiod/studiod/internal/studiotest"
 	"github.com/studiod/studiod/protocol"
+	mcpface "github.com/studiod/studiod/server/mcp"
 )
 
 // writeJSON writes v to path as JSON.
@@ -1000,7 +1001,19 @@ func TestClaudeCodeUsage(t *testing.T) {
 		!reflect.DeepEqual(got.Usage, map[string]any{"input": 1245.0, "output": 66.0, "cacheRead": 9103.0, "cacheWrite": 871.0}) {
 		t.Errorf("show --json: usage %v, want the model's figures summed:\n%s", got.Usage, out)
 	}
-	if out := show(); !strings.Contains(string(out), "1245 tokens in, 66 out, 9103 read from the cache, 871 written to it") {
+	const words = "1245 tokens in, 66 out, 9103 read from the cache, 871 written to it"
+	if out := show(); !strings.Contains(string(out), words) {
 		t.Errorf("show: no usage line with the model's figures:\n%s", out)
+	}
+	ls := exec.Command("studiod", "ls", "--json", "--repo", repo)
+	ls.Env = append(os.Environ(), "STUDIOD_HOME="+home)
+	out, err := ls.Output()
+	var list protocol.SessionsResult
+	if err != nil || json.Unmarshal(out, &list) != nil || len(list.Sessions) != 1 || list.Sessions[0].Usage == nil || *list.Sessions[0].Usage != want {
+		t.Errorf("ls --json: %s (%v), want the session with usage %v", out, err, want)
+	}
+	var got2 protocol.Session
+	if text := newGoSDK(t, home, repo).call(mcpface.ToolGetSession, map[string]any{"session": name}, &got2); got2.Usage == nil || *got2.Usage != want || !strings.Contains(text, words) {
+		t.Errorf("MCP get_session: usage %v, text %q; want %v in both", got2.Usage, text, want)
 	}
 }
