@@ -81,7 +81,7 @@ func (m *Manager) applyHook(ctx context.Context, ref Ref, kind string, e hookEve
 	}
 	var usage *Usage
 	if e.transcript != "" {
-		if usage, err = claudeUsage(e.transcript); err != nil {
+		if usage, err = m.transcripts.usage(s.ID, e.transcript); err != nil {
 			m.log.Warn("session usage", "session", s.Name, "err", err)
 		}
 	}

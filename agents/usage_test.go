@@ -40,6 +40,44 @@ func TestClaudeUsage(t *testing.T) {
 	}
 }
 
+// TestTranscriptsIncremental: reading a transcript as Claude Code writes
+// it, a hook at a time, gives the figures a reading of the whole gives:
+// a line cut short waits for its end, an answer's later line replaces its
+// earlier one, and a transcript written anew is read from its start.
+func TestTranscriptsIncremental(t *testing.T) {
+	whole, err := os.ReadFile(filepath.Join("testdata", "transcripts", "claude.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "t.jsonl")
+	var ts transcripts
+	var got *Usage
+	// Cut after each line and in the middle of each.
+	for end := 1; end <= len(whole); end += 97 {
+		if err := os.WriteFile(path, whole[:end], 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if got, err = ts.usage("s", path); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(path, whole, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = ts.usage("s", path)
+	want, err := claudeUsage(path)
+	if err != nil || !got.equal(want) || got.Input != 1245 {
+		t.Errorf("read in pieces: %+v; whole: %+v, %v", got, want, err)
+	}
+	// A shorter file is a new transcript.
+	if err := os.WriteFile(path, []byte(`{"type":"assistant","message":{"id":"m","usage":{"input_tokens":7,"output_tokens":1}}}`+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ = ts.usage("s", path); got == nil || got.Input != 7 || got.Output != 1 || got.CacheRead != 0 {
+		t.Errorf("after the transcript was written anew: %+v, want 7 in, 1 out", got)
+	}
+}
+
 // TestStoreUsage: a session's usage survives the daemon's restart, cost
 // included, and a session without figures stays without.
 func TestStoreUsage(t *testing.T) {
