@@ -96,13 +96,15 @@ type acpState struct {
 	fatal              string // a session could not be opened
 	tools              map[string]*ToolCall
 	plan               []acp.PlanEntry
-	// usage sums the token counts of the turns' responses; cost is the
-	// session's cost in US dollars, as the last usage_update said.
-	usage  *Usage
-	cost   *float64
-	stderr string // the agent's last line on stderr
-	exited bool
-	starts int // processes started in the session (as far as the log tells)
+	// usage sums the token counts of the turns' responses, over every
+	// process of the session; cost is the process's cost in US dollars, as
+	// its last usage_update said, and spent what the earlier processes'
+	// came to.
+	usage       *Usage
+	cost, spent *float64
+	stderr      string // the agent's last line on stderr
+	exited      bool
+	starts      int // processes started in the session (as far as the log tells)
 	// gate is what the edit gate said of open permissions, by tool call
 	// id: shown with the question, or, refused, answered by studiod.
 	gate map[string]gateMark
@@ -164,8 +166,10 @@ func (st *acpState) apply(rec host.Record) (act *activity) {
 	case host.FromShim:
 		if strings.HasPrefix(rec.Text, "started") {
 			// A new process: a new connection, nothing of the old one
-			// is pending. The conversation id survives (session/load).
-			*st = acpState{worktree: st.worktree, sessionID: st.sessionID, requests: map[string]rpcMsg{}, tools: map[string]*ToolCall{}, plan: st.plan, starts: st.starts + 1}
+			// is pending. The conversation id survives (session/load), and
+			// so does what the session used.
+			*st = acpState{worktree: st.worktree, sessionID: st.sessionID, requests: map[string]rpcMsg{}, tools: map[string]*ToolCall{}, plan: st.plan, starts: st.starts + 1,
+				usage: st.usage, spent: addCost(st.spent, st.cost)}
 		} else {
 			st.exited = true
 		}
@@ -462,18 +466,31 @@ func (st *acpState) ask(p acpPerm) *Ask {
 // used is what the log says the session's model used; nil when it says
 // nothing.
 func (st *acpState) used() *Usage {
-	if st.usage == nil && st.cost == nil {
+	cost := addCost(st.spent, st.cost)
+	if st.usage == nil && cost == nil {
 		return nil
 	}
 	var u Usage
 	if st.usage != nil {
 		u = *st.usage
 	}
-	if st.cost != nil {
-		c := *st.cost
-		u.Cost = &c
-	}
+	u.Cost = cost
 	return &u
+}
+
+// addCost adds two costs, either unknown (nil).
+func addCost(a, b *float64) *float64 {
+	switch {
+	case a == nil && b == nil:
+		return nil
+	case a == nil:
+		a, b = b, a
+	}
+	c := *a
+	if b != nil {
+		c += *b
+	}
+	return &c
 }
 
 // status is the session state the protocol says: ok is false before a

@@ -1,10 +1,13 @@
 package agents
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/studiod/studiod/agents/host"
 )
 
 // TestClaudeUsage sums a Claude Code transcript: an answer written as
@@ -111,5 +114,33 @@ func TestStoreUsage(t *testing.T) {
 	}
 	if all[1].Usage != nil {
 		t.Errorf("a session without figures has usage %+v after reopening", all[1].Usage)
+	}
+}
+
+// TestACPUsage: an ACP session's usage is its turns' token counts summed
+// and its cost what each process's last usage_update said, added up over
+// the processes of the session (an agent started again after it exited).
+func TestACPUsage(t *testing.T) {
+	st := newACPState(t.TempDir())
+	rec := func(from, msg string) {
+		st.apply(host.Record{From: from, Msg: json.RawMessage(msg)})
+	}
+	turn := func(id, usage, cost string) {
+		rec(host.FromClient, `{"jsonrpc":"2.0","id":`+id+`,"method":"session/prompt","params":{"sessionId":"s1","prompt":[]}}`)
+		rec(host.FromAgent, `{"jsonrpc":"2.0","method":"session/update","params":{"sessionId":"s1","update":{"sessionUpdate":"usage_update","used":100,"size":200000,"cost":{"amount":`+cost+`,"currency":"USD"}}}}`)
+		rec(host.FromAgent, `{"jsonrpc":"2.0","id":`+id+`,"result":{"stopReason":"end_turn","usage":`+usage+`}}`)
+	}
+	if st.used() != nil {
+		t.Fatalf("usage %+v before any turn", st.used())
+	}
+	st.apply(host.Record{From: host.FromShim, Text: "started"})
+	turn("1", `{"inputTokens":10,"outputTokens":2,"cachedReadTokens":100,"cachedWriteTokens":5,"totalTokens":117}`, "0.5")
+	turn("2", `{"inputTokens":1,"outputTokens":1,"totalTokens":2}`, "0.75")
+	st.apply(host.Record{From: host.FromShim, Text: "exited 0"})
+	st.apply(host.Record{From: host.FromShim, Text: "started"})
+	turn("1", `{"inputTokens":3,"outputTokens":4,"cachedReadTokens":7,"cachedWriteTokens":0,"totalTokens":14}`, "0.25")
+	cost := 1.0
+	if got, want := st.used(), (&Usage{Input: 14, Output: 7, CacheRead: 107, CacheWrite: 5, Cost: &cost}); !got.equal(want) {
+		t.Errorf("usage %+v (cost %v), want %+v (cost 1)", got, *got.Cost, want)
 	}
 }
