@@ -151,11 +151,15 @@ func (d *acpConn) publish() {
 		state, detail = Working, "" // the next prompt goes at once
 	}
 	conv := d.st.sessionID
+	usage := d.st.used()
 	d.mu.Unlock()
 	d.m.update(d.id, func(s *Session) bool {
 		changed := false
 		if conv != "" && s.Conversation != conv {
 			s.Conversation, changed = conv, true
+		}
+		if usage != nil && !usage.equal(s.Usage) {
+			s.Usage, changed = usage, true
 		}
 		if !ok || !live(s.State) {
 			return changed

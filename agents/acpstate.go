@@ -96,9 +96,15 @@ type acpState struct {
 	fatal              string // a session could not be opened
 	tools              map[string]*ToolCall
 	plan               []acp.PlanEntry
-	stderr             string // the agent's last line on stderr
-	exited             bool
-	starts             int // processes started in the session (as far as the log tells)
+	// usage sums the token counts of the turns' responses, over every
+	// process of the session; cost is the process's cost in US dollars, as
+	// its last usage_update said, and spent what the earlier processes'
+	// came to.
+	usage       *Usage
+	cost, spent *float64
+	stderr      string // the agent's last line on stderr
+	exited      bool
+	starts      int // processes started in the session (as far as the log tells)
 	// gate is what the edit gate said of open permissions, by tool call
 	// id: shown with the question, or, refused, answered by studiod.
 	gate map[string]gateMark
@@ -160,8 +166,10 @@ func (st *acpState) apply(rec host.Record) (act *activity) {
 	case host.FromShim:
 		if strings.HasPrefix(rec.Text, "started") {
 			// A new process: a new connection, nothing of the old one
-			// is pending. The conversation id survives (session/load).
-			*st = acpState{worktree: st.worktree, sessionID: st.sessionID, requests: map[string]rpcMsg{}, tools: map[string]*ToolCall{}, plan: st.plan, starts: st.starts + 1}
+			// is pending. The conversation id survives (session/load), and
+			// so does what the session used.
+			*st = acpState{worktree: st.worktree, sessionID: st.sessionID, requests: map[string]rpcMsg{}, tools: map[string]*ToolCall{}, plan: st.plan, starts: st.starts + 1,
+				usage: st.usage, spent: addCost(st.spent, st.cost)}
 		} else {
 			st.exited = true
 		}
@@ -240,6 +248,10 @@ func (st *acpState) apply(rec host.Record) (act *activity) {
 		case u.Plan != nil:
 			st.plan = u.Plan.Entries
 			return &activity{plan: planSteps(st.plan)}
+		case u.UsageUpdate != nil:
+			if c := u.UsageUpdate.Cost; c != nil && c.Currency == "USD" {
+				st.cost = &c.Amount
+			}
 		case u.CurrentModeUpdate != nil && st.modes != nil:
 			st.modes.CurrentModeId = u.CurrentModeUpdate.CurrentModeId
 		}
@@ -306,6 +318,19 @@ func (st *acpState) response(req, m rpcMsg) {
 		var r acp.PromptResponse
 		json.Unmarshal(m.Result, &r)
 		st.stop = string(r.StopReason)
+		if u := r.Usage; u != nil {
+			if st.usage == nil {
+				st.usage = new(Usage)
+			}
+			st.usage.Input += int64(u.InputTokens)
+			st.usage.Output += int64(u.OutputTokens)
+			if u.CachedReadTokens != nil {
+				st.usage.CacheRead += int64(*u.CachedReadTokens)
+			}
+			if u.CachedWriteTokens != nil {
+				st.usage.CacheWrite += int64(*u.CachedWriteTokens)
+			}
+		}
 		if st.stop == "" {
 			st.stop = "end_turn"
 		}
@@ -436,6 +461,36 @@ func (st *acpState) ask(p acpPerm) *Ask {
 		a.Options = append(a.Options, Option{ID: string(o.OptionId), Kind: answerOfKind(o.Kind), Label: o.Name})
 	}
 	return a
+}
+
+// used is what the log says the session's model used; nil when it says
+// nothing.
+func (st *acpState) used() *Usage {
+	cost := addCost(st.spent, st.cost)
+	if st.usage == nil && cost == nil {
+		return nil
+	}
+	var u Usage
+	if st.usage != nil {
+		u = *st.usage
+	}
+	u.Cost = cost
+	return &u
+}
+
+// addCost adds two costs, either unknown (nil).
+func addCost(a, b *float64) *float64 {
+	switch {
+	case a == nil && b == nil:
+		return nil
+	case a == nil:
+		a, b = b, a
+	}
+	c := *a
+	if b != nil {
+		c += *b
+	}
+	return &c
 }
 
 // status is the session state the protocol says: ok is false before a

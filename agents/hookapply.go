@@ -79,6 +79,12 @@ func (m *Manager) applyHook(ctx context.Context, ref Ref, kind string, e hookEve
 	if e.refused != "" {
 		m.noteRefusal(s, e.refused)
 	}
+	var usage *Usage
+	if e.transcript != "" {
+		if usage, err = m.transcripts.usage(s.ID, e.transcript); err != nil {
+			m.log.Warn("session usage", "session", s.Name, "err", err)
+		}
+	}
 	if e.state != "" {
 		if sv := m.supervisorOf(s.ID); sv != nil {
 			sv.mu.Lock()
@@ -95,6 +101,9 @@ func (m *Manager) applyHook(ctx context.Context, ref Ref, kind string, e hookEve
 		changed := false
 		if e.conversation != "" && r.Conversation == "" {
 			r.Conversation, changed = e.conversation, true
+		}
+		if usage != nil && !usage.equal(r.Usage) {
+			r.Usage, changed = usage, true
 		}
 		// Codex also reports the turns of its side threads (titles):
 		// only the session's own conversation moves its state.

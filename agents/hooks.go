@@ -45,6 +45,9 @@ type hookEvent struct {
 	// shell says the tool that ran was a shell command, which may have
 	// written any file.
 	shell bool
+	// transcript is the agent's session transcript, read for the
+	// session's usage when set.
+	transcript string
 	// refused is the line of the tool's response saying a write was
 	// refused for a read-only file system (sandboxreport.go).
 	refused string
@@ -83,6 +86,7 @@ type hookPayload struct {
 	Message          string          `json:"message"`
 	Error            string          `json:"error"`
 	LastMessage      string          `json:"last_assistant_message"`
+	TranscriptPath   string          `json:"transcript_path"`
 	Details          struct {
 		Type     string `json:"type"`
 		Title    string `json:"title"`
@@ -108,6 +112,7 @@ func (p hookPayload) claude() hookEvent {
 		e.state, e.ran, e.ranTool = Working, p.ToolUseID, true
 		e.refused = sandboxRefusal(p.ToolResponse)
 		e.wrote, e.cwd, e.shell = p.toolFile(), p.Cwd, shellTools[p.ToolName]
+		e.transcript = p.TranscriptPath
 	case "PostToolBatch", "PermissionDenied", "SubagentStart":
 		e.state = Working
 	case "PermissionRequest":
@@ -124,9 +129,9 @@ func (p hookPayload) claude() hookEvent {
 			e.state = Idle
 		}
 	case "Stop":
-		e.state = Idle
+		e.state, e.transcript = Idle, p.TranscriptPath
 	case "StopFailure":
-		e.state = Idle
+		e.state, e.transcript = Idle, p.TranscriptPath
 		e.detail = "the turn failed: " + firstNonEmpty(oneLine(p.LastMessage), p.Error)
 	}
 	return e

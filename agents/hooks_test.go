@@ -17,15 +17,16 @@ func TestDecodeHook(t *testing.T) {
 		question, subject   string
 		conversation, quote string // quote: the prompt text a delivery is confirmed by
 		detail              string
+		transcript          bool // the hook names the transcript, read for usage
 	}{
 		{kind: HooksClaude, file: "claude/session-start.json", conversation: "11111111-2222-4333-8444-555555555555"},
 		{kind: HooksClaude, file: "claude/user-prompt-submit.json", state: Working, quote: "Create hello.py that prints hello"},
 		{kind: HooksClaude, file: "claude/pre-tool-use-write.json", state: Working},
 		{kind: HooksClaude, file: "claude/permission-request.json", state: Waiting, question: "Write hello.py?", subject: "hello.py"},
 		{kind: HooksClaude, file: "claude/notification-permission-prompt.json", state: Waiting, question: "Claude needs your permission"},
-		{kind: HooksClaude, file: "claude/post-tool-use.json", state: Working},
-		{kind: HooksClaude, file: "claude/stop.json", state: Idle},
-		{kind: HooksClaude, file: "claude/stop-failure.json", state: Idle, detail: "the turn failed: API Error: 400 fakemodel: scripted failure"},
+		{kind: HooksClaude, file: "claude/post-tool-use.json", state: Working, transcript: true},
+		{kind: HooksClaude, file: "claude/stop.json", state: Idle, transcript: true},
+		{kind: HooksClaude, file: "claude/stop-failure.json", state: Idle, detail: "the turn failed: API Error: 400 fakemodel: scripted failure", transcript: true},
 		{kind: HooksClaude, file: "claude/notification-idle-prompt.json", state: Idle},
 		{kind: HooksClaude, file: "claude/session-end-exit.json"},
 		{kind: HooksClaude, file: "claude/message-display.json"},
@@ -63,6 +64,9 @@ func TestDecodeHook(t *testing.T) {
 			}
 			if e.prompt != (tc.quote != "") || e.promptText != tc.quote {
 				t.Errorf("prompt: got %v %q, want %q", e.prompt, e.promptText, tc.quote)
+			}
+			if (e.transcript != "") != tc.transcript {
+				t.Errorf("transcript: got %q, want one: %v", e.transcript, tc.transcript)
 			}
 			if e.detail != tc.detail {
 				t.Errorf("detail: got %q, want %q", e.detail, tc.detail)

@@ -103,7 +103,9 @@ type Manager struct {
 	hosts      *hosts
 	who        whoCache
 	deliveries deliveries
-	gates      gateNotes
+	// transcripts are the agents' transcripts read for their usage.
+	transcripts transcripts
+	gates       gateNotes
 	// answerLocks holds a *sync.Mutex per session ID: one answer at a time.
 	answerLocks sync.Map
 	// snapLocks holds a *sync.Mutex per session ID, serializing snapshots

@@ -101,6 +101,7 @@ func (m *Manager) release(ctx context.Context, repo *workspace.Repo, s Session, 
 	}
 	m.unpinSnapshot(ctx, repo.Root, s)
 	os.Remove(s.indexFile())
+	m.transcripts.forget(s.ID)
 	s, err := m.setState(s.ID, Removed, rec.Detail)
 	res.Session = s
 	if err != nil {

@@ -51,6 +51,8 @@ type Session struct {
 	Ask *Ask
 	// Conversation is the agent's own id for the session's conversation.
 	Conversation string
+	// Usage is what the agent reports its model used; nil: nothing yet.
+	Usage *Usage
 	// Scope are path globs of the area the session works in (none: anywhere);
 	// OutOfScope the paths it changed outside them.
 	Scope      []string
@@ -139,6 +141,14 @@ func (s *Session) clone() Session {
 	if s.ExitCode != nil {
 		v := *s.ExitCode
 		c.ExitCode = &v
+	}
+	if s.Usage != nil {
+		u := *s.Usage
+		if u.Cost != nil {
+			v := *u.Cost
+			u.Cost = &v
+		}
+		c.Usage = &u
 	}
 	return c
 }

@@ -2,6 +2,7 @@ package protocol
 
 import (
 	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/studiod/studiod/vocab"
@@ -59,6 +60,9 @@ type Session struct {
 	// Conversation is the agent's own id for this session's conversation,
 	// when it has one (feedback after exit resumes exactly that one).
 	Conversation string `json:"conversation,omitempty"`
+	// Usage is what the session's agent reports its model used, from the
+	// agent's own figures; absent until the agent reports any.
+	Usage *Usage `json:"usage,omitempty"`
 	// Scope is the area the session is meant to work in: path globs
 	// relative to the repository ("web/**"); empty means anywhere.
 	Scope []string `json:"scope,omitempty"`
@@ -116,6 +120,28 @@ type Changes struct {
 	Files     int `json:"files"`
 	Additions int `json:"additions"`
 	Deletions int `json:"deletions"`
+}
+
+// Usage is what a session's model used, summed over the session: tokens
+// sent besides the prompt cache's (Input), tokens answered (Output),
+// tokens read from the prompt cache (CacheRead) and written to it
+// (CacheWrite), and the cost in US dollars when the agent reports one.
+type Usage struct {
+	Input      int64    `json:"input"`
+	Output     int64    `json:"output"`
+	CacheRead  int64    `json:"cacheRead"`
+	CacheWrite int64    `json:"cacheWrite"`
+	Cost       *float64 `json:"cost,omitempty"`
+}
+
+// String says the usage in words: "1200 tokens in, 340 out, 5000 read
+// from the cache, 800 written to it, $0.0123".
+func (u Usage) String() string {
+	s := fmt.Sprintf("%d tokens in, %d out, %d read from the cache, %d written to it", u.Input, u.Output, u.CacheRead, u.CacheWrite)
+	if u.Cost != nil {
+		s += fmt.Sprintf(", $%.4f", *u.Cost)
+	}
+	return s
 }
 
 // WaitKind says what kind of answer a waiting session needs.

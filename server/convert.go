@@ -25,6 +25,9 @@ func wireSession(s agents.Session) protocol.Session {
 		p.Socket = s.Endpoints.Socket
 	}
 	p.Conversation = s.Conversation
+	if u := s.Usage; u != nil {
+		p.Usage = &protocol.Usage{Input: u.Input, Output: u.Output, CacheRead: u.CacheRead, CacheWrite: u.CacheWrite, Cost: u.Cost}
+	}
 	p.Protocol = s.Protocol
 	p.Host = s.Host
 	p.PermissionMode = agents.PermissionMode(s.Command)

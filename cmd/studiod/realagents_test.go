@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -24,6 +25,7 @@ import (
 	"github.com/studiod/studiod/internal/gittest"
 	"github.com/studiod/studiod/internal/studiotest"
 	"github.com/studiod/studiod/protocol"
+	mcpface "github.com/studiod/studiod/server/mcp"
 )
 
 // writeJSON writes v to path as JSON.
@@ -261,8 +263,10 @@ type agentsCheck struct {
 // session: spawn → waiting with the permission (title "Write hello.py",
 // kind edit, the options it offers) → answer allow → hello.py written in
 // the worktree → idle with end_turn; the transcript shows the tool call;
-// stop leaves nothing running. The claude-acp profile switches the session
-// to mode "default" (the agent starts in auto, which asks nothing).
+// stop leaves nothing running; the session's usage is the model's token
+// counts summed, with the agent's cost. The claude-acp profile switches
+// the session to mode "default" (the agent starts in auto, which asks
+// nothing).
 func TestClaudeAgentACP(t *testing.T) {
 	bin := fakemodel.AgentsBin(t, "claude-agent-acp")
 	home := newHome(t)
@@ -270,8 +274,10 @@ func TestClaudeAgentACP(t *testing.T) {
 	const name = "hello-acp"
 	wt := filepath.Join(home, "data", "worktrees", filepath.Base(repo)+"-"+sha256Hex(repo)[:8], name)
 	fm := fakemodel.New(fakemodel.Script{Turns: []fakemodel.Turn{
-		{UserContains: "hello.py", Text: "I'll create it.", Tool: fakemodel.Call("Write", map[string]string{"file_path": filepath.Join(wt, "hello.py"), "content": "print('hello')\n"})},
-		{AfterToolResult: true, Text: "Done: hello.py is written."},
+		{UserContains: "hello.py", Text: "I'll create it.", Tool: fakemodel.Call("Write", map[string]string{"file_path": filepath.Join(wt, "hello.py"), "content": "print('hello')\n"}),
+			Usage: &fakemodel.Usage{Input: 1203, Output: 57, CacheRead: 4096, CacheWrite: 811}},
+		{AfterToolResult: true, Text: "Done: hello.py is written.",
+			Usage: &fakemodel.Usage{Input: 42, Output: 9, CacheRead: 5007, CacheWrite: 60}},
 	}})
 	defer fm.Close()
 	const key = "sk-ant-fake-0123456789abcdefghijklmnop"
@@ -303,11 +309,19 @@ func TestClaudeAgentACP(t *testing.T) {
 	if err != nil || !ans.Delivery.Confirmed {
 		t.Fatalf("answer: %+v, %v", ans, err)
 	}
-	if idle := w.AwaitState(t, s.ID, protocol.StateIdle); idle.Detail != "end_turn" {
+	idle := w.AwaitState(t, s.ID, protocol.StateIdle)
+	if idle.Detail != "end_turn" {
 		t.Errorf("idle detail %q, want end_turn", idle.Detail)
 	}
 	if b, err := os.ReadFile(filepath.Join(wt, "hello.py")); err != nil || string(b) != "print('hello')\n" {
 		t.Fatalf("hello.py in the worktree: %q, %v", b, err)
+	}
+	// The turn's response carries the model's token counts, summed.
+	if u, want := idle.Usage, (protocol.Usage{Input: 1203 + 42, Output: 57 + 9, CacheRead: 4096 + 5007, CacheWrite: 811 + 60}); u == nil ||
+		u.Input != want.Input || u.Output != want.Output || u.CacheRead != want.CacheRead || u.CacheWrite != want.CacheWrite {
+		t.Errorf("usage %v, want %v", u, want)
+	} else if u.Cost == nil || *u.Cost <= 0 {
+		t.Errorf("usage %v: no cost, though the agent's usage_update gives one", u)
 	}
 	tr := logs(t, home, s.ID)
 	for _, want := range []string{"> Create hello.py that prints hello", "── studiod: session/set_mode", "Write hello.py", "✓ answered: ", "── turn ended: end_turn"} {
@@ -929,4 +943,77 @@ trust_level = "trusted"
 	}
 	return []string{"PATH=" + bin + ":" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "CODEX_HOME=" + codexHome,
 		"FAKE_API_KEY=sk-fake", "OPENAI_API_KEY="}
+}
+
+// TestClaudeCodeUsage: the token counts the model reports reach the
+// session exactly, summed over its answers (an answer of text and a tool
+// call counted once), in `studiod show --json` and the text of `show`.
+func TestClaudeCodeUsage(t *testing.T) {
+	bin := fakemodel.AgentsBin(t, "claude")
+	home := newHome(t)
+	repo := gittest.NewRepo(t, map[string]string{"README.md": "hello\n"})
+	const name = "costly"
+	wt := filepath.Join(home, "data", "worktrees", filepath.Base(repo)+"-"+sha256Hex(repo)[:8], name)
+	fm := fakemodel.New(fakemodel.Script{Turns: []fakemodel.Turn{
+		{UserContains: "hello.py", Text: "I'll create it.", Tool: fakemodel.Call("Write", map[string]string{"file_path": filepath.Join(wt, "hello.py"), "content": "print('hello')\n"}),
+			Usage: &fakemodel.Usage{Input: 1203, Output: 57, CacheRead: 4096, CacheWrite: 811}},
+		{AfterToolResult: true, Text: "Done: hello.py is written.",
+			Usage: &fakemodel.Usage{Input: 42, Output: 9, CacheRead: 5007, CacheWrite: 60}},
+	}})
+	defer fm.Close()
+	const key = "sk-ant-fake-0123456789abcdefghijklmnop"
+	if err := os.MkdirAll(filepath.Join(home, "config"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(home, "config", "config.toml"),
+		[]byte("[agents.claude]\ncommand = [\"claude\", \"--permission-mode\", \"acceptEdits\", \"{prompt}\"]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d := startDaemonEnv(t, home, claudeEnv(t, bin, key, repo, fm.URL())...)
+	c, w := d.watch()
+	s, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: name, Agent: "claude", Prompt: "Create hello.py that prints hello"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := protocol.Usage{Input: 1203 + 42, Output: 57 + 9, CacheRead: 4096 + 5007, CacheWrite: 811 + 60}
+	w.Await(t, fmt.Sprintf("usage %v", want), func() bool {
+		got, _ := w.Session(s.ID)
+		return got.State == protocol.StateIdle && got.Usage != nil && *got.Usage == want
+	}, func() string {
+		got, _ := w.Session(s.ID)
+		return fmt.Sprintf("%s, usage %+v", got.State, got.Usage)
+	})
+
+	show := func(args ...string) []byte {
+		t.Helper()
+		cmd := exec.Command("studiod", append([]string{"show", name, "--repo", repo}, args...)...)
+		cmd.Env = append(os.Environ(), "STUDIOD_HOME="+home)
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("show %v: %v: %s", args, err, out)
+		}
+		return out
+	}
+	var got struct {
+		Usage map[string]any `json:"usage"`
+	}
+	if out := show("--json"); json.Unmarshal(out, &got) != nil ||
+		!reflect.DeepEqual(got.Usage, map[string]any{"input": 1245.0, "output": 66.0, "cacheRead": 9103.0, "cacheWrite": 871.0}) {
+		t.Errorf("show --json: usage %v, want the model's figures summed:\n%s", got.Usage, out)
+	}
+	const words = "1245 tokens in, 66 out, 9103 read from the cache, 871 written to it"
+	if out := show(); !strings.Contains(string(out), words) {
+		t.Errorf("show: no usage line with the model's figures:\n%s", out)
+	}
+	ls := exec.Command("studiod", "ls", "--json", "--repo", repo)
+	ls.Env = append(os.Environ(), "STUDIOD_HOME="+home)
+	out, err := ls.Output()
+	var list protocol.SessionsResult
+	if err != nil || json.Unmarshal(out, &list) != nil || len(list.Sessions) != 1 || list.Sessions[0].Usage == nil || *list.Sessions[0].Usage != want {
+		t.Errorf("ls --json: %s (%v), want the session with usage %v", out, err, want)
+	}
+	var got2 protocol.Session
+	if text := newGoSDK(t, home, repo).call(mcpface.ToolGetSession, map[string]any{"session": name}, &got2); got2.Usage == nil || *got2.Usage != want || !strings.Contains(text, words) {
+		t.Errorf("MCP get_session: usage %v, text %q; want %v in both", got2.Usage, text, want)
+	}
 }

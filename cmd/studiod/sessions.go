@@ -277,6 +277,9 @@ func (a *app) showCmd() *cobra.Command {
 				row("branch", s.Branch+" → "+s.Target)
 				row("base", s.Base)
 				row("changes", changesText(s.Changes))
+				if s.Usage != nil {
+					row("usage", s.Usage.String())
+				}
 				if s.Behind > 0 || s.WouldConflict {
 					v := fmt.Sprintf("%d commit(s) behind %s", s.Behind, s.Target)
 					if s.WouldConflict {

@@ -30,6 +30,12 @@ func serveAnthropic(w http.ResponseWriter, r *Request, t Turn) {
 	if t.Tool != nil {
 		out += tokens(t.Tool.Input)
 	}
+	u := Usage{Input: in, Output: out}
+	if t.Usage != nil {
+		u = *t.Usage
+	}
+	usage := map[string]any{"input_tokens": u.Input, "output_tokens": u.Output,
+		"cache_creation_input_tokens": u.CacheWrite, "cache_read_input_tokens": u.CacheRead}
 	if !r.Stream {
 		var content []any
 		if t.Text != "" {
@@ -41,7 +47,7 @@ func serveAnthropic(w http.ResponseWriter, r *Request, t Turn) {
 		writeJSON(w, http.StatusOK, map[string]any{
 			"id": id, "type": "message", "role": "assistant", "model": model,
 			"content": content, "stop_reason": stop, "stop_sequence": nil,
-			"usage": map[string]any{"input_tokens": in, "output_tokens": out},
+			"usage": usage,
 		})
 		return
 	}
@@ -49,7 +55,8 @@ func serveAnthropic(w http.ResponseWriter, r *Request, t Turn) {
 	e.event("message_start", map[string]any{"type": "message_start", "message": map[string]any{
 		"id": id, "type": "message", "role": "assistant", "model": model,
 		"content": []any{}, "stop_reason": nil, "stop_sequence": nil,
-		"usage": map[string]any{"input_tokens": in, "output_tokens": 1, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0},
+		"usage": map[string]any{"input_tokens": u.Input, "output_tokens": 1,
+			"cache_creation_input_tokens": u.CacheWrite, "cache_read_input_tokens": u.CacheRead},
 	}})
 	e.event("ping", map[string]any{"type": "ping"})
 	index := 0
@@ -74,7 +81,7 @@ func serveAnthropic(w http.ResponseWriter, r *Request, t Turn) {
 	}
 	e.event("message_delta", map[string]any{"type": "message_delta",
 		"delta": map[string]any{"stop_reason": stop, "stop_sequence": nil},
-		"usage": map[string]any{"output_tokens": out}})
+		"usage": usage})
 	e.event("message_stop", map[string]any{"type": "message_stop"})
 }
 

@@ -47,6 +47,20 @@ type Turn struct {
 	// Tool, when set, is a tool call the model makes after Text. A turn with
 	// a tool call answers only requests that offer that tool.
 	Tool *ToolCall `json:"tool,omitempty"`
+	// Usage, when set, are the token counts the answer reports (the
+	// Anthropic API's); otherwise they are estimated from the sizes of
+	// the request and the answer.
+	Usage *Usage `json:"usage,omitempty"`
+}
+
+// Usage is the token counts of one answer, as the Anthropic API reports
+// them: input excludes the cached tokens read (CacheRead) and written
+// (CacheWrite).
+type Usage struct {
+	Input      int `json:"input_tokens"`
+	Output     int `json:"output_tokens"`
+	CacheRead  int `json:"cache_read_input_tokens"`
+	CacheWrite int `json:"cache_creation_input_tokens"`
 }
 
 // ToolCall is a call of a tool by the model. Input is the JSON object of

@@ -400,7 +400,11 @@ func (m *Server) getSession(ctx context.Context, req mcp.CallToolRequest, c *pro
 	if err != nil {
 		return protocol.Session{}, "", err
 	}
-	return *s, fmt.Sprintf("Session %s; branch %s → %s; worktree %s.", sessionLine(*s), s.Branch, s.Target, s.Worktree), nil
+	text := fmt.Sprintf("Session %s; branch %s → %s; worktree %s.", sessionLine(*s), s.Branch, s.Target, s.Worktree)
+	if s.Usage != nil {
+		text += " Model usage: " + s.Usage.String() + "."
+	}
+	return *s, text, nil
 }
 
 type outputArgs struct {

@@ -252,6 +252,14 @@ export interface Waiting {
     source?: string;
 }
 
+export interface Usage {
+    input: number;
+    output: number;
+    cacheRead: number;
+    cacheWrite: number;
+    cost?: number;
+}
+
 export interface Review {
     reviewer: string;
     id: string;
@@ -281,6 +289,7 @@ export interface Session {
     detail?: string;
     waiting?: Waiting;
     conversation?: string;
+    usage?: Usage;
     scope?: string[];
     outOfScope?: string[];
     note?: string;

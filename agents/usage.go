@@ -1,0 +1,180 @@
+package agents
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+)
+
+// Usage is what a session's agent reports its model used, summed over the
+// session: tokens sent (Input, besides the prompt cache's), tokens
+// answered (Output), tokens read from the prompt cache (CacheRead) and
+// written to it (CacheWrite), and the cost in US dollars when the agent
+// reports one.
+type Usage struct {
+	Input, Output, CacheRead, CacheWrite int64
+	Cost                                 *float64 `json:",omitempty"`
+}
+
+func (u *Usage) equal(v *Usage) bool {
+	if u == nil || v == nil {
+		return u == v
+	}
+	if (u.Cost == nil) != (v.Cost == nil) || u.Cost != nil && *u.Cost != *v.Cost {
+		return false
+	}
+	return u.Input == v.Input && u.Output == v.Output && u.CacheRead == v.CacheRead && u.CacheWrite == v.CacheWrite
+}
+
+// transcripts remembers how far each session's Claude Code transcript has
+// been read, so that a hook reads only the lines added since the last.
+type transcripts struct {
+	mu sync.Mutex
+	m  map[string]*tally // by session id
+}
+
+// usage returns the usage a session's transcript at path records so far.
+func (ts *transcripts) usage(session, path string) (*Usage, error) {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	t := ts.m[session]
+	if t == nil || t.path != path {
+		if ts.m == nil {
+			ts.m = map[string]*tally{}
+		}
+		t = &tally{path: path}
+		ts.m[session] = t
+	}
+	if err := t.read(); err != nil {
+		return nil, err
+	}
+	return t.sum(), nil
+}
+
+func (ts *transcripts) forget(session string) {
+	ts.mu.Lock()
+	delete(ts.m, session)
+	ts.mu.Unlock()
+}
+
+// claudeUsage sums the usage of the model's answers in a Claude Code
+// session transcript.
+func claudeUsage(path string) (*Usage, error) {
+	t := &tally{path: path}
+	if err := t.read(); err != nil {
+		return nil, err
+	}
+	return t.sum(), nil
+}
+
+// tally is what has been read of a Claude Code session transcript (JSON
+// lines). Claude Code writes one line for each block of an answer, each
+// with the answer's usage: an answer counts once, by its message id, with
+// its last line's figures.
+type tally struct {
+	path    string
+	offset  int64 // the end of the last whole line read
+	order   []string
+	answers map[string]answer
+}
+
+type answer struct {
+	Input      int64 `json:"input_tokens"`
+	Output     int64 `json:"output_tokens"`
+	CacheRead  int64 `json:"cache_read_input_tokens"`
+	CacheWrite int64 `json:"cache_creation_input_tokens"`
+	cost       *float64
+}
+
+// read reads the whole lines added since the last read; a file shorter
+// than what was read is another one, read from its start.
+func (t *tally) read() error {
+	if !filepath.IsAbs(t.path) {
+		return fmt.Errorf("transcript path %q is not absolute", t.path)
+	}
+	f, err := os.Open(t.path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("transcript %s is not a file", t.path)
+	}
+	if fi.Size() < t.offset {
+		t.offset, t.order, t.answers = 0, nil, nil
+	}
+	if _, err := f.Seek(t.offset, io.SeekStart); err != nil {
+		return err
+	}
+	r := bufio.NewReader(f)
+	for {
+		b, err := r.ReadBytes('\n')
+		if errors.Is(err, io.EOF) {
+			return nil // a line still being written waits for the next read
+		}
+		if err != nil {
+			return err
+		}
+		t.offset += int64(len(b))
+		t.line(b)
+	}
+}
+
+func (t *tally) line(b []byte) {
+	if !bytes.Contains(b, []byte(`"usage"`)) {
+		return
+	}
+	var l struct {
+		Type    string   `json:"type"`
+		Cost    *float64 `json:"costUSD"`
+		Message struct {
+			ID    string  `json:"id"`
+			Usage *answer `json:"usage"`
+		} `json:"message"`
+	}
+	if json.Unmarshal(b, &l) != nil || l.Type != "assistant" || l.Message.ID == "" || l.Message.Usage == nil {
+		return
+	}
+	if t.answers == nil {
+		t.answers = map[string]answer{}
+	}
+	if _, ok := t.answers[l.Message.ID]; !ok {
+		t.order = append(t.order, l.Message.ID)
+	}
+	a := *l.Message.Usage
+	a.cost = l.Cost
+	t.answers[l.Message.ID] = a
+}
+
+// sum is the usage read so far; nil when no answer was.
+func (t *tally) sum() *Usage {
+	if len(t.order) == 0 {
+		return nil
+	}
+	var u Usage
+	for _, id := range t.order {
+		a := t.answers[id]
+		u.Input += a.Input
+		u.Output += a.Output
+		u.CacheRead += a.CacheRead
+		u.CacheWrite += a.CacheWrite
+		if a.cost != nil {
+			c := *a.cost
+			if u.Cost != nil {
+				c += *u.Cost
+			}
+			u.Cost = &c
+		}
+	}
+	return &u
+}

@@ -1,0 +1,146 @@
+package agents
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/studiod/studiod/agents/host"
+)
+
+// TestClaudeUsage sums a Claude Code transcript: an answer written as
+// several lines (one per block) counts once, lines without usage (the
+// person's, the CLI's own messages) and a line still being written count
+// not at all, and a cost counts where a line gives one.
+func TestClaudeUsage(t *testing.T) {
+	path, err := filepath.Abs(filepath.Join("testdata", "transcripts", "claude.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := claudeUsage(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cost := 0.25
+	want := &Usage{Input: 1245, Output: 66, CacheRead: 9103, CacheWrite: 871, Cost: &cost}
+	if !u.equal(want) {
+		t.Errorf("usage %+v (cost %v), want %+v (cost 0.25)", u, u.Cost, want)
+	}
+
+	empty := filepath.Join(t.TempDir(), "empty.jsonl")
+	if err := os.WriteFile(empty, []byte(`{"type":"user","message":{"role":"user","content":"hi"}}`+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if u, err := claudeUsage(empty); u != nil || err != nil {
+		t.Errorf("a transcript with no answer: %+v, %v; want nothing", u, err)
+	}
+	for _, bad := range []string{"transcript.jsonl", filepath.Join(t.TempDir(), "missing.jsonl"), t.TempDir()} {
+		if u, err := claudeUsage(bad); err == nil || u != nil {
+			t.Errorf("claudeUsage(%q) = %+v, %v; want an error", bad, u, err)
+		}
+	}
+}
+
+// TestTranscriptsIncremental: reading a transcript as Claude Code writes
+// it, a hook at a time, gives the figures a reading of the whole gives:
+// a line cut short waits for its end, an answer's later line replaces its
+// earlier one, and a transcript written anew is read from its start.
+func TestTranscriptsIncremental(t *testing.T) {
+	whole, err := os.ReadFile(filepath.Join("testdata", "transcripts", "claude.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "t.jsonl")
+	var ts transcripts
+	var got *Usage
+	// Cut after each line and in the middle of each.
+	for end := 1; end <= len(whole); end += 97 {
+		if err := os.WriteFile(path, whole[:end], 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if got, err = ts.usage("s", path); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(path, whole, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = ts.usage("s", path)
+	want, err := claudeUsage(path)
+	if err != nil || !got.equal(want) || got.Input != 1245 {
+		t.Errorf("read in pieces: %+v; whole: %+v, %v", got, want, err)
+	}
+	// A shorter file is a new transcript.
+	if err := os.WriteFile(path, []byte(`{"type":"assistant","message":{"id":"m","usage":{"input_tokens":7,"output_tokens":1}}}`+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ = ts.usage("s", path); got == nil || got.Input != 7 || got.Output != 1 || got.CacheRead != 0 {
+		t.Errorf("after the transcript was written anew: %+v, want 7 in, 1 out", got)
+	}
+}
+
+// TestStoreUsage: a session's usage survives the daemon's restart, cost
+// included, and a session without figures stays without.
+func TestStoreUsage(t *testing.T) {
+	ctx := t.Context()
+	db := filepath.Join(t.TempDir(), "db")
+	st, err := openStore(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cost := 0.0123
+	now := time.Now()
+	for _, r := range []*Session{
+		{ID: "a", Name: "a", State: Idle, Created: now, Updated: now, Usage: &Usage{Input: 1, Output: 2, CacheRead: 3, CacheWrite: 4, Cost: &cost}},
+		{ID: "b", Name: "b", State: Idle, Created: now.Add(time.Second), Updated: now},
+	} {
+		if err := st.put(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st.close()
+	if st, err = openStore(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	defer st.close()
+	all, err := st.all(ctx)
+	if err != nil || len(all) != 2 {
+		t.Fatalf("sessions: %d, %v", len(all), err)
+	}
+	if want := (&Usage{Input: 1, Output: 2, CacheRead: 3, CacheWrite: 4, Cost: &cost}); !all[0].Usage.equal(want) {
+		t.Errorf("usage after reopening: %+v, want %+v", all[0].Usage, want)
+	}
+	if all[1].Usage != nil {
+		t.Errorf("a session without figures has usage %+v after reopening", all[1].Usage)
+	}
+}
+
+// TestACPUsage: an ACP session's usage is its turns' token counts summed
+// and its cost what each process's last usage_update said, added up over
+// the processes of the session (an agent started again after it exited).
+func TestACPUsage(t *testing.T) {
+	st := newACPState(t.TempDir())
+	rec := func(from, msg string) {
+		st.apply(host.Record{From: from, Msg: json.RawMessage(msg)})
+	}
+	turn := func(id, usage, cost string) {
+		rec(host.FromClient, `{"jsonrpc":"2.0","id":`+id+`,"method":"session/prompt","params":{"sessionId":"s1","prompt":[]}}`)
+		rec(host.FromAgent, `{"jsonrpc":"2.0","method":"session/update","params":{"sessionId":"s1","update":{"sessionUpdate":"usage_update","used":100,"size":200000,"cost":{"amount":`+cost+`,"currency":"USD"}}}}`)
+		rec(host.FromAgent, `{"jsonrpc":"2.0","id":`+id+`,"result":{"stopReason":"end_turn","usage":`+usage+`}}`)
+	}
+	if st.used() != nil {
+		t.Fatalf("usage %+v before any turn", st.used())
+	}
+	st.apply(host.Record{From: host.FromShim, Text: "started"})
+	turn("1", `{"inputTokens":10,"outputTokens":2,"cachedReadTokens":100,"cachedWriteTokens":5,"totalTokens":117}`, "0.5")
+	turn("2", `{"inputTokens":1,"outputTokens":1,"totalTokens":2}`, "0.75")
+	st.apply(host.Record{From: host.FromShim, Text: "exited 0"})
+	st.apply(host.Record{From: host.FromShim, Text: "started"})
+	turn("1", `{"inputTokens":3,"outputTokens":4,"cachedReadTokens":7,"cachedWriteTokens":0,"totalTokens":14}`, "0.25")
+	cost := 1.0
+	if got, want := st.used(), (&Usage{Input: 14, Output: 7, CacheRead: 107, CacheWrite: 5, Cost: &cost}); !got.equal(want) {
+		t.Errorf("usage %+v (cost %v), want %+v (cost 1)", got, *got.Cost, want)
+	}
+}
