@@ -918,16 +918,15 @@ func TestCodex(t *testing.T) {
 	}
 
 	// The hooks were trusted once for the repository: the next session (in
-	// a worktree of the pool, trusted as the repository's) is not asked to
-	// review them again; its hooks report its turn.
+	// a worktree of the pool, trusted as the repository's) goes straight to
+	// its command's permission, from its hook.
 	s2, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: "cx2", Agent: "codex", Prompt: "Write outside.txt"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	got = w.AwaitState(t, s2.ID, protocol.StateWaiting, protocol.StateIdle)
-	t.Logf("second session: %s %s %+v", got.State, got.Detail, got.Waiting)
-	if got.State == protocol.StateWaiting && (got.Waiting == nil || got.Waiting.Source != "hook") {
-		t.Fatalf("second session waiting: %+v, want no hook review again", got.Waiting)
+	got = w.AwaitState(t, s2.ID, protocol.StateWaiting)
+	if got.Waiting == nil || got.Waiting.Kind != protocol.WaitPermission || got.Waiting.Source != "hook" {
+		t.Fatalf("second session waiting: %+v, want its command's permission from the hook, not the hook review again", got.Waiting)
 	}
 	if _, err := c.Stop(t.Context(), protocol.StopParams{SessionRef: protocol.SessionRef{Session: s2.ID}}); err != nil {
 		t.Fatal(err)
@@ -955,9 +954,9 @@ func TestCodex(t *testing.T) {
 // takes OpenAI's sign-in, and an auth.json with an API key.
 func codexEnv(t *testing.T, bin, outside string, wts ...string) ([]string, string, *fakemodel.Server) {
 	fm := fakemodel.New(fakemodel.Script{Turns: []fakemodel.Turn{
-		{UserContains: "outside.txt", Text: "I'll write it.", Tool: fakemodel.Call("exec_command", map[string]string{
+		{AfterToolResult: true, Repeat: true, Text: "Done: wrote it."},
+		{UserContains: "outside.txt", Repeat: true, Text: "I'll write it.", Tool: fakemodel.Call("exec_command", map[string]string{
 			"cmd": "echo hi > " + outside, "sandbox_permissions": "require_escalated", "justification": "Write outside.txt?"})},
-		{AfterToolResult: true, Text: "Done: wrote it."},
 	}})
 	t.Cleanup(fm.Close)
 	userHome := t.TempDir()
