@@ -47,8 +47,24 @@ func (m *Manager) prepareLaunch(s *Session, p Profile, resume bool) (launch, err
 		return launch{}, err
 	}
 	l, err := m.hooksLaunch(s, p, resume)
+	if err != nil {
+		return l, err
+	}
 	l.args = append(l.args, perm...)
-	return l, err
+	if runsCodex(p) {
+		env, err := m.prepareCodexHome(s.Repo, p)
+		if err != nil {
+			return l, fmt.Errorf("codex home: %w", err)
+		}
+		l.env = append(l.env, env...)
+	}
+	return l, nil
+}
+
+// runsCodex reports whether profile p runs Codex: its hooks, or
+// codex-acp.
+func runsCodex(p Profile) bool {
+	return p.Hooks == HooksCodex || len(p.Command) > 0 && filepath.Base(p.Command[0]) == "codex-acp"
 }
 
 // hooksLaunch makes s's hooks for profile p's hook kind.

@@ -184,12 +184,13 @@ var builtinPrompts = []promptDef{
 	},
 	{
 		// Allow picks "Trust all and continue": Codex then records a
-		// trusted_hash per hook in $CODEX_HOME/config.toml, the person's
-		// own Codex config. The question says so before anyone answers.
+		// trusted_hash per hook in $CODEX_HOME/config.toml, which for a
+		// session is studiod's Codex home for the repository (codexhome.go),
+		// never the person's. The question says so before anyone answers.
 		agent: "codex", name: "codex-hooks-review", kind: PromptTrust,
 		ask:         `^Hooks need review$`,
 		options:     []string{`1\. Review hooks$`, `2\. Trust all and continue$`},
-		question:    "Hooks need review: allow trusts them all, and Codex writes their trusted_hash entries into $$CODEX_HOME/config.toml (~/.codex/config.toml by default); reject goes on without them",
+		question:    "Hooks need review: allow trusts studiod's hooks for this repository (Codex records them in studiod's own Codex home for it, not in your ~/.codex); reject goes on without them",
 		withSubject: true,
 		subjects:    []subjectRule{{`^(\d+ hooks? (?:is|are) new or changed)\.?$`, "$1"}},
 		keys:        map[string][]string{AnswerAllow: {"2" + keyEnter}, AnswerReject: {"3" + keyEnter}},

@@ -40,7 +40,7 @@ func TestMatchPromptRecordedScreens(t *testing.T) {
 		{"claude-ask", "claude", "", "", "", ""},
 		{"codex-login", "codex", "codex-login", PromptLogin, "Sign in to Codex (with ChatGPT, a device code, or another way)", ""},
 		{"codex-trust", "codex", "codex-trust", PromptTrust, "Trust this folder? (/tmp/cx2/repo)", "/tmp/cx2/repo"},
-		{"codex-hooks-review", "codex", "codex-hooks-review", PromptTrust, "Hooks need review: allow trusts them all, and Codex writes their trusted_hash entries into $CODEX_HOME/config.toml (~/.codex/config.toml by default); reject goes on without them (8 hooks are new or changed)", "8 hooks are new or changed"},
+		{"codex-hooks-review", "codex", "codex-hooks-review", PromptTrust, "Hooks need review: allow trusts studiod's hooks for this repository (Codex records them in studiod's own Codex home for it, not in your ~/.codex); reject goes on without them (8 hooks are new or changed)", "8 hooks are new or changed"},
 		{"codex-permission", "codex", "codex-permission", PromptPermission, "Would you like to run the following command? (Run `printf 'print(1)\\n' > /tmp/cx3/outside.py`)", "Run `printf 'print(1)\\n' > /tmp/cx3/outside.py`"},
 		{"codex-idle", "codex", "", "", "", ""},
 		{"gemini-trust", "gemini", "gemini-trust", PromptTrust, "Do you trust the files in this folder? (repo)", "repo"},

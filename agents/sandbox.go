@@ -163,6 +163,9 @@ func (m *Manager) sandboxArgv(ctx context.Context, s Session) ([]string, error) 
 			rw = append(rw, v)
 		}
 	}
+	if runsCodex(p) {
+		rw = append(rw, m.codexHome(s.Repo))
+	}
 	for _, w := range sb.Writable {
 		if rest, ok := strings.CutPrefix(w, "~/"); ok {
 			w = filepath.Join(home, rest)

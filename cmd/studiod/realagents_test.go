@@ -6,6 +6,7 @@ package main
 // docs/agents.md has how each runs offline.
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -740,7 +741,8 @@ func TestCodexACP(t *testing.T) {
 	repo := gittest.NewRepo(t, map[string]string{"README.md": "hello\n"})
 	wt := filepath.Join(home, "data", "worktrees", filepath.Base(repo)+"-"+sha256Hex(repo)[:8], "cxa")
 	outside := filepath.Join(t.TempDir(), "outside.txt")
-	d := startDaemonEnv(t, home, codexEnv(t, bin, wt, outside)...)
+	env, _, _ := codexEnv(t, bin, outside, wt)
+	d := startDaemonEnv(t, home, env...)
 	c, w := d.watch()
 	s, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: "cxa", Agent: "codex-acp", Prompt: "Write outside.txt"})
 	if err != nil {
@@ -870,14 +872,23 @@ func spawnAPI(t *testing.T, c *protocol.Client, w *studiotest.Watch, repo string
 // Codex first asks to review the hooks studiod gave it (a waiting session
 // read from its screen), then a command that needs approval is a waiting
 // session from its PermissionRequest hook; allow runs it and the turn ends
-// idle; stop leaves nothing of it running.
+// idle; stop leaves nothing of it running. Codex signs in with the
+// person's auth.json, and the person's ~/.codex/config.toml is never
+// written: the hooks' trust lives in studiod's Codex home for the
+// repository, so a second session there is not asked again.
 func TestCodex(t *testing.T) {
 	bin := fakemodel.AgentsBin(t, "codex")
 	home := newHome(t)
 	repo := gittest.NewRepo(t, map[string]string{"README.md": "hello\n"})
 	wt := filepath.Join(home, "data", "worktrees", filepath.Base(repo)+"-"+sha256Hex(repo)[:8], "cx")
 	outside := filepath.Join(t.TempDir(), "outside.txt")
-	d := startDaemonEnv(t, home, codexEnv(t, bin, wt, outside)...)
+	env, codexDir, fm := codexEnv(t, bin, outside, wt, repo)
+	confPath := filepath.Join(codexDir, "config.toml")
+	before, err := os.ReadFile(confPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := startDaemonEnv(t, home, env...)
 	c, w := d.watch()
 	s, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: "cx", Agent: "codex", Prompt: "Write outside.txt"})
 	if err != nil {
@@ -906,6 +917,12 @@ func TestCodex(t *testing.T) {
 	if b, err := os.ReadFile(outside); err != nil || string(b) != "hi\n" {
 		t.Fatalf("outside.txt: %q, %v", b, err)
 	}
+	// Signed in with the person's auth.json: the model saw its key.
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	if _, err := fm.Wait(ctx, func(r *fakemodel.Request) bool { return r.Header.Get("Authorization") == "Bearer sk-from-auth-json" }); err != nil {
+		t.Errorf("no model request carried the key of the person's auth.json: %v", err)
+	}
 	if _, err := c.Stop(t.Context(), protocol.StopParams{SessionRef: ref}); err != nil {
 		t.Fatal(err)
 	}
@@ -913,36 +930,71 @@ func TestCodex(t *testing.T) {
 	if left := sessionProcesses(s.ID); len(left) > 0 {
 		t.Errorf("processes of the session still running after stop:\n%s", strings.Join(left, "\n"))
 	}
+
+	// The hooks were trusted once for the repository: the next session (in
+	// a worktree of the pool, trusted as the repository's) goes straight to
+	// its command's permission, from its hook.
+	s2, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: "cx2", Agent: "codex", Prompt: "Write outside.txt"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = w.AwaitState(t, s2.ID, protocol.StateWaiting)
+	if got.Waiting == nil || got.Waiting.Kind != protocol.WaitPermission || got.Waiting.Source != "hook" {
+		t.Fatalf("second session waiting: %+v, want its command's permission from the hook, not the hook review again", got.Waiting)
+	}
+	if _, err := c.Stop(t.Context(), protocol.StopParams{SessionRef: protocol.SessionRef{Session: s2.ID}}); err != nil {
+		t.Fatal(err)
+	}
+	w.AwaitState(t, s2.ID, protocol.StateStopped, protocol.StateExited)
+
+	if after, err := os.ReadFile(confPath); err != nil || !bytes.Equal(after, before) {
+		t.Errorf("the person's %s changed:\n%s\nwas:\n%s", confPath, after, before)
+	}
+	entries, _ := os.ReadDir(codexDir)
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	if !slices.Equal(names, []string{"auth.json", "config.toml"}) {
+		t.Errorf("the person's Codex home holds %q, want only their auth.json and config.toml", names)
+	}
 }
 
 // codexEnv is the environment that runs the real Codex (or codex-acp)
-// against a scripted model in worktree wt, trusted: asked to write outside,
-// the model runs a command that needs approval (escalated), then says done.
-func codexEnv(t *testing.T, bin, wt, outside string) []string {
+// against a scripted model in worktrees wts, trusted: asked to write
+// outside, the model runs a command that needs approval (escalated), then
+// says done. The person's Codex home (~/.codex of the HOME it sets, which
+// it returns) holds a config naming the scripted model as a provider that
+// takes OpenAI's sign-in, and an auth.json with an API key.
+func codexEnv(t *testing.T, bin, outside string, wts ...string) ([]string, string, *fakemodel.Server) {
 	fm := fakemodel.New(fakemodel.Script{Turns: []fakemodel.Turn{
-		{UserContains: "outside.txt", Text: "I'll write it.", Tool: fakemodel.Call("exec_command", map[string]string{
+		{AfterToolResult: true, Repeat: true, Text: "Done: wrote it."},
+		{UserContains: "outside.txt", Repeat: true, Text: "I'll write it.", Tool: fakemodel.Call("exec_command", map[string]string{
 			"cmd": "echo hi > " + outside, "sandbox_permissions": "require_escalated", "justification": "Write outside.txt?"})},
-		{AfterToolResult: true, Text: "Done: wrote it."},
 	}})
 	t.Cleanup(fm.Close)
-	codexHome := t.TempDir()
+	userHome := t.TempDir()
+	codexHome := filepath.Join(userHome, ".codex")
 	conf := fmt.Sprintf(`model = "gpt-fake"
 model_provider = "fake"
 
 [model_providers.fake]
 name = "fake"
 base_url = %q
-env_key = "FAKE_API_KEY"
+requires_openai_auth = true
 wire_api = "responses"
-
-[projects.%q]
-trust_level = "trusted"
-`, fm.URL()+"/v1", wt)
+`, fm.URL()+"/v1")
+	for _, wt := range wts {
+		conf += fmt.Sprintf("\n[projects.%q]\ntrust_level = \"trusted\"\n", wt)
+	}
+	if err := os.MkdirAll(codexHome, 0o700); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.WriteFile(filepath.Join(codexHome, "config.toml"), []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return []string{"PATH=" + bin + ":" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "CODEX_HOME=" + codexHome,
-		"FAKE_API_KEY=sk-fake", "OPENAI_API_KEY="}
+	writeJSON(t, filepath.Join(codexHome, "auth.json"), map[string]any{"auth_mode": "apikey", "OPENAI_API_KEY": "sk-from-auth-json"})
+	return []string{"PATH=" + bin + ":" + os.Getenv("PATH"), "HOME=" + userHome, "CODEX_HOME=", "OPENAI_API_KEY="}, codexHome, fm
 }
 
 // TestClaudeCodeUsage: the token counts the model reports reach the

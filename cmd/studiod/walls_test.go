@@ -555,7 +555,8 @@ func TestCodexSandbox(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(home, "config", "config.toml"), []byte("[sandbox]\nmode = \"bwrap\"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	d := startDaemonEnv(t, home, codexEnv(t, bin, wt, outside)...)
+	env, _, _ := codexEnv(t, bin, outside, wt)
+	d := startDaemonEnv(t, home, env...)
 	c, w := d.watch()
 	s, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: "cx", Agent: "codex", Prompt: "Write outside.txt"})
 	if err != nil {
