@@ -482,3 +482,24 @@ func TestBoardPlan(t *testing.T) {
 	}
 	scr.keys("q")
 }
+
+// TestBoardRowUsage: a session's row says what its model used once the
+// agent reported it, cache reads counted as tokens sent, and nothing
+// before.
+func TestBoardRowUsage(t *testing.T) {
+	cost := 0.0166
+	b := &board{repo: "/r"}
+	s := protocol.Session{Name: "api", Branch: "studio/api", State: protocol.StateIdle}
+	if row := b.row(s, 8, 12); strings.Contains(row, " in ") {
+		t.Errorf("row without usage: %q", row)
+	}
+	s.Usage = &protocol.Usage{Input: 1245, Output: 66, CacheRead: 9103, CacheWrite: 871, Cost: &cost}
+	if row := b.row(s, 8, 12); !strings.Contains(row, "11.2k in 66 out $0.02") {
+		t.Errorf("row %q, want 11.2k in 66 out $0.02", row)
+	}
+	for n, want := range map[int64]string{0: "0", 999: "999", 1000: "1.0k", 4_100_000: "4.1M"} {
+		if got := tokens(n); got != want {
+			t.Errorf("tokens(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
