@@ -90,6 +90,43 @@ func SandboxStatus(ctx context.Context) (bool, string) {
 
 // sandboxArgv is the bwrap command line s's agent runs under, nil when its
 // sandbox is off.
+// linkedFrom lists what the programs of the directories dirs under tmp
+// link to elsewhere under tmp: npm's node_modules/.bin holds links into
+// the packages beside it, which must be seen too. A link into a
+// node_modules tree gives that whole tree (a package finds its
+// dependencies there), any other its target's directory.
+func linkedFrom(dirs []string, tmp string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, dir := range dirs {
+		if dir == "" || !within(dir, tmp) {
+			continue
+		}
+		ents, _ := os.ReadDir(dir)
+		for _, e := range ents {
+			if e.Type()&os.ModeSymlink == 0 {
+				continue
+			}
+			target, err := filepath.EvalSymlinks(filepath.Join(dir, e.Name()))
+			if err != nil || !within(target, tmp) || within(target, dir) {
+				continue
+			}
+			d := filepath.Dir(target)
+			for a := d; a != filepath.Dir(a) && within(a, tmp); a = filepath.Dir(a) {
+				if filepath.Base(a) == "node_modules" {
+					d = a
+					break
+				}
+			}
+			if !seen[d] {
+				seen[d] = true
+				out = append(out, d)
+			}
+		}
+	}
+	return out
+}
+
 func (m *Manager) sandboxArgv(ctx context.Context, s Session) ([]string, error) {
 	cfg, _, err := m.effectiveConfig(ctx, s.Repo)
 	if err != nil {
@@ -139,7 +176,8 @@ func (m *Manager) sandboxArgv(ctx context.Context, s Session) ([]string, error) 
 	// PATH, the repository (its checkout and git directory) and the home
 	// directory.
 	ro := []string{filepath.Dir(m.opts.Self), filepath.Dir(m.opts.Socket), m.opts.RuntimeDir, s.Repo, common, home}
-	ro = append(ro, filepath.SplitList(os.Getenv("PATH"))...)
+	path := filepath.SplitList(cmp.Or(p.Env["PATH"], os.Getenv("PATH")))
+	ro = append(append(ro, path...), linkedFrom(path, os.TempDir())...)
 	for _, p := range ro {
 		if p != "" && within(p, os.TempDir()) && exists(p) {
 			argv = append(argv, "--ro-bind", p, p)

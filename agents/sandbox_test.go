@@ -1,6 +1,9 @@
 package agents
 
 import (
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -54,5 +57,41 @@ func TestSandboxRefusal(t *testing.T) {
 				t.Fatalf("got %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestLinkedFrom: programs on a PATH under the private /tmp that link
+// elsewhere under it bring what they link to: an npm package tree whole,
+// any other link its target's directory; links out of /tmp, and within
+// the directory itself, bring nothing.
+func TestLinkedFrom(t *testing.T) {
+	tmp := t.TempDir()
+	mk := func(p string) string {
+		p = filepath.Join(tmp, p)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte("#!/bin/sh\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	link := func(target, name string) {
+		os.MkdirAll(filepath.Join(tmp, filepath.Dir(name)), 0o755)
+		if err := os.Symlink(target, filepath.Join(tmp, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mk("proj/node_modules/@scope/tool/bin/tool.js")
+	mk("opt/lib/x")
+	mk("opt/bin/plain")
+	link("../@scope/tool/bin/tool.js", "proj/node_modules/.bin/tool")
+	link("../lib/x", "opt/bin/x")
+	link("plain", "opt/bin/same")
+	link("/bin/sh", "opt/bin/sh")
+	got := linkedFrom([]string{filepath.Join(tmp, "proj/node_modules/.bin"), filepath.Join(tmp, "opt/bin"), "/usr/bin"}, tmp)
+	want := []string{filepath.Join(tmp, "proj/node_modules"), filepath.Join(tmp, "opt/lib")}
+	if !slices.Equal(got, want) {
+		t.Fatalf("got %q, want %q", got, want)
 	}
 }
