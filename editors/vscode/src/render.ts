@@ -37,6 +37,7 @@ const icons: Record<string, { icon: string; color: string }> = {
     [State.Stopped]: { icon: "debug-stop", color: "disabledForeground" },
     [State.Merged]: { icon: "git-merge", color: "charts.purple" },
     [State.Removed]: { icon: "trash", color: "charts.lines" },
+    [State.Disconnected]: { icon: "debug-disconnect", color: "charts.orange" },
 };
 
 export function stateIcon(state: string): { icon: string; color: string } {
