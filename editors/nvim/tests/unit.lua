@@ -31,6 +31,18 @@ H.test('format a waiting session', function()
   H.truthy(line:find('+12 -3 in 1 file ', 1, true) and line:find('2 conflicts', 1, true) and line:find('? Proceed?', 1, true), line)
 end)
 
+H.test('format what a session used', function()
+  local line = commands.format_session({
+    name = 'auth', state = 'idle', changes = {},
+    usage = { input = 1245, output = 66, cacheRead = 9103, cacheWrite = 871, cost = 0.0213 },
+  })
+  H.truthy(line:find('11.2k in 66 out $0.02', 1, true), line)
+  H.eq(commands.format_usage({ input = 950, output = 12, cacheRead = 0, cacheWrite = 0 }), '950 in 12 out', 'no cost reported')
+  H.eq(commands.format_usage(nil), '', 'nothing reported yet')
+  H.eq(commands.format_usage(vim.NIL), '', 'null from JSON')
+  H.truthy(not commands.format_session({ name = 'b', state = 'idle', changes = {} }):find(' out', 1, true), 'no usage, no words')
+end)
+
 H.test('format a preview', function()
   local lines = commands.format_preview({
     target = 'main',

@@ -2,7 +2,7 @@
 // bar. No vscode import: tree.ts turns these views into TreeItems.
 
 import { behindText } from "./preview";
-import { Conflict, live, Range, Session, Severity, State } from "./protocol";
+import { Conflict, live, Range, Session, Severity, State, Usage } from "./protocol";
 
 /** What a session row shows, independent of the VS Code API. */
 export interface SessionView {
@@ -59,6 +59,34 @@ export function changesText(s: Pick<Session, "changes">): string {
     return `+${c.additions} −${c.deletions} · ${c.files} ${c.files === 1 ? "file" : "files"}`;
 }
 
+/** A token count as a person reads it: 950, 12.3k, 4.1M. */
+function tokens(n: number): string {
+    if (n < 1000) return String(n);
+    if (n < 1_000_000) return `${(n / 1e3).toFixed(1)}k`;
+    return `${(n / 1e6).toFixed(1)}M`;
+}
+
+/**
+ * What a session's model used, in a few characters, as the terminal board
+ * writes it: the tokens it was sent (cache reads and writes included) and
+ * answered, and the cost where the agent reports one; "" before it reported
+ * any.
+ */
+export function usageText(u: Usage | undefined): string {
+    if (!u) return "";
+    let t = `${tokens(u.input + u.cacheRead + u.cacheWrite)} in ${tokens(u.output)} out`;
+    if (u.cost !== undefined && u.cost !== null) t += ` $${u.cost.toFixed(2)}`;
+    return t;
+}
+
+/** The usage in words, for the tooltip and screen readers. */
+function usageWords(u: Usage | undefined): string {
+    if (!u) return "";
+    let t = `model used ${u.input + u.cacheRead + u.cacheWrite} tokens in (${u.cacheRead} read from the cache), ${u.output} out`;
+    if (u.cost !== undefined && u.cost !== null) t += `, $${u.cost.toFixed(4)}`;
+    return t;
+}
+
 /** The state in words: "waiting for input", "exited with code 1". */
 function stateWords(s: Session): string {
     switch (s.state) {
@@ -85,6 +113,8 @@ export function renderSession(s: Session): SessionView {
     if (s.conflicts > 0) parts.push(`⚠ ${s.conflicts}`);
     const behind = behindText(s);
     if (behind) parts.push(behind);
+    // The row has room for the cost only; the tooltip says the tokens.
+    if (s.usage?.cost !== undefined && s.usage.cost !== null) parts.push(`$${s.usage.cost.toFixed(2)}`);
 
     const changes = changesText(s);
     const conflicts = s.conflicts > 0 ? `${s.conflicts} predicted ${s.conflicts === 1 ? "conflict or overlap" : "conflicts or overlaps"}` : "";
@@ -96,6 +126,7 @@ export function renderSession(s: Session): SessionView {
         changes ? `changes ${changes}` : "no changes yet",
         conflicts,
         behind,
+        usageText(s.usage) ? `usage ${usageText(s.usage)} (${usageWords(s.usage)})` : "",
         s.prompt ? `prompt: ${s.prompt}` : "",
     ].filter((l) => l !== "");
 
@@ -108,7 +139,7 @@ export function renderSession(s: Session): SessionView {
         label: s.name,
         description: parts.join(" "),
         tooltip: tip.join("\n"),
-        accessibility: [`session ${s.name}`, `${s.agent} ${stateWords(s)}`, changes ? `${c.files} ${c.files === 1 ? "file" : "files"}, ${c.additions} added, ${c.deletions} deleted` : "", conflicts, behind]
+        accessibility: [`session ${s.name}`, `${s.agent} ${stateWords(s)}`, changes ? `${c.files} ${c.files === 1 ? "file" : "files"}, ${c.additions} added, ${c.deletions} deleted` : "", conflicts, behind, usageWords(s.usage)]
             .filter((l) => l !== "")
             .join(", "),
         icon,

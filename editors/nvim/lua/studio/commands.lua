@@ -70,6 +70,30 @@ local function change_summary(s)
   return string.format('+%d -%d in %d file%s', c.additions or 0, c.deletions or 0, c.files or 0, c.files == 1 and '' or 's')
 end
 
+-- A token count as a person reads it: 950, 12.3k, 4.1M.
+local function tokens(n)
+  if n < 1000 then
+    return tostring(n)
+  elseif n < 1000000 then
+    return string.format('%.1fk', n / 1e3)
+  end
+  return string.format('%.1fM', n / 1e6)
+end
+
+-- What a session's model used, as the terminal board writes it: the tokens
+-- it was sent (cache reads and writes included) and answered, and the cost
+-- where the agent reports one; '' before it reported any.
+function M.format_usage(u)
+  if type(u) ~= 'table' then
+    return ''
+  end
+  local t = string.format('%s in %s out', tokens((u.input or 0) + (u.cacheRead or 0) + (u.cacheWrite or 0)), tokens(u.output or 0))
+  if type(u.cost) == 'number' then
+    t = t .. string.format(' $%.2f', u.cost)
+  end
+  return t
+end
+
 -- One line describing a session, as :Studio list shows it.
 function M.format_session(s)
   local line = string.format('%-16s %-8s %-16s', s.name, s.state, change_summary(s))
@@ -78,6 +102,10 @@ function M.format_session(s)
   end
   if (s.behind or 0) > 0 then
     line = line .. string.format('  %d behind%s', s.behind, s.wouldConflict and ', would conflict' or '')
+  end
+  local usage = M.format_usage(s.usage)
+  if usage ~= '' then
+    line = line .. '  ' .. usage
   end
   if s.state == 'waiting' and s.detail and s.detail ~= '' then
     line = line .. '  ? ' .. s.detail

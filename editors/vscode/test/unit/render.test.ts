@@ -85,6 +85,20 @@ describe("renderSession", () => {
         assert.match(v.accessibility, /session rate-limit, claude waiting for input, 13 files, 1240 added, 312 deleted/);
     });
 
+    test("what the model used: the cost in the row, the tokens in the tooltip", () => {
+        const none = renderSession(session({ state: "idle" }));
+        assert.doesNotMatch(none.tooltip, /usage/);
+        const v = renderSession(session({ state: "idle", usage: { input: 1245, output: 66, cacheRead: 9103, cacheWrite: 871, cost: 0.0213 } }));
+        assert.equal(v.description, "$0.02");
+        assert.ok(v.tooltip.includes("usage 11.2k in 66 out $0.02"), v.tooltip);
+        assert.ok(v.tooltip.includes("model used 11219 tokens in (9103 read from the cache), 66 out, $0.0213"), v.tooltip);
+        assert.match(v.accessibility, /model used 11219 tokens in/);
+        // No cost reported (Codex, Gemini CLI): the row stays as it was.
+        const free = renderSession(session({ state: "idle", usage: { input: 950, output: 12, cacheRead: 0, cacheWrite: 0 } }));
+        assert.equal(free.description, "");
+        assert.ok(free.tooltip.includes("usage 950 in 12 out (model used 950 tokens in (0 read from the cache), 12 out)"), free.tooltip);
+    });
+
     test("every state has its own icon and colour", () => {
         const looks = Object.values(State).map((s) => stateIcon(s));
         assert.equal(new Set(looks.map((l) => l.icon)).size, looks.length, JSON.stringify(looks));
