@@ -26,6 +26,9 @@ run() { # package regexp
 }
 run ./workspace/ 'ConflictLatency|Snapshot$|Preview|WatchDegraded'
 run ./cmd/studiod/ 'SpawnCLI|SpawnDeps|PoolSpawn|FsmonitorStatus|Gate|HookToWaiting|SessionsRoundTrip|ConflictLatency'
+# Many sessions at once: 50 with --full, as many as the others' sessions
+# otherwise.
+STUDIOD_BENCH_SESSIONS=$([[ ${1:-} == --full ]] && echo 50 || echo "$sessions") run ./cmd/studiod/ 'ManySessions'
 
 # A benchmark line is its name, b.N, then value-unit pairs. Units with a
 # slash are ratios; units naming git, plain or a floor are floors; the

@@ -98,8 +98,9 @@ func benchDaemon(b *testing.B, notify protocol.NotifyFunc) *protocol.Client {
 	return c
 }
 
-// benchDaemonHome is benchDaemon that also returns the daemon's home.
-func benchDaemonHome(b *testing.B, notify protocol.NotifyFunc) (*protocol.Client, string) {
+// benchDaemonHome is benchDaemon that also returns the daemon's home; env
+// is added to the daemon's environment.
+func benchDaemonHome(b *testing.B, notify protocol.NotifyFunc, env ...string) (*protocol.Client, string) {
 	b.Helper()
 	home, err := os.MkdirTemp("", "sd")
 	if err != nil {
@@ -110,7 +111,7 @@ func benchDaemonHome(b *testing.B, notify protocol.NotifyFunc) (*protocol.Client
 		os.RemoveAll(home)
 	})
 	cmd := exec.Command("studiod", "serve")
-	cmd.Env = append(append(os.Environ(), "STUDIOD_HOME="+home), gittest.Env...)
+	cmd.Env = append(append(append(os.Environ(), "STUDIOD_HOME="+home), gittest.Env...), env...)
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
 	}

@@ -56,7 +56,7 @@ func TestMCPWaitingIsNotDone(t *testing.T) {
 
 // sessionEnv is the environment of a session's agent, as a process it
 // starts inherits it.
-func sessionEnv(t *testing.T, s protocol.Session) []string {
+func sessionEnv(t testing.TB, s protocol.Session) []string {
 	t.Helper()
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", s.PID))
 	if err != nil {
@@ -193,7 +193,7 @@ func TestSessionSpeaksOnlyForItself(t *testing.T) {
 // claudeHook runs `studiod hook --agent claude` as session s's agent would,
 // from its environment and worktree, with a payload for event, and returns
 // what it printed.
-func claudeHook(t *testing.T, s protocol.Session, env []string, event, tool, id string, input map[string]any) string {
+func claudeHook(t testing.TB, s protocol.Session, env []string, event, tool, id string, input map[string]any) string {
 	t.Helper()
 	payload, _ := json.Marshal(map[string]any{"session_id": "conv", "hook_event_name": event, "cwd": s.Worktree,
 		"tool_name": tool, "tool_use_id": id, "tool_input": input})
