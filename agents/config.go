@@ -118,6 +118,9 @@ type Profile struct {
 	// PermissionMode is passed to the agent as its permission mode
 	// (permmode.go); empty leaves the agent's own default.
 	PermissionMode string `toml:"permission_mode"`
+	// Budget is how much each session of this agent may use, in tokens
+	// ("200k") or US dollars ("$5") (budget.go); empty is no limit.
+	Budget string `toml:"budget"`
 }
 
 // Setup prepares a new worktree.
@@ -307,6 +310,9 @@ func overlay(base, o Config) Config {
 		}
 		if v.PermissionMode != "" {
 			p.PermissionMode = v.PermissionMode
+		}
+		if v.Budget != "" {
+			p.Budget = v.Budget
 		}
 		agents[k] = p
 	}

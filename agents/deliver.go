@@ -163,6 +163,9 @@ func (m *Manager) Answer(ctx context.Context, ref Ref, answer, text, by string) 
 	if s.State != Waiting || s.Ask == nil {
 		return s, Delivery{}, fmt.Errorf("%w: session %s is %s, not waiting for an answer (someone may have answered it already)", ErrInvalid, s.Name, s.State)
 	}
+	if err := budgetRefusal(s); err != nil {
+		return s, Delivery{}, err
+	}
 	if o, ok := choose(*s.Ask, cmp.Or(answer, text)); ok {
 		answer, text = o.ID, ""
 	} else if choices := choiceLabels(*s.Ask); choices != "" {

@@ -3,6 +3,7 @@ package agents
 import (
 	"cmp"
 	"context"
+	"time"
 )
 
 // HookRequest is an agent's report through `studiod hook`: a generic
@@ -84,6 +85,9 @@ func (m *Manager) applyHook(ctx context.Context, ref Ref, kind string, e hookEve
 		if usage, err = m.transcripts.usage(s.ID, e.transcript); err != nil {
 			m.log.Warn("session usage", "session", s.Name, "err", err)
 		}
+		if e.state == Idle {
+			m.rereadTranscript(s, e.transcript)
+		}
 	}
 	if e.state != "" {
 		if sv := m.supervisorOf(s.ID); sv != nil {
@@ -131,6 +135,36 @@ func (m *Manager) applyHook(ctx context.Context, ref Ref, kind string, e hookEve
 		return true
 	})
 	return s, out, err
+}
+
+// transcriptLate are the times after a turn's end at which its transcript
+// is read again: Claude Code can write the turn's last answer after its
+// Stop hook ran, and no hook follows to report it.
+var transcriptLate = []time.Duration{300 * time.Millisecond, time.Second, 3 * time.Second}
+
+// rereadTranscript reads the session's transcript again after its turn's
+// end, and records any usage the hook's read missed.
+func (m *Manager) rereadTranscript(s Session, path string) {
+	m.wg.Go(func() {
+		for _, d := range transcriptLate {
+			select {
+			case <-m.ctx.Done():
+				return
+			case <-time.After(d):
+			}
+			u, err := m.transcripts.usage(s.ID, path)
+			if err != nil || u == nil {
+				continue
+			}
+			m.update(s.ID, func(r *Session) bool {
+				if r.State == Removed || u.equal(r.Usage) {
+					return false
+				}
+				r.Usage = u
+				return true
+			})
+		}
+	})
 }
 
 func sameAsk(a, b *Ask) bool {

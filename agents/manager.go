@@ -323,6 +323,9 @@ func (m *Manager) change(id string, store bool, fn func(s *Session) bool) (Sessi
 	if !fn(&next) {
 		return next, nil
 	}
+	if holdOnBudget(&next) {
+		defer m.interruptForBudget(next.clone())
+	}
 	if next.State != Waiting {
 		next.Ask = nil // only a waiting session asks anything
 	}

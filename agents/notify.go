@@ -7,7 +7,7 @@ type Notify struct {
 	// Command runs with one JSON event on its stdin per event (the
 	// daemon's server.NotifyEvent).
 	Command []string `toml:"command"`
-	// Events limits the events (waiting, idle, failed, done); empty is
+	// Events limits the events (waiting, idle, failed, done, budget); empty is
 	// all of them.
 	Events []string `toml:"events"`
 	// Timeout kills a run that takes longer (default 30s).

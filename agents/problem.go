@@ -31,6 +31,7 @@ const (
 	FixRecordStop       = "recordStop"
 	FixAnswerFirst      = "answerFirst"
 	FixAskPerson        = "askPerson"
+	FixRaiseBudget      = "raiseBudget"
 )
 
 func (p *Problem) Error() string {

@@ -52,6 +52,11 @@ func (m *Manager) Comments(ctx context.Context, ref Ref) ([]Comment, error) {
 // into its terminal, or through its profile's resume command when it has
 // exited, and marks them sent.
 func (m *Manager) Feedback(ctx context.Context, ref Ref) (sent int, message string, d Delivery, err error) {
+	if s, err := m.Lookup(ref); err == nil {
+		if err := budgetRefusal(s); err != nil {
+			return 0, "", Delivery{}, err
+		}
+	}
 	return m.comments.feedback(ctx, ref)
 }
 

@@ -53,6 +53,9 @@ type Session struct {
 	Conversation string
 	// Usage is what the agent reports its model used; nil: nothing yet.
 	Usage *Usage
+	// Budget is how much the model may use; nil: no limit. A live
+	// session that used it all waits on it (WaitBudget).
+	Budget *Budget
 	// Scope are path globs of the area the session works in (none: anywhere);
 	// OutOfScope the paths it changed outside them.
 	Scope      []string
@@ -96,6 +99,7 @@ const (
 	WaitQuestion   = vocab.WaitQuestion
 	WaitTrust      = vocab.WaitTrust
 	WaitLogin      = vocab.WaitLogin
+	WaitBudget     = vocab.WaitBudget
 )
 
 // Answers, as the words a person (or a profile's table) gives them.
@@ -149,6 +153,10 @@ func (s *Session) clone() Session {
 			u.Cost = &v
 		}
 		c.Usage = &u
+	}
+	if s.Budget != nil {
+		b := *s.Budget
+		c.Budget = &b
 	}
 	return c
 }

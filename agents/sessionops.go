@@ -18,6 +18,9 @@ func (m *Manager) Send(ctx context.Context, ref Ref, text string, submit bool) (
 	if err != nil {
 		return Session{}, Delivery{}, err
 	}
+	if err := budgetRefusal(s); err != nil {
+		return s, Delivery{}, err
+	}
 	return m.driverOf(s).send(ctx, s, text, submit)
 }
 

@@ -45,6 +45,9 @@ type SpawnRequest struct {
 	// Host is the configured host to run the session on ("": this
 	// machine).
 	Host string
+	// Budget limits what the session's model may use; nil: the agent
+	// profile's budget, if any.
+	Budget *Budget
 }
 
 // Progress receives a short message at each step of a slow operation.
@@ -315,6 +318,14 @@ func (m *Manager) reserve(ctx context.Context, repo *workspace.Repo, cfg Config,
 		Worktree: wtPath, Agent: agent, Command: argv, Prompt: req.Prompt, State: Starting,
 		Created: now, Updated: now, Protocol: cfg.Agents[agent].Protocol,
 		Scope: req.Scopes, Note: cmp.Or(oneLine(req.Note), noteFromPrompt(req.Prompt)), Gate: req.Gate,
+		Budget: req.Budget,
+	}
+	if s.Budget == nil && cfg.Agents[agent].Budget != "" {
+		b, err := ParseBudget(cfg.Agents[agent].Budget)
+		if err != nil {
+			return nil, invalidf("agent %q: %v", agent, err)
+		}
+		s.Budget = &b
 	}
 	s.Dir = filepath.Join(m.opts.StateDir, "sessions", s.ID)
 	s.Endpoints = m.proc(s.ID).Endpoints()

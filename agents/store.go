@@ -105,6 +105,7 @@ var migrations = []string{
 	);
 	CREATE INDEX reviews_reviewed ON reviews(reviewed);`,
 	`ALTER TABLE sessions ADD COLUMN usage TEXT NOT NULL DEFAULT '';`,
+	`ALTER TABLE sessions ADD COLUMN budget TEXT NOT NULL DEFAULT '';`,
 }
 
 // store is the SQLite state database. Its methods are safe for concurrent
@@ -174,7 +175,7 @@ func (s *store) close() error {
 
 const sessionCols = `id, name, repo, branch, base, target, worktree, agent, command, prompt,
 	state, detail, pid, exit_code, port, dir, files, additions, deletions, created, updated,
-	waiting, conversation, scope, out_of_scope, note, gate, protocol, usage`
+	waiting, conversation, scope, out_of_scope, note, gate, protocol, usage, budget`
 
 func (s *store) put(ctx context.Context, r *Session) error {
 	done, err := s.write(ctx)
@@ -183,7 +184,10 @@ func (s *store) put(ctx context.Context, r *Session) error {
 	}
 	defer done()
 	cmd, _ := json.Marshal(r.Command)
-	var waiting, usage []byte
+	var waiting, usage, budget []byte
+	if r.Budget != nil {
+		budget, _ = json.Marshal(r.Budget)
+	}
 	if r.Ask != nil {
 		waiting, _ = json.Marshal(r.Ask)
 	}
@@ -191,7 +195,7 @@ func (s *store) put(ctx context.Context, r *Session) error {
 		usage, _ = json.Marshal(r.Usage)
 	}
 	_, err = s.db.ExecContext(ctx, `INSERT INTO sessions (`+sessionCols+`)
-		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
 		ON CONFLICT(id) DO UPDATE SET
 			name=excluded.name, repo=excluded.repo, branch=excluded.branch, base=excluded.base,
 			target=excluded.target, worktree=excluded.worktree, agent=excluded.agent,
@@ -201,11 +205,11 @@ func (s *store) put(ctx context.Context, r *Session) error {
 			additions=excluded.additions, deletions=excluded.deletions, updated=excluded.updated,
 			waiting=excluded.waiting, conversation=excluded.conversation, scope=excluded.scope,
 			out_of_scope=excluded.out_of_scope, note=excluded.note, gate=excluded.gate, protocol=excluded.protocol,
-			usage=excluded.usage`,
+			usage=excluded.usage, budget=excluded.budget`,
 		r.ID, r.Name, r.Repo, r.Branch, r.Base, r.Target, r.Worktree, r.Agent, string(cmd), r.Prompt,
 		r.State, r.Detail, r.PID, r.ExitCode, r.Port, r.Dir, r.Changes.Files, r.Changes.Additions,
 		r.Changes.Deletions, r.Created.UnixNano(), r.Updated.UnixNano(), string(waiting), r.Conversation,
-		jsonList(r.Scope), jsonList(r.OutOfScope), r.Note, r.Gate, r.Protocol, string(usage))
+		jsonList(r.Scope), jsonList(r.OutOfScope), r.Note, r.Gate, r.Protocol, string(usage), string(budget))
 	if err != nil {
 		return fmt.Errorf("store session %s: %w", r.Name, err)
 	}
@@ -222,13 +226,13 @@ func (s *store) all(ctx context.Context) ([]*Session, error) {
 	var list []*Session
 	for rows.Next() {
 		var r Session
-		var cmd, waiting, scope, outOfScope, usage string
+		var cmd, waiting, scope, outOfScope, usage, budget string
 		var exit sql.NullInt64
 		var created, updated int64
 		if err := rows.Scan(&r.ID, &r.Name, &r.Repo, &r.Branch, &r.Base, &r.Target, &r.Worktree,
 			&r.Agent, &cmd, &r.Prompt, &r.State, &r.Detail, &r.PID, &exit, &r.Port, &r.Dir,
 			&r.Changes.Files, &r.Changes.Additions, &r.Changes.Deletions, &created, &updated,
-			&waiting, &r.Conversation, &scope, &outOfScope, &r.Note, &r.Gate, &r.Protocol, &usage); err != nil {
+			&waiting, &r.Conversation, &scope, &outOfScope, &r.Note, &r.Gate, &r.Protocol, &usage, &budget); err != nil {
 			return nil, err
 		}
 		json.Unmarshal([]byte(cmd), &r.Command)
@@ -241,6 +245,10 @@ func (s *store) all(ctx context.Context) ([]*Session, error) {
 		if usage != "" {
 			r.Usage = new(Usage)
 			json.Unmarshal([]byte(usage), r.Usage)
+		}
+		if budget != "" {
+			r.Budget = new(Budget)
+			json.Unmarshal([]byte(budget), r.Budget)
 		}
 		if exit.Valid {
 			c := int(exit.Int64)

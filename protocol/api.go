@@ -36,6 +36,7 @@ type API interface {
 	Conflicts(context.Context, ConflictsParams) (*ConflictsResult, error)
 	Who(context.Context, WhoParams) (*WhoResult, error)
 	Note(context.Context, NoteParams) (*Session, error)
+	Budget(context.Context, BudgetParams) (*Session, error)
 	Merge(context.Context, MergeParams) (*MergeResult, error)
 	Undo(context.Context, SessionRef) (*UndoResult, error)
 	Preview(context.Context, PreviewParams) (*Preview, error)

@@ -28,6 +28,7 @@ const (
 	MethodConflicts  = "studio/conflicts"
 	MethodWho        = "studio/who"
 	MethodNote       = "studio/note"
+	MethodBudget     = "studio/budget"
 	MethodMerge      = "studio/merge"
 	MethodUndo       = "studio/undo"
 	MethodPreview    = "studio/preview"
@@ -73,6 +74,7 @@ var Methods = []string{
 	MethodConflicts,
 	MethodWho,
 	MethodNote,
+	MethodBudget,
 	MethodMerge,
 	MethodUndo,
 	MethodPreview,
@@ -121,6 +123,7 @@ func Routes(api API) map[string]Handler {
 		MethodConflicts:  route(api.Conflicts),
 		MethodWho:        route(api.Who),
 		MethodNote:       route(api.Note),
+		MethodBudget:     route(api.Budget),
 		MethodMerge:      route(api.Merge),
 		MethodUndo:       route(api.Undo),
 		MethodPreview:    route(api.Preview),
@@ -245,6 +248,11 @@ func (c *Client) Who(ctx context.Context, p WhoParams) (*WhoResult, error) {
 // Note sends studio/note.
 func (c *Client) Note(ctx context.Context, p NoteParams) (*Session, error) {
 	return call[Session](ctx, c, MethodNote, p)
+}
+
+// Budget sends studio/budget.
+func (c *Client) Budget(ctx context.Context, p BudgetParams) (*Session, error) {
+	return call[Session](ctx, c, MethodBudget, p)
 }
 
 // Merge sends studio/merge.

@@ -109,6 +109,7 @@ const (
 	FixAnswerFirst      Fix = "answerFirst"      // the agent waits for an answer: answer it and let it finish its turn, or force
 	FixResolveSync      Fix = "resolveSync"      // the sync conflicts: resolve them on the session branch, then sync again
 	FixAskPerson        Fix = "askPerson"        // only the person may do this, from their own shell
+	FixRaiseBudget      Fix = "raiseBudget"      // the session used its budget: raise or clear it first
 	FixReview           Fix = "review"           // require_review: run a reviewer on the session (or let the plan's finish its turn), or force
 )
 
@@ -116,7 +117,7 @@ const (
 var Fixes = []Fix{
 	FixListSessions, FixOtherName, FixStopFirst, FixWaitIdle, FixTrust, FixResolve, FixSyncSend,
 	FixCommitTarget, FixRetry, FixAddComments, FixCleanUp, FixAnswerInTerminal, FixCheckCommand,
-	FixLandID, FixRestartDaemon, FixRecordStop, FixInstallGit, FixAnswerFirst, FixResolveSync, FixAskPerson,
+	FixLandID, FixRestartDaemon, FixRecordStop, FixInstallGit, FixAnswerFirst, FixResolveSync, FixAskPerson, FixRaiseBudget,
 	FixReview,
 }
 

@@ -63,6 +63,10 @@ type Session struct {
 	// Usage is what the session's agent reports its model used, from the
 	// agent's own figures; absent until the agent reports any.
 	Usage *Usage `json:"usage,omitempty"`
+	// Budget is how much the session's model may use; absent: no limit.
+	// A live session that used it all waits (kind budget) until the
+	// person raises or clears it.
+	Budget *Budget `json:"budget,omitempty"`
 	// Scope is the area the session is meant to work in: path globs
 	// relative to the repository ("web/**"); empty means anywhere.
 	Scope []string `json:"scope,omitempty"`
@@ -144,6 +148,28 @@ func (u Usage) String() string {
 	return s
 }
 
+// Budget is a limit on what a session's model uses: tokens (sent, cache
+// reads and writes included, and answered) or US dollars (where the agent
+// reports its cost); one of the two is set. Text is how a person writes it
+// ("200k tokens", "$5.00"); Spent is the share of it used so far (1 is all
+// of it), absent while unknown (a budget in dollars of an agent that
+// reports no cost).
+type Budget struct {
+	Tokens int64    `json:"tokens,omitempty"`
+	Cost   float64  `json:"cost,omitempty"`
+	Text   string   `json:"text"`
+	Spent  *float64 `json:"spent,omitempty"`
+}
+
+// BudgetParams gives a session a budget ("200k", "1.5M tokens", "$5"), or
+// clears it. A session waiting on its budget goes back to idle once the
+// budget covers what it used.
+type BudgetParams struct {
+	SessionRef
+	Budget string `json:"budget,omitempty"`
+	Clear  bool   `json:"clear,omitempty"`
+}
+
 // WaitKind says what kind of answer a waiting session needs.
 type WaitKind = vocab.WaitKind
 
@@ -153,6 +179,7 @@ const (
 	WaitQuestion   = vocab.WaitQuestion   // the agent asks the person something
 	WaitTrust      = vocab.WaitTrust      // the agent asks whether to trust the folder
 	WaitLogin      = vocab.WaitLogin      // the agent needs signing in or a provider
+	WaitBudget     = vocab.WaitBudget     // the session used its budget: raise or clear it
 )
 
 // Answer is how a person answers a waiting session: one of these kinds,
@@ -248,6 +275,9 @@ type SpawnParams struct {
 	Gate GateMode `json:"gate,omitempty"`
 	// Host runs the session on a configured host ([hosts.NAME]).
 	Host string `json:"host,omitempty"`
+	// Budget limits what the session's model may use: tokens ("200k")
+	// or US dollars ("$5"); absent: its agent profile's budget, if any.
+	Budget string `json:"budget,omitempty"`
 	// WorkDoneToken, when set, asks for $/progress notifications on this
 	// connection as the spawn goes through its steps (as in LSP).
 	WorkDoneToken any `json:"workDoneToken,omitempty"`

@@ -40,6 +40,14 @@ func (a *core) Hello(ctx context.Context, p protocol.HelloParams) (*protocol.Hel
 }
 
 func (a *core) Spawn(ctx context.Context, p protocol.SpawnParams) (*protocol.Session, error) {
+	var budget *agents.Budget
+	if p.Budget != "" {
+		b, err := agents.ParseBudget(p.Budget)
+		if err != nil {
+			return nil, err
+		}
+		budget = &b
+	}
 	pr := connOf(ctx).progress(p.WorkDoneToken, "Spawning agent session")
 	defer pr.end()
 	// A spawn outlives a client that goes away mid-way: it either
@@ -47,7 +55,7 @@ func (a *core) Spawn(ctx context.Context, p protocol.SpawnParams) (*protocol.Ses
 	sess, err := a.m.Spawn(context.WithoutCancel(ctx), agents.SpawnRequest{
 		Repo: p.Repo, Name: p.Name, Agent: p.Agent, Base: p.Base, Target: p.Target,
 		Prompt: p.Prompt, Command: p.Command, Rows: p.Rows, Cols: p.Cols,
-		Scopes: p.Scopes, Note: p.Note, Gate: string(p.Gate), Host: p.Host,
+		Scopes: p.Scopes, Note: p.Note, Gate: string(p.Gate), Host: p.Host, Budget: budget,
 	}, pr.report)
 	if err != nil {
 		return nil, err
@@ -260,6 +268,29 @@ func (a *core) Note(ctx context.Context, p protocol.NoteParams) (*protocol.Sessi
 		return nil, err
 	}
 	return a.session(a.m.Note(ctx, ref(p.SessionRef), p.Note))
+}
+
+// Budget is the person's: a session may not raise or clear its own (or
+// another's) budget.
+func (a *core) Budget(ctx context.Context, p protocol.BudgetParams) (*protocol.Session, error) {
+	if err := a.actsOn(ctx, "budget"); err != nil {
+		return nil, err
+	}
+	var b *agents.Budget
+	switch {
+	case p.Clear && p.Budget != "":
+		return nil, protocol.Errorf(protocol.CodeInvalid, "give a budget or clear it, not both")
+	case p.Clear:
+	case p.Budget == "":
+		return nil, protocol.Errorf(protocol.CodeInvalid, "no budget: give tokens (200k) or US dollars ($5), or clear it")
+	default:
+		v, err := agents.ParseBudget(p.Budget)
+		if err != nil {
+			return nil, err
+		}
+		b = &v
+	}
+	return a.session(a.m.SetBudget(ctx, ref(p.SessionRef), b))
 }
 
 func (a *core) Merge(ctx context.Context, p protocol.MergeParams) (*protocol.MergeResult, error) {

@@ -28,6 +28,12 @@ func wireSession(s agents.Session) protocol.Session {
 	if u := s.Usage; u != nil {
 		p.Usage = &protocol.Usage{Input: u.Input, Output: u.Output, CacheRead: u.CacheRead, CacheWrite: u.CacheWrite, Cost: u.Cost}
 	}
+	if b := s.Budget; b != nil {
+		p.Budget = &protocol.Budget{Tokens: b.Tokens, Cost: b.Cost, Text: b.String()}
+		if share, known := b.Spent(s.Usage); known {
+			p.Budget.Spent = &share
+		}
+	}
 	p.Protocol = s.Protocol
 	p.Host = s.Host
 	p.PermissionMode = agents.PermissionMode(s.Command)

@@ -18,7 +18,7 @@ func TestOneVocabulary(t *testing.T) {
 		}
 	}
 	same("states", strs(vocab.States), strs(protocol.States))
-	same("wait kinds", strs(vocab.WaitKinds), strs([]protocol.WaitKind{protocol.WaitPermission, protocol.WaitQuestion, protocol.WaitTrust, protocol.WaitLogin}))
+	same("wait kinds", strs(vocab.WaitKinds), strs([]protocol.WaitKind{protocol.WaitPermission, protocol.WaitQuestion, protocol.WaitTrust, protocol.WaitLogin, protocol.WaitBudget}))
 	same("answers", strs(vocab.Answers), strs([]protocol.Answer{protocol.AnswerAllow, protocol.AnswerAlways, protocol.AnswerReject, protocol.AnswerNever}))
 	same("conflict kinds", strs(vocab.Kinds), strs([]protocol.Kind{protocol.KindContent, protocol.KindModifyDelete, protocol.KindAddAdd,
 		protocol.KindRename, protocol.KindBinary, protocol.KindMode, protocol.KindOverlap}))

@@ -20,7 +20,7 @@ func TestFixVocabulary(t *testing.T) {
 	for _, f := range []string{
 		agents.FixListSessions, agents.FixOtherName, agents.FixStopFirst, agents.FixTrust, agents.FixAddComments,
 		agents.FixCleanUp, agents.FixAnswerInTerminal, agents.FixCheckCommand, agents.FixLandID,
-		agents.FixRestartDaemon, agents.FixRecordStop, agents.FixAnswerFirst, agents.FixAskPerson,
+		agents.FixRestartDaemon, agents.FixRecordStop, agents.FixAnswerFirst, agents.FixAskPerson, agents.FixRaiseBudget,
 	} {
 		if !wire[protocol.Fix(f)] {
 			t.Errorf("agents fix %q is not a protocol.Fix", f)

@@ -33,6 +33,7 @@ const (
 	NotifyIdle    = "idle"    // the agent finished a turn and is at its prompt
 	NotifyFailed  = "failed"  // the session failed
 	NotifyDone    = "done"    // the agent ended: exited, stopped or merged
+	NotifyBudget  = "budget"  // the session used 80% of its budget, or all of it (then it waits)
 )
 
 // NotifyEvent is what the notify command reads on its stdin.
@@ -66,6 +67,7 @@ type notifier struct {
 	// change; it is never held while calling out.
 	mu      sync.Mutex
 	last    map[string]vocab.State // session ID → last state seen
+	spent   map[string]float64     // session ID → share of its budget used, last seen
 	tokens  float64
 	refill  time.Time // when tokens was last topped up
 	dropped int
@@ -76,7 +78,7 @@ type notifier struct {
 func startNotifier(ctx context.Context, m *agents.Manager, userConfig string, log *slog.Logger, now func() time.Time) (stop func()) {
 	ctx, cancel := context.WithCancel(ctx)
 	n := &notifier{userConfig: userConfig, log: log, now: now, queue: make(chan NotifyEvent, notifyQueue),
-		stop: cancel, last: map[string]vocab.State{}, tokens: notifyBurst, refill: now()}
+		stop: cancel, last: map[string]vocab.State{}, spent: map[string]float64{}, tokens: notifyBurst, refill: now()}
 	unsub := m.Subscribe(n.changed)
 	// States before the daemon started are not news: only changes after
 	// it count.
@@ -84,6 +86,7 @@ func startNotifier(ctx context.Context, m *agents.Manager, userConfig string, lo
 	for _, s := range m.List("", true) {
 		if _, ok := n.last[s.ID]; !ok {
 			n.last[s.ID] = s.State
+			n.spent[s.ID] = spentShare(s)
 		}
 	}
 	n.mu.Unlock()
@@ -102,6 +105,9 @@ func notifyKind(prev vocab.State, s agents.Session) string {
 	}
 	switch s.State {
 	case agents.Waiting:
+		if s.Ask != nil && s.Ask.Kind == agents.WaitBudget {
+			return NotifyBudget
+		}
 		return NotifyWaiting
 	case agents.Idle:
 		if prev == agents.Working || prev == agents.Waiting {
@@ -115,6 +121,15 @@ func notifyKind(prev vocab.State, s agents.Session) string {
 	return ""
 }
 
+// spentShare is the share of its budget a session used, 0 without one.
+func spentShare(s agents.Session) float64 {
+	if s.Budget == nil {
+		return 0
+	}
+	share, _ := s.Budget.Spent(s.Usage)
+	return share
+}
+
 // changed runs on the manager's writer for every stored change: it must
 // not block.
 func (n *notifier) changed(ev agents.Event) {
@@ -122,15 +137,24 @@ func (n *notifier) changed(ev agents.Event) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	prev, seen := n.last[s.ID]
+	prevSpent, share := n.spent[s.ID], spentShare(s)
 	if s.State == agents.Removed {
 		delete(n.last, s.ID)
+		delete(n.spent, s.ID)
 	} else {
 		n.last[s.ID] = s.State
+		if n.spent == nil {
+			n.spent = map[string]float64{}
+		}
+		n.spent[s.ID] = share
 	}
 	if !seen {
 		prev = ""
 	}
 	kind := notifyKind(prev, s)
+	if kind == "" && prevSpent < agents.BudgetNotice && share >= agents.BudgetNotice && share < 1 {
+		kind = NotifyBudget // near it: the person hears before the turn is cut
+	}
 	if kind == "" {
 		return
 	}
@@ -174,8 +198,8 @@ func (n *notifier) deliver(ctx context.Context, e NotifyEvent) {
 	}
 	cfg := user.Notify
 	for _, ev := range cfg.Events {
-		if !slices.Contains([]string{NotifyWaiting, NotifyIdle, NotifyFailed, NotifyDone}, ev) {
-			n.log.Warn("notify: unknown event in [notify] events: give waiting, idle, failed or done", "event", ev)
+		if !slices.Contains([]string{NotifyWaiting, NotifyIdle, NotifyFailed, NotifyDone, NotifyBudget}, ev) {
+			n.log.Warn("notify: unknown event in [notify] events: give waiting, idle, failed, done or budget", "event", ev)
 		}
 	}
 	if len(cfg.Events) > 0 && !slices.Contains(cfg.Events, e.Event) {
@@ -225,7 +249,7 @@ func runNotify(ctx context.Context, timeout time.Duration, argv []string, stdin 
 // only where a desktop session bus exists and notify-send is installed,
 // and only for what needs the person now.
 func desktopNotify(ctx context.Context, timeout time.Duration, e NotifyEvent) error {
-	if e.Event != NotifyWaiting && e.Event != NotifyFailed {
+	if e.Event != NotifyWaiting && e.Event != NotifyFailed && e.Event != NotifyBudget {
 		return nil
 	}
 	if os.Getenv("DBUS_SESSION_BUS_ADDRESS") == "" {
@@ -240,6 +264,8 @@ func desktopNotify(ctx context.Context, timeout time.Duration, e NotifyEvent) er
 	body := s.Detail
 	if s.Waiting != nil {
 		body = s.Waiting.Question
+	} else if e.Event == NotifyBudget && s.Budget != nil && s.Budget.Spent != nil {
+		body = fmt.Sprintf("%.0f%% of its budget of %s used", *s.Budget.Spent*100, s.Budget.Text)
 	}
 	urgency := "normal"
 	if e.Event == NotifyFailed {

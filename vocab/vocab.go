@@ -48,6 +48,7 @@ const (
 	WaitQuestion   WaitKind = "question"   // the agent asks the person something
 	WaitTrust      WaitKind = "trust"      // the agent asks whether to trust the folder
 	WaitLogin      WaitKind = "login"      // the agent needs signing in or a provider
+	WaitBudget     WaitKind = "budget"     // the session used its budget: raise or clear it
 )
 
 // Answer is how a person answers a waiting session: one of these kinds,
@@ -146,7 +147,7 @@ const ProtocolACP = "acp"
 // The lists, in the order declared: what a client or a test iterates.
 var (
 	States          = []State{StateStarting, StateWorking, StateWaiting, StateIdle, StateExited, StateFailed, StateStopped, StateMerged, StateRemoved, StateDisconnected}
-	WaitKinds       = []WaitKind{WaitPermission, WaitQuestion, WaitTrust, WaitLogin}
+	WaitKinds       = []WaitKind{WaitPermission, WaitQuestion, WaitTrust, WaitLogin, WaitBudget}
 	Answers         = []Answer{AnswerAllow, AnswerAlways, AnswerReject, AnswerNever}
 	Kinds           = []Kind{KindContent, KindModifyDelete, KindAddAdd, KindRename, KindBinary, KindMode, KindOverlap}
 	Severities      = []Severity{SeverityConflict, SeverityOverlap}

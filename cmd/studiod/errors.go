@@ -43,6 +43,8 @@ func cliFix(d protocol.ErrorData) string {
 		return "nothing was changed; resolve them on the session branch (`studiod sync " + name + " --send` gives them to its agent), then sync again"
 	case protocol.FixAskPerson:
 		return "only the person may do this, from their own shell (outside any session)"
+	case protocol.FixRaiseBudget:
+		return "raise its budget (`studiod budget " + name + " AMOUNT`) or clear it (`studiod budget " + name + " --clear`)"
 	case protocol.FixReview:
 		return "start a reviewer (`studiod review-by " + name + "`), or pass --force"
 	case protocol.FixWaitIdle:

@@ -165,7 +165,7 @@ Try it with no AI account: studiod demo`,
 	root.PersistentFlags().BoolVar(&a.json, "json", false, "print machine-readable JSON (the protocol's types)")
 	root.SetVersionTemplate("studiod {{.Version}}\n")
 	root.AddCommand(
-		a.spawnCmd(), a.lsCmd(), a.showCmd(), a.logsCmd(), a.attachCmd(), a.sendCmd(), a.answerCmd(), a.noteCmd(),
+		a.spawnCmd(), a.lsCmd(), a.showCmd(), a.logsCmd(), a.attachCmd(), a.sendCmd(), a.answerCmd(), a.noteCmd(), a.budgetCmd(),
 		a.stopCmd(), a.rmCmd(), a.statusCmd(), a.doctorCmd(), a.serveCmd(), a.trustCmd(),
 		a.versionCmd(), a.hookCmd(), a.shutdownCmd(), a.demoCmd(), a.conflictsCmd(), a.whoCmd(), a.lspCmd(),
 		a.diffCmd(), a.commentCmd(), a.commentsCmd(), a.feedbackCmd(), a.mergeCmd(), a.undoCmd(),

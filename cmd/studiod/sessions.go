@@ -57,6 +57,7 @@ With -- the rest of the line is the command to run as the agent.`,
 	f.StringVar(&p.Note, "note", "", "what the session is for, shown to the other agents (default: the prompt's first line)")
 	f.StringVar((*string)(&p.Gate), "gate", "", "how the agent hears of other sessions' work before it writes: off, inform, ask or deny (default: the repo's [gate] mode)")
 	f.StringVar(&p.Host, "host", "", "run the session on this host of config.toml's [hosts] (see `studiod hosts`)")
+	f.StringVar(&p.Budget, "budget", "", "how much its model may use: tokens (200k, 1.5M) or US dollars ($5); at 100% the turn is interrupted and it waits (default: the profile's budget)")
 	return cmd
 }
 
@@ -250,7 +251,9 @@ func (a *app) showCmd() *cobra.Command {
 				row("prompt", s.Prompt)
 				if s.Waiting != nil {
 					w := s.Waiting
-					if choices := choiceOptions(w); len(choices) > 0 {
+					if w.Kind == protocol.WaitBudget {
+						row("asks", fmt.Sprintf("%s: %s (`studiod budget %s AMOUNT` raises it, `studiod budget %s --clear` clears it)", w.Kind, w.Question, s.Name, s.Name))
+					} else if choices := choiceOptions(w); len(choices) > 0 {
 						row("asks", fmt.Sprintf("%s: %s (answer with `studiod answer %s NUMBER|LABEL`)", w.Kind, w.Question, s.Name))
 						for _, o := range choices {
 							row("", o.ID+". "+o.Label)
@@ -279,6 +282,9 @@ func (a *app) showCmd() *cobra.Command {
 				row("changes", changesText(s.Changes))
 				if s.Usage != nil {
 					row("usage", s.Usage.String())
+				}
+				if s.Budget != nil {
+					row("budget", budgetText(*s.Budget))
 				}
 				if s.Behind > 0 || s.WouldConflict {
 					v := fmt.Sprintf("%d commit(s) behind %s", s.Behind, s.Target)
@@ -555,6 +561,66 @@ func (a *app) noteCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&a.repo, "repo", "", "repository (default: the current directory's)")
+	return cmd
+}
+
+// budgetText says a budget and how much of it is used: "200k tokens, 61%
+// used"; a budget in dollars of an agent that reports no cost says so.
+func budgetText(b protocol.Budget) string {
+	if b.Spent == nil {
+		return b.Text + " (its agent reports no cost: not enforced; give one in tokens)"
+	}
+	return fmt.Sprintf("%s, %.0f%% used", b.Text, *b.Spent*100)
+}
+
+func (a *app) budgetCmd() *cobra.Command {
+	var clear bool
+	cmd := &cobra.Command{
+		Use:   "budget NAME [AMOUNT | --clear]",
+		Short: "Show, raise or clear how much a session's model may use",
+		Long: `A budget is tokens (200k, 1.5M, 50000: sent, cache reads and writes
+included, and answered) or US dollars ($5, 2.50 USD: for agents that report
+their cost). At 80% of it you are told (a notification, the notify command's
+"budget" event); at 100% the agent's turn is interrupted and the session
+waits (kind budget) until you raise or clear it here; then it is idle and
+takes work again. Only you change a budget: a session cannot change its own.
+Without AMOUNT, it shows the budget.`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) < 1 || len(args) > 2 || clear && len(args) == 2 {
+				return usageError{fmt.Errorf("usage: studiod budget NAME [AMOUNT | --clear]")}
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.call(cmd.Context(), func(c *protocol.Client) error {
+				var s *protocol.Session
+				var err error
+				if len(args) == 1 && !clear {
+					s, err = c.Session(cmd.Context(), a.sessionRef(args[0]))
+				} else {
+					p := protocol.BudgetParams{SessionRef: a.sessionRef(args[0]), Clear: clear}
+					if len(args) == 2 {
+						p.Budget = args[1]
+					}
+					s, err = c.Budget(cmd.Context(), p)
+				}
+				if err != nil {
+					return err
+				}
+				if a.json {
+					return printJSON(s)
+				}
+				if s.Budget == nil {
+					fmt.Printf("%s: no budget (%s)\n", s.Name, s.State)
+					return nil
+				}
+				fmt.Printf("%s: budget %s (%s)\n", s.Name, budgetText(*s.Budget), s.State)
+				return nil
+			})
+		},
+	}
+	cmd.Flags().StringVar(&a.repo, "repo", "", "repository (default: the current directory's)")
+	cmd.Flags().BoolVar(&clear, "clear", false, "remove the budget: no limit")
 	return cmd
 }
 

@@ -51,6 +51,10 @@ func (s *Server) sessionChanged(sess protocol.Session) {
 	prev := th.state
 	th.state = sess.State
 	if th.acp {
+		if sess.State == protocol.StateWaiting && sess.Waiting != nil && sess.Waiting.Kind == protocol.WaitBudget && prev != sess.State {
+			// The agent's turn ends cancelled; the note says why.
+			s.note(th, "budget", "studiod: "+sess.Waiting.Question, nil)
+		}
 		if sess.State.Live() && !th.streaming {
 			if err := s.startStream(s.ctx, th); err != nil {
 				s.cfg.Log.Warn("follow", "session", th.name, "err", err)
@@ -81,13 +85,19 @@ func (s *Server) terminalTurn(th *thread, sess protocol.Session, prev protocol.S
 			cancel()
 		}
 	}
-	if sess.State == protocol.StateWaiting && sess.Waiting != nil && ask == nil {
+	budget := sess.State == protocol.StateWaiting && sess.Waiting != nil && sess.Waiting.Kind == protocol.WaitBudget
+	if budget {
+		// Nothing for the client to answer: the person raises the budget.
+		s.note(th, "budget", "studiod: "+sess.Waiting.Question, nil)
+	} else if sess.State == protocol.StateWaiting && sess.Waiting != nil && ask == nil {
 		s.askTerminal(th, *sess.Waiting)
 	}
 	if t == nil {
 		return
 	}
 	switch {
+	case budget:
+		t.end(sdk.PromptResponse{StopReason: sdk.StopReasonCancelled}, nil)
 	case sess.State == protocol.StateWorking:
 		t.started = true
 	case !sess.State.Live():

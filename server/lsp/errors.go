@@ -46,6 +46,8 @@ func editorFix(d protocol.ErrorData) string {
 		return "nothing was changed; resolve them on the session branch (Sync Session with Target gives them to its agent), then sync again"
 	case protocol.FixAskPerson:
 		return "only the person may do this, from their own shell (outside any session)"
+	case protocol.FixRaiseBudget:
+		return "it used its budget: raise or clear the budget first"
 	case protocol.FixReview:
 		return "start a reviewer on it, or force"
 	case protocol.FixWaitIdle:

@@ -63,6 +63,8 @@ func toolFix(d protocol.ErrorData) string {
 		return "Nothing was changed. Give the conflicts to the agent with " + ToolSyncSession + session + " and send=true, then sync again once they are resolved."
 	case protocol.FixAskPerson:
 		return "Only the user may do this, from their own shell; a session acts only on itself."
+	case protocol.FixRaiseBudget:
+		return "The session used its budget. Ask the user whether to raise it or clear it with " + ToolSetBudget + session + "."
 	case protocol.FixReview:
 		return "Start a reviewer with " + ToolReviewBy + session + ", wait until its turn ends, then retry (force=true only when the user asked for it)."
 	case protocol.FixWaitIdle:

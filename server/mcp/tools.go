@@ -24,6 +24,7 @@ const (
 	ToolSendInput        = "send_input"
 	ToolAnswerSession    = "answer_session"
 	ToolSetNote          = "set_note"
+	ToolSetBudget        = "set_budget"
 	ToolSessionDiff      = "session_diff"
 	ToolCheckConflicts   = "check_conflicts"
 	ToolAddReviewComment = "add_review_comment"
@@ -89,7 +90,15 @@ func (m *Server) Tools() []mcpserver.ServerTool {
 			mcp.WithString("target", mcp.Description("Branch the work will be merged into. Optional: the repository's configured target, else its current branch.")),
 			mcp.WithArray("scopes", mcp.WithStringItems(), mcp.Description("Path globs of the area the session is meant to work in, relative to the repository (for example web/** or docs/web.md). The agent is told before it writes outside them, or inside another session's.")),
 			mcp.WithString("note", mcp.Description("What the session is for, shown to the other agents and the person. Optional: the prompt's first line.")),
+			mcp.WithString("budget", mcp.Description("How much the session's model may use: tokens (200k, 1.5M) or US dollars ($5, where the agent reports its cost). At 80% the user is told; at 100% the turn is interrupted and the session waits until the user raises or clears it. Optional: the agent profile's budget, if any.")),
 		), m.spawnSession)),
+		typed(m, tool(ToolSetBudget, "Raise or clear a session's budget",
+			"Give a session a new budget, or clear it. A session that used its whole budget waits (waiting.kind budget) until the user raises or clears it; then it is idle again and can be sent work. "+
+				"Only the user may change a budget: a session cannot change its own or another's. Ask the user before raising one.",
+			hints{idempotent: true}, repoArg(), sessionArg(),
+			mcp.WithString("budget", mcp.Description("Tokens (200k, 1.5M, 50000) or US dollars ($5, 2.50 USD). Leave out with clear.")),
+			mcp.WithBoolean("clear", mcp.Description("Remove the budget: no limit.")),
+		), m.setBudget),
 		typed(m, tool(ToolSetNote, "Set a session's intent note",
 			"Say what a session is doing now, in one line: the other agents see it when they are about to write where it works, and the person sees it in their editor. "+
 				"An agent that has this MCP server can keep its own note current.",
@@ -281,6 +290,28 @@ type spawnArgs struct {
 	Target string   `json:"target"`
 	Scopes []string `json:"scopes"`
 	Note   string   `json:"note"`
+	Budget string   `json:"budget"`
+}
+
+type budgetArgs struct {
+	sessionArgs
+	Budget string `json:"budget"`
+	Clear  bool   `json:"clear"`
+}
+
+func (m *Server) setBudget(ctx context.Context, req mcp.CallToolRequest, c *protocol.Client, a budgetArgs) (protocol.Session, string, error) {
+	r, err := m.ref(ctx, a.sessionArgs)
+	if err != nil {
+		return protocol.Session{}, "", argError{err.Error()}
+	}
+	s, err := c.Budget(ctx, protocol.BudgetParams{SessionRef: r, Budget: a.Budget, Clear: a.Clear})
+	if err != nil {
+		return protocol.Session{}, "", err
+	}
+	if s.Budget == nil {
+		return *s, fmt.Sprintf("Session %s has no budget now (%s).", s.Name, s.State), nil
+	}
+	return *s, fmt.Sprintf("Session %s: budget %s (%s).", s.Name, s.Budget.Text, s.State), nil
 }
 
 type noteArgs struct {
@@ -327,7 +358,7 @@ func (m *Server) spawnSession(ctx context.Context, req mcp.CallToolRequest, c *p
 	}
 	progress(ctx, req, 0, 2, "creating the worktree and starting the agent")
 	s, err := c.Spawn(ctx, protocol.SpawnParams{Repo: repo, Name: a.Name, Agent: a.Agent, Base: a.Base, Target: a.Target, Prompt: a.Prompt,
-		Scopes: a.Scopes, Note: a.Note})
+		Scopes: a.Scopes, Note: a.Note, Budget: a.Budget})
 	if err != nil {
 		return protocol.Session{}, "", err
 	}

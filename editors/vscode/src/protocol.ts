@@ -44,6 +44,7 @@ export const Method = {
     Conflicts: "studio/conflicts",
     Who: "studio/who",
     Note: "studio/note",
+    Budget: "studio/budget",
     Merge: "studio/merge",
     Undo: "studio/undo",
     Preview: "studio/preview",
@@ -216,6 +217,7 @@ export const Fix = {
     AnswerFirst: "answerFirst", // the agent waits for an answer: answer it and let it finish its turn, or force
     ResolveSync: "resolveSync", // the sync conflicts: resolve them on the session branch, then sync again
     AskPerson: "askPerson", // only the person may do this, from their own shell
+    RaiseBudget: "raiseBudget", // the session used its budget: raise or clear it first
     Review: "review", // require_review: run a reviewer on the session (or let the plan's finish its turn), or force
 } as const;
 export type Fix = (typeof Fix)[keyof typeof Fix];
@@ -260,6 +262,13 @@ export interface Usage {
     cost?: number;
 }
 
+export interface Budget {
+    tokens?: number;
+    cost?: number;
+    text: string;
+    spent?: number;
+}
+
 export interface Review {
     reviewer: string;
     id: string;
@@ -290,6 +299,7 @@ export interface Session {
     waiting?: Waiting;
     conversation?: string;
     usage?: Usage;
+    budget?: Budget;
     scope?: string[];
     outOfScope?: string[];
     note?: string;
@@ -321,6 +331,11 @@ export interface Delivery {
 export interface AnswerResult {
     session: Session;
     delivery: Delivery;
+}
+
+export interface BudgetParams extends SessionRef {
+    budget?: string;
+    clear?: boolean;
 }
 
 export interface CommentParams extends SessionRef {
@@ -877,6 +892,7 @@ export interface SpawnParams {
     note?: string;
     gate?: string;
     host?: string;
+    budget?: string;
     workDoneToken?: unknown;
 }
 
@@ -1078,6 +1094,7 @@ export interface TargetDirtyData extends ErrorData {
 // ---- typed requests and notifications ----
 
 export const answer = new Request<AnswerParams, AnswerResult>(Method.Answer);
+export const budget = new Request<BudgetParams, Session>(Method.Budget);
 export const cancel = new Request<SessionRef, Session>(Method.Cancel);
 export const comment = new Request<CommentParams, Comment>(Method.Comment);
 export const comments = new Request<SessionRef, CommentsResult>(Method.Comments);

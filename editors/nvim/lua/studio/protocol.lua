@@ -31,6 +31,7 @@ M.method = {
   conflicts = 'studio/conflicts',
   who = 'studio/who',
   note = 'studio/note',
+  budget = 'studio/budget',
   merge = 'studio/merge',
   undo = 'studio/undo',
   preview = 'studio/preview',
@@ -195,6 +196,7 @@ M.fix = {
   answer_first = 'answerFirst',
   resolve_sync = 'resolveSync',
   ask_person = 'askPerson',
+  raise_budget = 'raiseBudget',
   review = 'review',
 }
 
