@@ -205,7 +205,13 @@ func (m *Manager) RunPlan(ctx context.Context, req PlanRequest) (PlanRun, error)
 		return PlanRun{}, invalidf("target branch %q does not exist in %s", target, repo.Root)
 	}
 	var problems []string
-	for _, t := range p.Tasks {
+	for i := range p.Tasks {
+		t := &p.Tasks[i]
+		if b := p.BudgetOf(t); b != "" {
+			if _, err := ParseBudget(b); err != nil {
+				problems = append(problems, fmt.Sprintf("task %q: %v", t.Name, strings.TrimPrefix(err.Error(), ErrInvalid.Error()+": ")))
+			}
+		}
 		switch {
 		case m.nameTaken(repo.Root, t.Name):
 			problems = append(problems, fmt.Sprintf("task %q: a session of that name exists in %s (remove it, or rename the task)", t.Name, repo.Root))

@@ -20,15 +20,23 @@ func (ps *plans) startTask(ctx context.Context, r *PlanRun, t *plan.Task) (Sessi
 	if s, err := ps.env.Lookup(Ref{Session: t.Name, Repo: r.Repo}); err == nil && active(s.State) && !s.Created.Before(r.Created) {
 		return s, s.Base, nil
 	}
+	var budget *Budget
+	if b := r.plan.BudgetOf(t); b != "" {
+		v, err := ParseBudget(b)
+		if err != nil {
+			return Session{}, "", err
+		}
+		budget = &v
+	}
 	if t.Reviews != "" {
 		// A plan's reviewer forwards its comments: they are the
 		// reviewed task's review.
 		s, err := ps.env.ReviewBy(ctx, ReviewRequest{Reviewed: Ref{Session: r.task(t.Reviews).Session}, Name: t.Name,
-			Role: t.Role, Agent: t.Agent, Prompt: t.Prompt, Command: t.Command, Forward: true})
+			Role: t.Role, Agent: t.Agent, Prompt: t.Prompt, Command: t.Command, Forward: true, Budget: budget})
 		return s, "", err
 	}
 	req := SpawnRequest{Repo: r.Repo, Name: t.Name, Agent: t.Agent, Command: t.Command, Prompt: t.Prompt,
-		Target: r.Target, Scopes: t.Scope}
+		Target: r.Target, Scopes: t.Scope, Budget: budget}
 	if t.Role != "" {
 		role, err := ps.env.role(ctx, r.Repo, t.Role)
 		if err != nil {

@@ -128,6 +128,8 @@ type ReviewRequest struct {
 	// Forward sends the reviewer's comments to the reviewed agent as
 	// feedback once the reviewer's turn ends.
 	Forward bool
+	// Budget caps the reviewer's model; nil: its agent profile's.
+	Budget *Budget
 }
 
 // ReviewBy starts a reviewer on a session's current work: a session of its
@@ -173,7 +175,7 @@ func (rv *reviews) by(ctx context.Context, req ReviewRequest) (Session, error) {
 		s.Name, s.Branch, s.Base, s.Name, s.Name)
 	r, err := m.Spawn(ctx, SpawnRequest{Repo: s.Repo, Name: name, Agent: cmp.Or(req.Agent, role.Agent), Base: tip, Target: s.Target,
 		Prompt: withBrief(brief, withBrief(role.Brief, req.Prompt)), Command: req.Command, Scopes: role.Scope, Gate: role.Gate,
-		Note: "reviews " + s.Name}, nil)
+		Note: "reviews " + s.Name, Budget: req.Budget}, nil)
 	if err != nil {
 		return Session{}, err
 	}

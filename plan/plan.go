@@ -24,6 +24,9 @@ type Settings struct {
 	// RequireReview makes every task's session need a review before it
 	// merges or lands.
 	RequireReview bool `toml:"require_review"`
+	// Budget is each task's budget unless it gives its own: tokens
+	// ("200k") or US dollars ("$5").
+	Budget string `toml:"budget"`
 }
 
 // Task is one [[task]]: a session to start once what it waits for is done.
@@ -49,6 +52,18 @@ type Task struct {
 	// RequireReview makes the task's session need a review before it
 	// merges or lands.
 	RequireReview bool `toml:"require_review"`
+	// Budget caps what the task's session's model may use: tokens
+	// ("200k") or US dollars ("$5"); empty: the plan's, else its agent
+	// profile's.
+	Budget string `toml:"budget"`
+}
+
+// BudgetOf is the budget t's session gets from the plan ("" for none).
+func (p *Plan) BudgetOf(t *Task) string {
+	if t.Budget != "" {
+		return t.Budget
+	}
+	return p.Settings.Budget
 }
 
 // NeedsReview reports whether t's session must be reviewed before it
@@ -127,7 +142,7 @@ func Parse(data []byte) (*Plan, error) {
 	}
 	var problems []string
 	for _, k := range md.Undecoded() {
-		problems = append(problems, fmt.Sprintf("unknown key %q (a task has name, prompt, agent, role, command, scope, after, stack, reviews, require_review)", k.String()))
+		problems = append(problems, fmt.Sprintf("unknown key %q (a task has name, prompt, agent, role, command, scope, after, stack, reviews, require_review, budget)", k.String()))
 	}
 	problems = append(problems, p.problems()...)
 	if len(problems) > 0 {

@@ -147,6 +147,9 @@ type Plan struct {
 	State   PlanState  `json:"state"`
 	Tasks   []PlanTask `json:"tasks"`
 	Created time.Time  `json:"created"`
+	// Usage is what the models of the plan's sessions used, summed;
+	// absent until one reported any.
+	Usage *Usage `json:"usage,omitempty"`
 }
 
 // PlanTask is one task of a running plan: its session once started (ID,
@@ -165,6 +168,8 @@ type PlanTask struct {
 	ReviewedBy   []string      `json:"reviewedBy,omitempty"`
 	Reviewed     bool          `json:"reviewed,omitempty"`
 	Detail       string        `json:"detail,omitempty"`
+	// Usage is what the task's session's model used.
+	Usage *Usage `json:"usage,omitempty"`
 }
 
 // ReviewByParams starts a reviewer session on a session's current work

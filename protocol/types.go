@@ -170,6 +170,43 @@ type BudgetParams struct {
 	Clear  bool   `json:"clear,omitempty"`
 }
 
+// Short says the usage in a few characters, as the faces' rows show it:
+// the tokens sent (cache reads and writes included) and answered, and the
+// cost where reported: "11.2k in 66 out $0.02".
+func (u Usage) Short() string {
+	t := fmt.Sprintf("%s in %s out", tokenCount(u.Input+u.CacheRead+u.CacheWrite), tokenCount(u.Output))
+	if u.Cost != nil {
+		t += fmt.Sprintf(" $%.2f", *u.Cost)
+	}
+	return t
+}
+
+// Add adds v to u; the cost is the sum of the costs reported.
+func (u *Usage) Add(v Usage) {
+	u.Input += v.Input
+	u.Output += v.Output
+	u.CacheRead += v.CacheRead
+	u.CacheWrite += v.CacheWrite
+	if v.Cost != nil {
+		c := *v.Cost
+		if u.Cost != nil {
+			c += *u.Cost
+		}
+		u.Cost = &c
+	}
+}
+
+// tokenCount is a token count as a person reads it: 950, 12.3k, 4.1M.
+func tokenCount(n int64) string {
+	switch {
+	case n < 1000:
+		return fmt.Sprint(n)
+	case n < 1_000_000:
+		return fmt.Sprintf("%.1fk", float64(n)/1e3)
+	}
+	return fmt.Sprintf("%.1fM", float64(n)/1e6)
+}
+
 // WaitKind says what kind of answer a waiting session needs.
 type WaitKind = vocab.WaitKind
 

@@ -124,6 +124,13 @@ func (a *core) wirePlan(r agents.PlanRun) protocol.Plan {
 		if t.Session != "" {
 			if s, err := a.m.Lookup(agents.Ref{Session: t.Session}); err == nil {
 				w.SessionState = protocol.State(s.State)
+				if ws := wireSession(s); ws.Usage != nil {
+					w.Usage = ws.Usage
+					if out.Usage == nil {
+						out.Usage = new(protocol.Usage)
+					}
+					out.Usage.Add(*ws.Usage)
+				}
 				infos, _ := a.m.Reviews(context.Background(), s)
 				for _, r := range infos {
 					w.ReviewedBy = append(w.ReviewedBy, r.Reviewer)

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/studiod/studiod/internal/fakemodel"
 	"github.com/studiod/studiod/internal/gittest"
 	"github.com/studiod/studiod/protocol"
 )
@@ -147,6 +148,10 @@ func TestBudget(t *testing.T) {
 			t.Errorf("%v: exit %d: %s", args, code, out)
 		}
 	}
+	// What the repository's sessions used, summed.
+	if code, out := studiod(person, "ls"); code != 0 || !strings.Contains(out, "model usage of 1 session: 9.5k in 1.0k out $0.02") {
+		t.Errorf("ls: %s", out)
+	}
 	code, out := studiod(person, "show", "spender")
 	if code != 0 || !strings.Contains(out, "budget: spender has used 10.5k of 10k tokens") || !strings.Contains(out, "10k tokens, 105% used") {
 		t.Errorf("show: %s", out)
@@ -205,4 +210,93 @@ func TestBudget(t *testing.T) {
 		return s.State == protocol.StateWaiting && s.Waiting != nil && s.Waiting.Kind == protocol.WaitBudget &&
 			strings.Contains(s.Waiting.Question, "$0.06 of $0.05")
 	})
+}
+
+// TestClaudeCodeBudget: the real Claude Code (the pinned version and the
+// one npm installs on Node 20), against the scripted model, with a budget
+// of 5k tokens: its first answer (a Write, 6,167 tokens) is over it, so
+// once the tool ran, studiod interrupts the turn (the scripted model holds
+// the next answer, so the turn cannot end first) and Claude Code says it
+// was interrupted; the session waits on its budget until the person
+// raises it, then is idle.
+func TestClaudeCodeBudget(t *testing.T) {
+	for _, tc := range []struct{ version, bin string }{
+		{"pinned", fakemodel.AgentsBin(t, "claude")},
+		{"node20", fakemodel.Node20Bin(t, "claude")},
+	} {
+		t.Run(tc.version, func(t *testing.T) {
+			home := newHome(t)
+			repo := gittest.NewRepo(t, map[string]string{"README.md": "hello\n"})
+			const name = "capped"
+			wt := filepath.Join(home, "data", "worktrees", filepath.Base(repo)+"-"+sha256Hex(repo)[:8], name)
+			hold := make(chan struct{})
+			fm := fakemodel.New(fakemodel.Script{Turns: []fakemodel.Turn{
+				{UserContains: "hello.py", Text: "I'll create it.", Tool: fakemodel.Call("Write", map[string]string{"file_path": filepath.Join(wt, "hello.py"), "content": "print('hello')\n"}),
+					Usage: &fakemodel.Usage{Input: 1203, Output: 57, CacheRead: 4096, CacheWrite: 811}},
+				{AfterToolResult: true, Text: "Done: hello.py is written.", Hold: hold,
+					Usage: &fakemodel.Usage{Input: 42, Output: 9, CacheRead: 5007, CacheWrite: 60}},
+			}})
+			defer fm.Close()
+			defer close(hold) // before the server closes: it waits for held answers
+			const key = "sk-ant-fake-0123456789abcdefghijklmnop"
+			if err := os.MkdirAll(filepath.Join(home, "config"), 0o700); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(home, "config", "config.toml"),
+				[]byte("[agents.claude]\ncommand = [\"claude\", \"--permission-mode\", \"acceptEdits\", \"{prompt}\"]\nbudget = \"5k\"\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			env := claudeEnv(t, tc.bin, key, repo, fm.URL())
+			if tc.version == "node20" {
+				// Claude Code 2.1.197 asks no trust question in a worktree
+				// of a trusted repository, yet runs hooks only in a folder
+				// trusted itself: trusted here as a person who answered its
+				// question once would have it.
+				ch := strings.TrimPrefix(env[1], "HOME=")
+				writeJSON(t, filepath.Join(ch, ".claude.json"), map[string]any{
+					"hasCompletedOnboarding": true,
+					"customApiKeyResponses":  map[string]any{"approved": []string{key[len(key)-20:]}},
+					"projects":               map[string]any{repo: map[string]any{"hasTrustDialogAccepted": true}, wt: map[string]any{"hasTrustDialogAccepted": true}},
+				})
+			}
+			d := startDaemonEnv(t, home, env...)
+			c, w := d.watch()
+			s, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: name, Agent: "claude", Prompt: "Create hello.py that prints hello"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.Budget == nil || s.Budget.Tokens != 5000 {
+				t.Fatalf("the profile's budget: %+v", s.Budget)
+			}
+			w.Await(t, "waiting on the budget", func() bool {
+				got, _ := w.Session(s.ID)
+				return got.State == protocol.StateWaiting && got.Waiting != nil && got.Waiting.Kind == protocol.WaitBudget
+			}, func() string {
+				got, _ := w.Session(s.ID)
+				return fmt.Sprintf("%s %q, usage %+v", got.State, got.Detail, got.Usage)
+			})
+			got, _ := w.Session(s.ID)
+			if !strings.Contains(got.Waiting.Question, "6.2k of 5k tokens") {
+				t.Errorf("question %q", got.Waiting.Question)
+			}
+			// The interrupt reached Claude Code: it says the turn was
+			// interrupted, or, when the Escape came while its tool was
+			// still finishing, that the tool's result was refused.
+			deadline := time.Now().Add(time.Minute)
+			for {
+				code, out := runIn(t, append(os.Environ(), "STUDIOD_HOME="+home), repo, "studiod", "logs", name)
+				if code == 0 && (strings.Contains(out, "Interrupted") || strings.Contains(out, "ejected write to hello.py")) {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("Claude Code's screen does not say it was interrupted:\n%s", out)
+				}
+				time.Sleep(200 * time.Millisecond)
+			}
+			if _, err := c.Budget(t.Context(), protocol.BudgetParams{SessionRef: protocol.SessionRef{Session: s.ID}, Budget: "1M"}); err != nil {
+				t.Fatal(err)
+			}
+			w.AwaitState(t, s.ID, protocol.StateIdle)
+		})
+	}
 }

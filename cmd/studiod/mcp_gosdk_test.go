@@ -65,8 +65,8 @@ func newGoSDK(t *testing.T, home, dir string) *goSDK {
 		}
 		g.schemas[tl.Name] = r
 	}
-	if len(g.schemas) != 24 {
-		t.Fatalf("got %d tools with output schemas, want 24", len(g.schemas))
+	if len(g.schemas) != 25 {
+		t.Fatalf("got %d tools with output schemas, want 25", len(g.schemas))
 	}
 	return g
 }

@@ -154,9 +154,16 @@ func printPlan(w io.Writer, pl protocol.Plan) {
 			}
 			rel = append(rel, verb+strings.Join(t.ReviewedBy, ", "))
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", t.Name, state, strings.Join(rel, "; "), t.Detail)
+		detail := t.Detail
+		if t.Usage != nil {
+			detail = strings.TrimPrefix(detail+"; "+t.Usage.Short(), "; ")
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", t.Name, state, strings.Join(rel, "; "), detail)
 	}
 	tw.Flush()
+	if pl.Usage != nil {
+		fmt.Fprintf(w, "  model usage of the plan: %s\n", pl.Usage.Short())
+	}
 }
 
 func (a *app) planCheckCmd() *cobra.Command {

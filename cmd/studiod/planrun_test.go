@@ -111,7 +111,7 @@ func commitsAndEchoes(files ...string) string {
 // after.
 func TestPlanAfter(t *testing.T) {
 	e := newPlanEnv(t)
-	pl := e.run("[[task]]\nname = \"api\"\n" + commitsAndEchoes("api.txt") +
+	pl := e.run("[plan]\nbudget = \"2M\"\n[[task]]\nname = \"api\"\nbudget = \"$3\"\n" + commitsAndEchoes("api.txt") +
 		"[[task]]\nname = \"client\"\nafter = [\"api\"]\n" + commitsAndEchoes("client.txt"))
 	if task(*pl, "api").State != protocol.TaskStarted || task(*pl, "client").State != protocol.TaskWaiting {
 		t.Fatalf("plan after run: %s", jsonString(pl))
@@ -138,6 +138,13 @@ func TestPlanAfter(t *testing.T) {
 	}
 	if s.Base != tip {
 		t.Errorf("client's base %s, want the target's new tip %s", s.Base, tip)
+	}
+	// Each task's budget: its own, else the plan's.
+	if s.Budget == nil || s.Budget.Tokens != 2_000_000 {
+		t.Errorf("client's budget %+v, want the plan's 2M tokens", s.Budget)
+	}
+	if api, err := e.c.Session(t.Context(), protocol.SessionRef{Session: task(p, "api").Session}); err != nil || api.Budget == nil || api.Budget.Cost != 3 {
+		t.Errorf("api's budget %+v (%v), want its own $3", api.Budget, err)
 	}
 	if _, err := os.Stat(filepath.Join(s.Worktree, "api.txt")); err != nil {
 		t.Errorf("client's worktree lacks api's work: %v", err)
@@ -227,6 +234,7 @@ func TestPlanRefused(t *testing.T) {
 		"name taken":  {"[[task]]\nname = \"ok\"\n" + commitsAndEchoes() + "[[task]]\nname = \"taken\"\n", `task "taken": a session of that name exists`},
 		"agent":       {"[[task]]\nname = \"ok\"\n" + commitsAndEchoes() + "[[task]]\nname = \"b\"\nagent = \"nosuch\"\n", `no agent profile "nosuch"`},
 		"commands":    {"[[task]]\nname = \"ok\"\n" + commitsAndEchoes(), "command tasks run only from the CLI"},
+		"budget":      {"[plan]\nbudget = \"lots\"\n[[task]]\nname = \"ok\"\n" + commitsAndEchoes(), `task "ok": budget "lots": give tokens`},
 	} {
 		p := protocol.PlanRunParams{Repo: e.repo, Text: tc.plan, NoCommands: name == "commands"}
 		_, err := e.c.PlanRun(t.Context(), p)

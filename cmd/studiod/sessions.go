@@ -170,6 +170,9 @@ func (a *app) lsCmd() *cobra.Command {
 					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", name, trunc(stateText(s), 40), s.Agent,
 						changesText(s.Changes), scope, age(s.Created), s.Repo)
 				}
+				if total, n := usageTotal(res.Sessions); n > 0 {
+					defer fmt.Printf("model usage of %d %s: %s\n", n, plural(n, "session", "sessions"), total.Short())
+				}
 				return tw.Flush()
 			})
 		},
@@ -562,6 +565,18 @@ func (a *app) noteCmd() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&a.repo, "repo", "", "repository (default: the current directory's)")
 	return cmd
+}
+
+// usageTotal sums what the sessions' models used, and counts the sessions
+// that reported any.
+func usageTotal(ss []protocol.Session) (total protocol.Usage, n int) {
+	for _, s := range ss {
+		if s.Usage != nil {
+			total.Add(*s.Usage)
+			n++
+		}
+	}
+	return total, n
 }
 
 // budgetText says a budget and how much of it is used: "200k tokens, 61%

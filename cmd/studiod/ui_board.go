@@ -386,29 +386,13 @@ func (b *board) row(s protocol.Session, nameW, branchW int) string {
 		nameW, ansi.Truncate(s.Name, nameW, "…"), branchW, ansi.Truncate(s.Branch, branchW, "…"), strings.Join(facts, " · "))
 }
 
-// usageFact is what a session's model used, in a few characters: the
-// tokens it was sent (cache reads included) and answered, and the cost
-// where the agent reports one; "" before it reported any.
+// usageFact is what a session's model used, in a few characters; "" before
+// it reported any.
 func usageFact(u *protocol.Usage) string {
 	if u == nil {
 		return ""
 	}
-	t := fmt.Sprintf("%s in %s out", tokens(u.Input+u.CacheRead+u.CacheWrite), tokens(u.Output))
-	if u.Cost != nil {
-		t += fmt.Sprintf(" $%.2f", *u.Cost)
-	}
-	return t
-}
-
-// tokens is a token count as a person reads it: 950, 12.3k, 4.1M.
-func tokens(n int64) string {
-	switch {
-	case n < 1000:
-		return fmt.Sprint(n)
-	case n < 1_000_000:
-		return fmt.Sprintf("%.1fk", float64(n)/1e3)
-	}
-	return fmt.Sprintf("%.1fM", float64(n)/1e6)
+	return u.Short()
 }
 
 // detail is what a session says below its row: a waiting session's

@@ -51,6 +51,9 @@ type Turn struct {
 	// Anthropic API's); otherwise they are estimated from the sizes of
 	// the request and the answer.
 	Usage *Usage `json:"usage,omitempty"`
+	// Hold, when set, holds the answer until it is closed or the client
+	// goes away (an agent whose turn was interrupted).
+	Hold <-chan struct{} `json:"-"`
 }
 
 // Usage is the token counts of one answer, as the Anthropic API reports
@@ -237,6 +240,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 	s.changed = make(chan struct{})
 	s.mu.Unlock()
 
+	if reply.Hold != nil {
+		select {
+		case <-reply.Hold:
+		case <-hr.Context().Done():
+			return
+		}
+	}
 	if reply.Fail != 0 {
 		serveError(w, r, reply)
 		return

@@ -616,6 +616,7 @@ export interface PlanTask {
     reviewedBy?: string[];
     reviewed?: boolean;
     detail?: string;
+    usage?: Usage;
 }
 
 export interface Plan {
@@ -626,6 +627,7 @@ export interface Plan {
     state: string;
     tasks: PlanTask[];
     created: string;
+    usage?: Usage;
 }
 
 export interface PlanCheckParams {

@@ -127,6 +127,7 @@ export function renderSession(s: Session): SessionView {
         conflicts,
         behind,
         usageText(s.usage) ? `usage ${usageText(s.usage)} (${usageWords(s.usage)})` : "",
+        s.budget ? `budget ${s.budget.text}${s.budget.spent !== undefined ? `, ${Math.round(s.budget.spent * 100)}% used` : " (its agent reports no cost: not enforced)"}` : "",
         s.prompt ? `prompt: ${s.prompt}` : "",
     ].filter((l) => l !== "");
 

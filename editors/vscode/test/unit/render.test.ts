@@ -93,6 +93,8 @@ describe("renderSession", () => {
         assert.ok(v.tooltip.includes("usage 11.2k in 66 out $0.02"), v.tooltip);
         assert.ok(v.tooltip.includes("model used 11219 tokens in (9103 read from the cache), 66 out, $0.0213"), v.tooltip);
         assert.match(v.accessibility, /model used 11219 tokens in/);
+        const capped = renderSession(session({ state: "waiting", usage: { input: 900, output: 100, cacheRead: 0, cacheWrite: 0 }, budget: { tokens: 2000, text: "2k tokens", spent: 0.5 } }));
+        assert.ok(capped.tooltip.includes("budget 2k tokens, 50% used"), capped.tooltip);
         // No cost reported (Codex, Gemini CLI): the row stays as it was.
         const free = renderSession(session({ state: "idle", usage: { input: 950, output: 12, cacheRead: 0, cacheWrite: 0 } }));
         assert.equal(free.description, "");
