@@ -152,12 +152,13 @@ func (p hookPayload) codex() hookEvent {
 		e.state, e.ran, e.ranTool = Working, p.ToolUseID, true
 		e.refused = sandboxRefusal(p.ToolResponse)
 		e.wrote, e.cwd, e.shell = p.toolFile(), p.Cwd, shellTools[p.ToolName]
+		e.transcript = p.TranscriptPath // its rollout: the usage so far
 	case "SubagentStart":
 		e.state = Working
 	case "PermissionRequest":
 		e.state, e.ask = Waiting, p.permission()
 	case "Stop":
-		e.state = Idle
+		e.state, e.transcript = Idle, p.TranscriptPath
 	}
 	return e
 }

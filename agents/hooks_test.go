@@ -33,7 +33,7 @@ func TestDecodeHook(t *testing.T) {
 		{kind: HooksCodex, file: "codex/session-start.json", conversation: "01a22072-d691-7c50-9ec4-23e9da2c2f2a"},
 		{kind: HooksCodex, file: "codex/user-prompt-submit.json", state: Working, quote: "Create hello.py", conversation: "01a22072-d691-7c50-9ec4-23e9da2c2f2a"},
 		{kind: HooksCodex, file: "codex/permission-request.json", state: Waiting, question: "Do you want to write /tmp/cx3/outside.py?", subject: "`printf 'print(1)\\n' > /tmp/cx3/outside.py`"},
-		{kind: HooksCodex, file: "codex/stop.json", state: Idle},
+		{kind: HooksCodex, file: "codex/stop.json", state: Idle, transcript: true},
 		{kind: HooksCodexNotify, file: "codex/notify-agent-turn-complete.json", state: Idle, conversation: "01a22072-d691-7c50-9ec4-23e9da2c2f2a"},
 		{kind: HooksGemini, file: "gemini/session-start.json", conversation: "22222222-3333-4444-8555-666666666667"},
 		{kind: HooksGemini, file: "gemini/before-agent.json", state: Working, quote: "Create hello.py"},

@@ -73,15 +73,17 @@ func claudeUsage(path string) (*Usage, error) {
 	return t.sum(), nil
 }
 
-// tally is what has been read of a Claude Code session transcript (JSON
+// tally is what has been read of an agent's session transcript (JSON
 // lines). Claude Code writes one line for each block of an answer, each
 // with the answer's usage: an answer counts once, by its message id, with
-// its last line's figures.
+// its last line's figures. Codex's rollout has token_count events with the
+// session's totals so far: the last one counts.
 type tally struct {
 	path    string
 	offset  int64 // the end of the last whole line read
 	order   []string
 	answers map[string]answer
+	codex   *Usage
 }
 
 type answer struct {
@@ -111,7 +113,7 @@ func (t *tally) read() error {
 		return fmt.Errorf("transcript %s is not a file", t.path)
 	}
 	if fi.Size() < t.offset {
-		t.offset, t.order, t.answers = 0, nil, nil
+		t.offset, t.order, t.answers, t.codex = 0, nil, nil, nil
 	}
 	if _, err := f.Seek(t.offset, io.SeekStart); err != nil {
 		return err
@@ -131,6 +133,10 @@ func (t *tally) read() error {
 }
 
 func (t *tally) line(b []byte) {
+	if bytes.Contains(b, []byte(`"token_count"`)) {
+		t.codexLine(b)
+		return
+	}
 	if !bytes.Contains(b, []byte(`"usage"`)) {
 		return
 	}
@@ -156,8 +162,36 @@ func (t *tally) line(b []byte) {
 	t.answers[l.Message.ID] = a
 }
 
+// codexLine reads a Codex rollout line: a token_count event carries the
+// session's totals so far, OpenAI's way (input_tokens counts the cached
+// ones too; output_tokens the reasoning too).
+func (t *tally) codexLine(b []byte) {
+	var l struct {
+		Type    string `json:"type"`
+		Payload struct {
+			Type string `json:"type"`
+			Info *struct {
+				Total *struct {
+					Input  int64 `json:"input_tokens"`
+					Cached int64 `json:"cached_input_tokens"`
+					Output int64 `json:"output_tokens"`
+				} `json:"total_token_usage"`
+			} `json:"info"`
+		} `json:"payload"`
+	}
+	if json.Unmarshal(b, &l) != nil || l.Type != "event_msg" || l.Payload.Type != "token_count" || l.Payload.Info == nil || l.Payload.Info.Total == nil {
+		return
+	}
+	tot := l.Payload.Info.Total
+	t.codex = &Usage{Input: max(tot.Input-tot.Cached, 0), CacheRead: tot.Cached, Output: tot.Output}
+}
+
 // sum is the usage read so far; nil when no answer was.
 func (t *tally) sum() *Usage {
+	if t.codex != nil {
+		u := *t.codex
+		return &u
+	}
 	if len(t.order) == 0 {
 		return nil
 	}

@@ -144,3 +144,28 @@ func TestACPUsage(t *testing.T) {
 		t.Errorf("usage %+v (cost %v), want %+v (cost 1)", got, *got.Cost, want)
 	}
 }
+
+// TestCodexUsage reads a Codex rollout: the last token_count event holds
+// the session's totals so far (input counting the cached tokens, OpenAI's
+// way); a token_count without figures (rate limits only) changes nothing.
+func TestCodexUsage(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "rollout.jsonl")
+	lines := `{"timestamp":"2026-12-07T00:00:00Z","type":"session_meta","payload":{"id":"c1","cwd":"/w"}}
+{"timestamp":"2026-12-07T00:00:01Z","type":"event_msg","payload":{"type":"token_count","info":null,"rate_limits":{}}}
+{"timestamp":"2026-12-07T00:00:02Z","type":"event_msg","payload":{"type":"token_count","info":{"total_token_usage":{"input_tokens":1000,"cached_input_tokens":300,"output_tokens":30,"reasoning_output_tokens":0,"total_tokens":1030},"last_token_usage":{"input_tokens":1000,"cached_input_tokens":300,"output_tokens":30,"reasoning_output_tokens":0,"total_tokens":1030},"model_context_window":272000}}}
+{"timestamp":"2026-12-07T00:00:03Z","type":"response_item","payload":{"type":"message","role":"assistant","content":[{"type":"output_text","text":"usage"}]}}
+{"timestamp":"2026-12-07T00:00:04Z","type":"event_msg","payload":{"type":"token_count","info":{"total_token_usage":{"input_tokens":2050,"cached_input_tokens":1300,"output_tokens":38,"reasoning_output_tokens":0,"total_tokens":2088}}}}
+{"timestamp":"2026-12-07T00:00:05Z","type":"event_msg","payload":{"type":"token_count","info":null}}
+`
+	if err := os.WriteFile(path, []byte(lines), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var ts transcripts
+	u, err := ts.usage("s", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (&Usage{Input: 750, CacheRead: 1300, Output: 38}); !u.equal(want) {
+		t.Errorf("usage %+v, want %+v", u, want)
+	}
+}

@@ -917,6 +917,15 @@ func TestCodex(t *testing.T) {
 	if b, err := os.ReadFile(outside); err != nil || string(b) != "hi\n" {
 		t.Fatalf("outside.txt: %q, %v", b, err)
 	}
+	// What the model used, from Codex's rollout: its two answers exactly.
+	wantUsage := protocol.Usage{Input: 700 + 50, Output: 30 + 8, CacheRead: 300 + 1000}
+	w.Await(t, fmt.Sprintf("usage %v", wantUsage), func() bool {
+		got, _ := w.Session(s.ID)
+		return got.Usage != nil && *got.Usage == wantUsage
+	}, func() string {
+		got, _ := w.Session(s.ID)
+		return fmt.Sprintf("usage %+v", got.Usage)
+	})
 	// Signed in with the person's auth.json: the model saw its key.
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
@@ -968,9 +977,10 @@ func TestCodex(t *testing.T) {
 // takes OpenAI's sign-in, and an auth.json with an API key.
 func codexEnv(t *testing.T, bin, outside string, wts ...string) ([]string, string, *fakemodel.Server) {
 	fm := fakemodel.New(fakemodel.Script{Turns: []fakemodel.Turn{
-		{AfterToolResult: true, Repeat: true, Text: "Done: wrote it."},
+		{AfterToolResult: true, Repeat: true, Text: "Done: wrote it.", Usage: &fakemodel.Usage{Input: 50, Output: 8, CacheRead: 1000}},
 		{UserContains: "outside.txt", Repeat: true, Text: "I'll write it.", Tool: fakemodel.Call("exec_command", map[string]string{
-			"cmd": "echo hi > " + outside, "sandbox_permissions": "require_escalated", "justification": "Write outside.txt?"})},
+			"cmd": "echo hi > " + outside, "sandbox_permissions": "require_escalated", "justification": "Write outside.txt?"}),
+			Usage: &fakemodel.Usage{Input: 700, Output: 30, CacheRead: 300}},
 	}})
 	t.Cleanup(fm.Close)
 	userHome := t.TempDir()

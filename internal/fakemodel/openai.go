@@ -30,7 +30,11 @@ func serveResponses(w http.ResponseWriter, r *Request, t Turn) {
 			"arguments": string(t.Tool.Input), "status": "completed",
 		})
 	}
-	in, out := tokens(r.Body), tokens([]byte(t.Text))+1
+	in, out, cached := tokens(r.Body), tokens([]byte(t.Text))+1, 0
+	if u := t.Usage; u != nil {
+		// OpenAI counts the cached tokens in the input.
+		in, out, cached = u.Input+u.CacheRead, u.Output, u.CacheRead
+	}
 	resp := func(status string, output []map[string]any) map[string]any {
 		m := map[string]any{
 			"id": id, "object": "response", "created_at": time.Now().Unix(), "status": status,
@@ -38,7 +42,7 @@ func serveResponses(w http.ResponseWriter, r *Request, t Turn) {
 		}
 		if status == "completed" {
 			m["usage"] = map[string]any{
-				"input_tokens": in, "input_tokens_details": map[string]any{"cached_tokens": 0},
+				"input_tokens": in, "input_tokens_details": map[string]any{"cached_tokens": cached},
 				"output_tokens": out, "output_tokens_details": map[string]any{"reasoning_tokens": 0},
 				"total_tokens": in + out,
 			}
