@@ -2,7 +2,7 @@ package workspace
 
 import (
 	"context"
-	"math"
+	"iter"
 	"os"
 	"path"
 	"path/filepath"
@@ -62,8 +62,31 @@ type rootScan struct {
 // dirState is what an unwatched directory held at the last scan.
 type dirState struct {
 	stamp scanStamp
-	names []string // sorted; a directory's name ends in "/"
+	// names are its entries' names, sorted, a directory's ending in "/",
+	// packed in one string (NUL-separated): a degraded root of a large
+	// repository keeps one for each of its thousands of directories.
+	names string
 }
+
+// packNames packs sorted names for a dirState.
+func packNames(names []string) string { return strings.Join(names, "\x00") }
+
+// eachName yields the names packed in p.
+func eachName(p string) iter.Seq[string] {
+	return func(yield func(string) bool) {
+		if p == "" {
+			return
+		}
+		for n := range strings.SplitSeq(p, "\x00") {
+			if !yield(n) {
+				return
+			}
+		}
+	}
+}
+
+// unpackNames is the names packed in p.
+func unpackNames(p string) []string { return slices.Collect(eachName(p)) }
 
 // scanStamp is what a path looked like: its status code and stat data.
 type scanStamp struct {
@@ -274,32 +297,41 @@ func (w *Watcher) quickScan(r *watchRoot, dirty map[string]scanStamp, adopt []st
 		}
 		if !os.FileMode(st.mode).IsDir() {
 			// Gone (or no longer a directory): so are its entries.
-			for _, n := range ds.names {
+			for n := range eachName(ds.names) {
 				add(path.Join(d, strings.TrimSuffix(n, "/")))
 			}
 			delete(r.scan.dirs, d)
 			continue
 		}
-		names := ds.names
-		if st != ds.stamp {
-			var ok bool
-			if names, ok = readNames(w.abs(r, d)); !ok {
-				continue
+		if st == ds.stamp {
+			// A sweep of a directory that did not move: its files
+			// changed since the last sweep.
+			for n := range eachName(ds.names) {
+				if strings.HasSuffix(n, "/") {
+					continue
+				}
+				rel := path.Join(d, n)
+				if fs := stampOf(w.abs(r, rel)); fs.ctim >= since {
+					add(rel)
+				}
 			}
+			continue
 		}
+		names, ok := readNames(w.abs(r, d))
+		if !ok {
+			continue
+		}
+		old := unpackNames(ds.names)
 		// Files changed since the directory last moved, or, in a sweep,
 		// since the last sweep.
-		cut := int64(math.MaxInt64)
-		if st != ds.stamp {
-			cut = ds.stamp.mtime
-		}
+		cut := ds.stamp.mtime
 		if sweep {
 			cut = min(cut, since)
 		}
 		for _, n := range names {
 			rel := path.Join(d, strings.TrimSuffix(n, "/"))
 			switch {
-			case !hasName(ds.names, n):
+			case !hasName(old, n):
 				// New: a file is reported; a directory is walked,
 				// unless git ignores it.
 				if !strings.HasSuffix(n, "/") {
@@ -313,12 +345,12 @@ func (w *Watcher) quickScan(r *watchRoot, dirty map[string]scanStamp, adopt []st
 				}
 			}
 		}
-		for _, n := range ds.names {
+		for _, n := range old {
 			if !hasName(names, n) {
 				add(path.Join(d, strings.TrimSuffix(n, "/")))
 			}
 		}
-		ds.stamp, ds.names = st, names
+		ds.stamp, ds.names = st, packNames(names)
 	}
 	for p, old := range dirty {
 		st := stampOf(w.abs(r, p))
@@ -361,7 +393,7 @@ func (w *Watcher) walkScan(r *watchRoot, rel string, ignored map[string]bool, re
 	_, watched := w.watched[dir]
 	w.mu.Unlock()
 	if !watched {
-		r.scan.dirs[rel] = &dirState{stamp: stampOf(dir), names: names}
+		r.scan.dirs[rel] = &dirState{stamp: stampOf(dir), names: packNames(names)}
 	}
 	for _, n := range names {
 		sub := path.Join(rel, strings.TrimSuffix(n, "/"))
