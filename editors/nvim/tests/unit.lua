@@ -43,6 +43,14 @@ H.test('format what a session used', function()
   H.truthy(not commands.format_session({ name = 'b', state = 'idle', changes = {} }):find(' out', 1, true), 'no usage, no words')
 end)
 
+H.test('format a budget', function()
+  H.eq(commands.format_budget({ name = 'a', state = 'waiting', budget = { text = '10k tokens', spent = 1.05 } }),
+    'a: budget 10k tokens, 105% used (waiting)', 'tokens')
+  H.eq(commands.format_budget({ name = 'b', state = 'idle', budget = { text = '$5.00' } }),
+    'b: budget $5.00, its agent reports no cost: not enforced (idle)', 'no cost reported')
+  H.eq(commands.format_budget({ name = 'c', state = 'idle' }), 'c: no budget', 'none')
+end)
+
 H.test('format a preview', function()
   local lines = commands.format_preview({
     target = 'main',

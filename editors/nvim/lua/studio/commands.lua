@@ -635,6 +635,45 @@ sub.sync = {
   end,
 }
 
+-- :Studio budget {name} [{amount}|clear]: shows, raises or clears what a
+-- session's model may use (studio/budget); a session waiting on its budget
+-- is idle again once it covers what was used.
+sub.budget = {
+  run = function(args, cb)
+    local name = need_name(args, 'budget {name} [{amount}|clear]')
+    if not name then
+      return
+    end
+    local amount = args.fargs[2]
+    local done = cb
+      or function(err, s)
+        if err then
+          return util.err('budget: ' .. rpc.describe(err))
+        end
+        util.notify(M.format_budget(s))
+      end
+    if not amount then
+      rpc.request(protocol.method.session, { session = name, repo = util.current_repo() }, done)
+    elseif amount == 'clear' then
+      rpc.request(protocol.method.budget, { session = name, repo = util.current_repo(), clear = true }, done)
+    else
+      rpc.request(protocol.method.budget, { session = name, repo = util.current_repo(), budget = amount }, done)
+    end
+  end,
+  complete = complete_names,
+}
+
+-- What a session's budget is and how much of it is used.
+function M.format_budget(s)
+  local b = type(s) == 'table' and s.budget
+  if type(b) ~= 'table' then
+    return (s and s.name or '?') .. ': no budget'
+  end
+  local spent = type(b.spent) == 'number' and string.format('%d%% used', math.floor(b.spent * 100 + 0.5))
+    or 'its agent reports no cost: not enforced'
+  return string.format('%s: budget %s, %s (%s)', s.name, b.text, spent, s.state)
+end
+
 sub.stop = {
   run = function(args, cb)
     local name = need_name(args, 'stop[!] {name}')
