@@ -204,6 +204,32 @@ export const stop: CommandFactory = (ctx) => async (arg?: unknown) => {
     return r;
 };
 
+/**
+ * Raise, set or clear what a session's model may use. A session that used
+ * its whole budget waits until then, and is idle again once the budget
+ * covers what it used.
+ */
+export const setBudget: CommandFactory = (ctx) => async (arg?: unknown) => {
+    const s = await pickSession(ctx, arg, (s) => p.live(s.state));
+    if (!s) return undefined;
+    let budget = field<string>(arg, "budget");
+    let clear = field<boolean>(arg, "clear") ?? false;
+    if (budget === undefined && !clear) {
+        const used = s.budget ? ` (now ${s.budget.text}${s.budget.spent !== undefined ? `, ${Math.round(s.budget.spent * 100)}% used` : ""})` : "";
+        const v = await vscode.window.showInputBox({
+            title: `Budget of ${s.name}${used}`,
+            prompt: "Tokens (200k, 1.5M) or US dollars ($5); leave empty for no limit",
+            value: s.budget?.text.replace(/ tokens$/, "") ?? "",
+        });
+        if (v === undefined) return undefined;
+        budget = v.trim();
+        clear = budget === "";
+    }
+    const r = await ctx.request(p.budget, clear ? { session: s.id, clear: true } : { session: s.id, budget });
+    ctx.applySession(r);
+    return r;
+};
+
 export const remove: CommandFactory = (ctx) => async (arg?: unknown) => {
     const s = await pickSession(ctx, arg);
     if (!s) return undefined;
@@ -397,6 +423,7 @@ export function factories(comments: ReviewComments): Record<CommandId, CommandFa
         "studiod.merge": merge,
         "studiod.undo": undo,
         "studiod.stop": stop,
+        "studiod.setBudget": setBudget,
         "studiod.remove": remove,
         "studiod.attach": attachTerminal,
         "studiod.openWorktree": openWorktree,

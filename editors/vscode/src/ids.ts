@@ -10,6 +10,7 @@ export const commandIds = [
     "studiod.merge",
     "studiod.undo",
     "studiod.stop",
+    "studiod.setBudget",
     "studiod.remove",
     "studiod.attach",
     "studiod.openWorktree",

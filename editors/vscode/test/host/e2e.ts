@@ -276,6 +276,22 @@ export const e2e: HostTest[] = [
         },
     },
     {
+        name: "e2e: Set Session Budget gives beta a budget and clears it",
+        skip,
+        timeoutMs: 30_000,
+        fn: async () => {
+            const { a } = state!;
+            const set = (await vscode.commands.executeCommand("studiod.setBudget", { session: "beta", budget: "250k" })) as p.Session | undefined;
+            assert.equal(set?.budget?.tokens, 250_000, `${JSON.stringify(set?.budget)}: ${a.ctx.lastError}`);
+            await waitFor(
+                () => (a.tree.getTreeItem(node(a, "beta")!).tooltip as string | undefined)?.includes("budget 250k tokens, 0% used"),
+                () => `beta's tooltip: ${String(a.tree.getTreeItem(node(a, "beta")!).tooltip)}`,
+            );
+            const cleared = (await vscode.commands.executeCommand("studiod.setBudget", { session: "beta", clear: true })) as p.Session | undefined;
+            assert.equal(cleared?.budget, undefined);
+        },
+    },
+    {
         name: "e2e: Attach Terminal opens the agent's terminal",
         skip,
         timeoutMs: 30_000,
