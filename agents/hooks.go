@@ -188,6 +188,7 @@ func (p hookPayload) gemini() hookEvent {
 		e.state, e.ranTool = Working, true
 		e.refused = sandboxRefusal(p.ToolResponse)
 		e.wrote, e.cwd, e.shell = p.toolFile(), p.Cwd, shellTools[p.ToolName]
+		e.transcript = p.TranscriptPath // its chat: the usage so far
 	case "BeforeModel", "AfterModel", "BeforeToolSelection":
 		e.state = Working
 	case "Notification":
@@ -203,7 +204,7 @@ func (p hookPayload) gemini() hookEvent {
 			e.ask = a
 		}
 	case "AfterAgent":
-		e.state = Idle
+		e.state, e.transcript = Idle, p.TranscriptPath
 	}
 	return e
 }

@@ -39,7 +39,7 @@ func TestDecodeHook(t *testing.T) {
 		{kind: HooksGemini, file: "gemini/before-agent.json", state: Working, quote: "Create hello.py"},
 		{kind: HooksGemini, file: "gemini/before-tool.json", state: Working},
 		{kind: HooksGemini, file: "gemini/notification-tool-permission.json", state: Waiting, question: "Confirm Write: hello.py", subject: "hello.py"},
-		{kind: HooksGemini, file: "gemini/after-agent.json", state: Idle},
+		{kind: HooksGemini, file: "gemini/after-agent.json", state: Idle, transcript: true},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
 			b, err := os.ReadFile(filepath.Join("testdata", "hooks", tc.file))

@@ -133,8 +133,10 @@ func (t *tally) read() error {
 }
 
 func (t *tally) line(b []byte) {
-	if bytes.Contains(b, []byte(`"token_count"`)) {
-		t.codexLine(b)
+	if bytes.Contains(b, []byte(`"token_count"`)) && t.codexLine(b) {
+		return
+	}
+	if bytes.Contains(b, []byte(`"tokens"`)) && t.geminiLine(b) {
 		return
 	}
 	if !bytes.Contains(b, []byte(`"usage"`)) {
@@ -151,21 +153,49 @@ func (t *tally) line(b []byte) {
 	if json.Unmarshal(b, &l) != nil || l.Type != "assistant" || l.Message.ID == "" || l.Message.Usage == nil {
 		return
 	}
+	a := *l.Message.Usage
+	a.cost = l.Cost
+	t.put(l.Message.ID, a)
+}
+
+// geminiLine reads a Gemini CLI chat line: a model message (type gemini)
+// with its tokens, Gemini's way (input counting the cached ones; the
+// thoughts billed as output). A message counts once, by its id.
+func (t *tally) geminiLine(b []byte) bool {
+	var l struct {
+		ID     string `json:"id"`
+		Type   string `json:"type"`
+		Tokens *struct {
+			Input    int64 `json:"input"`
+			Output   int64 `json:"output"`
+			Cached   int64 `json:"cached"`
+			Thoughts int64 `json:"thoughts"`
+		} `json:"tokens"`
+	}
+	if json.Unmarshal(b, &l) != nil || l.Type != "gemini" || l.ID == "" || l.Tokens == nil {
+		return false
+	}
+	tk := l.Tokens
+	t.put(l.ID, answer{Input: max(tk.Input-tk.Cached, 0), CacheRead: tk.Cached, Output: tk.Output + tk.Thoughts})
+	return true
+}
+
+// put records an answer's usage: a later line of the same answer replaces
+// an earlier one.
+func (t *tally) put(id string, a answer) {
 	if t.answers == nil {
 		t.answers = map[string]answer{}
 	}
-	if _, ok := t.answers[l.Message.ID]; !ok {
-		t.order = append(t.order, l.Message.ID)
+	if _, ok := t.answers[id]; !ok {
+		t.order = append(t.order, id)
 	}
-	a := *l.Message.Usage
-	a.cost = l.Cost
-	t.answers[l.Message.ID] = a
+	t.answers[id] = a
 }
 
 // codexLine reads a Codex rollout line: a token_count event carries the
 // session's totals so far, OpenAI's way (input_tokens counts the cached
 // ones too; output_tokens the reasoning too).
-func (t *tally) codexLine(b []byte) {
+func (t *tally) codexLine(b []byte) bool {
 	var l struct {
 		Type    string `json:"type"`
 		Payload struct {
@@ -179,11 +209,13 @@ func (t *tally) codexLine(b []byte) {
 			} `json:"info"`
 		} `json:"payload"`
 	}
-	if json.Unmarshal(b, &l) != nil || l.Type != "event_msg" || l.Payload.Type != "token_count" || l.Payload.Info == nil || l.Payload.Info.Total == nil {
-		return
+	if json.Unmarshal(b, &l) != nil || l.Type != "event_msg" || l.Payload.Type != "token_count" {
+		return false
 	}
-	tot := l.Payload.Info.Total
-	t.codex = &Usage{Input: max(tot.Input-tot.Cached, 0), CacheRead: tot.Cached, Output: tot.Output}
+	if tot := l.Payload.Info; tot != nil && tot.Total != nil {
+		t.codex = &Usage{Input: max(tot.Total.Input-tot.Total.Cached, 0), CacheRead: tot.Total.Cached, Output: tot.Total.Output}
+	}
+	return true
 }
 
 // sum is the usage read so far; nil when no answer was.

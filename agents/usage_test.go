@@ -169,3 +169,39 @@ func TestCodexUsage(t *testing.T) {
 		t.Errorf("usage %+v, want %+v", u, want)
 	}
 }
+
+// TestGeminiUsage reads a Gemini CLI chat: each model message's tokens
+// once, by id (input counting the cached tokens, thoughts billed as
+// output); the person's messages and the chat's updates count not at all.
+// A Claude Code line whose tool input names "tokens" or "token_count" is
+// still read as Claude's.
+func TestGeminiUsage(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "session.jsonl")
+	lines := `{"sessionId":"g1","projectHash":"x","startTime":"2026-12-07T16:42:20.016Z","kind":"main"}
+{"id":"u1","timestamp":"2026-12-07T16:42:20.076Z","type":"user","content":[{"text":"say hello"}]}
+{"id":"m1","timestamp":"2026-12-07T16:42:20.123Z","type":"gemini","content":"Hi.","thoughts":[],"tokens":{"input":1600,"output":30,"cached":400,"thoughts":5,"tool":0,"total":1635},"model":"gemini-3.8-flash"}
+{"$set":{"lastUpdated":"2026-12-07T16:42:20.123Z"}}
+{"id":"m2","timestamp":"2026-12-07T16:42:21.000Z","type":"gemini","content":"Done.","tokens":{"input":2000,"output":8,"cached":1500,"thoughts":0,"tool":0,"total":2008}}
+{"id":"m2","timestamp":"2026-12-07T16:42:21.100Z","type":"gemini","content":"Done.","tokens":{"input":2000,"output":9,"cached":1500,"thoughts":0,"tool":0,"total":2009}}
+`
+	if err := os.WriteFile(path, []byte(lines), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var ts transcripts
+	u, err := ts.usage("g", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (&Usage{Input: 1200 + 500, CacheRead: 400 + 1500, Output: 35 + 9}); !u.equal(want) {
+		t.Errorf("gemini usage %+v, want %+v", u, want)
+	}
+
+	claude := filepath.Join(t.TempDir(), "claude.jsonl")
+	line := `{"type":"assistant","message":{"id":"a1","content":[{"type":"tool_use","input":{"tokens":3,"kind":"token_count"}}],"usage":{"input_tokens":10,"output_tokens":2,"cache_read_input_tokens":0,"cache_creation_input_tokens":0}}}` + "\n"
+	if err := os.WriteFile(claude, []byte(line), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if u, err := claudeUsage(claude); err != nil || !u.equal(&Usage{Input: 10, Output: 2}) {
+		t.Errorf("claude line naming tokens: %+v, %v", u, err)
+	}
+}

@@ -780,8 +780,9 @@ func TestGeminiGate(t *testing.T) {
 			repo := gittest.NewRepo(t, map[string]string{"shared.txt": gittest.Lines(10)})
 			wt := filepath.Join(home, "data", "worktrees", filepath.Base(repo)+"-"+sha256Hex(repo)[:8], "ui")
 			fm := fakemodel.New(fakemodel.Script{Turns: []fakemodel.Turn{
-				{UserContains: "shared.txt", Text: "Rewriting it.", Tool: fakemodel.Call("write_file", map[string]string{"file_path": filepath.Join(wt, "shared.txt"), "content": "mine\n"})},
-				{AfterToolResult: true, Text: "Done."},
+				{UserContains: "shared.txt", Text: "Rewriting it.", Tool: fakemodel.Call("write_file", map[string]string{"file_path": filepath.Join(wt, "shared.txt"), "content": "mine\n"}),
+					Usage: &fakemodel.Usage{Input: 1200, Output: 30, CacheRead: 400}},
+				{AfterToolResult: true, Text: "Done.", Usage: &fakemodel.Usage{Input: 60, Output: 5, CacheRead: 1500}},
 			}})
 			defer fm.Close()
 			geminiHome := t.TempDir()
@@ -825,6 +826,16 @@ func TestGeminiGate(t *testing.T) {
 				w.Await(t, "the write, allowed", func() bool {
 					b, _ := os.ReadFile(filepath.Join(wt, "shared.txt"))
 					return string(b) == "mine\n"
+				})
+				// What the model used, from Gemini CLI's chat: its two
+				// answers exactly.
+				want := protocol.Usage{Input: 1200 + 60, Output: 30 + 5, CacheRead: 400 + 1500}
+				w.Await(t, fmt.Sprintf("usage %v", want), func() bool {
+					got, _ := w.Session(s.ID)
+					return got.Usage != nil && *got.Usage == want
+				}, func() string {
+					got, _ := w.Session(s.ID)
+					return fmt.Sprintf("%s, usage %+v", got.State, got.Usage)
 				})
 			}
 			if _, err := c.Stop(t.Context(), protocol.StopParams{SessionRef: protocol.SessionRef{Session: s.ID}}); err != nil {

@@ -21,6 +21,11 @@ func serveGemini(w http.ResponseWriter, r *Request, t Turn) {
 	}
 	out := tokens([]byte(t.Text)) + 1
 	usage := map[string]any{"promptTokenCount": in, "candidatesTokenCount": out, "totalTokenCount": in + out}
+	if u := t.Usage; u != nil {
+		// Gemini counts the cached tokens in the prompt's.
+		usage = map[string]any{"promptTokenCount": u.Input + u.CacheRead, "cachedContentTokenCount": u.CacheRead,
+			"candidatesTokenCount": u.Output, "totalTokenCount": u.Input + u.CacheRead + u.Output}
+	}
 	response := func(parts []any, finish string) map[string]any {
 		cand := map[string]any{"content": map[string]any{"role": "model", "parts": parts}, "index": 0}
 		m := map[string]any{"candidates": []any{cand}, "modelVersion": model}
