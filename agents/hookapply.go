@@ -3,6 +3,7 @@ package agents
 import (
 	"cmp"
 	"context"
+	"sync/atomic"
 	"time"
 )
 
@@ -85,9 +86,7 @@ func (m *Manager) applyHook(ctx context.Context, ref Ref, kind string, e hookEve
 		if usage, err = m.transcripts.usage(s.ID, e.transcript); err != nil {
 			m.log.Warn("session usage", "session", s.Name, "err", err)
 		}
-		if e.state == Idle {
-			m.rereadTranscript(s, e.transcript)
-		}
+		m.rereadTranscript(s, e.transcript)
 	}
 	if e.state != "" {
 		if sv := m.supervisorOf(s.ID); sv != nil {
@@ -137,20 +136,38 @@ func (m *Manager) applyHook(ctx context.Context, ref Ref, kind string, e hookEve
 	return s, out, err
 }
 
-// transcriptLate are the times after a turn's end at which its transcript
-// is read again: Claude Code can write the turn's last answer after its
-// Stop hook ran, and no hook follows to report it.
+// transcriptLate are the times after a hook at which the transcript it
+// named is read again: Claude Code can write an answer's line after the
+// hook that follows it ran (a turn's last answer after its Stop hook; with
+// 2.1.197, an answer before a tool after the tool's PostToolUse hook), and
+// no hook may follow to report it.
 var transcriptLate = []time.Duration{300 * time.Millisecond, time.Second, 3 * time.Second}
 
-// rereadTranscript reads the session's transcript again after its turn's
-// end, and records any usage the hook's read missed.
+// rereadTranscript reads the session's transcript again shortly after a
+// hook named it, and records any usage the hook's read missed. One such
+// follow-up runs per session at a time; a hook during it starts its times
+// over.
 func (m *Manager) rereadTranscript(s Session, path string) {
+	again := new(atomic.Bool)
+	if v, busy := m.rereads.LoadOrStore(s.ID, again); busy {
+		v.(*atomic.Bool).Store(true)
+		return
+	}
 	m.wg.Go(func() {
-		for _, d := range transcriptLate {
+		defer func() {
+			m.rereads.Delete(s.ID)
+			if again.Load() && m.ctx.Err() == nil {
+				m.rereadTranscript(s, path) // a hook came as it ended
+			}
+		}()
+		for i := 0; i < len(transcriptLate); i++ {
+			if again.Swap(false) {
+				i = 0
+			}
 			select {
 			case <-m.ctx.Done():
 				return
-			case <-time.After(d):
+			case <-time.After(transcriptLate[i]):
 			}
 			u, err := m.transcripts.usage(s.ID, path)
 			if err != nil || u == nil {

@@ -103,8 +103,11 @@ type Manager struct {
 	hosts      *hosts
 	who        whoCache
 	deliveries deliveries
-	// transcripts are the agents' transcripts read for their usage.
+	// transcripts are the agents' transcripts read for their usage;
+	// rereads holds the sessions whose transcript is to be read again
+	// (hookapply.go).
 	transcripts transcripts
+	rereads     sync.Map
 	gates       gateNotes
 	// answerLocks holds a *sync.Mutex per session ID: one answer at a time.
 	answerLocks sync.Map

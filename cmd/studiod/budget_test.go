@@ -247,18 +247,6 @@ func TestClaudeCodeBudget(t *testing.T) {
 				t.Fatal(err)
 			}
 			env := claudeEnv(t, tc.bin, key, repo, fm.URL())
-			if tc.version == "node20" {
-				// Claude Code 2.1.197 asks no trust question in a worktree
-				// of a trusted repository, yet runs hooks only in a folder
-				// trusted itself: trusted here as a person who answered its
-				// question once would have it.
-				ch := strings.TrimPrefix(env[1], "HOME=")
-				writeJSON(t, filepath.Join(ch, ".claude.json"), map[string]any{
-					"hasCompletedOnboarding": true,
-					"customApiKeyResponses":  map[string]any{"approved": []string{key[len(key)-20:]}},
-					"projects":               map[string]any{repo: map[string]any{"hasTrustDialogAccepted": true}, wt: map[string]any{"hasTrustDialogAccepted": true}},
-				})
-			}
 			d := startDaemonEnv(t, home, env...)
 			c, w := d.watch()
 			s, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: name, Agent: "claude", Prompt: "Create hello.py that prints hello"})
