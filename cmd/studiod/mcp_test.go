@@ -225,7 +225,7 @@ func TestMCPListTools(t *testing.T) {
 			}
 		}
 	}
-	want := []string{"spawn_session", "list_sessions", "get_session", "read_output", "send_input", "answer_session", "set_note", "session_diff",
+	want := []string{"spawn_session", "list_sessions", "get_session", "read_output", "send_input", "answer_session", "set_note", "set_budget", "session_diff",
 		"check_conflicts", "add_review_comment", "send_feedback", "merge_session", "undo_merge", "stop_session", "remove_session",
 		"preview_integration", "land_sessions", "sync_session", "undo_land", "list_salvage",
 		"plan_check", "plan_run", "plan_status", "review_by"}
