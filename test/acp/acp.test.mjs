@@ -87,7 +87,9 @@ after(() => {
     }
   } finally {
     try { execFileSync(STUDIOD, ["shutdown"], { env }); } catch {}
-    rmSync(root, { recursive: true, force: true });
+    // The daemon may still be ending (a pool tree half-made is removed as
+    // it goes): retry while the tree changes under the removal.
+    rmSync(root, { recursive: true, force: true, maxRetries: 20, retryDelay: 100 });
   }
 });
 
