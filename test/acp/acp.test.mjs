@@ -8,7 +8,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, execFile, spawn } from "node:child_process";
-import { mkdtempSync, mkdirSync, writeFileSync, existsSync, readFileSync, rmSync, symlinkSync } from "node:fs";
+import { mkdtempSync, mkdirSync, writeFileSync, existsSync, readFileSync, readdirSync, rmSync, symlinkSync } from "node:fs";
 import { join, dirname } from "node:path";
 import { Readable, Writable } from "node:stream";
 import { fileURLToPath } from "node:url";
@@ -79,8 +79,14 @@ agent = "fake"
   execFileSync("git", ["-C", repo, "commit", "-q", "-m", "initial"], { env });
 });
 
-after(() => {
+after(async () => {
   for (const e of editors) e.proc.kill("SIGKILL");
+  // acpx's queue owner holds a `studiod acp` until its TTL runs out, and
+  // that would start the daemon again after the shutdown: close the named
+  // session, and wait until no owner is left.
+  try { execFileSync(ACPX, ["--agent", `${STUDIOD} acp`, "--cwd", repo, "sessions", "close", "named"], { env, cwd: repo, timeout: 30000 }); } catch {}
+  const queues = join(env.HOME, ".acpx", "queues");
+  await until("acpx's queue owners to end", () => !existsSync(queues) || readdirSync(queues).length === 0, 30000).catch(() => {});
   try {
     for (const s of studiod("ls").sessions ?? []) {
       try { execFileSync(STUDIOD, ["stop", "--force", s.id], { env, cwd: repo }); } catch {}
