@@ -234,13 +234,7 @@ func (t *tally) sum() *Usage {
 		u.Output += a.Output
 		u.CacheRead += a.CacheRead
 		u.CacheWrite += a.CacheWrite
-		if a.cost != nil {
-			c := *a.cost
-			if u.Cost != nil {
-				c += *u.Cost
-			}
-			u.Cost = &c
-		}
+		u.Cost = addCost(u.Cost, a.cost)
 	}
 	return &u
 }

@@ -77,12 +77,7 @@ func TestBudget(t *testing.T) {
 	home := newHome(t)
 	events := filepath.Join(t.TempDir(), "events")
 	conf := fmt.Sprintf("[notify]\ncommand = [\"sh\", \"-c\", \"cat >> %s\"]\n", events)
-	if err := os.MkdirAll(filepath.Join(home, "config"), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(home, "config", "config.toml"), []byte(conf), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	writeConfig(t, home, conf)
 	repo := gittest.NewRepo(t, map[string]string{"README.md": "hi\n"})
 	d := startDaemon(t, home)
 	c, w := d.watch()
@@ -230,22 +225,11 @@ func TestClaudeCodeBudget(t *testing.T) {
 			const name = "capped"
 			wt := filepath.Join(home, "data", "worktrees", filepath.Base(repo)+"-"+sha256Hex(repo)[:8], name)
 			hold := make(chan struct{})
-			fm := fakemodel.New(fakemodel.Script{Turns: []fakemodel.Turn{
-				{UserContains: "hello.py", Text: "I'll create it.", Tool: fakemodel.Call("Write", map[string]string{"file_path": filepath.Join(wt, "hello.py"), "content": "print('hello')\n"}),
-					Usage: &fakemodel.Usage{Input: 1203, Output: 57, CacheRead: 4096, CacheWrite: 811}},
-				{AfterToolResult: true, Text: "Done: hello.py is written.", Hold: hold,
-					Usage: &fakemodel.Usage{Input: 42, Output: 9, CacheRead: 5007, CacheWrite: 60}},
-			}})
+			fm := fakemodel.New(costlyScript(wt, hold))
 			defer fm.Close()
 			defer close(hold) // before the server closes: it waits for held answers
 			const key = "sk-ant-fake-0123456789abcdefghijklmnop"
-			if err := os.MkdirAll(filepath.Join(home, "config"), 0o700); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(filepath.Join(home, "config", "config.toml"),
-				[]byte("[agents.claude]\ncommand = [\"claude\", \"--permission-mode\", \"acceptEdits\", \"{prompt}\"]\nbudget = \"5k\"\n"), 0o600); err != nil {
-				t.Fatal(err)
-			}
+			writeConfig(t, home, costlyConfig+"budget = \"5k\"\n")
 			env := claudeEnv(t, tc.bin, key, repo, fm.URL())
 			d := startDaemonEnv(t, home, env...)
 			c, w := d.watch()

@@ -1018,6 +1018,23 @@ wire_api = "responses"
 	return []string{"PATH=" + bin + ":" + os.Getenv("PATH"), "HOME=" + userHome, "CODEX_HOME=", "OPENAI_API_KEY="}, codexHome, fm
 }
 
+// costlyScript is a scripted model for a Claude Code session in worktree
+// wt: it writes hello.py (an answer of 1,203 in, 57 out, 4,096 read from
+// the cache, 811 written to it), then says done (42, 9, 5,007, 60), that
+// answer held until hold closes when hold is given.
+func costlyScript(wt string, hold <-chan struct{}) fakemodel.Script {
+	return fakemodel.Script{Turns: []fakemodel.Turn{
+		{UserContains: "hello.py", Text: "I'll create it.", Tool: fakemodel.Call("Write", map[string]string{"file_path": filepath.Join(wt, "hello.py"), "content": "print('hello')\n"}),
+			Usage: &fakemodel.Usage{Input: 1203, Output: 57, CacheRead: 4096, CacheWrite: 811}},
+		{AfterToolResult: true, Text: "Done: hello.py is written.", Hold: hold,
+			Usage: &fakemodel.Usage{Input: 42, Output: 9, CacheRead: 5007, CacheWrite: 60}},
+	}}
+}
+
+// costlyConfig runs Claude Code accepting edits, so that only the model's
+// answers decide the turn.
+const costlyConfig = "[agents.claude]\ncommand = [\"claude\", \"--permission-mode\", \"acceptEdits\", \"{prompt}\"]\n"
+
 // TestClaudeCodeUsage: the token counts the model reports reach the
 // session exactly, summed over its answers (an answer of text and a tool
 // call counted once), in `studiod show --json` and the text of `show`.
@@ -1027,21 +1044,10 @@ func TestClaudeCodeUsage(t *testing.T) {
 	repo := gittest.NewRepo(t, map[string]string{"README.md": "hello\n"})
 	const name = "costly"
 	wt := filepath.Join(home, "data", "worktrees", filepath.Base(repo)+"-"+sha256Hex(repo)[:8], name)
-	fm := fakemodel.New(fakemodel.Script{Turns: []fakemodel.Turn{
-		{UserContains: "hello.py", Text: "I'll create it.", Tool: fakemodel.Call("Write", map[string]string{"file_path": filepath.Join(wt, "hello.py"), "content": "print('hello')\n"}),
-			Usage: &fakemodel.Usage{Input: 1203, Output: 57, CacheRead: 4096, CacheWrite: 811}},
-		{AfterToolResult: true, Text: "Done: hello.py is written.",
-			Usage: &fakemodel.Usage{Input: 42, Output: 9, CacheRead: 5007, CacheWrite: 60}},
-	}})
+	fm := fakemodel.New(costlyScript(wt, nil))
 	defer fm.Close()
 	const key = "sk-ant-fake-0123456789abcdefghijklmnop"
-	if err := os.MkdirAll(filepath.Join(home, "config"), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(home, "config", "config.toml"),
-		[]byte("[agents.claude]\ncommand = [\"claude\", \"--permission-mode\", \"acceptEdits\", \"{prompt}\"]\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	writeConfig(t, home, costlyConfig)
 	d := startDaemonEnv(t, home, claudeEnv(t, bin, key, repo, fm.URL())...)
 	c, w := d.watch()
 	s, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: name, Agent: "claude", Prompt: "Create hello.py that prints hello"})
