@@ -40,7 +40,9 @@ suite_gotest() {
 	command -v gcc >/dev/null || apt gcc libc6-dev || return 1
 	STUDIOD_AGENTS_BIN=$(bash .ci/agents.sh) || return 1
 	export STUDIOD_AGENTS_BIN
-	CGO_ENABLED=1 go test -race -count=1 -timeout 45m ./...
+	# The daemon tests mostly wait on real processes (agents, git, sshd):
+	# four at a time keep two cores busy.
+	CGO_ENABLED=1 go test -race -count=1 -parallel 4 -timeout 45m ./...
 }
 # The fuzz targets' seeds and saved corpora ran with the Go tests; fuzz each
 # briefly. A count, not a duration: Go 1.26's fuzz coordinator can report its

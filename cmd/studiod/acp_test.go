@@ -88,6 +88,7 @@ func logs(t *testing.T, home, name string, args ...string) string {
 // allow writes the file, reject does not; the first answer wins; editors
 // follow the tool call and the plan; the transcript tells it all.
 func TestACPPermission(t *testing.T) {
+	t.Parallel()
 	home := acpHome(t)
 	repo := gittest.NewRepo(t, map[string]string{"README.md": "hello\n"})
 	d := startDaemon(t, home)
@@ -187,6 +188,7 @@ func TestACPPermission(t *testing.T) {
 // running turn (session/cancel, stop reason cancelled) before ending the
 // process; an agent that crashes mid-turn is an exited session saying so.
 func TestACPTurns(t *testing.T) {
+	t.Parallel()
 	home := acpHome(t)
 	repo := gittest.NewRepo(t, map[string]string{"README.md": "hello\n"})
 	d := startDaemon(t, home)
@@ -271,6 +273,7 @@ func TestACPTurns(t *testing.T) {
 // its sign-in methods; answering one signs in, opens the session and runs
 // the prompt.
 func TestACPSignIn(t *testing.T) {
+	t.Parallel()
 	home := acpHome(t)
 	repo := gittest.NewRepo(t, map[string]string{"README.md": "hello\n"})
 	d := startDaemon(t, home)
@@ -299,6 +302,7 @@ func TestACPSignIn(t *testing.T) {
 // finishes while no daemon runs, and the next daemon sees it ended. A
 // stopped session is continued by send, through session/load.
 func TestACPDaemonRestart(t *testing.T) {
+	t.Parallel()
 	home := acpHome(t)
 	repo := gittest.NewRepo(t, map[string]string{"README.md": "hello\n"})
 	d := startDaemon(t, home)
@@ -375,6 +379,7 @@ func TestACPDaemonRestart(t *testing.T) {
 // and the agent gets the reason as its next prompt; in ask mode the
 // person's question carries the reason.
 func TestACPGate(t *testing.T) {
+	t.Parallel()
 	for _, mode := range []protocol.GateMode{protocol.GateDeny, protocol.GateAsk} {
 		t.Run(string(mode), func(t *testing.T) {
 			home := acpHome(t)
@@ -428,6 +433,7 @@ func TestACPGate(t *testing.T) {
 // of the agent: after a restart the session is still idle in its
 // conversation, and once stopped it is continued through session/load.
 func TestACPLogLimit(t *testing.T) {
+	t.Parallel()
 	home := acpHome(t)
 	f, err := os.OpenFile(filepath.Join(home, "config", "config.toml"), os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
@@ -478,6 +484,7 @@ func TestACPLogLimit(t *testing.T) {
 // not answered initialize yet; the restarted daemon opens the agent's
 // session itself and sends the spawn's prompt.
 func TestACPDaemonDiesInHandshake(t *testing.T) {
+	t.Parallel()
 	home := acpHome(t)
 	repo := gittest.NewRepo(t, map[string]string{"README.md": "hello\n"})
 	d := startDaemon(t, home)

@@ -15,6 +15,7 @@ import (
 // it, a symbolic link out of it and its .git are refused with a reason,
 // and nothing outside changes.
 func TestACPFileSystem(t *testing.T) {
+	t.Parallel()
 	home := acpHome(t)
 	repo := gittest.NewRepo(t, map[string]string{"README.md": "hello\n"})
 	d := startDaemon(t, home)

@@ -234,6 +234,7 @@ func awaitPrompt(t *testing.T, ch <-chan promptResult) acp.PromptResponse {
 // listed and replayed; a conflict with another session arrives as an
 // update; session/cancel ends the turn; bad input is refused clearly.
 func TestACPHost(t *testing.T) {
+	t.Parallel()
 	home := acpHostHome(t)
 	repo := gittest.NewRepo(t, map[string]string{"README.md": "hello\n"})
 	d := startDaemon(t, home)
@@ -424,6 +425,7 @@ func acpErr(err error, code int, substr string) bool {
 // killed while a permission waits in it, leave the session going: the
 // turn ends, the permission waits for another face.
 func TestACPHostClientGone(t *testing.T) {
+	t.Parallel()
 	home := acpHostHome(t)
 	repo := gittest.NewRepo(t, map[string]string{"README.md": "hello\n"})
 	d := startDaemon(t, home)
@@ -468,6 +470,7 @@ func TestACPHostClientGone(t *testing.T) {
 // TestACPHostMalformed: lines that are not JSON-RPC messages and unknown
 // methods get JSON-RPC errors, and the connection goes on.
 func TestACPHostMalformed(t *testing.T) {
+	t.Parallel()
 	home := acpHostHome(t)
 	startDaemon(t, home)
 	cmd := exec.Command("studiod", "acp")
@@ -514,6 +517,7 @@ func TestACPHostMalformed(t *testing.T) {
 // session, the agent's permission shows in the client, allowed it writes
 // in the session's worktree, and the turn ends with end_turn.
 func TestACPHostClaudeAgentACP(t *testing.T) {
+	t.Parallel()
 	bin := fakemodel.AgentsBin(t, "claude-agent-acp")
 	home := newHome(t)
 	if err := os.MkdirAll(filepath.Join(home, "config"), 0o700); err != nil {
@@ -584,6 +588,7 @@ func TestACPHostClaudeAgentACP(t *testing.T) {
 // prompt is typed into its terminal and its turn ends when it goes idle.
 // After the prompt the option is refused, changing nothing.
 func TestACPHostTerminalAgent(t *testing.T) {
+	t.Parallel()
 	home := acpHostHome(t)
 	f, err := os.OpenFile(filepath.Join(home, "config", "config.toml"), os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
@@ -642,6 +647,7 @@ func TestACPHostTerminalAgent(t *testing.T) {
 // TestACPPrintConfig: each documented client's snippet runs this binary's
 // `acp`; an unknown client is a usage error.
 func TestACPPrintConfig(t *testing.T) {
+	t.Parallel()
 	for _, client := range []string{"zed", "jetbrains", "acpx"} {
 		out, err := exec.Command("studiod", "acp", "--print-config", client).Output()
 		if err != nil {
@@ -665,6 +671,7 @@ func TestACPPrintConfig(t *testing.T) {
 // dials again (starting a daemon), and the thread goes on: the next prompt
 // is answered.
 func TestACPHostDaemonRestart(t *testing.T) {
+	t.Parallel()
 	home := acpHostHome(t)
 	repo := gittest.NewRepo(t, map[string]string{"README.md": "hello\n"})
 	d := startDaemon(t, home)

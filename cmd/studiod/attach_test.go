@@ -20,6 +20,7 @@ import (
 // TestAttach runs `studiod attach` in a real terminal: it shows the agent's
 // screen, types into it, and detaches on Ctrl-] leaving the agent running.
 func TestAttach(t *testing.T) {
+	t.Parallel()
 	home := newHome(t)
 	repo := gittest.NewRepo(t, nil)
 	d := startDaemon(t, home)

@@ -74,6 +74,7 @@ func waitFileMatch(t *testing.T, path, re string) {
 // restart, a budget in dollars follows the cost, and bad budgets change
 // nothing.
 func TestBudget(t *testing.T) {
+	t.Parallel()
 	home := newHome(t)
 	events := filepath.Join(t.TempDir(), "events")
 	conf := fmt.Sprintf("[notify]\ncommand = [\"sh\", \"-c\", \"cat >> %s\"]\n", events)
@@ -215,6 +216,7 @@ func TestBudget(t *testing.T) {
 // was interrupted; the session waits on its budget until the person
 // raises it, then is idle.
 func TestClaudeCodeBudget(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ version, bin string }{
 		{"pinned", fakemodel.AgentsBin(t, "claude")},
 		{"node20", fakemodel.Node20Bin(t, "claude")},

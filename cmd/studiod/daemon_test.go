@@ -66,7 +66,6 @@ func interactiveEnv() []string {
 // startDaemonEnv starts a daemon with extra environment.
 func startDaemonEnv(t *testing.T, home string, env ...string) *daemon {
 	t.Helper()
-	gittest.Setenv(t)
 	cmd := exec.Command("studiod", "serve")
 	cmd.Env = append(append(interactiveEnv(), "STUDIOD_HOME="+home), env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
@@ -156,6 +155,7 @@ func sessionState(t *testing.T, c *protocol.Client, id string) *protocol.Session
 // agent writes, starts a new one, and checks the agent kept running, no
 // output byte was lost, and its exit was recorded.
 func TestDaemonCrashKeepsAgentsAndOutput(t *testing.T) {
+	t.Parallel()
 	home := newHome(t)
 	repo := gittest.NewRepo(t, nil)
 	d := startDaemon(t, home)
@@ -204,6 +204,7 @@ func TestDaemonCrashKeepsAgentsAndOutput(t *testing.T) {
 // TestCrashDuringSpawn kills the daemon while a spawn runs its setup; the
 // next daemon rolls the spawn back.
 func TestCrashDuringSpawn(t *testing.T) {
+	t.Parallel()
 	home := newHome(t)
 	// The setup command says it started through a FIFO the test reads.
 	fifo := filepath.Join(t.TempDir(), "setup-started")
@@ -267,6 +268,7 @@ func TestCrashDuringSpawn(t *testing.T) {
 }
 
 func TestSecondDaemonAndStaleSocket(t *testing.T) {
+	t.Parallel()
 	home := newHome(t)
 	d := startDaemon(t, home)
 	cmd := exec.Command("studiod", "serve")
@@ -300,6 +302,7 @@ func TestSecondDaemonAndStaleSocket(t *testing.T) {
 
 // TestAutoStart checks that any client starts the daemon when none runs.
 func TestAutoStart(t *testing.T) {
+	t.Parallel()
 	home := newHome(t)
 	cmd := exec.Command("studiod", "ls", "--json")
 	cmd.Env = append(os.Environ(), "STUDIOD_HOME="+home)
@@ -323,6 +326,7 @@ func TestAutoStart(t *testing.T) {
 // take a connection (it sat in the listen queue) and then close it without
 // a word; the client dials again, starts a daemon and goes on.
 func TestAutoStartAfterDyingDaemon(t *testing.T) {
+	t.Parallel()
 	home := newHome(t)
 	run := filepath.Join(home, "run")
 	if err := os.MkdirAll(run, 0o700); err != nil {
@@ -376,6 +380,7 @@ func errCode(m map[string]any) int {
 }
 
 func TestMalformedRPC(t *testing.T) {
+	t.Parallel()
 	home := newHome(t)
 	d := startDaemon(t, home)
 	nc, err := net.Dial("unix", d.socket())
@@ -423,6 +428,7 @@ func TestMalformedRPC(t *testing.T) {
 // TestSubscribeNotifications checks that state changes and output reach a
 // subscribed client, output from the offset it asked for.
 func TestSubscribeNotifications(t *testing.T) {
+	t.Parallel()
 	home := newHome(t)
 	repo := gittest.NewRepo(t, nil)
 	d := startDaemon(t, home)
@@ -490,6 +496,7 @@ func TestSubscribeNotifications(t *testing.T) {
 // the daemon predicts the conflict, with line ranges, and pushes it to a
 // subscribed client as a delta.
 func TestConflictsLive(t *testing.T) {
+	t.Parallel()
 	home := newHome(t)
 	repo := gittest.NewRepo(t, map[string]string{"shared.txt": gittest.Lines(10), "other.txt": "x\n"})
 	d := startDaemon(t, home)
@@ -555,6 +562,7 @@ func TestConflictsLive(t *testing.T) {
 // daemon rebuilds its predictions, and that a worktree deleted from under
 // it leaves a clear state and no crash.
 func TestConflictsSurviveRestartAndDeletedWorktree(t *testing.T) {
+	t.Parallel()
 	home := newHome(t)
 	repo := gittest.NewRepo(t, map[string]string{"shared.txt": gittest.Lines(10)})
 	d := startDaemon(t, home)
@@ -610,6 +618,7 @@ func TestConflictsSurviveRestartAndDeletedWorktree(t *testing.T) {
 // that another spawn in the same repository completes meanwhile: the repo
 // lock is not held across a checkout, setup or agent start.
 func TestSpawnsDoNotWaitForEachOther(t *testing.T) {
+	t.Parallel()
 	home := newHome(t)
 	dir := t.TempDir()
 	started, gate := filepath.Join(dir, "started"), filepath.Join(dir, "gate")

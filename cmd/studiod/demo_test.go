@@ -14,6 +14,7 @@ import (
 // TestDemoKeep runs `studiod demo --keep` and follows the instructions it
 // prints: the sessions, repo and daemon are there to inspect.
 func TestDemoKeep(t *testing.T) {
+	t.Parallel()
 	tmp := t.TempDir()
 	cmd := exec.Command("studiod", "demo", "--keep")
 	cmd.Env = append(os.Environ(), "STUDIO_DEMO_SPEED=8", "TMPDIR="+tmp)

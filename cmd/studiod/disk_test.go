@@ -43,6 +43,7 @@ func logBytes(t *testing.T, home, id string) int64 {
 // configured limit; offsets still count every byte written; a read from 0
 // starts at the first byte kept and says so, and so does `studiod logs`.
 func TestLogLimit(t *testing.T) {
+	t.Parallel()
 	repo := gittest.NewRepo(t, nil)
 	home := newHome(t) // after the repo: its cleanup, stopping the daemon, runs first
 	writeConfig(t, home, "[defaults]\nlog_limit = \"64KiB\"\n")
@@ -108,6 +109,7 @@ func TestLogLimit(t *testing.T) {
 // it could not record as an error, never as a success; rm --force frees
 // the session's log and removes it.
 func TestFullDisk(t *testing.T) {
+	t.Parallel()
 	if os.Getuid() != 0 {
 		t.Skip("needs root to mount a small tmpfs to fill")
 	}

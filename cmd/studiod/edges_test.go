@@ -22,6 +22,7 @@ import (
 // behind studiod's back: git cannot run in it, which is not "git missing";
 // the committed work on the branch merges.
 func TestMergeDeletedWorktree(t *testing.T) {
+	t.Parallel()
 	repo := gittest.NewRepo(t, map[string]string{"a.txt": "a\n"})
 	home := newHome(t) // after the repo: its cleanup, stopping the daemon, runs first
 	d := startDaemon(t, home)
@@ -54,6 +55,7 @@ func TestMergeDeletedWorktree(t *testing.T) {
 
 // TestCommentLimit: a review comment over 64 KiB is refused, not stored.
 func TestCommentLimit(t *testing.T) {
+	t.Parallel()
 	repo := gittest.NewRepo(t, map[string]string{"a.txt": "a\n"})
 	home := newHome(t) // after the repo: its cleanup, stopping the daemon, runs first
 	d := startDaemon(t, home)
@@ -80,6 +82,7 @@ func TestCommentLimit(t *testing.T) {
 // refused with a parse error and the connection closed, instead of hanging
 // while the daemon waits for a body the longer length promises.
 func TestTwoContentLengths(t *testing.T) {
+	t.Parallel()
 	home := newHome(t)
 	d := startDaemon(t, home)
 	nc, err := net.Dial("unix", d.socket())
@@ -123,6 +126,7 @@ func shimPID(t *testing.T, id string) int {
 // or its agent exiting — even a helper the agent detached (its own
 // session, SIGHUP and SIGTERM ignored, the terminal held open).
 func TestSessionProcessTree(t *testing.T) {
+	t.Parallel()
 	repo := gittest.NewRepo(t, nil)
 	home := newHome(t) // after the repo: its cleanup, stopping the daemon, runs first
 	d := startDaemon(t, home)
@@ -210,6 +214,7 @@ func awaitClosed(t *testing.T, nc net.Conn, what string) []byte {
 // TestConnectionTimeouts: a socket connection that sends nothing, or stops
 // half-way through a message, is closed; one that subscribed is not.
 func TestConnectionTimeouts(t *testing.T) {
+	t.Parallel()
 	home := newHome(t)
 	d := startDaemonEnv(t, home, "STUDIOD_IDLE_TIMEOUT=1s", "STUDIOD_MESSAGE_TIMEOUT=1s")
 	subscribed := d.client(nil)
@@ -275,6 +280,7 @@ func sessionNames(t *testing.T, c *protocol.Client) []string {
 // written back from the daemon's open copy; nothing is lost, and the next
 // daemon knows every session.
 func TestStateDBDeleted(t *testing.T) {
+	t.Parallel()
 	repo := gittest.NewRepo(t, nil)
 	home := newHome(t) // after the repo: its cleanup, stopping the daemon, runs first
 	d := startDaemon(t, home)
@@ -303,6 +309,7 @@ func TestStateDBDeleted(t *testing.T) {
 // another file makes the daemon refuse work with an error that says what
 // happened and what to do, and keep its own copy.
 func TestStateDBReplaced(t *testing.T) {
+	t.Parallel()
 	repo := gittest.NewRepo(t, nil)
 	home := newHome(t) // after the repo: its cleanup, stopping the daemon, runs first
 	d := startDaemon(t, home)
@@ -343,6 +350,7 @@ func TestStateDBReplaced(t *testing.T) {
 // TestCorruptStateDB: a client that cannot start the daemon because its
 // database is damaged says why, as the daemon's log does, and what to do.
 func TestCorruptStateDB(t *testing.T) {
+	t.Parallel()
 	home := newHome(t)
 	if err := os.MkdirAll(filepath.Join(home, "state"), 0o700); err != nil {
 		t.Fatal(err)

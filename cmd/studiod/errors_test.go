@@ -11,6 +11,7 @@ import (
 // TestCLIFixes: every fix has the CLI's words, which name verbs the CLI
 // has and never an MCP tool.
 func TestCLIFixes(t *testing.T) {
+	t.Parallel()
 	verbs := map[string]bool{}
 	for _, c := range (&app{}).rootCmd().Commands() {
 		verbs[c.Name()] = true

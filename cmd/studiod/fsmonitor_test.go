@@ -23,6 +23,7 @@ import (
 // command dies (git 2.38–2.40 abort with "BUG: fsmonitor.c" when a split
 // index is beside the fsmonitor). STUDIOD_FSMONITOR_SEED repeats a run.
 func TestFsmonitorRandomOps(t *testing.T) {
+	t.Parallel()
 	files := map[string]string{}
 	for i := range 12 {
 		files[fmt.Sprintf("d%d/f%d.txt", i%3, i)] = fmt.Sprintf("file %d\n", i)
@@ -208,6 +209,7 @@ func TestFsmonitorRandomOps(t *testing.T) {
 // aborts on (as git 2.38–2.40 left them beside a split index) works again
 // once the daemon starts, and the daemon's log says what it did.
 func TestIndexRepairAtStart(t *testing.T) {
+	t.Parallel()
 	repo := gittest.NewRepo(t, map[string]string{"a.txt": "a\n"})
 	home := newHome(t)
 	d := startDaemon(t, home)

@@ -28,6 +28,7 @@ func idleSession(t *testing.T, c *protocol.Client, w *studiotest.Watch, repo, na
 // to remove the lock by hand, and changes nothing; once the lock is gone
 // the merge goes through.
 func TestMergeWhileGitLocked(t *testing.T) {
+	t.Parallel()
 	repo := gittest.NewRepo(t, map[string]string{"a.txt": "a\n"})
 	home := newHome(t)
 	d := startDaemon(t, home)
@@ -71,6 +72,7 @@ func TestMergeWhileGitLocked(t *testing.T) {
 // undo says it can no longer move the branch back, as a final answer
 // (invalid, not busy: running it again cannot help), and changes nothing.
 func TestUndoAfterHumanCommit(t *testing.T) {
+	t.Parallel()
 	repo := gittest.NewRepo(t, map[string]string{"a.txt": "a\n"})
 	home := newHome(t)
 	d := startDaemon(t, home)
@@ -93,6 +95,7 @@ func TestUndoAfterHumanCommit(t *testing.T) {
 // TestMergeBranchDeleted: a session whose branch was deleted by hand
 // cannot be merged, and the error says so and what to do.
 func TestMergeBranchDeleted(t *testing.T) {
+	t.Parallel()
 	repo := gittest.NewRepo(t, map[string]string{"a.txt": "a\n"})
 	home := newHome(t)
 	d := startDaemon(t, home)

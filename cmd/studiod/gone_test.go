@@ -17,6 +17,7 @@ import (
 // studiod says so (and counts no changes), whether the daemon saw it go or
 // was down at the time, and `rm` removes it.
 func TestWorktreeDeletedByHand(t *testing.T) {
+	t.Parallel()
 	for _, down := range []bool{false, true} {
 		name := map[bool]string{false: "live", true: "down"}[down]
 		t.Run(name, func(t *testing.T) {
@@ -62,6 +63,7 @@ func TestWorktreeDeletedByHand(t *testing.T) {
 // idle once silent for the idle timeout, as an agent without hooks does;
 // so it does after review feedback typed into it.
 func TestHintedSessionIdles(t *testing.T) {
+	t.Parallel()
 	repo := gittest.NewRepo(t, map[string]string{"a.txt": "a\n"})
 	home := newHome(t)
 	d := startDaemonEnv(t, home, "STUDIOD_IDLE_TIMEOUT=1s")
@@ -87,15 +89,44 @@ func TestHintedSessionIdles(t *testing.T) {
 	if _, err := c.Comment(t.Context(), protocol.CommentParams{SessionRef: ref, Path: "a.txt", StartLine: 1, EndLine: 1, Body: "why b?"}); err != nil {
 		t.Fatal(err)
 	}
+	// workedThenIdled waits for working, then idle, among the session's
+	// events since before.
+	workedThenIdled := func(what string, before int) {
+		t.Helper()
+		w.Await(t, "working after "+what+", then idle", func() bool {
+			evs := w.Events(s.ID)[before:]
+			i := slices.IndexFunc(evs, func(e protocol.Session) bool { return e.State == protocol.StateWorking })
+			return i >= 0 && slices.ContainsFunc(evs[i:], func(e protocol.Session) bool { return e.State == protocol.StateIdle })
+		}, func() string { got, _ := w.Session(s.ID); return jsonString(got) })
+	}
 	before := len(w.Events(s.ID))
 	if _, err := c.Feedback(t.Context(), ref); err != nil {
 		t.Fatal(err)
 	}
-	w.Await(t, "working after the feedback, then idle", func() bool {
-		evs := w.Events(s.ID)[before:]
-		i := slices.IndexFunc(evs, func(e protocol.Session) bool { return e.State == protocol.StateWorking })
-		return i >= 0 && slices.ContainsFunc(evs[i:], func(e protocol.Session) bool { return e.State == protocol.StateIdle })
-	}, func() string { got, _ := w.Session(s.ID); return jsonString(got) })
+	workedThenIdled("the feedback", before)
+
+	// A land whose check fails sends the failure to the agent: the same.
+	before = len(w.Events(s.ID))
+	r, err := c.Land(t.Context(), protocol.LandParams{Repo: repo, Sessions: []string{s.ID}, Check: true, CheckCommand: "if grep -q b a.txt; then echo b is broken; exit 1; fi", SendFailures: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Stopped == nil || r.Stopped.Reason != "check" || !r.Stopped.Sent || len(r.Landed) != 0 {
+		t.Fatalf("land: %+v, stopped %+v", r, r.Stopped)
+	}
+	workedThenIdled("a failed land", before)
+
+	// A sync refused on a conflict with the target sends the conflicts: the
+	// same.
+	gittest.Write(t, repo, map[string]string{"a.txt": "c\n"})
+	gittest.Git(t, repo, "commit", "-qam", "c on main")
+	w.Await(t, "the conflict with main predicted", func() bool { got, _ := w.Session(s.ID); return got.Conflicts > 0 },
+		func() string { got, _ := w.Session(s.ID); return jsonString(got) })
+	before = len(w.Events(s.ID))
+	if _, err := c.Sync(t.Context(), protocol.SyncParams{SessionRef: ref, Send: true}); protocol.CodeOf(err) != protocol.CodeMergeConflict {
+		t.Fatalf("sync over a conflict: %v", err)
+	}
+	workedThenIdled("a refused sync", before)
 }
 
 // TestPoolDiskCapAfterRestart: the pool's trees from before a restart
@@ -103,6 +134,7 @@ func TestHintedSessionIdles(t *testing.T) {
 // daemon runs) is enforced on the running daemon: it removes trees until
 // the pool fits.
 func TestPoolDiskCapAfterRestart(t *testing.T) {
+	t.Parallel()
 	for _, restart := range []bool{true, false} {
 		t.Run(map[bool]string{true: "restart", false: "running"}[restart], func(t *testing.T) {
 			repo := gittest.NewRepo(t, map[string]string{"a.txt": gittest.Lines(2000), ".studio.toml": "[pool]\nsize = 2\n"})
@@ -143,6 +175,7 @@ func TestPoolDiskCapAfterRestart(t *testing.T) {
 // left in the repository (git on a full disk leaves its tmp_obj_ files)
 // are gone once a session is removed.
 func TestRemoveCleansTempObjects(t *testing.T) {
+	t.Parallel()
 	repo := gittest.NewRepo(t, map[string]string{"a.txt": "a\n"})
 	home := newHome(t)
 	c := startDaemon(t, home).client(nil)

@@ -17,6 +17,7 @@ import (
 // once read reaches the gate whole enough to decide on, through studiod
 // hook and studiod-hook alike, and its decision is what stops the tool.
 func TestHookLargePayload(t *testing.T) {
+	t.Parallel()
 	repo := gittest.NewRepo(t, map[string]string{"shared.txt": gittest.Lines(10)})
 	home := newHome(t)
 	d := startDaemon(t, home)
@@ -64,6 +65,7 @@ func TestHookLargePayload(t *testing.T) {
 // answers (stopped, or stuck) holds an agent's hook no longer than the
 // hook's timeout: it lets the agent go on and the hooks log says why.
 func TestHookDaemonSilent(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	sock := filepath.Join(dir, "silent.sock")
 	l, err := net.Listen("unix", sock)

@@ -88,6 +88,7 @@ func (e *hostEnv) spawn(name string, argv ...string) *protocol.Session {
 // travels by git, the agent runs under a shim there; its output, input and
 // work reach home; rm leaves nothing on the host.
 func TestHostSession(t *testing.T) {
+	t.Parallel()
 	e := newHostEnv(t, sshtest.Options{}, map[string]string{"a.txt": "one\n", "c.txt": "gone\n", "x/run.sh": "#!/bin/sh\n"})
 	c := e.c
 
@@ -220,6 +221,7 @@ func (e *hostEnv) cli(args ...string) (string, error) {
 // conflict, predicted as between two local sessions; the host's session
 // merges at home like any other.
 func TestHostConflictAndMerge(t *testing.T) {
+	t.Parallel()
 	e := newHostEnv(t, sshtest.Options{}, map[string]string{"a.txt": "one\ntwo\nthree\n", "b.txt": "b\n"})
 	c := e.c
 	local, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: e.repo, Name: "here",
@@ -265,6 +267,7 @@ func TestHostConflictAndMerge(t *testing.T) {
 // The connection to the host dies mid-turn: the agent runs on there, the
 // session shows disconnected, and reattaches when ssh works again.
 func TestHostDisconnect(t *testing.T) {
+	t.Parallel()
 	e := newHostEnv(t, sshtest.Options{}, nil)
 	s := e.spawn("ticks", "sh", "-c", `i=0; while :; do i=$((i+1)); echo "tick $i"; echo "tick $i" > ticks.txt; sleep 0.2; done`)
 	e.follow(s.ID)
@@ -367,6 +370,7 @@ func (e *hostEnv) nothingMade() {
 // Bad hosts: each refused with an error that says what to do, nothing
 // made on either side.
 func TestHostBadInput(t *testing.T) {
+	t.Parallel()
 	e := newHostEnv(t, sshtest.Options{}, nil)
 	spawn := func(host string) error {
 		_, err := e.c.Spawn(t.Context(), protocol.SpawnParams{Repo: e.repo, Name: "x", Host: host, Command: []string{"true"}})
@@ -426,6 +430,7 @@ func TestHostBadInput(t *testing.T) {
 
 // A host without git refuses sessions and says so.
 func TestHostWithoutGit(t *testing.T) {
+	t.Parallel()
 	bin := fakeBin(t, []string{"sh", "uname", "mkdir", "cat", "chmod", "mv", "ls"}, nil)
 	e := newHostEnv(t, sshtest.Options{Path: bin}, nil)
 	_, err := e.c.Spawn(t.Context(), protocol.SpawnParams{Repo: e.repo, Name: "x", Host: "box", Command: []string{"true"}})
@@ -445,6 +450,7 @@ func TestHostWithoutGit(t *testing.T) {
 // A host of another architecture, and a studiod there that is not this
 // build: the first is refused with what to do, the second replaced.
 func TestHostVersions(t *testing.T) {
+	t.Parallel()
 	t.Run("other machine", func(t *testing.T) {
 		bin := fakeBin(t, nil, map[string]string{"uname": "echo Linux riscv64\n"})
 		e := newHostEnv(t, sshtest.Options{Path: bin + ":/usr/bin:/bin"}, nil)
@@ -484,6 +490,7 @@ func fileBuild(t *testing.T, path string) string {
 // The shim on the host is killed: the session fails with why, and nothing
 // of it runs on there.
 func TestHostShimKilled(t *testing.T) {
+	t.Parallel()
 	e := newHostEnv(t, sshtest.Options{}, nil)
 	s := e.spawn("victim", "sh", "-c", "echo up; exec sleep 12345")
 	e.follow(s.ID)
@@ -512,6 +519,7 @@ func TestHostShimKilled(t *testing.T) {
 // The daemon restarts while the host is out of reach: its session shows
 // disconnected, then reattaches when the host answers.
 func TestHostDaemonRestart(t *testing.T) {
+	t.Parallel()
 	e := newHostEnv(t, sshtest.Options{}, nil)
 	s := e.spawn("ticks", "sh", "-c", `i=0; while :; do i=$((i+1)); echo "tick $i"; sleep 0.2; done`)
 	e.follow(s.ID)
@@ -530,6 +538,7 @@ func TestHostDaemonRestart(t *testing.T) {
 // An agent on a host asks a question (its profile's waiting pattern, read
 // from its screen over ssh): the session waits, and the answer reaches it.
 func TestHostAnswer(t *testing.T) {
+	t.Parallel()
 	e := newHostEnv(t, sshtest.Options{}, nil)
 	conf, err := os.ReadFile(filepath.Join(e.home, "config", "config.toml"))
 	if err != nil {
@@ -558,6 +567,7 @@ waiting = ["Deploy to staging\\?"]
 // Many sessions on one host: more streams than one ssh connection carries
 // (sshd's MaxSessions, 10 by default), each session still followed.
 func TestHostManySessions(t *testing.T) {
+	t.Parallel()
 	e := newHostEnv(t, sshtest.Options{}, nil)
 	var ids []string
 	for i := range 7 {

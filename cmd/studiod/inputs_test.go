@@ -14,6 +14,7 @@ import (
 // as invalid, leaving no session and no branch; a negative output limit
 // is invalid too.
 func TestSpawnInputLimits(t *testing.T) {
+	t.Parallel()
 	repo := gittest.NewRepo(t, map[string]string{"a.txt": "a\n"})
 	home := newHome(t)
 	writeConfig(t, home, "[agents.argy]\ncommand = [\"fakeagent\", \"-hang\", \"{prompt}\"]\n")
@@ -61,6 +62,7 @@ func TestSpawnInputLimits(t *testing.T) {
 // that sets it (the user's config, the repository's .studio.toml), not to
 // the daemon's working directory.
 func TestRelativeWorktreeDir(t *testing.T) {
+	t.Parallel()
 	plain := gittest.NewRepo(t, map[string]string{"a.txt": "a\n"})
 	own := gittest.NewRepo(t, map[string]string{"a.txt": "a\n", ".studio.toml": "[defaults]\nworktree_dir = \"../wts\"\n"})
 	home := newHome(t)

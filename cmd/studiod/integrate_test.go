@@ -139,6 +139,7 @@ func previewSession(pv *protocol.Preview, name string) protocol.PreviewSession {
 // behind they are, one syncs cleanly and the other is refused; the land is
 // undone.
 func TestIntegrationLoop(t *testing.T) {
+	t.Parallel()
 	e := newIntegEnv(t, integFiles)
 	ctx := t.Context()
 	if _, err := e.c.Trust(ctx, protocol.TrustParams{Repo: e.repo}); err != nil {
@@ -316,6 +317,7 @@ func asError(err error, pe **protocol.Error) bool {
 // moved it is kept, the queue is recorded as interrupted, and resuming it
 // lands the rest.
 func TestLandCrashRecovery(t *testing.T) {
+	t.Parallel()
 	steps := []string{"land-begin", "begin", "checkpoint", "build", "backup", "move", "land-merged", "move#2", "land-merged#2"}
 	for _, step := range steps {
 		t.Run(step, func(t *testing.T) {
@@ -410,6 +412,7 @@ func TestLandCrashRecovery(t *testing.T) {
 // killed) and checks the new combination; the request gets the newer
 // verdict.
 func TestPreviewCheckCancelled(t *testing.T) {
+	t.Parallel()
 	tmp := t.TempDir()
 	fifo := filepath.Join(tmp, "started")
 	if err := syscall.Mkfifo(fifo, 0o600); err != nil {

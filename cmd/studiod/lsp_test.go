@@ -152,6 +152,7 @@ func (m multiCloser) Close() error {
 // user's own checkout, with code lenses and code actions,
 // a waiting agent prompts, and removing a session clears the diagnostics.
 func TestLSPEditor(t *testing.T) {
+	t.Parallel()
 	home := newHome(t)
 	repo := gittest.NewRepo(t, map[string]string{"shared.txt": gittest.Lines(10)})
 	startDaemon(t, home)
@@ -321,6 +322,7 @@ func TestLSPEditor(t *testing.T) {
 // TestLSPOutOfScope: a session that changes a file outside its scope puts
 // an information diagnostic on that file.
 func TestLSPOutOfScope(t *testing.T) {
+	t.Parallel()
 	home := newHome(t)
 	repo := gittest.NewRepo(t, map[string]string{"web/app.txt": "a\n", "server/main.txt": "b\n"})
 	startDaemon(t, home)
@@ -345,6 +347,7 @@ func TestLSPOutOfScope(t *testing.T) {
 // repositories: conflicts in another repository the daemon follows send it
 // no diagnostics.
 func TestLSPWorkspaceFolders(t *testing.T) {
+	t.Parallel()
 	home := newHome(t)
 	mine := gittest.NewRepo(t, map[string]string{"shared.txt": gittest.Lines(10)})
 	other := gittest.NewRepo(t, map[string]string{"shared.txt": gittest.Lines(10)})

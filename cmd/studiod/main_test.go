@@ -30,6 +30,12 @@ import (
 // TestMain makes the test binary double as studiod and as a fake agent, so
 // scripts and integration tests run the real daemon as a separate process.
 func TestMain(m *testing.M) {
+	// Every git the tests and the daemons they start run sees the fixed
+	// identities and no machine config; set once, as tests run in parallel.
+	for _, kv := range gittest.Env {
+		k, v, _ := strings.Cut(kv, "=")
+		os.Setenv(k, v)
+	}
 	testscript.Main(m, map[string]func(){
 		"studiod":   func() { os.Exit(run(os.Args[1:])) },
 		"fakeagent": fakeAgent,
@@ -158,6 +164,7 @@ func fakeAgent() {
 }
 
 func TestScripts(t *testing.T) {
+	t.Parallel()
 	testscript.Run(t, testscript.Params{
 		Dir: "testdata/script",
 		Setup: func(e *testscript.Env) error {

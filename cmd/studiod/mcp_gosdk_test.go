@@ -135,10 +135,10 @@ func sdkText(res *sdk.CallToolResult) string {
 // stdio, validating each result against the tool's declared output schema,
 // and reads the session's diff resource, which git must be able to apply.
 func TestMCPGoSDK(t *testing.T) {
-	t.Setenv("STUDIO_DEMO_SPEED", "20")
+	t.Parallel()
 	home := newHome(t)
 	repo := gittest.NewRepo(t, map[string]string{"README.md": "hello\n", "app.go": "package app\n"})
-	d := startDaemon(t, home)
+	d := startDaemonEnv(t, home, "STUDIO_DEMO_SPEED=20")
 	g := newGoSDK(t, home, repo)
 
 	// Errors name the tool to call, never a CLI command.

@@ -2,9 +2,11 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"os/exec"
@@ -63,15 +65,22 @@ type mcpEnv struct {
 // withRoots the client offers the repository as its root.
 func newMCPEnv(t *testing.T, dir string, withRoots bool) *mcpEnv {
 	t.Helper()
-	t.Setenv("STUDIO_DEMO_SPEED", "20")
 	home := newHome(t)
 	e := &mcpEnv{t: t, repo: gittest.NewRepo(t, map[string]string{"README.md": "hello\n", "app.go": "package app\n"})}
-	e.daemon = startDaemon(t, home)
+	e.daemon = startDaemonEnv(t, home, "STUDIO_DEMO_SPEED=20")
 	if dir == "repo" {
 		dir = e.repo
 	}
+	// The adapter's log, shown when the test fails.
+	var logBuf syncBuffer
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("MCP adapter log:\n%s", logBuf.String())
+		}
+	})
 	m := mcpface.New(mcpface.Config{
 		Dir: dir,
+		Log: slog.New(slog.NewTextHandler(&logBuf, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Dial: func(ctx context.Context, notify protocol.NotifyFunc) (*protocol.Client, error) {
 			c, err := protocol.Dial(ctx, e.daemon.socket(), notify)
 			if err != nil {
@@ -184,6 +193,7 @@ func wantOKOrReadable(t *testing.T, name string, r *mcp.CallToolResult, v any) b
 }
 
 func TestMCPListTools(t *testing.T) {
+	t.Parallel()
 	e := newMCPEnv(t, "repo", false)
 	res, err := e.client.ListTools(t.Context(), mcp.ListToolsRequest{})
 	if err != nil {
@@ -240,6 +250,7 @@ func TestMCPListTools(t *testing.T) {
 }
 
 func TestMCPBadArguments(t *testing.T) {
+	t.Parallel()
 	e := newMCPEnv(t, "repo", false)
 	tests := []struct {
 		name string
@@ -293,6 +304,7 @@ func TestMCPBadArguments(t *testing.T) {
 // TestMCPMissingRepo: no repo argument, no roots, and a working directory
 // that is none or not a repository.
 func TestMCPMissingRepo(t *testing.T) {
+	t.Parallel()
 	for _, dir := range []string{"", "/"} {
 		t.Run("dir="+dir, func(t *testing.T) {
 			e := newMCPEnv(t, dir, false)
@@ -308,6 +320,7 @@ func TestMCPMissingRepo(t *testing.T) {
 // coming from the client's roots, and checks progress and resource update
 // notifications.
 func TestMCPFlow(t *testing.T) {
+	t.Parallel()
 	e := newMCPEnv(t, "", true)
 	ctx := t.Context()
 	// mcptest speaks protocol 2026-07-28: resource updates come on a
@@ -455,13 +468,12 @@ func freePort(t *testing.T) int {
 // TestMCPHTTPServe runs `studiod serve --mcp-http` and drives it with
 // mcp-go's Streamable HTTP client.
 func TestMCPHTTPServe(t *testing.T) {
-	gittest.Setenv(t)
-	t.Setenv("STUDIO_DEMO_SPEED", "20")
+	t.Parallel()
 	home := newHome(t)
 	repo := gittest.NewRepo(t, map[string]string{"README.md": "hello\n"})
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	cmd := exec.Command("studiod", "serve", "--mcp-http", addr)
-	cmd.Env = append(os.Environ(), "STUDIOD_HOME="+home)
+	cmd.Env = append(os.Environ(), "STUDIOD_HOME="+home, "STUDIO_DEMO_SPEED=20")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	// The daemon says it listens once every face, the MCP endpoint
 	// among them, serves.
@@ -553,6 +565,7 @@ func TestMCPHTTPServe(t *testing.T) {
 }
 
 func TestServeRefusesNonLoopbackMCP(t *testing.T) {
+	t.Parallel()
 	for _, addr := range []string{"0.0.0.0:8765", "[::]:8765", ":8765", "192.0.2.1:8765", "example.com:8765"} {
 		t.Run(addr, func(t *testing.T) {
 			home := newHome(t)
@@ -570,6 +583,7 @@ func TestServeRefusesNonLoopbackMCP(t *testing.T) {
 }
 
 func TestMCPPrintConfig(t *testing.T) {
+	t.Parallel()
 	for _, client := range []string{"claude-code", "claude-desktop", "cursor", "vscode"} {
 		t.Run(client, func(t *testing.T) {
 			out, err := exec.Command("studiod", "mcp", "--print-config", client).Output()
@@ -604,6 +618,7 @@ func TestMCPPrintConfig(t *testing.T) {
 // and sends the conflict to the second's agent, and sync refuses it with
 // the conflict list.
 func TestMCPIntegration(t *testing.T) {
+	t.Parallel()
 	e := newMCPEnv(t, "", true)
 	ctx := t.Context()
 	stop, err := e.client.ListenAsync(ctx, mcp.SubscriptionFilter{ResourceSubscriptions: []string{"studio://preview"}}, nil)
@@ -691,4 +706,22 @@ func TestMCPIntegration(t *testing.T) {
 	if text := resultText(r); !r.IsError || !strings.Contains(text, "land_sessions returned") || strings.Contains(text, "studiod ") {
 		t.Fatalf("undo_land of no land: %v %q", r.IsError, text)
 	}
+}
+
+// syncBuffer is a bytes.Buffer safe to write from several goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -15,6 +15,7 @@ import (
 // the studio://plan resource, and starts a reviewer; a plan with a command
 // is refused, nothing started.
 func TestMCPPlan(t *testing.T) {
+	t.Parallel()
 	e := newMCPEnv(t, "repo", false)
 	const plan = "[[task]]\nname = \"api\"\nagent = \"demo\"\nprompt = \"Add rate limiting\"\nscope = [\"server/**\"]\n" +
 		"[[task]]\nname = \"client\"\nagent = \"demo\"\nafter = [\"api\"]\nscope = [\"server/client/**\"]\n"

@@ -18,6 +18,7 @@ import (
 // when they do not collide both land, the second on top of the first; when
 // they do, one wins and the other is refused with nothing changed.
 func TestConcurrentMerges(t *testing.T) {
+	t.Parallel()
 	home := newHome(t)
 	repo := gittest.NewRepo(t, map[string]string{"shared.txt": "base\n"})
 	d := startDaemon(t, home)
@@ -86,6 +87,7 @@ func TestConcurrentMerges(t *testing.T) {
 // user even when the socket's permissions would let it connect. It needs
 // root to act as another user.
 func TestPeerCredentials(t *testing.T) {
+	t.Parallel()
 	if os.Getuid() != 0 {
 		t.Skip("needs root to connect as another user")
 	}
@@ -133,6 +135,7 @@ func TestPeerCredentials(t *testing.T) {
 
 // TestPeerClientHelper is run by TestPeerCredentials as another user.
 func TestPeerClientHelper(t *testing.T) {
+	t.Parallel()
 	sock := os.Getenv("STUDIOD_PEER_SOCKET")
 	if sock == "" {
 		t.Skip("run by TestPeerCredentials")
@@ -158,6 +161,7 @@ func TestPeerClientHelper(t *testing.T) {
 // the restarted daemon finishes the merge: the session is merged, its agent
 // ended, and the merge can be undone.
 func TestMergeCrashRecovery(t *testing.T) {
+	t.Parallel()
 	for _, step := range []string{"begin", "checkpoint", "build", "backup", "move", "recorded", "stopped", "marked"} {
 		t.Run(step, func(t *testing.T) {
 			home := newHome(t)

@@ -16,6 +16,7 @@ import (
 // without a daemon, and refuses a structural error with the problems as
 // data.
 func TestPlanCheckOverDaemon(t *testing.T) {
+	t.Parallel()
 	repo := gittest.NewRepo(t, map[string]string{"a/x.go": "1", "b/y.go": "1"})
 	for i := range 3 {
 		gittest.Write(t, repo, map[string]string{"a/x.go": string(rune('2' + i)), "b/y.go": string(rune('2' + i))})

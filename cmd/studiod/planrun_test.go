@@ -110,6 +110,7 @@ func commitsAndEchoes(files ...string) string {
 // target's new tip; the plan survives kill -9 of the daemon before and
 // after.
 func TestPlanAfter(t *testing.T) {
+	t.Parallel()
 	e := newPlanEnv(t)
 	pl := e.run("[plan]\nbudget = \"2M\"\n[[task]]\nname = \"api\"\nbudget = \"$3\"\n" + commitsAndEchoes("api.txt") +
 		"[[task]]\nname = \"client\"\nafter = [\"api\"]\n" + commitsAndEchoes("client.txt"))
@@ -162,6 +163,7 @@ func TestPlanAfter(t *testing.T) {
 // it as it moves; a conflict goes to its agent; preview puts the parent
 // first; kill -9 of the daemon loses none of it.
 func TestPlanStack(t *testing.T) {
+	t.Parallel()
 	e := newPlanEnv(t)
 	pl := e.run("[[task]]\nname = \"base\"\n" + commitsAndEchoes("base.txt") +
 		"[[task]]\nname = \"tests\"\nstack = \"base\"\n" + commitsAndEchoes("tests.txt", "x.txt"))
@@ -224,6 +226,7 @@ func TestPlanStack(t *testing.T) {
 
 // TestPlanRefused: a plan with problems is refused whole, nothing started.
 func TestPlanRefused(t *testing.T) {
+	t.Parallel()
 	e := newPlanEnv(t)
 	if _, err := e.c.Spawn(t.Context(), protocol.SpawnParams{Repo: e.repo, Name: "taken", Command: []string{"fakeagent", "-hang"}}); err != nil {
 		t.Fatal(err)
@@ -263,6 +266,7 @@ func TestPlanRefused(t *testing.T) {
 // until the reviewer's turn ends; its comments carry it as author and
 // reach the reviewed agent; kill -9 in between loses nothing.
 func TestPlanReview(t *testing.T) {
+	t.Parallel()
 	e := newPlanEnv(t)
 	pl := e.run("[plan]\nrequire_review = true\n[[task]]\nname = \"api\"\n" + commitsAndEchoes("api.txt") +
 		"[[task]]\nname = \"api-review\"\nreviews = \"api\"\n" +
@@ -367,6 +371,7 @@ func TestPlanReview(t *testing.T) {
 // TestPlanFailedPrerequisite: a task whose spawn fails fails, and so do
 // the tasks after it, saying why; the plan is then done.
 func TestPlanFailedPrerequisite(t *testing.T) {
+	t.Parallel()
 	e := newPlanEnv(t)
 	pl := e.run("[[task]]\nname = \"broken\"\ncommand = [\"sh\", \"-c\", \"exit 3\"]\n" +
 		"[[task]]\nname = \"later\"\nafter = [\"broken\"]\n" + commitsAndEchoes())
@@ -383,6 +388,7 @@ func TestPlanFailedPrerequisite(t *testing.T) {
 // spawned rolls the spawn back at restart, and the plan starts the task
 // again.
 func TestPlanCrashDuringSpawn(t *testing.T) {
+	t.Parallel()
 	home := newHome(t)
 	fifo := filepath.Join(t.TempDir(), "setup-started")
 	if err := syscall.Mkfifo(fifo, 0o600); err != nil {

@@ -118,6 +118,7 @@ func checkPoolConsistent(t *testing.T, c *protocol.Client, repo string, sessions
 // on its branch at the target's tip, clean, with the fsmonitor hook; the
 // pool refills; git shows pool trees only as locked detached worktrees.
 func TestPoolSpawn(t *testing.T) {
+	t.Parallel()
 	repo := gittest.NewRepo(t, map[string]string{
 		"a.txt": "a\n", "src/b.txt": "b\n", ".studio.toml": "[pool]\nsize = 1\n",
 	})
@@ -185,6 +186,7 @@ func TestPoolSpawn(t *testing.T) {
 // TestPoolNeverStale moves the target and touches a ready tree: a spawn
 // never gets a tree at the old tip or with someone's change in it.
 func TestPoolNeverStale(t *testing.T) {
+	t.Parallel()
 	repo := gittest.NewRepo(t, map[string]string{"a.txt": "a\n", ".studio.toml": "[pool]\nsize = 1\n"})
 	// Made after the repository, the home is cleaned up before it: the
 	// daemon stops before the repository goes.
@@ -240,6 +242,7 @@ func TestPoolNeverStale(t *testing.T) {
 // worktree is recycled (same files, reset and cleaned) instead of deleted.
 // Uncommitted work is never recycled without --force.
 func TestPoolRecycle(t *testing.T) {
+	t.Parallel()
 	repo := gittest.NewRepo(t, map[string]string{"a.txt": "a\n", ".gitignore": "build/\n", ".studio.toml": "[pool]\nsize = 1\n"})
 	// Made after the repository, the home is cleaned up before it: the
 	// daemon stops before the repository goes.
@@ -299,6 +302,7 @@ func TestPoolRecycle(t *testing.T) {
 // one and refreshing one; the next daemon leaves git and the pool
 // consistent, nothing leaked, and spawns again.
 func TestPoolCrash(t *testing.T) {
+	t.Parallel()
 	for _, step := range []string{"pool-branch", "pool-head", "pool-create", "pool-refresh"} {
 		t.Run(step, func(t *testing.T) {
 			repo := gittest.NewRepo(t, map[string]string{"a.txt": "a\n", ".studio.toml": "[pool]\nsize = 1\n"})
@@ -376,6 +380,7 @@ func TestPoolCrash(t *testing.T) {
 // a tree being refreshed: the next daemon ends what the command left
 // running, removes the half-prepared tree and makes a good one.
 func TestPoolCrashMidPrepare(t *testing.T) {
+	t.Parallel()
 	fifo := filepath.Join(t.TempDir(), "prepare-started")
 	repo := gittest.NewRepo(t, map[string]string{
 		"a.txt":      "a\n",
@@ -452,6 +457,7 @@ func procsIn(dir string) []string {
 // changed after a token is reported with the next answer, git's own status
 // uses it and stays right, and with the daemon down the answer is "/".
 func TestFsmonitorHook(t *testing.T) {
+	t.Parallel()
 	repo := gittest.NewRepo(t, map[string]string{"a.txt": "a\n", "dir/b.txt": "b\n"})
 	// Made after the repository, the home is cleaned up before it: the
 	// daemon stops before the repository goes.

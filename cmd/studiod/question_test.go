@@ -33,6 +33,7 @@ var askColour = map[string]any{"questions": []map[string]any{{
 // takes an option's label and MCP's answer_session its number, and the
 // model gets the option chosen.
 func TestClaudeCodeAskUserQuestion(t *testing.T) {
+	t.Parallel()
 	bin := fakemodel.AgentsBin(t, "claude")
 	home := newHome(t)
 	repo := gittest.NewRepo(t, map[string]string{"README.md": "hello\n"})

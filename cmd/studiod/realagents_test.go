@@ -96,6 +96,7 @@ func claudeHome(t *testing.T, key, repo string) string {
 // sent as feedback reaches the model whole, confirmed → stop leaves
 // nothing running.
 func TestClaudeCode(t *testing.T) {
+	t.Parallel()
 	bin := fakemodel.AgentsBin(t, "claude")
 	home := newHome(t)
 	repo := gittest.NewRepo(t, map[string]string{"README.md": "hello\n"})
@@ -196,6 +197,7 @@ func sha256Hex(s string) string {
 // TestDoctorAgents: doctor finds each real agent CLI, its version, how its
 // state is learned, and says when it looks signed out.
 func TestDoctorAgents(t *testing.T) {
+	t.Parallel()
 	bin := fakemodel.AgentsBin(t, "claude", "codex", "gemini", "opencode", "claude-agent-acp")
 	versions := map[string]string{}
 	var pkg struct{ DevDependencies map[string]string }
@@ -269,6 +271,7 @@ type agentsCheck struct {
 // the session to mode "default" (the agent starts in auto, which asks
 // nothing).
 func TestClaudeAgentACP(t *testing.T) {
+	t.Parallel()
 	bin := fakemodel.AgentsBin(t, "claude-agent-acp")
 	home := newHome(t)
 	repo := gittest.NewRepo(t, map[string]string{"README.md": "hello\n"})
@@ -346,6 +349,7 @@ func TestClaudeAgentACP(t *testing.T) {
 // session until signed in: the session waits, kind login, with Gemini's
 // sign-in methods.
 func TestGeminiACP(t *testing.T) {
+	t.Parallel()
 	bin := fakemodel.AgentsBin(t, "gemini")
 	home := newHome(t)
 	repo := gittest.NewRepo(t, map[string]string{"README.md": "hello\n"})
@@ -376,6 +380,7 @@ func TestGeminiACP(t *testing.T) {
 // asking permission for a write, and checks every state transition was
 // announced, in order, none missed: working, waiting, working, idle.
 func TestClaudeCodeStateAccuracy(t *testing.T) {
+	t.Parallel()
 	bin := fakemodel.AgentsBin(t, "claude")
 	home := newHome(t)
 	repo := gittest.NewRepo(t, map[string]string{"README.md": "hello\n"})
@@ -453,6 +458,7 @@ func TestClaudeCodeStateAccuracy(t *testing.T) {
 // as context after the write); in ask mode the write becomes a permission
 // question carrying the reason.
 func TestClaudeCodeGate(t *testing.T) {
+	t.Parallel()
 	bin := fakemodel.AgentsBin(t, "claude")
 	const key = "sk-ant-fake-0123456789abcdefghijklmnop"
 	for _, mode := range []protocol.GateMode{protocol.GateDeny, protocol.GateInform, protocol.GateAsk} {
@@ -524,6 +530,7 @@ func TestClaudeCodeGate(t *testing.T) {
 // agent go on at once, prints nothing, and notes it in the session's
 // hooks log.
 func TestHookDaemonDown(t *testing.T) {
+	t.Parallel()
 	payload, err := os.ReadFile("../../agents/testdata/hooks/claude/pre-tool-use-write.json")
 	if err != nil {
 		t.Fatal(err)
@@ -575,6 +582,7 @@ func TestHookDaemonDown(t *testing.T) {
 // lands → idle when it goes quiet; a prompt sent later reaches the model;
 // stop leaves nothing running.
 func TestOpencode(t *testing.T) {
+	t.Parallel()
 	bin := fakemodel.AgentsBin(t, "opencode")
 	home := newHome(t)
 	repo := gittest.NewRepo(t, map[string]string{"README.md": "hello\n"})
@@ -625,6 +633,7 @@ func TestOpencode(t *testing.T) {
 // TestClaudeCodeLastWords: a Claude Code that cannot sign in or reach its
 // service gives up; the session says why, in the agent's own words.
 func TestClaudeCodeLastWords(t *testing.T) {
+	t.Parallel()
 	bin := fakemodel.AgentsBin(t, "claude")
 	home := newHome(t)
 	repo := gittest.NewRepo(t, map[string]string{"README.md": "hello\n"})
@@ -654,6 +663,7 @@ func TestClaudeCodeLastWords(t *testing.T) {
 // folder stop at their first screen, read as a waiting session with the
 // screen's question; stop leaves nothing of them running.
 func TestFirstScreens(t *testing.T) {
+	t.Parallel()
 	bin := fakemodel.AgentsBin(t, "codex", "gemini")
 	for _, tc := range []struct {
 		agent string
@@ -694,6 +704,7 @@ func TestFirstScreens(t *testing.T) {
 // from acp with opencode's options, allow writes the file, the turn ends
 // idle with end_turn, and stop leaves nothing of it running.
 func TestOpencodeACP(t *testing.T) {
+	t.Parallel()
 	bin := fakemodel.AgentsBin(t, "opencode")
 	home := newHome(t)
 	repo := gittest.NewRepo(t, map[string]string{"README.md": "hello\n"})
@@ -736,6 +747,7 @@ func TestOpencodeACP(t *testing.T) {
 // session from acp with Codex's options, allow runs it, the turn ends idle,
 // and stop leaves nothing of it running.
 func TestCodexACP(t *testing.T) {
+	t.Parallel()
 	bin := fakemodel.AgentsBin(t, "codex-acp")
 	home := newHome(t)
 	repo := gittest.NewRepo(t, map[string]string{"README.md": "hello\n"})
@@ -773,6 +785,7 @@ func TestCodexACP(t *testing.T) {
 // model gets the gate's reason as the refused tool's result; in ask mode
 // the write becomes a permission question carrying the reason.
 func TestGeminiGate(t *testing.T) {
+	t.Parallel()
 	bin := fakemodel.AgentsBin(t, "gemini")
 	for _, mode := range []protocol.GateMode{protocol.GateDeny, protocol.GateAsk} {
 		t.Run(string(mode), func(t *testing.T) {
@@ -888,6 +901,7 @@ func spawnAPI(t *testing.T, c *protocol.Client, w *studiotest.Watch, repo string
 // written: the hooks' trust lives in studiod's Codex home for the
 // repository, so a second session there is not asked again.
 func TestCodex(t *testing.T) {
+	t.Parallel()
 	bin := fakemodel.AgentsBin(t, "codex")
 	home := newHome(t)
 	repo := gittest.NewRepo(t, map[string]string{"README.md": "hello\n"})
@@ -1039,6 +1053,7 @@ const costlyConfig = "[agents.claude]\ncommand = [\"claude\", \"--permission-mod
 // session exactly, summed over its answers (an answer of text and a tool
 // call counted once), in `studiod show --json` and the text of `show`.
 func TestClaudeCodeUsage(t *testing.T) {
+	t.Parallel()
 	bin := fakemodel.AgentsBin(t, "claude")
 	home := newHome(t)
 	repo := gittest.NewRepo(t, map[string]string{"README.md": "hello\n"})

@@ -19,6 +19,7 @@ import (
 // the reviewed session with the reviewer as author, and is forwarded to
 // the reviewed agent when the reviewer's turn ends.
 func TestClaudeCodeReviewer(t *testing.T) {
+	t.Parallel()
 	bin := fakemodel.AgentsBin(t, "claude")
 	home := newHome(t)
 	repo := gittest.NewRepo(t, map[string]string{"README.md": "hello\n"})

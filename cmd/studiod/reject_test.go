@@ -15,6 +15,7 @@ import (
 // (no Stop): the session must go idle from its screen, not stay working,
 // and nothing is written.
 func TestClaudeCodeReject(t *testing.T) {
+	t.Parallel()
 	bin := fakemodel.AgentsBin(t, "claude")
 	home := newHome(t)
 	repo := gittest.NewRepo(t, map[string]string{"README.md": "hello\n"})

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/studiod/studiod/internal/gittest"
@@ -19,6 +21,7 @@ import (
 // finished (the session removed, its worktree and branch gone, no journal
 // left) or, cut short before anything was deleted, can simply run again.
 func TestRemoveCrashRecovery(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		step     string
 		pool     bool
@@ -153,5 +156,92 @@ func TestRemoveCrashRecovery(t *testing.T) {
 				checkPoolConsistent(t, c2, repo)
 			}
 		})
+	}
+}
+
+// TestRestoreCrash kills the daemon while `restore` brings a salvage back
+// as a session (during the new session's setup): the next daemon rolls the
+// half-made session back, the salvage is still there, unchanged, and
+// restoring it again gives the work back.
+func TestRestoreCrash(t *testing.T) {
+	t.Parallel()
+	home := newHome(t)
+	// The setup says it started through a FIFO the test reads, and only
+	// while the FIFO exists: the first spawn runs it as a no-op.
+	fifo := filepath.Join(t.TempDir(), "setup-started")
+	repo := gittest.NewRepo(t, map[string]string{
+		"a.txt":        "a\n",
+		".studio.toml": "[setup]\ncommands = [\"if [ -p " + fifo + " ]; then echo $STUDIO_WORKTREE > " + fifo + "; sleep 30; fi\"]\n",
+	})
+	d := startDaemon(t, home)
+	c, w := d.watch()
+	if _, err := c.Trust(t.Context(), protocol.TrustParams{Repo: repo}); err != nil {
+		t.Fatal(err)
+	}
+	s, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: "work", Command: []string{"fakeagent", "-edit", "work.txt", "-echo"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Await(t, "work's change", func() bool {
+		got, _ := w.Session(s.ID)
+		return got.State == protocol.StateIdle && got.Changes.Files == 1
+	})
+	if _, err := c.Remove(t.Context(), protocol.RemoveParams{SessionRef: protocol.SessionRef{Session: s.ID}, Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	salvaged := gittest.Git(t, repo, "rev-parse", "refs/studio/salvage/work")
+
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	restored := make(chan error, 1)
+	go func() {
+		_, err := c.Restore(context.Background(), protocol.RestoreParams{Repo: repo, Name: "work", Command: []string{"fakeagent", "-echo"}})
+		restored <- err
+	}()
+	read := make(chan []byte, 1)
+	go func() {
+		b, _ := os.ReadFile(fifo)
+		read <- b
+	}()
+	var wt string
+	select {
+	case b := <-read:
+		wt = strings.TrimSpace(string(b))
+	case err := <-restored:
+		t.Fatalf("the restore ended before its setup started: %v", err)
+	}
+	d.kill9()
+	<-restored
+
+	d2 := startDaemon(t, home)
+	c2 := d2.client(nil)
+	r, err := c2.Sessions(t.Context(), protocol.SessionsParams{All: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, got := range r.Sessions {
+		if got.ID != s.ID && (got.State != protocol.StateFailed || !strings.Contains(got.Detail, "interrupted")) {
+			t.Errorf("the cut restore: %s (%s), want failed: interrupted", got.State, got.Detail)
+		}
+	}
+	if _, err := os.Stat(wt); err == nil {
+		t.Errorf("the cut restore's worktree %s is still there", wt)
+	}
+	if _, err := gittest.Try(repo, "rev-parse", "--verify", "refs/heads/studio/work"); err == nil {
+		t.Error("the cut restore's branch is still there")
+	}
+	if got := gittest.Git(t, repo, "rev-parse", "refs/studio/salvage/work"); got != salvaged {
+		t.Fatalf("the salvage moved: %s, was %s", got, salvaged)
+	}
+
+	// Restored again, the session has the work.
+	os.Remove(fifo)
+	res, err := c2.Restore(t.Context(), protocol.RestoreParams{Repo: repo, Name: "work", Command: []string{"fakeagent", "-echo"}})
+	if err != nil {
+		t.Fatalf("restore after the crash: %v", err)
+	}
+	if b, err := os.ReadFile(filepath.Join(res.Session.Worktree, "work.txt")); err != nil || strings.TrimSpace(string(b)) != "edited by work" {
+		t.Errorf("restored work.txt: %q, %v", b, err)
 	}
 }

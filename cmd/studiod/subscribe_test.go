@@ -77,6 +77,7 @@ func (m *mirror) notify(method string, params json.RawMessage) {
 // daemon's sessions at the end, and saw every note of every session in
 // order from its snapshot on, with no event twice.
 func TestSubscribeSnapshotRacingChanges(t *testing.T) {
+	t.Parallel()
 	home := newHome(t)
 	repo := gittest.NewRepo(t, nil)
 	d := startDaemon(t, home)

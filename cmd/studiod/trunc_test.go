@@ -10,6 +10,7 @@ import (
 // ls and the other tables cut long text to a number of terminal cells,
 // never inside a character.
 func TestTrunc(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, in string
 		n        int

@@ -108,6 +108,7 @@ func line(text string, words ...string) string {
 // from the board reaches the agent, state changes show with no key
 // pressed, and a daemon restart is said and recovered from.
 func TestBoard(t *testing.T) {
+	t.Parallel()
 	home := newHome(t)
 	repo := gittest.NewRepo(t, map[string]string{"a.txt": "a\n"})
 	d := startDaemon(t, home)
@@ -184,6 +185,7 @@ func TestBoard(t *testing.T) {
 
 // TestBoardOrder: what needs the person first, removed sessions left out.
 func TestBoardOrder(t *testing.T) {
+	t.Parallel()
 	ts := []protocol.Session{
 		{ID: "1", Name: "idle", State: protocol.StateIdle},
 		{ID: "2", Name: "gone", State: protocol.StateRemoved},
@@ -204,6 +206,7 @@ func TestBoardOrder(t *testing.T) {
 // TestDiffColour: diff paints a terminal, unless NO_COLOR is set; a pipe
 // gets plain text (the rough_edges script).
 func TestDiffColour(t *testing.T) {
+	t.Parallel()
 	home := newHome(t)
 	repo := gittest.NewRepo(t, map[string]string{"a.txt": "a\n"})
 	d := startDaemon(t, home)
@@ -292,6 +295,7 @@ func (s *screen) awaitStatus(want string) string {
 // merge and its undo, attach and back, land, answering a session that
 // asks nothing.
 func TestBoardVerbs(t *testing.T) {
+	t.Parallel()
 	home := newHome(t)
 	repo := gittest.NewRepo(t, map[string]string{"a.txt": "a\n"})
 	old := gittest.Git(t, repo, "rev-parse", "main")
@@ -436,6 +440,7 @@ func TestBoardVerbs(t *testing.T) {
 // first, with the question) and the task after it saying what it waits
 // for; a session outside the plan shows on its own, after.
 func TestBoardPlan(t *testing.T) {
+	t.Parallel()
 	home := newHome(t)
 	repo := gittest.NewRepo(t, map[string]string{"a.txt": "a\n"})
 	d := startDaemon(t, home)
@@ -487,6 +492,7 @@ func TestBoardPlan(t *testing.T) {
 // agent reported it, cache reads counted as tokens sent, and nothing
 // before.
 func TestBoardRowUsage(t *testing.T) {
+	t.Parallel()
 	cost := 0.0166
 	b := &board{repo: "/r"}
 	s := protocol.Session{Name: "api", Branch: "studio/api", State: protocol.StateIdle}

@@ -20,6 +20,7 @@ import (
 // "Yes, I trust this folder" (the prompt then reaches the model) and
 // reject picks "No, exit" (the agent leaves).
 func TestClaudeCodeTrustVersions(t *testing.T) {
+	t.Parallel()
 	const key = "sk-ant-fake-0123456789abcdefghijklmnop"
 	for _, tc := range []struct {
 		version, bin string

@@ -24,6 +24,7 @@ import (
 // agent waits for an answer: both are refused as busy and nothing moves,
 // as for a working agent.
 func TestMCPWaitingIsNotDone(t *testing.T) {
+	t.Parallel()
 	e := newMCPEnv(t, "repo", false)
 	c, w := e.daemon.watch()
 	s, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: e.repo, Name: "half",
@@ -92,6 +93,7 @@ func withoutSecret(env []string) []string {
 // branch), while reading b and acting on a itself work; the person, whose
 // shell has no session secret, can do all of it except reporting for b.
 func TestSessionSpeaksOnlyForItself(t *testing.T) {
+	t.Parallel()
 	home := newHome(t)
 	repo := gittest.NewRepo(t, map[string]string{"README.md": "hello\n"})
 	d := startDaemon(t, home)
@@ -214,6 +216,7 @@ func claudeHook(t testing.TB, s protocol.Session, env []string, event, tool, id 
 // worktree or the person's checkout, for each of Claude Code's write
 // tools; in ask mode such a write is asked, in inform mode reported.
 func TestGateResolvesPaths(t *testing.T) {
+	t.Parallel()
 	home := newHome(t)
 	repo := gittest.NewRepo(t, map[string]string{"shared.txt": "one\ntwo\nthree\nfour\n", "sub/keep.txt": "keep\n", "README.md": "hi\n"})
 	if err := os.Symlink("shared.txt", filepath.Join(repo, "link.txt")); err != nil {
@@ -303,6 +306,7 @@ func TestGateResolvesPaths(t *testing.T) {
 // recorded on the way out are its own work, never a snapshot of its
 // worktree half-deleted, and the work is kept as a salvage.
 func TestRemoveRecordsWhatWasKept(t *testing.T) {
+	t.Parallel()
 	files := map[string]string{}
 	for i := range 1500 {
 		files[fmt.Sprintf("d%02d/f%04d.txt", i%30, i)] = strings.Repeat("line\n", 20)
@@ -347,6 +351,7 @@ func TestRemoveRecordsWhatWasKept(t *testing.T) {
 // writes its extra writable path and a private /tmp, reports its state
 // through its hook, and commits on its branch.
 func TestSandbox(t *testing.T) {
+	t.Parallel()
 	if ok, why := agents.SandboxStatus(t.Context()); !ok {
 		t.Skip(why)
 	}
@@ -428,6 +433,7 @@ func TestSandbox(t *testing.T) {
 // write fails, the model hears why, nothing is written; it still commits on
 // its branch.
 func TestClaudeCodeSandbox(t *testing.T) {
+	t.Parallel()
 	if ok, why := agents.SandboxStatus(t.Context()); !ok {
 		t.Skip(why)
 	}
@@ -507,6 +513,7 @@ func TestClaudeCodeSandbox(t *testing.T) {
 // TestMCPListSalvage: what a removed session left is listed to an
 // assistant.
 func TestMCPListSalvage(t *testing.T) {
+	t.Parallel()
 	e := newMCPEnv(t, "repo", false)
 	var empty protocol.SalvageResult
 	wantOK(t, "list_salvage", e.call("list_salvage", map[string]any{}), &empty)
@@ -541,6 +548,7 @@ func TestMCPListSalvage(t *testing.T) {
 // from its hook, its turn's end), and the command it was allowed to run
 // still cannot write outside the worktree.
 func TestCodexSandbox(t *testing.T) {
+	t.Parallel()
 	if ok, why := agents.SandboxStatus(t.Context()); !ok {
 		t.Skip(why)
 	}

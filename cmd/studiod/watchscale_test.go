@@ -17,6 +17,7 @@ import (
 // report it; the conflict follows. A file a shell command rewrites in
 // place is seen once the hook says the command ran.
 func TestDegradedAgentWrites(t *testing.T) {
+	t.Parallel()
 	home := newHome(t)
 	repo := gittest.NewRepo(t, map[string]string{"shared.txt": "one\ntwo\nthree\n", "README.md": "hi\n"})
 	d := startDaemonEnv(t, home, "STUDIOD_MAX_WATCHES=1", "STUDIOD_RESCAN=1h")
