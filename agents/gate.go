@@ -65,8 +65,9 @@ func (m *Manager) gateCheck(ctx context.Context, s Session, w toolWrite) (string
 	if file == "" {
 		return "", nil
 	}
-	// The file the write really changes (gatepath.go).
-	file = realPath(file, cmp.Or(w.cwd, s.Worktree))
+	// The file the write really changes (gatepath.go); an agent on a
+	// host names its files there.
+	file = realPath(m.atHome(s, file), cmp.Or(w.cwd, s.Worktree))
 	rel, ok := relWithin(realPath(s.Worktree, "/"), file)
 	if !ok {
 		return m.foreignWrite(s, file)

@@ -3,8 +3,13 @@ package agents
 import (
 	"cmp"
 	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/studiod/studiod/agents/host"
 )
 
 // HookRequest is an agent's report through `studiod hook`: a generic
@@ -17,6 +22,10 @@ type HookRequest struct {
 	// Token is the secret the hook presents: the session's own, from its
 	// agent's environment (secret.go).
 	Token string
+	// FromHost says the report came over the reports socket a host's
+	// agents reach through ssh: it is taken only for a session on a host,
+	// with its secret.
+	FromHost bool
 }
 
 // Hook applies an agent's own report of its state. It returns the session
@@ -25,6 +34,9 @@ func (m *Manager) Hook(ctx context.Context, ref Ref, req HookRequest) (Session, 
 	s, err := m.Lookup(ref)
 	if err != nil {
 		return Session{}, nil, err
+	}
+	if req.FromHost && (s.Host == "" || req.Token == "") {
+		return Session{}, nil, fmt.Errorf("%w: a report from a host must be for a session on that host, with its secret", ErrForbidden)
 	}
 	if err := m.secrets.check(s, req.Token); err != nil {
 		return Session{}, nil, err
@@ -54,7 +66,28 @@ func (m *Manager) Hook(ctx context.Context, ref Ref, req HookRequest) (Session, 
 			return Session{}, nil, invalidf("hook event %q: use working, waiting, idle or note", req.Event)
 		}
 	}
+	if s.Host != "" {
+		// The host's paths, made the mirror's; its transcript stays there.
+		e.cwd, e.wrote, e.transcript = m.atHome(s, e.cwd), m.atHome(s, e.wrote), ""
+		if e.write != nil {
+			e.write.cwd = m.atHome(s, e.write.cwd)
+		}
+	}
 	return m.applyHook(ctx, Ref{Session: s.ID}, req.Kind, e)
+}
+
+// atHome is the path at home of p, a path an agent on a host gave: in its
+// worktree there, the same file in the session's mirror here; anything
+// else as it is.
+func (m *Manager) atHome(s Session, p string) string {
+	if s.Host == "" || !filepath.IsAbs(p) {
+		return p
+	}
+	remote := host.RemoteWorktree(m.opts.StateDir, s.ID)
+	if rest, ok := strings.CutPrefix(p, remote); ok && remote != "" && (rest == "" || rest[0] == '/') {
+		return s.Worktree + rest
+	}
+	return p
 }
 
 // applyHook applies one of an agent's reports of kind (a hook kind, "" for

@@ -118,8 +118,8 @@ func (hs *hosts) runtime(name string) (*host.SSH, error) {
 	}
 	rt := host.NewSSH(host.SSHConfig{
 		Name: name, Target: hc.SSH, Dir: hc.Dir, Command: cmd, Self: hs.m.opts.Self,
-		StateDir: hs.m.opts.StateDir, RuntimeDir: hs.m.opts.RuntimeDir, Git: hs.m.opts.Git,
-		Log: hs.m.log.With("host", name), Mirror: hs.mirror,
+		StateDir: hs.m.opts.StateDir, RuntimeDir: hs.m.opts.RuntimeDir, ReportSocket: hs.m.opts.ReportSocket,
+		Git: hs.m.opts.Git, Log: hs.m.log.With("host", name), Mirror: hs.mirror,
 	})
 	if old := hs.rts[name]; old != nil {
 		go old.Close()
@@ -268,8 +268,11 @@ func (w lostWorkspace) Setup(context.Context, []string, string, string) error { 
 // is made: the host is configured, reachable, has studiod (installed now if
 // not) and git; the agent's profile runs there.
 func (m *Manager) checkHostSpawn(ctx context.Context, name string, p Profile, cfg Config) error {
-	if p.Hooks != "" || p.Protocol == ProtocolACP {
-		return invalidf("agent profiles with hooks or ACP do not run on hosts yet (their reports would not reach this daemon): use a profile without them, or -- CMD")
+	switch {
+	case p.Protocol == ProtocolACP:
+		return invalidf("ACP agent profiles do not run on hosts yet: use a terminal profile (claude), or -- CMD")
+	case p.Hooks != "" && p.Hooks != HooksClaude:
+		return invalidf("agent profiles with %s hooks do not run on hosts yet (their settings live in this machine's files): use claude, a profile without hooks, or -- CMD", p.Hooks)
 	}
 	if cfg.Sandbox.Mode != "" && cfg.Sandbox.Mode != "off" || p.Sandbox.Mode != "" && p.Sandbox.Mode != "off" {
 		return invalidf("the agent sandbox does not run on hosts yet: turn [sandbox] off for this repository to spawn on host %s", name)
@@ -280,6 +283,12 @@ func (m *Manager) checkHostSpawn(ctx context.Context, name string, p Profile, cf
 	}
 	if err := rt.Ready(ctx); err != nil {
 		return &Problem{Kind: ErrInvalid, What: err.Error()}
+	}
+	if p.Hooks != "" {
+		// The agent's hooks report to this daemon over the connection.
+		if _, err := rt.Reports(ctx); err != nil {
+			return &Problem{Kind: ErrInvalid, What: err.Error()}
+		}
 	}
 	return nil
 }

@@ -31,7 +31,11 @@ var hookEvents = map[string][]string{
 // same for every session (Codex asks the person to trust hook commands it
 // has not seen). The small studiod-hook starts in a few milliseconds,
 // studiod itself in tens: agents run it at every tool call.
-func (m *Manager) hookCommand(kind string) []string {
+func (m *Manager) hookCommand(s *Session, kind string) []string {
+	if s.Host != "" {
+		// On a host: the studiod there, first on the agent's PATH.
+		return []string{"studiod", "hook", "--agent", kind}
+	}
 	if small := filepath.Join(filepath.Dir(m.opts.Self), "studiod-hook"); isExecutable(small) {
 		return []string{small, "--agent", kind}
 	}
@@ -75,7 +79,7 @@ func (m *Manager) hooksLaunch(s *Session, p Profile, resume bool) (launch, error
 	case HooksClaude:
 		return m.claudeLaunch(s, resume)
 	case HooksCodex:
-		return m.codexLaunch(), nil
+		return m.codexLaunch(s), nil
 	case HooksGemini:
 		return m.geminiLaunch(s, resume)
 	}
@@ -96,15 +100,27 @@ func (m *Manager) claudeLaunch(s *Session, resume bool) (launch, error) {
 		Hooks   []command `json:"hooks"`
 	}
 	hooks := map[string][]matcher{}
-	cmd := shellJoin(m.hookCommand(HooksClaude))
+	cmd := shellJoin(m.hookCommand(s, HooksClaude))
 	for _, ev := range hookEvents[HooksClaude] {
 		hooks[ev] = []matcher{{Matcher: "*", Hooks: []command{{Type: "command", Command: cmd, Timeout: 10}}}}
 	}
-	file := filepath.Join(s.Dir, "claude-settings.json")
-	if err := writeJSON(file, map[string]any{"hooks": hooks}); err != nil {
-		return launch{}, err
+	settings := map[string]any{"hooks": hooks}
+	var l launch
+	if s.Host != "" {
+		// A file here is not there: the settings go on the command line
+		// (--settings takes a file or the JSON itself).
+		b, err := json.Marshal(settings)
+		if err != nil {
+			return launch{}, err
+		}
+		l.args = []string{"--settings", string(b)}
+	} else {
+		file := filepath.Join(s.Dir, "claude-settings.json")
+		if err := writeJSON(file, settings); err != nil {
+			return launch{}, err
+		}
+		l.args = []string{"--settings", file}
 	}
-	l := launch{args: []string{"--settings", file}}
 	if !resume {
 		if s.Conversation == "" {
 			s.Conversation = newUUID()
@@ -116,14 +132,14 @@ func (m *Manager) claudeLaunch(s *Session, resume bool) (launch, error) {
 
 // codexLaunch passes Codex its hooks and its notify program as config
 // overrides on the command line.
-func (m *Manager) codexLaunch() launch {
-	cmd := tomlString(shellJoin(m.hookCommand(HooksCodex)))
+func (m *Manager) codexLaunch(s *Session) launch {
+	cmd := tomlString(shellJoin(m.hookCommand(s, HooksCodex)))
 	var l launch
 	for _, ev := range hookEvents[HooksCodex] {
 		l.args = append(l.args, "-c", fmt.Sprintf(`hooks.%s=[{hooks=[{type="command",command=%s}]}]`, ev, cmd))
 	}
 	var notify []string
-	for _, a := range m.hookCommand(HooksCodexNotify) {
+	for _, a := range m.hookCommand(s, HooksCodexNotify) {
 		notify = append(notify, tomlString(a))
 	}
 	l.args = append(l.args, "-c", "notify=["+strings.Join(notify, ",")+"]")
@@ -173,7 +189,7 @@ func (m *Manager) geminiLaunch(s *Session, resume bool) (launch, error) {
 	if hooks == nil {
 		hooks = map[string]any{}
 	}
-	cmd := shellJoin(m.hookCommand(HooksGemini))
+	cmd := shellJoin(m.hookCommand(s, HooksGemini))
 	for _, ev := range hookEvents[HooksGemini] {
 		list, _ := hooks[ev].([]any)
 		hooks[ev] = append(list, matcher{Matcher: "*", Hooks: []command{{Type: "command", Command: cmd, Name: "studiod"}}})

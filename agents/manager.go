@@ -34,8 +34,11 @@ type Options struct {
 	Self string
 	// Socket is the daemon's socket, passed to agents for hooks.
 	Socket string
-	Git    *workspace.Git
-	Log    *slog.Logger
+	// ReportSocket is where the agents on hosts report: ssh forwards it
+	// there ("": they cannot).
+	ReportSocket string
+	Git          *workspace.Git
+	Log          *slog.Logger
 	// IdleAfter is the default quiet time before an agent counts as idle.
 	IdleAfter time.Duration
 	// SpawnGrace is how soon after starting an agent that exits with an

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"syscall"
@@ -98,7 +99,20 @@ func (c *Client) Done() <-chan struct{} { return c.conn.DisconnectNotify() }
 
 // Call sends any request; the typed methods below wrap it.
 func (c *Client) Call(ctx context.Context, method string, params, result any) error {
-	return fromRPC(c.conn.Call(ctx, method, params, result))
+	err := c.conn.Call(ctx, method, params, result)
+	if err != nil && !errors.Is(err, ErrClosed) && lostPeer(err) {
+		// The request could not be written: the daemon is gone, which a
+		// client learns as for a connection closed under a reply.
+		return fmt.Errorf("%w: %v", ErrClosed, err)
+	}
+	return fromRPC(err)
+}
+
+// lostPeer reports whether err says the other end of the connection is
+// gone.
+func lostPeer(err error) bool {
+	return errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, net.ErrClosed) || errors.Is(err, io.ErrClosedPipe)
 }
 
 func call[R any](ctx context.Context, c *Client, method string, params any) (*R, error) {

@@ -149,8 +149,9 @@ func (a *core) Remove(ctx context.Context, p protocol.RemoveParams) (*protocol.R
 }
 
 func (a *core) Hook(ctx context.Context, p protocol.HookParams) (*protocol.HookResult, error) {
+	c := connOf(ctx)
 	s, out, err := a.m.Hook(ctx, ref(p.SessionRef), agents.HookRequest{Event: p.Event, Message: p.Message, Kind: p.Agent, Payload: p.Payload,
-		Token: cmp.Or(p.Token, connOf(ctx).token())})
+		Token: cmp.Or(p.Token, c.token()), FromHost: c != nil && c.reportsOnly})
 	if err != nil {
 		return nil, err
 	}

@@ -47,6 +47,10 @@ type conn struct {
 	// peerSecret is the session secret in the client process's
 	// environment, found when it connected (callers.go).
 	peerSecret string
+	// reportsOnly marks a connection from a host's agents (the reports
+	// socket, forwarded to the host over ssh): it may only say hello and
+	// report for a session whose secret it holds.
+	reportsOnly bool
 }
 
 // name is who the client said it is, for the records (who answered).
@@ -141,6 +145,13 @@ func (c *conn) Handle(ctx context.Context, rpc *jsonrpc2.Conn, req *jsonrpc2.Req
 		return
 	}
 	h, ok := c.s.routes[req.Method]
+	if ok && c.reportsOnly && req.Method != protocol.MethodHello && req.Method != protocol.MethodHook {
+		if !req.Notif {
+			rpc.ReplyWithError(ctx, req.ID, &jsonrpc2.Error{Code: protocol.CodeForbidden,
+				Message: fmt.Sprintf("%s: the reports socket takes only the agents' reports (%s); other requests go to the daemon's own socket", req.Method, protocol.MethodHook)})
+		}
+		return
+	}
 	if !ok {
 		if !req.Notif {
 			rpc.ReplyWithError(ctx, req.ID, &jsonrpc2.Error{Code: protocol.CodeMethodNotFound, Message: fmt.Sprintf("method not found: %s", req.Method)})

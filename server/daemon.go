@@ -118,15 +118,29 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 
+	// The reports socket: ssh forwards it to the hosts, whose agents report
+	// on it (and may do nothing else).
+	reports := filepath.Join(filepath.Dir(cfg.Socket), "hosts.sock")
+	os.Remove(reports)
+	old = syscall.Umask(0o177)
+	rln, err := net.Listen("unix", reports)
+	syscall.Umask(old)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("listen on %s: %w", reports, err)
+	}
+	defer os.Remove(reports)
+
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	m, err := agents.New(ctx, agents.Options{
 		StateDir: cfg.StateDir, RuntimeDir: cfg.RuntimeDir, WorktreeDir: cfg.WorktreeDir,
-		UserConfig: cfg.UserConfig, Self: cfg.Self, Socket: cfg.Socket, Git: cfg.Git, Log: cfg.Log, Watch: cfg.Watch,
+		UserConfig: cfg.UserConfig, Self: cfg.Self, Socket: cfg.Socket, ReportSocket: reports, Git: cfg.Git, Log: cfg.Log, Watch: cfg.Watch,
 		PoolSettle: cfg.PoolSettle, SpawnGrace: cfg.SpawnGrace,
 	})
 	if err != nil {
 		ln.Close()
+		rln.Close()
 		return err
 	}
 	stopNotify := startNotifier(ctx, m, cfg.UserConfig, cfg.Log, time.Now)
@@ -137,6 +151,7 @@ func Run(ctx context.Context, cfg Config) error {
 	cfg.Log.Info("studiod started", "pid", os.Getpid(), "socket", cfg.Socket, "version", cfg.Version)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ctx, ln) }()
+	go srv.ServeReports(ctx, rln)
 	connect := func() net.Conn {
 		a, b := net.Pipe()
 		srv.ServeConn(ctx, a)
@@ -154,6 +169,7 @@ func Run(ctx context.Context, cfg Config) error {
 			stopFaces()
 			cancel()
 			ln.Close()
+			rln.Close()
 			<-served
 			srv.Close()
 			m.Close()
@@ -170,6 +186,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	stopFaces()
 	ln.Close()
+	rln.Close()
 	srv.Close()
 	cerr := m.Close()
 	cfg.Log.Info("studiod stopped")

@@ -65,6 +65,18 @@ func New(m *agents.Manager, log *slog.Logger, version string, info Info, shutdow
 // Serve accepts connections until ln is closed. Only processes of the
 // daemon's own user may connect.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	return s.serve(ctx, ln, false)
+}
+
+// ServeReports accepts connections on the reports socket until ln is
+// closed: the socket that ssh forwards to the hosts, on which the agents
+// there report (studio/hook, with their session's secret) and nothing
+// else. Only processes of the daemon's own user may connect.
+func (s *Server) ServeReports(ctx context.Context, ln net.Listener) error {
+	return s.serve(ctx, ln, true)
+}
+
+func (s *Server) serve(ctx context.Context, ln net.Listener, reportsOnly bool) error {
 	for {
 		nc, err := ln.Accept()
 		if err != nil {
@@ -79,7 +91,12 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			nc.Close()
 			continue
 		}
-		s.serveConn(ctx, nc, true, pid)
+		if reportsOnly {
+			// The peer is the ssh client carrying a host's connection: its
+			// environment is not the agent's.
+			pid = 0
+		}
+		s.serveConn(ctx, nc, true, pid, reportsOnly)
 	}
 }
 
@@ -113,11 +130,12 @@ func checkPeer(nc net.Conn) (int, error) {
 // ServeConn serves one connection made in process (a face inside the
 // daemon, tests): no idle or message timeout applies to it.
 func (s *Server) ServeConn(ctx context.Context, nc net.Conn) {
-	s.serveConn(ctx, nc, false, 0)
+	s.serveConn(ctx, nc, false, 0, false)
 }
 
-func (s *Server) serveConn(ctx context.Context, nc net.Conn, timeouts bool, peer int) {
+func (s *Server) serveConn(ctx context.Context, nc net.Conn, timeouts bool, peer int, reportsOnly bool) {
 	c := newConn(s)
+	c.reportsOnly = reportsOnly
 	if peer > 0 {
 		c.peerSecret = peerSecret(peer)
 	}

@@ -390,7 +390,8 @@ func (r *remoteHost) start(ctx context.Context, a remoteArgs, stdin io.Reader, s
 	if len(ps.Argv) > 0 && ps.Argv[0] == selfArg {
 		ps.Argv[0] = l.Self
 	}
-	env := os.Environ()
+	// studiod on the agent's PATH is this one: the agent's hooks run it.
+	env := append(os.Environ(), "PATH="+filepath.Dir(l.Self)+string(os.PathListSeparator)+os.Getenv("PATH"))
 	for _, kv := range ps.Env {
 		env = append(env, kv)
 	}

@@ -18,6 +18,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -47,6 +48,11 @@ type SSH struct {
 	connMu sync.Mutex
 	hello  *Hello // the host's, once installed
 	remote string // the helper's path on the host
+	// masters counts the connections made; forwarded is the one whose
+	// reports socket is forwarded, guarded by fwdMu (reports.go).
+	masters   atomic.Int64
+	fwdMu     sync.Mutex
+	forwarded int64
 
 	// mu guards follows and proxies.
 	mu      sync.Mutex
@@ -67,8 +73,11 @@ type SSHConfig struct {
 	Version string
 	// StateDir and RuntimeDir are the home daemon's.
 	StateDir, RuntimeDir string
-	Git                  *workspace.Git
-	Log                  *slog.Logger
+	// ReportSocket is the home daemon's socket for the agents' reports,
+	// which the connection forwards to the host ("": none).
+	ReportSocket string
+	Git          *workspace.Git
+	Log          *slog.Logger
 	// Mirror makes and gives up the sessions' mirrors at home: the local
 	// runtime, behind the warm pool (nil: plain worktrees).
 	Mirror Runtime
@@ -152,6 +161,7 @@ func (h *SSH) connect(ctx context.Context) error {
 		c.Close()
 		return nil
 	}
+	h.masters.Add(1)
 	if err := os.MkdirAll(filepath.Dir(cp), 0o700); err != nil {
 		return err
 	}

@@ -29,6 +29,9 @@ type sshMeta struct {
 	Path   string `json:"path"` // the mirror
 	Branch string `json:"branch"`
 	Base   string `json:"base"`
+	// Remote is the worktree's path on the host, as the agent there names
+	// its files.
+	Remote string `json:"remote,omitempty"`
 }
 
 func (h *SSH) metaFile(id string) string {
@@ -56,6 +59,21 @@ func HostOf(stateDir, id string) string {
 		return ""
 	}
 	return m.Host
+}
+
+// RemoteWorktree is the path on its host of session id's worktree ("" for
+// a session of this machine), from what an SSH runtime recorded in
+// stateDir.
+func RemoteWorktree(stateDir, id string) string {
+	b, err := os.ReadFile(filepath.Join(stateDir, "sessions", id, "host.json"))
+	if err != nil {
+		return ""
+	}
+	var m sshMeta
+	if json.Unmarshal(b, &m) != nil {
+		return ""
+	}
+	return m.Remote
 }
 
 // Acquire pushes the base commit to the host's repository, makes the
@@ -97,6 +115,9 @@ func (h *SSH) Acquire(ctx context.Context, spec WorkspaceSpec) (Workspace, error
 		return nil, cmpErr(err, merr)
 	}
 	m := sshMeta{Host: h.Name, Key: key, Repo: spec.Repo.Root, Path: spec.Path, Branch: spec.Branch, Base: spec.Base}
+	if hl, err := h.Install(ctx); err == nil {
+		m.Remote = hl.Dir + "/worktrees/" + key + "/" + name
+	}
 	b, _ := json.Marshal(m)
 	err = os.MkdirAll(filepath.Dir(h.metaFile(spec.Session)), 0o700)
 	if err == nil {
@@ -150,6 +171,16 @@ func (h *SSH) releaseMirror(ctx context.Context, spec WorkspaceSpec, how Release
 	return nil
 }
 
+// Reports makes sure the agents on the host can report to this daemon
+// (their hooks): it returns the socket they reach it by there.
+func (h *SSH) Reports(ctx context.Context) (string, error) {
+	p, err := h.forwardReports(ctx)
+	if err == nil && p == "" {
+		err = fmt.Errorf("host %s: this daemon has no reports socket to forward", h.Name)
+	}
+	return p, err
+}
+
 func (h *SSH) Reattach(ctx context.Context, id string) (Proc, error) {
 	h.mu.Lock()
 	_, following := h.follows[id]
@@ -181,6 +212,13 @@ func (h *SSH) Start(ctx context.Context, ps ProcSpec) (Proc, error) {
 			continue
 		}
 		env = append(env, kv)
+	}
+	// The agent reports on the forwarded socket, through the host's
+	// studiod (first on its PATH there).
+	if p, err := h.forwardReports(ctx); err != nil {
+		h.Log.Warn("the agents on the host cannot report", "err", err)
+	} else if p != "" {
+		env = append(env, "STUDIOD_SOCKET="+p, "STUDIO_HOOK=studiod hook --session "+ps.ID)
 	}
 	ps.Env = env
 	ps.Argv = slices.Clone(ps.Argv)
@@ -334,6 +372,10 @@ func (h *SSH) followLoop(ctx context.Context, id string, m sshMeta) {
 func (h *SSH) watchOnce(ctx context.Context, repo *workspace.Repo, id string, m sshMeta, st *applied) error {
 	if _, err := h.Install(ctx); err != nil {
 		return err
+	}
+	// A connection made again forwards the agents' reports again.
+	if _, err := h.forwardReports(ctx); err != nil {
+		h.Log.Warn("the agents on the host cannot report", "err", err)
 	}
 	if err := h.connect(ctx); err != nil {
 		return err

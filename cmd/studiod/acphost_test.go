@@ -440,6 +440,9 @@ func TestACPHostClientGone(t *testing.T) {
 	wt := sessionState(t, c, id).Worktree
 	ed.prompt(ns.SessionId, "hold")
 	ed.awaitText(ns.SessionId, "agent", "holding until released")
+	// Working in the daemon's eyes too: the idle awaited below is the
+	// turn's end, not the idle before it.
+	w.AwaitState(t, id, protocol.StateWorking)
 	ed.cmd.Process.Signal(syscall.SIGKILL)
 	ed.cmd.Wait()
 	if err := os.WriteFile(filepath.Join(wt, "release"), nil, 0o644); err != nil {

@@ -49,6 +49,7 @@ func newHostEnv(t *testing.T, opts sshtest.Options, files map[string]string) *ho
 				b, _ := os.ReadFile(l)
 				t.Logf("%s:\n%s", l, b)
 			}
+			t.Logf("sshd:\n%s", e.ssh.Log())
 		}
 	})
 	return e
@@ -176,7 +177,7 @@ func TestHostSession(t *testing.T) {
 	if _, err := c.Remove(t.Context(), protocol.RemoveParams{SessionRef: protocol.SessionRef{Session: s.ID}, Force: true}); err != nil {
 		t.Fatal(err)
 	}
-	if left := e.onHost("cd " + e.ssh.Dir + " && find worktrees state run -mindepth 1 -not -name shims -not -name sessions"); left != "" {
+	if left := e.onHost("cd " + e.ssh.Dir + " && find worktrees state run -mindepth 1 -not -name shims -not -name sessions -not -name 'home-*.sock'"); left != "" {
 		t.Errorf("rm left on the host:\n%s", left)
 	}
 	if ps := e.ssh.Processes(); len(ps) > 0 {
@@ -259,7 +260,7 @@ func TestHostConflictAndMerge(t *testing.T) {
 	if ps := e.ssh.Processes(); len(ps) > 0 {
 		t.Errorf("merge with cleanup left processes on the host: %v", ps)
 	}
-	if left := e.onHost("cd " + e.ssh.Dir + " && find worktrees state run -mindepth 1 -not -name shims -not -name sessions"); left != "" {
+	if left := e.onHost("cd " + e.ssh.Dir + " && find worktrees state run -mindepth 1 -not -name shims -not -name sessions -not -name 'home-*.sock'"); left != "" {
 		t.Errorf("merge with cleanup left on the host:\n%s", left)
 	}
 }

@@ -65,6 +65,12 @@ type mcpEnv struct {
 // withRoots the client offers the repository as its root.
 func newMCPEnv(t *testing.T, dir string, withRoots bool) *mcpEnv {
 	t.Helper()
+	// mcp-go's stdio server keeps its one session in a package variable:
+	// two in-process servers at once would write to each other's pipes.
+	// The tests of in-process MCP take turns (released last, after the
+	// server's cleanup).
+	mcpTurn.Lock()
+	t.Cleanup(mcpTurn.Unlock)
 	home := newHome(t)
 	e := &mcpEnv{t: t, repo: gittest.NewRepo(t, map[string]string{"README.md": "hello\n", "app.go": "package app\n"})}
 	e.daemon = startDaemonEnv(t, home, "STUDIO_DEMO_SPEED=20")
@@ -707,6 +713,9 @@ func TestMCPIntegration(t *testing.T) {
 		t.Fatalf("undo_land of no land: %v %q", r.IsError, text)
 	}
 }
+
+// mcpTurn is held by the test running an in-process MCP server.
+var mcpTurn sync.Mutex
 
 // syncBuffer is a bytes.Buffer safe to write from several goroutines.
 type syncBuffer struct {

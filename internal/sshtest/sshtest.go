@@ -59,6 +59,9 @@ type Options struct {
 	// Path, when set, is the PATH of the user's sessions (sshd's SetEnv):
 	// a host without git, or with a uname of another machine.
 	Path string
+	// NoForwarding makes sshd refuse every forward, as a locked-down
+	// server does.
+	NoForwarding bool
 }
 
 // Start starts sshd for the test and stops it when the test ends.
@@ -133,9 +136,12 @@ UsePAM no
 StrictModes no
 PermitRootLogin no
 X11Forwarding no
-AllowTcpForwarding no
 LogLevel VERBOSE
 `, s.Port, hostKey, authKeys, User)
+	if opts.NoForwarding {
+		// sshd denies remote unix-socket forwards along with TCP ones.
+		conf += "AllowTcpForwarding no\nAllowStreamLocalForwarding no\n"
+	}
 	if opts.Path != "" {
 		conf += "SetEnv PATH=" + opts.Path + "\n"
 	}
