@@ -37,25 +37,8 @@ func (g *Git) TakeSnapshot(ctx context.Context, dir, index string, paths []strin
 		}
 		paths = nil
 	}
-	args := []string{"add", "-A", "--ignore-errors"}
-	if paths == nil {
-		args = append(args, "--", ".")
-	} else {
-		if len(paths) == 0 {
-			paths = []string{}
-		}
-		args = append(args, "--pathspec-from-file=-", "--pathspec-file-nul", "--")
-	}
-	c := Cmd{Dir: dir, Env: env}
-	if paths != nil {
-		c.Stdin = strings.NewReader(strings.Join(paths, "\x00"))
-	}
-	if paths == nil || len(paths) > 0 {
-		if _, err := g.RunCmd(ctx, c, args...); err != nil && ExitCode(err) != 1 {
-			// Exit 1 with --ignore-errors: some file vanished while being
-			// read; the next event brings it up to date.
-			return Snapshot{}, fmt.Errorf("snapshot %s: %w", dir, err)
-		}
+	if err := g.stagePaths(ctx, dir, env, paths); err != nil {
+		return Snapshot{}, fmt.Errorf("snapshot %s: %w", dir, err)
 	}
 	tree, err := g.RunCmd(ctx, Cmd{Dir: dir, Env: env}, "write-tree")
 	if err != nil {
@@ -68,6 +51,52 @@ func (g *Git) TakeSnapshot(ctx context.Context, dir, index string, paths []strin
 	}
 	s.Commit = trim(commit)
 	return s, nil
+}
+
+// stagePaths brings the changed paths (nil: every path) into the index
+// env names. A path that is gone is taken out of the index: `git add` of a
+// path neither on disk nor in the index fails the whole command, and an
+// editor's or an agent's temporary file (written, then renamed over the
+// file) is gone by the time its change is read.
+func (g *Git) stagePaths(ctx context.Context, dir string, env []string, paths []string) error {
+	add := func(c Cmd, args ...string) error {
+		_, err := g.RunCmd(ctx, c, append([]string{"add", "-A", "--ignore-errors"}, args...)...)
+		if err != nil && ExitCode(err) == 1 {
+			// Exit 1 with --ignore-errors: some file vanished while being
+			// read; the next event brings it up to date.
+			return nil
+		}
+		return err
+	}
+	if paths == nil {
+		return add(Cmd{Dir: dir, Env: env}, "--", ".")
+	}
+	fromStdin := []string{"--pathspec-from-file=-", "--pathspec-file-nul", "--"}
+	for range 3 {
+		var present, gone []string
+		for _, p := range paths {
+			if _, err := os.Lstat(filepath.Join(dir, p)); err == nil {
+				present = append(present, p)
+			} else {
+				gone = append(gone, p)
+			}
+		}
+		if len(gone) > 0 {
+			c := Cmd{Dir: dir, Env: env, Stdin: strings.NewReader(strings.Join(gone, "\x00"))}
+			if _, err := g.RunCmd(ctx, c, append([]string{"rm", "--cached", "-r", "-q", "--ignore-unmatch"}, fromStdin...)...); err != nil {
+				return err
+			}
+		}
+		if len(present) == 0 {
+			return nil
+		}
+		err := add(Cmd{Dir: dir, Env: env, Stdin: strings.NewReader(strings.Join(present, "\x00"))}, fromStdin...)
+		if err == nil || !strings.Contains(err.Error(), "did not match any files") {
+			return err
+		}
+		// A path went between looking and adding: look again.
+	}
+	return add(Cmd{Dir: dir, Env: env}, "--", ".")
 }
 
 // snapshotIdentity makes snapshot commits of the same tree and parent

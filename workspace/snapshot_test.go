@@ -81,3 +81,38 @@ func TestSeedIndexKeepsModTime(t *testing.T) {
 		t.Errorf("private index dated %v, want %v", fi.ModTime(), past)
 	}
 }
+
+// TestSnapshotPathsGone: the paths of a change may be gone when it is
+// read — an agent's temporary file renamed over the file it writes, a
+// tracked file deleted after its last snapshot, a directory removed — and
+// the snapshot still takes what is there.
+func TestSnapshotPathsGone(t *testing.T) {
+	ctx := t.Context()
+	g := testGit()
+	dir := gittest.NewRepo(t, map[string]string{"a.txt": "a\n", "b.txt": "b\n", "d/e.txt": "e\n"})
+	index := filepath.Join(t.TempDir(), "index")
+	gittest.Write(t, dir, map[string]string{"b.txt": "b2\n"})
+	if _, err := g.TakeSnapshot(ctx, dir, index, nil); err != nil {
+		t.Fatal(err)
+	}
+	// hello.py written as hello.py.tmp, then renamed; b.txt (changed in the
+	// last snapshot) and d/ deleted.
+	gittest.Write(t, dir, map[string]string{"hello.py": "print('hello')\n"})
+	os.Remove(filepath.Join(dir, "b.txt"))
+	os.RemoveAll(filepath.Join(dir, "d"))
+	s, err := g.TakeSnapshot(ctx, dir, index, []string{"hello.py", "hello.py.tmp.1234", "b.txt", "d", "d/e.txt"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := gittest.Git(t, dir, "show", s.Commit+":hello.py"); got != "print('hello')" {
+		t.Errorf("hello.py in the snapshot: %q", got)
+	}
+	for _, gone := range []string{"b.txt", "d/e.txt", "hello.py.tmp.1234"} {
+		if _, err := gittest.Try(dir, "cat-file", "-e", s.Commit+":"+gone); err == nil {
+			t.Errorf("%s, gone, is in the snapshot", gone)
+		}
+	}
+	if got := gittest.Git(t, dir, "show", s.Commit+":a.txt"); got != "a" {
+		t.Errorf("a.txt in the snapshot: %q", got)
+	}
+}

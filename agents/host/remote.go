@@ -509,7 +509,18 @@ func (r *remoteHost) watch(ctx context.Context, id string, stdin io.Reader, stdo
 			if _, serr := os.Stat(m.Worktree); serr != nil {
 				return fmt.Errorf("worktree gone: %w", serr)
 			}
-			return nil // the next change tries again
+			// Look at the whole worktree again shortly: nothing may change
+			// after this to bring the snapshot up to date.
+			mu.Lock()
+			rescan = true
+			mu.Unlock()
+			time.AfterFunc(500*time.Millisecond, func() {
+				select {
+				case changed <- nil:
+				default:
+				}
+			})
+			return nil
 		}
 		if s.Commit == last {
 			return nil

@@ -1,10 +1,15 @@
 package main
 
 import (
+	"fmt"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/studiod/studiod/agents/host"
+	"github.com/studiod/studiod/internal/fakemodel"
 	"github.com/studiod/studiod/internal/sshtest"
 	"github.com/studiod/studiod/protocol"
 )
@@ -87,4 +92,96 @@ func envValue(env []string, key string) string {
 		}
 	}
 	return ""
+}
+
+// hostAgent makes the agent CLI at path runnable by the host's user, in
+// dir (which that user can reach, unlike a clone under /root): a hard link
+// to the same file, or a copy across file systems.
+func hostAgent(t *testing.T, path, dir string) string {
+	t.Helper()
+	real, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	dst := filepath.Join(dir, filepath.Base(path))
+	if err := os.Link(real, dst); err != nil {
+		if out, err := exec.Command("cp", real, dst).CombinedOutput(); err != nil {
+			t.Fatalf("cp %s: %v: %s", real, err, out)
+		}
+	}
+	return dst
+}
+
+// TestHostClaudeCode runs the real Claude Code on a host: its hooks report
+// home over the connection, so its permission request waits with the tool
+// and the file (as a path of the session's, though the agent named the
+// host's), the answer lets the write through there, the file comes home
+// and the session is idle when the turn ends.
+func TestHostClaudeCode(t *testing.T) {
+	t.Parallel()
+	bin := fakemodel.AgentsBin(t, "claude")
+	hostBin, err := os.MkdirTemp(sshtest.UserHome(t), "agents-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(hostBin) })
+	os.Chmod(hostBin, 0o755)
+	hostAgent(t, filepath.Join(bin, "claude"), hostBin)
+	// The host's sessions find the agent on their PATH.
+	e := newHostEnv(t, sshtest.Options{Path: hostBin + ":/usr/local/bin:/usr/bin:/bin"}, map[string]string{"README.md": "hello\n"})
+	const name, key = "hello", "sk-ant-fake-0123456789abcdefghijklmnop"
+	wt := e.ssh.Dir + "/worktrees/" + host.RepoKey(e.repo) + "/" + name
+	fm := fakemodel.New(fakemodel.Script{Turns: []fakemodel.Turn{
+		{UserContains: "hello.py", Text: "I'll create it.", Tool: fakemodel.Call("Write", map[string]string{"file_path": wt + "/hello.py", "content": "print('hello')\n"})},
+		{AfterToolResult: true, Text: "Done: hello.py is written."},
+	}})
+	defer fm.Close()
+
+	// Claude Code's own home on the host: onboarding done, the key
+	// approved, the worktree trusted.
+	claudeHome := filepath.Join(e.ssh.Dir, "claude-home")
+	writeJSON(t, filepath.Join(claudeHome, ".claude.json"), map[string]any{
+		"hasCompletedOnboarding": true,
+		"customApiKeyResponses":  map[string]any{"approved": []string{key[len(key)-20:]}},
+		"projects":               map[string]any{wt: map[string]any{"hasTrustDialogAccepted": true}},
+	})
+	if out, err := exec.Command("chown", "-R", fmt.Sprintf("%d:%d", e.ssh.UID, e.ssh.GID), claudeHome).CombinedOutput(); err != nil {
+		t.Fatalf("chown: %v: %s", err, out)
+	}
+	conf, err := os.ReadFile(filepath.Join(e.home, "config", "config.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.writeConfig(string(conf) + fmt.Sprintf(`
+[agents.claude]
+command = ["claude", "--permission-mode", "manual", "{prompt}"]
+env = { HOME = %q, ANTHROPIC_BASE_URL = %q, ANTHROPIC_API_KEY = %q, CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC = "1", DISABLE_AUTOUPDATER = "1" }
+`, claudeHome, fm.URL(), key))
+
+	s, err := e.c.Spawn(t.Context(), protocol.SpawnParams{Repo: e.repo, Name: name, Agent: "claude", Host: "box", Prompt: "Create hello.py that prints hello"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.follow(s.ID)
+	got := e.w.AwaitState(t, s.ID, protocol.StateWaiting)
+	if got.Waiting == nil || got.Waiting.Kind != protocol.WaitPermission || got.Waiting.Tool != "Write" || got.Waiting.Subject != "hello.py" {
+		t.Fatalf("waiting: %+v (detail %q), want a permission to Write hello.py", got.Waiting, got.Detail)
+	}
+	if _, err := e.c.Answer(t.Context(), protocol.AnswerParams{SessionRef: protocol.SessionRef{Session: s.ID}, Answer: protocol.AnswerAllow}); err != nil {
+		t.Fatalf("answer: %v", err)
+	}
+	e.w.AwaitState(t, s.ID, protocol.StateIdle)
+	if out := e.onHost("cat " + wt + "/hello.py"); out != "print('hello')" {
+		t.Errorf("hello.py on the host: %q", out)
+	}
+	e.w.Await(t, "hello.py at home", func() bool {
+		b, err := os.ReadFile(filepath.Join(s.Worktree, "hello.py"))
+		return err == nil && string(b) == "print('hello')\n"
+	}, func() string {
+		got, _ := e.w.Session(s.ID)
+		return fmt.Sprintf("%s; on the host: %s", jsonString(got), e.onHost("cd "+wt+" && git status --short"))
+	})
 }

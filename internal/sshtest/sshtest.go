@@ -292,6 +292,13 @@ func (s *Server) Processes() []int {
 	return pids
 }
 
+// UserHome makes the test user (once) and returns its home directory,
+// which the user and root can both reach.
+func UserHome(t testing.TB) string {
+	t.Helper()
+	return ensureUser(t).HomeDir
+}
+
 var userOnce sync.Once
 
 // ensureUser makes the test user once: a home of its own, a shell, and an
