@@ -185,3 +185,28 @@ env = { HOME = %q, ANTHROPIC_BASE_URL = %q, ANTHROPIC_API_KEY = %q, CLAUDE_CODE_
 		return fmt.Sprintf("%s; on the host: %s", jsonString(got), e.onHost("cd "+wt+" && git status --short"))
 	})
 }
+
+// TestHostHooksRefused: an agent whose reports could not reach home is
+// refused before anything is made: Claude Code on a host whose sshd
+// forwards nothing, Codex's and Gemini CLI's hooks and ACP agents on any
+// host; each error says why.
+func TestHostHooksRefused(t *testing.T) {
+	t.Parallel()
+	e := newHostEnv(t, sshtest.Options{NoForwarding: true}, nil)
+	for agent, want := range map[string]string{
+		"claude":     "must allow remote forwarding",
+		"codex":      "codex hooks do not run on hosts yet",
+		"gemini":     "gemini hooks do not run on hosts yet",
+		"claude-acp": "ACP agent profiles do not run on hosts yet",
+	} {
+		_, err := e.c.Spawn(t.Context(), protocol.SpawnParams{Repo: e.repo, Name: "x", Agent: agent, Host: "box", Prompt: "hello"})
+		if protocol.CodeOf(err) != protocol.CodeInvalid || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s on the host: %v, want an invalid-argument error saying %q", agent, err, want)
+		}
+	}
+	e.nothingMade()
+	// Without hooks, the same host runs the agent.
+	s := e.spawn("plain", "sh", "-c", "echo ran; exec cat")
+	e.follow(s.ID)
+	e.awaitOutput(s.ID, "ran")
+}
