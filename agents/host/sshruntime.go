@@ -50,30 +50,24 @@ func (h *SSH) readMeta(id string) (sshMeta, error) {
 // HostOf says which host session id runs on ("" for this machine), from
 // what an SSH runtime recorded in stateDir.
 func HostOf(stateDir, id string) string {
-	b, err := os.ReadFile(filepath.Join(stateDir, "sessions", id, "host.json"))
-	if err != nil {
-		return ""
-	}
+	return recorded(stateDir, id).Host
+}
+
+// recorded is what an SSH runtime recorded in stateDir of session id (zero
+// for a session of this machine).
+func recorded(stateDir, id string) sshMeta {
 	var m sshMeta
-	if json.Unmarshal(b, &m) != nil {
-		return ""
+	if b, err := os.ReadFile(filepath.Join(stateDir, "sessions", id, "host.json")); err == nil && json.Unmarshal(b, &m) != nil {
+		m = sshMeta{}
 	}
-	return m.Host
+	return m
 }
 
 // RemoteWorktree is the path on its host of session id's worktree ("" for
 // a session of this machine), from what an SSH runtime recorded in
 // stateDir.
 func RemoteWorktree(stateDir, id string) string {
-	b, err := os.ReadFile(filepath.Join(stateDir, "sessions", id, "host.json"))
-	if err != nil {
-		return ""
-	}
-	var m sshMeta
-	if json.Unmarshal(b, &m) != nil {
-		return ""
-	}
-	return m.Remote
+	return recorded(stateDir, id).Remote
 }
 
 // Acquire pushes the base commit to the host's repository, makes the
