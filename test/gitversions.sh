@@ -25,7 +25,8 @@ tests='TestFsmonitor|TestMerge|TestLand|TestSync|TestConflict|TestPreview|TestUn
 # first when the cache has none.
 build() {
 	local suite=$1 entry version file sum dir src
-	entry=$(curl -fsS "$mirror/dists/$suite/main/source/Sources.xz" | xz -d | awk '/^Package: git$/{f=1} f{print} f&&/^$/{exit}') || return 1
+	# awk reads to the end: a pipe closed early would fail curl (pipefail).
+	entry=$(curl -fsS "$mirror/dists/$suite/main/source/Sources.xz" | xz -d | awk '/^Package: git$/{f=1} f&&/^$/{f=0} f{print}') || return 1
 	version=$(awk '/^Version:/{print $2; exit}' <<<"$entry")
 	version=${version#*:}
 	version=${version%%-*}

@@ -331,8 +331,8 @@ func TestLandCrashRecovery(t *testing.T) {
 				}
 				e.awaitWork(s.ID)
 			}
-			if _, err := e.c.Land(t.Context(), protocol.LandParams{Repo: e.repo}); err == nil {
-				t.Fatal("the land finished although the daemon was to die")
+			if r, err := e.c.Land(t.Context(), protocol.LandParams{Repo: e.repo}); err == nil {
+				t.Fatalf("the land finished although the daemon was to die: %+v, stopped %+v", r, r.Stopped)
 			}
 			select {
 			case <-e.d.exited:
