@@ -42,7 +42,17 @@ func (drv terminalDriver) begin(ctx context.Context, sv *supervisor, s Session, 
 
 func (terminalDriver) supervise(sv *supervisor, s Session, p Profile) {}
 
-func (terminalDriver) follow(ctx context.Context, sv *supervisor) { sv.run(ctx) }
+func (terminalDriver) follow(ctx context.Context, sv *supervisor) {
+	if !sv.fresh {
+		// Taken back after a restart while working: an agent that says
+		// nothing more is idle after the idle time, its screen looked at
+		// as usual (no output may come to start the timers).
+		if s, err := sv.m.Lookup(Ref{Session: sv.id}); err == nil && s.State == Working {
+			sv.poke()
+		}
+	}
+	sv.run(ctx)
+}
 
 func (terminalDriver) exited(sv *supervisor, s Session, p Profile) {}
 

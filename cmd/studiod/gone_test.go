@@ -205,3 +205,28 @@ func TestRemoveCleansTempObjects(t *testing.T) {
 		t.Errorf("doctor's objects check after rm: %+v, want the loose objects counted, nothing to warn of", got)
 	}
 }
+
+// TestRestartedWorkingIdles: a daemon killed while an agent works, the
+// agent silent from then on: the next daemon takes the session back as
+// working and, with nothing more from the agent, makes it idle after the
+// idle time (no output comes to start its timers).
+func TestRestartedWorkingIdles(t *testing.T) {
+	t.Parallel()
+	repo := gittest.NewRepo(t, map[string]string{"a.txt": "a\n"})
+	home := newHome(t)
+	d := startDaemonEnv(t, home, "STUDIOD_IDLE_TIMEOUT=1h")
+	c, w := d.watch()
+	s, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: "quiet",
+		Command: []string{"sh", "-c", `$STUDIO_HOOK working && exec sleep 1000`}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Await(t, "the agent's own working", func() bool {
+		got, _ := w.Session(s.ID)
+		return got.State == protocol.StateWorking && len(sessionProcesses(s.ID)) > 0
+	})
+	d.kill9()
+	d2 := startDaemonEnv(t, home, "STUDIOD_IDLE_TIMEOUT=1s")
+	_, w2 := d2.watch()
+	w2.AwaitState(t, s.ID, protocol.StateIdle)
+}

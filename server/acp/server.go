@@ -93,6 +93,9 @@ func (s *Server) Serve(ctx context.Context, r io.Reader, w io.Writer) error {
 
 	out := &lockedWriter{w: w}
 	pr, pw := io.Pipe()
+	// The connection exists before anything that sends on it runs.
+	s.conn = sdk.NewAgentSideConnection(s, out, pr)
+	s.conn.SetLogger(s.cfg.Log)
 	var wg sync.WaitGroup
 	wg.Go(func() { s.work(ctx) })
 	wg.Go(func() {
@@ -100,8 +103,6 @@ func (s *Server) Serve(ctx context.Context, r io.Reader, w io.Writer) error {
 		// without a word.
 		pw.CloseWithError(filterMalformed(r, pw, out))
 	})
-	s.conn = sdk.NewAgentSideConnection(s, out, pr)
-	s.conn.SetLogger(s.cfg.Log)
 loop:
 	for {
 		select {
