@@ -3,6 +3,7 @@ package agents
 import (
 	"context"
 	"fmt"
+	"time"
 )
 
 // A full disk must not make studiod say what did not happen, nor keep it
@@ -49,11 +50,23 @@ func (m *Manager) Remove(ctx context.Context, ref Ref, keepBranch, force bool) (
 	if lerr != nil {
 		return res, err
 	}
+	// The log's space comes back once nothing holds it open: the shim of
+	// the agent just stopped may still be going, a reader still closing.
+	m.proc(s.ID).WaitGone(10 * time.Second)
 	if derr := m.dropLog(s); derr != nil {
 		return res, fmt.Errorf("%w (deleting its output log to free space failed too: %v)", err, derr)
 	}
 	m.log.Warn("disk full: deleted a session's output log to remove it", "session", s.Name)
-	res, err = m.remove(ctx, Ref{Session: s.ID}, keepBranch, force)
+	for _, wait := range []time.Duration{0, 100 * time.Millisecond, 500 * time.Millisecond, 2 * time.Second} {
+		select {
+		case <-ctx.Done():
+			return res, ctx.Err()
+		case <-time.After(wait):
+		}
+		if res, err = m.remove(ctx, Ref{Session: s.ID}, keepBranch, force); err == nil || !isDiskFull(err) {
+			break
+		}
+	}
 	if err != nil {
 		return res, fmt.Errorf("%w (even after deleting its output log to free disk space)", err)
 	}
