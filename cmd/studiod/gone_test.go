@@ -217,14 +217,15 @@ func TestRestartedWorkingIdles(t *testing.T) {
 	d := startDaemonEnv(t, home, "STUDIOD_IDLE_TIMEOUT=1h")
 	c, w := d.watch()
 	s, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: "quiet",
-		Command: []string{"sh", "-c", `$STUDIO_HOOK working && exec sleep 1000`}})
+		Command: []string{"sh", "-c", `$STUDIO_HOOK working; $STUDIO_HOOK note reported; exec sleep 1000`}})
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Its reports made (the note comes after the working), it is silent.
 	w.Await(t, "the agent's own working", func() bool {
 		got, _ := w.Session(s.ID)
-		return got.State == protocol.StateWorking && len(sessionProcesses(s.ID)) > 0
-	})
+		return got.State == protocol.StateWorking && got.Note == "reported"
+	}, func() string { got, _ := w.Session(s.ID); return jsonString(got) })
 	d.kill9()
 	d2 := startDaemonEnv(t, home, "STUDIOD_IDLE_TIMEOUT=1s")
 	_, w2 := d2.watch()
