@@ -51,6 +51,8 @@ type conn struct {
 	// socket, forwarded to the host over ssh): it may only say hello and
 	// report for a session whose secret it holds.
 	reportsOnly bool
+	// closing is set once close has begun: no request starts after it.
+	closing bool
 }
 
 // name is who the client said it is, for the records (who answered).
@@ -87,6 +89,9 @@ func newConn(s *Server) *conn {
 }
 
 func (c *conn) close() {
+	c.mu.Lock()
+	c.closing = true
+	c.mu.Unlock()
 	c.end()
 	c.wg.Wait()
 }
@@ -165,12 +170,20 @@ func (c *conn) Handle(ctx context.Context, rpc *jsonrpc2.Conn, req *jsonrpc2.Req
 	after := &replied{}
 	rctx, cancel := context.WithCancel(context.WithValue(context.WithValue(c.ctx, connKey{}, c), repliedKey{}, after))
 	key := req.ID.String()
-	if !req.Notif {
-		c.mu.Lock()
-		c.inflight[key] = cancel
+	c.mu.Lock()
+	if c.closing {
+		// The connection is ending: close waits for the requests it has.
 		c.mu.Unlock()
+		cancel()
+		return
 	}
-	c.wg.Go(func() {
+	if !req.Notif {
+		c.inflight[key] = cancel
+	}
+	c.wg.Add(1)
+	c.mu.Unlock()
+	go func() {
+		defer c.wg.Done()
 		defer cancel()
 		defer after.run()
 		res, err := h(rctx, params)
@@ -199,7 +212,7 @@ func (c *conn) Handle(ctx context.Context, rpc *jsonrpc2.Conn, req *jsonrpc2.Req
 			// Only now: stopping closes this connection.
 			go c.s.shutdown()
 		}
-	})
+	}()
 }
 
 // replied holds, in a request's context, what to do once the request's

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/studiod/studiod/internal/gittest"
 )
@@ -72,6 +73,19 @@ func TestChanges(t *testing.T) {
 		if a := w.Changes(ctx, tc.dir, tc.token); !a.Full || len(a.Paths) > 0 {
 			t.Errorf("%s: got %+v, want a full answer", tc.name, a)
 		}
+	}
+	// The removal's events may still be on their way: once a later write
+	// is seen, they have all been taken in (inotify keeps their order).
+	gittest.Write(t, root, map[string]string{"sentinel.txt": "s\n"})
+	for tok, deadline := gone.Token, time.Now().Add(time.Minute); ; {
+		a := w.Changes(ctx, root, tok)
+		if slices.Contains(a.Paths, "sentinel.txt") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the write of sentinel.txt never reported: %+v", a)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	mark := w.Mark(root)
 	if w.ChangedSince(ctx, root, mark) {
