@@ -7,6 +7,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/studiod/studiod/internal/gittest"
 	"github.com/studiod/studiod/protocol"
@@ -136,7 +137,7 @@ func TestRemoveCrashRecovery(t *testing.T) {
 			if _, err := gittest.Try(repo, "rev-parse", "--verify", "refs/heads/studio/work"); err == nil {
 				t.Error("the branch is still there after rm --force")
 			}
-			if wts := gittest.Git(t, repo, "worktree", "list", "--porcelain"); strings.Contains(wts, s.Worktree+"\n") {
+			if wts := worktreeList(t, repo); strings.Contains(wts, s.Worktree+"\n") {
 				t.Errorf("git still lists the worktree: %s", wts)
 			}
 			// The salvage restores both the commit and the uncommitted work.
@@ -243,5 +244,22 @@ func TestRestoreCrash(t *testing.T) {
 	}
 	if b, err := os.ReadFile(filepath.Join(res.Session.Worktree, "work.txt")); err != nil || strings.TrimSpace(string(b)) != "edited by work" {
 		t.Errorf("restored work.txt: %q, %v", b, err)
+	}
+}
+
+// worktreeList is `git worktree list --porcelain` of repo, asked again
+// while the daemon's pool makes a tree beside it: git writes a new
+// worktree's files one after the other, and lists fail in between.
+func worktreeList(t *testing.T, repo string) string {
+	t.Helper()
+	for i := 0; ; i++ {
+		out, err := gittest.Try(repo, "worktree", "list", "--porcelain")
+		if err == nil {
+			return out
+		}
+		if i == 50 {
+			t.Fatalf("git worktree list: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
