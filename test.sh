@@ -41,8 +41,8 @@ suite_gotest() {
 	STUDIOD_AGENTS_BIN=$(bash .ci/agents.sh) || return 1
 	export STUDIOD_AGENTS_BIN
 	# The daemon tests mostly wait on real processes (agents, git, sshd):
-	# four at a time keep two cores busy.
-	CGO_ENABLED=1 go test -race -count=1 -parallel 4 -timeout 45m ./...
+	# they run side by side, two at a time.
+	CGO_ENABLED=1 go test -race -count=1 -parallel 2 -timeout 45m ./...
 }
 # The fuzz targets' seeds and saved corpora ran with the Go tests; fuzz each
 # briefly. A count, not a duration: Go 1.26's fuzz coordinator can report its
