@@ -102,9 +102,12 @@ type acpState struct {
 	// came to.
 	usage       *Usage
 	cost, spent *float64
-	stderr      string // the agent's last line on stderr
-	exited      bool
-	starts      int // processes started in the session (as far as the log tells)
+	// context and window are the tokens in the model's context and its
+	// size, as the last usage_update said.
+	context, window int64
+	stderr          string // the agent's last line on stderr
+	exited          bool
+	starts          int // processes started in the session (as far as the log tells)
 	// gate is what the edit gate said of open permissions, by tool call
 	// id: shown with the question, or, refused, answered by studiod.
 	gate map[string]gateMark
@@ -169,7 +172,7 @@ func (st *acpState) apply(rec host.Record) (act *activity) {
 			// is pending. The conversation id survives (session/load), and
 			// so does what the session used.
 			*st = acpState{worktree: st.worktree, sessionID: st.sessionID, requests: map[string]rpcMsg{}, tools: map[string]*ToolCall{}, plan: st.plan, starts: st.starts + 1,
-				usage: st.usage, spent: addCost(st.spent, st.cost)}
+				usage: st.usage, spent: addCost(st.spent, st.cost), context: st.context, window: st.window}
 		} else {
 			st.exited = true
 		}
@@ -252,6 +255,7 @@ func (st *acpState) apply(rec host.Record) (act *activity) {
 			if c := u.UsageUpdate.Cost; c != nil && c.Currency == "USD" {
 				st.cost = &c.Amount
 			}
+			st.context, st.window = int64(u.UsageUpdate.Used), int64(u.UsageUpdate.Size)
 		case u.CurrentModeUpdate != nil && st.modes != nil:
 			st.modes.CurrentModeId = u.CurrentModeUpdate.CurrentModeId
 		}
@@ -467,7 +471,7 @@ func (st *acpState) ask(p acpPerm) *Ask {
 // nothing.
 func (st *acpState) used() *Usage {
 	cost := addCost(st.spent, st.cost)
-	if st.usage == nil && cost == nil {
+	if st.usage == nil && cost == nil && st.context == 0 {
 		return nil
 	}
 	var u Usage
@@ -475,6 +479,7 @@ func (st *acpState) used() *Usage {
 		u = *st.usage
 	}
 	u.Cost = cost
+	u.Context, u.ContextWindow = st.context, st.window
 	return &u
 }
 

@@ -16,10 +16,14 @@ import (
 // session: tokens sent (Input, besides the prompt cache's), tokens
 // answered (Output), tokens read from the prompt cache (CacheRead) and
 // written to it (CacheWrite), and the cost in US dollars when the agent
-// reports one.
+// reports one. Context is how many tokens the model's context holds
+// after its last answer (what it read for it and the answer), and
+// ContextWindow how many it can hold, where the agent says (0 when
+// unknown).
 type Usage struct {
 	Input, Output, CacheRead, CacheWrite int64
 	Cost                                 *float64 `json:",omitempty"`
+	Context, ContextWindow               int64    `json:",omitempty"`
 }
 
 func (u *Usage) equal(v *Usage) bool {
@@ -29,7 +33,8 @@ func (u *Usage) equal(v *Usage) bool {
 	if (u.Cost == nil) != (v.Cost == nil) || u.Cost != nil && *u.Cost != *v.Cost {
 		return false
 	}
-	return u.Input == v.Input && u.Output == v.Output && u.CacheRead == v.CacheRead && u.CacheWrite == v.CacheWrite
+	return u.Input == v.Input && u.Output == v.Output && u.CacheRead == v.CacheRead && u.CacheWrite == v.CacheWrite &&
+		u.Context == v.Context && u.ContextWindow == v.ContextWindow
 }
 
 // transcripts remembers how far each session's Claude Code transcript has
@@ -84,6 +89,10 @@ type tally struct {
 	order   []string
 	answers map[string]answer
 	codex   *Usage
+	// context is the last answer's tokens: the prompt it read, cached or
+	// not, and the answer; window the model's context size, where the
+	// transcript says.
+	context, window int64
 }
 
 type answer struct {
@@ -113,7 +122,7 @@ func (t *tally) read() error {
 		return fmt.Errorf("transcript %s is not a file", t.path)
 	}
 	if fi.Size() < t.offset {
-		t.offset, t.order, t.answers, t.codex = 0, nil, nil, nil
+		*t = tally{path: t.path}
 	}
 	if _, err := f.Seek(t.offset, io.SeekStart); err != nil {
 		return err
@@ -143,9 +152,10 @@ func (t *tally) line(b []byte) {
 		return
 	}
 	var l struct {
-		Type    string   `json:"type"`
-		Cost    *float64 `json:"costUSD"`
-		Message struct {
+		Type      string   `json:"type"`
+		Sidechain bool     `json:"isSidechain"`
+		Cost      *float64 `json:"costUSD"`
+		Message   struct {
 			ID    string  `json:"id"`
 			Usage *answer `json:"usage"`
 		} `json:"message"`
@@ -156,6 +166,9 @@ func (t *tally) line(b []byte) {
 	a := *l.Message.Usage
 	a.cost = l.Cost
 	t.put(l.Message.ID, a)
+	if !l.Sidechain { // a subagent's answers fill a context of their own
+		t.context = a.Input + a.CacheRead + a.CacheWrite + a.Output
+	}
 }
 
 // geminiLine reads a Gemini CLI chat line: a model message (type gemini)
@@ -170,6 +183,7 @@ func (t *tally) geminiLine(b []byte) bool {
 			Output   int64 `json:"output"`
 			Cached   int64 `json:"cached"`
 			Thoughts int64 `json:"thoughts"`
+			Total    int64 `json:"total"`
 		} `json:"tokens"`
 	}
 	if json.Unmarshal(b, &l) != nil || l.Type != "gemini" || l.ID == "" || l.Tokens == nil {
@@ -177,6 +191,7 @@ func (t *tally) geminiLine(b []byte) bool {
 	}
 	tk := l.Tokens
 	t.put(l.ID, answer{Input: max(tk.Input-tk.Cached, 0), CacheRead: tk.Cached, Output: tk.Output + tk.Thoughts})
+	t.context = max(tk.Total, tk.Input+tk.Output+tk.Thoughts)
 	return true
 }
 
@@ -206,14 +221,24 @@ func (t *tally) codexLine(b []byte) bool {
 					Cached int64 `json:"cached_input_tokens"`
 					Output int64 `json:"output_tokens"`
 				} `json:"total_token_usage"`
+				Last *struct {
+					Total int64 `json:"total_tokens"`
+				} `json:"last_token_usage"`
+				Window int64 `json:"model_context_window"`
 			} `json:"info"`
 		} `json:"payload"`
 	}
 	if json.Unmarshal(b, &l) != nil || l.Type != "event_msg" || l.Payload.Type != "token_count" {
 		return false
 	}
-	if tot := l.Payload.Info; tot != nil && tot.Total != nil {
-		t.codex = &Usage{Input: max(tot.Total.Input-tot.Total.Cached, 0), CacheRead: tot.Total.Cached, Output: tot.Total.Output}
+	if info := l.Payload.Info; info != nil && info.Total != nil {
+		t.codex = &Usage{Input: max(info.Total.Input-info.Total.Cached, 0), CacheRead: info.Total.Cached, Output: info.Total.Output}
+		if info.Last != nil {
+			t.context = info.Last.Total
+		}
+		if info.Window > 0 {
+			t.window = info.Window
+		}
 	}
 	return true
 }
@@ -222,12 +247,13 @@ func (t *tally) codexLine(b []byte) bool {
 func (t *tally) sum() *Usage {
 	if t.codex != nil {
 		u := *t.codex
+		u.Context, u.ContextWindow = t.context, t.window
 		return &u
 	}
 	if len(t.order) == 0 {
 		return nil
 	}
-	var u Usage
+	u := Usage{Context: t.context, ContextWindow: t.window}
 	for _, id := range t.order {
 		a := t.answers[id]
 		u.Input += a.Input

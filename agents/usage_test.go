@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -24,7 +25,9 @@ func TestClaudeUsage(t *testing.T) {
 		t.Fatal(err)
 	}
 	cost := 0.25
-	want := &Usage{Input: 1245, Output: 66, CacheRead: 9103, CacheWrite: 871, Cost: &cost}
+	// The context is the last answer's (msg_2): what it read, 42 + 60 +
+	// 5007, and its 9 tokens.
+	want := &Usage{Input: 1245, Output: 66, CacheRead: 9103, CacheWrite: 871, Cost: &cost, Context: 5118}
 	if !u.equal(want) {
 		t.Errorf("usage %+v (cost %v), want %+v (cost 0.25)", u, u.Cost, want)
 	}
@@ -125,9 +128,11 @@ func TestACPUsage(t *testing.T) {
 	rec := func(from, msg string) {
 		st.apply(host.Record{From: from, Msg: json.RawMessage(msg)})
 	}
+	used := 100
 	turn := func(id, usage, cost string) {
+		used += 1000
 		rec(host.FromClient, `{"jsonrpc":"2.0","id":`+id+`,"method":"session/prompt","params":{"sessionId":"s1","prompt":[]}}`)
-		rec(host.FromAgent, `{"jsonrpc":"2.0","method":"session/update","params":{"sessionId":"s1","update":{"sessionUpdate":"usage_update","used":100,"size":200000,"cost":{"amount":`+cost+`,"currency":"USD"}}}}`)
+		rec(host.FromAgent, `{"jsonrpc":"2.0","method":"session/update","params":{"sessionId":"s1","update":{"sessionUpdate":"usage_update","used":`+strconv.Itoa(used)+`,"size":200000,"cost":{"amount":`+cost+`,"currency":"USD"}}}}`)
 		rec(host.FromAgent, `{"jsonrpc":"2.0","id":`+id+`,"result":{"stopReason":"end_turn","usage":`+usage+`}}`)
 	}
 	if st.used() != nil {
@@ -140,7 +145,8 @@ func TestACPUsage(t *testing.T) {
 	st.apply(host.Record{From: host.FromShim, Text: "started"})
 	turn("1", `{"inputTokens":3,"outputTokens":4,"cachedReadTokens":7,"cachedWriteTokens":0,"totalTokens":14}`, "0.25")
 	cost := 1.0
-	if got, want := st.used(), (&Usage{Input: 14, Output: 7, CacheRead: 107, CacheWrite: 5, Cost: &cost}); !got.equal(want) {
+	// The context is what the last usage_update said.
+	if got, want := st.used(), (&Usage{Input: 14, Output: 7, CacheRead: 107, CacheWrite: 5, Cost: &cost, Context: 3100, ContextWindow: 200000}); !got.equal(want) {
 		t.Errorf("usage %+v (cost %v), want %+v (cost 1)", got, *got.Cost, want)
 	}
 }
@@ -165,7 +171,9 @@ func TestCodexUsage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (&Usage{Input: 750, CacheRead: 1300, Output: 38}); !u.equal(want) {
+	// The context is the last turn's tokens where an event gives them,
+	// the window from whichever event said it last.
+	if want := (&Usage{Input: 750, CacheRead: 1300, Output: 38, Context: 1030, ContextWindow: 272000}); !u.equal(want) {
 		t.Errorf("usage %+v, want %+v", u, want)
 	}
 }
@@ -192,7 +200,7 @@ func TestGeminiUsage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (&Usage{Input: 1200 + 500, CacheRead: 400 + 1500, Output: 35 + 9}); !u.equal(want) {
+	if want := (&Usage{Input: 1200 + 500, CacheRead: 400 + 1500, Output: 35 + 9, Context: 2009}); !u.equal(want) {
 		t.Errorf("gemini usage %+v, want %+v", u, want)
 	}
 
@@ -201,7 +209,7 @@ func TestGeminiUsage(t *testing.T) {
 	if err := os.WriteFile(claude, []byte(line), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if u, err := claudeUsage(claude); err != nil || !u.equal(&Usage{Input: 10, Output: 2}) {
+	if u, err := claudeUsage(claude); err != nil || !u.equal(&Usage{Input: 10, Output: 2, Context: 12}) {
 		t.Errorf("claude line naming tokens: %+v, %v", u, err)
 	}
 }

@@ -130,12 +130,17 @@ type Changes struct {
 // sent besides the prompt cache's (Input), tokens answered (Output),
 // tokens read from the prompt cache (CacheRead) and written to it
 // (CacheWrite), and the cost in US dollars when the agent reports one.
+// Context is how many tokens the model's context holds after its last
+// answer (what it read for it and the answer), ContextWindow how many it
+// can hold, where the agent says; a sum of sessions' usage has neither.
 type Usage struct {
-	Input      int64    `json:"input"`
-	Output     int64    `json:"output"`
-	CacheRead  int64    `json:"cacheRead"`
-	CacheWrite int64    `json:"cacheWrite"`
-	Cost       *float64 `json:"cost,omitempty"`
+	Input         int64    `json:"input"`
+	Output        int64    `json:"output"`
+	CacheRead     int64    `json:"cacheRead"`
+	CacheWrite    int64    `json:"cacheWrite"`
+	Cost          *float64 `json:"cost,omitempty"`
+	Context       int64    `json:"context,omitempty"`
+	ContextWindow int64    `json:"contextWindow,omitempty"`
 }
 
 // String says the usage in words: "1200 tokens in, 340 out, 5000 read
@@ -145,7 +150,23 @@ func (u Usage) String() string {
 	if u.Cost != nil {
 		s += fmt.Sprintf(", $%.4f", *u.Cost)
 	}
+	if c := u.ContextText(); c != "" {
+		s += "; context " + c
+	}
 	return s
+}
+
+// ContextText says how full the model's context is: "41.2k of 200k
+// tokens (21%)", "41.2k tokens" when its size is unknown, "" when nothing
+// is known.
+func (u Usage) ContextText() string {
+	switch {
+	case u.Context <= 0:
+		return ""
+	case u.ContextWindow <= 0:
+		return tokenCount(u.Context) + " tokens"
+	}
+	return fmt.Sprintf("%s of %s tokens (%d%%)", tokenCount(u.Context), tokenCount(u.ContextWindow), u.Context*100/u.ContextWindow)
 }
 
 // Budget is a limit on what a session's model uses: tokens (sent, cache
@@ -172,11 +193,18 @@ type BudgetParams struct {
 
 // Short says the usage in a few characters, as the faces' rows show it:
 // the tokens sent (cache reads and writes included) and answered, and the
-// cost where reported: "11.2k in 66 out $0.02".
+// cost where reported, and how full the model's context is where known
+// (its share of the window, or its tokens): "11.2k in 66 out $0.02 ctx 21%".
 func (u Usage) Short() string {
 	t := fmt.Sprintf("%s in %s out", tokenCount(u.Input+u.CacheRead+u.CacheWrite), tokenCount(u.Output))
 	if u.Cost != nil {
 		t += fmt.Sprintf(" $%.2f", *u.Cost)
+	}
+	switch {
+	case u.Context > 0 && u.ContextWindow > 0:
+		t += fmt.Sprintf(" ctx %d%%", u.Context*100/u.ContextWindow)
+	case u.Context > 0:
+		t += " ctx " + tokenCount(u.Context)
 	}
 	return t
 }

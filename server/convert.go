@@ -26,7 +26,8 @@ func wireSession(s agents.Session) protocol.Session {
 	}
 	p.Conversation = s.Conversation
 	if u := s.Usage; u != nil {
-		p.Usage = &protocol.Usage{Input: u.Input, Output: u.Output, CacheRead: u.CacheRead, CacheWrite: u.CacheWrite, Cost: u.Cost}
+		p.Usage = &protocol.Usage{Input: u.Input, Output: u.Output, CacheRead: u.CacheRead, CacheWrite: u.CacheWrite, Cost: u.Cost,
+			Context: u.Context, ContextWindow: u.ContextWindow}
 	}
 	if b := s.Budget; b != nil {
 		p.Budget = &protocol.Budget{Tokens: b.Tokens, Cost: b.Cost, Text: b.String()}

@@ -321,9 +321,12 @@ func TestClaudeAgentACP(t *testing.T) {
 		t.Fatalf("hello.py in the worktree: %q, %v", b, err)
 	}
 	// The turn's response carries the model's token counts, summed.
-	if u, want := idle.Usage, (protocol.Usage{Input: 1203 + 42, Output: 57 + 9, CacheRead: 4096 + 5007, CacheWrite: 811 + 60}); u == nil ||
-		u.Input != want.Input || u.Output != want.Output || u.CacheRead != want.CacheRead || u.CacheWrite != want.CacheWrite {
-		t.Errorf("usage %v, want %v", u, want)
+	// The context is what its last usage_update said: the last answer's
+	// prompt, cached or not, and the answer, of the model's window.
+	if u, want := idle.Usage, (protocol.Usage{Input: 1203 + 42, Output: 57 + 9, CacheRead: 4096 + 5007, CacheWrite: 811 + 60, Context: 42 + 5007 + 60 + 9}); u == nil ||
+		u.Input != want.Input || u.Output != want.Output || u.CacheRead != want.CacheRead || u.CacheWrite != want.CacheWrite ||
+		u.Context != want.Context || u.ContextWindow <= 0 {
+		t.Errorf("usage %+v, want %+v and a window", u, want)
 	} else if u.Cost == nil || *u.Cost <= 0 {
 		t.Errorf("usage %v: no cost, though the agent's usage_update gives one", u)
 	}
@@ -841,8 +844,9 @@ func TestGeminiGate(t *testing.T) {
 					return string(b) == "mine\n"
 				})
 				// What the model used, from Gemini CLI's chat: its two
-				// answers exactly.
-				want := protocol.Usage{Input: 1200 + 60, Output: 30 + 5, CacheRead: 400 + 1500}
+				// answers exactly; its context, the last answer's prompt
+				// and the answer.
+				want := protocol.Usage{Input: 1200 + 60, Output: 30 + 5, CacheRead: 400 + 1500, Context: 60 + 1500 + 5}
 				w.Await(t, fmt.Sprintf("usage %v", want), func() bool {
 					got, _ := w.Session(s.ID)
 					return got.Usage != nil && *got.Usage == want
@@ -943,10 +947,17 @@ func TestCodex(t *testing.T) {
 		t.Fatalf("outside.txt: %q, %v", b, err)
 	}
 	// What the model used, from Codex's rollout: its two answers exactly.
-	wantUsage := protocol.Usage{Input: 700 + 50, Output: 30 + 8, CacheRead: 300 + 1000}
+	// Its context: the last answer's input, cached included, and its
+	// output, of the window Codex gives the model.
+	wantUsage := protocol.Usage{Input: 700 + 50, Output: 30 + 8, CacheRead: 300 + 1000, Context: 50 + 1000 + 8}
 	w.Await(t, fmt.Sprintf("usage %v", wantUsage), func() bool {
 		got, _ := w.Session(s.ID)
-		return got.Usage != nil && *got.Usage == wantUsage
+		if got.Usage == nil || got.Usage.ContextWindow <= 0 {
+			return false
+		}
+		u := *got.Usage
+		u.ContextWindow = 0
+		return u == wantUsage
 	}, func() string {
 		got, _ := w.Session(s.ID)
 		return fmt.Sprintf("usage %+v", got.Usage)
@@ -1069,7 +1080,9 @@ func TestClaudeCodeUsage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := protocol.Usage{Input: 1203 + 42, Output: 57 + 9, CacheRead: 4096 + 5007, CacheWrite: 811 + 60}
+	// Its context: the last answer's prompt, cached or not, and the
+	// answer (the transcript does not say the window).
+	want := protocol.Usage{Input: 1203 + 42, Output: 57 + 9, CacheRead: 4096 + 5007, CacheWrite: 811 + 60, Context: 42 + 5007 + 60 + 9}
 	w.Await(t, fmt.Sprintf("usage %v", want), func() bool {
 		got, _ := w.Session(s.ID)
 		return got.State == protocol.StateIdle && got.Usage != nil && *got.Usage == want
@@ -1092,10 +1105,10 @@ func TestClaudeCodeUsage(t *testing.T) {
 		Usage map[string]any `json:"usage"`
 	}
 	if out := show("--json"); json.Unmarshal(out, &got) != nil ||
-		!reflect.DeepEqual(got.Usage, map[string]any{"input": 1245.0, "output": 66.0, "cacheRead": 9103.0, "cacheWrite": 871.0}) {
+		!reflect.DeepEqual(got.Usage, map[string]any{"input": 1245.0, "output": 66.0, "cacheRead": 9103.0, "cacheWrite": 871.0, "context": 5118.0}) {
 		t.Errorf("show --json: usage %v, want the model's figures summed:\n%s", got.Usage, out)
 	}
-	const words = "1245 tokens in, 66 out, 9103 read from the cache, 871 written to it"
+	const words = "1245 tokens in, 66 out, 9103 read from the cache, 871 written to it; context 5.1k tokens"
 	if out := show(); !strings.Contains(string(out), words) {
 		t.Errorf("show: no usage line with the model's figures:\n%s", out)
 	}

@@ -260,6 +260,8 @@ export interface Usage {
     cacheRead: number;
     cacheWrite: number;
     cost?: number;
+    context?: number;
+    contextWindow?: number;
 }
 
 export interface Budget {

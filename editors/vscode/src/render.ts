@@ -69,13 +69,15 @@ function tokens(n: number): string {
 /**
  * What a session's model used, in a few characters, as the terminal board
  * writes it: the tokens it was sent (cache reads and writes included) and
- * answered, and the cost where the agent reports one; "" before it reported
- * any.
+ * answered, the cost where the agent reports one, and how full the model's
+ * context is where known; "" before it reported any.
  */
 export function usageText(u: Usage | undefined): string {
     if (!u) return "";
     let t = `${tokens(u.input + u.cacheRead + u.cacheWrite)} in ${tokens(u.output)} out`;
     if (u.cost !== undefined && u.cost !== null) t += ` $${u.cost.toFixed(2)}`;
+    if (u.context && u.contextWindow) t += ` ctx ${Math.floor((u.context * 100) / u.contextWindow)}%`;
+    else if (u.context) t += ` ctx ${tokens(u.context)}`;
     return t;
 }
 
@@ -84,6 +86,8 @@ function usageWords(u: Usage | undefined): string {
     if (!u) return "";
     let t = `model used ${u.input + u.cacheRead + u.cacheWrite} tokens in (${u.cacheRead} read from the cache), ${u.output} out`;
     if (u.cost !== undefined && u.cost !== null) t += `, $${u.cost.toFixed(4)}`;
+    if (u.context && u.contextWindow) t += `; context ${u.context} of ${u.contextWindow} tokens`;
+    else if (u.context) t += `; context ${u.context} tokens`;
     return t;
 }
 

@@ -81,8 +81,9 @@ local function tokens(n)
 end
 
 -- What a session's model used, as the terminal board writes it: the tokens
--- it was sent (cache reads and writes included) and answered, and the cost
--- where the agent reports one; '' before it reported any.
+-- it was sent (cache reads and writes included) and answered, the cost
+-- where the agent reports one, and how full the model's context is where
+-- known; '' before it reported any.
 function M.format_usage(u)
   if type(u) ~= 'table' then
     return ''
@@ -90,6 +91,12 @@ function M.format_usage(u)
   local t = string.format('%s in %s out', tokens((u.input or 0) + (u.cacheRead or 0) + (u.cacheWrite or 0)), tokens(u.output or 0))
   if type(u.cost) == 'number' then
     t = t .. string.format(' $%.2f', u.cost)
+  end
+  local ctx, window = tonumber(u.context) or 0, tonumber(u.contextWindow) or 0
+  if ctx > 0 and window > 0 then
+    t = t .. string.format(' ctx %d%%', math.floor(ctx * 100 / window))
+  elseif ctx > 0 then
+    t = t .. ' ctx ' .. tokens(ctx)
   end
   return t
 end

@@ -95,6 +95,12 @@ describe("renderSession", () => {
         assert.match(v.accessibility, /model used 11219 tokens in/);
         const capped = renderSession(session({ state: "waiting", usage: { input: 900, output: 100, cacheRead: 0, cacheWrite: 0 }, budget: { tokens: 2000, text: "2k tokens", spent: 0.5 } }));
         assert.ok(capped.tooltip.includes("budget 2k tokens, 50% used"), capped.tooltip);
+        // How full the model's context is, where the agent says.
+        const full = renderSession(session({ state: "idle", usage: { input: 10, output: 1, cacheRead: 0, cacheWrite: 0, context: 150000, contextWindow: 200000 } }));
+        assert.ok(full.tooltip.includes("usage 10 in 1 out ctx 75%"), full.tooltip);
+        assert.ok(full.tooltip.includes("context 150000 of 200000 tokens"), full.tooltip);
+        const unsized = renderSession(session({ state: "idle", usage: { input: 10, output: 1, cacheRead: 0, cacheWrite: 0, context: 5200 } }));
+        assert.ok(unsized.tooltip.includes("usage 10 in 1 out ctx 5.2k"), unsized.tooltip);
         // No cost reported (Codex, Gemini CLI): the row stays as it was.
         const free = renderSession(session({ state: "idle", usage: { input: 950, output: 12, cacheRead: 0, cacheWrite: 0 } }));
         assert.equal(free.description, "");
