@@ -228,6 +228,13 @@ func (drv terminalDriver) answer(ctx context.Context, s Session, ask Ask, answer
 		}
 		d, err = drv.deliver(ctx, s, text, true)
 		answer = "text: " + clip(oneLine(text), 200)
+	case len(ask.Then) > 0 || ask.Last:
+		// One of several questions: the session waits on the next, or,
+		// after the last, the agent goes on.
+		var next *Ask
+		if d, next, err = drv.answerStep(ctx, s, ask, answer); err == nil && next != nil {
+			return drv.nextQuestion(s, ask, *next, answer, by, d)
+		}
 	default:
 		var keys []string
 		var pr *Prompt

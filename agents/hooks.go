@@ -268,9 +268,10 @@ func (p hookPayload) permission() *Ask {
 }
 
 // question reads Claude Code's AskUserQuestion: the model asks the person
-// to choose. The first question is asked; its options are offered by
-// number (the digit Claude Code's menu picks them with) and label. nil for
-// other tools.
+// to choose. Its questions are asked one after the other, as Claude Code's
+// menu asks them (the first, with the others to follow); the options are
+// offered by number (the digit Claude Code's menu picks them with) and
+// label. nil for other tools.
 func (p hookPayload) question() *Ask {
 	if p.ToolName != "AskUserQuestion" {
 		return nil
@@ -285,19 +286,34 @@ func (p hookPayload) question() *Ask {
 			} `json:"options"`
 		} `json:"questions"`
 	}
-	if json.Unmarshal(p.ToolInput, &in) != nil || len(in.Questions) == 0 || in.Questions[0].Question == "" {
+	if json.Unmarshal(p.ToolInput, &in) != nil || len(in.Questions) == 0 {
 		return nil
 	}
-	q := in.Questions[0]
-	a := &Ask{Kind: WaitQuestion, Tool: p.ToolName, Question: oneLine(q.Question), Subject: oneLine(q.Header), Source: "hook"}
-	for i, o := range q.Options {
-		label := oneLine(o.Label)
-		if d := oneLine(o.Description); d != "" {
-			label += " — " + d
+	var asks []Ask
+	for i, q := range in.Questions {
+		if q.Question == "" {
+			return nil
 		}
-		a.Options = append(a.Options, Option{ID: strconv.Itoa(i + 1), Label: label})
+		a := Ask{Kind: WaitQuestion, Tool: p.ToolName, Question: oneLine(q.Question), Subject: oneLine(q.Header), Source: "hook"}
+		if n := len(in.Questions); n > 1 {
+			a.Subject = strings.TrimSpace(fmt.Sprintf("%s (%d of %d)", a.Subject, i+1, n))
+			a.Last = i == n-1
+		}
+		for j, o := range q.Options {
+			label := oneLine(o.Label)
+			if d := oneLine(o.Description); d != "" {
+				label += " — " + d
+			}
+			a.Options = append(a.Options, Option{ID: strconv.Itoa(j + 1), Label: label})
+		}
+		asks = append(asks, a)
 	}
-	return a
+	first := asks[0]
+	first.Then = asks[1:]
+	if len(first.Then) == 0 {
+		first.Then = nil
+	}
+	return &first
 }
 
 func firstNonEmpty(s ...string) string {

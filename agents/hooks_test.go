@@ -1,6 +1,7 @@
 package agents
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
@@ -84,5 +85,30 @@ func TestDecodeHookBadInput(t *testing.T) {
 		if _, err := decodeHook(tc.kind, []byte(tc.payload)); err == nil {
 			t.Errorf("decodeHook(%q, %q): no error", tc.kind, tc.payload)
 		}
+	}
+}
+
+// TestQuestions reads an AskUserQuestion of two questions: the first is
+// asked, with the second to follow, each saying which of the two it is; a
+// question without its text makes no question at all.
+func TestQuestions(t *testing.T) {
+	in := `{"questions":[{"question":"Which colour?","header":"Colour","options":[{"label":"Red","description":"Warm"},{"label":"Blue"}]},` +
+		`{"question":"Which size?","header":"Size","options":[{"label":"Small"},{"label":"Large"}]}]}`
+	a := hookPayload{ToolName: "AskUserQuestion", ToolInput: json.RawMessage(in)}.question()
+	if a == nil || a.Question != "Which colour?" || a.Subject != "Colour (1 of 2)" || a.Last || len(a.Options) != 2 || a.Options[0].Label != "Red — Warm" {
+		t.Fatalf("first question: %+v", a)
+	}
+	if len(a.Then) != 1 || a.Then[0].Question != "Which size?" || a.Then[0].Subject != "Size (2 of 2)" || !a.Then[0].Last || a.Then[0].Options[1].ID != "2" {
+		t.Fatalf("the question to follow: %+v", a.Then)
+	}
+	one := hookPayload{ToolName: "AskUserQuestion", ToolInput: json.RawMessage(`{"questions":[{"question":"Which colour?","header":"Colour","options":[{"label":"Red"}]}]}`)}.question()
+	if one == nil || one.Subject != "Colour" || one.Last || one.Then != nil {
+		t.Fatalf("a single question: %+v", one)
+	}
+	if q := (hookPayload{ToolName: "AskUserQuestion", ToolInput: json.RawMessage(`{"questions":[{"question":"A?"},{"header":"B"}]}`)}).question(); q != nil {
+		t.Errorf("a question without its text: %+v", q)
+	}
+	if k := submitKey("Review your answers\n❯ 1. Submit answers\n  2. Cancel"); k != "1" {
+		t.Errorf("submit key %q, want 1", k)
 	}
 }

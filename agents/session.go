@@ -118,6 +118,12 @@ type Ask struct {
 	Subject  string
 	Options  []Option
 	Source   string // hook, screen, acp
+	// Then are the questions asked after this one in the same call (Claude
+	// Code's AskUserQuestion with several), each waited on in its turn.
+	Then []Ask `json:",omitempty"`
+	// Last marks the last question of a call that asked several: its
+	// answer is followed by the agent's confirmation of them all.
+	Last bool `json:",omitempty"`
 }
 
 // Option is one answer a waiting session offers.
@@ -140,6 +146,7 @@ func (s *Session) clone() Session {
 	if s.Ask != nil {
 		a := *s.Ask
 		a.Options = append([]Option(nil), s.Ask.Options...)
+		a.Then = append([]Ask(nil), s.Ask.Then...)
 		c.Ask = &a
 	}
 	if s.ExitCode != nil {

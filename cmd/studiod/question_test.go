@@ -123,3 +123,84 @@ func TestClaudeCodeAskUserQuestion(t *testing.T) {
 	}
 	chosen("Blue")
 }
+
+// askTwo is an AskUserQuestion call with two questions.
+var askTwo = map[string]any{"questions": []map[string]any{
+	askColour["questions"].([]map[string]any)[0],
+	{
+		"question": "Which size should it be?", "header": "Size", "multiSelect": false,
+		"options": []map[string]string{
+			{"label": "Small", "description": "Fits a toolbar"},
+			{"label": "Large", "description": "Fills the card"},
+		},
+	},
+}}
+
+// TestClaudeCodeQuestions: the real Claude Code (the pinned version and the
+// one npm installs on Node 20) asks two questions in one AskUserQuestion.
+// The session waits on the first, then, answered, on the second (each
+// saying which of the two it is), and once that is answered the model gets
+// both answers: the person is not left at Claude Code's review of them.
+func TestClaudeCodeQuestions(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ version, bin string }{
+		{"pinned", fakemodel.AgentsBin(t, "claude")},
+		{"node20", fakemodel.Node20Bin(t, "claude")},
+	} {
+		t.Run(tc.version, func(t *testing.T) {
+			home := newHome(t)
+			repo := gittest.NewRepo(t, map[string]string{"README.md": "hello\n"})
+			fm := fakemodel.New(fakemodel.Script{Turns: []fakemodel.Turn{
+				{UserContains: "pick a colour", Text: "Let me ask.", Tool: fakemodel.Call("AskUserQuestion", askTwo)},
+				{AfterToolResult: true, Text: "Noted."},
+			}})
+			defer fm.Close()
+			const key = "sk-ant-fake-0123456789abcdefghijklmnop"
+			d := startDaemonEnv(t, home, claudeEnv(t, tc.bin, key, repo, fm.URL())...)
+			c, w := d.watch()
+			s, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: "ask", Agent: "claude", Prompt: "pick a colour and a size"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := w.AwaitState(t, s.ID, protocol.StateWaiting)
+			if wa := got.Waiting; wa == nil || wa.Question != "Which colour should the button be?" || wa.Subject != "Colour (1 of 2)" || len(wa.Options) != 3 {
+				t.Fatalf("waiting: %+v, want the first question, 1 of 2, with its three options", wa)
+			}
+			answer := exec.Command("studiod", "answer", "ask", "Green")
+			answer.Dir, answer.Env = repo, append(os.Environ(), "STUDIOD_HOME="+home)
+			if out, err := answer.CombinedOutput(); err != nil {
+				t.Fatalf("studiod answer ask Green: %v\n%s", err, out)
+			}
+			w.Await(t, "the second question", func() bool {
+				got, _ := w.Session(s.ID)
+				return got.State == protocol.StateWaiting && got.Waiting != nil && got.Waiting.Question == "Which size should it be?"
+			})
+			got, _ = w.Session(s.ID)
+			if wa := got.Waiting; wa.Subject != "Size (2 of 2)" || len(wa.Options) != 2 || wa.Options[1].Label != "Large — Fills the card" {
+				t.Fatalf("waiting: %+v, want the second question, 2 of 2, with its two options", wa)
+			}
+			// A choice of the first question is not one of the second's.
+			bad := exec.Command("studiod", "answer", "ask", "Blue")
+			bad.Dir, bad.Env = repo, append(os.Environ(), "STUDIOD_HOME="+home)
+			if out, err := bad.CombinedOutput(); err == nil || !strings.Contains(string(out), "choose 1 (Small) or 2 (Large)") {
+				t.Errorf("studiod answer ask Blue: %v\n%s\nwant a refusal naming the second question's choices", err, out)
+			}
+			if _, err := c.Answer(t.Context(), protocol.AnswerParams{SessionRef: protocol.SessionRef{Session: s.ID}, Answer: "1"}); err != nil {
+				t.Fatalf("answer 1: %v", err)
+			}
+			ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+			defer cancel()
+			if _, err := fm.Wait(ctx, func(r *fakemodel.Request) bool {
+				for _, res := range r.LastToolResults() {
+					if strings.Contains(res.Output, `="Green"`) && strings.Contains(res.Output, `="Small"`) {
+						return true
+					}
+				}
+				return false
+			}); err != nil {
+				t.Fatalf("the model never got both answers: %v", err)
+			}
+			w.AwaitState(t, s.ID, protocol.StateIdle)
+		})
+	}
+}

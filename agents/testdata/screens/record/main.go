@@ -416,6 +416,18 @@ var askColour = map[string]any{"questions": []map[string]any{{
 	},
 }}}
 
+// askTwo is an AskUserQuestion call with two questions.
+var askTwo = map[string]any{"questions": []map[string]any{
+	askColour["questions"].([]map[string]any)[0],
+	{
+		"question": "Which size should it be?", "header": "Size", "multiSelect": false,
+		"options": []map[string]string{
+			{"label": "Small", "description": "Fits a toolbar"},
+			{"label": "Large", "description": "Fills the card"},
+		},
+	},
+}}
+
 func noScript(*env) fakemodel.Script { return fakemodel.Script{} }
 
 var scenarios = map[string]scenario{
@@ -426,6 +438,9 @@ var scenarios = map[string]scenario{
 	})},
 	"claude-ask": {wait: "Enter to select", setup: claude(true, func(e *env) fakemodel.Script {
 		return twoCalls("Go:", fakemodel.Call("AskUserQuestion", askColour), fakemodel.Call("AskUserQuestion", askColour))
+	})},
+	"claude-ask2": {wait: "Enter to select", setup: claude(true, func(e *env) fakemodel.Script {
+		return twoCalls("Go:", fakemodel.Call("AskUserQuestion", askTwo), fakemodel.Call("AskUserQuestion", askTwo))
 	})},
 	"claude-bash": {wait: "Do you want to proceed?", setup: claude(true, func(e *env) fakemodel.Script {
 		return twoCalls("Go:", fakemodel.Call("Bash", map[string]string{"command": "printf 1 > one.txt", "description": "Write one.txt"}),
