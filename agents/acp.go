@@ -44,6 +44,7 @@ type acpConn struct {
 	inflight int // prompts taken from the queue and not answered yet
 	st       *acpState
 	waiters  map[string]chan acp.RequestPermissionOutcome // by tool call id
+	elicitCh chan acp.UnstableCreateElicitationResponse   // answers to the agent's forms, in order
 	queue    []string                                     // prompts waiting for their turn
 	opening  bool                                         // a session is being opened
 	changed  chan struct{}
@@ -230,13 +231,16 @@ func (d *acpConn) replayFrom(rd io.Reader) error {
 func (d *acpConn) resumeOpen() {
 	d.mu.Lock()
 	perms := append([]acpPerm(nil), d.st.perms...)
-	d.mu.Unlock()
 	var raws [][]byte
+	for _, e := range d.st.elicits {
+		raws = append(raws, append(append([]byte(nil), e.raw...), '\n'))
+	}
+	d.mu.Unlock()
 	for _, p := range perms {
 		d.gatePerm(d.m.ctx, p)
 		raws = append(raws, append(append([]byte(nil), p.raw...), '\n'))
 	}
-	if len(perms) > 0 {
+	if len(raws) > 0 {
 		d.publish()
 	}
 	for _, r := range raws {
@@ -251,7 +255,7 @@ func (d *acpConn) runTurns(ctx context.Context) {
 		ready := d.wait(ctx, func() bool {
 			st := d.st
 			return st.exited || len(d.queue) > 0 && !d.opening && st.sessionID != "" && st.turn == "" &&
-				len(st.perms) == 0 && !st.authNeeded
+				len(st.perms) == 0 && len(st.elicits) == 0 && !st.authNeeded
 		})
 		d.mu.Lock()
 		if !ready || d.st.exited {
@@ -285,7 +289,7 @@ var acpOpenTimeout = 2 * time.Minute
 // sent before, and whether it has to wait for a running turn.
 func (d *acpConn) enqueue(text string) (before int, busy bool) {
 	d.mu.Lock()
-	busy = d.st.turn != "" || len(d.queue) > 0 || len(d.st.perms) > 0
+	busy = d.st.turn != "" || len(d.queue) > 0 || len(d.st.perms) > 0 || len(d.st.elicits) > 0
 	before = d.st.prompts + len(d.queue)
 	d.queue = append(d.queue, text)
 	d.signal()
@@ -337,7 +341,7 @@ func (d *acpConn) open(ctx context.Context, resume string, progress Progress) er
 	// capability: the agent runs its commands itself.
 	init, err := d.conn.Initialize(ctx, acp.InitializeRequest{
 		ProtocolVersion:    acp.ProtocolVersionNumber,
-		ClientCapabilities: acp.ClientCapabilities{Fs: acpFileCaps},
+		ClientCapabilities: acp.ClientCapabilities{Fs: acpFileCaps, Elicitation: acpElicitCaps},
 		ClientInfo:         &acp.Implementation{Name: "studiod", Version: "1"},
 	})
 	if err != nil {

@@ -140,11 +140,13 @@ func (d *acpConn) cancel(ctx context.Context) {
 	d.mu.Lock()
 	turn, sid := d.st.turn != "", d.st.sessionID
 	perms := append([]acpPerm(nil), d.st.perms...)
+	forms := len(d.st.elicits)
 	d.queue = nil
 	d.mu.Unlock()
-	if !turn && len(perms) == 0 {
+	if !turn && len(perms) == 0 && forms == 0 {
 		return
 	}
+	d.cancelElicits(forms)
 	if turn {
 		if err := d.conn.Cancel(ctx, acp.CancelNotification{SessionId: acp.SessionId(sid)}); err != nil {
 			d.log.Debug("cancel", "err", err)

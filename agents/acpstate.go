@@ -89,6 +89,7 @@ type acpState struct {
 	// agent has reacted to (a message after it): a prompt taken.
 	prompts, confirmed int
 	perms              []acpPerm
+	elicits            []acpElicit // open forms, oldest first
 	authNeeded         bool
 	authErr            string
 	stop               string // the last turn's stop reason
@@ -205,6 +206,12 @@ func (st *acpState) apply(rec host.Record) (act *activity) {
 					break
 				}
 			}
+			for i, e := range st.elicits {
+				if e.key == m.key() {
+					st.elicits = append(st.elicits[:i:i], st.elicits[i+1:]...)
+					break
+				}
+			}
 		}
 		return nil
 	}
@@ -221,6 +228,12 @@ func (st *acpState) apply(rec host.Record) (act *activity) {
 		delete(st.requests, m.key())
 		st.response(req, m)
 	case m.isRequest():
+		if m.Method == acp.ClientMethodElicitationCreate {
+			if e, ok := parseElicit(m.key(), rec.Msg, m.Params); ok {
+				st.elicits = append(st.elicits, e)
+			}
+			return nil
+		}
 		if m.Method == acp.ClientMethodSessionRequestPermission {
 			var p acp.RequestPermissionRequest
 			if json.Unmarshal(m.Params, &p) == nil {
@@ -505,6 +518,9 @@ func (st *acpState) status(agent string) (state vocab.State, detail string, ask 
 	switch {
 	case len(open) > 0:
 		a := st.ask(open[0])
+		return Waiting, a.Question, a, true
+	case len(st.elicits) > 0:
+		a := st.elicits[0].ask()
 		return Waiting, a.Question, a, true
 	case st.authNeeded:
 		a := &Ask{Kind: WaitLogin, Source: "acp", Options: st.authMethods(),

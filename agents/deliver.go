@@ -168,7 +168,7 @@ func (m *Manager) Answer(ctx context.Context, ref Ref, answer, text, by string) 
 	}
 	if o, ok := choose(*s.Ask, cmp.Or(answer, text)); ok {
 		answer, text = o.ID, ""
-	} else if choices := choiceLabels(*s.Ask); choices != "" {
+	} else if choices := choiceLabels(*s.Ask); choices != "" && !offersKind(*s.Ask, answer) {
 		return s, Delivery{}, invalidf("answer %q: %s asks %q; choose %s", cmp.Or(answer, text), s.Name, s.Ask.Question, choices)
 	}
 	if sv := m.supervisorOf(s.ID); sv != nil {
@@ -177,6 +177,17 @@ func (m *Manager) Answer(ctx context.Context, ref Ref, answer, text, by string) 
 		sv.mu.Unlock()
 	}
 	return m.driverOf(s).answer(ctx, s, *s.Ask, answer, text, by)
+}
+
+// offersKind reports whether ask offers an option of the answer kind
+// answer (a question that can be declined offers reject).
+func offersKind(ask Ask, answer string) bool {
+	for _, o := range ask.Options {
+		if answer != "" && o.Kind == answer {
+			return true
+		}
+	}
+	return false
 }
 
 // choiceLabels lists a question's choices for a person: "1 (Red), 2
@@ -420,6 +431,9 @@ var errNoConversation = errors.New("no conversation recorded")
 // one of the options the agent offered.
 func (drv acpDriver) answer(ctx context.Context, s Session, ask Ask, answer, text, by string) (Session, Delivery, error) {
 	m := drv.m
+	if ask.Tool == "elicitation" {
+		return drv.answerForm(ctx, s, ask, answer, text, by)
+	}
 	if text != "" {
 		var ids []string
 		for _, o := range ask.Options {

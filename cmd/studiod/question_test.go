@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"strings"
@@ -203,4 +204,102 @@ func TestClaudeCodeQuestions(t *testing.T) {
 			w.AwaitState(t, s.ID, protocol.StateIdle)
 		})
 	}
+}
+
+// TestClaudeAgentACPQuestions: the real claude-agent-acp asks
+// AskUserQuestion's two questions as an ACP form (studiod offers form
+// elicitation). The session waits on each field in turn, with its options;
+// a choice of the wrong question is refused; once both are answered the
+// form is accepted and the model gets both answers. Asked again, reject
+// declines the form and the turn goes on.
+func TestClaudeAgentACPQuestions(t *testing.T) {
+	t.Parallel()
+	bin := fakemodel.AgentsBin(t, "claude-agent-acp")
+	home := newHome(t)
+	repo := gittest.NewRepo(t, map[string]string{"README.md": "hello\n"})
+	fm := fakemodel.New(fakemodel.Script{Turns: []fakemodel.Turn{
+		{UserContains: "pick a colour", Text: "Let me ask.", Tool: fakemodel.Call("AskUserQuestion", askTwo)},
+		{UserContains: "once more", Text: "Asking again.", Tool: fakemodel.Call("AskUserQuestion", askTwo)},
+		{AfterToolResult: true, Repeat: true, Text: "Noted."},
+	}})
+	defer fm.Close()
+	const key = "sk-ant-fake-0123456789abcdefghijklmnop"
+	d := startDaemonEnv(t, home,
+		"PATH="+bin+":"+os.Getenv("PATH"), "HOME="+claudeHome(t, key, repo),
+		"ANTHROPIC_BASE_URL="+fm.URL(), "ANTHROPIC_API_KEY="+key, "IS_SANDBOX=1",
+		"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1", "DISABLE_AUTOUPDATER=1")
+	c, w := d.watch()
+	s, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: "ask", Agent: "claude-acp", Prompt: "pick a colour and a size"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitingOn := func(question string) protocol.Waiting {
+		t.Helper()
+		var got protocol.Session
+		w.Await(t, "waiting on "+question, func() bool {
+			got, _ = w.Session(s.ID)
+			return got.State == protocol.StateWaiting && got.Waiting != nil && got.Waiting.Question == question
+		}, func() string { return fmt.Sprintf("%s %+v", got.State, got.Waiting) })
+		return *got.Waiting
+	}
+	first := waitingOn("Which colour should the button be?")
+	if first.Kind != protocol.WaitQuestion || first.Source != "acp" || first.Subject != "Colour (1 of 2)" ||
+		len(first.Options) != 4 || first.Options[1].Label != "Green — Calm" || first.Options[3].Kind != protocol.AnswerReject {
+		t.Fatalf("waiting: %+v, want the first field, 1 of 2, with its three options and reject", first)
+	}
+	answer := exec.Command("studiod", "answer", "ask", "green")
+	answer.Dir, answer.Env = repo, append(os.Environ(), "STUDIOD_HOME="+home)
+	if out, err := answer.CombinedOutput(); err != nil {
+		t.Fatalf("studiod answer ask green: %v\n%s", err, out)
+	}
+	second := waitingOn("Which size should it be?")
+	if second.Subject != "Size (2 of 2)" || len(second.Options) != 3 {
+		t.Fatalf("waiting: %+v, want the second field, 2 of 2", second)
+	}
+	bad := exec.Command("studiod", "answer", "ask", "Blue")
+	bad.Dir, bad.Env = repo, append(os.Environ(), "STUDIOD_HOME="+home)
+	if out, err := bad.CombinedOutput(); err == nil || !strings.Contains(string(out), "choose 1 (Small) or 2 (Large)") {
+		t.Errorf("studiod answer ask Blue: %v\n%s\nwant a refusal naming the second field's choices", err, out)
+	}
+	if res, err := c.Answer(t.Context(), protocol.AnswerParams{SessionRef: protocol.SessionRef{Session: s.ID}, Answer: "2"}); err != nil || !res.Delivery.Confirmed {
+		t.Fatalf("answer 2: %+v, %v", res, err)
+	}
+	answered := func(want ...string) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+		defer cancel()
+		if _, err := fm.Wait(ctx, func(r *fakemodel.Request) bool {
+			for _, res := range r.LastToolResults() {
+				all := true
+				for _, w := range want {
+					all = all && strings.Contains(res.Output, w)
+				}
+				if all {
+					return true
+				}
+			}
+			return false
+		}); err != nil {
+			t.Fatalf("the model never got a tool result with %q: %v", want, err)
+		}
+	}
+	answered(`="Green"`, `="Large"`)
+	w.AwaitState(t, s.ID, protocol.StateIdle)
+
+	if _, err := c.Send(t.Context(), protocol.SendParams{SessionRef: protocol.SessionRef{Session: s.ID}, Text: "once more"}); err != nil {
+		t.Fatal(err)
+	}
+	before := len(w.States(s.ID))
+	w.Await(t, "waiting on the question again", func() bool {
+		st := w.States(s.ID)
+		return len(st) > before && st[len(st)-1] == protocol.StateWaiting
+	})
+	waitingOn("Which colour should the button be?")
+	if _, err := c.Answer(t.Context(), protocol.AnswerParams{SessionRef: protocol.SessionRef{Session: s.ID}, Answer: protocol.AnswerReject}); err != nil {
+		t.Fatalf("answer reject: %v", err)
+	}
+	w.Await(t, "idle after the declined form", func() bool {
+		st := w.States(s.ID)
+		return len(st) > before && st[len(st)-1] == protocol.StateIdle
+	})
 }
