@@ -40,7 +40,14 @@ func (drv terminalDriver) begin(ctx context.Context, sv *supervisor, s Session, 
 	return s, "", nil
 }
 
-func (terminalDriver) supervise(sv *supervisor, s Session, p Profile) {}
+// supervise: an agent given a prompt as it starts is working until its
+// screen shows the prompt taken, when its kind has a mark for that: the
+// silence of an agent still starting is not the silence of one done.
+func (terminalDriver) supervise(sv *supervisor, s Session, p Profile) {
+	if _, marked := showsTaken(p.Screen, nil); marked && s.Prompt != "" && s.State == Working {
+		sv.untaken = true
+	}
+}
 
 func (terminalDriver) follow(ctx context.Context, sv *supervisor) {
 	if !sv.fresh {
