@@ -26,7 +26,10 @@ type supervisor struct {
 	started   time.Time
 	fresh     bool   // spawned by this daemon just now: an early failure rolls back
 	kind      string // the profile's hook kind: which built-in prompts its screen shows
-	done      chan struct{}
+	// usageDB is the opencode database the session's usage is read from
+	// (opencode.go); "" for other agents.
+	usageDB string
+	done    chan struct{}
 	// acp is an ACP session's connection to its agent (acpDriver);
 	// nil for a terminal agent.
 	acp *acpConn
@@ -389,6 +392,15 @@ func (sv *supervisor) settle() {
 		}
 		return true
 	})
+	sv.readUsage()
+}
+
+// readUsage records the usage the agent's own records hold, for an agent
+// that reports it in no hook (opencode).
+func (sv *supervisor) readUsage() {
+	if sv.usageDB != "" {
+		sv.m.readOpencode(sv.m.ctx, sv.id, sv.usageDB)
+	}
 }
 
 // finish records the agent's end.
@@ -403,6 +415,7 @@ func (sv *supervisor) finish(ctx context.Context) {
 	tail := lastLine(sv.tail)
 	answered := sv.answered
 	sv.mu.Unlock()
+	sv.readUsage() // its last answer's
 	note, opened := sv.drv.ending(sv)
 	if note != "" {
 		tail = note

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -8,6 +10,7 @@ import (
 
 	"github.com/studiod/studiod/internal/fakemodel"
 	"github.com/studiod/studiod/internal/gittest"
+	"github.com/studiod/studiod/internal/studiotest"
 	"github.com/studiod/studiod/protocol"
 )
 
@@ -74,4 +77,33 @@ func TestOpencodeStarting(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.AwaitState(t, s.ID, protocol.StateStopped, protocol.StateExited)
+}
+
+// opencodeUsage is what the scripted model reports for the two answers of
+// the opencode tests' first turn.
+var opencodeUsage = [2]fakemodel.Usage{{Input: 1200, Output: 30, CacheRead: 400}, {Input: 60, Output: 5, CacheRead: 1500}}
+
+// awaitOpencodeUsage waits until session id shows the usage of the two
+// answers, as opencode records them: their tokens, and their cost at
+// opencodeEnv's prices (US dollars per million tokens: input 3, output 15,
+// cache read 0.3), to within rounding.
+func awaitOpencodeUsage(t *testing.T, w *studiotest.Watch, id string) {
+	t.Helper()
+	want := protocol.Usage{Input: 1200 + 60, Output: 30 + 5, CacheRead: 400 + 1500}
+	const cost = (1260*3 + 35*15 + 1900*0.3) / 1e6
+	w.Await(t, fmt.Sprintf("usage %+v, $%g", want, cost), func() bool {
+		got, _ := w.Session(id)
+		if got.Usage == nil || got.Usage.Cost == nil || math.Abs(*got.Usage.Cost-cost) > 1e-12 {
+			return false
+		}
+		u := *got.Usage
+		u.Cost = nil
+		return u == want
+	}, func() string {
+		got, _ := w.Session(id)
+		if got.Usage != nil && got.Usage.Cost != nil {
+			return fmt.Sprintf("%s, usage %+v, $%g", got.State, *got.Usage, *got.Usage.Cost)
+		}
+		return fmt.Sprintf("%s, usage %+v", got.State, got.Usage)
+	})
 }
