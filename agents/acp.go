@@ -29,14 +29,21 @@ type acpConn struct {
 	proc                      host.Proc
 	profile                   Profile
 	log                       *slog.Logger
+	// usageDB is the opencode database the session's usage is read from
+	// (opencode.go); "" for other agents.
+	usageDB string
 
 	conn *acp.ClientSideConnection
 	feed *io.PipeWriter // the agent's messages, to the SDK
 	out  *shimWriter
 
 	// pubMu serializes publish, so that the last state computed is the
-	// last stored. Lock order: pubMu, mu.
+	// last stored; it guards reported and fromDB. Lock order: pubMu, mu.
 	pubMu sync.Mutex
+	// reported is the usage the protocol said when usageDB was last read;
+	// fromDB says that read had the usage.
+	reported *Usage
+	fromDB   bool
 
 	// mu guards the fields below; changed is closed (and replaced) at
 	// every change of them.
@@ -53,8 +60,8 @@ type acpConn struct {
 func newACPConn(m *Manager, s Session, p Profile) *acpConn {
 	return &acpConn{
 		m: m, id: s.ID, name: s.Name, agent: s.Agent, proc: m.proc(s.ID), worktree: s.Worktree, profile: p,
-		log: m.log.With("session", s.Name, "acp", true),
-		st:  newACPState(s.Worktree), waiters: map[string]chan acp.RequestPermissionOutcome{},
+		log: m.log.With("session", s.Name, "acp", true), usageDB: opencodeUsageDB(s, p),
+		st: newACPState(s.Worktree), waiters: map[string]chan acp.RequestPermissionOutcome{},
 		changed: make(chan struct{}),
 	}
 }
@@ -154,6 +161,17 @@ func (d *acpConn) publish() {
 	conv := d.st.sessionID
 	usage := d.st.used()
 	d.mu.Unlock()
+	if d.usageDB != "" && usage != nil {
+		// opencode's database has every answer's figures, where its
+		// responses have the turn's last: read it when they report.
+		if !usage.equal(d.reported) {
+			d.reported = usage
+			d.fromDB = d.m.readOpencode(d.m.ctx, d.id, d.usageDB)
+		}
+		if d.fromDB {
+			usage = nil
+		}
+	}
 	d.m.update(d.id, func(s *Session) bool {
 		changed := false
 		if conv != "" && s.Conversation != conv {

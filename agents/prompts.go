@@ -256,6 +256,25 @@ var builtinPrompts = []promptDef{
 	},
 }
 
+// takenMarks are rows an agent's screen shows once it has taken a prompt
+// and begun a turn, by the agent's screen kind. opencode heads each answer
+// with "▣  Build · <model>" as its turn starts; until then a prompt given
+// on its command line sits in its input box, while it starts (which can
+// take a minute, silently), and no such row shows.
+var takenMarks = map[string]*regexp.Regexp{
+	"opencode": regexp.MustCompile(`^▣\s+\S`),
+}
+
+// showsTaken reports whether the screen of an agent of kind agent shows
+// that it has taken a prompt; ok is false when its kind has no such mark.
+func showsTaken(agent string, screen []string) (taken, ok bool) {
+	re := takenMarks[agent]
+	if re == nil {
+		return false, false
+	}
+	return slices.ContainsFunc(screen, func(r string) bool { return re.MatchString(cleanRow(r)) }), true
+}
+
 var (
 	claudePermissionKeys = map[string][]string{AnswerAllow: {"1"}, AnswerAlways: {"2"}, AnswerReject: {keyEsc}}
 	// Gemini CLI offers "Allow for this session" only in some folders

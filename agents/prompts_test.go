@@ -218,3 +218,33 @@ func TestBuiltinPrompts(t *testing.T) {
 		}
 	}
 }
+
+// TestShowsTaken: opencode's screen shows a prompt taken by the header of
+// the answer it starts, not by the prompt waiting in its input box as it
+// starts up.
+func TestShowsTaken(t *testing.T) {
+	starting := readScreen(t, "opencode-home")
+	for i, r := range starting {
+		if strings.Contains(r, "Ask anything") {
+			starting[i] = "                       ┃  Create hello.py"
+		}
+	}
+	tests := []struct {
+		name, agent string
+		screen      []string
+		taken, ok   bool
+	}{
+		{"home", "opencode", readScreen(t, "opencode-home"), false, true},
+		{"starting with a prompt", "opencode", starting, false, true},
+		{"asking", "opencode", readScreen(t, "opencode-permission"), true, true},
+		{"done", "opencode", readScreen(t, "opencode-idle"), true, true},
+		{"no mark for claude", "claude", readScreen(t, "claude-idle"), false, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if taken, ok := showsTaken(tt.agent, tt.screen); taken != tt.taken || ok != tt.ok {
+				t.Errorf("showsTaken = %v, %v; want %v, %v", taken, ok, tt.taken, tt.ok)
+			}
+		})
+	}
+}

@@ -26,7 +26,10 @@ type supervisor struct {
 	started   time.Time
 	fresh     bool   // spawned by this daemon just now: an early failure rolls back
 	kind      string // the profile's hook kind: which built-in prompts its screen shows
-	done      chan struct{}
+	// usageDB is the opencode database the session's usage is read from
+	// (opencode.go); "" for other agents.
+	usageDB string
+	done    chan struct{}
 	// acp is an ACP session's connection to its agent (acpDriver);
 	// nil for a terminal agent.
 	acp *acpConn
@@ -45,6 +48,10 @@ type supervisor struct {
 	// hook has confirmed: the screen and the silence decide it until one
 	// does (an agent back at its input after a refusal reports nothing).
 	guessed bool
+	// untaken: the agent was given a prompt that its screen has not yet
+	// shown taken (takenMarks): it is still starting, however long it
+	// stays silent, and silence does not make it idle.
+	untaken bool
 	stopReq bool   // an exit now means "stopped"
 	tail    []byte // last output, for the agent's last words without a screen
 	idle    *time.Timer
@@ -273,28 +280,29 @@ func (sv *supervisor) rearm() {
 
 // screenPrompt reads the agent's screen, as its terminal shows it, for a
 // question it waits on: one of the built-in prompts of its kind, or one of
-// the profile's waiting patterns. ok is false when the screen cannot be
-// read.
-func (sv *supervisor) screenPrompt() (ask *Ask, ok bool) {
+// the profile's waiting patterns. taken says the screen shows a prompt
+// taken (showsTaken). ok is false when the screen cannot be read.
+func (sv *supervisor) screenPrompt() (ask *Ask, taken, ok bool) {
 	ctx, cancel := context.WithTimeout(sv.m.ctx, 5*time.Second)
 	defer cancel()
 	scr, err := sv.proc.Screen(ctx)
 	if err != nil {
-		return nil, false
+		return nil, false, false
 	}
+	taken, _ = showsTaken(sv.kind, scr.Rows)
 	if p, found := matchPrompt(sv.kind, scr.Rows); found {
-		return &Ask{Kind: p.Kind, Question: p.Question, Subject: p.Subject, Source: "screen"}, true
+		return &Ask{Kind: p.Kind, Question: p.Question, Subject: p.Subject, Source: "screen"}, taken, true
 	}
 	// A profile's patterns look where a question waits: the cursor's row,
 	// not the transcript above, which may hold questions answered long ago.
 	for _, row := range nearCursor(scr) {
 		for _, re := range sv.patterns {
 			if re.MatchString(row) {
-				return &Ask{Kind: WaitQuestion, Question: strings.TrimSpace(row), Source: "screen"}, true
+				return &Ask{Kind: WaitQuestion, Question: strings.TrimSpace(row), Source: "screen"}, taken, true
 			}
 		}
 	}
-	return nil, true
+	return nil, taken, true
 }
 
 // nearCursor returns the row a question waits on: the cursor's, or when
@@ -311,19 +319,19 @@ func nearCursor(scr host.Screen) []string {
 // settle runs once the agent's output settles (lookAfter) and again when
 // the terminal has been silent for idleAfter. A question on its screen
 // means waiting; none means working again after a question or idling, or,
-// silent for idleAfter, idle. Agents that report their own state decide it
-// themselves.
+// silent for idleAfter, idle, unless the agent has yet to take the prompt
+// it was given. Agents that report their own state decide it themselves.
 func (sv *supervisor) settle() {
 	sv.settleMu.Lock()
 	defer sv.settleMu.Unlock()
 	sv.mu.Lock()
-	hooked, hinted, guessed, silent := sv.hooked, sv.hinted, sv.guessed, time.Since(sv.last)
+	hooked, hinted, guessed, untaken, silent := sv.hooked, sv.hinted, sv.guessed, sv.untaken, time.Since(sv.last)
 	sv.unread = time.Time{}
 	sv.mu.Unlock()
 	if hooked && !guessed {
 		return
 	}
-	ask, ok := sv.screenPrompt()
+	ask, taken, ok := sv.screenPrompt()
 	if !ok {
 		// The screen could not be read (a busy machine, a shim slow to
 		// answer): look again, or a prompt already drawn is never seen.
@@ -334,7 +342,12 @@ func (sv *supervisor) settle() {
 		sv.mu.Unlock()
 		return
 	}
-	idle := silent >= sv.idleAfter
+	if untaken && taken {
+		sv.mu.Lock()
+		sv.untaken, untaken = false, false
+		sv.mu.Unlock()
+	}
+	idle := silent >= sv.idleAfter && !untaken
 	decided := false
 	defer func() {
 		// Once the screen or the silence has decided, the guess is over;
@@ -379,6 +392,15 @@ func (sv *supervisor) settle() {
 		}
 		return true
 	})
+	sv.readUsage()
+}
+
+// readUsage records the usage the agent's own records hold, for an agent
+// that reports it in no hook (opencode).
+func (sv *supervisor) readUsage() {
+	if sv.usageDB != "" {
+		sv.m.readOpencode(sv.m.ctx, sv.id, sv.usageDB)
+	}
 }
 
 // finish records the agent's end.
@@ -393,6 +415,7 @@ func (sv *supervisor) finish(ctx context.Context) {
 	tail := lastLine(sv.tail)
 	answered := sv.answered
 	sv.mu.Unlock()
+	sv.readUsage() // its last answer's
 	note, opened := sv.drv.ending(sv)
 	if note != "" {
 		tail = note

@@ -40,7 +40,16 @@ func (drv terminalDriver) begin(ctx context.Context, sv *supervisor, s Session, 
 	return s, "", nil
 }
 
-func (terminalDriver) supervise(sv *supervisor, s Session, p Profile) {}
+// supervise: an agent given a prompt as it starts is working until its
+// screen shows the prompt taken, when its kind has a mark for that: the
+// silence of an agent still starting is not the silence of one done.
+// opencode's usage is read from its database each time its screen is.
+func (terminalDriver) supervise(sv *supervisor, s Session, p Profile) {
+	sv.usageDB = opencodeUsageDB(s, p)
+	if _, marked := showsTaken(p.Screen, nil); marked && s.Prompt != "" && s.State == Working {
+		sv.untaken = true
+	}
+}
 
 func (terminalDriver) follow(ctx context.Context, sv *supervisor) {
 	if !sv.fresh {

@@ -582,7 +582,8 @@ func TestHookDaemonDown(t *testing.T) {
 // TestOpencode drives the real opencode through studiod. It has no hooks
 // studiod can install offline: its permission prompt is read from its
 // screen (waiting, with what it asks) → answered with its keys → the file
-// lands → idle when it goes quiet; a prompt sent later reaches the model;
+// lands → idle when it goes quiet, with the usage of both answers of the
+// turn from opencode's database; a prompt sent later reaches the model;
 // stop leaves nothing running.
 func TestOpencode(t *testing.T) {
 	t.Parallel()
@@ -591,8 +592,9 @@ func TestOpencode(t *testing.T) {
 	repo := gittest.NewRepo(t, map[string]string{"README.md": "hello\n"})
 	wt := filepath.Join(home, "data", "worktrees", filepath.Base(repo)+"-"+sha256Hex(repo)[:8], "oc")
 	fm := fakemodel.New(fakemodel.Script{Turns: []fakemodel.Turn{
-		{UserContains: "hello.py", Text: "I'll create it.", Tool: fakemodel.Call("write", map[string]string{"filePath": filepath.Join(wt, "hello.py"), "content": "print('hello')\n"})},
-		{AfterToolResult: true, Text: "Done: hello.py is written."},
+		{UserContains: "hello.py", Text: "I'll create it.", Tool: fakemodel.Call("write", map[string]string{"filePath": filepath.Join(wt, "hello.py"), "content": "print('hello')\n"}),
+			Usage: &opencodeUsage[0]},
+		{AfterToolResult: true, Text: "Done: hello.py is written.", Usage: &opencodeUsage[1]},
 		{UserContains: "second task", Text: "On it."},
 	}})
 	defer fm.Close()
@@ -613,6 +615,7 @@ func TestOpencode(t *testing.T) {
 	if b, err := os.ReadFile(filepath.Join(wt, "hello.py")); err != nil || string(b) != "print('hello')\n" {
 		t.Fatalf("hello.py: %q, %v", b, err)
 	}
+	awaitOpencodeUsage(t, w, s.ID)
 	if _, err := c.Send(t.Context(), protocol.SendParams{SessionRef: protocol.SessionRef{Session: s.ID}, Text: "second task: nothing"}); err != nil {
 		t.Fatal(err)
 	}
@@ -705,7 +708,8 @@ func TestFirstScreens(t *testing.T) {
 // TestOpencodeACP drives the real opencode over ACP (`opencode acp`)
 // against the scripted model: its edit permission is a waiting session
 // from acp with opencode's options, allow writes the file, the turn ends
-// idle with end_turn, and stop leaves nothing of it running.
+// idle with end_turn and the usage of both its answers (its response has
+// the last one's only), and stop leaves nothing of it running.
 func TestOpencodeACP(t *testing.T) {
 	t.Parallel()
 	bin := fakemodel.AgentsBin(t, "opencode")
@@ -713,8 +717,9 @@ func TestOpencodeACP(t *testing.T) {
 	repo := gittest.NewRepo(t, map[string]string{"README.md": "hello\n"})
 	wt := filepath.Join(home, "data", "worktrees", filepath.Base(repo)+"-"+sha256Hex(repo)[:8], "oca")
 	fm := fakemodel.New(fakemodel.Script{Turns: []fakemodel.Turn{
-		{UserContains: "hello.py", Text: "I'll create it.", Tool: fakemodel.Call("write", map[string]string{"filePath": filepath.Join(wt, "hello.py"), "content": "print('hello')\n"})},
-		{AfterToolResult: true, Text: "Done: hello.py is written."},
+		{UserContains: "hello.py", Text: "I'll create it.", Tool: fakemodel.Call("write", map[string]string{"filePath": filepath.Join(wt, "hello.py"), "content": "print('hello')\n"}),
+			Usage: &opencodeUsage[0]},
+		{AfterToolResult: true, Text: "Done: hello.py is written.", Usage: &opencodeUsage[1]},
 	}})
 	defer fm.Close()
 	d := startDaemonEnv(t, home, opencodeEnv(t, bin, fm)...)
@@ -736,6 +741,7 @@ func TestOpencodeACP(t *testing.T) {
 	if b, err := os.ReadFile(filepath.Join(wt, "hello.py")); err != nil || string(b) != "print('hello')\n" {
 		t.Fatalf("hello.py: %q, %v", b, err)
 	}
+	awaitOpencodeUsage(t, w, s.ID)
 	if _, err := c.Stop(t.Context(), protocol.StopParams{SessionRef: protocol.SessionRef{Session: s.ID}}); err != nil {
 		t.Fatal(err)
 	}
@@ -863,7 +869,8 @@ func TestGeminiGate(t *testing.T) {
 }
 
 // opencodeEnv is the environment that runs the real opencode against the
-// scripted model fm: a provider at fm, edits and commands asking first.
+// scripted model fm: a provider at fm, priced, edits and commands asking
+// first.
 func opencodeEnv(t *testing.T, bin string, fm *fakemodel.Server) []string {
 	config := filepath.Join(t.TempDir(), "opencode.json")
 	writeJSON(t, config, map[string]any{
@@ -871,7 +878,8 @@ func opencodeEnv(t *testing.T, bin string, fm *fakemodel.Server) []string {
 		"provider": map[string]any{"fake": map[string]any{
 			"npm": "@ai-sdk/openai-compatible", "name": "Fake",
 			"options": map[string]any{"baseURL": fm.URL() + "/v1", "apiKey": "sk-fake"},
-			"models":  map[string]any{"fake-model": map[string]any{"name": "Fake Model", "tool_call": true}},
+			"models": map[string]any{"fake-model": map[string]any{"name": "Fake Model", "tool_call": true,
+				"cost": map[string]any{"input": 3, "output": 15, "cache_read": 0.3, "cache_write": 3.75}}},
 		}},
 		"model": "fake/fake-model", "small_model": "fake/fake-model",
 		"permission": map[string]any{"edit": "ask", "bash": "ask"},

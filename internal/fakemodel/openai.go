@@ -93,7 +93,8 @@ func serveResponses(w http.ResponseWriter, r *Request, t Turn) {
 }
 
 // serveChat answers Chat Completions, streamed as chat.completion.chunk
-// events ending in "data: [DONE]", or as one chat.completion object.
+// events ending in "data: [DONE]", or as one chat.completion object; the
+// last chunk carries the usage.
 // GET /models lists one model.
 func serveChat(w http.ResponseWriter, r *Request, t Turn) {
 	if r.Method == http.MethodGet {
@@ -117,6 +118,13 @@ func serveChat(w http.ResponseWriter, r *Request, t Turn) {
 	}
 	in, out := tokens(r.Body), tokens([]byte(t.Text))+1
 	usage := map[string]any{"prompt_tokens": in, "completion_tokens": out, "total_tokens": in + out}
+	if u := t.Usage; u != nil {
+		// As in the Responses API, the input counts the cached tokens;
+		// Chat Completions has no count of tokens written to the cache.
+		in, out = u.Input+u.CacheRead, u.Output
+		usage = map[string]any{"prompt_tokens": in, "completion_tokens": out, "total_tokens": in + out,
+			"prompt_tokens_details": map[string]any{"cached_tokens": u.CacheRead}}
+	}
 	if !r.Stream {
 		msg := map[string]any{"role": "assistant", "content": t.Text}
 		if calls != nil {

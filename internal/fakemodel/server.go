@@ -47,9 +47,11 @@ type Turn struct {
 	// Tool, when set, is a tool call the model makes after Text. A turn with
 	// a tool call answers only requests that offer that tool.
 	Tool *ToolCall `json:"tool,omitempty"`
-	// Usage, when set, are the token counts the answer reports (the
-	// Anthropic API's); otherwise they are estimated from the sizes of
-	// the request and the answer.
+	// Usage, when set, are the token counts the answer reports, given the
+	// Anthropic API's way and reported in each API's (the OpenAI APIs and
+	// Gemini count the cached tokens in the input; Chat Completions and
+	// Gemini have no count of tokens written to the cache); otherwise they
+	// are estimated from the sizes of the request and the answer.
 	Usage *Usage `json:"usage,omitempty"`
 	// Hold, when set, holds the answer until it is closed or the client
 	// goes away (an agent whose turn was interrupted).

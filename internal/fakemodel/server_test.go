@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -205,6 +206,30 @@ func TestResponsesStream(t *testing.T) {
 	}
 	if r := s.Requests()[0]; r.System != "be brief" || !r.Offers("web_search") || r.Messages[0].Role != "system" {
 		t.Errorf("decoded request: system %q tools %v first role %q", r.System, r.Tools, r.Messages[0].Role)
+	}
+}
+
+// TestChatUsage: a turn's usage is reported OpenAI's way, the cached
+// tokens counted in the prompt's, on the last chunk of a stream.
+func TestChatUsage(t *testing.T) {
+	s := New(Script{Turns: []Turn{{Text: "Hi.", Usage: &Usage{Input: 1200, Output: 30, CacheRead: 400}}}})
+	defer s.Close()
+	code, body := post(t, s, "/v1/chat/completions", `{"model":"fake","stream":true,
+		"tools":[{"type":"function","function":{"name":"write"}}],"messages":[{"role":"user","content":"hello"}]}`)
+	if code != http.StatusOK {
+		t.Fatalf("status %d: %s", code, body)
+	}
+	evs := events(t, body)
+	var last struct {
+		Usage map[string]any `json:"usage"`
+	}
+	if err := json.Unmarshal([]byte(evs[len(evs)-2][1]), &last); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{"prompt_tokens": 1600.0, "completion_tokens": 30.0, "total_tokens": 1630.0,
+		"prompt_tokens_details": map[string]any{"cached_tokens": 400.0}}
+	if !reflect.DeepEqual(last.Usage, want) {
+		t.Errorf("usage %v, want %v", last.Usage, want)
 	}
 }
 
