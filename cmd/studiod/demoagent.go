@@ -25,7 +25,8 @@ import (
 // studiod's hook like a real agent would. Started as a reviewer (its prompt
 // is studiod's reviewer brief), it comments on the reviewed session's work
 // instead. STUDIO_DEMO_SPEED (default 1) divides its delays; tests run it
-// fast.
+// fast. STUDIO_DEMO_ANSWER_WAIT sets how long it waits for its question's
+// answer.
 func demoAgentCmd() *cobra.Command {
 	var resume string
 	cmd := &cobra.Command{
@@ -95,6 +96,20 @@ func (d *demoAgent) sleep(sec float64) {
 	}
 }
 
+// answerWait is when the demo agent stops waiting for an answer and goes
+// ahead: after 6 s (divided by the speed), or STUDIO_DEMO_ANSWER_WAIT
+// seconds; 0 waits for the answer.
+func (d *demoAgent) answerWait() <-chan time.Time {
+	wait := 6 / d.speed
+	if v, err := strconv.ParseFloat(os.Getenv("STUDIO_DEMO_ANSWER_WAIT"), 64); err == nil && v >= 0 {
+		if v == 0 {
+			return nil
+		}
+		wait = v
+	}
+	return time.After(time.Duration(wait * float64(time.Second)))
+}
+
 func (d *demoAgent) say(format string, args ...any) {
 	fmt.Printf("\x1b[36m●\x1b[0m "+format+"\r\n", args...)
 }
@@ -145,7 +160,7 @@ func (d *demoAgent) run() error {
 		if ok {
 			answer = strings.TrimSpace(l)
 		}
-	case <-time.After(time.Duration(6 / d.speed * float64(time.Second))):
+	case <-d.answerWait():
 		fmt.Print("\r\n")
 		d.say("no answer; going ahead")
 	case <-d.ctx.Done():

@@ -138,7 +138,9 @@ func TestMCPGoSDK(t *testing.T) {
 	t.Parallel()
 	home := newHome(t)
 	repo := gittest.NewRepo(t, map[string]string{"README.md": "hello\n", "app.go": "package app\n"})
-	d := startDaemonEnv(t, home, "STUDIO_DEMO_SPEED=20")
+	// The demo agent waits for its question's answer however long the
+	// calls before it take.
+	d := startDaemonEnv(t, home, "STUDIO_DEMO_SPEED=20", "STUDIO_DEMO_ANSWER_WAIT=0")
 	g := newGoSDK(t, home, repo)
 
 	// Errors name the tool to call, never a CLI command.
