@@ -44,6 +44,11 @@ type acpConn struct {
 	// fromDB says that read had the usage.
 	reported *Usage
 	fromDB   bool
+	// rollouts is the Codex home whose rollouts hold a codex-acp
+	// session's usage (codex-acp reports none over ACP), "" for other
+	// agents; rolloutTurn is the turn its rollout was last read after.
+	rollouts    string
+	rolloutTurn int
 
 	// mu guards the fields below; changed is closed (and replaced) at
 	// every change of them.
@@ -60,7 +65,7 @@ type acpConn struct {
 func newACPConn(m *Manager, s Session, p Profile) *acpConn {
 	return &acpConn{
 		m: m, id: s.ID, name: s.Name, agent: s.Agent, proc: m.proc(s.ID), worktree: s.Worktree, profile: p,
-		log: m.log.With("session", s.Name, "acp", true), usageDB: opencodeUsageDB(s, p),
+		log: m.log.With("session", s.Name, "acp", true), usageDB: opencodeUsageDB(s, p), rollouts: codexRollouts(m, s, p),
 		st: newACPState(s.Worktree), waiters: map[string]chan acp.RequestPermissionOutcome{},
 		changed: make(chan struct{}),
 	}
@@ -160,7 +165,16 @@ func (d *acpConn) publish() {
 	}
 	conv := d.st.sessionID
 	usage := d.st.used()
+	turns := d.st.prompts
 	d.mu.Unlock()
+	if d.rollouts != "" {
+		// Codex's rollout has the usage; read it as each turn ends.
+		usage = nil
+		if ok && state == Idle && conv != "" && turns != d.rolloutTurn {
+			d.rolloutTurn = turns
+			d.readRollout(conv)
+		}
+	}
 	if d.usageDB != "" && usage != nil {
 		// opencode's database has every answer's figures, where its
 		// responses have the turn's last: read it when they report.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/BurntSushi/toml"
 )
@@ -145,4 +146,51 @@ func writeFileAtomic(path string, b []byte) error {
 		os.Remove(tmp.Name())
 	}
 	return err
+}
+
+// codexRollouts is the Codex home of session s when its profile p is
+// codex-acp on this machine, "" otherwise.
+func codexRollouts(m *Manager, s Session, p Profile) string {
+	if s.Host != "" || p.Hooks == HooksCodex || !runsCodex(p) {
+		return ""
+	}
+	return m.codexHome(s.Repo)
+}
+
+// rollout finds the rollout of Codex conversation id in Codex home home:
+// sessions/YYYY/MM/DD/rollout-TIME-ID.jsonl; "" while there is none.
+func rollout(home, id string) string {
+	if id == "" || strings.ContainsAny(id, `/\*?[`) {
+		return ""
+	}
+	found, _ := filepath.Glob(filepath.Join(home, "sessions", "*", "*", "*", "rollout-*-"+id+".jsonl"))
+	if len(found) == 0 {
+		return ""
+	}
+	return found[len(found)-1]
+}
+
+// readRollout reads what a codex-acp session's rollout says its model
+// used, now and again shortly after (Codex may write a turn's figures
+// after its answer).
+func (d *acpConn) readRollout(conv string) {
+	path := rollout(d.rollouts, conv)
+	if path == "" {
+		d.log.Debug("no rollout yet", "conversation", conv)
+		return
+	}
+	s, err := d.m.Lookup(Ref{Session: d.id})
+	if err != nil {
+		return
+	}
+	if u, err := d.m.transcripts.usage(d.id, path); err == nil && u != nil {
+		d.m.update(d.id, func(r *Session) bool {
+			if u.equal(r.Usage) {
+				return false
+			}
+			r.Usage = u
+			return true
+		})
+	}
+	d.m.rereadTranscript(s, path)
 }

@@ -753,8 +753,9 @@ func TestOpencodeACP(t *testing.T) {
 
 // TestCodexACP drives the real codex-acp (npm @zed-industries/codex-acp)
 // against the scripted model: a command that needs approval is a waiting
-// session from acp with Codex's options, allow runs it, the turn ends idle,
-// and stop leaves nothing of it running.
+// session from acp with Codex's options, allow runs it, the turn ends idle
+// with the model's usage read from Codex's rollout, and stop leaves
+// nothing of it running.
 func TestCodexACP(t *testing.T) {
 	t.Parallel()
 	bin := fakemodel.AgentsBin(t, "codex-acp")
@@ -780,6 +781,21 @@ func TestCodexACP(t *testing.T) {
 	if b, err := os.ReadFile(outside); err != nil || string(b) != "hi\n" {
 		t.Fatalf("outside.txt: %q, %v", b, err)
 	}
+	// codex-acp reports no usage over ACP: its rollout, in the
+	// repository's Codex home, has the model's two answers exactly.
+	want := protocol.Usage{Input: 700 + 50, Output: 30 + 8, CacheRead: 300 + 1000, Context: 50 + 1000 + 8}
+	w.Await(t, fmt.Sprintf("usage %v", want), func() bool {
+		got, _ := w.Session(s.ID)
+		if got.Usage == nil {
+			return false
+		}
+		u := *got.Usage
+		u.ContextWindow = 0
+		return u == want
+	}, func() string {
+		got, _ := w.Session(s.ID)
+		return fmt.Sprintf("usage %+v", got.Usage)
+	})
 	if _, err := c.Stop(t.Context(), protocol.StopParams{SessionRef: protocol.SessionRef{Session: s.ID}}); err != nil {
 		t.Fatal(err)
 	}
