@@ -30,9 +30,10 @@ type acpConn struct {
 	profile                   Profile
 	log                       *slog.Logger
 
-	conn *acp.ClientSideConnection
-	feed *io.PipeWriter // the agent's messages, to the SDK
-	out  *shimWriter
+	conn  *acp.ClientSideConnection
+	feed  *io.PipeWriter // the agent's messages, to the SDK
+	out   *shimWriter
+	terms acpTerminals // the commands the agent asked studiod to run
 
 	// pubMu serializes publish, so that the last state computed is the
 	// last stored. Lock order: pubMu, mu.
@@ -94,6 +95,7 @@ func (d *acpConn) connect(ctx context.Context) {
 
 // close ends the SDK connection without a word to the agent: nothing is
 // written once closed, so a daemon going away never answers for the person.
+// The commands the agent had studiod run end with it.
 func (d *acpConn) close() {
 	if d.out != nil {
 		d.out.close()
@@ -101,6 +103,7 @@ func (d *acpConn) close() {
 	if d.feed != nil {
 		d.feed.Close()
 	}
+	d.terms.closeAll(d.id)
 	d.mu.Lock()
 	d.st.exited = true
 	d.signal()
@@ -333,11 +336,11 @@ func (d *acpConn) open(ctx context.Context, resume string, progress Progress) er
 		d.publish()
 	}()
 	progress("initializing (ACP)")
-	// The file system of the session's worktree (acpfs.go); no terminal
-	// capability: the agent runs its commands itself.
+	// The file system of the session's worktree (acpfs.go) and terminals
+	// that run in it (acpterm.go).
 	init, err := d.conn.Initialize(ctx, acp.InitializeRequest{
 		ProtocolVersion:    acp.ProtocolVersionNumber,
-		ClientCapabilities: acp.ClientCapabilities{Fs: acpFileCaps},
+		ClientCapabilities: acp.ClientCapabilities{Fs: acpFileCaps, Terminal: true},
 		ClientInfo:         &acp.Implementation{Name: "studiod", Version: "1"},
 	})
 	if err != nil {
