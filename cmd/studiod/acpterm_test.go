@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/studiod/studiod/agents"
 	"github.com/studiod/studiod/internal/fakemodel"
@@ -92,7 +93,7 @@ func TestACPTerminalStop(t *testing.T) {
 	repo := gittest.NewRepo(t, map[string]string{"README.md": "hello\n"})
 	d := startDaemon(t, home)
 	c, w := d.watch()
-	s, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: "held", Agent: "fake", Prompt: "termhold setsid sleep 4246 & sleep 4245"})
+	s, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: "held", Agent: "fake", Prompt: "termhold setsid sh -c 'echo ready; exec sleep 4246' & sleep 4245"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,6 +112,43 @@ func TestACPTerminalStop(t *testing.T) {
 	if left := sessionProcesses(s.ID); len(left) > 0 {
 		t.Errorf("processes of the session still running after stop:\n%s", strings.Join(left, "\n"))
 	}
+}
+
+// TestACPTerminalDaemonDies: the commands a daemon killed with SIGKILL
+// was running for an agent end when the next daemon follows the session,
+// what they detached too.
+func TestACPTerminalDaemonDies(t *testing.T) {
+	t.Parallel()
+	home := acpHome(t)
+	repo := gittest.NewRepo(t, map[string]string{"README.md": "hello\n"})
+	d := startDaemon(t, home)
+	c, w := d.watch()
+	s, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: "orphans", Agent: "fake", Prompt: "termhold setsid sh -c 'echo ready; exec sleep 4248' & sleep 4247"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Follow(t, c, protocol.OutputSubscription{Session: s.ID})
+	w.Await(t, "the terminal to run", func() bool {
+		out, _ := w.Output(s.ID)
+		return strings.Contains(string(out), "termhold: running")
+	})
+	if len(commandsLeft(s.ID, "sleep 4248")) == 0 {
+		t.Fatal("the detached command is not running: the check below would prove nothing")
+	}
+	d.kill9()
+	d = startDaemon(t, home)
+	c, w = d.watch()
+	// The daemon sweeps them as it follows the session again; nothing
+	// announces it: look at the processes until they are gone.
+	for deadline := time.Now().Add(studiotest.Timeout); len(commandsLeft(s.ID, "sleep 424")) > 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the terminal's commands outlived the daemon that ran them:\n%s", strings.Join(commandsLeft(s.ID, "sleep 424"), "\n"))
+		}
+	}
+	if _, err := c.Stop(t.Context(), protocol.StopParams{SessionRef: ref(s.ID)}); err != nil {
+		t.Fatal(err)
+	}
+	w.AwaitState(t, s.ID, protocol.StateStopped, protocol.StateExited)
 }
 
 // commandsLeft lists the session's processes whose command line holds

@@ -39,7 +39,8 @@ import (
 //	termkill LINE  runs LINE, kills it once "ready" is in its output, and
 //	             says how it ended, its output after the kill and what
 //	             terminal/output says once it is released
-//	termhold LINE  runs LINE and waits for its exit
+//	termhold LINE  runs LINE, says "running" once "ready" is in its
+//	             output, and waits for its exit
 //	termoutput ID  asks for the output of terminal ID
 //	anything     answers "you said: TEXT"
 //
@@ -371,21 +372,29 @@ options:
 		_, err := a.conn.ReleaseTerminal(ctx, acp.ReleaseTerminalRequest{SessionId: sid, TerminalId: id})
 		return err
 	}
+	ready := func() string {
+		for {
+			out, err := a.conn.TerminalOutput(ctx, acp.TerminalOutputRequest{SessionId: sid, TerminalId: id})
+			if err != nil || out.ExitStatus != nil {
+				return fmt.Sprintf("%s: never ready: %q %s", verb, out.Output, errText(err))
+			}
+			if strings.Contains(out.Output, "ready") {
+				return ""
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
 	switch verb {
 	case "termhold":
+		if e := ready(); e != "" {
+			return e
+		}
 		a.say(ctx, sid, "termhold: running")
 		st, err := a.conn.WaitForTerminalExit(ctx, acp.WaitForTerminalExitRequest{SessionId: sid, TerminalId: id})
 		return fmt.Sprintf("termhold: %s %s", exitText(st.ExitCode, st.Signal), errText(err))
 	case "termkill":
-		for {
-			out, err := a.conn.TerminalOutput(ctx, acp.TerminalOutputRequest{SessionId: sid, TerminalId: id})
-			if err != nil || out.ExitStatus != nil {
-				return fmt.Sprintf("termkill: never ready: %q %s", out.Output, errText(err))
-			}
-			if strings.Contains(out.Output, "ready") {
-				break
-			}
-			time.Sleep(10 * time.Millisecond)
+		if e := ready(); e != "" {
+			return e
 		}
 		_, kerr := a.conn.KillTerminal(ctx, acp.KillTerminalRequest{SessionId: sid, TerminalId: id})
 		st, werr := a.conn.WaitForTerminalExit(ctx, acp.WaitForTerminalExitRequest{SessionId: sid, TerminalId: id})
