@@ -33,9 +33,10 @@ type acpConn struct {
 	// (opencode.go); "" for other agents.
 	usageDB string
 
-	conn *acp.ClientSideConnection
-	feed *io.PipeWriter // the agent's messages, to the SDK
-	out  *shimWriter
+	conn  *acp.ClientSideConnection
+	feed  *io.PipeWriter // the agent's messages, to the SDK
+	out   *shimWriter
+	terms acpTerminals // the commands the agent asked studiod to run
 
 	// pubMu serializes publish, so that the last state computed is the
 	// last stored; it guards reported and fromDB. Lock order: pubMu, mu.
@@ -107,6 +108,7 @@ func (d *acpConn) connect(ctx context.Context) {
 
 // close ends the SDK connection without a word to the agent: nothing is
 // written once closed, so a daemon going away never answers for the person.
+// The commands the agent had studiod run end with it.
 func (d *acpConn) close() {
 	if d.out != nil {
 		d.out.close()
@@ -114,6 +116,7 @@ func (d *acpConn) close() {
 	if d.feed != nil {
 		d.feed.Close()
 	}
+	d.terms.closeAll(d.id)
 	d.mu.Lock()
 	d.st.exited = true
 	d.signal()
@@ -369,11 +372,12 @@ func (d *acpConn) open(ctx context.Context, resume string, progress Progress) er
 		d.publish()
 	}()
 	progress("initializing (ACP)")
-	// The file system of the session's worktree (acpfs.go); no terminal
-	// capability: the agent runs its commands itself.
+	// The file system of the session's worktree (acpfs.go), terminals
+	// that run in it (acpterm.go) and forms asked of the person
+	// (acpelicit.go).
 	init, err := d.conn.Initialize(ctx, acp.InitializeRequest{
 		ProtocolVersion:    acp.ProtocolVersionNumber,
-		ClientCapabilities: acp.ClientCapabilities{Fs: acpFileCaps, Elicitation: acpElicitCaps},
+		ClientCapabilities: acp.ClientCapabilities{Fs: acpFileCaps, Terminal: true, Elicitation: acpElicitCaps},
 		ClientInfo:         &acp.Implementation{Name: "studiod", Version: "1"},
 	})
 	if err != nil {

@@ -70,6 +70,11 @@ func (sv *supervisor) runACP(ctx context.Context) {
 				d.log.Warn("replay the session log", "err", err)
 			}
 			offset = st.Size
+			// The terminals of a daemon that died are unknown to this
+			// one: what they still run ends.
+			if n := host.SweepMarked(termSessionMark(sv.id)); n > 0 {
+				d.log.Warn("ended the commands an earlier daemon ran for the agent", "processes", n)
+			}
 			d.reopen(ctx, s)
 		} else {
 			offset = 0

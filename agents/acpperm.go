@@ -190,7 +190,8 @@ func (d *acpConn) exitNote() string {
 }
 
 // The SDK's Client: permission requests wait for the person; updates are
-// read from the log instead; fs and terminal are not offered.
+// read from the log instead; the file system is the worktree's (acpfs.go),
+// terminals run in it (acpterm.go).
 
 func (d *acpConn) RequestPermission(ctx context.Context, p acp.RequestPermissionRequest) (acp.RequestPermissionResponse, error) {
 	id := string(p.ToolCall.ToolCallId)
@@ -232,26 +233,6 @@ func (d *acpConn) WriteTextFile(_ context.Context, req acp.WriteTextFileRequest)
 		d.m.conf.touched(Session{ID: d.id, Worktree: d.worktree}, d.worktree, req.Path)
 	}
 	return res, err
-}
-
-func (d *acpConn) CreateTerminal(context.Context, acp.CreateTerminalRequest) (acp.CreateTerminalResponse, error) {
-	return acp.CreateTerminalResponse{}, acp.NewMethodNotFound(acp.ClientMethodTerminalCreate)
-}
-
-func (d *acpConn) KillTerminal(context.Context, acp.KillTerminalRequest) (acp.KillTerminalResponse, error) {
-	return acp.KillTerminalResponse{}, acp.NewMethodNotFound(acp.ClientMethodTerminalKill)
-}
-
-func (d *acpConn) TerminalOutput(context.Context, acp.TerminalOutputRequest) (acp.TerminalOutputResponse, error) {
-	return acp.TerminalOutputResponse{}, acp.NewMethodNotFound(acp.ClientMethodTerminalOutput)
-}
-
-func (d *acpConn) ReleaseTerminal(context.Context, acp.ReleaseTerminalRequest) (acp.ReleaseTerminalResponse, error) {
-	return acp.ReleaseTerminalResponse{}, acp.NewMethodNotFound(acp.ClientMethodTerminalRelease)
-}
-
-func (d *acpConn) WaitForTerminalExit(context.Context, acp.WaitForTerminalExitRequest) (acp.WaitForTerminalExitResponse, error) {
-	return acp.WaitForTerminalExitResponse{}, acp.NewMethodNotFound(acp.ClientMethodTerminalWaitForExit)
 }
 
 var errWriterClosed = errors.New("the ACP connection is closed")

@@ -38,7 +38,9 @@
 // The integrator's mu guards previews, check slots and timers; it is a leaf
 // (taken under writeMu by its session listener, never held while git or a
 // check runs or listeners are called). The conflict tracker's mu and each
-// ACP connection's locks (pubMu, then mu) are leaves too, as is each
-// fanout's lock (listeners are called outside it). See
+// ACP connection's locks (pubMu, then mu) are leaves too, as are its
+// terminals' (the set's, then a terminal's; never held while a command
+// starts or is killed) and each fanout's lock (listeners are called
+// outside it). See
 // docs/architecture.md.
 package agents

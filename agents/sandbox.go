@@ -88,8 +88,6 @@ func SandboxStatus(ctx context.Context) (bool, string) {
 	return true, path
 }
 
-// sandboxArgv is the bwrap command line s's agent runs under, nil when its
-// sandbox is off.
 // linkedFrom lists what the programs of the directories dirs under tmp
 // link to elsewhere under tmp: npm's node_modules/.bin holds links into
 // the packages beside it, which must be seen too. A link into a
@@ -127,7 +125,10 @@ func linkedFrom(dirs []string, tmp string) []string {
 	return out
 }
 
-func (m *Manager) sandboxArgv(ctx context.Context, s Session) ([]string, error) {
+// sandboxArgv is the bwrap command line s's agent runs under, starting in
+// dir, nil when its sandbox is off. The commands the agent asks its ACP
+// client to run (acpterm.go) run under the same.
+func (m *Manager) sandboxArgv(ctx context.Context, s Session, dir string) ([]string, error) {
 	cfg, _, err := m.effectiveConfig(ctx, s.Repo)
 	if err != nil {
 		return nil, err
@@ -218,7 +219,7 @@ func (m *Manager) sandboxArgv(ctx context.Context, s Session) ([]string, error) 
 			argv = append(argv, "--bind", p, p)
 		}
 	}
-	return append(argv, "--chdir", s.Worktree, "--setenv", "TMPDIR", "/tmp", "--"), nil
+	return append(argv, "--chdir", dir, "--setenv", "TMPDIR", "/tmp", "--"), nil
 }
 
 func exists(p string) bool {

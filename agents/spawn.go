@@ -491,7 +491,7 @@ func (m *Manager) rollback(ctx context.Context, s *Session) {
 // its pid once it runs.
 func (m *Manager) start(ctx context.Context, s *Session, env []string, rows, cols int) (int, error) {
 	// The agent runs under its sandbox, when it has one.
-	prefix, err := m.sandboxArgv(ctx, *s)
+	prefix, err := m.sandboxArgv(ctx, *s, s.Worktree)
 	if err != nil {
 		return 0, err
 	}

@@ -48,6 +48,12 @@ func NewLocal(self, stateDir, runtimeDir string) (*Local, error) {
 // whose shim is gone is found (see agents/shim/proc.go).
 func Mark(id string) string { return "STUDIO_SESSION_ID=" + id }
 
+// SweepMarked kills every process of this machine whose environment holds
+// the entry mark, waits (a few seconds at most) until they are gone and
+// returns how many it killed: how the daemon ends the commands it ran for
+// a session itself, with what they detached (an ACP agent's terminals).
+func SweepMarked(mark string) int { return shim.Sweep(mark) }
+
 func (l *Local) Acquire(ctx context.Context, spec WorkspaceSpec) (Workspace, error) {
 	if err := spec.Repo.AddWorktree(ctx, spec.Path, spec.Branch, spec.Base); err != nil {
 		return nil, err

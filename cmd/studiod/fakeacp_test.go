@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -31,6 +32,16 @@ import (
 //	unknown      sends an unknown notification and an update of an unknown kind
 //	fswrite P T  asks the client to write T to P (relative: to its cwd)
 //	fsread P     asks the client to read P, and says what it got
+//	term [cwd=D] [limit=N] [env=K=V] [args] LINE
+//	             runs LINE in a client terminal (a shell line; after args,
+//	             a program and its arguments), waits for its exit and says
+//	             its exit status and output
+//	termkill LINE  runs LINE, kills it once "ready" is in its output, and
+//	             says how it ended, its output after the kill and what
+//	             terminal/output says once it is released
+//	termhold LINE  runs LINE, says "running" once "ready" is in its
+//	             output, and waits for its exit
+//	termoutput ID  asks for the output of terminal ID
 //	anything     answers "you said: TEXT"
 //
 // Flags: --auth (sessions need authenticate with method "key" first),
@@ -57,6 +68,7 @@ type acpAgent struct {
 	cwd    map[string]string // session → cwd
 	calls  int
 	fs     acp.FileSystemCapabilities // the client's
+	term   bool                       // the client's terminal capability
 }
 
 func (a *acpAgent) Initialize(ctx context.Context, p acp.InitializeRequest) (acp.InitializeResponse, error) {
@@ -69,12 +81,9 @@ func (a *acpAgent) Initialize(ctx context.Context, p acp.InitializeRequest) (acp
 		AgentCapabilities: acp.AgentCapabilities{LoadSession: a.load},
 		AgentInfo:         &acp.Implementation{Name: "fakeacp", Version: "1.0"},
 		AuthMethods:       []acp.AuthMethod{}}
-	if p.ClientCapabilities.Terminal {
-		fmt.Fprintln(os.Stderr, "fakeacp: the client advertised a terminal it does not implement")
-		os.Exit(4)
-	}
 	a.mu.Lock()
 	a.fs = p.ClientCapabilities.Fs
+	a.term = p.ClientCapabilities.Terminal
 	a.mu.Unlock()
 	if a.auth {
 		r.AuthMethods = []acp.AuthMethod{{Agent: &acp.AuthMethodAgent{Id: "key", Name: "API key"}}}
@@ -171,6 +180,16 @@ func (a *acpAgent) Prompt(ctx context.Context, p acp.PromptRequest) (acp.PromptR
 				r, err := a.conn.ReadTextFile(ctx, acp.ReadTextFileRequest{SessionId: p.SessionId, Path: path})
 				a.say(ctx, p.SessionId, fmt.Sprintf("fsread %s: %q %v", words[i+1], r.Content, errText(err)))
 			}
+			return end, nil
+		case "term", "termkill", "termhold", "termoutput":
+			a.mu.Lock()
+			can := a.term
+			a.mu.Unlock()
+			if !can {
+				a.say(ctx, p.SessionId, w+": the client did not advertise it")
+				return end, nil
+			}
+			a.say(ctx, p.SessionId, a.terminal(ctx, p.SessionId, cwd, w, words[i+1:]))
 			return end, nil
 		case "plan":
 			steps := []acp.PlanEntry{{Content: "read the code", Status: "in_progress", Priority: "high"}, {Content: "write the fix", Status: "pending", Priority: "medium"}}
@@ -304,6 +323,114 @@ func (a *acpAgent) CloseSession(ctx context.Context, p acp.CloseSessionRequest) 
 
 func (a *acpAgent) SetSessionConfigOption(ctx context.Context, p acp.SetSessionConfigOptionRequest) (acp.SetSessionConfigOptionResponse, error) {
 	return acp.SetSessionConfigOptionResponse{}, nil
+}
+
+// terminal runs what a term, termkill, termhold or termoutput prompt asks
+// in a terminal of the client, and says what came of it.
+func (a *acpAgent) terminal(ctx context.Context, sid acp.SessionId, cwd, verb string, words []string) string {
+	if verb == "termoutput" {
+		_, err := a.conn.TerminalOutput(ctx, acp.TerminalOutputRequest{SessionId: sid, TerminalId: strings.Join(words, " ")})
+		return "termoutput: " + errText(err)
+	}
+	req := acp.CreateTerminalRequest{SessionId: sid}
+	args := false
+options:
+	for len(words) > 0 {
+		k, v, _ := strings.Cut(words[0], "=")
+		switch k {
+		case "args":
+			args = true
+		case "cwd":
+			if !filepath.IsAbs(v) {
+				v = filepath.Join(cwd, v)
+			}
+			req.Cwd = &v
+		case "limit":
+			n, _ := strconv.Atoi(v)
+			req.OutputByteLimit = &n
+		case "env":
+			name, val, _ := strings.Cut(v, "=")
+			req.Env = append(req.Env, acp.EnvVariable{Name: name, Value: val})
+		default:
+			break options
+		}
+		words = words[1:]
+	}
+	if len(words) == 0 {
+		return verb + ": no command"
+	}
+	req.Command = strings.Join(words, " ")
+	if args {
+		req.Command, req.Args = words[0], words[1:]
+	}
+	t, err := a.conn.CreateTerminal(ctx, req)
+	if err != nil {
+		return verb + ": " + errText(err)
+	}
+	id := t.TerminalId
+	release := func() error {
+		_, err := a.conn.ReleaseTerminal(ctx, acp.ReleaseTerminalRequest{SessionId: sid, TerminalId: id})
+		return err
+	}
+	ready := func() string {
+		for {
+			out, err := a.conn.TerminalOutput(ctx, acp.TerminalOutputRequest{SessionId: sid, TerminalId: id})
+			if err != nil || out.ExitStatus != nil {
+				return fmt.Sprintf("%s: never ready: %q %s", verb, out.Output, errText(err))
+			}
+			if strings.Contains(out.Output, "ready") {
+				return ""
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	switch verb {
+	case "termhold":
+		if e := ready(); e != "" {
+			return e
+		}
+		a.say(ctx, sid, "termhold: running")
+		st, err := a.conn.WaitForTerminalExit(ctx, acp.WaitForTerminalExitRequest{SessionId: sid, TerminalId: id})
+		return fmt.Sprintf("termhold: %s %s", exitText(st.ExitCode, st.Signal), errText(err))
+	case "termkill":
+		if e := ready(); e != "" {
+			return e
+		}
+		_, kerr := a.conn.KillTerminal(ctx, acp.KillTerminalRequest{SessionId: sid, TerminalId: id})
+		st, werr := a.conn.WaitForTerminalExit(ctx, acp.WaitForTerminalExitRequest{SessionId: sid, TerminalId: id})
+		out, oerr := a.conn.TerminalOutput(ctx, acp.TerminalOutputRequest{SessionId: sid, TerminalId: id})
+		rerr := release()
+		_, after := a.conn.TerminalOutput(ctx, acp.TerminalOutputRequest{SessionId: sid, TerminalId: id})
+		return fmt.Sprintf("termkill: kill %s, wait %s %s, output %q %s, release %s, then output: %s",
+			errText(kerr), exitText(st.ExitCode, st.Signal), errText(werr), out.Output, errText(oerr), errText(rerr), errText(after))
+	}
+	st, err := a.conn.WaitForTerminalExit(ctx, acp.WaitForTerminalExitRequest{SessionId: sid, TerminalId: id})
+	if err != nil {
+		return "term: wait: " + errText(err)
+	}
+	out, err := a.conn.TerminalOutput(ctx, acp.TerminalOutputRequest{SessionId: sid, TerminalId: id})
+	if err != nil {
+		return "term: output: " + errText(err)
+	}
+	if out.ExitStatus == nil {
+		return "term: output has no exit status after the exit"
+	}
+	output := fmt.Sprintf("%q", out.Output)
+	if len(out.Output) > 1000 {
+		output = fmt.Sprintf("of %d bytes", len(out.Output))
+	}
+	return fmt.Sprintf("term: %s, truncated %v, output %s, release %s", exitText(st.ExitCode, st.Signal), out.Truncated, output, errText(release()))
+}
+
+// exitText says how a terminal's command ended.
+func exitText(code *int, sig *string) string {
+	switch {
+	case code != nil:
+		return fmt.Sprintf("exit %d", *code)
+	case sig != nil:
+		return "signal " + *sig
+	}
+	return "no exit status"
 }
 
 // errText is "ok" or the error with its data.
