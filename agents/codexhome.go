@@ -1,33 +1,33 @@
 package agents
 
 import (
-	"bytes"
+	"context"
 	"crypto/sha256"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 
-	"github.com/BurntSushi/toml"
+	"github.com/studiod/studiod/agents/host"
 )
 
 // Codex keeps its settings, its sign-in, the trust it was given and its
 // conversations in one directory, CODEX_HOME (~/.codex by default), and
-// writes there as it runs: a trusted_hash per hook once the person trusts
-// the hooks, its conversations, its logs. studiod runs Codex (and
-// codex-acp) with a CODEX_HOME of its own per repository, in its state
-// directory, so that nothing a session does is written to the person's:
-//
-//   - config.toml is the person's, read at each start, with the hook trust
-//     Codex recorded in this home before kept (hooks.state), so the hooks
-//     are reviewed once per repository;
-//   - auth.json and AGENTS.md are links to the person's, so their sign-in
-//     and instructions apply;
-//   - everything else (conversations, logs) is Codex's own for this home.
+// writes there as it runs. studiod runs Codex (and codex-acp) with a
+// CODEX_HOME of its own per repository, made from the person's
+// (host.MakeCodexHome), so that nothing a session does is written to the
+// person's: in its state directory for a session here, below the host's
+// studiod directory (DIR/codex-home/KEY, from the host user's own) for a
+// session on a host.
 
-// codexHome is the CODEX_HOME of repo's Codex sessions.
+// codexKey names repo's Codex home.
+func codexKey(repo string) string {
+	return fmt.Sprintf("%x", sha256.Sum256([]byte(repo)))[:16]
+}
+
+// codexHome is the CODEX_HOME of repo's Codex sessions on this machine.
 func (m *Manager) codexHome(repo string) string {
-	return filepath.Join(m.opts.StateDir, "codex-home", fmt.Sprintf("%x", sha256.Sum256([]byte(repo)))[:16])
+	return filepath.Join(m.opts.StateDir, "codex-home", codexKey(repo))
 }
 
 // userCodexHome is the person's own CODEX_HOME, as profile p's
@@ -43,109 +43,31 @@ func userCodexHome(p Profile) string {
 	return filepath.Join(home, ".codex")
 }
 
-// codexLinked are the files of the person's Codex home a session's Codex
-// reads through a link.
-var codexLinked = []string{"auth.json", "AGENTS.md"}
-
-// prepareCodexHome makes repo's Codex home from the person's and returns
-// the environment that points Codex at it.
-func (m *Manager) prepareCodexHome(repo string, p Profile) ([]string, error) {
-	home := m.codexHome(repo)
-	if err := os.MkdirAll(home, 0o700); err != nil {
-		return nil, err
+// prepareCodexHome makes the Codex home of session s (its repository's,
+// where s runs) from the person's and returns the environment that points
+// Codex at it.
+func (m *Manager) prepareCodexHome(ctx context.Context, s *Session, p Profile) ([]string, error) {
+	if s.Host != "" {
+		return m.hostAgentHome(ctx, s, p, host.AgentHome{Kind: host.HomeCodex, Key: codexKey(s.Repo)})
 	}
-	user := userCodexHome(p)
-	for _, name := range codexLinked {
-		link := filepath.Join(home, name)
-		os.Remove(link)
-		target := filepath.Join(user, name)
-		if _, err := os.Stat(target); err != nil {
-			continue
-		}
-		if err := os.Symlink(target, link); err != nil {
-			return nil, err
-		}
-	}
-	conf, err := codexConfig(filepath.Join(user, "config.toml"), filepath.Join(home, "config.toml"))
-	if err != nil {
-		return nil, err
-	}
-	if err := writeFileAtomic(filepath.Join(home, "config.toml"), conf); err != nil {
+	home := m.codexHome(s.Repo)
+	if err := host.MakeCodexHome(home, userCodexHome(p)); err != nil {
 		return nil, err
 	}
 	return []string{"CODEX_HOME=" + home}, nil
 }
 
-// codexConfig is the person's Codex config (userPath) with the hook trust
-// recorded in the private one (privatePath) kept.
-func codexConfig(userPath, privatePath string) ([]byte, error) {
-	user, err := os.ReadFile(userPath)
-	if err != nil && !os.IsNotExist(err) {
+// hostAgentHome makes the home of session s's agent on its host, from the
+// host user's own (where profile p's environment says it is).
+func (m *Manager) hostAgentHome(ctx context.Context, s *Session, p Profile, a host.AgentHome) ([]string, error) {
+	rt, err := m.hosts.runtime(s.Host)
+	if err != nil {
 		return nil, err
 	}
-	var priv map[string]any
-	if _, err := toml.DecodeFile(privatePath, &priv); err != nil {
-		priv = nil // none yet, or unreadable: the hooks are reviewed again
+	for k, v := range p.Env {
+		a.Env = append(a.Env, k+"="+v)
 	}
-	state, _ := lookupTable(priv, "hooks", "state")
-	if len(state) == 0 {
-		return user, nil
-	}
-	conf := map[string]any{}
-	if _, err := toml.Decode(string(user), &conf); err != nil {
-		// Codex reports a config it cannot read itself; hand it on as it is.
-		return user, nil
-	}
-	hooks, _ := conf["hooks"].(map[string]any)
-	if hooks == nil {
-		hooks = map[string]any{}
-		conf["hooks"] = hooks
-	}
-	merged, _ := hooks["state"].(map[string]any)
-	if merged == nil {
-		merged = map[string]any{}
-	}
-	for k, v := range state {
-		merged[k] = v
-	}
-	hooks["state"] = merged
-	var buf bytes.Buffer
-	if err := toml.NewEncoder(&buf).Encode(conf); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
-}
-
-// lookupTable returns the table at path in t.
-func lookupTable(t map[string]any, path ...string) (map[string]any, bool) {
-	for _, k := range path {
-		next, ok := t[k].(map[string]any)
-		if !ok {
-			return nil, false
-		}
-		t = next
-	}
-	return t, true
-}
-
-// writeFileAtomic replaces path with b, so that an agent starting at the
-// same time reads the old file or the new one, never half of one.
-func writeFileAtomic(path string, b []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+"-*")
-	if err != nil {
-		return err
-	}
-	_, err = tmp.Write(b)
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
-	}
-	return err
+	return rt.AgentHome(ctx, s.ID, a)
 }
 
 // codexRollouts is the Codex home of session s when its profile p is

@@ -268,11 +268,8 @@ func (w lostWorkspace) Setup(context.Context, []string, string, string) error { 
 // is made: the host is configured, reachable, has studiod (installed now if
 // not) and git; the agent's profile runs there.
 func (m *Manager) checkHostSpawn(ctx context.Context, name string, p Profile, cfg Config) error {
-	switch {
-	case p.Protocol == ProtocolACP:
-		return invalidf("ACP agent profiles do not run on hosts yet: use a terminal profile (claude), or -- CMD")
-	case p.Hooks != "" && p.Hooks != HooksClaude:
-		return invalidf("agent profiles with %s hooks do not run on hosts yet (their settings live in this machine's files): use claude, a profile without hooks, or -- CMD", p.Hooks)
+	if p.Protocol == ProtocolACP {
+		return invalidf("ACP agent profiles do not run on hosts yet: use a terminal profile (claude, codex, gemini), or -- CMD")
 	}
 	if cfg.Sandbox.Mode != "" && cfg.Sandbox.Mode != "off" || p.Sandbox.Mode != "" && p.Sandbox.Mode != "off" {
 		return invalidf("the agent sandbox does not run on hosts yet: turn [sandbox] off for this repository to spawn on host %s", name)

@@ -1,12 +1,15 @@
 package agents
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/studiod/studiod/agents/host"
 )
 
 // launch is what studiod adds to an agent's command line and environment
@@ -45,18 +48,18 @@ func (m *Manager) hookCommand(s *Session, kind string) []string {
 // prepareLaunch makes s's hooks for profile p. resume says the agent
 // continues s's conversation (whose id the resume command names) rather
 // than starting one.
-func (m *Manager) prepareLaunch(s *Session, p Profile, resume bool) (launch, error) {
+func (m *Manager) prepareLaunch(ctx context.Context, s *Session, p Profile, resume bool) (launch, error) {
 	perm, err := permissionArgs(s.Agent, p)
 	if err != nil {
 		return launch{}, err
 	}
-	l, err := m.hooksLaunch(s, p, resume)
+	l, err := m.hooksLaunch(ctx, s, p, resume)
 	if err != nil {
 		return l, err
 	}
 	l.args = append(l.args, perm...)
 	if runsCodex(p) {
-		env, err := m.prepareCodexHome(s.Repo, p)
+		env, err := m.prepareCodexHome(ctx, s, p)
 		if err != nil {
 			return l, fmt.Errorf("codex home: %w", err)
 		}
@@ -72,7 +75,7 @@ func runsCodex(p Profile) bool {
 }
 
 // hooksLaunch makes s's hooks for profile p's hook kind.
-func (m *Manager) hooksLaunch(s *Session, p Profile, resume bool) (launch, error) {
+func (m *Manager) hooksLaunch(ctx context.Context, s *Session, p Profile, resume bool) (launch, error) {
 	switch p.Hooks {
 	case "":
 		return launch{}, nil
@@ -81,7 +84,7 @@ func (m *Manager) hooksLaunch(s *Session, p Profile, resume bool) (launch, error
 	case HooksCodex:
 		return m.codexLaunch(s), nil
 	case HooksGemini:
-		return m.geminiLaunch(s, resume)
+		return m.geminiLaunch(ctx, s, p, resume)
 	}
 	return launch{}, invalidf("agent %q: hooks %q: use %s, %s or %s", s.Agent, p.Hooks, HooksClaude, HooksCodex, HooksGemini)
 }
@@ -147,59 +150,41 @@ func (m *Manager) codexLaunch(s *Session) launch {
 }
 
 // geminiLaunch gives Gemini CLI a home of its own for the session
-// (GEMINI_CLI_HOME): its settings are the user's with studiod's hooks
-// added, and everything else the user keeps there (credentials, trusted
-// folders) is linked, so signing in and trust work as usual.
-func (m *Manager) geminiLaunch(s *Session, resume bool) (launch, error) {
-	home := filepath.Join(s.Dir, "gemini-home")
-	dir := filepath.Join(home, ".gemini")
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return launch{}, err
+// (GEMINI_CLI_HOME), made where the session runs (host.MakeGeminiHome): its
+// settings are the person's with studiod's hooks added, and everything
+// else they keep there (credentials, trusted folders) is linked, so
+// signing in and trust work as usual.
+func (m *Manager) geminiLaunch(ctx context.Context, s *Session, p Profile, resume bool) (launch, error) {
+	cmd := shellJoin(m.hookCommand(s, HooksGemini))
+	hooks := map[string]any{}
+	for _, ev := range hookEvents[HooksGemini] {
+		hooks[ev] = map[string]any{"matcher": "*", "hooks": []any{map[string]any{"type": "command", "command": cmd, "name": "studiod"}}}
 	}
-	userHome := os.Getenv("GEMINI_CLI_HOME")
-	if userHome == "" {
-		userHome, _ = os.UserHomeDir()
-	}
-	userDir := filepath.Join(userHome, ".gemini")
-	settings := map[string]any{}
-	if b, err := os.ReadFile(filepath.Join(userDir, "settings.json")); err == nil {
-		json.Unmarshal(b, &settings)
-	}
-	entries, _ := os.ReadDir(userDir)
-	for _, e := range entries {
-		if e.Name() == "settings.json" {
-			continue
-		}
-		link := filepath.Join(dir, e.Name())
-		os.Remove(link)
-		if err := os.Symlink(filepath.Join(userDir, e.Name()), link); err != nil {
+	var l launch
+	if s.Host != "" {
+		env, err := m.hostAgentHome(ctx, s, p, host.AgentHome{Kind: host.HomeGemini, Hooks: hooks})
+		if err != nil {
 			return launch{}, err
 		}
+		l.env = env
+	} else {
+		home := filepath.Join(s.Dir, "gemini-home")
+		user := os.Getenv("GEMINI_CLI_HOME")
+		if user == "" {
+			user, _ = os.UserHomeDir()
+		}
+		if err := host.MakeGeminiHome(home, user, hooks); err != nil {
+			return launch{}, err
+		}
+		l.env = []string{"GEMINI_CLI_HOME=" + home}
 	}
-	type command struct {
-		Type    string `json:"type"`
-		Command string `json:"command"`
-		Name    string `json:"name"`
+	// On a host the profile says whether the workspace is trusted (the
+	// host user's own environment is not known here).
+	trustEnv, ok := p.Env["GEMINI_CLI_TRUST_WORKSPACE"]
+	if !ok && s.Host == "" {
+		trustEnv = os.Getenv("GEMINI_CLI_TRUST_WORKSPACE")
 	}
-	type matcher struct {
-		Matcher string    `json:"matcher"`
-		Hooks   []command `json:"hooks"`
-	}
-	hooks, _ := settings["hooks"].(map[string]any)
-	if hooks == nil {
-		hooks = map[string]any{}
-	}
-	cmd := shellJoin(m.hookCommand(s, HooksGemini))
-	for _, ev := range hookEvents[HooksGemini] {
-		list, _ := hooks[ev].([]any)
-		hooks[ev] = append(list, matcher{Matcher: "*", Hooks: []command{{Type: "command", Command: cmd, Name: "studiod"}}})
-	}
-	settings["hooks"] = hooks
-	if err := writeJSON(filepath.Join(dir, "settings.json"), settings); err != nil {
-		return launch{}, err
-	}
-	l := launch{env: []string{"GEMINI_CLI_HOME=" + home}}
-	trusted := os.Getenv("GEMINI_CLI_TRUST_WORKSPACE") == "true"
+	trusted := trustEnv == "true"
 	if !trusted && m.folderTrusted(s.Repo, "gemini") {
 		l.env = append(l.env, "GEMINI_CLI_TRUST_WORKSPACE=true")
 		trusted = true

@@ -167,7 +167,7 @@ func (drv terminalDriver) relaunch(ctx context.Context, s Session, message strin
 		}
 		argv, _ = expand(argv, "{conversation}", s.Conversation)
 	}
-	l, err := m.prepareLaunch(&s, p, true)
+	l, err := m.prepareLaunch(ctx, &s, p, true)
 	if err != nil {
 		return err
 	}

@@ -190,7 +190,7 @@ func (m *Manager) Spawn(ctx context.Context, req SpawnRequest, progress Progress
 	case copied > 0:
 		progress(fmt.Sprintf("copied %d file(s) (%d as copy-on-write clones; the file system has no reflink for the others)", copied, cloned))
 	}
-	l, err := m.prepareLaunch(s, profile, false)
+	l, err := m.prepareLaunch(ctx, s, profile, false)
 	if err != nil {
 		return fail("install agent hooks", err)
 	}

@@ -36,6 +36,8 @@ import (
 //	repos/KEY.git                a bare repository per home repository
 //	worktrees/KEY/NAME           the sessions' worktrees
 //	state/sessions/ID/           each session's shim files, meta.json, snapshot index
+//	state/sessions/ID/gemini-home  a Gemini CLI session's home
+//	codex-home/KEY               a repository's Codex home
 //	run/shims/ID.sock            each session's shim socket
 //
 // Exit codes: 0 done, 1 failed (stderr says why), 3 the session's process
@@ -209,6 +211,8 @@ func (r *remoteHost) do(ctx context.Context, op string, a remoteArgs, stdin io.R
 		return err
 	case "watch":
 		return r.watch(ctx, a.id, stdin, stdout)
+	case "home":
+		return r.agentHome(a.id, stdin, stdout)
 	}
 	// The operations on a session's process.
 	l, err := r.local()

@@ -186,18 +186,21 @@ env = { HOME = %q, ANTHROPIC_BASE_URL = %q, ANTHROPIC_API_KEY = %q, CLAUDE_CODE_
 	})
 }
 
-// TestHostHooksRefused: an agent whose reports could not reach home is
-// refused before anything is made: Claude Code on a host whose sshd
-// forwards nothing, Codex's and Gemini CLI's hooks and ACP agents on any
-// host; each error says why.
+// TestHostHooksRefused: an agent whose reports could not reach home, or
+// that cannot run on a host yet, is refused before anything is made:
+// Claude Code, Codex and Gemini CLI (their hooks) on a host whose sshd
+// forwards nothing, ACP agents and the sandbox on any host; each error
+// says why.
 func TestHostHooksRefused(t *testing.T) {
 	t.Parallel()
 	e := newHostEnv(t, sshtest.Options{NoForwarding: true}, nil)
+	e.addConfig("\n[agents.boxed]\ncommand = [\"sh\", \"-c\", \"exec cat\"]\nsandbox = { mode = \"bwrap\" }\n")
 	for agent, want := range map[string]string{
 		"claude":     "must allow remote forwarding",
-		"codex":      "codex hooks do not run on hosts yet",
-		"gemini":     "gemini hooks do not run on hosts yet",
+		"codex":      "must allow remote forwarding",
+		"gemini":     "must allow remote forwarding",
 		"claude-acp": "ACP agent profiles do not run on hosts yet",
+		"boxed":      "the agent sandbox does not run on hosts yet",
 	} {
 		_, err := e.c.Spawn(t.Context(), protocol.SpawnParams{Repo: e.repo, Name: "x", Agent: agent, Host: "box", Prompt: "hello"})
 		if protocol.CodeOf(err) != protocol.CodeInvalid || !strings.Contains(err.Error(), want) {
