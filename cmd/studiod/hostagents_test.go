@@ -185,8 +185,9 @@ func (e *hostEnv) allowAndCheck(s *protocol.Session, wt, file, content string) {
 // there from the host user's own ~/.codex (their config and sign-in), its
 // hooks report home over the connection, so the command it asks to run
 // waits with the tool and the command; allowed from home, it writes its
-// file on the host, the file comes home and the session is idle. The host
-// user's ~/.codex is not written.
+// file on the host, the file comes home and the session is idle. The hooks
+// are reviewed once per repository on the host; the host user's ~/.codex
+// is not written.
 func TestHostCodex(t *testing.T) {
 	t.Parallel()
 	bin := fakemodel.AgentsBin(t, "codex")
@@ -214,7 +215,8 @@ base_url = %q
 requires_openai_auth = true
 wire_api = "responses"
 `, fm.URL()+"/v1")
-	for _, p := range []string{wt, e.ssh.Dir + "/repos/" + key + ".git", e.ssh.Dir + "/repos"} {
+	wt2 := e.ssh.Dir + "/worktrees/" + key + "/cx2"
+	for _, p := range []string{wt, wt2, e.ssh.Dir + "/repos/" + key + ".git", e.ssh.Dir + "/repos"} {
 		conf += fmt.Sprintf("\n[projects.%q]\ntrust_level = \"trusted\"\n", p)
 	}
 	userHome := e.hostUserHome(map[string]string{
@@ -249,6 +251,22 @@ env = { HOME = %q }
 	if !slices.ContainsFunc(fm.Requests(), func(r fakemodel.Request) bool { return r.Header.Get("Authorization") == "Bearer sk-from-auth-json" }) {
 		t.Error("no model request carried the key of the host user's auth.json")
 	}
+
+	// The hooks were trusted once for the repository on the host: its
+	// next Codex session there goes straight to its command's permission.
+	s2, err := e.c.Spawn(t.Context(), protocol.SpawnParams{Repo: e.repo, Name: "cx2", Agent: "codex", Host: "box", Prompt: "Write hello.txt"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = e.w.AwaitState(t, s2.ID, protocol.StateWaiting)
+	if got.Waiting == nil || got.Waiting.Kind != protocol.WaitPermission || got.Waiting.Source != "hook" {
+		t.Errorf("second session waiting: %+v, want its command's permission from the hook, not the hook review again", got.Waiting)
+	}
+	if _, err := e.c.Stop(t.Context(), protocol.StopParams{SessionRef: protocol.SessionRef{Session: s2.ID}}); err != nil {
+		t.Fatal(err)
+	}
+	e.w.AwaitState(t, s2.ID, protocol.StateStopped, protocol.StateExited)
+
 	if after := treeOf(t, userCodex); !maps.Equal(after, before) {
 		t.Errorf("the host user's ~/.codex changed:\n%q\nwas:\n%q", after, before)
 	}
