@@ -284,6 +284,25 @@ func (drv terminalDriver) answer(ctx context.Context, s Session, ask Ask, answer
 // takes keys, and keys typed then are lost.
 var answerSettle = 2 * time.Second
 
+// keyLost is how long an agent's screen stays exactly as it was after
+// keys were typed at it before they count as never read (a busy machine
+// can lose keys typed as a question is drawn).
+var keyLost = 15 * time.Second
+
+// untouched reports whether s's screen stays exactly before for keyLost
+// and the session does not move meanwhile.
+func (drv terminalDriver) untouched(ctx context.Context, s Session, before string, moved <-chan struct{}) bool {
+	changed := drv.awaitRows(ctx, s, keyLost, func(rows string) bool {
+		select {
+		case <-moved:
+			return true
+		default:
+		}
+		return rows != before
+	})
+	return !changed && ctx.Err() == nil
+}
+
 // keyPause separates the writes of an answer: an agent takes several keys
 // arriving in one read for a paste.
 const keyPause = 150 * time.Millisecond
@@ -307,6 +326,13 @@ func (drv terminalDriver) typeAnswer(ctx context.Context, s Session, keys []stri
 	defer unsub()
 	d := Delivery{Via: "typed"}
 	proc := m.proc(s.ID)
+	once := pr != nil && (pr.Kind == PromptTrust || pr.Kind == PromptLogin)
+	var before string // the screen the keys were typed at
+	if once {
+		if scr, err := proc.Screen(ctx); err == nil {
+			before = strings.Join(scr.Rows, "\n")
+		}
+	}
 	for try := 0; try < 2; try++ {
 		for i, k := range keys {
 			if i > 0 {
@@ -330,8 +356,15 @@ func (drv terminalDriver) typeAnswer(ctx context.Context, s Session, keys []stri
 		// A trust or sign-in answer makes agents start over or leave
 		// (Gemini CLI redraws its trust question once more, then starts
 		// itself again): typed again, the keys would answer the next
-		// question, which nobody was asked.
-		if pr != nil && (pr.Kind == PromptTrust || pr.Kind == PromptLogin || !drv.showing(ctx, s, *pr)) {
+		// question, which nobody was asked. Only keys the agent never
+		// read, its screen unchanged all the while, go again.
+		if once {
+			if before == "" || !drv.untouched(ctx, s, before, moved) {
+				return d, nil
+			}
+			continue
+		}
+		if pr != nil && !drv.showing(ctx, s, *pr) {
 			return d, nil
 		}
 	}

@@ -36,14 +36,14 @@ func (drv terminalDriver) answerStep(ctx context.Context, s Session, ask Ask, an
 		if rest := ask.Then[1:]; len(rest) > 0 {
 			n.Then = rest
 		}
-		d.Confirmed = drv.awaitRows(ctx, s, func(rows string) bool { return strings.Contains(rows, n.Question) })
+		d.Confirmed = drv.awaitRows(ctx, s, stepWait, func(rows string) bool { return strings.Contains(rows, n.Question) })
 		if !d.Confirmed {
 			d.Note = fmt.Sprintf("the option's key was typed, but the agent does not show the next question yet: see `studiod attach %s`", s.Name)
 		}
 		return d, &n, nil
 	}
 	var submit string
-	if !drv.awaitRows(ctx, s, func(rows string) bool {
+	if !drv.awaitRows(ctx, s, stepWait, func(rows string) bool {
 		submit = submitKey(rows)
 		return submit != ""
 	}) {
@@ -87,9 +87,9 @@ func submitKey(rows string) string {
 	return ""
 }
 
-// awaitRows waits until s's screen satisfies ok, or stepWait passes.
-func (drv terminalDriver) awaitRows(ctx context.Context, s Session, ok func(rows string) bool) bool {
-	ctx, cancel := context.WithTimeout(ctx, stepWait)
+// awaitRows waits until s's screen satisfies ok, or within passes.
+func (drv terminalDriver) awaitRows(ctx context.Context, s Session, within time.Duration, ok func(rows string) bool) bool {
+	ctx, cancel := context.WithTimeout(ctx, within)
 	defer cancel()
 	proc := drv.m.proc(s.ID)
 	for {

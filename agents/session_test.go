@@ -1,6 +1,7 @@
 package agents
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"slices"
@@ -407,5 +408,50 @@ func TestSnapshotPinned(t *testing.T) {
 	}
 	if out, err := gittest.Try(r.repo, "rev-parse", "--verify", "-q", SnapPrefix+s.ID); err == nil {
 		t.Errorf("the snapshot ref outlives the session: %s", out)
+	}
+}
+
+// TestTrustKeyLost: keys typed at a trust question that the agent never
+// read (its screen stays exactly as it was) are typed once more; keys it
+// read (its screen changed) never are, whatever comes next.
+func TestTrustKeyLost(t *testing.T) {
+	defer func(a, k time.Duration) { answerSettle, keyLost = a, k }(answerSettle, keyLost)
+	answerSettle, keyLost = 50*time.Millisecond, 300*time.Millisecond
+	rows, err := os.ReadFile(filepath.Join("testdata", "screens", "gemini-trust.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	screen := strings.Split(strings.TrimRight(string(rows), "\n"), "\n")
+	r := newRig(t)
+	if err := os.WriteFile(r.opts.UserConfig, []byte("[agents.asker]\ncommand = [\"sh\"]\nscreen = \"gemini\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r.restart()
+	typed := func(p *host.FakeProc) int { return bytes.Count(p.Typed(), []byte("1")) }
+	for _, tc := range []struct {
+		name  string
+		reads bool // the agent reads the key: its screen changes
+		want  int  // times the key is typed
+	}{
+		{"lost", false, 2},
+		{"read", true, 1},
+	} {
+		s, err := r.m.Spawn(t.Context(), SpawnRequest{Repo: r.repo, Name: "trust-" + tc.name, Agent: "asker"}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := r.rt.Proc(s.ID)
+		if tc.reads {
+			p.OnInput(func([]byte) { p.SetScreen("Gemini CLI is restarting to apply the trust changes...") })
+		}
+		p.SetScreen(screen...)
+		p.Write([]byte("trust?"))
+		r.await(s.ID, "waiting on trust", func(s Session) bool { return s.State == Waiting && s.Ask != nil && s.Ask.Kind == WaitTrust })
+		if _, _, err := r.m.Answer(t.Context(), Ref{Session: s.ID}, AnswerAllow, "", "test"); err != nil {
+			t.Fatal(err)
+		}
+		if got := typed(p); got != tc.want {
+			t.Errorf("%s: the trust key typed %d times (%q), want %d", tc.name, got, p.Typed(), tc.want)
+		}
 	}
 }

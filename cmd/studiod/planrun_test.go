@@ -317,12 +317,19 @@ func TestPlanReview(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	out, err := e.c.Output(t.Context(), protocol.OutputParams{SessionRef: protocol.SessionRef{Session: api}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(string(out.Data), "got: Review feedback on your changes: (1) api.txt:1: needs a test") {
-		t.Errorf("api's agent did not get the review: %q", out.Data)
+	// Sent is when the text went in; the agent's own answer comes after.
+	for {
+		out, err := e.c.Output(t.Context(), protocol.OutputParams{SessionRef: protocol.SessionRef{Session: api}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(out.Data), "got: Review feedback on your changes: (1) api.txt:1: needs a test") {
+			break
+		}
+		if time.Now().After(deadline.Add(time.Minute)) {
+			t.Fatalf("api's agent did not get the review: %q", out.Data)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	// Sending marks api working after the delivery, which can come after
 	// the echo agent's own idle report: report its turn over again, as
