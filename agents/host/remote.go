@@ -200,7 +200,10 @@ func (r *remoteHost) do(ctx context.Context, op string, a remoteArgs, stdin io.R
 		}
 		cmd := exec.CommandContext(ctx, "sh", "-c", readAllString(stdin))
 		cmd.Dir, cmd.Stdout, cmd.Stderr = m.Worktree, stdout, stdout
-		cmd.Env = append(os.Environ(), "STUDIO_WORKTREE="+m.Worktree)
+		// Marked as the session's: its release ends what the command
+		// left running, or what still runs of it when the connection that
+		// ran it dropped.
+		cmd.Env = append(os.Environ(), "STUDIO_WORKTREE="+m.Worktree, Mark(a.id))
 		return cmd.Run()
 	case "snapshot":
 		s, err := r.snapshot(ctx, a.id, nil)

@@ -379,6 +379,7 @@ func (h *SSH) Hello(ctx context.Context) (*Hello, error) {
 	if err != nil {
 		return nil, err
 	}
+	h.settleOwed(ctx)
 	var hl Hello
 	return &hl, json.Unmarshal(out, &hl)
 }
@@ -393,6 +394,7 @@ func (h *SSH) Ready(ctx context.Context) error {
 	if hl.Git == "" {
 		return fmt.Errorf("host %s has no usable git (%s): install git 2.38 or later there", h.Name, hl.GitError)
 	}
+	h.settleOwed(ctx)
 	return nil
 }
 

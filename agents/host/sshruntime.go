@@ -286,13 +286,50 @@ func (w sshWorkspace) Release(ctx context.Context, how Release) error {
 	h.stopProxy(w.spec.Session)
 	key := RepoKey(w.spec.Repo.Root)
 	if _, err := h.call(ctx, "release", nil, "--id", w.spec.Session, "--repo", key, "--force"); err != nil {
-		return err
+		if !errors.Is(err, ErrUnreachable) {
+			return err
+		}
+		// Out of reach: what the host holds of the session goes when it
+		// is back.
+		if err := h.owe(w.spec.Session, key); err != nil {
+			return err
+		}
+		h.Log.Warn("host out of reach: its part of the session is removed when it is back", "host", h.Name, "session", w.spec.Session)
 	}
 	for _, r := range []string{"snap", "applied", "head"} {
 		w.spec.Repo.Run(ctx, "update-ref", "-d", "refs/studio/remote/"+w.spec.Session+"/"+r)
 	}
 	os.Remove(h.metaFile(w.spec.Session))
 	return nil
+}
+
+// owedDir keeps the releases the host could not take when they were
+// made: a file per session, holding its repository's key.
+func (h *SSH) owedDir() string { return filepath.Join(h.StateDir, "hosts", h.Name, "owed") }
+
+func (h *SSH) owe(id, key string) error {
+	if err := os.MkdirAll(h.owedDir(), 0o700); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(h.owedDir(), id), []byte(key), 0o600)
+}
+
+// settleOwed removes from the host what it still holds of sessions
+// released while it was out of reach.
+func (h *SSH) settleOwed(ctx context.Context) {
+	entries, _ := os.ReadDir(h.owedDir())
+	for _, e := range entries {
+		f := filepath.Join(h.owedDir(), e.Name())
+		key, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		if _, err := h.call(ctx, "release", nil, "--id", e.Name(), "--repo", string(key), "--force"); err != nil {
+			h.Log.Warn("remove a released session from the host", "host", h.Name, "session", e.Name(), "err", err)
+			continue
+		}
+		os.Remove(f)
+	}
 }
 
 func dirExists(p string) bool {
