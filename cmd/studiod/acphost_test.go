@@ -539,9 +539,7 @@ func TestACPHostClaudeAgentACP(t *testing.T) {
 	defer fm.Close()
 	const key = "sk-ant-fake-0123456789abcdefghijklmnop"
 	d := startDaemonEnv(t, home,
-		"PATH="+bin+":"+os.Getenv("PATH"), "HOME="+claudeHome(t, key, repo),
-		"ANTHROPIC_BASE_URL="+fm.URL(), "ANTHROPIC_API_KEY="+key, "IS_SANDBOX=1",
-		"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1", "DISABLE_AUTOUPDATER=1")
+		claudeACPEnv(t, bin, key, repo, fm.URL())...)
 	c, w := d.watch()
 	ed := startACPEditor(t, home)
 	ns, err := ed.conn.NewSession(t.Context(), acp.NewSessionRequest{Cwd: repo, McpServers: []acp.McpServer{},

@@ -223,9 +223,7 @@ func TestClaudeAgentACPBash(t *testing.T) {
 	defer fm.Close()
 	const key = "sk-ant-fake-0123456789abcdefghijklmnop"
 	d := startDaemonEnv(t, home,
-		"PATH="+bin+":"+os.Getenv("PATH"), "HOME="+claudeHome(t, key, repo),
-		"ANTHROPIC_BASE_URL="+fm.URL(), "ANTHROPIC_API_KEY="+key, "IS_SANDBOX=1",
-		"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1", "DISABLE_AUTOUPDATER=1")
+		claudeACPEnv(t, bin, key, repo, fm.URL())...)
 	c, w := d.watch()
 	s, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: "bash-acp", Agent: "claude-acp", Prompt: "Print the sum of 6 times 7"})
 	if err != nil {

@@ -80,6 +80,12 @@ func claudeEnv(t *testing.T, bin, key, repo, url string) []string {
 		"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1", "DISABLE_AUTOUPDATER=1"}
 }
 
+// claudeACPEnv is claudeEnv for claude-agent-acp (its bin dir), which
+// runs Claude Code as root only with IS_SANDBOX=1.
+func claudeACPEnv(t *testing.T, bin, key, repo, url string) []string {
+	return append(claudeEnv(t, bin, key, repo, url), "IS_SANDBOX=1")
+}
+
 func claudeHome(t *testing.T, key, repo string) string {
 	home := t.TempDir()
 	writeJSON(t, filepath.Join(home, ".claude.json"), map[string]any{
@@ -286,9 +292,7 @@ func TestClaudeAgentACP(t *testing.T) {
 	defer fm.Close()
 	const key = "sk-ant-fake-0123456789abcdefghijklmnop"
 	d := startDaemonEnv(t, home,
-		"PATH="+bin+":"+os.Getenv("PATH"), "HOME="+claudeHome(t, key, repo),
-		"ANTHROPIC_BASE_URL="+fm.URL(), "ANTHROPIC_API_KEY="+key, "IS_SANDBOX=1",
-		"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1", "DISABLE_AUTOUPDATER=1")
+		claudeACPEnv(t, bin, key, repo, fm.URL())...)
 	c, w := d.watch()
 	s, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: name, Agent: "claude-acp", Prompt: "Create hello.py that prints hello"})
 	if err != nil {
