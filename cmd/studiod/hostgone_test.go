@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/studiod/studiod/internal/gittest"
 	"github.com/studiod/studiod/internal/sshtest"
 	"github.com/studiod/studiod/protocol"
 )
@@ -60,4 +61,38 @@ func TestHostGoneMidSpawn(t *testing.T) {
 	}, func() string {
 		return e.onHost("cd "+e.ssh.Dir+" && find . -maxdepth 3 | sort") + "\n" + e.onHost("ps -eo pid,args")
 	})
+}
+
+// TestHostLand: sessions on a host land as a queue at home, each checked
+// as it lands, as local ones do.
+func TestHostLand(t *testing.T) {
+	t.Parallel()
+	e := newHostEnv(t, sshtest.Options{}, map[string]string{"a.txt": "a\n", "b.txt": "b\n"})
+	one := e.spawn("one", "sh", "-c", "echo one > a.txt; echo wrote; exec cat")
+	two := e.spawn("two", "sh", "-c", "echo two > b.txt; echo wrote; exec cat")
+	for _, s := range []*protocol.Session{one, two} {
+		e.follow(s.ID)
+		e.awaitOutput(s.ID, "wrote")
+		id := s.ID
+		e.w.Await(t, s.Name+"'s change at home", func() bool {
+			got, _ := e.w.Session(id)
+			return got.Changes.Files == 1
+		})
+	}
+	r, err := e.c.Land(t.Context(), protocol.LandParams{Repo: e.repo, Sessions: []string{"one", "two"}, Force: true,
+		Check: true, CheckCommand: "! grep -qx broken a.txt"})
+	if err != nil {
+		t.Fatalf("land: %v", err)
+	}
+	if r.Status != protocol.LandDone || len(r.Landed) != 2 || r.Stopped != nil {
+		t.Fatalf("land: %s, want both landed", jsonString(r))
+	}
+	for path, want := range map[string]string{"a.txt": "one", "b.txt": "two"} {
+		if got := gittest.Git(t, e.repo, "show", "main:"+path); got != want {
+			t.Errorf("main:%s after the land = %q, want %q", path, got, want)
+		}
+	}
+	for _, s := range []*protocol.Session{one, two} {
+		e.w.AwaitState(t, s.ID, protocol.StateMerged)
+	}
 }
