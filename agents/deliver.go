@@ -290,17 +290,18 @@ var answerSettle = 2 * time.Second
 var keyLost = 15 * time.Second
 
 // untouched reports whether s's screen stays exactly before for keyLost
-// and the session does not move meanwhile.
-func (drv terminalDriver) untouched(ctx context.Context, s Session, before string, moved <-chan struct{}) bool {
+// and the session does not move meanwhile (went says it moved).
+func (drv terminalDriver) untouched(ctx context.Context, s Session, before string, moved <-chan struct{}) (untouched, went bool) {
 	changed := drv.awaitRows(ctx, s, keyLost, func(rows string) bool {
 		select {
 		case <-moved:
+			went = true
 			return true
 		default:
 		}
 		return rows != before
 	})
-	return !changed && ctx.Err() == nil
+	return !changed && ctx.Err() == nil, went
 }
 
 // keyPause separates the writes of an answer: an agent takes several keys
@@ -359,7 +360,12 @@ func (drv terminalDriver) typeAnswer(ctx context.Context, s Session, keys []stri
 		// question, which nobody was asked. Only keys the agent never
 		// read, its screen unchanged all the while, go again.
 		if once {
-			if before == "" || !drv.untouched(ctx, s, before, moved) {
+			if before == "" {
+				return d, nil
+			}
+			untouched, went := drv.untouched(ctx, s, before, moved)
+			if !untouched {
+				d.Confirmed = went
 				return d, nil
 			}
 			continue
