@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/studiod/studiod/internal/gittest"
+	"github.com/studiod/studiod/internal/studiotest"
 	"github.com/studiod/studiod/protocol"
 )
 
@@ -42,24 +43,8 @@ func TestACPFileSystem(t *testing.T) {
 		{"fsread out", "fsread out: \"\" error"},
 		{"fswrite .git/config no", "fswrite .git/config: error -32602 Invalid params " + s.Worktree + "/.git/config is git's own"},
 	}
-	// Each prompt's turn ends in one more move to idle.
-	idles := func() int {
-		n := 0
-		prev := protocol.State("")
-		for _, st := range w.States(s.ID) {
-			if st == protocol.StateIdle && prev != protocol.StateIdle {
-				n++
-			}
-			prev = st
-		}
-		return n
-	}
 	for _, p := range prompts {
-		before := idles()
-		if _, err := c.Send(t.Context(), protocol.SendParams{SessionRef: ref(s.ID), Text: p.prompt}); err != nil {
-			t.Fatal(err)
-		}
-		w.Await(t, p.prompt+"'s turn to end", func() bool { return idles() > before })
+		sendTurn(t, c, w, s.ID, p.prompt)
 	}
 	tr := logs(t, home, s.ID)
 	for _, p := range prompts {
@@ -73,4 +58,26 @@ func TestACPFileSystem(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(filepath.Dir(s.Worktree), "escape.txt")); err == nil {
 		t.Error("escape.txt written next to the worktree")
 	}
+}
+
+// sendTurn sends text to session id as a prompt and waits for the turn it
+// starts to end: one more move to idle.
+func sendTurn(t *testing.T, c *protocol.Client, w *studiotest.Watch, id, text string) {
+	t.Helper()
+	idles := func() int {
+		n := 0
+		prev := protocol.State("")
+		for _, st := range w.States(id) {
+			if st == protocol.StateIdle && prev != protocol.StateIdle {
+				n++
+			}
+			prev = st
+		}
+		return n
+	}
+	before := idles()
+	if _, err := c.Send(t.Context(), protocol.SendParams{SessionRef: ref(id), Text: text}); err != nil {
+		t.Fatal(err)
+	}
+	w.Await(t, text+"'s turn to end", func() bool { return idles() > before })
 }

@@ -54,24 +54,8 @@ func TestACPTerminal(t *testing.T) {
 		{"termkill (setsid sleep 4243 &); sleep 4242 & echo ready; wait",
 			`termkill: kill ok, wait signal SIGKILL ok, output "ready\n" ok, release ok, then output: error -32602 Invalid params terminal "term-`},
 	}
-	// Each prompt's turn ends in one more move to idle.
-	idles := func() int {
-		n := 0
-		prev := protocol.State("")
-		for _, st := range w.States(s.ID) {
-			if st == protocol.StateIdle && prev != protocol.StateIdle {
-				n++
-			}
-			prev = st
-		}
-		return n
-	}
 	for _, p := range prompts {
-		before := idles()
-		if _, err := c.Send(t.Context(), protocol.SendParams{SessionRef: ref(s.ID), Text: p.prompt}); err != nil {
-			t.Fatal(err)
-		}
-		w.Await(t, p.prompt+"'s turn to end", func() bool { return idles() > before })
+		sendTurn(t, c, w, s.ID, p.prompt)
 	}
 	tr := logs(t, home, s.ID)
 	spawned := struct{ prompt, want string }{"the spawn's prompt", `term: exit 3, truncated false, output "hello\noops\n", release ok`}
@@ -93,18 +77,7 @@ func TestACPTerminalStop(t *testing.T) {
 	repo := gittest.NewRepo(t, map[string]string{"README.md": "hello\n"})
 	d := startDaemon(t, home)
 	c, w := d.watch()
-	s, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: "held", Agent: "fake", Prompt: "termhold setsid sh -c 'echo ready; exec sleep 4246' & sleep 4245"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.Follow(t, c, protocol.OutputSubscription{Session: s.ID})
-	w.Await(t, "the terminal to run", func() bool {
-		out, _ := w.Output(s.ID)
-		return strings.Contains(string(out), "termhold: running")
-	})
-	if len(commandsLeft(s.ID, "sleep 4245")) == 0 {
-		t.Fatal("the terminal's command is not running: the check below would prove nothing")
-	}
+	s := holdTerminal(t, c, w, repo, "held", "sleep 4245")
 	if _, err := c.Stop(t.Context(), protocol.StopParams{SessionRef: ref(s.ID)}); err != nil {
 		t.Fatal(err)
 	}
@@ -123,18 +96,7 @@ func TestACPTerminalDaemonDies(t *testing.T) {
 	repo := gittest.NewRepo(t, map[string]string{"README.md": "hello\n"})
 	d := startDaemon(t, home)
 	c, w := d.watch()
-	s, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: "orphans", Agent: "fake", Prompt: "termhold setsid sh -c 'echo ready; exec sleep 4248' & sleep 4247"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.Follow(t, c, protocol.OutputSubscription{Session: s.ID})
-	w.Await(t, "the terminal to run", func() bool {
-		out, _ := w.Output(s.ID)
-		return strings.Contains(string(out), "termhold: running")
-	})
-	if len(commandsLeft(s.ID, "sleep 4248")) == 0 {
-		t.Fatal("the detached command is not running: the check below would prove nothing")
-	}
+	s := holdTerminal(t, c, w, repo, "orphans", "sleep 4247")
 	d.kill9()
 	d = startDaemon(t, home)
 	c, w = d.watch()
@@ -149,6 +111,26 @@ func TestACPTerminalDaemonDies(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.AwaitState(t, s.ID, protocol.StateStopped, protocol.StateExited)
+}
+
+// holdTerminal spawns a fake ACP agent whose terminal runs cmd, having
+// detached another command (setsid), and waits until both run.
+func holdTerminal(t *testing.T, c *protocol.Client, w *studiotest.Watch, repo, name, cmd string) *protocol.Session {
+	t.Helper()
+	prompt := "termhold setsid sh -c 'echo ready; exec " + cmd + "0' & " + cmd
+	s, err := c.Spawn(t.Context(), protocol.SpawnParams{Repo: repo, Name: name, Agent: "fake", Prompt: prompt})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Follow(t, c, protocol.OutputSubscription{Session: s.ID})
+	w.Await(t, "the terminal to run", func() bool {
+		out, _ := w.Output(s.ID)
+		return strings.Contains(string(out), "termhold: running")
+	})
+	if len(commandsLeft(s.ID, cmd)) == 0 || len(commandsLeft(s.ID, cmd+"0")) == 0 {
+		t.Fatalf("the terminal's commands are not running: the checks that follow would prove nothing:\n%s", strings.Join(sessionProcesses(s.ID), "\n"))
+	}
+	return s
 }
 
 // commandsLeft lists the session's processes whose command line holds

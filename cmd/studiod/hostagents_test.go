@@ -206,19 +206,8 @@ func TestHostCodex(t *testing.T) {
 	// The host user's own Codex home: the scripted model as a provider
 	// taking OpenAI's sign-in, an API key in auth.json, the worktree
 	// trusted.
-	conf := fmt.Sprintf(`model = "gpt-fake"
-model_provider = "fake"
-
-[model_providers.fake]
-name = "fake"
-base_url = %q
-requires_openai_auth = true
-wire_api = "responses"
-`, fm.URL()+"/v1")
 	wt2 := e.ssh.Dir + "/worktrees/" + key + "/cx2"
-	for _, p := range []string{wt, wt2, e.ssh.Dir + "/repos/" + key + ".git", e.ssh.Dir + "/repos"} {
-		conf += fmt.Sprintf("\n[projects.%q]\ntrust_level = \"trusted\"\n", p)
-	}
+	conf := codexConfig(fm.URL(), wt, wt2, e.ssh.Dir+"/repos/"+key+".git", e.ssh.Dir+"/repos")
 	userHome := e.hostUserHome(map[string]string{
 		".codex/config.toml": conf,
 		".codex/auth.json":   `{"auth_mode": "apikey", "OPENAI_API_KEY": "sk-from-auth-json"}`,

@@ -1039,6 +1039,25 @@ func TestCodex(t *testing.T) {
 // says done. The person's Codex home (~/.codex of the HOME it sets, which
 // it returns) holds a config naming the scripted model as a provider that
 // takes OpenAI's sign-in, and an auth.json with an API key.
+// codexConfig is a Codex config.toml naming the scripted model at url as
+// a provider that takes OpenAI's sign-in, with the directories dirs
+// trusted.
+func codexConfig(url string, dirs ...string) string {
+	conf := fmt.Sprintf(`model = "gpt-fake"
+model_provider = "fake"
+
+[model_providers.fake]
+name = "fake"
+base_url = %q
+requires_openai_auth = true
+wire_api = "responses"
+`, url+"/v1")
+	for _, d := range dirs {
+		conf += fmt.Sprintf("\n[projects.%q]\ntrust_level = \"trusted\"\n", d)
+	}
+	return conf
+}
+
 func codexEnv(t *testing.T, bin, outside string, wts ...string) ([]string, string, *fakemodel.Server) {
 	fm := fakemodel.New(fakemodel.Script{Turns: []fakemodel.Turn{
 		{AfterToolResult: true, Repeat: true, Text: "Done: wrote it.", Usage: &fakemodel.Usage{Input: 50, Output: 8, CacheRead: 1000}},
@@ -1049,18 +1068,7 @@ func codexEnv(t *testing.T, bin, outside string, wts ...string) ([]string, strin
 	t.Cleanup(fm.Close)
 	userHome := t.TempDir()
 	codexHome := filepath.Join(userHome, ".codex")
-	conf := fmt.Sprintf(`model = "gpt-fake"
-model_provider = "fake"
-
-[model_providers.fake]
-name = "fake"
-base_url = %q
-requires_openai_auth = true
-wire_api = "responses"
-`, fm.URL()+"/v1")
-	for _, wt := range wts {
-		conf += fmt.Sprintf("\n[projects.%q]\ntrust_level = \"trusted\"\n", wt)
-	}
+	conf := codexConfig(fm.URL(), wts...)
 	if err := os.MkdirAll(codexHome, 0o700); err != nil {
 		t.Fatal(err)
 	}
