@@ -168,3 +168,13 @@ func (m *Manager) readOpencode(ctx context.Context, id, db string) bool {
 	})
 	return u != nil
 }
+
+// fileStamp is a file's size and modification time, "" when it is not
+// there.
+func fileStamp(path string) string {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return ""
+	}
+	return fmt.Sprint(fi.Size(), fi.ModTime().UnixNano())
+}

@@ -52,12 +52,14 @@ type supervisor struct {
 	// shown taken (takenMarks): it is still starting, however long it
 	// stays silent, and silence does not make it idle.
 	untaken bool
-	stopReq bool   // an exit now means "stopped"
-	tail    []byte // last output, for the agent's last words without a screen
-	idle    *time.Timer
-	look    *time.Timer // reads the screen once output settles
-	changes *time.Timer
-	last    time.Time // of the last output (or poke)
+	// usageStamp is usageDB's fileStamp when it was last read.
+	usageStamp string
+	stopReq    bool   // an exit now means "stopped"
+	tail       []byte // last output, for the agent's last words without a screen
+	idle       *time.Timer
+	look       *time.Timer // reads the screen once output settles
+	changes    *time.Timer
+	last       time.Time // of the last output (or poke)
 	// unread is when output began that no screen read has seen yet: the
 	// screen is read after lookAtMost even when output never settles.
 	unread time.Time
@@ -396,12 +398,22 @@ func (sv *supervisor) settle() {
 }
 
 // readUsage records the usage the agent's own records hold, for an agent
-// that reports it in no hook (opencode).
+// that reports it in no hook (opencode): its database is read again only
+// once it changed (its file or its write-ahead log).
 func (sv *supervisor) readUsage() {
-	if sv.usageDB != "" {
+	if sv.usageDB == "" {
+		return
+	}
+	stamp := fileStamp(sv.usageDB) + "|" + fileStamp(sv.usageDB+"-wal")
+	sv.mu.Lock()
+	same := stamp == sv.usageStamp
+	sv.usageStamp = stamp
+	sv.mu.Unlock()
+	if !same {
 		sv.m.readOpencode(sv.m.ctx, sv.id, sv.usageDB)
 	}
 }
+
 
 // finish records the agent's end.
 func (sv *supervisor) finish(ctx context.Context) {
