@@ -204,6 +204,19 @@ func TestGeminiUsage(t *testing.T) {
 		t.Errorf("gemini usage %+v, want %+v", u, want)
 	}
 
+	// A subagent's answer (isSidechain) counts in the usage, not in the
+	// context, which is the session's own model's.
+	side := filepath.Join(t.TempDir(), "side.jsonl")
+	lines = `{"type":"assistant","message":{"id":"a1","usage":{"input_tokens":10,"output_tokens":2,"cache_read_input_tokens":100,"cache_creation_input_tokens":0}}}
+{"type":"assistant","isSidechain":true,"message":{"id":"s1","usage":{"input_tokens":5,"output_tokens":1,"cache_read_input_tokens":0,"cache_creation_input_tokens":0}}}
+`
+	if err := os.WriteFile(side, []byte(lines), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if u, err := claudeUsage(side); err != nil || !u.equal(&Usage{Input: 15, Output: 3, CacheRead: 100, Context: 112}) {
+		t.Errorf("a subagent's answer: %+v, %v; want its tokens counted and the context the main answer's, 112", u, err)
+	}
+
 	claude := filepath.Join(t.TempDir(), "claude.jsonl")
 	line := `{"type":"assistant","message":{"id":"a1","content":[{"type":"tool_use","input":{"tokens":3,"kind":"token_count"}}],"usage":{"input_tokens":10,"output_tokens":2,"cache_read_input_tokens":0,"cache_creation_input_tokens":0}}}` + "\n"
 	if err := os.WriteFile(claude, []byte(line), 0o600); err != nil {

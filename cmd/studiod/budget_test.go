@@ -253,6 +253,11 @@ func TestClaudeCodeBudget(t *testing.T) {
 			if !strings.Contains(got.Waiting.Question, "6.2k of 5k tokens") {
 				t.Errorf("question %q", got.Waiting.Question)
 			}
+			// The context, from this version's transcript as from the
+			// other's: the first answer's prompt and its answer.
+			if got.Usage == nil || got.Usage.Context != 1203+4096+811+57 {
+				t.Errorf("usage %+v, want the context of the first answer, 6167", got.Usage)
+			}
 			// The interrupt reached Claude Code: it says the turn was
 			// interrupted, or, when the Escape came while its tool was
 			// still finishing, that the tool's result was refused.
