@@ -414,7 +414,6 @@ func (sv *supervisor) readUsage() {
 	}
 }
 
-
 // finish records the agent's end.
 func (sv *supervisor) finish(ctx context.Context) {
 	s, err := sv.m.Lookup(Ref{Session: sv.id})
